@@ -1,0 +1,230 @@
+//! The `sollecito` command line.
+
+use std::path::PathBuf;
+
+use chrono::{NaiveDate, NaiveTime};
+use clap::{Parser, Subcommand};
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+
+use crate::catalog::Catalog;
+use crate::intake;
+use crate::sandbox::v0_1::Setting;
+use crate::sandbox::{CompiledCache, Limits, PluginId, Sandbox};
+use crate::simulate::{self, Timeline};
+
+#[derive(Parser)]
+#[command(
+    name = "sollecito",
+    version,
+    about = "A dunning runtime: policy plugins decide, the host reminds, never twice."
+)]
+pub struct Cli {
+    /// Folder for compiled plugins (default: $SOLLECITO_CACHE_DIR, else ~/.cache/sollecito).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile plugins at every start instead of using the cache.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Play a policy over invoices on a virtual clock, one tick a day. Nothing is sent.
+    Simulate {
+        /// JSON file of customers, invoices and optional scripted events.
+        file: PathBuf,
+        /// A bundled policy by name, or a path to a policy component (.wasm).
+        #[arg(long, default_value = "b2b-standard", value_name = "NAME|PATH")]
+        policy: String,
+        /// First day (default: a week before the earliest due date).
+        #[arg(long)]
+        from: Option<NaiveDate>,
+        /// Last day (default: 90 days after --from).
+        #[arg(long)]
+        to: Option<NaiveDate>,
+        /// Time of the daily tick, UTC.
+        #[arg(long, default_value = "09:00")]
+        tick: NaiveTime,
+        /// A policy setting, KEY=VALUE (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        settings: Vec<String>,
+        /// Print one JSON document instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the loaded plugins: name, version, kind, world, sha256 and source.
+    Plugins {
+        /// Also load these plugin files.
+        #[arg(long = "plugin", value_name = "PATH")]
+        files: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Bad input or bad config: exit code 2, nothing changed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadUsage(pub String);
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let cache_dir = if cli.no_cache {
+        None
+    } else {
+        cli.cache_dir.clone().or_else(CompiledCache::default_dir)
+    };
+    let sandbox = Sandbox::new(Limits::default(), cache_dir)?;
+    let mut catalog = Catalog::new(sandbox)?;
+    match cli.command {
+        Command::Simulate {
+            file,
+            policy,
+            from,
+            to,
+            tick,
+            settings,
+            json,
+        } => {
+            let settings = parse_settings(&settings)?;
+            let data = intake::read_dataset(&file)?;
+            let policy = catalog.policy(&policy)?;
+            let from = match from {
+                Some(d) => d,
+                None => data
+                    .invoices
+                    .iter()
+                    .map(|i| i.due - chrono::Days::new(7))
+                    .min()
+                    .ok_or_else(|| {
+                        BadUsage(format!("{}: no invoices to simulate", file.display()))
+                    })?,
+            };
+            let to = to.unwrap_or(from + chrono::Days::new(90));
+            if to < from {
+                return Err(BadUsage(format!("--to {to} is before --from {from}")).into());
+            }
+            let timelines = simulate::run(
+                &policy,
+                data,
+                &simulate::Options {
+                    from,
+                    to,
+                    tick,
+                    settings,
+                },
+            );
+            if json {
+                let doc = serde_json::json!({ "policy": policy.id, "from": from, "to": to, "timelines": timelines });
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            } else {
+                print_timelines(&policy.id, from, to, &timelines);
+            }
+        }
+        Command::Plugins { files, json } => {
+            for f in &files {
+                catalog.load_file(f)?;
+            }
+            let ids: Vec<&PluginId> = catalog.plugins().iter().map(|p| &p.id).collect();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&ids)?);
+            } else {
+                let mut table = Table::new();
+                table
+                    .load_preset(UTF8_FULL_CONDENSED)
+                    .set_header(["name", "version", "kind", "world", "sha256", "source"]);
+                for id in ids {
+                    let kind = serde_json::to_value(id.kind)?
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string();
+                    table.add_row([
+                        &id.name,
+                        &id.version,
+                        &kind,
+                        id.world,
+                        &id.sha256,
+                        &id.source.to_string(),
+                    ]);
+                }
+                println!("{table}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parse_settings(pairs: &[String]) -> anyhow::Result<Vec<Setting>> {
+    pairs
+        .iter()
+        .map(|p| {
+            let (key, value) = p
+                .split_once('=')
+                .ok_or_else(|| BadUsage(format!("--set {p:?}: expected KEY=VALUE")))?;
+            Ok(Setting {
+                key: key.trim().into(),
+                value: value.trim().into(),
+            })
+        })
+        .collect()
+}
+
+fn print_timelines(policy: &PluginId, from: NaiveDate, to: NaiveDate, timelines: &[Timeline]) {
+    println!("policy {policy}, {from} to {to}, nothing sent\n");
+    for t in timelines {
+        println!(
+            "{} ({}) {}: {} due {} -> {}",
+            t.number, t.invoice, t.customer, t.amount_due, t.due, t.outcome
+        );
+        let mut table = Table::new();
+        table.load_preset(UTF8_FULL_CONDENSED).set_header([
+            "date", "what", "step", "channel", "tone", "template", "deadline", "note",
+        ]);
+        for e in &t.entries {
+            let cell = |v: &Option<String>| v.clone().unwrap_or_default();
+            table.add_row([
+                e.date.to_string(),
+                e.what.clone(),
+                cell(&e.step),
+                cell(&e.channel),
+                cell(&e.tone),
+                cell(&e.template),
+                e.deadline.map(|d| d.to_string()).unwrap_or_default(),
+                cell(&e.note),
+            ]);
+        }
+        if t.entries.is_empty() {
+            println!("  nothing happened in the range\n");
+        } else {
+            println!("{table}\n");
+        }
+    }
+}
+
+/// Exit code for an error: 2 for bad input or config, 1 for anything else.
+pub fn exit_code(err: &anyhow::Error) -> i32 {
+    let bad_input = err.is::<BadUsage>()
+        || err.is::<intake::BadInput>()
+        || err.is::<crate::sandbox::LoadError>();
+    if bad_input { 2 } else { 1 }
+}
+
+/// Used by `main`: parse, run, report.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SOLLECITO_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            exit_code(&e)
+        }
+    }
+}

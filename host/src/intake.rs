@@ -1,0 +1,549 @@
+//! Reading customers, invoices and scripted events from files, checking every
+//! field and reporting every bad one (not only the first).
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::Path;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::invoice::{
+    Customer, Event, Invoice, InvoiceKind, InvoiceStatus, PaymentFailure, PaymentMethod,
+    PromiseToPay,
+};
+
+/// One bad field: where it is, which field, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub location: String,
+    pub field: String,
+    pub reason: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}: {}", self.location, self.field, self.reason)
+    }
+}
+
+/// Everything wrong with an input file; nothing from it is used.
+#[derive(Debug)]
+pub struct BadInput {
+    pub file: String,
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for BadInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} problem(s), nothing was used",
+            self.file,
+            self.problems.len()
+        )?;
+        for p in &self.problems {
+            write!(f, "\n  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// A scripted event: on this date, this happens to this invoice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScriptedEvent {
+    pub invoice_id: String,
+    pub on: NaiveDate,
+    pub event: Event,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Dataset {
+    pub customers: Vec<Customer>,
+    pub invoices: Vec<Invoice>,
+    pub events: Vec<ScriptedEvent>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDataset {
+    #[serde(default)]
+    customers: Vec<RawCustomer>,
+    #[serde(default)]
+    invoices: Vec<RawInvoice>,
+    #[serde(default)]
+    events: Vec<RawEvent>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCustomer {
+    id: String,
+    name: String,
+    email: Option<String>,
+    phone: Option<String>,
+    postal_address: Option<String>,
+    locale: String,
+    timezone: String,
+    #[serde(default = "default_segment")]
+    segment: String,
+    #[serde(default)]
+    business: bool,
+    #[serde(default)]
+    tags: Vec<String>,
+    customer_since: Option<String>,
+    #[serde(default)]
+    invoices_paid: u32,
+    #[serde(default)]
+    paid_on_time: u32,
+    #[serde(default)]
+    opted_out: Vec<String>,
+    #[serde(default)]
+    dunning_stop: bool,
+}
+
+fn default_segment() -> String {
+    "default".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInvoice {
+    id: String,
+    number: String,
+    customer: String,
+    #[serde(default = "default_status")]
+    status: InvoiceStatus,
+    #[serde(default = "default_kind")]
+    kind: InvoiceKind,
+    currency: String,
+    amount_due: Value,
+    #[serde(default)]
+    amount_paid: Option<Value>,
+    issued: String,
+    due: String,
+    payment_link: Option<String>,
+    payment_failure: Option<RawFailure>,
+    dispute_reason: Option<String>,
+    promise_to_pay_until: Option<String>,
+    payment_method: Option<RawMethod>,
+}
+
+fn default_status() -> InvoiceStatus {
+    InvoiceStatus::Open
+}
+fn default_kind() -> InvoiceKind {
+    InvoiceKind::OneOff
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFailure {
+    decline_code: String,
+    #[serde(default = "one")]
+    attempts: u32,
+    first_failed: String,
+    last_attempt: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMethod {
+    #[serde(default = "yes")]
+    setup_complete: bool,
+    expires: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEvent {
+    invoice: String,
+    on: String,
+    #[serde(flatten)]
+    event: Event,
+}
+
+/// Collects problems while checking one file.
+struct Checker {
+    problems: Vec<Problem>,
+}
+
+impl Checker {
+    fn bad(&mut self, location: &str, field: &str, reason: impl Into<String>) {
+        self.problems.push(Problem {
+            location: location.into(),
+            field: field.into(),
+            reason: reason.into(),
+        });
+    }
+
+    fn date(&mut self, location: &str, field: &str, text: &str) -> Option<NaiveDate> {
+        match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            Ok(d) => Some(d),
+            Err(_) => {
+                self.bad(
+                    location,
+                    field,
+                    format!("bad date {text:?}, expected YYYY-MM-DD"),
+                );
+                None
+            }
+        }
+    }
+
+    fn instant(&mut self, location: &str, field: &str, text: &str) -> Option<DateTime<Utc>> {
+        if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+            return Some(t.with_timezone(&Utc));
+        }
+        // A bare date means midnight UTC.
+        NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()
+            .map(|d| d.and_hms_opt(0, 0, 0).unwrap().and_utc())
+            .or_else(|| {
+                self.bad(
+                    location,
+                    field,
+                    format!("bad time {text:?}, expected RFC 3339 or YYYY-MM-DD"),
+                );
+                None
+            })
+    }
+
+    fn amount(
+        &mut self,
+        location: &str,
+        field: &str,
+        value: &Value,
+        currency: Option<u16>,
+    ) -> Option<i64> {
+        let text = match value {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            other => {
+                self.bad(
+                    location,
+                    field,
+                    format!("expected an amount like \"1250.00\", got {other}"),
+                );
+                return None;
+            }
+        };
+        let exponent = currency?;
+        match parse_amount(&text, exponent) {
+            Ok(minor) => Some(minor),
+            Err(reason) => {
+                self.bad(location, field, reason);
+                None
+            }
+        }
+    }
+}
+
+/// Parses a decimal amount ("1250.5", "1250.50") into minor units, refusing
+/// negative amounts and more decimals than the currency has.
+pub fn parse_amount(text: &str, exponent: u16) -> Result<i64, String> {
+    let text = text.trim();
+    if text.starts_with('-') {
+        return Err(format!("negative amount {text:?}"));
+    }
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    let digits_only = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    if whole.is_empty() || !digits_only(whole) || !digits_only(frac) {
+        return Err(format!("bad amount {text:?}, expected digits like 1250.00"));
+    }
+    if frac.len() > exponent as usize {
+        return Err(format!(
+            "amount {text:?} has more than {exponent} decimals for this currency"
+        ));
+    }
+    let scale = 10i64.pow(exponent as u32);
+    let frac_minor = format!("{frac:0<width$}", width = exponent as usize);
+    let whole: i64 = whole
+        .parse()
+        .map_err(|_| format!("amount {text:?} is too large"))?;
+    let frac_minor: i64 = if frac_minor.is_empty() {
+        0
+    } else {
+        frac_minor.parse().unwrap()
+    };
+    whole
+        .checked_mul(scale)
+        .and_then(|w| w.checked_add(frac_minor))
+        .ok_or_else(|| format!("amount {text:?} is too large"))
+}
+
+/// Minor-unit exponent of an ISO 4217 code, or None if the code is unknown.
+pub fn currency_exponent(code: &str) -> Option<u16> {
+    iso_currency::Currency::from_code(code).map(|c| c.exponent().unwrap_or(0))
+}
+
+/// Reads a JSON dataset (customers, invoices, optional scripted events).
+pub fn read_dataset(path: &Path) -> anyhow::Result<Dataset> {
+    let text = std::fs::read_to_string(path).map_err(|e| BadInput {
+        file: path.display().to_string(),
+        problems: vec![Problem {
+            location: "file".into(),
+            field: "-".into(),
+            reason: format!("cannot read: {e}"),
+        }],
+    })?;
+    parse_dataset(&path.display().to_string(), &text).map_err(anyhow::Error::new)
+}
+
+pub fn parse_dataset(file: &str, text: &str) -> Result<Dataset, BadInput> {
+    let raw: RawDataset = serde_json::from_str(text).map_err(|e| BadInput {
+        file: file.into(),
+        problems: vec![Problem {
+            location: format!("line {}, column {}", e.line(), e.column()),
+            field: "json".into(),
+            reason: e.to_string(),
+        }],
+    })?;
+    let mut check = Checker { problems: vec![] };
+    let mut data = Dataset::default();
+
+    let mut customer_ids = HashSet::new();
+    for (i, c) in raw.customers.into_iter().enumerate() {
+        let at = format!("customers[{i}] ({})", c.id);
+        if !customer_ids.insert(c.id.clone()) {
+            check.bad(&at, "id", "duplicate customer id");
+        }
+        let timezone = c.timezone.parse::<chrono_tz::Tz>().ok();
+        if timezone.is_none() {
+            check.bad(
+                &at,
+                "timezone",
+                format!("unknown timezone {:?}", c.timezone),
+            );
+        }
+        if c.email.is_none() && c.phone.is_none() && c.postal_address.is_none() {
+            check.bad(
+                &at,
+                "email",
+                "no email, phone or postal address: the customer cannot be reached",
+            );
+        }
+        if let Some(email) = &c.email
+            && !email.contains('@')
+        {
+            check.bad(&at, "email", format!("{email:?} is not an email address"));
+        }
+        if c.paid_on_time > c.invoices_paid {
+            check.bad(&at, "paid_on_time", "more invoices paid on time than paid");
+        }
+        let since = match &c.customer_since {
+            Some(s) => check.date(&at, "customer_since", s),
+            None => NaiveDate::from_ymd_opt(1970, 1, 1),
+        };
+        if let (Some(timezone), Some(customer_since)) = (timezone, since) {
+            data.customers.push(Customer {
+                id: c.id,
+                name: c.name,
+                email: c.email,
+                phone: c.phone,
+                postal_address: c.postal_address,
+                locale: c.locale,
+                timezone,
+                segment: c.segment,
+                business: c.business,
+                tags: c.tags,
+                customer_since,
+                invoices_paid: c.invoices_paid,
+                paid_on_time: c.paid_on_time,
+                opted_out: c.opted_out,
+                dunning_stop: c.dunning_stop,
+            });
+        }
+    }
+
+    let mut invoice_ids = HashSet::new();
+    for (i, r) in raw.invoices.into_iter().enumerate() {
+        let at = format!("invoices[{i}] ({})", r.id);
+        if !invoice_ids.insert(r.id.clone()) {
+            check.bad(&at, "id", "duplicate invoice id");
+        }
+        if !customer_ids.contains(&r.customer) {
+            check.bad(
+                &at,
+                "customer",
+                format!("unknown customer {:?}", r.customer),
+            );
+        }
+        let exponent = currency_exponent(&r.currency);
+        if exponent.is_none() {
+            check.bad(
+                &at,
+                "currency",
+                format!("unknown currency {:?}", r.currency),
+            );
+        }
+        let due_amount = check.amount(&at, "amount_due", &r.amount_due, exponent);
+        let paid_amount = match &r.amount_paid {
+            Some(v) => check.amount(&at, "amount_paid", v, exponent),
+            None => Some(0),
+        };
+        let issued = check.date(&at, "issued", &r.issued);
+        let due = check.date(&at, "due", &r.due);
+        if let (Some(issued), Some(due)) = (issued, due)
+            && due < issued
+        {
+            check.bad(&at, "due", "due before issued");
+        }
+        let failure = r.payment_failure.and_then(|f| {
+            let first = check.instant(&at, "payment_failure.first_failed", &f.first_failed)?;
+            let last = match &f.last_attempt {
+                Some(t) => check.instant(&at, "payment_failure.last_attempt", t)?,
+                None => first,
+            };
+            Some(PaymentFailure {
+                decline_code: f.decline_code,
+                attempts: f.attempts.max(1),
+                first_failed: first,
+                last_attempt: last,
+            })
+        });
+        let promise = r
+            .promise_to_pay_until
+            .and_then(|d| check.date(&at, "promise_to_pay_until", &d))
+            .map(|until| PromiseToPay {
+                until,
+                amount: None,
+            });
+        let method = r.payment_method.map(|m| PaymentMethod {
+            setup_complete: m.setup_complete,
+            expires: m
+                .expires
+                .and_then(|d| check.date(&at, "payment_method.expires", &d)),
+        });
+        let dispute = r.dispute_reason.map(|reason| crate::invoice::Dispute {
+            opened: issued
+                .unwrap_or_default()
+                .and_hms_opt(0, 0, 0)
+                .unwrap()
+                .and_utc(),
+            reason,
+        });
+        if let (Some(amount_due), Some(amount_paid), Some(issued), Some(due)) =
+            (due_amount, paid_amount, issued, due)
+        {
+            if amount_paid > amount_due {
+                check.bad(&at, "amount_paid", "more paid than due");
+            }
+            data.invoices.push(Invoice {
+                id: r.id,
+                number: r.number,
+                customer_id: r.customer,
+                status: r.status,
+                kind: r.kind,
+                currency: r.currency,
+                amount_due,
+                amount_paid,
+                issued,
+                due,
+                payment_link: r.payment_link,
+                payment_failure: failure,
+                dispute,
+                promise_to_pay: promise,
+                payment_method: method,
+            });
+        }
+    }
+
+    for (i, e) in raw.events.into_iter().enumerate() {
+        let at = format!("events[{i}]");
+        if !invoice_ids.contains(&e.invoice) {
+            check.bad(&at, "invoice", format!("unknown invoice {:?}", e.invoice));
+        }
+        if let Some(on) = check.date(&at, "on", &e.on) {
+            data.events.push(ScriptedEvent {
+                invoice_id: e.invoice,
+                on,
+                event: e.event,
+            });
+        }
+    }
+
+    if check.problems.is_empty() {
+        Ok(data)
+    } else {
+        Err(BadInput {
+            file: file.into(),
+            problems: check.problems,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_follow_the_currency_exponent() {
+        assert_eq!(parse_amount("100", 2), Ok(10_000));
+        assert_eq!(parse_amount("1250.5", 2), Ok(125_050));
+        assert_eq!(parse_amount("1250", 0), Ok(1250));
+        assert_eq!(parse_amount("1.234", 3), Ok(1234));
+        assert!(
+            parse_amount("1.234", 2)
+                .unwrap_err()
+                .contains("more than 2 decimals")
+        );
+        assert!(parse_amount("-5", 2).unwrap_err().contains("negative"));
+        assert!(parse_amount("12a", 2).is_err());
+        assert_eq!(currency_exponent("JPY"), Some(0));
+        assert_eq!(currency_exponent("KWD"), Some(3));
+        assert_eq!(currency_exponent("EUX"), None);
+    }
+
+    #[test]
+    fn every_bad_field_is_reported() {
+        let text = r#"{
+          "customers": [{"id": "c1", "name": "A", "locale": "it-IT", "timezone": "Europe/Roma", "email": "a@example.com"}],
+          "invoices": [
+            {"id": "i1", "number": "1", "customer": "c1", "currency": "EUX", "amount_due": "10", "issued": "2026-01-01", "due": "2026-01-31"},
+            {"id": "i2", "number": "2", "customer": "c9", "currency": "EUR", "amount_due": "-3", "issued": "2026-13-01", "due": "2026-01-31"}
+          ]
+        }"#;
+        let err = parse_dataset("x.json", text).unwrap_err();
+        let found: Vec<(String, String)> = err
+            .problems
+            .iter()
+            .map(|p| (p.location.clone(), p.field.clone()))
+            .collect();
+        let expected = [
+            ("customers[0] (c1)", "timezone"),
+            ("invoices[0] (i1)", "currency"),
+            ("invoices[1] (i2)", "customer"),
+            ("invoices[1] (i2)", "amount_due"),
+            ("invoices[1] (i2)", "issued"),
+        ];
+        for (loc, field) in expected {
+            assert!(
+                found.contains(&(loc.into(), field.into())),
+                "missing {loc} {field} in {found:?}"
+            );
+        }
+        assert_eq!(found.len(), expected.len(), "{found:?}");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_with_their_position() {
+        let err = parse_dataset("x.json", r#"{"invoices": [], "custmers": []}"#).unwrap_err();
+        assert!(
+            err.problems[0].reason.contains("unknown field `custmers`"),
+            "{err}"
+        );
+        assert!(err.problems[0].location.starts_with("line 1"));
+    }
+}

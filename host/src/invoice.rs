@@ -1,0 +1,196 @@
+//! The domain: customers, invoices and what can happen to them.
+//! Plain data; the sandbox turns it into the contract's `invoice-view`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Customer {
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub postal_address: Option<String>,
+    /// BCP 47, e.g. `it-IT`.
+    pub locale: String,
+    pub timezone: chrono_tz::Tz,
+    pub segment: String,
+    pub business: bool,
+    pub tags: Vec<String>,
+    pub customer_since: NaiveDate,
+    pub invoices_paid: u32,
+    pub paid_on_time: u32,
+    /// Channels the customer asked not to be contacted on.
+    pub opted_out: Vec<String>,
+    /// An operator stopped all dunning for this customer.
+    pub dunning_stop: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InvoiceStatus {
+    Open,
+    Paid,
+    Void,
+    WrittenOff,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InvoiceKind {
+    OneOff,
+    SubscriptionRenewal,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaymentFailure {
+    pub decline_code: String,
+    pub attempts: u32,
+    pub first_failed: DateTime<Utc>,
+    pub last_attempt: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dispute {
+    pub opened: DateTime<Utc>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromiseToPay {
+    pub until: NaiveDate,
+    /// Minor units of the invoice currency.
+    pub amount: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaymentMethod {
+    pub setup_complete: bool,
+    pub expires: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Invoice {
+    pub id: String,
+    pub number: String,
+    pub customer_id: String,
+    pub status: InvoiceStatus,
+    pub kind: InvoiceKind,
+    /// ISO 4217 code, checked at intake.
+    pub currency: String,
+    /// Minor units.
+    pub amount_due: i64,
+    pub amount_paid: i64,
+    pub issued: NaiveDate,
+    pub due: NaiveDate,
+    pub payment_link: Option<String>,
+    pub payment_failure: Option<PaymentFailure>,
+    pub dispute: Option<Dispute>,
+    pub promise_to_pay: Option<PromiseToPay>,
+    pub payment_method: Option<PaymentMethod>,
+}
+
+impl Invoice {
+    pub fn outstanding(&self) -> i64 {
+        self.amount_due - self.amount_paid
+    }
+}
+
+/// Something that happened to an invoice or its customer, from outside.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Event {
+    Paid,
+    PaymentFailed {
+        decline_code: String,
+    },
+    DisputeOpened {
+        #[serde(default)]
+        reason: String,
+    },
+    DisputeClosed,
+    PromiseToPay {
+        until: NaiveDate,
+    },
+    /// An operator stops (or resumes) all dunning for the customer.
+    Stop,
+    Unstop,
+    OptOut {
+        channel: String,
+    },
+    Void,
+    WrittenOff,
+}
+
+impl Event {
+    /// Applies the event; returns a line saying what changed, for timelines and logs.
+    pub fn apply(
+        &self,
+        invoice: &mut Invoice,
+        customer: &mut Customer,
+        at: DateTime<Utc>,
+    ) -> String {
+        match self {
+            Event::Paid => {
+                invoice.status = InvoiceStatus::Paid;
+                invoice.amount_paid = invoice.amount_due;
+                "paid: dunning ends".into()
+            }
+            Event::PaymentFailed { decline_code } => {
+                let failure = invoice.payment_failure.get_or_insert(PaymentFailure {
+                    decline_code: decline_code.clone(),
+                    attempts: 0,
+                    first_failed: at,
+                    last_attempt: at,
+                });
+                failure.decline_code = decline_code.clone();
+                failure.attempts += 1;
+                failure.last_attempt = at;
+                format!(
+                    "payment failed ({decline_code}), attempt {}",
+                    failure.attempts
+                )
+            }
+            Event::DisputeOpened { reason } => {
+                invoice.dispute = Some(Dispute {
+                    opened: at,
+                    reason: reason.clone(),
+                });
+                "dispute opened: reminders held".into()
+            }
+            Event::DisputeClosed => {
+                invoice.dispute = None;
+                "dispute closed".into()
+            }
+            Event::PromiseToPay { until } => {
+                invoice.promise_to_pay = Some(PromiseToPay {
+                    until: *until,
+                    amount: None,
+                });
+                format!("promise to pay by {until}")
+            }
+            Event::Stop => {
+                customer.dunning_stop = true;
+                "dunning stopped for the customer".into()
+            }
+            Event::Unstop => {
+                customer.dunning_stop = false;
+                "dunning resumed for the customer".into()
+            }
+            Event::OptOut { channel } => {
+                if !customer.opted_out.contains(channel) {
+                    customer.opted_out.push(channel.clone());
+                }
+                format!("opted out of {channel}")
+            }
+            Event::Void => {
+                invoice.status = InvoiceStatus::Void;
+                "voided".into()
+            }
+            Event::WrittenOff => {
+                invoice.status = InvoiceStatus::WrittenOff;
+                "written off".into()
+            }
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! sollecito: a dunning runtime. Policies are sandboxed WebAssembly plugins;
+//! the host keeps the invoices, enforces the guardrails and carries out decisions.
+//!
+//! Data flows one way: intake -> (store) -> scheduler/simulate -> sandbox -> guardrails -> (render -> deliver).
+
+pub mod catalog;
+pub mod cli;
+pub mod guardrails;
+pub mod intake;
+pub mod invoice;
+pub mod sandbox;
+pub mod simulate;

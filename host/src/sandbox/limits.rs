@@ -1,0 +1,90 @@
+//! What one plugin call may use, and the store state that enforces it.
+
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// Bounds on one call into a plugin.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Fuel (roughly wasm instructions) for a call, plus `fuel_per_invoice` for each invoice in it.
+    pub fuel_per_call: u64,
+    pub fuel_per_invoice: u64,
+    /// Linear memory a plugin instance may grow to.
+    pub memory_bytes: usize,
+    /// Text a policy may return for one invoice (step ids, channels, reasons...).
+    pub answer_bytes_per_invoice: usize,
+    pub actions_per_decision: usize,
+    /// Bytes a plugin may log in one call; the rest is dropped with a note.
+    pub log_bytes: usize,
+    /// Invoices in one call; larger batches are split by the host.
+    pub batch_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            // 50M fuel stops an endless loop in well under 100 ms on these machines.
+            fuel_per_call: 50_000_000,
+            fuel_per_invoice: 1_000_000,
+            memory_bytes: 64 << 20,
+            answer_bytes_per_invoice: 16 << 10,
+            actions_per_decision: 16,
+            log_bytes: 16 << 10,
+            batch_size: 1000,
+        }
+    }
+}
+
+impl Limits {
+    pub fn fuel_for(&self, invoices: usize) -> u64 {
+        self.fuel_per_call + self.fuel_per_invoice * invoices as u64
+    }
+}
+
+/// The store data of one plugin call: a WASI context that grants nothing,
+/// the memory cap, and what the plugin printed (kept to explain a trap).
+pub struct CallState {
+    pub(super) wasi: WasiCtx,
+    pub(super) table: ResourceTable,
+    pub(super) memory_cap: usize,
+    /// Set when a growth was refused, so the error can say so.
+    pub(super) refused_growth: Option<usize>,
+    pub(super) plugin: String,
+    pub(super) log_left: usize,
+    pub(super) output: MemoryOutputPipe,
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl ResourceLimiter for CallState {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_cap {
+            self.refused_growth = Some(desired);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}

@@ -1,0 +1,532 @@
+//! Runs plugins: compiles (or loads from cache), checks the world they
+//! implement, and calls them under fuel, memory and answer-size bounds with a
+//! WASI context that grants nothing (fixed clock, seeded randomness, no files,
+//! no network), so a policy's decision depends only on its input.
+
+pub mod cache;
+pub mod limits;
+pub mod v0_1;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use sha2::{Digest, Sha256};
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtxBuilder};
+
+pub use cache::CompiledCache;
+pub use limits::{CallState, Limits};
+use v0_1::{Decision, InvoiceView, Level, PluginInfo, Setting};
+
+pub const POLICY_WORLD: &str = "sollecito:plugin/policy@0.1.0";
+pub const CHANNEL_WORLD: &str = "sollecito:plugin/channel@0.1.0";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PluginKind {
+    Policy,
+    Channel,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case", tag = "type", content = "path")]
+pub enum PluginSource {
+    Bundled,
+    File(PathBuf),
+}
+
+impl fmt::Display for PluginSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PluginSource::Bundled => f.write_str("bundled"),
+            PluginSource::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// Who a plugin is: every decision records this.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PluginId {
+    pub name: String,
+    pub version: String,
+    pub summary: String,
+    pub kind: PluginKind,
+    pub world: &'static str,
+    pub sha256: String,
+    pub source: PluginSource,
+}
+
+impl fmt::Display for PluginId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} (sha256 {})",
+            self.name,
+            self.version,
+            &self.sha256[..12]
+        )
+    }
+}
+
+/// A plugin that cannot be used, with the file (or bundled name) and why.
+#[derive(Debug, thiserror::Error)]
+#[error("plugin {plugin}: {reason}")]
+pub struct LoadError {
+    pub plugin: String,
+    pub reason: String,
+}
+
+/// A policy call that failed for some invoices; the others are unaffected.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("policy {plugin} failed on {}: {reason}", invoices.join(", "))]
+pub struct PolicyError {
+    pub plugin: String,
+    pub invoices: Vec<String>,
+    pub reason: String,
+}
+
+pub struct Sandbox {
+    engine: Engine,
+    linker: Linker<CallState>,
+    cache: CompiledCache,
+    limits: Limits,
+}
+
+impl Sandbox {
+    pub fn new(limits: Limits, cache_dir: Option<PathBuf>) -> anyhow::Result<Self> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.consume_fuel(true);
+        config.max_wasm_stack(1 << 20);
+        let mut pool = PoolingAllocationConfig::default();
+        // Headroom above the cap so the limiter, not the pool, refuses the growth and can say why.
+        pool.max_memory_size(limits.memory_bytes * 2);
+        pool.total_component_instances(256);
+        pool.total_core_instances(1024);
+        pool.total_memories(512);
+        pool.total_tables(512);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config)?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        v0_1::policy::Policy::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)?;
+        // The clocks are frozen at "now", so a sleep would block the host thread in real time
+        // where fuel cannot stop it: refuse it instead.
+        linker.allow_shadowing(true);
+        let mut clocks = linker.instance("wasi:clocks/monotonic-clock@0.2.12")?;
+        for func in ["subscribe-duration", "subscribe-instant"] {
+            clocks.func_new(func, |_, _, _, _| {
+                Err(wasmtime::format_err!("a plugin may not sleep or wait"))
+            })?;
+        }
+        let cache = CompiledCache::new(&engine, cache_dir);
+        Ok(Sandbox {
+            engine,
+            linker,
+            cache,
+            limits,
+        })
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Compiles (or loads from the cache) and checks a plugin of either kind.
+    pub fn load(&self, bytes: &[u8], source: PluginSource) -> Result<Plugin, LoadError> {
+        let bad = |reason: String| LoadError {
+            plugin: source.to_string(),
+            reason,
+        };
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        if !bytes.starts_with(b"\0asm") {
+            return Err(bad("not a WebAssembly file (no \\0asm header)".into()));
+        }
+        // Core modules carry version 1; components carry a different layer in bytes 4..8.
+        if bytes.get(4..8) == Some(&[1, 0, 0, 0]) {
+            return Err(bad(
+                "a core WebAssembly module, not a component: build it for wasm32-wasip2 or wrap it with `wasm-tools component new`".into(),
+            ));
+        }
+        let (component, _) = self
+            .cache
+            .component(&self.engine, &sha256, bytes)
+            .map_err(|e| bad(format!("not a valid component: {e:#}")))?;
+        let exports: Vec<String> = component
+            .component_type()
+            .exports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
+        let kind = if exports.iter().any(|e| e == "evaluate") {
+            PluginKind::Policy
+        } else if exports.iter().any(|e| e == "deliver") {
+            PluginKind::Channel
+        } else {
+            return Err(bad(format!(
+                "implements neither world {POLICY_WORLD} (export `evaluate`) nor {CHANNEL_WORLD} (export `deliver`); it exports [{}]",
+                exports.join(", ")
+            )));
+        };
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| bad(format!("needs something the host does not grant: {e:#}")))?;
+        let mut id = PluginId {
+            name: String::new(),
+            version: String::new(),
+            summary: String::new(),
+            kind,
+            world: POLICY_WORLD,
+            sha256,
+            source: source.clone(),
+        };
+        let body = match kind {
+            PluginKind::Policy => PluginBody::Policy(
+                v0_1::policy::PolicyPre::new(pre)
+                    .map_err(|e| bad(format!("does not match world {POLICY_WORLD}: {e:#}")))?,
+            ),
+            PluginKind::Channel => {
+                id.world = CHANNEL_WORLD;
+                PluginBody::Channel(
+                    v0_1::channel::ChannelPre::new(pre)
+                        .map_err(|e| bad(format!("does not match world {CHANNEL_WORLD}: {e:#}")))?,
+                )
+            }
+        };
+        let mut plugin = Plugin {
+            id,
+            body,
+            engine: self.engine.clone(),
+            limits: self.limits,
+        };
+        let info = plugin
+            .describe()
+            .map_err(|reason| bad(format!("describe failed: {reason}")))?;
+        if info.name.is_empty()
+            || info.version.is_empty()
+            || info.name.len() > 64
+            || info.version.len() > 32
+        {
+            return Err(bad(format!(
+                "describe returned an unusable name/version {:?} {:?}",
+                info.name, info.version
+            )));
+        }
+        plugin.id.name = info.name;
+        plugin.id.version = info.version;
+        plugin.id.summary = info.summary.chars().take(200).collect();
+        Ok(plugin)
+    }
+}
+
+enum PluginBody {
+    Policy(v0_1::policy::PolicyPre<CallState>),
+    Channel(v0_1::channel::ChannelPre<CallState>),
+}
+
+/// A loaded, checked plugin. Every call gets a fresh instance from the
+/// pre-instantiated component, so a trap never leaves a broken instance behind.
+pub struct Plugin {
+    pub id: PluginId,
+    body: PluginBody,
+    engine: Engine,
+    limits: Limits,
+}
+
+struct FrozenClock(i64);
+
+impl HostWallClock for FrozenClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::from_secs(self.0.max(0) as u64)
+    }
+}
+
+impl HostMonotonicClock for FrozenClock {
+    fn resolution(&self) -> u64 {
+        1
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+impl Plugin {
+    fn store(&self, now: i64, invoices: usize) -> Store<CallState> {
+        let output = MemoryOutputPipe::new(64 << 10);
+        let wasi = WasiCtxBuilder::new()
+            .stdout(output.clone())
+            .stderr(output.clone())
+            .wall_clock(FrozenClock(now))
+            .monotonic_clock(FrozenClock(now))
+            .secure_random(StdRng::seed_from_u64(0x5011_ec17))
+            .insecure_random(StdRng::seed_from_u64(0x5011_ec18))
+            .insecure_random_seed(0x5011_ec19)
+            .build();
+        let state = CallState {
+            wasi,
+            table: ResourceTable::new(),
+            memory_cap: self.limits.memory_bytes,
+            refused_growth: None,
+            plugin: format!("{} {}", self.id.name, self.id.version),
+            log_left: self.limits.log_bytes,
+            output,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| s);
+        store
+            .set_fuel(self.limits.fuel_for(invoices))
+            .expect("fuel is enabled");
+        store
+    }
+
+    /// Turns a failed call into a sentence an operator can act on.
+    fn explain(&self, store: &Store<CallState>, invoices: usize, err: wasmtime::Error) -> String {
+        let state = store.data();
+        if let Some(asked) = state.refused_growth {
+            return format!(
+                "hit the memory cap of {} MiB (asked for {} MiB)",
+                state.memory_cap >> 20,
+                asked.div_ceil(1 << 20)
+            );
+        }
+        let printed = String::from_utf8_lossy(&state.output.contents())
+            .trim()
+            .to_string();
+        let printed = printed
+            .lines()
+            .rev()
+            .find(|l| l.contains("panicked"))
+            .unwrap_or(printed.lines().last().unwrap_or(""));
+        match err.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => format!(
+                "ran out of fuel ({} units): an endless loop or far too much work",
+                self.limits.fuel_for(invoices)
+            ),
+            Some(Trap::StackOverflow) => "call stack exhausted (runaway recursion)".into(),
+            Some(trap) if !printed.is_empty() => format!("trapped ({trap}): {printed}"),
+            Some(trap) => format!("trapped: {trap}"),
+            None => format!("{err:#}"),
+        }
+    }
+
+    fn describe(&mut self) -> Result<PluginInfo, String> {
+        let mut store = self.store(0, 0);
+        let result = match &self.body {
+            PluginBody::Policy(pre) => pre
+                .instantiate(&mut store)
+                .and_then(|p| p.call_describe(&mut store)),
+            PluginBody::Channel(pre) => pre
+                .instantiate(&mut store)
+                .and_then(|p| p.call_describe(&mut store)),
+        };
+        result.map_err(|e| self.explain(&store, 0, e))
+    }
+
+    /// Evaluates invoices, one result each, in order. A call that traps is
+    /// retried on halves of its batch (within a budget) so that one poisonous
+    /// invoice does not fail the others.
+    pub fn evaluate(
+        &self,
+        now: i64,
+        settings: &[Setting],
+        batch: &[InvoiceView],
+    ) -> Vec<Result<Decision, PolicyError>> {
+        let mut out = Vec::with_capacity(batch.len());
+        for chunk in batch.chunks(self.limits.batch_size.max(1)) {
+            let mut results: Vec<Option<Result<Decision, PolicyError>>> = vec![None; chunk.len()];
+            let mut pending = vec![0..chunk.len()];
+            let mut calls_left = 16;
+            while let Some(range) = pending.pop() {
+                calls_left -= 1;
+                match self.call_evaluate(now, settings, &chunk[range.clone()]) {
+                    Ok(decisions) => {
+                        for (slot, d) in results[range].iter_mut().zip(decisions) {
+                            *slot = Some(d);
+                        }
+                    }
+                    Err(reason) if range.len() > 1 && calls_left >= 2 => {
+                        tracing::debug!(plugin = %self.id, %reason, invoices = range.len(), "batch failed; splitting it");
+                        let mid = range.start + range.len() / 2;
+                        pending.push(mid..range.end);
+                        pending.push(range.start..mid);
+                    }
+                    Err(reason) => {
+                        let error = self.error(&chunk[range.clone()], reason);
+                        for slot in &mut results[range] {
+                            *slot = Some(Err(error.clone()));
+                        }
+                    }
+                }
+            }
+            out.extend(
+                results
+                    .into_iter()
+                    .map(|r| r.expect("every invoice gets a result")),
+            );
+        }
+        out
+    }
+
+    fn error(&self, invoices: &[InvoiceView], reason: String) -> PolicyError {
+        PolicyError {
+            plugin: self.id.to_string(),
+            invoices: invoices.iter().map(|i| i.id.clone()).collect(),
+            reason,
+        }
+    }
+
+    /// One call into a fresh instance. `Err` fails the whole batch.
+    fn call_evaluate(
+        &self,
+        now: i64,
+        settings: &[Setting],
+        batch: &[InvoiceView],
+    ) -> Result<Vec<Result<Decision, PolicyError>>, String> {
+        let PluginBody::Policy(pre) = &self.body else {
+            return Err(format!("{} is a channel adapter, not a policy", self.id));
+        };
+        let mut store = self.store(now, batch.len());
+        let answer = pre
+            .instantiate(&mut store)
+            .and_then(|p| p.call_evaluate(&mut store, now, settings, batch))
+            .map_err(|e| self.explain(&store, batch.len(), e))?;
+        if answer.len() != batch.len() {
+            return Err(format!(
+                "returned {} results for {} invoices",
+                answer.len(),
+                batch.len()
+            ));
+        }
+        let cap = self.limits.answer_bytes_per_invoice;
+        let size: usize = answer.iter().map(answer_size).sum();
+        if size > cap * batch.len() {
+            return Err(format!(
+                "answer of {size} bytes exceeds the cap of {} bytes",
+                cap * batch.len()
+            ));
+        }
+        Ok(answer
+            .into_iter()
+            .zip(batch)
+            .map(|(result, invoice)| {
+                let checked = match result {
+                    Ok(decision) => self.check(&decision, now).map(|_| decision),
+                    Err(message) => {
+                        Err(format!("refused the invoice: {}", truncate(&message, 500)))
+                    }
+                };
+                checked.map_err(|reason| self.error(std::slice::from_ref(invoice), reason))
+            })
+            .collect())
+    }
+
+    /// Rejects decisions the host could not carry out safely.
+    fn check(&self, d: &Decision, now: i64) -> Result<(), String> {
+        if d.actions.len() > self.limits.actions_per_decision {
+            return Err(format!(
+                "{} actions in one decision (at most {})",
+                d.actions.len(),
+                self.limits.actions_per_decision
+            ));
+        }
+        if let Some(next) = d.next_review
+            && next <= now
+        {
+            return Err(format!("next review {next} is not after now ({now})"));
+        }
+        for action in &d.actions {
+            if let Some(step) = action.step()
+                && !is_token(step)
+            {
+                return Err(format!(
+                    "{} has an invalid step id {step:?} (1-64 of a-z, 0-9, '-', '_', '.')",
+                    action.kind()
+                ));
+            }
+            if let v0_1::Action::Remind(r) = action {
+                if !is_token(&r.channel) {
+                    return Err(format!("remind has an invalid channel {:?}", r.channel));
+                }
+                if !is_token(&r.template) {
+                    return Err(format!(
+                        "remind has an invalid template name {:?}",
+                        r.template
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `deliver` of a channel adapter.
+    pub fn deliver(
+        &self,
+        message: &v0_1::channel::sollecito::plugin::delivery::Message,
+    ) -> Result<
+        Result<
+            v0_1::channel::sollecito::plugin::delivery::Receipt,
+            v0_1::channel::sollecito::plugin::delivery::DeliveryError,
+        >,
+        String,
+    > {
+        let PluginBody::Channel(pre) = &self.body else {
+            return Err(format!("{} is a policy, not a channel adapter", self.id));
+        };
+        let mut store = self.store(0, 1);
+        pre.instantiate(&mut store)
+            .and_then(|c| c.call_deliver(&mut store, message))
+            .map_err(|e| self.explain(&store, 1, e))
+    }
+}
+
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+fn answer_size(r: &Result<Decision, String>) -> usize {
+    match r {
+        Ok(d) => 16 + d.actions.iter().map(|a| 32 + a.text_len()).sum::<usize>(),
+        Err(e) => e.len(),
+    }
+}
+
+impl v0_1::policy::sollecito::plugin::types::Host for CallState {}
+
+impl v0_1::policy::sollecito::plugin::log::Host for CallState {
+    fn log(&mut self, level: Level, message: String) {
+        if self.log_left == 0 {
+            return;
+        }
+        let mut text = truncate(&message, self.log_left).to_string();
+        self.log_left -= text.len();
+        if self.log_left == 0 {
+            text.push_str(" [log cap reached; further lines dropped]");
+        }
+        let plugin = self.plugin.as_str();
+        match level {
+            Level::Debug => tracing::debug!(plugin, "{text}"),
+            Level::Info => tracing::info!(plugin, "{text}"),
+            Level::Warn => tracing::warn!(plugin, "{text}"),
+            Level::Error => tracing::error!(plugin, "{text}"),
+        }
+    }
+}

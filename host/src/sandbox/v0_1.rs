@@ -1,0 +1,193 @@
+//! Contract `sollecito:plugin@0.1.0`: bindings generated from `wit/`, and the
+//! conversion of the domain into the invoice view of this version. When the
+//! contract moves on, this module stays and converts to the newest types.
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+
+use crate::invoice::{self, Customer, Invoice};
+
+pub mod policy {
+    wasmtime::component::bindgen!({
+        world: "policy",
+        path: "../wit",
+    });
+}
+
+pub mod channel {
+    wasmtime::component::bindgen!({
+        world: "channel",
+        path: "../wit",
+        with: {
+            "sollecito:plugin/types": super::policy::sollecito::plugin::types,
+            "sollecito:plugin/log": super::policy::sollecito::plugin::log,
+        },
+    });
+}
+
+pub use policy::sollecito::plugin::log::Level;
+pub use policy::sollecito::plugin::types::{
+    Action, CloseReason, Contact, Customer as CustomerView, Date, Decision, EscalationKind,
+    InvoiceKind, InvoiceStatus, InvoiceView, Money, Outcome, PaymentFailure, PaymentMethod,
+    PaymentRecord, PluginInfo, PromiseToPay, Setting, Tone,
+};
+
+pub fn date(d: NaiveDate) -> Date {
+    Date {
+        year: d.year(),
+        month: d.month() as u8,
+        day: d.day() as u8,
+    }
+}
+
+pub fn naive_date(d: &Date) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(d.year, d.month.into(), d.day.into())
+}
+
+pub fn timestamp(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+fn money(minor: i64, currency: &str) -> Money {
+    Money {
+        minor,
+        currency: currency.to_string(),
+    }
+}
+
+pub fn customer_view(c: &Customer) -> CustomerView {
+    CustomerView {
+        id: c.id.clone(),
+        name: c.name.clone(),
+        email: c.email.clone(),
+        phone: c.phone.clone(),
+        locale: c.locale.clone(),
+        timezone: c.timezone.name().to_string(),
+        segment: c.segment.clone(),
+        business: c.business,
+        tags: c.tags.clone(),
+        payment_record: PaymentRecord {
+            customer_since: date(c.customer_since),
+            invoices_paid: c.invoices_paid,
+            paid_on_time: c.paid_on_time,
+        },
+        opted_out: c.opted_out.clone(),
+    }
+}
+
+/// The invoice as a policy of this contract version sees it.
+pub fn invoice_view(i: &Invoice, customer: CustomerView, history: Vec<Contact>) -> InvoiceView {
+    InvoiceView {
+        id: i.id.clone(),
+        number: i.number.clone(),
+        status: match i.status {
+            invoice::InvoiceStatus::Open => InvoiceStatus::Open,
+            invoice::InvoiceStatus::Paid => InvoiceStatus::Paid,
+            invoice::InvoiceStatus::Void => InvoiceStatus::Void,
+            invoice::InvoiceStatus::WrittenOff => InvoiceStatus::WrittenOff,
+        },
+        kind: match i.kind {
+            invoice::InvoiceKind::OneOff => InvoiceKind::OneOff,
+            invoice::InvoiceKind::SubscriptionRenewal => InvoiceKind::SubscriptionRenewal,
+        },
+        amount_due: money(i.amount_due, &i.currency),
+        amount_paid: money(i.amount_paid, &i.currency),
+        issued: date(i.issued),
+        due: date(i.due),
+        payment_failure: i.payment_failure.as_ref().map(|f| PaymentFailure {
+            decline_code: f.decline_code.clone(),
+            attempts: f.attempts,
+            first_failed: timestamp(f.first_failed),
+            last_attempt: timestamp(f.last_attempt),
+        }),
+        dispute: i
+            .dispute
+            .as_ref()
+            .map(|d| policy::sollecito::plugin::types::Dispute {
+                opened: timestamp(d.opened),
+                reason: d.reason.clone(),
+            }),
+        promise_to_pay: i.promise_to_pay.as_ref().map(|p| PromiseToPay {
+            until: date(p.until),
+            amount: p.amount.map(|m| money(m, &i.currency)),
+        }),
+        payment_link: i.payment_link.clone(),
+        payment_method: i.payment_method.as_ref().map(|m| PaymentMethod {
+            setup_complete: m.setup_complete,
+            expires: m.expires.map(date),
+        }),
+        customer,
+        history,
+    }
+}
+
+impl Tone {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tone::Courteous => "courteous",
+            Tone::Soft => "soft",
+            Tone::Firm => "firm",
+            Tone::Final => "final",
+            Tone::Formal => "formal",
+        }
+    }
+}
+
+impl EscalationKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            EscalationKind::SuspendService => "suspend-service",
+            EscalationKind::FinalNotice => "final-notice",
+            EscalationKind::FormalNotice => "formal-notice",
+            EscalationKind::Collections => "collections",
+            EscalationKind::ManualReview => "manual-review",
+        }
+    }
+}
+
+impl CloseReason {
+    pub fn name(self) -> &'static str {
+        match self {
+            CloseReason::Paid => "paid",
+            CloseReason::WrittenOff => "written-off",
+            CloseReason::Collections => "collections",
+        }
+    }
+}
+
+impl Action {
+    /// The step id that makes the action happen at most once, if it has one.
+    pub fn step(&self) -> Option<&str> {
+        match self {
+            Action::Remind(r) => Some(&r.step),
+            Action::RetryPayment(r) => Some(&r.step),
+            Action::Escalate(e) => Some(&e.step),
+            Action::ApplyFee(f) => Some(&f.step),
+            Action::OfferPlan(p) => Some(&p.step),
+            Action::Pause(_) | Action::Close(_) => None,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::Remind(_) => "remind",
+            Action::RetryPayment(_) => "retry-payment",
+            Action::Escalate(_) => "escalate",
+            Action::ApplyFee(_) => "apply-fee",
+            Action::OfferPlan(_) => "offer-plan",
+            Action::Pause(_) => "pause",
+            Action::Close(_) => "close",
+        }
+    }
+
+    /// Bytes of text the action carries, for the cap on a plugin's answer.
+    pub fn text_len(&self) -> usize {
+        match self {
+            Action::Remind(r) => r.step.len() + r.channel.len() + r.template.len(),
+            Action::RetryPayment(r) => r.step.len(),
+            Action::Escalate(e) => e.step.len() + e.reason.len(),
+            Action::ApplyFee(f) => f.step.len() + f.reason.len() + f.amount.currency.len(),
+            Action::OfferPlan(p) => p.step.len(),
+            Action::Pause(_) | Action::Close(_) => 0,
+        }
+    }
+}

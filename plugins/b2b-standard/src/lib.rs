@@ -1,0 +1,167 @@
+//! `b2b-standard`: the classic business-to-business ladder.
+//!
+//! A courteous note before due, soft, firm and final reminders after it, a
+//! formal notice (PEC or letter) past 45 days and a hand-over to collections
+//! at 60. Loyal customers get more time and a softer tone; large amounts
+//! get a phone call.
+
+use sollecito_sdk::prelude::*;
+
+pub struct B2bStandard;
+
+/// The settings of this policy, read once per invoice (all in days unless said).
+struct Settings {
+    pre_due_days: i64,
+    soft_days: i64,
+    firm_days: i64,
+    final_days: i64,
+    final_deadline_working_days: i64,
+    formal_days: i64,
+    formal_deadline_days: i64,
+    handover_days: i64,
+    loyal_min_invoices: i64,
+    loyal_on_time_percent: i64,
+    loyal_stretch_percent: i64,
+    /// In major units of the invoice currency.
+    large_amount: i64,
+    large_amount_phone_days: i64,
+}
+
+impl Settings {
+    fn read(ctx: &Ctx) -> Result<Self, String> {
+        Ok(Settings {
+            pre_due_days: ctx.days("pre_due_days", 4)?,
+            soft_days: ctx.days("soft_days", 7)?,
+            firm_days: ctx.days("firm_days", 15)?,
+            final_days: ctx.days("final_days", 30)?,
+            final_deadline_working_days: ctx.days("final_deadline_working_days", 5)?,
+            formal_days: ctx.days("formal_days", 45)?,
+            formal_deadline_days: ctx.days("formal_deadline_days", 15)?,
+            handover_days: ctx.days("handover_days", 60)?,
+            loyal_min_invoices: ctx.int_in("loyal_min_invoices", 10, 0, i64::from(u32::MAX))?,
+            loyal_on_time_percent: ctx.int_in("loyal_on_time_percent", 90, 0, 100)?,
+            loyal_stretch_percent: ctx.int_in("loyal_stretch_percent", 150, 0, 1_000)?,
+            large_amount: ctx.int_in("large_amount", 10_000, 0, i64::MAX)?,
+            large_amount_phone_days: ctx.days("large_amount_phone_days", 10)?,
+        })
+    }
+}
+
+/// One level softer for loyal customers: firm -> soft, final -> firm.
+fn softer(tone: Tone) -> Tone {
+    match tone {
+        Tone::Firm => Tone::Soft,
+        Tone::Final => Tone::Firm,
+        other => other,
+    }
+}
+
+impl Policy for B2bStandard {
+    fn info() -> PluginInfo {
+        PluginInfo::new(
+            "b2b-standard",
+            "0.1.0",
+            "B2B ladder: pre-due, soft, firm, final, formal notice, collections; \
+             gentler with loyal customers, a phone call for large amounts.",
+        )
+    }
+
+    fn decide(inv: &InvoiceView, ctx: &Ctx) -> Result<Decision, String> {
+        let s = Settings::read(ctx)?;
+        let today = ctx.today;
+        let due = inv.due;
+
+        let record = &inv.customer.payment_record;
+        let loyal = i64::from(record.invoices_paid) >= s.loyal_min_invoices
+            && record.on_time_at_least(s.loyal_on_time_percent);
+        // Loyal customers: every overdue step later (7 -> 10, 15 -> 22, ...) and softer.
+        let after_due = |days: i64| {
+            let days = if loyal {
+                days * s.loyal_stretch_percent / 100
+            } else {
+                days
+            };
+            due.add_days(days)
+        };
+        let tone = |t: Tone| if loyal { softer(t) } else { t };
+        let large = inv.outstanding_at_least(s.large_amount);
+        // A formal demand must be traceable: PEC to a business with an address, else registered letter.
+        let formal_channel = if inv.customer.business && inv.customer.email.is_some() {
+            "pec"
+        } else {
+            "letter"
+        };
+
+        let mut ladder = Ladder::new(inv, ctx)?;
+        ladder
+            .remind(
+                "pre-due",
+                due.add_days(-s.pre_due_days),
+                "email",
+                "pre-due",
+                Tone::Courteous,
+            )
+            .until(due.add_days(-1));
+        ladder.remind(
+            "overdue-7",
+            after_due(s.soft_days),
+            "email",
+            "overdue-soft",
+            tone(Tone::Soft),
+        );
+        if large {
+            ladder.remind(
+                "phone-call",
+                due.add_days(s.large_amount_phone_days),
+                "phone",
+                "phone-call",
+                Tone::Soft,
+            );
+        }
+        ladder.remind(
+            "overdue-15",
+            after_due(s.firm_days),
+            "email",
+            "overdue-firm",
+            tone(Tone::Firm),
+        );
+        ladder
+            .remind(
+                "overdue-30",
+                after_due(s.final_days),
+                "email",
+                "final-notice",
+                tone(Tone::Final),
+            )
+            .deadline(today.add_working_days(s.final_deadline_working_days));
+        ladder
+            .remind(
+                "formal-notice",
+                after_due(s.formal_days),
+                formal_channel,
+                "formal-notice",
+                Tone::Formal,
+            )
+            .deadline(today.add_days(s.formal_deadline_days));
+        // Collections only after the formal notice, and not before its deadline.
+        let reason = format!(
+            "{} days overdue, formal notice unanswered",
+            inv.days_overdue(today)
+        );
+        ladder
+            .escalate(
+                "handover",
+                after_due(s.handover_days),
+                EscalationKind::Collections,
+                &reason,
+            )
+            .after("formal-notice", s.formal_deadline_days)
+            .close(CloseReason::Collections);
+        Ok(ladder.decide())
+    }
+}
+
+sollecito_sdk::policy!(B2bStandard);
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,140 @@
+//! The cases every policy treats alike, before its own rules.
+
+use crate::{CloseReason, Ctx, Decision, EscalationKind, InvoiceStatus, InvoiceView};
+
+/// Step id of the one-off manual review of a disputed invoice.
+pub const DISPUTE_STEP: &str = "dispute-review";
+
+/// Days between two looks at a disputed invoice.
+const DISPUTE_REVIEW_DAYS: i64 = 7;
+
+/// Closed, paid, disputed and promised invoices; `None` when the policy's
+/// own rules should decide.
+///
+/// - not open: nothing to do, no review;
+/// - open but nothing outstanding: `close(paid)`, no review;
+/// - disputed: no reminder; `escalate("dispute-review", manual-review)` once,
+///   then look again every 7 days;
+/// - promised to pay by D, D not past: `pause` until 00:00 UTC of D+1 and review then.
+///
+/// Malformed dates or currencies are an `Err`, so the host can report them.
+pub fn standard_guard(inv: &InvoiceView, ctx: &Ctx) -> Result<Option<Decision>, String> {
+    if inv.status != InvoiceStatus::Open {
+        return Ok(Some(Decision::done()));
+    }
+    if inv.amount_paid.minor != 0 && inv.amount_paid.currency != inv.amount_due.currency {
+        return Err(format!(
+            "invoice {}: paid in {} but due in {}",
+            inv.number, inv.amount_paid.currency, inv.amount_due.currency
+        ));
+    }
+    if inv.outstanding() <= 0 {
+        return Ok(Some(Decision::done().close(CloseReason::Paid)));
+    }
+    for (what, date) in [("due", inv.due), ("issued", inv.issued)] {
+        if !date.is_valid() {
+            return Err(format!("invoice {}: invalid {what} date {date}", inv.number));
+        }
+    }
+    if let Some(dispute) = &inv.dispute {
+        let next = Decision::wait_until(ctx.today.add_days(DISPUTE_REVIEW_DAYS));
+        if inv.step_done(DISPUTE_STEP) {
+            return Ok(Some(next));
+        }
+        let reason = format!("disputed: {}", dispute.reason);
+        return Ok(Some(next.escalate(
+            DISPUTE_STEP,
+            EscalationKind::ManualReview,
+            &reason,
+        )));
+    }
+    if let Some(promise) = &inv.promise_to_pay {
+        if !promise.until.is_valid() {
+            return Err(format!(
+                "invoice {}: invalid promise-to-pay date {}",
+                inv.number, promise.until
+            ));
+        }
+        if promise.until >= ctx.today {
+            let resume = promise.until.add_days(1).midnight();
+            return Ok(Some(Decision::done().pause(resume).review_at(resume)));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{at, contact, invoice};
+    use crate::{Action, Date, Dispute, PromiseToPay};
+
+    fn ctx() -> Ctx {
+        Ctx::new(at(2025, 3, 10, 9), vec![])
+    }
+
+    #[test]
+    fn closed_and_paid() {
+        let mut inv = invoice(Date::new(2025, 3, 1), 100_00, "EUR");
+        assert_eq!(standard_guard(&inv, &ctx()), Ok(None));
+        inv.amount_paid.minor = 100_00;
+        assert_eq!(
+            standard_guard(&inv, &ctx()),
+            Ok(Some(Decision::done().close(CloseReason::Paid)))
+        );
+        inv.status = InvoiceStatus::Paid;
+        assert_eq!(standard_guard(&inv, &ctx()), Ok(Some(Decision::done())));
+    }
+
+    #[test]
+    fn bad_input_is_an_error() {
+        let mut inv = invoice(Date::new(2025, 2, 30), 100_00, "EUR");
+        assert!(standard_guard(&inv, &ctx()).is_err());
+        inv.due = Date::new(2025, 2, 28);
+        inv.amount_paid = crate::Money {
+            minor: 5,
+            currency: "USD".into(),
+        };
+        assert!(standard_guard(&inv, &ctx()).is_err());
+    }
+
+    #[test]
+    fn dispute_escalates_once() {
+        let mut inv = invoice(Date::new(2025, 3, 1), 100_00, "EUR");
+        inv.dispute = Some(Dispute {
+            opened: at(2025, 3, 5, 12),
+            reason: "product_not_received".into(),
+        });
+        let d = standard_guard(&inv, &ctx()).unwrap().unwrap();
+        assert_eq!(d.steps(), ["dispute-review"]);
+        assert!(matches!(
+            &d.actions[0],
+            Action::Escalate(e) if e.kind == EscalationKind::ManualReview
+        ));
+        assert_eq!(d.review_date(), Some(Date::new(2025, 3, 17)));
+        inv.history.push(contact("dispute-review", None, Date::new(2025, 3, 5)));
+        let d = standard_guard(&inv, &ctx()).unwrap().unwrap();
+        assert!(d.actions.is_empty());
+        assert_eq!(d.review_date(), Some(Date::new(2025, 3, 17)));
+    }
+
+    #[test]
+    fn promise_pauses_until_the_day_after() {
+        let mut inv = invoice(Date::new(2025, 3, 1), 100_00, "EUR");
+        inv.promise_to_pay = Some(PromiseToPay {
+            until: Date::new(2025, 3, 10),
+            amount: None,
+        });
+        let resume = Date::new(2025, 3, 11).midnight();
+        assert_eq!(
+            standard_guard(&inv, &ctx()),
+            Ok(Some(Decision::done().pause(resume).review_at(resume)))
+        );
+        // Lapsed yesterday: the policy decides again.
+        inv.promise_to_pay = Some(PromiseToPay {
+            until: Date::new(2025, 3, 9),
+            amount: None,
+        });
+        assert_eq!(standard_guard(&inv, &ctx()), Ok(None));
+    }
+}

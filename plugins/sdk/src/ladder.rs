@@ -1,0 +1,561 @@
+//! A dunning ladder: the steps of a policy, each on its date, turned into
+//! one decision that follows the conventions the host relies on.
+//!
+//! - a step is done once (any contact with its id in the history);
+//! - after downtime or a late import, only the latest step that is due and
+//!   not done fires; earlier ones are skipped for good (a step is skipped
+//!   once a later step of its track is done);
+//! - at most one reminder per decision, and at least `min_gap_days`
+//!   (setting, default 5) between two messages: a reminder whose day has
+//!   come waits until the gap has passed;
+//! - channels the customer opted out of (or has no address for) are replaced
+//!   by a fallback ([`Customer::channel_for`]); a step with no usable channel
+//!   is skipped;
+//! - an escalation ends the ladder: once it is done nothing else happens;
+//! - the next review is 00:00 UTC of the first day something could happen,
+//!   never earlier than tomorrow.
+//!
+//! [`Customer::channel_for`]: crate::Customer::channel_for
+
+use core::cmp::Reverse;
+
+use crate::{
+    Action, CloseReason, Ctx, Date, Decision, Escalation, EscalationKind, InvoiceView,
+    PaymentRetry, Reminder, Timestamp, Tone,
+};
+
+/// Which steps compete with each other: a later step supersedes an earlier
+/// one of the same track only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Track {
+    /// The dunning sequence proper: reminders up to the escalation.
+    Main,
+    /// Scheduled payment retries.
+    Retry,
+    /// Stand-alone notices (card expiring, unfinished setup): none supersedes another.
+    Notice,
+}
+
+/// One step of a [`Ladder`], configured with its builder methods.
+#[derive(Clone, Debug)]
+pub struct Rung {
+    step: String,
+    on: Date,
+    track: Track,
+    until: Option<Date>,
+    after: Option<(String, i64)>,
+    reminder: Option<Reminder>,
+    escalation: Option<Escalation>,
+    retry_at: Option<Timestamp>,
+    close: Option<CloseReason>,
+}
+
+impl Rung {
+    fn new(step: &str, on: Date, track: Track) -> Self {
+        Rung {
+            step: step.into(),
+            on,
+            track,
+            until: None,
+            after: None,
+            reminder: None,
+            escalation: None,
+            retry_at: None,
+            close: None,
+        }
+    }
+
+    /// The settle-by date printed in this step's message.
+    pub fn deadline(&mut self, date: Date) -> &mut Self {
+        if let Some(r) = &mut self.reminder {
+            r.deadline = Some(date);
+        }
+        self
+    }
+
+    /// The last day this step may fire; after it the step is dropped.
+    pub fn until(&mut self, date: Date) -> &mut Self {
+        self.until = Some(date);
+        self
+    }
+
+    /// Fire only once `step` is done, and `days` days after it at the earliest.
+    pub fn after(&mut self, step: &str, days: i64) -> &mut Self {
+        self.after = Some((step.into(), days));
+        self
+    }
+
+    /// Also close the invoice when this step fires.
+    pub fn close(&mut self, reason: CloseReason) -> &mut Self {
+        self.close = Some(reason);
+        self
+    }
+
+    /// Also send a message when this step fires (for example the notice
+    /// that goes with a suspension). Its step id counts as this step's too.
+    pub fn and_remind(
+        &mut self,
+        step: &str,
+        channel: &str,
+        template: &str,
+        tone: Tone,
+    ) -> &mut Self {
+        self.reminder = Some(reminder(step, channel, template, tone));
+        self
+    }
+
+    fn ids(&self) -> impl Iterator<Item = &str> {
+        core::iter::once(self.step.as_str()).chain(self.reminder.as_ref().map(|r| r.step.as_str()))
+    }
+
+    fn terminal(&self) -> bool {
+        self.escalation.is_some()
+    }
+}
+
+fn reminder(step: &str, channel: &str, template: &str, tone: Tone) -> Reminder {
+    Reminder {
+        step: step.into(),
+        channel: channel.into(),
+        template: template.into(),
+        tone,
+        deadline: None,
+    }
+}
+
+/// The steps of a policy for one invoice; [`Ladder::decide`] turns them into a decision.
+pub struct Ladder<'a> {
+    inv: &'a InvoiceView,
+    ctx: &'a Ctx,
+    min_gap: i64,
+    rungs: Vec<Rung>,
+    checkpoints: Vec<Date>,
+}
+
+/// What is known about the invoice while deciding: the history, plus what
+/// this decision emits.
+struct State<'s> {
+    inv: &'s InvoiceView,
+    today: Date,
+    emitted: Vec<usize>,
+    /// Date of the latest message, this decision's included.
+    last_message: Option<Date>,
+}
+
+impl State<'_> {
+    fn done(&self, rungs: &[Rung], i: usize) -> bool {
+        self.emitted.contains(&i) || rungs[i].ids().any(|id| self.inv.step_done(id))
+    }
+
+    /// When `step` was done, counting this decision's steps as done today.
+    fn step_date(&self, rungs: &[Rung], step: &str) -> Option<Date> {
+        let now = self.emitted.iter().any(|&i| rungs[i].ids().any(|id| id == step));
+        if now {
+            Some(self.today)
+        } else {
+            self.inv.step_date(step)
+        }
+    }
+
+    /// A later step of the same track is done: this one will never fire.
+    fn superseded(&self, rungs: &[Rung], i: usize) -> bool {
+        let r = &rungs[i];
+        r.track != Track::Notice
+            && rungs
+                .iter()
+                .enumerate()
+                .any(|(j, o)| o.track == r.track && o.on > r.on && self.done(rungs, j))
+    }
+}
+
+impl<'a> Ladder<'a> {
+    /// An empty ladder; reads `min_gap_days` (default 5) from the settings.
+    pub fn new(inv: &'a InvoiceView, ctx: &'a Ctx) -> Result<Self, String> {
+        Ok(Ladder {
+            inv,
+            ctx,
+            min_gap: ctx.min_gap_days()?,
+            rungs: Vec::new(),
+            checkpoints: Vec::new(),
+        })
+    }
+
+    fn push(&mut self, rung: Rung) -> &mut Rung {
+        self.rungs.push(rung);
+        let last = self.rungs.len() - 1;
+        &mut self.rungs[last]
+    }
+
+    /// A reminder of the dunning sequence, due `on`.
+    pub fn remind(
+        &mut self,
+        step: &str,
+        on: Date,
+        channel: &str,
+        template: &str,
+        tone: Tone,
+    ) -> &mut Rung {
+        let mut rung = Rung::new(step, on, Track::Main);
+        rung.reminder = Some(reminder(step, channel, template, tone));
+        self.push(rung)
+    }
+
+    /// The escalation that ends the sequence, due `on`; nothing follows it.
+    pub fn escalate(
+        &mut self,
+        step: &str,
+        on: Date,
+        kind: EscalationKind,
+        reason: &str,
+    ) -> &mut Rung {
+        let mut rung = Rung::new(step, on, Track::Main);
+        rung.escalation = Some(Escalation {
+            step: step.into(),
+            kind,
+            reason: reason.into(),
+        });
+        self.push(rung)
+    }
+
+    /// A stand-alone message outside the sequence (it neither skips nor is
+    /// skipped by other steps), still one message per decision and within the gap.
+    pub fn notice(
+        &mut self,
+        step: &str,
+        on: Date,
+        channel: &str,
+        template: &str,
+        tone: Tone,
+    ) -> &mut Rung {
+        let mut rung = Rung::new(step, on, Track::Notice);
+        rung.reminder = Some(reminder(step, channel, template, tone));
+        self.push(rung)
+    }
+
+    /// A payment retry at `at`, emitted from `on`; a retry whose time has
+    /// passed is asked for now. Retries are not messages: they go with a reminder.
+    pub fn retry_payment(&mut self, step: &str, on: Date, at: Timestamp) -> &mut Rung {
+        let mut rung = Rung::new(step, on, Track::Retry);
+        rung.retry_at = Some(at);
+        self.push(rung)
+    }
+
+    /// Look at the invoice again on `date` even if no step is due then.
+    pub fn review_on(&mut self, date: Date) {
+        self.checkpoints.push(date);
+    }
+
+    /// The channel this rung's message would use, if it has a message and a usable channel.
+    fn channel(&self, rung: &Rung) -> Option<Option<String>> {
+        rung.reminder
+            .as_ref()
+            .map(|r| self.inv.customer.channel_for(&r.channel))
+    }
+
+    /// Could this rung ever be sent (a message needs a usable channel)?
+    fn sendable(&self, rung: &Rung) -> bool {
+        !matches!(self.channel(rung), Some(None))
+    }
+
+    fn gap_ends(&self, state: &State) -> Option<Date> {
+        state.last_message.map(|d| d.add_days(self.min_gap))
+    }
+
+    /// The first day from `earliest` on that `rung` may fire given the state,
+    /// or `None` if it cannot be known yet (it waits for a step not done) or
+    /// its window closes before.
+    fn ready_on(&self, state: &State, i: usize, earliest: Date) -> Option<Date> {
+        let r = &self.rungs[i];
+        let mut day = r.on.max(earliest);
+        if let Some((step, days)) = &r.after {
+            day = day.max(state.step_date(&self.rungs, step)?.add_days(*days));
+        }
+        if r.reminder.is_some() {
+            if let Some(gap) = self.gap_ends(state) {
+                day = day.max(gap);
+            }
+        }
+        match r.until {
+            Some(until) if day > until => None,
+            _ => Some(day),
+        }
+    }
+
+    /// Of a track, the latest step due today (not done, not skipped, its
+    /// window open and its prerequisite done): the only one that may fire.
+    fn candidate(&self, state: &State, track: Track) -> Option<usize> {
+        let today = state.today;
+        self.rungs
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| {
+                r.track == track
+                    && r.on <= today
+                    && r.until.is_none_or(|u| today <= u)
+                    && r.after
+                        .as_ref()
+                        .is_none_or(|(s, _)| state.step_date(&self.rungs, s).is_some())
+                    && self.sendable(r)
+                    && !state.done(&self.rungs, *i)
+                    && !state.superseded(&self.rungs, *i)
+            })
+            .max_by_key(|(i, r)| (r.on, Reverse(*i)))
+            .map(|(i, _)| i)
+    }
+
+    fn emit(&self, i: usize, mut decision: Decision) -> Decision {
+        let r = &self.rungs[i];
+        if let Some(e) = &r.escalation {
+            decision.actions.push(Action::Escalate(e.clone()));
+        }
+        if let (Some(rem), Some(Some(channel))) = (&r.reminder, self.channel(r)) {
+            decision.actions.push(Action::Remind(Reminder {
+                channel,
+                ..rem.clone()
+            }));
+        }
+        if let Some(at) = r.retry_at {
+            decision.actions.push(Action::RetryPayment(PaymentRetry {
+                step: r.step.clone(),
+                at: at.max(self.ctx.now),
+            }));
+        }
+        if let Some(reason) = r.close {
+            decision.actions.push(Action::Close(reason));
+        }
+        decision
+    }
+
+    /// The decision for today: the step to take now (if any) and the next review.
+    pub fn decide(&self) -> Decision {
+        let today = self.ctx.today;
+        let mut state = State {
+            inv: self.inv,
+            today,
+            emitted: Vec::new(),
+            last_message: self.inv.last_message().map(|c| Date::of(c.at)),
+        };
+        // An escalation hands the invoice over: nothing follows it.
+        if (0..self.rungs.len()).any(|i| self.rungs[i].terminal() && state.done(&self.rungs, i)) {
+            return Decision::done();
+        }
+
+        let ready_today =
+            |state: &State, i: usize| self.ready_on(state, i, today).is_some_and(|d| d <= today);
+        let mut decision = Decision::done();
+        let mut reminded = false;
+        for track in [Track::Main, Track::Retry] {
+            if let Some(i) = self.candidate(&state, track) {
+                if ready_today(&state, i) {
+                    decision = self.emit(i, decision);
+                    state.emitted.push(i);
+                    reminded |= self.rungs[i].reminder.is_some();
+                }
+            }
+        }
+        if !reminded {
+            // The oldest notice that may go out today.
+            let notice = (0..self.rungs.len())
+                .filter(|&i| {
+                    let r = &self.rungs[i];
+                    r.track == Track::Notice
+                        && r.on <= today
+                        && self.sendable(r)
+                        && !state.done(&self.rungs, i)
+                        && ready_today(&state, i)
+                })
+                .min_by_key(|&i| (self.rungs[i].on, i));
+            if let Some(i) = notice {
+                decision = self.emit(i, decision);
+                state.emitted.push(i);
+                reminded = true;
+            }
+        }
+        if reminded {
+            state.last_message = Some(today);
+        }
+        if state.emitted.iter().any(|&i| self.rungs[i].terminal()) {
+            return decision;
+        }
+
+        let tomorrow = today.add_days(1);
+        let next = (0..self.rungs.len())
+            .filter(|&i| {
+                self.sendable(&self.rungs[i])
+                    && !state.done(&self.rungs, i)
+                    && !state.superseded(&self.rungs, i)
+            })
+            .filter_map(|i| self.ready_on(&state, i, tomorrow))
+            .chain(self.checkpoints.iter().copied().filter(|d| *d > today))
+            .min();
+        match next {
+            Some(day) => decision.review_on(day),
+            None => decision,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{at, contact, invoice};
+
+    const DUE: Date = Date::new(2025, 3, 3);
+
+    fn day(n: i64) -> Date {
+        DUE.add_days(n)
+    }
+
+    /// A three-step sequence ending in an escalation, evaluated `n` days after due.
+    fn run(n: i64, inv: &InvoiceView) -> Decision {
+        let ctx = Ctx::new(day(n).at_hour(9), vec![]);
+        let mut l = Ladder::new(inv, &ctx).unwrap();
+        l.remind("pre", day(-4), "email", "pre-due", Tone::Courteous)
+            .until(day(-1));
+        l.remind("soft", day(7), "email", "overdue-soft", Tone::Soft);
+        l.remind("firm", day(15), "email", "overdue-firm", Tone::Firm)
+            .deadline(day(30));
+        l.escalate("hand", day(30), EscalationKind::Collections, "unpaid")
+            .after("firm", 10)
+            .close(CloseReason::Collections);
+        l.decide()
+    }
+
+    fn sent(inv: &mut InvoiceView, step: &str, n: i64) {
+        inv.history.push(contact(step, Some("email"), day(n)));
+    }
+
+    #[test]
+    fn waits_for_the_first_step() {
+        let inv = invoice(DUE, 100_00, "EUR");
+        let d = run(-10, &inv);
+        assert!(d.actions.is_empty());
+        assert_eq!(d.review_date(), Some(day(-4)));
+    }
+
+    #[test]
+    fn windowed_step_is_dropped_after_its_window() {
+        let inv = invoice(DUE, 100_00, "EUR");
+        assert_eq!(run(-2, &inv).steps(), ["pre"]);
+        let d = run(0, &inv);
+        assert!(d.actions.is_empty());
+        assert_eq!(d.review_date(), Some(day(7)));
+    }
+
+    #[test]
+    fn fires_once_then_schedules_the_next() {
+        let mut inv = invoice(DUE, 100_00, "EUR");
+        let d = run(7, &inv);
+        assert_eq!(d.steps(), ["soft"]);
+        assert_eq!(d.review_date(), Some(day(15)));
+        sent(&mut inv, "soft", 7);
+        let d = run(8, &inv);
+        assert!(d.actions.is_empty());
+        assert_eq!(d.review_date(), Some(day(15)));
+        let d = run(15, &inv);
+        assert_eq!(d.steps(), ["firm"]);
+        assert_eq!(d.reminder().and_then(|r| r.deadline), Some(day(30)));
+        // The escalation waits for its prerequisite's delay (15 + 10 < 30).
+        assert_eq!(d.review_date(), Some(day(30)));
+    }
+
+    #[test]
+    fn late_import_fires_only_the_latest_due_step() {
+        let mut inv = invoice(DUE, 100_00, "EUR");
+        // 20 days late: soft and firm are both due, only firm goes out.
+        let d = run(20, &inv);
+        assert_eq!(d.steps(), ["firm"]);
+        // The escalation needs the firm step 10 days back, and is not before day 30.
+        assert_eq!(d.review_date(), Some(day(30)));
+        // 40 days late: the escalation is due but needs "firm" first.
+        let d = run(40, &inv);
+        assert_eq!(d.steps(), ["firm"]);
+        assert_eq!(d.review_date(), Some(day(50)));
+        sent(&mut inv, "firm", 40);
+        // "soft" is never sent once "firm" is done.
+        let d = run(45, &inv);
+        assert!(d.actions.is_empty());
+        assert_eq!(d.review_date(), Some(day(50)));
+        let d = run(50, &inv);
+        assert_eq!(d.steps(), ["hand"]);
+        assert_eq!(d.actions.last(), Some(&Action::Close(CloseReason::Collections)));
+        assert_eq!(d.next_review, None);
+        // Once escalated, nothing more.
+        inv.history.push(contact("hand", None, day(50)));
+        assert_eq!(run(60, &inv), Decision::done());
+    }
+
+    #[test]
+    fn keeps_the_gap_between_messages() {
+        let mut inv = invoice(DUE, 100_00, "EUR");
+        sent(&mut inv, "soft", 12);
+        let d = run(15, &inv);
+        assert!(d.actions.is_empty());
+        assert_eq!(d.review_date(), Some(day(17)));
+        assert_eq!(run(17, &inv).steps(), ["firm"]);
+        // A cancelled message never reached the customer: no gap.
+        inv.history[0].outcome = crate::Outcome::Cancelled;
+        assert_eq!(run(15, &inv).steps(), ["firm"]);
+    }
+
+    #[test]
+    fn opted_out_channel_falls_back_and_unreachable_is_skipped() {
+        let mut inv = invoice(DUE, 100_00, "EUR");
+        inv.customer.opted_out = vec!["email".into()];
+        let d = run(7, &inv);
+        assert_eq!(d.reminder().map(|r| r.channel.as_str()), Some("letter"));
+        inv.customer.opted_out = vec!["email".into(), "letter".into()];
+        let d = run(7, &inv);
+        assert!(d.actions.is_empty());
+    }
+
+    #[test]
+    fn notices_and_retries() {
+        let mut inv = invoice(DUE, 100_00, "EUR");
+        let ctx = Ctx::new(day(5).at_hour(9), vec![]);
+        let build = |inv: &InvoiceView, ctx: &Ctx| {
+            let mut l = Ladder::new(inv, ctx).unwrap();
+            l.remind("failed", day(0), "email", "payment-failed", Tone::Courteous);
+            l.retry_payment("retry-1", day(3), day(3).at_hour(10));
+            l.retry_payment("retry-2", day(5), day(5).at_hour(10));
+            l.retry_payment("retry-3", day(7), day(7).at_hour(10));
+            l.notice("setup", day(0), "email", "setup-incomplete", Tone::Courteous);
+            l.notice("setup-2", day(0), "email", "setup-incomplete", Tone::Courteous)
+                .after("setup", 3);
+            l.decide()
+        };
+        // Day 5, nothing done: one message (the sequence first), one retry (the latest).
+        let d = build(&inv, &ctx);
+        assert_eq!(d.steps(), ["failed", "retry-2"]);
+        assert_eq!(
+            d.actions[1],
+            Action::RetryPayment(PaymentRetry {
+                step: "retry-2".into(),
+                at: day(5).at_hour(10)
+            })
+        );
+        assert_eq!(d.review_date(), Some(day(7)));
+        sent(&mut inv, "failed", 5);
+        inv.history.push(contact("retry-2", None, day(5)));
+        // Day 10: the notice waited for the gap; retry-3 is late and asked for now.
+        let ctx = Ctx::new(day(10).at_hour(9), vec![]);
+        let d = build(&inv, &ctx);
+        assert_eq!(d.steps(), ["retry-3", "setup"]);
+        assert_eq!(d.actions[0].step(), Some("retry-3"));
+        assert!(matches!(&d.actions[0], Action::RetryPayment(r) if r.at == ctx.now));
+        assert_eq!(d.review_date(), Some(day(15)));
+    }
+
+    #[test]
+    fn never_reviews_today_or_earlier() {
+        let inv = invoice(DUE, 100_00, "EUR");
+        let ctx = Ctx::new(day(3).at_hour(9), vec![]);
+        let mut l = Ladder::new(&inv, &ctx).unwrap();
+        l.review_on(day(3));
+        l.review_on(day(1));
+        assert_eq!(l.decide().next_review, None);
+        l.review_on(day(4));
+        assert_eq!(l.decide().review_date(), Some(day(4)));
+        let _ = at(2025, 1, 1, 0);
+    }
+}

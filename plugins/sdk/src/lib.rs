@@ -1,0 +1,159 @@
+//! Write a sollecito dunning policy as a few rules.
+//!
+//! ```ignore
+//! use sollecito_sdk::prelude::*;
+//!
+//! struct Gentle;
+//!
+//! impl Policy for Gentle {
+//!     fn info() -> PluginInfo {
+//!         PluginInfo::new("gentle", "0.1.0", "One reminder a week after due.")
+//!     }
+//!
+//!     fn decide(inv: &InvoiceView, ctx: &Ctx) -> Result<Decision, String> {
+//!         let mut ladder = Ladder::new(inv, ctx)?;
+//!         ladder.remind("overdue-7", inv.due.add_days(7), "email", "overdue-soft", Tone::Soft);
+//!         Ok(ladder.decide())
+//!     }
+//! }
+//!
+//! sollecito_sdk::policy!(Gentle);
+//! ```
+//!
+//! The SDK runs the conventions every policy shares before and after `decide`:
+//! closed, paid, disputed and promised invoices are handled by
+//! [`Policy::guard`] (see [`standard_guard`]), and a next review that is not
+//! in the future is moved to tomorrow 00:00 UTC.
+
+/// The bindings generated from `wit/` (world `policy`). Use the re-exports
+/// at the crate root; this module is public for the export macro.
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "policy",
+        pub_export_macro: true,
+        default_bindings_module: "sollecito_sdk::bindings",
+        // Equality lets tests compare whole decisions.
+        additional_derives: [PartialEq, Eq],
+    });
+}
+
+mod ctx;
+mod date;
+mod decision;
+mod guard;
+mod invoice;
+mod ladder;
+pub mod log;
+pub mod testing;
+
+pub use bindings::sollecito::plugin::types::{
+    Action, CloseReason, Contact, Customer, Date, Decision, Dispute, Escalation, EscalationKind,
+    Fee, InvoiceKind, InvoiceStatus, InvoiceView, Money, Outcome, PaymentFailure, PaymentMethod,
+    PaymentRecord, PaymentRetry, PlanOffer, PluginInfo, PromiseToPay, Reminder, Setting,
+    Timestamp, Tone,
+};
+pub use ctx::Ctx;
+pub use date::{DAY, HOUR};
+pub use guard::standard_guard;
+pub use invoice::{currency_exponent, is_hard_decline};
+pub use ladder::{Ladder, Rung};
+
+/// Everything a policy usually needs: `use sollecito_sdk::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        Action, CloseReason, Ctx, Date, Decision, EscalationKind, InvoiceKind, InvoiceStatus,
+        InvoiceView, Ladder, PluginInfo, Policy, Timestamp, Tone, currency_exponent,
+        is_hard_decline, log,
+    };
+}
+
+/// A dunning policy: what to do about one open invoice, given the time and settings.
+pub trait Policy {
+    /// Name, version and a one-line summary, as `describe` returns them.
+    fn info() -> PluginInfo;
+
+    /// The rules proper. Runs only when [`Policy::guard`] returned `None`.
+    /// An `Err` fails this invoice alone; the host retries it later.
+    fn decide(invoice: &InvoiceView, ctx: &Ctx) -> Result<Decision, String>;
+
+    /// What every policy does before its own rules (closed, paid, disputed,
+    /// promised invoices). Override only to handle those cases differently.
+    fn guard(invoice: &InvoiceView, ctx: &Ctx) -> Result<Option<Decision>, String> {
+        standard_guard(invoice, ctx)
+    }
+}
+
+impl PluginInfo {
+    pub fn new(name: &str, version: &str, summary: &str) -> Self {
+        PluginInfo {
+            name: name.into(),
+            version: version.into(),
+            summary: summary.into(),
+        }
+    }
+}
+
+/// The `evaluate` export: one result per invoice, in the same order.
+pub fn evaluate_batch<P: Policy>(
+    now: Timestamp,
+    settings: Vec<Setting>,
+    batch: Vec<InvoiceView>,
+) -> Vec<Result<Decision, String>> {
+    let ctx = Ctx::new(now, settings);
+    batch.iter().map(|inv| evaluate::<P>(inv, &ctx)).collect()
+}
+
+/// One invoice through guard, rules and the checks the host relies on.
+pub fn evaluate<P: Policy>(invoice: &InvoiceView, ctx: &Ctx) -> Result<Decision, String> {
+    let decided = match P::guard(invoice, ctx) {
+        Ok(Some(decision)) => Ok(decision),
+        Ok(None) => P::decide(invoice, ctx),
+        Err(e) => Err(e),
+    };
+    match decided {
+        Ok(mut decision) => {
+            // A review in the past would make the host evaluate again at once.
+            if decision.next_review.is_some_and(|at| at <= ctx.now) {
+                decision.next_review = Some(ctx.today.add_days(1).midnight());
+            }
+            let reminders = decision.reminders().count();
+            if reminders > 1 {
+                return Err(format!(
+                    "policy bug: {reminders} reminders in one decision on invoice {}",
+                    invoice.number
+                ));
+            }
+            Ok(decision)
+        }
+        Err(e) => {
+            log::warn(&format!("invoice {}: {e}", invoice.number));
+            Err(e)
+        }
+    }
+}
+
+/// Exports a type implementing [`Policy`] as the component's `policy` world.
+///
+/// `sollecito_sdk::policy!(MyPolicy);` once, at the crate root.
+#[macro_export]
+macro_rules! policy {
+    ($ty:ident) => {
+        impl $crate::bindings::Guest for $ty {
+            fn describe() -> $crate::PluginInfo {
+                <$ty as $crate::Policy>::info()
+            }
+
+            fn evaluate(
+                now: $crate::Timestamp,
+                settings: ::std::vec::Vec<$crate::Setting>,
+                batch: ::std::vec::Vec<$crate::InvoiceView>,
+            ) -> ::std::vec::Vec<::core::result::Result<$crate::Decision, ::std::string::String>>
+            {
+                $crate::evaluate_batch::<$ty>(now, settings, batch)
+            }
+        }
+
+        $crate::bindings::export!($ty with_types_in $crate::bindings);
+    };
+}

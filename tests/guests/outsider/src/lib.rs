@@ -1,0 +1,53 @@
+//! A policy written by someone outside the project, from `wit/` and
+//! wit-bindgen alone (no SDK): one polite reminder two days after the due date.
+
+wit_bindgen::generate!({ world: "policy", path: "../../../wit" });
+
+use sollecito::plugin::types::*;
+
+struct Outsider;
+
+const DAY: i64 = 86_400;
+
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+fn days(d: &Date) -> i64 {
+    let (y, m) = if d.month <= 2 { (d.year as i64 - 1, d.month as i64 + 9) } else { (d.year as i64, d.month as i64 - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + d.day as i64 - 1;
+    era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
+}
+
+impl Guest for Outsider {
+    fn describe() -> PluginInfo {
+        PluginInfo { name: "outsider".into(), version: "1.2.3".into(), summary: "one reminder, two days late".into() }
+    }
+
+    fn evaluate(now: Timestamp, _settings: Vec<Setting>, batch: Vec<InvoiceView>) -> Vec<Result<Decision, String>> {
+        batch
+            .into_iter()
+            .map(|inv| {
+                let remind_at = (days(&inv.due) + 2) * DAY;
+                let done = inv.history.iter().any(|c| c.step == "outsider-nudge");
+                if inv.status != InvoiceStatus::Open || done {
+                    return Ok(Decision { actions: vec![], next_review: None });
+                }
+                if now < remind_at {
+                    return Ok(Decision { actions: vec![], next_review: Some(remind_at) });
+                }
+                Ok(Decision {
+                    actions: vec![Action::Remind(Reminder {
+                        step: "outsider-nudge".into(),
+                        channel: "email".into(),
+                        template: "overdue-soft".into(),
+                        tone: Tone::Courteous,
+                        deadline: None,
+                    })],
+                    next_review: None,
+                })
+            })
+            .collect()
+    }
+}
+
+export!(Outsider);
