@@ -165,14 +165,9 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawEvent {
-    invoice: String,
-    on: String,
-    #[serde(flatten)]
-    event: Event,
-}
+/// `{"invoice": ID, "on": DATE, "type": KIND, ...fields of that kind}`; the
+/// rest is checked by `Event`'s own (strict) deserializer.
+type RawEvent = serde_json::Map<String, Value>;
 
 /// Collects problems while checking one file.
 struct Checker {
@@ -460,17 +455,27 @@ pub fn parse_dataset(file: &str, text: &str) -> Result<Dataset, BadInput> {
         }
     }
 
-    for (i, e) in raw.events.into_iter().enumerate() {
+    for (i, mut e) in raw.events.into_iter().enumerate() {
         let at = format!("events[{i}]");
-        if !invoice_ids.contains(&e.invoice) {
-            check.bad(&at, "invoice", format!("unknown invoice {:?}", e.invoice));
+        let mut text_field = |name: &str, check: &mut Checker| match e.remove(name) {
+            Some(Value::String(s)) => Some(s),
+            _ => {
+                check.bad(&at, name, "missing (a string)");
+                None
+            }
+        };
+        let invoice = text_field("invoice", &mut check);
+        let on = text_field("on", &mut check).and_then(|d| check.date(&at, "on", &d));
+        if let Some(id) = &invoice
+            && !invoice_ids.contains(id)
+        {
+            check.bad(&at, "invoice", format!("unknown invoice {id:?}"));
         }
-        if let Some(on) = check.date(&at, "on", &e.on) {
-            data.events.push(ScriptedEvent {
-                invoice_id: e.invoice,
-                on,
-                event: e.event,
-            });
+        let event = serde_json::from_value::<Event>(Value::Object(e))
+            .map_err(|err| check.bad(&at, "type", err.to_string()))
+            .ok();
+        if let (Some(invoice_id), Some(on), Some(event)) = (invoice, on, event) {
+            data.events.push(ScriptedEvent { invoice_id, on, event });
         }
     }
 
