@@ -475,7 +475,11 @@ pub fn parse_dataset(file: &str, text: &str) -> Result<Dataset, BadInput> {
             .map_err(|err| check.bad(&at, "type", err.to_string()))
             .ok();
         if let (Some(invoice_id), Some(on), Some(event)) = (invoice, on, event) {
-            data.events.push(ScriptedEvent { invoice_id, on, event });
+            data.events.push(ScriptedEvent {
+                invoice_id,
+                on,
+                event,
+            });
         }
     }
 

@@ -98,7 +98,12 @@ impl Invoice {
 
 /// Something that happened to an invoice or its customer, from outside.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "kebab-case", rename_all_fields = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "type",
+    rename_all = "kebab-case",
+    rename_all_fields = "snake_case",
+    deny_unknown_fields
+)]
 pub enum Event {
     Paid,
     PaymentFailed {

@@ -259,6 +259,14 @@ impl HostMonotonicClock for FrozenClock {
     }
 }
 
+impl fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Plugin")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Plugin {
     fn store(&self, now: i64, invoices: usize) -> Store<CallState> {
         let output = MemoryOutputPipe::new(64 << 10);
@@ -298,14 +306,25 @@ impl Plugin {
                 asked.div_ceil(1 << 20)
             );
         }
-        let printed = String::from_utf8_lossy(&state.output.contents())
-            .trim()
-            .to_string();
-        let printed = printed
-            .lines()
-            .rev()
-            .find(|l| l.contains("panicked"))
-            .unwrap_or(printed.lines().last().unwrap_or(""));
+        // Rust guests print "panicked at FILE:LINE:" and the message on the next line.
+        let printed = String::from_utf8_lossy(&state.output.contents()).into_owned();
+        let lines: Vec<&str> = printed.lines().filter(|l| !l.trim().is_empty()).collect();
+        let from = lines
+            .iter()
+            .rposition(|l| l.contains("panicked"))
+            .unwrap_or(lines.len().saturating_sub(1));
+        let printed = truncate(
+            &lines
+                .get(from..)
+                .unwrap_or_default()
+                .iter()
+                .take(2)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" "),
+            300,
+        )
+        .to_string();
         match err.downcast_ref::<Trap>() {
             Some(Trap::OutOfFuel) => format!(
                 "ran out of fuel ({} units): an endless loop or far too much work",

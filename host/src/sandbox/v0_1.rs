@@ -10,6 +10,7 @@ pub mod policy {
     wasmtime::component::bindgen!({
         world: "policy",
         path: "../wit",
+        additional_derives: [PartialEq],
     });
 }
 
@@ -17,6 +18,7 @@ pub mod channel {
     wasmtime::component::bindgen!({
         world: "channel",
         path: "../wit",
+        additional_derives: [PartialEq],
         with: {
             "sollecito:plugin/types": super::policy::sollecito::plugin::types,
             "sollecito:plugin/log": super::policy::sollecito::plugin::log,

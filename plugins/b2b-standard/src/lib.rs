@@ -5,6 +5,9 @@
 //! at 60. Loyal customers get more time and a softer tone; large amounts
 //! get a phone call.
 
+// Test amounts are written in cents as 100_00 (euros_cents) on purpose.
+#![cfg_attr(test, allow(clippy::inconsistent_digit_grouping))]
+
 use sollecito_sdk::prelude::*;
 
 pub struct B2bStandard;

@@ -54,7 +54,10 @@ fn reminder(taken: &[Taken], step: &str) -> Reminder {
 #[test]
 fn describes_itself() {
     let info = B2bStandard::describe();
-    assert_eq!((info.name.as_str(), info.version.as_str()), ("b2b-standard", "0.1.0"));
+    assert_eq!(
+        (info.name.as_str(), info.version.as_str()),
+        ("b2b-standard", "0.1.0")
+    );
 }
 
 #[test]
@@ -82,10 +85,19 @@ fn standard_ladder_day_by_day() {
         .collect();
     assert_eq!(
         templates,
-        ["pre-due", "overdue-soft", "overdue-firm", "final-notice", "formal-notice"]
+        [
+            "pre-due",
+            "overdue-soft",
+            "overdue-firm",
+            "final-notice",
+            "formal-notice"
+        ]
     );
     // Day 30 is Wednesday 2 April: 5 working days -> Wednesday 9 April.
-    assert_eq!(reminder(&taken, "overdue-30").deadline, Some(Date::new(2025, 4, 9)));
+    assert_eq!(
+        reminder(&taken, "overdue-30").deadline,
+        Some(Date::new(2025, 4, 9))
+    );
     assert_eq!(reminder(&taken, "formal-notice").deadline, Some(day(60)));
     assert!(taken.iter().any(|t| matches!(
         &t.action,
@@ -168,7 +180,9 @@ fn large_amount_uses_the_currency_exponent() {
     assert_eq!(eval(&dinar, 12, &[]).unwrap().steps(), ["phone-call"]);
     let lowered = invoice(DUE, 500_00, "EUR");
     assert_eq!(
-        eval(&lowered, 12, &[("large_amount", "500")]).unwrap().steps(),
+        eval(&lowered, 12, &[("large_amount", "500")])
+            .unwrap()
+            .steps(),
         ["phone-call"]
     );
 }
@@ -215,7 +229,10 @@ fn late_import_sends_only_the_latest_due_step() {
     let d = eval(&inv, 40, &[]).unwrap();
     assert_eq!(d.steps(), ["overdue-30"]);
     // 40 days after due is Saturday 12 April: 5 working days -> Friday 18 April.
-    assert_eq!(d.reminder().and_then(|r| r.deadline), Some(Date::new(2025, 4, 18)));
+    assert_eq!(
+        d.reminder().and_then(|r| r.deadline),
+        Some(Date::new(2025, 4, 18))
+    );
     assert_eq!(d.next_review, Some(day(45).midnight()));
 
     // Past the hand-over day with nothing sent: the formal notice first,
@@ -224,7 +241,8 @@ fn late_import_sends_only_the_latest_due_step() {
     let d = eval(&inv, 70, &[]).unwrap();
     assert_eq!(d.steps(), ["formal-notice"]);
     assert_eq!(d.next_review, Some(day(85).midnight()));
-    inv.history.push(contact("formal-notice", Some("letter"), day(70)));
+    inv.history
+        .push(contact("formal-notice", Some("letter"), day(70)));
     assert!(eval(&inv, 80, &[]).unwrap().actions.is_empty());
     assert_eq!(eval(&inv, 85, &[]).unwrap().steps(), ["handover"]);
 }
@@ -232,7 +250,8 @@ fn late_import_sends_only_the_latest_due_step() {
 #[test]
 fn keeps_five_days_between_reminders() {
     let mut inv = invoice(DUE, 100_00, "EUR");
-    inv.history.push(contact("overdue-7", Some("email"), day(12)));
+    inv.history
+        .push(contact("overdue-7", Some("email"), day(12)));
     let d = eval(&inv, 15, &[]).unwrap();
     assert!(d.actions.is_empty());
     assert_eq!(d.next_review, Some(day(17).midnight()));
@@ -248,7 +267,10 @@ fn keeps_five_days_between_reminders() {
 fn paid_closed_disputed_and_promised() {
     let mut inv = invoice(DUE, 100_00, "EUR");
     inv.amount_paid.minor = 100_00;
-    assert_eq!(eval(&inv, 20, &[]), Ok(Decision::done().close(CloseReason::Paid)));
+    assert_eq!(
+        eval(&inv, 20, &[]),
+        Ok(Decision::done().close(CloseReason::Paid))
+    );
     inv.status = InvoiceStatus::Void;
     assert_eq!(eval(&inv, 20, &[]), Ok(Decision::done()));
 

@@ -58,7 +58,11 @@ impl Ctx {
         if (min..=max).contains(&n) {
             Ok(n)
         } else {
-            Err(bad(key, &n.to_string(), &format!("an integer from {min} to {max}")))
+            Err(bad(
+                key,
+                &n.to_string(),
+                &format!("an integer from {min} to {max}"),
+            ))
         }
     }
 
@@ -100,9 +104,7 @@ impl Ctx {
 }
 
 fn parse_days(v: &str) -> Option<i64> {
-    v.parse::<i64>()
-        .ok()
-        .filter(|n| (0..=MAX_DAYS).contains(n))
+    v.parse::<i64>().ok().filter(|n| (0..=MAX_DAYS).contains(n))
 }
 
 fn bad(key: &str, value: &str, expected: &str) -> String {

@@ -17,15 +17,15 @@ const DISPUTE_REVIEW_DAYS: i64 = 7;
 ///   then look again every 7 days;
 /// - promised to pay by D, D not past: `pause` until 00:00 UTC of D+1 and review then.
 ///
-/// Malformed dates or currencies are an `Err`, so the host can report them.
+/// Malformed dates or currencies are an `Err` (this invoice fails, the host reports it).
 pub fn standard_guard(inv: &InvoiceView, ctx: &Ctx) -> Result<Option<Decision>, String> {
     if inv.status != InvoiceStatus::Open {
         return Ok(Some(Decision::done()));
     }
     if inv.amount_paid.minor != 0 && inv.amount_paid.currency != inv.amount_due.currency {
         return Err(format!(
-            "invoice {}: paid in {} but due in {}",
-            inv.number, inv.amount_paid.currency, inv.amount_due.currency
+            "amount paid in {} but due in {}",
+            inv.amount_paid.currency, inv.amount_due.currency
         ));
     }
     if inv.outstanding() <= 0 {
@@ -33,7 +33,7 @@ pub fn standard_guard(inv: &InvoiceView, ctx: &Ctx) -> Result<Option<Decision>, 
     }
     for (what, date) in [("due", inv.due), ("issued", inv.issued)] {
         if !date.is_valid() {
-            return Err(format!("invoice {}: invalid {what} date {date}", inv.number));
+            return Err(format!("invalid {what} date {date}"));
         }
     }
     if let Some(dispute) = &inv.dispute {
@@ -50,10 +50,7 @@ pub fn standard_guard(inv: &InvoiceView, ctx: &Ctx) -> Result<Option<Decision>, 
     }
     if let Some(promise) = &inv.promise_to_pay {
         if !promise.until.is_valid() {
-            return Err(format!(
-                "invoice {}: invalid promise-to-pay date {}",
-                inv.number, promise.until
-            ));
+            return Err(format!("invalid promise-to-pay date {}", promise.until));
         }
         if promise.until >= ctx.today {
             let resume = promise.until.add_days(1).midnight();
@@ -112,7 +109,8 @@ mod tests {
             Action::Escalate(e) if e.kind == EscalationKind::ManualReview
         ));
         assert_eq!(d.review_date(), Some(Date::new(2025, 3, 17)));
-        inv.history.push(contact("dispute-review", None, Date::new(2025, 3, 5)));
+        inv.history
+            .push(contact("dispute-review", None, Date::new(2025, 3, 5)));
         let d = standard_guard(&inv, &ctx()).unwrap().unwrap();
         assert!(d.actions.is_empty());
         assert_eq!(d.review_date(), Some(Date::new(2025, 3, 17)));

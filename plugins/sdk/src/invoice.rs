@@ -200,15 +200,20 @@ mod tests {
         assert_eq!(inv.days_overdue(Date::new(2025, 3, 8)), 7);
         assert_eq!(inv.days_overdue(Date::new(2025, 2, 20)), 0);
 
-        inv.history.push(contact("overdue-7", Some("email"), Date::new(2025, 3, 8)));
+        inv.history
+            .push(contact("overdue-7", Some("email"), Date::new(2025, 3, 8)));
         let mut cancelled = contact("x", Some("sms"), Date::new(2025, 3, 9));
         cancelled.outcome = Outcome::Cancelled;
         inv.history.push(cancelled);
-        inv.history.push(contact("retry-1", None, Date::new(2025, 3, 10)));
+        inv.history
+            .push(contact("retry-1", None, Date::new(2025, 3, 10)));
         assert!(inv.step_done("overdue-7"));
         assert!(!inv.step_done("overdue-15"));
         assert_eq!(inv.step_date("overdue-7"), Some(Date::new(2025, 3, 8)));
-        assert_eq!(inv.last_message().map(|c| c.step.as_str()), Some("overdue-7"));
+        assert_eq!(
+            inv.last_message().map(|c| c.step.as_str()),
+            Some("overdue-7")
+        );
         assert_eq!(inv.last_message().and_then(|c| c.tone), Some(Tone::Soft));
 
         let c = &mut inv.customer;

@@ -149,7 +149,10 @@ impl State<'_> {
 
     /// When `step` was done, counting this decision's steps as done today.
     fn step_date(&self, rungs: &[Rung], step: &str) -> Option<Date> {
-        let now = self.emitted.iter().any(|&i| rungs[i].ids().any(|id| id == step));
+        let now = self
+            .emitted
+            .iter()
+            .any(|&i| rungs[i].ids().any(|id| id == step));
         if now {
             Some(self.today)
         } else {
@@ -270,10 +273,10 @@ impl<'a> Ladder<'a> {
         if let Some((step, days)) = &r.after {
             day = day.max(state.step_date(&self.rungs, step)?.add_days(*days));
         }
-        if r.reminder.is_some() {
-            if let Some(gap) = self.gap_ends(state) {
-                day = day.max(gap);
-            }
+        if r.reminder.is_some()
+            && let Some(gap) = self.gap_ends(state)
+        {
+            day = day.max(gap);
         }
         match r.until {
             Some(until) if day > until => None,
@@ -340,17 +343,31 @@ impl<'a> Ladder<'a> {
             return Decision::done();
         }
 
+        // Say why a due step will not go out: the host cannot see it otherwise.
+        for (i, r) in self.rungs.iter().enumerate() {
+            if r.on <= today
+                && !self.sendable(r)
+                && !state.done(&self.rungs, i)
+                && !state.superseded(&self.rungs, i)
+            {
+                crate::log::debug(&format!(
+                    "invoice {}: step {} skipped: no usable channel",
+                    self.inv.number, r.step
+                ));
+            }
+        }
+
         let ready_today =
             |state: &State, i: usize| self.ready_on(state, i, today).is_some_and(|d| d <= today);
         let mut decision = Decision::done();
         let mut reminded = false;
         for track in [Track::Main, Track::Retry] {
-            if let Some(i) = self.candidate(&state, track) {
-                if ready_today(&state, i) {
-                    decision = self.emit(i, decision);
-                    state.emitted.push(i);
-                    reminded |= self.rungs[i].reminder.is_some();
-                }
+            if let Some(i) = self.candidate(&state, track)
+                && ready_today(&state, i)
+            {
+                decision = self.emit(i, decision);
+                state.emitted.push(i);
+                reminded |= self.rungs[i].reminder.is_some();
             }
         }
         if !reminded {
@@ -478,7 +495,10 @@ mod tests {
         assert_eq!(d.review_date(), Some(day(50)));
         let d = run(50, &inv);
         assert_eq!(d.steps(), ["hand"]);
-        assert_eq!(d.actions.last(), Some(&Action::Close(CloseReason::Collections)));
+        assert_eq!(
+            d.actions.last(),
+            Some(&Action::Close(CloseReason::Collections))
+        );
         assert_eq!(d.next_review, None);
         // Once escalated, nothing more.
         inv.history.push(contact("hand", None, day(50)));
@@ -519,9 +539,21 @@ mod tests {
             l.retry_payment("retry-1", day(3), day(3).at_hour(10));
             l.retry_payment("retry-2", day(5), day(5).at_hour(10));
             l.retry_payment("retry-3", day(7), day(7).at_hour(10));
-            l.notice("setup", day(0), "email", "setup-incomplete", Tone::Courteous);
-            l.notice("setup-2", day(0), "email", "setup-incomplete", Tone::Courteous)
-                .after("setup", 3);
+            l.notice(
+                "setup",
+                day(0),
+                "email",
+                "setup-incomplete",
+                Tone::Courteous,
+            );
+            l.notice(
+                "setup-2",
+                day(0),
+                "email",
+                "setup-incomplete",
+                Tone::Courteous,
+            )
+            .after("setup", 3);
             l.decide()
         };
         // Day 5, nothing done: one message (the sequence first), one retry (the latest).

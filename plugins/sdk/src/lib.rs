@@ -1,6 +1,6 @@
 //! Write a sollecito dunning policy as a few rules.
 //!
-//! ```ignore
+//! ```
 //! use sollecito_sdk::prelude::*;
 //!
 //! struct Gentle;
@@ -24,6 +24,9 @@
 //! closed, paid, disputed and promised invoices are handled by
 //! [`Policy::guard`] (see [`standard_guard`]), and a next review that is not
 //! in the future is moved to tomorrow 00:00 UTC.
+
+// Test amounts are written in cents as 100_00 (euros_cents) on purpose.
+#![cfg_attr(test, allow(clippy::inconsistent_digit_grouping))]
 
 /// The bindings generated from `wit/` (world `policy`). Use the re-exports
 /// at the crate root; this module is public for the export macro.
@@ -50,8 +53,8 @@ pub mod testing;
 pub use bindings::sollecito::plugin::types::{
     Action, CloseReason, Contact, Customer, Date, Decision, Dispute, Escalation, EscalationKind,
     Fee, InvoiceKind, InvoiceStatus, InvoiceView, Money, Outcome, PaymentFailure, PaymentMethod,
-    PaymentRecord, PaymentRetry, PlanOffer, PluginInfo, PromiseToPay, Reminder, Setting,
-    Timestamp, Tone,
+    PaymentRecord, PaymentRetry, PlanOffer, PluginInfo, PromiseToPay, Reminder, Setting, Timestamp,
+    Tone,
 };
 pub use ctx::Ctx;
 pub use date::{DAY, HOUR};
@@ -106,31 +109,19 @@ pub fn evaluate_batch<P: Policy>(
 
 /// One invoice through guard, rules and the checks the host relies on.
 pub fn evaluate<P: Policy>(invoice: &InvoiceView, ctx: &Ctx) -> Result<Decision, String> {
-    let decided = match P::guard(invoice, ctx) {
-        Ok(Some(decision)) => Ok(decision),
-        Ok(None) => P::decide(invoice, ctx),
-        Err(e) => Err(e),
+    let mut decision = match P::guard(invoice, ctx)? {
+        Some(decision) => decision,
+        None => P::decide(invoice, ctx)?,
     };
-    match decided {
-        Ok(mut decision) => {
-            // A review in the past would make the host evaluate again at once.
-            if decision.next_review.is_some_and(|at| at <= ctx.now) {
-                decision.next_review = Some(ctx.today.add_days(1).midnight());
-            }
-            let reminders = decision.reminders().count();
-            if reminders > 1 {
-                return Err(format!(
-                    "policy bug: {reminders} reminders in one decision on invoice {}",
-                    invoice.number
-                ));
-            }
-            Ok(decision)
-        }
-        Err(e) => {
-            log::warn(&format!("invoice {}: {e}", invoice.number));
-            Err(e)
-        }
+    // A review in the past would make the host evaluate again at once.
+    if decision.next_review.is_some_and(|at| at <= ctx.now) {
+        decision.next_review = Some(ctx.today.add_days(1).midnight());
     }
+    let reminders = decision.reminders().count();
+    if reminders > 1 {
+        return Err(format!("policy bug: {reminders} reminders in one decision"));
+    }
+    Ok(decision)
 }
 
 /// Exports a type implementing [`Policy`] as the component's `policy` world.
@@ -156,4 +147,56 @@ macro_rules! policy {
 
         $crate::bindings::export!($ty with_types_in $crate::bindings);
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{at, invoice};
+
+    /// Answers according to the invoice number, to exercise `evaluate`.
+    struct Scripted;
+
+    impl Policy for Scripted {
+        fn info() -> PluginInfo {
+            PluginInfo::new("scripted", "0.0.0", "test")
+        }
+
+        fn decide(inv: &InvoiceView, ctx: &Ctx) -> Result<Decision, String> {
+            match inv.number.as_str() {
+                "past-review" => Ok(Decision::done().review_at(ctx.now - 1)),
+                "two-reminders" => Ok(Decision::done()
+                    .remind("a", "email", "t", Tone::Soft)
+                    .remind("b", "email", "t", Tone::Soft)),
+                other => Err(other.into()),
+            }
+        }
+    }
+
+    #[test]
+    fn evaluate_enforces_the_host_conventions() {
+        let ctx = Ctx::new(at(2025, 3, 10, 9), vec![]);
+        let mut inv = invoice(Date::new(2025, 3, 1), 100_00, "EUR");
+        inv.number = "past-review".into();
+        let d = evaluate::<Scripted>(&inv, &ctx).unwrap();
+        assert_eq!(d.next_review, Some(Date::new(2025, 3, 11).midnight()));
+        inv.number = "two-reminders".into();
+        assert!(evaluate::<Scripted>(&inv, &ctx).is_err());
+        // The guard runs first: a paid invoice never reaches the rules.
+        inv.amount_paid.minor = 100_00;
+        assert_eq!(
+            evaluate::<Scripted>(&inv, &ctx),
+            Ok(Decision::done().close(CloseReason::Paid))
+        );
+    }
+
+    #[test]
+    fn batch_is_one_result_per_invoice_in_order() {
+        let mut a = invoice(Date::new(2025, 3, 1), 100_00, "EUR");
+        a.number = "first".into();
+        let mut b = a.clone();
+        b.number = "second".into();
+        let results = evaluate_batch::<Scripted>(at(2025, 3, 10, 9), vec![], vec![a, b]);
+        assert_eq!(results, [Err("first".into()), Err("second".into())]);
+    }
 }

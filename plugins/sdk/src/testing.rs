@@ -102,8 +102,8 @@ pub fn simulate<P: crate::Policy>(
             continue;
         }
         let ctx = Ctx::new(now, settings.clone());
-        let decision = crate::evaluate::<P>(inv, &ctx)
-            .unwrap_or_else(|e| panic!("{on}: policy error: {e}"));
+        let decision =
+            crate::evaluate::<P>(inv, &ctx).unwrap_or_else(|e| panic!("{on}: policy error: {e}"));
         assert!(decision.reminders().count() <= 1, "{on}: {decision:?}");
         if let Some(r) = decision.next_review {
             assert!(r > now, "{on}: review {r} not after now {now}");

@@ -4,6 +4,9 @@
 //! hard decline), remind, warn before suspending, suspend. Warn before a
 //! card expires and nudge a customer who left a payment-method setup unfinished.
 
+// Test amounts are written in cents as 100_00 (euros_cents) on purpose.
+#![cfg_attr(test, allow(clippy::inconsistent_digit_grouping))]
+
 use sollecito_sdk::prelude::*;
 
 pub struct SubscriptionRecovery;
@@ -112,10 +115,7 @@ impl Policy for SubscriptionRecovery {
                 Tone::Final,
             )
             .deadline(suspend_on.max(today.add_days(s.min_gap_days)));
-        let reason = format!(
-            "renewal {} unpaid since {day0}",
-            inv.number
-        );
+        let reason = format!("renewal {} unpaid since {day0}", inv.number);
         ladder
             .escalate(
                 "suspend",

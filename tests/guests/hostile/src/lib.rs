@@ -1,5 +1,5 @@
 //! A policy that misbehaves on purpose. The setting `mode` picks how:
-//! loop, alloc, recurse, panic, oversized, sleep, poison, short, bad-step, past-review.
+//! loop, alloc, recurse, panic, oversized, sleep, entropy, poison, short, bad-step, past-review, refuse.
 
 wit_bindgen::generate!({ world: "policy", path: "../../../wit" });
 
@@ -37,10 +37,8 @@ impl Guest for Hostile {
                 }
             }
             "alloc" => {
-                let mut hoard: Vec<Vec<u8>> = Vec::new();
-                for _ in 0..1024 {
-                    hoard.push(vec![1u8; 1 << 20]);
-                }
+                let mut hoard: Vec<u8> = Vec::with_capacity(1 << 30);
+                hoard.push(1);
                 std::hint::black_box(&hoard);
             }
             "recurse" => {
@@ -67,6 +65,14 @@ impl Guest for Hostile {
                     .collect();
             }
             "short" => return vec![],
+            "entropy" => {
+                // What a careless plugin might read: the clock and a random seed.
+                use std::hash::{BuildHasher, Hasher};
+                let clock = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+                let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+                h.write_u64(42);
+                return batch.iter().map(|_| Err(format!("clock={clock} hash={}", h.finish()))).collect();
+            }
             _ => {}
         }
         batch

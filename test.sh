@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Every test: the plugins' own rule tests (native), then the host and the
+# end-to-end tests (which build the wasm guests from source).
+set -euo pipefail
+cd "$(dirname "$0")"
+rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+cargo test --manifest-path plugins/Cargo.toml --target-dir target/plugins-native
+cargo test --workspace

@@ -1,0 +1,174 @@
+//! The `sollecito` binary as a user runs it.
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use sollecito_test_artifacts::{FOREIGN_WORLD, OUTSIDER};
+
+use crate::common::*;
+
+#[test]
+fn plugins_lists_the_bundled_policies_with_their_hashes() {
+    let out = sollecito(&["plugins", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let list: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["b2b-standard", "subscription-recovery"]);
+    for p in list.as_array().unwrap() {
+        assert_eq!(p["kind"], "policy");
+        assert_eq!(p["version"], "0.1.0");
+        assert_eq!(p["world"], "sollecito:plugin/policy@0.1.0");
+        assert_eq!(p["source"]["type"], "bundled");
+        let artifact = p["name"].as_str().unwrap().replace('-', "_");
+        let built = root().join(format!("target/wasm/wasm32-wasip2/release/{artifact}.wasm"));
+        let sha = hex::encode(Sha256::digest(std::fs::read(built).unwrap()));
+        assert_eq!(p["sha256"], sha.as_str());
+    }
+}
+
+#[test]
+fn compiled_plugins_are_cached_by_hash_and_a_bad_entry_is_rebuilt() {
+    let cache = tempfile::tempdir().unwrap();
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sollecito"))
+            .args(["plugins", "--json"])
+            .env("SOLLECITO_CACHE_DIR", cache.path())
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(first.status.success());
+    let list: Value = serde_json::from_str(&stdout(&first)).unwrap();
+    let entries: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    for p in list.as_array().unwrap() {
+        let sha = p["sha256"].as_str().unwrap();
+        let hit = entries
+            .iter()
+            .find(|e| e.file_name().unwrap().to_str().unwrap().starts_with(sha));
+        let hit = hit.unwrap_or_else(|| panic!("no cache entry for {sha} in {entries:?}"));
+        std::fs::write(hit, b"garbage").unwrap();
+    }
+    let second = run();
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert_eq!(stdout(&first), stdout(&second));
+}
+
+#[test]
+fn an_outsiders_policy_loads_from_a_path_and_runs() {
+    let out = sollecito(&[
+        "simulate",
+        "examples/invoices.json",
+        "--policy",
+        OUTSIDER,
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["policy"]["name"], "outsider");
+    assert_eq!(doc["policy"]["version"], "1.2.3");
+    for t in doc["timelines"].as_array().unwrap() {
+        // Every example invoice is due on 1 October: the outsider reminds on the 3rd.
+        let nudge = t["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["step"] == "outsider-nudge");
+        let nudge = nudge.unwrap_or_else(|| panic!("no nudge for {}", t["invoice"]));
+        assert_eq!(nudge["date"], "2026-10-03");
+        assert_eq!(nudge["channel"], "email");
+    }
+}
+
+#[test]
+fn the_table_names_each_invoice_and_step() {
+    let out = sollecito(&["simulate", "examples/invoices.json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("FT-2026/1001 (inv-1001) Rossi Impianti S.r.l.: 1250.00 EUR due 2026-10-01"),
+        "{text}"
+    );
+    assert!(
+        text.contains("SK-1005 (inv-1005) Sakura Design K.K.: 120000 JPY"),
+        "{text}"
+    );
+    for step in [
+        "pre-due",
+        "overdue-7",
+        "overdue-15",
+        "overdue-30",
+        "formal-notice",
+        "handover",
+    ] {
+        assert!(text.contains(step), "{step} missing");
+    }
+}
+
+#[test]
+fn bad_input_exits_2_and_names_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"customers": [{"id": "c", "name": "C", "email": "c@example.com", "locale": "it-IT", "timezone": "Mars/Olympus"}],
+            "invoices": [{"id": "i", "number": "1", "customer": "c", "currency": "EUR", "amount_due": "12.345", "issued": "2026-01-01", "due": "2026-01-31"}]}"#,
+    )
+    .unwrap();
+    let out = sollecito(&["simulate", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("customers[0] (c): timezone: unknown timezone \"Mars/Olympus\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("invoices[0] (i): amount_due: amount \"12.345\" has more than 2 decimals"),
+        "{err}"
+    );
+
+    let out = sollecito(&[
+        "simulate",
+        "examples/invoices.json",
+        "--policy",
+        "no-such-policy",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("plugin no-such-policy: no bundled plugin of that name"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = sollecito(&[
+        "simulate",
+        "examples/invoices.json",
+        "--policy",
+        FOREIGN_WORLD,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("implements neither world"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = sollecito(&[
+        "simulate",
+        "examples/invoices.json",
+        "--policy",
+        "/nonexistent/p.wasm",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("plugin /nonexistent/p.wasm: cannot read"),
+        "{}",
+        stderr(&out)
+    );
+}

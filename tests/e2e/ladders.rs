@@ -1,0 +1,161 @@
+//! The bundled policies play the ladders of the sources, day by day.
+
+use chrono::{NaiveDate, NaiveTime};
+use sollecito::simulate::{self, Entry, Options, Timeline};
+
+use crate::common::*;
+
+fn simulate(policy: &str, file: &str, from: &str, to: &str) -> Vec<Timeline> {
+    let mut catalog = catalog();
+    let policy = catalog.policy(policy).unwrap();
+    let opts = Options {
+        from: day(from),
+        to: day(to),
+        tick: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+        settings: vec![],
+    };
+    simulate::run(&policy, dataset(file), &opts)
+}
+
+pub fn day(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+pub fn timeline<'a>(all: &'a [Timeline], invoice: &str) -> &'a Timeline {
+    all.iter().find(|t| t.invoice == invoice).unwrap()
+}
+
+/// (date, what, step) of every entry, to compare with the expected ladder.
+pub fn steps(t: &Timeline) -> Vec<(String, String, String)> {
+    t.entries
+        .iter()
+        .map(|e| {
+            (
+                e.date.to_string(),
+                e.what.clone(),
+                e.step.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+pub fn entry<'a>(t: &'a Timeline, step: &str) -> &'a Entry {
+    t.entries
+        .iter()
+        .find(|e| e.step.as_deref() == Some(step))
+        .unwrap_or_else(|| panic!("no {step} in {:?}", steps(t)))
+}
+
+fn expect(list: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
+    list.iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect()
+}
+
+#[test]
+fn b2b_ladder_for_a_customer_with_an_ordinary_record() {
+    let all = simulate("b2b-standard", "invoices.json", "2026-09-24", "2026-12-31");
+    // Due 2026-10-01: 4 days before, then +7, +15, +30, +45 (formal notice), +60 (hand-over).
+    let rossi = timeline(&all, "inv-1001");
+    assert_eq!(
+        steps(rossi),
+        expect(&[
+            ("2026-09-27", "remind", "pre-due"),
+            ("2026-10-08", "remind", "overdue-7"),
+            ("2026-10-16", "remind", "overdue-15"),
+            ("2026-10-31", "remind", "overdue-30"),
+            ("2026-11-15", "remind", "formal-notice"),
+            ("2026-11-30", "escalate", "handover"),
+            ("2026-11-30", "close", ""),
+        ])
+    );
+    let tones: Vec<_> = rossi
+        .entries
+        .iter()
+        .filter_map(|e| e.tone.clone())
+        .collect();
+    assert_eq!(tones, ["courteous", "soft", "firm", "final", "formal"]);
+    // Saturday 31 October + 5 working days = Friday 6 November.
+    assert_eq!(entry(rossi, "overdue-30").deadline, Some(day("2026-11-06")));
+    let formal = entry(rossi, "formal-notice");
+    assert_eq!(
+        formal.channel.as_deref(),
+        Some("pec"),
+        "a business with an email gets PEC"
+    );
+    assert_eq!(rossi.outcome, "closed (collections)");
+}
+
+#[test]
+fn b2b_is_gentler_with_a_long_on_time_record() {
+    let all = simulate("b2b-standard", "invoices.json", "2026-09-24", "2026-12-31");
+    let bianchi = timeline(&all, "inv-1002");
+    // 47 of 48 on time: offsets stretched by half (7->10, 15->22, 30->45, 45->67, 60->90), one tone softer.
+    assert_eq!(
+        steps(bianchi),
+        expect(&[
+            ("2026-09-27", "remind", "pre-due"),
+            ("2026-10-11", "remind", "overdue-7"),
+            ("2026-10-23", "remind", "overdue-15"),
+            ("2026-11-15", "remind", "overdue-30"),
+            ("2026-12-07", "remind", "formal-notice"),
+            ("2026-12-30", "escalate", "handover"),
+            ("2026-12-30", "close", ""),
+        ])
+    );
+    assert_eq!(entry(bianchi, "overdue-15").tone.as_deref(), Some("soft"));
+    assert_eq!(entry(bianchi, "overdue-30").tone.as_deref(), Some("firm"));
+    assert_eq!(
+        entry(bianchi, "overdue-30").deadline,
+        Some(day("2026-11-20"))
+    );
+}
+
+#[test]
+fn b2b_calls_earlier_about_a_large_amount() {
+    let all = simulate("b2b-standard", "invoices.json", "2026-09-24", "2026-11-01");
+    let nordwind = timeline(&all, "inv-1003");
+    let call = entry(nordwind, "phone-call");
+    assert_eq!(call.channel.as_deref(), Some("phone"));
+    // Due+10 is 11 October, but reminders keep 5 days apart: the call waits for 13 October.
+    assert_eq!(call.date, day("2026-10-13"));
+    assert_eq!(entry(nordwind, "overdue-15").date, day("2026-10-18"));
+    // An ordinary amount gets no call.
+    assert!(
+        timeline(&all, "inv-1001")
+            .entries
+            .iter()
+            .all(|e| e.channel.as_deref() != Some("phone"))
+    );
+}
+
+#[test]
+fn payment_dispute_and_promise_stop_the_ladder() {
+    let all = simulate("b2b-standard", "invoices.json", "2026-09-24", "2026-12-31");
+    let paid = timeline(&all, "inv-1004");
+    assert_eq!(paid.outcome, "paid");
+    assert_eq!(
+        paid.entries.last().unwrap().note.as_deref(),
+        Some("paid: dunning ends")
+    );
+    assert!(paid.entries.iter().all(|e| e.date <= day("2026-10-12")));
+
+    let disputed = timeline(&all, "inv-1005");
+    let reminders_after: Vec<_> = disputed
+        .entries
+        .iter()
+        .filter(|e| e.what == "remind" && e.date >= day("2026-10-05"))
+        .collect();
+    assert!(reminders_after.is_empty(), "{reminders_after:?}");
+    assert_eq!(entry(disputed, "dispute-review").date, day("2026-10-05"));
+
+    let promised = timeline(&all, "inv-1006");
+    // Promise on 10 October to pay by 24 October: nothing until the 25th, then the ladder resumes.
+    let quiet: Vec<_> = promised
+        .entries
+        .iter()
+        .filter(|e| e.what == "remind" && e.date > day("2026-10-10") && e.date < day("2026-10-25"))
+        .collect();
+    assert!(quiet.is_empty(), "{quiet:?}");
+    assert_eq!(entry(promised, "overdue-15").date, day("2026-10-25"));
+}

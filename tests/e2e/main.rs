@@ -1,0 +1,8 @@
+//! End-to-end tests: real components built from source (tests/guests,
+//! plugins/, examples/custom-policy), the real sandbox and the real binary.
+
+mod cli;
+mod common;
+mod determinism;
+mod ladders;
+mod sandbox_limits;
