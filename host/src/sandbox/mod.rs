@@ -362,7 +362,8 @@ impl Plugin {
         let mut out = Vec::with_capacity(batch.len());
         for chunk in batch.chunks(self.limits.batch_size.max(1)) {
             let mut results: Vec<Option<Result<Decision, PolicyError>>> = vec![None; chunk.len()];
-            let mut pending = vec![0..chunk.len()];
+            let mut pending = Vec::new();
+            pending.push(0..chunk.len());
             let mut calls_left = 16;
             while let Some(range) = pending.pop() {
                 calls_left -= 1;
