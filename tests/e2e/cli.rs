@@ -172,3 +172,18 @@ fn bad_input_exits_2_and_names_what_is_wrong() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_failing_policy_is_retried_at_every_tick_and_named() {
+    let hostile = sollecito_test_artifacts::HOSTILE;
+    let args = ["simulate", "examples/invoices.json", "--policy", hostile, "--set", "mode=panic"];
+    let out = sollecito(&[&args[..], &["--from", "2026-10-01", "--to", "2026-10-03", "--json"]].concat());
+    assert!(out.status.success(), "a plugin failure is not a host failure: {}", stderr(&out));
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    for t in doc["timelines"].as_array().unwrap() {
+        let errors: Vec<_> = t["entries"].as_array().unwrap().iter().filter(|e| e["what"] == "error").collect();
+        let days: Vec<_> = errors.iter().map(|e| e["date"].as_str().unwrap()).collect();
+        assert_eq!(days, ["2026-10-01", "2026-10-02", "2026-10-03"], "tried again each day");
+        assert!(errors[0]["note"].as_str().unwrap().contains("boom on"), "{}", errors[0]);
+    }
+}
