@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")"
 rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 cargo test --manifest-path plugins/Cargo.toml --target-dir target/plugins-native
+cargo test --manifest-path examples/custom-policy/Cargo.toml --target-dir target/plugins-native
 cargo test --workspace

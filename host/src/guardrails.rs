@@ -1,7 +1,10 @@
 //! Rules the host enforces whatever a policy says. A policy can ask; only
 //! what passes here is carried out.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use crate::config::Window;
 
 use crate::invoice::{Customer, Invoice, InvoiceStatus};
 
@@ -89,6 +92,55 @@ pub fn check<'s>(
         return Err(Block::OnePerTick);
     }
     Ok(())
+}
+
+/// The first moment at or after `now` inside the sending window, in the
+/// customer's own timezone. Across a daylight-saving change the local hours hold.
+pub fn next_in_window(window: &Window, tz: Tz, now: DateTime<Utc>) -> DateTime<Utc> {
+    let local = now.with_timezone(&tz);
+    for offset in 0..8 {
+        let day = local.date_naive() + chrono::Days::new(offset);
+        if !window.days.contains(&day.weekday()) {
+            continue;
+        }
+        let start = local_instant(tz, day.and_time(window.from));
+        let end = local_instant(tz, day.and_time(window.to));
+        if now < start {
+            return start;
+        }
+        if now < end {
+            return now;
+        }
+    }
+    unreachable!("a window has at least one day a week")
+}
+
+/// A local wall-clock time as an instant; in a spring-forward gap, the first
+/// instant after it; in a fall-back overlap, the earlier one.
+fn local_instant(tz: Tz, local: chrono::NaiveDateTime) -> DateTime<Utc> {
+    let mut probe = local;
+    loop {
+        if let Some(t) = tz.from_local_datetime(&probe).earliest() {
+            return t.with_timezone(&Utc);
+        }
+        probe += chrono::Duration::minutes(15);
+    }
+}
+
+/// With `sent` the times of the contacts of the last 7 days, when the next one
+/// may go: `None` if now, else when the oldest falls out of the window.
+pub fn cap_wait(sent: &[i64], cap: u32, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let week = 7 * 86_400;
+    let recent: Vec<i64> = sent
+        .iter()
+        .copied()
+        .filter(|&t| t > now.timestamp() - week)
+        .collect();
+    if recent.len() < cap as usize {
+        return None;
+    }
+    let oldest_that_must_expire = recent[recent.len() - cap as usize];
+    DateTime::from_timestamp(oldest_that_must_expire + week, 0)
 }
 
 #[cfg(test)]
@@ -211,5 +263,101 @@ mod tests {
             check(&review, &inv, &cust, [], false, now),
             Err(Block::Closed(InvoiceStatus::Void))
         );
+    }
+
+    fn window() -> Window {
+        Window::default()
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_window_is_in_the_customers_own_timezone() {
+        let w = window();
+        // Tuesday 2026-11-24 09:00 UTC.
+        let now = utc("2026-11-24T09:00:00Z");
+        // Rome (UTC+1): 10:00, inside.
+        assert_eq!(next_in_window(&w, chrono_tz::Europe::Rome, now), now);
+        // Los Angeles (UTC-8): 01:00, opens at 08:00 local = 16:00 UTC.
+        assert_eq!(
+            next_in_window(&w, chrono_tz::America::Los_Angeles, now),
+            utc("2026-11-24T16:00:00Z")
+        );
+        // Tokyo (UTC+9): 18:00, inside until 19:00.
+        assert_eq!(next_in_window(&w, chrono_tz::Asia::Tokyo, now), now);
+        // Auckland (UTC+13 in summer): 22:00 Tuesday, next is Wednesday 08:00 = Tuesday 19:00 UTC.
+        assert_eq!(
+            next_in_window(&w, chrono_tz::Pacific::Auckland, now),
+            utc("2026-11-24T19:00:00Z")
+        );
+        // Friday 20:00 in Rome waits for Monday 08:00.
+        let friday_evening = utc("2026-11-27T19:00:00Z");
+        assert_eq!(
+            next_in_window(&w, chrono_tz::Europe::Rome, friday_evening),
+            utc("2026-11-30T07:00:00Z")
+        );
+    }
+
+    #[test]
+    fn the_window_holds_across_daylight_saving_changes() {
+        let w = window();
+        // Rome leaves summer time on Sunday 2026-10-25: 08:00 is 06:00 UTC on Friday the 23rd, 07:00 UTC on Monday the 26th.
+        assert_eq!(
+            next_in_window(&w, chrono_tz::Europe::Rome, utc("2026-10-23T05:00:00Z")),
+            utc("2026-10-23T06:00:00Z")
+        );
+        assert_eq!(
+            next_in_window(&w, chrono_tz::Europe::Rome, utc("2026-10-24T05:00:00Z")),
+            utc("2026-10-26T07:00:00Z")
+        );
+        // Los Angeles leaves it on 2026-11-01: 08:00 PDT = 15:00 UTC before, 08:00 PST = 16:00 UTC after.
+        assert_eq!(
+            next_in_window(
+                &w,
+                chrono_tz::America::Los_Angeles,
+                utc("2026-10-30T10:00:00Z")
+            ),
+            utc("2026-10-30T15:00:00Z")
+        );
+        assert_eq!(
+            next_in_window(
+                &w,
+                chrono_tz::America::Los_Angeles,
+                utc("2026-11-02T10:00:00Z")
+            ),
+            utc("2026-11-02T16:00:00Z")
+        );
+        // Auckland enters summer time on 2026-09-27 (02:00 -> 03:00); a window opening at 02:30 opens at 03:00.
+        let odd = Window {
+            from: chrono::NaiveTime::from_hms_opt(2, 30, 0).unwrap(),
+            days: vec![chrono::Weekday::Sun],
+            ..Window::default()
+        };
+        // Sunday 27th 03:00 NZDT = Saturday 26th 14:00 UTC.
+        assert_eq!(
+            next_in_window(
+                &odd,
+                chrono_tz::Pacific::Auckland,
+                utc("2026-09-26T12:00:00Z")
+            ),
+            utc("2026-09-26T14:00:00Z")
+        );
+    }
+
+    #[test]
+    fn the_weekly_cap_waits_for_the_oldest_contact_to_age_out() {
+        let now = utc("2026-11-24T09:00:00Z");
+        let day = 86_400;
+        let t = now.timestamp();
+        assert_eq!(cap_wait(&[t - 6 * day, t - 2 * day], 3, now), None);
+        assert_eq!(
+            cap_wait(&[t - 8 * day, t - 6 * day, t - 2 * day], 3, now),
+            None,
+            "one is older than a week"
+        );
+        let wait = cap_wait(&[t - 6 * day, t - 5 * day, t - 2 * day], 3, now);
+        assert_eq!(wait, DateTime::from_timestamp(t + day, 0));
     }
 }

@@ -5,8 +5,11 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod config;
 pub mod guardrails;
 pub mod intake;
 pub mod invoice;
 pub mod sandbox;
+pub mod scheduler;
 pub mod simulate;
+pub mod store;

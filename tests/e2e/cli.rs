@@ -176,14 +176,115 @@ fn bad_input_exits_2_and_names_what_is_wrong() {
 #[test]
 fn a_failing_policy_is_retried_at_every_tick_and_named() {
     let hostile = sollecito_test_artifacts::HOSTILE;
-    let args = ["simulate", "examples/invoices.json", "--policy", hostile, "--set", "mode=panic"];
-    let out = sollecito(&[&args[..], &["--from", "2026-10-01", "--to", "2026-10-03", "--json"]].concat());
-    assert!(out.status.success(), "a plugin failure is not a host failure: {}", stderr(&out));
+    let args = [
+        "simulate",
+        "examples/invoices.json",
+        "--policy",
+        hostile,
+        "--set",
+        "mode=panic",
+    ];
+    let out = sollecito(
+        &[
+            &args[..],
+            &["--from", "2026-10-01", "--to", "2026-10-03", "--json"],
+        ]
+        .concat(),
+    );
+    assert!(
+        out.status.success(),
+        "a plugin failure is not a host failure: {}",
+        stderr(&out)
+    );
     let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
     for t in doc["timelines"].as_array().unwrap() {
-        let errors: Vec<_> = t["entries"].as_array().unwrap().iter().filter(|e| e["what"] == "error").collect();
+        let errors: Vec<_> = t["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["what"] == "error")
+            .collect();
         let days: Vec<_> = errors.iter().map(|e| e["date"].as_str().unwrap()).collect();
-        assert_eq!(days, ["2026-10-01", "2026-10-02", "2026-10-03"], "tried again each day");
-        assert!(errors[0]["note"].as_str().unwrap().contains("boom on"), "{}", errors[0]);
+        assert_eq!(
+            days,
+            ["2026-10-01", "2026-10-02", "2026-10-03"],
+            "tried again each day"
+        );
+        assert!(
+            errors[0]["note"].as_str().unwrap().contains("boom on"),
+            "{}",
+            errors[0]
+        );
     }
+}
+
+/// (date, step, channel, tone) of each entry of one timeline in a `--json` document.
+fn entries_of(doc: &Value, invoice: &str) -> Vec<(String, String, String, String)> {
+    let t = doc["timelines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["invoice"] == invoice)
+        .unwrap();
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    t["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                text(&e["date"]),
+                text(&e["step"]),
+                text(&e["channel"]),
+                text(&e["tone"]),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_example_custom_policy_runs_through_simulate() {
+    let file = "examples/custom-policy/invoices.json";
+    let out = sollecito(&[
+        "simulate",
+        file,
+        "--policy",
+        sollecito_test_artifacts::ACME_GENTLE,
+        "--to",
+        "2026-12-31",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["policy"]["name"], "acme-gentle");
+    let row = |d: &str, s: &str, c: &str, t: &str| {
+        (d.to_string(), s.to_string(), c.to_string(), t.to_string())
+    };
+
+    // Six years, every invoice on time: never past a firm tone, and no manual review.
+    assert_eq!(
+        entries_of(&doc, "acme-1"),
+        [
+            row("2026-10-04", "nudge", "email", "courteous"),
+            row("2026-10-11", "reminder", "email", "soft"),
+            row("2026-10-21", "firm", "email", "firm"),
+            row("2026-11-05", "final", "email", "firm"),
+        ]
+    );
+    // Over 10,000 EUR: a phone call comes first, and the ladder ends in a manual review.
+    assert_eq!(
+        entries_of(&doc, "acme-2"),
+        [
+            row("2026-10-04", "call-first", "phone", "soft"),
+            row("2026-10-11", "reminder", "email", "soft"),
+            row("2026-10-21", "firm", "email", "firm"),
+            row("2026-11-05", "final", "email", "final"),
+            row("2026-11-20", "review", "", ""),
+        ]
+    );
+    assert_eq!(
+        entries_of(&doc, "acme-3")[0],
+        row("2026-10-04", "nudge", "email", "courteous")
+    );
+    assert_eq!(entries_of(&doc, "acme-3").last().unwrap().1, "review");
 }

@@ -159,3 +159,81 @@ fn payment_dispute_and_promise_stop_the_ladder() {
     assert!(quiet.is_empty(), "{quiet:?}");
     assert_eq!(entry(promised, "overdue-15").date, day("2026-10-25"));
 }
+
+#[test]
+fn subscription_recovery_retries_warns_and_suspends() {
+    let all = simulate(
+        "subscription-recovery",
+        "subscriptions.json",
+        "2026-10-01",
+        "2026-11-15",
+    );
+    let giulia = timeline(&all, "sub-2001");
+    // Failed on 1 October (insufficient funds); the first retry fails again (reported on the 5th).
+    assert_eq!(entry(giulia, "payment-failed").date, day("2026-10-01"));
+    assert_eq!(
+        entry(giulia, "payment-failed").template.as_deref(),
+        Some("payment-failed")
+    );
+    for (step, date) in [
+        ("retry-1", "2026-10-04"),
+        ("retry-2", "2026-10-06"),
+        ("retry-3", "2026-10-08"),
+    ] {
+        let retry = entry(giulia, step);
+        assert_eq!(
+            (retry.what.as_str(), retry.date),
+            ("retry-payment", day(date))
+        );
+        assert_eq!(
+            retry.note.as_deref(),
+            Some(format!("charge again at {date} 10:00 UTC").as_str())
+        );
+    }
+    assert_eq!(entry(giulia, "payment-reminder").date, day("2026-10-08"));
+    // The warning keeps 5 days from the last reminder and names the suspension date.
+    let warning = entry(giulia, "suspension-warning");
+    assert_eq!(
+        (warning.date, warning.tone.as_deref()),
+        (day("2026-10-13"), Some("final"))
+    );
+    assert_eq!(warning.deadline, Some(day("2026-10-18")));
+    let suspend = entry(giulia, "suspend");
+    assert_eq!(
+        (suspend.what.as_str(), suspend.date),
+        ("escalate", day("2026-10-18"))
+    );
+    assert!(
+        suspend
+            .note
+            .as_deref()
+            .unwrap()
+            .starts_with("suspend-service")
+    );
+
+    // A stolen card: asked for a new payment method, never charged again.
+    let mark = timeline(&all, "sub-2002");
+    assert_eq!(
+        entry(mark, "payment-failed").template.as_deref(),
+        Some("payment-failed-hard")
+    );
+    assert!(
+        mark.entries.iter().all(|e| e.what != "retry-payment"),
+        "{:?}",
+        steps(mark)
+    );
+    assert_eq!(entry(mark, "suspend").date, day("2026-10-18"));
+
+    // A card that expires on 31 October: a notice 14 days before.
+    let lena = timeline(&all, "sub-2003");
+    assert_eq!(entry(lena, "card-expiring-2026-10").date, day("2026-10-17"));
+
+    // Payment setup left unfinished: a reminder at once, a second one later.
+    let sam = timeline(&all, "sub-2004");
+    assert_eq!(entry(sam, "finish-setup").date, day("2026-10-01"));
+    assert_eq!(
+        entry(sam, "finish-setup").template.as_deref(),
+        Some("setup-incomplete")
+    );
+    assert_eq!(entry(sam, "finish-setup-2").date, day("2026-10-06"));
+}

@@ -54,6 +54,8 @@ pub struct CallState {
     pub(super) plugin: String,
     pub(super) log_left: usize,
     pub(super) output: MemoryOutputPipe,
+    /// What the operator granted this plugin; policies get nothing.
+    pub(super) grants: super::Grants,
 }
 
 impl WasiView for CallState {

@@ -90,9 +90,21 @@ pub struct PolicyError {
     pub reason: String,
 }
 
+/// Sends email for a channel adapter that was granted it (implemented by `deliver`).
+pub trait MailRelay: Send + Sync {
+    fn send(&self, email: &v0_1::Email) -> Result<String, v0_1::DeliveryError>;
+}
+
+/// Capabilities handed to one plugin call. Empty for policies.
+#[derive(Clone, Default)]
+pub struct Grants {
+    pub mail: Option<std::sync::Arc<dyn MailRelay>>,
+}
+
 pub struct Sandbox {
     engine: Engine,
-    linker: Linker<CallState>,
+    policy_linker: Linker<CallState>,
+    channel_linker: Linker<CallState>,
     cache: CompiledCache,
     limits: Limits,
 }
@@ -113,9 +125,34 @@ impl Sandbox {
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config)?;
 
-        let mut linker = Linker::new(&engine);
+        let policy_linker = Self::linker(&engine, false)?;
+        let channel_linker = Self::linker(&engine, true)?;
+        let cache = CompiledCache::new(&engine, cache_dir);
+        Ok(Sandbox {
+            engine,
+            policy_linker,
+            channel_linker,
+            cache,
+            limits,
+        })
+    }
+
+    /// Policies link WASI (granting nothing) and `log`; channel adapters also `mail`,
+    /// which answers only if the operator granted it.
+    fn linker(engine: &Engine, channel: bool) -> anyhow::Result<Linker<CallState>> {
+        let mut linker = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        v0_1::policy::Policy::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)?;
+        if channel {
+            v0_1::channel::Channel::add_to_linker::<CallState, HasSelf<CallState>>(
+                &mut linker,
+                |s| s,
+            )?;
+        } else {
+            v0_1::policy::Policy::add_to_linker::<CallState, HasSelf<CallState>>(
+                &mut linker,
+                |s| s,
+            )?;
+        }
         // The clocks are frozen at "now", so a sleep would block the host thread in real time
         // where fuel cannot stop it: refuse it instead.
         linker.allow_shadowing(true);
@@ -125,13 +162,7 @@ impl Sandbox {
                 Err(wasmtime::format_err!("a plugin may not sleep or wait"))
             })?;
         }
-        let cache = CompiledCache::new(&engine, cache_dir);
-        Ok(Sandbox {
-            engine,
-            linker,
-            cache,
-            limits,
-        })
+        Ok(linker)
     }
 
     pub fn limits(&self) -> Limits {
@@ -173,8 +204,11 @@ impl Sandbox {
                 exports.join(", ")
             )));
         };
-        let pre = self
-            .linker
+        let linker = match kind {
+            PluginKind::Policy => &self.policy_linker,
+            PluginKind::Channel => &self.channel_linker,
+        };
+        let pre = linker
             .instantiate_pre(&component)
             .map_err(|e| bad(format!("needs something the host does not grant: {e:#}")))?;
         let mut id = PluginId {
@@ -269,6 +303,10 @@ impl fmt::Debug for Plugin {
 
 impl Plugin {
     fn store(&self, now: i64, invoices: usize) -> Store<CallState> {
+        self.store_with(now, invoices, Grants::default())
+    }
+
+    fn store_with(&self, now: i64, invoices: usize, grants: Grants) -> Store<CallState> {
         let output = MemoryOutputPipe::new(64 << 10);
         let wasi = WasiCtxBuilder::new()
             .stdout(output.clone())
@@ -287,6 +325,7 @@ impl Plugin {
             plugin: format!("{} {}", self.id.name, self.id.version),
             log_left: self.limits.log_bytes,
             output,
+            grants,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| s);
@@ -487,21 +526,18 @@ impl Plugin {
         Ok(())
     }
 
-    /// Calls `deliver` of a channel adapter.
+    /// Calls `deliver` of a channel adapter with the capabilities granted to it.
+    /// `Err` is the adapter failing (a trap); a delivery failure is in the inner result.
     pub fn deliver(
         &self,
-        message: &v0_1::channel::sollecito::plugin::delivery::Message,
-    ) -> Result<
-        Result<
-            v0_1::channel::sollecito::plugin::delivery::Receipt,
-            v0_1::channel::sollecito::plugin::delivery::DeliveryError,
-        >,
-        String,
-    > {
+        message: &v0_1::Message,
+        now: i64,
+        grants: Grants,
+    ) -> Result<Result<v0_1::Receipt, v0_1::DeliveryError>, String> {
         let PluginBody::Channel(pre) = &self.body else {
             return Err(format!("{} is a policy, not a channel adapter", self.id));
         };
-        let mut store = self.store(0, 1);
+        let mut store = self.store_with(now, 1, grants);
         pre.instantiate(&mut store)
             .and_then(|c| c.call_deliver(&mut store, message))
             .map_err(|e| self.explain(&store, 1, e))
@@ -530,6 +566,21 @@ fn answer_size(r: &Result<Decision, String>) -> usize {
 }
 
 impl v0_1::policy::sollecito::plugin::types::Host for CallState {}
+impl v0_1::channel::sollecito::plugin::delivery::Host for CallState {}
+
+impl v0_1::channel::sollecito::plugin::mail::Host for CallState {
+    fn send(&mut self, email: v0_1::Email) -> Result<String, v0_1::DeliveryError> {
+        match &self.grants.mail {
+            Some(relay) => relay.send(&email),
+            None => {
+                tracing::warn!(plugin = %self.plugin, "denied: email was not granted to this plugin");
+                Err(v0_1::DeliveryError::Permanent(
+                    "email is not granted to this plugin".into(),
+                ))
+            }
+        }
+    }
+}
 
 impl v0_1::policy::sollecito::plugin::log::Host for CallState {
     fn log(&mut self, level: Level, message: String) {

@@ -26,6 +26,10 @@ pub mod channel {
     });
 }
 
+pub use channel::sollecito::plugin::delivery::{
+    DeliveryError, Message, Receipt, Recipient, Sender,
+};
+pub use channel::sollecito::plugin::mail::Email;
 pub use policy::sollecito::plugin::log::Level;
 pub use policy::sollecito::plugin::types::{
     Action, CloseReason, Contact, Customer as CustomerView, Date, Decision, EscalationKind,
@@ -191,5 +195,35 @@ impl Action {
             Action::OfferPlan(p) => p.step.len(),
             Action::Pause(_) | Action::Close(_) => 0,
         }
+    }
+}
+
+fn date_text(d: &Date) -> String {
+    naive_date(d).map_or_else(
+        || format!("{}-{}-{}", d.year, d.month, d.day),
+        |d| d.to_string(),
+    )
+}
+
+/// An action as JSON, for the decision record.
+pub fn action_json(a: &Action) -> serde_json::Value {
+    use serde_json::json;
+    match a {
+        Action::Remind(r) => json!({
+            "remind": { "step": r.step, "channel": r.channel, "template": r.template, "tone": r.tone.name(),
+                        "deadline": r.deadline.as_ref().map(date_text) }
+        }),
+        Action::RetryPayment(r) => json!({ "retry-payment": { "step": r.step, "at": r.at } }),
+        Action::Escalate(e) => {
+            json!({ "escalate": { "step": e.step, "kind": e.kind.name(), "reason": e.reason } })
+        }
+        Action::ApplyFee(f) => json!({
+            "apply-fee": { "step": f.step, "minor": f.amount.minor, "currency": f.amount.currency, "reason": f.reason }
+        }),
+        Action::OfferPlan(p) => json!({
+            "offer-plan": { "step": p.step, "instalments": p.instalments, "first-due": date_text(&p.first_due), "every-days": p.every_days }
+        }),
+        Action::Pause(t) => json!({ "pause": t }),
+        Action::Close(r) => json!({ "close": r.name() }),
     }
 }

@@ -1,0 +1,336 @@
+//! `sollecito.toml`: who the business is, which policy serves whom, the
+//! policies' settings, sending windows and caps, SMTP and templates.
+//! Unknown keys are errors, named with their path.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{NaiveTime, Weekday};
+use serde::Deserialize;
+
+use crate::invoice::Customer;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub business: BusinessConfig,
+    #[serde(default)]
+    pub policies: Policies,
+    /// Settings per policy name: `[settings.b2b-standard] soft_days = 7`.
+    #[serde(default)]
+    pub settings: BTreeMap<String, BTreeMap<String, toml::Value>>,
+    #[serde(default)]
+    pub sending: Sending,
+    #[serde(default)]
+    pub email: Email,
+    #[serde(default)]
+    pub templates: Templates,
+    /// Where the config was read from, to resolve relative paths.
+    #[serde(skip)]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessConfig {
+    pub name: String,
+    pub email: String,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub website: Option<String>,
+    #[serde(default)]
+    pub payment_methods: Vec<String>,
+}
+
+impl Default for BusinessConfig {
+    fn default() -> Self {
+        BusinessConfig {
+            name: "Sollecito Demo S.r.l.".into(),
+            email: "crediti@sollecito.example".into(),
+            phone: Some("+39 02 0000 0000".into()),
+            address: Some("Via dell'Esempio 1, 20100 Milano".into()),
+            website: Some("https://sollecito.example".into()),
+            payment_methods: vec![
+                "bank transfer, IBAN IT60 X054 2811 1010 0000 0123 456".into(),
+                "card, through the payment link".into(),
+            ],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policies {
+    /// The policy of customers in no listed segment: a bundled name or a `.wasm` path.
+    #[serde(default = "default_policy")]
+    pub default: String,
+    #[serde(default)]
+    pub segments: BTreeMap<String, String>,
+    /// Per-customer overrides, by customer id.
+    #[serde(default)]
+    pub customers: BTreeMap<String, String>,
+}
+
+fn default_policy() -> String {
+    "b2b-standard".into()
+}
+
+impl Default for Policies {
+    fn default() -> Self {
+        Policies {
+            default: default_policy(),
+            segments: BTreeMap::from([(
+                "subscription".to_string(),
+                "subscription-recovery".to_string(),
+            )]),
+            customers: BTreeMap::new(),
+        }
+    }
+}
+
+impl Policies {
+    pub fn for_customer(&self, c: &Customer) -> &str {
+        self.customers
+            .get(&c.id)
+            .or_else(|| self.segments.get(&c.segment))
+            .unwrap_or(&self.default)
+    }
+
+    /// Every policy the config names.
+    pub fn all(&self) -> Vec<&str> {
+        let mut all: Vec<&str> = std::iter::once(self.default.as_str())
+            .chain(self.segments.values().map(String::as_str))
+            .chain(self.customers.values().map(String::as_str))
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sending {
+    /// Contacts per customer in any 7 days.
+    #[serde(default = "default_cap")]
+    pub cap_per_week: u32,
+    /// Sending windows in the customer's timezone, per channel; `default` for the others.
+    #[serde(default)]
+    pub windows: BTreeMap<String, Window>,
+}
+
+fn default_cap() -> u32 {
+    3
+}
+
+impl Default for Sending {
+    fn default() -> Self {
+        Sending {
+            cap_per_week: default_cap(),
+            windows: BTreeMap::new(),
+        }
+    }
+}
+
+impl Sending {
+    pub fn window(&self, channel: &str) -> Window {
+        self.windows
+            .get(channel)
+            .or_else(|| self.windows.get("default"))
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    #[serde(default = "weekdays", deserialize_with = "de_days")]
+    pub days: Vec<Weekday>,
+    #[serde(default = "eight", deserialize_with = "de_time")]
+    pub from: NaiveTime,
+    #[serde(default = "nineteen", deserialize_with = "de_time")]
+    pub to: NaiveTime,
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Window {
+            days: weekdays(),
+            from: eight(),
+            to: nineteen(),
+        }
+    }
+}
+
+fn weekdays() -> Vec<Weekday> {
+    vec![
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+    ]
+}
+fn eight() -> NaiveTime {
+    NaiveTime::from_hms_opt(8, 0, 0).unwrap()
+}
+fn nineteen() -> NaiveTime {
+    NaiveTime::from_hms_opt(19, 0, 0).unwrap()
+}
+
+fn de_days<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Weekday>, D::Error> {
+    let names = Vec::<String>::deserialize(d)?;
+    names
+        .iter()
+        .map(|n| {
+            n.parse::<Weekday>()
+                .map_err(|_| serde::de::Error::custom(format!("unknown day {n:?} (mon, tue, ...)")))
+        })
+        .collect()
+}
+
+fn de_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NaiveTime, D::Error> {
+    let s = String::deserialize(d)?;
+    NaiveTime::parse_from_str(&s, "%H:%M")
+        .map_err(|_| serde::de::Error::custom(format!("bad time {s:?}, expected HH:MM")))
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Email {
+    /// `smtp://host:port` or `smtps://user:pass@host`; without it, messages go to the outbox folder.
+    pub smtp_url: Option<String>,
+    /// The From address (default: the business email).
+    pub from: Option<String>,
+    /// Folder of `.eml` files (default: `outbox/` beside the database).
+    pub outbox_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Templates {
+    /// A folder whose templates replace or add to the built-in ones.
+    pub dir: Option<PathBuf>,
+}
+
+/// A config that cannot be used: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("config {file}: {reason}")]
+pub struct BadConfig {
+    pub file: String,
+    pub reason: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        toml::from_str("").expect("the empty config is valid")
+    }
+}
+
+impl Config {
+    /// Reads `path`, or the defaults when `path` is None.
+    pub fn load(path: Option<&Path>) -> Result<Config, BadConfig> {
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
+        let bad = |reason: String| BadConfig {
+            file: path.display().to_string(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+        let mut config: Config =
+            toml::from_str(&text).map_err(|e| bad(e.to_string().trim().replace('\n', " ")))?;
+        config.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        for (name, w) in &config.sending.windows {
+            if w.from >= w.to {
+                return Err(bad(format!(
+                    "sending.windows.{name}: `from` must be before `to`"
+                )));
+            }
+            if w.days.is_empty() {
+                return Err(bad(format!(
+                    "sending.windows.{name}.days: no day to send on"
+                )));
+            }
+        }
+        if config.sending.cap_per_week == 0 {
+            return Err(bad("sending.cap_per_week: must be at least 1".into()));
+        }
+        Ok(config)
+    }
+
+    /// Settings of one policy as the contract's key/value pairs.
+    pub fn settings_for(&self, policy: &str) -> Vec<crate::sandbox::v0_1::Setting> {
+        self.settings
+            .get(policy)
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| crate::sandbox::v0_1::Setting {
+                key: k.clone(),
+                value: match v {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                },
+            })
+            .collect()
+    }
+
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.dir.join(p)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, BadConfig> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sollecito.toml");
+        std::fs::write(&path, text).unwrap();
+        Config::load(Some(&path))
+    }
+
+    #[test]
+    fn defaults_are_weekdays_eight_to_seven_and_three_a_week() {
+        let c = Config::default();
+        assert_eq!(c.sending.cap_per_week, 3);
+        assert_eq!(c.sending.window("email"), Window::default());
+        assert_eq!(c.policies.default, "b2b-standard");
+    }
+
+    #[test]
+    fn bad_keys_are_named() {
+        let err = parse("[sending]\ncap_per_wek = 2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cap_per_wek"), "{err}");
+        let err = parse("[sending.windows.sms]\nfrom = \"25:00\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bad time \"25:00\""), "{err}");
+        let err = parse("[sending.windows.email]\nfrom = \"18:00\"\nto = \"09:00\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sending.windows.email"), "{err}");
+    }
+
+    #[test]
+    fn settings_and_policy_choice() {
+        let c = parse(
+            "[policies]\ndefault = \"b2b-standard\"\n[policies.segments]\nretail = \"x.wasm\"\n[policies.customers]\nc1 = \"y.wasm\"\n\
+             [settings.b2b-standard]\nsoft_days = 5\nformal_channel = \"letter\"\n",
+        )
+        .unwrap();
+        let s = c.settings_for("b2b-standard");
+        assert_eq!(s.len(), 2);
+        assert!(s.iter().any(|s| s.key == "soft_days" && s.value == "5"));
+        assert_eq!(c.policies.all(), ["b2b-standard", "x.wasm", "y.wasm"]);
+    }
+}

@@ -1,0 +1,745 @@
+//! Message rendering: the facts of one reminder -> subject, plain text and HTML.
+//!
+//! # Template layout (`host/templates/`, embedded in the binary)
+//!
+//! ```text
+//! layout.j2            the shared structure of every message (language-neutral)
+//! page.html.j2         the HTML document around the body (autoescaped)
+//! {lang}/_common.j2    the shared phrases of one language, as macros
+//! {lang}/{name}.j2     one message: `{% extends "layout.j2" %}` plus blocks
+//!                      `subject` and `core` (optional: `heading`, `consequences`)
+//! ```
+//!
+//! `{lang}` is it, en, fr, de, es. A file whose name starts with `_` is a partial, not a
+//! message. An operator's override directory has the same layout: a file there replaces
+//! the built-in one with the same path, or adds a message (or a language); every message
+//! needs an English version, the fallback for any other locale.
+//!
+//! The layout, not the message, prints the greeting, the facts (invoice, amounts, due
+//! date, days overdue or to go, deadline), the call to action with the payment link and
+//! methods, the consequences from the firm tone on, the contact details, the warning
+//! never to send card numbers by email and the sign-off. A message that leaves out the
+//! invoice number, the customer, the sender, the amount, the due date, the payment link
+//! or the deadline (or whose subject does not name the invoice) is refused at start-up.
+//!
+//! Templates write plain text: paragraphs separated by blank lines, `- ` for a list
+//! item. The HTML part is made from that text (escaped, links made clickable), so no
+//! template can forget to escape. Blocks use `trim_blocks` and `lstrip_blocks`.
+//!
+//! Placeholders (minijinja strict mode: an unknown one is an error at start-up, and so is
+//! printing an empty one without `{% if %}`): `template`, `tone`, `level` (0 courteous,
+//! 1 soft, 2 firm, 3 final, 4 formal), `consequences` (level >= 2), `script` (false; a
+//! message sets it true to be a call script), `lang`, `locale`, `business.{name, email,
+//! phone, address, website, payment_methods}`, `customer_name`, `invoice_number`,
+//! `currency`, `amount_due` (the invoice total), `amount_paid`, `outstanding`,
+//! `partly_paid`, `issued`, `due`, `today`, `deadline` (formatted, or none), `overdue`,
+//! `days_overdue`, `days_until_due`, `payment_link` (or none), `eu_compensation` (40 EUR,
+//! formatted). `page.html.j2` also gets `subject` and `body`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use iso_currency::{Country, Currency};
+use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value};
+use serde::{Deserialize, Serialize};
+
+/// The sender of the messages.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Business {
+    pub name: String,
+    pub email: String,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub website: Option<String>,
+    /// e.g. "bank transfer IBAN IT60X0542811101000000123456", "card via the payment link"
+    pub payment_methods: Vec<String>,
+}
+
+/// Facts of one message. Amounts in minor units of `currency` (ISO 4217).
+#[derive(Debug, Clone, Copy)]
+pub struct Facts<'a> {
+    pub template: &'a str,
+    /// "courteous" | "soft" | "firm" | "final" | "formal"
+    pub tone: &'a str,
+    /// BCP 47, like "it-IT"
+    pub locale: &'a str,
+    pub business: &'a Business,
+    pub customer_name: &'a str,
+    pub invoice_number: &'a str,
+    pub currency: &'a str,
+    /// The invoice total.
+    pub amount_due: i64,
+    pub amount_paid: i64,
+    pub issued: NaiveDate,
+    pub due: NaiveDate,
+    /// In the customer's timezone.
+    pub today: NaiveDate,
+    pub payment_link: Option<&'a str>,
+    pub deadline: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// The language actually used: "it", "en", ...
+    pub language: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("cannot read template overrides at {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("template {file}, line {line}: unknown placeholder `{placeholder}`")]
+    UnknownPlaceholder {
+        file: String,
+        line: usize,
+        placeholder: String,
+    },
+    #[error(
+        "template {file}, line {line}: `{placeholder}` can be empty here; print it inside {{% if {placeholder} %}}"
+    )]
+    EmptyValue {
+        file: String,
+        line: usize,
+        placeholder: String,
+    },
+    #[error("template {file}: {message}")]
+    Template { file: String, message: String },
+    #[error("template {file}: {problem}")]
+    Incomplete { file: String, problem: String },
+    #[error("no message template named `{0}`")]
+    UnknownTemplate(String),
+    #[error("unknown tone `{0}` (expected courteous, soft, firm, final or formal)")]
+    UnknownTone(String),
+    #[error("unknown currency `{0}` (expected an ISO 4217 code)")]
+    UnknownCurrency(String),
+    #[error("invoice {0}: nothing is outstanding, there is nothing to remind")]
+    NothingOutstanding(String),
+}
+
+/// The tones, mildest first; `level` in the templates is the index.
+pub const TONES: [&str; 5] = ["courteous", "soft", "firm", "final", "formal"];
+/// Languages with built-in templates; any other locale gets English.
+pub const LANGUAGES: [&str; 5] = ["it", "en", "fr", "de", "es"];
+const FALLBACK: &str = "en";
+
+macro_rules! builtin {
+    ([$($root:literal),*], [$($lang:literal),*], [$($name:literal),*]) => {
+        &[
+            $(($root, include_str!(concat!("../templates/", $root)))),*,
+            $(builtin!(@lang $lang, [$($name),*])),*
+        ]
+    };
+    (@lang $lang:literal, [$($name:literal),*]) => {
+        $((concat!($lang, "/", $name, ".j2"), include_str!(concat!("../templates/", $lang, "/", $name, ".j2")))),*
+    };
+}
+
+/// (path, source) of every built-in template.
+#[rustfmt::skip]
+const BUILTIN: &[(&str, &str)] = builtin!(
+    ["layout.j2", "page.html.j2"],
+    ["it", "en", "fr", "de", "es"],
+    ["_common", "pre-due", "overdue-soft", "overdue-firm", "final-notice", "formal-notice",
+     "phone-call", "payment-failed", "payment-failed-hard", "payment-reminder",
+     "suspension-warning", "service-suspended", "card-expiring", "setup-incomplete"]
+);
+
+const PAGE: &str = "page.html.j2";
+
+pub struct Renderer {
+    env: Environment<'static>,
+    /// name -> (where it came from, its source) for error messages.
+    files: BTreeMap<String, (String, String)>,
+    /// Message names -> languages they exist in.
+    messages: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Renderer {
+    /// Built-in templates plus operator overrides from `override_dir` (same layout). Every
+    /// message is rendered here with sample facts for every tone, so a template with an
+    /// unknown placeholder, a syntax error or a missing fact is an error now, not later.
+    pub fn new(override_dir: Option<&Path>) -> Result<Self, RenderError> {
+        let mut files: BTreeMap<String, (String, String)> = BUILTIN
+            .iter()
+            .map(|(p, s)| (p.to_string(), (format!("built-in {p}"), s.to_string())))
+            .collect();
+        if let Some(dir) = override_dir {
+            read_overrides(dir, dir, &mut files)?;
+        }
+
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".html.j2") {
+                AutoEscape::Html
+            } else {
+                AutoEscape::None
+            }
+        });
+        env.set_formatter(|out, state, value| {
+            if value.is_none() || value.is_undefined() {
+                return Err(minijinja::Error::new(ErrorKind::InvalidOperation, EMPTY));
+            }
+            minijinja::escape_formatter(out, state, value)
+        });
+        let mut messages: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (name, (origin, source)) in &files {
+            env.add_template_owned(name.clone(), source.clone())
+                .map_err(|e| RenderError::Template {
+                    file: origin.clone(),
+                    message: e.to_string(),
+                })?;
+            if let Some((lang, file)) = name.split_once('/')
+                && let Some(msg) = file.strip_suffix(".j2")
+                && !msg.starts_with('_')
+                && !msg.contains('/')
+            {
+                let entry = messages.entry(msg.to_string()).or_default();
+                entry.insert(lang.to_string());
+            }
+        }
+        let renderer = Renderer {
+            env,
+            files,
+            messages,
+        };
+        renderer.check_all()?;
+        Ok(renderer)
+    }
+
+    /// Message template names available.
+    pub fn templates(&self) -> Vec<String> {
+        self.messages.keys().cloned().collect()
+    }
+
+    /// Languages a message exists in.
+    pub fn languages(&self, template: &str) -> Vec<String> {
+        self.messages
+            .get(template)
+            .map(|l| l.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub fn render(&self, facts: &Facts) -> Result<Rendered, RenderError> {
+        let langs = self
+            .messages
+            .get(facts.template)
+            .ok_or_else(|| RenderError::UnknownTemplate(facts.template.to_string()))?;
+        let (primary, region) = split_locale(facts.locale);
+        let (lang, fmt_locale) = if langs.contains(&primary) {
+            (primary, facts.locale.to_string())
+        } else {
+            let en = region.map_or_else(|| FALLBACK.to_string(), |r| format!("{FALLBACK}-{r}"));
+            (FALLBACK.to_string(), en)
+        };
+        let ctx = Ctx::new(facts, &lang, &fmt_locale)?;
+        self.render_ctx(&format!("{lang}/{}.j2", facts.template), &ctx)
+    }
+
+    fn render_ctx(&self, name: &str, ctx: &Ctx) -> Result<Rendered, RenderError> {
+        let err = |e: minijinja::Error| self.error(name, &e);
+        let tmpl = self.env.get_template(name).map_err(err)?;
+        let captured = tmpl.render_captured(ctx).map_err(err)?;
+        let subject = captured
+            .with_state_mut(|st| st.render_block("subject"))
+            .map_err(err)?;
+        let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+        let text = normalize(captured.output());
+        let page = self.env.get_template(PAGE).map_err(err)?;
+        let html = page
+            .render(minijinja::context! {
+                subject => &subject,
+                body => Value::from_safe_string(text_to_html(&text)),
+                ..Value::from_serialize(ctx)
+            })
+            .map_err(|e| self.error(PAGE, &e))?;
+        Ok(Rendered {
+            subject,
+            text,
+            html,
+            language: ctx.lang.clone(),
+        })
+    }
+
+    /// Render every message in every language with sample facts for every tone, with and
+    /// without the optional facts, before and after the due date.
+    fn check_all(&self) -> Result<(), RenderError> {
+        for (msg, langs) in &self.messages {
+            if !langs.contains(FALLBACK) {
+                let first = langs.iter().next().map_or("?", |l| l.as_str());
+                return Err(RenderError::Incomplete {
+                    file: self.origin(&format!("{first}/{msg}.j2")),
+                    problem: format!("message `{msg}` has no English version (en/{msg}.j2), the fallback for other locales"),
+                });
+            }
+        }
+        let (rich, plain) = sample_businesses();
+        for (msg, langs) in &self.messages {
+            for lang in langs {
+                let name = format!("{lang}/{msg}.j2");
+                for tone in TONES {
+                    for (business, overdue) in [(&rich, true), (&plain, false), (&rich, false), (&plain, true)] {
+                        let facts = sample_facts(msg, tone, lang, business, overdue);
+                        let ctx = Ctx::new(&facts, lang, lang)?;
+                        let out = self.render_ctx(&name, &ctx).map_err(|e| match e {
+                            RenderError::Template { file, message } => RenderError::Template {
+                                file,
+                                message: format!("{message} (sample facts, tone {tone})"),
+                            },
+                            e => e,
+                        })?;
+                        self.check_complete(&name, &facts, &ctx, &out)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_complete(&self, name: &str, facts: &Facts, ctx: &Ctx, out: &Rendered) -> Result<(), RenderError> {
+        let problem = |p: String| RenderError::Incomplete {
+            file: self.origin(name),
+            problem: format!("{p} (tone {})", facts.tone),
+        };
+        if !out.subject.contains(facts.invoice_number) {
+            return Err(problem("the subject does not name the invoice number".into()));
+        }
+        let mut required = vec![
+            ("the sender", facts.business.name.clone()),
+            ("the customer's name", facts.customer_name.to_string()),
+            ("the invoice number", facts.invoice_number.to_string()),
+            ("the outstanding amount", ctx.outstanding.clone()),
+            ("the due date", ctx.due.clone()),
+        ];
+        if let Some(link) = facts.payment_link {
+            required.push(("the payment link", link.to_string()));
+        }
+        if let Some(deadline) = &ctx.deadline {
+            required.push(("the deadline", deadline.clone()));
+        }
+        for (what, value) in required {
+            if !out.text.contains(&value) || !out.html.contains(&html_escape(&value)) {
+                return Err(problem(format!("the message leaves out {what} ({value:?})")));
+            }
+        }
+        Ok(())
+    }
+
+    fn origin(&self, name: &str) -> String {
+        self.files.get(name).map_or_else(|| name.to_string(), |(o, _)| o.clone())
+    }
+
+    /// A minijinja error as a RenderError naming the innermost template file at fault.
+    fn error(&self, rendering: &str, err: &minijinja::Error) -> RenderError {
+        let mut inner = err;
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+        while let Some(e) = cur {
+            if let Some(m) = e.downcast_ref::<minijinja::Error>()
+                && m.name().is_some()
+            {
+                inner = m;
+            }
+            cur = e.source();
+        }
+        let name = inner.name().unwrap_or(rendering);
+        let file = self.origin(name);
+        let line = inner.line().unwrap_or(0);
+        let snippet = inner.range().and_then(|r| {
+            let src = &self.files.get(name)?.1;
+            Some(src.get(r)?.trim().to_string())
+        });
+        match (inner.kind(), snippet) {
+            (ErrorKind::UndefinedError, Some(placeholder)) => RenderError::UnknownPlaceholder {
+                file,
+                line,
+                placeholder,
+            },
+            (ErrorKind::InvalidOperation, Some(placeholder)) if inner.detail() == Some(EMPTY) => {
+                RenderError::EmptyValue {
+                    file,
+                    line,
+                    placeholder,
+                }
+            }
+            _ => RenderError::Template {
+                file,
+                message: if name == rendering {
+                    inner.to_string()
+                } else {
+                    format!("{inner} (rendering {rendering})")
+                },
+            },
+        }
+    }
+}
+
+const EMPTY: &str = "printed an empty value";
+
+fn read_overrides(
+    root: &Path,
+    dir: &Path,
+    files: &mut BTreeMap<String, (String, String)>,
+) -> Result<(), RenderError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| RenderError::Io { path, source }
+    };
+    let mut entries = std::fs::read_dir(dir)
+        .map_err(io(dir))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(io(dir))?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let file_name = entry.file_name();
+        let file_name = file_name.to_string_lossy();
+        if file_name.starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            read_overrides(root, &path, files)?;
+        } else if file_name.ends_with(".j2") {
+            let rel = path.strip_prefix(root).unwrap_or(&path);
+            let name = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            let source = std::fs::read_to_string(&path).map_err(io(&path))?;
+            files.insert(name, (path.display().to_string(), source));
+        }
+    }
+    Ok(())
+}
+
+/// What the templates see.
+#[derive(Debug, Serialize)]
+struct Ctx<'a> {
+    template: &'a str,
+    tone: &'a str,
+    level: usize,
+    consequences: bool,
+    script: bool,
+    lang: String,
+    locale: &'a str,
+    business: &'a Business,
+    customer_name: &'a str,
+    invoice_number: &'a str,
+    currency: String,
+    amount_due: String,
+    amount_paid: String,
+    outstanding: String,
+    partly_paid: bool,
+    issued: String,
+    due: String,
+    today: String,
+    deadline: Option<String>,
+    overdue: bool,
+    days_overdue: i64,
+    days_until_due: i64,
+    payment_link: Option<&'a str>,
+    eu_compensation: String,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(f: &Facts<'a>, lang: &str, fmt_locale: &str) -> Result<Self, RenderError> {
+        let level = TONES
+            .iter()
+            .position(|t| t.eq_ignore_ascii_case(f.tone))
+            .ok_or_else(|| RenderError::UnknownTone(f.tone.to_string()))?;
+        let currency = f.currency.trim().to_ascii_uppercase();
+        if Currency::from_code(&currency).is_none() {
+            return Err(RenderError::UnknownCurrency(f.currency.to_string()));
+        }
+        let outstanding = f.amount_due.saturating_sub(f.amount_paid);
+        if outstanding <= 0 {
+            return Err(RenderError::NothingOutstanding(f.invoice_number.to_string()));
+        }
+        let money = |m| format_money(m, &currency, fmt_locale);
+        let date = |d| format_date(d, fmt_locale);
+        let late = (f.today - f.due).num_days();
+        Ok(Ctx {
+            template: f.template,
+            tone: TONES[level],
+            level,
+            consequences: level >= 2,
+            script: false,
+            lang: lang.to_string(),
+            locale: f.locale,
+            business: f.business,
+            customer_name: f.customer_name,
+            invoice_number: f.invoice_number,
+            amount_due: money(f.amount_due),
+            amount_paid: money(f.amount_paid),
+            outstanding: money(outstanding),
+            partly_paid: f.amount_paid > 0,
+            currency,
+            issued: date(f.issued),
+            due: date(f.due),
+            today: date(f.today),
+            deadline: f.deadline.map(date),
+            overdue: late > 0,
+            days_overdue: late.max(0),
+            days_until_due: (-late).max(0),
+            payment_link: f.payment_link.map(str::trim).filter(|l| !l.is_empty()),
+            eu_compensation: format_money(4000, "EUR", fmt_locale),
+        })
+    }
+}
+
+fn sample_businesses() -> (Business, Business) {
+    let rich = Business {
+        name: "Sample Business Srl".into(),
+        email: "billing@business.example".into(),
+        phone: Some("+39 02 0000 0000".into()),
+        address: Some("Via Esempio 1, 20100 Milano".into()),
+        website: Some("https://business.example".into()),
+        payment_methods: vec!["bank transfer IBAN IT00X0000000000000000000000".into(), "card".into()],
+    };
+    let plain = Business {
+        name: "Sample Business Srl".into(),
+        email: "billing@business.example".into(),
+        ..Business::default()
+    };
+    (rich, plain)
+}
+
+fn sample_facts<'a>(template: &'a str, tone: &'a str, locale: &'a str, business: &'a Business, overdue: bool) -> Facts<'a> {
+    let d = |m, d| NaiveDate::from_ymd_opt(2026, m, d).expect("valid sample date");
+    let rich = business.phone.is_some();
+    Facts {
+        template,
+        tone,
+        locale,
+        business,
+        customer_name: "Sample Customer Spa",
+        invoice_number: "SAMPLE-0042",
+        currency: "EUR",
+        amount_due: 125_000,
+        amount_paid: if rich { 25_000 } else { 0 },
+        issued: d(8, 16),
+        due: d(9, 15),
+        today: if overdue { d(10, 15) } else { d(9, 10) },
+        payment_link: rich.then_some("https://pay.business.example/SAMPLE-0042"),
+        deadline: rich.then(|| d(10, 22)),
+    }
+}
+
+/// Language subtag (lowercase) and region subtag (uppercase) of a BCP 47 locale.
+fn split_locale(locale: &str) -> (String, Option<String>) {
+    let mut parts = locale.split(['-', '_']).filter(|p| !p.is_empty());
+    let lang = parts.next().unwrap_or(FALLBACK).to_ascii_lowercase();
+    let region = parts
+        .find(|p| (p.len() == 2 && p.chars().all(|c| c.is_ascii_alphabetic())) || (p.len() == 3 && p.chars().all(|c| c.is_ascii_digit())))
+        .map(|p| p.to_ascii_uppercase());
+    (lang, region)
+}
+
+/// Symbols several currencies share: shown only where the currency is the local one.
+const SHARED_SYMBOLS: &[&str] = &["$", "£", "¥", "₣", "₨", "₩", "₱", "ƒ", "¤"];
+
+fn currency_symbol(cur: Option<Currency>, code: &str, region: Option<&str>) -> String {
+    let Some(cur) = cur else { return code.to_string() };
+    match code {
+        "EUR" => return "€".into(),
+        "GBP" => return "£".into(),
+        "JPY" => return "¥".into(),
+        "CNY" => return "CN¥".into(),
+        "CHF" => return "CHF".into(),
+        _ => {}
+    }
+    let sym = cur.symbol().symbol;
+    let local = region
+        .and_then(|r| r.parse::<Country>().ok())
+        .is_some_and(|c| Currency::from_country(c).contains(&cur));
+    let foreign_letters = sym.chars().any(|c| c.is_alphabetic() && !c.is_ascii());
+    let letters = sym.chars().any(char::is_alphabetic);
+    if sym.is_empty() || foreign_letters || (!local && (letters || SHARED_SYMBOLS.contains(&sym.as_str()))) {
+        code.to_string()
+    } else {
+        sym
+    }
+}
+
+/// An amount in minor units, formatted for the locale: "1.250,00 €" (it), "€1,250.00" (en),
+/// "1 250,00 €" (fr). Exponent and symbol from ISO 4217; an unknown code is shown as is.
+pub fn format_money(minor: i64, currency: &str, locale: &str) -> String {
+    let code = currency.trim().to_ascii_uppercase();
+    let cur = Currency::from_code(&code);
+    let exp = cur.map_or(2, |c| c.exponent().unwrap_or(0)) as u32;
+    let (lang, region) = split_locale(locale);
+    let region = region.as_deref();
+    let swiss = matches!(region, Some("CH" | "LI"));
+    // (grouping, decimal, symbol before the number)
+    let (group, decimal, prefix) = match lang.as_str() {
+        "it" | "de" if swiss => ("’", ".", true),
+        "it" | "de" => (".", ",", region == Some("AT")),
+        "fr" => ("\u{202f}", ",", false),
+        "es" if matches!(region, Some("MX" | "US" | "PR" | "DO" | "GT" | "HN" | "NI" | "PA" | "PE" | "SV" | "419")) => (",", ".", true),
+        "es" => (".", ",", false),
+        _ => (",", ".", true),
+    };
+    let symbol = currency_symbol(cur, &code, region);
+    let abs = minor.unsigned_abs();
+    let scale = 10u64.pow(exp);
+    let units = (abs / scale).to_string();
+    let mut number = String::new();
+    for (i, ch) in units.chars().enumerate() {
+        if i > 0 && (units.len() - i) % 3 == 0 {
+            number.push_str(group);
+        }
+        number.push(ch);
+    }
+    if exp > 0 {
+        number.push_str(decimal);
+        number.push_str(&format!("{:0width$}", abs % scale, width = exp as usize));
+    }
+    let sign = if minor < 0 { "-" } else { "" };
+    // A symbol made of letters ("CHF", "USD") takes a space; so does any symbol before the
+    // number in German and Italian ("€ 1.250,00" in Austria); "€1,250.00" in English.
+    let spaced = symbol.chars().any(char::is_alphabetic) || matches!(lang.as_str(), "it" | "de");
+    if prefix {
+        let gap = if spaced { "\u{a0}" } else { "" };
+        format!("{sign}{symbol}{gap}{number}")
+    } else {
+        format!("{sign}{number}\u{a0}{symbol}")
+    }
+}
+
+const MONTHS: [(&str, [&str; 12]); 5] = [
+    ("it", ["gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto", "settembre", "ottobre", "novembre", "dicembre"]),
+    ("en", ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]),
+    ("fr", ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"]),
+    ("de", ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober", "November", "Dezember"]),
+    ("es", ["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre"]),
+];
+
+/// A date written out for the locale: "1 ottobre 2026", "1 October 2026" (en-GB),
+/// "October 1, 2026" (en-US), "1. Oktober 2026", "1er octobre 2026", "1 de octubre de 2026".
+pub fn format_date(date: NaiveDate, locale: &str) -> String {
+    use chrono::Datelike;
+    let (lang, region) = split_locale(locale);
+    let lang = if MONTHS.iter().any(|(l, _)| *l == lang) { lang.as_str() } else { FALLBACK };
+    let months = MONTHS.iter().find(|(l, _)| *l == lang).map_or(MONTHS[1].1, |(_, m)| *m);
+    let (d, y) = (date.day(), date.year());
+    let mut month = months[date.month0() as usize];
+    match lang {
+        "de" => {
+            if region.as_deref() == Some("AT") && date.month() == 1 {
+                month = "Jänner";
+            }
+            format!("{d}. {month} {y}")
+        }
+        "fr" if d == 1 => format!("1er {month} {y}"),
+        "es" => format!("{d} de {month} de {y}"),
+        "en" if matches!(region.as_deref(), None | Some("US" | "CA" | "PH" | "PR" | "GU" | "AS" | "VI" | "UM" | "MP")) => {
+            format!("{month} {d}, {y}")
+        }
+        _ => format!("{d} {month} {y}"),
+    }
+}
+
+/// Tidy the text part: no trailing spaces or indentation, one blank line between blocks.
+fn normalize(raw: &str) -> String {
+    let mut out = String::new();
+    let mut blank = false;
+    for line in raw.lines().map(str::trim) {
+        if line.is_empty() {
+            blank = !out.is_empty();
+            continue;
+        }
+        if blank {
+            out.push('\n');
+            blank = false;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// One line of text as HTML: escaped, with web and mail addresses made links.
+fn line_to_html(line: &str) -> String {
+    let mut out = String::new();
+    for (i, word) in line.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let core = word.trim_end_matches(['.', ',', ';', ':', ')', '!', '?', '»', '"']);
+        let rest = &word[core.len()..];
+        let core_start = core.trim_start_matches(['(', '«', '"']);
+        let lead = &core[..core.len() - core_start.len()];
+        let href = if core_start.starts_with("https://") || core_start.starts_with("http://") {
+            Some(core_start.to_string())
+        } else if core_start.contains('@') && !core_start.contains('/') && core_start.rsplit('@').next().is_some_and(|d| d.contains('.')) {
+            Some(format!("mailto:{core_start}"))
+        } else {
+            None
+        };
+        match href {
+            Some(href) => out.push_str(&format!(
+                "{}<a href=\"{}\">{}</a>{}",
+                html_escape(lead),
+                html_escape(&href),
+                html_escape(core_start),
+                html_escape(rest)
+            )),
+            None => out.push_str(&html_escape(word)),
+        }
+    }
+    out
+}
+
+/// The body of the HTML part, from the normalized text: paragraphs and lists.
+fn text_to_html(text: &str) -> String {
+    const P: &str = "<p style=\"margin:0 0 16px\">";
+    const UL: &str = "<ul style=\"margin:0 0 16px;padding-left:24px\">";
+    let mut out = String::new();
+    for block in text.split("\n\n").filter(|b| !b.trim().is_empty()) {
+        let lines: Vec<&str> = block.lines().collect();
+        let mut i = 0;
+        while i < lines.len() {
+            let item = lines[i].starts_with("- ");
+            let start = i;
+            while i < lines.len() && lines[i].starts_with("- ") == item {
+                i += 1;
+            }
+            let group = &lines[start..i];
+            if item {
+                out.push_str(UL);
+                for l in group {
+                    out.push_str(&format!("<li>{}</li>", line_to_html(&l[2..])));
+                }
+                out.push_str("</ul>\n");
+            } else {
+                let body: Vec<String> = group.iter().map(|l| line_to_html(l)).collect();
+                out.push_str(&format!("{P}{}</p>\n", body.join("<br>\n")));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,241 @@
+//! One tick, decision half: invoices whose review is due go to their policy in
+//! batches; each decision, its outbox rows and the next review are written in
+//! one transaction. Delivery is `deliver`'s half.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+use crate::guardrails::{self, Block, Request};
+use crate::sandbox::Plugin;
+use crate::sandbox::v0_1::{self, Action, Contact, Outcome, Tone};
+use crate::store::{DueInvoice, NewDecision, NewOutbox, OutboxRow, Store};
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct DecideReport {
+    pub evaluated: usize,
+    pub reminders_queued: usize,
+    /// Other actions recorded (retries, escalations, fees, plans).
+    pub actions_recorded: usize,
+    /// Steps a guardrail stopped at decision time (cancelled, with the reason in the history).
+    pub blocked: usize,
+    pub plugin_errors: usize,
+    pub errors: Vec<String>,
+}
+
+/// The policies of a run, resolved once: name or path in the config -> plugin.
+pub struct Policies {
+    pub by_name: HashMap<String, Arc<Plugin>>,
+}
+
+impl Policies {
+    pub fn resolve(
+        config: &Config,
+        catalog: &mut crate::catalog::Catalog,
+    ) -> Result<Self, crate::sandbox::LoadError> {
+        let mut by_name = HashMap::new();
+        for name in config.policies.all() {
+            let target = if name.ends_with(".wasm") {
+                config.resolve(name.as_ref()).display().to_string()
+            } else {
+                name.to_string()
+            };
+            by_name.insert(name.to_string(), catalog.policy(&target)?);
+        }
+        Ok(Policies { by_name })
+    }
+}
+
+pub fn contact_of(row: &OutboxRow) -> Contact {
+    Contact {
+        step: row.step.clone(),
+        channel: row.channel.clone(),
+        tone: row.tone.as_deref().and_then(tone_of),
+        at: row.done_at.unwrap_or(row.created_at),
+        outcome: match row.state.as_str() {
+            "sent" => Outcome::Sent,
+            "delivered" => Outcome::Delivered,
+            "failed" => Outcome::Failed,
+            "bounced" => Outcome::Bounced,
+            "cancelled" => Outcome::Cancelled,
+            _ => Outcome::Pending,
+        },
+    }
+}
+
+pub fn tone_of(name: &str) -> Option<Tone> {
+    Some(match name {
+        "courteous" => Tone::Courteous,
+        "soft" => Tone::Soft,
+        "firm" => Tone::Firm,
+        "final" => Tone::Final,
+        "formal" => Tone::Formal,
+        _ => return None,
+    })
+}
+
+/// Evaluates every due invoice. With `dry_run`, nothing is written.
+pub async fn decide(
+    store: &Store,
+    policies: &Policies,
+    config: &Config,
+    now: DateTime<Utc>,
+    batch: usize,
+    dry_run: bool,
+) -> anyhow::Result<DecideReport> {
+    let mut report = DecideReport::default();
+    let mut after = String::new();
+    loop {
+        let page = store
+            .due_page(now.timestamp(), &after, batch as i64)
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = last.invoice.id.clone();
+        report.evaluated += page.len();
+
+        // Group the page by the policy serving each customer.
+        let mut groups: BTreeMap<&str, Vec<&DueInvoice>> = BTreeMap::new();
+        for due in &page {
+            groups
+                .entry(config.policies.for_customer(&due.customer))
+                .or_default()
+                .push(due);
+        }
+        let mut decisions = Vec::with_capacity(page.len());
+        for (name, invoices) in groups {
+            let policy = &policies.by_name[name];
+            let settings = config.settings_for(name);
+            let views: Vec<_> = invoices
+                .iter()
+                .map(|d| {
+                    v0_1::invoice_view(
+                        &d.invoice,
+                        v0_1::customer_view(&d.customer),
+                        d.outbox.iter().map(contact_of).collect(),
+                    )
+                })
+                .collect();
+            let results =
+                tokio::task::block_in_place(|| policy.evaluate(now.timestamp(), &settings, &views));
+            for ((due, view), result) in invoices.into_iter().zip(&views).zip(results) {
+                let digest = hex::encode(Sha256::digest(format!("{now}|{settings:?}|{view:?}")));
+                let mut d = NewDecision {
+                    invoice_id: due.invoice.id.clone(),
+                    customer_id: due.customer.id.clone(),
+                    at: now.timestamp(),
+                    plugin_name: policy.id.name.clone(),
+                    plugin_version: policy.id.version.clone(),
+                    plugin_sha256: policy.id.sha256.clone(),
+                    input_digest: digest,
+                    actions: "[]".into(),
+                    error: None,
+                    outbox: vec![],
+                    next_review: None,
+                    closed: None,
+                };
+                match result {
+                    Ok(decision) => carry_out(&mut d, due, decision, now, &mut report),
+                    Err(e) => {
+                        report.plugin_errors += 1;
+                        report.errors.push(e.to_string());
+                        tracing::warn!(invoice = %due.invoice.id, error = %e, "policy failed; the invoice is tried again next tick");
+                        d.error = Some(e.reason);
+                    }
+                }
+                decisions.push(d);
+            }
+        }
+        if !dry_run {
+            store.record_decisions(&decisions).await?;
+        }
+    }
+    Ok(report)
+}
+
+/// Turns a policy's decision into outbox rows, after the guardrails.
+fn carry_out(
+    d: &mut NewDecision,
+    due: &DueInvoice,
+    decision: v0_1::Decision,
+    now: DateTime<Utc>,
+    report: &mut DecideReport,
+) {
+    d.actions = serde_json::to_string(
+        &decision
+            .actions
+            .iter()
+            .map(v0_1::action_json)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let mut next = decision.next_review;
+    let mut reminded = false;
+    let mut steps: Vec<String> = due.outbox.iter().map(|o| o.step.clone()).collect();
+    for action in &decision.actions {
+        match action {
+            Action::Pause(until) => next = Some(next.map_or(*until, |n| n.max(*until))),
+            Action::Close(reason) => d.closed = Some(reason.name().to_string()),
+            _ => {}
+        }
+        let Some(step) = action.step() else { continue };
+        let channel = match action {
+            Action::Remind(r) => Some(r.channel.as_str()),
+            _ => None,
+        };
+        let request = Request { step, channel };
+        let check = guardrails::check(
+            &request,
+            &due.invoice,
+            &due.customer,
+            steps.iter().map(String::as_str),
+            reminded,
+            now,
+        );
+        let (state, reason) = match check {
+            // Asked again for a step already done, or a second reminder in one tick: ignored.
+            Err(Block::StepDone(_) | Block::OnePerTick) => continue,
+            Err(block) => {
+                report.blocked += 1;
+                ("cancelled", Some(block.to_string()))
+            }
+            Ok(()) if channel.is_some() => {
+                reminded = true;
+                report.reminders_queued += 1;
+                ("pending", None)
+            }
+            Ok(()) => {
+                report.actions_recorded += 1;
+                (
+                    "recorded",
+                    Some("recorded; this version carries out reminders only".to_string()),
+                )
+            }
+        };
+        steps.push(step.to_string());
+        let (template, tone, deadline) = match action {
+            Action::Remind(r) => (
+                Some(r.template.clone()),
+                Some(r.tone.name().to_string()),
+                r.deadline.as_ref().and_then(v0_1::naive_date),
+            ),
+            _ => (None, None, None),
+        };
+        d.outbox.push(NewOutbox {
+            step: step.to_string(),
+            kind: action.kind(),
+            channel: channel.map(str::to_string),
+            template,
+            tone,
+            deadline,
+            payload: v0_1::action_json(action).to_string(),
+            not_before: now.timestamp(),
+            state,
+            reason,
+        });
+    }
+    d.next_review = if d.closed.is_some() { None } else { next };
+}

@@ -1,0 +1,92 @@
+//! Versioned schema. Each migration runs once, in its own transaction.
+//! Timestamps are Unix seconds (BIGINT); structured fields are JSON text, so
+//! the same SQL serves SQLite and PostgreSQL.
+
+/// (version, statements) in order. Never edit a released migration: add one.
+pub fn migrations(postgres: bool) -> Vec<(i64, Vec<String>)> {
+    let serial = if postgres {
+        "BIGSERIAL PRIMARY KEY"
+    } else {
+        "INTEGER PRIMARY KEY AUTOINCREMENT"
+    };
+    let init = format!(
+        r#"
+CREATE TABLE customers (
+    id TEXT PRIMARY KEY,
+    data TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE TABLE invoices (
+    id TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL REFERENCES customers(id),
+    status TEXT NOT NULL,
+    data TEXT NOT NULL,
+    -- When the policy looks at the invoice again; NULL waits for an event.
+    next_review BIGINT,
+    closed TEXT,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX invoices_due ON invoices (next_review, id);
+CREATE INDEX invoices_customer ON invoices (customer_id);
+-- Append-only: what happened to an invoice, from outside or from the host.
+CREATE TABLE events (
+    id {serial},
+    invoice_id TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX events_invoice ON events (invoice_id, id);
+CREATE TABLE decisions (
+    id {serial},
+    invoice_id TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    plugin_name TEXT NOT NULL,
+    plugin_version TEXT NOT NULL,
+    plugin_sha256 TEXT NOT NULL,
+    input_digest TEXT NOT NULL,
+    actions TEXT NOT NULL,
+    next_review BIGINT,
+    error TEXT
+);
+CREATE INDEX decisions_invoice ON decisions (invoice_id, id);
+-- One row per invoice and step: the unique key is what makes "never twice" hold.
+CREATE TABLE outbox (
+    id {serial},
+    invoice_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    step TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    channel TEXT,
+    template TEXT,
+    tone TEXT,
+    deadline TEXT,
+    payload TEXT NOT NULL,
+    decision_id BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    not_before BIGINT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    done_at BIGINT,
+    receipt TEXT,
+    UNIQUE (invoice_id, step)
+);
+CREATE INDEX outbox_pending ON outbox (state, not_before, id);
+CREATE INDEX outbox_customer ON outbox (customer_id, done_at);
+"#
+    );
+    vec![(1, split(&init))]
+}
+
+fn split(sql: &str) -> Vec<String> {
+    sql.split(';')
+        .map(|s| {
+            s.lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .filter(|s| !s.trim().is_empty())
+        .collect()
+}

@@ -1,0 +1,661 @@
+//! The store: customers, invoices, their append-only event log, decisions and
+//! the outbox, in one SQLite file (PostgreSQL through the same code). Every
+//! write that must hold together is one transaction.
+
+mod migrations;
+
+use std::path::Path;
+use std::str::FromStr;
+
+use anyhow::Context;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Row};
+
+use crate::intake::Dataset;
+use crate::invoice::{Customer, Event, Invoice, InvoiceStatus};
+
+pub struct Store {
+    pool: AnyPool,
+}
+
+/// An outbox row: one step of one invoice, from decision to delivery.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub invoice_id: String,
+    pub customer_id: String,
+    pub step: String,
+    /// The action: `remind`, `retry-payment`, `escalate`, `apply-fee`, `offer-plan`.
+    pub kind: String,
+    pub channel: Option<String>,
+    pub template: Option<String>,
+    pub tone: Option<String>,
+    pub deadline: Option<NaiveDate>,
+    /// The action as the policy gave it (JSON).
+    pub payload: String,
+    pub decision_id: i64,
+    pub created_at: i64,
+    pub not_before: i64,
+    /// `pending`, `sent`, `cancelled`, `failed`, or `recorded` (an action this version does not carry out yet).
+    pub state: String,
+    pub reason: Option<String>,
+    pub attempts: i64,
+    pub done_at: Option<i64>,
+    pub receipt: Option<String>,
+}
+
+/// An invoice due for review, with what is needed to build its view.
+pub struct DueInvoice {
+    pub invoice: Invoice,
+    pub customer: Customer,
+    pub outbox: Vec<OutboxRow>,
+}
+
+/// A step to add to the outbox with a decision.
+pub struct NewOutbox {
+    pub step: String,
+    pub kind: &'static str,
+    pub channel: Option<String>,
+    pub template: Option<String>,
+    pub tone: Option<String>,
+    pub deadline: Option<NaiveDate>,
+    pub payload: String,
+    pub not_before: i64,
+    pub state: &'static str,
+    pub reason: Option<String>,
+}
+
+/// A decision with everything written with it in one transaction.
+pub struct NewDecision {
+    pub invoice_id: String,
+    pub customer_id: String,
+    pub at: i64,
+    pub plugin_name: String,
+    pub plugin_version: String,
+    pub plugin_sha256: String,
+    pub input_digest: String,
+    pub actions: String,
+    pub error: Option<String>,
+    pub outbox: Vec<NewOutbox>,
+    /// The invoice's next review (unchanged on error, so it is tried again).
+    pub next_review: Option<i64>,
+    pub closed: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ImportReport {
+    pub customers_added: usize,
+    pub customers_updated: usize,
+    pub invoices_added: usize,
+    pub invoices_updated: usize,
+    pub unchanged: usize,
+    /// Events recorded from changes, like "inv-1: paid".
+    pub events: Vec<String>,
+}
+
+/// One line of an invoice's record, for `history`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRow {
+    pub at: i64,
+    pub kind: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DecisionRow {
+    pub id: i64,
+    pub at: i64,
+    pub plugin_name: String,
+    pub plugin_version: String,
+    pub plugin_sha256: String,
+    pub input_digest: String,
+    pub actions: serde_json::Value,
+    pub next_review: Option<i64>,
+    pub error: Option<String>,
+}
+
+fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("domain types serialize")
+}
+
+fn status_name(s: InvoiceStatus) -> &'static str {
+    match s {
+        InvoiceStatus::Open => "open",
+        InvoiceStatus::Paid => "paid",
+        InvoiceStatus::Void => "void",
+        InvoiceStatus::WrittenOff => "written-off",
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) a SQLite file, or a `postgres://` URL, and migrates it.
+    pub async fn open(location: &str) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let postgres = location.starts_with("postgres://") || location.starts_with("postgresql://");
+        let url = if postgres || location.starts_with("sqlite:") {
+            location.to_string()
+        } else {
+            if let Some(parent) = Path::new(location)
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("creating {}", parent.display()))?;
+            }
+            format!("sqlite://{location}?mode=rwc")
+        };
+        let options = AnyConnectOptions::from_str(&url)
+            .with_context(|| format!("bad database location {location}"))?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if postgres { 8 } else { 1 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if !postgres {
+                        // WAL with synchronous=NORMAL survives a killed process; busy_timeout
+                        // lets a second process wait for the writer instead of failing.
+                        for pragma in [
+                            "PRAGMA journal_mode=WAL",
+                            "PRAGMA synchronous=NORMAL",
+                            "PRAGMA busy_timeout=10000",
+                            "PRAGMA foreign_keys=ON",
+                        ] {
+                            sqlx::query(pragma).execute(&mut *conn).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .with_context(|| format!("opening the database {location}"))?;
+        let store = Store { pool };
+        store.migrate(postgres).await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self, postgres: bool) -> anyhow::Result<()> {
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+            .execute(&self.pool)
+            .await?;
+        for (version, statements) in migrations::migrations(postgres) {
+            let mut tx = self.pool.begin().await?;
+            let done = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if done.is_some() {
+                continue;
+            }
+            for sql in statements {
+                sqlx::query(&sql)
+                    .execute(&mut *tx)
+                    .await
+                    .with_context(|| format!("migration {version}"))?;
+            }
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+                .bind(version)
+                .bind(Utc::now().timestamp())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Imports a checked dataset in one transaction. A known invoice is updated
+    /// and the change recorded as events; it is never duplicated.
+    pub async fn import(&self, data: &Dataset, now: DateTime<Utc>) -> anyhow::Result<ImportReport> {
+        let at = now.timestamp();
+        let mut report = ImportReport::default();
+        let mut tx = self.pool.begin().await?;
+        for c in &data.customers {
+            let old = sqlx::query("SELECT data FROM customers WHERE id = $1")
+                .bind(&c.id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let text = json(c);
+            match old {
+                Some(row) if row.try_get::<String, _>("data")? == text => report.unchanged += 1,
+                Some(_) => {
+                    sqlx::query("UPDATE customers SET data = $1, updated_at = $2 WHERE id = $3")
+                        .bind(&text)
+                        .bind(at)
+                        .bind(&c.id)
+                        .execute(&mut *tx)
+                        .await?;
+                    report.customers_updated += 1;
+                }
+                None => {
+                    sqlx::query("INSERT INTO customers (id, data, updated_at) VALUES ($1, $2, $3)")
+                        .bind(&c.id)
+                        .bind(&text)
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?;
+                    report.customers_added += 1;
+                }
+            }
+        }
+        for inv in &data.invoices {
+            let old = sqlx::query("SELECT data FROM invoices WHERE id = $1")
+                .bind(&inv.id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let text = json(inv);
+            let changes = match &old {
+                None => vec![(
+                    "imported".to_string(),
+                    format!(
+                        "{} {} due {}",
+                        inv.number,
+                        crate::simulate::format_money(inv.amount_due, &inv.currency),
+                        inv.due
+                    ),
+                )],
+                Some(row) => {
+                    let before: Invoice = serde_json::from_str(&row.try_get::<String, _>("data")?)?;
+                    if before == *inv {
+                        report.unchanged += 1;
+                        continue;
+                    }
+                    changes_between(&before, inv)
+                }
+            };
+            if old.is_none() {
+                sqlx::query(
+                    "INSERT INTO invoices (id, customer_id, status, data, next_review, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&inv.id)
+                .bind(&inv.customer_id)
+                .bind(status_name(inv.status))
+                .bind(&text)
+                .bind(at)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+                report.invoices_added += 1;
+            } else {
+                // A change wakes the invoice: the policy sees it at the next tick.
+                sqlx::query("UPDATE invoices SET customer_id = $1, status = $2, data = $3, next_review = $4, updated_at = $5 WHERE id = $6")
+                    .bind(&inv.customer_id)
+                    .bind(status_name(inv.status))
+                    .bind(&text)
+                    .bind(at)
+                    .bind(at)
+                    .bind(&inv.id)
+                    .execute(&mut *tx)
+                    .await?;
+                report.invoices_updated += 1;
+            }
+            for (kind, detail) in changes {
+                report.events.push(format!("{}: {kind}", inv.id));
+                insert_event(&mut tx, &inv.id, at, &kind, &detail).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    /// Applies an event to an invoice (and its customer), records it and wakes the invoice.
+    pub async fn apply_event(
+        &self,
+        invoice_id: &str,
+        event: &Event,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<String> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("SELECT i.data AS invoice, c.data AS customer FROM invoices i JOIN customers c ON c.id = i.customer_id WHERE i.id = $1")
+            .bind(invoice_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("unknown invoice {invoice_id}"))?;
+        let mut invoice: Invoice = serde_json::from_str(&row.try_get::<String, _>("invoice")?)?;
+        let mut customer: Customer = serde_json::from_str(&row.try_get::<String, _>("customer")?)?;
+        let what = event.apply(&mut invoice, &mut customer, now);
+        let at = now.timestamp();
+        sqlx::query("UPDATE invoices SET status = $1, data = $2, next_review = $3, updated_at = $4 WHERE id = $5")
+            .bind(status_name(invoice.status))
+            .bind(json(&invoice))
+            .bind(at)
+            .bind(at)
+            .bind(invoice_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE customers SET data = $1, updated_at = $2 WHERE id = $3")
+            .bind(json(&customer))
+            .bind(at)
+            .bind(&customer.id)
+            .execute(&mut *tx)
+            .await?;
+        let kind = serde_json::to_value(event)?["type"]
+            .as_str()
+            .unwrap_or("event")
+            .to_string();
+        insert_event(&mut tx, invoice_id, at, &kind, &what).await?;
+        tx.commit().await?;
+        Ok(what)
+    }
+
+    /// A page of open invoices whose review is due, after `after_id`, ordered by id.
+    pub async fn due_page(
+        &self,
+        now: i64,
+        after_id: &str,
+        limit: i64,
+    ) -> anyhow::Result<Vec<DueInvoice>> {
+        let rows = sqlx::query(
+            "SELECT i.id AS id, i.data AS invoice, c.data AS customer FROM invoices i JOIN customers c ON c.id = i.customer_id \
+             WHERE i.status = 'open' AND i.closed IS NULL AND i.next_review <= $1 AND i.id > $2 ORDER BY i.id LIMIT $3",
+        )
+        .bind(now)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut page = Vec::with_capacity(rows.len());
+        for row in rows {
+            page.push(DueInvoice {
+                invoice: serde_json::from_str(&row.try_get::<String, _>("invoice")?)?,
+                customer: serde_json::from_str(&row.try_get::<String, _>("customer")?)?,
+                outbox: vec![],
+            });
+        }
+        if let (Some(first), Some(last)) = (page.first(), page.last()) {
+            let (first, last) = (first.invoice.id.clone(), last.invoice.id.clone());
+            let rows = self
+                .outbox_where("invoice_id >= $1 AND invoice_id <= $2", &[&first, &last])
+                .await?;
+            for row in rows {
+                if let Some(due) = page.iter_mut().find(|d| d.invoice.id == row.invoice_id) {
+                    due.outbox.push(row);
+                }
+            }
+        }
+        Ok(page)
+    }
+
+    async fn outbox_where(&self, condition: &str, args: &[&str]) -> anyhow::Result<Vec<OutboxRow>> {
+        let sql = format!("SELECT * FROM outbox WHERE {condition} ORDER BY id");
+        let mut query = sqlx::query(&sql);
+        for a in args {
+            query = query.bind(*a);
+        }
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(outbox_row)
+            .collect()
+    }
+
+    /// Writes decisions, their outbox rows and next reviews in one transaction.
+    pub async fn record_decisions(&self, decisions: &[NewDecision]) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for d in decisions {
+            let id: i64 = sqlx::query(
+                "INSERT INTO decisions (invoice_id, at, plugin_name, plugin_version, plugin_sha256, input_digest, actions, next_review, error) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            )
+            .bind(&d.invoice_id)
+            .bind(d.at)
+            .bind(&d.plugin_name)
+            .bind(&d.plugin_version)
+            .bind(&d.plugin_sha256)
+            .bind(&d.input_digest)
+            .bind(&d.actions)
+            .bind(d.next_review)
+            .bind(d.error.as_deref())
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("id")?;
+            for o in &d.outbox {
+                // The unique (invoice, step) key: a step already in the outbox is never added again.
+                sqlx::query(
+                    "INSERT INTO outbox (invoice_id, customer_id, step, kind, channel, template, tone, deadline, payload, decision_id, created_at, not_before, state, reason) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (invoice_id, step) DO NOTHING",
+                )
+                .bind(&d.invoice_id)
+                .bind(&d.customer_id)
+                .bind(&o.step)
+                .bind(o.kind)
+                .bind(o.channel.as_deref())
+                .bind(o.template.as_deref())
+                .bind(o.tone.as_deref())
+                .bind(o.deadline.map(|d| d.to_string()))
+                .bind(&o.payload)
+                .bind(id)
+                .bind(d.at)
+                .bind(o.not_before)
+                .bind(o.state)
+                .bind(o.reason.as_deref())
+                .execute(&mut *tx)
+                .await?;
+            }
+            if d.error.is_none() {
+                sqlx::query("UPDATE invoices SET next_review = $1, closed = $2, updated_at = $3 WHERE id = $4")
+                    .bind(d.next_review)
+                    .bind(d.closed.as_deref())
+                    .bind(d.at)
+                    .bind(&d.invoice_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Messages waiting to leave, oldest first.
+    pub async fn pending_messages(&self, now: i64) -> anyhow::Result<Vec<OutboxRow>> {
+        let rows = sqlx::query("SELECT * FROM outbox WHERE state = 'pending' AND kind = 'remind' AND not_before <= $1 ORDER BY id")
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(outbox_row).collect()
+    }
+
+    /// The invoice and customer as they are now (for the check right before sending).
+    pub async fn invoice(&self, id: &str) -> anyhow::Result<Option<(Invoice, Customer)>> {
+        let row = sqlx::query("SELECT i.data AS invoice, c.data AS customer FROM invoices i JOIN customers c ON c.id = i.customer_id WHERE i.id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok((
+                serde_json::from_str(&r.try_get::<String, _>("invoice")?)?,
+                serde_json::from_str(&r.try_get::<String, _>("customer")?)?,
+            ))
+        })
+        .transpose()
+    }
+
+    /// Messages sent to a customer since `since` (for the rolling cap), newest last.
+    pub async fn sent_to_customer_since(
+        &self,
+        customer_id: &str,
+        since: i64,
+    ) -> anyhow::Result<Vec<i64>> {
+        let rows = sqlx::query("SELECT done_at FROM outbox WHERE customer_id = $1 AND kind = 'remind' AND state = 'sent' AND done_at >= $2 ORDER BY done_at")
+            .bind(customer_id)
+            .bind(since)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<i64, _>("done_at")?))
+            .collect()
+    }
+
+    /// Moves an outbox row to a final state (`sent`, `cancelled`, `failed`).
+    pub async fn finish(
+        &self,
+        id: i64,
+        state: &str,
+        reason: Option<&str>,
+        receipt: Option<&str>,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        sqlx::query("UPDATE outbox SET state = $1, reason = $2, receipt = $3, done_at = $4, attempts = attempts + 1 WHERE id = $5 AND state = 'pending'")
+            .bind(state)
+            .bind(reason)
+            .bind(receipt)
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Puts a waiting message off until `not_before`, saying why.
+    pub async fn defer(&self, id: i64, not_before: i64, reason: &str) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE outbox SET not_before = $1, reason = $2 WHERE id = $3 AND state = 'pending'",
+        )
+        .bind(not_before)
+        .bind(reason)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn outbox_of(&self, invoice_id: &str) -> anyhow::Result<Vec<OutboxRow>> {
+        self.outbox_where("invoice_id = $1", &[invoice_id]).await
+    }
+
+    pub async fn events_of(&self, invoice_id: &str) -> anyhow::Result<Vec<EventRow>> {
+        let rows =
+            sqlx::query("SELECT at, kind, detail FROM events WHERE invoice_id = $1 ORDER BY id")
+                .bind(invoice_id)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(EventRow {
+                    at: r.try_get("at")?,
+                    kind: r.try_get("kind")?,
+                    detail: r.try_get("detail")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn decisions_of(&self, invoice_id: &str) -> anyhow::Result<Vec<DecisionRow>> {
+        let rows = sqlx::query("SELECT * FROM decisions WHERE invoice_id = $1 ORDER BY id")
+            .bind(invoice_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DecisionRow {
+                    id: r.try_get("id")?,
+                    at: r.try_get("at")?,
+                    plugin_name: r.try_get("plugin_name")?,
+                    plugin_version: r.try_get("plugin_version")?,
+                    plugin_sha256: r.try_get("plugin_sha256")?,
+                    input_digest: r.try_get("input_digest")?,
+                    actions: serde_json::from_str(&r.try_get::<String, _>("actions")?)?,
+                    next_review: r.try_get("next_review")?,
+                    error: r.try_get("error")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Ids of every invoice, for the demo's summary.
+    pub async fn invoice_ids(&self) -> anyhow::Result<Vec<String>> {
+        let rows = sqlx::query("SELECT id FROM invoices ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+    }
+}
+
+async fn insert_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    invoice_id: &str,
+    at: i64,
+    kind: &str,
+    detail: &str,
+) -> anyhow::Result<()> {
+    sqlx::query("INSERT INTO events (invoice_id, at, kind, detail) VALUES ($1, $2, $3, $4)")
+        .bind(invoice_id)
+        .bind(at)
+        .bind(kind)
+        .bind(detail)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// What changed between two versions of an invoice, as events.
+fn changes_between(before: &Invoice, after: &Invoice) -> Vec<(String, String)> {
+    let mut out = vec![];
+    if before.status != after.status {
+        out.push((
+            status_name(after.status).to_string(),
+            format!(
+                "status {} -> {}",
+                status_name(before.status),
+                status_name(after.status)
+            ),
+        ));
+    }
+    if before.amount_paid != after.amount_paid {
+        out.push((
+            "payment-recorded".into(),
+            format!(
+                "amount paid {} -> {}",
+                before.amount_paid, after.amount_paid
+            ),
+        ));
+    }
+    if before.payment_failure != after.payment_failure
+        && let Some(f) = &after.payment_failure
+    {
+        out.push((
+            "payment-failed".into(),
+            format!("{} (attempt {})", f.decline_code, f.attempts),
+        ));
+    }
+    match (&before.dispute, &after.dispute) {
+        (None, Some(d)) => out.push(("dispute-opened".into(), d.reason.clone())),
+        (Some(_), None) => out.push(("dispute-closed".into(), String::new())),
+        _ => {}
+    }
+    if before.promise_to_pay != after.promise_to_pay
+        && let Some(p) = &after.promise_to_pay
+    {
+        out.push(("promise-to-pay".into(), format!("until {}", p.until)));
+    }
+    if out.is_empty() {
+        out.push(("updated".into(), "invoice details changed".into()));
+    }
+    out
+}
+
+fn outbox_row(r: &sqlx::any::AnyRow) -> anyhow::Result<OutboxRow> {
+    Ok(OutboxRow {
+        id: r.try_get("id")?,
+        invoice_id: r.try_get("invoice_id")?,
+        customer_id: r.try_get("customer_id")?,
+        step: r.try_get("step")?,
+        kind: r.try_get("kind")?,
+        channel: r.try_get("channel")?,
+        template: r.try_get("template")?,
+        tone: r.try_get("tone")?,
+        deadline: r
+            .try_get::<Option<String>, _>("deadline")?
+            .and_then(|d| d.parse().ok()),
+        payload: r.try_get("payload")?,
+        decision_id: r.try_get("decision_id")?,
+        created_at: r.try_get("created_at")?,
+        not_before: r.try_get("not_before")?,
+        state: r.try_get("state")?,
+        reason: r.try_get("reason")?,
+        attempts: r.try_get("attempts")?,
+        done_at: r.try_get("done_at")?,
+        receipt: r.try_get("receipt")?,
+    })
+}
