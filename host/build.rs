@@ -9,10 +9,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 /// (plugin name, cargo artifact name) of every bundled plugin.
-const BUNDLED: &[(&str, &str)] = &[
-    ("b2b-standard", "b2b_standard"),
-    ("subscription-recovery", "subscription_recovery"),
-];
+const BUNDLED: &[(&str, &str)] =
+    &[("b2b-standard", "b2b_standard"), ("subscription-recovery", "subscription_recovery"), ("email", "email")];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
@@ -22,18 +20,12 @@ fn main() {
     }
 
     let wasm_dir = build_support::build_guests(&root, &root.join("plugins/Cargo.toml"));
-    let mut out = String::from(
-        "/// Bundled plugins: (name, component bytes).\npub static BUNDLED: &[(&str, &[u8])] = &[\n",
-    );
+    let mut out =
+        String::from("/// Bundled plugins: (name, component bytes).\npub static BUNDLED: &[(&str, &[u8])] = &[\n");
     for (name, artifact) in BUNDLED {
         let path = wasm_dir.join(format!("{artifact}.wasm"));
         assert!(path.exists(), "{} was not built", path.display());
-        writeln!(
-            out,
-            "    ({name:?}, include_bytes!({:?})),",
-            path.display().to_string()
-        )
-        .unwrap();
+        writeln!(out, "    ({name:?}, include_bytes!({:?})),", path.display().to_string()).unwrap();
     }
     out.push_str("];\n");
     let dest = PathBuf::from(env::var("OUT_DIR").unwrap()).join("bundled.rs");

@@ -10,19 +10,11 @@ use std::process::Command;
 pub fn build_guests(root: &Path, manifest: &Path) -> PathBuf {
     ensure_wasm_target();
     // A target dir of its own so the nested cargo never waits on the outer one's lock.
-    let target_dir = env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
-        .join("wasm");
+    let target_dir =
+        env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target")).join("wasm");
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "--manifest-path",
-        ])
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
         .arg(manifest)
         .arg("--target-dir")
         .arg(&target_dir)
@@ -34,20 +26,13 @@ pub fn build_guests(root: &Path, manifest: &Path) -> PathBuf {
         .env_remove("MAKEFLAGS")
         .status()
         .expect("could not run cargo to build the wasm guests");
-    assert!(
-        status.success(),
-        "building {} for wasm32-wasip2 failed",
-        manifest.display()
-    );
+    assert!(status.success(), "building {} for wasm32-wasip2 failed", manifest.display());
     target_dir.join("wasm32-wasip2").join("release")
 }
 
 fn ensure_wasm_target() {
     let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let sysroot = Command::new(rustc)
-        .args(["--print", "sysroot"])
-        .output()
-        .expect("rustc --print sysroot");
+    let sysroot = Command::new(rustc).args(["--print", "sysroot"]).output().expect("rustc --print sysroot");
     let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
     if sysroot.join("lib/rustlib/wasm32-wasip2").exists() {
         return;

@@ -19,11 +19,7 @@ impl Catalog {
         let mut plugins = Vec::with_capacity(BUNDLED.len());
         for (name, bytes) in BUNDLED {
             let plugin = sandbox.load(bytes, PluginSource::Bundled)?;
-            anyhow::ensure!(
-                plugin.id.name == *name,
-                "bundled {name} describes itself as {}",
-                plugin.id.name
-            );
+            anyhow::ensure!(plugin.id.name == *name, "bundled {name} describes itself as {}", plugin.id.name);
             plugins.push(Arc::new(plugin));
         }
         Ok(Catalog { sandbox, plugins })
@@ -40,10 +36,8 @@ impl Catalog {
     /// Loads a plugin from a `.wasm` file and adds it to the catalog.
     pub fn load_file(&mut self, path: &Path) -> Result<Arc<Plugin>, LoadError> {
         let source = PluginSource::File(path.to_path_buf());
-        let bytes = std::fs::read(path).map_err(|e| LoadError {
-            plugin: source.to_string(),
-            reason: format!("cannot read: {e}"),
-        })?;
+        let bytes = std::fs::read(path)
+            .map_err(|e| LoadError { plugin: source.to_string(), reason: format!("cannot read: {e}") })?;
         let plugin = Arc::new(self.sandbox.load(&bytes, source)?);
         self.plugins.push(plugin.clone());
         Ok(plugin)

@@ -9,6 +9,7 @@ use chrono::{NaiveTime, Weekday};
 use serde::Deserialize;
 
 use crate::invoice::Customer;
+use crate::render::Business;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -59,6 +60,19 @@ impl Default for BusinessConfig {
     }
 }
 
+impl BusinessConfig {
+    pub fn business(&self) -> Business {
+        Business {
+            name: self.name.clone(),
+            email: self.email.clone(),
+            phone: self.phone.clone(),
+            address: self.address.clone(),
+            website: self.website.clone(),
+            payment_methods: self.payment_methods.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policies {
@@ -80,10 +94,7 @@ impl Default for Policies {
     fn default() -> Self {
         Policies {
             default: default_policy(),
-            segments: BTreeMap::from([(
-                "subscription".to_string(),
-                "subscription-recovery".to_string(),
-            )]),
+            segments: BTreeMap::from([("subscription".to_string(), "subscription-recovery".to_string())]),
             customers: BTreeMap::new(),
         }
     }
@@ -91,10 +102,7 @@ impl Default for Policies {
 
 impl Policies {
     pub fn for_customer(&self, c: &Customer) -> &str {
-        self.customers
-            .get(&c.id)
-            .or_else(|| self.segments.get(&c.segment))
-            .unwrap_or(&self.default)
+        self.customers.get(&c.id).or_else(|| self.segments.get(&c.segment)).unwrap_or(&self.default)
     }
 
     /// Every policy the config names.
@@ -126,20 +134,13 @@ fn default_cap() -> u32 {
 
 impl Default for Sending {
     fn default() -> Self {
-        Sending {
-            cap_per_week: default_cap(),
-            windows: BTreeMap::new(),
-        }
+        Sending { cap_per_week: default_cap(), windows: BTreeMap::new() }
     }
 }
 
 impl Sending {
     pub fn window(&self, channel: &str) -> Window {
-        self.windows
-            .get(channel)
-            .or_else(|| self.windows.get("default"))
-            .cloned()
-            .unwrap_or_default()
+        self.windows.get(channel).or_else(|| self.windows.get("default")).cloned().unwrap_or_default()
     }
 }
 
@@ -156,22 +157,12 @@ pub struct Window {
 
 impl Default for Window {
     fn default() -> Self {
-        Window {
-            days: weekdays(),
-            from: eight(),
-            to: nineteen(),
-        }
+        Window { days: weekdays(), from: eight(), to: nineteen() }
     }
 }
 
 fn weekdays() -> Vec<Weekday> {
-    vec![
-        Weekday::Mon,
-        Weekday::Tue,
-        Weekday::Wed,
-        Weekday::Thu,
-        Weekday::Fri,
-    ]
+    vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri]
 }
 fn eight() -> NaiveTime {
     NaiveTime::from_hms_opt(8, 0, 0).unwrap()
@@ -185,8 +176,7 @@ fn de_days<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Weekday>, D::Er
     names
         .iter()
         .map(|n| {
-            n.parse::<Weekday>()
-                .map_err(|_| serde::de::Error::custom(format!("unknown day {n:?} (mon, tue, ...)")))
+            n.parse::<Weekday>().map_err(|_| serde::de::Error::custom(format!("unknown day {n:?} (mon, tue, ...)")))
         })
         .collect()
 }
@@ -235,24 +225,16 @@ impl Config {
         let Some(path) = path else {
             return Ok(Config::default());
         };
-        let bad = |reason: String| BadConfig {
-            file: path.display().to_string(),
-            reason,
-        };
+        let bad = |reason: String| BadConfig { file: path.display().to_string(), reason };
         let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read: {e}")))?;
-        let mut config: Config =
-            toml::from_str(&text).map_err(|e| bad(e.to_string().trim().replace('\n', " ")))?;
+        let mut config: Config = toml::from_str(&text).map_err(|e| bad(e.to_string().trim().replace('\n', " ")))?;
         config.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         for (name, w) in &config.sending.windows {
             if w.from >= w.to {
-                return Err(bad(format!(
-                    "sending.windows.{name}: `from` must be before `to`"
-                )));
+                return Err(bad(format!("sending.windows.{name}: `from` must be before `to`")));
             }
             if w.days.is_empty() {
-                return Err(bad(format!(
-                    "sending.windows.{name}.days: no day to send on"
-                )));
+                return Err(bad(format!("sending.windows.{name}.days: no day to send on")));
             }
         }
         if config.sending.cap_per_week == 0 {
@@ -278,11 +260,7 @@ impl Config {
     }
 
     pub fn resolve(&self, p: &Path) -> PathBuf {
-        if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            self.dir.join(p)
-        }
+        if p.is_absolute() { p.to_path_buf() } else { self.dir.join(p) }
     }
 }
 
@@ -307,17 +285,11 @@ mod tests {
 
     #[test]
     fn bad_keys_are_named() {
-        let err = parse("[sending]\ncap_per_wek = 2\n")
-            .unwrap_err()
-            .to_string();
+        let err = parse("[sending]\ncap_per_wek = 2\n").unwrap_err().to_string();
         assert!(err.contains("cap_per_wek"), "{err}");
-        let err = parse("[sending.windows.sms]\nfrom = \"25:00\"\n")
-            .unwrap_err()
-            .to_string();
+        let err = parse("[sending.windows.sms]\nfrom = \"25:00\"\n").unwrap_err().to_string();
         assert!(err.contains("bad time \"25:00\""), "{err}");
-        let err = parse("[sending.windows.email]\nfrom = \"18:00\"\nto = \"09:00\"\n")
-            .unwrap_err()
-            .to_string();
+        let err = parse("[sending.windows.email]\nfrom = \"18:00\"\nto = \"09:00\"\n").unwrap_err().to_string();
         assert!(err.contains("sending.windows.email"), "{err}");
     }
 

@@ -27,14 +27,9 @@ pub enum Block {
 impl std::fmt::Display for Block {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Block::Closed(s) => write!(
-                f,
-                "invoice is {}",
-                serde_json::to_value(s)
-                    .unwrap()
-                    .as_str()
-                    .unwrap_or("closed")
-            ),
+            Block::Closed(s) => {
+                write!(f, "invoice is {}", serde_json::to_value(s).unwrap().as_str().unwrap_or("closed"))
+            }
             Block::Disputed => f.write_str("invoice is disputed"),
             Block::Promised(until) => write!(f, "promise to pay until {until}"),
             Block::Stopped => f.write_str("dunning stopped for the customer"),
@@ -131,11 +126,7 @@ fn local_instant(tz: Tz, local: chrono::NaiveDateTime) -> DateTime<Utc> {
 /// may go: `None` if now, else when the oldest falls out of the window.
 pub fn cap_wait(sent: &[i64], cap: u32, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let week = 7 * 86_400;
-    let recent: Vec<i64> = sent
-        .iter()
-        .copied()
-        .filter(|&t| t > now.timestamp() - week)
-        .collect();
+    let recent: Vec<i64> = sent.iter().copied().filter(|&t| t > now.timestamp() - week).collect();
     if recent.len() < cap as usize {
         return None;
     }
@@ -190,10 +181,7 @@ mod tests {
 
     fn remind(inv: &Invoice, cust: &Customer, done: &[&str], ticked: bool) -> Result<(), Block> {
         let now = "2026-02-10T09:00:00Z".parse().unwrap();
-        let req = Request {
-            step: "overdue-7",
-            channel: Some("email"),
-        };
+        let req = Request { step: "overdue-7", channel: Some("email") };
         check(&req, inv, cust, done.iter().copied(), ticked, now)
     }
 
@@ -201,68 +189,38 @@ mod tests {
     fn each_guardrail_blocks_a_reminder() {
         let (mut inv, mut cust) = fixtures();
         assert_eq!(remind(&inv, &cust, &[], false), Ok(()));
-        assert_eq!(
-            remind(&inv, &cust, &["overdue-7"], false),
-            Err(Block::StepDone("overdue-7".into()))
-        );
+        assert_eq!(remind(&inv, &cust, &["overdue-7"], false), Err(Block::StepDone("overdue-7".into())));
         assert_eq!(remind(&inv, &cust, &[], true), Err(Block::OnePerTick));
         cust.opted_out.push("email".into());
-        assert_eq!(
-            remind(&inv, &cust, &[], false),
-            Err(Block::OptedOut("email".into()))
-        );
+        assert_eq!(remind(&inv, &cust, &[], false), Err(Block::OptedOut("email".into())));
         cust.dunning_stop = true;
         assert_eq!(remind(&inv, &cust, &[], false), Err(Block::Stopped));
         let until = NaiveDate::from_ymd_opt(2026, 2, 10).unwrap();
-        inv.promise_to_pay = Some(PromiseToPay {
-            until,
-            amount: None,
-        });
+        inv.promise_to_pay = Some(PromiseToPay { until, amount: None });
         assert_eq!(remind(&inv, &cust, &[], false), Err(Block::Promised(until)));
-        inv.dispute = Some(Dispute {
-            opened: "2026-02-01T00:00:00Z".parse().unwrap(),
-            reason: String::new(),
-        });
+        inv.dispute = Some(Dispute { opened: "2026-02-01T00:00:00Z".parse().unwrap(), reason: String::new() });
         assert_eq!(remind(&inv, &cust, &[], false), Err(Block::Disputed));
         inv.status = InvoiceStatus::Paid;
-        assert_eq!(
-            remind(&inv, &cust, &[], false),
-            Err(Block::Closed(InvoiceStatus::Paid))
-        );
-        assert_eq!(
-            Block::Closed(InvoiceStatus::WrittenOff).to_string(),
-            "invoice is written-off"
-        );
+        assert_eq!(remind(&inv, &cust, &[], false), Err(Block::Closed(InvoiceStatus::Paid)));
+        assert_eq!(Block::Closed(InvoiceStatus::WrittenOff).to_string(), "invoice is written-off");
     }
 
     #[test]
     fn a_lapsed_promise_no_longer_holds_reminders() {
         let (mut inv, cust) = fixtures();
-        inv.promise_to_pay = Some(PromiseToPay {
-            until: NaiveDate::from_ymd_opt(2026, 2, 9).unwrap(),
-            amount: None,
-        });
+        inv.promise_to_pay = Some(PromiseToPay { until: NaiveDate::from_ymd_opt(2026, 2, 9).unwrap(), amount: None });
         assert_eq!(remind(&inv, &cust, &[], false), Ok(()));
     }
 
     #[test]
     fn internal_actions_pass_a_dispute_but_not_a_closed_invoice() {
         let (mut inv, cust) = fixtures();
-        inv.dispute = Some(Dispute {
-            opened: "2026-02-01T00:00:00Z".parse().unwrap(),
-            reason: String::new(),
-        });
+        inv.dispute = Some(Dispute { opened: "2026-02-01T00:00:00Z".parse().unwrap(), reason: String::new() });
         let now = "2026-02-10T09:00:00Z".parse().unwrap();
-        let review = Request {
-            step: "dispute-review",
-            channel: None,
-        };
+        let review = Request { step: "dispute-review", channel: None };
         assert_eq!(check(&review, &inv, &cust, [], false, now), Ok(()));
         inv.status = InvoiceStatus::Void;
-        assert_eq!(
-            check(&review, &inv, &cust, [], false, now),
-            Err(Block::Closed(InvoiceStatus::Void))
-        );
+        assert_eq!(check(&review, &inv, &cust, [], false, now), Err(Block::Closed(InvoiceStatus::Void)));
     }
 
     fn window() -> Window {
@@ -281,23 +239,14 @@ mod tests {
         // Rome (UTC+1): 10:00, inside.
         assert_eq!(next_in_window(&w, chrono_tz::Europe::Rome, now), now);
         // Los Angeles (UTC-8): 01:00, opens at 08:00 local = 16:00 UTC.
-        assert_eq!(
-            next_in_window(&w, chrono_tz::America::Los_Angeles, now),
-            utc("2026-11-24T16:00:00Z")
-        );
+        assert_eq!(next_in_window(&w, chrono_tz::America::Los_Angeles, now), utc("2026-11-24T16:00:00Z"));
         // Tokyo (UTC+9): 18:00, inside until 19:00.
         assert_eq!(next_in_window(&w, chrono_tz::Asia::Tokyo, now), now);
         // Auckland (UTC+13 in summer): 22:00 Tuesday, next is Wednesday 08:00 = Tuesday 19:00 UTC.
-        assert_eq!(
-            next_in_window(&w, chrono_tz::Pacific::Auckland, now),
-            utc("2026-11-24T19:00:00Z")
-        );
+        assert_eq!(next_in_window(&w, chrono_tz::Pacific::Auckland, now), utc("2026-11-24T19:00:00Z"));
         // Friday 20:00 in Rome waits for Monday 08:00.
         let friday_evening = utc("2026-11-27T19:00:00Z");
-        assert_eq!(
-            next_in_window(&w, chrono_tz::Europe::Rome, friday_evening),
-            utc("2026-11-30T07:00:00Z")
-        );
+        assert_eq!(next_in_window(&w, chrono_tz::Europe::Rome, friday_evening), utc("2026-11-30T07:00:00Z"));
     }
 
     #[test]
@@ -314,19 +263,11 @@ mod tests {
         );
         // Los Angeles leaves it on 2026-11-01: 08:00 PDT = 15:00 UTC before, 08:00 PST = 16:00 UTC after.
         assert_eq!(
-            next_in_window(
-                &w,
-                chrono_tz::America::Los_Angeles,
-                utc("2026-10-30T10:00:00Z")
-            ),
+            next_in_window(&w, chrono_tz::America::Los_Angeles, utc("2026-10-30T10:00:00Z")),
             utc("2026-10-30T15:00:00Z")
         );
         assert_eq!(
-            next_in_window(
-                &w,
-                chrono_tz::America::Los_Angeles,
-                utc("2026-11-02T10:00:00Z")
-            ),
+            next_in_window(&w, chrono_tz::America::Los_Angeles, utc("2026-11-02T10:00:00Z")),
             utc("2026-11-02T16:00:00Z")
         );
         // Auckland enters summer time on 2026-09-27 (02:00 -> 03:00); a window opening at 02:30 opens at 03:00.
@@ -337,11 +278,7 @@ mod tests {
         };
         // Sunday 27th 03:00 NZDT = Saturday 26th 14:00 UTC.
         assert_eq!(
-            next_in_window(
-                &odd,
-                chrono_tz::Pacific::Auckland,
-                utc("2026-09-26T12:00:00Z")
-            ),
+            next_in_window(&odd, chrono_tz::Pacific::Auckland, utc("2026-09-26T12:00:00Z")),
             utc("2026-09-26T14:00:00Z")
         );
     }
@@ -352,11 +289,7 @@ mod tests {
         let day = 86_400;
         let t = now.timestamp();
         assert_eq!(cap_wait(&[t - 6 * day, t - 2 * day], 3, now), None);
-        assert_eq!(
-            cap_wait(&[t - 8 * day, t - 6 * day, t - 2 * day], 3, now),
-            None,
-            "one is older than a week"
-        );
+        assert_eq!(cap_wait(&[t - 8 * day, t - 6 * day, t - 2 * day], 3, now), None, "one is older than a week");
         let wait = cap_wait(&[t - 6 * day, t - 5 * day, t - 2 * day], 3, now);
         assert_eq!(wait, DateTime::from_timestamp(t + day, 0));
     }

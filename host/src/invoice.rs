@@ -98,12 +98,7 @@ impl Invoice {
 
 /// Something that happened to an invoice or its customer, from outside.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(
-    tag = "type",
-    rename_all = "kebab-case",
-    rename_all_fields = "snake_case",
-    deny_unknown_fields
-)]
+#[serde(tag = "type", rename_all = "kebab-case", rename_all_fields = "snake_case", deny_unknown_fields)]
 pub enum Event {
     Paid,
     PaymentFailed {
@@ -129,12 +124,7 @@ pub enum Event {
 
 impl Event {
     /// Applies the event; returns a line saying what changed, for timelines and logs.
-    pub fn apply(
-        &self,
-        invoice: &mut Invoice,
-        customer: &mut Customer,
-        at: DateTime<Utc>,
-    ) -> String {
+    pub fn apply(&self, invoice: &mut Invoice, customer: &mut Customer, at: DateTime<Utc>) -> String {
         match self {
             Event::Paid => {
                 invoice.status = InvoiceStatus::Paid;
@@ -151,16 +141,10 @@ impl Event {
                 failure.decline_code = decline_code.clone();
                 failure.attempts += 1;
                 failure.last_attempt = at;
-                format!(
-                    "payment failed ({decline_code}), attempt {}",
-                    failure.attempts
-                )
+                format!("payment failed ({decline_code}), attempt {}", failure.attempts)
             }
             Event::DisputeOpened { reason } => {
-                invoice.dispute = Some(Dispute {
-                    opened: at,
-                    reason: reason.clone(),
-                });
+                invoice.dispute = Some(Dispute { opened: at, reason: reason.clone() });
                 "dispute opened: reminders held".into()
             }
             Event::DisputeClosed => {
@@ -168,10 +152,7 @@ impl Event {
                 "dispute closed".into()
             }
             Event::PromiseToPay { until } => {
-                invoice.promise_to_pay = Some(PromiseToPay {
-                    until: *until,
-                    amount: None,
-                });
+                invoice.promise_to_pay = Some(PromiseToPay { until: *until, amount: None });
                 format!("promise to pay by {until}")
             }
             Event::Stop => {

@@ -6,9 +6,12 @@
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod deliver;
 pub mod guardrails;
 pub mod intake;
 pub mod invoice;
+pub mod render;
+pub mod runtime;
 pub mod sandbox;
 pub mod scheduler;
 pub mod simulate;

@@ -91,24 +91,13 @@ pub struct Rendered {
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     #[error("cannot read template overrides at {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("template {file}, line {line}: unknown placeholder `{placeholder}`")]
-    UnknownPlaceholder {
-        file: String,
-        line: usize,
-        placeholder: String,
-    },
+    UnknownPlaceholder { file: String, line: usize, placeholder: String },
     #[error(
         "template {file}, line {line}: `{placeholder}` can be empty here; print it inside {{% if {placeholder} %}}"
     )]
-    EmptyValue {
-        file: String,
-        line: usize,
-        placeholder: String,
-    },
+    EmptyValue { file: String, line: usize, placeholder: String },
     #[error("template {file}: {message}")]
     Template { file: String, message: String },
     #[error("template {file}: {problem}")]
@@ -130,22 +119,27 @@ pub const LANGUAGES: [&str; 5] = ["it", "en", "fr", "de", "es"];
 const FALLBACK: &str = "en";
 
 macro_rules! builtin {
-    ([$($root:literal),*], [$($lang:literal),*], [$($name:literal),*]) => {
-        &[
-            $(($root, include_str!(concat!("../templates/", $root)))),*,
-            $(builtin!(@lang $lang, [$($name),*])),*
-        ]
+    ([$($lang:literal),*], $names:tt) => {
+        &[$(builtin!(@lang $lang, $names)),*]
     };
     (@lang $lang:literal, [$($name:literal),*]) => {
-        $((concat!($lang, "/", $name, ".j2"), include_str!(concat!("../templates/", $lang, "/", $name, ".j2")))),*
+        &[$((
+            concat!($lang, "/", $name, ".j2"),
+            include_str!(concat!("../templates/", $lang, "/", $name, ".j2")),
+        )),*]
     };
 }
 
-/// (path, source) of every built-in template.
+/// (path, source) of the built-in templates outside the language folders.
+const BUILTIN_SHARED: &[(&str, &str)] = &[
+    ("layout.j2", include_str!("../templates/layout.j2")),
+    ("page.html.j2", include_str!("../templates/page.html.j2")),
+];
+
+/// (path, source) of the built-in templates of each language.
 #[rustfmt::skip]
-const BUILTIN: &[(&str, &str)] = builtin!(
-    ["layout.j2", "page.html.j2"],
-    ["it", "en", "fr", "de", "es"],
+const BUILTIN: &[&[(&str, &str)]] = builtin!(
+    ["en"],
     ["_common", "pre-due", "overdue-soft", "overdue-firm", "final-notice", "formal-notice",
      "phone-call", "payment-failed", "payment-failed-hard", "payment-reminder",
      "suspension-warning", "service-suspended", "card-expiring", "setup-incomplete"]
@@ -166,8 +160,9 @@ impl Renderer {
     /// message is rendered here with sample facts for every tone, so a template with an
     /// unknown placeholder, a syntax error or a missing fact is an error now, not later.
     pub fn new(override_dir: Option<&Path>) -> Result<Self, RenderError> {
-        let mut files: BTreeMap<String, (String, String)> = BUILTIN
+        let mut files: BTreeMap<String, (String, String)> = BUILTIN_SHARED
             .iter()
+            .chain(BUILTIN.iter().flat_map(|l| l.iter()))
             .map(|(p, s)| (p.to_string(), (format!("built-in {p}"), s.to_string())))
             .collect();
         if let Some(dir) = override_dir {
@@ -178,13 +173,11 @@ impl Renderer {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
-        env.set_auto_escape_callback(|name| {
-            if name.ends_with(".html.j2") {
-                AutoEscape::Html
-            } else {
-                AutoEscape::None
-            }
-        });
+        env.set_auto_escape_callback(
+            |name| {
+                if name.ends_with(".html.j2") { AutoEscape::Html } else { AutoEscape::None }
+            },
+        );
         env.set_formatter(|out, state, value| {
             if value.is_none() || value.is_undefined() {
                 return Err(minijinja::Error::new(ErrorKind::InvalidOperation, EMPTY));
@@ -194,10 +187,7 @@ impl Renderer {
         let mut messages: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for (name, (origin, source)) in &files {
             env.add_template_owned(name.clone(), source.clone())
-                .map_err(|e| RenderError::Template {
-                    file: origin.clone(),
-                    message: e.to_string(),
-                })?;
+                .map_err(|e| RenderError::Template { file: origin.clone(), message: e.to_string() })?;
             if let Some((lang, file)) = name.split_once('/')
                 && let Some(msg) = file.strip_suffix(".j2")
                 && !msg.starts_with('_')
@@ -207,11 +197,7 @@ impl Renderer {
                 entry.insert(lang.to_string());
             }
         }
-        let renderer = Renderer {
-            env,
-            files,
-            messages,
-        };
+        let renderer = Renderer { env, files, messages };
         renderer.check_all()?;
         Ok(renderer)
     }
@@ -223,10 +209,7 @@ impl Renderer {
 
     /// Languages a message exists in.
     pub fn languages(&self, template: &str) -> Vec<String> {
-        self.messages
-            .get(template)
-            .map(|l| l.iter().cloned().collect())
-            .unwrap_or_default()
+        self.messages.get(template).map(|l| l.iter().cloned().collect()).unwrap_or_default()
     }
 
     pub fn render(&self, facts: &Facts) -> Result<Rendered, RenderError> {
@@ -248,10 +231,8 @@ impl Renderer {
     fn render_ctx(&self, name: &str, ctx: &Ctx) -> Result<Rendered, RenderError> {
         let err = |e: minijinja::Error| self.error(name, &e);
         let tmpl = self.env.get_template(name).map_err(err)?;
-        let captured = tmpl.render_captured(ctx).map_err(err)?;
-        let subject = captured
-            .with_state_mut(|st| st.render_block("subject"))
-            .map_err(err)?;
+        let mut captured = tmpl.render_captured(ctx).map_err(err)?;
+        let subject = captured.with_state_mut(|st| st.render_block("subject")).map_err(err)?;
         let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
         let text = normalize(captured.output());
         let page = self.env.get_template(PAGE).map_err(err)?;
@@ -262,12 +243,7 @@ impl Renderer {
                 ..Value::from_serialize(ctx)
             })
             .map_err(|e| self.error(PAGE, &e))?;
-        Ok(Rendered {
-            subject,
-            text,
-            html,
-            language: ctx.lang.clone(),
-        })
+        Ok(Rendered { subject, text, html, language: ctx.lang.clone() })
     }
 
     /// Render every message in every language with sample facts for every tone, with and
@@ -278,7 +254,9 @@ impl Renderer {
                 let first = langs.iter().next().map_or("?", |l| l.as_str());
                 return Err(RenderError::Incomplete {
                     file: self.origin(&format!("{first}/{msg}.j2")),
-                    problem: format!("message `{msg}` has no English version (en/{msg}.j2), the fallback for other locales"),
+                    problem: format!(
+                        "message `{msg}` has no English version (en/{msg}.j2), the fallback for other locales"
+                    ),
                 });
             }
         }
@@ -358,25 +336,15 @@ impl Renderer {
             Some(src.get(r)?.trim().to_string())
         });
         match (inner.kind(), snippet) {
-            (ErrorKind::UndefinedError, Some(placeholder)) => RenderError::UnknownPlaceholder {
-                file,
-                line,
-                placeholder,
-            },
+            (ErrorKind::UndefinedError, Some(placeholder)) => {
+                RenderError::UnknownPlaceholder { file, line, placeholder }
+            }
             (ErrorKind::InvalidOperation, Some(placeholder)) if inner.detail() == Some(EMPTY) => {
-                RenderError::EmptyValue {
-                    file,
-                    line,
-                    placeholder,
-                }
+                RenderError::EmptyValue { file, line, placeholder }
             }
             _ => RenderError::Template {
                 file,
-                message: if name == rendering {
-                    inner.to_string()
-                } else {
-                    format!("{inner} (rendering {rendering})")
-                },
+                message: if name == rendering { inner.to_string() } else { format!("{inner} (rendering {rendering})") },
             },
         }
     }
@@ -384,19 +352,12 @@ impl Renderer {
 
 const EMPTY: &str = "printed an empty value";
 
-fn read_overrides(
-    root: &Path,
-    dir: &Path,
-    files: &mut BTreeMap<String, (String, String)>,
-) -> Result<(), RenderError> {
+fn read_overrides(root: &Path, dir: &Path, files: &mut BTreeMap<String, (String, String)>) -> Result<(), RenderError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| RenderError::Io { path, source }
     };
-    let mut entries = std::fs::read_dir(dir)
-        .map_err(io(dir))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(io(dir))?;
+    let mut entries = std::fs::read_dir(dir).map_err(io(dir))?.collect::<Result<Vec<_>, _>>().map_err(io(dir))?;
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let path = entry.path();
@@ -409,11 +370,7 @@ fn read_overrides(
             read_overrides(root, &path, files)?;
         } else if file_name.ends_with(".j2") {
             let rel = path.strip_prefix(root).unwrap_or(&path);
-            let name = rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/");
+            let name = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
             let source = std::fs::read_to_string(&path).map_err(io(&path))?;
             files.insert(name, (path.display().to_string(), source));
         }
@@ -513,7 +470,13 @@ fn sample_businesses() -> (Business, Business) {
     (rich, plain)
 }
 
-fn sample_facts<'a>(template: &'a str, tone: &'a str, locale: &'a str, business: &'a Business, overdue: bool) -> Facts<'a> {
+fn sample_facts<'a>(
+    template: &'a str,
+    tone: &'a str,
+    locale: &'a str,
+    business: &'a Business,
+    overdue: bool,
+) -> Facts<'a> {
     let d = |m, d| NaiveDate::from_ymd_opt(2026, m, d).expect("valid sample date");
     let rich = business.phone.is_some();
     Facts {
@@ -539,7 +502,10 @@ fn split_locale(locale: &str) -> (String, Option<String>) {
     let mut parts = locale.split(['-', '_']).filter(|p| !p.is_empty());
     let lang = parts.next().unwrap_or(FALLBACK).to_ascii_lowercase();
     let region = parts
-        .find(|p| (p.len() == 2 && p.chars().all(|c| c.is_ascii_alphabetic())) || (p.len() == 3 && p.chars().all(|c| c.is_ascii_digit())))
+        .find(|p| {
+            (p.len() == 2 && p.chars().all(|c| c.is_ascii_alphabetic()))
+                || (p.len() == 3 && p.chars().all(|c| c.is_ascii_digit()))
+        })
         .map(|p| p.to_ascii_uppercase());
     (lang, region)
 }
@@ -558,9 +524,8 @@ fn currency_symbol(cur: Option<Currency>, code: &str, region: Option<&str>) -> S
         _ => {}
     }
     let sym = cur.symbol().symbol;
-    let local = region
-        .and_then(|r| r.parse::<Country>().ok())
-        .is_some_and(|c| Currency::from_country(c).contains(&cur));
+    let local =
+        region.and_then(|r| r.parse::<Country>().ok()).is_some_and(|c| Currency::from_country(c).contains(&cur));
     let foreign_letters = sym.chars().any(|c| c.is_alphabetic() && !c.is_ascii());
     let letters = sym.chars().any(char::is_alphabetic);
     if sym.is_empty() || foreign_letters || (!local && (letters || SHARED_SYMBOLS.contains(&sym.as_str()))) {
@@ -584,7 +549,9 @@ pub fn format_money(minor: i64, currency: &str, locale: &str) -> String {
         "it" | "de" if swiss => ("’", ".", true),
         "it" | "de" => (".", ",", region == Some("AT")),
         "fr" => ("\u{202f}", ",", false),
-        "es" if matches!(region, Some("MX" | "US" | "PR" | "DO" | "GT" | "HN" | "NI" | "PA" | "PE" | "SV" | "419")) => (",", ".", true),
+        "es" if matches!(region, Some("MX" | "US" | "PR" | "DO" | "GT" | "HN" | "NI" | "PA" | "PE" | "SV" | "419")) => {
+            (",", ".", true)
+        }
         "es" => (".", ",", false),
         _ => (",", ".", true),
     };
@@ -616,11 +583,91 @@ pub fn format_money(minor: i64, currency: &str, locale: &str) -> String {
 }
 
 const MONTHS: [(&str, [&str; 12]); 5] = [
-    ("it", ["gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto", "settembre", "ottobre", "novembre", "dicembre"]),
-    ("en", ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]),
-    ("fr", ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"]),
-    ("de", ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober", "November", "Dezember"]),
-    ("es", ["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre"]),
+    (
+        "it",
+        [
+            "gennaio",
+            "febbraio",
+            "marzo",
+            "aprile",
+            "maggio",
+            "giugno",
+            "luglio",
+            "agosto",
+            "settembre",
+            "ottobre",
+            "novembre",
+            "dicembre",
+        ],
+    ),
+    (
+        "en",
+        [
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ],
+    ),
+    (
+        "fr",
+        [
+            "janvier",
+            "février",
+            "mars",
+            "avril",
+            "mai",
+            "juin",
+            "juillet",
+            "août",
+            "septembre",
+            "octobre",
+            "novembre",
+            "décembre",
+        ],
+    ),
+    (
+        "de",
+        [
+            "Januar",
+            "Februar",
+            "März",
+            "April",
+            "Mai",
+            "Juni",
+            "Juli",
+            "August",
+            "September",
+            "Oktober",
+            "November",
+            "Dezember",
+        ],
+    ),
+    (
+        "es",
+        [
+            "enero",
+            "febrero",
+            "marzo",
+            "abril",
+            "mayo",
+            "junio",
+            "julio",
+            "agosto",
+            "septiembre",
+            "octubre",
+            "noviembre",
+            "diciembre",
+        ],
+    ),
 ];
 
 /// A date written out for the locale: "1 ottobre 2026", "1 October 2026" (en-GB),
@@ -641,7 +688,11 @@ pub fn format_date(date: NaiveDate, locale: &str) -> String {
         }
         "fr" if d == 1 => format!("1er {month} {y}"),
         "es" => format!("{d} de {month} de {y}"),
-        "en" if matches!(region.as_deref(), None | Some("US" | "CA" | "PH" | "PR" | "GU" | "AS" | "VI" | "UM" | "MP")) => {
+        "en" if matches!(
+            region.as_deref(),
+            None | Some("US" | "CA" | "PH" | "PR" | "GU" | "AS" | "VI" | "UM" | "MP")
+        ) =>
+        {
             format!("{month} {d}, {y}")
         }
         _ => format!("{d} {month} {y}"),
@@ -695,7 +746,10 @@ fn line_to_html(line: &str) -> String {
         let lead = &core[..core.len() - core_start.len()];
         let href = if core_start.starts_with("https://") || core_start.starts_with("http://") {
             Some(core_start.to_string())
-        } else if core_start.contains('@') && !core_start.contains('/') && core_start.rsplit('@').next().is_some_and(|d| d.contains('.')) {
+        } else if core_start.contains('@')
+            && !core_start.contains('/')
+            && core_start.rsplit('@').next().is_some_and(|d| d.contains('.'))
+        {
             Some(format!("mailto:{core_start}"))
         } else {
             None
@@ -742,4 +796,24 @@ fn text_to_html(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn smoke() {
+        let r = Renderer::new(None).unwrap();
+        let (rich, _) = sample_businesses();
+        for (t, tone) in [("overdue-soft", "soft"), ("formal-notice", "formal")] {
+            let f = Facts { today: d(2026, 10, 20), ..sample_facts(t, tone, "en-GB", &rich, true) };
+            let out = r.render(&f).unwrap();
+            println!("{}\n---\n{}", out.subject, out.text);
+        }
+    }
 }

@@ -33,10 +33,7 @@ pub struct Policies {
 }
 
 impl Policies {
-    pub fn resolve(
-        config: &Config,
-        catalog: &mut crate::catalog::Catalog,
-    ) -> Result<Self, crate::sandbox::LoadError> {
+    pub fn resolve(config: &Config, catalog: &mut crate::catalog::Catalog) -> Result<Self, crate::sandbox::LoadError> {
         let mut by_name = HashMap::new();
         for name in config.policies.all() {
             let target = if name.ends_with(".wasm") {
@@ -90,9 +87,7 @@ pub async fn decide(
     let mut report = DecideReport::default();
     let mut after = String::new();
     loop {
-        let page = store
-            .due_page(now.timestamp(), &after, batch as i64)
-            .await?;
+        let page = store.due_page(now.timestamp(), &after, batch as i64).await?;
         let Some(last) = page.last() else { break };
         after = last.invoice.id.clone();
         report.evaluated += page.len();
@@ -100,10 +95,7 @@ pub async fn decide(
         // Group the page by the policy serving each customer.
         let mut groups: BTreeMap<&str, Vec<&DueInvoice>> = BTreeMap::new();
         for due in &page {
-            groups
-                .entry(config.policies.for_customer(&due.customer))
-                .or_default()
-                .push(due);
+            groups.entry(config.policies.for_customer(&due.customer)).or_default().push(due);
         }
         let mut decisions = Vec::with_capacity(page.len());
         for (name, invoices) in groups {
@@ -119,8 +111,7 @@ pub async fn decide(
                     )
                 })
                 .collect();
-            let results =
-                tokio::task::block_in_place(|| policy.evaluate(now.timestamp(), &settings, &views));
+            let results = tokio::task::block_in_place(|| policy.evaluate(now.timestamp(), &settings, &views));
             for ((due, view), result) in invoices.into_iter().zip(&views).zip(results) {
                 let digest = hex::encode(Sha256::digest(format!("{now}|{settings:?}|{view:?}")));
                 let mut d = NewDecision {
@@ -164,14 +155,7 @@ fn carry_out(
     now: DateTime<Utc>,
     report: &mut DecideReport,
 ) {
-    d.actions = serde_json::to_string(
-        &decision
-            .actions
-            .iter()
-            .map(v0_1::action_json)
-            .collect::<Vec<_>>(),
-    )
-    .unwrap();
+    d.actions = serde_json::to_string(&decision.actions.iter().map(v0_1::action_json).collect::<Vec<_>>()).unwrap();
     let mut next = decision.next_review;
     let mut reminded = false;
     let mut steps: Vec<String> = due.outbox.iter().map(|o| o.step.clone()).collect();
@@ -187,14 +171,8 @@ fn carry_out(
             _ => None,
         };
         let request = Request { step, channel };
-        let check = guardrails::check(
-            &request,
-            &due.invoice,
-            &due.customer,
-            steps.iter().map(String::as_str),
-            reminded,
-            now,
-        );
+        let check =
+            guardrails::check(&request, &due.invoice, &due.customer, steps.iter().map(String::as_str), reminded, now);
         let (state, reason) = match check {
             // Asked again for a step already done, or a second reminder in one tick: ignored.
             Err(Block::StepDone(_) | Block::OnePerTick) => continue,
@@ -209,10 +187,7 @@ fn carry_out(
             }
             Ok(()) => {
                 report.actions_recorded += 1;
-                (
-                    "recorded",
-                    Some("recorded; this version carries out reminders only".to_string()),
-                )
+                ("recorded", Some("not carried out by this version (reminders only)".to_string()))
             }
         };
         steps.push(step.to_string());

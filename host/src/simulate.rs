@@ -88,37 +88,21 @@ struct Case {
 }
 
 pub fn run(policy: &Plugin, data: Dataset, opts: &Options) -> Vec<Timeline> {
-    let mut customers: HashMap<String, Customer> = data
-        .customers
-        .into_iter()
-        .map(|c| (c.id.clone(), c))
-        .collect();
+    let mut customers: HashMap<String, Customer> = data.customers.into_iter().map(|c| (c.id.clone(), c)).collect();
     let start = opts.from.and_time(opts.tick).and_utc();
     let mut cases: Vec<Case> = data
         .invoices
         .into_iter()
-        .map(|invoice| Case {
-            invoice,
-            history: vec![],
-            next_review: Some(start),
-            closed: None,
-            entries: vec![],
-        })
+        .map(|invoice| Case { invoice, history: vec![], next_review: Some(start), closed: None, entries: vec![] })
         .collect();
-    let index: HashMap<String, usize> = cases
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.invoice.id.clone(), i))
-        .collect();
+    let index: HashMap<String, usize> = cases.iter().enumerate().map(|(i, c)| (c.invoice.id.clone(), i)).collect();
 
     let mut day = opts.from;
     while day <= opts.to {
         let now = day.and_time(opts.tick).and_utc();
         for e in data.events.iter().filter(|e| e.on == day) {
             let case = &mut cases[index[&e.invoice_id]];
-            let customer = customers
-                .get_mut(&case.invoice.customer_id)
-                .expect("checked at intake");
+            let customer = customers.get_mut(&case.invoice.customer_id).expect("checked at intake");
             let what = e.event.apply(&mut case.invoice, customer, now);
             case.entries.push(Entry::new(day, "event").note(what));
             // Every event wakes the invoice up for the policy.
@@ -128,9 +112,7 @@ pub fn run(policy: &Plugin, data: Dataset, opts: &Options) -> Vec<Timeline> {
         let due: Vec<usize> = (0..cases.len())
             .filter(|&i| {
                 let c = &cases[i];
-                c.closed.is_none()
-                    && c.invoice.status == InvoiceStatus::Open
-                    && c.next_review.is_some_and(|t| t <= now)
+                c.closed.is_none() && c.invoice.status == InvoiceStatus::Open && c.next_review.is_some_and(|t| t <= now)
             })
             .collect();
         if !due.is_empty() {
@@ -146,9 +128,7 @@ pub fn run(policy: &Plugin, data: Dataset, opts: &Options) -> Vec<Timeline> {
             for (&i, result) in due.iter().zip(results) {
                 let case = &mut cases[i];
                 match result {
-                    Ok(decision) => {
-                        apply(case, &customers[&case.invoice.customer_id], decision, now)
-                    }
+                    Ok(decision) => apply(case, &customers[&case.invoice.customer_id], decision, now),
                     // The invoice keeps its review time: it is tried again at the next tick.
                     Err(e) => case.entries.push(Entry::new(day, "error").note(e.reason)),
                 }
@@ -165,11 +145,7 @@ pub fn run(policy: &Plugin, data: Dataset, opts: &Options) -> Vec<Timeline> {
                 (Some(reason), _) => format!("closed ({reason})"),
                 (None, InvoiceStatus::Open) if c.next_review.is_some() => "open".into(),
                 (None, InvoiceStatus::Open) => "open, waiting for an event".into(),
-                (None, status) => serde_json::to_value(status)
-                    .unwrap()
-                    .as_str()
-                    .unwrap_or("closed")
-                    .to_string(),
+                (None, status) => serde_json::to_value(status).unwrap().as_str().unwrap_or("closed").to_string(),
             };
             Timeline {
                 invoice: c.invoice.id.clone(),
@@ -196,14 +172,9 @@ fn apply(case: &mut Case, customer: &Customer, decision: v0_1::Decision, now: Da
             _ => None,
         };
         if let Some(step) = &step {
-            let request = Request {
-                step,
-                channel: channel.as_deref(),
-            };
+            let request = Request { step, channel: channel.as_deref() };
             let done = case.history.iter().map(|h| h.step.as_str());
-            if let Err(block) =
-                guardrails::check(&request, &case.invoice, customer, done, reminded, now)
-            {
+            if let Err(block) = guardrails::check(&request, &case.invoice, customer, done, reminded, now) {
                 let mut held = Entry::new(day, "held").step(step).note(block.to_string());
                 held.channel = channel;
                 case.entries.push(held);
@@ -235,11 +206,7 @@ fn apply(case: &mut Case, customer: &Customer, decision: v0_1::Decision, now: Da
             }
             Action::Escalate(e) => entry.note = Some(format!("{}: {}", e.kind.name(), e.reason)),
             Action::ApplyFee(f) => {
-                entry.note = Some(format!(
-                    "{} ({})",
-                    format_money(f.amount.minor, &f.amount.currency),
-                    f.reason
-                ))
+                entry.note = Some(format!("{} ({})", format_money(f.amount.minor, &f.amount.currency), f.reason))
             }
             Action::OfferPlan(p) => {
                 entry.note = Some(format!(
@@ -263,21 +230,12 @@ fn apply(case: &mut Case, customer: &Customer, decision: v0_1::Decision, now: Da
         }
         case.entries.push(entry);
     }
-    let next = decision
-        .next_review
-        .and_then(|t| DateTime::from_timestamp(t, 0));
-    case.next_review = if case.closed.is_some() {
-        None
-    } else {
-        next.max(pause)
-    };
+    let next = decision.next_review.and_then(|t| DateTime::from_timestamp(t, 0));
+    case.next_review = if case.closed.is_some() { None } else { next.max(pause) };
 }
 
 fn format_time(ts: i64) -> String {
-    DateTime::from_timestamp(ts, 0).map_or_else(
-        || ts.to_string(),
-        |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
-    )
+    DateTime::from_timestamp(ts, 0).map_or_else(|| ts.to_string(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string())
 }
 
 /// `1250.00 EUR`, `5000 JPY`, `1.250 KWD`.
@@ -288,12 +246,7 @@ pub fn format_money(minor: i64, currency: &str) -> String {
     }
     let scale = 10i64.pow(exp);
     let sign = if minor < 0 { "-" } else { "" };
-    format!(
-        "{sign}{}.{:0width$} {currency}",
-        minor.abs() / scale,
-        minor.abs() % scale,
-        width = exp as usize
-    )
+    format!("{sign}{}.{:0width$} {currency}", minor.abs() / scale, minor.abs() % scale, width = exp as usize)
 }
 
 #[cfg(test)]

@@ -7,21 +7,12 @@ mod build_support;
 use std::path::PathBuf;
 
 fn main() {
-    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap())
-        .join("../..")
-        .canonicalize()
-        .unwrap();
-    for watched in [
-        "tests/guests",
-        "examples/custom-policy",
-        "plugins/sdk",
-        "wit",
-    ] {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../..").canonicalize().unwrap();
+    for watched in ["tests/guests", "examples/custom-policy", "plugins/sdk", "wit"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     let guests = build_support::build_guests(&root, &root.join("tests/guests/Cargo.toml"));
-    let example =
-        build_support::build_guests(&root, &root.join("examples/custom-policy/Cargo.toml"));
+    let example = build_support::build_guests(&root, &root.join("examples/custom-policy/Cargo.toml"));
     let mut out = String::new();
     for (konst, dir, artifact) in [
         ("HOSTILE", &guests, "hostile"),
@@ -31,14 +22,7 @@ fn main() {
     ] {
         let path = dir.join(format!("{artifact}.wasm"));
         assert!(path.exists(), "{} was not built", path.display());
-        out.push_str(&format!(
-            "pub const {konst}: &str = {:?};\n",
-            path.display().to_string()
-        ));
+        out.push_str(&format!("pub const {konst}: &str = {:?};\n", path.display().to_string()));
     }
-    std::fs::write(
-        PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("artifacts.rs"),
-        out,
-    )
-    .unwrap();
+    std::fs::write(PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("artifacts.rs"), out).unwrap();
 }

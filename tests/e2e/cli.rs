@@ -11,12 +11,7 @@ fn plugins_lists_the_bundled_policies_with_their_hashes() {
     let out = sollecito(&["plugins", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let list: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    let names: Vec<&str> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = list.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["b2b-standard", "subscription-recovery"]);
     for p in list.as_array().unwrap() {
         assert_eq!(p["kind"], "policy");
@@ -43,15 +38,10 @@ fn compiled_plugins_are_cached_by_hash_and_a_bad_entry_is_rebuilt() {
     let first = run();
     assert!(first.status.success());
     let list: Value = serde_json::from_str(&stdout(&first)).unwrap();
-    let entries: Vec<_> = std::fs::read_dir(cache.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let entries: Vec<_> = std::fs::read_dir(cache.path()).unwrap().map(|e| e.unwrap().path()).collect();
     for p in list.as_array().unwrap() {
         let sha = p["sha256"].as_str().unwrap();
-        let hit = entries
-            .iter()
-            .find(|e| e.file_name().unwrap().to_str().unwrap().starts_with(sha));
+        let hit = entries.iter().find(|e| e.file_name().unwrap().to_str().unwrap().starts_with(sha));
         let hit = hit.unwrap_or_else(|| panic!("no cache entry for {sha} in {entries:?}"));
         std::fs::write(hit, b"garbage").unwrap();
     }
@@ -62,24 +52,14 @@ fn compiled_plugins_are_cached_by_hash_and_a_bad_entry_is_rebuilt() {
 
 #[test]
 fn an_outsiders_policy_loads_from_a_path_and_runs() {
-    let out = sollecito(&[
-        "simulate",
-        "examples/invoices.json",
-        "--policy",
-        OUTSIDER,
-        "--json",
-    ]);
+    let out = sollecito(&["simulate", "examples/invoices.json", "--policy", OUTSIDER, "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(doc["policy"]["name"], "outsider");
     assert_eq!(doc["policy"]["version"], "1.2.3");
     for t in doc["timelines"].as_array().unwrap() {
         // Every example invoice is due on 1 October: the outsider reminds on the 3rd.
-        let nudge = t["entries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["step"] == "outsider-nudge");
+        let nudge = t["entries"].as_array().unwrap().iter().find(|e| e["step"] == "outsider-nudge");
         let nudge = nudge.unwrap_or_else(|| panic!("no nudge for {}", t["invoice"]));
         assert_eq!(nudge["date"], "2026-10-03");
         assert_eq!(nudge["channel"], "email");
@@ -91,22 +71,9 @@ fn the_table_names_each_invoice_and_step() {
     let out = sollecito(&["simulate", "examples/invoices.json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(
-        text.contains("FT-2026/1001 (inv-1001) Rossi Impianti S.r.l.: 1250.00 EUR due 2026-10-01"),
-        "{text}"
-    );
-    assert!(
-        text.contains("SK-1005 (inv-1005) Sakura Design K.K.: 120000 JPY"),
-        "{text}"
-    );
-    for step in [
-        "pre-due",
-        "overdue-7",
-        "overdue-15",
-        "overdue-30",
-        "formal-notice",
-        "handover",
-    ] {
+    assert!(text.contains("FT-2026/1001 (inv-1001) Rossi Impianti S.r.l.: 1250.00 EUR due 2026-10-01"), "{text}");
+    assert!(text.contains("SK-1005 (inv-1005) Sakura Design K.K.: 120000 JPY"), "{text}");
+    for step in ["pre-due", "overdue-7", "overdue-15", "overdue-30", "formal-notice", "handover"] {
         assert!(text.contains(step), "{step} missing");
     }
 }
@@ -124,121 +91,46 @@ fn bad_input_exits_2_and_names_what_is_wrong() {
     let out = sollecito(&["simulate", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(
-        err.contains("customers[0] (c): timezone: unknown timezone \"Mars/Olympus\""),
-        "{err}"
-    );
-    assert!(
-        err.contains("invoices[0] (i): amount_due: amount \"12.345\" has more than 2 decimals"),
-        "{err}"
-    );
+    assert!(err.contains("customers[0] (c): timezone: unknown timezone \"Mars/Olympus\""), "{err}");
+    assert!(err.contains("invoices[0] (i): amount_due: amount \"12.345\" has more than 2 decimals"), "{err}");
 
-    let out = sollecito(&[
-        "simulate",
-        "examples/invoices.json",
-        "--policy",
-        "no-such-policy",
-    ]);
+    let out = sollecito(&["simulate", "examples/invoices.json", "--policy", "no-such-policy"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("plugin no-such-policy: no bundled plugin of that name"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("plugin no-such-policy: no bundled plugin of that name"), "{}", stderr(&out));
 
-    let out = sollecito(&[
-        "simulate",
-        "examples/invoices.json",
-        "--policy",
-        FOREIGN_WORLD,
-    ]);
+    let out = sollecito(&["simulate", "examples/invoices.json", "--policy", FOREIGN_WORLD]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("implements neither world"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("implements neither world"), "{}", stderr(&out));
 
-    let out = sollecito(&[
-        "simulate",
-        "examples/invoices.json",
-        "--policy",
-        "/nonexistent/p.wasm",
-    ]);
+    let out = sollecito(&["simulate", "examples/invoices.json", "--policy", "/nonexistent/p.wasm"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("plugin /nonexistent/p.wasm: cannot read"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("plugin /nonexistent/p.wasm: cannot read"), "{}", stderr(&out));
 }
 
 #[test]
 fn a_failing_policy_is_retried_at_every_tick_and_named() {
     let hostile = sollecito_test_artifacts::HOSTILE;
-    let args = [
-        "simulate",
-        "examples/invoices.json",
-        "--policy",
-        hostile,
-        "--set",
-        "mode=panic",
-    ];
-    let out = sollecito(
-        &[
-            &args[..],
-            &["--from", "2026-10-01", "--to", "2026-10-03", "--json"],
-        ]
-        .concat(),
-    );
-    assert!(
-        out.status.success(),
-        "a plugin failure is not a host failure: {}",
-        stderr(&out)
-    );
+    let args = ["simulate", "examples/invoices.json", "--policy", hostile, "--set", "mode=panic"];
+    let out = sollecito(&[&args[..], &["--from", "2026-10-01", "--to", "2026-10-03", "--json"]].concat());
+    assert!(out.status.success(), "a plugin failure is not a host failure: {}", stderr(&out));
     let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
     for t in doc["timelines"].as_array().unwrap() {
-        let errors: Vec<_> = t["entries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["what"] == "error")
-            .collect();
+        let errors: Vec<_> = t["entries"].as_array().unwrap().iter().filter(|e| e["what"] == "error").collect();
         let days: Vec<_> = errors.iter().map(|e| e["date"].as_str().unwrap()).collect();
-        assert_eq!(
-            days,
-            ["2026-10-01", "2026-10-02", "2026-10-03"],
-            "tried again each day"
-        );
-        assert!(
-            errors[0]["note"].as_str().unwrap().contains("boom on"),
-            "{}",
-            errors[0]
-        );
+        assert_eq!(days, ["2026-10-01", "2026-10-02", "2026-10-03"], "tried again each day");
+        assert!(errors[0]["note"].as_str().unwrap().contains("boom on"), "{}", errors[0]);
     }
 }
 
 /// (date, step, channel, tone) of each entry of one timeline in a `--json` document.
 fn entries_of(doc: &Value, invoice: &str) -> Vec<(String, String, String, String)> {
-    let t = doc["timelines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["invoice"] == invoice)
-        .unwrap();
+    let t = doc["timelines"].as_array().unwrap().iter().find(|t| t["invoice"] == invoice).unwrap();
     let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
     t["entries"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| {
-            (
-                text(&e["date"]),
-                text(&e["step"]),
-                text(&e["channel"]),
-                text(&e["tone"]),
-            )
-        })
+        .map(|e| (text(&e["date"]), text(&e["step"]), text(&e["channel"]), text(&e["tone"])))
         .collect()
 }
 
@@ -257,9 +149,7 @@ fn the_example_custom_policy_runs_through_simulate() {
     assert!(out.status.success(), "{}", stderr(&out));
     let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(doc["policy"]["name"], "acme-gentle");
-    let row = |d: &str, s: &str, c: &str, t: &str| {
-        (d.to_string(), s.to_string(), c.to_string(), t.to_string())
-    };
+    let row = |d: &str, s: &str, c: &str, t: &str| (d.to_string(), s.to_string(), c.to_string(), t.to_string());
 
     // Six years, every invoice on time: never past a firm tone, and no manual review.
     assert_eq!(
@@ -282,9 +172,6 @@ fn the_example_custom_policy_runs_through_simulate() {
             row("2026-11-20", "review", "", ""),
         ]
     );
-    assert_eq!(
-        entries_of(&doc, "acme-3")[0],
-        row("2026-10-04", "nudge", "email", "courteous")
-    );
+    assert_eq!(entries_of(&doc, "acme-3")[0], row("2026-10-04", "nudge", "email", "courteous"));
     assert_eq!(entries_of(&doc, "acme-3").last().unwrap().1, "review");
 }

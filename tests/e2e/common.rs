@@ -8,10 +8,7 @@ use sollecito::sandbox::v0_1::{self, InvoiceView, Setting};
 use sollecito::sandbox::{Limits, Plugin, PluginSource, Sandbox};
 
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 /// Compiled plugins are cached here across tests (and test runs).
@@ -29,9 +26,7 @@ pub fn catalog() -> Catalog {
 
 pub fn load(sandbox: &Sandbox, path: &str) -> Plugin {
     let bytes = std::fs::read(path).unwrap();
-    sandbox
-        .load(&bytes, PluginSource::File(path.into()))
-        .unwrap()
+    sandbox.load(&bytes, PluginSource::File(path.into())).unwrap()
 }
 
 pub fn dataset(name: &str) -> Dataset {
@@ -47,24 +42,14 @@ pub fn views(data: &Dataset) -> Vec<InvoiceView> {
     data.invoices
         .iter()
         .map(|i| {
-            let c = data
-                .customers
-                .iter()
-                .find(|c| c.id == i.customer_id)
-                .unwrap();
+            let c = data.customers.iter().find(|c| c.id == i.customer_id).unwrap();
             v0_1::invoice_view(i, v0_1::customer_view(c), vec![])
         })
         .collect()
 }
 
 pub fn settings(pairs: &[(&str, &str)]) -> Vec<Setting> {
-    pairs
-        .iter()
-        .map(|(k, v)| Setting {
-            key: k.to_string(),
-            value: v.to_string(),
-        })
-        .collect()
+    pairs.iter().map(|(k, v)| Setting { key: k.to_string(), value: v.to_string() }).collect()
 }
 
 /// Runs the real `sollecito` binary.

@@ -8,11 +8,7 @@ use crate::common::*;
 #[test]
 fn the_same_batch_twice_gives_the_same_decisions() {
     let catalog = catalog();
-    let policy = catalog
-        .plugins()
-        .iter()
-        .find(|p| p.id.name == "b2b-standard")
-        .unwrap();
+    let policy = catalog.plugins().iter().find(|p| p.id.name == "b2b-standard").unwrap();
     let batch = views(&dataset("invoices.json"));
     for day in ["2026-09-27", "2026-10-08", "2026-10-31", "2026-11-30"] {
         let now = at(&format!("{day}T09:00:00Z")).timestamp();
@@ -48,10 +44,7 @@ fn clock_and_randomness_are_frozen() {
         Ok(d) => panic!("expected the entropy report, got {d:?}"),
     };
     let first = read();
-    assert!(
-        first.contains(&format!("clock={now} ")),
-        "the wall clock is the evaluation's now: {first}"
-    );
+    assert!(first.contains(&format!("clock={now} ")), "the wall clock is the evaluation's now: {first}");
     assert_eq!(first, read(), "seeded randomness");
     // A second sandbox (a second run of the host) sees the same.
     let other = load(&super::common::sandbox(), HOSTILE);

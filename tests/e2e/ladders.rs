@@ -8,12 +8,8 @@ use crate::common::*;
 fn simulate(policy: &str, file: &str, from: &str, to: &str) -> Vec<Timeline> {
     let mut catalog = catalog();
     let policy = catalog.policy(policy).unwrap();
-    let opts = Options {
-        from: day(from),
-        to: day(to),
-        tick: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
-        settings: vec![],
-    };
+    let opts =
+        Options { from: day(from), to: day(to), tick: NaiveTime::from_hms_opt(9, 0, 0).unwrap(), settings: vec![] };
     simulate::run(&policy, dataset(file), &opts)
 }
 
@@ -27,29 +23,15 @@ pub fn timeline<'a>(all: &'a [Timeline], invoice: &str) -> &'a Timeline {
 
 /// (date, what, step) of every entry, to compare with the expected ladder.
 pub fn steps(t: &Timeline) -> Vec<(String, String, String)> {
-    t.entries
-        .iter()
-        .map(|e| {
-            (
-                e.date.to_string(),
-                e.what.clone(),
-                e.step.clone().unwrap_or_default(),
-            )
-        })
-        .collect()
+    t.entries.iter().map(|e| (e.date.to_string(), e.what.clone(), e.step.clone().unwrap_or_default())).collect()
 }
 
 pub fn entry<'a>(t: &'a Timeline, step: &str) -> &'a Entry {
-    t.entries
-        .iter()
-        .find(|e| e.step.as_deref() == Some(step))
-        .unwrap_or_else(|| panic!("no {step} in {:?}", steps(t)))
+    t.entries.iter().find(|e| e.step.as_deref() == Some(step)).unwrap_or_else(|| panic!("no {step} in {:?}", steps(t)))
 }
 
 fn expect(list: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
-    list.iter()
-        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
-        .collect()
+    list.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect()
 }
 
 #[test]
@@ -69,20 +51,12 @@ fn b2b_ladder_for_a_customer_with_an_ordinary_record() {
             ("2026-11-30", "close", ""),
         ])
     );
-    let tones: Vec<_> = rossi
-        .entries
-        .iter()
-        .filter_map(|e| e.tone.clone())
-        .collect();
+    let tones: Vec<_> = rossi.entries.iter().filter_map(|e| e.tone.clone()).collect();
     assert_eq!(tones, ["courteous", "soft", "firm", "final", "formal"]);
     // Saturday 31 October + 5 working days = Friday 6 November.
     assert_eq!(entry(rossi, "overdue-30").deadline, Some(day("2026-11-06")));
     let formal = entry(rossi, "formal-notice");
-    assert_eq!(
-        formal.channel.as_deref(),
-        Some("pec"),
-        "a business with an email gets PEC"
-    );
+    assert_eq!(formal.channel.as_deref(), Some("pec"), "a business with an email gets PEC");
     assert_eq!(rossi.outcome, "closed (collections)");
 }
 
@@ -105,10 +79,7 @@ fn b2b_is_gentler_with_a_long_on_time_record() {
     );
     assert_eq!(entry(bianchi, "overdue-15").tone.as_deref(), Some("soft"));
     assert_eq!(entry(bianchi, "overdue-30").tone.as_deref(), Some("firm"));
-    assert_eq!(
-        entry(bianchi, "overdue-30").deadline,
-        Some(day("2026-11-20"))
-    );
+    assert_eq!(entry(bianchi, "overdue-30").deadline, Some(day("2026-11-20")));
 }
 
 #[test]
@@ -121,12 +92,7 @@ fn b2b_calls_earlier_about_a_large_amount() {
     assert_eq!(call.date, day("2026-10-13"));
     assert_eq!(entry(nordwind, "overdue-15").date, day("2026-10-18"));
     // An ordinary amount gets no call.
-    assert!(
-        timeline(&all, "inv-1001")
-            .entries
-            .iter()
-            .all(|e| e.channel.as_deref() != Some("phone"))
-    );
+    assert!(timeline(&all, "inv-1001").entries.iter().all(|e| e.channel.as_deref() != Some("phone")));
 }
 
 #[test]
@@ -134,18 +100,12 @@ fn payment_dispute_and_promise_stop_the_ladder() {
     let all = simulate("b2b-standard", "invoices.json", "2026-09-24", "2026-12-31");
     let paid = timeline(&all, "inv-1004");
     assert_eq!(paid.outcome, "paid");
-    assert_eq!(
-        paid.entries.last().unwrap().note.as_deref(),
-        Some("paid: dunning ends")
-    );
+    assert_eq!(paid.entries.last().unwrap().note.as_deref(), Some("paid: dunning ends"));
     assert!(paid.entries.iter().all(|e| e.date <= day("2026-10-12")));
 
     let disputed = timeline(&all, "inv-1005");
-    let reminders_after: Vec<_> = disputed
-        .entries
-        .iter()
-        .filter(|e| e.what == "remind" && e.date >= day("2026-10-05"))
-        .collect();
+    let reminders_after: Vec<_> =
+        disputed.entries.iter().filter(|e| e.what == "remind" && e.date >= day("2026-10-05")).collect();
     assert!(reminders_after.is_empty(), "{reminders_after:?}");
     assert_eq!(entry(disputed, "dispute-review").date, day("2026-10-05"));
 
@@ -162,66 +122,29 @@ fn payment_dispute_and_promise_stop_the_ladder() {
 
 #[test]
 fn subscription_recovery_retries_warns_and_suspends() {
-    let all = simulate(
-        "subscription-recovery",
-        "subscriptions.json",
-        "2026-10-01",
-        "2026-11-15",
-    );
+    let all = simulate("subscription-recovery", "subscriptions.json", "2026-10-01", "2026-11-15");
     let giulia = timeline(&all, "sub-2001");
     // Failed on 1 October (insufficient funds); the first retry fails again (reported on the 5th).
     assert_eq!(entry(giulia, "payment-failed").date, day("2026-10-01"));
-    assert_eq!(
-        entry(giulia, "payment-failed").template.as_deref(),
-        Some("payment-failed")
-    );
-    for (step, date) in [
-        ("retry-1", "2026-10-04"),
-        ("retry-2", "2026-10-06"),
-        ("retry-3", "2026-10-08"),
-    ] {
+    assert_eq!(entry(giulia, "payment-failed").template.as_deref(), Some("payment-failed"));
+    for (step, date) in [("retry-1", "2026-10-04"), ("retry-2", "2026-10-06"), ("retry-3", "2026-10-08")] {
         let retry = entry(giulia, step);
-        assert_eq!(
-            (retry.what.as_str(), retry.date),
-            ("retry-payment", day(date))
-        );
-        assert_eq!(
-            retry.note.as_deref(),
-            Some(format!("charge again at {date} 10:00 UTC").as_str())
-        );
+        assert_eq!((retry.what.as_str(), retry.date), ("retry-payment", day(date)));
+        assert_eq!(retry.note.as_deref(), Some(format!("charge again at {date} 10:00 UTC").as_str()));
     }
     assert_eq!(entry(giulia, "payment-reminder").date, day("2026-10-08"));
     // The warning keeps 5 days from the last reminder and names the suspension date.
     let warning = entry(giulia, "suspension-warning");
-    assert_eq!(
-        (warning.date, warning.tone.as_deref()),
-        (day("2026-10-13"), Some("final"))
-    );
+    assert_eq!((warning.date, warning.tone.as_deref()), (day("2026-10-13"), Some("final")));
     assert_eq!(warning.deadline, Some(day("2026-10-18")));
     let suspend = entry(giulia, "suspend");
-    assert_eq!(
-        (suspend.what.as_str(), suspend.date),
-        ("escalate", day("2026-10-18"))
-    );
-    assert!(
-        suspend
-            .note
-            .as_deref()
-            .unwrap()
-            .starts_with("suspend-service")
-    );
+    assert_eq!((suspend.what.as_str(), suspend.date), ("escalate", day("2026-10-18")));
+    assert!(suspend.note.as_deref().unwrap().starts_with("suspend-service"));
 
     // A stolen card: asked for a new payment method, never charged again.
     let mark = timeline(&all, "sub-2002");
-    assert_eq!(
-        entry(mark, "payment-failed").template.as_deref(),
-        Some("payment-failed-hard")
-    );
-    assert!(
-        mark.entries.iter().all(|e| e.what != "retry-payment"),
-        "{:?}",
-        steps(mark)
-    );
+    assert_eq!(entry(mark, "payment-failed").template.as_deref(), Some("payment-failed-hard"));
+    assert!(mark.entries.iter().all(|e| e.what != "retry-payment"), "{:?}", steps(mark));
     assert_eq!(entry(mark, "suspend").date, day("2026-10-18"));
 
     // A card that expires on 31 October: a notice 14 days before.
@@ -231,9 +154,6 @@ fn subscription_recovery_retries_warns_and_suspends() {
     // Payment setup left unfinished: a reminder at once, a second one later.
     let sam = timeline(&all, "sub-2004");
     assert_eq!(entry(sam, "finish-setup").date, day("2026-10-01"));
-    assert_eq!(
-        entry(sam, "finish-setup").template.as_deref(),
-        Some("setup-incomplete")
-    );
+    assert_eq!(entry(sam, "finish-setup").template.as_deref(), Some("setup-incomplete"));
     assert_eq!(entry(sam, "finish-setup-2").date, day("2026-10-06"));
 }

@@ -31,27 +31,16 @@ fn all_fail(mode: &str, extra: &[(&str, &str)]) -> Vec<sollecito::sandbox::Polic
 
     // The same sandbox evaluates a well-behaved policy right after.
     let catalog = catalog();
-    let good = catalog
-        .plugins()
-        .iter()
-        .find(|p| p.id.name == "b2b-standard")
-        .unwrap();
+    let good = catalog.plugins().iter().find(|p| p.id.name == "b2b-standard").unwrap();
     assert!(good.evaluate(now, &[], &batch).iter().all(|r| r.is_ok()));
     let again = hostile.evaluate(now, &settings(&[("mode", "none")]), &batch);
-    assert!(
-        again.iter().all(|r| r.is_ok()),
-        "a fresh instance works after {mode}"
-    );
+    assert!(again.iter().all(|r| r.is_ok()), "a fresh instance works after {mode}");
     errors
 }
 
 fn assert_reason(errors: &[sollecito::sandbox::PolicyError], expected: &str) {
     for e in errors {
-        assert!(
-            e.reason.contains(expected),
-            "expected {expected:?} in {:?}",
-            e.reason
-        );
+        assert!(e.reason.contains(expected), "expected {expected:?} in {:?}", e.reason);
     }
 }
 
@@ -78,18 +67,12 @@ fn a_panic_is_reported_with_its_message() {
 #[test]
 fn a_100_mb_answer_cannot_be_built() {
     // Building it needs more memory than the cap allows.
-    assert_reason(
-        &all_fail("oversized", &[("answer_mb", "100")]),
-        "memory cap",
-    );
+    assert_reason(&all_fail("oversized", &[("answer_mb", "100")]), "memory cap");
 }
 
 #[test]
 fn an_answer_over_the_size_cap_is_refused() {
-    assert_reason(
-        &all_fail("oversized", &[("answer_mb", "1")]),
-        "exceeds the cap",
-    );
+    assert_reason(&all_fail("oversized", &[("answer_mb", "1")]), "exceeds the cap");
 }
 
 #[test]
@@ -102,10 +85,7 @@ fn invalid_answers_are_refused() {
     assert_reason(&all_fail("short", &[]), "returned 0 results for");
     assert_reason(&all_fail("bad-step", &[]), "invalid step id");
     assert_reason(&all_fail("past-review", &[]), "is not after now");
-    assert_reason(
-        &all_fail("refuse", &[]),
-        "refused the invoice: cannot handle",
-    );
+    assert_reason(&all_fail("refuse", &[]), "refused the invoice: cannot handle");
 }
 
 #[test]
@@ -119,11 +99,7 @@ fn one_poisonous_invoice_does_not_fail_the_others() {
         if view.id == "poison" {
             let e = result.as_ref().unwrap_err();
             assert_eq!(e.invoices, vec!["poison".to_string()]);
-            assert!(
-                e.reason.contains("poisoned by invoice poison"),
-                "{}",
-                e.reason
-            );
+            assert!(e.reason.contains("poisoned by invoice poison"), "{}", e.reason);
         } else {
             assert!(result.is_ok(), "{} failed: {result:?}", view.id);
         }
@@ -135,37 +111,21 @@ fn unusable_files_are_refused_naming_the_file_and_reason() {
     let sandbox = sandbox();
     let file = |name: &str| PluginSource::File(format!("/plugins/{name}").into());
 
-    let err = sandbox
-        .load(b"definitely not wasm", file("junk.wasm"))
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "plugin /plugins/junk.wasm: not a WebAssembly file (no \\0asm header)"
-    );
+    let err = sandbox.load(b"definitely not wasm", file("junk.wasm")).unwrap_err();
+    assert_eq!(err.to_string(), "plugin /plugins/junk.wasm: not a WebAssembly file (no \\0asm header)");
 
     let core_module = b"\0asm\x01\0\0\0";
     let err = sandbox.load(core_module, file("core.wasm")).unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("a core WebAssembly module, not a component"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("a core WebAssembly module, not a component"), "{err}");
 
     let real = std::fs::read(HOSTILE).unwrap();
-    let err = sandbox
-        .load(&real[..real.len() / 2], file("truncated.wasm"))
-        .unwrap_err();
-    assert!(
-        err.to_string()
-            .starts_with("plugin /plugins/truncated.wasm: not a valid component"),
-        "{err}"
-    );
+    let err = sandbox.load(&real[..real.len() / 2], file("truncated.wasm")).unwrap_err();
+    assert!(err.to_string().starts_with("plugin /plugins/truncated.wasm: not a valid component"), "{err}");
 
     let foreign = std::fs::read(FOREIGN_WORLD).unwrap();
     let err = sandbox.load(&foreign, file("gadget.wasm")).unwrap_err();
     assert!(
-        err.to_string()
-            .contains("implements neither world sollecito:plugin/policy@0.1.0")
+        err.to_string().contains("implements neither world sollecito:plugin/policy@0.1.0")
             && err.to_string().contains("it exports [spin]"),
         "{err}"
     );

@@ -23,13 +23,31 @@ impl LettreRelay {
         Ok(LettreRelay::Folder(dir))
     }
 
-    /// `smtp://host:port` (plain, for a local relay) or `smtp://user:pass@host:port`.
+    /// `smtp://[user:password@]host[:port]`: a relay reached without TLS (a
+    /// local relay or one on a private network; TLS relays are for a later version).
     pub fn smtp(url: &str) -> anyhow::Result<Self> {
-        let transport = SmtpTransport::from_url(url)
-            .map_err(|e| anyhow::anyhow!("email.smtp_url: {e}"))?
-            .timeout(Some(std::time::Duration::from_secs(20)))
-            .build();
-        Ok(LettreRelay::Smtp(Box::new(transport)))
+        let bad = |why: &str| anyhow::anyhow!("email.smtp_url {url:?}: {why}");
+        let rest = url.strip_prefix("smtp://").ok_or_else(|| bad("expected smtp://host:port"))?;
+        let (credentials, address) = match rest.rsplit_once('@') {
+            Some((c, a)) => (Some(c), a),
+            None => (None, rest),
+        };
+        let address = address.trim_end_matches('/');
+        let (host, port) = match address.rsplit_once(':') {
+            Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad("bad port"))?),
+            None => (address, 25),
+        };
+        if host.is_empty() {
+            return Err(bad("no host"));
+        }
+        let mut builder =
+            SmtpTransport::builder_dangerous(host).port(port).timeout(Some(std::time::Duration::from_secs(20)));
+        if let Some(c) = credentials {
+            let (user, password) = c.split_once(':').ok_or_else(|| bad("credentials must be user:password"))?;
+            builder = builder
+                .credentials(lettre::transport::smtp::authentication::Credentials::new(user.into(), password.into()));
+        }
+        Ok(LettreRelay::Smtp(Box::new(builder.build())))
     }
 }
 
@@ -38,7 +56,7 @@ fn permanent(what: &str, e: impl std::fmt::Display) -> DeliveryError {
 }
 
 /// Builds the MIME message: a plain-text and, when given, an HTML alternative.
-pub fn mime(email: &Email) -> Result<Message, DeliveryError> {
+pub fn mime(email: &Email, now: i64) -> Result<Message, DeliveryError> {
     let from: Mailbox = email.from_address.parse().map_err(|e| permanent("bad From address", e))?;
     let to: Mailbox = email.to_address.parse().map_err(|e| permanent("bad To address", e))?;
     let mut builder = Message::builder()
@@ -46,7 +64,7 @@ pub fn mime(email: &Email) -> Result<Message, DeliveryError> {
         .to(to)
         .subject(email.subject.clone())
         .message_id(Some(email.message_id.clone()))
-        .date_now();
+        .date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(now.max(0) as u64));
     if let Some(reply_to) = &email.reply_to {
         builder = builder.reply_to(reply_to.parse().map_err(|e| permanent("bad Reply-To address", e))?);
     }
@@ -65,13 +83,14 @@ pub fn mime(email: &Email) -> Result<Message, DeliveryError> {
 fn file_name(message_id: &str) -> String {
     let id = message_id.trim_matches(|c| c == '<' || c == '>');
     let id = id.split('@').next().unwrap_or(id);
-    let safe: String = id.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+    let safe: String =
+        id.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
     format!("{safe}.eml")
 }
 
 impl MailRelay for LettreRelay {
-    fn send(&self, email: &Email) -> Result<String, DeliveryError> {
-        let message = mime(email)?;
+    fn send(&self, email: &Email, now: i64) -> Result<String, DeliveryError> {
+        let message = mime(email, now)?;
         match self {
             LettreRelay::Folder(dir) => {
                 let path = dir.join(file_name(&email.message_id));
@@ -112,12 +131,12 @@ mod tests {
             html: Some("<p>Testo</p>".into()),
             headers: vec![("X-Sollecito-Key".into(), "inv/1".into())],
         };
-        let raw = String::from_utf8(mime(&email).unwrap().formatted()).unwrap();
+        let raw = String::from_utf8(mime(&email, 0).unwrap().formatted()).unwrap();
         assert!(raw.contains("Message-ID: <k1@example.com>"), "{raw}");
         assert!(raw.contains("X-Sollecito-Key: inv/1"));
         assert!(raw.contains("multipart/alternative"));
         assert!(raw.contains("text/html"));
         let bad = Email { to_address: "not an address".into(), ..email };
-        assert!(matches!(mime(&bad), Err(DeliveryError::Permanent(_))));
+        assert!(matches!(mime(&bad, 0), Err(DeliveryError::Permanent(_))));
     }
 }

@@ -17,10 +17,7 @@ impl CompiledCache {
     pub fn new(engine: &Engine, dir: Option<PathBuf>) -> Self {
         let mut h = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
-        CompiledCache {
-            dir,
-            engine_key: format!("{:016x}", h.finish()),
-        }
+        CompiledCache { dir, engine_key: format!("{:016x}", h.finish()) }
     }
 
     /// The default folder: `$SOLLECITO_CACHE_DIR`, else `$XDG_CACHE_HOME/sollecito`, else `~/.cache/sollecito`.
@@ -35,21 +32,12 @@ impl CompiledCache {
     }
 
     fn path(&self, sha256: &str) -> Option<PathBuf> {
-        Some(
-            self.dir
-                .as_ref()?
-                .join(format!("{sha256}-{}.cwasm", self.engine_key)),
-        )
+        Some(self.dir.as_ref()?.join(format!("{sha256}-{}.cwasm", self.engine_key)))
     }
 
     /// Returns the compiled component, from the cache when possible. The
     /// returned flag says whether it came from the cache.
-    pub fn component(
-        &self,
-        engine: &Engine,
-        sha256: &str,
-        bytes: &[u8],
-    ) -> wasmtime::Result<(Component, bool)> {
+    pub fn component(&self, engine: &Engine, sha256: &str, bytes: &[u8]) -> wasmtime::Result<(Component, bool)> {
         let path = self.path(sha256);
         if let Some(path) = &path
             && path.exists()

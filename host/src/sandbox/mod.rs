@@ -63,13 +63,7 @@ pub struct PluginId {
 
 impl fmt::Display for PluginId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {} (sha256 {})",
-            self.name,
-            self.version,
-            &self.sha256[..12]
-        )
+        write!(f, "{} {} (sha256 {})", self.name, self.version, &self.sha256[..12])
     }
 }
 
@@ -92,7 +86,7 @@ pub struct PolicyError {
 
 /// Sends email for a channel adapter that was granted it (implemented by `deliver`).
 pub trait MailRelay: Send + Sync {
-    fn send(&self, email: &v0_1::Email) -> Result<String, v0_1::DeliveryError>;
+    fn send(&self, email: &v0_1::Email, now: i64) -> Result<String, v0_1::DeliveryError>;
 }
 
 /// Capabilities handed to one plugin call. Empty for policies.
@@ -128,13 +122,7 @@ impl Sandbox {
         let policy_linker = Self::linker(&engine, false)?;
         let channel_linker = Self::linker(&engine, true)?;
         let cache = CompiledCache::new(&engine, cache_dir);
-        Ok(Sandbox {
-            engine,
-            policy_linker,
-            channel_linker,
-            cache,
-            limits,
-        })
+        Ok(Sandbox { engine, policy_linker, channel_linker, cache, limits })
     }
 
     /// Policies link WASI (granting nothing) and `log`; channel adapters also `mail`,
@@ -143,24 +131,16 @@ impl Sandbox {
         let mut linker = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         if channel {
-            v0_1::channel::Channel::add_to_linker::<CallState, HasSelf<CallState>>(
-                &mut linker,
-                |s| s,
-            )?;
+            v0_1::channel::Channel::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)?;
         } else {
-            v0_1::policy::Policy::add_to_linker::<CallState, HasSelf<CallState>>(
-                &mut linker,
-                |s| s,
-            )?;
+            v0_1::policy::Policy::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)?;
         }
         // The clocks are frozen at "now", so a sleep would block the host thread in real time
         // where fuel cannot stop it: refuse it instead.
         linker.allow_shadowing(true);
         let mut clocks = linker.instance("wasi:clocks/monotonic-clock@0.2.12")?;
         for func in ["subscribe-duration", "subscribe-instant"] {
-            clocks.func_new(func, |_, _, _, _| {
-                Err(wasmtime::format_err!("a plugin may not sleep or wait"))
-            })?;
+            clocks.func_new(func, |_, _, _, _| Err(wasmtime::format_err!("a plugin may not sleep or wait")))?;
         }
         Ok(linker)
     }
@@ -171,10 +151,7 @@ impl Sandbox {
 
     /// Compiles (or loads from the cache) and checks a plugin of either kind.
     pub fn load(&self, bytes: &[u8], source: PluginSource) -> Result<Plugin, LoadError> {
-        let bad = |reason: String| LoadError {
-            plugin: source.to_string(),
-            reason,
-        };
+        let bad = |reason: String| LoadError { plugin: source.to_string(), reason };
         let sha256 = hex::encode(Sha256::digest(bytes));
         if !bytes.starts_with(b"\0asm") {
             return Err(bad("not a WebAssembly file (no \\0asm header)".into()));
@@ -189,11 +166,8 @@ impl Sandbox {
             .cache
             .component(&self.engine, &sha256, bytes)
             .map_err(|e| bad(format!("not a valid component: {e:#}")))?;
-        let exports: Vec<String> = component
-            .component_type()
-            .exports(&self.engine)
-            .map(|(name, _)| name.to_string())
-            .collect();
+        let exports: Vec<String> =
+            component.component_type().exports(&self.engine).map(|(name, _)| name.to_string()).collect();
         let kind = if exports.iter().any(|e| e == "evaluate") {
             PluginKind::Policy
         } else if exports.iter().any(|e| e == "deliver") {
@@ -233,24 +207,10 @@ impl Sandbox {
                 )
             }
         };
-        let mut plugin = Plugin {
-            id,
-            body,
-            engine: self.engine.clone(),
-            limits: self.limits,
-        };
-        let info = plugin
-            .describe()
-            .map_err(|reason| bad(format!("describe failed: {reason}")))?;
-        if info.name.is_empty()
-            || info.version.is_empty()
-            || info.name.len() > 64
-            || info.version.len() > 32
-        {
-            return Err(bad(format!(
-                "describe returned an unusable name/version {:?} {:?}",
-                info.name, info.version
-            )));
+        let mut plugin = Plugin { id, body, engine: self.engine.clone(), limits: self.limits };
+        let info = plugin.describe().map_err(|reason| bad(format!("describe failed: {reason}")))?;
+        if info.name.is_empty() || info.version.is_empty() || info.name.len() > 64 || info.version.len() > 32 {
+            return Err(bad(format!("describe returned an unusable name/version {:?} {:?}", info.name, info.version)));
         }
         plugin.id.name = info.name;
         plugin.id.version = info.version;
@@ -295,9 +255,7 @@ impl HostMonotonicClock for FrozenClock {
 
 impl fmt::Debug for Plugin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Plugin")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
+        f.debug_struct("Plugin").field("id", &self.id).finish_non_exhaustive()
     }
 }
 
@@ -326,12 +284,11 @@ impl Plugin {
             log_left: self.limits.log_bytes,
             output,
             grants,
+            now,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| s);
-        store
-            .set_fuel(self.limits.fuel_for(invoices))
-            .expect("fuel is enabled");
+        store.set_fuel(self.limits.fuel_for(invoices)).expect("fuel is enabled");
         store
     }
 
@@ -348,22 +305,10 @@ impl Plugin {
         // Rust guests print "panicked at FILE:LINE:" and the message on the next line.
         let printed = String::from_utf8_lossy(&state.output.contents()).into_owned();
         let lines: Vec<&str> = printed.lines().filter(|l| !l.trim().is_empty()).collect();
-        let from = lines
-            .iter()
-            .rposition(|l| l.contains("panicked"))
-            .unwrap_or(lines.len().saturating_sub(1));
-        let printed = truncate(
-            &lines
-                .get(from..)
-                .unwrap_or_default()
-                .iter()
-                .take(2)
-                .copied()
-                .collect::<Vec<_>>()
-                .join(" "),
-            300,
-        )
-        .to_string();
+        let from = lines.iter().rposition(|l| l.contains("panicked")).unwrap_or(lines.len().saturating_sub(1));
+        let printed =
+            truncate(&lines.get(from..).unwrap_or_default().iter().take(2).copied().collect::<Vec<_>>().join(" "), 300)
+                .to_string();
         match err.downcast_ref::<Trap>() {
             Some(Trap::OutOfFuel) => format!(
                 "ran out of fuel ({} units): an endless loop or far too much work",
@@ -379,12 +324,8 @@ impl Plugin {
     fn describe(&mut self) -> Result<PluginInfo, String> {
         let mut store = self.store(0, 0);
         let result = match &self.body {
-            PluginBody::Policy(pre) => pre
-                .instantiate(&mut store)
-                .and_then(|p| p.call_describe(&mut store)),
-            PluginBody::Channel(pre) => pre
-                .instantiate(&mut store)
-                .and_then(|p| p.call_describe(&mut store)),
+            PluginBody::Policy(pre) => pre.instantiate(&mut store).and_then(|p| p.call_describe(&mut store)),
+            PluginBody::Channel(pre) => pre.instantiate(&mut store).and_then(|p| p.call_describe(&mut store)),
         };
         result.map_err(|e| self.explain(&store, 0, e))
     }
@@ -426,21 +367,13 @@ impl Plugin {
                     }
                 }
             }
-            out.extend(
-                results
-                    .into_iter()
-                    .map(|r| r.expect("every invoice gets a result")),
-            );
+            out.extend(results.into_iter().map(|r| r.expect("every invoice gets a result")));
         }
         out
     }
 
     fn error(&self, invoices: &[InvoiceView], reason: String) -> PolicyError {
-        PolicyError {
-            plugin: self.id.to_string(),
-            invoices: invoices.iter().map(|i| i.id.clone()).collect(),
-            reason,
-        }
+        PolicyError { plugin: self.id.to_string(), invoices: invoices.iter().map(|i| i.id.clone()).collect(), reason }
     }
 
     /// One call into a fresh instance. `Err` fails the whole batch.
@@ -459,19 +392,12 @@ impl Plugin {
             .and_then(|p| p.call_evaluate(&mut store, now, settings, batch))
             .map_err(|e| self.explain(&store, batch.len(), e))?;
         if answer.len() != batch.len() {
-            return Err(format!(
-                "returned {} results for {} invoices",
-                answer.len(),
-                batch.len()
-            ));
+            return Err(format!("returned {} results for {} invoices", answer.len(), batch.len()));
         }
         let cap = self.limits.answer_bytes_per_invoice;
         let size: usize = answer.iter().map(answer_size).sum();
         if size > cap * batch.len() {
-            return Err(format!(
-                "answer of {size} bytes exceeds the cap of {} bytes",
-                cap * batch.len()
-            ));
+            return Err(format!("answer of {size} bytes exceeds the cap of {} bytes", cap * batch.len()));
         }
         Ok(answer
             .into_iter()
@@ -479,9 +405,7 @@ impl Plugin {
             .map(|(result, invoice)| {
                 let checked = match result {
                     Ok(decision) => self.check(&decision, now).map(|_| decision),
-                    Err(message) => {
-                        Err(format!("refused the invoice: {}", truncate(&message, 500)))
-                    }
+                    Err(message) => Err(format!("refused the invoice: {}", truncate(&message, 500))),
                 };
                 checked.map_err(|reason| self.error(std::slice::from_ref(invoice), reason))
             })
@@ -516,10 +440,7 @@ impl Plugin {
                     return Err(format!("remind has an invalid channel {:?}", r.channel));
                 }
                 if !is_token(&r.template) {
-                    return Err(format!(
-                        "remind has an invalid template name {:?}",
-                        r.template
-                    ));
+                    return Err(format!("remind has an invalid template name {:?}", r.template));
                 }
             }
         }
@@ -547,8 +468,7 @@ impl Plugin {
 fn is_token(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
 }
 
 fn truncate(s: &str, max: usize) -> &str {
@@ -571,12 +491,10 @@ impl v0_1::channel::sollecito::plugin::delivery::Host for CallState {}
 impl v0_1::channel::sollecito::plugin::mail::Host for CallState {
     fn send(&mut self, email: v0_1::Email) -> Result<String, v0_1::DeliveryError> {
         match &self.grants.mail {
-            Some(relay) => relay.send(&email),
+            Some(relay) => relay.send(&email, self.now),
             None => {
                 tracing::warn!(plugin = %self.plugin, "denied: email was not granted to this plugin");
-                Err(v0_1::DeliveryError::Permanent(
-                    "email is not granted to this plugin".into(),
-                ))
+                Err(v0_1::DeliveryError::Permanent("email is not granted to this plugin".into()))
             }
         }
     }

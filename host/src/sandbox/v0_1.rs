@@ -26,23 +26,16 @@ pub mod channel {
     });
 }
 
-pub use channel::sollecito::plugin::delivery::{
-    DeliveryError, Message, Receipt, Recipient, Sender,
-};
+pub use channel::sollecito::plugin::delivery::{DeliveryError, Message, Receipt, Recipient, Sender};
 pub use channel::sollecito::plugin::mail::Email;
 pub use policy::sollecito::plugin::log::Level;
 pub use policy::sollecito::plugin::types::{
-    Action, CloseReason, Contact, Customer as CustomerView, Date, Decision, EscalationKind,
-    InvoiceKind, InvoiceStatus, InvoiceView, Money, Outcome, PaymentFailure, PaymentMethod,
-    PaymentRecord, PluginInfo, PromiseToPay, Setting, Tone,
+    Action, CloseReason, Contact, Customer as CustomerView, Date, Decision, EscalationKind, InvoiceKind, InvoiceStatus,
+    InvoiceView, Money, Outcome, PaymentFailure, PaymentMethod, PaymentRecord, PluginInfo, PromiseToPay, Setting, Tone,
 };
 
 pub fn date(d: NaiveDate) -> Date {
-    Date {
-        year: d.year(),
-        month: d.month() as u8,
-        day: d.day() as u8,
-    }
+    Date { year: d.year(), month: d.month() as u8, day: d.day() as u8 }
 }
 
 pub fn naive_date(d: &Date) -> Option<NaiveDate> {
@@ -54,10 +47,7 @@ pub fn timestamp(t: DateTime<Utc>) -> i64 {
 }
 
 fn money(minor: i64, currency: &str) -> Money {
-    Money {
-        minor,
-        currency: currency.to_string(),
-    }
+    Money { minor, currency: currency.to_string() }
 }
 
 pub fn customer_view(c: &Customer) -> CustomerView {
@@ -105,22 +95,19 @@ pub fn invoice_view(i: &Invoice, customer: CustomerView, history: Vec<Contact>) 
             first_failed: timestamp(f.first_failed),
             last_attempt: timestamp(f.last_attempt),
         }),
-        dispute: i
-            .dispute
+        dispute: i.dispute.as_ref().map(|d| policy::sollecito::plugin::types::Dispute {
+            opened: timestamp(d.opened),
+            reason: d.reason.clone(),
+        }),
+        promise_to_pay: i
+            .promise_to_pay
             .as_ref()
-            .map(|d| policy::sollecito::plugin::types::Dispute {
-                opened: timestamp(d.opened),
-                reason: d.reason.clone(),
-            }),
-        promise_to_pay: i.promise_to_pay.as_ref().map(|p| PromiseToPay {
-            until: date(p.until),
-            amount: p.amount.map(|m| money(m, &i.currency)),
-        }),
+            .map(|p| PromiseToPay { until: date(p.until), amount: p.amount.map(|m| money(m, &i.currency)) }),
         payment_link: i.payment_link.clone(),
-        payment_method: i.payment_method.as_ref().map(|m| PaymentMethod {
-            setup_complete: m.setup_complete,
-            expires: m.expires.map(date),
-        }),
+        payment_method: i
+            .payment_method
+            .as_ref()
+            .map(|m| PaymentMethod { setup_complete: m.setup_complete, expires: m.expires.map(date) }),
         customer,
         history,
     }
@@ -199,10 +186,7 @@ impl Action {
 }
 
 fn date_text(d: &Date) -> String {
-    naive_date(d).map_or_else(
-        || format!("{}-{}-{}", d.year, d.month, d.day),
-        |d| d.to_string(),
-    )
+    naive_date(d).map_or_else(|| format!("{}-{}-{}", d.year, d.month, d.day), |d| d.to_string())
 }
 
 /// An action as JSON, for the decision record.

@@ -4,11 +4,7 @@
 
 /// (version, statements) in order. Never edit a released migration: add one.
 pub fn migrations(postgres: bool) -> Vec<(i64, Vec<String>)> {
-    let serial = if postgres {
-        "BIGSERIAL PRIMARY KEY"
-    } else {
-        "INTEGER PRIMARY KEY AUTOINCREMENT"
-    };
+    let serial = if postgres { "BIGSERIAL PRIMARY KEY" } else { "INTEGER PRIMARY KEY AUTOINCREMENT" };
     let init = format!(
         r#"
 CREATE TABLE customers (
@@ -79,14 +75,8 @@ CREATE INDEX outbox_customer ON outbox (customer_id, done_at);
     vec![(1, split(&init))]
 }
 
+/// Statements of a script: comments dropped first (they may hold a `;`).
 fn split(sql: &str) -> Vec<String> {
-    sql.split(';')
-        .map(|s| {
-            s.lines()
-                .filter(|l| !l.trim_start().starts_with("--"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-        .filter(|s| !s.trim().is_empty())
-        .collect()
+    let code: Vec<&str> = sql.lines().filter(|l| !l.trim_start().starts_with("--")).collect();
+    code.join("\n").split(';').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
 }

@@ -137,17 +137,12 @@ impl Store {
         let url = if postgres || location.starts_with("sqlite:") {
             location.to_string()
         } else {
-            if let Some(parent) = Path::new(location)
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-            {
-                std::fs::create_dir_all(parent)
-                    .with_context(|| format!("creating {}", parent.display()))?;
+            if let Some(parent) = Path::new(location).parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
             }
             format!("sqlite://{location}?mode=rwc")
         };
-        let options = AnyConnectOptions::from_str(&url)
-            .with_context(|| format!("bad database location {location}"))?;
+        let options = AnyConnectOptions::from_str(&url).with_context(|| format!("bad database location {location}"))?;
         let pool = AnyPoolOptions::new()
             .max_connections(if postgres { 8 } else { 1 })
             .after_connect(move |conn, _| {
@@ -176,9 +171,11 @@ impl Store {
     }
 
     async fn migrate(&self, postgres: bool) -> anyhow::Result<()> {
-        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&self.pool)
+        .await?;
         for (version, statements) in migrations::migrations(postgres) {
             let mut tx = self.pool.begin().await?;
             let done = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
@@ -189,10 +186,7 @@ impl Store {
                 continue;
             }
             for sql in statements {
-                sqlx::query(&sql)
-                    .execute(&mut *tx)
-                    .await
-                    .with_context(|| format!("migration {version}"))?;
+                sqlx::query(&sql).execute(&mut *tx).await.with_context(|| format!("migration {version}"))?;
             }
             sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
                 .bind(version)
@@ -211,10 +205,8 @@ impl Store {
         let mut report = ImportReport::default();
         let mut tx = self.pool.begin().await?;
         for c in &data.customers {
-            let old = sqlx::query("SELECT data FROM customers WHERE id = $1")
-                .bind(&c.id)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let old =
+                sqlx::query("SELECT data FROM customers WHERE id = $1").bind(&c.id).fetch_optional(&mut *tx).await?;
             let text = json(c);
             match old {
                 Some(row) if row.try_get::<String, _>("data")? == text => report.unchanged += 1,
@@ -239,10 +231,8 @@ impl Store {
             }
         }
         for inv in &data.invoices {
-            let old = sqlx::query("SELECT data FROM invoices WHERE id = $1")
-                .bind(&inv.id)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let old =
+                sqlx::query("SELECT data FROM invoices WHERE id = $1").bind(&inv.id).fetch_optional(&mut *tx).await?;
             let text = json(inv);
             let changes = match &old {
                 None => vec![(
@@ -299,12 +289,7 @@ impl Store {
     }
 
     /// Applies an event to an invoice (and its customer), records it and wakes the invoice.
-    pub async fn apply_event(
-        &self,
-        invoice_id: &str,
-        event: &Event,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<String> {
+    pub async fn apply_event(&self, invoice_id: &str, event: &Event, now: DateTime<Utc>) -> anyhow::Result<String> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query("SELECT i.data AS invoice, c.data AS customer FROM invoices i JOIN customers c ON c.id = i.customer_id WHERE i.id = $1")
             .bind(invoice_id)
@@ -329,22 +314,14 @@ impl Store {
             .bind(&customer.id)
             .execute(&mut *tx)
             .await?;
-        let kind = serde_json::to_value(event)?["type"]
-            .as_str()
-            .unwrap_or("event")
-            .to_string();
+        let kind = serde_json::to_value(event)?["type"].as_str().unwrap_or("event").to_string();
         insert_event(&mut tx, invoice_id, at, &kind, &what).await?;
         tx.commit().await?;
         Ok(what)
     }
 
     /// A page of open invoices whose review is due, after `after_id`, ordered by id.
-    pub async fn due_page(
-        &self,
-        now: i64,
-        after_id: &str,
-        limit: i64,
-    ) -> anyhow::Result<Vec<DueInvoice>> {
+    pub async fn due_page(&self, now: i64, after_id: &str, limit: i64) -> anyhow::Result<Vec<DueInvoice>> {
         let rows = sqlx::query(
             "SELECT i.id AS id, i.data AS invoice, c.data AS customer FROM invoices i JOIN customers c ON c.id = i.customer_id \
              WHERE i.status = 'open' AND i.closed IS NULL AND i.next_review <= $1 AND i.id > $2 ORDER BY i.id LIMIT $3",
@@ -364,9 +341,7 @@ impl Store {
         }
         if let (Some(first), Some(last)) = (page.first(), page.last()) {
             let (first, last) = (first.invoice.id.clone(), last.invoice.id.clone());
-            let rows = self
-                .outbox_where("invoice_id >= $1 AND invoice_id <= $2", &[&first, &last])
-                .await?;
+            let rows = self.outbox_where("invoice_id >= $1 AND invoice_id <= $2", &[&first, &last]).await?;
             for row in rows {
                 if let Some(due) = page.iter_mut().find(|d| d.invoice.id == row.invoice_id) {
                     due.outbox.push(row);
@@ -382,12 +357,7 @@ impl Store {
         for a in args {
             query = query.bind(*a);
         }
-        query
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(outbox_row)
-            .collect()
+        query.fetch_all(&self.pool).await?.iter().map(outbox_row).collect()
     }
 
     /// Writes decisions, their outbox rows and next reviews in one transaction.
@@ -449,10 +419,12 @@ impl Store {
 
     /// Messages waiting to leave, oldest first.
     pub async fn pending_messages(&self, now: i64) -> anyhow::Result<Vec<OutboxRow>> {
-        let rows = sqlx::query("SELECT * FROM outbox WHERE state = 'pending' AND kind = 'remind' AND not_before <= $1 ORDER BY id")
-            .bind(now)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT * FROM outbox WHERE state = 'pending' AND kind = 'remind' AND not_before <= $1 ORDER BY id",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(outbox_row).collect()
     }
 
@@ -472,19 +444,13 @@ impl Store {
     }
 
     /// Messages sent to a customer since `since` (for the rolling cap), newest last.
-    pub async fn sent_to_customer_since(
-        &self,
-        customer_id: &str,
-        since: i64,
-    ) -> anyhow::Result<Vec<i64>> {
+    pub async fn sent_to_customer_since(&self, customer_id: &str, since: i64) -> anyhow::Result<Vec<i64>> {
         let rows = sqlx::query("SELECT done_at FROM outbox WHERE customer_id = $1 AND kind = 'remind' AND state = 'sent' AND done_at >= $2 ORDER BY done_at")
             .bind(customer_id)
             .bind(since)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| Ok(r.try_get::<i64, _>("done_at")?))
-            .collect()
+        rows.iter().map(|r| Ok(r.try_get::<i64, _>("done_at")?)).collect()
     }
 
     /// Moves an outbox row to a final state (`sent`, `cancelled`, `failed`).
@@ -507,16 +473,16 @@ impl Store {
         Ok(())
     }
 
-    /// Puts a waiting message off until `not_before`, saying why.
-    pub async fn defer(&self, id: i64, not_before: i64, reason: &str) -> anyhow::Result<()> {
-        sqlx::query(
-            "UPDATE outbox SET not_before = $1, reason = $2 WHERE id = $3 AND state = 'pending'",
-        )
-        .bind(not_before)
-        .bind(reason)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+    /// Puts a waiting message off until `not_before`, saying why; `attempted`
+    /// counts a failed try (for the backoff).
+    pub async fn defer(&self, id: i64, not_before: i64, reason: &str, attempted: bool) -> anyhow::Result<()> {
+        sqlx::query("UPDATE outbox SET not_before = $1, reason = $2, attempts = attempts + $3 WHERE id = $4 AND state = 'pending'")
+            .bind(not_before)
+            .bind(reason)
+            .bind(attempted as i64)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -525,19 +491,12 @@ impl Store {
     }
 
     pub async fn events_of(&self, invoice_id: &str) -> anyhow::Result<Vec<EventRow>> {
-        let rows =
-            sqlx::query("SELECT at, kind, detail FROM events WHERE invoice_id = $1 ORDER BY id")
-                .bind(invoice_id)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query("SELECT at, kind, detail FROM events WHERE invoice_id = $1 ORDER BY id")
+            .bind(invoice_id)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
-            .map(|r| {
-                Ok(EventRow {
-                    at: r.try_get("at")?,
-                    kind: r.try_get("kind")?,
-                    detail: r.try_get("detail")?,
-                })
-            })
+            .map(|r| Ok(EventRow { at: r.try_get("at")?, kind: r.try_get("kind")?, detail: r.try_get("detail")? }))
             .collect()
     }
 
@@ -565,9 +524,7 @@ impl Store {
 
     /// Ids of every invoice, for the demo's summary.
     pub async fn invoice_ids(&self) -> anyhow::Result<Vec<String>> {
-        let rows = sqlx::query("SELECT id FROM invoices ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query("SELECT id FROM invoices ORDER BY id").fetch_all(&self.pool).await?;
         rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
     }
 }
@@ -595,29 +552,16 @@ fn changes_between(before: &Invoice, after: &Invoice) -> Vec<(String, String)> {
     if before.status != after.status {
         out.push((
             status_name(after.status).to_string(),
-            format!(
-                "status {} -> {}",
-                status_name(before.status),
-                status_name(after.status)
-            ),
+            format!("status {} -> {}", status_name(before.status), status_name(after.status)),
         ));
     }
     if before.amount_paid != after.amount_paid {
-        out.push((
-            "payment-recorded".into(),
-            format!(
-                "amount paid {} -> {}",
-                before.amount_paid, after.amount_paid
-            ),
-        ));
+        out.push(("payment-recorded".into(), format!("amount paid {} -> {}", before.amount_paid, after.amount_paid)));
     }
     if before.payment_failure != after.payment_failure
         && let Some(f) = &after.payment_failure
     {
-        out.push((
-            "payment-failed".into(),
-            format!("{} (attempt {})", f.decline_code, f.attempts),
-        ));
+        out.push(("payment-failed".into(), format!("{} (attempt {})", f.decline_code, f.attempts)));
     }
     match (&before.dispute, &after.dispute) {
         (None, Some(d)) => out.push(("dispute-opened".into(), d.reason.clone())),
@@ -645,9 +589,7 @@ fn outbox_row(r: &sqlx::any::AnyRow) -> anyhow::Result<OutboxRow> {
         channel: r.try_get("channel")?,
         template: r.try_get("template")?,
         tone: r.try_get("tone")?,
-        deadline: r
-            .try_get::<Option<String>, _>("deadline")?
-            .and_then(|d| d.parse().ok()),
+        deadline: r.try_get::<Option<String>, _>("deadline")?.and_then(|d| d.parse().ok()),
         payload: r.try_get("payload")?,
         decision_id: r.try_get("decision_id")?,
         created_at: r.try_get("created_at")?,

@@ -2,11 +2,15 @@
 
 use std::path::PathBuf;
 
-use chrono::{NaiveDate, NaiveTime};
+mod demo;
+mod pipeline;
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use clap::{Parser, Subcommand};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 
 use crate::catalog::Catalog;
+use crate::config::Config;
 use crate::intake;
 use crate::sandbox::v0_1::Setting;
 use crate::sandbox::{CompiledCache, Limits, PluginId, Sandbox};
@@ -25,6 +29,12 @@ pub struct Cli {
     /// Compile plugins at every start instead of using the cache.
     #[arg(long, global = true)]
     pub no_cache: bool,
+    /// The database: a SQLite file (created if missing).
+    #[arg(long, global = true, default_value = "sollecito.db", value_name = "PATH")]
+    pub db: PathBuf,
+    /// The config file (default: ./sollecito.toml if present).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -54,6 +64,40 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Import customers and invoices (JSON or CSV) in one transaction; re-importing updates.
+    Import {
+        file: PathBuf,
+        /// The time the import is recorded at (default: now).
+        #[arg(long, value_name = "RFC3339")]
+        at: Option<DateTime<Utc>>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One tick: evaluate the invoices due for review, then deliver the outbox.
+    Run {
+        /// The tick's time (default: now).
+        #[arg(long, value_name = "RFC3339")]
+        at: Option<DateTime<Utc>>,
+        /// Evaluate and check, but write and send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The correspondence log of one invoice: decisions, messages, events.
+    History {
+        invoice: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import the examples into a fresh folder and run 60 days of ticks on a virtual clock.
+    Demo {
+        #[arg(long, default_value = "sollecito-demo", value_name = "DIR")]
+        dir: PathBuf,
+        /// Days to play.
+        #[arg(long, default_value_t = 60)]
+        days: u32,
+    },
     /// List the loaded plugins: name, version, kind, world, sha256 and source.
     Plugins {
         /// Also load these plugin files.
@@ -70,23 +114,37 @@ pub enum Command {
 pub struct BadUsage(pub String);
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    let cache_dir = if cli.no_cache {
-        None
-    } else {
-        cli.cache_dir.clone().or_else(CompiledCache::default_dir)
-    };
+    let cache_dir = if cli.no_cache { None } else { cli.cache_dir.clone().or_else(CompiledCache::default_dir) };
     let sandbox = Sandbox::new(Limits::default(), cache_dir)?;
     let mut catalog = Catalog::new(sandbox)?;
+    let config_path = cli.config.clone().or_else(|| {
+        let default = PathBuf::from("sollecito.toml");
+        default.exists().then_some(default)
+    });
+    let config = || Config::load(config_path.as_deref());
+    let tokio = || tokio::runtime::Builder::new_multi_thread().enable_all().build();
     match cli.command {
-        Command::Simulate {
-            file,
-            policy,
-            from,
-            to,
-            tick,
-            settings,
-            json,
-        } => {
+        Command::Import { file, at, json } => {
+            let data = intake::read_file(&file)?;
+            let report = tokio()?.block_on(pipeline::import(&cli.db, &data, at.unwrap_or_else(Utc::now)))?;
+            pipeline::print_import(&report, json)?;
+        }
+        Command::Run { at, dry_run, json } => {
+            let report =
+                tokio()?.block_on(pipeline::run(&cli.db, config()?, catalog, at.unwrap_or_else(Utc::now), dry_run))?;
+            pipeline::print_tick(&report, json)?;
+        }
+        Command::History { invoice, json } => {
+            tokio()?.block_on(pipeline::history(&cli.db, &invoice, json))?;
+        }
+        Command::Demo { dir, days } => {
+            let config = match &cli.config {
+                Some(p) => Config::load(Some(p))?,
+                None => Config::default(),
+            };
+            tokio()?.block_on(demo::run(&dir, days, config, catalog))?;
+        }
+        Command::Simulate { file, policy, from, to, tick, settings, json } => {
             let settings = parse_settings(&settings)?;
             let data = intake::read_dataset(&file)?;
             let policy = catalog.policy(&policy)?;
@@ -97,24 +155,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     .iter()
                     .map(|i| i.due - chrono::Days::new(7))
                     .min()
-                    .ok_or_else(|| {
-                        BadUsage(format!("{}: no invoices to simulate", file.display()))
-                    })?,
+                    .ok_or_else(|| BadUsage(format!("{}: no invoices to simulate", file.display())))?,
             };
             let to = to.unwrap_or(from + chrono::Days::new(90));
             if to < from {
                 return Err(BadUsage(format!("--to {to} is before --from {from}")).into());
             }
-            let timelines = simulate::run(
-                &policy,
-                data,
-                &simulate::Options {
-                    from,
-                    to,
-                    tick,
-                    settings,
-                },
-            );
+            let timelines = simulate::run(&policy, data, &simulate::Options { from, to, tick, settings });
             if json {
                 let doc = serde_json::json!({ "policy": policy.id, "from": from, "to": to, "timelines": timelines });
                 println!("{}", serde_json::to_string_pretty(&doc)?);
@@ -135,18 +182,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     .load_preset(UTF8_FULL_CONDENSED)
                     .set_header(["name", "version", "kind", "world", "sha256", "source"]);
                 for id in ids {
-                    let kind = serde_json::to_value(id.kind)?
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string();
-                    table.add_row([
-                        &id.name,
-                        &id.version,
-                        &kind,
-                        id.world,
-                        &id.sha256,
-                        &id.source.to_string(),
-                    ]);
+                    let kind = serde_json::to_value(id.kind)?.as_str().unwrap_or_default().to_string();
+                    table.add_row([&id.name, &id.version, &kind, id.world, &id.sha256, &id.source.to_string()]);
                 }
                 println!("{table}");
             }
@@ -159,13 +196,8 @@ fn parse_settings(pairs: &[String]) -> anyhow::Result<Vec<Setting>> {
     pairs
         .iter()
         .map(|p| {
-            let (key, value) = p
-                .split_once('=')
-                .ok_or_else(|| BadUsage(format!("--set {p:?}: expected KEY=VALUE")))?;
-            Ok(Setting {
-                key: key.trim().into(),
-                value: value.trim().into(),
-            })
+            let (key, value) = p.split_once('=').ok_or_else(|| BadUsage(format!("--set {p:?}: expected KEY=VALUE")))?;
+            Ok(Setting { key: key.trim().into(), value: value.trim().into() })
         })
         .collect()
 }
@@ -173,14 +205,11 @@ fn parse_settings(pairs: &[String]) -> anyhow::Result<Vec<Setting>> {
 fn print_timelines(policy: &PluginId, from: NaiveDate, to: NaiveDate, timelines: &[Timeline]) {
     println!("policy {policy}, {from} to {to}, nothing sent\n");
     for t in timelines {
-        println!(
-            "{} ({}) {}: {} due {} -> {}",
-            t.number, t.invoice, t.customer, t.amount_due, t.due, t.outcome
-        );
+        println!("{} ({}) {}: {} due {} -> {}", t.number, t.invoice, t.customer, t.amount_due, t.due, t.outcome);
         let mut table = Table::new();
-        table.load_preset(UTF8_FULL_CONDENSED).set_header([
-            "date", "what", "step", "channel", "tone", "template", "deadline", "note",
-        ]);
+        table
+            .load_preset(UTF8_FULL_CONDENSED)
+            .set_header(["date", "what", "step", "channel", "tone", "template", "deadline", "note"]);
         for e in &t.entries {
             let cell = |v: &Option<String>| v.clone().unwrap_or_default();
             table.add_row([
@@ -205,6 +234,7 @@ fn print_timelines(policy: &PluginId, from: NaiveDate, to: NaiveDate, timelines:
 /// Exit code for an error: 2 for bad input or config, 1 for anything else.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
     let bad_input = err.is::<BadUsage>()
+        || err.is::<crate::config::BadConfig>()
         || err.is::<intake::BadInput>()
         || err.is::<crate::sandbox::LoadError>();
     if bad_input { 2 } else { 1 }
@@ -214,10 +244,7 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
 pub fn main() -> i32 {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SOLLECITO_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SOLLECITO_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
     match run(cli) {

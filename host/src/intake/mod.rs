@@ -9,9 +9,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
+mod csv;
+
 use crate::invoice::{
-    Customer, Event, Invoice, InvoiceKind, InvoiceStatus, PaymentFailure, PaymentMethod,
-    PromiseToPay,
+    Customer, Event, Invoice, InvoiceKind, InvoiceStatus, PaymentFailure, PaymentMethod, PromiseToPay,
 };
 
 /// One bad field: where it is, which field, and why.
@@ -37,12 +38,7 @@ pub struct BadInput {
 
 impl fmt::Display for BadInput {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: {} problem(s), nothing was used",
-            self.file,
-            self.problems.len()
-        )?;
+        write!(f, "{}: {} problem(s), nothing was used", self.file, self.problems.len())?;
         for p in &self.problems {
             write!(f, "\n  {p}")?;
         }
@@ -176,22 +172,14 @@ struct Checker {
 
 impl Checker {
     fn bad(&mut self, location: &str, field: &str, reason: impl Into<String>) {
-        self.problems.push(Problem {
-            location: location.into(),
-            field: field.into(),
-            reason: reason.into(),
-        });
+        self.problems.push(Problem { location: location.into(), field: field.into(), reason: reason.into() });
     }
 
     fn date(&mut self, location: &str, field: &str, text: &str) -> Option<NaiveDate> {
         match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
             Ok(d) => Some(d),
             Err(_) => {
-                self.bad(
-                    location,
-                    field,
-                    format!("bad date {text:?}, expected YYYY-MM-DD"),
-                );
+                self.bad(location, field, format!("bad date {text:?}, expected YYYY-MM-DD"));
                 None
             }
         }
@@ -202,35 +190,20 @@ impl Checker {
             return Some(t.with_timezone(&Utc));
         }
         // A bare date means midnight UTC.
-        NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .ok()
-            .map(|d| d.and_hms_opt(0, 0, 0).unwrap().and_utc())
-            .or_else(|| {
-                self.bad(
-                    location,
-                    field,
-                    format!("bad time {text:?}, expected RFC 3339 or YYYY-MM-DD"),
-                );
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().map(|d| d.and_hms_opt(0, 0, 0).unwrap().and_utc()).or_else(
+            || {
+                self.bad(location, field, format!("bad time {text:?}, expected RFC 3339 or YYYY-MM-DD"));
                 None
-            })
+            },
+        )
     }
 
-    fn amount(
-        &mut self,
-        location: &str,
-        field: &str,
-        value: &Value,
-        currency: Option<u16>,
-    ) -> Option<i64> {
+    fn amount(&mut self, location: &str, field: &str, value: &Value, currency: Option<u16>) -> Option<i64> {
         let text = match value {
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
             other => {
-                self.bad(
-                    location,
-                    field,
-                    format!("expected an amount like \"1250.00\", got {other}"),
-                );
+                self.bad(location, field, format!("expected an amount like \"1250.00\", got {other}"));
                 return None;
             }
         };
@@ -258,20 +231,12 @@ pub fn parse_amount(text: &str, exponent: u16) -> Result<i64, String> {
         return Err(format!("bad amount {text:?}, expected digits like 1250.00"));
     }
     if frac.len() > exponent as usize {
-        return Err(format!(
-            "amount {text:?} has more than {exponent} decimals for this currency"
-        ));
+        return Err(format!("amount {text:?} has more than {exponent} decimals for this currency"));
     }
     let scale = 10i64.pow(exponent as u32);
     let frac_minor = format!("{frac:0<width$}", width = exponent as usize);
-    let whole: i64 = whole
-        .parse()
-        .map_err(|_| format!("amount {text:?} is too large"))?;
-    let frac_minor: i64 = if frac_minor.is_empty() {
-        0
-    } else {
-        frac_minor.parse().unwrap()
-    };
+    let whole: i64 = whole.parse().map_err(|_| format!("amount {text:?} is too large"))?;
+    let frac_minor: i64 = if frac_minor.is_empty() { 0 } else { frac_minor.parse().unwrap() };
     whole
         .checked_mul(scale)
         .and_then(|w| w.checked_add(frac_minor))
@@ -283,15 +248,23 @@ pub fn currency_exponent(code: &str) -> Option<u16> {
     iso_currency::Currency::from_code(code).map(|c| c.exponent().unwrap_or(0))
 }
 
+/// Reads a dataset file: CSV (`.csv`, one row per invoice with its customer) or JSON.
+pub fn read_file(path: &Path) -> anyhow::Result<Dataset> {
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) {
+        let text = std::fs::read_to_string(path).map_err(|e| BadInput {
+            file: path.display().to_string(),
+            problems: vec![Problem { location: "file".into(), field: "-".into(), reason: format!("cannot read: {e}") }],
+        })?;
+        return csv::parse(&path.display().to_string(), &text).map_err(anyhow::Error::new);
+    }
+    read_dataset(path)
+}
+
 /// Reads a JSON dataset (customers, invoices, optional scripted events).
 pub fn read_dataset(path: &Path) -> anyhow::Result<Dataset> {
     let text = std::fs::read_to_string(path).map_err(|e| BadInput {
         file: path.display().to_string(),
-        problems: vec![Problem {
-            location: "file".into(),
-            field: "-".into(),
-            reason: format!("cannot read: {e}"),
-        }],
+        problems: vec![Problem { location: "file".into(), field: "-".into(), reason: format!("cannot read: {e}") }],
     })?;
     parse_dataset(&path.display().to_string(), &text).map_err(anyhow::Error::new)
 }
@@ -305,29 +278,33 @@ pub fn parse_dataset(file: &str, text: &str) -> Result<Dataset, BadInput> {
             reason: e.to_string(),
         }],
     })?;
-    let mut check = Checker { problems: vec![] };
+    check_dataset(file, raw, None, vec![])
+}
+
+/// Checks a raw dataset. `labels` names where each customer and invoice came
+/// from (a CSV line); JSON ones are named by their index and id.
+fn check_dataset(
+    file: &str,
+    raw: RawDataset,
+    labels: Option<(Vec<String>, Vec<String>)>,
+    early: Vec<Problem>,
+) -> Result<Dataset, BadInput> {
+    let mut check = Checker { problems: early };
     let mut data = Dataset::default();
+    let (customer_labels, invoice_labels) = labels.unwrap_or_default();
 
     let mut customer_ids = HashSet::new();
     for (i, c) in raw.customers.into_iter().enumerate() {
-        let at = format!("customers[{i}] ({})", c.id);
+        let at = customer_labels.get(i).cloned().unwrap_or_else(|| format!("customers[{i}] ({})", c.id));
         if !customer_ids.insert(c.id.clone()) {
             check.bad(&at, "id", "duplicate customer id");
         }
         let timezone = c.timezone.parse::<chrono_tz::Tz>().ok();
         if timezone.is_none() {
-            check.bad(
-                &at,
-                "timezone",
-                format!("unknown timezone {:?}", c.timezone),
-            );
+            check.bad(&at, "timezone", format!("unknown timezone {:?}", c.timezone));
         }
         if c.email.is_none() && c.phone.is_none() && c.postal_address.is_none() {
-            check.bad(
-                &at,
-                "email",
-                "no email, phone or postal address: the customer cannot be reached",
-            );
+            check.bad(&at, "email", "no email, phone or postal address: the customer cannot be reached");
         }
         if let Some(email) = &c.email
             && !email.contains('@')
@@ -364,24 +341,16 @@ pub fn parse_dataset(file: &str, text: &str) -> Result<Dataset, BadInput> {
 
     let mut invoice_ids = HashSet::new();
     for (i, r) in raw.invoices.into_iter().enumerate() {
-        let at = format!("invoices[{i}] ({})", r.id);
+        let at = invoice_labels.get(i).cloned().unwrap_or_else(|| format!("invoices[{i}] ({})", r.id));
         if !invoice_ids.insert(r.id.clone()) {
             check.bad(&at, "id", "duplicate invoice id");
         }
         if !customer_ids.contains(&r.customer) {
-            check.bad(
-                &at,
-                "customer",
-                format!("unknown customer {:?}", r.customer),
-            );
+            check.bad(&at, "customer", format!("unknown customer {:?}", r.customer));
         }
         let exponent = currency_exponent(&r.currency);
         if exponent.is_none() {
-            check.bad(
-                &at,
-                "currency",
-                format!("unknown currency {:?}", r.currency),
-            );
+            check.bad(&at, "currency", format!("unknown currency {:?}", r.currency));
         }
         let due_amount = check.amount(&at, "amount_due", &r.amount_due, exponent);
         let paid_amount = match &r.amount_paid {
@@ -411,27 +380,16 @@ pub fn parse_dataset(file: &str, text: &str) -> Result<Dataset, BadInput> {
         let promise = r
             .promise_to_pay_until
             .and_then(|d| check.date(&at, "promise_to_pay_until", &d))
-            .map(|until| PromiseToPay {
-                until,
-                amount: None,
-            });
+            .map(|until| PromiseToPay { until, amount: None });
         let method = r.payment_method.map(|m| PaymentMethod {
             setup_complete: m.setup_complete,
-            expires: m
-                .expires
-                .and_then(|d| check.date(&at, "payment_method.expires", &d)),
+            expires: m.expires.and_then(|d| check.date(&at, "payment_method.expires", &d)),
         });
         let dispute = r.dispute_reason.map(|reason| crate::invoice::Dispute {
-            opened: issued
-                .unwrap_or_default()
-                .and_hms_opt(0, 0, 0)
-                .unwrap()
-                .and_utc(),
+            opened: issued.unwrap_or_default().and_hms_opt(0, 0, 0).unwrap().and_utc(),
             reason,
         });
-        if let (Some(amount_due), Some(amount_paid), Some(issued), Some(due)) =
-            (due_amount, paid_amount, issued, due)
-        {
+        if let (Some(amount_due), Some(amount_paid), Some(issued), Some(due)) = (due_amount, paid_amount, issued, due) {
             if amount_paid > amount_due {
                 check.bad(&at, "amount_paid", "more paid than due");
             }
@@ -475,22 +433,11 @@ pub fn parse_dataset(file: &str, text: &str) -> Result<Dataset, BadInput> {
             .map_err(|err| check.bad(&at, "type", err.to_string()))
             .ok();
         if let (Some(invoice_id), Some(on), Some(event)) = (invoice, on, event) {
-            data.events.push(ScriptedEvent {
-                invoice_id,
-                on,
-                event,
-            });
+            data.events.push(ScriptedEvent { invoice_id, on, event });
         }
     }
 
-    if check.problems.is_empty() {
-        Ok(data)
-    } else {
-        Err(BadInput {
-            file: file.into(),
-            problems: check.problems,
-        })
-    }
+    if check.problems.is_empty() { Ok(data) } else { Err(BadInput { file: file.into(), problems: check.problems }) }
 }
 
 #[cfg(test)]
@@ -503,11 +450,7 @@ mod tests {
         assert_eq!(parse_amount("1250.5", 2), Ok(125_050));
         assert_eq!(parse_amount("1250", 0), Ok(1250));
         assert_eq!(parse_amount("1.234", 3), Ok(1234));
-        assert!(
-            parse_amount("1.234", 2)
-                .unwrap_err()
-                .contains("more than 2 decimals")
-        );
+        assert!(parse_amount("1.234", 2).unwrap_err().contains("more than 2 decimals"));
         assert!(parse_amount("-5", 2).unwrap_err().contains("negative"));
         assert!(parse_amount("12a", 2).is_err());
         assert_eq!(currency_exponent("JPY"), Some(0));
@@ -525,11 +468,7 @@ mod tests {
           ]
         }"#;
         let err = parse_dataset("x.json", text).unwrap_err();
-        let found: Vec<(String, String)> = err
-            .problems
-            .iter()
-            .map(|p| (p.location.clone(), p.field.clone()))
-            .collect();
+        let found: Vec<(String, String)> = err.problems.iter().map(|p| (p.location.clone(), p.field.clone())).collect();
         let expected = [
             ("customers[0] (c1)", "timezone"),
             ("invoices[0] (i1)", "currency"),
@@ -538,10 +477,7 @@ mod tests {
             ("invoices[1] (i2)", "issued"),
         ];
         for (loc, field) in expected {
-            assert!(
-                found.contains(&(loc.into(), field.into())),
-                "missing {loc} {field} in {found:?}"
-            );
+            assert!(found.contains(&(loc.into(), field.into())), "missing {loc} {field} in {found:?}");
         }
         assert_eq!(found.len(), expected.len(), "{found:?}");
     }
@@ -549,10 +485,7 @@ mod tests {
     #[test]
     fn unknown_fields_are_refused_with_their_position() {
         let err = parse_dataset("x.json", r#"{"invoices": [], "custmers": []}"#).unwrap_err();
-        assert!(
-            err.problems[0].reason.contains("unknown field `custmers`"),
-            "{err}"
-        );
+        assert!(err.problems[0].reason.contains("unknown field `custmers`"), "{err}");
         assert!(err.problems[0].location.starts_with("line 1"));
     }
 }

@@ -1,0 +1,176 @@
+//! `import`, `run` and `history`: the pipeline from the command line.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::intake::Dataset;
+use crate::runtime::{Runtime, TickReport};
+use crate::store::{ImportReport, Store};
+
+use super::BadUsage;
+
+pub async fn import(db: &Path, data: &Dataset, now: DateTime<Utc>) -> anyhow::Result<ImportReport> {
+    if !data.events.is_empty() {
+        return Err(BadUsage(
+            "events: scripted events are for `simulate`; the import file must hold customers and invoices only".into(),
+        )
+        .into());
+    }
+    let store = Store::open(&db.display().to_string()).await?;
+    store.import(data, now).await
+}
+
+pub fn print_import(r: &ImportReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(r)?);
+    } else {
+        println!(
+            "imported: {} customers added, {} updated; {} invoices added, {} updated; {} unchanged",
+            r.customers_added, r.customers_updated, r.invoices_added, r.invoices_updated, r.unchanged
+        );
+        for e in &r.events {
+            println!("  event {e}");
+        }
+    }
+    Ok(())
+}
+
+pub async fn run(
+    db: &Path,
+    config: Config,
+    catalog: Catalog,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> anyhow::Result<TickReport> {
+    let runtime = Runtime::open(db, config, catalog).await?;
+    runtime.tick(now, dry_run).await
+}
+
+pub fn print_tick(r: &TickReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(r)?);
+        return Ok(());
+    }
+    let d = &r.decided;
+    let s = &r.delivered;
+    println!("tick at {}{}", r.at.to_rfc3339(), if r.dry_run { " (dry run: nothing written or sent)" } else { "" });
+    println!("  evaluated         {}", d.evaluated);
+    println!("  reminders queued  {}", d.reminders_queued);
+    println!("  other actions     {}", d.actions_recorded);
+    println!("  reminders sent    {}", s.sent);
+    println!(
+        "  deferred          {} (sending window {}, weekly cap {}, one per tick {}, retry {})",
+        s.deferred_window + s.deferred_cap + s.deferred_tick + s.retry_later,
+        s.deferred_window,
+        s.deferred_cap,
+        s.deferred_tick,
+        s.retry_later
+    );
+    println!("  blocked           {} at decision, {} cancelled at delivery", d.blocked, s.cancelled);
+    println!("  failed            {}", s.failed);
+    println!("  plugin errors     {}", d.plugin_errors);
+    for e in &d.errors {
+        println!("    {e}");
+    }
+    Ok(())
+}
+
+fn when(ts: i64) -> String {
+    DateTime::from_timestamp(ts, 0).map_or(ts.to_string(), |t| t.format("%Y-%m-%d %H:%M").to_string())
+}
+
+pub async fn history(db: &Path, invoice: &str, json: bool) -> anyhow::Result<()> {
+    if !db.exists() {
+        return Err(BadUsage(format!("no database at {}", db.display())).into());
+    }
+    let store = Store::open(&db.display().to_string()).await?;
+    if store.invoice(invoice).await?.is_none() {
+        return Err(BadUsage(format!("unknown invoice {invoice:?}")).into());
+    }
+    let events = store.events_of(invoice).await?;
+    let decisions = store.decisions_of(invoice).await?;
+    let outbox = store.outbox_of(invoice).await?;
+    if json {
+        let doc =
+            serde_json::json!({ "invoice": invoice, "events": events, "decisions": decisions, "actions": outbox });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(());
+    }
+    // One table, in time order: events, decisions (with the plugin that made them), actions.
+    let mut rows: Vec<(i64, u8, Vec<String>)> = vec![];
+    for e in &events {
+        rows.push((
+            e.at,
+            0,
+            vec![
+                when(e.at),
+                "event".into(),
+                e.kind.clone(),
+                String::new(),
+                String::new(),
+                String::new(),
+                e.detail.clone(),
+            ],
+        ));
+    }
+    for d in &decisions {
+        let plugin = format!("{} {} {}", d.plugin_name, d.plugin_version, &d.plugin_sha256[..12]);
+        let what = d.error.clone().map_or_else(
+            || format!("{} action(s)", d.actions.as_array().map_or(0, Vec::len)),
+            |e| format!("error: {e}"),
+        );
+        rows.push((
+            d.at,
+            1,
+            vec![when(d.at), "decision".into(), String::new(), String::new(), String::new(), plugin, what],
+        ));
+    }
+    for o in &outbox {
+        let decided_by = decisions
+            .iter()
+            .find(|d| d.id == o.decision_id)
+            .map(|d| format!("{} {}", d.plugin_name, d.plugin_version))
+            .unwrap_or_default();
+        let outcome = match (&o.state[..], o.done_at) {
+            ("sent", Some(t)) => {
+                format!("sent {}{}", when(t), o.receipt.as_ref().map(|r| format!(" ({r})")).unwrap_or_default())
+            }
+            (state, _) => format!("{state}{}", o.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()),
+        };
+        let template =
+            o.template.as_ref().map(|t| format!("{} / {}", t, o.tone.clone().unwrap_or_default())).unwrap_or_default();
+        rows.push((
+            o.created_at,
+            2,
+            vec![
+                when(o.created_at),
+                o.kind.clone(),
+                o.step.clone(),
+                o.channel.clone().unwrap_or_default(),
+                template,
+                decided_by,
+                outcome,
+            ],
+        ));
+    }
+    rows.sort_by_key(|r| (r.0, r.1));
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "time (UTC)",
+        "what",
+        "step",
+        "channel",
+        "template / tone",
+        "plugin",
+        "result",
+    ]);
+    for (_, _, r) in rows {
+        table.add_row(r);
+    }
+    println!("history of {invoice}\n{table}");
+    Ok(())
+}

@@ -1,0 +1,225 @@
+//! One tick, delivery half: each waiting message is checked again (status,
+//! sending window, weekly cap, one per invoice per tick), rendered in the
+//! customer's language and handed to its channel adapter.
+
+pub mod mail;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::guardrails::{self, Block, Request};
+use crate::render::{Facts, Renderer};
+use crate::sandbox::v0_1::{self, DeliveryError};
+use crate::sandbox::{Grants, MailRelay, Plugin};
+use crate::scheduler::tone_of;
+use crate::store::{OutboxRow, Store};
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct DeliverReport {
+    pub sent: usize,
+    /// Waiting for the customer's sending window.
+    pub deferred_window: usize,
+    /// Waiting for the weekly contact cap.
+    pub deferred_cap: usize,
+    /// Another message for the invoice left in this tick.
+    pub deferred_tick: usize,
+    /// A transient failure: tried again later.
+    pub retry_later: usize,
+    /// Stopped by a guardrail (paid, disputed, ...): cancelled with the reason.
+    pub cancelled: usize,
+    pub failed: usize,
+}
+
+/// Everything delivery needs, built once per run.
+pub struct Delivery {
+    pub config: Config,
+    pub renderer: Renderer,
+    /// Channel adapters by channel name.
+    pub adapters: HashMap<String, Arc<Plugin>>,
+    pub mail: Arc<dyn MailRelay>,
+}
+
+/// How long a transient failure waits before the next try, by attempt.
+fn backoff(attempt: i64) -> i64 {
+    (300 * 2i64.pow(attempt.clamp(0, 6) as u32)).min(6 * 3600)
+}
+
+impl Delivery {
+    fn grants(&self, channel: &str) -> Grants {
+        Grants { mail: (channel == "email").then(|| self.mail.clone()) }
+    }
+
+    /// Delivers every message due at `now`. With `dry_run`, counts what would happen and writes nothing.
+    pub async fn run(&self, store: &Store, now: DateTime<Utc>, dry_run: bool) -> anyhow::Result<DeliverReport> {
+        let mut report = DeliverReport::default();
+        let mut reminded: HashSet<String> = HashSet::new();
+        for row in store.pending_messages(now.timestamp()).await? {
+            let outcome = self.one(store, &row, now, &mut reminded).await?;
+            let ts = now.timestamp();
+            match outcome {
+                Outcome::Sent(receipt) => {
+                    report.sent += 1;
+                    if !dry_run {
+                        store.finish(row.id, "sent", None, Some(&receipt), ts).await?;
+                    }
+                }
+                Outcome::Wait(until, reason, counter) => {
+                    let attempted = matches!(counter, Wait::Retry);
+                    match counter {
+                        Wait::Window => report.deferred_window += 1,
+                        Wait::Cap => report.deferred_cap += 1,
+                        Wait::Tick => report.deferred_tick += 1,
+                        Wait::Retry => report.retry_later += 1,
+                    }
+                    if !dry_run {
+                        store.defer(row.id, until.timestamp(), &reason, attempted).await?;
+                    }
+                }
+                Outcome::Cancel(reason) => {
+                    report.cancelled += 1;
+                    if !dry_run {
+                        store.finish(row.id, "cancelled", Some(&reason), None, ts).await?;
+                    }
+                }
+                Outcome::Fail(reason) => {
+                    report.failed += 1;
+                    if !dry_run {
+                        store.finish(row.id, "failed", Some(&reason), None, ts).await?;
+                    }
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    async fn one(
+        &self,
+        store: &Store,
+        row: &OutboxRow,
+        now: DateTime<Utc>,
+        reminded: &mut HashSet<String>,
+    ) -> anyhow::Result<Outcome> {
+        let Some((invoice, customer)) = store.invoice(&row.invoice_id).await? else {
+            return Ok(Outcome::Cancel("the invoice no longer exists".into()));
+        };
+        let channel = row.channel.clone().unwrap_or_default();
+        // The status is checked again right before the message leaves.
+        let request = Request { step: &row.step, channel: Some(&channel) };
+        match guardrails::check(&request, &invoice, &customer, [], reminded.contains(&invoice.id), now) {
+            Ok(()) => {}
+            Err(Block::OnePerTick) => {
+                return Ok(Outcome::Wait(
+                    now + chrono::Duration::seconds(1),
+                    Block::OnePerTick.to_string(),
+                    Wait::Tick,
+                ));
+            }
+            Err(block) => return Ok(Outcome::Cancel(block.to_string())),
+        }
+        let window = self.config.sending.window(&channel);
+        let opens = guardrails::next_in_window(&window, customer.timezone, now);
+        if opens > now {
+            let local = opens.with_timezone(&customer.timezone);
+            let reason = format!(
+                "outside the sending window; waits until {} ({})",
+                local.format("%Y-%m-%d %H:%M"),
+                customer.timezone
+            );
+            return Ok(Outcome::Wait(opens, reason, Wait::Window));
+        }
+        let week_ago = now.timestamp() - 7 * 86_400;
+        let recent = store.sent_to_customer_since(&customer.id, week_ago).await?;
+        if let Some(until) = guardrails::cap_wait(&recent, self.config.sending.cap_per_week, now) {
+            let reason =
+                format!("{} contacts in 7 days already; waits until {until}", self.config.sending.cap_per_week);
+            return Ok(Outcome::Wait(until, reason, Wait::Cap));
+        }
+        let Some(adapter) = self.adapters.get(&channel) else {
+            return Ok(Outcome::Fail(format!("no channel adapter for {channel:?} in this version")));
+        };
+
+        let business = self.config.business.business();
+        let facts = Facts {
+            template: row.template.as_deref().unwrap_or_default(),
+            tone: row.tone.as_deref().unwrap_or("courteous"),
+            locale: &customer.locale,
+            business: &business,
+            customer_name: &customer.name,
+            invoice_number: &invoice.number,
+            currency: &invoice.currency,
+            amount_due: invoice.amount_due,
+            amount_paid: invoice.amount_paid,
+            issued: invoice.issued,
+            due: invoice.due,
+            today: now.with_timezone(&customer.timezone).date_naive(),
+            payment_link: invoice.payment_link.as_deref(),
+            deadline: row.deadline,
+        };
+        let rendered = match self.renderer.render(&facts) {
+            Ok(r) => r,
+            Err(e) => return Ok(Outcome::Fail(format!("cannot render: {e}"))),
+        };
+        let message = v0_1::Message {
+            key: format!("{}/{}", invoice.id, row.step),
+            channel: channel.clone(),
+            invoice_number: invoice.number.clone(),
+            tone: row.tone.as_deref().and_then(tone_of).unwrap_or(v0_1::Tone::Courteous),
+            sender: v0_1::Sender {
+                name: business.name.clone(),
+                email: self.config.email.from.clone().unwrap_or(business.email.clone()),
+                phone: business.phone.clone(),
+            },
+            recipient: v0_1::Recipient {
+                name: customer.name.clone(),
+                email: customer.email.clone(),
+                phone: customer.phone.clone(),
+                postal_address: customer.postal_address.clone(),
+                locale: customer.locale.clone(),
+            },
+            subject: rendered.subject,
+            text: rendered.text,
+            html: Some(rendered.html),
+        };
+        let grants = self.grants(&channel);
+        let result = tokio::task::block_in_place(|| adapter.deliver(&message, now.timestamp(), grants));
+        reminded.insert(invoice.id.clone());
+        Ok(match result {
+            Ok(Ok(receipt)) => Outcome::Sent(receipt.reference),
+            Ok(Err(DeliveryError::Permanent(reason))) => Outcome::Fail(reason),
+            Ok(Err(DeliveryError::Transient(reason))) => {
+                reminded.remove(&invoice.id);
+                Outcome::Wait(
+                    now + chrono::Duration::seconds(backoff(row.attempts)),
+                    format!("will retry: {reason}"),
+                    Wait::Retry,
+                )
+            }
+            Err(trap) => {
+                reminded.remove(&invoice.id);
+                Outcome::Wait(
+                    now + chrono::Duration::seconds(backoff(row.attempts)),
+                    format!("adapter failed: {trap}"),
+                    Wait::Retry,
+                )
+            }
+        })
+    }
+}
+
+enum Wait {
+    Window,
+    Cap,
+    Tick,
+    Retry,
+}
+
+enum Outcome {
+    Sent(String),
+    Wait(DateTime<Utc>, String, Wait),
+    Cancel(String),
+    Fail(String),
+}

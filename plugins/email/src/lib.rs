@@ -1,0 +1,75 @@
+//! `email`: the channel adapter for email. It turns a rendered message into an
+//! email (addresses, a Message-ID derived from the outbox key, headers) and
+//! hands it to the host's `mail` capability, which builds the MIME and sends
+//! it through the operator's relay (or writes it to the outbox folder).
+
+wit_bindgen::generate!({ world: "channel", path: "../../wit" });
+
+use sollecito::plugin::mail::{self, Email as Mail};
+
+pub struct EmailAdapter;
+
+/// `"Name" <address>`, quoting the display name so dots and commas are safe.
+pub fn mailbox(name: &str, address: &str) -> String {
+    let name: String = name.chars().filter(|c| !c.is_control()).collect();
+    format!("\"{}\" <{address}>", name.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// `<invoice.step@sender-domain>`: the same for every retry of one outbox row.
+pub fn message_id(key: &str, sender_email: &str) -> String {
+    let domain = sender_email.rsplit_once('@').map_or("sollecito.invalid", |(_, d)| d);
+    let local: String = key.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '.' }).collect();
+    format!("<{local}@{domain}>")
+}
+
+pub fn build(msg: &Message) -> Result<Mail, DeliveryError> {
+    let to = msg.recipient.email.as_deref().unwrap_or_default().trim();
+    if to.is_empty() {
+        return Err(DeliveryError::Permanent(format!("{} has no email address", msg.recipient.name)));
+    }
+    if !to.contains('@') || to.contains(char::is_whitespace) {
+        return Err(DeliveryError::Permanent(format!("{to:?} is not an email address")));
+    }
+    Ok(Mail {
+        message_id: message_id(&msg.key, &msg.sender.email),
+        from_address: mailbox(&msg.sender.name, &msg.sender.email),
+        to_address: mailbox(&msg.recipient.name, to),
+        reply_to: None,
+        subject: msg.subject.clone(),
+        text: msg.text.clone(),
+        html: msg.html.clone(),
+        headers: vec![
+            ("X-Sollecito-Key".into(), msg.key.clone()),
+            // Tells auto-responders not to answer a reminder.
+            ("Auto-Submitted".into(), "auto-generated".into()),
+        ],
+    })
+}
+
+impl Guest for EmailAdapter {
+    fn describe() -> PluginInfo {
+        PluginInfo {
+            name: "email".into(),
+            version: "0.1.0".into(),
+            summary: "Email through the host's SMTP relay or outbox folder; Message-ID from the outbox key.".into(),
+        }
+    }
+
+    fn deliver(msg: Message) -> Result<Receipt, DeliveryError> {
+        let email = build(&msg)?;
+        mail::send(&email).map(|reference| Receipt { reference })
+    }
+}
+
+export!(EmailAdapter);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_mailboxes() {
+        assert_eq!(message_id("inv-1/overdue-7", "crediti@acme.example"), "<inv-1.overdue-7@acme.example>");
+        assert_eq!(mailbox("Rossi \"R\" S.r.l.", "a@b.it"), "\"Rossi \\\"R\\\" S.r.l.\" <a@b.it>");
+    }
+}
