@@ -139,7 +139,7 @@ const BUILTIN_SHARED: &[(&str, &str)] = &[
 /// (path, source) of the built-in templates of each language.
 #[rustfmt::skip]
 const BUILTIN: &[&[(&str, &str)]] = builtin!(
-    ["en"],
+    ["it", "en"],
     ["_common", "pre-due", "overdue-soft", "overdue-firm", "final-notice", "formal-notice",
      "phone-call", "payment-failed", "payment-failed-hard", "payment-reminder",
      "suspension-warning", "service-suspended", "card-expiring", "setup-incomplete"]
@@ -448,7 +448,7 @@ impl<'a> Ctx<'a> {
             days_overdue: late.max(0),
             days_until_due: (-late).max(0),
             payment_link: f.payment_link.map(str::trim).filter(|l| !l.is_empty()),
-            eu_compensation: format_money(4000, "EUR", fmt_locale),
+            eu_compensation: format_amount(40, 0, "EUR", fmt_locale),
         })
     }
 }
@@ -539,8 +539,13 @@ fn currency_symbol(cur: Option<Currency>, code: &str, region: Option<&str>) -> S
 /// "1 250,00 €" (fr). Exponent and symbol from ISO 4217; an unknown code is shown as is.
 pub fn format_money(minor: i64, currency: &str, locale: &str) -> String {
     let code = currency.trim().to_ascii_uppercase();
-    let cur = Currency::from_code(&code);
-    let exp = cur.map_or(2, |c| c.exponent().unwrap_or(0)) as u32;
+    let exp = Currency::from_code(&code).map_or(2, |c| c.exponent().unwrap_or(0));
+    format_amount(minor, u32::from(exp), &code, locale)
+}
+
+/// `minor` with `exp` decimals, in currency `code` (upper case), for the locale.
+fn format_amount(minor: i64, exp: u32, code: &str, locale: &str) -> String {
+    let cur = Currency::from_code(code);
     let (lang, region) = split_locale(locale);
     let region = region.as_deref();
     let swiss = matches!(region, Some("CH" | "LI"));
@@ -555,7 +560,7 @@ pub fn format_money(minor: i64, currency: &str, locale: &str) -> String {
         "es" => (".", ",", false),
         _ => (",", ".", true),
     };
-    let symbol = currency_symbol(cur, &code, region);
+    let symbol = currency_symbol(cur, code, region);
     let abs = minor.unsigned_abs();
     let scale = 10u64.pow(exp);
     let units = (abs / scale).to_string();
@@ -810,8 +815,8 @@ mod tests {
     fn smoke() {
         let r = Renderer::new(None).unwrap();
         let (rich, _) = sample_businesses();
-        for (t, tone) in [("overdue-soft", "soft"), ("formal-notice", "formal")] {
-            let f = Facts { today: d(2026, 10, 20), ..sample_facts(t, tone, "en-GB", &rich, true) };
+        for (t, tone) in [("overdue-firm", "firm"), ("formal-notice", "formal")] {
+            let f = Facts { today: d(2026, 10, 20), ..sample_facts(t, tone, "it-IT", &rich, true) };
             let out = r.render(&f).unwrap();
             println!("{}\n---\n{}", out.subject, out.text);
         }

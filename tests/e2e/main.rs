@@ -5,4 +5,5 @@ mod cli;
 mod common;
 mod determinism;
 mod ladders;
+mod pipeline;
 mod sandbox_limits;

@@ -15,10 +15,8 @@ use super::BadUsage;
 
 pub async fn import(db: &Path, data: &Dataset, now: DateTime<Utc>) -> anyhow::Result<ImportReport> {
     if !data.events.is_empty() {
-        return Err(BadUsage(
-            "events: scripted events are for `simulate`; the import file must hold customers and invoices only".into(),
-        )
-        .into());
+        // The same file can feed `simulate`; its scripted future is not imported as fact.
+        eprintln!("note: {} scripted event(s) ignored; they are for `simulate`", data.events.len());
     }
     let store = Store::open(&db.display().to_string()).await?;
     store.import(data, now).await
