@@ -207,7 +207,7 @@ pub struct Templates {
 
 /// A config that cannot be used: exit code 2.
 #[derive(Debug, thiserror::Error)]
-#[error("config {file}: {reason}")]
+#[error("{file}: {reason}")]
 pub struct BadConfig {
     pub file: String,
     pub reason: String,

@@ -1,40 +1,20 @@
 //! Message rendering: the facts of one reminder -> subject, plain text and HTML.
 //!
-//! # Template layout (`host/templates/`, embedded in the binary)
+//! Templates live in `host/templates/` (embedded in the binary; an operator's directory
+//! with the same layout overrides or adds files). `host/templates/README.md` describes
+//! the layout, the placeholders and the start-up checks:
 //!
 //! ```text
-//! layout.j2            the shared structure of every message (language-neutral)
+//! layout.j2            the structure every message shares: greeting, facts, call to
+//!                      action, consequences (firm tone on), contacts, card warning, sign-off
 //! page.html.j2         the HTML document around the body (autoescaped)
 //! {lang}/_common.j2    the shared phrases of one language, as macros
-//! {lang}/{name}.j2     one message: `{% extends "layout.j2" %}` plus blocks
-//!                      `subject` and `core` (optional: `heading`, `consequences`)
+//! {lang}/{name}.j2     one message: extends layout.j2, fills `subject` and `core`
 //! ```
 //!
-//! `{lang}` is it, en, fr, de, es. A file whose name starts with `_` is a partial, not a
-//! message. An operator's override directory has the same layout: a file there replaces
-//! the built-in one with the same path, or adds a message (or a language); every message
-//! needs an English version, the fallback for any other locale.
-//!
-//! The layout, not the message, prints the greeting, the facts (invoice, amounts, due
-//! date, days overdue or to go, deadline), the call to action with the payment link and
-//! methods, the consequences from the firm tone on, the contact details, the warning
-//! never to send card numbers by email and the sign-off. A message that leaves out the
-//! invoice number, the customer, the sender, the amount, the due date, the payment link
-//! or the deadline (or whose subject does not name the invoice) is refused at start-up.
-//!
-//! Templates write plain text: paragraphs separated by blank lines, `- ` for a list
-//! item. The HTML part is made from that text (escaped, links made clickable), so no
-//! template can forget to escape. Blocks use `trim_blocks` and `lstrip_blocks`.
-//!
-//! Placeholders (minijinja strict mode: an unknown one is an error at start-up, and so is
-//! printing an empty one without `{% if %}`): `template`, `tone`, `level` (0 courteous,
-//! 1 soft, 2 firm, 3 final, 4 formal), `consequences` (level >= 2), `script` (false; a
-//! message sets it true to be a call script), `lang`, `locale`, `business.{name, email,
-//! phone, address, website, payment_methods}`, `customer_name`, `invoice_number`,
-//! `currency`, `amount_due` (the invoice total), `amount_paid`, `outstanding`,
-//! `partly_paid`, `issued`, `due`, `today`, `deadline` (formatted, or none), `overdue`,
-//! `days_overdue`, `days_until_due`, `payment_link` (or none), `eu_compensation` (40 EUR,
-//! formatted). `page.html.j2` also gets `subject` and `body`.
+//! Templates write plain text (blank line between paragraphs, `- ` for list items); the
+//! HTML part is made from it, escaped, with links. Every message is rendered at start-up
+//! in every language and tone in strict mode, so a bad template stops the service there.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -139,7 +119,7 @@ const BUILTIN_SHARED: &[(&str, &str)] = &[
 /// (path, source) of the built-in templates of each language.
 #[rustfmt::skip]
 const BUILTIN: &[&[(&str, &str)]] = builtin!(
-    ["it", "en"],
+    ["it", "en", "fr", "de", "es"],
     ["_common", "pre-due", "overdue-soft", "overdue-firm", "final-notice", "formal-notice",
      "phone-call", "payment-failed", "payment-failed-hard", "payment-reminder",
      "suspension-warning", "service-suspended", "card-expiring", "setup-incomplete"]
@@ -189,6 +169,8 @@ impl Renderer {
             env.add_template_owned(name.clone(), source.clone())
                 .map_err(|e| RenderError::Template { file: origin.clone(), message: e.to_string() })?;
             if let Some((lang, file)) = name.split_once('/')
+                && (2..=3).contains(&lang.len())
+                && lang.chars().all(|c| c.is_ascii_lowercase())
                 && let Some(msg) = file.strip_suffix(".j2")
                 && !msg.starts_with('_')
                 && !msg.contains('/')
@@ -249,63 +231,51 @@ impl Renderer {
     /// Render every message in every language with sample facts for every tone, with and
     /// without the optional facts, before and after the due date.
     fn check_all(&self) -> Result<(), RenderError> {
+        let (rich, plain) = (sample_business(true), sample_business(false));
         for (msg, langs) in &self.messages {
             if !langs.contains(FALLBACK) {
-                let first = langs.iter().next().map_or("?", |l| l.as_str());
-                return Err(RenderError::Incomplete {
-                    file: self.origin(&format!("{first}/{msg}.j2")),
-                    problem: format!(
-                        "message `{msg}` has no English version (en/{msg}.j2), the fallback for other locales"
-                    ),
-                });
+                let file = self.origin(&format!("{}/{msg}.j2", langs.first().map_or("?", |l| l.as_str())));
+                let problem = format!("has no English version (en/{msg}.j2), the fallback for other locales");
+                return Err(RenderError::Incomplete { file, problem });
             }
-        }
-        let (rich, plain) = sample_businesses();
-        for (msg, langs) in &self.messages {
-            for lang in langs {
+            for (lang, tone) in langs.iter().flat_map(|l| TONES.map(|t| (l, t))) {
                 let name = format!("{lang}/{msg}.j2");
-                for tone in TONES {
-                    for (business, overdue) in [(&rich, true), (&plain, false), (&rich, false), (&plain, true)] {
-                        let facts = sample_facts(msg, tone, lang, business, overdue);
-                        let ctx = Ctx::new(&facts, lang, lang)?;
-                        let out = self.render_ctx(&name, &ctx).map_err(|e| match e {
-                            RenderError::Template { file, message } => RenderError::Template {
-                                file,
-                                message: format!("{message} (sample facts, tone {tone})"),
-                            },
-                            e => e,
-                        })?;
-                        self.check_complete(&name, &facts, &ctx, &out)?;
-                    }
+                for (business, overdue) in [(&rich, true), (&plain, false), (&rich, false), (&plain, true)] {
+                    let facts = sample_facts(msg, tone, lang, business, overdue);
+                    let ctx = Ctx::new(&facts, lang, lang)?;
+                    let out = self.render_ctx(&name, &ctx).map_err(|e| match e {
+                        RenderError::Template { file, message } => {
+                            RenderError::Template { file, message: format!("{message} (sample facts, tone {tone})") }
+                        }
+                        e => e,
+                    })?;
+                    self.check_complete(&name, &facts, &ctx, &out)?;
                 }
             }
         }
         Ok(())
     }
 
+    /// The start-up check that a message carries the facts every message must carry.
     fn check_complete(&self, name: &str, facts: &Facts, ctx: &Ctx, out: &Rendered) -> Result<(), RenderError> {
         let problem = |p: String| RenderError::Incomplete {
             file: self.origin(name),
-            problem: format!("{p} (tone {})", facts.tone),
+            problem: format!("{p} (tone {})", ctx.tone),
         };
         if !out.subject.contains(facts.invoice_number) {
             return Err(problem("the subject does not name the invoice number".into()));
         }
-        let mut required = vec![
-            ("the sender", facts.business.name.clone()),
-            ("the customer's name", facts.customer_name.to_string()),
-            ("the invoice number", facts.invoice_number.to_string()),
-            ("the outstanding amount", ctx.outstanding.clone()),
-            ("the due date", ctx.due.clone()),
+        let required = [
+            ("the sender", Some(facts.business.name.as_str())),
+            ("the customer's name", Some(facts.customer_name)),
+            ("the invoice number", Some(facts.invoice_number)),
+            ("the outstanding amount", Some(ctx.outstanding.as_str())),
+            ("the due date", Some(ctx.due.as_str())),
+            ("the payment link", facts.payment_link),
+            ("the deadline", ctx.deadline.as_deref()),
         ];
-        if let Some(link) = facts.payment_link {
-            required.push(("the payment link", link.to_string()));
-        }
-        if let Some(deadline) = &ctx.deadline {
-            required.push(("the deadline", deadline.clone()));
-        }
-        for (what, value) in required {
-            if !out.text.contains(&value) || !out.html.contains(&html_escape(&value)) {
+        for (what, value) in required.iter().filter_map(|(w, v)| Some((w, (*v)?))) {
+            if !out.text.contains(value) || !out.html.contains(&html_escape(value)) {
                 return Err(problem(format!("the message leaves out {what} ({value:?})")));
             }
         }
@@ -453,37 +423,28 @@ impl<'a> Ctx<'a> {
     }
 }
 
-fn sample_businesses() -> (Business, Business) {
-    let rich = Business {
+/// The sender for the start-up check: with every optional detail, or with none.
+fn sample_business(rich: bool) -> Business {
+    let opt = |s: &str| rich.then(|| s.to_string());
+    Business {
         name: "Sample Business Srl".into(),
         email: "billing@business.example".into(),
-        phone: Some("+39 02 0000 0000".into()),
-        address: Some("Via Esempio 1, 20100 Milano".into()),
-        website: Some("https://business.example".into()),
-        payment_methods: vec!["bank transfer IBAN IT00X0000000000000000000000".into(), "card".into()],
-    };
-    let plain = Business {
-        name: "Sample Business Srl".into(),
-        email: "billing@business.example".into(),
-        ..Business::default()
-    };
-    (rich, plain)
+        phone: opt("+39 02 0000 0000"),
+        address: opt("Via Esempio 1, 20100 Milano"),
+        website: opt("https://business.example"),
+        payment_methods: if rich { vec!["bank transfer IBAN IT00X0000000000000000000000".into()] } else { vec![] },
+    }
 }
 
-fn sample_facts<'a>(
-    template: &'a str,
-    tone: &'a str,
-    locale: &'a str,
-    business: &'a Business,
-    overdue: bool,
-) -> Facts<'a> {
+/// Facts for the start-up check: `rich` gives every optional fact (partly paid, link, deadline).
+fn sample_facts<'a>(template: &'a str, tone: &'a str, lang: &'a str, b: &'a Business, overdue: bool) -> Facts<'a> {
     let d = |m, d| NaiveDate::from_ymd_opt(2026, m, d).expect("valid sample date");
-    let rich = business.phone.is_some();
+    let rich = b.phone.is_some();
     Facts {
         template,
         tone,
-        locale,
-        business,
+        locale: lang,
+        business: b,
         customer_name: "Sample Customer Spa",
         invoice_number: "SAMPLE-0042",
         currency: "EUR",
@@ -566,7 +527,7 @@ fn format_amount(minor: i64, exp: u32, code: &str, locale: &str) -> String {
     let units = (abs / scale).to_string();
     let mut number = String::new();
     for (i, ch) in units.chars().enumerate() {
-        if i > 0 && (units.len() - i) % 3 == 0 {
+        if i > 0 && (units.len() - i).is_multiple_of(3) {
             number.push_str(group);
         }
         number.push(ch);
@@ -587,92 +548,13 @@ fn format_amount(minor: i64, exp: u32, code: &str, locale: &str) -> String {
     }
 }
 
-const MONTHS: [(&str, [&str; 12]); 5] = [
-    (
-        "it",
-        [
-            "gennaio",
-            "febbraio",
-            "marzo",
-            "aprile",
-            "maggio",
-            "giugno",
-            "luglio",
-            "agosto",
-            "settembre",
-            "ottobre",
-            "novembre",
-            "dicembre",
-        ],
-    ),
-    (
-        "en",
-        [
-            "January",
-            "February",
-            "March",
-            "April",
-            "May",
-            "June",
-            "July",
-            "August",
-            "September",
-            "October",
-            "November",
-            "December",
-        ],
-    ),
-    (
-        "fr",
-        [
-            "janvier",
-            "février",
-            "mars",
-            "avril",
-            "mai",
-            "juin",
-            "juillet",
-            "août",
-            "septembre",
-            "octobre",
-            "novembre",
-            "décembre",
-        ],
-    ),
-    (
-        "de",
-        [
-            "Januar",
-            "Februar",
-            "März",
-            "April",
-            "Mai",
-            "Juni",
-            "Juli",
-            "August",
-            "September",
-            "Oktober",
-            "November",
-            "Dezember",
-        ],
-    ),
-    (
-        "es",
-        [
-            "enero",
-            "febrero",
-            "marzo",
-            "abril",
-            "mayo",
-            "junio",
-            "julio",
-            "agosto",
-            "septiembre",
-            "octubre",
-            "noviembre",
-            "diciembre",
-        ],
-    ),
+/// Month names by language, space-separated.
+const MONTHS: [(&str, &str); 5] = [
+    ("it", "gennaio febbraio marzo aprile maggio giugno luglio agosto settembre ottobre novembre dicembre"),
+    ("en", "January February March April May June July August September October November December"),
+    ("fr", "janvier février mars avril mai juin juillet août septembre octobre novembre décembre"),
+    ("de", "Januar Februar März April Mai Juni Juli August September Oktober November Dezember"),
+    ("es", "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre"),
 ];
 
 /// A date written out for the locale: "1 ottobre 2026", "1 October 2026" (en-GB),
@@ -680,24 +562,15 @@ const MONTHS: [(&str, [&str; 12]); 5] = [
 pub fn format_date(date: NaiveDate, locale: &str) -> String {
     use chrono::Datelike;
     let (lang, region) = split_locale(locale);
-    let lang = if MONTHS.iter().any(|(l, _)| *l == lang) { lang.as_str() } else { FALLBACK };
-    let months = MONTHS.iter().find(|(l, _)| *l == lang).map_or(MONTHS[1].1, |(_, m)| *m);
+    let (lang, months) = MONTHS.iter().find(|(l, _)| *l == lang).copied().unwrap_or(MONTHS[1]);
     let (d, y) = (date.day(), date.year());
-    let mut month = months[date.month0() as usize];
-    match lang {
-        "de" => {
-            if region.as_deref() == Some("AT") && date.month() == 1 {
-                month = "Jänner";
-            }
-            format!("{d}. {month} {y}")
-        }
-        "fr" if d == 1 => format!("1er {month} {y}"),
-        "es" => format!("{d} de {month} de {y}"),
-        "en" if matches!(
-            region.as_deref(),
-            None | Some("US" | "CA" | "PH" | "PR" | "GU" | "AS" | "VI" | "UM" | "MP")
-        ) =>
-        {
+    let month = months.split(' ').nth(date.month0() as usize).unwrap_or_default();
+    match (lang, region.as_deref()) {
+        ("de", Some("AT")) if date.month() == 1 => format!("{d}. Jänner {y}"),
+        ("de", _) => format!("{d}. {month} {y}"),
+        ("fr", _) if d == 1 => format!("1er {month} {y}"),
+        ("es", _) => format!("{d} de {month} de {y}"),
+        ("en", None | Some("US" | "CA" | "PH" | "PR" | "GU" | "AS" | "VI" | "UM" | "MP")) => {
             format!("{month} {d}, {y}")
         }
         _ => format!("{d} {month} {y}"),
@@ -724,79 +597,40 @@ fn normalize(raw: &str) -> String {
 }
 
 fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
-    }
-    out
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#x27;")
 }
 
 /// One line of text as HTML: escaped, with web and mail addresses made links.
 fn line_to_html(line: &str) -> String {
-    let mut out = String::new();
-    for (i, word) in line.split(' ').enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
+    let words = line.split(' ').map(|word| {
         let core = word.trim_end_matches(['.', ',', ';', ':', ')', '!', '?', '»', '"']);
-        let rest = &word[core.len()..];
-        let core_start = core.trim_start_matches(['(', '«', '"']);
-        let lead = &core[..core.len() - core_start.len()];
-        let href = if core_start.starts_with("https://") || core_start.starts_with("http://") {
-            Some(core_start.to_string())
-        } else if core_start.contains('@')
-            && !core_start.contains('/')
-            && core_start.rsplit('@').next().is_some_and(|d| d.contains('.'))
-        {
-            Some(format!("mailto:{core_start}"))
-        } else {
-            None
+        let (start, rest) = word.split_at(core.len());
+        let url = start.trim_start_matches(['(', '«', '"']);
+        let lead = &start[..start.len() - url.len()];
+        let mail = url.split_once('@').is_some_and(|(_, d)| d.contains('.') && !url.contains('/'));
+        let href = match () {
+            _ if url.starts_with("https://") || url.starts_with("http://") => url.to_string(),
+            _ if mail => format!("mailto:{url}"),
+            _ => return html_escape(word),
         };
-        match href {
-            Some(href) => out.push_str(&format!(
-                "{}<a href=\"{}\">{}</a>{}",
-                html_escape(lead),
-                html_escape(&href),
-                html_escape(core_start),
-                html_escape(rest)
-            )),
-            None => out.push_str(&html_escape(word)),
-        }
-    }
-    out
+        let (lead, href, url, rest) = (html_escape(lead), html_escape(&href), html_escape(url), html_escape(rest));
+        format!("{lead}<a href=\"{href}\">{url}</a>{rest}")
+    });
+    words.collect::<Vec<_>>().join(" ")
 }
 
-/// The body of the HTML part, from the normalized text: paragraphs and lists.
+/// The body of the HTML part, from the normalized text: paragraphs, line breaks and lists.
 fn text_to_html(text: &str) -> String {
-    const P: &str = "<p style=\"margin:0 0 16px\">";
-    const UL: &str = "<ul style=\"margin:0 0 16px;padding-left:24px\">";
     let mut out = String::new();
-    for block in text.split("\n\n").filter(|b| !b.trim().is_empty()) {
+    for block in text.split("\n\n") {
         let lines: Vec<&str> = block.lines().collect();
-        let mut i = 0;
-        while i < lines.len() {
-            let item = lines[i].starts_with("- ");
-            let start = i;
-            while i < lines.len() && lines[i].starts_with("- ") == item {
-                i += 1;
-            }
-            let group = &lines[start..i];
-            if item {
-                out.push_str(UL);
-                for l in group {
-                    out.push_str(&format!("<li>{}</li>", line_to_html(&l[2..])));
-                }
-                out.push_str("</ul>\n");
+        for group in lines.chunk_by(|a, b| a.starts_with("- ") == b.starts_with("- ")) {
+            if group[0].starts_with("- ") {
+                let items: String = group.iter().map(|l| format!("<li>{}</li>", line_to_html(&l[2..]))).collect();
+                out.push_str(&format!("<ul style=\"margin:0 0 16px;padding-left:24px\">{items}</ul>\n"));
             } else {
-                let body: Vec<String> = group.iter().map(|l| line_to_html(l)).collect();
-                out.push_str(&format!("{P}{}</p>\n", body.join("<br>\n")));
+                let lines: Vec<String> = group.iter().map(|l| line_to_html(l)).collect();
+                out.push_str(&format!("<p style=\"margin:0 0 16px\">{}</p>\n", lines.join("<br>\n")));
             }
         }
     }
@@ -807,18 +641,254 @@ fn text_to_html(text: &str) -> String {
 mod tests {
     use super::*;
 
+    const LOCALES: [(&str, &str); 5] =
+        [("it", "it-IT"), ("en", "en-GB"), ("fr", "fr-FR"), ("de", "de-DE"), ("es", "es-ES")];
+    /// The card-number warning, in each language (the email and the call-script forms both contain it).
+    const CARD_WARNING: [(&str, &str); 5] = [
+        ("it", "numeri di carta via email"),
+        ("en", "card numbers by email"),
+        ("fr", "numéros de carte par e-mail"),
+        ("de", "Kartennummern niemals per E-Mail"),
+        ("es", "números de tarjeta por correo electrónico"),
+    ];
+
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
     }
 
-    #[test]
-    fn smoke() {
-        let r = Renderer::new(None).unwrap();
-        let (rich, _) = sample_businesses();
-        for (t, tone) in [("overdue-firm", "firm"), ("formal-notice", "formal")] {
-            let f = Facts { today: d(2026, 10, 20), ..sample_facts(t, tone, "it-IT", &rich, true) };
-            let out = r.render(&f).unwrap();
-            println!("{}\n---\n{}", out.subject, out.text);
+    fn business() -> Business {
+        Business {
+            name: "Officine Rossi Srl".into(),
+            email: "amministrazione@rossi.example".into(),
+            phone: Some("+39 02 1234 5678".into()),
+            address: Some("Via Roma 10, 20121 Milano".into()),
+            website: None,
+            payment_methods: vec!["bonifico IBAN IT60X0542811101000000123456".into()],
         }
+    }
+
+    fn facts<'a>(template: &'a str, tone: &'a str, locale: &'a str, b: &'a Business) -> Facts<'a> {
+        Facts {
+            template,
+            tone,
+            locale,
+            business: b,
+            customer_name: "Bianchi & Figli <Sas>",
+            invoice_number: "FT-2026/0187",
+            currency: "EUR",
+            amount_due: 125_000,
+            amount_paid: 20_000,
+            issued: d(2026, 8, 17),
+            due: d(2026, 9, 16),
+            today: d(2026, 10, 1),
+            payment_link: Some("https://pay.rossi.example/i/FT-2026-0187?x=1&y=2"),
+            deadline: Some(d(2026, 10, 8)),
+        }
+    }
+
+    /// The consequence paragraph of each kind (invoice, service, suspended service) at `tone`.
+    fn consequences(r: &Renderer, f: &Facts, lang: &str, script: bool) -> Vec<String> {
+        let mut ctx = Ctx::new(f, lang, f.locale).unwrap();
+        ctx.script = script;
+        ["t.consequences()", "t.service_consequences()", "t.service_consequences(suspended=true)"]
+            .iter()
+            .map(|call| {
+                let src = format!("{{% import \"{lang}/_common.j2\" as t %}}{{{{ {call} }}}}");
+                normalize(&r.env.render_str(&src, &ctx).unwrap())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_message_in_every_language_and_tone_carries_the_facts() {
+        let r = Renderer::new(None).unwrap();
+        let b = business();
+        assert_eq!(r.templates().len(), 13);
+        for template in r.templates() {
+            for (lang, locale) in LOCALES {
+                let card = CARD_WARNING.iter().find(|(l, _)| *l == lang).unwrap().1;
+                for (level, tone) in TONES.iter().enumerate() {
+                    let f = facts(&template, tone, locale, &b);
+                    let out = r.render(&f).unwrap();
+                    let what = format!("{lang}/{template} {tone}");
+                    assert_eq!(out.language, lang);
+                    assert!(out.subject.contains("FT-2026/0187"), "{what}: {}", out.subject);
+                    let fixed = "FT-2026/0187|Bianchi & Figli <Sas>|Officine Rossi Srl|amministrazione@rossi.example|\
+                        +39 02 1234 5678|https://pay.rossi.example/i/FT-2026-0187?x=1&y=2|IT60X0542811101000000123456|15";
+                    let mut needles: Vec<String> = fixed.split('|').map(String::from).collect();
+                    needles.extend([105_000, 125_000, 20_000].map(|m| format_money(m, "EUR", locale)));
+                    needles.extend([f.due, d(2026, 10, 8)].map(|x| format_date(x, locale)));
+                    needles.push(card.to_string());
+                    for needle in &needles {
+                        assert!(out.text.contains(needle), "{what}: text lacks {needle:?}\n{}", out.text);
+                        assert!(out.html.contains(&html_escape(needle)), "{what}: html lacks {needle:?}");
+                    }
+                    assert!(!out.html.contains("<Sas>") && out.html.contains("Bianchi &amp; Figli &lt;Sas&gt;"));
+                    assert!(out.html.contains("<a href=\"https://pay.rossi.example/i/FT-2026-0187?x=1&amp;y=2\">"));
+                    let script = template == "phone-call";
+                    let found = (2..5).any(|l| {
+                        let g = facts(&template, TONES[l], locale, &b);
+                        consequences(&r, &g, lang, script).iter().any(|c| out.text.contains(c.as_str()))
+                    });
+                    let expected = consequences(&r, &f, lang, script);
+                    if level >= 2 {
+                        assert!(
+                            expected.iter().any(|c| c.len() > 40 && out.text.contains(c.as_str())),
+                            "{what}: no consequences"
+                        );
+                    } else {
+                        assert!(!found, "{what}: consequences at a mild tone\n{}", out.text);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn days_to_go_before_due_and_plain_amounts_when_unpaid() {
+        let r = Renderer::new(None).unwrap();
+        let b = Business { phone: None, address: None, payment_methods: vec![], ..business() };
+        let f = Facts {
+            today: d(2026, 9, 11),
+            amount_paid: 0,
+            payment_link: None,
+            deadline: None,
+            ..facts("pre-due", "courteous", "it-IT", &b)
+        };
+        let out = r.render(&f).unwrap();
+        assert!(out.text.contains("(tra 5 giorni)"), "{}", out.text);
+        assert!(out.text.contains("1.250,00\u{a0}€") && !out.text.contains("Già pagato"), "{}", out.text);
+        assert!(out.text.contains("basta rispondere a questa email"), "{}", out.text);
+        let en = r.render(&Facts { locale: "en-GB", template: "overdue-soft", today: d(2026, 9, 17), ..f }).unwrap();
+        assert!(en.text.contains("16 September 2026 (1 day overdue)"), "{}", en.text);
+    }
+
+    #[test]
+    fn money_is_formatted_for_the_locale() {
+        let (nb, nnb) = ("\u{a0}", "\u{202f}");
+        assert_eq!(format_money(125_000, "EUR", "it-IT"), format!("1.250,00{nb}€"));
+        assert_eq!(format_money(125_000, "EUR", "de-DE"), format!("1.250,00{nb}€"));
+        assert_eq!(format_money(125_000, "EUR", "fr-FR"), format!("1{nnb}250,00{nb}€"));
+        assert_eq!(format_money(125_000, "EUR", "es-ES"), format!("1.250,00{nb}€"));
+        assert_eq!(format_money(125_000, "EUR", "en-GB"), "€1,250.00");
+        assert_eq!(format_money(120_000, "JPY", "en-US"), "¥120,000");
+        assert_eq!(format_money(120_000, "JPY", "it-IT"), format!("120.000{nb}¥"));
+        assert_eq!(format_money(120_000, "jpy", "ja-JP"), "¥120,000");
+        assert_eq!(format_money(1_250_500, "KWD", "en-GB"), format!("KWD{nb}1,250.500"));
+        assert_eq!(format_money(1_250_500, "KWD", "it-IT"), format!("1.250,500{nb}KWD"));
+        assert_eq!(format_money(99_900, "USD", "en-US"), "$999.00");
+        assert_eq!(format_money(99_900, "USD", "en-GB"), format!("USD{nb}999.00"));
+        assert_eq!(format_money(99_900, "NZD", "en-NZ"), "$999.00");
+        assert_eq!(format_money(123_456_789, "CHF", "de-CH"), format!("CHF{nb}1’234’567.89"));
+        assert_eq!(format_money(125_000, "EUR", "de-AT"), format!("€{nb}1.250,00"));
+        assert_eq!(format_money(5, "GBP", "en-GB"), "£0.05");
+        assert_eq!(format_money(-125_000, "EUR", "en-IE"), "-€1,250.00");
+        assert_eq!(format_money(-125_000, "EUR", "it-IT"), format!("-1.250,00{nb}€"));
+        assert!(format_money(i64::MIN, "EUR", "it-IT").starts_with("-92.233.720.368.547.758,08"));
+    }
+
+    #[test]
+    fn dates_are_written_out_for_the_locale() {
+        let oct1 = d(2026, 10, 1);
+        assert_eq!(format_date(oct1, "it-IT"), "1 ottobre 2026");
+        assert_eq!(format_date(oct1, "en-GB"), "1 October 2026");
+        assert_eq!(format_date(oct1, "en-US"), "October 1, 2026");
+        assert_eq!(format_date(oct1, "de-DE"), "1. Oktober 2026");
+        assert_eq!(format_date(oct1, "fr-FR"), "1er octobre 2026");
+        assert_eq!(format_date(d(2026, 10, 15), "fr-CA"), "15 octobre 2026");
+        assert_eq!(format_date(oct1, "es-ES"), "1 de octubre de 2026");
+        assert_eq!(format_date(d(2027, 1, 5), "de-AT"), "5. Jänner 2027");
+        assert_eq!(format_date(oct1, "ja-JP"), "1 October 2026");
+        assert_eq!(format_date(oct1, "it_CH"), "1 ottobre 2026");
+    }
+
+    #[test]
+    fn other_locales_fall_back_to_english() {
+        let r = Renderer::new(None).unwrap();
+        let b = business();
+        let f = Facts {
+            currency: "JPY",
+            amount_due: 120_000,
+            amount_paid: 0,
+            ..facts("overdue-soft", "soft", "ja-JP", &b)
+        };
+        let out = r.render(&f).unwrap();
+        assert_eq!(out.language, "en");
+        assert!(out.subject.starts_with("Reminder: invoice FT-2026/0187"), "{}", out.subject);
+        assert!(out.text.contains("¥120,000") && out.text.contains("16 September 2026"), "{}", out.text);
+        assert!(out.html.starts_with("<!DOCTYPE html>\n<html lang=\"en\">"));
+    }
+
+    fn with_override(files: &[(&str, &str)]) -> Result<Renderer, RenderError> {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, source) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, source).unwrap();
+        }
+        Renderer::new(Some(dir.path()))
+    }
+
+    const CUSTOM: &str = "{% extends \"layout.j2\" %}\n{% block subject %}Invoice {{ invoice_number }}: a word from us{% endblock %}\n{% block core %}CUSTOM CORE {{ XX }}{% endblock %}\n";
+
+    #[test]
+    fn an_unknown_placeholder_is_refused_at_start_naming_file_and_placeholder() {
+        let err = with_override(&[("en/overdue-soft.j2", &CUSTOM.replace("XX", "unknown_thing"))]).err().unwrap();
+        let msg = err.to_string();
+        assert!(matches!(err, RenderError::UnknownPlaceholder { .. }), "{err:?}");
+        assert!(msg.contains("en/overdue-soft.j2") && msg.contains("unknown_thing") && msg.contains("line 3"), "{msg}");
+        let err = with_override(&[("it/_common.j2", "{% macro greeting() %}{{ customer.name }}{% endmacro %}")]).err();
+        assert!(err.unwrap().to_string().contains("it/_common.j2"));
+    }
+
+    #[test]
+    fn broken_or_incomplete_overrides_are_refused() {
+        let syntax = with_override(&[("de/pre-due.j2", "{% if %}")]).err().unwrap().to_string();
+        assert!(syntax.contains("de/pre-due.j2") && syntax.contains("syntax error"), "{syntax}");
+        let empty = with_override(&[("en/pre-due.j2", &CUSTOM.replace("XX", "business.phone"))]).err().unwrap();
+        assert!(
+            matches!(empty, RenderError::EmptyValue { ref placeholder, .. } if placeholder == "business.phone"),
+            "{empty}"
+        );
+        let no_number = CUSTOM.replace("Invoice {{ invoice_number }}", "Hello").replace("XX", "tone");
+        let err = with_override(&[("en/pre-due.j2", &no_number)]).err().unwrap().to_string();
+        assert!(err.contains("subject does not name the invoice"), "{err}");
+        let no_layout = "{% block subject %}{{ invoice_number }}{% endblock %}Pay {{ outstanding }}";
+        let err = with_override(&[("fr/pre-due.j2", no_layout)]).err().unwrap().to_string();
+        assert!(err.contains("fr/pre-due.j2") && err.contains("leaves out"), "{err}");
+        let err = with_override(&[("it/grazie.j2", &CUSTOM.replace("XX", "tone"))]).err().unwrap().to_string();
+        assert!(err.contains("no English version"), "{err}");
+    }
+
+    #[test]
+    fn an_override_replaces_a_built_in_and_can_add_a_message() {
+        let custom = CUSTOM.replace("XX", "tone");
+        let r = with_override(&[("en/overdue-soft.j2", &custom), ("en/thank-you.j2", &custom), (".hidden.j2", "{{")])
+            .unwrap();
+        assert!(r.templates().contains(&"thank-you".to_string()));
+        let b = business();
+        let out = r.render(&facts("overdue-soft", "firm", "en-GB", &b)).unwrap();
+        assert_eq!(out.subject, "Invoice FT-2026/0187: a word from us");
+        assert!(out.text.contains("CUSTOM CORE firm") && out.text.contains("card numbers by email"), "{}", out.text);
+        let it = r.render(&facts("overdue-soft", "firm", "it-IT", &b)).unwrap();
+        assert!(it.subject.starts_with("Promemoria") && !it.text.contains("CUSTOM"));
+        let added = r.render(&facts("thank-you", "soft", "it-IT", &b)).unwrap();
+        assert_eq!(added.language, "en");
+        assert!(added.text.contains("€1,050.00") && added.text.contains("8 October 2026"), "{}", added.text);
+    }
+
+    #[test]
+    fn bad_facts_are_errors() {
+        let r = Renderer::new(None).unwrap();
+        let b = business();
+        let f = facts("overdue-soft", "soft", "it-IT", &b);
+        assert!(matches!(r.render(&Facts { template: "nope", ..f }), Err(RenderError::UnknownTemplate(_))));
+        assert!(matches!(r.render(&Facts { tone: "angry", ..f }), Err(RenderError::UnknownTone(_))));
+        assert!(matches!(r.render(&Facts { currency: "XYZ", ..f }), Err(RenderError::UnknownCurrency(_))));
+        assert!(matches!(r.render(&Facts { amount_paid: 125_000, ..f }), Err(RenderError::NothingOutstanding(_))));
+        let out = r.render(&Facts { template: "phone-call", customer_name: "Evil\r\nBcc: x@y", ..f }).unwrap();
+        assert!(!out.subject.contains('\n') && !out.subject.contains('\r'));
+        fn shared<T: Send + Sync>() {}
+        shared::<Renderer>();
     }
 }

@@ -12,11 +12,12 @@ fn plugins_lists_the_bundled_policies_with_their_hashes() {
     assert!(out.status.success(), "{}", stderr(&out));
     let list: Value = serde_json::from_str(&stdout(&out)).unwrap();
     let names: Vec<&str> = list.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["b2b-standard", "subscription-recovery"]);
+    assert_eq!(names, ["b2b-standard", "subscription-recovery", "email"]);
     for p in list.as_array().unwrap() {
-        assert_eq!(p["kind"], "policy");
+        let kind = if p["name"] == "email" { "channel" } else { "policy" };
+        assert_eq!(p["kind"], kind);
         assert_eq!(p["version"], "0.1.0");
-        assert_eq!(p["world"], "sollecito:plugin/policy@0.1.0");
+        assert_eq!(p["world"], format!("sollecito:plugin/{kind}@0.1.0"));
         assert_eq!(p["source"]["type"], "bundled");
         let artifact = p["name"].as_str().unwrap().replace('-', "_");
         let built = root().join(format!("target/wasm/wasm32-wasip2/release/{artifact}.wasm"));

@@ -181,3 +181,165 @@ fn an_invoice_paid_between_decision_and_delivery_gets_no_message() {
     let history = site.ok(&["history", "inv-1001"]);
     assert!(history.contains("cancelled: invoice is paid"), "{history}");
 }
+
+fn customer(id: &str, tz: &str, extra: &str) -> String {
+    format!(
+        r#"{{"id": "{id}", "name": "Cliente {id}", "email": "{id}@example.com", "locale": "it-IT", "timezone": "{tz}"{extra}}}"#
+    )
+}
+
+fn invoice(id: &str, customer: &str, extra: &str) -> String {
+    format!(
+        r#"{{"id": "{id}", "number": "N-{id}", "customer": "{customer}", "currency": "EUR", "amount_due": "100.00",
+            "issued": "2026-10-01", "due": "2026-10-28", "payment_link": "https://pay.example/{id}"{extra}}}"#
+    )
+}
+
+#[test]
+fn guardrails_hold_whatever_the_policy_says() {
+    let site = Site::new();
+    // The outsider's policy reminds two days after the due date, whatever else is true.
+    site.write("sollecito.toml", &format!("[policies]\ndefault = {:?}\n", sollecito_test_artifacts::OUTSIDER));
+    let customers = [
+        customer("rome", "Europe/Rome", ""),
+        customer("la", "America/Los_Angeles", ""),
+        customer("tokyo", "Asia/Tokyo", ""),
+        customer("akl", "Pacific/Auckland", ""),
+        customer("stopped", "Europe/Rome", r#", "dunning_stop": true"#),
+        customer("noemail", "Europe/Rome", r#", "opted_out": ["email"]"#),
+    ];
+    let invoices = [
+        invoice("i-rome", "rome", ""),
+        invoice("i-la", "la", ""),
+        invoice("i-tokyo", "tokyo", ""),
+        invoice("i-akl", "akl", ""),
+        invoice("i-dispute", "rome", r#", "dispute_reason": "wrong quantity""#),
+        invoice("i-promise", "rome", r#", "promise_to_pay_until": "2026-11-10""#),
+        invoice("i-stopped", "stopped", ""),
+        invoice("i-optout", "noemail", ""),
+    ];
+    let file = site.write(
+        "data.json",
+        &format!(r#"{{"customers": [{}], "invoices": [{}]}}"#, customers.join(","), invoices.join(",")),
+    );
+    site.ok(&["import", file.to_str().unwrap(), "--at", "2026-10-20T00:00:00Z"]);
+
+    // Tuesday 3 November 09:00 UTC, after both daylight-saving changes: 10:00 in Rome, 18:00 in
+    // Tokyo, 01:00 in Los Angeles, 22:00 in Auckland.
+    site.ok(&["run", "--at", "2026-11-03T09:00:00Z"]);
+    let nudge = |id: &str| format!("{id}.outsider-nudge.eml");
+    assert_eq!(site.emails(), BTreeSet::from([nudge("i-rome"), nudge("i-tokyo")]));
+    let waiting = |id: &str| site.actions(id)[0].clone();
+    assert_eq!(
+        waiting("i-la"),
+        (
+            "outsider-nudge".into(),
+            "pending".into(),
+            "outside the sending window; waits until 2026-11-03 08:00 (America/Los_Angeles)".into()
+        )
+    );
+    assert_eq!(waiting("i-akl").2, "outside the sending window; waits until 2026-11-04 08:00 (Pacific/Auckland)");
+    for (id, reason) in [
+        ("i-dispute", "invoice is disputed"),
+        ("i-promise", "promise to pay until 2026-11-10"),
+        ("i-stopped", "dunning stopped for the customer"),
+        ("i-optout", "customer opted out of email"),
+    ] {
+        assert_eq!(site.actions(id), [("outsider-nudge".into(), "cancelled".into(), reason.into())], "{id}");
+    }
+
+    // 08:00 in Los Angeles is 16:00 UTC in winter time; 08:00 in Auckland is 19:00 UTC the day before.
+    site.ok(&["run", "--at", "2026-11-03T15:59:00Z"]);
+    assert!(!site.emails().contains(&nudge("i-la")));
+    site.ok(&["run", "--at", "2026-11-03T16:00:00Z"]);
+    assert!(site.emails().contains(&nudge("i-la")));
+    assert!(!site.emails().contains(&nudge("i-akl")));
+    site.ok(&["run", "--at", "2026-11-03T19:00:00Z"]);
+    assert!(site.emails().contains(&nudge("i-akl")));
+    assert_eq!(site.emails().len(), 4);
+}
+
+#[test]
+fn a_bad_import_changes_nothing_and_names_every_bad_line() {
+    let site = Site::new();
+    site.ok(&["import", &examples("invoices.json"), "--at", "2026-09-20T00:00:00Z"]);
+    let before = site.json(&["history", "inv-1001"]);
+    let csv = "invoice_id,number,customer_id,name,email,locale,timezone,currency,amount_due,amount_paid,status,issued,due\n\
+               i-new,N-1,c-new,Nuovo Cliente,nuovo@example.it,it-IT,Europe/Rome,EUR,10.00,,open,2026-10-01,2026-10-31\n\
+               i-bad,N-2,c-bad,Cliente Sbagliato,bad@example.it,it-IT,Europe/Rome,ITL,10.00,,open,2026-10-01,2026-10-31\n\
+               i-worse,N-3,c-worse,Peggio,,it-IT,Moon/Base,EUR,-10.00,,open,2026-10-41,2026-10-31\n\
+               inv-1001,FT-2026/1001,cus-rossi,Rossi Impianti S.r.l.,amministrazione@rossi-impianti.example,it-IT,Europe/Rome,EUR,1250.00,1250.00,paid,2026-09-01,2026-10-01\n";
+    let file = site.write("bad.csv", csv);
+    let out = site.run(&["import", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    for expected in [
+        "line 3: currency: unknown currency \"ITL\"",
+        "line 4: timezone: unknown timezone \"Moon/Base\"",
+        "line 4: email: no email, phone or postal address",
+        "line 4: amount_due: negative amount \"-10.00\"",
+        "line 4: issued: bad date \"2026-10-41\"",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in {err}");
+    }
+    // Nothing from the file landed: not the good new row, not the update.
+    assert_eq!(site.run(&["history", "i-new"]).status.code(), Some(2));
+    assert_eq!(site.json(&["history", "inv-1001"]), before);
+}
+
+#[test]
+fn each_email_parses_and_speaks_the_customers_language() {
+    let site = Site::new();
+    site.ok(&["import", &examples("invoices.json"), "--at", "2026-09-20T00:00:00Z"]);
+    site.ok(&["run", "--at", "2026-10-08T12:00:00Z"]);
+    // (file, words of its language, amount as the locale writes it, customer)
+    let cases = [
+        ("inv-1001.overdue-7.eml", "fattura", "1.250,00", "Rossi Impianti S.r.l."),
+        ("inv-1003.overdue-7.eml", "Rechnung", "18.500,00", "Nordwind Logistik GmbH"),
+        ("inv-1004.overdue-7.eml", "invoice", "£980.00", "Harbour Studio Ltd"),
+    ];
+    for (file, word, amount, name) in cases {
+        let raw = site.email(file);
+        let message = mail_parser::MessageParser::default()
+            .parse(raw.as_bytes())
+            .unwrap_or_else(|| panic!("{file} does not parse"));
+        let text = message.body_text(0).unwrap().to_string();
+        let html = message.body_html(0).unwrap().to_string();
+        assert!(text.to_lowercase().contains(&word.to_lowercase()), "{file}: no {word:?} in {text}");
+        for part in [&text, &html] {
+            assert!(part.contains(amount), "{file}: no {amount} in {part}");
+            assert!(part.contains(name) || part.contains(&name.replace('&', "&amp;")), "{file}: no {name}");
+        }
+        let invoice = file.split('.').next().unwrap();
+        assert!(text.contains(&format!("https://pay.example/{invoice}")), "{file}: no payment link");
+        assert_eq!(message.message_id(), Some(format!("{}@sollecito.example", file.trim_end_matches(".eml")).as_str()));
+        assert_eq!(message.to().unwrap().first().unwrap().name(), Some(name));
+    }
+    // Subjects name the invoice.
+    for (file, number) in [("inv-1001.overdue-7.eml", "FT-2026/1001"), ("inv-1004.overdue-7.eml", "HS-1004")] {
+        let raw = site.email(file);
+        let message = mail_parser::MessageParser::default().parse(raw.as_bytes()).unwrap();
+        assert!(message.subject().unwrap().contains(number), "{file}: {:?}", message.subject());
+    }
+}
+
+#[test]
+fn a_bad_config_or_template_is_refused_at_start_naming_it() {
+    let site = Site::new();
+    site.ok(&["import", &examples("invoices.json"), "--at", "2026-09-20T00:00:00Z"]);
+    site.write("sollecito.toml", "[sending]\ncap_per_wek = 2\n");
+    let out = site.run(&["run", "--at", "2026-10-08T12:00:00Z"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("sollecito.toml") && stderr(&out).contains("cap_per_wek"), "{}", stderr(&out));
+
+    // An operator's template with a placeholder the host does not know.
+    std::fs::create_dir_all(site.path("my-templates/it")).unwrap();
+    site.write("my-templates/it/overdue-soft.j2", "{{ customer_nmae }}");
+    site.write("sollecito.toml", "[templates]\ndir = \"my-templates\"\n");
+    let out = site.run(&["run", "--at", "2026-10-08T12:00:00Z"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("overdue-soft") && err.contains("customer_nmae"), "{err}");
+    assert!(site.emails().is_empty(), "nothing sent");
+    assert!(site.actions("inv-1001").is_empty(), "nothing decided");
+}

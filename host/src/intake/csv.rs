@@ -193,7 +193,7 @@ mod tests {
     fn every_bad_line_is_named() {
         let text = "invoice_id,number,customer_id,name,email,locale,timezone,currency,amount_due,issued,due\n\
                     i1,F-1,c1,Rossi,a@rossi.it,it-IT,Europe/Rome,EUR,100,2026-01-01,2026-01-31\n\
-                    i2,F-2,c2,Bianchi,b@bianchi.it,it-IT,Europe/Rome,XXX,100,2026-01-01,2026-01-31\n\
+                    i2,F-2,c2,Bianchi,b@bianchi.it,it-IT,Europe/Rome,EUX,100,2026-01-01,2026-01-31\n\
                     i3,F-3,c3,Verdi,,it-IT,Nowhere/City,EUR,-4,2026-02-30,2026-01-31\n";
         let err = super::parse("x.csv", text).unwrap_err();
         let got: Vec<String> = err.problems.iter().map(|p| format!("{}: {}", p.location, p.field)).collect();
