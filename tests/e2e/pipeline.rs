@@ -343,3 +343,23 @@ fn a_bad_config_or_template_is_refused_at_start_naming_it() {
     assert!(site.emails().is_empty(), "nothing sent");
     assert!(site.actions("inv-1001").is_empty(), "nothing decided");
 }
+
+#[test]
+fn the_weekly_cap_holds_back_the_fourth_message() {
+    let site = Site::new();
+    site.write("sollecito.toml", &format!("[policies]\ndefault = {:?}\n", sollecito_test_artifacts::OUTSIDER));
+    let invoices: Vec<String> = (1..=4).map(|i| invoice(&format!("i-{i}"), "rome", "")).collect();
+    let file = site.write(
+        "data.json",
+        &format!(r#"{{"customers": [{}], "invoices": [{}]}}"#, customer("rome", "Europe/Rome", ""), invoices.join(",")),
+    );
+    site.ok(&["import", file.to_str().unwrap(), "--at", "2026-10-20T00:00:00Z"]);
+    let first = site.json(&["run", "--at", "2026-11-03T09:00:00Z"]);
+    assert_eq!((first["sent"].as_u64(), first["deferred_cap"].as_u64()), (Some(3), Some(1)), "{first}");
+    let held = site.actions("i-4");
+    assert_eq!(held[0].1, "pending");
+    assert!(held[0].2.starts_with("3 contacts in 7 days already; waits until 2026-11-10 09:00:00"), "{held:?}");
+    // Seven days later the oldest contact has aged out.
+    assert_eq!(site.json(&["run", "--at", "2026-11-10T08:59:00Z"])["sent"], 0);
+    assert_eq!(site.json(&["run", "--at", "2026-11-10T09:00:00Z"])["sent"], 1);
+}
