@@ -27,6 +27,12 @@ pub struct Config {
     pub email: Email,
     #[serde(default)]
     pub templates: Templates,
+    /// Channels and the capabilities granted to their adapters: `[channels.sms]`.
+    #[serde(default)]
+    pub channels: BTreeMap<String, ChannelConfig>,
+    /// Secrets by name: the value, or `env:NAME` to read it from the environment.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
     /// Where the config was read from, to resolve relative paths.
     #[serde(skip)]
     pub dir: PathBuf,
@@ -198,6 +204,29 @@ pub struct Email {
     pub outbox_dir: Option<PathBuf>,
 }
 
+/// One channel: which adapter delivers it and what that adapter may use.
+/// Nothing is granted unless named here (the `email` channel gets the mail relay by default).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    /// A bundled adapter name or a `.wasm` path (default: the channel's name).
+    pub adapter: Option<String>,
+    /// Grant sending email (through `smtp_url`, else the `[email]` relay or outbox).
+    #[serde(default)]
+    pub mail: bool,
+    /// This channel's own relay, e.g. a PEC provider with its own credentials.
+    pub smtp_url: Option<String>,
+    /// Hosts (`host` or `host:port`) the adapter may call over HTTP(S).
+    #[serde(default)]
+    pub http_hosts: Vec<String>,
+    /// Names of secrets (from `[secrets]`) handed to the adapter.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// The adapter's own settings.
+    #[serde(default)]
+    pub settings: BTreeMap<String, toml::Value>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Templates {
@@ -245,23 +274,36 @@ impl Config {
 
     /// Settings of one policy as the contract's key/value pairs.
     pub fn settings_for(&self, policy: &str) -> Vec<crate::sandbox::v0_1::Setting> {
-        self.settings
-            .get(policy)
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| crate::sandbox::v0_1::Setting {
-                key: k.clone(),
-                value: match v {
-                    toml::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                },
-            })
-            .collect()
+        self.settings.get(policy).map(settings).unwrap_or_default()
+    }
+
+    /// The value of a named secret (`env:NAME` reads the environment).
+    pub fn secret(&self, name: &str) -> Result<String, BadConfig> {
+        let bad = |reason: String| BadConfig { file: "config".into(), reason };
+        let value = self.secrets.get(name).ok_or_else(|| bad(format!("secrets.{name}: not defined")))?;
+        match value.strip_prefix("env:") {
+            Some(var) => std::env::var(var).map_err(|_| bad(format!("secrets.{name}: environment variable {var} is not set"))),
+            None => Ok(value.clone()),
+        }
     }
 
     pub fn resolve(&self, p: &Path) -> PathBuf {
         if p.is_absolute() { p.to_path_buf() } else { self.dir.join(p) }
     }
+}
+
+/// TOML settings as the contract's key/value pairs.
+pub fn settings(table: &BTreeMap<String, toml::Value>) -> Vec<crate::sandbox::v0_1::Setting> {
+    table
+        .iter()
+        .map(|(k, v)| crate::sandbox::v0_1::Setting {
+            key: k.clone(),
+            value: match v {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            },
+        })
+        .collect()
 }
 
 #[cfg(test)]

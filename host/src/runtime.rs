@@ -9,11 +9,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::catalog::Catalog;
-use crate::config::{BadConfig, Config};
+use crate::config::{BadConfig, ChannelConfig, Config};
 use crate::deliver::mail::LettreRelay;
-use crate::deliver::{DeliverReport, Delivery};
+use crate::deliver::{Channel, DeliverReport, Delivery};
 use crate::render::Renderer;
-use crate::sandbox::{MailRelay, PluginKind};
+use crate::sandbox::{Grants, MailRelay, PluginKind};
 use crate::scheduler::{self, DecideReport, Policies};
 use crate::store::Store;
 
@@ -54,15 +54,10 @@ impl Runtime {
                 (Arc::new(LettreRelay::folder(dir.clone())?), Some(dir))
             }
         };
-        let adapters: HashMap<String, _> = catalog
-            .plugins()
-            .iter()
-            .filter(|p| p.id.kind == PluginKind::Channel)
-            .map(|p| (p.id.name.clone(), p.clone()))
-            .collect();
+        let channels = channels(&config, &mut catalog, mail)?;
         let batch = catalog.sandbox().limits().batch_size;
         let store = Store::open(&db.display().to_string()).await?;
-        Ok(Runtime { store, policies, delivery: Delivery { config, renderer, adapters, mail }, outbox_dir, batch })
+        Ok(Runtime { store, policies, delivery: Delivery { config, renderer, channels }, outbox_dir, batch })
     }
 
     pub async fn tick(&self, now: DateTime<Utc>, dry_run: bool) -> anyhow::Result<TickReport> {
@@ -71,4 +66,41 @@ impl Runtime {
         let delivered = self.delivery.run(&self.store, now, dry_run).await?;
         Ok(TickReport { at: now, dry_run, decided, delivered })
     }
+}
+
+/// Channels by name: adapter, grants, settings. `email` is there by default with
+/// the mail relay; every other channel, and every grant beyond that, comes from `[channels.*]`.
+fn channels(config: &Config, catalog: &mut Catalog, mail: Arc<dyn MailRelay>) -> anyhow::Result<HashMap<String, Channel>> {
+    let bad = |reason: String| BadConfig { file: "config".into(), reason };
+    let mut wanted = config.channels.clone();
+    wanted.entry("email".into()).or_insert_with(|| ChannelConfig { mail: true, ..ChannelConfig::default() });
+    let mut out = HashMap::new();
+    for (name, c) in wanted {
+        let adapter_name = c.adapter.clone().unwrap_or_else(|| name.clone());
+        let adapter = if adapter_name.ends_with(".wasm") {
+            catalog.load_file(&config.resolve(Path::new(&adapter_name)))?
+        } else {
+            catalog
+                .plugins()
+                .iter()
+                .find(|p| p.id.name == adapter_name && p.id.kind == PluginKind::Channel)
+                .cloned()
+                .ok_or_else(|| bad(format!("channels.{name}.adapter: no channel adapter named {adapter_name:?}")))?
+        };
+        if adapter.id.kind != PluginKind::Channel {
+            return Err(bad(format!("channels.{name}.adapter: {} is a policy, not a channel adapter", adapter.id.name)).into());
+        }
+        let relay: Option<Arc<dyn MailRelay>> = match (&c.smtp_url, c.mail) {
+            (Some(url), _) => Some(Arc::new(LettreRelay::smtp(url).map_err(|e| bad(format!("channels.{name}.smtp_url: {e}")))?)),
+            (None, true) => Some(mail.clone()),
+            (None, false) => None,
+        };
+        let mut secrets = std::collections::BTreeMap::new();
+        for s in &c.secrets {
+            secrets.insert(s.clone(), config.secret(s).map_err(|e| bad(format!("channels.{name}.secrets: {}", e.reason)))?);
+        }
+        let grants = Grants { mail: relay, http_hosts: c.http_hosts.clone(), secrets };
+        out.insert(name, Channel { adapter, grants, settings: crate::config::settings(&c.settings) });
+    }
+    Ok(out)
 }

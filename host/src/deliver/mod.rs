@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::guardrails::{self, Block, Request};
 use crate::render::{Facts, Renderer};
 use crate::sandbox::v0_1::{self, DeliveryError};
-use crate::sandbox::{Grants, MailRelay, Plugin};
+use crate::sandbox::{Grants, Plugin};
 use crate::scheduler::tone_of;
 use crate::store::{OutboxRow, Store};
 
@@ -38,9 +38,15 @@ pub struct DeliverReport {
 pub struct Delivery {
     pub config: Config,
     pub renderer: Renderer,
-    /// Channel adapters by channel name.
-    pub adapters: HashMap<String, Arc<Plugin>>,
-    pub mail: Arc<dyn MailRelay>,
+    /// Channels by name: the adapter, what it was granted, its settings.
+    pub channels: HashMap<String, Channel>,
+}
+
+/// A channel as configured: its adapter and the capabilities it may use.
+pub struct Channel {
+    pub adapter: Arc<Plugin>,
+    pub grants: Grants,
+    pub settings: Vec<v0_1::Setting>,
 }
 
 /// How long a transient failure waits before the next try, by attempt.
@@ -49,10 +55,6 @@ fn backoff(attempt: i64) -> i64 {
 }
 
 impl Delivery {
-    fn grants(&self, channel: &str) -> Grants {
-        Grants { mail: (channel == "email").then(|| self.mail.clone()) }
-    }
-
     /// Delivers every message due at `now`. With `dry_run`, counts what would happen and writes nothing.
     pub async fn run(&self, store: &Store, now: DateTime<Utc>, dry_run: bool) -> anyhow::Result<DeliverReport> {
         let mut report = DeliverReport::default();
@@ -138,7 +140,7 @@ impl Delivery {
                 format!("{} contacts in 7 days already; waits until {until}", self.config.sending.cap_per_week);
             return Ok(Outcome::Wait(until, reason, Wait::Cap));
         }
-        let Some(adapter) = self.adapters.get(&channel) else {
+        let Some(route) = self.channels.get(&channel) else {
             return Ok(Outcome::Fail(format!("no channel adapter for {channel:?} in this version")));
         };
 
@@ -158,6 +160,7 @@ impl Delivery {
             today: now.with_timezone(&customer.timezone).date_naive(),
             payment_link: invoice.payment_link.as_deref(),
             deadline: row.deadline,
+            business_customer: customer.business,
         };
         let rendered = match self.renderer.render(&facts) {
             Ok(r) => r,
@@ -184,8 +187,9 @@ impl Delivery {
             text: rendered.text,
             html: Some(rendered.html),
         };
-        let grants = self.grants(&channel);
-        let result = tokio::task::block_in_place(|| adapter.deliver(&message, now.timestamp(), grants));
+        let result = tokio::task::block_in_place(|| {
+            route.adapter.deliver(&route.settings, &message, now.timestamp(), route.grants.clone())
+        });
         reminded.insert(invoice.id.clone());
         Ok(match result {
             Ok(Ok(receipt)) => Outcome::Sent(receipt.reference),

@@ -3,6 +3,7 @@
 //! WASI context that grants nothing (fixed clock, seeded randomness, no files,
 //! no network), so a policy's decision depends only on its input.
 
+mod capabilities;
 pub mod cache;
 pub mod limits;
 pub mod v0_1;
@@ -89,10 +90,15 @@ pub trait MailRelay: Send + Sync {
     fn send(&self, email: &v0_1::Email, now: i64) -> Result<String, v0_1::DeliveryError>;
 }
 
-/// Capabilities handed to one plugin call. Empty for policies.
+/// Capabilities handed to one plugin call. Empty for policies: everything is
+/// denied unless the operator granted it to this adapter.
 #[derive(Clone, Default)]
 pub struct Grants {
     pub mail: Option<std::sync::Arc<dyn MailRelay>>,
+    /// `host` or `host:port` the adapter may call over HTTP(S).
+    pub http_hosts: Vec<String>,
+    /// Secrets by name, only those granted.
+    pub secrets: std::collections::BTreeMap<String, String>,
 }
 
 pub struct Sandbox {
@@ -451,6 +457,7 @@ impl Plugin {
     /// `Err` is the adapter failing (a trap); a delivery failure is in the inner result.
     pub fn deliver(
         &self,
+        settings: &[Setting],
         message: &v0_1::Message,
         now: i64,
         grants: Grants,
@@ -460,7 +467,7 @@ impl Plugin {
         };
         let mut store = self.store_with(now, 1, grants);
         pre.instantiate(&mut store)
-            .and_then(|c| c.call_deliver(&mut store, message))
+            .and_then(|c| c.call_deliver(&mut store, settings, message))
             .map_err(|e| self.explain(&store, 1, e))
     }
 }
@@ -487,18 +494,6 @@ fn answer_size(r: &Result<Decision, String>) -> usize {
 
 impl v0_1::policy::sollecito::plugin::types::Host for CallState {}
 impl v0_1::channel::sollecito::plugin::delivery::Host for CallState {}
-
-impl v0_1::channel::sollecito::plugin::mail::Host for CallState {
-    fn send(&mut self, email: v0_1::Email) -> Result<String, v0_1::DeliveryError> {
-        match &self.grants.mail {
-            Some(relay) => relay.send(&email, self.now),
-            None => {
-                tracing::warn!(plugin = %self.plugin, "denied: email was not granted to this plugin");
-                Err(v0_1::DeliveryError::Permanent("email is not granted to this plugin".into()))
-            }
-        }
-    }
-}
 
 impl v0_1::policy::sollecito::plugin::log::Host for CallState {
     fn log(&mut self, level: Level, message: String) {

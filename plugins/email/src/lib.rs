@@ -5,6 +5,7 @@
 
 wit_bindgen::generate!({ world: "channel", path: "../../wit" });
 
+
 use sollecito::plugin::mail::{self, Email as Mail};
 
 pub struct EmailAdapter;
@@ -22,7 +23,13 @@ pub fn message_id(key: &str, sender_email: &str) -> String {
     format!("<{local}@{domain}>")
 }
 
-pub fn build(msg: &Message) -> Result<Mail, DeliveryError> {
+fn setting<'a>(settings: &'a [Setting], key: &str) -> Option<&'a str> {
+    settings.iter().find(|s| s.key == key).map(|s| s.value.as_str())
+}
+
+/// Builds the email. Settings: `certified` (true for PEC: a legal notice gets no
+/// unsubscribe link), `unsubscribe_url` (else a mailto to the sender).
+pub fn build(settings: &[Setting], msg: &Message) -> Result<Mail, DeliveryError> {
     let to = msg.recipient.email.as_deref().unwrap_or_default().trim();
     if to.is_empty() {
         return Err(DeliveryError::Permanent(format!("{} has no email address", msg.recipient.name)));
@@ -38,12 +45,24 @@ pub fn build(msg: &Message) -> Result<Mail, DeliveryError> {
         subject: msg.subject.clone(),
         text: msg.text.clone(),
         html: msg.html.clone(),
-        headers: vec![
-            ("X-Sollecito-Key".into(), msg.key.clone()),
-            // Tells auto-responders not to answer a reminder.
-            ("Auto-Submitted".into(), "auto-generated".into()),
-        ],
+        headers: headers(settings, msg),
     })
+}
+
+fn headers(settings: &[Setting], msg: &Message) -> Vec<(String, String)> {
+    let mut headers = vec![
+        ("X-Sollecito-Key".into(), msg.key.clone()),
+        // Tells auto-responders not to answer a reminder.
+        ("Auto-Submitted".into(), "auto-generated".into()),
+    ];
+    if setting(settings, "certified") != Some("true") {
+        let link = match setting(settings, "unsubscribe_url") {
+            Some(url) => format!("<{url}>"),
+            None => format!("<mailto:{}?subject=unsubscribe%20{}>", msg.sender.email, msg.key.replace('/', "%2F")),
+        };
+        headers.push(("List-Unsubscribe".into(), link));
+    }
+    headers
 }
 
 impl Guest for EmailAdapter {
@@ -55,8 +74,8 @@ impl Guest for EmailAdapter {
         }
     }
 
-    fn deliver(msg: Message) -> Result<Receipt, DeliveryError> {
-        let email = build(&msg)?;
+    fn deliver(settings: Vec<Setting>, msg: Message) -> Result<Receipt, DeliveryError> {
+        let email = build(&settings, &msg)?;
         mail::send(&email).map(|reference| Receipt { reference })
     }
 }

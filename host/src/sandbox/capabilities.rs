@@ -1,0 +1,75 @@
+//! What a channel adapter can reach, each denied unless granted: the mail
+//! relay, HTTP to named hosts, named secrets. A denial is logged and answered
+//! inside the plugin as an error; nothing leaves the machine.
+
+use std::io::Read;
+use std::time::Duration;
+
+use super::CallState;
+use super::v0_1::channel::sollecito::plugin::{http, mail, secrets};
+use super::v0_1::{DeliveryError, Email};
+
+/// The most of a response body an adapter is handed.
+const MAX_RESPONSE: u64 = 1 << 20;
+
+impl mail::Host for CallState {
+    fn send(&mut self, email: Email) -> Result<String, DeliveryError> {
+        match &self.grants.mail {
+            Some(relay) => relay.send(&email, self.now),
+            None => {
+                tracing::warn!(plugin = %self.plugin, "denied: email was not granted to this plugin");
+                Err(DeliveryError::Permanent("email is not granted to this plugin".into()))
+            }
+        }
+    }
+}
+
+impl secrets::Host for CallState {
+    fn get(&mut self, name: String) -> Option<String> {
+        let value = self.grants.secrets.get(&name).cloned();
+        if value.is_none() {
+            // The name only: a secret's value never reaches a log.
+            tracing::warn!(plugin = %self.plugin, secret = %name, "denied: secret not granted to this plugin");
+        }
+        value
+    }
+}
+
+/// `host` and `host:port` of a URL, for the allow-list.
+fn authority(url: &url::Url) -> Option<(String, String)> {
+    let host = url.host_str()?.to_string();
+    let port = url.port_or_known_default()?;
+    Some((host.clone(), format!("{host}:{port}")))
+}
+
+impl http::Host for CallState {
+    fn send(&mut self, req: http::Request) -> Result<http::Response, String> {
+        let url = url::Url::parse(&req.url).map_err(|e| format!("bad url {:?}: {e}", req.url))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("denied: scheme {} (http and https only)", url.scheme()));
+        }
+        let Some((host, host_port)) = authority(&url) else { return Err(format!("bad url {:?}: no host", req.url)) };
+        if !self.grants.http_hosts.iter().any(|h| *h == host || *h == host_port) {
+            tracing::warn!(plugin = %self.plugin, host = %host_port, "denied: HTTP to a host not granted to this plugin");
+            return Err(format!("denied: {host_port} is not granted to this adapter"));
+        }
+        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(15)).redirects(0).build();
+        let mut request = agent.request(&req.method, url.as_str());
+        for (k, v) in &req.headers {
+            request = request.set(k, v);
+        }
+        let response = match request.send_bytes(&req.body) {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => return Err(format!("{host_port}: {e}")),
+        };
+        let status = response.status();
+        let headers = response
+            .headers_names()
+            .into_iter()
+            .filter_map(|n| response.header(&n).map(|v| (n.clone(), v.to_string())))
+            .collect();
+        let mut body = vec![];
+        response.into_reader().take(MAX_RESPONSE).read_to_end(&mut body).map_err(|e| format!("{host_port}: {e}"))?;
+        Ok(http::Response { status, headers, body })
+    }
+}
