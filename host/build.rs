@@ -9,8 +9,13 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 /// (plugin name, cargo artifact name) of every bundled plugin.
-const BUNDLED: &[(&str, &str)] =
-    &[("b2b-standard", "b2b_standard"), ("subscription-recovery", "subscription_recovery"), ("email", "email")];
+const BUNDLED: &[(&str, &str)] = &[
+    ("b2b-standard", "b2b_standard"),
+    ("subscription-recovery", "subscription_recovery"),
+    ("email", "email"),
+    ("webhook", "webhook"),
+    ("sms", "sms"),
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());

@@ -282,7 +282,9 @@ impl Config {
         let bad = |reason: String| BadConfig { file: "config".into(), reason };
         let value = self.secrets.get(name).ok_or_else(|| bad(format!("secrets.{name}: not defined")))?;
         match value.strip_prefix("env:") {
-            Some(var) => std::env::var(var).map_err(|_| bad(format!("secrets.{name}: environment variable {var} is not set"))),
+            Some(var) => {
+                std::env::var(var).map_err(|_| bad(format!("secrets.{name}: environment variable {var} is not set")))
+            }
             None => Ok(value.clone()),
         }
     }

@@ -70,7 +70,11 @@ impl Runtime {
 
 /// Channels by name: adapter, grants, settings. `email` is there by default with
 /// the mail relay; every other channel, and every grant beyond that, comes from `[channels.*]`.
-fn channels(config: &Config, catalog: &mut Catalog, mail: Arc<dyn MailRelay>) -> anyhow::Result<HashMap<String, Channel>> {
+fn channels(
+    config: &Config,
+    catalog: &mut Catalog,
+    mail: Arc<dyn MailRelay>,
+) -> anyhow::Result<HashMap<String, Channel>> {
     let bad = |reason: String| BadConfig { file: "config".into(), reason };
     let mut wanted = config.channels.clone();
     wanted.entry("email".into()).or_insert_with(|| ChannelConfig { mail: true, ..ChannelConfig::default() });
@@ -88,16 +92,25 @@ fn channels(config: &Config, catalog: &mut Catalog, mail: Arc<dyn MailRelay>) ->
                 .ok_or_else(|| bad(format!("channels.{name}.adapter: no channel adapter named {adapter_name:?}")))?
         };
         if adapter.id.kind != PluginKind::Channel {
-            return Err(bad(format!("channels.{name}.adapter: {} is a policy, not a channel adapter", adapter.id.name)).into());
+            return Err(bad(format!(
+                "channels.{name}.adapter: {} is a policy, not a channel adapter",
+                adapter.id.name
+            ))
+            .into());
         }
         let relay: Option<Arc<dyn MailRelay>> = match (&c.smtp_url, c.mail) {
-            (Some(url), _) => Some(Arc::new(LettreRelay::smtp(url).map_err(|e| bad(format!("channels.{name}.smtp_url: {e}")))?)),
+            (Some(url), _) => {
+                Some(Arc::new(LettreRelay::smtp(url).map_err(|e| bad(format!("channels.{name}.smtp_url: {e}")))?))
+            }
             (None, true) => Some(mail.clone()),
             (None, false) => None,
         };
         let mut secrets = std::collections::BTreeMap::new();
         for s in &c.secrets {
-            secrets.insert(s.clone(), config.secret(s).map_err(|e| bad(format!("channels.{name}.secrets: {}", e.reason)))?);
+            secrets.insert(
+                s.clone(),
+                config.secret(s).map_err(|e| bad(format!("channels.{name}.secrets: {}", e.reason)))?,
+            );
         }
         let grants = Grants { mail: relay, http_hosts: c.http_hosts.clone(), secrets };
         out.insert(name, Channel { adapter, grants, settings: crate::config::settings(&c.settings) });

@@ -12,9 +12,9 @@ fn plugins_lists_the_bundled_policies_with_their_hashes() {
     assert!(out.status.success(), "{}", stderr(&out));
     let list: Value = serde_json::from_str(&stdout(&out)).unwrap();
     let names: Vec<&str> = list.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["b2b-standard", "subscription-recovery", "email"]);
+    assert_eq!(names, ["b2b-standard", "subscription-recovery", "email", "webhook", "sms"]);
     for p in list.as_array().unwrap() {
-        let kind = if p["name"] == "email" { "channel" } else { "policy" };
+        let kind = if names[..2].contains(&p["name"].as_str().unwrap()) { "policy" } else { "channel" };
         assert_eq!(p["kind"], kind);
         assert_eq!(p["version"], "0.1.0");
         assert_eq!(p["world"], format!("sollecito:plugin/{kind}@0.1.0"));

@@ -12,20 +12,20 @@ use serde_json::Value;
 use crate::common::*;
 
 /// A folder with its own database, outbox and (optional) config.
-struct Site {
+pub struct Site {
     dir: tempfile::TempDir,
 }
 
 impl Site {
-    fn new() -> Self {
+    pub fn new() -> Self {
         Site { dir: tempfile::tempdir().unwrap() }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_sollecito"));
         c.arg("--db").arg(self.path("sollecito.db"));
         if self.path("sollecito.toml").exists() {
@@ -35,24 +35,24 @@ impl Site {
         c
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub fn run(&self, args: &[&str]) -> Output {
         self.command(args).output().unwrap()
     }
 
-    fn ok(&self, args: &[&str]) -> String {
+    pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
         stdout(&out)
     }
 
-    fn json(&self, args: &[&str]) -> Value {
+    pub fn json(&self, args: &[&str]) -> Value {
         let mut all = args.to_vec();
         all.push("--json");
         serde_json::from_str(&self.ok(&all)).unwrap()
     }
 
     /// The `.eml` files in the outbox, by name.
-    fn emails(&self) -> BTreeSet<String> {
+    pub fn emails(&self) -> BTreeSet<String> {
         match std::fs::read_dir(self.path("outbox")) {
             Ok(entries) => {
                 entries.map(|e| e.unwrap().file_name().into_string().unwrap()).filter(|n| n.ends_with(".eml")).collect()
@@ -61,18 +61,18 @@ impl Site {
         }
     }
 
-    fn email(&self, name: &str) -> String {
+    pub fn email(&self, name: &str) -> String {
         std::fs::read_to_string(self.path("outbox").join(name)).unwrap()
     }
 
-    fn write(&self, name: &str, text: &str) -> PathBuf {
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
         let p = self.path(name);
         std::fs::write(&p, text).unwrap();
         p
     }
 
     /// (step, state, reason) of each outbox row of an invoice.
-    fn actions(&self, invoice: &str) -> Vec<(String, String, String)> {
+    pub fn actions(&self, invoice: &str) -> Vec<(String, String, String)> {
         let h = self.json(&["history", invoice]);
         let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
         h["actions"]
@@ -182,13 +182,13 @@ fn an_invoice_paid_between_decision_and_delivery_gets_no_message() {
     assert!(history.contains("cancelled: invoice is paid"), "{history}");
 }
 
-fn customer(id: &str, tz: &str, extra: &str) -> String {
+pub fn customer(id: &str, tz: &str, extra: &str) -> String {
     format!(
         r#"{{"id": "{id}", "name": "Cliente {id}", "email": "{id}@example.com", "locale": "it-IT", "timezone": "{tz}"{extra}}}"#
     )
 }
 
-fn invoice(id: &str, customer: &str, extra: &str) -> String {
+pub fn invoice(id: &str, customer: &str, extra: &str) -> String {
     format!(
         r#"{{"id": "{id}", "number": "N-{id}", "customer": "{customer}", "currency": "EUR", "amount_due": "100.00",
             "issued": "2026-10-01", "due": "2026-10-28", "payment_link": "https://pay.example/{id}"{extra}}}"#

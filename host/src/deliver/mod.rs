@@ -49,6 +49,9 @@ pub struct Channel {
     pub settings: Vec<v0_1::Setting>,
 }
 
+/// Tries of one message before a transient failure counts as permanent.
+const MAX_ATTEMPTS: i64 = 6;
+
 /// How long a transient failure waits before the next try, by attempt.
 fn backoff(attempt: i64) -> i64 {
     (300 * 2i64.pow(attempt.clamp(0, 6) as u32)).min(6 * 3600)
@@ -186,6 +189,7 @@ impl Delivery {
             subject: rendered.subject,
             text: rendered.text,
             html: Some(rendered.html),
+            payment_link: invoice.payment_link.clone(),
         };
         let result = tokio::task::block_in_place(|| {
             route.adapter.deliver(&route.settings, &message, now.timestamp(), route.grants.clone())
@@ -194,6 +198,9 @@ impl Delivery {
         Ok(match result {
             Ok(Ok(receipt)) => Outcome::Sent(receipt.reference),
             Ok(Err(DeliveryError::Permanent(reason))) => Outcome::Fail(reason),
+            Ok(Err(DeliveryError::Transient(reason))) if row.attempts + 1 >= MAX_ATTEMPTS => {
+                Outcome::Fail(format!("gave up after {MAX_ATTEMPTS} attempts: {reason}"))
+            }
             Ok(Err(DeliveryError::Transient(reason))) => {
                 reminded.remove(&invoice.id);
                 Outcome::Wait(

@@ -3,8 +3,8 @@
 //! WASI context that grants nothing (fixed clock, seeded randomness, no files,
 //! no network), so a policy's decision depends only on its input.
 
-mod capabilities;
 pub mod cache;
+mod capabilities;
 pub mod limits;
 pub mod v0_1;
 

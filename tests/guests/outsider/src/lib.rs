@@ -1,5 +1,6 @@
 //! A policy written by someone outside the project, from `wit/` and
-//! wit-bindgen alone (no SDK): one polite reminder two days after the due date.
+//! wit-bindgen alone (no SDK): one polite reminder two days after the due date,
+//! on the channel named by the setting `channel` (default email).
 
 wit_bindgen::generate!({ world: "policy", path: "../../../wit" });
 
@@ -23,7 +24,8 @@ impl Guest for Outsider {
         PluginInfo { name: "outsider".into(), version: "1.2.3".into(), summary: "one reminder, two days late".into() }
     }
 
-    fn evaluate(now: Timestamp, _settings: Vec<Setting>, batch: Vec<InvoiceView>) -> Vec<Result<Decision, String>> {
+    fn evaluate(now: Timestamp, settings: Vec<Setting>, batch: Vec<InvoiceView>) -> Vec<Result<Decision, String>> {
+        let channel = settings.iter().find(|s| s.key == "channel").map_or("email", |s| s.value.as_str());
         batch
             .into_iter()
             .map(|inv| {
@@ -38,7 +40,7 @@ impl Guest for Outsider {
                 Ok(Decision {
                     actions: vec![Action::Remind(Reminder {
                         step: "outsider-nudge".into(),
-                        channel: "email".into(),
+                        channel: channel.into(),
                         template: "overdue-soft".into(),
                         tone: Tone::Courteous,
                         deadline: None,
