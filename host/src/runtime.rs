@@ -78,6 +78,15 @@ fn channels(
     let bad = |reason: String| BadConfig { file: "config".into(), reason };
     let mut wanted = config.channels.clone();
     wanted.entry("email".into()).or_insert_with(|| ChannelConfig { mail: true, ..ChannelConfig::default() });
+    // PEC (Italian certified email) is the email adapter on the PEC provider's relay,
+    // marked certified (a legal notice carries no unsubscribe link).
+    if let Some(pec) = wanted.get_mut("pec")
+        && pec.adapter.is_none()
+    {
+        pec.adapter = Some("email".into());
+        pec.mail = true;
+        pec.settings.entry("certified".into()).or_insert(toml::Value::String("true".into()));
+    }
     let mut out = HashMap::new();
     for (name, c) in wanted {
         let adapter_name = c.adapter.clone().unwrap_or_else(|| name.clone());

@@ -8,3 +8,4 @@ mod determinism;
 mod ladders;
 mod pipeline;
 mod sandbox_limits;
+mod smtp;
