@@ -15,6 +15,8 @@ const BUNDLED: &[(&str, &str)] = &[
     ("email", "email"),
     ("webhook", "webhook"),
     ("sms", "sms"),
+    ("phone-task", "phone_task"),
+    ("letter", "letter"),
 ];
 
 fn main() {

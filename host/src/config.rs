@@ -222,6 +222,11 @@ pub struct ChannelConfig {
     /// Names of secrets (from `[secrets]`) handed to the adapter.
     #[serde(default)]
     pub secrets: Vec<String>,
+    /// A folder the adapter may write into (printed letters).
+    pub folder: Option<PathBuf>,
+    /// Grant opening tasks for people (`sollecito tasks`).
+    #[serde(default)]
+    pub tasks: bool,
     /// The adapter's own settings.
     #[serde(default)]
     pub settings: BTreeMap<String, toml::Value>,

@@ -54,7 +54,8 @@ impl Runtime {
                 (Arc::new(LettreRelay::folder(dir.clone())?), Some(dir))
             }
         };
-        let channels = channels(&config, &mut catalog, mail)?;
+        let letters = db.parent().unwrap_or(Path::new(".")).join("letters");
+        let channels = channels(&config, &mut catalog, mail, letters)?;
         let batch = catalog.sandbox().limits().batch_size;
         let store = Store::open(&db.display().to_string()).await?;
         Ok(Runtime { store, policies, delivery: Delivery { config, renderer, channels }, outbox_dir, batch })
@@ -68,12 +69,14 @@ impl Runtime {
     }
 }
 
-/// Channels by name: adapter, grants, settings. `email` is there by default with
-/// the mail relay; every other channel, and every grant beyond that, comes from `[channels.*]`.
+/// Channels by name: adapter, grants, settings. By default `email` has the mail
+/// relay, `letter` a letters folder beside the database and `phone` opens tasks;
+/// every other channel, and every grant beyond those, comes from `[channels.*]`.
 fn channels(
     config: &Config,
     catalog: &mut Catalog,
     mail: Arc<dyn MailRelay>,
+    letters: PathBuf,
 ) -> anyhow::Result<HashMap<String, Channel>> {
     let bad = |reason: String| BadConfig { file: "config".into(), reason };
     let mut wanted = config.channels.clone();
@@ -87,6 +90,15 @@ fn channels(
         pec.mail = true;
         pec.settings.entry("certified".into()).or_insert(toml::Value::String("true".into()));
     }
+    // Printed letters go to a folder beside the database; phone calls become tasks.
+    wanted
+        .entry("letter".into())
+        .or_insert_with(|| ChannelConfig { folder: Some(letters.clone()), ..ChannelConfig::default() });
+    wanted.entry("phone".into()).or_insert_with(|| ChannelConfig {
+        adapter: Some("phone-task".into()),
+        tasks: true,
+        ..ChannelConfig::default()
+    });
     let mut out = HashMap::new();
     for (name, c) in wanted {
         let adapter_name = c.adapter.clone().unwrap_or_else(|| name.clone());
@@ -121,7 +133,13 @@ fn channels(
                 config.secret(s).map_err(|e| bad(format!("channels.{name}.secrets: {}", e.reason)))?,
             );
         }
-        let grants = Grants { mail: relay, http_hosts: c.http_hosts.clone(), secrets };
+        let grants = Grants {
+            mail: relay,
+            http_hosts: c.http_hosts.clone(),
+            secrets,
+            folder: c.folder.as_ref().map(|f| config.resolve(f)),
+            tasks: c.tasks.then(Default::default),
+        };
         out.insert(name, Channel { adapter, grants, settings: crate::config::settings(&c.settings) });
     }
     Ok(out)

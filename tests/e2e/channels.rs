@@ -152,3 +152,72 @@ fn a_host_or_secret_not_granted_is_denied_and_nothing_leaves() {
     assert_eq!(site.actions("i-1")[0].2, "the signing secret \"hook\" is not granted");
     assert!(server.received().is_empty(), "nothing left the machine");
 }
+
+#[test]
+fn a_letter_is_a_pdf_with_the_invoice_facts() {
+    let site = Site::new();
+    let outsider = sollecito_test_artifacts::OUTSIDER;
+    site.write(
+        "sollecito.toml",
+        &format!("[policies]\ndefault = {outsider:?}\n[settings.{outsider:?}]\nchannel = \"letter\"\n"),
+    );
+    let data = format!(
+        r#"{{"customers": [{}], "invoices": [{}]}}"#,
+        customer("rome", "Europe/Rome", r#", "postal_address": "Via Garibaldi 7, 10121 Torino TO""#),
+        invoice("i-1", "rome", "")
+    );
+    let file = site.write("data.json", &data);
+    site.ok(&["import", file.to_str().unwrap(), "--at", "2026-10-20T00:00:00Z"]);
+    assert_eq!(site.json(&["run", "--at", "2026-11-03T09:00:00Z"])["sent"], 1);
+
+    let pdf = site.path("letters/i-1.outsider-nudge.pdf");
+    assert!(pdf.exists(), "no letter at {}", pdf.display());
+    let out = std::process::Command::new("pdftotext")
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils; test.sh installs it)");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for fact in ["Cliente rome", "Via Garibaldi 7", "N-i-1", "100,00 €", "https://pay.example/i-1", "28 ottobre 2026"]
+    {
+        assert!(text.contains(fact), "{fact:?} missing from the letter:\n{text}");
+    }
+    let history = site.json(&["history", "i-1"]);
+    let receipt = history["actions"][0]["receipt"].as_str().unwrap();
+    assert!(receipt.ends_with("i-1.outsider-nudge.pdf (ordinary post)"), "{receipt}");
+}
+
+#[test]
+fn a_phone_step_opens_a_task_with_a_script_in_the_customers_language() {
+    let site = Site::new();
+    let outsider = sollecito_test_artifacts::OUTSIDER;
+    site.write(
+        "sollecito.toml",
+        &format!("[policies]\ndefault = {outsider:?}\n[settings.{outsider:?}]\nchannel = \"phone\"\n"),
+    );
+    let data = format!(
+        r#"{{"customers": [{}, {}], "invoices": [{}, {}]}}"#,
+        customer("rome", "Europe/Rome", r#", "phone": "+39 011 555 0101""#),
+        customer("mute", "Europe/Rome", ""),
+        invoice("i-1", "rome", ""),
+        invoice("i-2", "mute", "")
+    );
+    let file = site.write("data.json", &data);
+    site.ok(&["import", file.to_str().unwrap(), "--at", "2026-10-20T00:00:00Z"]);
+    site.ok(&["run", "--at", "2026-11-03T09:00:00Z"]);
+    site.ok(&["run", "--at", "2026-11-04T09:00:00Z"]);
+    let tasks = site.json(&["tasks"]);
+    let tasks = tasks.as_array().unwrap();
+    assert_eq!(tasks.len(), 1, "one task, once: {tasks:?}");
+    assert_eq!(tasks[0]["key"], "i-1/outsider-nudge");
+    assert_eq!(tasks[0]["phone"], "+39 011 555 0101");
+    let script = tasks[0]["script"].as_str().unwrap().replace('\u{a0}', " ");
+    assert!(
+        script.contains("N-i-1") && script.contains("100,00 €") && script.to_lowercase().contains("fattura"),
+        "{script}"
+    );
+    // No phone number: nothing to call, and the policy sees the failure.
+    let action = &site.actions("i-2")[0];
+    assert_eq!((action.1.as_str(), action.2.as_str()), ("failed", "Cliente mute has no phone number to call"));
+}

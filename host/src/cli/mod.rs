@@ -90,6 +90,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Tasks for people (phone calls to make) that channel adapters opened.
+    Tasks {
+        /// Also the ones already done.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Import the examples into a fresh folder and run 60 days of ticks on a virtual clock.
     Demo {
         #[arg(long, default_value = "sollecito-demo", value_name = "DIR")]
@@ -136,6 +144,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::History { invoice, json } => {
             tokio()?.block_on(pipeline::history(&cli.db, &invoice, json))?;
+        }
+        Command::Tasks { all, json } => {
+            tokio()?.block_on(pipeline::tasks(&cli.db, all, json))?;
         }
         Command::Demo { dir, days } => {
             let config = match &cli.config {

@@ -172,3 +172,28 @@ pub async fn history(db: &Path, invoice: &str, json: bool) -> anyhow::Result<()>
     println!("history of {invoice}\n{table}");
     Ok(())
 }
+
+pub async fn tasks(db: &Path, all: bool, json: bool) -> anyhow::Result<()> {
+    if !db.exists() {
+        return Err(BadUsage(format!("no database at {}", db.display())).into());
+    }
+    let store = Store::open(&db.display().to_string()).await?;
+    let tasks = store.tasks(all).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&tasks)?);
+        return Ok(());
+    }
+    if tasks.is_empty() {
+        println!("no open tasks");
+    }
+    for t in tasks {
+        let done = t.done_at.map(|d| format!(", done {}", when(d))).unwrap_or_default();
+        println!("{} ({}, opened {}{done})", t.title, t.phone.as_deref().unwrap_or("no phone"), when(t.opened_at));
+        println!("  invoice {}, key {}", t.invoice_id, t.key);
+        for line in t.script.lines() {
+            println!("  | {line}");
+        }
+        println!();
+    }
+    Ok(())
+}

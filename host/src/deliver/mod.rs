@@ -144,7 +144,9 @@ impl Delivery {
             return Ok(Outcome::Wait(until, reason, Wait::Cap));
         }
         let Some(route) = self.channels.get(&channel) else {
-            return Ok(Outcome::Fail(format!("no channel adapter for {channel:?} in this version")));
+            return Ok(Outcome::Fail(format!(
+                "no channel {channel:?} is configured (add [channels.{channel}] to the config)"
+            )));
         };
 
         let business = self.config.business.business();
@@ -194,6 +196,12 @@ impl Delivery {
         let result = tokio::task::block_in_place(|| {
             route.adapter.deliver(&route.settings, &message, now.timestamp(), route.grants.clone())
         });
+        // Tasks the adapter opened count only if the delivery went through.
+        let opened: Vec<_> =
+            route.grants.tasks.as_ref().map(|t| std::mem::take(&mut *t.lock().unwrap())).unwrap_or_default();
+        if matches!(result, Ok(Ok(_))) && !opened.is_empty() {
+            store.open_tasks(&invoice.id, &opened, now.timestamp()).await?;
+        }
         reminded.insert(invoice.id.clone());
         Ok(match result {
             Ok(Ok(receipt)) => Outcome::Sent(receipt.reference),

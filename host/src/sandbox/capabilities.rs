@@ -6,7 +6,7 @@ use std::io::Read;
 use std::time::Duration;
 
 use super::CallState;
-use super::v0_1::channel::sollecito::plugin::{http, mail, secrets};
+use super::v0_1::channel::sollecito::plugin::{files, http, mail, secrets, tasks};
 use super::v0_1::{DeliveryError, Email};
 
 /// The most of a response body an adapter is handed.
@@ -71,5 +71,44 @@ impl http::Host for CallState {
         let mut body = vec![];
         response.into_reader().take(MAX_RESPONSE).read_to_end(&mut body).map_err(|e| format!("{host_port}: {e}"))?;
         Ok(http::Response { status, headers, body })
+    }
+}
+
+impl files::Host for CallState {
+    fn write(&mut self, name: String, contents: Vec<u8>) -> Result<String, String> {
+        let Some(folder) = &self.grants.folder else {
+            tracing::warn!(plugin = %self.plugin, "denied: no folder granted to this plugin");
+            return Err("denied: no folder is granted to this adapter".into());
+        };
+        // A bare file name: no separators, no "..", nothing hidden.
+        let ok = !name.is_empty()
+            && name.len() <= 128
+            && !name.starts_with('.')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if !ok {
+            return Err(format!("denied: {name:?} is not a plain file name"));
+        }
+        if contents.len() > 16 << 20 {
+            return Err("denied: a file may not exceed 16 MiB".into());
+        }
+        let path = folder.join(&name);
+        let tmp = folder.join(format!(".{name}.tmp"));
+        std::fs::create_dir_all(folder)
+            .and_then(|_| std::fs::write(&tmp, &contents))
+            .and_then(|_| std::fs::rename(&tmp, &path))
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+        Ok(path.display().to_string())
+    }
+}
+
+impl tasks::Host for CallState {
+    fn open(&mut self, task: tasks::Task) -> Result<String, String> {
+        let Some(inbox) = &self.grants.tasks else {
+            tracing::warn!(plugin = %self.plugin, "denied: tasks not granted to this plugin");
+            return Err("denied: opening tasks is not granted to this adapter".into());
+        };
+        let key = task.key.clone();
+        inbox.lock().expect("task inbox").push(task);
+        Ok(format!("task {key}"))
     }
 }

@@ -99,6 +99,10 @@ pub struct Grants {
     pub http_hosts: Vec<String>,
     /// Secrets by name, only those granted.
     pub secrets: std::collections::BTreeMap<String, String>,
+    /// The one folder the adapter may write files into (printed letters).
+    pub folder: Option<PathBuf>,
+    /// Where tasks for people go; collected during the call, stored by the host after it.
+    pub tasks: Option<std::sync::Arc<std::sync::Mutex<Vec<v0_1::Task>>>>,
 }
 
 pub struct Sandbox {

@@ -28,6 +28,7 @@ pub mod channel {
 
 pub use channel::sollecito::plugin::delivery::{DeliveryError, Message, Receipt, Recipient, Sender};
 pub use channel::sollecito::plugin::mail::Email;
+pub use channel::sollecito::plugin::tasks::Task;
 pub use policy::sollecito::plugin::log::Level;
 pub use policy::sollecito::plugin::types::{
     Action, CloseReason, Contact, Customer as CustomerView, Date, Decision, EscalationKind, InvoiceKind, InvoiceStatus,

@@ -72,7 +72,21 @@ CREATE INDEX outbox_pending ON outbox (state, not_before, id);
 CREATE INDEX outbox_customer ON outbox (customer_id, done_at);
 "#
     );
-    vec![(1, split(&init))]
+    let tasks = r#"
+-- Work for people that an adapter opened (a phone call to make), one per outbox key.
+CREATE TABLE tasks (
+    key TEXT PRIMARY KEY,
+    invoice_id TEXT NOT NULL,
+    title TEXT NOT NULL,
+    customer TEXT NOT NULL,
+    phone TEXT,
+    script TEXT NOT NULL,
+    opened_at BIGINT NOT NULL,
+    done_at BIGINT
+);
+CREATE INDEX tasks_open ON tasks (done_at, opened_at)
+"#;
+    vec![(1, split(&init)), (2, split(tasks))]
 }
 
 /// Statements of a script: comments dropped first (they may hold a `;`).

@@ -104,6 +104,18 @@ pub struct EventRow {
 }
 
 #[derive(Debug, Clone, Serialize)]
+pub struct TaskRow {
+    pub key: String,
+    pub invoice_id: String,
+    pub title: String,
+    pub customer: String,
+    pub phone: Option<String>,
+    pub script: String,
+    pub opened_at: i64,
+    pub done_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
 pub struct DecisionRow {
     pub id: i64,
     pub at: i64,
@@ -517,6 +529,55 @@ impl Store {
                     actions: serde_json::from_str(&r.try_get::<String, _>("actions")?)?,
                     next_review: r.try_get("next_review")?,
                     error: r.try_get("error")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Stores tasks an adapter opened; a key already there is kept as it is.
+    pub async fn open_tasks(
+        &self,
+        invoice_id: &str,
+        tasks: &[crate::sandbox::v0_1::Task],
+        now: i64,
+    ) -> anyhow::Result<()> {
+        for t in tasks {
+            sqlx::query(
+                "INSERT INTO tasks (key, invoice_id, title, customer, phone, script, opened_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(&t.key)
+            .bind(invoice_id)
+            .bind(&t.title)
+            .bind(&t.customer)
+            .bind(t.phone.as_deref())
+            .bind(&t.script)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Tasks for people, oldest first; open ones only unless `all`.
+    pub async fn tasks(&self, all: bool) -> anyhow::Result<Vec<TaskRow>> {
+        let sql = if all {
+            "SELECT * FROM tasks ORDER BY opened_at, key"
+        } else {
+            "SELECT * FROM tasks WHERE done_at IS NULL ORDER BY opened_at, key"
+        };
+        let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TaskRow {
+                    key: r.try_get("key")?,
+                    invoice_id: r.try_get("invoice_id")?,
+                    title: r.try_get("title")?,
+                    customer: r.try_get("customer")?,
+                    phone: r.try_get("phone")?,
+                    script: r.try_get("script")?,
+                    opened_at: r.try_get("opened_at")?,
+                    done_at: r.try_get("done_at")?,
                 })
             })
             .collect()
