@@ -12,7 +12,7 @@ fn plugins_lists_the_bundled_policies_with_their_hashes() {
     assert!(out.status.success(), "{}", stderr(&out));
     let list: Value = serde_json::from_str(&stdout(&out)).unwrap();
     let names: Vec<&str> = list.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["b2b-standard", "subscription-recovery", "email", "webhook", "sms"]);
+    assert_eq!(names, ["b2b-standard", "subscription-recovery", "email", "webhook", "sms", "phone-task", "letter"]);
     for p in list.as_array().unwrap() {
         let kind = if names[..2].contains(&p["name"].as_str().unwrap()) { "policy" } else { "channel" };
         assert_eq!(p["kind"], kind);

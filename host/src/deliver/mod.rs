@@ -49,6 +49,9 @@ pub struct Channel {
     pub settings: Vec<v0_1::Setting>,
 }
 
+/// Adapter calls in flight at once, per channel.
+const CONCURRENCY: usize = 4;
+
 /// Tries of one message before a transient failure counts as permanent.
 const MAX_ATTEMPTS: i64 = 6;
 
@@ -57,14 +60,69 @@ fn backoff(attempt: i64) -> i64 {
     (300 * 2i64.pow(attempt.clamp(0, 6) as u32)).min(6 * 3600)
 }
 
+/// A message ready to hand to its adapter.
+struct Send {
+    row: OutboxRow,
+    channel: String,
+    message: v0_1::Message,
+}
+
+enum Prepared {
+    Done(Outcome),
+    Send(Box<Send>),
+}
+
 impl Delivery {
-    /// Delivers every message due at `now`. With `dry_run`, counts what would happen and writes nothing.
+    /// Delivers every message due at `now`: checks and renders in order, then
+    /// hands the messages to their adapters concurrently (at most
+    /// `CONCURRENCY` at once per channel), then records the results. With
+    /// `dry_run`, counts what would happen and neither sends nor writes.
     pub async fn run(&self, store: &Store, now: DateTime<Utc>, dry_run: bool) -> anyhow::Result<DeliverReport> {
-        let mut report = DeliverReport::default();
         let mut reminded: HashSet<String> = HashSet::new();
+        let mut planned: HashMap<String, Vec<i64>> = HashMap::new();
+        let mut outcomes: Vec<(OutboxRow, Outcome)> = vec![];
+        let mut sends: Vec<Send> = vec![];
         for row in store.pending_messages(now.timestamp()).await? {
-            let outcome = self.one(store, &row, now, &mut reminded).await?;
-            let ts = now.timestamp();
+            match self.prepare(store, &row, now, &mut reminded, &mut planned).await? {
+                Prepared::Done(outcome) => outcomes.push((row, outcome)),
+                Prepared::Send(_) if dry_run => outcomes.push((row, Outcome::Sent("dry run".into()))),
+                Prepared::Send(send) => sends.push(*send),
+            }
+        }
+
+        let limits: HashMap<&str, Arc<tokio::sync::Semaphore>> =
+            self.channels.keys().map(|c| (c.as_str(), Arc::new(tokio::sync::Semaphore::new(CONCURRENCY)))).collect();
+        let mut calls = Vec::with_capacity(sends.len());
+        for send in sends {
+            let route = &self.channels[&send.channel];
+            let permit = limits[send.channel.as_str()].clone().acquire_owned().await?;
+            let (adapter, settings) = (route.adapter.clone(), route.settings.clone());
+            let mut grants = route.grants.clone();
+            // Each call its own task inbox, so a task belongs to the message that opened it.
+            let inbox = grants.tasks.as_ref().map(|_| Arc::new(std::sync::Mutex::new(vec![])));
+            grants.tasks = inbox.clone();
+            let message = send.message.clone();
+            let call = tokio::task::spawn_blocking(move || {
+                let result = adapter.deliver(&settings, &message, now.timestamp(), grants);
+                drop(permit);
+                result
+            });
+            calls.push((send, inbox, call));
+        }
+        for (send, inbox, call) in calls {
+            let result = call.await?;
+            let opened = inbox.map(|i| std::mem::take(&mut *i.lock().unwrap())).unwrap_or_default();
+            // Tasks the adapter opened count only if the delivery went through.
+            if matches!(result, Ok(Ok(_))) && !opened.is_empty() {
+                store.open_tasks(&send.row.invoice_id, &opened, now.timestamp()).await?;
+            }
+            let outcome = outcome_of(result, send.row.attempts, now);
+            outcomes.push((send.row, outcome));
+        }
+
+        let mut report = DeliverReport::default();
+        let ts = now.timestamp();
+        for (row, outcome) in outcomes {
             match outcome {
                 Outcome::Sent(receipt) => {
                     report.sent += 1;
@@ -101,15 +159,18 @@ impl Delivery {
         Ok(report)
     }
 
-    async fn one(
+    /// The checks right before a message leaves, then the rendering.
+    async fn prepare(
         &self,
         store: &Store,
         row: &OutboxRow,
         now: DateTime<Utc>,
         reminded: &mut HashSet<String>,
-    ) -> anyhow::Result<Outcome> {
+        planned: &mut HashMap<String, Vec<i64>>,
+    ) -> anyhow::Result<Prepared> {
+        let done = |o: Outcome| Ok(Prepared::Done(o));
         let Some((invoice, customer)) = store.invoice(&row.invoice_id).await? else {
-            return Ok(Outcome::Cancel("the invoice no longer exists".into()));
+            return done(Outcome::Cancel("the invoice no longer exists".into()));
         };
         let channel = row.channel.clone().unwrap_or_default();
         // The status is checked again right before the message leaves.
@@ -117,13 +178,10 @@ impl Delivery {
         match guardrails::check(&request, &invoice, &customer, [], reminded.contains(&invoice.id), now) {
             Ok(()) => {}
             Err(Block::OnePerTick) => {
-                return Ok(Outcome::Wait(
-                    now + chrono::Duration::seconds(1),
-                    Block::OnePerTick.to_string(),
-                    Wait::Tick,
-                ));
+                let next_tick = now + chrono::Duration::seconds(1);
+                return done(Outcome::Wait(next_tick, Block::OnePerTick.to_string(), Wait::Tick));
             }
-            Err(block) => return Ok(Outcome::Cancel(block.to_string())),
+            Err(block) => return done(Outcome::Cancel(block.to_string())),
         }
         let window = self.config.sending.window(&channel);
         let opens = guardrails::next_in_window(&window, customer.timezone, now);
@@ -134,21 +192,23 @@ impl Delivery {
                 local.format("%Y-%m-%d %H:%M"),
                 customer.timezone
             );
-            return Ok(Outcome::Wait(opens, reason, Wait::Window));
+            return done(Outcome::Wait(opens, reason, Wait::Window));
         }
         let week_ago = now.timestamp() - 7 * 86_400;
-        let recent = store.sent_to_customer_since(&customer.id, week_ago).await?;
+        let mut recent = store.sent_to_customer_since(&customer.id, week_ago).await?;
+        // Messages already planned in this tick count too.
+        recent.extend(planned.get(&customer.id).into_iter().flatten());
+        recent.sort_unstable();
         if let Some(until) = guardrails::cap_wait(&recent, self.config.sending.cap_per_week, now) {
             let reason =
                 format!("{} contacts in 7 days already; waits until {until}", self.config.sending.cap_per_week);
-            return Ok(Outcome::Wait(until, reason, Wait::Cap));
+            return done(Outcome::Wait(until, reason, Wait::Cap));
         }
-        let Some(route) = self.channels.get(&channel) else {
-            return Ok(Outcome::Fail(format!(
+        if !self.channels.contains_key(&channel) {
+            return done(Outcome::Fail(format!(
                 "no channel {channel:?} is configured (add [channels.{channel}] to the config)"
             )));
-        };
-
+        }
         let business = self.config.business.business();
         let facts = Facts {
             template: row.template.as_deref().unwrap_or_default(),
@@ -169,7 +229,7 @@ impl Delivery {
         };
         let rendered = match self.renderer.render(&facts) {
             Ok(r) => r,
-            Err(e) => return Ok(Outcome::Fail(format!("cannot render: {e}"))),
+            Err(e) => return done(Outcome::Fail(format!("cannot render: {e}"))),
         };
         let message = v0_1::Message {
             key: format!("{}/{}", invoice.id, row.step),
@@ -193,39 +253,27 @@ impl Delivery {
             html: Some(rendered.html),
             payment_link: invoice.payment_link.clone(),
         };
-        let result = tokio::task::block_in_place(|| {
-            route.adapter.deliver(&route.settings, &message, now.timestamp(), route.grants.clone())
-        });
-        // Tasks the adapter opened count only if the delivery went through.
-        let opened: Vec<_> =
-            route.grants.tasks.as_ref().map(|t| std::mem::take(&mut *t.lock().unwrap())).unwrap_or_default();
-        if matches!(result, Ok(Ok(_))) && !opened.is_empty() {
-            store.open_tasks(&invoice.id, &opened, now.timestamp()).await?;
-        }
         reminded.insert(invoice.id.clone());
-        Ok(match result {
-            Ok(Ok(receipt)) => Outcome::Sent(receipt.reference),
-            Ok(Err(DeliveryError::Permanent(reason))) => Outcome::Fail(reason),
-            Ok(Err(DeliveryError::Transient(reason))) if row.attempts + 1 >= MAX_ATTEMPTS => {
-                Outcome::Fail(format!("gave up after {MAX_ATTEMPTS} attempts: {reason}"))
-            }
-            Ok(Err(DeliveryError::Transient(reason))) => {
-                reminded.remove(&invoice.id);
-                Outcome::Wait(
-                    now + chrono::Duration::seconds(backoff(row.attempts)),
-                    format!("will retry: {reason}"),
-                    Wait::Retry,
-                )
-            }
-            Err(trap) => {
-                reminded.remove(&invoice.id);
-                Outcome::Wait(
-                    now + chrono::Duration::seconds(backoff(row.attempts)),
-                    format!("adapter failed: {trap}"),
-                    Wait::Retry,
-                )
-            }
-        })
+        planned.entry(customer.id.clone()).or_default().push(now.timestamp());
+        Ok(Prepared::Send(Box::new(Send { row: row.clone(), channel, message })))
+    }
+}
+
+/// What an adapter's answer means for the outbox row.
+fn outcome_of(
+    result: Result<Result<v0_1::Receipt, DeliveryError>, String>,
+    attempts: i64,
+    now: DateTime<Utc>,
+) -> Outcome {
+    let later = now + chrono::Duration::seconds(backoff(attempts));
+    match result {
+        Ok(Ok(receipt)) => Outcome::Sent(receipt.reference),
+        Ok(Err(DeliveryError::Permanent(reason))) => Outcome::Fail(reason),
+        Ok(Err(DeliveryError::Transient(reason))) if attempts + 1 >= MAX_ATTEMPTS => {
+            Outcome::Fail(format!("gave up after {MAX_ATTEMPTS} attempts: {reason}"))
+        }
+        Ok(Err(DeliveryError::Transient(reason))) => Outcome::Wait(later, format!("will retry: {reason}"), Wait::Retry),
+        Err(trap) => Outcome::Wait(later, format!("adapter failed: {trap}"), Wait::Retry),
     }
 }
 
