@@ -286,3 +286,10 @@ fn bad_facts_are_errors() {
     fn shared<T: Send + Sync>() {}
     shared::<Renderer>();
 }
+
+#[test]
+fn every_built_in_template_passes_the_start_up_check() {
+    // `Renderer::new(None)` skips the check at start for speed; it must hold here.
+    let renderer = Renderer::new(None).unwrap();
+    renderer.check_all().unwrap();
+}
