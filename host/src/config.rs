@@ -14,8 +14,8 @@ use crate::render::Business;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    #[serde(default)]
-    pub business: BusinessConfig,
+    #[serde(default = "demo_business")]
+    pub business: Business,
     #[serde(default)]
     pub policies: Policies,
     /// Settings per policy name: `[settings.b2b-standard] soft_days = 7`.
@@ -38,44 +38,18 @@ pub struct Config {
     pub dir: PathBuf,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BusinessConfig {
-    pub name: String,
-    pub email: String,
-    pub phone: Option<String>,
-    pub address: Option<String>,
-    pub website: Option<String>,
-    #[serde(default)]
-    pub payment_methods: Vec<String>,
-}
-
-impl Default for BusinessConfig {
-    fn default() -> Self {
-        BusinessConfig {
-            name: "Sollecito Demo S.r.l.".into(),
-            email: "crediti@sollecito.example".into(),
-            phone: Some("+39 02 0000 0000".into()),
-            address: Some("Via dell'Esempio 1, 20100 Milano".into()),
-            website: Some("https://sollecito.example".into()),
-            payment_methods: vec![
-                "bank transfer, IBAN IT60 X054 2811 1010 0000 0123 456".into(),
-                "card, through the payment link".into(),
-            ],
-        }
-    }
-}
-
-impl BusinessConfig {
-    pub fn business(&self) -> Business {
-        Business {
-            name: self.name.clone(),
-            email: self.email.clone(),
-            phone: self.phone.clone(),
-            address: self.address.clone(),
-            website: self.website.clone(),
-            payment_methods: self.payment_methods.clone(),
-        }
+/// The sender of the demo and of a config without `[business]`.
+fn demo_business() -> Business {
+    Business {
+        name: "Sollecito Demo S.r.l.".into(),
+        email: "crediti@sollecito.example".into(),
+        phone: Some("+39 02 0000 0000".into()),
+        address: Some("Via dell'Esempio 1, 20100 Milano".into()),
+        website: Some("https://sollecito.example".into()),
+        payment_methods: vec![
+            "bank transfer, IBAN IT60 X054 2811 1010 0000 0123 456".into(),
+            "card, through the payment link".into(),
+        ],
     }
 }
 

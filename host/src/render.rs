@@ -24,8 +24,9 @@ use iso_currency::{Country, Currency};
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value};
 use serde::{Deserialize, Serialize};
 
-/// The sender of the messages.
+/// The sender of the messages (`[business]` in the config).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Business {
     pub name: String,
     pub email: String,
@@ -33,6 +34,7 @@ pub struct Business {
     pub address: Option<String>,
     pub website: Option<String>,
     /// e.g. "bank transfer IBAN IT60X0542811101000000123456", "card via the payment link"
+    #[serde(default)]
     pub payment_methods: Vec<String>,
 }
 

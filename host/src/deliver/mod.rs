@@ -209,12 +209,12 @@ impl Delivery {
                 "no channel {channel:?} is configured (add [channels.{channel}] to the config)"
             )));
         }
-        let business = self.config.business.business();
+        let business = &self.config.business;
         let facts = Facts {
             template: row.template.as_deref().unwrap_or_default(),
             tone: row.tone.as_deref().unwrap_or("courteous"),
             locale: &customer.locale,
-            business: &business,
+            business,
             customer_name: &customer.name,
             invoice_number: &invoice.number,
             currency: &invoice.currency,
