@@ -221,3 +221,33 @@ fn a_phone_step_opens_a_task_with_a_script_in_the_customers_language() {
     let action = &site.actions("i-2")[0];
     assert_eq!((action.1.as_str(), action.2.as_str()), ("failed", "Cliente mute has no phone number to call"));
 }
+
+#[test]
+fn after_a_permanent_failure_the_policy_switches_channel() {
+    let site = Site::new();
+    // An address the relay can never deliver to; a postal address to fall back on.
+    let data = format!(
+        r#"{{"customers": [{}], "invoices": [{}]}}"#,
+        customer(
+            "rome",
+            "Europe/Rome",
+            r#", "email": "amministrazione@", "postal_address": "Via Po 1, 10124 Torino TO""#
+        )
+        .replace(r#""email": "rome@example.com", "#, ""),
+        invoice("i-1", "rome", "").replace("2026-10-28", "2026-10-01")
+    );
+    let file = site.write("data.json", &data);
+    site.ok(&["import", file.to_str().unwrap(), "--at", "2026-09-20T00:00:00Z"]);
+    site.ok(&["run", "--at", "2026-10-08T12:00:00Z"]);
+    let first = &site.actions("i-1")[0];
+    assert_eq!((first.0.as_str(), first.1.as_str()), ("overdue-7", "failed"), "{first:?}");
+    // The next step of the bundled B2B ladder sees the failure and writes a letter instead.
+    site.ok(&["run", "--at", "2026-10-16T12:00:00Z"]);
+    let history = site.json(&["history", "i-1"]);
+    let second = &history["actions"][1];
+    assert_eq!(
+        (second["step"].as_str(), second["channel"].as_str(), second["state"].as_str()),
+        (Some("overdue-15"), Some("letter"), Some("sent"))
+    );
+    assert!(site.path("letters/i-1.overdue-15.pdf").exists());
+}

@@ -75,89 +75,37 @@ impl Policy for B2bStandard {
         let due = inv.due;
 
         let record = &inv.customer.payment_record;
-        let loyal = i64::from(record.invoices_paid) >= s.loyal_min_invoices
-            && record.on_time_at_least(s.loyal_on_time_percent);
+        let loyal =
+            i64::from(record.invoices_paid) >= s.loyal_min_invoices && record.on_time_at_least(s.loyal_on_time_percent);
         // Loyal customers: every overdue step later (7 -> 10, 15 -> 22, ...) and softer.
         let after_due = |days: i64| {
-            let days = if loyal {
-                days * s.loyal_stretch_percent / 100
-            } else {
-                days
-            };
+            let days = if loyal { days * s.loyal_stretch_percent / 100 } else { days };
             due.add_days(days)
         };
         let tone = |t: Tone| if loyal { softer(t) } else { t };
         let large = inv.outstanding_at_least(s.large_amount);
         // A formal demand must be traceable: PEC to a business with an address, else registered letter.
-        let formal_channel = if inv.customer.business && inv.customer.email.is_some() {
-            "pec"
-        } else {
-            "letter"
-        };
+        let formal_channel = if inv.customer.business && inv.customer.email.is_some() { "pec" } else { "letter" };
 
         let mut ladder = Ladder::new(inv, ctx)?;
         ladder
-            .remind(
-                "pre-due",
-                due.add_days(-s.pre_due_days),
-                "email",
-                "pre-due",
-                Tone::Courteous,
-            )
+            .remind("pre-due", due.add_days(-s.pre_due_days), "email", "pre-due", Tone::Courteous)
             .until(due.add_days(-1));
-        ladder.remind(
-            "overdue-7",
-            after_due(s.soft_days),
-            "email",
-            "overdue-soft",
-            tone(Tone::Soft),
-        );
+        ladder.remind("overdue-7", after_due(s.soft_days), "email", "overdue-soft", tone(Tone::Soft));
         if large {
-            ladder.remind(
-                "phone-call",
-                due.add_days(s.large_amount_phone_days),
-                "phone",
-                "phone-call",
-                Tone::Soft,
-            );
+            ladder.remind("phone-call", due.add_days(s.large_amount_phone_days), "phone", "phone-call", Tone::Soft);
         }
-        ladder.remind(
-            "overdue-15",
-            after_due(s.firm_days),
-            "email",
-            "overdue-firm",
-            tone(Tone::Firm),
-        );
+        ladder.remind("overdue-15", after_due(s.firm_days), "email", "overdue-firm", tone(Tone::Firm));
         ladder
-            .remind(
-                "overdue-30",
-                after_due(s.final_days),
-                "email",
-                "final-notice",
-                tone(Tone::Final),
-            )
+            .remind("overdue-30", after_due(s.final_days), "email", "final-notice", tone(Tone::Final))
             .deadline(today.add_working_days(s.final_deadline_working_days));
         ladder
-            .remind(
-                "formal-notice",
-                after_due(s.formal_days),
-                formal_channel,
-                "formal-notice",
-                Tone::Formal,
-            )
+            .remind("formal-notice", after_due(s.formal_days), formal_channel, "formal-notice", Tone::Formal)
             .deadline(today.add_days(s.formal_deadline_days));
         // Collections only after the formal notice, and not before its deadline.
-        let reason = format!(
-            "{} days overdue, formal notice unanswered",
-            inv.days_overdue(today)
-        );
+        let reason = format!("{} days overdue, formal notice unanswered", inv.days_overdue(today));
         ladder
-            .escalate(
-                "handover",
-                after_due(s.handover_days),
-                EscalationKind::Collections,
-                &reason,
-            )
+            .escalate("handover", after_due(s.handover_days), EscalationKind::Collections, &reason)
             .after("formal-notice", s.formal_deadline_days)
             .close(CloseReason::Collections);
         Ok(ladder.decide())

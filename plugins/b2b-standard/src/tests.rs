@@ -12,13 +12,8 @@ fn day(n: i64) -> Date {
 
 /// Evaluate on day `n` after due at 09:00 UTC.
 fn eval(inv: &InvoiceView, n: i64, settings: &[(&str, &str)]) -> Result<Decision, String> {
-    let settings = settings
-        .iter()
-        .map(|(k, v)| sollecito_sdk::Setting {
-            key: (*k).into(),
-            value: (*v).into(),
-        })
-        .collect();
+    let settings =
+        settings.iter().map(|(k, v)| sollecito_sdk::Setting { key: (*k).into(), value: (*v).into() }).collect();
     sollecito_sdk::evaluate::<B2bStandard>(inv, &Ctx::new(day(n).at_hour(9), settings))
 }
 
@@ -54,10 +49,7 @@ fn reminder(taken: &[Taken], step: &str) -> Reminder {
 #[test]
 fn describes_itself() {
     let info = B2bStandard::describe();
-    assert_eq!(
-        (info.name.as_str(), info.version.as_str()),
-        ("b2b-standard", "0.1.0")
-    );
+    assert_eq!((info.name.as_str(), info.version.as_str()), ("b2b-standard", "0.1.0"));
 }
 
 #[test]
@@ -83,30 +75,15 @@ fn standard_ladder_day_by_day() {
             _ => None,
         })
         .collect();
-    assert_eq!(
-        templates,
-        [
-            "pre-due",
-            "overdue-soft",
-            "overdue-firm",
-            "final-notice",
-            "formal-notice"
-        ]
-    );
+    assert_eq!(templates, ["pre-due", "overdue-soft", "overdue-firm", "final-notice", "formal-notice"]);
     // Day 30 is Wednesday 2 April: 5 working days -> Wednesday 9 April.
-    assert_eq!(
-        reminder(&taken, "overdue-30").deadline,
-        Some(Date::new(2025, 4, 9))
-    );
+    assert_eq!(reminder(&taken, "overdue-30").deadline, Some(Date::new(2025, 4, 9)));
     assert_eq!(reminder(&taken, "formal-notice").deadline, Some(day(60)));
     assert!(taken.iter().any(|t| matches!(
         &t.action,
         Action::Escalate(e) if e.kind == EscalationKind::Collections
     )));
-    assert_eq!(
-        taken.last().map(|t| &t.action),
-        Some(&Action::Close(CloseReason::Collections))
-    );
+    assert_eq!(taken.last().map(|t| &t.action), Some(&Action::Close(CloseReason::Collections)));
 }
 
 #[test]
@@ -149,10 +126,7 @@ fn loyal_customers_get_more_time_and_a_softer_tone() {
 fn large_amounts_get_a_phone_call_within_the_gap() {
     let mut inv = invoice(DUE, 10_000_00, "EUR");
     let taken = simulate::<B2bStandard>(&mut inv, &[], day(0), 40);
-    let steps: Vec<_> = summary(&taken)
-        .into_iter()
-        .map(|(n, step, channel, _)| (n, step, channel))
-        .collect();
+    let steps: Vec<_> = summary(&taken).into_iter().map(|(n, step, channel, _)| (n, step, channel)).collect();
     // The call is due on day 10 but waits 5 days after the day-7 email; the
     // firm email then waits 5 days after the call.
     assert_eq!(
@@ -179,12 +153,7 @@ fn large_amount_uses_the_currency_exponent() {
     let dinar = invoice(DUE, 10_000_000, "KWD");
     assert_eq!(eval(&dinar, 12, &[]).unwrap().steps(), ["phone-call"]);
     let lowered = invoice(DUE, 500_00, "EUR");
-    assert_eq!(
-        eval(&lowered, 12, &[("large_amount", "500")])
-            .unwrap()
-            .steps(),
-        ["phone-call"]
-    );
+    assert_eq!(eval(&lowered, 12, &[("large_amount", "500")]).unwrap().steps(), ["phone-call"]);
 }
 
 #[test]
@@ -229,10 +198,7 @@ fn late_import_sends_only_the_latest_due_step() {
     let d = eval(&inv, 40, &[]).unwrap();
     assert_eq!(d.steps(), ["overdue-30"]);
     // 40 days after due is Saturday 12 April: 5 working days -> Friday 18 April.
-    assert_eq!(
-        d.reminder().and_then(|r| r.deadline),
-        Some(Date::new(2025, 4, 18))
-    );
+    assert_eq!(d.reminder().and_then(|r| r.deadline), Some(Date::new(2025, 4, 18)));
     assert_eq!(d.next_review, Some(day(45).midnight()));
 
     // Past the hand-over day with nothing sent: the formal notice first,
@@ -241,8 +207,7 @@ fn late_import_sends_only_the_latest_due_step() {
     let d = eval(&inv, 70, &[]).unwrap();
     assert_eq!(d.steps(), ["formal-notice"]);
     assert_eq!(d.next_review, Some(day(85).midnight()));
-    inv.history
-        .push(contact("formal-notice", Some("letter"), day(70)));
+    inv.history.push(contact("formal-notice", Some("letter"), day(70)));
     assert!(eval(&inv, 80, &[]).unwrap().actions.is_empty());
     assert_eq!(eval(&inv, 85, &[]).unwrap().steps(), ["handover"]);
 }
@@ -250,45 +215,32 @@ fn late_import_sends_only_the_latest_due_step() {
 #[test]
 fn keeps_five_days_between_reminders() {
     let mut inv = invoice(DUE, 100_00, "EUR");
-    inv.history
-        .push(contact("overdue-7", Some("email"), day(12)));
+    inv.history.push(contact("overdue-7", Some("email"), day(12)));
     let d = eval(&inv, 15, &[]).unwrap();
     assert!(d.actions.is_empty());
     assert_eq!(d.next_review, Some(day(17).midnight()));
     assert_eq!(eval(&inv, 17, &[]).unwrap().steps(), ["overdue-15"]);
     // A setting changes the gap.
-    assert_eq!(
-        eval(&inv, 15, &[("min_gap_days", "3")]).unwrap().steps(),
-        ["overdue-15"]
-    );
+    assert_eq!(eval(&inv, 15, &[("min_gap_days", "3")]).unwrap().steps(), ["overdue-15"]);
 }
 
 #[test]
 fn paid_closed_disputed_and_promised() {
     let mut inv = invoice(DUE, 100_00, "EUR");
     inv.amount_paid.minor = 100_00;
-    assert_eq!(
-        eval(&inv, 20, &[]),
-        Ok(Decision::done().close(CloseReason::Paid))
-    );
+    assert_eq!(eval(&inv, 20, &[]), Ok(Decision::done().close(CloseReason::Paid)));
     inv.status = InvoiceStatus::Void;
     assert_eq!(eval(&inv, 20, &[]), Ok(Decision::done()));
 
     let mut inv = invoice(DUE, 100_00, "EUR");
-    inv.dispute = Some(Dispute {
-        opened: at(2025, 3, 10, 8),
-        reason: "quality".into(),
-    });
+    inv.dispute = Some(Dispute { opened: at(2025, 3, 10, 8), reason: "quality".into() });
     let d = eval(&inv, 20, &[]).unwrap();
     assert_eq!(d.steps(), ["dispute-review"]);
     assert!(d.reminder().is_none());
     assert_eq!(d.next_review, Some(day(27).midnight()));
 
     let mut inv = invoice(DUE, 100_00, "EUR");
-    inv.promise_to_pay = Some(PromiseToPay {
-        until: day(25),
-        amount: None,
-    });
+    inv.promise_to_pay = Some(PromiseToPay { until: day(25), amount: None });
     let d = eval(&inv, 20, &[]).unwrap();
     assert_eq!(d.actions, [Action::Pause(day(26).midnight())]);
     assert_eq!(d.next_review, Some(day(26).midnight()));
@@ -322,16 +274,6 @@ fn loyal_and_large_share_day_ten_without_skipping_a_step() {
     inv.customer.payment_record.invoices_paid = 12;
     inv.customer.payment_record.paid_on_time = 12;
     let taken = simulate::<B2bStandard>(&mut inv, &[], day(0), 30);
-    let steps: Vec<_> = summary(&taken)
-        .into_iter()
-        .map(|(n, step, _, _)| (n, step))
-        .collect();
-    assert_eq!(
-        steps,
-        [
-            (10, "overdue-7".into()),
-            (15, "phone-call".into()),
-            (22, "overdue-15".into()),
-        ]
-    );
+    let steps: Vec<_> = summary(&taken).into_iter().map(|(n, step, _, _)| (n, step)).collect();
+    assert_eq!(steps, [(10, "overdue-7".into()), (15, "phone-call".into()), (22, "overdue-15".into()),]);
 }

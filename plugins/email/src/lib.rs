@@ -5,7 +5,6 @@
 
 wit_bindgen::generate!({ world: "channel", path: "../../wit" });
 
-
 use sollecito::plugin::mail::{self, Email as Mail};
 
 pub struct EmailAdapter;
@@ -19,7 +18,8 @@ pub fn mailbox(name: &str, address: &str) -> String {
 /// `<invoice.step@sender-domain>`: the same for every retry of one outbox row.
 pub fn message_id(key: &str, sender_email: &str) -> String {
     let domain = sender_email.rsplit_once('@').map_or("sollecito.invalid", |(_, d)| d);
-    let local: String = key.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '.' }).collect();
+    let local: String =
+        key.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '.' }).collect();
     format!("<{local}@{domain}>")
 }
 

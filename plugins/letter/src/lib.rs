@@ -117,7 +117,8 @@ impl Guest for Letter {
             Some(v) => v == "true",
             None => msg.tone == Tone::Formal,
         };
-        let name: String = msg.key.chars().map(|c| if c.is_ascii_alphanumeric() || "-_".contains(c) { c } else { '.' }).collect();
+        let name: String =
+            msg.key.chars().map(|c| if c.is_ascii_alphanumeric() || "-_".contains(c) { c } else { '.' }).collect();
         let path = files::write(&format!("{name}.pdf"), &pdf(&msg, registered)).map_err(DeliveryError::Transient)?;
         let post = if registered { "registered post" } else { "ordinary post" };
         Ok(Receipt { reference: format!("{path} ({post})") })

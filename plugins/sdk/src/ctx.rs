@@ -18,22 +18,13 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(now: Timestamp, settings: Vec<Setting>) -> Self {
-        Ctx {
-            now,
-            today: Date::of(now),
-            settings,
-        }
+        Ctx { now, today: Date::of(now), settings }
     }
 
     /// The raw value of a setting, trimmed; `None` when unset or blank.
     pub fn raw(&self, key: &str) -> Option<&str> {
         // The last occurrence wins, as when a host layers overrides.
-        self.settings
-            .iter()
-            .rev()
-            .find(|s| s.key == key)
-            .map(|s| s.value.trim())
-            .filter(|v| !v.is_empty())
+        self.settings.iter().rev().find(|s| s.key == key).map(|s| s.value.trim()).filter(|v| !v.is_empty())
     }
 
     /// A whole number of days (0 to 36500).
@@ -58,11 +49,7 @@ impl Ctx {
         if (min..=max).contains(&n) {
             Ok(n)
         } else {
-            Err(bad(
-                key,
-                &n.to_string(),
-                &format!("an integer from {min} to {max}"),
-            ))
+            Err(bad(key, &n.to_string(), &format!("an integer from {min} to {max}")))
         }
     }
 
@@ -116,13 +103,7 @@ mod tests {
     use super::*;
 
     fn ctx(pairs: &[(&str, &str)]) -> Ctx {
-        let settings = pairs
-            .iter()
-            .map(|(k, v)| Setting {
-                key: (*k).into(),
-                value: (*v).into(),
-            })
-            .collect();
+        let settings = pairs.iter().map(|(k, v)| Setting { key: (*k).into(), value: (*v).into() }).collect();
         Ctx::new(1_741_597_200, settings)
     }
 

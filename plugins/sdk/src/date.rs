@@ -59,18 +59,12 @@ impl Date {
 
     /// True when the date exists in the calendar (no 31 April, no month 13).
     pub fn is_valid(&self) -> bool {
-        (1..=12).contains(&self.month)
-            && self.day >= 1
-            && self.day <= days_in_month(i64::from(self.year), self.month)
+        (1..=12).contains(&self.month) && self.day >= 1 && self.day <= days_in_month(i64::from(self.year), self.month)
     }
 
     /// Days since 1970-01-01 (negative before).
     pub fn epoch_days(&self) -> i64 {
-        days_from_civil(
-            i64::from(self.year),
-            i64::from(self.month),
-            i64::from(self.day),
-        )
+        days_from_civil(i64::from(self.year), i64::from(self.month), i64::from(self.day))
     }
 
     pub fn from_epoch_days(days: i64) -> Self {

@@ -1,17 +1,11 @@
 //! A small builder over the WIT `decision`, plus readers for tests.
 
-use crate::{
-    Action, CloseReason, Date, Decision, Escalation, EscalationKind, PaymentRetry, Reminder,
-    Timestamp, Tone,
-};
+use crate::{Action, CloseReason, Date, Decision, Escalation, EscalationKind, PaymentRetry, Reminder, Timestamp, Tone};
 
 impl Decision {
     /// Nothing to do, and no review planned: the invoice waits for an event (or is finished).
     pub fn done() -> Self {
-        Decision {
-            actions: Vec::new(),
-            next_review: None,
-        }
+        Decision { actions: Vec::new(), next_review: None }
     }
 
     /// Nothing to do now; look again on `date` (00:00 UTC, so that day's tick sees it).
@@ -55,31 +49,19 @@ impl Decision {
 
     /// The settle-by date of the last reminder added (ignored if there is none).
     pub fn deadline(mut self, date: Date) -> Self {
-        if let Some(Action::Remind(r)) = self
-            .actions
-            .iter_mut()
-            .rev()
-            .find(|a| matches!(a, Action::Remind(_)))
-        {
+        if let Some(Action::Remind(r)) = self.actions.iter_mut().rev().find(|a| matches!(a, Action::Remind(_))) {
             r.deadline = Some(date);
         }
         self
     }
 
     pub fn retry_payment(mut self, step: &str, at: Timestamp) -> Self {
-        self.actions.push(Action::RetryPayment(PaymentRetry {
-            step: step.into(),
-            at,
-        }));
+        self.actions.push(Action::RetryPayment(PaymentRetry { step: step.into(), at }));
         self
     }
 
     pub fn escalate(mut self, step: &str, kind: EscalationKind, reason: &str) -> Self {
-        self.actions.push(Action::Escalate(Escalation {
-            step: step.into(),
-            kind,
-            reason: reason.into(),
-        }));
+        self.actions.push(Action::Escalate(Escalation { step: step.into(), kind, reason: reason.into() }));
         self
     }
 
@@ -164,10 +146,7 @@ mod tests {
             .close(CloseReason::Collections);
         assert_eq!(decision.next_review, Some(d.midnight()));
         assert_eq!(decision.steps(), ["overdue-30", "retry-1", "handover"]);
-        assert_eq!(
-            decision.reminder().and_then(|r| r.deadline),
-            Some(Date::new(2025, 3, 17))
-        );
+        assert_eq!(decision.reminder().and_then(|r| r.deadline), Some(Date::new(2025, 3, 17)));
         assert_eq!(decision.clone().no_review().next_review, None);
         let earlier = decision.review_by(Date::new(2025, 3, 1));
         assert_eq!(earlier.review_date(), Some(Date::new(2025, 3, 1)));

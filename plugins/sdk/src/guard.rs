@@ -23,10 +23,7 @@ pub fn standard_guard(inv: &InvoiceView, ctx: &Ctx) -> Result<Option<Decision>, 
         return Ok(Some(Decision::done()));
     }
     if inv.amount_paid.minor != 0 && inv.amount_paid.currency != inv.amount_due.currency {
-        return Err(format!(
-            "amount paid in {} but due in {}",
-            inv.amount_paid.currency, inv.amount_due.currency
-        ));
+        return Err(format!("amount paid in {} but due in {}", inv.amount_paid.currency, inv.amount_due.currency));
     }
     if inv.outstanding() <= 0 {
         return Ok(Some(Decision::done().close(CloseReason::Paid)));
@@ -42,11 +39,7 @@ pub fn standard_guard(inv: &InvoiceView, ctx: &Ctx) -> Result<Option<Decision>, 
             return Ok(Some(next));
         }
         let reason = format!("disputed: {}", dispute.reason);
-        return Ok(Some(next.escalate(
-            DISPUTE_STEP,
-            EscalationKind::ManualReview,
-            &reason,
-        )));
+        return Ok(Some(next.escalate(DISPUTE_STEP, EscalationKind::ManualReview, &reason)));
     }
     if let Some(promise) = &inv.promise_to_pay {
         if !promise.until.is_valid() {
@@ -75,10 +68,7 @@ mod tests {
         let mut inv = invoice(Date::new(2025, 3, 1), 100_00, "EUR");
         assert_eq!(standard_guard(&inv, &ctx()), Ok(None));
         inv.amount_paid.minor = 100_00;
-        assert_eq!(
-            standard_guard(&inv, &ctx()),
-            Ok(Some(Decision::done().close(CloseReason::Paid)))
-        );
+        assert_eq!(standard_guard(&inv, &ctx()), Ok(Some(Decision::done().close(CloseReason::Paid))));
         inv.status = InvoiceStatus::Paid;
         assert_eq!(standard_guard(&inv, &ctx()), Ok(Some(Decision::done())));
     }
@@ -88,20 +78,14 @@ mod tests {
         let mut inv = invoice(Date::new(2025, 2, 30), 100_00, "EUR");
         assert!(standard_guard(&inv, &ctx()).is_err());
         inv.due = Date::new(2025, 2, 28);
-        inv.amount_paid = crate::Money {
-            minor: 5,
-            currency: "USD".into(),
-        };
+        inv.amount_paid = crate::Money { minor: 5, currency: "USD".into() };
         assert!(standard_guard(&inv, &ctx()).is_err());
     }
 
     #[test]
     fn dispute_escalates_once() {
         let mut inv = invoice(Date::new(2025, 3, 1), 100_00, "EUR");
-        inv.dispute = Some(Dispute {
-            opened: at(2025, 3, 5, 12),
-            reason: "product_not_received".into(),
-        });
+        inv.dispute = Some(Dispute { opened: at(2025, 3, 5, 12), reason: "product_not_received".into() });
         let d = standard_guard(&inv, &ctx()).unwrap().unwrap();
         assert_eq!(d.steps(), ["dispute-review"]);
         assert!(matches!(
@@ -109,8 +93,7 @@ mod tests {
             Action::Escalate(e) if e.kind == EscalationKind::ManualReview
         ));
         assert_eq!(d.review_date(), Some(Date::new(2025, 3, 17)));
-        inv.history
-            .push(contact("dispute-review", None, Date::new(2025, 3, 5)));
+        inv.history.push(contact("dispute-review", None, Date::new(2025, 3, 5)));
         let d = standard_guard(&inv, &ctx()).unwrap().unwrap();
         assert!(d.actions.is_empty());
         assert_eq!(d.review_date(), Some(Date::new(2025, 3, 17)));
@@ -119,20 +102,11 @@ mod tests {
     #[test]
     fn promise_pauses_until_the_day_after() {
         let mut inv = invoice(Date::new(2025, 3, 1), 100_00, "EUR");
-        inv.promise_to_pay = Some(PromiseToPay {
-            until: Date::new(2025, 3, 10),
-            amount: None,
-        });
+        inv.promise_to_pay = Some(PromiseToPay { until: Date::new(2025, 3, 10), amount: None });
         let resume = Date::new(2025, 3, 11).midnight();
-        assert_eq!(
-            standard_guard(&inv, &ctx()),
-            Ok(Some(Decision::done().pause(resume).review_at(resume)))
-        );
+        assert_eq!(standard_guard(&inv, &ctx()), Ok(Some(Decision::done().pause(resume).review_at(resume))));
         // Lapsed yesterday: the policy decides again.
-        inv.promise_to_pay = Some(PromiseToPay {
-            until: Date::new(2025, 3, 9),
-            amount: None,
-        });
+        inv.promise_to_pay = Some(PromiseToPay { until: Date::new(2025, 3, 9), amount: None });
         assert_eq!(standard_guard(&inv, &ctx()), Ok(None));
     }
 }

@@ -32,8 +32,8 @@ pub fn is_hard_decline(code: &str) -> bool {
 /// Digits after the decimal point of an ISO 4217 currency (minor units per major: 10^n).
 pub fn currency_exponent(code: &str) -> u32 {
     const ZERO: &[&str] = &[
-        "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND",
-        "VUV", "XAF", "XOF", "XPF",
+        "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF",
+        "XPF",
     ];
     const THREE: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
     const FOUR: &[&str] = &["CLF", "UYW"];
@@ -58,6 +58,20 @@ impl Money {
 }
 
 impl InvoiceView {
+    /// Has a message on `channel` failed for good on this invoice (a hard
+    /// bounce, an invalid number)? The host reports it in the history.
+    pub fn channel_failed(&self, channel: &str) -> bool {
+        self.history
+            .iter()
+            .any(|c| c.channel.as_deref() == Some(channel) && matches!(c.outcome, Outcome::Failed | Outcome::Bounced))
+    }
+
+    /// The channel for a message: the customer's fallback chain
+    /// ([`Customer::channel_for`]), skipping channels that failed for good on this invoice.
+    pub fn channel_for(&self, preferred: &str) -> Option<String> {
+        self.customer.channel_where(preferred, |c| !self.channel_failed(c))
+    }
+
     /// What is still owed, in minor units of `amount_due.currency`.
     pub fn outstanding(&self) -> i64 {
         self.amount_due.minor.saturating_sub(self.amount_paid.minor)
@@ -91,10 +105,7 @@ impl InvoiceView {
     /// The latest message to the customer (a contact with a channel) that
     /// was not cancelled before going out.
     pub fn last_message(&self) -> Option<&Contact> {
-        self.history
-            .iter()
-            .filter(|c| c.channel.is_some() && c.outcome != Outcome::Cancelled)
-            .max_by_key(|c| c.at)
+        self.history.iter().filter(|c| c.channel.is_some() && c.outcome != Outcome::Cancelled).max_by_key(|c| c.at)
     }
 
     /// When the customer was last contacted about this invoice.
@@ -106,11 +117,7 @@ impl InvoiceView {
 impl PaymentRecord {
     /// Share of past invoices paid on time, 0.0 to 1.0 (1.0 with no history).
     pub fn on_time_ratio(&self) -> f64 {
-        if self.invoices_paid == 0 {
-            1.0
-        } else {
-            f64::from(self.paid_on_time) / f64::from(self.invoices_paid)
-        }
+        if self.invoices_paid == 0 { 1.0 } else { f64::from(self.paid_on_time) / f64::from(self.invoices_paid) }
     }
 
     /// At least `percent` % of the paid invoices were paid on time (exact, no rounding).
@@ -131,9 +138,7 @@ impl Customer {
     }
 
     pub fn opted_out_of(&self, channel: &str) -> bool {
-        self.opted_out
-            .iter()
-            .any(|c| c.trim().eq_ignore_ascii_case(channel))
+        self.opted_out.iter().any(|c| c.trim().eq_ignore_ascii_case(channel))
     }
 
     /// Can a message go out on `channel`: not opted out, and an address known for it.
@@ -153,6 +158,11 @@ impl Customer {
     /// sms and webhook -> email -> letter). A phone call has no written
     /// substitute: `None` then, and the step is skipped.
     pub fn channel_for(&self, preferred: &str) -> Option<String> {
+        self.channel_where(preferred, |_| true)
+    }
+
+    /// `channel_for`, also skipping the channels `usable` refuses.
+    pub fn channel_where(&self, preferred: &str, usable: impl Fn(&str) -> bool) -> Option<String> {
         let chain: &[&str] = match preferred {
             "email" | "pec" => &["letter"],
             "phone" | "letter" => &[],
@@ -160,7 +170,7 @@ impl Customer {
         };
         core::iter::once(preferred)
             .chain(chain.iter().copied())
-            .find(|c| self.reachable_by(c))
+            .find(|c| self.reachable_by(c) && usable(c))
             .map(String::from)
     }
 }
@@ -200,20 +210,15 @@ mod tests {
         assert_eq!(inv.days_overdue(Date::new(2025, 3, 8)), 7);
         assert_eq!(inv.days_overdue(Date::new(2025, 2, 20)), 0);
 
-        inv.history
-            .push(contact("overdue-7", Some("email"), Date::new(2025, 3, 8)));
+        inv.history.push(contact("overdue-7", Some("email"), Date::new(2025, 3, 8)));
         let mut cancelled = contact("x", Some("sms"), Date::new(2025, 3, 9));
         cancelled.outcome = Outcome::Cancelled;
         inv.history.push(cancelled);
-        inv.history
-            .push(contact("retry-1", None, Date::new(2025, 3, 10)));
+        inv.history.push(contact("retry-1", None, Date::new(2025, 3, 10)));
         assert!(inv.step_done("overdue-7"));
         assert!(!inv.step_done("overdue-15"));
         assert_eq!(inv.step_date("overdue-7"), Some(Date::new(2025, 3, 8)));
-        assert_eq!(
-            inv.last_message().map(|c| c.step.as_str()),
-            Some("overdue-7")
-        );
+        assert_eq!(inv.last_message().map(|c| c.step.as_str()), Some("overdue-7"));
         assert_eq!(inv.last_message().and_then(|c| c.tone), Some(Tone::Soft));
 
         let c = &mut inv.customer;

@@ -8,9 +8,9 @@
 //! - at most one reminder per decision, and at least `min_gap_days`
 //!   (setting, default 5) between two messages: a reminder whose day has
 //!   come waits until the gap has passed;
-//! - channels the customer opted out of (or has no address for) are replaced
-//!   by a fallback ([`Customer::channel_for`]); a step with no usable channel
-//!   is skipped;
+//! - channels the customer opted out of (or has no address for), or that
+//!   failed for good on this invoice, are replaced by a fallback
+//!   ([`Customer::channel_for`]); a step with no usable channel is skipped;
 //! - an escalation ends the ladder: once it is done nothing else happens;
 //! - the next review is 00:00 UTC of the first day something could happen,
 //!   never earlier than tomorrow.
@@ -20,8 +20,8 @@
 use core::cmp::Reverse;
 
 use crate::{
-    Action, CloseReason, Ctx, Date, Decision, Escalation, EscalationKind, InvoiceView,
-    PaymentRetry, Reminder, Timestamp, Tone,
+    Action, CloseReason, Ctx, Date, Decision, Escalation, EscalationKind, InvoiceView, PaymentRetry, Reminder,
+    Timestamp, Tone,
 };
 
 /// Which steps compete with each other: a later step supersedes an earlier
@@ -93,13 +93,7 @@ impl Rung {
 
     /// Also send a message when this step fires (for example the notice
     /// that goes with a suspension). Its step id counts as this step's too.
-    pub fn and_remind(
-        &mut self,
-        step: &str,
-        channel: &str,
-        template: &str,
-        tone: Tone,
-    ) -> &mut Self {
+    pub fn and_remind(&mut self, step: &str, channel: &str, template: &str, tone: Tone) -> &mut Self {
         self.reminder = Some(reminder(step, channel, template, tone));
         self
     }
@@ -114,13 +108,7 @@ impl Rung {
 }
 
 fn reminder(step: &str, channel: &str, template: &str, tone: Tone) -> Reminder {
-    Reminder {
-        step: step.into(),
-        channel: channel.into(),
-        template: template.into(),
-        tone,
-        deadline: None,
-    }
+    Reminder { step: step.into(), channel: channel.into(), template: template.into(), tone, deadline: None }
 }
 
 /// The steps of a policy for one invoice; [`Ladder::decide`] turns them into a decision.
@@ -149,38 +137,22 @@ impl State<'_> {
 
     /// When `step` was done, counting this decision's steps as done today.
     fn step_date(&self, rungs: &[Rung], step: &str) -> Option<Date> {
-        let now = self
-            .emitted
-            .iter()
-            .any(|&i| rungs[i].ids().any(|id| id == step));
-        if now {
-            Some(self.today)
-        } else {
-            self.inv.step_date(step)
-        }
+        let now = self.emitted.iter().any(|&i| rungs[i].ids().any(|id| id == step));
+        if now { Some(self.today) } else { self.inv.step_date(step) }
     }
 
     /// A later step of the same track is done: this one will never fire.
     fn superseded(&self, rungs: &[Rung], i: usize) -> bool {
         let r = &rungs[i];
         r.track != Track::Notice
-            && rungs
-                .iter()
-                .enumerate()
-                .any(|(j, o)| o.track == r.track && o.on > r.on && self.done(rungs, j))
+            && rungs.iter().enumerate().any(|(j, o)| o.track == r.track && o.on > r.on && self.done(rungs, j))
     }
 }
 
 impl<'a> Ladder<'a> {
     /// An empty ladder; reads `min_gap_days` (default 5) from the settings.
     pub fn new(inv: &'a InvoiceView, ctx: &'a Ctx) -> Result<Self, String> {
-        Ok(Ladder {
-            inv,
-            ctx,
-            min_gap: ctx.min_gap_days()?,
-            rungs: Vec::new(),
-            checkpoints: Vec::new(),
-        })
+        Ok(Ladder { inv, ctx, min_gap: ctx.min_gap_days()?, rungs: Vec::new(), checkpoints: Vec::new() })
     }
 
     fn push(&mut self, rung: Rung) -> &mut Rung {
@@ -190,46 +162,22 @@ impl<'a> Ladder<'a> {
     }
 
     /// A reminder of the dunning sequence, due `on`.
-    pub fn remind(
-        &mut self,
-        step: &str,
-        on: Date,
-        channel: &str,
-        template: &str,
-        tone: Tone,
-    ) -> &mut Rung {
+    pub fn remind(&mut self, step: &str, on: Date, channel: &str, template: &str, tone: Tone) -> &mut Rung {
         let mut rung = Rung::new(step, on, Track::Main);
         rung.reminder = Some(reminder(step, channel, template, tone));
         self.push(rung)
     }
 
     /// The escalation that ends the sequence, due `on`; nothing follows it.
-    pub fn escalate(
-        &mut self,
-        step: &str,
-        on: Date,
-        kind: EscalationKind,
-        reason: &str,
-    ) -> &mut Rung {
+    pub fn escalate(&mut self, step: &str, on: Date, kind: EscalationKind, reason: &str) -> &mut Rung {
         let mut rung = Rung::new(step, on, Track::Main);
-        rung.escalation = Some(Escalation {
-            step: step.into(),
-            kind,
-            reason: reason.into(),
-        });
+        rung.escalation = Some(Escalation { step: step.into(), kind, reason: reason.into() });
         self.push(rung)
     }
 
     /// A stand-alone message outside the sequence (it neither skips nor is
     /// skipped by other steps), still one message per decision and within the gap.
-    pub fn notice(
-        &mut self,
-        step: &str,
-        on: Date,
-        channel: &str,
-        template: &str,
-        tone: Tone,
-    ) -> &mut Rung {
+    pub fn notice(&mut self, step: &str, on: Date, channel: &str, template: &str, tone: Tone) -> &mut Rung {
         let mut rung = Rung::new(step, on, Track::Notice);
         rung.reminder = Some(reminder(step, channel, template, tone));
         self.push(rung)
@@ -250,9 +198,7 @@ impl<'a> Ladder<'a> {
 
     /// The channel this rung's message would use, if it has a message and a usable channel.
     fn channel(&self, rung: &Rung) -> Option<Option<String>> {
-        rung.reminder
-            .as_ref()
-            .map(|r| self.inv.customer.channel_for(&r.channel))
+        rung.reminder.as_ref().map(|r| self.inv.channel_for(&r.channel))
     }
 
     /// Could this rung ever be sent (a message needs a usable channel)?
@@ -295,9 +241,7 @@ impl<'a> Ladder<'a> {
                 r.track == track
                     && r.on <= today
                     && r.until.is_none_or(|u| today <= u)
-                    && r.after
-                        .as_ref()
-                        .is_none_or(|(s, _)| state.step_date(&self.rungs, s).is_some())
+                    && r.after.as_ref().is_none_or(|(s, _)| state.step_date(&self.rungs, s).is_some())
                     && self.sendable(r)
                     && !state.done(&self.rungs, *i)
                     && !state.superseded(&self.rungs, *i)
@@ -312,16 +256,12 @@ impl<'a> Ladder<'a> {
             decision.actions.push(Action::Escalate(e.clone()));
         }
         if let (Some(rem), Some(Some(channel))) = (&r.reminder, self.channel(r)) {
-            decision.actions.push(Action::Remind(Reminder {
-                channel,
-                ..rem.clone()
-            }));
+            decision.actions.push(Action::Remind(Reminder { channel, ..rem.clone() }));
         }
         if let Some(at) = r.retry_at {
-            decision.actions.push(Action::RetryPayment(PaymentRetry {
-                step: r.step.clone(),
-                at: at.max(self.ctx.now),
-            }));
+            decision
+                .actions
+                .push(Action::RetryPayment(PaymentRetry { step: r.step.clone(), at: at.max(self.ctx.now) }));
         }
         if let Some(reason) = r.close {
             decision.actions.push(Action::Close(reason));
@@ -345,20 +285,12 @@ impl<'a> Ladder<'a> {
 
         // Say why a due step will not go out: the host cannot see it otherwise.
         for (i, r) in self.rungs.iter().enumerate() {
-            if r.on <= today
-                && !self.sendable(r)
-                && !state.done(&self.rungs, i)
-                && !state.superseded(&self.rungs, i)
-            {
-                crate::log::debug(&format!(
-                    "invoice {}: step {} skipped: no usable channel",
-                    self.inv.number, r.step
-                ));
+            if r.on <= today && !self.sendable(r) && !state.done(&self.rungs, i) && !state.superseded(&self.rungs, i) {
+                crate::log::debug(&format!("invoice {}: step {} skipped: no usable channel", self.inv.number, r.step));
             }
         }
 
-        let ready_today =
-            |state: &State, i: usize| self.ready_on(state, i, today).is_some_and(|d| d <= today);
+        let ready_today = |state: &State, i: usize| self.ready_on(state, i, today).is_some_and(|d| d <= today);
         let mut decision = Decision::done();
         let mut reminded = false;
         for track in [Track::Main, Track::Retry] {
@@ -398,9 +330,7 @@ impl<'a> Ladder<'a> {
         let tomorrow = today.add_days(1);
         let next = (0..self.rungs.len())
             .filter(|&i| {
-                self.sendable(&self.rungs[i])
-                    && !state.done(&self.rungs, i)
-                    && !state.superseded(&self.rungs, i)
+                self.sendable(&self.rungs[i]) && !state.done(&self.rungs, i) && !state.superseded(&self.rungs, i)
             })
             .filter_map(|i| self.ready_on(&state, i, tomorrow))
             .chain(self.checkpoints.iter().copied().filter(|d| *d > today))
@@ -427,11 +357,9 @@ mod tests {
     fn run(n: i64, inv: &InvoiceView) -> Decision {
         let ctx = Ctx::new(day(n).at_hour(9), vec![]);
         let mut l = Ladder::new(inv, &ctx).unwrap();
-        l.remind("pre", day(-4), "email", "pre-due", Tone::Courteous)
-            .until(day(-1));
+        l.remind("pre", day(-4), "email", "pre-due", Tone::Courteous).until(day(-1));
         l.remind("soft", day(7), "email", "overdue-soft", Tone::Soft);
-        l.remind("firm", day(15), "email", "overdue-firm", Tone::Firm)
-            .deadline(day(30));
+        l.remind("firm", day(15), "email", "overdue-firm", Tone::Firm).deadline(day(30));
         l.escalate("hand", day(30), EscalationKind::Collections, "unpaid")
             .after("firm", 10)
             .close(CloseReason::Collections);
@@ -495,10 +423,7 @@ mod tests {
         assert_eq!(d.review_date(), Some(day(50)));
         let d = run(50, &inv);
         assert_eq!(d.steps(), ["hand"]);
-        assert_eq!(
-            d.actions.last(),
-            Some(&Action::Close(CloseReason::Collections))
-        );
+        assert_eq!(d.actions.last(), Some(&Action::Close(CloseReason::Collections)));
         assert_eq!(d.next_review, None);
         // Once escalated, nothing more.
         inv.history.push(contact("hand", None, day(50)));
@@ -539,33 +464,14 @@ mod tests {
             l.retry_payment("retry-1", day(3), day(3).at_hour(10));
             l.retry_payment("retry-2", day(5), day(5).at_hour(10));
             l.retry_payment("retry-3", day(7), day(7).at_hour(10));
-            l.notice(
-                "setup",
-                day(0),
-                "email",
-                "setup-incomplete",
-                Tone::Courteous,
-            );
-            l.notice(
-                "setup-2",
-                day(0),
-                "email",
-                "setup-incomplete",
-                Tone::Courteous,
-            )
-            .after("setup", 3);
+            l.notice("setup", day(0), "email", "setup-incomplete", Tone::Courteous);
+            l.notice("setup-2", day(0), "email", "setup-incomplete", Tone::Courteous).after("setup", 3);
             l.decide()
         };
         // Day 5, nothing done: one message (the sequence first), one retry (the latest).
         let d = build(&inv, &ctx);
         assert_eq!(d.steps(), ["failed", "retry-2"]);
-        assert_eq!(
-            d.actions[1],
-            Action::RetryPayment(PaymentRetry {
-                step: "retry-2".into(),
-                at: day(5).at_hour(10)
-            })
-        );
+        assert_eq!(d.actions[1], Action::RetryPayment(PaymentRetry { step: "retry-2".into(), at: day(5).at_hour(10) }));
         assert_eq!(d.review_date(), Some(day(7)));
         sent(&mut inv, "failed", 5);
         inv.history.push(contact("retry-2", None, day(5)));

@@ -51,10 +51,9 @@ pub mod log;
 pub mod testing;
 
 pub use bindings::sollecito::plugin::types::{
-    Action, CloseReason, Contact, Customer, Date, Decision, Dispute, Escalation, EscalationKind,
-    Fee, InvoiceKind, InvoiceStatus, InvoiceView, Money, Outcome, PaymentFailure, PaymentMethod,
-    PaymentRecord, PaymentRetry, PlanOffer, PluginInfo, PromiseToPay, Reminder, Setting, Timestamp,
-    Tone,
+    Action, CloseReason, Contact, Customer, Date, Decision, Dispute, Escalation, EscalationKind, Fee, InvoiceKind,
+    InvoiceStatus, InvoiceView, Money, Outcome, PaymentFailure, PaymentMethod, PaymentRecord, PaymentRetry, PlanOffer,
+    PluginInfo, PromiseToPay, Reminder, Setting, Timestamp, Tone,
 };
 pub use ctx::Ctx;
 pub use date::{DAY, HOUR};
@@ -65,9 +64,8 @@ pub use ladder::{Ladder, Rung};
 /// Everything a policy usually needs: `use sollecito_sdk::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Action, CloseReason, Ctx, Date, Decision, EscalationKind, InvoiceKind, InvoiceStatus,
-        InvoiceView, Ladder, PluginInfo, Policy, Timestamp, Tone, currency_exponent,
-        is_hard_decline, log,
+        Action, CloseReason, Ctx, Date, Decision, EscalationKind, InvoiceKind, InvoiceStatus, InvoiceView, Ladder,
+        PluginInfo, Policy, Timestamp, Tone, currency_exponent, is_hard_decline, log,
     };
 }
 
@@ -89,11 +87,7 @@ pub trait Policy {
 
 impl PluginInfo {
     pub fn new(name: &str, version: &str, summary: &str) -> Self {
-        PluginInfo {
-            name: name.into(),
-            version: version.into(),
-            summary: summary.into(),
-        }
+        PluginInfo { name: name.into(), version: version.into(), summary: summary.into() }
     }
 }
 
@@ -165,9 +159,9 @@ mod tests {
         fn decide(inv: &InvoiceView, ctx: &Ctx) -> Result<Decision, String> {
             match inv.number.as_str() {
                 "past-review" => Ok(Decision::done().review_at(ctx.now - 1)),
-                "two-reminders" => Ok(Decision::done()
-                    .remind("a", "email", "t", Tone::Soft)
-                    .remind("b", "email", "t", Tone::Soft)),
+                "two-reminders" => {
+                    Ok(Decision::done().remind("a", "email", "t", Tone::Soft).remind("b", "email", "t", Tone::Soft))
+                }
                 other => Err(other.into()),
             }
         }
@@ -184,10 +178,7 @@ mod tests {
         assert!(evaluate::<Scripted>(&inv, &ctx).is_err());
         // The guard runs first: a paid invoice never reaches the rules.
         inv.amount_paid.minor = 100_00;
-        assert_eq!(
-            evaluate::<Scripted>(&inv, &ctx),
-            Ok(Decision::done().close(CloseReason::Paid))
-        );
+        assert_eq!(evaluate::<Scripted>(&inv, &ctx), Ok(Decision::done().close(CloseReason::Paid)));
     }
 
     #[test]

@@ -1,8 +1,7 @@
 //! Builders for policy unit tests: a plausible invoice to adjust field by field.
 
 use crate::{
-    Contact, Customer, Date, InvoiceKind, InvoiceStatus, InvoiceView, Money, Outcome,
-    PaymentRecord, Timestamp, Tone,
+    Contact, Customer, Date, InvoiceKind, InvoiceStatus, InvoiceView, Money, Outcome, PaymentRecord, Timestamp, Tone,
 };
 
 /// `hour`:00 UTC on the given day.
@@ -19,14 +18,8 @@ pub fn invoice(due: Date, minor: i64, currency: &str) -> InvoiceView {
         number: "INV-0001".into(),
         status: InvoiceStatus::Open,
         kind: InvoiceKind::OneOff,
-        amount_due: Money {
-            minor,
-            currency: currency.into(),
-        },
-        amount_paid: Money {
-            minor: 0,
-            currency: currency.into(),
-        },
+        amount_due: Money { minor, currency: currency.into() },
+        amount_paid: Money { minor: 0, currency: currency.into() },
         issued: due.add_days(-30),
         due,
         payment_failure: None,
@@ -44,11 +37,7 @@ pub fn invoice(due: Date, minor: i64, currency: &str) -> InvoiceView {
             segment: "default".into(),
             business: false,
             tags: Vec::new(),
-            payment_record: PaymentRecord {
-                customer_since: Date::new(2020, 1, 1),
-                invoices_paid: 0,
-                paid_on_time: 0,
-            },
+            payment_record: PaymentRecord { customer_since: Date::new(2020, 1, 1), invoices_paid: 0, paid_on_time: 0 },
             opted_out: Vec::new(),
         },
         history: Vec::new(),
@@ -86,13 +75,8 @@ pub fn simulate<P: crate::Policy>(
 ) -> Vec<Taken> {
     use crate::{Action, Ctx, Setting};
 
-    let settings: Vec<Setting> = settings
-        .iter()
-        .map(|(k, v)| Setting {
-            key: (*k).into(),
-            value: (*v).into(),
-        })
-        .collect();
+    let settings: Vec<Setting> =
+        settings.iter().map(|(k, v)| Setting { key: (*k).into(), value: (*v).into() }).collect();
     let mut taken = Vec::new();
     let mut review = Some(i64::MIN);
     for n in 0..days {
@@ -102,8 +86,7 @@ pub fn simulate<P: crate::Policy>(
             continue;
         }
         let ctx = Ctx::new(now, settings.clone());
-        let decision =
-            crate::evaluate::<P>(inv, &ctx).unwrap_or_else(|e| panic!("{on}: policy error: {e}"));
+        let decision = crate::evaluate::<P>(inv, &ctx).unwrap_or_else(|e| panic!("{on}: policy error: {e}"));
         assert!(decision.reminders().count() <= 1, "{on}: {decision:?}");
         if let Some(r) = decision.next_review {
             assert!(r > now, "{on}: review {r} not after now {now}");
@@ -120,13 +103,7 @@ pub fn simulate<P: crate::Policy>(
                 other => (other.step().unwrap_or_default().to_string(), None, None),
             };
             if !step.is_empty() {
-                inv.history.push(Contact {
-                    step,
-                    channel,
-                    tone,
-                    at: now,
-                    outcome: Outcome::Sent,
-                });
+                inv.history.push(Contact { step, channel, tone, at: now, outcome: Outcome::Sent });
             }
             taken.push(Taken { on, action });
         }

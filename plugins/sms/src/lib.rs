@@ -55,9 +55,14 @@ impl Guest for Sms {
         let url = setting(&settings, "url").ok_or_else(|| permanent("setting `url` is missing".into()))?;
         let from = setting(&settings, "from").ok_or_else(|| permanent("setting `from` is missing".into()))?;
         let max = setting(&settings, "max_length").and_then(|v| v.parse().ok()).unwrap_or(160);
-        let to = msg.recipient.phone.as_deref().ok_or_else(|| permanent(format!("{} has no phone number", msg.recipient.name)))?;
+        let to = msg
+            .recipient
+            .phone
+            .as_deref()
+            .ok_or_else(|| permanent(format!("{} has no phone number", msg.recipient.name)))?;
         let secret_name = setting(&settings, "secret").unwrap_or("sms_auth");
-        let auth = secrets::get(secret_name).ok_or_else(|| permanent(format!("the secret {secret_name:?} is not granted")))?;
+        let auth =
+            secrets::get(secret_name).ok_or_else(|| permanent(format!("the secret {secret_name:?} is not granted")))?;
         let body = form(&[("To", to), ("From", from), ("Body", &text(&msg.subject, msg.payment_link.as_deref(), max))]);
         let request = http::Request {
             method: "POST".into(),

@@ -57,13 +57,7 @@ impl Policy for SubscriptionRecovery {
 
         // Not a subscription: one soft reminder a week after due is all.
         if inv.kind != InvoiceKind::SubscriptionRenewal {
-            ladder.remind(
-                "overdue-7",
-                inv.due.add_days(7),
-                "email",
-                "overdue-soft",
-                Tone::Soft,
-            );
+            ladder.remind("overdue-7", inv.due.add_days(7), "email", "overdue-soft", Tone::Soft);
             return Ok(ladder.decide());
         }
 
@@ -76,11 +70,7 @@ impl Policy for SubscriptionRecovery {
         if let Some(f) = failure {
             let hard = is_hard_decline(&f.decline_code);
             // After a hard decline the card will never work: ask for another one.
-            let template = if hard {
-                "payment-failed-hard"
-            } else {
-                "payment-failed"
-            };
+            let template = if hard { "payment-failed-hard" } else { "payment-failed" };
             ladder.remind("payment-failed", day0, "email", template, Tone::Courteous);
             if !hard {
                 for (k, offset) in (1_u32..).zip(&s.retry_days) {
@@ -96,13 +86,7 @@ impl Policy for SubscriptionRecovery {
             ladder.review_on(inv.due);
         }
 
-        ladder.remind(
-            "payment-reminder",
-            day(s.reminder_days),
-            "email",
-            "payment-reminder",
-            Tone::Soft,
-        );
+        ladder.remind("payment-reminder", day(s.reminder_days), "email", "payment-reminder", Tone::Soft);
         let suspend_on = day(s.suspend_days);
         // The warning announces the real suspension date: the suspension notice
         // keeps the gap between messages, so it comes no sooner than that.
@@ -117,50 +101,22 @@ impl Policy for SubscriptionRecovery {
             .deadline(suspend_on.max(today.add_days(s.min_gap_days)));
         let reason = format!("renewal {} unpaid since {day0}", inv.number);
         ladder
-            .escalate(
-                "suspend",
-                suspend_on,
-                EscalationKind::SuspendService,
-                &reason,
-            )
+            .escalate("suspend", suspend_on, EscalationKind::SuspendService, &reason)
             .after("suspension-warning", 0)
-            .and_remind(
-                "service-suspended",
-                "email",
-                "service-suspended",
-                Tone::Final,
-            );
+            .and_remind("service-suspended", "email", "service-suspended", Tone::Final);
 
         if let Some(method) = &inv.payment_method {
             // A failed renewal already asks for a working card: no separate expiry notice.
             if let Some(expires) = method.expires.filter(|d| d.is_valid() && failure.is_none()) {
                 let step = format!("card-expiring-{:04}-{:02}", expires.year, expires.month);
                 ladder
-                    .notice(
-                        &step,
-                        expires.add_days(-s.expiry_notice_days),
-                        "email",
-                        "card-expiring",
-                        Tone::Courteous,
-                    )
+                    .notice(&step, expires.add_days(-s.expiry_notice_days), "email", "card-expiring", Tone::Courteous)
                     .until(expires);
             }
             if !method.setup_complete {
-                ladder.notice(
-                    "finish-setup",
-                    today,
-                    "email",
-                    "setup-incomplete",
-                    Tone::Courteous,
-                );
+                ladder.notice("finish-setup", today, "email", "setup-incomplete", Tone::Courteous);
                 ladder
-                    .notice(
-                        "finish-setup-2",
-                        today,
-                        "email",
-                        "setup-incomplete",
-                        Tone::Courteous,
-                    )
+                    .notice("finish-setup-2", today, "email", "setup-incomplete", Tone::Courteous)
                     .after("finish-setup", s.finish_setup_again_days);
             }
         }

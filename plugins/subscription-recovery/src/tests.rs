@@ -29,13 +29,7 @@ fn failed(code: &str, attempts: u32) -> InvoiceView {
 }
 
 fn eval(inv: &InvoiceView, n: i64, settings: &[(&str, &str)]) -> Result<Decision, String> {
-    let settings = settings
-        .iter()
-        .map(|(k, v)| Setting {
-            key: (*k).into(),
-            value: (*v).into(),
-        })
-        .collect();
+    let settings = settings.iter().map(|(k, v)| Setting { key: (*k).into(), value: (*v).into() }).collect();
     sollecito_sdk::evaluate::<SubscriptionRecovery>(inv, &Ctx::new(day(n).at_hour(9), settings))
 }
 
@@ -60,10 +54,7 @@ fn e(n: i64, step: &str, template: &str) -> (i64, String, String) {
 #[test]
 fn describes_itself() {
     let info = SubscriptionRecovery::describe();
-    assert_eq!(
-        (info.name.as_str(), info.version.as_str()),
-        ("subscription-recovery", "0.1.0")
-    );
+    assert_eq!((info.name.as_str(), info.version.as_str()), ("subscription-recovery", "0.1.0"));
 }
 
 #[test]
@@ -92,10 +83,7 @@ fn soft_decline_day_by_day() {
             _ => None,
         })
         .collect();
-    assert_eq!(
-        retry_at,
-        [day(3).at_hour(10), day(5).at_hour(10), day(7).at_hour(10)]
-    );
+    assert_eq!(retry_at, [day(3).at_hour(10), day(5).at_hour(10), day(7).at_hour(10)]);
     let warning = taken
         .iter()
         .find_map(|t| match &t.action {
@@ -103,10 +91,7 @@ fn soft_decline_day_by_day() {
             _ => None,
         })
         .unwrap();
-    assert_eq!(
-        (warning.tone, warning.deadline),
-        (Tone::Final, Some(day(17)))
-    );
+    assert_eq!((warning.tone, warning.deadline), (Tone::Final, Some(day(17))));
     assert!(taken.iter().any(|t| matches!(
         &t.action,
         Action::Escalate(x) if x.kind == EscalationKind::SuspendService
@@ -116,18 +101,15 @@ fn soft_decline_day_by_day() {
 #[test]
 fn suspends_on_the_day_when_the_warning_went_out_in_time() {
     let mut inv = failed("insufficient_funds", 4);
-    inv.history
-        .push(contact("payment-failed", Some("email"), day(0)));
-    inv.history
-        .push(contact("payment-reminder", Some("email"), day(5)));
+    inv.history.push(contact("payment-failed", Some("email"), day(0)));
+    inv.history.push(contact("payment-reminder", Some("email"), day(5)));
     let d = eval(&inv, 11, &[]).unwrap();
     assert_eq!(d.steps(), ["suspension-warning"]);
     assert_eq!(d.reminder().and_then(|r| r.deadline), Some(day(16)));
     let d = eval(&inv, 11, &[("min_gap_days", "3")]).unwrap();
     assert_eq!(d.reminder().and_then(|r| r.deadline), Some(day(14)));
     assert_eq!(d.next_review, Some(day(14).midnight()));
-    inv.history
-        .push(contact("suspension-warning", Some("email"), day(11)));
+    inv.history.push(contact("suspension-warning", Some("email"), day(11)));
     let d = eval(&inv, 14, &[("min_gap_days", "3")]).unwrap();
     assert_eq!(d.steps(), ["suspend", "service-suspended"]);
     assert_eq!(d.next_review, None);
@@ -139,15 +121,8 @@ fn suspends_on_the_day_when_the_warning_went_out_in_time() {
 fn hard_decline_never_retries_and_asks_for_a_new_method() {
     let mut inv = failed("stolen_card", 1);
     let taken = simulate::<SubscriptionRecovery>(&mut inv, &[], day(0), 40);
-    assert!(
-        !taken
-            .iter()
-            .any(|t| matches!(t.action, Action::RetryPayment(_)))
-    );
-    assert_eq!(
-        summary(&taken)[0],
-        e(0, "payment-failed", "payment-failed-hard")
-    );
+    assert!(!taken.iter().any(|t| matches!(t.action, Action::RetryPayment(_))));
+    assert_eq!(summary(&taken)[0], e(0, "payment-failed", "payment-failed-hard"));
 }
 
 #[test]
@@ -159,13 +134,8 @@ fn retries_already_attempted_are_skipped() {
     assert_eq!(d.next_review, Some(day(5).midnight()));
     let d = eval(&inv, 5, &[("retry_days", "2, 5"), ("retry_hour", "14")]).unwrap();
     assert_eq!(
-        d.actions
-            .iter()
-            .find(|a| matches!(a, Action::RetryPayment(_))),
-        Some(&Action::RetryPayment(sollecito_sdk::PaymentRetry {
-            step: "retry-2".into(),
-            at: day(5).at_hour(14)
-        }))
+        d.actions.iter().find(|a| matches!(a, Action::RetryPayment(_))),
+        Some(&Action::RetryPayment(sollecito_sdk::PaymentRetry { step: "retry-2".into(), at: day(5).at_hour(14) }))
     );
     let inv = failed("insufficient_funds", 4);
     let d = eval(&inv, 7, &[]).unwrap();
@@ -188,24 +158,17 @@ fn late_import_fires_the_latest_step_only() {
 fn card_expiring_notice_once() {
     let mut inv = renewal();
     inv.due = day(30);
-    inv.payment_method = Some(PaymentMethod {
-        setup_complete: true,
-        expires: Some(Date::new(2025, 3, 31)),
-    });
+    inv.payment_method = Some(PaymentMethod { setup_complete: true, expires: Some(Date::new(2025, 3, 31)) });
     // 28 days before expiry: next look when the notice is due (14 days before).
     let d = eval(&inv, 0, &[]).unwrap();
     assert!(d.actions.is_empty());
     assert_eq!(d.next_review, Some(Date::new(2025, 3, 17).midnight()));
     let d = eval(&inv, 14, &[]).unwrap();
     assert_eq!(d.steps(), ["card-expiring-2025-03"]);
-    assert_eq!(
-        d.reminder().map(|r| (r.template.as_str(), r.tone)),
-        Some(("card-expiring", Tone::Courteous))
-    );
+    assert_eq!(d.reminder().map(|r| (r.template.as_str(), r.tone)), Some(("card-expiring", Tone::Courteous)));
     // The renewal itself is due on day 30: look then.
     assert_eq!(d.next_review, Some(day(30).midnight()));
-    inv.history
-        .push(contact("card-expiring-2025-03", Some("email"), day(14)));
+    inv.history.push(contact("card-expiring-2025-03", Some("email"), day(14)));
     assert!(eval(&inv, 20, &[]).unwrap().actions.is_empty());
     // Expired already: no notice.
     let mut late = inv.clone();
@@ -217,17 +180,11 @@ fn card_expiring_notice_once() {
 fn unfinished_setup_nudged_twice() {
     let mut inv = renewal();
     inv.due = day(30);
-    inv.payment_method = Some(PaymentMethod {
-        setup_complete: false,
-        expires: None,
-    });
+    inv.payment_method = Some(PaymentMethod { setup_complete: false, expires: None });
     let taken = simulate::<SubscriptionRecovery>(&mut inv, &[("min_gap_days", "2")], day(0), 10);
     assert_eq!(
         summary(&taken),
-        [
-            e(0, "finish-setup", "setup-incomplete"),
-            e(3, "finish-setup-2", "setup-incomplete"),
-        ]
+        [e(0, "finish-setup", "setup-incomplete"), e(3, "finish-setup-2", "setup-incomplete"),]
     );
 }
 
@@ -256,11 +213,7 @@ fn one_off_invoices_get_one_reminder() {
 #[test]
 fn bad_settings_are_errors_naming_the_key() {
     let inv = failed("insufficient_funds", 1);
-    for (key, value) in [
-        ("retry_days", "3;5"),
-        ("retry_hour", "24"),
-        ("suspend_days", "-1"),
-    ] {
+    for (key, value) in [("retry_days", "3;5"), ("retry_hour", "24"), ("suspend_days", "-1")] {
         let err = eval(&inv, 3, &[(key, value)]).unwrap_err();
         assert!(err.contains(key), "{err}");
     }

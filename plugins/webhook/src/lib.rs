@@ -58,7 +58,8 @@ impl Guest for Webhook {
     }
 
     fn deliver(settings: Vec<Setting>, msg: Message) -> Result<Receipt, DeliveryError> {
-        let url = setting(&settings, "url").ok_or_else(|| DeliveryError::Permanent("setting `url` is missing".into()))?;
+        let url =
+            setting(&settings, "url").ok_or_else(|| DeliveryError::Permanent("setting `url` is missing".into()))?;
         let secret_name = setting(&settings, "secret").unwrap_or("webhook_signing");
         let secret = secrets::get(secret_name)
             .ok_or_else(|| DeliveryError::Permanent(format!("the signing secret {secret_name:?} is not granted")))?;
