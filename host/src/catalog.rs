@@ -43,6 +43,22 @@ impl Catalog {
         Ok(plugin)
     }
 
+    /// Adds a plugin loaded elsewhere (an upload).
+    pub fn add(&mut self, plugin: Arc<Plugin>) {
+        if !self.plugins.iter().any(|p| p.id.sha256 == plugin.id.sha256) {
+            self.plugins.push(plugin);
+        }
+    }
+
+    /// A plugin by sha256, else by name (the newest of that name).
+    pub fn find(&self, sha256_or_name: &str) -> Option<Arc<Plugin>> {
+        self.plugins
+            .iter()
+            .find(|p| p.id.sha256 == sha256_or_name)
+            .or_else(|| self.plugins.iter().rev().find(|p| p.id.name == sha256_or_name))
+            .cloned()
+    }
+
     /// A policy by bundled name, or by path when the argument names a file.
     pub fn policy(&mut self, name_or_path: &str) -> Result<Arc<Plugin>, LoadError> {
         let as_path = Path::new(name_or_path);

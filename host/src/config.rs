@@ -30,6 +30,8 @@ pub struct Config {
     /// Channels and the capabilities granted to their adapters: `[channels.sms]`.
     #[serde(default)]
     pub channels: BTreeMap<String, ChannelConfig>,
+    #[serde(default)]
+    pub serve: Serve,
     /// Secrets by name: the value, or `env:NAME` to read it from the environment.
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
@@ -176,6 +178,49 @@ pub struct Email {
     pub from: Option<String>,
     /// Folder of `.eml` files (default: `outbox/` beside the database).
     pub outbox_dir: Option<PathBuf>,
+}
+
+/// `sollecito serve`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Serve {
+    /// Seconds between ticks (an event wakes the scheduler at once as well).
+    #[serde(default = "sixty")]
+    pub tick_seconds: u64,
+    /// The secret (from `[secrets]`) holding the bearer token of write and admin endpoints.
+    #[serde(default = "admin_token")]
+    pub token: String,
+    /// Whether reads (history, plugins) need no token.
+    #[serde(default)]
+    pub public_reads: bool,
+    /// The secret holding Stripe's webhook signing secret (`whsec_...`).
+    pub stripe_secret: Option<String>,
+    /// Locale and timezone of customers Stripe creates (it sends neither reliably).
+    #[serde(default = "en")]
+    pub default_locale: String,
+    #[serde(default = "utc")]
+    pub default_timezone: String,
+    /// A folder watched for new policy `.wasm` files (activated for their file's segment: `SEGMENT.wasm`).
+    pub watch: Option<PathBuf>,
+}
+
+fn sixty() -> u64 {
+    60
+}
+fn admin_token() -> String {
+    "admin_token".into()
+}
+fn en() -> String {
+    "en".into()
+}
+fn utc() -> String {
+    "UTC".into()
+}
+
+impl Default for Serve {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults")
+    }
 }
 
 /// One channel: which adapter delivers it and what that adapter may use.

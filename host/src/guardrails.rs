@@ -175,6 +175,7 @@ mod tests {
             dispute: None,
             promise_to_pay: None,
             payment_method: None,
+            refs: vec![],
         };
         (invoice, customer)
     }

@@ -88,6 +88,9 @@ pub struct Invoice {
     pub dispute: Option<Dispute>,
     pub promise_to_pay: Option<PromiseToPay>,
     pub payment_method: Option<PaymentMethod>,
+    /// Ids the billing system knows the invoice by besides its own (a Stripe charge), to match later events.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refs: Vec<String>,
 }
 
 impl Invoice {

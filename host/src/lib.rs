@@ -3,6 +3,7 @@
 //!
 //! Data flows one way: intake -> (store) -> scheduler/simulate -> sandbox -> guardrails -> (render -> deliver).
 
+pub mod api;
 pub mod catalog;
 pub mod cli;
 pub mod config;
@@ -14,5 +15,6 @@ pub mod render;
 pub mod runtime;
 pub mod sandbox;
 pub mod scheduler;
+pub mod serve;
 pub mod simulate;
 pub mod store;

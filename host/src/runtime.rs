@@ -19,7 +19,8 @@ use crate::store::Store;
 
 pub struct Runtime {
     pub store: Store,
-    pub policies: Policies,
+    /// Swapped whole while running; a tick keeps the snapshot it started with.
+    pub policies: std::sync::RwLock<Arc<Policies>>,
     pub delivery: Delivery,
     /// Where `.eml` files go when no SMTP relay is configured.
     pub outbox_dir: Option<PathBuf>,
@@ -39,9 +40,9 @@ pub struct TickReport {
 impl Runtime {
     /// Opens the store and checks everything a run needs before touching it:
     /// policies load, templates render, the relay is usable.
-    pub async fn open(db: &Path, config: Config, mut catalog: Catalog) -> anyhow::Result<Self> {
+    pub async fn open(db: &Path, config: Config, catalog: &mut Catalog) -> anyhow::Result<Self> {
         let bad = |reason: String| BadConfig { file: "config".into(), reason };
-        let policies = Policies::resolve(&config, &mut catalog)?;
+        let policies = Policies::resolve(&config, catalog)?;
         let renderer = Renderer::new(config.templates.dir.as_ref().map(|d| config.resolve(d)).as_deref())
             .map_err(|e| bad(format!("templates: {e}")))?;
         let (mail, outbox_dir): (Arc<dyn MailRelay>, _) = match &config.email.smtp_url {
@@ -55,15 +56,34 @@ impl Runtime {
             }
         };
         let letters = db.parent().unwrap_or(Path::new(".")).join("letters");
-        let channels = channels(&config, &mut catalog, mail, letters)?;
+        let channels = channels(&config, catalog, mail, letters)?;
         let batch = catalog.sandbox().limits().batch_size;
         let store = Store::open(&db.display().to_string()).await?;
-        Ok(Runtime { store, policies, delivery: Delivery { config, renderer, channels }, outbox_dir, batch })
+        Ok(Runtime {
+            store,
+            policies: std::sync::RwLock::new(Arc::new(policies)),
+            delivery: Delivery { config, renderer, channels },
+            outbox_dir,
+            batch,
+        })
+    }
+
+    /// The policies now in force (a snapshot).
+    pub fn policies(&self) -> Arc<Policies> {
+        self.policies.read().expect("policies lock").clone()
+    }
+
+    /// Replaces the policies atomically: evaluations already started finish on the old ones.
+    pub fn swap_policies(&self, change: impl FnOnce(&mut Policies)) {
+        let mut current = self.policies.write().expect("policies lock");
+        let mut next = (**current).clone();
+        change(&mut next);
+        *current = Arc::new(next);
     }
 
     pub async fn tick(&self, now: DateTime<Utc>, dry_run: bool) -> anyhow::Result<TickReport> {
         let decided =
-            scheduler::decide(&self.store, &self.policies, &self.delivery.config, now, self.batch, dry_run).await?;
+            scheduler::decide(&self.store, &self.policies(), &self.delivery.config, now, self.batch, dry_run).await?;
         let delivered = self.delivery.run(&self.store, now, dry_run).await?;
         Ok(TickReport { at: now, dry_run, decided, delivered })
     }

@@ -27,9 +27,13 @@ pub struct DecideReport {
     pub errors: Vec<String>,
 }
 
-/// The policies of a run, resolved once: name or path in the config -> plugin.
+/// The policies of a run, resolved once: name or path in the config -> plugin,
+/// and the versions an operator activated for a segment while running.
+#[derive(Clone)]
 pub struct Policies {
     pub by_name: HashMap<String, Arc<Plugin>>,
+    /// Segment -> the policy activated for it, over what the config says.
+    pub activated: HashMap<String, Arc<Plugin>>,
 }
 
 impl Policies {
@@ -43,7 +47,23 @@ impl Policies {
             };
             by_name.insert(name.to_string(), catalog.policy(&target)?);
         }
-        Ok(Policies { by_name })
+        Ok(Policies { by_name, activated: HashMap::new() })
+    }
+
+    /// The policy serving a customer and the config key of its settings.
+    pub fn for_customer<'a>(
+        &'a self,
+        config: &'a Config,
+        customer: &crate::invoice::Customer,
+    ) -> (&'a str, &'a Arc<Plugin>) {
+        // A per-customer override in the config beats everything; then an activation for the segment.
+        if !config.policies.customers.contains_key(&customer.id)
+            && let Some(p) = self.activated.get(&customer.segment)
+        {
+            return (p.id.name.as_str(), p);
+        }
+        let name = config.policies.for_customer(customer);
+        (name, &self.by_name[name])
     }
 }
 
@@ -93,13 +113,13 @@ pub async fn decide(
         report.evaluated += page.len();
 
         // Group the page by the policy serving each customer.
-        let mut groups: BTreeMap<&str, Vec<&DueInvoice>> = BTreeMap::new();
+        let mut groups: BTreeMap<(&str, &str), (&Arc<Plugin>, Vec<&DueInvoice>)> = BTreeMap::new();
         for due in &page {
-            groups.entry(config.policies.for_customer(&due.customer)).or_default().push(due);
+            let (name, plugin) = policies.for_customer(config, &due.customer);
+            groups.entry((name, plugin.id.sha256.as_str())).or_insert_with(|| (plugin, vec![])).1.push(due);
         }
         let mut decisions = Vec::with_capacity(page.len());
-        for (name, invoices) in groups {
-            let policy = &policies.by_name[name];
+        for ((name, _), (policy, invoices)) in groups {
             let settings = config.settings_for(name);
             let views: Vec<_> = invoices
                 .iter()

@@ -11,16 +11,11 @@ use crate::config::Config;
 use crate::intake;
 use crate::runtime::Runtime;
 
-const EXAMPLES: &[(&str, &str)] = &[
-    ("examples/invoices.json", include_str!("../../../examples/invoices.json")),
-    ("examples/subscriptions.json", include_str!("../../../examples/subscriptions.json")),
-];
-
 fn at(day: NaiveDate, hour: u32) -> DateTime<Utc> {
     day.and_hms_opt(hour, 0, 0).unwrap().and_utc()
 }
 
-pub async fn run(dir: &Path, days: u32, mut config: Config, catalog: Catalog) -> anyhow::Result<()> {
+pub async fn run(dir: &Path, days: u32, mut config: Config, mut catalog: Catalog) -> anyhow::Result<()> {
     // The demo has no PEC provider: certified notices go to the same outbox folder.
     config.channels.entry("pec".into()).or_default();
     std::fs::create_dir_all(dir)?;
@@ -34,10 +29,10 @@ pub async fn run(dir: &Path, days: u32, mut config: Config, catalog: Catalog) ->
         }
     }
     let db = dir.join("sollecito.db");
-    let runtime = Runtime::open(&db, config, catalog).await?;
+    let runtime = Runtime::open(&db, config, &mut catalog).await?;
     let start: NaiveDate = "2026-09-24".parse()?;
     let mut events = vec![];
-    for (name, text) in EXAMPLES {
+    for (name, text) in intake::EXAMPLES {
         let data = intake::parse_dataset(name, text)?;
         events.extend(data.events.iter().cloned());
         runtime.store.import(&intake::Dataset { events: vec![], ..data }, at(start, 0)).await?;

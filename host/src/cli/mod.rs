@@ -90,6 +90,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run as a service: the HTTP API and a scheduler that ticks on its own.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+        listen: std::net::SocketAddr,
+    },
     /// Tasks for people (phone calls to make) that channel adapters opened.
     Tasks {
         /// Also the ones already done.
@@ -144,6 +149,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::History { invoice, json } => {
             tokio()?.block_on(pipeline::history(&cli.db, &invoice, json))?;
+        }
+        Command::Serve { listen } => {
+            tokio()?.block_on(crate::serve::run(&cli.db, config()?, catalog, listen))?;
         }
         Command::Tasks { all, json } => {
             tokio()?.block_on(pipeline::tasks(&cli.db, all, json))?;

@@ -40,11 +40,11 @@ pub fn print_import(r: &ImportReport, json: bool) -> anyhow::Result<()> {
 pub async fn run(
     db: &Path,
     config: Config,
-    catalog: Catalog,
+    mut catalog: Catalog,
     now: DateTime<Utc>,
     dry_run: bool,
 ) -> anyhow::Result<TickReport> {
-    let runtime = Runtime::open(db, config, catalog).await?;
+    let runtime = Runtime::open(db, config, &mut catalog).await?;
     runtime.tick(now, dry_run).await
 }
 

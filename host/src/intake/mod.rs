@@ -15,6 +15,12 @@ use crate::invoice::{
     Customer, Event, Invoice, InvoiceKind, InvoiceStatus, PaymentFailure, PaymentMethod, PromiseToPay,
 };
 
+/// The example datasets, built in: the demo plays them and an uploaded policy is smoke-run on them.
+pub const EXAMPLES: &[(&str, &str)] = &[
+    ("examples/invoices.json", include_str!("../../../examples/invoices.json")),
+    ("examples/subscriptions.json", include_str!("../../../examples/subscriptions.json")),
+];
+
 /// One bad field: where it is, which field, and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
@@ -409,6 +415,7 @@ fn check_dataset(
                 dispute,
                 promise_to_pay: promise,
                 payment_method: method,
+                refs: vec![],
             });
         }
     }

@@ -86,7 +86,20 @@ CREATE TABLE tasks (
 );
 CREATE INDEX tasks_open ON tasks (done_at, opened_at)
 "#;
-    vec![(1, split(&init)), (2, split(tasks))]
+    let activations = format!(
+        r#"
+-- Policies an operator activated for a segment while running; the newest row wins,
+-- removing it rolls back to the one before (or to the config).
+CREATE TABLE activations (
+    id {serial},
+    segment TEXT NOT NULL,
+    plugin_sha256 TEXT NOT NULL,
+    plugin_path TEXT NOT NULL,
+    at BIGINT NOT NULL
+)
+"#
+    );
+    vec![(1, split(&init)), (2, split(tasks)), (3, split(&activations))]
 }
 
 /// Statements of a script: comments dropped first (they may hold a `;`).

@@ -455,6 +455,27 @@ impl Store {
         .transpose()
     }
 
+    pub async fn customer(&self, id: &str) -> anyhow::Result<Option<Customer>> {
+        let row = sqlx::query("SELECT data FROM customers WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        row.map(|r| Ok(serde_json::from_str(&r.try_get::<String, _>("data")?)?)).transpose()
+    }
+
+    /// The invoice that carries `reference` among its refs (a Stripe charge id).
+    pub async fn invoice_by_ref(&self, reference: &str) -> anyhow::Result<Option<String>> {
+        let escaped = reference.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_").replace('"', "");
+        let pattern = format!("%\"refs\":[%\"{escaped}\"%");
+        let row = sqlx::query("SELECT id FROM invoices WHERE data LIKE $1 ESCAPE '\\' ORDER BY id LIMIT 1")
+            .bind(pattern)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok(r.try_get("id")?)).transpose()
+    }
+
+    /// Whether the database answers (for `/readyz`).
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
     /// Messages sent to a customer since `since` (for the rolling cap), newest last.
     pub async fn sent_to_customer_since(&self, customer_id: &str, since: i64) -> anyhow::Result<Vec<i64>> {
         let rows = sqlx::query("SELECT done_at FROM outbox WHERE customer_id = $1 AND kind = 'remind' AND state = 'sent' AND done_at >= $2 ORDER BY done_at")
@@ -581,6 +602,47 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    pub async fn activate(&self, segment: &str, sha256: &str, path: &str, now: i64) -> anyhow::Result<()> {
+        sqlx::query("INSERT INTO activations (segment, plugin_sha256, plugin_path, at) VALUES ($1, $2, $3, $4)")
+            .bind(segment)
+            .bind(sha256)
+            .bind(path)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Removes the newest activation of a segment; false if there was none.
+    pub async fn roll_back(&self, segment: &str) -> anyhow::Result<bool> {
+        let row = sqlx::query("SELECT MAX(id) AS id FROM activations WHERE segment = $1")
+            .bind(segment)
+            .fetch_one(&self.pool)
+            .await?;
+        let Some(id) = row.try_get::<Option<i64>, _>("id")? else { return Ok(false) };
+        sqlx::query("DELETE FROM activations WHERE id = $1").bind(id).execute(&self.pool).await?;
+        Ok(true)
+    }
+
+    /// The activation in force per segment: (segment, sha256, path).
+    pub async fn activations(&self) -> anyhow::Result<Vec<(String, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT a.segment, a.plugin_sha256, a.plugin_path FROM activations a \
+             WHERE a.id = (SELECT MAX(b.id) FROM activations b WHERE b.segment = a.segment) ORDER BY a.segment",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("segment")?, r.try_get("plugin_sha256")?, r.try_get("plugin_path")?)))
+            .collect()
+    }
+
+    /// Messages waiting in the outbox (for the metrics).
+    pub async fn outbox_depth(&self) -> anyhow::Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending'").fetch_one(&self.pool).await?;
+        Ok(row.try_get("n")?)
     }
 
     /// Ids of every invoice, for the demo's summary.

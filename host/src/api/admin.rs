@@ -1,0 +1,205 @@
+//! Admin and read endpoints: plugins (list, upload, activate, roll back),
+//! simulations, readiness and metrics.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use chrono::{NaiveDate, NaiveTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Answer, ApiError, App, ok, parse_json};
+use crate::intake;
+use crate::sandbox::v0_1::{self, Setting};
+use crate::sandbox::{Plugin, PluginKind, PluginSource};
+use crate::simulate;
+
+pub async fn ready(State(app): State<Arc<App>>) -> impl IntoResponse {
+    if app.runtime.store.ping().await {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+    }
+}
+
+pub async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Answer {
+    app.require_read(&headers)?;
+    if let Ok(depth) = app.runtime.store.outbox_depth().await {
+        app.metrics.outbox_depth.set(depth);
+    }
+    Ok(([("content-type", "text/plain; version=0.0.4")], app.metrics.text()).into_response())
+}
+
+pub async fn list_plugins(State(app): State<Arc<App>>, headers: HeaderMap) -> Answer {
+    app.require_read(&headers)?;
+    let catalog = app.catalog.lock().await;
+    let plugins: Vec<_> = catalog.plugins().iter().map(|p| &p.id).collect();
+    let active: serde_json::Map<String, Value> = app
+        .runtime
+        .policies()
+        .activated
+        .iter()
+        .map(|(segment, p)| {
+            (segment.clone(), json!({ "name": p.id.name, "version": p.id.version, "sha256": p.id.sha256 }))
+        })
+        .collect();
+    ok(json!({ "plugins": plugins, "activated": active }))
+}
+
+/// Evaluates the built-in example invoices: a candidate must answer for every one of them.
+fn smoke_run(plugin: &Plugin) -> Result<(), String> {
+    if plugin.id.kind != PluginKind::Policy {
+        return Ok(());
+    }
+    let now = "2026-10-08T09:00:00Z".parse::<chrono::DateTime<Utc>>().unwrap().timestamp();
+    for (name, text) in intake::EXAMPLES {
+        let data = intake::parse_dataset(name, text).map_err(|e| e.to_string())?;
+        let views: Vec<_> = data
+            .invoices
+            .iter()
+            .map(|i| {
+                let c = data.customers.iter().find(|c| c.id == i.customer_id).expect("checked");
+                v0_1::invoice_view(i, v0_1::customer_view(c), vec![])
+            })
+            .collect();
+        if let Some(Err(e)) = plugin.evaluate(now, &[], &views).into_iter().find(Result::is_err) {
+            return Err(format!("smoke run on {name} failed: {e}"));
+        }
+    }
+    Ok(())
+}
+
+/// `POST /v1/plugins` with the component's bytes: compiled, checked against its
+/// world, smoke-run, kept by sha256. Activating it is a separate step.
+pub async fn upload_plugin(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Answer {
+    app.require_write(&headers)?;
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body));
+    let path = app.plugins_dir.join(format!("{sha}.wasm"));
+    let bytes = body.to_vec();
+    let sandbox_app = app.clone();
+    let loaded = tokio::task::spawn_blocking(move || {
+        let catalog = sandbox_app.catalog.blocking_lock();
+        let plugin = catalog.sandbox().load(&bytes, PluginSource::File(path.clone()))?;
+        Ok::<_, crate::sandbox::LoadError>((plugin, bytes, path))
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!(e))?;
+    let (plugin, bytes, path) =
+        loaded.map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.reason).field("body"))?;
+    let plugin = Arc::new(plugin);
+    let checked = plugin.clone();
+    tokio::task::spawn_blocking(move || smoke_run(&checked))
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e).field("body"))?;
+    std::fs::create_dir_all(&app.plugins_dir).map_err(anyhow::Error::from)?;
+    let tmp = path.with_extension("wasm.tmp");
+    std::fs::write(&tmp, &bytes).and_then(|_| std::fs::rename(&tmp, &path)).map_err(anyhow::Error::from)?;
+    let id = plugin.id.clone();
+    app.catalog.lock().await.add(plugin);
+    Ok((StatusCode::CREATED, axum::Json(id)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Activate {
+    /// A plugin's sha256 (an uploaded one) or a bundled name.
+    plugin: String,
+}
+
+/// `POST /v1/segments/{segment}/policy {"plugin": sha256|name}`: switched in at once;
+/// evaluations already running finish on the version they started with.
+pub async fn activate(
+    State(app): State<Arc<App>>,
+    Path(segment): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    app.require_write(&headers)?;
+    let wanted: Activate = serde_json::from_value(parse_json(&body)?)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).field("plugin"))?;
+    let plugin = app.catalog.lock().await.find(&wanted.plugin).filter(|p| p.id.kind == PluginKind::Policy);
+    let Some(plugin) = plugin else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no policy {:?} (upload it first)", wanted.plugin))
+            .field("plugin"));
+    };
+    let source = plugin.id.source.to_string();
+    app.runtime.store.activate(&segment, &plugin.id.sha256, &source, Utc::now().timestamp()).await?;
+    let id = plugin.id.clone();
+    app.runtime.swap_policies(|p| {
+        p.activated.insert(segment.clone(), plugin);
+    });
+    app.metrics.swaps.inc();
+    app.wake.notify_one();
+    ok(json!({ "segment": segment, "active": id }))
+}
+
+/// `POST /v1/segments/{segment}/rollback`: the activation before the last one (or the config's policy).
+pub async fn roll_back(State(app): State<Arc<App>>, Path(segment): Path<String>, headers: HeaderMap) -> Answer {
+    app.require_write(&headers)?;
+    if !app.runtime.store.roll_back(&segment).await? {
+        return Err(ApiError::new(StatusCode::CONFLICT, format!("nothing to roll back for segment {segment:?}")));
+    }
+    let previous = app.runtime.store.activations().await?.into_iter().find(|(s, _, _)| *s == segment);
+    let plugin = match &previous {
+        Some((_, sha, _)) => app.catalog.lock().await.find(sha),
+        None => None,
+    };
+    let active = plugin.as_ref().map(|p| p.id.clone());
+    app.runtime.swap_policies(|p| match plugin {
+        Some(plugin) => {
+            p.activated.insert(segment.clone(), plugin);
+        }
+        None => {
+            p.activated.remove(&segment);
+        }
+    });
+    app.metrics.swaps.inc();
+    ok(json!({ "segment": segment, "active": active }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SimulateRequest {
+    data: Value,
+    #[serde(default = "b2b")]
+    policy: String,
+    from: NaiveDate,
+    to: NaiveDate,
+    #[serde(default)]
+    settings: std::collections::BTreeMap<String, String>,
+}
+
+fn b2b() -> String {
+    "b2b-standard".into()
+}
+
+/// `sollecito simulate` over HTTP: nothing is stored or sent.
+pub async fn simulate(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Answer {
+    app.require_read(&headers)?;
+    let request: SimulateRequest = serde_json::from_value(parse_json(&body)?)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).field("body"))?;
+    if request.to < request.from || (request.to - request.from).num_days() > 730 {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "the range must run forward, two years at most")
+            .field("to"));
+    }
+    let data = intake::parse_dataset("data", &request.data.to_string())?;
+    let policy = app.catalog.lock().await.find(&request.policy).filter(|p| p.id.kind == PluginKind::Policy);
+    let Some(policy) = policy else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no policy {:?}", request.policy)).field("policy"));
+    };
+    let opts = simulate::Options {
+        from: request.from,
+        to: request.to,
+        tick: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+        settings: request.settings.into_iter().map(|(key, value)| Setting { key, value }).collect(),
+    };
+    let id = policy.id.clone();
+    let timelines = tokio::task::spawn_blocking(move || simulate::run(&policy, data, &opts))
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+    ok(json!({ "policy": id, "timelines": timelines }))
+}

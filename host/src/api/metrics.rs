@@ -1,0 +1,82 @@
+//! Prometheus metrics of the service.
+
+use prometheus::{Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+
+use crate::runtime::TickReport;
+
+pub struct Metrics {
+    registry: Registry,
+    evaluations: IntCounter,
+    decisions: IntCounterVec,
+    messages: IntCounterVec,
+    plugin_errors: IntCounter,
+    ticks: IntCounter,
+    tick_seconds: Histogram,
+    pub outbox_depth: IntGauge,
+    pub swaps: IntCounter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str| IntCounter::new(name, help).expect("valid metric");
+        let m = Metrics {
+            evaluations: counter("sollecito_evaluations_total", "Invoices evaluated by a policy."),
+            decisions: IntCounterVec::new(
+                Opts::new("sollecito_decisions_total", "Actions decided, by kind."),
+                &["action"],
+            )
+            .expect("valid metric"),
+            messages: IntCounterVec::new(Opts::new("sollecito_messages_total", "Messages, by result."), &["result"])
+                .expect("valid metric"),
+            plugin_errors: counter("sollecito_plugin_errors_total", "Invoices a policy failed on."),
+            ticks: counter("sollecito_ticks_total", "Scheduler ticks."),
+            tick_seconds: Histogram::with_opts(HistogramOpts::new("sollecito_tick_seconds", "Duration of a tick."))
+                .expect("valid metric"),
+            outbox_depth: IntGauge::new("sollecito_outbox_depth", "Messages waiting in the outbox.")
+                .expect("valid metric"),
+            swaps: counter("sollecito_policy_swaps_total", "Policy activations and rollbacks."),
+            registry,
+        };
+        for c in [&m.evaluations, &m.plugin_errors, &m.ticks, &m.swaps] {
+            m.registry.register(Box::new(c.clone())).expect("unique metric");
+        }
+        m.registry.register(Box::new(m.decisions.clone())).expect("unique metric");
+        m.registry.register(Box::new(m.messages.clone())).expect("unique metric");
+        m.registry.register(Box::new(m.tick_seconds.clone())).expect("unique metric");
+        m.registry.register(Box::new(m.outbox_depth.clone())).expect("unique metric");
+        m
+    }
+}
+
+impl Metrics {
+    pub fn record(&self, r: &TickReport, seconds: f64) {
+        self.ticks.inc();
+        self.tick_seconds.observe(seconds);
+        self.evaluations.inc_by(r.decided.evaluated as u64);
+        self.plugin_errors.inc_by(r.decided.plugin_errors as u64);
+        for (action, n) in [
+            ("remind", r.decided.reminders_queued),
+            ("other", r.decided.actions_recorded),
+            ("blocked", r.decided.blocked),
+        ] {
+            self.decisions.with_label_values(&[action]).inc_by(n as u64);
+        }
+        let d = &r.delivered;
+        for (result, n) in [
+            ("sent", d.sent),
+            ("deferred", d.deferred_window + d.deferred_cap + d.deferred_tick),
+            ("retry", d.retry_later),
+            ("cancelled", d.cancelled),
+            ("failed", d.failed),
+        ] {
+            self.messages.with_label_values(&[result]).inc_by(n as u64);
+        }
+    }
+
+    pub fn text(&self) -> String {
+        let mut out = vec![];
+        TextEncoder::new().encode(&self.registry.gather(), &mut out).expect("text encoding");
+        String::from_utf8(out).expect("utf-8")
+    }
+}

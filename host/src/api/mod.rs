@@ -1,0 +1,211 @@
+//! The HTTP API of `sollecito serve`: customers, invoices and their events in;
+//! timelines, simulations, plugins and metrics out. Writes and admin need the
+//! bearer token; reads too unless `public_reads`. A bad request gets a 4xx with
+//! a JSON error naming the field, and changes nothing.
+
+mod admin;
+mod metrics;
+mod stripe;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use chrono::Utc;
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, Notify};
+
+use crate::catalog::Catalog;
+use crate::intake::{self, BadInput};
+use crate::invoice::Event;
+use crate::runtime::Runtime;
+
+pub use metrics::Metrics;
+
+/// Everything a request handler may touch.
+pub struct App {
+    pub runtime: Arc<Runtime>,
+    pub catalog: Mutex<Catalog>,
+    pub token: String,
+    pub public_reads: bool,
+    pub stripe_secret: Option<String>,
+    /// Wakes the scheduler: an event was posted.
+    pub wake: Arc<Notify>,
+    pub metrics: Metrics,
+    /// Where uploaded plugins are kept, by sha256.
+    pub plugins_dir: PathBuf,
+    pub default_locale: String,
+    pub default_timezone: chrono_tz::Tz,
+}
+
+/// An error answer: `{"error": ..., "field": ...}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    error: String,
+    field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, error: impl Into<String>) -> Self {
+        ApiError { status, error: error.into(), field: None }
+    }
+
+    pub fn field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(json!({ "error": self.error, "field": self.field }))).into_response()
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        tracing::error!(error = %format!("{e:#}"), "request failed");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    }
+}
+
+impl From<BadInput> for ApiError {
+    fn from(e: BadInput) -> Self {
+        let first = &e.problems[0];
+        // Syntax and unknown fields are malformed requests; the rest is content that fails a check.
+        let status = if first.field == "json" { StatusCode::BAD_REQUEST } else { StatusCode::UNPROCESSABLE_ENTITY };
+        let error = e.problems.iter().map(|p| format!("{}: {}", p.field, p.reason)).collect::<Vec<_>>().join("; ");
+        ApiError::new(status, error).field(first.field.clone())
+    }
+}
+
+pub type Answer = Result<Response, ApiError>;
+
+pub fn ok(value: impl serde::Serialize) -> Answer {
+    Ok(axum::Json(value).into_response())
+}
+
+impl App {
+    /// The bearer token, compared without leaking its length or content through timing.
+    fn authorized(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        let given = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        let Some(given) = given else {
+            return Err(ApiError::new(StatusCode::UNAUTHORIZED, "missing bearer token"));
+        };
+        use sha2::Digest;
+        let (a, b) = (sha2::Sha256::digest(given.as_bytes()), sha2::Sha256::digest(self.token.as_bytes()));
+        if a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) != 0 {
+            return Err(ApiError::new(StatusCode::FORBIDDEN, "wrong token"));
+        }
+        Ok(())
+    }
+
+    pub fn require_write(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        self.authorized(headers)
+    }
+
+    pub fn require_read(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        if self.public_reads { Ok(()) } else { self.authorized(headers) }
+    }
+}
+
+/// Parses a JSON body; malformed JSON is a 400 naming where it broke.
+pub fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("malformed JSON at line {}, column {}: {e}", e.line(), e.column()),
+        )
+        .field("json")
+    })
+}
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(admin::ready))
+        .route("/metrics", get(admin::metrics))
+        .route("/v1/customers/{id}", put(put_customer))
+        .route("/v1/invoices/{id}", put(put_invoice))
+        .route("/v1/invoices/{id}/events", post(post_event))
+        .route("/v1/invoices/{id}/history", get(get_history))
+        .route("/v1/simulate", post(admin::simulate))
+        .route("/v1/stripe/webhook", post(stripe::webhook))
+        .route("/v1/plugins", get(admin::list_plugins).post(admin::upload_plugin))
+        .route("/v1/segments/{segment}/policy", post(admin::activate))
+        .route("/v1/segments/{segment}/rollback", post(admin::roll_back))
+        .with_state(app)
+}
+
+/// Puts the path's id into the body (or checks it matches).
+fn with_id(mut body: Value, id: &str) -> Result<Value, ApiError> {
+    let Some(object) = body.as_object_mut() else {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "expected a JSON object").field("json"));
+    };
+    match object.get("id").and_then(Value::as_str) {
+        Some(given) if given != id => {
+            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("id {given:?} differs from the path"))
+                .field("id"));
+        }
+        _ => {
+            object.insert("id".into(), Value::String(id.into()));
+        }
+    }
+    Ok(body)
+}
+
+async fn put_customer(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Answer {
+    app.require_write(&headers)?;
+    let customer = with_id(parse_json(&body)?, &id)?;
+    let data = intake::parse_dataset("request", &json!({ "customers": [customer] }).to_string())?;
+    let report = app.runtime.store.import(&data, Utc::now()).await?;
+    app.wake.notify_one();
+    ok(report)
+}
+
+async fn put_invoice(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Answer {
+    app.require_write(&headers)?;
+    let invoice = with_id(parse_json(&body)?, &id)?;
+    let customer_id = invoice.get("customer").and_then(Value::as_str).unwrap_or_default().to_string();
+    let Some(customer) = app.runtime.store.customer(&customer_id).await? else {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("unknown customer {customer_id:?}"))
+            .field("customer"));
+    };
+    let text = json!({ "customers": [customer], "invoices": [invoice] }).to_string();
+    let data = intake::parse_dataset("request", &text)?;
+    let report = app.runtime.store.import(&data, Utc::now()).await?;
+    app.wake.notify_one();
+    ok(report)
+}
+
+async fn post_event(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Answer {
+    app.require_write(&headers)?;
+    let event: Event = serde_json::from_value(parse_json(&body)?)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).field("type"))?;
+    if app.runtime.store.invoice(&id).await?.is_none() {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("unknown invoice {id:?}")));
+    }
+    let applied = app.runtime.store.apply_event(&id, &event, Utc::now()).await?;
+    app.wake.notify_one();
+    ok(json!({ "invoice": id, "applied": applied }))
+}
+
+async fn get_history(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap) -> Answer {
+    app.require_read(&headers)?;
+    let store = &app.runtime.store;
+    if store.invoice(&id).await?.is_none() {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("unknown invoice {id:?}")));
+    }
+    ok(json!({
+        "invoice": id,
+        "events": store.events_of(&id).await?,
+        "decisions": store.decisions_of(&id).await?,
+        "actions": store.outbox_of(&id).await?,
+    }))
+}

@@ -1,0 +1,122 @@
+//! `sollecito serve`: the HTTP API and a scheduler that ticks on its own and at
+//! once after an event. On SIGTERM or Ctrl-C it stops taking requests, lets the
+//! tick in progress finish, and exits: every message is either sent and marked,
+//! or still in the outbox for the next start.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::Utc;
+use tokio::sync::{Mutex, Notify, watch};
+
+use crate::api::{self, App, Metrics};
+use crate::catalog::Catalog;
+use crate::config::{BadConfig, Config};
+use crate::runtime::Runtime;
+
+pub async fn run(db: &Path, config: Config, mut catalog: Catalog, listen: SocketAddr) -> anyhow::Result<()> {
+    let bad = |reason: String| BadConfig { file: "config".into(), reason };
+    // Security by default: no token, no service.
+    let token = config.secret(&config.serve.token).map_err(|e| {
+        bad(format!("serve.token: the service needs a bearer token for writes and admin ({})", e.reason))
+    })?;
+    if token.len() < 16 {
+        return Err(bad("serve.token: use a token of at least 16 characters".into()).into());
+    }
+    let stripe_secret = match &config.serve.stripe_secret {
+        Some(name) => Some(config.secret(name).map_err(|e| bad(format!("serve.stripe_secret: {}", e.reason)))?),
+        None => None,
+    };
+    let default_timezone =
+        config.serve.default_timezone.parse().map_err(|_| {
+            bad(format!("serve.default_timezone: unknown timezone {:?}", config.serve.default_timezone))
+        })?;
+    let tick = Duration::from_secs(config.serve.tick_seconds.max(1));
+    let plugins_dir = db.parent().unwrap_or(Path::new(".")).join("plugins");
+    let (default_locale, public_reads) = (config.serve.default_locale.clone(), config.serve.public_reads);
+
+    let runtime = Arc::new(Runtime::open(db, config, &mut catalog).await?);
+    // Activations made through the API survive a restart.
+    for (segment, sha, path) in runtime.store.activations().await? {
+        let plugin = match catalog.find(&sha) {
+            Some(p) => p,
+            None => catalog.load_file(Path::new(&path))?,
+        };
+        runtime.swap_policies(|p| {
+            p.activated.insert(segment.clone(), plugin);
+        });
+    }
+    let wake = Arc::new(Notify::new());
+    let app = Arc::new(App {
+        runtime: runtime.clone(),
+        catalog: Mutex::new(catalog),
+        token,
+        public_reads,
+        stripe_secret,
+        wake: wake.clone(),
+        metrics: Metrics::default(),
+        plugins_dir,
+        default_locale,
+        default_timezone,
+    });
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let scheduler = tokio::spawn(schedule(app.clone(), tick, stop_rx.clone()));
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    tracing::info!(%listen, "serving");
+    eprintln!("sollecito: serving on http://{}", listener.local_addr()?);
+    let mut http_stop = stop_rx.clone();
+    let server = axum::serve(listener, api::router(app)).with_graceful_shutdown(async move {
+        let _ = http_stop.wait_for(|stop| *stop).await;
+    });
+    let signals = async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing the tick in progress");
+        let _ = stop_tx.send(true);
+    };
+    let (served, _) = tokio::join!(server, signals);
+    served?;
+    scheduler.await?;
+    eprintln!("sollecito: stopped");
+    Ok(())
+}
+
+/// Ticks every `every`, or at once when woken; never two ticks at a time.
+async fn schedule(app: Arc<App>, every: Duration, mut stop: watch::Receiver<bool>) {
+    loop {
+        let started = Instant::now();
+        match app.runtime.tick(Utc::now(), false).await {
+            Ok(report) => app.metrics.record(&report, started.elapsed().as_secs_f64()),
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "tick failed; trying again at the next one"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = app.wake.notified() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
