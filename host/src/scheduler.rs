@@ -113,7 +113,9 @@ pub async fn decide(
         report.evaluated += page.len();
 
         // Group the page by the policy serving each customer.
-        let mut groups: BTreeMap<(&str, &str), (&Arc<Plugin>, Vec<&DueInvoice>)> = BTreeMap::new();
+        // (settings key, plugin sha256) -> the plugin and its invoices.
+        type Group<'a> = (&'a Arc<Plugin>, Vec<&'a DueInvoice>);
+        let mut groups: BTreeMap<(&str, &str), Group> = BTreeMap::new();
         for due in &page {
             let (name, plugin) = policies.for_customer(config, &due.customer);
             groups.entry((name, plugin.id.sha256.as_str())).or_insert_with(|| (plugin, vec![])).1.push(due);

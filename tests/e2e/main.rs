@@ -8,4 +8,5 @@ mod determinism;
 mod ladders;
 mod pipeline;
 mod sandbox_limits;
+mod serve;
 mod smtp;

@@ -8,15 +8,15 @@ use std::time::{Duration, Instant};
 use crate::pipeline::{Site, customer, invoice};
 
 /// An aiosmtpd process writing what it receives into a Maildir.
-struct SmtpServer {
-    port: u16,
+pub struct SmtpServer {
+    pub port: u16,
     maildir: PathBuf,
     child: Child,
     _dir: tempfile::TempDir,
 }
 
 impl SmtpServer {
-    fn start() -> Self {
+    pub fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let maildir = dir.path().join("maildir");
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -36,7 +36,7 @@ impl SmtpServer {
     }
 
     /// Every message received, raw.
-    fn messages(&self) -> Vec<String> {
+    pub fn messages(&self) -> Vec<String> {
         let new = self.maildir.join("new");
         let mut files: Vec<PathBuf> =
             std::fs::read_dir(&new).map(|d| d.map(|e| e.unwrap().path()).collect()).unwrap_or_default();
