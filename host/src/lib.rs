@@ -16,5 +16,6 @@ pub mod runtime;
 pub mod sandbox;
 pub mod scheduler;
 pub mod serve;
+pub mod shadow;
 pub mod simulate;
 pub mod store;

@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::guardrails::{self, Block, Request};
 use crate::sandbox::Plugin;
 use crate::sandbox::v0_1::{self, Action, Contact, Outcome, Tone};
-use crate::store::{DueInvoice, NewDecision, NewOutbox, OutboxRow, Store};
+use crate::store::{DueInvoice, NewDecision, NewOutbox, OutboxRow, ShadowRow, Store};
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct DecideReport {
@@ -24,6 +24,8 @@ pub struct DecideReport {
     /// Steps a guardrail stopped at decision time (cancelled, with the reason in the history).
     pub blocked: usize,
     pub plugin_errors: usize,
+    /// Invoices a shadow policy also evaluated (recorded, never carried out).
+    pub shadowed: usize,
     pub errors: Vec<String>,
 }
 
@@ -34,6 +36,8 @@ pub struct Policies {
     pub by_name: HashMap<String, Arc<Plugin>>,
     /// Segment -> the policy activated for it, over what the config says.
     pub activated: HashMap<String, Arc<Plugin>>,
+    /// Segment -> a candidate evaluated beside the active policy, never carried out.
+    pub shadows: HashMap<String, Arc<Plugin>>,
 }
 
 impl Policies {
@@ -47,7 +51,7 @@ impl Policies {
             };
             by_name.insert(name.to_string(), catalog.policy(&target)?);
         }
-        Ok(Policies { by_name, activated: HashMap::new() })
+        Ok(Policies { by_name, activated: HashMap::new(), shadows: HashMap::new() })
     }
 
     /// The policy serving a customer and the config key of its settings.
@@ -121,6 +125,7 @@ pub async fn decide(
             groups.entry((name, plugin.id.sha256.as_str())).or_insert_with(|| (plugin, vec![])).1.push(due);
         }
         let mut decisions = Vec::with_capacity(page.len());
+        let mut shadows = vec![];
         for ((name, _), (policy, invoices)) in groups {
             let settings = config.settings_for(name);
             let views: Vec<_> = invoices
@@ -134,7 +139,8 @@ pub async fn decide(
                 })
                 .collect();
             let results = tokio::task::block_in_place(|| policy.evaluate(now.timestamp(), &settings, &views));
-            for ((due, view), result) in invoices.into_iter().zip(&views).zip(results) {
+            let first = decisions.len();
+            for ((due, view), result) in invoices.iter().zip(&views).zip(results) {
                 let digest = hex::encode(Sha256::digest(format!("{now}|{settings:?}|{view:?}")));
                 let mut d = NewDecision {
                     invoice_id: due.invoice.id.clone(),
@@ -161,12 +167,60 @@ pub async fn decide(
                 }
                 decisions.push(d);
             }
+            shadows.extend(shadow(policies, policy, &invoices, &views, &settings, &decisions[first..], now));
         }
         if !dry_run {
             store.record_decisions(&decisions).await?;
+            store.record_shadow(&shadows).await?;
         }
+        report.shadowed += shadows.len();
+        shadows.clear();
     }
     Ok(report)
+}
+
+/// Evaluates the shadowed invoices of a group with their segment's candidate,
+/// beside the decisions the active policy just made.
+fn shadow(
+    policies: &Policies,
+    active: &Plugin,
+    invoices: &[&DueInvoice],
+    views: &[v0_1::InvoiceView],
+    settings: &[v0_1::Setting],
+    decided: &[NewDecision],
+    now: DateTime<Utc>,
+) -> Vec<ShadowRow> {
+    let mut rows = vec![];
+    for (segment, candidate) in &policies.shadows {
+        let picked: Vec<usize> = (0..invoices.len()).filter(|&i| invoices[i].customer.segment == *segment).collect();
+        if picked.is_empty() || candidate.id.sha256 == active.id.sha256 {
+            continue;
+        }
+        let batch: Vec<_> = picked.iter().map(|&i| views[i].clone()).collect();
+        let results = tokio::task::block_in_place(|| candidate.evaluate(now.timestamp(), settings, &batch));
+        for (&i, result) in picked.iter().zip(results) {
+            let actions = match result {
+                Ok(d) => serde_json::to_string(&d.actions.iter().map(v0_1::action_json).collect::<Vec<_>>()).unwrap(),
+                Err(e) => serde_json::json!({ "error": e.reason }).to_string(),
+            };
+            let active_actions = match &decided[i].error {
+                Some(e) => serde_json::json!({ "error": e }).to_string(),
+                None => decided[i].actions.clone(),
+            };
+            rows.push(ShadowRow {
+                invoice_id: invoices[i].invoice.id.clone(),
+                segment: segment.clone(),
+                at: now.timestamp(),
+                plugin_name: candidate.id.name.clone(),
+                plugin_version: candidate.id.version.clone(),
+                plugin_sha256: candidate.id.sha256.clone(),
+                actions,
+                active_plugin: format!("{} {}", active.id.name, active.id.version),
+                active_actions,
+            });
+        }
+    }
+    rows
 }
 
 /// Turns a policy's decision into outbox rows, after the guardrails.

@@ -49,6 +49,15 @@ pub async fn run(db: &Path, config: Config, mut catalog: Catalog, listen: Socket
             p.activated.insert(segment.clone(), plugin);
         });
     }
+    for (segment, sha, path) in runtime.store.shadows().await? {
+        let plugin = match catalog.find(&sha) {
+            Some(p) => p,
+            None => catalog.load_file(Path::new(&path))?,
+        };
+        runtime.swap_policies(|p| {
+            p.shadows.insert(segment.clone(), plugin);
+        });
+    }
     let wake = Arc::new(Notify::new());
     let app = Arc::new(App {
         runtime: runtime.clone(),

@@ -322,3 +322,43 @@ fn policies_swap_under_load_without_failed_requests_or_doubles() {
     let unique: BTreeSet<_> = emails.iter().collect();
     assert_eq!(unique.len(), emails.len());
 }
+
+#[test]
+fn a_shadow_policy_is_compared_but_never_carried_out() {
+    let site = Site::new();
+    let svc = Service::start(&site, "");
+    svc.admin(
+        "PUT",
+        "/v1/customers/c1",
+        r#"{"name": "C1", "email": "c1@example.com", "locale": "en-GB", "timezone": "Europe/London"}"#,
+    );
+    let bytes = std::fs::read(sollecito_test_artifacts::OUTSIDER).unwrap();
+    let r = ureq::post(&format!("{}/v1/plugins", svc.base))
+        .set("Authorization", &format!("Bearer {TOKEN}"))
+        .send_bytes(&bytes)
+        .unwrap();
+    let sha = serde_json::from_str::<Value>(&r.into_string().unwrap()).unwrap()["sha256"].as_str().unwrap().to_string();
+    svc.admin("POST", "/v1/segments/default/shadow", &json!({ "plugin": sha }).to_string());
+    for n in 0..3 {
+        let body = format!(
+            r#"{{"number": "N-{n}", "customer": "c1", "currency": "GBP", "amount_due": "10.00", "issued": "2025-12-01", "due": "2026-01-05"}}"#
+        );
+        svc.admin("PUT", &format!("/v1/invoices/inv-{n}"), &body);
+    }
+    wait_for("shadow decisions", || svc.admin("GET", "/v1/shadow/report", "")["compared"].as_u64().unwrap_or(0) >= 3);
+    let report = svc.admin("GET", "/v1/shadow/report?segment=default", "");
+    assert_eq!(report["candidates"], json!(["outsider 1.2.3"]));
+    let first = &report["differences"][0];
+    assert_eq!(first["shadow"]["step"], "outsider-nudge");
+    assert_eq!(first["active"]["action"], "remind");
+    assert_ne!(first["active"]["step"], "outsider-nudge");
+    svc.admin("DELETE", "/v1/segments/default/shadow", "");
+    assert_eq!(svc.call("DELETE", "/v1/segments/default/shadow", Some(TOKEN), "").0, 404);
+    svc.terminate();
+    // Never carried out: no invoice has the candidate's step.
+    for n in 0..3 {
+        assert!(site.actions(&format!("inv-{n}")).iter().all(|a| a.0 != "outsider-nudge"));
+    }
+    let cli = site.json(&["shadow", "report"]);
+    assert!(cli["compared"].as_u64() >= report["compared"].as_u64(), "{cli}");
+}

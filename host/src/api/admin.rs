@@ -203,3 +203,58 @@ pub async fn simulate(State(app): State<Arc<App>>, headers: HeaderMap, body: Byt
         .map_err(|e| anyhow::anyhow!(e))?;
     ok(json!({ "policy": id, "timelines": timelines }))
 }
+
+/// `POST /v1/segments/{segment}/shadow {"plugin": sha256|name}`: evaluate a
+/// candidate beside the active policy; its decisions are stored, never carried out.
+pub async fn start_shadow(
+    State(app): State<Arc<App>>,
+    Path(segment): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    app.require_write(&headers)?;
+    let wanted: Activate = serde_json::from_value(parse_json(&body)?)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).field("plugin"))?;
+    let plugin = app.catalog.lock().await.find(&wanted.plugin).filter(|p| p.id.kind == PluginKind::Policy);
+    let Some(plugin) = plugin else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no policy {:?} (upload it first)", wanted.plugin))
+            .field("plugin"));
+    };
+    app.runtime
+        .store
+        .start_shadow(&segment, &plugin.id.sha256, &plugin.id.source.to_string(), Utc::now().timestamp())
+        .await?;
+    let id = plugin.id.clone();
+    app.runtime.swap_policies(|p| {
+        p.shadows.insert(segment.clone(), plugin);
+    });
+    ok(json!({ "segment": segment, "shadow": id }))
+}
+
+/// `DELETE /v1/segments/{segment}/shadow`.
+pub async fn stop_shadow(State(app): State<Arc<App>>, Path(segment): Path<String>, headers: HeaderMap) -> Answer {
+    app.require_write(&headers)?;
+    if !app.runtime.store.stop_shadow(&segment).await? {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no shadow run for segment {segment:?}")));
+    }
+    app.runtime.swap_policies(|p| {
+        p.shadows.remove(&segment);
+    });
+    ok(json!({ "segment": segment, "shadow": null }))
+}
+
+#[derive(Deserialize)]
+pub struct ReportQuery {
+    segment: Option<String>,
+}
+
+/// `GET /v1/shadow/report[?segment=S]`: where the candidate and the active policy differ.
+pub async fn shadow_report(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<ReportQuery>,
+) -> Answer {
+    app.require_read(&headers)?;
+    let rows = app.runtime.store.shadow_decisions(q.segment.as_deref()).await?;
+    ok(crate::shadow::report(&rows))
+}

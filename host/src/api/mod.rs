@@ -140,6 +140,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/plugins", get(admin::list_plugins).post(admin::upload_plugin))
         .route("/v1/segments/{segment}/policy", post(admin::activate))
         .route("/v1/segments/{segment}/rollback", post(admin::roll_back))
+        .route("/v1/segments/{segment}/shadow", post(admin::start_shadow).delete(admin::stop_shadow))
+        .route("/v1/shadow/report", get(admin::shadow_report))
         .with_state(app)
 }
 

@@ -95,6 +95,11 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
         listen: std::net::SocketAddr,
     },
+    /// Where a shadow policy's decisions differ from the active one's (per step, channel and tone).
+    Shadow {
+        #[command(subcommand)]
+        what: ShadowCommand,
+    },
     /// Tasks for people (phone calls to make) that channel adapters opened.
     Tasks {
         /// Also the ones already done.
@@ -116,6 +121,17 @@ pub enum Command {
         /// Also load these plugin files.
         #[arg(long = "plugin", value_name = "PATH")]
         files: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ShadowCommand {
+    /// The comparison so far.
+    Report {
+        #[arg(long)]
+        segment: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -152,6 +168,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve { listen } => {
             tokio()?.block_on(crate::serve::run(&cli.db, config()?, catalog, listen))?;
+        }
+        Command::Shadow { what: ShadowCommand::Report { segment, json } } => {
+            tokio()?.block_on(pipeline::shadow_report(&cli.db, segment.as_deref(), json))?;
         }
         Command::Tasks { all, json } => {
             tokio()?.block_on(pipeline::tasks(&cli.db, all, json))?;

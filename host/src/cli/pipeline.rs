@@ -197,3 +197,38 @@ pub async fn tasks(db: &Path, all: bool, json: bool) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+pub async fn shadow_report(db: &Path, segment: Option<&str>, json: bool) -> anyhow::Result<()> {
+    if !db.exists() {
+        return Err(BadUsage(format!("no database at {}", db.display())).into());
+    }
+    let store = Store::open(&db.display().to_string()).await?;
+    let report = crate::shadow::report(&store.shadow_decisions(segment).await?);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "shadow {}: {} decisions compared, {} the same, {} different",
+        report.candidates.join(", "),
+        report.compared,
+        report.same,
+        report.compared - report.same
+    );
+    let gist = |g: &crate::shadow::Gist| {
+        [Some(g.action.clone()), g.step.clone(), g.channel.clone(), g.tone.clone()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" / ")
+    };
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header(["active", "shadow", "count", "for example"]);
+    for d in &report.differences {
+        table.add_row([gist(&d.active), gist(&d.shadow), d.count.to_string(), d.examples.join(", ")]);
+    }
+    if !report.differences.is_empty() {
+        println!("{table}");
+    }
+    Ok(())
+}

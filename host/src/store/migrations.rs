@@ -99,7 +99,31 @@ CREATE TABLE activations (
 )
 "#
     );
-    vec![(1, split(&init)), (2, split(tasks)), (3, split(&activations))]
+    let shadows = format!(
+        r#"
+-- A candidate policy evaluated beside the active one for a segment; never carried out.
+CREATE TABLE shadows (
+    segment TEXT PRIMARY KEY,
+    plugin_sha256 TEXT NOT NULL,
+    plugin_path TEXT NOT NULL,
+    started_at BIGINT NOT NULL
+);
+CREATE TABLE shadow_decisions (
+    id {serial},
+    invoice_id TEXT NOT NULL,
+    segment TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    plugin_name TEXT NOT NULL,
+    plugin_version TEXT NOT NULL,
+    plugin_sha256 TEXT NOT NULL,
+    actions TEXT NOT NULL,
+    active_plugin TEXT NOT NULL,
+    active_actions TEXT NOT NULL
+);
+CREATE INDEX shadow_decisions_segment ON shadow_decisions (segment, id)
+"#
+    );
+    vec![(1, split(&init)), (2, split(tasks)), (3, split(&activations)), (4, split(&shadows))]
 }
 
 /// Statements of a script: comments dropped first (they may hold a `;`).

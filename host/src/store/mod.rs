@@ -103,6 +103,22 @@ pub struct EventRow {
     pub detail: String,
 }
 
+/// What a shadow policy would have done, beside what the active one did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShadowRow {
+    pub invoice_id: String,
+    pub segment: String,
+    pub at: i64,
+    pub plugin_name: String,
+    pub plugin_version: String,
+    pub plugin_sha256: String,
+    /// JSON, as in decisions; an error is `{"error": ...}`.
+    pub actions: String,
+    /// `name version` of the active policy.
+    pub active_plugin: String,
+    pub active_actions: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskRow {
     pub key: String,
@@ -469,6 +485,89 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| Ok(r.try_get("id")?)).transpose()
+    }
+
+    pub async fn start_shadow(&self, segment: &str, sha256: &str, path: &str, now: i64) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM shadows WHERE segment = $1").bind(segment).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO shadows (segment, plugin_sha256, plugin_path, started_at) VALUES ($1, $2, $3, $4)")
+            .bind(segment)
+            .bind(sha256)
+            .bind(path)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn stop_shadow(&self, segment: &str) -> anyhow::Result<bool> {
+        Ok(sqlx::query("DELETE FROM shadows WHERE segment = $1")
+            .bind(segment)
+            .execute(&self.pool)
+            .await?
+            .rows_affected()
+            > 0)
+    }
+
+    /// (segment, sha256, path) of every shadow run.
+    pub async fn shadows(&self) -> anyhow::Result<Vec<(String, String, String)>> {
+        let rows = sqlx::query("SELECT segment, plugin_sha256, plugin_path FROM shadows ORDER BY segment")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("segment")?, r.try_get("plugin_sha256")?, r.try_get("plugin_path")?)))
+            .collect()
+    }
+
+    pub async fn record_shadow(&self, rows: &[ShadowRow]) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for r in rows {
+            sqlx::query(
+                "INSERT INTO shadow_decisions (invoice_id, segment, at, plugin_name, plugin_version, plugin_sha256, actions, active_plugin, active_actions) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&r.invoice_id)
+            .bind(&r.segment)
+            .bind(r.at)
+            .bind(&r.plugin_name)
+            .bind(&r.plugin_version)
+            .bind(&r.plugin_sha256)
+            .bind(&r.actions)
+            .bind(&r.active_plugin)
+            .bind(&r.active_actions)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn shadow_decisions(&self, segment: Option<&str>) -> anyhow::Result<Vec<ShadowRow>> {
+        let rows = match segment {
+            Some(s) => {
+                sqlx::query("SELECT * FROM shadow_decisions WHERE segment = $1 ORDER BY id")
+                    .bind(s)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => sqlx::query("SELECT * FROM shadow_decisions ORDER BY id").fetch_all(&self.pool).await?,
+        };
+        rows.iter()
+            .map(|r| {
+                Ok(ShadowRow {
+                    invoice_id: r.try_get("invoice_id")?,
+                    segment: r.try_get("segment")?,
+                    at: r.try_get("at")?,
+                    plugin_name: r.try_get("plugin_name")?,
+                    plugin_version: r.try_get("plugin_version")?,
+                    plugin_sha256: r.try_get("plugin_sha256")?,
+                    actions: r.try_get("actions")?,
+                    active_plugin: r.try_get("active_plugin")?,
+                    active_actions: r.try_get("active_actions")?,
+                })
+            })
+            .collect()
     }
 
     /// Whether the database answers (for `/readyz`).
