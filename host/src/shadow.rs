@@ -73,7 +73,7 @@ pub fn report(rows: &[ShadowRow]) -> Report {
         .into_iter()
         .map(|((active, shadow), (count, examples))| Difference { active, shadow, count, examples })
         .collect();
-    differences.sort_by(|a, b| b.count.cmp(&a.count));
+    differences.sort_by_key(|d| std::cmp::Reverse(d.count));
     Report { candidates, compared: rows.len(), same, differences }
 }
 
