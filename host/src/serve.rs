@@ -3,8 +3,9 @@
 //! tick in progress finish, and exits: every message is either sent and marked,
 //! or still in the outbox for the next start.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,7 +13,7 @@ use anyhow::Context;
 use chrono::Utc;
 use tokio::sync::{Mutex, Notify, watch};
 
-use crate::api::{self, App, Metrics};
+use crate::api::{self, App, Metrics, admin};
 use crate::catalog::Catalog;
 use crate::config::{BadConfig, Config};
 use crate::runtime::Runtime;
@@ -35,6 +36,7 @@ pub async fn run(db: &Path, config: Config, mut catalog: Catalog, listen: Socket
             bad(format!("serve.default_timezone: unknown timezone {:?}", config.serve.default_timezone))
         })?;
     let tick = Duration::from_secs(config.serve.tick_seconds.max(1));
+    let watch = config.serve.watch.as_ref().map(|w| config.resolve(w));
     let plugins_dir = db.parent().unwrap_or(Path::new(".")).join("plugins");
     let (default_locale, public_reads) = (config.serve.default_locale.clone(), config.serve.public_reads);
 
@@ -73,7 +75,7 @@ pub async fn run(db: &Path, config: Config, mut catalog: Catalog, listen: Socket
     });
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let scheduler = tokio::spawn(schedule(app.clone(), tick, stop_rx.clone()));
+    let scheduler = tokio::spawn(schedule(app.clone(), tick, watch, stop_rx.clone()));
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     tracing::info!(%listen, "serving");
     eprintln!("sollecito: serving on http://{}", listener.local_addr()?);
@@ -94,8 +96,13 @@ pub async fn run(db: &Path, config: Config, mut catalog: Catalog, listen: Socket
 }
 
 /// Ticks every `every`, or at once when woken; never two ticks at a time.
-async fn schedule(app: Arc<App>, every: Duration, mut stop: watch::Receiver<bool>) {
+/// Before each tick, a watched folder is looked at for new policies.
+async fn schedule(app: Arc<App>, every: Duration, folder: Option<PathBuf>, mut stop: watch::Receiver<bool>) {
+    let mut seen: HashMap<PathBuf, String> = HashMap::new();
     loop {
+        if let Some(dir) = &folder {
+            watch_folder(&app, dir, &mut seen).await;
+        }
         let started = Instant::now();
         match app.runtime.tick(Utc::now(), false).await {
             Ok(report) => app.metrics.record(&report, started.elapsed().as_secs_f64()),
@@ -108,6 +115,34 @@ async fn schedule(app: Arc<App>, every: Duration, mut stop: watch::Receiver<bool
         }
         if *stop.borrow() {
             return;
+        }
+    }
+}
+
+/// `SEGMENT.wasm` dropped into the folder is installed (checked, smoke-run) and
+/// activated for SEGMENT; a file that does not pass is logged and left alone.
+async fn watch_folder(app: &Arc<App>, dir: &Path, seen: &mut HashMap<PathBuf, String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let (Some(segment), Some("wasm")) =
+            (path.file_stem().and_then(|s| s.to_str()), path.extension().and_then(|e| e.to_str()))
+        else {
+            continue;
+        };
+        let Ok(bytes) = std::fs::read(&path) else { continue };
+        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+        if seen.get(&path) == Some(&sha) {
+            continue;
+        }
+        seen.insert(path.clone(), sha);
+        match admin::install(app, bytes).await {
+            Ok(plugin) => {
+                if let Err(e) = admin::switch(app, segment, plugin).await {
+                    tracing::error!(file = %path.display(), error = ?e, "could not activate the watched plugin");
+                }
+            }
+            Err(e) => tracing::error!(file = %path.display(), error = ?e, "watched plugin refused"),
         }
     }
 }

@@ -25,11 +25,16 @@ struct Service {
 impl Service {
     /// Starts `serve` on a free loopback port with the site's database and this config.
     fn start(site: &Site, config: &str) -> Self {
+        Self::start_with(site, "", config)
+    }
+
+    /// The same, with more keys for `[serve]`.
+    fn start_with(site: &Site, serve: &str, config: &str) -> Self {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         site.write(
             "sollecito.toml",
             &format!(
-                "[serve]\ntick_seconds = 1\nstripe_secret = \"stripe\"\n[secrets]\nadmin_token = \"{TOKEN}\"\nstripe = \"{STRIPE}\"\n\
+                "[serve]\ntick_seconds = 1\nstripe_secret = \"stripe\"\n{serve}[secrets]\nadmin_token = \"{TOKEN}\"\nstripe = \"{STRIPE}\"\n\
                  [sending.windows.default]\ndays = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\nfrom = \"00:00\"\nto = \"23:59\"\n{config}"
             ),
         );
@@ -361,4 +366,18 @@ fn a_shadow_policy_is_compared_but_never_carried_out() {
     }
     let cli = site.json(&["shadow", "report"]);
     assert!(cli["compared"].as_u64() >= report["compared"].as_u64(), "{cli}");
+}
+
+#[test]
+fn a_policy_dropped_into_the_watched_folder_is_switched_in() {
+    let site = Site::new();
+    std::fs::create_dir_all(site.path("watched")).unwrap();
+    // The folder is named relative to the config file.
+    let svc = Service::start_with(&site, "watch = \"watched\"\n", "");
+    std::fs::copy(sollecito_test_artifacts::FOREIGN_WORLD, site.path("watched/b2b.wasm")).unwrap();
+    std::fs::copy(sollecito_test_artifacts::OUTSIDER, site.path("watched/default.wasm")).unwrap();
+    wait_for("the activation", || svc.admin("GET", "/v1/plugins", "")["activated"]["default"]["name"] == "outsider");
+    let plugins = svc.admin("GET", "/v1/plugins", "");
+    assert!(plugins["activated"].get("b2b").is_none(), "a component of another world is refused: {plugins}");
+    svc.terminate();
 }

@@ -76,31 +76,50 @@ fn smoke_run(plugin: &Plugin) -> Result<(), String> {
 /// world, smoke-run, kept by sha256. Activating it is a separate step.
 pub async fn upload_plugin(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Answer {
     app.require_write(&headers)?;
-    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body));
+    let plugin = install(&app, body.to_vec()).await?;
+    Ok((StatusCode::CREATED, axum::Json(plugin.id.clone())).into_response())
+}
+
+/// Loads, checks and smoke-runs a plugin, keeps its file by sha256 and adds it to the catalog.
+pub async fn install(app: &Arc<App>, bytes: Vec<u8>) -> Result<Arc<Plugin>, ApiError> {
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    if let Some(known) = app.catalog.lock().await.find(&sha) {
+        return Ok(known);
+    }
     let path = app.plugins_dir.join(format!("{sha}.wasm"));
-    let bytes = body.to_vec();
-    let sandbox_app = app.clone();
-    let loaded = tokio::task::spawn_blocking(move || {
-        let catalog = sandbox_app.catalog.blocking_lock();
-        let plugin = catalog.sandbox().load(&bytes, PluginSource::File(path.clone()))?;
-        Ok::<_, crate::sandbox::LoadError>((plugin, bytes, path))
+    let worker = app.clone();
+    let source = PluginSource::File(path.clone());
+    let plugin = tokio::task::spawn_blocking(move || {
+        let catalog = worker.catalog.blocking_lock();
+        let plugin = catalog.sandbox().load(&bytes, source).map_err(|e| e.reason)?;
+        drop(catalog);
+        smoke_run(&plugin)?;
+        Ok::<_, String>((plugin, bytes))
     })
     .await
     .map_err(|e| anyhow::anyhow!(e))?;
-    let (plugin, bytes, path) =
-        loaded.map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.reason).field("body"))?;
-    let plugin = Arc::new(plugin);
-    let checked = plugin.clone();
-    tokio::task::spawn_blocking(move || smoke_run(&checked))
-        .await
-        .map_err(|e| anyhow::anyhow!(e))?
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e).field("body"))?;
+    let (plugin, bytes) = plugin.map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e).field("body"))?;
     std::fs::create_dir_all(&app.plugins_dir).map_err(anyhow::Error::from)?;
     let tmp = path.with_extension("wasm.tmp");
     std::fs::write(&tmp, &bytes).and_then(|_| std::fs::rename(&tmp, &path)).map_err(anyhow::Error::from)?;
-    let id = plugin.id.clone();
-    app.catalog.lock().await.add(plugin);
-    Ok((StatusCode::CREATED, axum::Json(id)).into_response())
+    let plugin = Arc::new(plugin);
+    app.catalog.lock().await.add(plugin.clone());
+    Ok(plugin)
+}
+
+/// Switches a segment to a policy: recorded (it survives a restart), then swapped in at once.
+pub async fn switch(app: &App, segment: &str, plugin: Arc<Plugin>) -> Result<(), ApiError> {
+    app.runtime
+        .store
+        .activate(segment, &plugin.id.sha256, &plugin.id.source.to_string(), Utc::now().timestamp())
+        .await?;
+    tracing::info!(segment, plugin = %plugin.id, "policy activated");
+    app.runtime.swap_policies(|p| {
+        p.activated.insert(segment.to_string(), plugin);
+    });
+    app.metrics.swaps.inc();
+    app.wake.notify_one();
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -126,14 +145,8 @@ pub async fn activate(
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no policy {:?} (upload it first)", wanted.plugin))
             .field("plugin"));
     };
-    let source = plugin.id.source.to_string();
-    app.runtime.store.activate(&segment, &plugin.id.sha256, &source, Utc::now().timestamp()).await?;
     let id = plugin.id.clone();
-    app.runtime.swap_policies(|p| {
-        p.activated.insert(segment.clone(), plugin);
-    });
-    app.metrics.swaps.inc();
-    app.wake.notify_one();
+    switch(&app, &segment, plugin).await?;
     ok(json!({ "segment": segment, "active": id }))
 }
 

@@ -3,7 +3,7 @@
 //! bearer token; reads too unless `public_reads`. A bad request gets a 4xx with
 //! a JSON error naming the field, and changes nothing.
 
-mod admin;
+pub mod admin;
 mod metrics;
 mod stripe;
 
