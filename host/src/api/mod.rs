@@ -211,3 +211,21 @@ async fn get_history(State(app): State<Arc<App>>, Path(id): Path<String>, header
         "actions": store.outbox_of(&id).await?,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_route_is_in_the_openapi_file() {
+        let spec = include_str!("../../openapi.yaml");
+        let code = include_str!("mod.rs");
+        let routes: Vec<&str> = code
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix(".route(\""))
+            .filter_map(|l| l.split('"').next())
+            .collect();
+        assert!(routes.len() >= 14, "{routes:?}");
+        for route in routes {
+            assert!(spec.contains(&format!("  {route}:")), "{route} is not documented in host/openapi.yaml");
+        }
+    }
+}
