@@ -204,6 +204,15 @@ fn stripe_webhooks_drive_reminders_and_invoice_paid_stops_them() {
     let later = svc.admin("GET", &format!("/v1/invoices/{invoice_id}/history"), "");
     assert_eq!(later["decisions"].as_array().unwrap().len(), decisions);
     assert_eq!(smtp.messages().len(), 1);
+
+    let (status, metrics) = svc.call("GET", "/metrics", Some(TOKEN), "");
+    assert_eq!(status, 200);
+    let metrics = metrics.as_str().unwrap().to_string();
+    assert!(metrics.contains(r#"sollecito_messages_total{channel="email",result="sent"} 1"#), "{metrics}");
+    let fuel: u64 =
+        metrics.lines().find_map(|l| l.strip_prefix("sollecito_plugin_fuel_used_total ")).unwrap().parse().unwrap();
+    assert!(fuel > 0);
+    assert!(metrics.contains("sollecito_tick_seconds_count"));
     svc.terminate();
 }
 

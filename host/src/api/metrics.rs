@@ -11,6 +11,7 @@ pub struct Metrics {
     messages: IntCounterVec,
     plugin_errors: IntCounter,
     ticks: IntCounter,
+    fuel: IntCounter,
     tick_seconds: Histogram,
     pub outbox_depth: IntGauge,
     pub swaps: IntCounter,
@@ -27,8 +28,12 @@ impl Default for Metrics {
                 &["action"],
             )
             .expect("valid metric"),
-            messages: IntCounterVec::new(Opts::new("sollecito_messages_total", "Messages, by result."), &["result"])
-                .expect("valid metric"),
+            messages: IntCounterVec::new(
+                Opts::new("sollecito_messages_total", "Messages, by channel and result."),
+                &["channel", "result"],
+            )
+            .expect("valid metric"),
+            fuel: counter("sollecito_plugin_fuel_used_total", "Fuel (about one per wasm instruction) plugins used."),
             plugin_errors: counter("sollecito_plugin_errors_total", "Invoices a policy failed on."),
             ticks: counter("sollecito_ticks_total", "Scheduler ticks."),
             tick_seconds: Histogram::with_opts(HistogramOpts::new("sollecito_tick_seconds", "Duration of a tick."))
@@ -38,7 +43,7 @@ impl Default for Metrics {
             swaps: counter("sollecito_policy_swaps_total", "Policy activations and rollbacks."),
             registry,
         };
-        for c in [&m.evaluations, &m.plugin_errors, &m.ticks, &m.swaps] {
+        for c in [&m.evaluations, &m.plugin_errors, &m.ticks, &m.swaps, &m.fuel] {
             m.registry.register(Box::new(c.clone())).expect("unique metric");
         }
         m.registry.register(Box::new(m.decisions.clone())).expect("unique metric");
@@ -62,16 +67,13 @@ impl Metrics {
         ] {
             self.decisions.with_label_values(&[action]).inc_by(n as u64);
         }
-        let d = &r.delivered;
-        for (result, n) in [
-            ("sent", d.sent),
-            ("deferred", d.deferred_window + d.deferred_cap + d.deferred_tick),
-            ("retry", d.retry_later),
-            ("cancelled", d.cancelled),
-            ("failed", d.failed),
-        ] {
-            self.messages.with_label_values(&[result]).inc_by(n as u64);
+        for (channel, results) in &r.delivered.by_channel {
+            for (result, n) in results {
+                self.messages.with_label_values(&[channel.as_str(), result]).inc_by(*n as u64);
+            }
         }
+        let used = crate::sandbox::fuel_used();
+        self.fuel.inc_by(used.saturating_sub(self.fuel.get()));
     }
 
     pub fn text(&self) -> String {

@@ -32,6 +32,8 @@ pub struct DeliverReport {
     /// Stopped by a guardrail (paid, disputed, ...): cancelled with the reason.
     pub cancelled: usize,
     pub failed: usize,
+    /// Channel -> result (`sent`, `deferred`, `retry`, `cancelled`, `failed`) -> count.
+    pub by_channel: std::collections::BTreeMap<String, std::collections::BTreeMap<&'static str, usize>>,
 }
 
 /// Everything delivery needs, built once per run.
@@ -123,6 +125,19 @@ impl Delivery {
         let mut report = DeliverReport::default();
         let ts = now.timestamp();
         for (row, outcome) in outcomes {
+            let result = match &outcome {
+                Outcome::Sent(_) => "sent",
+                Outcome::Wait(_, _, Wait::Retry) => "retry",
+                Outcome::Wait(..) => "deferred",
+                Outcome::Cancel(_) => "cancelled",
+                Outcome::Fail(_) => "failed",
+            };
+            *report
+                .by_channel
+                .entry(row.channel.clone().unwrap_or_default())
+                .or_default()
+                .entry(result)
+                .or_default() += 1;
             match outcome {
                 Outcome::Sent(receipt) => {
                     report.sent += 1;

@@ -24,6 +24,18 @@ pub use cache::CompiledCache;
 pub use limits::{CallState, Limits};
 use v0_1::{Decision, InvoiceView, Level, PluginInfo, Setting};
 
+/// Fuel used by every plugin call of this process, for the metrics.
+static FUEL_USED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub fn fuel_used() -> u64 {
+    FUEL_USED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn count_fuel(store: &Store<CallState>, budget: u64) {
+    let left = store.get_fuel().unwrap_or(0);
+    FUEL_USED.fetch_add(budget.saturating_sub(left), std::sync::atomic::Ordering::Relaxed);
+}
+
 pub const POLICY_WORLD: &str = "sollecito:plugin/policy@0.1.0";
 pub const CHANNEL_WORLD: &str = "sollecito:plugin/channel@0.1.0";
 
@@ -397,10 +409,9 @@ impl Plugin {
             return Err(format!("{} is a channel adapter, not a policy", self.id));
         };
         let mut store = self.store(now, batch.len());
-        let answer = pre
-            .instantiate(&mut store)
-            .and_then(|p| p.call_evaluate(&mut store, now, settings, batch))
-            .map_err(|e| self.explain(&store, batch.len(), e))?;
+        let answer = pre.instantiate(&mut store).and_then(|p| p.call_evaluate(&mut store, now, settings, batch));
+        count_fuel(&store, self.limits.fuel_for(batch.len()));
+        let answer = answer.map_err(|e| self.explain(&store, batch.len(), e))?;
         if answer.len() != batch.len() {
             return Err(format!("returned {} results for {} invoices", answer.len(), batch.len()));
         }
