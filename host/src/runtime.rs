@@ -62,7 +62,7 @@ impl Runtime {
         Ok(Runtime {
             store,
             policies: std::sync::RwLock::new(Arc::new(policies)),
-            delivery: Delivery { config, renderer, channels },
+            delivery: Delivery { config, renderer, channels: std::sync::RwLock::new(Arc::new(channels)) },
             outbox_dir,
             batch,
         })

@@ -47,9 +47,14 @@ pub async fn run(db: &Path, config: Config, mut catalog: Catalog, listen: Socket
             Some(p) => p,
             None => catalog.load_file(Path::new(&path))?,
         };
-        runtime.swap_policies(|p| {
-            p.activated.insert(segment.clone(), plugin);
-        });
+        match segment.strip_prefix("channel:") {
+            Some(channel) => {
+                runtime.delivery.swap_adapter(channel, plugin);
+            }
+            None => runtime.swap_policies(|p| {
+                p.activated.insert(segment.clone(), plugin);
+            }),
+        }
     }
     for (segment, sha, path) in runtime.store.shadows().await? {
         let plugin = match catalog.find(&sha) {

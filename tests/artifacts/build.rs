@@ -18,6 +18,7 @@ fn main() {
         ("HOSTILE", &guests, "hostile"),
         ("FOREIGN_WORLD", &guests, "foreign_world"),
         ("OUTSIDER", &guests, "outsider"),
+        ("ECHO_CHANNEL", &guests, "echo_channel"),
         ("ACME_GENTLE", &example, "acme_gentle"),
     ] {
         let path = dir.join(format!("{artifact}.wasm"));

@@ -390,3 +390,46 @@ fn a_policy_dropped_into_the_watched_folder_is_switched_in() {
     assert!(plugins["activated"].get("b2b").is_none(), "a component of another world is refused: {plugins}");
     svc.terminate();
 }
+
+#[test]
+fn a_new_adapter_version_is_switched_in_and_rolled_back() {
+    let site = Site::new();
+    let svc = Service::start(&site, "");
+    svc.admin(
+        "PUT",
+        "/v1/customers/c1",
+        r#"{"name": "C1", "email": "c1@example.com", "locale": "en-GB", "timezone": "Europe/London"}"#,
+    );
+    let bytes = std::fs::read(sollecito_test_artifacts::ECHO_CHANNEL).unwrap();
+    let r = ureq::post(&format!("{}/v1/plugins", svc.base))
+        .set("Authorization", &format!("Bearer {TOKEN}"))
+        .send_bytes(&bytes)
+        .unwrap();
+    let echo = serde_json::from_str::<Value>(&r.into_string().unwrap()).unwrap();
+    assert_eq!((echo["name"].as_str(), echo["kind"].as_str()), (Some("echo"), Some("channel")));
+    svc.admin("POST", "/v1/channels/email/adapter", &json!({ "plugin": echo["sha256"] }).to_string());
+    // Due eight days ago: the first overdue reminder, by email.
+    let today = chrono::Utc::now().date_naive();
+    let (issued, due) = (today - chrono::Days::new(38), today - chrono::Days::new(8));
+    let invoice = |n: u32| {
+        format!(
+            r#"{{"number": "N-{n}", "customer": "c1", "currency": "GBP", "amount_due": "10.00", "issued": "{issued}", "due": "{due}"}}"#
+        )
+    };
+    svc.admin("PUT", "/v1/invoices/inv-1", &invoice(1));
+    wait_for("the echo adapter", || {
+        svc.admin("GET", "/v1/invoices/inv-1/history", "")["actions"][0]["state"] == "sent"
+    });
+    let history = svc.admin("GET", "/v1/invoices/inv-1/history", "");
+    assert!(history["actions"][0]["receipt"].as_str().unwrap().starts_with("echo:inv-1/"), "{history}");
+    assert!(site.emails().is_empty());
+
+    svc.admin("POST", "/v1/channels/email/rollback", "");
+    assert_eq!(svc.call("POST", "/v1/channels/email/rollback", Some(TOKEN), "").0, 409);
+    svc.admin("PUT", "/v1/invoices/inv-2", &invoice(2));
+    wait_for("the email adapter", || {
+        svc.admin("GET", "/v1/invoices/inv-2/history", "")["actions"][0]["state"] == "sent"
+    });
+    assert_eq!(site.emails().len(), 1, "back on the bundled email adapter");
+    svc.terminate();
+}

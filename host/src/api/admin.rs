@@ -271,3 +271,61 @@ pub async fn shadow_report(
     let rows = app.runtime.store.shadow_decisions(q.segment.as_deref()).await?;
     ok(crate::shadow::report(&rows))
 }
+
+/// The key an adapter activation is stored under, beside the segments' policies.
+fn channel_key(channel: &str) -> String {
+    format!("channel:{channel}")
+}
+
+/// `POST /v1/channels/{channel}/adapter {"plugin": sha256|name}`: a new adapter
+/// version behind a channel, with the channel's grants and settings.
+pub async fn activate_adapter(
+    State(app): State<Arc<App>>,
+    Path(channel): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    app.require_write(&headers)?;
+    let wanted: Activate = serde_json::from_value(parse_json(&body)?)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).field("plugin"))?;
+    let plugin = app.catalog.lock().await.find(&wanted.plugin).filter(|p| p.id.kind == PluginKind::Channel);
+    let Some(plugin) = plugin else {
+        return Err(
+            ApiError::new(StatusCode::NOT_FOUND, format!("no channel adapter {:?}", wanted.plugin)).field("plugin")
+        );
+    };
+    if !app.runtime.delivery.channels().contains_key(&channel) {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no channel {channel:?} is configured")));
+    }
+    let source = plugin.id.source.to_string();
+    app.runtime.store.activate(&channel_key(&channel), &plugin.id.sha256, &source, Utc::now().timestamp()).await?;
+    let id = plugin.id.clone();
+    app.runtime.delivery.swap_adapter(&channel, plugin);
+    app.metrics.swaps.inc();
+    ok(json!({ "channel": channel, "adapter": id }))
+}
+
+/// `POST /v1/channels/{channel}/rollback`: the adapter before the last activation (or the configured one).
+pub async fn roll_back_adapter(State(app): State<Arc<App>>, Path(channel): Path<String>, headers: HeaderMap) -> Answer {
+    app.require_write(&headers)?;
+    let key = channel_key(&channel);
+    if !app.runtime.store.roll_back(&key).await? {
+        return Err(ApiError::new(StatusCode::CONFLICT, format!("nothing to roll back for channel {channel:?}")));
+    }
+    let previous = app.runtime.store.activations().await?.into_iter().find(|(s, _, _)| *s == key);
+    let catalog = app.catalog.lock().await;
+    let plugin = match previous {
+        Some((_, sha, _)) => catalog.find(&sha),
+        // Back to the adapter the config names (by default the channel's own name).
+        None => {
+            let configured = app.runtime.delivery.config.channels.get(&channel).and_then(|c| c.adapter.clone());
+            catalog.find(configured.as_deref().unwrap_or(&channel))
+        }
+    };
+    drop(catalog);
+    let Some(plugin) = plugin else { return Err(anyhow::anyhow!("the previous adapter of {channel} is gone").into()) };
+    let id = plugin.id.clone();
+    app.runtime.delivery.swap_adapter(&channel, plugin);
+    app.metrics.swaps.inc();
+    ok(json!({ "channel": channel, "adapter": id }))
+}

@@ -142,6 +142,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/segments/{segment}/rollback", post(admin::roll_back))
         .route("/v1/segments/{segment}/shadow", post(admin::start_shadow).delete(admin::stop_shadow))
         .route("/v1/shadow/report", get(admin::shadow_report))
+        .route("/v1/channels/{channel}/adapter", post(admin::activate_adapter))
+        .route("/v1/channels/{channel}/rollback", post(admin::roll_back_adapter))
         .with_state(app)
 }
 

@@ -41,10 +41,12 @@ pub struct Delivery {
     pub config: Config,
     pub renderer: Renderer,
     /// Channels by name: the adapter, what it was granted, its settings.
-    pub channels: HashMap<String, Channel>,
+    /// Swapped whole when an operator activates a new adapter version.
+    pub channels: std::sync::RwLock<Arc<HashMap<String, Channel>>>,
 }
 
 /// A channel as configured: its adapter and the capabilities it may use.
+#[derive(Clone)]
 pub struct Channel {
     pub adapter: Arc<Plugin>,
     pub grants: Grants,
@@ -75,17 +77,33 @@ enum Prepared {
 }
 
 impl Delivery {
+    pub fn channels(&self) -> Arc<HashMap<String, Channel>> {
+        self.channels.read().expect("channels lock").clone()
+    }
+
+    /// Puts a new adapter behind a channel, keeping its grants and settings.
+    pub fn swap_adapter(&self, channel: &str, adapter: Arc<Plugin>) -> bool {
+        let mut current = self.channels.write().expect("channels lock");
+        let mut next = (**current).clone();
+        let Some(route) = next.get_mut(channel) else { return false };
+        route.adapter = adapter;
+        *current = Arc::new(next);
+        true
+    }
+
     /// Delivers every message due at `now`: checks and renders in order, then
     /// hands the messages to their adapters concurrently (at most
     /// `CONCURRENCY` at once per channel), then records the results. With
     /// `dry_run`, counts what would happen and neither sends nor writes.
     pub async fn run(&self, store: &Store, now: DateTime<Utc>, dry_run: bool) -> anyhow::Result<DeliverReport> {
+        // The adapters of this run: a swap during it applies from the next one.
+        let channels = self.channels();
         let mut reminded: HashSet<String> = HashSet::new();
         let mut planned: HashMap<String, Vec<i64>> = HashMap::new();
         let mut outcomes: Vec<(OutboxRow, Outcome)> = vec![];
         let mut sends: Vec<Send> = vec![];
         for row in store.pending_messages(now.timestamp()).await? {
-            match self.prepare(store, &row, now, &mut reminded, &mut planned).await? {
+            match self.prepare(store, &channels, &row, now, &mut reminded, &mut planned).await? {
                 Prepared::Done(outcome) => outcomes.push((row, outcome)),
                 Prepared::Send(_) if dry_run => outcomes.push((row, Outcome::Sent("dry run".into()))),
                 Prepared::Send(send) => sends.push(*send),
@@ -93,10 +111,10 @@ impl Delivery {
         }
 
         let limits: HashMap<&str, Arc<tokio::sync::Semaphore>> =
-            self.channels.keys().map(|c| (c.as_str(), Arc::new(tokio::sync::Semaphore::new(CONCURRENCY)))).collect();
+            channels.keys().map(|c| (c.as_str(), Arc::new(tokio::sync::Semaphore::new(CONCURRENCY)))).collect();
         let mut calls = Vec::with_capacity(sends.len());
         for send in sends {
-            let route = &self.channels[&send.channel];
+            let route = &channels[&send.channel];
             let permit = limits[send.channel.as_str()].clone().acquire_owned().await?;
             let (adapter, settings) = (route.adapter.clone(), route.settings.clone());
             let mut grants = route.grants.clone();
@@ -178,6 +196,7 @@ impl Delivery {
     async fn prepare(
         &self,
         store: &Store,
+        channels: &HashMap<String, Channel>,
         row: &OutboxRow,
         now: DateTime<Utc>,
         reminded: &mut HashSet<String>,
@@ -219,7 +238,7 @@ impl Delivery {
                 format!("{} contacts in 7 days already; waits until {until}", self.config.sending.cap_per_week);
             return done(Outcome::Wait(until, reason, Wait::Cap));
         }
-        if !self.channels.contains_key(&channel) {
+        if !channels.contains_key(&channel) {
             return done(Outcome::Fail(format!(
                 "no channel {channel:?} is configured (add [channels.{channel}] to the config)"
             )));
