@@ -306,6 +306,10 @@ fn policies_swap_under_load_without_failed_requests_or_doubles() {
     let failures = load.join().unwrap();
     assert!(failures.is_empty(), "{failures:?}");
     std::thread::sleep(Duration::from_secs(3));
+    let (_, metrics) = svc.call("GET", "/metrics", Some(TOKEN), "");
+    let metrics = metrics.as_str().unwrap().to_string();
+    assert!(metrics.contains("sollecito_plugin_errors_total 0"), "no evaluation failed during the swaps: {metrics}");
+    assert!(metrics.contains("sollecito_policy_swaps_total 20"), "{metrics}");
     svc.terminate();
 
     // Every decision names the policy that made it, and what it did fits that policy.
