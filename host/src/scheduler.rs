@@ -109,11 +109,11 @@ pub async fn decide(
     dry_run: bool,
 ) -> anyhow::Result<DecideReport> {
     let mut report = DecideReport::default();
-    let mut after = String::new();
+    let mut after = (i64::MIN, String::new());
     loop {
-        let page = store.due_page(now.timestamp(), &after, batch as i64).await?;
+        let page = store.due_page(now.timestamp(), (after.0, &after.1), batch as i64).await?;
         let Some(last) = page.last() else { break };
-        after = last.invoice.id.clone();
+        after = (last.next_review, last.invoice.id.clone());
         report.evaluated += page.len();
 
         // Group the page by the policy serving each customer.

@@ -48,6 +48,8 @@ pub struct OutboxRow {
 
 /// An invoice due for review, with what is needed to build its view.
 pub struct DueInvoice {
+    /// The review time the page was read in (the cursor of the next page).
+    pub next_review: i64,
     pub invoice: Invoice,
     pub customer: Customer,
     pub outbox: Vec<OutboxRow>,
@@ -348,31 +350,42 @@ impl Store {
         Ok(what)
     }
 
-    /// A page of open invoices whose review is due, after `after_id`, ordered by id.
-    pub async fn due_page(&self, now: i64, after_id: &str, limit: i64) -> anyhow::Result<Vec<DueInvoice>> {
+    /// A page of open invoices whose review is due, in (next review, id) order
+    /// after the cursor `after`: it walks the `invoices_due` index, so a tick
+    /// over N due invoices reads each once, whatever N.
+    pub async fn due_page(&self, now: i64, after: (i64, &str), limit: i64) -> anyhow::Result<Vec<DueInvoice>> {
         let rows = sqlx::query(
-            "SELECT i.id AS id, i.data AS invoice, c.data AS customer FROM invoices i JOIN customers c ON c.id = i.customer_id \
-             WHERE i.status = 'open' AND i.closed IS NULL AND i.next_review <= $1 AND i.id > $2 ORDER BY i.id LIMIT $3",
+            "SELECT i.id AS id, i.next_review AS next_review, i.data AS invoice, c.data AS customer \
+             FROM invoices i JOIN customers c ON c.id = i.customer_id \
+             WHERE i.next_review <= $1 AND (i.next_review > $2 OR (i.next_review = $3 AND i.id > $4)) \
+             AND i.status = 'open' AND i.closed IS NULL ORDER BY i.next_review, i.id LIMIT $5",
         )
         .bind(now)
-        .bind(after_id)
+        .bind(after.0)
+        .bind(after.0)
+        .bind(after.1)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
         let mut page = Vec::with_capacity(rows.len());
         for row in rows {
             page.push(DueInvoice {
+                next_review: row.try_get("next_review")?,
                 invoice: serde_json::from_str(&row.try_get::<String, _>("invoice")?)?,
                 customer: serde_json::from_str(&row.try_get::<String, _>("customer")?)?,
                 outbox: vec![],
             });
         }
-        if let (Some(first), Some(last)) = (page.first(), page.last()) {
-            let (first, last) = (first.invoice.id.clone(), last.invoice.id.clone());
-            let rows = self.outbox_where("invoice_id >= $1 AND invoice_id <= $2", &[&first, &last]).await?;
+        if !page.is_empty() {
+            // One query for the history of the whole page.
+            let ids: Vec<&str> = page.iter().map(|d| d.invoice.id.as_str()).collect();
+            let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+            let rows = self.outbox_where(&format!("invoice_id IN ({})", marks.join(", ")), &ids).await?;
+            let index: std::collections::HashMap<String, usize> =
+                page.iter().enumerate().map(|(i, d)| (d.invoice.id.clone(), i)).collect();
             for row in rows {
-                if let Some(due) = page.iter_mut().find(|d| d.invoice.id == row.invoice_id) {
-                    due.outbox.push(row);
+                if let Some(&i) = index.get(&row.invoice_id) {
+                    page[i].outbox.push(row);
                 }
             }
         }
