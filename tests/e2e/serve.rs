@@ -95,6 +95,16 @@ impl Service {
         (r.status(), serde_json::from_str(&r.into_string().unwrap()).unwrap_or_default())
     }
 
+    /// Uploads a plugin file; it must be accepted.
+    fn upload(&self, path: &str) -> Value {
+        let r = ureq::post(&format!("{}/v1/plugins", self.base))
+            .set("Authorization", &format!("Bearer {TOKEN}"))
+            .send_bytes(&std::fs::read(path).unwrap())
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        serde_json::from_str(&r.into_string().unwrap()).unwrap()
+    }
+
     fn terminate(mut self) {
         Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
         let started = Instant::now();
@@ -267,15 +277,7 @@ fn policies_swap_under_load_without_failed_requests_or_doubles() {
         svc.admin("PUT", &format!("/v1/customers/c{i}"), &good(i));
     }
     // Upload the outsider's policy (as raw bytes).
-    let bytes = std::fs::read(sollecito_test_artifacts::OUTSIDER).unwrap();
-    let uploaded: Value = {
-        let r = ureq::post(&format!("{}/v1/plugins", svc.base))
-            .set("Authorization", &format!("Bearer {TOKEN}"))
-            .send_bytes(&bytes)
-            .unwrap();
-        assert_eq!(r.status(), 201);
-        serde_json::from_str(&r.into_string().unwrap()).unwrap()
-    };
+    let uploaded = svc.upload(sollecito_test_artifacts::OUTSIDER);
     let sha = uploaded["sha256"].as_str().unwrap().to_string();
 
     // Load: invoices and events keep coming while the policy is swapped and rolled back ten times.
@@ -350,12 +352,8 @@ fn a_shadow_policy_is_compared_but_never_carried_out() {
         "/v1/customers/c1",
         r#"{"name": "C1", "email": "c1@example.com", "locale": "en-GB", "timezone": "Europe/London"}"#,
     );
-    let bytes = std::fs::read(sollecito_test_artifacts::OUTSIDER).unwrap();
-    let r = ureq::post(&format!("{}/v1/plugins", svc.base))
-        .set("Authorization", &format!("Bearer {TOKEN}"))
-        .send_bytes(&bytes)
-        .unwrap();
-    let sha = serde_json::from_str::<Value>(&r.into_string().unwrap()).unwrap()["sha256"].as_str().unwrap().to_string();
+    let uploaded = svc.upload(sollecito_test_artifacts::OUTSIDER);
+    let sha = uploaded["sha256"].as_str().unwrap().to_string();
     svc.admin("POST", "/v1/segments/default/shadow", &json!({ "plugin": sha }).to_string());
     for n in 0..3 {
         let body = format!(
@@ -404,12 +402,8 @@ fn a_new_adapter_version_is_switched_in_and_rolled_back() {
         "/v1/customers/c1",
         r#"{"name": "C1", "email": "c1@example.com", "locale": "en-GB", "timezone": "Europe/London"}"#,
     );
-    let bytes = std::fs::read(sollecito_test_artifacts::ECHO_CHANNEL).unwrap();
-    let r = ureq::post(&format!("{}/v1/plugins", svc.base))
-        .set("Authorization", &format!("Bearer {TOKEN}"))
-        .send_bytes(&bytes)
-        .unwrap();
-    let echo = serde_json::from_str::<Value>(&r.into_string().unwrap()).unwrap();
+    let uploaded = svc.upload(sollecito_test_artifacts::ECHO_CHANNEL);
+    let echo = uploaded;
     assert_eq!((echo["name"].as_str(), echo["kind"].as_str()), (Some("echo"), Some("channel")));
     svc.admin("POST", "/v1/channels/email/adapter", &json!({ "plugin": echo["sha256"] }).to_string());
     // Due eight days ago: the first overdue reminder, by email.

@@ -129,6 +129,17 @@ struct Activate {
     plugin: String,
 }
 
+/// The plugin a `{"plugin": sha256|name}` body names, of the kind wanted.
+async fn named_plugin(app: &App, body: &[u8], kind: PluginKind) -> Result<Arc<Plugin>, ApiError> {
+    let wanted: Activate = serde_json::from_value(parse_json(body)?)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).field("plugin"))?;
+    let plugin = app.catalog.lock().await.find(&wanted.plugin).filter(|p| p.id.kind == kind);
+    plugin.ok_or_else(|| {
+        let what = if kind == PluginKind::Policy { "policy" } else { "channel adapter" };
+        ApiError::new(StatusCode::NOT_FOUND, format!("no {what} {:?} (upload it first)", wanted.plugin)).field("plugin")
+    })
+}
+
 /// `POST /v1/segments/{segment}/policy {"plugin": sha256|name}`: switched in at once;
 /// evaluations already running finish on the version they started with.
 pub async fn activate(
@@ -138,13 +149,7 @@ pub async fn activate(
     body: Bytes,
 ) -> Answer {
     app.require_write(&headers)?;
-    let wanted: Activate = serde_json::from_value(parse_json(&body)?)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).field("plugin"))?;
-    let plugin = app.catalog.lock().await.find(&wanted.plugin).filter(|p| p.id.kind == PluginKind::Policy);
-    let Some(plugin) = plugin else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no policy {:?} (upload it first)", wanted.plugin))
-            .field("plugin"));
-    };
+    let plugin = named_plugin(&app, &body, PluginKind::Policy).await?;
     let id = plugin.id.clone();
     switch(&app, &segment, plugin).await?;
     ok(json!({ "segment": segment, "active": id }))
@@ -226,13 +231,7 @@ pub async fn start_shadow(
     body: Bytes,
 ) -> Answer {
     app.require_write(&headers)?;
-    let wanted: Activate = serde_json::from_value(parse_json(&body)?)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).field("plugin"))?;
-    let plugin = app.catalog.lock().await.find(&wanted.plugin).filter(|p| p.id.kind == PluginKind::Policy);
-    let Some(plugin) = plugin else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no policy {:?} (upload it first)", wanted.plugin))
-            .field("plugin"));
-    };
+    let plugin = named_plugin(&app, &body, PluginKind::Policy).await?;
     app.runtime
         .store
         .start_shadow(&segment, &plugin.id.sha256, &plugin.id.source.to_string(), Utc::now().timestamp())
@@ -286,14 +285,7 @@ pub async fn activate_adapter(
     body: Bytes,
 ) -> Answer {
     app.require_write(&headers)?;
-    let wanted: Activate = serde_json::from_value(parse_json(&body)?)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).field("plugin"))?;
-    let plugin = app.catalog.lock().await.find(&wanted.plugin).filter(|p| p.id.kind == PluginKind::Channel);
-    let Some(plugin) = plugin else {
-        return Err(
-            ApiError::new(StatusCode::NOT_FOUND, format!("no channel adapter {:?}", wanted.plugin)).field("plugin")
-        );
-    };
+    let plugin = named_plugin(&app, &body, PluginKind::Channel).await?;
     if !app.runtime.delivery.channels().contains_key(&channel) {
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no channel {channel:?} is configured")));
     }
