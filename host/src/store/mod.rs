@@ -2,7 +2,10 @@
 //! the outbox, in one SQLite file (PostgreSQL through the same code). Every
 //! write that must hold together is one transaction.
 
+mod admin;
 mod migrations;
+
+pub use admin::{ShadowRow, TaskRow};
 
 use std::path::Path;
 use std::str::FromStr;
@@ -103,34 +106,6 @@ pub struct EventRow {
     pub at: i64,
     pub kind: String,
     pub detail: String,
-}
-
-/// What a shadow policy would have done, beside what the active one did.
-#[derive(Debug, Clone, Serialize)]
-pub struct ShadowRow {
-    pub invoice_id: String,
-    pub segment: String,
-    pub at: i64,
-    pub plugin_name: String,
-    pub plugin_version: String,
-    pub plugin_sha256: String,
-    /// JSON, as in decisions; an error is `{"error": ...}`.
-    pub actions: String,
-    /// `name version` of the active policy.
-    pub active_plugin: String,
-    pub active_actions: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct TaskRow {
-    pub key: String,
-    pub invoice_id: String,
-    pub title: String,
-    pub customer: String,
-    pub phone: Option<String>,
-    pub script: String,
-    pub opened_at: i64,
-    pub done_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -500,89 +475,6 @@ impl Store {
         row.map(|r| Ok(r.try_get("id")?)).transpose()
     }
 
-    pub async fn start_shadow(&self, segment: &str, sha256: &str, path: &str, now: i64) -> anyhow::Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM shadows WHERE segment = $1").bind(segment).execute(&mut *tx).await?;
-        sqlx::query("INSERT INTO shadows (segment, plugin_sha256, plugin_path, started_at) VALUES ($1, $2, $3, $4)")
-            .bind(segment)
-            .bind(sha256)
-            .bind(path)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub async fn stop_shadow(&self, segment: &str) -> anyhow::Result<bool> {
-        Ok(sqlx::query("DELETE FROM shadows WHERE segment = $1")
-            .bind(segment)
-            .execute(&self.pool)
-            .await?
-            .rows_affected()
-            > 0)
-    }
-
-    /// (segment, sha256, path) of every shadow run.
-    pub async fn shadows(&self) -> anyhow::Result<Vec<(String, String, String)>> {
-        let rows = sqlx::query("SELECT segment, plugin_sha256, plugin_path FROM shadows ORDER BY segment")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("segment")?, r.try_get("plugin_sha256")?, r.try_get("plugin_path")?)))
-            .collect()
-    }
-
-    pub async fn record_shadow(&self, rows: &[ShadowRow]) -> anyhow::Result<()> {
-        let mut tx = self.pool.begin().await?;
-        for r in rows {
-            sqlx::query(
-                "INSERT INTO shadow_decisions (invoice_id, segment, at, plugin_name, plugin_version, plugin_sha256, actions, active_plugin, active_actions) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(&r.invoice_id)
-            .bind(&r.segment)
-            .bind(r.at)
-            .bind(&r.plugin_name)
-            .bind(&r.plugin_version)
-            .bind(&r.plugin_sha256)
-            .bind(&r.actions)
-            .bind(&r.active_plugin)
-            .bind(&r.active_actions)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub async fn shadow_decisions(&self, segment: Option<&str>) -> anyhow::Result<Vec<ShadowRow>> {
-        let rows = match segment {
-            Some(s) => {
-                sqlx::query("SELECT * FROM shadow_decisions WHERE segment = $1 ORDER BY id")
-                    .bind(s)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-            None => sqlx::query("SELECT * FROM shadow_decisions ORDER BY id").fetch_all(&self.pool).await?,
-        };
-        rows.iter()
-            .map(|r| {
-                Ok(ShadowRow {
-                    invoice_id: r.try_get("invoice_id")?,
-                    segment: r.try_get("segment")?,
-                    at: r.try_get("at")?,
-                    plugin_name: r.try_get("plugin_name")?,
-                    plugin_version: r.try_get("plugin_version")?,
-                    plugin_sha256: r.try_get("plugin_sha256")?,
-                    actions: r.try_get("actions")?,
-                    active_plugin: r.try_get("active_plugin")?,
-                    active_actions: r.try_get("active_actions")?,
-                })
-            })
-            .collect()
-    }
-
     /// Whether the database answers (for `/readyz`).
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
@@ -664,90 +556,6 @@ impl Store {
                     error: r.try_get("error")?,
                 })
             })
-            .collect()
-    }
-
-    /// Stores tasks an adapter opened; a key already there is kept as it is.
-    pub async fn open_tasks(
-        &self,
-        invoice_id: &str,
-        tasks: &[crate::sandbox::v0_1::Task],
-        now: i64,
-    ) -> anyhow::Result<()> {
-        for t in tasks {
-            sqlx::query(
-                "INSERT INTO tasks (key, invoice_id, title, customer, phone, script, opened_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (key) DO NOTHING",
-            )
-            .bind(&t.key)
-            .bind(invoice_id)
-            .bind(&t.title)
-            .bind(&t.customer)
-            .bind(t.phone.as_deref())
-            .bind(&t.script)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// Tasks for people, oldest first; open ones only unless `all`.
-    pub async fn tasks(&self, all: bool) -> anyhow::Result<Vec<TaskRow>> {
-        let sql = if all {
-            "SELECT * FROM tasks ORDER BY opened_at, key"
-        } else {
-            "SELECT * FROM tasks WHERE done_at IS NULL ORDER BY opened_at, key"
-        };
-        let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(TaskRow {
-                    key: r.try_get("key")?,
-                    invoice_id: r.try_get("invoice_id")?,
-                    title: r.try_get("title")?,
-                    customer: r.try_get("customer")?,
-                    phone: r.try_get("phone")?,
-                    script: r.try_get("script")?,
-                    opened_at: r.try_get("opened_at")?,
-                    done_at: r.try_get("done_at")?,
-                })
-            })
-            .collect()
-    }
-
-    pub async fn activate(&self, segment: &str, sha256: &str, path: &str, now: i64) -> anyhow::Result<()> {
-        sqlx::query("INSERT INTO activations (segment, plugin_sha256, plugin_path, at) VALUES ($1, $2, $3, $4)")
-            .bind(segment)
-            .bind(sha256)
-            .bind(path)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Removes the newest activation of a segment; false if there was none.
-    pub async fn roll_back(&self, segment: &str) -> anyhow::Result<bool> {
-        let row = sqlx::query("SELECT MAX(id) AS id FROM activations WHERE segment = $1")
-            .bind(segment)
-            .fetch_one(&self.pool)
-            .await?;
-        let Some(id) = row.try_get::<Option<i64>, _>("id")? else { return Ok(false) };
-        sqlx::query("DELETE FROM activations WHERE id = $1").bind(id).execute(&self.pool).await?;
-        Ok(true)
-    }
-
-    /// The activation in force per segment: (segment, sha256, path).
-    pub async fn activations(&self) -> anyhow::Result<Vec<(String, String, String)>> {
-        let rows = sqlx::query(
-            "SELECT a.segment, a.plugin_sha256, a.plugin_path FROM activations a \
-             WHERE a.id = (SELECT MAX(b.id) FROM activations b WHERE b.segment = a.segment) ORDER BY a.segment",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("segment")?, r.try_get("plugin_sha256")?, r.try_get("plugin_path")?)))
             .collect()
     }
 
