@@ -26,7 +26,12 @@ impl LettreRelay {
     /// `smtp://[user:password@]host[:port]`: a relay reached without TLS (a
     /// local relay or one on a private network; TLS relays are for a later version).
     pub fn smtp(url: &str) -> anyhow::Result<Self> {
-        let bad = |why: &str| anyhow::anyhow!("email.smtp_url {url:?}: {why}");
+        // Never echo the credentials of the URL.
+        let shown = match url.rsplit_once('@') {
+            Some((_, host)) => format!("smtp://***@{host}"),
+            None => url.to_string(),
+        };
+        let bad = |why: &str| anyhow::anyhow!("email.smtp_url {shown:?}: {why}");
         let rest = url.strip_prefix("smtp://").ok_or_else(|| bad("expected smtp://host:port"))?;
         let (credentials, address) = match rest.rsplit_once('@') {
             Some((c, a)) => (Some(c), a),
@@ -112,6 +117,12 @@ impl MailRelay for LettreRelay {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bad_relay_url_is_named_without_its_password() {
+        let err = LettreRelay::smtp("smtp://user:s3cret@relay:notaport").err().unwrap().to_string();
+        assert!(err.contains("bad port") && !err.contains("s3cret"), "{err}");
+    }
 
     #[test]
     fn file_names_follow_the_message_id() {
