@@ -19,6 +19,7 @@ fn main() {
         ("FOREIGN_WORLD", &guests, "foreign_world"),
         ("OUTSIDER", &guests, "outsider"),
         ("ECHO_CHANNEL", &guests, "echo_channel"),
+        ("GREEDY_POLICY", &guests, "greedy_policy"),
         ("ACME_GENTLE", &example, "acme_gentle"),
     ] {
         let path = dir.join(format!("{artifact}.wasm"));

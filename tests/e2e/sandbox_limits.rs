@@ -130,3 +130,14 @@ fn unusable_files_are_refused_naming_the_file_and_reason() {
         "{err}"
     );
 }
+
+#[test]
+fn a_policy_cannot_import_what_channel_adapters_are_granted() {
+    let bytes = std::fs::read(sollecito_test_artifacts::GREEDY_POLICY).unwrap();
+    let err = sandbox().load(&bytes, PluginSource::File("/plugins/greedy.wasm".into())).unwrap_err().to_string();
+    assert!(
+        err.starts_with("plugin /plugins/greedy.wasm: needs something the host does not grant")
+            && err.contains("sollecito:plugin/mail"),
+        "{err}"
+    );
+}

@@ -12,7 +12,8 @@ const DAY: i64 = 86_400;
 
 /// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
 fn days(d: &Date) -> i64 {
-    let (y, m) = if d.month <= 2 { (d.year as i64 - 1, d.month as i64 + 9) } else { (d.year as i64, d.month as i64 - 3) };
+    let (y, m) =
+        if d.month <= 2 { (d.year as i64 - 1, d.month as i64 + 9) } else { (d.year as i64, d.month as i64 - 3) };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
     let doy = (153 * m + 2) / 5 + d.day as i64 - 1;
