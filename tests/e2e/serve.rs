@@ -95,6 +95,15 @@ impl Service {
         (r.status(), serde_json::from_str(&r.into_string().unwrap()).unwrap_or_default())
     }
 
+    /// A customer in London with an email address; it must be accepted.
+    fn put_customer(&self, id: &str) {
+        let body = format!(
+            r#"{{"name": "{}", "email": "{id}@example.com", "locale": "en-GB", "timezone": "Europe/London"}}"#,
+            id.to_uppercase()
+        );
+        self.admin("PUT", &format!("/v1/customers/{id}"), &body);
+    }
+
     /// Uploads a plugin file; it must be accepted.
     fn upload(&self, path: &str) -> Value {
         let r = ureq::post(&format!("{}/v1/plugins", self.base))
@@ -270,11 +279,8 @@ fn sigterm_during_delivery_loses_nothing_and_doubles_nothing() {
 fn policies_swap_under_load_without_failed_requests_or_doubles() {
     let site = Site::new();
     let svc = Service::start(&site, "");
-    let good = |i: usize| {
-        format!(r#"{{"name": "C{i}", "email": "c{i}@example.com", "locale": "en-GB", "timezone": "Europe/London"}}"#)
-    };
     for i in 0..20 {
-        svc.admin("PUT", &format!("/v1/customers/c{i}"), &good(i));
+        svc.put_customer(&format!("c{i}"));
     }
     // Upload the outsider's policy (as raw bytes).
     let uploaded = svc.upload(sollecito_test_artifacts::OUTSIDER);
@@ -347,11 +353,7 @@ fn policies_swap_under_load_without_failed_requests_or_doubles() {
 fn a_shadow_policy_is_compared_but_never_carried_out() {
     let site = Site::new();
     let svc = Service::start(&site, "");
-    svc.admin(
-        "PUT",
-        "/v1/customers/c1",
-        r#"{"name": "C1", "email": "c1@example.com", "locale": "en-GB", "timezone": "Europe/London"}"#,
-    );
+    svc.put_customer("c1");
     let uploaded = svc.upload(sollecito_test_artifacts::OUTSIDER);
     let sha = uploaded["sha256"].as_str().unwrap().to_string();
     svc.admin("POST", "/v1/segments/default/shadow", &json!({ "plugin": sha }).to_string());
@@ -397,13 +399,8 @@ fn a_policy_dropped_into_the_watched_folder_is_switched_in() {
 fn a_new_adapter_version_is_switched_in_and_rolled_back() {
     let site = Site::new();
     let svc = Service::start(&site, "");
-    svc.admin(
-        "PUT",
-        "/v1/customers/c1",
-        r#"{"name": "C1", "email": "c1@example.com", "locale": "en-GB", "timezone": "Europe/London"}"#,
-    );
-    let uploaded = svc.upload(sollecito_test_artifacts::ECHO_CHANNEL);
-    let echo = uploaded;
+    svc.put_customer("c1");
+    let echo = svc.upload(sollecito_test_artifacts::ECHO_CHANNEL);
     assert_eq!((echo["name"].as_str(), echo["kind"].as_str()), (Some("echo"), Some("channel")));
     svc.admin("POST", "/v1/channels/email/adapter", &json!({ "plugin": echo["sha256"] }).to_string());
     // Due eight days ago: the first overdue reminder, by email.
