@@ -115,6 +115,114 @@ fn native(v: &InvoiceView) -> sdk::InvoiceView {
     }
 }
 
+fn date_back(d: &sdk::Date) -> v0_1::Date {
+    v0_1::Date { year: d.year, month: d.month, day: d.day }
+}
+
+fn money_back(m: &sdk::Money) -> v0_1::Money {
+    v0_1::Money { minor: m.minor, currency: m.currency.clone() }
+}
+
+fn tone_back(t: sdk::Tone) -> v0_1::Tone {
+    match t {
+        sdk::Tone::Courteous => v0_1::Tone::Courteous,
+        sdk::Tone::Soft => v0_1::Tone::Soft,
+        sdk::Tone::Firm => v0_1::Tone::Firm,
+        sdk::Tone::Final => v0_1::Tone::Final,
+        sdk::Tone::Formal => v0_1::Tone::Formal,
+    }
+}
+
+/// The natively computed decision in the host's types, as the sandbox would lift it.
+fn decision_back(d: sdk::Decision) -> v0_1::Decision {
+    use sollecito::sandbox::v0_1::policy::sollecito::plugin::types as h;
+    let actions = d
+        .actions
+        .into_iter()
+        .map(|a| match a {
+            sdk::Action::Remind(r) => v0_1::Action::Remind(h::Reminder {
+                step: r.step,
+                channel: r.channel,
+                template: r.template,
+                tone: tone_back(r.tone),
+                deadline: r.deadline.as_ref().map(date_back),
+            }),
+            sdk::Action::RetryPayment(r) => v0_1::Action::RetryPayment(h::PaymentRetry { step: r.step, at: r.at }),
+            sdk::Action::Escalate(e) => v0_1::Action::Escalate(h::Escalation {
+                step: e.step,
+                kind: match e.kind {
+                    sdk::EscalationKind::SuspendService => h::EscalationKind::SuspendService,
+                    sdk::EscalationKind::FinalNotice => h::EscalationKind::FinalNotice,
+                    sdk::EscalationKind::FormalNotice => h::EscalationKind::FormalNotice,
+                    sdk::EscalationKind::Collections => h::EscalationKind::Collections,
+                    sdk::EscalationKind::ManualReview => h::EscalationKind::ManualReview,
+                },
+                reason: e.reason,
+            }),
+            sdk::Action::ApplyFee(f) => {
+                v0_1::Action::ApplyFee(h::Fee { step: f.step, amount: money_back(&f.amount), reason: f.reason })
+            }
+            sdk::Action::OfferPlan(p) => v0_1::Action::OfferPlan(h::PlanOffer {
+                step: p.step,
+                instalments: p.instalments,
+                first_due: date_back(&p.first_due),
+                every_days: p.every_days,
+            }),
+            sdk::Action::Pause(t) => v0_1::Action::Pause(t),
+            sdk::Action::Close(c) => v0_1::Action::Close(match c {
+                sdk::CloseReason::Paid => h::CloseReason::Paid,
+                sdk::CloseReason::WrittenOff => h::CloseReason::WrittenOff,
+                sdk::CloseReason::Collections => h::CloseReason::Collections,
+            }),
+        })
+        .collect();
+    v0_1::Decision { actions, next_review: d.next_review }
+}
+
+/// `b2b-standard` compiled into the bench: views converted in, decisions out,
+/// as the canonical ABI would.
+fn native_b2b(sandbox: &Sandbox) -> std::sync::Arc<sollecito::sandbox::Plugin> {
+    std::sync::Arc::new(sandbox.native(
+        "b2b-standard",
+        "0.1.0",
+        Box::new(|now, settings, batch| {
+            let settings =
+                settings.iter().map(|s| sdk::Setting { key: s.key.clone(), value: s.value.clone() }).collect();
+            sdk::evaluate_batch::<b2b_standard::B2bStandard>(now, settings, batch.iter().map(native).collect())
+                .into_iter()
+                .map(|r| r.map(decision_back))
+                .collect()
+        }),
+    ))
+}
+
+/// One decision pass over `n` invoices in a new SQLite file, with the bundled
+/// policy or (`native`) the same rules compiled into the bench.
+fn tick(
+    rt: &tokio::runtime::Runtime,
+    catalog: &mut Catalog,
+    native: Option<std::sync::Arc<sollecito::sandbox::Plugin>>,
+    n: usize,
+    now: DateTime<Utc>,
+) -> Duration {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bench.db");
+    rt.block_on(async {
+        let runtime = Runtime::open(&db, Config::default(), catalog).await.unwrap();
+        if let Some(native) = native {
+            runtime.swap_policies(|p| p.by_name.values_mut().for_each(|v| *v = native.clone()));
+        }
+        runtime.store.import(&invoices(n), now - chrono::Duration::days(40)).await.unwrap();
+        let t = Instant::now();
+        let r = runtime.decide(now, false).await.unwrap();
+        let elapsed = t.elapsed();
+        assert_eq!(r.evaluated, n);
+        assert_eq!(r.plugin_errors, 0);
+        assert!(r.reminders_queued > n / 2, "{r:?}");
+        elapsed
+    })
+}
+
 struct Row {
     figure: String,
     wasm: String,
@@ -158,26 +266,17 @@ fn main() {
         .unwrap_or_else(|| vec![10_000, 100_000]);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let mut ticks = vec![];
+    let reference = native_b2b(catalog.sandbox());
     for &n in &sizes {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("bench.db");
-        let mut config = Config::default();
-        // Decisions only: the window is closed at this hour, so nothing is rendered or sent.
-        config.sending.windows.insert("default".into(), toml::from_str("from = \"08:00\"\nto = \"08:01\"").unwrap());
-        let elapsed = rt.block_on(async {
-            let runtime = Runtime::open(&db, config, &mut catalog).await.unwrap();
-            runtime.store.import(&invoices(n), now - chrono::Duration::days(40)).await.unwrap();
-            let t = Instant::now();
-            let r = runtime.tick(now, false).await.unwrap();
-            assert_eq!(r.decided.evaluated, n);
-            t.elapsed()
-        });
+        let elapsed = tick(&rt, &mut catalog, None, n, now);
+        let native = tick(&rt, &mut catalog, Some(reference.clone()), n, now);
         ticks.push((n, elapsed));
+        let rate = |d: Duration| n as f64 / d.as_secs_f64();
         rows.push(Row {
             figure: format!("one tick over {n} invoices in SQLite (load, evaluate, guardrails, write)"),
-            wasm: format!("{:.1} s ({:.0} invoices/s)", elapsed.as_secs_f64(), n as f64 / elapsed.as_secs_f64()),
-            reference: "-".into(),
-            ratio: "-".into(),
+            wasm: format!("{:.2} s ({:.0} invoices/s)", elapsed.as_secs_f64(), rate(elapsed)),
+            reference: format!("{:.2} s ({:.0} invoices/s) native policy", native.as_secs_f64(), rate(native)),
+            ratio: format!("{:.2}x", elapsed.as_secs_f64() / native.as_secs_f64()),
             target: ">= 300k invoices/s on 2 cores".into(),
         });
     }

@@ -81,9 +81,14 @@ impl Runtime {
         *current = Arc::new(next);
     }
 
+    /// The decision half of a tick alone: every due invoice evaluated, its
+    /// decision, outbox rows and next review written.
+    pub async fn decide(&self, now: DateTime<Utc>, dry_run: bool) -> anyhow::Result<DecideReport> {
+        scheduler::decide(&self.store, &self.policies(), &self.delivery.config, now, self.batch, dry_run).await
+    }
+
     pub async fn tick(&self, now: DateTime<Utc>, dry_run: bool) -> anyhow::Result<TickReport> {
-        let decided =
-            scheduler::decide(&self.store, &self.policies(), &self.delivery.config, now, self.batch, dry_run).await?;
+        let decided = self.decide(now, dry_run).await?;
         let delivered = self.delivery.run(&self.store, now, dry_run).await?;
         Ok(TickReport { at: now, dry_run, decided, delivered })
     }

@@ -171,6 +171,26 @@ impl Sandbox {
         self.limits
     }
 
+    /// A policy compiled natively into the calling program, checked like a
+    /// plugin's answers but run outside the sandbox. The product never uses
+    /// it (its policies are all components); benchmarks measure against it.
+    pub fn native(&self, name: &str, version: &str, evaluate: NativePolicy) -> Plugin {
+        Plugin {
+            id: PluginId {
+                name: name.into(),
+                version: version.into(),
+                summary: "native (benchmark reference)".into(),
+                kind: PluginKind::Policy,
+                world: POLICY_WORLD,
+                sha256: format!("native-{name}-{version}"),
+                source: PluginSource::Bundled,
+            },
+            body: PluginBody::Native(evaluate),
+            engine: self.engine.clone(),
+            limits: self.limits,
+        }
+    }
+
     /// Compiles (or loads from the cache) and checks a plugin of either kind.
     pub fn load(&self, bytes: &[u8], source: PluginSource) -> Result<Plugin, LoadError> {
         let bad = |reason: String| LoadError { plugin: source.to_string(), reason };
@@ -244,7 +264,12 @@ impl Sandbox {
 enum PluginBody {
     Policy(v0_1::policy::PolicyPre<CallState>),
     Channel(v0_1::channel::ChannelPre<CallState>),
+    /// Rules compiled into the calling program: the benchmarks' reference.
+    Native(NativePolicy),
 }
+
+/// A policy's `evaluate` as a Rust function, outside any sandbox.
+pub type NativePolicy = Box<dyn Fn(i64, &[Setting], &[InvoiceView]) -> Vec<Result<Decision, String>> + Send + Sync>;
 
 /// A loaded, checked plugin. Every call gets a fresh instance from the
 /// pre-instantiated component, so a trap never leaves a broken instance behind.
@@ -348,6 +373,7 @@ impl Plugin {
         let result = match &self.body {
             PluginBody::Policy(pre) => pre.instantiate(&mut store).and_then(|p| p.call_describe(&mut store)),
             PluginBody::Channel(pre) => pre.instantiate(&mut store).and_then(|p| p.call_describe(&mut store)),
+            PluginBody::Native(_) => return Err("a native policy has no describe".into()),
         };
         result.map_err(|e| self.explain(&store, 0, e))
     }
@@ -405,13 +431,17 @@ impl Plugin {
         settings: &[Setting],
         batch: &[InvoiceView],
     ) -> Result<Vec<Result<Decision, PolicyError>>, String> {
-        let PluginBody::Policy(pre) = &self.body else {
-            return Err(format!("{} is a channel adapter, not a policy", self.id));
+        let answer = match &self.body {
+            PluginBody::Policy(pre) => {
+                let mut store = self.store(now, batch.len());
+                let answer =
+                    pre.instantiate(&mut store).and_then(|p| p.call_evaluate(&mut store, now, settings, batch));
+                count_fuel(&store, self.limits.fuel_for(batch.len()));
+                answer.map_err(|e| self.explain(&store, batch.len(), e))?
+            }
+            PluginBody::Native(evaluate) => evaluate(now, settings, batch),
+            PluginBody::Channel(_) => return Err(format!("{} is a channel adapter, not a policy", self.id)),
         };
-        let mut store = self.store(now, batch.len());
-        let answer = pre.instantiate(&mut store).and_then(|p| p.call_evaluate(&mut store, now, settings, batch));
-        count_fuel(&store, self.limits.fuel_for(batch.len()));
-        let answer = answer.map_err(|e| self.explain(&store, batch.len(), e))?;
         if answer.len() != batch.len() {
             return Err(format!("returned {} results for {} invoices", answer.len(), batch.len()));
         }

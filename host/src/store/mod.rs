@@ -3,6 +3,7 @@
 //! write that must hold together is one transaction.
 
 mod admin;
+mod decisions;
 mod migrations;
 
 pub use admin::{ShadowRow, TaskRow};
@@ -19,6 +20,7 @@ use sqlx::{AnyPool, Row};
 use crate::intake::Dataset;
 use crate::invoice::{Customer, Event, Invoice, InvoiceStatus};
 
+#[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
 }
@@ -54,7 +56,7 @@ pub struct DueInvoice {
     /// The review time the page was read in (the cursor of the next page).
     pub next_review: i64,
     pub invoice: Invoice,
-    pub customer: Customer,
+    pub customer: std::sync::Arc<Customer>,
     pub outbox: Vec<OutboxRow>,
 }
 
@@ -325,112 +327,13 @@ impl Store {
         Ok(what)
     }
 
-    /// A page of open invoices whose review is due, in (next review, id) order
-    /// after the cursor `after`: it walks the `invoices_due` index, so a tick
-    /// over N due invoices reads each once, whatever N.
-    pub async fn due_page(&self, now: i64, after: (i64, &str), limit: i64) -> anyhow::Result<Vec<DueInvoice>> {
-        let rows = sqlx::query(
-            "SELECT i.id AS id, i.next_review AS next_review, i.data AS invoice, c.data AS customer \
-             FROM invoices i JOIN customers c ON c.id = i.customer_id \
-             WHERE i.next_review <= $1 AND (i.next_review > $2 OR (i.next_review = $3 AND i.id > $4)) \
-             AND i.status = 'open' AND i.closed IS NULL ORDER BY i.next_review, i.id LIMIT $5",
-        )
-        .bind(now)
-        .bind(after.0)
-        .bind(after.0)
-        .bind(after.1)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut page = Vec::with_capacity(rows.len());
-        for row in rows {
-            page.push(DueInvoice {
-                next_review: row.try_get("next_review")?,
-                invoice: serde_json::from_str(&row.try_get::<String, _>("invoice")?)?,
-                customer: serde_json::from_str(&row.try_get::<String, _>("customer")?)?,
-                outbox: vec![],
-            });
-        }
-        if !page.is_empty() {
-            // One query for the history of the whole page.
-            let ids: Vec<&str> = page.iter().map(|d| d.invoice.id.as_str()).collect();
-            let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-            let rows = self.outbox_where(&format!("invoice_id IN ({})", marks.join(", ")), &ids).await?;
-            let index: std::collections::HashMap<String, usize> =
-                page.iter().enumerate().map(|(i, d)| (d.invoice.id.clone(), i)).collect();
-            for row in rows {
-                if let Some(&i) = index.get(&row.invoice_id) {
-                    page[i].outbox.push(row);
-                }
-            }
-        }
-        Ok(page)
-    }
-
-    async fn outbox_where(&self, condition: &str, args: &[&str]) -> anyhow::Result<Vec<OutboxRow>> {
+    pub(super) async fn outbox_where(&self, condition: &str, args: &[&str]) -> anyhow::Result<Vec<OutboxRow>> {
         let sql = format!("SELECT * FROM outbox WHERE {condition} ORDER BY id");
         let mut query = sqlx::query(&sql);
         for a in args {
             query = query.bind(*a);
         }
         query.fetch_all(&self.pool).await?.iter().map(outbox_row).collect()
-    }
-
-    /// Writes decisions, their outbox rows and next reviews in one transaction.
-    pub async fn record_decisions(&self, decisions: &[NewDecision]) -> anyhow::Result<()> {
-        let mut tx = self.pool.begin().await?;
-        for d in decisions {
-            let id: i64 = sqlx::query(
-                "INSERT INTO decisions (invoice_id, at, plugin_name, plugin_version, plugin_sha256, input_digest, actions, next_review, error) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-            )
-            .bind(&d.invoice_id)
-            .bind(d.at)
-            .bind(&d.plugin_name)
-            .bind(&d.plugin_version)
-            .bind(&d.plugin_sha256)
-            .bind(&d.input_digest)
-            .bind(&d.actions)
-            .bind(d.next_review)
-            .bind(d.error.as_deref())
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("id")?;
-            for o in &d.outbox {
-                // The unique (invoice, step) key: a step already in the outbox is never added again.
-                sqlx::query(
-                    "INSERT INTO outbox (invoice_id, customer_id, step, kind, channel, template, tone, deadline, payload, decision_id, created_at, not_before, state, reason) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (invoice_id, step) DO NOTHING",
-                )
-                .bind(&d.invoice_id)
-                .bind(&d.customer_id)
-                .bind(&o.step)
-                .bind(o.kind)
-                .bind(o.channel.as_deref())
-                .bind(o.template.as_deref())
-                .bind(o.tone.as_deref())
-                .bind(o.deadline.map(|d| d.to_string()))
-                .bind(&o.payload)
-                .bind(id)
-                .bind(d.at)
-                .bind(o.not_before)
-                .bind(o.state)
-                .bind(o.reason.as_deref())
-                .execute(&mut *tx)
-                .await?;
-            }
-            if d.error.is_none() {
-                sqlx::query("UPDATE invoices SET next_review = $1, closed = $2, updated_at = $3 WHERE id = $4")
-                    .bind(d.next_review)
-                    .bind(d.closed.as_deref())
-                    .bind(d.at)
-                    .bind(&d.invoice_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(())
     }
 
     /// Messages waiting to leave, oldest first.

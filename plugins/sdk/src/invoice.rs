@@ -69,7 +69,13 @@ impl InvoiceView {
     /// The channel for a message: the customer's fallback chain
     /// ([`Customer::channel_for`]), skipping channels that failed for good on this invoice.
     pub fn channel_for(&self, preferred: &str) -> Option<String> {
-        self.customer.channel_where(preferred, |c| !self.channel_failed(c))
+        self.usable_channel(preferred).map(String::from)
+    }
+
+    /// [`InvoiceView::channel_for`] without allocating: the ladder asks it
+    /// for every step several times per invoice.
+    pub(crate) fn usable_channel<'c>(&self, preferred: &'c str) -> Option<&'c str> {
+        self.customer.pick_channel(preferred, |c| !self.channel_failed(c))
     }
 
     /// What is still owed, in minor units of `amount_due.currency`.
@@ -163,15 +169,16 @@ impl Customer {
 
     /// `channel_for`, also skipping the channels `usable` refuses.
     pub fn channel_where(&self, preferred: &str, usable: impl Fn(&str) -> bool) -> Option<String> {
-        let chain: &[&str] = match preferred {
+        self.pick_channel(preferred, usable).map(String::from)
+    }
+
+    fn pick_channel<'c>(&self, preferred: &'c str, usable: impl Fn(&str) -> bool) -> Option<&'c str> {
+        let chain: &[&'static str] = match preferred {
             "email" | "pec" => &["letter"],
             "phone" | "letter" => &[],
             _ => &["email", "letter"],
         };
-        core::iter::once(preferred)
-            .chain(chain.iter().copied())
-            .find(|c| self.reachable_by(c) && usable(c))
-            .map(String::from)
+        core::iter::once(preferred).chain(chain.iter().copied()).find(|c| self.reachable_by(c) && usable(c))
     }
 }
 

@@ -197,8 +197,8 @@ impl<'a> Ladder<'a> {
     }
 
     /// The channel this rung's message would use, if it has a message and a usable channel.
-    fn channel(&self, rung: &Rung) -> Option<Option<String>> {
-        rung.reminder.as_ref().map(|r| self.inv.channel_for(&r.channel))
+    fn channel<'r>(&self, rung: &'r Rung) -> Option<Option<&'r str>> {
+        rung.reminder.as_ref().map(|r| self.inv.usable_channel(&r.channel))
     }
 
     /// Could this rung ever be sent (a message needs a usable channel)?
@@ -256,7 +256,7 @@ impl<'a> Ladder<'a> {
             decision.actions.push(Action::Escalate(e.clone()));
         }
         if let (Some(rem), Some(Some(channel))) = (&r.reminder, self.channel(r)) {
-            decision.actions.push(Action::Remind(Reminder { channel, ..rem.clone() }));
+            decision.actions.push(Action::Remind(Reminder { channel: channel.to_string(), ..rem.clone() }));
         }
         if let Some(at) = r.retry_at {
             decision

@@ -1,0 +1,182 @@
+//! The scheduler's side of the store: pages of due invoices in, decisions out.
+//! A tick touches every due invoice, so both directions work a page at a time:
+//! one read for the page and its history, a few multi-row statements for its
+//! decisions, outbox rows and next reviews.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use sqlx::Row;
+
+use super::{DueInvoice, NewDecision, Store};
+use crate::invoice::Customer;
+
+/// Rows in one multi-row statement: well under SQLite's 32,766 and
+/// PostgreSQL's 65,535 bound parameters for the widest table (14 columns).
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// `($1, $2), ($3, $4)` for `rows` rows of `columns` placeholders.
+fn placeholders(rows: usize, columns: usize) -> String {
+    let mut sql = String::with_capacity(rows * columns * 5);
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..columns {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(r * columns + c + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+impl Store {
+    /// A page of open invoices whose review is due, in (next review, id) order
+    /// after the cursor `after`: it walks the `invoices_due` index, so a tick
+    /// over N due invoices reads each once, whatever N. A customer's record is
+    /// parsed once per page, however many of its invoices are in it.
+    pub async fn due_page(&self, now: i64, after: (i64, &str), limit: i64) -> anyhow::Result<Vec<DueInvoice>> {
+        let rows = sqlx::query(
+            "SELECT i.id AS id, i.next_review AS next_review, i.data AS invoice, c.id AS customer_id, c.data AS customer \
+             FROM invoices i JOIN customers c ON c.id = i.customer_id \
+             WHERE i.next_review <= $1 AND (i.next_review > $2 OR (i.next_review = $3 AND i.id > $4)) \
+             AND i.status = 'open' AND i.closed IS NULL ORDER BY i.next_review, i.id LIMIT $5",
+        )
+        .bind(now)
+        .bind(after.0)
+        .bind(after.0)
+        .bind(after.1)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut customers: HashMap<String, Arc<Customer>> = HashMap::new();
+        let mut page = Vec::with_capacity(rows.len());
+        for row in rows {
+            let customer_id: String = row.try_get("customer_id")?;
+            let customer = match customers.get(&customer_id) {
+                Some(c) => c.clone(),
+                None => {
+                    let c: Arc<Customer> = Arc::new(serde_json::from_str(&row.try_get::<String, _>("customer")?)?);
+                    customers.insert(customer_id, c.clone());
+                    c
+                }
+            };
+            page.push(DueInvoice {
+                next_review: row.try_get("next_review")?,
+                invoice: serde_json::from_str(&row.try_get::<String, _>("invoice")?)?,
+                customer,
+                outbox: vec![],
+            });
+        }
+        if !page.is_empty() {
+            // One query for the history of the whole page.
+            let ids: Vec<&str> = page.iter().map(|d| d.invoice.id.as_str()).collect();
+            let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+            let rows = self.outbox_where(&format!("invoice_id IN ({})", marks.join(", ")), &ids).await?;
+            let index: HashMap<String, usize> =
+                page.iter().enumerate().map(|(i, d)| (d.invoice.id.clone(), i)).collect();
+            for row in rows {
+                if let Some(&i) = index.get(&row.invoice_id) {
+                    page[i].outbox.push(row);
+                }
+            }
+        }
+        Ok(page)
+    }
+
+    /// Writes decisions, their outbox rows and next reviews in one
+    /// transaction, as multi-row statements: a page of a thousand decisions
+    /// is a handful of round trips, not three thousand.
+    pub async fn record_decisions(&self, decisions: &[NewDecision]) -> anyhow::Result<()> {
+        if decisions.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        // Invoice -> the id of its decision. A page holds an invoice once.
+        let mut ids: HashMap<String, i64> = HashMap::with_capacity(decisions.len());
+        for chunk in decisions.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO decisions (invoice_id, at, plugin_name, plugin_version, plugin_sha256, input_digest, actions, next_review, error) \
+                 VALUES {} RETURNING id, invoice_id",
+                placeholders(chunk.len(), 9)
+            );
+            let mut query = sqlx::query(&sql);
+            for d in chunk {
+                query = query
+                    .bind(&d.invoice_id)
+                    .bind(d.at)
+                    .bind(&d.plugin_name)
+                    .bind(&d.plugin_version)
+                    .bind(&d.plugin_sha256)
+                    .bind(&d.input_digest)
+                    .bind(&d.actions)
+                    .bind(d.next_review)
+                    .bind(d.error.as_deref());
+            }
+            for row in query.fetch_all(&mut *tx).await? {
+                ids.insert(row.try_get("invoice_id")?, row.try_get("id")?);
+            }
+        }
+
+        let steps: Vec<(&NewDecision, &super::NewOutbox)> =
+            decisions.iter().flat_map(|d| d.outbox.iter().map(move |o| (d, o))).collect();
+        for chunk in steps.chunks(ROWS_PER_STATEMENT) {
+            // The unique (invoice, step) key: a step already in the outbox is never added again.
+            let sql = format!(
+                "INSERT INTO outbox (invoice_id, customer_id, step, kind, channel, template, tone, deadline, payload, decision_id, created_at, not_before, state, reason) \
+                 VALUES {} ON CONFLICT (invoice_id, step) DO NOTHING",
+                placeholders(chunk.len(), 14)
+            );
+            let mut query = sqlx::query(&sql);
+            for (d, o) in chunk {
+                query = query
+                    .bind(&d.invoice_id)
+                    .bind(&d.customer_id)
+                    .bind(&o.step)
+                    .bind(o.kind)
+                    .bind(o.channel.as_deref())
+                    .bind(o.template.as_deref())
+                    .bind(o.tone.as_deref())
+                    .bind(o.deadline.map(|d| d.to_string()))
+                    .bind(&o.payload)
+                    .bind(ids[d.invoice_id.as_str()])
+                    .bind(d.at)
+                    .bind(o.not_before)
+                    .bind(o.state)
+                    .bind(o.reason.as_deref());
+            }
+            query.execute(&mut *tx).await?;
+        }
+
+        // A failed evaluation leaves the invoice as it was, so it is tried again.
+        let reviewed: Vec<&NewDecision> = decisions.iter().filter(|d| d.error.is_none()).collect();
+        for chunk in reviewed.chunks(ROWS_PER_STATEMENT) {
+            // VALUES names its columns column1, column2... in SQLite and PostgreSQL alike.
+            let sql = format!(
+                "UPDATE invoices SET next_review = v.column2, closed = v.column3, updated_at = v.column4 \
+                 FROM (VALUES {}) AS v WHERE invoices.id = v.column1",
+                placeholders(chunk.len(), 4)
+            );
+            let mut query = sqlx::query(&sql);
+            for d in chunk {
+                query = query.bind(&d.invoice_id).bind(d.next_review).bind(d.closed.as_deref()).bind(d.at);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::placeholders;
+
+    #[test]
+    fn placeholders_number_rows_then_columns() {
+        assert_eq!(placeholders(1, 1), "($1)");
+        assert_eq!(placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
+    }
+}
