@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod determinism;
 mod ladders;
+mod pages;
 mod pipeline;
 mod sandbox_limits;
 mod serve;
