@@ -23,6 +23,8 @@ use crate::invoice::{Customer, Event, Invoice, InvoiceStatus};
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// PostgreSQL rather than SQLite: the two number bound parameters differently.
+    postgres: bool,
 }
 
 /// An outbox row: one step of one invoice, from decision to delivery.
@@ -172,7 +174,7 @@ impl Store {
             .connect_with(options)
             .await
             .with_context(|| format!("opening the database {location}"))?;
-        let store = Store { pool };
+        let store = Store { pool, postgres };
         store.migrate(postgres).await?;
         Ok(store)
     }
