@@ -40,18 +40,19 @@ fn placeholders(postgres: bool, rows: usize, columns: usize) -> String {
 
 impl Store {
     /// A page of open invoices whose review is due, in (next review, id) order
-    /// after the cursor `after`: it walks the `invoices_due` index, so a tick
-    /// over N due invoices reads each once, whatever N. A customer's record is
+    /// after the cursor `after`. The cursor is a row value so that SQLite
+    /// walks the `invoices_due` index from it; with an OR of the two columns
+    /// it gathered and sorted every due invoice for each page, and a tick
+    /// grew with the square of the invoices. A customer's record is
     /// parsed once per page, however many of its invoices are in it.
     pub async fn due_page(&self, now: i64, after: (i64, &str), limit: i64) -> anyhow::Result<Vec<DueInvoice>> {
         let rows = sqlx::query(
             "SELECT i.id AS id, i.next_review AS next_review, i.data AS invoice, c.id AS customer_id, c.data AS customer \
              FROM invoices i JOIN customers c ON c.id = i.customer_id \
-             WHERE i.next_review <= $1 AND (i.next_review > $2 OR (i.next_review = $3 AND i.id > $4)) \
-             AND i.status = 'open' AND i.closed IS NULL ORDER BY i.next_review, i.id LIMIT $5",
+             WHERE i.next_review <= $1 AND (i.next_review, i.id) > ($2, $3) \
+             AND i.status = 'open' AND i.closed IS NULL ORDER BY i.next_review, i.id LIMIT $4",
         )
         .bind(now)
-        .bind(after.0)
         .bind(after.0)
         .bind(after.1)
         .bind(limit)
