@@ -213,9 +213,16 @@ fn tick(
             runtime.swap_policies(|p| p.by_name.values_mut().for_each(|v| *v = native.clone()));
         }
         runtime.store.import(&invoices(n), now - chrono::Duration::days(40)).await.unwrap();
+        let perf = |command: &str| {
+            if let Ok(fifo) = std::env::var("PERF_CTL_FIFO") {
+                std::fs::write(fifo, command).unwrap();
+            }
+        };
+        perf("enable\n");
         let t = Instant::now();
         let r = runtime.decide(now, false).await.unwrap();
         let elapsed = t.elapsed();
+        perf("disable\n");
         assert_eq!(r.evaluated, n);
         assert_eq!(r.plugin_errors, 0);
         assert!(r.reminders_queued > n / 2, "{r:?}");
@@ -238,114 +245,127 @@ fn main() {
     let policy = catalog.policy("b2b-standard").unwrap();
     let now: DateTime<Utc> = "2026-10-31T09:00:00Z".parse().unwrap();
     let mut rows = vec![];
+    // SOLLECITO_BENCH_FIGURES=eval,tick,emails,start,swap picks figures (default: all).
+    let only = std::env::var("SOLLECITO_BENCH_FIGURES").ok();
+    let wanted = |figure: &str| only.as_deref().is_none_or(|o| o.split(',').any(|f| f.trim() == figure));
 
     // 1. Policy evaluation, batch of 1000, through the sandbox and natively.
     let batch = views(&invoices(1000));
     let native_batch: Vec<sdk::InvoiceView> = batch.iter().map(native).collect();
-    let wasm = median(21, || {
-        let r = policy.evaluate(now.timestamp(), &[], &batch);
-        assert!(r.iter().all(Result::is_ok));
-    });
-    let reference = median(21, || {
-        // The sandbox copies the batch in; so does the reference.
-        let r = sdk::evaluate_batch::<b2b_standard::B2bStandard>(now.timestamp(), vec![], native_batch.clone());
-        assert!(r.iter().all(Result::is_ok));
-    });
-    rows.push(Row {
-        figure: "policy evaluation per invoice (batch of 1000, b2b-standard)".into(),
-        wasm: format!("{:.0} ns ({:.2}M invoices/s)", ns(wasm, 1000), 1e3 / ns(wasm, 1000)),
-        reference: format!("{:.0} ns native", ns(reference, 1000)),
-        ratio: format!("{:.2}x", wasm.as_secs_f64() / reference.as_secs_f64()),
-        target: "<= 1.5x native; >= 1M/s per core".into(),
-    });
+    if wanted("eval") {
+        let wasm = median(21, || {
+            let r = policy.evaluate(now.timestamp(), &[], &batch);
+            assert!(r.iter().all(Result::is_ok));
+        });
+        let reference = median(21, || {
+            // The sandbox copies the batch in; so does the reference.
+            let r = sdk::evaluate_batch::<b2b_standard::B2bStandard>(now.timestamp(), vec![], native_batch.clone());
+            assert!(r.iter().all(Result::is_ok));
+        });
+        rows.push(Row {
+            figure: "policy evaluation per invoice (batch of 1000, b2b-standard)".into(),
+            wasm: format!("{:.0} ns ({:.2}M invoices/s)", ns(wasm, 1000), 1e3 / ns(wasm, 1000)),
+            reference: format!("{:.0} ns native", ns(reference, 1000)),
+            ratio: format!("{:.2}x", wasm.as_secs_f64() / reference.as_secs_f64()),
+            target: "<= 1.5x native; >= 1M/s per core".into(),
+        });
+    }
 
     // 2 and 6. One tick over N invoices in SQLite, and its growth with 10x invoices.
-    let sizes: Vec<usize> = std::env::var("SOLLECITO_BENCH_INVOICES")
-        .ok()
-        .map(|v| v.split(',').filter_map(|n| n.parse().ok()).collect())
-        .unwrap_or_else(|| vec![10_000, 100_000]);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let mut ticks = vec![];
-    let reference = native_b2b(catalog.sandbox());
-    for &n in &sizes {
-        let elapsed = tick(&rt, &mut catalog, None, n, now);
-        let native = tick(&rt, &mut catalog, Some(reference.clone()), n, now);
-        ticks.push((n, elapsed));
-        let rate = |d: Duration| n as f64 / d.as_secs_f64();
+    if wanted("tick") {
+        let sizes: Vec<usize> = std::env::var("SOLLECITO_BENCH_INVOICES")
+            .ok()
+            .map(|v| v.split(',').filter_map(|n| n.parse().ok()).collect())
+            .unwrap_or_else(|| vec![10_000, 100_000]);
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        let mut ticks = vec![];
+        let reference = native_b2b(catalog.sandbox());
+        for &n in &sizes {
+            let elapsed = tick(&rt, &mut catalog, None, n, now);
+            let native = tick(&rt, &mut catalog, Some(reference.clone()), n, now);
+            ticks.push((n, elapsed));
+            let rate = |d: Duration| n as f64 / d.as_secs_f64();
+            rows.push(Row {
+                figure: format!("one tick over {n} invoices in SQLite (load, evaluate, guardrails, write)"),
+                wasm: format!("{:.2} s ({:.0} invoices/s)", elapsed.as_secs_f64(), rate(elapsed)),
+                reference: format!("{:.2} s ({:.0} invoices/s) native policy", native.as_secs_f64(), rate(native)),
+                ratio: format!("{:.2}x", elapsed.as_secs_f64() / native.as_secs_f64()),
+                target: ">= 300k invoices/s on 2 cores".into(),
+            });
+        }
+        if ticks.len() >= 2 {
+            let (small, big) = (ticks[0], ticks[ticks.len() - 1]);
+            rows.push(Row {
+                figure: format!("growth: {} against {} invoices", big.0, small.0),
+                wasm: format!(
+                    "{:.1}x the time for {:.0}x the invoices",
+                    big.1.as_secs_f64() / small.1.as_secs_f64(),
+                    big.0 as f64 / small.0 as f64
+                ),
+                reference: "-".into(),
+                ratio: "-".into(),
+                target: "10x invoices <= 11x time".into(),
+            });
+        }
+
+        let peak = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
+            })
+            .unwrap_or_else(|| "unknown".into());
         rows.push(Row {
-            figure: format!("one tick over {n} invoices in SQLite (load, evaluate, guardrails, write)"),
-            wasm: format!("{:.2} s ({:.0} invoices/s)", elapsed.as_secs_f64(), rate(elapsed)),
-            reference: format!("{:.2} s ({:.0} invoices/s) native policy", native.as_secs_f64(), rate(native)),
-            ratio: format!("{:.2}x", elapsed.as_secs_f64() / native.as_secs_f64()),
-            target: ">= 300k invoices/s on 2 cores".into(),
-        });
-    }
-    if ticks.len() >= 2 {
-        let (small, big) = (ticks[0], ticks[ticks.len() - 1]);
-        rows.push(Row {
-            figure: format!("growth: {} against {} invoices", big.0, small.0),
-            wasm: format!(
-                "{:.1}x the time for {:.0}x the invoices",
-                big.1.as_secs_f64() / small.1.as_secs_f64(),
-                big.0 as f64 / small.0 as f64
-            ),
+            figure: "peak RSS of this process after the ticks".into(),
+            wasm: peak,
             reference: "-".into(),
             ratio: "-".into(),
-            target: "10x invoices <= 11x time".into(),
+            target: "<= 256 MB".into(),
         });
     }
 
-    let peak = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into());
-    rows.push(Row {
-        figure: "peak RSS of this process after the ticks".into(),
-        wasm: peak,
-        reference: "-".into(),
-        ratio: "-".into(),
-        target: "<= 256 MB".into(),
-    });
-
     // 5. Emails per second through the `email` adapter to a local SMTP server, against lettre alone.
-    rows.push(emails(&catalog));
+    if wanted("emails") {
+        rows.push(emails(&catalog));
+    }
 
     // 3. Cold start of `sollecito plugins` (compiled plugins cached) against `--version`.
-    let bin = env!("CARGO_BIN_EXE_sollecito");
-    let run = |args: &[&str]| {
-        let out = Command::new(bin).args(args).env("SOLLECITO_CACHE_DIR", cache.path()).output().unwrap();
-        assert!(out.status.success());
-    };
-    run(&["plugins"]);
-    let plugins = median(11, || run(&["plugins"]));
-    let version = median(11, || run(&["--version"]));
-    rows.push(Row {
-        figure: "cold start of `sollecito plugins`, 7 bundled plugins".into(),
-        wasm: format!("{:.1} ms", plugins.as_secs_f64() * 1e3),
-        reference: format!("{:.1} ms `--version`", version.as_secs_f64() * 1e3),
-        ratio: format!("{:.1}x", plugins.as_secs_f64() / version.as_secs_f64()),
-        target: "<= 50 ms".into(),
-    });
+    if wanted("start") {
+        let bin = env!("CARGO_BIN_EXE_sollecito");
+        let run = |args: &[&str]| {
+            let out = Command::new(bin).args(args).env("SOLLECITO_CACHE_DIR", cache.path()).output().unwrap();
+            assert!(out.status.success());
+        };
+        run(&["plugins"]);
+        let plugins = median(11, || run(&["plugins"]));
+        let version = median(11, || run(&["--version"]));
+        rows.push(Row {
+            figure: "cold start of `sollecito plugins`, 7 bundled plugins".into(),
+            wasm: format!("{:.1} ms", plugins.as_secs_f64() * 1e3),
+            reference: format!("{:.1} ms `--version`", version.as_secs_f64() * 1e3),
+            ratio: format!("{:.1}x", plugins.as_secs_f64() / version.as_secs_f64()),
+            target: "<= 50 ms".into(),
+        });
+    }
 
     // 4. Live swap: compile a new policy (no cache), check it, switch it in.
-    let bytes = std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wasm/wasm32-wasip2/release/b2b_standard.wasm"),
-    )
-    .unwrap();
-    let fresh = Sandbox::new(Limits::default(), None).unwrap();
-    let swap = median(5, || {
-        let p = fresh.load(&bytes, sollecito::sandbox::PluginSource::Bundled).unwrap();
-        assert!(p.evaluate(now.timestamp(), &[], &batch[..6]).iter().all(Result::is_ok));
-    });
-    rows.push(Row {
-        figure: "live swap: upload to active (compile, world check, smoke run)".into(),
-        wasm: format!("{:.0} ms", swap.as_secs_f64() * 1e3),
-        reference: "-".into(),
-        ratio: "-".into(),
-        target: "<= 100 ms".into(),
-    });
+    if wanted("swap") {
+        let bytes = std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/wasm/wasm32-wasip2/release/b2b_standard.wasm"),
+        )
+        .unwrap();
+        let fresh = Sandbox::new(Limits::default(), None).unwrap();
+        let swap = median(5, || {
+            let p = fresh.load(&bytes, sollecito::sandbox::PluginSource::Bundled).unwrap();
+            assert!(p.evaluate(now.timestamp(), &[], &batch[..6]).iter().all(Result::is_ok));
+        });
+        rows.push(Row {
+            figure: "live swap: upload to active (compile, world check, smoke run)".into(),
+            wasm: format!("{:.0} ms", swap.as_secs_f64() * 1e3),
+            reference: "-".into(),
+            ratio: "-".into(),
+            target: "<= 100 ms".into(),
+        });
+    }
 
     println!("\n| figure | sollecito | reference | ratio | target |\n|---|---|---|---|---|");
     for r in rows {

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -115,18 +116,26 @@ pub async fn decide(
     let mut report = DecideReport::default();
     let mut page = store.due_page(now.timestamp(), (i64::MIN, ""), batch as i64).await?;
     let mut writing: Option<tokio::task::JoinHandle<anyhow::Result<()>>> = None;
+    // Where the time of a tick goes, for the debug log.
+    let (mut reading, mut evaluating, mut waiting) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     while let Some(last) = page.last() {
         let after = (last.next_review, last.invoice.id.clone());
         report.evaluated += page.len();
+        let started = Instant::now();
         let (decisions, shadows) =
             tokio::task::block_in_place(|| decide_page(policies, config, &page, now, &mut report));
+        evaluating += started.elapsed();
         report.shadowed += shadows.len();
         // The invoices of this page are behind the cursor whether or not its
         // decisions are written yet, so the next page can be read first.
+        let started = Instant::now();
         if let Some(write) = writing.take() {
             write.await??;
         }
+        waiting += started.elapsed();
+        let started = Instant::now();
         page = store.due_page(now.timestamp(), (after.0, &after.1), batch as i64).await?;
+        reading += started.elapsed();
         if !dry_run {
             let store = store.clone();
             writing = Some(tokio::spawn(async move {
@@ -138,6 +147,13 @@ pub async fn decide(
     if let Some(write) = writing {
         write.await??;
     }
+    tracing::debug!(
+        invoices = report.evaluated,
+        ?reading,
+        ?evaluating,
+        ?waiting,
+        "decided (evaluating includes views, guardrails and the input digests; waiting is for writes)"
+    );
     Ok(report)
 }
 
@@ -171,13 +187,20 @@ fn decide_page(
             })
             .collect();
         let results = evaluate_on_every_core(policy, now.timestamp(), &settings, &views);
-        // The digest of what the policy saw: the time and settings once, then each view.
+        // The digest of the input: the time and settings once, then each invoice
+        // and customer as stored (what its view is made from) and its history.
         let mut input = Sha256::new();
-        write!(HashWriter(&mut input), "{now}|{settings:?}|").expect("hashing cannot fail");
+        write!(HashWriter(&mut input), "{now}|{settings:?}").expect("hashing cannot fail");
         let first = decisions.len();
         for ((due, view), result) in invoices.iter().zip(&views).zip(results) {
             let mut digest = input.clone();
-            write!(HashWriter(&mut digest), "{view:?}").expect("hashing cannot fail");
+            for part in [due.stored.as_bytes(), due.customer_stored.as_bytes()] {
+                digest.update(b"|");
+                digest.update(part);
+            }
+            for contact in &view.history {
+                write!(HashWriter(&mut digest), "|{contact:?}").expect("hashing cannot fail");
+            }
             let mut d = NewDecision {
                 invoice_id: due.invoice.id.clone(),
                 customer_id: due.customer.id.clone(),

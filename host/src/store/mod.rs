@@ -59,6 +59,10 @@ pub struct DueInvoice {
     pub next_review: i64,
     pub invoice: Invoice,
     pub customer: std::sync::Arc<Customer>,
+    /// The invoice and its customer as stored (JSON): with the history, what a
+    /// decision's input digest is taken over.
+    pub stored: String,
+    pub customer_stored: std::sync::Arc<str>,
     pub outbox: Vec<OutboxRow>,
 }
 
