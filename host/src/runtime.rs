@@ -43,6 +43,7 @@ impl Runtime {
     pub async fn open(db: &Path, config: Config, catalog: &mut Catalog) -> anyhow::Result<Self> {
         let bad = |reason: String| BadConfig { file: "config".into(), reason };
         let policies = Policies::resolve(&config, catalog)?;
+        let beside = beside_database(db);
         let renderer = Renderer::new(config.templates.dir.as_ref().map(|d| config.resolve(d)).as_deref())
             .map_err(|e| bad(format!("templates: {e}")))?;
         let (mail, outbox_dir): (Arc<dyn MailRelay>, _) = match &config.email.smtp_url {
@@ -50,12 +51,12 @@ impl Runtime {
             None => {
                 let dir = match &config.email.outbox_dir {
                     Some(d) => config.resolve(d),
-                    None => db.parent().unwrap_or(Path::new(".")).join("outbox"),
+                    None => beside.join("outbox"),
                 };
                 (Arc::new(LettreRelay::folder(dir.clone())?), Some(dir))
             }
         };
-        let letters = db.parent().unwrap_or(Path::new(".")).join("letters");
+        let letters = beside.join("letters");
         let channels = channels(&config, catalog, mail, letters)?;
         let batch = catalog.sandbox().limits().batch_size;
         let store = Store::open(&db.display().to_string()).await?;
@@ -92,6 +93,15 @@ impl Runtime {
         let delivered = self.delivery.run(&self.store, now, dry_run).await?;
         Ok(TickReport { at: now, dry_run, decided, delivered })
     }
+}
+
+/// The folder for what is kept beside the database (outbox, letters, plugins):
+/// the SQLite file's folder, or the working folder for a database URL.
+pub fn beside_database(db: &Path) -> &Path {
+    if db.to_str().is_some_and(|d| d.contains("://")) {
+        return Path::new(".");
+    }
+    db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
 }
 
 /// Channels by name: adapter, grants, settings. By default `email` has the mail

@@ -37,7 +37,7 @@ pub async fn run(db: &Path, config: Config, mut catalog: Catalog, listen: Socket
         })?;
     let tick = Duration::from_secs(config.serve.tick_seconds.max(1));
     let watch = config.serve.watch.as_ref().map(|w| config.resolve(w));
-    let plugins_dir = db.parent().unwrap_or(Path::new(".")).join("plugins");
+    let plugins_dir = crate::runtime::beside_database(db).join("plugins");
     let (default_locale, public_reads) = (config.serve.default_locale.clone(), config.serve.public_reads);
 
     let runtime = Arc::new(Runtime::open(db, config, &mut catalog).await?);

@@ -28,8 +28,31 @@ fn many(n: usize) -> Dataset {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tick_over_several_pages_decides_each_invoice_once() {
     let dir = tempfile::tempdir().unwrap();
+    several_pages(&dir.path().join("pages.db")).await;
+}
+
+/// The same on PostgreSQL (the local server CI starts), in a database of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tick_over_several_pages_decides_each_invoice_once_on_postgres() {
+    use sqlx::Connection;
+    let server =
+        std::env::var("SOLLECITO_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let name = format!("sollecito_pages_{}", std::process::id());
+    let mut admin = sqlx::PgConnection::connect(&format!("{server}/test"))
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {server} (start it, or set SOLLECITO_TEST_POSTGRES): {e}"));
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&mut admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+    several_pages(std::path::Path::new(&format!("{server}/{name}"))).await;
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
+}
+
+async fn several_pages(db: &std::path::Path) {
     let mut catalog = catalog();
-    let runtime = Runtime::open(&dir.path().join("pages.db"), Config::default(), &mut catalog).await.unwrap();
+    let outbox = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    config.email.outbox_dir = Some(outbox.path().to_path_buf());
+    let runtime = Runtime::open(db, config, &mut catalog).await.unwrap();
     // 2,345 invoices: three pages of up to 1,000, statements of up to 500 rows.
     let data = many(2_345);
     let now = at("2026-10-31T09:00:00Z");
