@@ -213,21 +213,24 @@ fn tick(
             runtime.swap_policies(|p| p.by_name.values_mut().for_each(|v| *v = native.clone()));
         }
         runtime.store.import(&invoices(n), now - chrono::Duration::days(40)).await.unwrap();
-        let perf = |command: &str| {
-            if let Ok(fifo) = std::env::var("PERF_CTL_FIFO") {
-                std::fs::write(fifo, command).unwrap();
-            }
-        };
-        perf("enable\n");
+        perf("enable");
         let t = Instant::now();
         let r = runtime.decide(now, false).await.unwrap();
         let elapsed = t.elapsed();
-        perf("disable\n");
+        perf("disable");
         assert_eq!(r.evaluated, n);
         assert_eq!(r.plugin_errors, 0);
         assert!(r.reminders_queued > n / 2, "{r:?}");
         elapsed
     })
+}
+
+/// Starts and stops a `perf record -D -1 --control fifo:FIFO` around a
+/// measured part, when PERF_CTL_FIFO names the fifo.
+fn perf(command: &str) {
+    if let Ok(fifo) = std::env::var("PERF_CTL_FIFO") {
+        std::fs::write(fifo, format!("{command}\n")).unwrap();
+    }
 }
 
 struct Row {
@@ -253,10 +256,12 @@ fn main() {
     let batch = views(&invoices(1000));
     let native_batch: Vec<sdk::InvoiceView> = batch.iter().map(native).collect();
     if wanted("eval") {
+        perf("enable");
         let wasm = median(21, || {
             let r = policy.evaluate(now.timestamp(), &[], &batch);
             assert!(r.iter().all(Result::is_ok));
         });
+        perf("disable");
         let reference = median(21, || {
             // The sandbox copies the batch in; so does the reference.
             let r = sdk::evaluate_batch::<b2b_standard::B2bStandard>(now.timestamp(), vec![], native_batch.clone());

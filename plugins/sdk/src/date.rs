@@ -120,16 +120,18 @@ impl Date {
             return *self;
         }
         // Whole weeks first so large `n` costs nothing, then day by day.
+        // Counted in days since the epoch: one calendar conversion, not one a day.
         let weeks = (n - 1) / 5;
         let mut left = n - weeks * 5;
-        let mut date = self.add_days(weeks.saturating_mul(7));
+        let mut days = self.epoch_days().saturating_add(weeks.saturating_mul(7));
         while left > 0 {
-            date = date.add_days(1);
-            if !date.is_weekend() {
+            days = days.saturating_add(1);
+            // 1970-01-01 was a Thursday: weekday 0 is Monday, 5 and 6 the weekend.
+            if (days.rem_euclid(7) + 3) % 7 < 5 {
                 left -= 1;
             }
         }
-        date
+        Date::from_epoch_days(days)
     }
 
     /// Whole years from `self` to `later` (0 if `later` is earlier).

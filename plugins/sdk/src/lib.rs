@@ -41,6 +41,8 @@ pub mod bindings {
     });
 }
 
+#[cfg(all(feature = "bump-alloc", target_arch = "wasm32"))]
+mod bump;
 mod ctx;
 mod date;
 mod decision;
@@ -60,6 +62,10 @@ pub use date::{DAY, HOUR};
 pub use guard::standard_guard;
 pub use invoice::{currency_exponent, is_hard_decline};
 pub use ladder::{Ladder, Rung};
+
+#[cfg(all(feature = "bump-alloc", target_arch = "wasm32"))]
+#[global_allocator]
+static ALLOCATOR: bump::Bump = bump::Bump::new();
 
 /// Everything a policy usually needs: `use sollecito_sdk::prelude::*;`.
 pub mod prelude {
