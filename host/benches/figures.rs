@@ -18,6 +18,9 @@ use sollecito::sandbox::v0_1::{self, InvoiceView};
 use sollecito::sandbox::{Limits, Sandbox};
 use sollecito_sdk as sdk;
 
+#[path = "figures/emails.rs"]
+mod emails;
+
 /// Median of `runs` timings of `f`.
 fn median(runs: usize, mut f: impl FnMut()) -> Duration {
     let mut times: Vec<Duration> = (0..runs)
@@ -342,7 +345,7 @@ fn main() {
 
     // 5. Emails per second through the `email` adapter to a local SMTP server, against lettre alone.
     if wanted("emails") {
-        rows.push(emails(&catalog));
+        rows.extend(emails::rows(&catalog));
     }
 
     // 3. Cold start of `sollecito plugins` (compiled plugins cached) against `--version`.
@@ -387,95 +390,5 @@ fn main() {
     println!("\n| figure | sollecito | reference | ratio | target |\n|---|---|---|---|---|");
     for r in rows {
         println!("| {} | {} | {} | {} | {} |", r.figure, r.wasm, r.reference, r.ratio, r.target);
-    }
-}
-
-/// Sends `n` messages through the email adapter (sandboxed, with the mail
-/// capability) and `n` through lettre alone, to the same local aiosmtpd.
-fn emails(catalog: &Catalog) -> Row {
-    let figure = "emails per second through the `email` adapter to a local SMTP server".to_string();
-    let target = ">= 2,000/s, >= 0.8x lettre alone".to_string();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let dir = tempfile::tempdir().unwrap();
-    let server = Command::new("python3")
-        .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Sink"])
-        .current_dir(dir.path())
-        .spawn();
-    let Ok(mut server) = server else {
-        return Row {
-            figure,
-            wasm: "skipped: no python3 with aiosmtpd".into(),
-            reference: "-".into(),
-            ratio: "-".into(),
-            target,
-        };
-    };
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if started.elapsed() > Duration::from_secs(20) {
-            let _ = server.kill();
-            return Row {
-                figure,
-                wasm: "skipped: aiosmtpd did not start".into(),
-                reference: "-".into(),
-                ratio: "-".into(),
-                target,
-            };
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let url = format!("smtp://127.0.0.1:{port}");
-    let relay: std::sync::Arc<dyn sollecito::sandbox::MailRelay> =
-        std::sync::Arc::new(sollecito::deliver::mail::LettreRelay::smtp(&url).unwrap());
-    let adapter = catalog.plugins().iter().find(|p| p.id.name == "email").unwrap().clone();
-    let n = 300;
-    let message = |i: usize| v0_1::Message {
-        key: format!("bench-{i}/step"),
-        channel: "email".into(),
-        invoice_number: format!("B-{i}"),
-        tone: v0_1::Tone::Soft,
-        sender: v0_1::Sender { name: "Acme".into(), email: "crediti@acme.example".into(), phone: None },
-        recipient: v0_1::Recipient {
-            name: "Mario Rossi".into(),
-            email: Some("mario@example.it".into()),
-            phone: None,
-            postal_address: None,
-            locale: "it-IT".into(),
-        },
-        subject: format!("Fattura B-{i}"),
-        text: "Gentile cliente, ".repeat(60),
-        html: Some("<p>Gentile cliente</p>".repeat(60)),
-        payment_link: None,
-    };
-    let grants = sollecito::sandbox::Grants { mail: Some(relay.clone()), ..Default::default() };
-    let t = Instant::now();
-    for i in 0..n {
-        adapter.deliver(&[], &message(i), 0, grants.clone()).unwrap().unwrap();
-    }
-    let through_adapter = t.elapsed();
-    let t = Instant::now();
-    for i in 0..n {
-        let m = message(i);
-        let email = v0_1::Email {
-            message_id: format!("<bench-{i}@acme.example>"),
-            from_address: "\"Acme\" <crediti@acme.example>".into(),
-            to_address: "\"Mario Rossi\" <mario@example.it>".into(),
-            reply_to: None,
-            subject: m.subject,
-            text: m.text,
-            html: m.html,
-            headers: vec![],
-        };
-        relay.send(&email, 0).unwrap();
-    }
-    let alone = t.elapsed();
-    let _ = server.kill();
-    let rate = |d: Duration| n as f64 / d.as_secs_f64();
-    Row {
-        figure,
-        wasm: format!("{:.0}/s", rate(through_adapter)),
-        reference: format!("{:.0}/s lettre alone (pooled)", rate(alone)),
-        ratio: format!("{:.2}x", rate(through_adapter) / rate(alone)),
-        target,
     }
 }
