@@ -8,6 +8,7 @@ use chrono::Days;
 use sollecito::config::Config;
 use sollecito::intake::Dataset;
 use sollecito::runtime::Runtime;
+use sollecito::sandbox::v0_1;
 
 use crate::common::*;
 
@@ -75,6 +76,21 @@ async fn several_pages(db: &std::path::Path) {
         }
     }
     assert!(steps_seen > 100, "{steps_seen}");
+
+    // Each invoice got its own decision, not a neighbour's: the page was split
+    // across threads and put back in order. Due dates differ, so decisions do.
+    let policy = runtime.policies().by_name["b2b-standard"].clone();
+    let mut distinct = HashSet::new();
+    for inv in data.invoices.iter().step_by(97) {
+        let customer = data.customers.iter().find(|c| c.id == inv.customer_id).unwrap();
+        let view = v0_1::invoice_view(inv, v0_1::customer_view(customer), vec![]);
+        let alone = policy.evaluate(now.timestamp(), &[], &[view]).remove(0).unwrap();
+        let expected: Vec<_> = alone.actions.iter().map(v0_1::action_json).collect();
+        let recorded = &runtime.store.decisions_of(&inv.id).await.unwrap()[0].actions;
+        assert_eq!(recorded, &serde_json::Value::Array(expected.clone()), "{}", inv.id);
+        distinct.insert(serde_json::to_string(&expected).unwrap());
+    }
+    assert!(distinct.len() > 2, "{distinct:?}");
 
     // Every next review moved past `now`: the same tick again decides nothing.
     let again = runtime.decide(now, false).await.unwrap();
