@@ -181,6 +181,12 @@ impl Checker {
         self.problems.push(Problem { location: location.into(), field: field.into(), reason: reason.into() });
     }
 
+    fn id(&mut self, location: &str, id: &str) {
+        if !is_id(id) {
+            self.bad(location, "id", format!("{id:?} is not an id: 1 to 128 printable characters"));
+        }
+    }
+
     fn date(&mut self, location: &str, field: &str, text: &str) -> Option<NaiveDate> {
         match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
             Ok(d) => Some(d),
@@ -289,6 +295,12 @@ pub fn parse_dataset(file: &str, text: &str) -> Result<Dataset, BadInput> {
 
 /// Checks a raw dataset. `labels` names where each customer and invoice came
 /// from (a CSV line); JSON ones are named by their index and id.
+/// Ids travel into the store's pages, file names and Message-IDs: 1 to 128
+/// printable characters, not all blank.
+pub fn is_id(id: &str) -> bool {
+    !id.trim().is_empty() && id.chars().count() <= 128 && !id.chars().any(char::is_control)
+}
+
 fn check_dataset(
     file: &str,
     raw: RawDataset,
@@ -305,6 +317,7 @@ fn check_dataset(
         if !customer_ids.insert(c.id.clone()) {
             check.bad(&at, "id", "duplicate customer id");
         }
+        check.id(&at, &c.id);
         let timezone = c.timezone.parse::<chrono_tz::Tz>().ok();
         if timezone.is_none() {
             check.bad(&at, "timezone", format!("unknown timezone {:?}", c.timezone));
@@ -351,6 +364,7 @@ fn check_dataset(
         if !invoice_ids.insert(r.id.clone()) {
             check.bad(&at, "id", "duplicate invoice id");
         }
+        check.id(&at, &r.id);
         if !customer_ids.contains(&r.customer) {
             check.bad(&at, "customer", format!("unknown customer {:?}", r.customer));
         }
@@ -487,6 +501,19 @@ mod tests {
             assert!(found.contains(&(loc.into(), field.into())), "missing {loc} {field} in {found:?}");
         }
         assert_eq!(found.len(), expected.len(), "{found:?}");
+    }
+
+    #[test]
+    fn ids_are_printable() {
+        let text = r#"{
+          "customers": [{"id": " ", "name": "A", "locale": "it-IT", "timezone": "Europe/Rome", "email": "a@example.com"}],
+          "invoices": [
+            {"id": "i\u001f1", "number": "1", "customer": " ", "currency": "EUR", "amount_due": "10", "issued": "2026-01-01", "due": "2026-01-31"}
+          ]
+        }"#;
+        let err = parse_dataset("x.json", text).unwrap_err();
+        let found: Vec<(&str, &str)> = err.problems.iter().map(|p| (p.location.as_str(), p.field.as_str())).collect();
+        assert_eq!(found, [("customers[0] ( )", "id"), ("invoices[0] (i\u{1f}1)", "id")], "{err}");
     }
 
     #[test]

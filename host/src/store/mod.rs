@@ -215,6 +215,11 @@ impl Store {
     /// and the change recorded as events; it is never duplicated.
     pub async fn import(&self, data: &Dataset, now: DateTime<Utc>) -> anyhow::Result<ImportReport> {
         let at = now.timestamp();
+        // Every way in (files, the API, Stripe) ends here: no id the store cannot page.
+        let ids = data.customers.iter().map(|c| &c.id).chain(data.invoices.iter().map(|i| &i.id));
+        if let Some(bad) = ids.into_iter().find(|id| !crate::intake::is_id(id)) {
+            anyhow::bail!("{bad:?} is not an id: 1 to 128 printable characters");
+        }
         let mut report = ImportReport::default();
         let mut tx = self.pool.begin().await?;
         for c in &data.customers {
