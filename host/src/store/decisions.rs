@@ -51,10 +51,10 @@ impl Store {
     /// grew with the square of the invoices. A customer's record is
     /// parsed once per page, however many of its invoices are in it.
     ///
-    /// The page comes back as one text value: sqlx hands SQLite's rows from
-    /// its worker thread one at a time, and those hand-overs cost more than
-    /// reading the rows. JSON never holds the control characters used as
-    /// separators (serde escapes them).
+    /// The page comes back as one text value rather than a row per invoice:
+    /// sqlx hands SQLite's rows over from its worker thread one at a time
+    /// (a few percent of a tick). JSON never holds the control characters
+    /// used as separators (serde escapes them) and ids may not (intake).
     pub async fn due_page(&self, now: i64, after: (i64, &str), limit: i64) -> anyhow::Result<Vec<DueInvoice>> {
         let row = sqlx::query(
             "SELECT string_agg(p.id || $5 || p.next_review || $5 || p.customer_id || $5 || p.invoice || $5 || p.customer, \
