@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::config::Config;
 use crate::guardrails::{self, Block, Request};
 use crate::sandbox::Plugin;
-use crate::sandbox::v0_1::{self, Action, Contact, Outcome, Tone};
+use crate::sandbox::v0_1::{self, Action, Contact, EscalationKind, Outcome, Tone};
 use crate::store::{DueInvoice, NewDecision, NewOutbox, OutboxRow, ShadowRow, Store};
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -308,6 +308,22 @@ fn shadow(
     rows
 }
 
+/// The task a manual review opens, keyed like a message of the same step.
+fn review_task(due: &DueInvoice, step: &str, why: &str) -> v0_1::Task {
+    let (invoice, customer) = (&due.invoice, &due.customer);
+    let outstanding = crate::simulate::format_money(invoice.outstanding(), &invoice.currency);
+    v0_1::Task {
+        key: format!("{}/{step}", invoice.id),
+        title: format!("Review invoice {}", invoice.number),
+        customer: customer.name.clone(),
+        phone: customer.phone.clone(),
+        script: format!(
+            "Invoice {} of {}, {outstanding} outstanding, due {}. The policy stopped and asks a person to look: {why}",
+            invoice.number, customer.name, invoice.due
+        ),
+    }
+}
+
 /// Turns a policy's decision into outbox rows, after the guardrails.
 fn carry_out(
     d: &mut NewDecision,
@@ -351,6 +367,15 @@ fn carry_out(
                 ("recorded", Some("not carried out by this version (reminders only)".to_string()))
             }
         };
+        // A manual review is carried out here: a task for a person, written with the decision.
+        let (state, reason, task) = match action {
+            Action::Escalate(e) if e.kind == EscalationKind::ManualReview && state == "recorded" => (
+                "done",
+                Some("task opened for a person to review".to_string()),
+                Some(review_task(due, step, &e.reason)),
+            ),
+            _ => (state, reason, None),
+        };
         steps.push(step.to_string());
         let (template, tone, deadline) = match action {
             Action::Remind(r) => (
@@ -371,6 +396,7 @@ fn carry_out(
             not_before: now.timestamp(),
             state,
             reason,
+            task,
         });
     }
     d.next_review = if d.closed.is_some() { None } else { next };

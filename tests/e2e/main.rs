@@ -1,6 +1,7 @@
 //! End-to-end tests: real components built from source (tests/guests,
 //! plugins/, examples/custom-policy), the real sandbox and the real binary.
 
+mod actions;
 mod channels;
 mod cli;
 mod common;

@@ -100,7 +100,7 @@ pub enum Command {
         #[command(subcommand)]
         what: ShadowCommand,
     },
-    /// Tasks for people (phone calls to make) that channel adapters opened.
+    /// Tasks for people: phone calls channel adapters opened, invoices a policy sent to manual review.
     Tasks {
         /// Also the ones already done.
         #[arg(long)]

@@ -160,21 +160,35 @@ impl Store {
         tasks: &[crate::sandbox::v0_1::Task],
         now: i64,
     ) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
         for t in tasks {
-            sqlx::query(
-                "INSERT INTO tasks (key, invoice_id, title, customer, phone, script, opened_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (key) DO NOTHING",
-            )
-            .bind(&t.key)
-            .bind(invoice_id)
-            .bind(&t.title)
-            .bind(&t.customer)
-            .bind(t.phone.as_deref())
-            .bind(&t.script)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+            self.open_task(&mut tx, invoice_id, t, now).await?;
         }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// One task, once per key, inside a caller's transaction.
+    pub(super) async fn open_task(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        invoice_id: &str,
+        t: &crate::sandbox::v0_1::Task,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO tasks (key, invoice_id, title, customer, phone, script, opened_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(&t.key)
+        .bind(invoice_id)
+        .bind(&t.title)
+        .bind(&t.customer)
+        .bind(t.phone.as_deref())
+        .bind(&t.script)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 

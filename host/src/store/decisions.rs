@@ -177,6 +177,13 @@ impl Store {
             query.execute(&mut *tx).await?;
         }
 
+        // Tasks go with their steps: opened once, in the same transaction.
+        let tasks: Vec<(&NewDecision, &crate::sandbox::v0_1::Task)> =
+            steps.iter().filter_map(|(d, o)| o.task.as_ref().map(|t| (*d, t))).collect();
+        for (d, t) in tasks {
+            self.open_task(&mut tx, &d.invoice_id, t, d.at).await?;
+        }
+
         // A failed evaluation leaves the invoice as it was, so it is tried again.
         let reviewed: Vec<&NewDecision> = decisions.iter().filter(|d| d.error.is_none()).collect();
         for chunk in reviewed.chunks(ROWS_PER_STATEMENT) {

@@ -45,7 +45,9 @@ pub struct OutboxRow {
     pub decision_id: i64,
     pub created_at: i64,
     pub not_before: i64,
-    /// `pending`, `sent`, `cancelled`, `failed`, or `recorded` (an action this version does not carry out yet).
+    /// `pending`, `sent`, `cancelled`, `failed`, `done` (carried out by the host
+    /// at decision time: a manual review's task), or `recorded` (an action this
+    /// version does not carry out yet).
     pub state: String,
     pub reason: Option<String>,
     pub attempts: i64,
@@ -78,6 +80,8 @@ pub struct NewOutbox {
     pub not_before: i64,
     pub state: &'static str,
     pub reason: Option<String>,
+    /// Work for a person this step opens (a manual review), keyed like the step.
+    pub task: Option<crate::sandbox::v0_1::Task>,
 }
 
 /// A decision with everything written with it in one transaction.
