@@ -178,10 +178,10 @@ impl Store {
         }
 
         // Tasks go with their steps: opened once, in the same transaction.
-        let tasks: Vec<(&NewDecision, &crate::sandbox::v0_1::Task)> =
-            steps.iter().filter_map(|(d, o)| o.task.as_ref().map(|t| (*d, t))).collect();
-        for (d, t) in tasks {
-            self.open_task(&mut tx, &d.invoice_id, t, d.at).await?;
+        for (d, o) in &steps {
+            if let Some(task) = &o.task {
+                self.open_task(&mut tx, &d.invoice_id, task, d.at).await?;
+            }
         }
 
         // A failed evaluation leaves the invoice as it was, so it is tried again.
