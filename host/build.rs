@@ -17,6 +17,8 @@ const BUNDLED: &[(&str, &str)] = &[
     ("sms", "sms"),
     ("phone-task", "phone_task"),
     ("letter", "letter"),
+    ("stripe", "stripe"),
+    ("billing-webhook", "billing_webhook"),
 ];
 
 fn main() {

@@ -30,6 +30,11 @@ pub struct Config {
     /// Channels and the capabilities granted to their adapters: `[channels.sms]`.
     #[serde(default)]
     pub channels: BTreeMap<String, ChannelConfig>,
+    /// The payment adapter that carries out payment retries: `[payments]`.
+    pub payments: Option<PaymentsConfig>,
+    /// Where escalations go: the business's system (suspension) and the collections hand-over.
+    #[serde(default)]
+    pub escalations: Escalations,
     #[serde(default)]
     pub serve: Serve,
     /// Secrets by name: the value, or `env:NAME` to read it from the environment.
@@ -249,6 +254,51 @@ pub struct ChannelConfig {
     /// The adapter's own settings.
     #[serde(default)]
     pub settings: BTreeMap<String, toml::Value>,
+}
+
+/// The payment adapter and what it may use; nothing is granted unless named.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentsConfig {
+    /// A bundled adapter (`stripe`, `billing-webhook`) or a `.wasm` path.
+    pub adapter: String,
+    /// Hosts (`host` or `host:port`) the adapter may call.
+    #[serde(default)]
+    pub http_hosts: Vec<String>,
+    /// Names of secrets (from `[secrets]`) handed to the adapter.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    #[serde(default)]
+    pub settings: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Escalations {
+    /// The business's system, told (signed JSON) to suspend and to reinstate a customer's service.
+    pub service_url: Option<String>,
+    /// The secret (from `[secrets]`) that signs those requests.
+    #[serde(default = "service_secret")]
+    pub service_secret: String,
+    /// Folder for collections hand-over files (default: `handovers/` beside the database).
+    pub handover_dir: Option<PathBuf>,
+    /// An endpoint that also receives each hand-over (signed JSON, with `handover_secret`).
+    pub handover_url: Option<String>,
+    #[serde(default = "handover_secret")]
+    pub handover_secret: String,
+}
+
+impl Default for Escalations {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults")
+    }
+}
+
+fn service_secret() -> String {
+    "service_webhook_signing".into()
+}
+fn handover_secret() -> String {
+    "handover_signing".into()
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

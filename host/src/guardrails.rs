@@ -45,6 +45,15 @@ pub struct Request<'a> {
     pub step: &'a str,
     /// `Some` for a message to the customer.
     pub channel: Option<&'a str>,
+    /// Whether the customer feels it (a message, a charge, a fee, a suspension)
+    /// rather than work inside the business (a review, a hand-over).
+    pub touches_customer: bool,
+}
+
+impl<'a> Request<'a> {
+    pub fn message(step: &'a str, channel: &'a str) -> Self {
+        Request { step, channel: Some(channel), touches_customer: true }
+    }
 }
 
 /// Checks a request against the invoice's state at `now`. `steps_done` are the
@@ -66,9 +75,9 @@ pub fn check<'s>(
     if invoice.status != InvoiceStatus::Open {
         return Err(Block::Closed(invoice.status));
     }
-    let Some(channel) = request.channel else {
+    if !request.touches_customer {
         return Ok(());
-    };
+    }
     if invoice.dispute.is_some() {
         return Err(Block::Disputed);
     }
@@ -80,6 +89,9 @@ pub fn check<'s>(
     if customer.dunning_stop {
         return Err(Block::Stopped);
     }
+    let Some(channel) = request.channel else {
+        return Ok(());
+    };
     if customer.opted_out.iter().any(|c| c == channel) {
         return Err(Block::OptedOut(channel.to_string()));
     }
@@ -182,7 +194,7 @@ mod tests {
 
     fn remind(inv: &Invoice, cust: &Customer, done: &[&str], ticked: bool) -> Result<(), Block> {
         let now = "2026-02-10T09:00:00Z".parse().unwrap();
-        let req = Request { step: "overdue-7", channel: Some("email") };
+        let req = Request::message("overdue-7", "email");
         check(&req, inv, cust, done.iter().copied(), ticked, now)
     }
 
@@ -218,8 +230,11 @@ mod tests {
         let (mut inv, cust) = fixtures();
         inv.dispute = Some(Dispute { opened: "2026-02-01T00:00:00Z".parse().unwrap(), reason: String::new() });
         let now = "2026-02-10T09:00:00Z".parse().unwrap();
-        let review = Request { step: "dispute-review", channel: None };
+        let review = Request { step: "dispute-review", channel: None, touches_customer: false };
         assert_eq!(check(&review, &inv, &cust, [], false, now), Ok(()));
+        // A charge is felt by the customer: not while they dispute.
+        let retry = Request { step: "retry-1", channel: None, touches_customer: true };
+        assert_eq!(check(&retry, &inv, &cust, [], false, now), Err(Block::Disputed));
         inv.status = InvoiceStatus::Void;
         assert_eq!(check(&review, &inv, &cust, [], false, now), Err(Block::Closed(InvoiceStatus::Void)));
     }

@@ -58,12 +58,23 @@ impl Runtime {
         };
         let letters = beside.join("letters");
         let channels = channels(&config, catalog, mail, letters)?;
+        let payments = payments(&config, catalog)?;
+        let handover_dir = match &config.escalations.handover_dir {
+            Some(d) => config.resolve(d),
+            None => beside.join("handovers"),
+        };
         let batch = catalog.sandbox().limits().batch_size;
         let store = Store::open(&db.display().to_string()).await?;
         Ok(Runtime {
             store,
             policies: std::sync::RwLock::new(Arc::new(policies)),
-            delivery: Delivery { config, renderer, channels: std::sync::RwLock::new(Arc::new(channels)) },
+            delivery: Delivery {
+                config,
+                renderer,
+                channels: std::sync::RwLock::new(Arc::new(channels)),
+                payments,
+                handover_dir,
+            },
             outbox_dir,
             batch,
         })
@@ -90,7 +101,8 @@ impl Runtime {
 
     pub async fn tick(&self, now: DateTime<Utc>, dry_run: bool) -> anyhow::Result<TickReport> {
         let decided = self.decide(now, dry_run).await?;
-        let delivered = self.delivery.run(&self.store, now, dry_run).await?;
+        let mut delivered = self.delivery.run(&self.store, now, dry_run).await?;
+        self.delivery.carry_out(&self.store, now, dry_run, &mut delivered).await?;
         Ok(TickReport { at: now, dry_run, decided, delivered })
     }
 }
@@ -161,21 +173,56 @@ fn channels(
             (None, true) => Some(mail.clone()),
             (None, false) => None,
         };
-        let mut secrets = std::collections::BTreeMap::new();
-        for s in &c.secrets {
-            secrets.insert(
-                s.clone(),
-                config.secret(s).map_err(|e| bad(format!("channels.{name}.secrets: {}", e.reason)))?,
-            );
-        }
         let grants = Grants {
             mail: relay,
             http_hosts: c.http_hosts.clone(),
-            secrets,
+            secrets: granted_secrets(config, &c.secrets, &format!("channels.{name}"))?,
             folder: c.folder.as_ref().map(|f| config.resolve(f)),
             tasks: c.tasks.then(Default::default),
         };
         out.insert(name, Channel { adapter, grants, settings: crate::config::settings(&c.settings) });
     }
     Ok(out)
+}
+
+/// The named secrets' values, for the adapter they are granted to.
+fn granted_secrets(
+    config: &Config,
+    names: &[String],
+    table: &str,
+) -> Result<std::collections::BTreeMap<String, String>, BadConfig> {
+    names
+        .iter()
+        .map(|s| {
+            let value = config
+                .secret(s)
+                .map_err(|e| BadConfig { file: "config".into(), reason: format!("{table}.secrets: {}", e.reason) })?;
+            Ok((s.clone(), value))
+        })
+        .collect()
+}
+
+/// The payment adapter of `[payments]`, with the hosts and secrets granted to it.
+fn payments(config: &Config, catalog: &mut Catalog) -> anyhow::Result<Option<Channel>> {
+    let Some(p) = &config.payments else { return Ok(None) };
+    let bad = |reason: String| BadConfig { file: "config".into(), reason };
+    let adapter = if p.adapter.ends_with(".wasm") {
+        catalog.load_file(&config.resolve(Path::new(&p.adapter)))?
+    } else {
+        catalog
+            .plugins()
+            .iter()
+            .find(|a| a.id.name == p.adapter && a.id.kind == PluginKind::Payment)
+            .cloned()
+            .ok_or_else(|| bad(format!("payments.adapter: no payment adapter named {:?}", p.adapter)))?
+    };
+    if adapter.id.kind != PluginKind::Payment {
+        return Err(bad(format!("payments.adapter: {} is not a payment adapter", adapter.id.name)).into());
+    }
+    let grants = Grants {
+        http_hosts: p.http_hosts.clone(),
+        secrets: granted_secrets(config, &p.secrets, "payments")?,
+        ..Grants::default()
+    };
+    Ok(Some(Channel { adapter, grants, settings: crate::config::settings(&p.settings) }))
 }

@@ -347,7 +347,7 @@ fn carry_out(
             Action::Remind(r) => Some(r.channel.as_str()),
             _ => None,
         };
-        let request = Request { step, channel };
+        let request = Request { step, channel, touches_customer: action.touches_customer() };
         let check =
             guardrails::check(&request, &due.invoice, &due.customer, steps.iter().map(String::as_str), reminded, now);
         let (state, reason) = match check {
@@ -364,12 +364,15 @@ fn carry_out(
             }
             Ok(()) => {
                 report.actions_recorded += 1;
-                ("recorded", Some("not carried out by this version (reminders only)".to_string()))
+                match action {
+                    Action::RetryPayment(_) | Action::Escalate(_) => ("pending", None),
+                    _ => ("recorded", Some("not carried out by this version".to_string())),
+                }
             }
         };
         // A manual review is carried out here: a task for a person, written with the decision.
         let (state, reason, task) = match action {
-            Action::Escalate(e) if e.kind == EscalationKind::ManualReview && state == "recorded" => (
+            Action::Escalate(e) if e.kind == EscalationKind::ManualReview && state == "pending" => (
                 "done",
                 Some("task opened for a person to review".to_string()),
                 Some(review_task(due, step, &e.reason)),
@@ -393,7 +396,11 @@ fn carry_out(
             tone,
             deadline,
             payload: v0_1::action_json(action).to_string(),
-            not_before: now.timestamp(),
+            // A retry waits for the time the policy asked for.
+            not_before: match action {
+                Action::RetryPayment(r) => r.at.max(now.timestamp()),
+                _ => now.timestamp(),
+            },
             state,
             reason,
             task,

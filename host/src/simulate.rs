@@ -172,7 +172,7 @@ fn apply(case: &mut Case, customer: &Customer, decision: v0_1::Decision, now: Da
             _ => None,
         };
         if let Some(step) = &step {
-            let request = Request { step, channel: channel.as_deref() };
+            let request = Request { step, channel: channel.as_deref(), touches_customer: action.touches_customer() };
             let done = case.history.iter().map(|h| h.step.as_str());
             if let Err(block) = guardrails::check(&request, &case.invoice, customer, done, reminded, now) {
                 let mut held = Entry::new(day, "held").step(step).note(block.to_string());

@@ -9,48 +9,59 @@ use crate::pipeline::{Site, customer, invoice};
 
 /// What the server received.
 #[derive(Debug, Clone)]
-struct Received {
-    url: String,
-    headers: Vec<(String, String)>,
-    body: String,
+pub struct Received {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
 }
 
 impl Received {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
-/// A loopback HTTP server answering with the given statuses in turn (then 200).
-struct Recorder {
-    port: u16,
+/// A loopback HTTP server that records what it receives.
+pub struct Recorder {
+    pub port: u16,
     received: Arc<Mutex<Vec<Received>>>,
 }
 
 impl Recorder {
+    /// Answers with the given statuses in turn (then 200).
     fn start(answers: Vec<(u16, &'static str)>) -> Self {
+        let answers = Mutex::new(answers.into_iter());
+        Recorder::answering(move |_| {
+            let (status, text) = answers.lock().unwrap().next().unwrap_or((200, r#"{"sid": "SM0001"}"#));
+            (status, text.to_string())
+        })
+    }
+
+    /// Answers each request as `answer` says (it may block: requests are served one at a time).
+    pub fn answering(answer: impl Fn(&Received) -> (u16, String) + Send + 'static) -> Self {
         let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
         let port = server.server_addr().to_ip().unwrap().port();
         let received = Arc::new(Mutex::new(vec![]));
         let log = received.clone();
         std::thread::spawn(move || {
-            let mut answers = answers.into_iter();
             for mut request in server.incoming_requests() {
                 let mut body = String::new();
                 request.as_reader().read_to_string(&mut body).unwrap();
-                log.lock().unwrap().push(Received {
+                let got = Received {
                     url: request.url().to_string(),
                     headers: request.headers().iter().map(|h| (h.field.to_string(), h.value.to_string())).collect(),
                     body,
-                });
-                let (status, text) = answers.next().unwrap_or((200, r#"{"sid": "SM0001"}"#));
-                request.respond(tiny_http::Response::from_string(text).with_status_code(status)).unwrap();
+                };
+                log.lock().unwrap().push(got.clone());
+                let (status, text) = answer(&got);
+                // The caller may be gone (a run killed while waiting): nothing to do about it.
+                let _ = request.respond(tiny_http::Response::from_string(text).with_status_code(status));
             }
         });
         Recorder { port, received }
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
 }

@@ -12,9 +12,26 @@ fn plugins_lists_the_bundled_policies_with_their_hashes() {
     assert!(out.status.success(), "{}", stderr(&out));
     let list: Value = serde_json::from_str(&stdout(&out)).unwrap();
     let names: Vec<&str> = list.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["b2b-standard", "subscription-recovery", "email", "webhook", "sms", "phone-task", "letter"]);
+    assert_eq!(
+        names,
+        [
+            "b2b-standard",
+            "subscription-recovery",
+            "email",
+            "webhook",
+            "sms",
+            "phone-task",
+            "letter",
+            "stripe",
+            "billing-webhook"
+        ]
+    );
     for p in list.as_array().unwrap() {
-        let kind = if names[..2].contains(&p["name"].as_str().unwrap()) { "policy" } else { "channel" };
+        let kind = match p["name"].as_str().unwrap() {
+            "b2b-standard" | "subscription-recovery" => "policy",
+            "stripe" | "billing-webhook" => "payment",
+            _ => "channel",
+        };
         assert_eq!(p["kind"], kind);
         assert_eq!(p["version"], "0.1.0");
         assert_eq!(p["world"], format!("sollecito:plugin/{kind}@0.1.0"));
@@ -101,7 +118,7 @@ fn bad_input_exits_2_and_names_what_is_wrong() {
 
     let out = sollecito(&["simulate", "examples/invoices.json", "--policy", FOREIGN_WORLD]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("implements neither world"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("implements none of the worlds"), "{}", stderr(&out));
 
     let out = sollecito(&["simulate", "examples/invoices.json", "--policy", "/nonexistent/p.wasm"]);
     assert_eq!(out.status.code(), Some(2));

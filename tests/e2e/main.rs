@@ -8,6 +8,7 @@ mod common;
 mod determinism;
 mod ladders;
 mod pages;
+mod payments;
 mod pipeline;
 mod sandbox_limits;
 mod serve;

@@ -2,6 +2,8 @@
 //! sending window, weekly cap, one per invoice per tick), rendered in the
 //! customer's language and handed to its channel adapter.
 
+mod actions;
+mod handover;
 pub mod mail;
 
 use std::collections::{HashMap, HashSet};
@@ -34,6 +36,14 @@ pub struct DeliverReport {
     pub failed: usize,
     /// Channel -> result (`sent`, `deferred`, `retry`, `cancelled`, `failed`) -> count.
     pub by_channel: std::collections::BTreeMap<String, std::collections::BTreeMap<&'static str, usize>>,
+    /// Actions other than messages: kind -> result (`done`, `paid`, `declined`, `retry`, `cancelled`, `failed`) -> count.
+    pub actions: std::collections::BTreeMap<String, std::collections::BTreeMap<&'static str, usize>>,
+}
+
+impl DeliverReport {
+    fn count(&mut self, kind: &str, result: &'static str) {
+        *self.actions.entry(kind.to_string()).or_default().entry(result).or_default() += 1;
+    }
 }
 
 /// Everything delivery needs, built once per run.
@@ -43,9 +53,13 @@ pub struct Delivery {
     /// Channels by name: the adapter, what it was granted, its settings.
     /// Swapped whole when an operator activates a new adapter version.
     pub channels: std::sync::RwLock<Arc<HashMap<String, Channel>>>,
+    /// The payment adapter (`[payments]`), if any: payment retries go through it.
+    pub payments: Option<Channel>,
+    /// Where collections hand-over files are written.
+    pub handover_dir: std::path::PathBuf,
 }
 
-/// A channel as configured: its adapter and the capabilities it may use.
+/// A channel (or the payment adapter) as configured: its adapter and the capabilities it may use.
 #[derive(Clone)]
 pub struct Channel {
     pub adapter: Arc<Plugin>,
@@ -208,7 +222,7 @@ impl Delivery {
         };
         let channel = row.channel.clone().unwrap_or_default();
         // The status is checked again right before the message leaves.
-        let request = Request { step: &row.step, channel: Some(&channel) };
+        let request = Request::message(&row.step, &channel);
         match guardrails::check(&request, &invoice, &customer, [], reminded.contains(&invoice.id), now) {
             Ok(()) => {}
             Err(Block::OnePerTick) => {

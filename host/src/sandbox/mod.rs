@@ -38,12 +38,14 @@ fn count_fuel(store: &Store<CallState>, budget: u64) {
 
 pub const POLICY_WORLD: &str = "sollecito:plugin/policy@0.1.0";
 pub const CHANNEL_WORLD: &str = "sollecito:plugin/channel@0.1.0";
+pub const PAYMENT_WORLD: &str = "sollecito:plugin/payment@0.1.0";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PluginKind {
     Policy,
     Channel,
+    Payment,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -121,6 +123,7 @@ pub struct Sandbox {
     engine: Engine,
     policy_linker: Linker<CallState>,
     channel_linker: Linker<CallState>,
+    payment_linker: Linker<CallState>,
     cache: CompiledCache,
     limits: Limits,
 }
@@ -146,21 +149,29 @@ impl Sandbox {
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config)?;
 
-        let policy_linker = Self::linker(&engine, false)?;
-        let channel_linker = Self::linker(&engine, true)?;
+        let policy_linker = Self::linker(&engine, PluginKind::Policy)?;
+        let channel_linker = Self::linker(&engine, PluginKind::Channel)?;
+        let payment_linker = Self::linker(&engine, PluginKind::Payment)?;
         let cache = CompiledCache::new(&engine, cache_dir);
-        Ok(Sandbox { engine, policy_linker, channel_linker, cache, limits })
+        Ok(Sandbox { engine, policy_linker, channel_linker, payment_linker, cache, limits })
     }
 
     /// Policies link WASI (granting nothing) and `log`; channel adapters also `mail`,
-    /// which answers only if the operator granted it.
-    fn linker(engine: &Engine, channel: bool) -> anyhow::Result<Linker<CallState>> {
+    /// `http`, `secrets`, `files` and `tasks`, payment adapters `http` and
+    /// `secrets`: each answers only if the operator granted it.
+    fn linker(engine: &Engine, kind: PluginKind) -> anyhow::Result<Linker<CallState>> {
         let mut linker = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        if channel {
-            v0_1::channel::Channel::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)?;
-        } else {
-            v0_1::policy::Policy::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)?;
+        match kind {
+            PluginKind::Policy => {
+                v0_1::policy::Policy::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)?
+            }
+            PluginKind::Channel => {
+                v0_1::channel::Channel::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)?
+            }
+            PluginKind::Payment => {
+                v0_1::payment::Payment::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)?
+            }
         }
         // The clocks are frozen at "now", so a sleep would block the host thread in real time
         // where fuel cannot stop it: refuse it instead.
@@ -219,15 +230,19 @@ impl Sandbox {
             PluginKind::Policy
         } else if exports.iter().any(|e| e == "deliver") {
             PluginKind::Channel
+        } else if exports.iter().any(|e| e == "charge") {
+            PluginKind::Payment
         } else {
             return Err(bad(format!(
-                "implements neither world {POLICY_WORLD} (export `evaluate`) nor {CHANNEL_WORLD} (export `deliver`); it exports [{}]",
+                "implements none of the worlds {POLICY_WORLD} (export `evaluate`), {CHANNEL_WORLD} (export `deliver`) \
+                 or {PAYMENT_WORLD} (export `charge`); it exports [{}]",
                 exports.join(", ")
             )));
         };
         let linker = match kind {
             PluginKind::Policy => &self.policy_linker,
             PluginKind::Channel => &self.channel_linker,
+            PluginKind::Payment => &self.payment_linker,
         };
         let pre = linker
             .instantiate_pre(&component)
@@ -253,6 +268,13 @@ impl Sandbox {
                         .map_err(|e| bad(format!("does not match world {CHANNEL_WORLD}: {e:#}")))?,
                 )
             }
+            PluginKind::Payment => {
+                id.world = PAYMENT_WORLD;
+                PluginBody::Payment(
+                    v0_1::payment::PaymentPre::new(pre)
+                        .map_err(|e| bad(format!("does not match world {PAYMENT_WORLD}: {e:#}")))?,
+                )
+            }
         };
         let mut plugin = Plugin { id, body, engine: self.engine.clone(), limits: self.limits };
         let info = plugin.describe().map_err(|reason| bad(format!("describe failed: {reason}")))?;
@@ -269,6 +291,7 @@ impl Sandbox {
 enum PluginBody {
     Policy(v0_1::policy::PolicyPre<CallState>),
     Channel(v0_1::channel::ChannelPre<CallState>),
+    Payment(v0_1::payment::PaymentPre<CallState>),
     /// Rules compiled into the calling program: the benchmarks' reference.
     Native(NativePolicy),
 }
@@ -378,6 +401,7 @@ impl Plugin {
         let result = match &self.body {
             PluginBody::Policy(pre) => pre.instantiate(&mut store).and_then(|p| p.call_describe(&mut store)),
             PluginBody::Channel(pre) => pre.instantiate(&mut store).and_then(|p| p.call_describe(&mut store)),
+            PluginBody::Payment(pre) => pre.instantiate(&mut store).and_then(|p| p.call_describe(&mut store)),
             PluginBody::Native(_) => return Err("a native policy has no describe".into()),
         };
         result.map_err(|e| self.explain(&store, 0, e))
@@ -445,7 +469,9 @@ impl Plugin {
                 answer.map_err(|e| self.explain(&store, batch.len(), e))?
             }
             PluginBody::Native(evaluate) => evaluate(now, settings, batch),
-            PluginBody::Channel(_) => return Err(format!("{} is a channel adapter, not a policy", self.id)),
+            PluginBody::Channel(_) | PluginBody::Payment(_) => {
+                return Err(format!("{} is an adapter, not a policy", self.id));
+            }
         };
         if answer.len() != batch.len() {
             return Err(format!("returned {} results for {} invoices", answer.len(), batch.len()));
@@ -513,11 +539,29 @@ impl Plugin {
         grants: Grants,
     ) -> Result<Result<v0_1::Receipt, v0_1::DeliveryError>, String> {
         let PluginBody::Channel(pre) = &self.body else {
-            return Err(format!("{} is a policy, not a channel adapter", self.id));
+            return Err(format!("{} is not a channel adapter", self.id));
         };
         let mut store = self.store_with(now, 1, grants);
         pre.instantiate(&mut store)
             .and_then(|c| c.call_deliver(&mut store, settings, message))
+            .map_err(|e| self.explain(&store, 1, e))
+    }
+
+    /// Calls `charge` of a payment adapter with the capabilities granted to it.
+    /// `Err` is the adapter failing (a trap); a refused charge is in the inner result.
+    pub fn charge(
+        &self,
+        settings: &[Setting],
+        charge: &v0_1::Charge,
+        now: i64,
+        grants: Grants,
+    ) -> Result<Result<v0_1::ChargeOutcome, v0_1::ChargeError>, String> {
+        let PluginBody::Payment(pre) = &self.body else {
+            return Err(format!("{} is not a payment adapter", self.id));
+        };
+        let mut store = self.store_with(now, 1, grants);
+        pre.instantiate(&mut store)
+            .and_then(|p| p.call_charge(&mut store, settings, charge))
             .map_err(|e| self.explain(&store, 1, e))
     }
 }
@@ -544,6 +588,7 @@ fn answer_size(r: &Result<Decision, String>) -> usize {
 
 impl v0_1::policy::sollecito::plugin::types::Host for CallState {}
 impl v0_1::channel::sollecito::plugin::delivery::Host for CallState {}
+impl v0_1::payment::sollecito::plugin::charges::Host for CallState {}
 
 impl v0_1::policy::sollecito::plugin::log::Host for CallState {
     fn log(&mut self, level: Level, message: String) {

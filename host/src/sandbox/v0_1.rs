@@ -26,13 +26,29 @@ pub mod channel {
     });
 }
 
+pub mod payment {
+    wasmtime::component::bindgen!({
+        world: "payment",
+        path: "../wit",
+        additional_derives: [PartialEq],
+        with: {
+            "sollecito:plugin/types": super::policy::sollecito::plugin::types,
+            "sollecito:plugin/log": super::policy::sollecito::plugin::log,
+            "sollecito:plugin/http": super::channel::sollecito::plugin::http,
+            "sollecito:plugin/secrets": super::channel::sollecito::plugin::secrets,
+        },
+    });
+}
+
 pub use channel::sollecito::plugin::delivery::{DeliveryError, Message, Receipt, Recipient, Sender};
 pub use channel::sollecito::plugin::mail::Email;
 pub use channel::sollecito::plugin::tasks::Task;
+pub use payment::sollecito::plugin::charges::{Charge, ChargeError, ChargeOutcome};
 pub use policy::sollecito::plugin::log::Level;
 pub use policy::sollecito::plugin::types::{
-    Action, CloseReason, Contact, Customer as CustomerView, Date, Decision, EscalationKind, InvoiceKind, InvoiceStatus,
-    InvoiceView, Money, Outcome, PaymentFailure, PaymentMethod, PaymentRecord, PluginInfo, PromiseToPay, Setting, Tone,
+    Action, CloseReason, Contact, Customer as CustomerView, Date, Decision, Escalation, EscalationKind, InvoiceKind,
+    InvoiceStatus, InvoiceView, Money, Outcome, PaymentFailure, PaymentMethod, PaymentRecord, PluginInfo, PromiseToPay,
+    Setting, Tone,
 };
 
 pub fn date(d: NaiveDate) -> Date {
@@ -149,6 +165,17 @@ impl CloseReason {
 }
 
 impl Action {
+    /// Whether the customer feels the action (held back by a dispute, a
+    /// promise, a stop), rather than work inside the business.
+    pub fn touches_customer(&self) -> bool {
+        !matches!(
+            self,
+            Action::Escalate(Escalation { kind: EscalationKind::ManualReview | EscalationKind::Collections, .. })
+                | Action::Pause(_)
+                | Action::Close(_)
+        )
+    }
+
     /// The step id that makes the action happen at most once, if it has one.
     pub fn step(&self) -> Option<&str> {
         match self {

@@ -2,10 +2,12 @@
 //! the outbox, in one SQLite file (PostgreSQL through the same code). Every
 //! write that must hold together is one transaction.
 
+mod actions;
 mod admin;
 mod decisions;
 mod migrations;
 
+pub use actions::{REINSTATE, Settled};
 pub use admin::{ShadowRow, TaskRow};
 
 use std::path::Path;
@@ -302,6 +304,9 @@ impl Store {
                 report.invoices_updated += 1;
             }
             for (kind, detail) in changes {
+                if kind == "paid" {
+                    actions::reinstate_after_payment(&mut tx, &inv.id, at).await?;
+                }
                 report.events.push(format!("{}: {kind}", inv.id));
                 insert_event(&mut tx, &inv.id, at, &kind, &detail).await?;
             }
@@ -313,31 +318,7 @@ impl Store {
     /// Applies an event to an invoice (and its customer), records it and wakes the invoice.
     pub async fn apply_event(&self, invoice_id: &str, event: &Event, now: DateTime<Utc>) -> anyhow::Result<String> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query("SELECT i.data AS invoice, c.data AS customer FROM invoices i JOIN customers c ON c.id = i.customer_id WHERE i.id = $1")
-            .bind(invoice_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("unknown invoice {invoice_id}"))?;
-        let mut invoice: Invoice = serde_json::from_str(&row.try_get::<String, _>("invoice")?)?;
-        let mut customer: Customer = serde_json::from_str(&row.try_get::<String, _>("customer")?)?;
-        let what = event.apply(&mut invoice, &mut customer, now);
-        let at = now.timestamp();
-        sqlx::query("UPDATE invoices SET status = $1, data = $2, next_review = $3, updated_at = $4 WHERE id = $5")
-            .bind(status_name(invoice.status))
-            .bind(json(&invoice))
-            .bind(at)
-            .bind(at)
-            .bind(invoice_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE customers SET data = $1, updated_at = $2 WHERE id = $3")
-            .bind(json(&customer))
-            .bind(at)
-            .bind(&customer.id)
-            .execute(&mut *tx)
-            .await?;
-        let kind = serde_json::to_value(event)?["type"].as_str().unwrap_or("event").to_string();
-        insert_event(&mut tx, invoice_id, at, &kind, &what).await?;
+        let what = apply_event_in(&mut tx, invoice_id, event, now).await?;
         tx.commit().await?;
         Ok(what)
     }
@@ -488,6 +469,45 @@ impl Store {
         let rows = sqlx::query("SELECT id FROM invoices ORDER BY id").fetch_all(&self.pool).await?;
         rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
     }
+}
+
+/// `apply_event` inside a transaction that may hold more (an action's outcome).
+async fn apply_event_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    invoice_id: &str,
+    event: &Event,
+    now: DateTime<Utc>,
+) -> anyhow::Result<String> {
+    let row = sqlx::query("SELECT i.data AS invoice, c.data AS customer FROM invoices i JOIN customers c ON c.id = i.customer_id WHERE i.id = $1")
+        .bind(invoice_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("unknown invoice {invoice_id}"))?;
+    let mut invoice: Invoice = serde_json::from_str(&row.try_get::<String, _>("invoice")?)?;
+    let mut customer: Customer = serde_json::from_str(&row.try_get::<String, _>("customer")?)?;
+    let was = invoice.status;
+    let what = event.apply(&mut invoice, &mut customer, now);
+    let at = now.timestamp();
+    sqlx::query("UPDATE invoices SET status = $1, data = $2, next_review = $3, updated_at = $4 WHERE id = $5")
+        .bind(status_name(invoice.status))
+        .bind(json(&invoice))
+        .bind(at)
+        .bind(at)
+        .bind(invoice_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE customers SET data = $1, updated_at = $2 WHERE id = $3")
+        .bind(json(&customer))
+        .bind(at)
+        .bind(&customer.id)
+        .execute(&mut **tx)
+        .await?;
+    let kind = serde_json::to_value(event)?["type"].as_str().unwrap_or("event").to_string();
+    insert_event(tx, invoice_id, at, &kind, &what).await?;
+    if was != InvoiceStatus::Paid && invoice.status == InvoiceStatus::Paid {
+        actions::reinstate_after_payment(tx, invoice_id, at).await?;
+    }
+    Ok(what)
 }
 
 async fn insert_event(

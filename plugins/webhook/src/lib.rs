@@ -4,7 +4,6 @@
 
 wit_bindgen::generate!({ world: "channel", path: "../../wit" });
 
-use hmac::{Hmac, Mac};
 use sollecito::plugin::http;
 use sollecito::plugin::secrets;
 
@@ -12,14 +11,6 @@ pub struct Webhook;
 
 fn setting<'a>(settings: &'a [Setting], key: &str) -> Option<&'a str> {
     settings.iter().find(|s| s.key == key).map(|s| s.value.as_str())
-}
-
-/// `v1` signature of a body sent at `t`.
-pub fn signature(secret: &str, t: u64, body: &[u8]) -> String {
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(format!("{t}.").as_bytes());
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
 }
 
 pub fn body(msg: &Message) -> Vec<u8> {
@@ -72,7 +63,7 @@ impl Guest for Webhook {
             headers: vec![
                 ("Content-Type".into(), "application/json".into()),
                 ("Idempotency-Key".into(), msg.key.clone()),
-                ("X-Sollecito-Signature".into(), format!("t={t},v1={}", signature(&secret, t, &body))),
+                (sollecito_signing::HEADER.into(), sollecito_signing::header(&secret, t, &body)),
             ],
             body,
         };

@@ -1,0 +1,217 @@
+//! One tick, the actions that are not messages, at their time: a payment
+//! retry through the payment adapter (its outcome comes back as an event on
+//! the invoice), a suspension and its reinstatement told to the business's
+//! system, a hand-over to collections written out. Each once: the step's
+//! outbox row is settled together with what it caused.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::{DeliverReport, Delivery, MAX_ATTEMPTS, backoff};
+use crate::guardrails::{self, Request};
+use crate::invoice::{Customer, Event, Invoice, InvoiceStatus};
+use crate::sandbox::v0_1::{self, ChargeError, ChargeOutcome};
+use crate::store::{OutboxRow, REINSTATE, Settled, Store};
+
+/// What became of one action in this tick.
+pub(super) enum Result {
+    Done(String),
+    /// A charge that was refused, with the decline code: an event for the policy.
+    Declined(String),
+    Paid(String),
+    Wait(DateTime<Utc>, String),
+    Cancel(String),
+    Fail(String),
+}
+
+impl Delivery {
+    /// Carries out every action due at `now`, in the order they were decided.
+    pub async fn carry_out(
+        &self,
+        store: &Store,
+        now: DateTime<Utc>,
+        dry_run: bool,
+        report: &mut DeliverReport,
+    ) -> anyhow::Result<()> {
+        for row in store.pending_actions(now.timestamp()).await? {
+            let result = self.carry_out_one(store, &row, now, dry_run).await?;
+            let (counted, state, reason, receipt, event) = match result {
+                Result::Done(receipt) => ("done", "done", None, Some(receipt), None),
+                Result::Paid(receipt) => ("paid", "done", Some("paid".into()), Some(receipt), Some(Event::Paid)),
+                Result::Declined(code) => (
+                    "declined",
+                    "failed",
+                    Some(format!("declined: {code}")),
+                    None,
+                    Some(Event::PaymentFailed { decline_code: code }),
+                ),
+                Result::Wait(until, reason) => {
+                    report.retry_later += 1;
+                    report.count(&row.kind, "retry");
+                    if !dry_run {
+                        store.defer(row.id, until.timestamp(), &reason, true).await?;
+                    }
+                    continue;
+                }
+                Result::Cancel(reason) => {
+                    report.cancelled += 1;
+                    ("cancelled", "cancelled", Some(reason), None, None)
+                }
+                Result::Fail(reason) => {
+                    report.failed += 1;
+                    ("failed", "failed", Some(reason), None, None)
+                }
+            };
+            report.count(&row.kind, counted);
+            if !dry_run {
+                let settled = Settled { state, reason: reason.as_deref(), receipt: receipt.as_deref(), event };
+                store.settle(&row, settled, now).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn carry_out_one(
+        &self,
+        store: &Store,
+        row: &OutboxRow,
+        now: DateTime<Utc>,
+        dry_run: bool,
+    ) -> anyhow::Result<Result> {
+        let Some((invoice, customer)) = store.invoice(&row.invoice_id).await? else {
+            return Ok(Result::Cancel("the invoice no longer exists".into()));
+        };
+        let payload: serde_json::Value = serde_json::from_str(&row.payload)?;
+        let escalation = payload["escalate"]["kind"].as_str().unwrap_or_default();
+        let what = if row.kind == "escalate" { escalation } else { row.kind.as_str() };
+        // Checked again now: the invoice may have been paid or disputed since the decision.
+        // A reinstatement is owed whatever the invoice's state; a suspension
+        // already sent once goes on until acknowledged, so that its
+        // reinstatement never overtakes it.
+        let checked = !(what == REINSTATE || (what == "suspend-service" && row.attempts > 0));
+        let request = Request { step: &row.step, channel: None, touches_customer: what != "collections" };
+        if checked && let Err(block) = guardrails::check(&request, &invoice, &customer, [], false, now) {
+            return Ok(Result::Cancel(block.to_string()));
+        }
+        if dry_run {
+            return Ok(Result::Done("dry run".into()));
+        }
+        Ok(match what {
+            "retry-payment" => self.charge(row, &invoice, now).await?,
+            "suspend-service" => self.tell_service("suspend-service", row, &invoice, &customer, &payload, now),
+            REINSTATE => {
+                // In order: never before the suspension it undoes is settled.
+                let undoes = payload[REINSTATE]["undoes"].as_str().unwrap_or_default();
+                let outbox = store.outbox_of(&row.invoice_id).await?;
+                if outbox.iter().any(|o| o.step == undoes && o.state == "pending") {
+                    let later = now + chrono::Duration::seconds(60);
+                    return Ok(Result::Wait(later, "waits for the suspension to be acknowledged".into()));
+                }
+                self.tell_service(REINSTATE, row, &invoice, &customer, &payload, now)
+            }
+            "collections" => self.hand_over(store, row, &invoice, &customer, &payload, now).await?,
+            // A notice escalation is carried by the step's message; the host only records the mark.
+            "final-notice" | "formal-notice" => Result::Done(format!("invoice marked: {what}")),
+            other => Result::Fail(format!("{other} is not carried out by this version")),
+        })
+    }
+
+    /// A payment retry through the payment adapter.
+    async fn charge(&self, row: &OutboxRow, invoice: &Invoice, now: DateTime<Utc>) -> anyhow::Result<Result> {
+        let Some(route) = &self.payments else {
+            return Ok(Result::Fail("no payment adapter is configured (add [payments] to the config)".into()));
+        };
+        if invoice.status != InvoiceStatus::Open {
+            return Ok(Result::Cancel("invoice is not open".into()));
+        }
+        let charge = v0_1::Charge {
+            key: format!("{}/{}", invoice.id, row.step),
+            invoice_id: invoice.id.clone(),
+            invoice_number: invoice.number.clone(),
+            refs: invoice.refs.clone(),
+            customer_id: invoice.customer_id.clone(),
+            amount: v0_1::Money { minor: invoice.outstanding(), currency: invoice.currency.clone() },
+        };
+        let (adapter, settings, grants) = (route.adapter.clone(), route.settings.clone(), route.grants.clone());
+        let answer =
+            tokio::task::spawn_blocking(move || adapter.charge(&settings, &charge, now.timestamp(), grants)).await?;
+        let retry = |reason: String| {
+            if row.attempts + 1 >= MAX_ATTEMPTS {
+                Result::Fail(format!("gave up after {MAX_ATTEMPTS} tries: {reason}"))
+            } else {
+                Result::Wait(
+                    now + chrono::Duration::seconds(backoff(row.attempts)),
+                    format!("will try again: {reason}"),
+                )
+            }
+        };
+        Ok(match answer {
+            Ok(Ok(ChargeOutcome::Succeeded(reference))) => Result::Paid(reference),
+            Ok(Ok(ChargeOutcome::Declined(code))) => Result::Declined(code),
+            Ok(Err(ChargeError::Permanent(reason))) => Result::Fail(reason),
+            Ok(Err(ChargeError::Transient(reason))) => retry(reason),
+            Err(trap) => retry(format!("adapter failed: {trap}")),
+        })
+    }
+
+    /// Suspension and reinstatement: signed JSON to the business's system,
+    /// tried until it answers 2xx (with backoff), the same key every time.
+    fn tell_service(
+        &self,
+        what: &str,
+        row: &OutboxRow,
+        invoice: &Invoice,
+        customer: &Customer,
+        payload: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result {
+        let config = &self.config.escalations;
+        let Some(url) = &config.service_url else {
+            return Result::Fail(format!(
+                "no service_url in [escalations]: the business's system was not told to {}",
+                if what == REINSTATE { "reinstate the service" } else { "suspend the service" }
+            ));
+        };
+        let body = serde_json::json!({
+            "type": what,
+            "key": format!("{}/{}", invoice.id, row.step),
+            "customer_id": customer.id,
+            "customer_name": customer.name,
+            "invoice_id": invoice.id,
+            "invoice_number": invoice.number,
+            "reason": if what == REINSTATE { "the invoice is paid".into() } else { payload["escalate"]["reason"].clone() },
+            "at": now.to_rfc3339(),
+        });
+        match self.post_signed(url, &config.service_secret, &body, row, now) {
+            Ok(receipt) => Result::Done(receipt),
+            Err(reason) => Result::Wait(now + chrono::Duration::seconds(backoff(row.attempts)), reason),
+        }
+    }
+
+    /// Posts signed JSON; `Ok` with a receipt on a 2xx answer.
+    pub(super) fn post_signed(
+        &self,
+        url: &str,
+        secret_name: &str,
+        body: &serde_json::Value,
+        row: &OutboxRow,
+        now: DateTime<Utc>,
+    ) -> std::result::Result<String, String> {
+        let secret = self.config.secret(secret_name).map_err(|e| e.reason)?;
+        let body = body.to_string();
+        let t = now.timestamp().max(0) as u64;
+        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(15)).redirects(0).build();
+        let answer = agent
+            .post(url)
+            .set("Content-Type", "application/json")
+            .set("Idempotency-Key", &format!("{}/{}", row.invoice_id, row.step))
+            .set(sollecito_signing::HEADER, &sollecito_signing::header(&secret, t, body.as_bytes()))
+            .send_string(&body);
+        match answer {
+            Ok(r) => Ok(format!("{url}: HTTP {}", r.status())),
+            Err(ureq::Error::Status(code, _)) => Err(format!("{url} answered HTTP {code}; tried again later")),
+            Err(e) => Err(format!("{url}: {e}; tried again later")),
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! A hand-over to collections: what an agency needs to take the debt on,
+//! written as JSON and CSV to the configured folder (and posted, signed, to an
+//! endpoint if one is set): the debtor, the invoice and its amounts, and the
+//! whole correspondence log, every message and event with its outcome.
+
+use chrono::{DateTime, Utc};
+
+use super::Delivery;
+use super::actions::Result;
+use crate::invoice::{Customer, Invoice};
+use crate::simulate::format_money;
+use crate::store::{OutboxRow, Store};
+
+/// One line of the correspondence log.
+#[derive(serde::Serialize)]
+struct Entry {
+    at: String,
+    what: String,
+    step: String,
+    channel: String,
+    detail: String,
+    outcome: String,
+}
+
+fn when(ts: i64) -> String {
+    DateTime::from_timestamp(ts, 0).map_or(ts.to_string(), |t| t.to_rfc3339())
+}
+
+/// An id as a file name: anything but letters, digits, `-`, `_` and `.` becomes `_`.
+fn file_stem(id: &str) -> String {
+    id.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect()
+}
+
+impl Delivery {
+    pub(super) async fn hand_over(
+        &self,
+        store: &Store,
+        row: &OutboxRow,
+        invoice: &Invoice,
+        customer: &Customer,
+        payload: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Result> {
+        let mut log: Vec<(i64, Entry)> = vec![];
+        for e in store.events_of(&invoice.id).await? {
+            let entry = Entry {
+                at: when(e.at),
+                what: "event".into(),
+                step: String::new(),
+                channel: String::new(),
+                detail: e.kind,
+                outcome: e.detail,
+            };
+            log.push((e.at, entry));
+        }
+        for o in store.outbox_of(&invoice.id).await? {
+            let at = o.done_at.unwrap_or(o.created_at);
+            let detail = [o.template.clone(), o.tone.clone()].into_iter().flatten().collect::<Vec<_>>().join(" / ");
+            let outcome = [Some(o.state.clone()), o.reason.clone(), o.receipt.clone()].into_iter().flatten();
+            let entry = Entry {
+                at: when(at),
+                what: o.kind,
+                step: o.step,
+                channel: o.channel.unwrap_or_default(),
+                detail,
+                outcome: outcome.collect::<Vec<_>>().join(": "),
+            };
+            log.push((at, entry));
+        }
+        log.sort_by_key(|(at, _)| *at);
+        let log: Vec<Entry> = log.into_iter().map(|(_, e)| e).collect();
+        let money = |minor: i64| format_money(minor, &invoice.currency);
+        let document = serde_json::json!({
+            "handed_over_at": now.to_rfc3339(),
+            "reason": payload["escalate"]["reason"],
+            "creditor": { "name": self.config.business.name, "email": self.config.business.email },
+            "debtor": {
+                "id": customer.id, "name": customer.name, "email": customer.email, "phone": customer.phone,
+                "postal_address": customer.postal_address, "business": customer.business, "locale": customer.locale,
+            },
+            "invoices": [{
+                "id": invoice.id, "number": invoice.number, "currency": invoice.currency,
+                "issued": invoice.issued, "due": invoice.due,
+                "amount_due": money(invoice.amount_due), "amount_paid": money(invoice.amount_paid),
+                "outstanding": money(invoice.outstanding()), "outstanding_minor": invoice.outstanding(),
+            }],
+            "correspondence": log,
+        });
+        let mut csv = csv::Writer::from_writer(vec![]);
+        csv.write_record([
+            "debtor_id",
+            "debtor_name",
+            "invoice_number",
+            "currency",
+            "outstanding",
+            "at",
+            "what",
+            "step",
+            "channel",
+            "detail",
+            "outcome",
+        ])?;
+        for e in &log {
+            csv.write_record([
+                &customer.id,
+                &customer.name,
+                &invoice.number,
+                &invoice.currency,
+                &money(invoice.outstanding()),
+                &e.at,
+                &e.what,
+                &e.step,
+                &e.channel,
+                &e.detail,
+                &e.outcome,
+            ])?;
+        }
+        let csv = csv.into_inner()?;
+        let stem = format!("handover-{}", file_stem(&invoice.id));
+        let dir = &self.handover_dir;
+        let written = std::fs::create_dir_all(dir)
+            .and_then(|_| std::fs::write(dir.join(format!("{stem}.json")), serde_json::to_vec_pretty(&document)?))
+            .and_then(|_| std::fs::write(dir.join(format!("{stem}.csv")), &csv));
+        if let Err(e) = written {
+            return Ok(Result::Fail(format!("writing the hand-over to {}: {e}", dir.display())));
+        }
+        let mut receipt = dir.join(format!("{stem}.json")).display().to_string();
+        let escalations = &self.config.escalations;
+        if let Some(url) = &escalations.handover_url {
+            match self.post_signed(url, &escalations.handover_secret, &document, row, now) {
+                Ok(answer) => receipt = format!("{receipt}; {answer}"),
+                Err(reason) => {
+                    let later = now + chrono::Duration::seconds(super::backoff(row.attempts));
+                    return Ok(Result::Wait(later, reason));
+                }
+            }
+        }
+        Ok(Result::Done(receipt))
+    }
+}

@@ -1,0 +1,190 @@
+//! Payment retries through the `stripe` payment adapter, against a local
+//! server that speaks Stripe's invoice-pay shape; suspension and
+//! reinstatement told to the business's system as signed webhooks.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::channels::{Received, Recorder};
+use crate::pipeline::{Site, customer, invoice};
+
+/// Subscription renewals whose first charge failed on 1 October (a soft decline).
+fn renewals(ids: &[&str]) -> String {
+    let failed = r#", "kind": "subscription-renewal", "due": "2026-10-01",
+        "payment_failure": {"decline_code": "insufficient_funds", "attempts": 1, "first_failed": "2026-10-01T06:00:00Z"}"#;
+    let invoices: Vec<String> = ids.iter().map(|id| invoice(id, "sub", failed)).collect();
+    let invoices = invoices.join(", ").replace(r#""due": "2026-10-28", "#, "");
+    format!(
+        r#"{{"customers": [{}], "invoices": [{invoices}]}}"#,
+        customer("sub", "Europe/Rome", r#", "segment": "subscription""#)
+    )
+}
+
+fn stripe_config(port: u16, extra: &str) -> String {
+    format!(
+        "[payments]\nadapter = \"stripe\"\nhttp_hosts = [\"127.0.0.1:{port}\"]\nsecrets = [\"stripe_secret_key\"]\n\
+         [payments.settings]\napi_base = \"http://127.0.0.1:{port}\"\n\
+         [secrets]\nstripe_secret_key = \"sk_test_51abc\"\n{extra}"
+    )
+}
+
+/// Stripe's answer to `POST /v1/invoices/{id}/pay`, by invoice id.
+fn stripe(r: &Received) -> (u16, String) {
+    let id = r.url.trim_start_matches("/v1/invoices/").trim_end_matches("/pay");
+    let decline = |code: &str| {
+        format!(r#"{{"error": {{"type": "card_error", "code": "card_declined", "decline_code": "{code}"}}}}"#)
+    };
+    match id {
+        "in_soft" => (402, decline("insufficient_funds")),
+        "in_hard" => (402, decline("stolen_card")),
+        _ => (200, format!(r#"{{"id": "{id}", "object": "invoice", "status": "paid", "charge": "ch_{id}"}}"#)),
+    }
+}
+
+/// The idempotency keys the server saw for one invoice, in order.
+fn keys_for(got: &[Received], id: &str) -> Vec<String> {
+    got.iter()
+        .filter(|r| r.url == format!("/v1/invoices/{id}/pay"))
+        .map(|r| r.header("Idempotency-Key").unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn a_retry_pays_a_soft_decline_is_tried_again_and_a_hard_one_never() {
+    let server = Recorder::answering(stripe);
+    let site = Site::new();
+    site.write("sollecito.toml", &stripe_config(server.port, ""));
+    let data = site.write("data.json", &renewals(&["in_ok", "in_soft", "in_hard"]));
+    site.ok(&["import", data.to_str().unwrap(), "--at", "2026-10-01T07:00:00Z"]);
+    // Two ticks a day for twelve days: before and after the retries' hour (10:00 UTC).
+    for day in 1..=12 {
+        for hour in ["09", "11"] {
+            site.ok(&["run", "--at", &format!("2026-10-{day:02}T{hour}:00:00Z")]);
+        }
+    }
+    let got = server.received();
+    for r in &got {
+        assert_eq!(r.header("Authorization"), Some("Bearer sk_test_51abc"));
+        assert_eq!(r.body, "off_session=true");
+    }
+    // Paid at the first retry, on 4 October: never charged again.
+    assert_eq!(keys_for(&got, "in_ok"), ["sollecito-in_ok/retry-1"]);
+    let paid = site.json(&["history", "in_ok"]);
+    assert!(paid["events"].as_array().unwrap().iter().any(|e| e["kind"] == "paid"), "{paid}");
+    let retry = site.actions("in_ok").into_iter().find(|a| a.0 == "retry-1").unwrap();
+    assert_eq!((retry.1.as_str(), retry.2.as_str()), ("done", "paid"));
+    // Insufficient funds: every retry of the schedule (days 3, 5 and 7), each its own key.
+    assert_eq!(
+        keys_for(&got, "in_soft"),
+        ["sollecito-in_soft/retry-1", "sollecito-in_soft/retry-2", "sollecito-in_soft/retry-3"]
+    );
+    let soft = site.actions("in_soft");
+    assert!(soft.iter().any(|a| a.0 == "retry-2" && a.1 == "failed" && a.2 == "declined: insufficient_funds"));
+    // A stolen card: the decline reaches the policy, which never retries it.
+    assert_eq!(keys_for(&got, "in_hard"), ["sollecito-in_hard/retry-1"]);
+    let hard = site.json(&["history", "in_hard"]);
+    let events = hard["events"].as_array().unwrap();
+    assert!(events.iter().any(|e| e["detail"].as_str().unwrap().contains("stolen_card")), "{hard}");
+}
+
+#[test]
+fn a_run_killed_during_a_retry_sends_it_once_more_with_the_same_key() {
+    // The first request hangs until released, as a slow processor would.
+    let release = Arc::new(AtomicBool::new(false));
+    let held = release.clone();
+    let first = Mutex::new(true);
+    let server = Recorder::answering(move |r| {
+        if std::mem::take(&mut *first.lock().unwrap()) {
+            while !held.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        stripe(r)
+    });
+    let site = Site::new();
+    site.write("sollecito.toml", &stripe_config(server.port, ""));
+    let data = site.write("data.json", &renewals(&["in_slow"]));
+    site.ok(&["import", data.to_str().unwrap(), "--at", "2026-10-01T07:00:00Z"]);
+
+    let mut run = site.command(&["run", "--at", "2026-10-04T11:00:00Z"]).spawn().unwrap();
+    let started = Instant::now();
+    while server.received().is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(60), "the retry never reached the server");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    run.kill().unwrap();
+    run.wait().unwrap();
+    release.store(true, Ordering::SeqCst);
+
+    // The step is still waiting: the next run asks again, with the same key, and is paid.
+    site.ok(&["run", "--at", "2026-10-04T11:05:00Z"]);
+    site.ok(&["run", "--at", "2026-10-04T11:10:00Z"]);
+    site.ok(&["run", "--at", "2026-10-05T11:00:00Z"]);
+    let keys = keys_for(&server.received(), "in_slow");
+    assert_eq!(keys, ["sollecito-in_slow/retry-1", "sollecito-in_slow/retry-1"]);
+    let retry = site.actions("in_slow").into_iter().find(|a| a.0 == "retry-1").unwrap();
+    assert_eq!(retry.1, "done");
+}
+
+#[test]
+fn without_a_payment_adapter_a_retry_fails_and_says_why() {
+    let site = Site::new();
+    let data = site.write("data.json", &renewals(&["in_x"]));
+    site.ok(&["import", data.to_str().unwrap(), "--at", "2026-10-01T07:00:00Z"]);
+    site.ok(&["run", "--at", "2026-10-04T11:00:00Z"]);
+    let retry = site.actions("in_x").into_iter().find(|a| a.0 == "retry-1").unwrap();
+    assert_eq!(retry.1, "failed");
+    assert!(retry.2.contains("[payments]"), "{retry:?}");
+}
+
+#[test]
+fn suspension_and_reinstatement_arrive_once_each_signed_and_in_order() {
+    // The business's system is down for the first request.
+    let calls = Mutex::new(0);
+    let server = Recorder::answering(move |r| {
+        if r.url.starts_with("/v1/") {
+            return stripe(r);
+        }
+        let mut n = calls.lock().unwrap();
+        *n += 1;
+        (if *n == 1 { 503 } else { 204 }, String::new())
+    });
+    let site = Site::new();
+    // Retries are declined (in_soft), so the renewal goes on to suspension.
+    let secret = "[secrets]\nservice_webhook_signing = \"svc-s3cret\"\n";
+    let config = stripe_config(server.port, "").replace("[secrets]\n", secret);
+    let service = format!("[escalations]\nservice_url = \"http://127.0.0.1:{}/service\"\n", server.port);
+    site.write("sollecito.toml", &format!("{config}{service}"));
+    let data = site.write("data.json", &renewals(&["in_soft"]));
+    site.ok(&["import", data.to_str().unwrap(), "--at", "2026-10-01T07:00:00Z"]);
+    for day in 1..=20 {
+        site.ok(&["run", "--at", &format!("2026-10-{day:02}T10:30:00Z")]);
+    }
+    // Paid by transfer on the 21st (the billing system's export says so): the service comes back.
+    let paid = renewals(&["in_soft"]).replace(r#""kind""#, r#""status": "paid", "amount_paid": "100.00", "kind""#);
+    let paid = site.write("paid.json", &paid);
+    site.ok(&["import", paid.to_str().unwrap(), "--at", "2026-10-21T08:00:00Z"]);
+    for day in 21..=23 {
+        site.ok(&["run", "--at", &format!("2026-10-{day:02}T10:30:00Z")]);
+    }
+
+    let service: Vec<Received> = server.received().into_iter().filter(|r| r.url == "/service").collect();
+    let kinds: Vec<String> = service
+        .iter()
+        .map(|r| serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["type"].as_str().unwrap().to_string())
+        .collect();
+    // The first suspension request met a 503 and was tried again; then the reinstatement.
+    assert_eq!(kinds, ["suspend-service", "suspend-service", "reinstate-service"], "{service:?}");
+    for r in &service {
+        let signature = r.header("X-Sollecito-Signature").unwrap();
+        assert!(sollecito_signing::verify("svc-s3cret", signature, r.body.as_bytes()), "{signature}");
+        assert!(!sollecito_signing::verify("other", signature, r.body.as_bytes()));
+    }
+    assert_eq!(service[0].header("Idempotency-Key"), Some("in_soft/suspend"));
+    assert_eq!(service[1].header("Idempotency-Key"), Some("in_soft/suspend"));
+    assert_eq!(service[2].header("Idempotency-Key"), Some("in_soft/suspend-reinstate"));
+    let steps = site.actions("in_soft");
+    assert!(steps.iter().any(|a| a.0 == "suspend" && a.1 == "done"), "{steps:?}");
+    assert!(steps.iter().any(|a| a.0 == "suspend-reinstate" && a.1 == "done"), "{steps:?}");
+}
