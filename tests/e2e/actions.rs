@@ -44,3 +44,55 @@ async fn a_manual_review_opens_one_task() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("Review invoice"), "{}", stdout(&out));
 }
+
+/// Sixty days past due and the formal notice unanswered: the B2B policy hands
+/// the invoice to collections; the host writes the hand-over once, as JSON and
+/// CSV, with the debtor, the amounts and every message and event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collections_get_a_hand_over_with_the_whole_correspondence() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("actions.db");
+    let mut catalog = catalog();
+    // PEC through the default relay (the outbox folder), as in the demo.
+    let mut config = Config::default();
+    config.channels.entry("pec".into()).or_default();
+    let runtime = Runtime::open(&db, config, &mut catalog).await.unwrap();
+    let start = at("2026-09-20T10:00:00Z");
+    runtime.store.import(&dataset("invoices.json"), start).await.unwrap();
+    for day in 0..90 {
+        runtime.tick(start + chrono::Duration::days(day), false).await.unwrap();
+    }
+
+    let folder = dir.path().join("handovers");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(folder.join("handover-inv-1001.json")).unwrap()).unwrap();
+    assert_eq!(json["debtor"]["name"], "Rossi Impianti S.r.l.");
+    assert_eq!(json["invoices"][0]["number"], "FT-2026/1001");
+    assert_eq!(json["invoices"][0]["outstanding"], "1250.00 EUR");
+    assert_eq!(json["invoices"][0]["outstanding_minor"], 125_000);
+    let log = json["correspondence"].as_array().unwrap();
+    let steps: Vec<&str> = log.iter().filter_map(|e| e["step"].as_str()).collect();
+    for step in ["overdue-7", "overdue-15", "overdue-30", "formal-notice"] {
+        assert!(steps.contains(&step), "{step} missing from {steps:?}");
+    }
+    assert!(log.iter().any(|e| e["what"] == "event" && e["detail"] == "imported"), "{log:?}");
+    let formal = log.iter().find(|e| e["step"] == "formal-notice").unwrap();
+    assert!(formal["outcome"].as_str().unwrap().starts_with("sent"), "{formal}");
+
+    let csv = std::fs::read_to_string(folder.join("handover-inv-1001.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    assert_eq!(reader.headers().unwrap().get(6), Some("what"));
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), log.len());
+    assert!(rows.iter().all(|r| &r[0] == "cus-rossi" && &r[4] == "1250.00 EUR"));
+
+    // Written once: the step is done and the invoice closed.
+    let handover: Vec<_> =
+        runtime.store.outbox_of("inv-1001").await.unwrap().into_iter().filter(|o| o.step == "handover").collect();
+    assert_eq!(handover.len(), 1);
+    assert_eq!(handover[0].state, "done");
+    assert!(handover[0].receipt.as_deref().unwrap().ends_with("handover-inv-1001.json"));
+    let before = std::fs::metadata(folder.join("handover-inv-1001.json")).unwrap().modified().unwrap();
+    runtime.tick(start + chrono::Duration::days(91), false).await.unwrap();
+    assert_eq!(std::fs::metadata(folder.join("handover-inv-1001.json")).unwrap().modified().unwrap(), before);
+}

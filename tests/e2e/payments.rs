@@ -188,3 +188,30 @@ fn suspension_and_reinstatement_arrive_once_each_signed_and_in_order() {
     assert!(steps.iter().any(|a| a.0 == "suspend" && a.1 == "done"), "{steps:?}");
     assert!(steps.iter().any(|a| a.0 == "suspend-reinstate" && a.1 == "done"), "{steps:?}");
 }
+
+#[test]
+fn the_billing_webhook_asks_the_business_and_reads_its_answer() {
+    let server = Recorder::answering(|_| (200, r#"{"outcome": "declined", "decline_code": "do_not_honor"}"#.into()));
+    let site = Site::new();
+    site.write(
+        "sollecito.toml",
+        &format!(
+            "[payments]\nadapter = \"billing-webhook\"\nhttp_hosts = [\"127.0.0.1:{0}\"]\nsecrets = [\"billing\"]\n\
+             [payments.settings]\nurl = \"http://127.0.0.1:{0}/charge\"\nsecret = \"billing\"\n\
+             [secrets]\nbilling = \"b1ll\"\n",
+            server.port
+        ),
+    );
+    let data = site.write("data.json", &renewals(&["r-1"]));
+    site.ok(&["import", data.to_str().unwrap(), "--at", "2026-10-01T07:00:00Z"]);
+    site.ok(&["run", "--at", "2026-10-04T11:00:00Z"]);
+    let got = server.received();
+    assert_eq!(got.len(), 1);
+    let signature = got[0].header("X-Sollecito-Signature").unwrap();
+    assert!(sollecito_signing::verify("b1ll", signature, got[0].body.as_bytes()));
+    let body: serde_json::Value = serde_json::from_str(&got[0].body).unwrap();
+    assert_eq!(body["key"], "r-1/retry-1");
+    assert_eq!(body["amount"], serde_json::json!({ "minor": 10000, "currency": "EUR" }));
+    let retry = site.actions("r-1").into_iter().find(|a| a.0 == "retry-1").unwrap();
+    assert_eq!((retry.1.as_str(), retry.2.as_str()), ("failed", "declined: do_not_honor"));
+}
