@@ -7,6 +7,7 @@ use chrono_tz::Tz;
 use crate::config::Window;
 
 use crate::invoice::{Customer, Invoice, InvoiceStatus};
+use crate::plan::Standing;
 
 /// Why an action was not carried out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +17,8 @@ pub enum Block {
     Disputed,
     /// Under a promise to pay that has not lapsed.
     Promised(chrono::NaiveDate),
+    /// On a payment plan that is kept: the next instalment is due then.
+    OnPlan(chrono::NaiveDate),
     Stopped,
     OptedOut(String),
     /// This step was already carried out on this invoice.
@@ -32,6 +35,7 @@ impl std::fmt::Display for Block {
             }
             Block::Disputed => f.write_str("invoice is disputed"),
             Block::Promised(until) => write!(f, "promise to pay until {until}"),
+            Block::OnPlan(next) => write!(f, "on a payment plan, next instalment due {next}"),
             Block::Stopped => f.write_str("dunning stopped for the customer"),
             Block::OptedOut(ch) => write!(f, "customer opted out of {ch}"),
             Block::StepDone(step) => write!(f, "step {step} already done"),
@@ -48,11 +52,13 @@ pub struct Request<'a> {
     /// Whether the customer feels it (a message, a charge, a fee, a suspension)
     /// rather than work inside the business (a review, a hand-over).
     pub touches_customer: bool,
+    /// A reminder of a payment plan's own instalment, which the plan does not hold back.
+    pub of_plan: bool,
 }
 
 impl<'a> Request<'a> {
     pub fn message(step: &'a str, channel: &'a str) -> Self {
-        Request { step, channel: Some(channel), touches_customer: true }
+        Request { step, channel: Some(channel), touches_customer: true, of_plan: false }
     }
 }
 
@@ -81,10 +87,17 @@ pub fn check<'s>(
     if invoice.dispute.is_some() {
         return Err(Block::Disputed);
     }
+    let today = now.with_timezone(&customer.timezone).date_naive();
     if let Some(p) = &invoice.promise_to_pay
-        && p.until >= now.with_timezone(&customer.timezone).date_naive()
+        && p.until >= today
     {
         return Err(Block::Promised(p.until));
+    }
+    if let Some(plan) = &invoice.plan
+        && let Standing::OnTrack(next) = plan.standing(invoice.amount_paid, today)
+        && !request.of_plan
+    {
+        return Err(Block::OnPlan(next.due));
     }
     if customer.dunning_stop {
         return Err(Block::Stopped);
@@ -188,6 +201,7 @@ mod tests {
             promise_to_pay: None,
             payment_method: None,
             refs: vec![],
+            plan: None,
         };
         (invoice, customer)
     }
@@ -230,10 +244,10 @@ mod tests {
         let (mut inv, cust) = fixtures();
         inv.dispute = Some(Dispute { opened: "2026-02-01T00:00:00Z".parse().unwrap(), reason: String::new() });
         let now = "2026-02-10T09:00:00Z".parse().unwrap();
-        let review = Request { step: "dispute-review", channel: None, touches_customer: false };
+        let review = Request { step: "dispute-review", channel: None, touches_customer: false, of_plan: false };
         assert_eq!(check(&review, &inv, &cust, [], false, now), Ok(()));
         // A charge is felt by the customer: not while they dispute.
-        let retry = Request { step: "retry-1", channel: None, touches_customer: true };
+        let retry = Request { step: "retry-1", channel: None, touches_customer: true, of_plan: false };
         assert_eq!(check(&retry, &inv, &cust, [], false, now), Err(Block::Disputed));
         inv.status = InvoiceStatus::Void;
         assert_eq!(check(&review, &inv, &cust, [], false, now), Err(Block::Closed(InvoiceStatus::Void)));

@@ -91,6 +91,9 @@ pub struct Invoice {
     /// Ids the billing system knows the invoice by besides its own (a Stripe charge), to match later events.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refs: Vec<String>,
+    /// A payment plan the customer accepted (the host's, kept across re-imports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<crate::plan::Plan>,
 }
 
 impl Invoice {
@@ -123,6 +126,10 @@ pub enum Event {
     },
     Void,
     WrittenOff,
+    /// The customer accepted a payment plan the host offered (`sollecito plan accept`).
+    PlanAccepted {
+        plan: crate::plan::Plan,
+    },
 }
 
 impl Event {
@@ -179,6 +186,13 @@ impl Event {
             Event::WrittenOff => {
                 invoice.status = InvoiceStatus::WrittenOff;
                 "written off".into()
+            }
+            Event::PlanAccepted { plan } => {
+                invoice.plan = Some(plan.clone());
+                let first = plan.instalments.first().map_or(String::new(), |i| format!(", the first due {}", i.due));
+                let money = |m| crate::simulate::format_money(m, &invoice.currency);
+                let amounts: Vec<String> = plan.instalments.iter().map(|i| money(i.amount)).collect();
+                format!("payment plan accepted: {} instalments ({}){first}", plan.instalments.len(), amounts.join(", "))
             }
         }
     }

@@ -11,6 +11,7 @@ pub mod deliver;
 pub mod guardrails;
 pub mod intake;
 pub mod invoice;
+pub mod plan;
 pub mod render;
 pub mod runtime;
 pub mod sandbox;

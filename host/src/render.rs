@@ -24,6 +24,8 @@ use iso_currency::{Country, Currency};
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value};
 use serde::{Deserialize, Serialize};
 
+use crate::plan::Instalment;
+
 /// The sender of the messages (`[business]` in the config).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,6 +64,36 @@ pub struct Facts<'a> {
     /// The customer is a business: only then may a message claim statutory late-payment
     /// interest and the fixed compensation for recovery costs (Directive 2011/7/EU).
     pub business_customer: bool,
+    pub extras: Extras<'a>,
+}
+
+/// Facts only some messages have.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extras<'a> {
+    /// A plan offer's instalments (or the plan an instalment reminder belongs to).
+    pub instalments: &'a [Instalment],
+    /// The instalment a reminder is about, and what is left to pay on it.
+    pub instalment: Option<(&'a Instalment, i64)>,
+    /// Fees added to the invoice after it was issued, with why: (minor units, reason).
+    pub fees: &'a [(i64, &'a str)],
+    /// The customer's other invoices in the same message: (number, outstanding, due).
+    pub others: &'a [(&'a str, i64, NaiveDate)],
+}
+
+/// An instalment as the templates see it.
+#[derive(Debug, Serialize)]
+struct InstalmentCtx {
+    number: u32,
+    amount: String,
+    due: String,
+}
+
+/// A line of money with what it is.
+#[derive(Debug, Serialize)]
+struct LineCtx {
+    what: String,
+    amount: String,
+    due: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,6 +162,10 @@ const BUILTIN: &[&[(&str, &str)]] = builtin!(
      "suspension-warning", "service-suspended", "card-expiring", "setup-incomplete"]
 );
 
+/// Messages written so far in Italian and English only (other locales get English).
+#[rustfmt::skip]
+const BUILTIN_IT_EN: &[&[(&str, &str)]] = builtin!(["it", "en"], ["plan-offer", "instalment-due"]);
+
 const PAGE: &str = "page.html.j2";
 
 pub struct Renderer {
@@ -147,7 +183,7 @@ impl Renderer {
     pub fn new(override_dir: Option<&Path>) -> Result<Self, RenderError> {
         let mut files: BTreeMap<String, (String, String)> = BUILTIN_SHARED
             .iter()
-            .chain(BUILTIN.iter().flat_map(|l| l.iter()))
+            .chain(BUILTIN.iter().chain(BUILTIN_IT_EN).flat_map(|l| l.iter()))
             .map(|(p, s)| (p.to_string(), (format!("built-in {p}"), s.to_string())))
             .collect();
         if let Some(dir) = override_dir {
@@ -392,6 +428,11 @@ struct Ctx<'a> {
     payment_link: Option<&'a str>,
     business_customer: bool,
     eu_compensation: String,
+    instalments: Vec<InstalmentCtx>,
+    instalment: Option<InstalmentCtx>,
+    fees: Vec<LineCtx>,
+    /// The customer's other invoices in this message.
+    others: Vec<LineCtx>,
 }
 
 impl<'a> Ctx<'a> {
@@ -404,14 +445,37 @@ impl<'a> Ctx<'a> {
         if Currency::from_code(&currency).is_none() {
             return Err(RenderError::UnknownCurrency(f.currency.to_string()));
         }
-        let outstanding = f.amount_due.saturating_sub(f.amount_paid);
+        let fees: i64 = f.extras.fees.iter().map(|(m, _)| m).sum();
+        let outstanding = f.amount_due.saturating_add(fees).saturating_sub(f.amount_paid);
         if outstanding <= 0 {
             return Err(RenderError::NothingOutstanding(f.invoice_number.to_string()));
         }
         let money = |m| format_money(m, &currency, fmt_locale);
         let date = |d| format_date(d, fmt_locale);
         let late = (f.today - f.due).num_days();
+        let extras = f.extras;
+        let instalments = extras.instalments.iter().map(|i| InstalmentCtx {
+            number: i.number,
+            amount: money(i.amount),
+            due: date(i.due),
+        });
+        let instalment = extras.instalment.map(|(i, left)| InstalmentCtx {
+            number: i.number,
+            amount: money(left),
+            due: date(i.due),
+        });
+        let fee_lines =
+            extras.fees.iter().map(|(m, why)| LineCtx { what: why.to_string(), amount: money(*m), due: None });
+        let others = extras.others.iter().map(|(number, m, due)| LineCtx {
+            what: number.to_string(),
+            amount: money(*m),
+            due: Some(date(*due)),
+        });
         Ok(Ctx {
+            instalments: instalments.collect(),
+            instalment,
+            fees: fee_lines.collect(),
+            others: others.collect(),
             template: f.template,
             tone: TONES[level],
             level,
@@ -422,10 +486,11 @@ impl<'a> Ctx<'a> {
             business: f.business,
             customer_name: f.customer_name,
             invoice_number: f.invoice_number,
-            amount_due: money(f.amount_due),
+            // The total with the fees added since the invoice was issued.
+            amount_due: money(f.amount_due.saturating_add(fees)),
             amount_paid: money(f.amount_paid),
             outstanding: money(outstanding),
-            partly_paid: f.amount_paid > 0,
+            partly_paid: f.amount_paid > 0 || fees != 0,
             currency,
             issued: date(f.issued),
             due: date(f.due),
@@ -474,6 +539,24 @@ fn sample_facts<'a>(template: &'a str, tone: &'a str, lang: &'a str, b: &'a Busi
         payment_link: rich.then_some("https://pay.business.example/SAMPLE-0042"),
         deadline: rich.then(|| d(10, 22)),
         business_customer: true,
+        extras: if rich { sample_extras() } else { Extras::default() },
+    }
+}
+
+/// A plan, a fee and another invoice, for the start-up check of the messages that use them.
+fn sample_extras() -> Extras<'static> {
+    static PLAN: std::sync::LazyLock<Vec<Instalment>> = std::sync::LazyLock::new(|| {
+        crate::plan::split(100_000, 3, NaiveDate::from_ymd_opt(2026, 10, 22).expect("valid sample date"), 30)
+            .expect("a valid sample plan")
+    });
+    static OTHERS: std::sync::LazyLock<[(&str, i64, NaiveDate); 1]> = std::sync::LazyLock::new(|| {
+        [("SAMPLE-0043", 30_000, NaiveDate::from_ymd_opt(2026, 9, 30).expect("valid sample date"))]
+    });
+    Extras {
+        instalments: &PLAN,
+        instalment: Some((&PLAN[1], 33_333)),
+        fees: &[(2_500, "reminder fee")],
+        others: &*OTHERS,
     }
 }
 

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 use crate::guardrails::{self, Block, Request};
+use crate::plan::Instalment;
 use crate::sandbox::Plugin;
 use crate::sandbox::v0_1::{self, Action, Contact, EscalationKind, Outcome, Tone};
 use crate::store::{DueInvoice, NewDecision, NewOutbox, OutboxRow, ShadowRow, Store};
@@ -324,6 +325,12 @@ fn review_task(due: &DueInvoice, step: &str, why: &str) -> v0_1::Task {
     }
 }
 
+/// The instalments of a plan offer: what is outstanding now, split exactly.
+fn offered_plan(invoice: &crate::invoice::Invoice, offer: &v0_1::PlanOffer) -> Result<Vec<Instalment>, String> {
+    let first = v0_1::naive_date(&offer.first_due).ok_or("the first due date is not a date")?;
+    crate::plan::split(invoice.outstanding(), offer.instalments, first, offer.every_days)
+}
+
 /// Turns a policy's decision into outbox rows, after the guardrails.
 fn carry_out(
     d: &mut NewDecision,
@@ -347,7 +354,7 @@ fn carry_out(
             Action::Remind(r) => Some(r.channel.as_str()),
             _ => None,
         };
-        let request = Request { step, channel, touches_customer: action.touches_customer() };
+        let request = Request { step, channel, touches_customer: action.touches_customer(), of_plan: false };
         let check =
             guardrails::check(&request, &due.invoice, &due.customer, steps.iter().map(String::as_str), reminded, now);
         let (state, reason) = match check {
@@ -365,13 +372,13 @@ fn carry_out(
             Ok(()) => {
                 report.actions_recorded += 1;
                 match action {
-                    Action::RetryPayment(_) | Action::Escalate(_) => ("pending", None),
+                    Action::RetryPayment(_) | Action::Escalate(_) | Action::OfferPlan(_) => ("pending", None),
                     _ => ("recorded", Some("not carried out by this version".to_string())),
                 }
             }
         };
         // A manual review is carried out here: a task for a person, written with the decision.
-        let (state, reason, task) = match action {
+        let (mut state, mut reason, task) = match action {
             Action::Escalate(e) if e.kind == EscalationKind::ManualReview && state == "pending" => (
                 "done",
                 Some("task opened for a person to review".to_string()),
@@ -380,31 +387,50 @@ fn carry_out(
             _ => (state, reason, None),
         };
         steps.push(step.to_string());
-        let (template, tone, deadline) = match action {
-            Action::Remind(r) => (
-                Some(r.template.clone()),
-                Some(r.tone.name().to_string()),
-                r.deadline.as_ref().and_then(v0_1::naive_date),
-            ),
-            _ => (None, None, None),
-        };
-        d.outbox.push(NewOutbox {
+        let mut row = NewOutbox {
             step: step.to_string(),
             kind: action.kind(),
             channel: channel.map(str::to_string),
-            template,
-            tone,
-            deadline,
-            payload: v0_1::action_json(action).to_string(),
+            template: None,
+            tone: None,
+            deadline: None,
+            payload: String::new(),
             // A retry waits for the time the policy asked for.
             not_before: match action {
                 Action::RetryPayment(r) => r.at.max(now.timestamp()),
                 _ => now.timestamp(),
             },
             state,
-            reason,
+            reason: None,
             task,
-        });
+        };
+        let mut payload = v0_1::action_json(action);
+        match action {
+            Action::Remind(r) => {
+                row.template = Some(r.template.clone());
+                row.tone = Some(r.tone.name().to_string());
+                row.deadline = r.deadline.as_ref().and_then(v0_1::naive_date);
+            }
+            // A plan offer is a message of its own, listing the instalments the host worked out.
+            Action::OfferPlan(p) if state == "pending" => match offered_plan(&due.invoice, p) {
+                Ok(instalments) => {
+                    row.channel = Some("email".into());
+                    row.template = Some("plan-offer".into());
+                    row.tone = Some("courteous".into());
+                    row.deadline = instalments.first().map(|i| i.due);
+                    payload["instalments"] = serde_json::to_value(&instalments).expect("instalments serialize");
+                }
+                Err(why) => {
+                    report.blocked += 1;
+                    (state, reason) = ("cancelled", Some(format!("plan not offered: {why}")));
+                }
+            },
+            _ => {}
+        }
+        row.state = state;
+        row.reason = reason;
+        row.payload = payload.to_string();
+        d.outbox.push(row);
     }
     d.next_review = if d.closed.is_some() { None } else { next };
 }

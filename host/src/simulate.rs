@@ -172,7 +172,12 @@ fn apply(case: &mut Case, customer: &Customer, decision: v0_1::Decision, now: Da
             _ => None,
         };
         if let Some(step) = &step {
-            let request = Request { step, channel: channel.as_deref(), touches_customer: action.touches_customer() };
+            let request = Request {
+                step,
+                channel: channel.as_deref(),
+                touches_customer: action.touches_customer(),
+                of_plan: false,
+            };
             let done = case.history.iter().map(|h| h.step.as_str());
             if let Err(block) = guardrails::check(&request, &case.invoice, customer, done, reminded, now) {
                 let mut held = Entry::new(day, "held").step(step).note(block.to_string());

@@ -10,6 +10,7 @@ mod ladders;
 mod pages;
 mod payments;
 mod pipeline;
+mod plans;
 mod sandbox_limits;
 mod serve;
 mod smtp;

@@ -100,6 +100,11 @@ pub enum Command {
         #[command(subcommand)]
         what: ShadowCommand,
     },
+    /// Payment plans: accept the plan offered on an invoice, or show where one stands.
+    Plan {
+        #[command(subcommand)]
+        what: PlanCommand,
+    },
     /// Tasks for people: phone calls channel adapters opened, invoices a policy sent to manual review.
     Tasks {
         /// Also the ones already done.
@@ -121,6 +126,25 @@ pub enum Command {
         /// Also load these plugin files.
         #[arg(long = "plugin", value_name = "PATH")]
         files: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PlanCommand {
+    /// The customer accepted the plan last offered on the invoice: dunning pauses while it is kept.
+    Accept {
+        invoice: String,
+        /// When it was accepted (default: now).
+        #[arg(long, value_name = "RFC3339")]
+        at: Option<DateTime<Utc>>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The invoice's plan: instalments, what is paid, what is next.
+    Show {
+        invoice: String,
         #[arg(long)]
         json: bool,
     },
@@ -171,6 +195,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Shadow { what: ShadowCommand::Report { segment, json } } => {
             tokio()?.block_on(pipeline::shadow_report(&cli.db, segment.as_deref(), json))?;
+        }
+        Command::Plan { what: PlanCommand::Accept { invoice, at, json } } => {
+            tokio()?.block_on(pipeline::accept_plan(&cli.db, &invoice, at.unwrap_or_else(Utc::now), json))?;
+        }
+        Command::Plan { what: PlanCommand::Show { invoice, json } } => {
+            tokio()?.block_on(pipeline::show_plan(&cli.db, &invoice, json))?;
         }
         Command::Tasks { all, json } => {
             tokio()?.block_on(pipeline::tasks(&cli.db, all, json))?;
@@ -274,7 +304,8 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
     let bad_input = err.is::<BadUsage>()
         || err.is::<crate::config::BadConfig>()
         || err.is::<intake::BadInput>()
-        || err.is::<crate::sandbox::LoadError>();
+        || err.is::<crate::sandbox::LoadError>()
+        || err.is::<crate::store::CannotAccept>();
     if bad_input { 2 } else { 1 }
 }
 

@@ -173,6 +173,54 @@ pub async fn history(db: &Path, invoice: &str, json: bool) -> anyhow::Result<()>
     Ok(())
 }
 
+pub async fn accept_plan(db: &Path, invoice: &str, at: DateTime<Utc>, json: bool) -> anyhow::Result<()> {
+    if !db.exists() {
+        return Err(BadUsage(format!("no database at {}", db.display())).into());
+    }
+    let store = Store::open(&db.display().to_string()).await?;
+    store.accept_plan(invoice, at).await?;
+    show(&store, invoice, json).await
+}
+
+pub async fn show_plan(db: &Path, invoice: &str, json: bool) -> anyhow::Result<()> {
+    if !db.exists() {
+        return Err(BadUsage(format!("no database at {}", db.display())).into());
+    }
+    show(&Store::open(&db.display().to_string()).await?, invoice, json).await
+}
+
+async fn show(store: &Store, id: &str, json: bool) -> anyhow::Result<()> {
+    let Some((invoice, customer)) = store.invoice(id).await? else {
+        return Err(BadUsage(format!("unknown invoice {id:?}")).into());
+    };
+    let Some(plan) = &invoice.plan else {
+        return Err(BadUsage(format!("invoice {id} is not on a payment plan")).into());
+    };
+    let today = Utc::now().with_timezone(&customer.timezone).date_naive();
+    let standing = match plan.standing(invoice.amount_paid, today) {
+        crate::plan::Standing::OnTrack(i) => format!("kept; instalment {} is next, due {}", i.number, i.due),
+        crate::plan::Standing::Missed(i) => {
+            format!("not kept: instalment {} was due {}; dunning resumed", i.number, i.due)
+        }
+        crate::plan::Standing::Complete => "complete".into(),
+    };
+    if json {
+        let doc = serde_json::json!({ "invoice": id, "plan": plan, "standing": standing });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(());
+    }
+    let money = |m| crate::simulate::format_money(m, &invoice.currency);
+    println!("payment plan of {id} ({}), accepted {}: {standing}", invoice.number, when(plan.accepted.timestamp()));
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header(["instalment", "due", "amount", "left to pay"]);
+    for i in &plan.instalments {
+        let left = plan.left_on(i.number, invoice.amount_paid);
+        table.add_row([i.number.to_string(), i.due.to_string(), money(i.amount), money(left)]);
+    }
+    println!("{table}");
+    Ok(())
+}
+
 pub async fn tasks(db: &Path, all: bool, json: bool) -> anyhow::Result<()> {
     if !db.exists() {
         return Err(BadUsage(format!("no database at {}", db.display())).into());

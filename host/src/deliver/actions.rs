@@ -90,7 +90,8 @@ impl Delivery {
         // already sent once goes on until acknowledged, so that its
         // reinstatement never overtakes it.
         let checked = !(what == REINSTATE || (what == "suspend-service" && row.attempts > 0));
-        let request = Request { step: &row.step, channel: None, touches_customer: what != "collections" };
+        let request =
+            Request { step: &row.step, channel: None, touches_customer: what != "collections", of_plan: false };
         if checked && let Err(block) = guardrails::check(&request, &invoice, &customer, [], false, now) {
             return Ok(Result::Cancel(block.to_string()));
         }

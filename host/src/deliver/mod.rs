@@ -14,7 +14,8 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::guardrails::{self, Block, Request};
-use crate::render::{Facts, Renderer};
+use crate::plan::{Instalment, Standing};
+use crate::render::{Extras, Facts, Renderer};
 use crate::sandbox::v0_1::{self, DeliveryError};
 use crate::sandbox::{Grants, Plugin};
 use crate::scheduler::tone_of;
@@ -221,8 +222,22 @@ impl Delivery {
             return done(Outcome::Cancel("the invoice no longer exists".into()));
         };
         let channel = row.channel.clone().unwrap_or_default();
+        // A plan's own instalments: only while the plan is kept and the instalment unpaid.
+        let instalment = match row.kind.as_str() {
+            "instalment" => match plan_instalment(row, &invoice, &customer, now) {
+                Ok(i) => Some(i),
+                Err(why) => return done(Outcome::Cancel(why)),
+            },
+            _ => None,
+        };
+        let offered: Vec<Instalment> = match row.kind.as_str() {
+            "offer-plan" => {
+                serde_json::from_value(serde_json::from_str::<serde_json::Value>(&row.payload)?["instalments"].take())?
+            }
+            _ => vec![],
+        };
         // The status is checked again right before the message leaves.
-        let request = Request::message(&row.step, &channel);
+        let request = Request { of_plan: instalment.is_some(), ..Request::message(&row.step, &channel) };
         match guardrails::check(&request, &invoice, &customer, [], reminded.contains(&invoice.id), now) {
             Ok(()) => {}
             Err(Block::OnePerTick) => {
@@ -274,6 +289,14 @@ impl Delivery {
             payment_link: invoice.payment_link.as_deref(),
             deadline: row.deadline,
             business_customer: customer.business,
+            extras: Extras {
+                instalments: match (&instalment, &invoice.plan) {
+                    (Some(_), Some(plan)) => &plan.instalments,
+                    _ => &offered,
+                },
+                instalment: instalment.as_ref().map(|(i, left)| (i, *left)),
+                ..Extras::default()
+            },
         };
         let rendered = match self.renderer.render(&facts) {
             Ok(r) => r,
@@ -304,6 +327,33 @@ impl Delivery {
         reminded.insert(invoice.id.clone());
         planned.entry(customer.id.clone()).or_default().push(now.timestamp());
         Ok(Prepared::Send(Box::new(Send { row: row.clone(), channel, message })))
+    }
+}
+
+/// The instalment an instalment reminder is about and what is left on it,
+/// or why it no longer goes out.
+fn plan_instalment(
+    row: &OutboxRow,
+    invoice: &crate::invoice::Invoice,
+    customer: &crate::invoice::Customer,
+    now: DateTime<Utc>,
+) -> Result<(Instalment, i64), String> {
+    let Some(plan) = &invoice.plan else { return Err("the invoice is not on a payment plan".into()) };
+    let payload: serde_json::Value = serde_json::from_str(&row.payload).map_err(|e| e.to_string())?;
+    let number = payload["instalment"]["number"].as_u64().unwrap_or_default() as u32;
+    let Some(instalment) = plan.instalments.iter().find(|i| i.number == number) else {
+        return Err(format!("the plan has no instalment {number}"));
+    };
+    let today = now.with_timezone(&customer.timezone).date_naive();
+    if let Standing::Missed(missed) = plan.standing(invoice.amount_paid, today) {
+        return Err(format!(
+            "the plan was not kept: instalment {} was due {} and is unpaid",
+            missed.number, missed.due
+        ));
+    }
+    match plan.left_on(number, invoice.amount_paid) {
+        0 => Err(format!("instalment {number} is paid")),
+        left => Ok((instalment.clone(), left)),
     }
 }
 

@@ -430,6 +430,7 @@ fn check_dataset(
                 promise_to_pay: promise,
                 payment_method: method,
                 refs: vec![],
+                plan: None,
             });
         }
     }

@@ -47,8 +47,8 @@ pub use payment::sollecito::plugin::charges::{Charge, ChargeError, ChargeOutcome
 pub use policy::sollecito::plugin::log::Level;
 pub use policy::sollecito::plugin::types::{
     Action, CloseReason, Contact, Customer as CustomerView, Date, Decision, Escalation, EscalationKind, InvoiceKind,
-    InvoiceStatus, InvoiceView, Money, Outcome, PaymentFailure, PaymentMethod, PaymentRecord, PluginInfo, PromiseToPay,
-    Setting, Tone,
+    InvoiceStatus, InvoiceView, Money, Outcome, PaymentFailure, PaymentMethod, PaymentRecord, PlanOffer, PluginInfo,
+    PromiseToPay, Setting, Tone,
 };
 
 pub fn date(d: NaiveDate) -> Date {
@@ -116,10 +116,21 @@ pub fn invoice_view(i: &Invoice, customer: CustomerView, history: Vec<Contact>) 
             opened: timestamp(d.opened),
             reason: d.reason.clone(),
         }),
-        promise_to_pay: i
-            .promise_to_pay
-            .as_ref()
-            .map(|p| PromiseToPay { until: date(p.until), amount: p.amount.map(|m| money(m, &i.currency)) }),
+        // An accepted plan is, to a policy, a promise to pay its next instalment
+        // by its due date: once that passes unpaid, the promise has lapsed.
+        promise_to_pay: match (
+            &i.promise_to_pay,
+            i.plan.as_ref().and_then(|p| Some((p, p.next_unpaid(i.amount_paid)?))),
+        ) {
+            (Some(p), _) => {
+                Some(PromiseToPay { until: date(p.until), amount: p.amount.map(|m| money(m, &i.currency)) })
+            }
+            (None, Some((plan, next))) => Some(PromiseToPay {
+                until: date(next.due),
+                amount: Some(money(plan.left_on(next.number, i.amount_paid), &i.currency)),
+            }),
+            (None, None) => None,
+        },
         payment_link: i.payment_link.clone(),
         payment_method: i
             .payment_method

@@ -7,6 +7,7 @@ use sqlx::Row;
 
 use super::{OutboxRow, Store, apply_event_in, outbox_row};
 use crate::invoice::Event;
+use crate::plan::{Instalment, Plan};
 
 /// The kind of the step the host adds to undo a suspension.
 pub const REINSTATE: &str = "reinstate-service";
@@ -24,7 +25,8 @@ impl Store {
     /// Actions other than messages whose time has come, oldest first.
     pub async fn pending_actions(&self, now: i64) -> anyhow::Result<Vec<OutboxRow>> {
         let rows = sqlx::query(
-            "SELECT * FROM outbox WHERE state = 'pending' AND kind <> 'remind' AND not_before <= $1 ORDER BY id",
+            "SELECT * FROM outbox WHERE state = 'pending' AND kind NOT IN ('remind', 'offer-plan', 'instalment') \
+             AND not_before <= $1 ORDER BY id",
         )
         .bind(now)
         .fetch_all(&self.pool)
@@ -87,3 +89,74 @@ pub(super) async fn reinstate_after_payment(
     }
     Ok(())
 }
+
+/// Why a plan cannot be accepted (exit code 2: nothing changed).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CannotAccept(pub String);
+
+impl Store {
+    /// The customer accepts the plan last offered on an invoice: the plan is
+    /// recorded as an event on the invoice and each instalment gets its
+    /// reminder, a few days before it is due, in one transaction.
+    pub async fn accept_plan(&self, invoice_id: &str, now: DateTime<Utc>) -> anyhow::Result<Plan> {
+        let refuse = |why: String| anyhow::Error::new(CannotAccept(why));
+        let Some((invoice, _)) = self.invoice(invoice_id).await? else {
+            return Err(refuse(format!("unknown invoice {invoice_id:?}")));
+        };
+        if invoice.status != crate::invoice::InvoiceStatus::Open {
+            return Err(refuse(format!("invoice {invoice_id} is not open")));
+        }
+        if invoice.plan.is_some() {
+            return Err(refuse(format!("invoice {invoice_id} is already on a payment plan")));
+        }
+        let outbox = self.outbox_of(invoice_id).await?;
+        let Some(offer) = outbox.iter().rev().find(|o| o.kind == "offer-plan" && o.state != "recorded") else {
+            return Err(refuse(format!("no payment plan was offered on invoice {invoice_id}")));
+        };
+        if offer.state != "sent" {
+            let why = offer.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+            return Err(refuse(format!("the plan offer {} was not sent ({}{why})", offer.step, offer.state)));
+        }
+        let payload: serde_json::Value = serde_json::from_str(&offer.payload)?;
+        let offered: Vec<Instalment> = serde_json::from_value(payload["instalments"].clone())?;
+        let (Some(first), Some(count)) = (offered.first(), u32::try_from(offered.len()).ok()) else {
+            return Err(refuse(format!("the plan offer {} lists no instalments", offer.step)));
+        };
+        // Paid something since the offer: the same dates, split over what is left.
+        let every = offered.get(1).map_or(0, |second| (second.due - first.due).num_days()) as u32;
+        let instalments = if offered.iter().map(|i| i.amount).sum::<i64>() == invoice.outstanding() {
+            offered.clone()
+        } else {
+            crate::plan::split(invoice.outstanding(), count, first.due, every).map_err(refuse)?
+        };
+        let plan = Plan { step: offer.step.clone(), accepted: now, paid_before: invoice.amount_paid, instalments };
+
+        let mut tx = self.pool.begin().await?;
+        apply_event_in(&mut tx, invoice_id, &Event::PlanAccepted { plan: plan.clone() }, now).await?;
+        for i in &plan.instalments {
+            let remind_from = (i.due - chrono::Days::new(INSTALMENT_NOTICE_DAYS)).and_time(chrono::NaiveTime::MIN);
+            let payload = serde_json::json!({ "instalment": { "number": i.number, "plan": plan.step } });
+            sqlx::query(
+                "INSERT INTO outbox (invoice_id, customer_id, step, kind, channel, template, tone, deadline, payload, decision_id, created_at, not_before, state) \
+                 VALUES ($1, $2, $3, 'instalment', 'email', 'instalment-due', 'courteous', $4, $5, $6, $7, $8, 'pending') \
+                 ON CONFLICT (invoice_id, step) DO NOTHING",
+            )
+            .bind(invoice_id)
+            .bind(&invoice.customer_id)
+            .bind(format!("{}-{}", plan.step, i.number))
+            .bind(i.due.to_string())
+            .bind(payload.to_string())
+            .bind(offer.decision_id)
+            .bind(now.timestamp())
+            .bind(remind_from.and_utc().timestamp().max(now.timestamp()))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(plan)
+    }
+}
+
+/// Days before an instalment's due date that its reminder goes out.
+pub const INSTALMENT_NOTICE_DAYS: u64 = 3;

@@ -7,7 +7,7 @@ mod admin;
 mod decisions;
 mod migrations;
 
-pub use actions::{REINSTATE, Settled};
+pub use actions::{CannotAccept, REINSTATE, Settled};
 pub use admin::{ShadowRow, TaskRow};
 
 use std::path::Path;
@@ -257,8 +257,15 @@ impl Store {
         for inv in &data.invoices {
             let old =
                 sqlx::query("SELECT data FROM invoices WHERE id = $1").bind(&inv.id).fetch_optional(&mut *tx).await?;
+            let before: Option<Invoice> = match &old {
+                Some(row) => Some(serde_json::from_str(&row.try_get::<String, _>("data")?)?),
+                None => None,
+            };
+            // What the host keeps on an invoice (an accepted plan) survives a re-import.
+            let kept = Invoice { plan: before.as_ref().and_then(|b| b.plan.clone()), ..inv.clone() };
+            let inv = &kept;
             let text = json(inv);
-            let changes = match &old {
+            let changes = match &before {
                 None => vec![(
                     "imported".to_string(),
                     format!(
@@ -268,13 +275,12 @@ impl Store {
                         inv.due
                     ),
                 )],
-                Some(row) => {
-                    let before: Invoice = serde_json::from_str(&row.try_get::<String, _>("data")?)?;
-                    if before == *inv {
+                Some(before) => {
+                    if before == inv {
                         report.unchanged += 1;
                         continue;
                     }
-                    changes_between(&before, inv)
+                    changes_between(before, inv)
                 }
             };
             if old.is_none() {
@@ -335,7 +341,8 @@ impl Store {
     /// Messages waiting to leave, oldest first.
     pub async fn pending_messages(&self, now: i64) -> anyhow::Result<Vec<OutboxRow>> {
         let rows = sqlx::query(
-            "SELECT * FROM outbox WHERE state = 'pending' AND kind = 'remind' AND not_before <= $1 ORDER BY id",
+            "SELECT * FROM outbox WHERE state = 'pending' AND kind IN ('remind', 'offer-plan', 'instalment') \
+             AND not_before <= $1 ORDER BY id",
         )
         .bind(now)
         .fetch_all(&self.pool)
@@ -381,7 +388,7 @@ impl Store {
 
     /// Messages sent to a customer since `since` (for the rolling cap), newest last.
     pub async fn sent_to_customer_since(&self, customer_id: &str, since: i64) -> anyhow::Result<Vec<i64>> {
-        let rows = sqlx::query("SELECT done_at FROM outbox WHERE customer_id = $1 AND kind = 'remind' AND state = 'sent' AND done_at >= $2 ORDER BY done_at")
+        let rows = sqlx::query("SELECT done_at FROM outbox WHERE customer_id = $1 AND channel IS NOT NULL AND state = 'sent' AND done_at >= $2 ORDER BY done_at")
             .bind(customer_id)
             .bind(since)
             .fetch_all(&self.pool)

@@ -28,6 +28,12 @@ struct Settings {
     /// In major units of the invoice currency.
     large_amount: i64,
     large_amount_phone_days: i64,
+    /// Instalments of the payment plan offered (0: no offer).
+    plan_instalments: i64,
+    plan_offer_days: i64,
+    plan_every_days: i64,
+    /// Days from the offer to the first instalment.
+    plan_first_due_days: i64,
 }
 
 impl Settings {
@@ -46,6 +52,10 @@ impl Settings {
             loyal_stretch_percent: ctx.int_in("loyal_stretch_percent", 150, 0, 1_000)?,
             large_amount: ctx.int_in("large_amount", 10_000, 0, i64::MAX)?,
             large_amount_phone_days: ctx.days("large_amount_phone_days", 10)?,
+            plan_instalments: ctx.int_in("plan_instalments", 0, 0, 60)?,
+            plan_offer_days: ctx.days("plan_offer_days", 20)?,
+            plan_every_days: ctx.int_in("plan_every_days", 30, 1, 366)?,
+            plan_first_due_days: ctx.days("plan_first_due_days", 10)?,
         })
     }
 }
@@ -96,6 +106,11 @@ impl Policy for B2bStandard {
             ladder.remind("phone-call", due.add_days(s.large_amount_phone_days), "phone", "phone-call", Tone::Soft);
         }
         ladder.remind("overdue-15", after_due(s.firm_days), "email", "overdue-firm", tone(Tone::Firm));
+        if s.plan_instalments > 0 {
+            let first_due = today.add_days(s.plan_first_due_days);
+            let (count, every) = (s.plan_instalments as u32, s.plan_every_days as u32);
+            ladder.offer_plan("plan-offer", after_due(s.plan_offer_days), count, first_due, every);
+        }
         ladder
             .remind("overdue-30", after_due(s.final_days), "email", "final-notice", tone(Tone::Final))
             .deadline(today.add_working_days(s.final_deadline_working_days));

@@ -277,3 +277,25 @@ fn loyal_and_large_share_day_ten_without_skipping_a_step() {
     let steps: Vec<_> = summary(&taken).into_iter().map(|(n, step, _, _)| (n, step)).collect();
     assert_eq!(steps, [(10, "overdue-7".into()), (15, "phone-call".into()), (22, "overdue-15".into()),]);
 }
+
+#[test]
+fn a_payment_plan_is_offered_only_when_the_setting_asks() {
+    let mut inv = invoice(DUE, 1_200_00, "EUR");
+    let none = simulate::<B2bStandard>(&mut inv.clone(), &[], day(-20), 100);
+    assert!(!none.iter().any(|t| matches!(t.action, Action::OfferPlan(_))));
+    let settings = [("plan_instalments", "3"), ("plan_every_days", "30")];
+    let taken = simulate::<B2bStandard>(&mut inv, &settings, day(-20), 100);
+    let offers: Vec<_> = taken
+        .iter()
+        .filter_map(|t| match &t.action {
+            Action::OfferPlan(p) => Some((DUE.days_until(t.on), p.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(offers.len(), 1, "{offers:?}");
+    let (on, offer) = &offers[0];
+    // Offered 20 days after due, the first instalment ten days later.
+    assert_eq!(*on, 20);
+    assert_eq!((offer.step.as_str(), offer.instalments, offer.every_days), ("plan-offer", 3, 30));
+    assert_eq!(offer.first_due, day(30));
+}

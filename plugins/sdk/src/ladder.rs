@@ -20,8 +20,8 @@
 use core::cmp::Reverse;
 
 use crate::{
-    Action, CloseReason, Ctx, Date, Decision, Escalation, EscalationKind, InvoiceView, PaymentRetry, Reminder,
-    Timestamp, Tone,
+    Action, CloseReason, Ctx, Date, Decision, Escalation, EscalationKind, InvoiceView, PaymentRetry, PlanOffer,
+    Reminder, Timestamp, Tone,
 };
 
 /// Which steps compete with each other: a later step supersedes an earlier
@@ -47,6 +47,7 @@ pub struct Rung {
     reminder: Option<Reminder>,
     escalation: Option<Escalation>,
     retry_at: Option<Timestamp>,
+    offer: Option<PlanOffer>,
     close: Option<CloseReason>,
 }
 
@@ -61,6 +62,7 @@ impl Rung {
             reminder: None,
             escalation: None,
             retry_at: None,
+            offer: None,
             close: None,
         }
     }
@@ -191,6 +193,22 @@ impl<'a> Ladder<'a> {
         self.push(rung)
     }
 
+    /// Offer a payment plan from `on`: the host splits what is outstanding into
+    /// `instalments` due `every_days` apart from `first_due`, sends the offer,
+    /// and, once the customer accepts, holds dunning while the plan is kept.
+    pub fn offer_plan(
+        &mut self,
+        step: &str,
+        on: Date,
+        instalments: u32,
+        first_due: Date,
+        every_days: u32,
+    ) -> &mut Rung {
+        let mut rung = Rung::new(step, on, Track::Main);
+        rung.offer = Some(PlanOffer { step: step.into(), instalments, first_due, every_days });
+        self.push(rung)
+    }
+
     /// Look at the invoice again on `date` even if no step is due then.
     pub fn review_on(&mut self, date: Date) {
         self.checkpoints.push(date);
@@ -262,6 +280,9 @@ impl<'a> Ladder<'a> {
             decision
                 .actions
                 .push(Action::RetryPayment(PaymentRetry { step: r.step.clone(), at: at.max(self.ctx.now) }));
+        }
+        if let Some(offer) = &r.offer {
+            decision.actions.push(Action::OfferPlan(offer.clone()));
         }
         if let Some(reason) = r.close {
             decision.actions.push(Action::Close(reason));
