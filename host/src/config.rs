@@ -113,15 +113,23 @@ pub struct Sending {
     /// Sending windows in the customer's timezone, per channel; `default` for the others.
     #[serde(default)]
     pub windows: BTreeMap<String, Window>,
+    /// Channels on which a customer's reminders leaving in the same tick go as
+    /// one message listing every invoice (each invoice still records its own step).
+    #[serde(default = "consolidated")]
+    pub consolidate: Vec<String>,
 }
 
 fn default_cap() -> u32 {
     3
 }
 
+fn consolidated() -> Vec<String> {
+    vec!["email".into()]
+}
+
 impl Default for Sending {
     fn default() -> Self {
-        Sending { cap_per_week: default_cap(), windows: BTreeMap::new() }
+        Sending { cap_per_week: default_cap(), windows: BTreeMap::new(), consolidate: consolidated() }
     }
 }
 

@@ -202,6 +202,7 @@ mod tests {
             payment_method: None,
             refs: vec![],
             plan: None,
+            fees: vec![],
         };
         (invoice, customer)
     }

@@ -94,11 +94,29 @@ pub struct Invoice {
     /// A payment plan the customer accepted (the host's, kept across re-imports).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<crate::plan::Plan>,
+    /// Fees a policy added after the invoice was issued (the host's, kept across re-imports).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fees: Vec<Fee>,
+}
+
+/// An amount added to an invoice after it was issued, and why: an adjustment, never an edit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fee {
+    /// The step that added it.
+    pub step: String,
+    /// Minor units of the invoice currency.
+    pub amount: i64,
+    pub reason: String,
 }
 
 impl Invoice {
+    /// What the customer owes in all: the amount due with the fees added since.
+    pub fn total(&self) -> i64 {
+        self.amount_due + self.fees.iter().map(|f| f.amount).sum::<i64>()
+    }
+
     pub fn outstanding(&self) -> i64 {
-        self.amount_due - self.amount_paid
+        self.total() - self.amount_paid
     }
 }
 
@@ -130,6 +148,10 @@ pub enum Event {
     PlanAccepted {
         plan: crate::plan::Plan,
     },
+    /// A policy added a fee (late-payment compensation, interest): an adjustment.
+    FeeAdded {
+        fee: Fee,
+    },
 }
 
 impl Event {
@@ -138,7 +160,7 @@ impl Event {
         match self {
             Event::Paid => {
                 invoice.status = InvoiceStatus::Paid;
-                invoice.amount_paid = invoice.amount_due;
+                invoice.amount_paid = invoice.total();
                 "paid: dunning ends".into()
             }
             Event::PaymentFailed { decline_code } => {
@@ -186,6 +208,16 @@ impl Event {
             Event::WrittenOff => {
                 invoice.status = InvoiceStatus::WrittenOff;
                 "written off".into()
+            }
+            Event::FeeAdded { fee } => {
+                invoice.fees.push(fee.clone());
+                let money = |m| crate::simulate::format_money(m, &invoice.currency);
+                format!(
+                    "{} added ({}): {} now outstanding",
+                    money(fee.amount),
+                    fee.reason,
+                    money(invoice.outstanding())
+                )
             }
             Event::PlanAccepted { plan } => {
                 invoice.plan = Some(plan.clone());

@@ -5,6 +5,7 @@ mod actions;
 mod channels;
 mod cli;
 mod common;
+mod consolidated;
 mod determinism;
 mod ladders;
 mod pages;

@@ -351,7 +351,10 @@ fn a_bad_config_or_template_is_refused_at_start_naming_it() {
 #[test]
 fn the_weekly_cap_holds_back_the_fourth_message() {
     let site = Site::new();
-    site.write("sollecito.toml", &format!("[policies]\ndefault = {:?}\n", sollecito_test_artifacts::OUTSIDER));
+    // Separate messages (consolidated, the four reminders would be one message: one contact).
+    let config =
+        format!("[policies]\ndefault = {:?}\n[sending]\nconsolidate = []\n", sollecito_test_artifacts::OUTSIDER);
+    site.write("sollecito.toml", &config);
     let invoices: Vec<String> = (1..=4).map(|i| invoice(&format!("i-{i}"), "rome", "")).collect();
     let file = site.write(
         "data.json",

@@ -170,6 +170,7 @@ async fn invoice_event(app: &App, kind: &str, object: &Value, at: DateTime<Utc>)
         payment_method: known.as_ref().and_then(|k| k.payment_method.clone()),
         refs: [text(object, "charge"), text(object, "payment_intent")].into_iter().flatten().collect(),
         plan: known.as_ref().and_then(|k| k.plan.clone()),
+        fees: known.as_ref().map(|k| k.fees.clone()).unwrap_or_default(),
     };
     if kind == "invoice.payment_failed" {
         let attempts = object.get("attempt_count").and_then(Value::as_u64).unwrap_or(1).max(1) as u32;

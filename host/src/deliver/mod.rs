@@ -3,6 +3,7 @@
 //! customer's language and handed to its channel adapter.
 
 mod actions;
+mod compose;
 mod handover;
 pub mod mail;
 
@@ -14,11 +15,11 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::guardrails::{self, Block, Request};
+use crate::invoice::{Customer, Invoice};
 use crate::plan::{Instalment, Standing};
-use crate::render::{Extras, Facts, Renderer};
+use crate::render::Renderer;
 use crate::sandbox::v0_1::{self, DeliveryError};
 use crate::sandbox::{Grants, Plugin};
-use crate::scheduler::tone_of;
 use crate::store::{OutboxRow, Store};
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -68,6 +69,12 @@ pub struct Channel {
     pub settings: Vec<v0_1::Setting>,
 }
 
+/// Separates customer and channel in the key of a consolidated message (ids hold no control characters).
+const COMPANIONS: char = '\u{1f}';
+
+/// What a reminder sent inside another invoice's message has as its receipt, before the lead's key.
+pub const IN_THE_MESSAGE_OF: &str = "in the message of ";
+
 /// Adapter calls in flight at once, per channel.
 const CONCURRENCY: usize = 4;
 
@@ -79,11 +86,18 @@ fn backoff(attempt: i64) -> i64 {
     (300 * 2i64.pow(attempt.clamp(0, 6) as u32)).min(6 * 3600)
 }
 
-/// A message ready to hand to its adapter.
-struct Send {
+/// A message that passed its checks, to be composed and handed to its adapter.
+pub(super) struct Send {
     row: OutboxRow,
     channel: String,
-    message: v0_1::Message,
+    invoice: Invoice,
+    customer: Customer,
+    /// For an instalment reminder: the instalment and what is left on it.
+    instalment: Option<(Instalment, i64)>,
+    /// For a plan offer: the instalments offered.
+    offered: Vec<Instalment>,
+    /// The customer's other reminders on this channel in this tick, sent in the same message.
+    companions: Vec<(OutboxRow, Invoice)>,
 }
 
 enum Prepared {
@@ -125,10 +139,21 @@ impl Delivery {
             }
         }
 
+        let sends = compose::consolidate(sends, &self.config.sending.consolidate);
+
         let limits: HashMap<&str, Arc<tokio::sync::Semaphore>> =
             channels.keys().map(|c| (c.as_str(), Arc::new(tokio::sync::Semaphore::new(CONCURRENCY)))).collect();
         let mut calls = Vec::with_capacity(sends.len());
         for send in sends {
+            let message = match self.compose(&send, now) {
+                Ok(message) => message,
+                Err(e) => {
+                    let reason = format!("cannot render: {e}");
+                    outcomes.extend(send.companions.into_iter().map(|(row, _)| (row, Outcome::Fail(reason.clone()))));
+                    outcomes.push((send.row, Outcome::Fail(reason)));
+                    continue;
+                }
+            };
             let route = &channels[&send.channel];
             let permit = limits[send.channel.as_str()].clone().acquire_owned().await?;
             let (adapter, settings) = (route.adapter.clone(), route.settings.clone());
@@ -136,7 +161,6 @@ impl Delivery {
             // Each call its own task inbox, so a task belongs to the message that opened it.
             let inbox = grants.tasks.as_ref().map(|_| Arc::new(std::sync::Mutex::new(vec![])));
             grants.tasks = inbox.clone();
-            let message = send.message.clone();
             let call = tokio::task::spawn_blocking(move || {
                 let result = adapter.deliver(&settings, &message, now.timestamp(), grants);
                 drop(permit);
@@ -152,6 +176,17 @@ impl Delivery {
                 store.open_tasks(&send.row.invoice_id, &opened, now.timestamp()).await?;
             }
             let outcome = outcome_of(result, send.row.attempts, now);
+            // The invoices that went in the same message share its fate.
+            let key = format!("{}/{}", send.row.invoice_id, send.row.step);
+            for (row, _) in send.companions {
+                let theirs = match &outcome {
+                    Outcome::Sent(receipt) => Outcome::Sent(format!("{IN_THE_MESSAGE_OF}{key}: {receipt}")),
+                    Outcome::Wait(until, reason, _) => Outcome::Wait(*until, reason.clone(), Wait::Retry),
+                    Outcome::Cancel(reason) => Outcome::Cancel(reason.clone()),
+                    Outcome::Fail(reason) => Outcome::Fail(reason.clone()),
+                };
+                outcomes.push((row, theirs));
+            }
             outcomes.push((send.row, outcome));
         }
 
@@ -272,61 +307,14 @@ impl Delivery {
                 "no channel {channel:?} is configured (add [channels.{channel}] to the config)"
             )));
         }
-        let business = &self.config.business;
-        let facts = Facts {
-            template: row.template.as_deref().unwrap_or_default(),
-            tone: row.tone.as_deref().unwrap_or("courteous"),
-            locale: &customer.locale,
-            business,
-            customer_name: &customer.name,
-            invoice_number: &invoice.number,
-            currency: &invoice.currency,
-            amount_due: invoice.amount_due,
-            amount_paid: invoice.amount_paid,
-            issued: invoice.issued,
-            due: invoice.due,
-            today: now.with_timezone(&customer.timezone).date_naive(),
-            payment_link: invoice.payment_link.as_deref(),
-            deadline: row.deadline,
-            business_customer: customer.business,
-            extras: Extras {
-                instalments: match (&instalment, &invoice.plan) {
-                    (Some(_), Some(plan)) => &plan.instalments,
-                    _ => &offered,
-                },
-                instalment: instalment.as_ref().map(|(i, left)| (i, *left)),
-                ..Extras::default()
-            },
-        };
-        let rendered = match self.renderer.render(&facts) {
-            Ok(r) => r,
-            Err(e) => return done(Outcome::Fail(format!("cannot render: {e}"))),
-        };
-        let message = v0_1::Message {
-            key: format!("{}/{}", invoice.id, row.step),
-            channel: channel.clone(),
-            invoice_number: invoice.number.clone(),
-            tone: row.tone.as_deref().and_then(tone_of).unwrap_or(v0_1::Tone::Courteous),
-            sender: v0_1::Sender {
-                name: business.name.clone(),
-                email: self.config.email.from.clone().unwrap_or(business.email.clone()),
-                phone: business.phone.clone(),
-            },
-            recipient: v0_1::Recipient {
-                name: customer.name.clone(),
-                email: customer.email.clone(),
-                phone: customer.phone.clone(),
-                postal_address: customer.postal_address.clone(),
-                locale: customer.locale.clone(),
-            },
-            subject: rendered.subject,
-            text: rendered.text,
-            html: Some(rendered.html),
-            payment_link: invoice.payment_link.clone(),
-        };
         reminded.insert(invoice.id.clone());
-        planned.entry(customer.id.clone()).or_default().push(now.timestamp());
-        Ok(Prepared::Send(Box::new(Send { row: row.clone(), channel, message })))
+        // Reminders that go out together in one message are one contact for the weekly cap.
+        let together = row.kind == "remind" && self.config.sending.consolidate.contains(&channel);
+        if !together || reminded.insert(format!("{}{COMPANIONS}{channel}", customer.id)) {
+            planned.entry(customer.id.clone()).or_default().push(now.timestamp());
+        }
+        let send = Send { row: row.clone(), channel, invoice, customer, instalment, offered, companions: vec![] };
+        Ok(Prepared::Send(Box::new(send)))
     }
 }
 

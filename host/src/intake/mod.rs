@@ -431,6 +431,7 @@ fn check_dataset(
                 payment_method: method,
                 refs: vec![],
                 plan: None,
+                fees: vec![],
             });
         }
     }

@@ -102,7 +102,8 @@ pub fn invoice_view(i: &Invoice, customer: CustomerView, history: Vec<Contact>) 
             invoice::InvoiceKind::OneOff => InvoiceKind::OneOff,
             invoice::InvoiceKind::SubscriptionRenewal => InvoiceKind::SubscriptionRenewal,
         },
-        amount_due: money(i.amount_due, &i.currency),
+        // Fees added since the invoice was issued are owed too.
+        amount_due: money(i.total(), &i.currency),
         amount_paid: money(i.amount_paid, &i.currency),
         issued: date(i.issued),
         due: date(i.due),

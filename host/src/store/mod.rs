@@ -261,8 +261,12 @@ impl Store {
                 Some(row) => Some(serde_json::from_str(&row.try_get::<String, _>("data")?)?),
                 None => None,
             };
-            // What the host keeps on an invoice (an accepted plan) survives a re-import.
-            let kept = Invoice { plan: before.as_ref().and_then(|b| b.plan.clone()), ..inv.clone() };
+            // What the host keeps on an invoice (an accepted plan, fees) survives a re-import.
+            let kept = Invoice {
+                plan: before.as_ref().and_then(|b| b.plan.clone()),
+                fees: before.as_ref().map(|b| b.fees.clone()).unwrap_or_default(),
+                ..inv.clone()
+            };
             let inv = &kept;
             let text = json(inv);
             let changes = match &before {
@@ -386,9 +390,11 @@ impl Store {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
     }
 
-    /// Messages sent to a customer since `since` (for the rolling cap), newest last.
+    /// Messages sent to a customer since `since` (for the rolling cap), newest last;
+    /// reminders that went inside another invoice's message are not counted again.
     pub async fn sent_to_customer_since(&self, customer_id: &str, since: i64) -> anyhow::Result<Vec<i64>> {
-        let rows = sqlx::query("SELECT done_at FROM outbox WHERE customer_id = $1 AND channel IS NOT NULL AND state = 'sent' AND done_at >= $2 ORDER BY done_at")
+        let rows = sqlx::query("SELECT done_at FROM outbox WHERE customer_id = $1 AND channel IS NOT NULL AND state = 'sent' AND done_at >= $2 \
+             AND (receipt IS NULL OR receipt NOT LIKE 'in the message of %') ORDER BY done_at")
             .bind(customer_id)
             .bind(since)
             .fetch_all(&self.pool)

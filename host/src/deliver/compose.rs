@@ -1,0 +1,99 @@
+//! From checked reminders to messages: a customer's reminders leaving on the
+//! same channel in the same tick become one message (where the config says
+//! so), led by the firmest of them and listing the other invoices; then the
+//! message is rendered in the customer's language.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::{Delivery, Send};
+use crate::render::{Extras, Facts, RenderError, TONES};
+use crate::sandbox::v0_1;
+use crate::scheduler::tone_of;
+
+/// Groups reminders (kind `remind`) per customer and consolidating channel;
+/// the firmest (then the oldest) leads, the others ride along as companions.
+/// Plan offers and instalment reminders always go on their own.
+pub(super) fn consolidate(sends: Vec<Send>, channels: &[String]) -> Vec<Send> {
+    let mut out: Vec<Send> = Vec::with_capacity(sends.len());
+    let mut groups: BTreeMap<(String, String), Vec<Send>> = BTreeMap::new();
+    for send in sends {
+        if send.row.kind == "remind" && channels.contains(&send.channel) {
+            groups.entry((send.customer.id.clone(), send.channel.clone())).or_default().push(send);
+        } else {
+            out.push(send);
+        }
+    }
+    let level = |s: &Send| TONES.iter().position(|t| Some(*t) == s.row.tone.as_deref()).unwrap_or(0);
+    for (_, mut group) in groups {
+        // Firmest first; among equals, the oldest row.
+        group.sort_by_key(|s| (std::cmp::Reverse(level(s)), s.row.id));
+        let mut members = group.into_iter();
+        let Some(mut lead) = members.next() else { continue };
+        lead.companions = members.map(|s| (s.row, s.invoice)).collect();
+        out.push(lead);
+    }
+    out.sort_by_key(|s| s.row.id);
+    out
+}
+
+impl Delivery {
+    /// Renders a message (with its companions' invoices listed) for its adapter.
+    pub(super) fn compose(&self, send: &Send, now: DateTime<Utc>) -> Result<v0_1::Message, RenderError> {
+        let (row, invoice, customer) = (&send.row, &send.invoice, &send.customer);
+        let business = &self.config.business;
+        let fees: Vec<(i64, &str)> = invoice.fees.iter().map(|f| (f.amount, f.reason.as_str())).collect();
+        let others: Vec<(&str, i64, NaiveDate)> =
+            send.companions.iter().map(|(_, i)| (i.number.as_str(), i.outstanding(), i.due)).collect();
+        let facts = Facts {
+            template: row.template.as_deref().unwrap_or_default(),
+            tone: row.tone.as_deref().unwrap_or("courteous"),
+            locale: &customer.locale,
+            business,
+            customer_name: &customer.name,
+            invoice_number: &invoice.number,
+            currency: &invoice.currency,
+            amount_due: invoice.amount_due,
+            amount_paid: invoice.amount_paid,
+            issued: invoice.issued,
+            due: invoice.due,
+            today: now.with_timezone(&customer.timezone).date_naive(),
+            payment_link: invoice.payment_link.as_deref(),
+            deadline: row.deadline,
+            business_customer: customer.business,
+            extras: Extras {
+                instalments: match (&send.instalment, &invoice.plan) {
+                    (Some(_), Some(plan)) => &plan.instalments,
+                    _ => &send.offered,
+                },
+                instalment: send.instalment.as_ref().map(|(i, left)| (i, *left)),
+                fees: &fees,
+                others: &others,
+            },
+        };
+        let rendered = self.renderer.render(&facts)?;
+        Ok(v0_1::Message {
+            key: format!("{}/{}", invoice.id, row.step),
+            channel: send.channel.clone(),
+            invoice_number: invoice.number.clone(),
+            tone: row.tone.as_deref().and_then(tone_of).unwrap_or(v0_1::Tone::Courteous),
+            sender: v0_1::Sender {
+                name: business.name.clone(),
+                email: self.config.email.from.clone().unwrap_or(business.email.clone()),
+                phone: business.phone.clone(),
+            },
+            recipient: v0_1::Recipient {
+                name: customer.name.clone(),
+                email: customer.email.clone(),
+                phone: customer.phone.clone(),
+                postal_address: customer.postal_address.clone(),
+                locale: customer.locale.clone(),
+            },
+            subject: rendered.subject,
+            text: rendered.text,
+            html: Some(rendered.html),
+            payment_link: invoice.payment_link.clone(),
+        })
+    }
+}
