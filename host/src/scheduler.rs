@@ -331,6 +331,22 @@ fn offered_plan(invoice: &crate::invoice::Invoice, offer: &v0_1::PlanOffer) -> R
     crate::plan::split(invoice.outstanding(), offer.instalments, first, offer.every_days)
 }
 
+/// A fee a policy asks for, if the host can add it: in the invoice's currency,
+/// positive, and no more than the invoice itself.
+fn fee(invoice: &crate::invoice::Invoice, step: &str, f: &v0_1::Fee) -> Result<crate::invoice::Fee, String> {
+    if !f.amount.currency.eq_ignore_ascii_case(&invoice.currency) {
+        return Err(format!("in {}, the invoice is in {}", f.amount.currency, invoice.currency));
+    }
+    if f.amount.minor <= 0 || f.amount.minor > invoice.amount_due {
+        return Err(format!("{} minor units (1 to the invoice's {})", f.amount.minor, invoice.amount_due));
+    }
+    let reason = f.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 200 {
+        return Err("a fee needs a reason of 1 to 200 characters, shown to the customer".into());
+    }
+    Ok(crate::invoice::Fee { step: step.to_string(), amount: f.amount.minor, reason: reason.to_string() })
+}
+
 /// Turns a policy's decision into outbox rows, after the guardrails.
 fn carry_out(
     d: &mut NewDecision,
@@ -373,6 +389,7 @@ fn carry_out(
                 report.actions_recorded += 1;
                 match action {
                     Action::RetryPayment(_) | Action::Escalate(_) | Action::OfferPlan(_) => ("pending", None),
+                    Action::ApplyFee(_) => ("done", None),
                     _ => ("recorded", Some("not carried out by this version".to_string())),
                 }
             }
@@ -403,6 +420,7 @@ fn carry_out(
             state,
             reason: None,
             task,
+            fee: None,
         };
         let mut payload = v0_1::action_json(action);
         match action {
@@ -423,6 +441,18 @@ fn carry_out(
                 Err(why) => {
                     report.blocked += 1;
                     (state, reason) = ("cancelled", Some(format!("plan not offered: {why}")));
+                }
+            },
+            // A fee is an adjustment event on the invoice, written with the decision.
+            Action::ApplyFee(f) if state == "done" => match fee(&due.invoice, step, f) {
+                Ok(fee) => {
+                    let amount = crate::simulate::format_money(fee.amount, &due.invoice.currency);
+                    reason = Some(format!("{amount} added to the invoice"));
+                    row.fee = Some(fee);
+                }
+                Err(why) => {
+                    report.blocked += 1;
+                    (state, reason) = ("cancelled", Some(format!("fee not added: {why}")));
                 }
             },
             _ => {}

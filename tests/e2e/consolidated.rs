@@ -27,11 +27,11 @@ fn two_invoices_due_the_same_day_make_one_email_listing_both() {
     assert_eq!(report["sent"], 3, "{report}");
     let emails: Vec<String> = site.emails().into_iter().collect();
     assert_eq!(emails, ["a-1.overdue-7.eml", "b-1.overdue-7.eml"]);
-    let email = site.email("a-1.overdue-7.eml");
+    let email = site.email_text("a-1.overdue-7.eml");
     assert!(email.contains("Risultano aperte anche:"), "{email}");
     assert!(email.contains("fattura N-a-2: 250,00"), "{email}");
     // The other customer's message lists nothing else.
-    assert!(!site.email("b-1.overdue-7.eml").contains("Risultano aperte anche"));
+    assert!(!site.email_text("b-1.overdue-7.eml").contains("Risultano aperte anche"));
 
     // Each invoice records its own step, once.
     for id in ["a-1", "a-2"] {
@@ -54,7 +54,7 @@ fn without_consolidation_each_invoice_gets_its_own_email() {
     site.ok(&["run", "--at", "2026-11-04T10:00:00Z"]);
     let emails: Vec<String> = site.emails().into_iter().collect();
     assert_eq!(emails, ["a-1.overdue-7.eml", "a-2.overdue-7.eml", "b-1.overdue-7.eml"]);
-    assert!(!site.email("a-1.overdue-7.eml").contains("Risultano aperte anche"));
+    assert!(!site.email_text("a-1.overdue-7.eml").contains("Risultano aperte anche"));
 }
 
 #[test]
@@ -70,7 +70,7 @@ fn one_message_is_one_contact_for_the_weekly_cap() {
     // Four invoices, one email: the cap of three contacts a week is not reached.
     assert_eq!((first["sent"].as_u64(), first["deferred_cap"].as_u64()), (Some(4), Some(0)), "{first}");
     assert_eq!(site.emails().len(), 1);
-    let email = site.email("i-1.outsider-nudge.eml");
+    let email = site.email_text("i-1.outsider-nudge.eml");
     for other in ["N-i-2", "N-i-3", "N-i-4"] {
         assert!(email.contains(other), "{other} missing:\n{email}");
     }

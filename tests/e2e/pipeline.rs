@@ -65,6 +65,13 @@ impl Site {
         std::fs::read_to_string(self.path("outbox").join(name)).unwrap()
     }
 
+    /// The plain-text part of an email in the outbox, decoded.
+    pub fn email_text(&self, name: &str) -> String {
+        let raw = self.email(name);
+        let message = mail_parser::MessageParser::default().parse(raw.as_bytes()).unwrap();
+        message.body_text(0).unwrap().into_owned()
+    }
+
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
         let p = self.path(name);
         std::fs::write(&p, text).unwrap();

@@ -46,9 +46,9 @@ pub use channel::sollecito::plugin::tasks::Task;
 pub use payment::sollecito::plugin::charges::{Charge, ChargeError, ChargeOutcome};
 pub use policy::sollecito::plugin::log::Level;
 pub use policy::sollecito::plugin::types::{
-    Action, CloseReason, Contact, Customer as CustomerView, Date, Decision, Escalation, EscalationKind, InvoiceKind,
-    InvoiceStatus, InvoiceView, Money, Outcome, PaymentFailure, PaymentMethod, PaymentRecord, PlanOffer, PluginInfo,
-    PromiseToPay, Setting, Tone,
+    Action, CloseReason, Contact, Customer as CustomerView, Date, Decision, Escalation, EscalationKind, Fee,
+    InvoiceKind, InvoiceStatus, InvoiceView, Money, Outcome, PaymentFailure, PaymentMethod, PaymentRecord, PlanOffer,
+    PluginInfo, PromiseToPay, Setting, Tone,
 };
 
 pub fn date(d: NaiveDate) -> Date {

@@ -177,10 +177,16 @@ impl Store {
             query.execute(&mut *tx).await?;
         }
 
-        // Tasks go with their steps: opened once, in the same transaction.
+        // Tasks and fees go with their steps, in the same transaction (the
+        // guardrails let a step through once, so these happen once).
         for (d, o) in &steps {
             if let Some(task) = &o.task {
                 self.open_task(&mut tx, &d.invoice_id, task, d.at).await?;
+            }
+            if let Some(fee) = &o.fee {
+                let at = chrono::DateTime::from_timestamp(d.at, 0).unwrap_or_default();
+                let event = crate::invoice::Event::FeeAdded { fee: fee.clone() };
+                super::apply_event_in(&mut tx, &d.invoice_id, &event, at).await?;
             }
         }
 

@@ -84,6 +84,8 @@ pub struct NewOutbox {
     pub reason: Option<String>,
     /// Work for a person this step opens (a manual review), keyed like the step.
     pub task: Option<crate::sandbox::v0_1::Task>,
+    /// A fee this step adds to the invoice, as an event written with the decision.
+    pub fee: Option<crate::invoice::Fee>,
 }
 
 /// A decision with everything written with it in one transaction.

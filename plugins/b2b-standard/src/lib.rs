@@ -8,6 +8,7 @@
 // Test amounts are written in cents as 100_00 (euros_cents) on purpose.
 #![cfg_attr(test, allow(clippy::inconsistent_digit_grouping))]
 
+use sollecito_sdk::Money;
 use sollecito_sdk::prelude::*;
 
 pub struct B2bStandard;
@@ -34,6 +35,11 @@ struct Settings {
     plan_every_days: i64,
     /// Days from the offer to the first instalment.
     plan_first_due_days: i64,
+    /// Claim, with the formal notice, the fixed 40 EUR compensation and
+    /// statutory interest from business customers (Directive 2011/7/EU). Off by default.
+    late_payment_claims: bool,
+    /// The reference rate for statutory interest, in basis points (4.15% is 415); 8 points are added.
+    reference_rate_bp: i64,
 }
 
 impl Settings {
@@ -56,6 +62,8 @@ impl Settings {
             plan_offer_days: ctx.days("plan_offer_days", 20)?,
             plan_every_days: ctx.int_in("plan_every_days", 30, 1, 366)?,
             plan_first_due_days: ctx.days("plan_first_due_days", 10)?,
+            late_payment_claims: ctx.flag("late_payment_claims", false)?,
+            reference_rate_bp: ctx.basis_points("reference_rate", 0)?,
         })
     }
 }
@@ -114,9 +122,14 @@ impl Policy for B2bStandard {
         ladder
             .remind("overdue-30", after_due(s.final_days), "email", "final-notice", tone(Tone::Final))
             .deadline(today.add_working_days(s.final_deadline_working_days));
-        ladder
+        let formal = ladder
             .remind("formal-notice", after_due(s.formal_days), formal_channel, "formal-notice", Tone::Formal)
             .deadline(today.add_days(s.formal_deadline_days));
+        if s.late_payment_claims && inv.customer.business {
+            for (step, amount, reason) in late_payment_claims(inv, today, s.reference_rate_bp) {
+                formal.and_fee(step, amount, &reason);
+            }
+        }
         // Collections only after the formal notice, and not before its deadline.
         let reason = format!("{} days overdue, formal notice unanswered", inv.days_overdue(today));
         ladder
@@ -125,6 +138,57 @@ impl Policy for B2bStandard {
             .close(CloseReason::Collections);
         Ok(ladder.decide())
     }
+}
+
+/// Interest for `days` on `minor` at `rate_bp` basis points a year (365-day
+/// year), rounded half up to the minor unit.
+pub fn statutory_interest(minor: i64, rate_bp: i64, days: i64) -> i64 {
+    let scaled = i128::from(minor) * i128::from(rate_bp) * i128::from(days);
+    ((scaled * 2 + 10_000 * 365) / (2 * 10_000 * 365)) as i64
+}
+
+/// What the EU late-payment directive lets a business claim from another,
+/// worded in the customer's language: the fixed compensation for recovery
+/// costs (40 EUR, for invoices in euros) and interest at the reference rate
+/// plus 8 points from the due date, with its day count.
+fn late_payment_claims(inv: &InvoiceView, today: Date, reference_bp: i64) -> Vec<(&'static str, Money, String)> {
+    let italian = inv.customer.locale.to_ascii_lowercase().starts_with("it");
+    let currency = inv.amount_due.currency.clone();
+    let mut claims = vec![];
+    if currency.eq_ignore_ascii_case("EUR") {
+        let reason = if italian {
+            "importo forfettario per i costi di recupero (D.Lgs. 231/2002)"
+        } else {
+            "fixed compensation for recovery costs (Directive 2011/7/EU)"
+        };
+        claims.push(("late-compensation", Money { minor: 40_00, currency: "EUR".into() }, reason.to_string()));
+    }
+    let days = inv.days_overdue(today);
+    let rate = reference_bp + 800;
+    let interest = statutory_interest(inv.outstanding(), rate, days);
+    if interest > 0 {
+        let pct = |bp: i64| {
+            let text = format!("{}.{:02}", bp / 100, bp % 100);
+            if italian { text.replace('.', ",") } else { text }
+        };
+        let reason = if italian {
+            format!(
+                "interessi di mora al {}% annuo (tasso di riferimento {}% + 8 punti) per {days} giorni dal {}",
+                pct(rate),
+                pct(reference_bp),
+                inv.due
+            )
+        } else {
+            format!(
+                "late-payment interest at {}% a year (reference rate {}% + 8 points) for {days} days from {}",
+                pct(rate),
+                pct(reference_bp),
+                inv.due
+            )
+        };
+        claims.push(("late-interest", Money { minor: interest, currency }, reason));
+    }
+    claims
 }
 
 sollecito_sdk::policy!(B2bStandard);

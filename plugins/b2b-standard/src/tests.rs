@@ -299,3 +299,39 @@ fn a_payment_plan_is_offered_only_when_the_setting_asks() {
     assert_eq!((offer.step.as_str(), offer.instalments, offer.every_days), ("plan-offer", 3, 30));
     assert_eq!(offer.first_due, day(30));
 }
+
+#[test]
+fn late_payment_claims_go_with_the_formal_notice_to_businesses_only_when_asked() {
+    let fees = |business: bool, settings: &[(&str, &str)]| {
+        let mut inv = invoice(DUE, 1_200_00, "EUR");
+        inv.customer.business = business;
+        inv.customer.locale = "en-GB".into();
+        let taken = simulate::<B2bStandard>(&mut inv, settings, day(-20), 100);
+        taken
+            .iter()
+            .filter_map(|t| match &t.action {
+                Action::ApplyFee(f) => Some((DUE.days_until(t.on), f.clone())),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let on = [("late_payment_claims", "true"), ("reference_rate", "4.15")];
+    assert!(fees(true, &[]).is_empty(), "off by default");
+    assert!(fees(false, &on).is_empty(), "never from a consumer");
+    let claimed = fees(true, &on);
+    assert_eq!(claimed.len(), 2, "{claimed:?}");
+    let (day_of_notice, compensation) = &claimed[0];
+    assert_eq!(*day_of_notice, 45);
+    assert_eq!((compensation.step.as_str(), compensation.amount.minor), ("late-compensation", 40_00));
+    // 1,200.00 EUR at 12.15% a year for 45 days: 1,797.53 cents, rounded to 17.98 EUR.
+    let interest = &claimed[1].1;
+    assert_eq!((interest.step.as_str(), interest.amount.minor), ("late-interest", 17_98));
+    assert!(interest.reason.contains("12.15% a year") && interest.reason.contains("45 days"), "{}", interest.reason);
+}
+
+#[test]
+fn statutory_interest_rounds_half_up() {
+    assert_eq!(super::statutory_interest(365_00, 1000, 1), 10); // 365.00 at 10% for a day: 0.10
+    assert_eq!(super::statutory_interest(1, 10_000, 182), 0); // 0.4986 of a cent
+    assert_eq!(super::statutory_interest(1, 10_000, 183), 1); // 0.5014 of a cent
+}

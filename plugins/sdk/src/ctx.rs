@@ -70,6 +70,21 @@ impl Ctx {
         }
     }
 
+    /// A percentage with up to two decimals (`4.15`, `4,15`), in basis points
+    /// (hundredths of a percent): 415. Between 0 and 100%.
+    pub fn basis_points(&self, key: &str, default: i64) -> Result<i64, String> {
+        let Some(v) = self.raw(key) else { return Ok(default) };
+        let text = v.trim().trim_end_matches('%').replace(',', ".");
+        let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        let ok = digits(whole) && (fraction.is_empty() || (digits(fraction) && fraction.len() <= 2));
+        let bp = ok
+            .then(|| Some(whole.parse::<i64>().ok()? * 100 + format!("{fraction:0<2}").parse::<i64>().ok()?))
+            .flatten()
+            .filter(|bp| (0..=10_000).contains(bp));
+        bp.ok_or_else(|| bad(key, v, "a percentage between 0 and 100 with up to two decimals, like 4.15"))
+    }
+
     /// A comma-separated list of days, for example `3,5,7`. Set but blank
     /// means the default; `none` means an empty list.
     pub fn list_days(&self, key: &str, default: &[i64]) -> Result<Vec<i64>, String> {
@@ -100,6 +115,21 @@ fn bad(key: &str, value: &str, expected: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    fn rate(value: &str) -> Ctx {
+        Ctx::new(0, vec![Setting { key: "rate".into(), value: value.into() }])
+    }
+
+    #[test]
+    fn percentages_read_as_basis_points() {
+        assert_eq!(rate("4.15").basis_points("rate", 0), Ok(415));
+        assert_eq!(rate("4,5%").basis_points("rate", 0), Ok(450));
+        assert_eq!(rate("2").basis_points("rate", 0), Ok(200));
+        assert_eq!(Ctx::new(0, vec![]).basis_points("rate", 7), Ok(7));
+        for bad in ["4.155", "-1", "abc", "101", ".5"] {
+            assert!(rate(bad).basis_points("rate", 0).unwrap_err().contains("setting `rate`"), "{bad}");
+        }
+    }
+
     use super::*;
 
     fn ctx(pairs: &[(&str, &str)]) -> Ctx {

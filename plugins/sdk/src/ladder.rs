@@ -20,8 +20,8 @@
 use core::cmp::Reverse;
 
 use crate::{
-    Action, CloseReason, Ctx, Date, Decision, Escalation, EscalationKind, InvoiceView, PaymentRetry, PlanOffer,
-    Reminder, Timestamp, Tone,
+    Action, CloseReason, Ctx, Date, Decision, Escalation, EscalationKind, Fee, InvoiceView, Money, PaymentRetry,
+    PlanOffer, Reminder, Timestamp, Tone,
 };
 
 /// Which steps compete with each other: a later step supersedes an earlier
@@ -48,6 +48,8 @@ pub struct Rung {
     escalation: Option<Escalation>,
     retry_at: Option<Timestamp>,
     offer: Option<PlanOffer>,
+    /// Fees added when the rung fires, before its message (which then shows them).
+    fees: Vec<Fee>,
     close: Option<CloseReason>,
 }
 
@@ -63,6 +65,7 @@ impl Rung {
             escalation: None,
             retry_at: None,
             offer: None,
+            fees: Vec::new(),
             close: None,
         }
     }
@@ -95,6 +98,12 @@ impl Rung {
 
     /// Also send a message when this step fires (for example the notice
     /// that goes with a suspension). Its step id counts as this step's too.
+    /// Adds a fee to the invoice when this rung fires (its own step, so it is added once).
+    pub fn and_fee(&mut self, step: &str, amount: Money, reason: &str) -> &mut Self {
+        self.fees.push(Fee { step: step.into(), amount, reason: reason.into() });
+        self
+    }
+
     pub fn and_remind(&mut self, step: &str, channel: &str, template: &str, tone: Tone) -> &mut Self {
         self.reminder = Some(reminder(step, channel, template, tone));
         self
@@ -273,6 +282,7 @@ impl<'a> Ladder<'a> {
         if let Some(e) = &r.escalation {
             decision.actions.push(Action::Escalate(e.clone()));
         }
+        decision.actions.extend(r.fees.iter().cloned().map(Action::ApplyFee));
         if let (Some(rem), Some(Some(channel))) = (&r.reminder, self.channel(r)) {
             decision.actions.push(Action::Remind(Reminder { channel: channel.to_string(), ..rem.clone() }));
         }
