@@ -79,6 +79,11 @@ fn a_retry_pays_a_soft_decline_is_tried_again_and_a_hard_one_never() {
         keys_for(&got, "in_soft"),
         ["sollecito-in_soft/retry-1", "sollecito-in_soft/retry-2", "sollecito-in_soft/retry-3"]
     );
+    // The operator's view: each action with its outcome in words.
+    let text = site.ok(&["history", "in_soft"]);
+    assert!(text.contains("failed: declined: insufficient_funds"), "{text}");
+    let paid_text = site.ok(&["history", "in_ok"]);
+    assert!(paid_text.contains("done 2026-10-04 11:00: paid (ch_in_ok)"), "{paid_text}");
     let soft = site.actions("in_soft");
     assert!(soft.iter().any(|a| a.0 == "retry-2" && a.1 == "failed" && a.2 == "declined: insufficient_funds"));
     // A stolen card: the decline reaches the policy, which never retries it.
@@ -214,4 +219,25 @@ fn the_billing_webhook_asks_the_business_and_reads_its_answer() {
     assert_eq!(body["amount"], serde_json::json!({ "minor": 10000, "currency": "EUR" }));
     let retry = site.actions("r-1").into_iter().find(|a| a.0 == "retry-1").unwrap();
     assert_eq!((retry.1.as_str(), retry.2.as_str()), ("failed", "declined: do_not_honor"));
+}
+
+#[test]
+fn a_retry_waits_for_its_time_and_a_dispute_cancels_it() {
+    let server = Recorder::answering(stripe);
+    let site = Site::new();
+    site.write("sollecito.toml", &stripe_config(server.port, ""));
+    let data = site.write("data.json", &renewals(&["in_ok"]));
+    site.ok(&["import", data.to_str().unwrap(), "--at", "2026-10-01T07:00:00Z"]);
+    // Decided at 09:00 for 10:00: it waits, and the history says until when.
+    site.ok(&["run", "--at", "2026-10-04T09:00:00Z"]);
+    let text = site.ok(&["history", "in_ok"]);
+    assert!(text.contains("waiting until 2026-10-04 10:00"), "{text}");
+    // The customer disputes the charge before then: no charge goes out.
+    let disputed = renewals(&["in_ok"]).replace(r#""kind""#, r#""dispute_reason": "never ordered", "kind""#);
+    let disputed = site.write("disputed.json", &disputed);
+    site.ok(&["import", disputed.to_str().unwrap(), "--at", "2026-10-04T09:30:00Z"]);
+    site.ok(&["run", "--at", "2026-10-04T10:00:00Z"]);
+    assert!(server.received().is_empty(), "{:?}", server.received());
+    let retry = site.actions("in_ok").into_iter().find(|a| a.0 == "retry-1").unwrap();
+    assert_eq!((retry.1.as_str(), retry.2.as_str()), ("cancelled", "invoice is disputed"));
 }

@@ -81,6 +81,20 @@ fn when(ts: i64) -> String {
     DateTime::from_timestamp(ts, 0).map_or(ts.to_string(), |t| t.format("%Y-%m-%d %H:%M").to_string())
 }
 
+/// An action's outcome in words: done (and how), waiting (until when, why), failed or cancelled (why).
+fn outcome(o: &crate::store::OutboxRow) -> String {
+    let why = o.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default();
+    let receipt = o.receipt.as_ref().map(|r| format!(" ({r})")).unwrap_or_default();
+    match (&o.state[..], o.done_at) {
+        ("sent" | "done", Some(t)) => format!("{} {}{why}{receipt}", o.state, when(t)),
+        ("pending", _) if o.attempts > 0 => {
+            format!("waiting until {}, after {} tries{why}", when(o.not_before), o.attempts)
+        }
+        ("pending", _) => format!("waiting until {}{why}", when(o.not_before)),
+        (state, _) => format!("{state}{why}"),
+    }
+}
+
 pub async fn history(db: &Path, invoice: &str, json: bool) -> anyhow::Result<()> {
     if !db.exists() {
         return Err(BadUsage(format!("no database at {}", db.display())).into());
@@ -133,12 +147,7 @@ pub async fn history(db: &Path, invoice: &str, json: bool) -> anyhow::Result<()>
             .find(|d| d.id == o.decision_id)
             .map(|d| format!("{} {}", d.plugin_name, d.plugin_version))
             .unwrap_or_default();
-        let outcome = match (&o.state[..], o.done_at) {
-            ("sent", Some(t)) => {
-                format!("sent {}{}", when(t), o.receipt.as_ref().map(|r| format!(" ({r})")).unwrap_or_default())
-            }
-            (state, _) => format!("{state}{}", o.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()),
-        };
+        let outcome = outcome(o);
         let template =
             o.template.as_ref().map(|t| format!("{} / {}", t, o.tone.clone().unwrap_or_default())).unwrap_or_default();
         rows.push((
