@@ -28,6 +28,9 @@ pub async fn run(dir: &Path, days: u32, mut config: Config, mut catalog: Catalog
             std::fs::remove_file(e.path())?;
         }
     }
+    // Payment retries and suspensions go to a stand-in processor and business system on loopback.
+    let billing_log = dir.join("billing-system.log");
+    super::billing_standin::start(&mut config, billing_log.clone()).await?;
     let db = dir.join("sollecito.db");
     let runtime = Runtime::open(&db, config, &mut catalog).await?;
     let start: NaiveDate = "2026-09-24".parse()?;
@@ -63,9 +66,12 @@ pub async fn run(dir: &Path, days: u32, mut config: Config, mut catalog: Catalog
         for o in runtime.store.outbox_of(&id).await? {
             let decided = DateTime::from_timestamp(o.created_at, 0).unwrap().format("%Y-%m-%d").to_string();
             let result = match (o.state.as_str(), o.done_at) {
-                ("sent", Some(t)) => {
-                    format!("sent {}", DateTime::from_timestamp(t, 0).unwrap().format("%Y-%m-%d %H:%M UTC"))
-                }
+                ("sent" | "done", Some(t)) => format!(
+                    "{} {}{}",
+                    o.state,
+                    DateTime::from_timestamp(t, 0).unwrap().format("%Y-%m-%d %H:%M UTC"),
+                    o.reason.map(|r| format!(": {r}")).unwrap_or_default()
+                ),
                 (state, _) => format!("{state}{}", o.reason.map(|r| format!(": {r}")).unwrap_or_default()),
             };
             table.add_row([
@@ -94,6 +100,7 @@ pub async fn run(dir: &Path, days: u32, mut config: Config, mut catalog: Catalog
     if let Some(outbox) = &runtime.outbox_dir {
         println!("emails:   {} (one .eml file per message)", outbox.display());
     }
+    println!("billing:  {} (what the stand-in processor and business system received)", billing_log.display());
     println!("try:      sollecito --db {} history inv-1001", db.display());
     Ok(())
 }

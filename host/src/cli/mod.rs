@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+mod billing_standin;
 mod demo;
 mod pipeline;
 
