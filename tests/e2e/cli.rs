@@ -193,3 +193,22 @@ fn the_example_custom_policy_runs_through_simulate() {
     assert_eq!(entries_of(&doc, "acme-3")[0], row("2026-10-04", "nudge", "email", "courteous"));
     assert_eq!(entries_of(&doc, "acme-3").last().unwrap().1, "review");
 }
+
+/// The README's main command: the demo runs the examples end to end, messages
+/// to the outbox folder, retries and suspensions through the stand-in billing system.
+#[test]
+fn the_demo_runs_every_kind_of_action() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let out = sollecito(&["demo", "--dir", demo.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("0 plugin errors"), "{text}");
+    let emails = std::fs::read_dir(demo.join("outbox")).unwrap().count();
+    assert!(emails > 20, "{emails} emails");
+    let log = std::fs::read_to_string(demo.join("billing-system.log")).unwrap();
+    assert!(log.contains("pay sub-2001 (sollecito-sub-2001/retry-1): declined, insufficient_funds"), "{log}");
+    assert!(log.lines().any(|l| l.starts_with("pay sub-2001") && l.ends_with(": paid")), "{log}");
+    assert!(log.contains(r#"service: "suspend-service" for "Mark Ellison""#), "{log}");
+    assert!(!log.contains("refused"), "{log}");
+}
