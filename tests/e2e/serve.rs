@@ -169,6 +169,22 @@ fn requests_without_a_token_or_with_bad_bodies_get_a_4xx_and_change_nothing() {
     assert_eq!((status, body["field"].as_str()), (422, Some("currency")));
     assert_eq!(svc.call("GET", "/v1/invoices/i1/history", Some(TOKEN), "").0, 404, "nothing half-written");
     assert_eq!(svc.call("POST", "/v1/invoices/i1/events", Some(TOKEN), r#"{"type": "paid"}"#).0, 404);
+    // Plans are accepted only when one was offered; plans and fees are never posted as raw events.
+    assert_eq!(svc.call("POST", "/v1/invoices/i1/plan/accept", None, "").0, 401);
+    assert_eq!(svc.call("POST", "/v1/invoices/i1/plan/accept", Some(TOKEN), "").0, 404);
+    svc.admin(
+        "PUT",
+        "/v1/invoices/i2",
+        r#"{"number": "F-2", "customer": "c1", "currency": "EUR", "amount_due": "10.00", "issued": "2026-10-01", "due": "2026-10-20"}"#,
+    );
+    let (status, body) = svc.call("POST", "/v1/invoices/i2/plan/accept", Some(TOKEN), "");
+    assert_eq!(status, 422);
+    assert!(body["error"].as_str().unwrap().contains("no payment plan was offered"), "{body}");
+    let fee = r#"{"type": "fee-added", "fee": {"step": "x", "amount": 100000, "reason": "because"}}"#;
+    let (status, body) = svc.call("POST", "/v1/invoices/i2/events", Some(TOKEN), fee);
+    assert_eq!((status, body["field"].as_str()), (422, Some("type")));
+    let history = svc.admin("GET", "/v1/invoices/i2/history", "");
+    assert!(history["events"].as_array().unwrap().iter().all(|e| e["kind"] != "fee-added"), "{history}");
     assert_eq!(svc.call("GET", "/healthz", None, "").0, 200);
     assert_eq!(svc.call("GET", "/readyz", None, "").0, 200);
     svc.terminate();

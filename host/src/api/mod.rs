@@ -135,6 +135,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/invoices/{id}", put(put_invoice))
         .route("/v1/invoices/{id}/events", post(post_event))
         .route("/v1/invoices/{id}/history", get(get_history))
+        .route("/v1/invoices/{id}/plan/accept", post(accept_plan))
         .route("/v1/simulate", post(admin::simulate))
         .route("/v1/stripe/webhook", post(stripe::webhook))
         .route("/v1/plugins", get(admin::list_plugins).post(admin::upload_plugin))
@@ -192,12 +193,35 @@ async fn post_event(State(app): State<Arc<App>>, Path(id): Path<String>, headers
     app.require_write(&headers)?;
     let event: Event = serde_json::from_value(parse_json(&body)?)
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).field("type"))?;
+    // Plans and fees are the host's to record, checked: not events a client may post.
+    if matches!(event, Event::PlanAccepted { .. } | Event::FeeAdded { .. }) {
+        let why = "plan-accepted and fee-added are recorded by the host (accept a plan with POST /v1/invoices/{id}/plan/accept)";
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, why).field("type"));
+    }
     if app.runtime.store.invoice(&id).await?.is_none() {
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("unknown invoice {id:?}")));
     }
     let applied = app.runtime.store.apply_event(&id, &event, Utc::now()).await?;
     app.wake.notify_one();
     ok(json!({ "invoice": id, "applied": applied }))
+}
+
+async fn accept_plan(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap) -> Answer {
+    app.require_write(&headers)?;
+    let plan = match app.runtime.store.accept_plan(&id, Utc::now()).await {
+        Ok(plan) => plan,
+        Err(e) if e.is::<crate::store::CannotAccept>() => {
+            let status = if e.to_string().starts_with("unknown invoice") {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            return Err(ApiError::new(status, e.to_string()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    app.wake.notify_one();
+    ok(json!({ "invoice": id, "plan": plan }))
 }
 
 async fn get_history(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap) -> Answer {
