@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use iso_currency::{Country, Currency};
+use iso_currency::Currency;
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value};
 use serde::{Deserialize, Serialize};
 
@@ -506,179 +506,6 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// The sender for the start-up check: with every optional detail, or with none.
-fn sample_business(rich: bool) -> Business {
-    let opt = |s: &str| rich.then(|| s.to_string());
-    Business {
-        name: "Sample Business Srl".into(),
-        email: "billing@business.example".into(),
-        phone: opt("+39 02 0000 0000"),
-        address: opt("Via Esempio 1, 20100 Milano"),
-        website: opt("https://business.example"),
-        payment_methods: if rich { vec!["bank transfer IBAN IT00X0000000000000000000000".into()] } else { vec![] },
-    }
-}
-
-/// Facts for the start-up check: `rich` gives every optional fact (partly paid, link, deadline).
-fn sample_facts<'a>(template: &'a str, tone: &'a str, lang: &'a str, b: &'a Business, overdue: bool) -> Facts<'a> {
-    let d = |m, d| NaiveDate::from_ymd_opt(2026, m, d).expect("valid sample date");
-    let rich = b.phone.is_some();
-    Facts {
-        template,
-        tone,
-        locale: lang,
-        business: b,
-        customer_name: "Sample Customer Spa",
-        invoice_number: "SAMPLE-0042",
-        currency: "EUR",
-        amount_due: 125_000,
-        amount_paid: if rich { 25_000 } else { 0 },
-        issued: d(8, 16),
-        due: d(9, 15),
-        today: if overdue { d(10, 15) } else { d(9, 10) },
-        payment_link: rich.then_some("https://pay.business.example/SAMPLE-0042"),
-        deadline: rich.then(|| d(10, 22)),
-        business_customer: true,
-        extras: if rich { sample_extras() } else { Extras::default() },
-    }
-}
-
-/// A plan, a fee and another invoice, for the start-up check of the messages that use them.
-fn sample_extras() -> Extras<'static> {
-    static PLAN: std::sync::LazyLock<Vec<Instalment>> = std::sync::LazyLock::new(|| {
-        crate::plan::split(100_000, 3, NaiveDate::from_ymd_opt(2026, 10, 22).expect("valid sample date"), 30)
-            .expect("a valid sample plan")
-    });
-    static OTHERS: std::sync::LazyLock<[(&str, i64, NaiveDate); 1]> = std::sync::LazyLock::new(|| {
-        [("SAMPLE-0043", 30_000, NaiveDate::from_ymd_opt(2026, 9, 30).expect("valid sample date"))]
-    });
-    Extras {
-        instalments: &PLAN,
-        instalment: Some((&PLAN[1], 33_333)),
-        fees: &[(2_500, "reminder fee")],
-        others: &*OTHERS,
-    }
-}
-
-/// Language subtag (lowercase) and region subtag (uppercase) of a BCP 47 locale.
-fn split_locale(locale: &str) -> (String, Option<String>) {
-    let mut parts = locale.split(['-', '_']).filter(|p| !p.is_empty());
-    let lang = parts.next().unwrap_or(FALLBACK).to_ascii_lowercase();
-    let region = parts
-        .find(|p| {
-            (p.len() == 2 && p.chars().all(|c| c.is_ascii_alphabetic()))
-                || (p.len() == 3 && p.chars().all(|c| c.is_ascii_digit()))
-        })
-        .map(|p| p.to_ascii_uppercase());
-    (lang, region)
-}
-
-/// Symbols several currencies share: shown only where the currency is the local one.
-const SHARED_SYMBOLS: &[&str] = &["$", "£", "¥", "₣", "₨", "₩", "₱", "ƒ", "¤"];
-
-fn currency_symbol(cur: Option<Currency>, code: &str, region: Option<&str>) -> String {
-    let Some(cur) = cur else { return code.to_string() };
-    match code {
-        "EUR" => return "€".into(),
-        "GBP" => return "£".into(),
-        "JPY" => return "¥".into(),
-        "CNY" => return "CN¥".into(),
-        "CHF" => return "CHF".into(),
-        _ => {}
-    }
-    let sym = cur.symbol().symbol;
-    let local =
-        region.and_then(|r| r.parse::<Country>().ok()).is_some_and(|c| Currency::from_country(c).contains(&cur));
-    let foreign_letters = sym.chars().any(|c| c.is_alphabetic() && !c.is_ascii());
-    let letters = sym.chars().any(char::is_alphabetic);
-    if sym.is_empty() || foreign_letters || (!local && (letters || SHARED_SYMBOLS.contains(&sym.as_str()))) {
-        code.to_string()
-    } else {
-        sym
-    }
-}
-
-/// An amount in minor units, formatted for the locale: "1.250,00 €" (it), "€1,250.00" (en),
-/// "1 250,00 €" (fr). Exponent and symbol from ISO 4217; an unknown code is shown as is.
-pub fn format_money(minor: i64, currency: &str, locale: &str) -> String {
-    let code = currency.trim().to_ascii_uppercase();
-    let exp = Currency::from_code(&code).map_or(2, |c| c.exponent().unwrap_or(0));
-    format_amount(minor, u32::from(exp), &code, locale)
-}
-
-/// `minor` with `exp` decimals, in currency `code` (upper case), for the locale.
-fn format_amount(minor: i64, exp: u32, code: &str, locale: &str) -> String {
-    let cur = Currency::from_code(code);
-    let (lang, region) = split_locale(locale);
-    let region = region.as_deref();
-    let swiss = matches!(region, Some("CH" | "LI"));
-    // (grouping, decimal, symbol before the number)
-    let (group, decimal, prefix) = match lang.as_str() {
-        "it" | "de" if swiss => ("’", ".", true),
-        "it" | "de" => (".", ",", region == Some("AT")),
-        "fr" => ("\u{202f}", ",", false),
-        "es" if matches!(region, Some("MX" | "US" | "PR" | "DO" | "GT" | "HN" | "NI" | "PA" | "PE" | "SV" | "419")) => {
-            (",", ".", true)
-        }
-        "es" => (".", ",", false),
-        _ => (",", ".", true),
-    };
-    let symbol = currency_symbol(cur, code, region);
-    let abs = minor.unsigned_abs();
-    let scale = 10u64.pow(exp);
-    let units = (abs / scale).to_string();
-    let mut number = String::new();
-    for (i, ch) in units.chars().enumerate() {
-        if i > 0 && (units.len() - i).is_multiple_of(3) {
-            number.push_str(group);
-        }
-        number.push(ch);
-    }
-    if exp > 0 {
-        number.push_str(decimal);
-        number.push_str(&format!("{:0width$}", abs % scale, width = exp as usize));
-    }
-    let sign = if minor < 0 { "-" } else { "" };
-    // A symbol made of letters ("CHF", "USD") takes a space; so does any symbol before the
-    // number in German and Italian ("€ 1.250,00" in Austria); "€1,250.00" in English.
-    let spaced = symbol.chars().any(char::is_alphabetic) || matches!(lang.as_str(), "it" | "de");
-    if prefix {
-        let gap = if spaced { "\u{a0}" } else { "" };
-        format!("{sign}{symbol}{gap}{number}")
-    } else {
-        format!("{sign}{number}\u{a0}{symbol}")
-    }
-}
-
-/// Month names by language, space-separated.
-const MONTHS: [(&str, &str); 5] = [
-    ("it", "gennaio febbraio marzo aprile maggio giugno luglio agosto settembre ottobre novembre dicembre"),
-    ("en", "January February March April May June July August September October November December"),
-    ("fr", "janvier février mars avril mai juin juillet août septembre octobre novembre décembre"),
-    ("de", "Januar Februar März April Mai Juni Juli August September Oktober November Dezember"),
-    ("es", "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre"),
-];
-
-/// A date written out for the locale: "1 ottobre 2026", "1 October 2026" (en-GB),
-/// "October 1, 2026" (en-US), "1. Oktober 2026", "1er octobre 2026", "1 de octubre de 2026".
-pub fn format_date(date: NaiveDate, locale: &str) -> String {
-    use chrono::Datelike;
-    let (lang, region) = split_locale(locale);
-    let (lang, months) = MONTHS.iter().find(|(l, _)| *l == lang).copied().unwrap_or(MONTHS[1]);
-    let (d, y) = (date.day(), date.year());
-    let month = months.split(' ').nth(date.month0() as usize).unwrap_or_default();
-    match (lang, region.as_deref()) {
-        ("de", Some("AT")) if date.month() == 1 => format!("{d}. Jänner {y}"),
-        ("de", _) => format!("{d}. {month} {y}"),
-        ("fr", _) if d == 1 => format!("1er {month} {y}"),
-        ("es", _) => format!("{d} de {month} de {y}"),
-        ("en", None | Some("US" | "CA" | "PH" | "PR" | "GU" | "AS" | "VI" | "UM" | "MP")) => {
-            format!("{month} {d}, {y}")
-        }
-        _ => format!("{d} {month} {y}"),
-    }
-}
-
 /// Tidy the text part: no trailing spaces or indentation, one blank line between blocks.
 fn normalize(raw: &str) -> String {
     let mut out = String::new();
@@ -738,6 +565,12 @@ fn text_to_html(text: &str) -> String {
     }
     out
 }
+
+mod locale;
+mod samples;
+use locale::{format_amount, split_locale};
+pub use locale::{format_date, format_money};
+use samples::{sample_business, sample_facts};
 
 #[cfg(test)]
 mod tests;
