@@ -69,3 +69,32 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// A database of its own on the local PostgreSQL server (the one CI starts;
+/// `SOLLECITO_TEST_POSTGRES` points elsewhere), dropped by `drop`.
+pub struct PostgresDatabase {
+    pub url: String,
+    server: String,
+    name: String,
+}
+
+impl PostgresDatabase {
+    pub async fn create(purpose: &str) -> Self {
+        use sqlx::Connection;
+        let server =
+            std::env::var("SOLLECITO_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        let name = format!("sollecito_{purpose}_{}", std::process::id());
+        let mut admin = sqlx::PgConnection::connect(&format!("{server}/test"))
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {server} (start it, or set SOLLECITO_TEST_POSTGRES): {e}"));
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+        PostgresDatabase { url: format!("{server}/{name}"), server, name }
+    }
+
+    pub async fn drop(self) {
+        use sqlx::Connection;
+        let mut admin = sqlx::PgConnection::connect(&format!("{}/test", self.server)).await.unwrap();
+        sqlx::query(&format!("DROP DATABASE {} WITH (FORCE)", self.name)).execute(&mut admin).await.unwrap();
+    }
+}

@@ -7,6 +7,7 @@ mod cli;
 mod common;
 mod consolidated;
 mod determinism;
+mod every_action;
 mod fees;
 mod ladders;
 mod pages;

@@ -35,17 +35,9 @@ async fn a_tick_over_several_pages_decides_each_invoice_once() {
 /// The same on PostgreSQL (the local server CI starts), in a database of its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tick_over_several_pages_decides_each_invoice_once_on_postgres() {
-    use sqlx::Connection;
-    let server =
-        std::env::var("SOLLECITO_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let name = format!("sollecito_pages_{}", std::process::id());
-    let mut admin = sqlx::PgConnection::connect(&format!("{server}/test"))
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {server} (start it, or set SOLLECITO_TEST_POSTGRES): {e}"));
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&mut admin).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
-    several_pages(std::path::Path::new(&format!("{server}/{name}"))).await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
+    let db = PostgresDatabase::create("pages").await;
+    several_pages(std::path::Path::new(&db.url)).await;
+    db.drop().await;
 }
 
 async fn several_pages(db: &std::path::Path) {

@@ -30,7 +30,7 @@ fn stripe_config(port: u16, extra: &str) -> String {
 }
 
 /// Stripe's answer to `POST /v1/invoices/{id}/pay`, by invoice id.
-fn stripe(r: &Received) -> (u16, String) {
+pub fn stripe(r: &Received) -> (u16, String) {
     let id = r.url.trim_start_matches("/v1/invoices/").trim_end_matches("/pay");
     let decline = |code: &str| {
         format!(r#"{{"error": {{"type": "card_error", "code": "card_declined", "decline_code": "{code}"}}}}"#)
