@@ -125,6 +125,11 @@ impl Invoice {
 #[serde(tag = "type", rename_all = "kebab-case", rename_all_fields = "snake_case", deny_unknown_fields)]
 pub enum Event {
     Paid,
+    /// Part of what is owed was paid (an instalment, a charge that did not cover the fees).
+    PaymentReceived {
+        /// Minor units of the invoice currency.
+        amount: i64,
+    },
     PaymentFailed {
         decline_code: String,
     },
@@ -162,6 +167,15 @@ impl Event {
                 invoice.status = InvoiceStatus::Paid;
                 invoice.amount_paid = invoice.total();
                 "paid: dunning ends".into()
+            }
+            Event::PaymentReceived { amount } => {
+                invoice.amount_paid += amount;
+                let money = |m| crate::simulate::format_money(m, &invoice.currency);
+                if invoice.outstanding() <= 0 {
+                    invoice.status = InvoiceStatus::Paid;
+                    return format!("{} received: paid in full, dunning ends", money(*amount));
+                }
+                format!("{} received, {} still outstanding", money(*amount), money(invoice.outstanding()))
             }
             Event::PaymentFailed { decline_code } => {
                 let failure = invoice.payment_failure.get_or_insert(PaymentFailure {

@@ -19,7 +19,8 @@ pub(super) enum Result {
     Done(String),
     /// A charge that was refused, with the decline code: an event for the policy.
     Declined(String),
-    Paid(String),
+    /// Paid: the receipt and the payment as an event (in full, or in part).
+    Paid(String, Event),
     Wait(DateTime<Utc>, String),
     Cancel(String),
     Fail(String),
@@ -38,7 +39,13 @@ impl Delivery {
             let result = self.carry_out_one(store, &row, now, dry_run).await?;
             let (counted, state, reason, receipt, event) = match result {
                 Result::Done(receipt) => ("done", "done", None, Some(receipt), None),
-                Result::Paid(receipt) => ("paid", "done", Some("paid".into()), Some(receipt), Some(Event::Paid)),
+                Result::Paid(receipt, event) => {
+                    let what = match &event {
+                        Event::PaymentReceived { .. } => "paid in part",
+                        _ => "paid",
+                    };
+                    ("paid", "done", Some(what.to_string()), Some(receipt), Some(event))
+                }
                 Result::Declined(code) => (
                     "declined",
                     "failed",
@@ -50,7 +57,7 @@ impl Delivery {
                     report.retry_later += 1;
                     report.count(&row.kind, "retry");
                     if !dry_run {
-                        store.defer(row.id, until.timestamp(), &reason, true).await?;
+                        store.defer(row.id, until.timestamp(), &reason, false).await?;
                     }
                     continue;
                 }
@@ -90,8 +97,7 @@ impl Delivery {
         // already sent once goes on until acknowledged, so that its
         // reinstatement never overtakes it.
         let checked = !(what == REINSTATE || (what == "suspend-service" && row.attempts > 0));
-        let request =
-            Request { step: &row.step, channel: None, touches_customer: what != "collections", of_plan: false };
+        let request = Request { step: &row.step, channel: None, touches_customer: true, of_plan: false };
         if checked && let Err(block) = guardrails::check(&request, &invoice, &customer, [], false, now) {
             return Ok(Result::Cancel(block.to_string()));
         }
@@ -99,8 +105,15 @@ impl Delivery {
             return Ok(Result::Done("dry run".into()));
         }
         Ok(match what {
-            "retry-payment" => self.charge(row, &invoice, now).await?,
-            "suspend-service" => self.tell_service("suspend-service", row, &invoice, &customer, &payload, now),
+            "retry-payment" => {
+                // Counted before the request leaves: a run stopped meanwhile knows it may have gone out.
+                store.mark_attempt(row.id).await?;
+                self.charge(row, &invoice, now).await?
+            }
+            "suspend-service" => {
+                store.mark_attempt(row.id).await?;
+                self.tell_service("suspend-service", row, &invoice, &customer, &payload, now).await
+            }
             REINSTATE => {
                 // In order: never before the suspension it undoes is settled.
                 let undoes = payload[REINSTATE]["undoes"].as_str().unwrap_or_default();
@@ -109,9 +122,13 @@ impl Delivery {
                     let later = now + chrono::Duration::seconds(60);
                     return Ok(Result::Wait(later, "waits for the suspension to be acknowledged".into()));
                 }
-                self.tell_service(REINSTATE, row, &invoice, &customer, &payload, now)
+                store.mark_attempt(row.id).await?;
+                self.tell_service(REINSTATE, row, &invoice, &customer, &payload, now).await
             }
-            "collections" => self.hand_over(store, row, &invoice, &customer, &payload, now).await?,
+            "collections" => {
+                store.mark_attempt(row.id).await?;
+                self.hand_over(store, row, &invoice, &customer, &payload, now).await?
+            }
             // A notice escalation is carried by the step's message; the host only records the mark.
             "final-notice" | "formal-notice" => Result::Done(format!("invoice marked: {what}")),
             other => Result::Fail(format!("{other} is not carried out by this version")),
@@ -148,7 +165,18 @@ impl Delivery {
             }
         };
         Ok(match answer {
-            Ok(Ok(ChargeOutcome::Succeeded(reference))) => Result::Paid(reference),
+            Ok(Ok(ChargeOutcome::Succeeded(payment))) => {
+                // A processor that charged less than what is owed (it knows nothing of
+                // fees added here) leaves the rest open; without an amount, all is paid.
+                let part = payment.amount.filter(|m| m.currency.eq_ignore_ascii_case(&invoice.currency));
+                let event = match part {
+                    Some(m) if m.minor > 0 && m.minor < invoice.outstanding() => {
+                        Event::PaymentReceived { amount: m.minor }
+                    }
+                    _ => Event::Paid,
+                };
+                Result::Paid(payment.reference, event)
+            }
             Ok(Ok(ChargeOutcome::Declined(code))) => Result::Declined(code),
             Ok(Err(ChargeError::Permanent(reason))) => Result::Fail(reason),
             Ok(Err(ChargeError::Transient(reason))) => retry(reason),
@@ -158,7 +186,7 @@ impl Delivery {
 
     /// Suspension and reinstatement: signed JSON to the business's system,
     /// tried until it answers 2xx (with backoff), the same key every time.
-    fn tell_service(
+    async fn tell_service(
         &self,
         what: &str,
         row: &OutboxRow,
@@ -184,35 +212,64 @@ impl Delivery {
             "reason": if what == REINSTATE { "the invoice is paid".into() } else { payload["escalate"]["reason"].clone() },
             "at": now.to_rfc3339(),
         });
-        match self.post_signed(url, &config.service_secret, &body, row, now) {
-            Ok(receipt) => Result::Done(receipt),
-            Err(reason) => Result::Wait(now + chrono::Duration::seconds(backoff(row.attempts)), reason),
-        }
+        self.post_signed(url, &config.service_secret, &body, row, now).await.result(row, now, |answer| answer)
     }
 
-    /// Posts signed JSON; `Ok` with a receipt on a 2xx answer.
-    pub(super) fn post_signed(
+    /// Posts signed JSON to someone's system, off the async threads. Only a
+    /// 2xx answer acknowledges; a redirect, a 4xx or a missing secret will not
+    /// change by trying again.
+    pub(super) async fn post_signed(
         &self,
         url: &str,
         secret_name: &str,
         body: &serde_json::Value,
         row: &OutboxRow,
         now: DateTime<Utc>,
-    ) -> std::result::Result<String, String> {
-        let secret = self.config.secret(secret_name).map_err(|e| e.reason)?;
-        let body = body.to_string();
+    ) -> Posted {
+        let secret = match self.config.secret(secret_name) {
+            Ok(secret) => secret,
+            Err(e) => return Posted::Refused(e.reason),
+        };
+        let (url, body, key) = (url.to_string(), body.to_string(), format!("{}/{}", row.invoice_id, row.step));
         let t = now.timestamp().max(0) as u64;
-        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(15)).redirects(0).build();
-        let answer = agent
-            .post(url)
-            .set("Content-Type", "application/json")
-            .set("Idempotency-Key", &format!("{}/{}", row.invoice_id, row.step))
-            .set(sollecito_signing::HEADER, &sollecito_signing::header(&secret, t, body.as_bytes()))
-            .send_string(&body);
-        match answer {
-            Ok(r) => Ok(format!("{url}: HTTP {}", r.status())),
-            Err(ureq::Error::Status(code, _)) => Err(format!("{url} answered HTTP {code}; tried again later")),
-            Err(e) => Err(format!("{url}: {e}; tried again later")),
+        let post = move || {
+            let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(15)).redirects(0).build();
+            let answer = agent
+                .post(&url)
+                .set("Content-Type", "application/json")
+                .set("Idempotency-Key", &key)
+                .set(sollecito_signing::HEADER, &sollecito_signing::header(&secret, t, body.as_bytes()))
+                .send_string(&body);
+            match answer {
+                Ok(r) if (200..300).contains(&r.status()) => {
+                    Posted::Acknowledged(format!("{url}: HTTP {}", r.status()))
+                }
+                Ok(r) => Posted::Refused(format!("{url} answered HTTP {}, which does not acknowledge", r.status())),
+                Err(ureq::Error::Status(code @ (408 | 429 | 500..=599), _)) => {
+                    Posted::Retry(format!("{url} answered HTTP {code}; tried again later"))
+                }
+                Err(ureq::Error::Status(code, _)) => Posted::Refused(format!("{url} refused it: HTTP {code}")),
+                Err(e) => Posted::Retry(format!("{url}: {e}; tried again later")),
+            }
+        };
+        tokio::task::spawn_blocking(post).await.unwrap_or_else(|e| Posted::Retry(e.to_string()))
+    }
+}
+
+/// What became of a signed request.
+pub(super) enum Posted {
+    Acknowledged(String),
+    Retry(String),
+    Refused(String),
+}
+
+impl Posted {
+    /// The action's result: done, tried again after the backoff, or failed.
+    pub(super) fn result(self, row: &OutboxRow, now: DateTime<Utc>, receipt: impl FnOnce(String) -> String) -> Result {
+        match self {
+            Posted::Acknowledged(answer) => Result::Done(receipt(answer)),
+            Posted::Retry(reason) => Result::Wait(now + chrono::Duration::seconds(backoff(row.attempts)), reason),
+            Posted::Refused(reason) => Result::Fail(reason),
         }
     }
 }

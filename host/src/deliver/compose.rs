@@ -12,15 +12,17 @@ use crate::render::{Extras, Facts, RenderError, TONES};
 use crate::sandbox::v0_1;
 use crate::scheduler::tone_of;
 
-/// Groups reminders (kind `remind`) per customer and consolidating channel;
+/// Groups reminders (kind `remind`) per customer, consolidating channel and currency;
 /// the firmest (then the oldest) leads, the others ride along as companions.
 /// Plan offers and instalment reminders always go on their own.
 pub(super) fn consolidate(sends: Vec<Send>, channels: &[String]) -> Vec<Send> {
     let mut out: Vec<Send> = Vec::with_capacity(sends.len());
-    let mut groups: BTreeMap<(String, String), Vec<Send>> = BTreeMap::new();
+    // One message per customer, channel and currency (amounts are listed in the lead's currency).
+    let mut groups: BTreeMap<(String, String, String), Vec<Send>> = BTreeMap::new();
     for send in sends {
         if send.row.kind == "remind" && channels.contains(&send.channel) {
-            groups.entry((send.customer.id.clone(), send.channel.clone())).or_default().push(send);
+            let key = (send.customer.id.clone(), send.channel.clone(), send.invoice.currency.clone());
+            groups.entry(key).or_default().push(send);
         } else {
             out.push(send);
         }

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use super::Delivery;
-use super::actions::Result;
+use super::actions::{Posted, Result};
 use crate::invoice::{Customer, Invoice};
 use crate::simulate::format_money;
 use crate::store::{OutboxRow, Store};
@@ -116,6 +116,15 @@ impl Delivery {
             ])?;
         }
         let csv = csv.into_inner()?;
+        // Posted first (when an endpoint is set): files in the folder mean it was handed over.
+        let escalations = &self.config.escalations;
+        let mut posted = None;
+        if let Some(url) = &escalations.handover_url {
+            match self.post_signed(url, &escalations.handover_secret, &document, row, now).await {
+                Posted::Acknowledged(answer) => posted = Some(answer),
+                other => return Ok(other.result(row, now, |answer| answer)),
+            }
+        }
         let stem = format!("handover-{}", file_stem(&invoice.id));
         let dir = &self.handover_dir;
         let written = std::fs::create_dir_all(dir)
@@ -125,15 +134,8 @@ impl Delivery {
             return Ok(Result::Fail(format!("writing the hand-over to {}: {e}", dir.display())));
         }
         let mut receipt = dir.join(format!("{stem}.json")).display().to_string();
-        let escalations = &self.config.escalations;
-        if let Some(url) = &escalations.handover_url {
-            match self.post_signed(url, &escalations.handover_secret, &document, row, now) {
-                Ok(answer) => receipt = format!("{receipt}; {answer}"),
-                Err(reason) => {
-                    let later = now + chrono::Duration::seconds(super::backoff(row.attempts));
-                    return Ok(Result::Wait(later, reason));
-                }
-            }
+        if let Some(answer) = posted {
+            receipt = format!("{receipt}; {answer}");
         }
         Ok(Result::Done(receipt))
     }

@@ -292,12 +292,16 @@ impl Delivery {
             );
             return done(Outcome::Wait(opens, reason, Wait::Window));
         }
+        // A reminder joining a message already leaving in this tick adds no contact.
+        let together = row.kind == "remind" && self.config.sending.consolidate.contains(&channel);
+        let group = format!("{}{COMPANIONS}{channel}{COMPANIONS}{}", customer.id, invoice.currency);
+        let joins = together && reminded.contains(&group);
         let week_ago = now.timestamp() - 7 * 86_400;
         let mut recent = store.sent_to_customer_since(&customer.id, week_ago).await?;
         // Messages already planned in this tick count too.
         recent.extend(planned.get(&customer.id).into_iter().flatten());
         recent.sort_unstable();
-        if let Some(until) = guardrails::cap_wait(&recent, self.config.sending.cap_per_week, now) {
+        if !joins && let Some(until) = guardrails::cap_wait(&recent, self.config.sending.cap_per_week, now) {
             let reason =
                 format!("{} contacts in 7 days already; waits until {until}", self.config.sending.cap_per_week);
             return done(Outcome::Wait(until, reason, Wait::Cap));
@@ -309,8 +313,7 @@ impl Delivery {
         }
         reminded.insert(invoice.id.clone());
         // Reminders that go out together in one message are one contact for the weekly cap.
-        let together = row.kind == "remind" && self.config.sending.consolidate.contains(&channel);
-        if !together || reminded.insert(format!("{}{COMPANIONS}{channel}", customer.id)) {
+        if !together || reminded.insert(group) {
             planned.entry(customer.id.clone()).or_default().push(now.timestamp());
         }
         let send = Send { row: row.clone(), channel, invoice, customer, instalment, offered, companions: vec![] };

@@ -178,11 +178,12 @@ impl CloseReason {
 
 impl Action {
     /// Whether the customer feels the action (held back by a dispute, a
-    /// promise, a stop), rather than work inside the business.
+    /// promise, a plan, a stop): everything but a review inside the business.
+    /// A hand-over to collections is felt: no debt goes to an agency while disputed.
     pub fn touches_customer(&self) -> bool {
         !matches!(
             self,
-            Action::Escalate(Escalation { kind: EscalationKind::ManualReview | EscalationKind::Collections, .. })
+            Action::Escalate(Escalation { kind: EscalationKind::ManualReview, .. })
                 | Action::Pause(_)
                 | Action::Close(_)
         )

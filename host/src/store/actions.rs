@@ -39,24 +39,39 @@ impl Store {
     /// asks again with the same idempotency key.
     pub async fn settle(&self, row: &OutboxRow, settled: Settled<'_>, now: DateTime<Utc>) -> anyhow::Result<()> {
         let mut tx = self.pool.begin().await?;
+        let ended = sqlx::query(
+            "UPDATE outbox SET state = $1, reason = $2, receipt = $3, done_at = $4 WHERE id = $5 AND state = 'pending'",
+        )
+        .bind(settled.state)
+        .bind(settled.reason)
+        .bind(settled.receipt)
+        .bind(now.timestamp())
+        .bind(row.id)
+        .execute(&mut *tx)
+        .await?;
+        // Another process settled it first (two ticks on one database): its event is in already.
+        if ended.rows_affected() != 1 {
+            return Ok(());
+        }
         if let Some(event) = &settled.event {
             apply_event_in(&mut tx, &row.invoice_id, event, now).await?;
         }
-        sqlx::query("UPDATE outbox SET state = $1, reason = $2, receipt = $3, done_at = $4, attempts = attempts + 1 WHERE id = $5 AND state = 'pending'")
-            .bind(settled.state)
-            .bind(settled.reason)
-            .bind(settled.receipt)
-            .bind(now.timestamp())
-            .bind(row.id)
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Counts a try before it leaves, so that a run stopped during it is known to have tried.
+    pub async fn mark_attempt(&self, id: i64) -> anyhow::Result<()> {
+        sqlx::query("UPDATE outbox SET attempts = attempts + 1 WHERE id = $1 AND state = 'pending'")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }
 
-/// A paid invoice whose customer's service was suspended (or may have been:
-/// the request went out unanswered) gets a step to reinstate it, once.
+/// A paid (or voided) invoice whose customer's service was suspended, or may
+/// have been (a request went out, answered or not), gets a step to reinstate it, once.
 pub(super) async fn reinstate_after_payment(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     invoice_id: &str,
@@ -133,6 +148,18 @@ impl Store {
         let plan = Plan { step: offer.step.clone(), accepted: now, paid_before: invoice.amount_paid, instalments };
 
         let mut tx = self.pool.begin().await?;
+        // Claimed inside the transaction (the row is locked from here): of two
+        // accepts at once, the second finds the plan and changes nothing.
+        let claimed = sqlx::query(
+            "UPDATE invoices SET updated_at = $1 WHERE id = $2 AND status = 'open' AND data NOT LIKE '%\"plan\":%'",
+        )
+        .bind(now.timestamp())
+        .bind(invoice_id)
+        .execute(&mut *tx)
+        .await?;
+        if claimed.rows_affected() != 1 {
+            return Err(refuse(format!("invoice {invoice_id} is already on a payment plan, or no longer open")));
+        }
         apply_event_in(&mut tx, invoice_id, &Event::PlanAccepted { plan: plan.clone() }, now).await?;
         for i in &plan.instalments {
             let remind_from = (i.due - chrono::Days::new(INSTALMENT_NOTICE_DAYS)).and_time(chrono::NaiveTime::MIN);

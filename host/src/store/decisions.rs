@@ -149,11 +149,13 @@ impl Store {
 
         let steps: Vec<(&NewDecision, &super::NewOutbox)> =
             decisions.iter().flat_map(|d| d.outbox.iter().map(move |o| (d, o))).collect();
+        // The steps really added (another process may have added one first).
+        let mut added: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
         for chunk in steps.chunks(ROWS_PER_STATEMENT) {
             // The unique (invoice, step) key: a step already in the outbox is never added again.
             let sql = format!(
                 "INSERT INTO outbox (invoice_id, customer_id, step, kind, channel, template, tone, deadline, payload, decision_id, created_at, not_before, state, reason) \
-                 VALUES {} ON CONFLICT (invoice_id, step) DO NOTHING",
+                 VALUES {} ON CONFLICT (invoice_id, step) DO NOTHING RETURNING invoice_id, step",
                 placeholders(self.postgres, chunk.len(), 14)
             );
             let mut query = sqlx::query(&sql);
@@ -174,12 +176,16 @@ impl Store {
                     .bind(o.state)
                     .bind(o.reason.as_deref());
             }
-            query.execute(&mut *tx).await?;
+            for row in query.fetch_all(&mut *tx).await? {
+                added.insert((row.try_get("invoice_id")?, row.try_get("step")?));
+            }
         }
 
-        // Tasks and fees go with their steps, in the same transaction (the
-        // guardrails let a step through once, so these happen once).
+        // Tasks and fees go with the steps they belong to, in the same transaction: once.
         for (d, o) in &steps {
+            if (o.task.is_none() && o.fee.is_none()) || !added.contains(&(d.invoice_id.clone(), o.step.clone())) {
+                continue;
+            }
             if let Some(task) = &o.task {
                 self.open_task(&mut tx, &d.invoice_id, task, d.at).await?;
             }

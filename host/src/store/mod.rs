@@ -316,7 +316,7 @@ impl Store {
                 report.invoices_updated += 1;
             }
             for (kind, detail) in changes {
-                if kind == "paid" {
+                if kind == "paid" || kind == "void" {
                     actions::reinstate_after_payment(&mut tx, &inv.id, at).await?;
                 }
                 report.events.push(format!("{}: {kind}", inv.id));
@@ -519,7 +519,8 @@ async fn apply_event_in(
         .await?;
     let kind = serde_json::to_value(event)?["type"].as_str().unwrap_or("event").to_string();
     insert_event(tx, invoice_id, at, &kind, &what).await?;
-    if was != InvoiceStatus::Paid && invoice.status == InvoiceStatus::Paid {
+    // Paid or voided: nothing is owed, a suspended service comes back.
+    if was == InvoiceStatus::Open && matches!(invoice.status, InvoiceStatus::Paid | InvoiceStatus::Void) {
         actions::reinstate_after_payment(tx, invoice_id, at).await?;
     }
     Ok(what)

@@ -10,6 +10,7 @@ mod bindings {
     wit_bindgen::generate!({ world: "payment", path: "../../wit", additional_derives: [PartialEq], pub_export_macro: true });
 }
 use bindings::*;
+use sollecito::plugin::charges::Payment;
 
 use sollecito::plugin::{http, secrets};
 
@@ -34,7 +35,7 @@ pub fn body(charge: &Charge) -> Vec<u8> {
 }
 
 /// 2xx with an outcome; 408, 429 and 5xx worth another try; anything else final.
-pub fn outcome(status: u16, answer: &[u8]) -> Result<ChargeOutcome, ChargeError> {
+pub fn outcome(status: u16, answer: &[u8], currency: &str) -> Result<ChargeOutcome, ChargeError> {
     match status {
         200..=299 => {}
         408 | 429 | 500..=599 => return Err(ChargeError::Transient(format!("HTTP {status}"))),
@@ -43,7 +44,14 @@ pub fn outcome(status: u16, answer: &[u8]) -> Result<ChargeOutcome, ChargeError>
     let json: serde_json::Value = serde_json::from_slice(answer).unwrap_or_default();
     let text = |key: &str| json[key].as_str().filter(|s| !s.is_empty()).map(str::to_string);
     match json["outcome"].as_str() {
-        Some("succeeded") => Ok(ChargeOutcome::Succeeded(text("reference").unwrap_or_else(|| "succeeded".into()))),
+        Some("succeeded") => Ok(ChargeOutcome::Succeeded(Payment {
+            reference: text("reference").unwrap_or_else(|| "succeeded".into()),
+            // `amount` in minor units of the invoice currency, if the billing system says what it charged.
+            amount: json["amount"].as_i64().map(|minor| sollecito::plugin::types::Money {
+                minor,
+                currency: text("currency").unwrap_or_else(|| currency.to_string()),
+            }),
+        })),
         Some("declined") => Ok(ChargeOutcome::Declined(text("decline_code").unwrap_or_else(|| "declined".into()))),
         _ => Err(ChargeError::Permanent(format!(
             "HTTP {status} without an outcome (expected {{\"outcome\": \"succeeded\" | \"declined\"}})"
@@ -80,7 +88,7 @@ impl Guest for BillingWebhook {
             body,
         };
         match http::send(&request) {
-            Ok(response) => outcome(response.status, &response.body),
+            Ok(response) => outcome(response.status, &response.body, &charge.amount.currency),
             Err(e) if e.starts_with("denied") => Err(ChargeError::Permanent(e)),
             Err(e) => Err(ChargeError::Transient(e)),
         }
@@ -95,12 +103,15 @@ mod tests {
 
     #[test]
     fn answers_map_to_outcomes() {
-        let ok = outcome(200, br#"{"outcome":"succeeded","reference":"pay_1"}"#);
-        assert_eq!(ok, Ok(ChargeOutcome::Succeeded("pay_1".into())));
-        let no = outcome(200, br#"{"outcome":"declined","decline_code":"do_not_honor"}"#);
+        let ok = outcome(200, br#"{"outcome":"succeeded","reference":"pay_1"}"#, "EUR");
+        assert_eq!(ok, Ok(ChargeOutcome::Succeeded(Payment { reference: "pay_1".into(), amount: None })));
+        let part = outcome(200, br#"{"outcome":"succeeded","reference":"pay_2","amount":500}"#, "EUR");
+        let money = sollecito::plugin::types::Money { minor: 500, currency: "EUR".into() };
+        assert_eq!(part, Ok(ChargeOutcome::Succeeded(Payment { reference: "pay_2".into(), amount: Some(money) })));
+        let no = outcome(200, br#"{"outcome":"declined","decline_code":"do_not_honor"}"#, "EUR");
         assert_eq!(no, Ok(ChargeOutcome::Declined("do_not_honor".into())));
-        assert!(matches!(outcome(200, b"ok"), Err(ChargeError::Permanent(_))));
-        assert!(matches!(outcome(502, b""), Err(ChargeError::Transient(_))));
-        assert!(matches!(outcome(401, b""), Err(ChargeError::Permanent(_))));
+        assert!(matches!(outcome(200, b"ok", "EUR"), Err(ChargeError::Permanent(_))));
+        assert!(matches!(outcome(502, b"", "EUR"), Err(ChargeError::Transient(_))));
+        assert!(matches!(outcome(401, b"", "EUR"), Err(ChargeError::Permanent(_))));
     }
 }

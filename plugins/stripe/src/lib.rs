@@ -8,6 +8,7 @@ mod bindings {
     wit_bindgen::generate!({ world: "payment", path: "../../wit", additional_derives: [PartialEq], pub_export_macro: true });
 }
 use bindings::*;
+use sollecito::plugin::charges::Payment;
 
 use sollecito::plugin::{http, secrets};
 
@@ -46,9 +47,13 @@ pub fn outcome(status: u16, body: &[u8]) -> Result<ChargeOutcome, ChargeError> {
     let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
     match status {
         200..=299 => match json["status"].as_str() {
-            Some("paid") => Ok(ChargeOutcome::Succeeded(
-                text(&json["charge"]).or_else(|| text(&json["id"])).unwrap_or_else(|| "paid".into()),
-            )),
+            Some("paid") => Ok(ChargeOutcome::Succeeded(Payment {
+                reference: text(&json["charge"]).or_else(|| text(&json["id"])).unwrap_or_else(|| "paid".into()),
+                // Stripe charges its own invoice's amount, which knows nothing of fees added here.
+                amount: json["amount_paid"].as_i64().zip(text(&json["currency"])).map(|(minor, currency)| {
+                    sollecito::plugin::types::Money { minor, currency: currency.to_ascii_uppercase() }
+                }),
+            })),
             // Paid out of band, or still open after the attempt (3-D Secure needed).
             Some(other) => Ok(ChargeOutcome::Declined(format!("invoice_{other}"))),
             None => Err(ChargeError::Permanent(format!("HTTP {status} without an invoice status"))),
@@ -126,8 +131,12 @@ mod tests {
 
     #[test]
     fn answers_map_to_outcomes() {
-        let paid = outcome(200, br#"{"id":"in_1","status":"paid","charge":"ch_7"}"#);
-        assert_eq!(paid, Ok(ChargeOutcome::Succeeded("ch_7".into())));
+        let paid =
+            outcome(200, br#"{"id":"in_1","status":"paid","charge":"ch_7","amount_paid":1000,"currency":"eur"}"#);
+        let money = sollecito::plugin::types::Money { minor: 1000, currency: "EUR".into() };
+        assert_eq!(paid, Ok(ChargeOutcome::Succeeded(Payment { reference: "ch_7".into(), amount: Some(money) })));
+        let bare = outcome(200, br#"{"id":"in_1","status":"paid"}"#);
+        assert_eq!(bare, Ok(ChargeOutcome::Succeeded(Payment { reference: "in_1".into(), amount: None })));
         let soft = outcome(
             402,
             br#"{"error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds"}}"#,
