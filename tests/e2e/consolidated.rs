@@ -75,3 +75,23 @@ fn one_message_is_one_contact_for_the_weekly_cap() {
         assert!(email.contains(other), "{other} missing:\n{email}");
     }
 }
+
+#[test]
+fn invoices_in_another_currency_go_in_a_message_of_their_own() {
+    let site = Site::new();
+    let yen = invoice("a-3", "rome", "")
+        .replace(r#""currency": "EUR", "amount_due": "100.00""#, r#""currency": "JPY", "amount_due": "5000""#);
+    let data = format!(
+        r#"{{"customers": [{}], "invoices": [{}, {}, {yen}]}}"#,
+        customer("rome", "Europe/Rome", ""),
+        invoice("a-1", "rome", ""),
+        invoice("a-2", "rome", ""),
+    );
+    let file = site.write("data.json", &data);
+    site.ok(&["import", file.to_str().unwrap(), "--at", "2026-10-20T00:00:00Z"]);
+    site.ok(&["run", "--at", "2026-11-04T10:00:00Z"]);
+    let emails: Vec<String> = site.emails().into_iter().collect();
+    assert_eq!(emails, ["a-1.overdue-7.eml", "a-3.overdue-7.eml"]);
+    assert!(site.email_text("a-1.overdue-7.eml").contains("fattura N-a-2"));
+    assert!(!site.email_text("a-3.overdue-7.eml").contains("Risultano aperte anche"));
+}

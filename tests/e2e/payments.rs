@@ -241,3 +241,99 @@ fn a_retry_waits_for_its_time_and_a_dispute_cancels_it() {
     let retry = site.actions("in_ok").into_iter().find(|a| a.0 == "retry-1").unwrap();
     assert_eq!((retry.1.as_str(), retry.2.as_str()), ("cancelled", "invoice is disputed"));
 }
+
+/// The config of the suspension tests: declined retries (in_soft), the service endpoint on `server`.
+fn suspension_site(port: u16) -> Site {
+    let site = Site::new();
+    let secret = "[secrets]\nservice_webhook_signing = \"svc-s3cret\"\n";
+    let config = stripe_config(port, "").replace("[secrets]\n", secret);
+    let service = format!("[escalations]\nservice_url = \"http://127.0.0.1:{port}/service\"\n");
+    site.write("sollecito.toml", &format!("{config}{service}"));
+    let data = site.write("data.json", &renewals(&["in_soft"]));
+    site.ok(&["import", data.to_str().unwrap(), "--at", "2026-10-01T07:00:00Z"]);
+    site
+}
+
+fn service_kinds(server: &Recorder) -> Vec<String> {
+    server
+        .received()
+        .iter()
+        .filter(|r| r.url == "/service")
+        .map(|r| serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["type"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_redirect_does_not_acknowledge_a_suspension() {
+    let server = Recorder::answering(|r| if r.url.starts_with("/v1/") { stripe(r) } else { (302, String::new()) });
+    let site = suspension_site(server.port);
+    for day in 1..=20 {
+        site.ok(&["run", "--at", &format!("2026-10-{day:02}T10:30:00Z")]);
+    }
+    assert_eq!(service_kinds(&server), ["suspend-service"]);
+    let suspend = site.actions("in_soft").into_iter().find(|a| a.0 == "suspend").unwrap();
+    assert_eq!(suspend.1, "failed", "{suspend:?}");
+    assert!(suspend.2.contains("HTTP 302, which does not acknowledge"), "{suspend:?}");
+}
+
+#[test]
+fn a_run_killed_during_a_suspension_still_reinstates_after_payment() {
+    let release = Arc::new(AtomicBool::new(false));
+    let held = release.clone();
+    let first = Mutex::new(true);
+    let server = Recorder::answering(move |r| {
+        if r.url.starts_with("/v1/") {
+            return stripe(r);
+        }
+        if std::mem::take(&mut *first.lock().unwrap()) {
+            while !held.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        (204, String::new())
+    });
+    let site = suspension_site(server.port);
+    for day in 1..=17 {
+        site.ok(&["run", "--at", &format!("2026-10-{day:02}T10:30:00Z")]);
+    }
+    // The suspension is decided and sent on the 18th; the run is stopped while it waits for the answer.
+    let mut run = site.command(&["run", "--at", "2026-10-18T10:30:00Z"]).spawn().unwrap();
+    let started = Instant::now();
+    while service_kinds(&server).is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(60), "the suspension never left");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    run.kill().unwrap();
+    run.wait().unwrap();
+    release.store(true, Ordering::SeqCst);
+    // Paid before the next run: the suspension may have happened, so it is confirmed, then undone.
+    let paid = renewals(&["in_soft"]).replace(r#""kind""#, r#""status": "paid", "amount_paid": "100.00", "kind""#);
+    let paid = site.write("paid.json", &paid);
+    site.ok(&["import", paid.to_str().unwrap(), "--at", "2026-10-18T11:00:00Z"]);
+    site.ok(&["run", "--at", "2026-10-18T11:30:00Z"]);
+    site.ok(&["run", "--at", "2026-10-18T11:35:00Z"]);
+    assert_eq!(service_kinds(&server), ["suspend-service", "suspend-service", "reinstate-service"]);
+}
+
+#[test]
+fn a_charge_that_covers_part_of_the_balance_leaves_the_rest_owed() {
+    let server =
+        Recorder::answering(|_| (200, r#"{"outcome": "succeeded", "reference": "p-1", "amount": 4000}"#.into()));
+    let site = Site::new();
+    site.write(
+        "sollecito.toml",
+        &format!(
+            "[payments]\nadapter = \"billing-webhook\"\nhttp_hosts = [\"127.0.0.1:{0}\"]\nsecrets = [\"billing\"]\n\
+             [payments.settings]\nurl = \"http://127.0.0.1:{0}/charge\"\nsecret = \"billing\"\n[secrets]\nbilling = \"b\"\n",
+            server.port
+        ),
+    );
+    let data = site.write("data.json", &renewals(&["r-1"]));
+    site.ok(&["import", data.to_str().unwrap(), "--at", "2026-10-01T07:00:00Z"]);
+    site.ok(&["run", "--at", "2026-10-04T11:00:00Z"]);
+    let history = site.json(&["history", "r-1"]);
+    let received = history["events"].as_array().unwrap().iter().find(|e| e["kind"] == "payment-received").unwrap();
+    assert_eq!(received["detail"], "40.00 EUR received, 60.00 EUR still outstanding");
+    let retry = site.actions("r-1").into_iter().find(|a| a.0 == "retry-1").unwrap();
+    assert_eq!((retry.1.as_str(), retry.2.as_str()), ("done", "paid in part"));
+}

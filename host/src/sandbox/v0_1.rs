@@ -252,3 +252,19 @@ pub fn action_json(a: &Action) -> serde_json::Value {
         Action::Close(r) => json!({ "close": r.name() }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_review_pauses_and_closes_are_internal() {
+        let escalation = |kind| Action::Escalate(Escalation { step: "s".into(), kind, reason: "r".into() });
+        assert!(!escalation(EscalationKind::ManualReview).touches_customer());
+        // A debt goes to an agency only when the customer could be contacted about it.
+        assert!(escalation(EscalationKind::Collections).touches_customer());
+        assert!(escalation(EscalationKind::SuspendService).touches_customer());
+        assert!(!Action::Pause(0).touches_customer());
+        assert!(!Action::Close(CloseReason::Paid).touches_customer());
+    }
+}
