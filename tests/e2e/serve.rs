@@ -183,6 +183,11 @@ fn requests_without_a_token_or_with_bad_bodies_get_a_4xx_and_change_nothing() {
     let fee = r#"{"type": "fee-added", "fee": {"step": "x", "amount": 100000, "reason": "because"}}"#;
     let (status, body) = svc.call("POST", "/v1/invoices/i2/events", Some(TOKEN), fee);
     assert_eq!((status, body["field"].as_str()), (422, Some("type")));
+    let (status, body) =
+        svc.call("POST", "/v1/invoices/i2/events", Some(TOKEN), r#"{"type": "payment-received", "amount": -500}"#);
+    assert_eq!((status, body["field"].as_str()), (422, Some("amount")));
+    let part = svc.admin("POST", "/v1/invoices/i2/events", r#"{"type": "payment-received", "amount": 400}"#);
+    assert_eq!(part["applied"], "4.00 EUR received, 6.00 EUR still outstanding");
     let history = svc.admin("GET", "/v1/invoices/i2/history", "");
     assert!(history["events"].as_array().unwrap().iter().all(|e| e["kind"] != "fee-added"), "{history}");
     assert_eq!(svc.call("GET", "/healthz", None, "").0, 200);

@@ -198,6 +198,15 @@ async fn post_event(State(app): State<Arc<App>>, Path(id): Path<String>, headers
         let why = "plan-accepted and fee-added are recorded by the host (accept a plan with POST /v1/invoices/{id}/plan/accept)";
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, why).field("type"));
     }
+    if let Event::PaymentReceived { amount } = event
+        && amount <= 0
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("amount {amount}: must be at least 1 minor unit"),
+        )
+        .field("amount"));
+    }
     if app.runtime.store.invoice(&id).await?.is_none() {
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("unknown invoice {id:?}")));
     }
