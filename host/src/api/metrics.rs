@@ -9,6 +9,7 @@ pub struct Metrics {
     evaluations: IntCounter,
     decisions: IntCounterVec,
     messages: IntCounterVec,
+    actions: IntCounterVec,
     plugin_errors: IntCounter,
     ticks: IntCounter,
     fuel: IntCounter,
@@ -33,6 +34,14 @@ impl Default for Metrics {
                 &["channel", "result"],
             )
             .expect("valid metric"),
+            actions: IntCounterVec::new(
+                Opts::new(
+                    "sollecito_actions_total",
+                    "Actions other than messages carried out (retries, suspensions, hand-overs), by kind and result.",
+                ),
+                &["kind", "result"],
+            )
+            .expect("valid metric"),
             fuel: counter("sollecito_plugin_fuel_used_total", "Fuel (about one per wasm instruction) plugins used."),
             plugin_errors: counter("sollecito_plugin_errors_total", "Invoices a policy failed on."),
             ticks: counter("sollecito_ticks_total", "Scheduler ticks."),
@@ -48,6 +57,7 @@ impl Default for Metrics {
         }
         m.registry.register(Box::new(m.decisions.clone())).expect("unique metric");
         m.registry.register(Box::new(m.messages.clone())).expect("unique metric");
+        m.registry.register(Box::new(m.actions.clone())).expect("unique metric");
         m.registry.register(Box::new(m.tick_seconds.clone())).expect("unique metric");
         m.registry.register(Box::new(m.outbox_depth.clone())).expect("unique metric");
         m
@@ -72,6 +82,11 @@ impl Metrics {
                 self.messages.with_label_values(&[channel.as_str(), result]).inc_by(*n as u64);
             }
         }
+        for (kind, results) in &r.delivered.actions {
+            for (result, n) in results {
+                self.actions.with_label_values(&[kind.as_str(), result]).inc_by(*n as u64);
+            }
+        }
         let used = crate::sandbox::fuel_used();
         self.fuel.inc_by(used.saturating_sub(self.fuel.get()));
     }
@@ -80,5 +95,23 @@ impl Metrics {
         let mut out = vec![];
         TextEncoder::new().encode(&self.registry.gather(), &mut out).expect("text encoding");
         String::from_utf8(out).expect("utf-8")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_are_counted_by_kind_and_result() {
+        let metrics = Metrics::default();
+        let mut report = TickReport::default();
+        report.delivered.actions.entry("retry-payment".into()).or_default().insert("declined", 2);
+        report.delivered.actions.entry("escalate".into()).or_default().insert("retry", 1);
+        metrics.record(&report, 0.1);
+        metrics.record(&report, 0.1);
+        let text = metrics.text();
+        assert!(text.contains(r#"sollecito_actions_total{kind="retry-payment",result="declined"} 4"#), "{text}");
+        assert!(text.contains(r#"sollecito_actions_total{kind="escalate",result="retry"} 2"#), "{text}");
     }
 }

@@ -71,6 +71,10 @@ pub fn print_tick(r: &TickReport, json: bool) -> anyhow::Result<()> {
     println!("  blocked           {} at decision, {} cancelled at delivery", d.blocked, s.cancelled);
     println!("  failed            {}", s.failed);
     println!("  plugin errors     {}", d.plugin_errors);
+    for (kind, results) in &s.actions {
+        let results: Vec<String> = results.iter().map(|(result, n)| format!("{n} {result}")).collect();
+        println!("  {kind:<17} {}", results.join(", "));
+    }
     for e in &d.errors {
         println!("    {e}");
     }
