@@ -118,6 +118,11 @@ impl Invoice {
     pub fn outstanding(&self) -> i64 {
         self.total() - self.amount_paid
     }
+
+    /// An amount of this invoice's currency for logs and records: "1250.00 EUR".
+    pub fn money(&self, minor: i64) -> String {
+        crate::simulate::format_money(minor, &self.currency)
+    }
 }
 
 /// Something that happened to an invoice or its customer, from outside.
@@ -170,12 +175,15 @@ impl Event {
             }
             Event::PaymentReceived { amount } => {
                 invoice.amount_paid += amount;
-                let money = |m| crate::simulate::format_money(m, &invoice.currency);
                 if invoice.outstanding() <= 0 {
                     invoice.status = InvoiceStatus::Paid;
-                    return format!("{} received: paid in full, dunning ends", money(*amount));
+                    return format!("{} received: paid in full, dunning ends", invoice.money(*amount));
                 }
-                format!("{} received, {} still outstanding", money(*amount), money(invoice.outstanding()))
+                format!(
+                    "{} received, {} still outstanding",
+                    invoice.money(*amount),
+                    invoice.money(invoice.outstanding())
+                )
             }
             Event::PaymentFailed { decline_code } => {
                 let failure = invoice.payment_failure.get_or_insert(PaymentFailure {
@@ -225,19 +233,17 @@ impl Event {
             }
             Event::FeeAdded { fee } => {
                 invoice.fees.push(fee.clone());
-                let money = |m| crate::simulate::format_money(m, &invoice.currency);
                 format!(
                     "{} added ({}): {} now outstanding",
-                    money(fee.amount),
+                    invoice.money(fee.amount),
                     fee.reason,
-                    money(invoice.outstanding())
+                    invoice.money(invoice.outstanding())
                 )
             }
             Event::PlanAccepted { plan } => {
                 invoice.plan = Some(plan.clone());
                 let first = plan.instalments.first().map_or(String::new(), |i| format!(", the first due {}", i.due));
-                let money = |m| crate::simulate::format_money(m, &invoice.currency);
-                let amounts: Vec<String> = plan.instalments.iter().map(|i| money(i.amount)).collect();
+                let amounts: Vec<String> = plan.instalments.iter().map(|i| invoice.money(i.amount)).collect();
                 format!("payment plan accepted: {} instalments ({}){first}", plan.instalments.len(), amounts.join(", "))
             }
         }

@@ -149,23 +149,7 @@ fn channels(
     let mut out = HashMap::new();
     for (name, c) in wanted {
         let adapter_name = c.adapter.clone().unwrap_or_else(|| name.clone());
-        let adapter = if adapter_name.ends_with(".wasm") {
-            catalog.load_file(&config.resolve(Path::new(&adapter_name)))?
-        } else {
-            catalog
-                .plugins()
-                .iter()
-                .find(|p| p.id.name == adapter_name && p.id.kind == PluginKind::Channel)
-                .cloned()
-                .ok_or_else(|| bad(format!("channels.{name}.adapter: no channel adapter named {adapter_name:?}")))?
-        };
-        if adapter.id.kind != PluginKind::Channel {
-            return Err(bad(format!(
-                "channels.{name}.adapter: {} is a policy, not a channel adapter",
-                adapter.id.name
-            ))
-            .into());
-        }
+        let adapter = adapter(config, catalog, &adapter_name, PluginKind::Channel, &format!("channels.{name}"))?;
         let relay: Option<Arc<dyn MailRelay>> = match (&c.smtp_url, c.mail) {
             (Some(url), _) => {
                 Some(Arc::new(LettreRelay::smtp(url).map_err(|e| bad(format!("channels.{name}.smtp_url: {e}")))?))
@@ -205,24 +189,44 @@ fn granted_secrets(
 /// The payment adapter of `[payments]`, with the hosts and secrets granted to it.
 fn payments(config: &Config, catalog: &mut Catalog) -> anyhow::Result<Option<Channel>> {
     let Some(p) = &config.payments else { return Ok(None) };
-    let bad = |reason: String| BadConfig { file: "config".into(), reason };
-    let adapter = if p.adapter.ends_with(".wasm") {
-        catalog.load_file(&config.resolve(Path::new(&p.adapter)))?
-    } else {
-        catalog
-            .plugins()
-            .iter()
-            .find(|a| a.id.name == p.adapter && a.id.kind == PluginKind::Payment)
-            .cloned()
-            .ok_or_else(|| bad(format!("payments.adapter: no payment adapter named {:?}", p.adapter)))?
-    };
-    if adapter.id.kind != PluginKind::Payment {
-        return Err(bad(format!("payments.adapter: {} is not a payment adapter", adapter.id.name)).into());
-    }
+    let adapter = adapter(config, catalog, &p.adapter, PluginKind::Payment, "payments")?;
     let grants = Grants {
         http_hosts: p.http_hosts.clone(),
         secrets: granted_secrets(config, &p.secrets, "payments")?,
         ..Grants::default()
     };
     Ok(Some(Channel { adapter, grants, settings: crate::config::settings(&p.settings) }))
+}
+
+/// An adapter by bundled name or `.wasm` path, checked to be of `kind`;
+/// `table` names the config table it was asked for in.
+fn adapter(
+    config: &Config,
+    catalog: &mut Catalog,
+    name: &str,
+    kind: PluginKind,
+    table: &str,
+) -> anyhow::Result<Arc<crate::sandbox::Plugin>> {
+    let bad = |reason: String| BadConfig { file: "config".into(), reason };
+    let what = |k: PluginKind| match k {
+        PluginKind::Policy => "policy",
+        PluginKind::Channel => "channel adapter",
+        PluginKind::Payment => "payment adapter",
+    };
+    let adapter = if name.ends_with(".wasm") {
+        catalog.load_file(&config.resolve(Path::new(name)))?
+    } else {
+        catalog
+            .plugins()
+            .iter()
+            .find(|p| p.id.name == name && p.id.kind == kind)
+            .cloned()
+            .ok_or_else(|| bad(format!("{table}.adapter: no {} named {name:?}", what(kind))))?
+    };
+    if adapter.id.kind != kind {
+        let reason =
+            format!("{table}.adapter: {} is a {}, not a {}", adapter.id.name, what(adapter.id.kind), what(kind));
+        return Err(bad(reason).into());
+    }
+    Ok(adapter)
 }

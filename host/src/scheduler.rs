@@ -312,7 +312,7 @@ fn shadow(
 /// The task a manual review opens, keyed like a message of the same step.
 fn review_task(due: &DueInvoice, step: &str, why: &str) -> v0_1::Task {
     let (invoice, customer) = (&due.invoice, &due.customer);
-    let outstanding = crate::simulate::format_money(invoice.outstanding(), &invoice.currency);
+    let outstanding = invoice.money(invoice.outstanding());
     v0_1::Task {
         key: format!("{}/{step}", invoice.id),
         title: format!("Review invoice {}", invoice.number),
@@ -446,7 +446,7 @@ fn carry_out(
             // A fee is an adjustment event on the invoice, written with the decision.
             Action::ApplyFee(f) if state == "done" => match fee(&due.invoice, step, f) {
                 Ok(fee) => {
-                    let amount = crate::simulate::format_money(fee.amount, &due.invoice.currency);
+                    let amount = due.invoice.money(fee.amount);
                     reason = Some(format!("{amount} added to the invoice"));
                     row.fee = Some(fee);
                 }

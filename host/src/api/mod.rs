@@ -217,15 +217,13 @@ async fn post_event(State(app): State<Arc<App>>, Path(id): Path<String>, headers
 
 async fn accept_plan(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap) -> Answer {
     app.require_write(&headers)?;
+    if app.runtime.store.invoice(&id).await?.is_none() {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("unknown invoice {id:?}")));
+    }
     let plan = match app.runtime.store.accept_plan(&id, Utc::now()).await {
         Ok(plan) => plan,
         Err(e) if e.is::<crate::store::CannotAccept>() => {
-            let status = if e.to_string().starts_with("unknown invoice") {
-                StatusCode::NOT_FOUND
-            } else {
-                StatusCode::UNPROCESSABLE_ENTITY
-            };
-            return Err(ApiError::new(status, e.to_string()));
+            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()));
         }
         Err(e) => return Err(e.into()),
     };

@@ -15,7 +15,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 
-use crate::config::{Config, Escalations, PaymentsConfig};
+use crate::config::{Config, PaymentsConfig};
 
 /// The key and signing secret the demo config grants (not secrets: the demo's own).
 const KEY: &str = "sk_test_sollecito_demo";
@@ -88,9 +88,6 @@ pub async fn start(config: &mut Config, log: PathBuf) -> anyhow::Result<()> {
         secrets: vec!["stripe_secret_key".into()],
         settings: [("api_base".to_string(), toml::Value::String(format!("http://127.0.0.1:{port}")))].into(),
     });
-    if config.escalations.service_url.is_none() {
-        config.escalations =
-            Escalations { service_url: Some(format!("http://127.0.0.1:{port}/service")), ..config.escalations.clone() };
-    }
+    config.escalations.service_url.get_or_insert_with(|| format!("http://127.0.0.1:{port}/service"));
     Ok(())
 }

@@ -222,13 +222,12 @@ async fn show(store: &Store, id: &str, json: bool) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(());
     }
-    let money = |m| crate::simulate::format_money(m, &invoice.currency);
     println!("payment plan of {id} ({}), accepted {}: {standing}", invoice.number, when(plan.accepted.timestamp()));
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_header(["instalment", "due", "amount", "left to pay"]);
     for i in &plan.instalments {
         let left = plan.left_on(i.number, invoice.amount_paid);
-        table.add_row([i.number.to_string(), i.due.to_string(), money(i.amount), money(left)]);
+        table.add_row([i.number.to_string(), i.due.to_string(), invoice.money(i.amount), invoice.money(left)]);
     }
     println!("{table}");
     Ok(())

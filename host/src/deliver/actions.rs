@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::{DeliverReport, Delivery, MAX_ATTEMPTS, backoff};
 use crate::guardrails::{self, Request};
-use crate::invoice::{Customer, Event, Invoice, InvoiceStatus};
+use crate::invoice::{Customer, Event, Invoice};
 use crate::sandbox::v0_1::{self, ChargeError, ChargeOutcome};
 use crate::store::{OutboxRow, REINSTATE, Settled, Store};
 
@@ -140,9 +140,6 @@ impl Delivery {
         let Some(route) = &self.payments else {
             return Ok(Result::Fail("no payment adapter is configured (add [payments] to the config)".into()));
         };
-        if invoice.status != InvoiceStatus::Open {
-            return Ok(Result::Cancel("invoice is not open".into()));
-        }
         let charge = v0_1::Charge {
             key: format!("{}/{}", invoice.id, row.step),
             invoice_id: invoice.id.clone(),
@@ -212,7 +209,7 @@ impl Delivery {
             "reason": if what == REINSTATE { "the invoice is paid".into() } else { payload["escalate"]["reason"].clone() },
             "at": now.to_rfc3339(),
         });
-        self.post_signed(url, &config.service_secret, &body, row, now).await.result(row, now, |answer| answer)
+        self.post_signed(url, &config.service_secret, &body, row, now).await.result(row, now)
     }
 
     /// Posts signed JSON to someone's system, off the async threads. Only a
@@ -265,9 +262,9 @@ pub(super) enum Posted {
 
 impl Posted {
     /// The action's result: done, tried again after the backoff, or failed.
-    pub(super) fn result(self, row: &OutboxRow, now: DateTime<Utc>, receipt: impl FnOnce(String) -> String) -> Result {
+    pub(super) fn result(self, row: &OutboxRow, now: DateTime<Utc>) -> Result {
         match self {
-            Posted::Acknowledged(answer) => Result::Done(receipt(answer)),
+            Posted::Acknowledged(answer) => Result::Done(answer),
             Posted::Retry(reason) => Result::Wait(now + chrono::Duration::seconds(backoff(row.attempts)), reason),
             Posted::Refused(reason) => Result::Fail(reason),
         }

@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use super::Delivery;
 use super::actions::{Posted, Result};
 use crate::invoice::{Customer, Invoice};
-use crate::simulate::format_money;
 use crate::store::{OutboxRow, Store};
 
 /// One line of the correspondence log.
@@ -69,7 +68,6 @@ impl Delivery {
         }
         log.sort_by_key(|(at, _)| *at);
         let log: Vec<Entry> = log.into_iter().map(|(_, e)| e).collect();
-        let money = |minor: i64| format_money(minor, &invoice.currency);
         let document = serde_json::json!({
             "handed_over_at": now.to_rfc3339(),
             "reason": payload["escalate"]["reason"],
@@ -81,8 +79,8 @@ impl Delivery {
             "invoices": [{
                 "id": invoice.id, "number": invoice.number, "currency": invoice.currency,
                 "issued": invoice.issued, "due": invoice.due,
-                "amount_due": money(invoice.amount_due), "amount_paid": money(invoice.amount_paid),
-                "outstanding": money(invoice.outstanding()), "outstanding_minor": invoice.outstanding(),
+                "amount_due": invoice.money(invoice.amount_due), "amount_paid": invoice.money(invoice.amount_paid),
+                "outstanding": invoice.money(invoice.outstanding()), "outstanding_minor": invoice.outstanding(),
             }],
             "correspondence": log,
         });
@@ -100,13 +98,14 @@ impl Delivery {
             "detail",
             "outcome",
         ])?;
+        let outstanding = invoice.money(invoice.outstanding());
         for e in &log {
             csv.write_record([
                 &customer.id,
                 &customer.name,
                 &invoice.number,
                 &invoice.currency,
-                &money(invoice.outstanding()),
+                &outstanding,
                 &e.at,
                 &e.what,
                 &e.step,
@@ -122,7 +121,7 @@ impl Delivery {
         if let Some(url) = &escalations.handover_url {
             match self.post_signed(url, &escalations.handover_secret, &document, row, now).await {
                 Posted::Acknowledged(answer) => posted = Some(answer),
-                other => return Ok(other.result(row, now, |answer| answer)),
+                other => return Ok(other.result(row, now)),
             }
         }
         let stem = format!("handover-{}", file_stem(&invoice.id));

@@ -20,7 +20,7 @@ use crate::plan::{Instalment, Standing};
 use crate::render::Renderer;
 use crate::sandbox::v0_1::{self, DeliveryError};
 use crate::sandbox::{Grants, Plugin};
-use crate::store::{OutboxRow, Store};
+use crate::store::{IN_THE_MESSAGE_OF, OutboxRow, Store};
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct DeliverReport {
@@ -71,9 +71,6 @@ pub struct Channel {
 
 /// Separates customer and channel in the key of a consolidated message (ids hold no control characters).
 const COMPANIONS: char = '\u{1f}';
-
-/// What a reminder sent inside another invoice's message has as its receipt, before the lead's key.
-pub const IN_THE_MESSAGE_OF: &str = "in the message of ";
 
 /// Adapter calls in flight at once, per channel.
 const CONCURRENCY: usize = 4;

@@ -149,14 +149,17 @@ impl Store {
 
         let steps: Vec<(&NewDecision, &super::NewOutbox)> =
             decisions.iter().flat_map(|d| d.outbox.iter().map(move |o| (d, o))).collect();
-        // The steps really added (another process may have added one first).
+        // The steps with a task or fee really added (another process may have added one first).
         let mut added: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
         for chunk in steps.chunks(ROWS_PER_STATEMENT) {
+            // Only a chunk with a task or fee asks which rows went in: most pages have none.
+            let effects = chunk.iter().any(|(_, o)| o.task.is_some() || o.fee.is_some());
             // The unique (invoice, step) key: a step already in the outbox is never added again.
             let sql = format!(
                 "INSERT INTO outbox (invoice_id, customer_id, step, kind, channel, template, tone, deadline, payload, decision_id, created_at, not_before, state, reason) \
-                 VALUES {} ON CONFLICT (invoice_id, step) DO NOTHING RETURNING invoice_id, step",
-                placeholders(self.postgres, chunk.len(), 14)
+                 VALUES {} ON CONFLICT (invoice_id, step) DO NOTHING{}",
+                placeholders(self.postgres, chunk.len(), 14),
+                if effects { " RETURNING invoice_id, step" } else { "" }
             );
             let mut query = sqlx::query(&sql);
             for (d, o) in chunk {
@@ -175,6 +178,10 @@ impl Store {
                     .bind(o.not_before)
                     .bind(o.state)
                     .bind(o.reason.as_deref());
+            }
+            if !effects {
+                query.execute(&mut *tx).await?;
+                continue;
             }
             for row in query.fetch_all(&mut *tx).await? {
                 added.insert((row.try_get("invoice_id")?, row.try_get("step")?));

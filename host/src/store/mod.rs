@@ -8,6 +8,10 @@ mod decisions;
 mod migrations;
 
 pub use actions::{CannotAccept, REINSTATE, Settled};
+
+/// What a reminder sent inside another invoice's message has as its receipt,
+/// before the lead's key: it is not a contact of its own for the weekly cap.
+pub const IN_THE_MESSAGE_OF: &str = "in the message of ";
 pub use admin::{ShadowRow, TaskRow};
 
 use std::path::Path;
@@ -274,12 +278,7 @@ impl Store {
             let changes = match &before {
                 None => vec![(
                     "imported".to_string(),
-                    format!(
-                        "{} {} due {}",
-                        inv.number,
-                        crate::simulate::format_money(inv.amount_due, &inv.currency),
-                        inv.due
-                    ),
+                    format!("{} {} due {}", inv.number, inv.money(inv.amount_due), inv.due),
                 )],
                 Some(before) => {
                     if before == inv {
@@ -396,9 +395,10 @@ impl Store {
     /// reminders that went inside another invoice's message are not counted again.
     pub async fn sent_to_customer_since(&self, customer_id: &str, since: i64) -> anyhow::Result<Vec<i64>> {
         let rows = sqlx::query("SELECT done_at FROM outbox WHERE customer_id = $1 AND channel IS NOT NULL AND state = 'sent' AND done_at >= $2 \
-             AND (receipt IS NULL OR receipt NOT LIKE 'in the message of %') ORDER BY done_at")
+             AND (receipt IS NULL OR receipt NOT LIKE $3) ORDER BY done_at")
             .bind(customer_id)
             .bind(since)
+            .bind(format!("{IN_THE_MESSAGE_OF}%"))
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(|r| Ok(r.try_get::<i64, _>("done_at")?)).collect()
