@@ -117,6 +117,34 @@ pub struct Sending {
     /// one message listing every invoice (each invoice still records its own step).
     #[serde(default = "consolidated")]
     pub consolidate: Vec<String>,
+    /// What happens to a message that was in flight when its worker stopped:
+    /// sent again with the same Message-ID or key, or held for a person.
+    #[serde(default)]
+    pub uncertain: Uncertain,
+    /// How long a worker's claim on a message in flight lasts; a stopped
+    /// worker's claims come back after it. Longer than any adapter call.
+    #[serde(default = "claim_seconds")]
+    pub claim_seconds: u64,
+    /// Adapter calls in flight at once per channel: what a crash can leave uncertain.
+    #[serde(default = "concurrency")]
+    pub concurrency: usize,
+}
+
+/// `[sending] uncertain`: the operator's choice for a message a crash left in flight.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Uncertain {
+    #[default]
+    Resend,
+    Hold,
+}
+
+fn claim_seconds() -> u64 {
+    120
+}
+
+fn concurrency() -> usize {
+    4
 }
 
 fn default_cap() -> u32 {
@@ -129,7 +157,7 @@ fn consolidated() -> Vec<String> {
 
 impl Default for Sending {
     fn default() -> Self {
-        Sending { cap_per_week: default_cap(), windows: BTreeMap::new(), consolidate: consolidated() }
+        toml::from_str("").expect("defaults")
     }
 }
 
@@ -187,10 +215,26 @@ fn de_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NaiveTime, D::Error
 pub struct Email {
     /// `smtp://host:port` or `smtps://user:pass@host`; without it, messages go to the outbox folder.
     pub smtp_url: Option<String>,
-    /// The From address (default: the business email).
+    /// STARTTLS on `smtp://`: `required` (the default with credentials), `opportunistic`
+    /// (the default without), or `off`. `smtps://` is always TLS.
+    pub tls: Option<TlsMode>,
+    /// A PEM file of extra certificate authorities the relay's certificate may chain to.
+    pub ca_file: Option<PathBuf>,
+    /// Connections kept open to the relay (default: `[sending] concurrency`).
+    pub connections: Option<usize>,
+    /// The From address, `addr` or `Name <addr>` (default: the business name and email).
     pub from: Option<String>,
     /// Folder of `.eml` files (default: `outbox/` beside the database).
     pub outbox_dir: Option<PathBuf>,
+}
+
+/// STARTTLS on a plain `smtp://` relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    Required,
+    Opportunistic,
+    Off,
 }
 
 /// `sollecito serve`.
@@ -248,6 +292,10 @@ pub struct ChannelConfig {
     pub mail: bool,
     /// This channel's own relay, e.g. a PEC provider with its own credentials.
     pub smtp_url: Option<String>,
+    /// STARTTLS on this channel's `smtp_url` (as `[email] tls`).
+    pub tls: Option<TlsMode>,
+    /// Extra certificate authorities for this channel's relay (as `[email] ca_file`).
+    pub ca_file: Option<PathBuf>,
     /// Hosts (`host` or `host:port`) the adapter may call over HTTP(S).
     #[serde(default)]
     pub http_hosts: Vec<String>,
@@ -351,7 +399,28 @@ impl Config {
         if config.sending.cap_per_week == 0 {
             return Err(bad("sending.cap_per_week: must be at least 1".into()));
         }
+        if config.sending.concurrency == 0 || config.sending.concurrency > 64 {
+            return Err(bad("sending.concurrency: must be between 1 and 64".into()));
+        }
+        if config.sending.claim_seconds < 1 {
+            return Err(bad("sending.claim_seconds: must be at least 1".into()));
+        }
+        config.sender().map_err(bad)?;
         Ok(config)
+    }
+
+    /// The sender of every email, as (name, address): `[email] from`, written
+    /// `addr` or `Name <addr>`, else the business's name and email.
+    pub fn sender(&self) -> Result<(String, String), String> {
+        let (field, text) = match &self.email.from {
+            Some(from) => ("email.from", from.as_str()),
+            None => ("business.email", self.business.email.as_str()),
+        };
+        let mailbox: lettre::message::Mailbox = text.trim().parse().map_err(|e| {
+            format!("{field}: {text:?} is not an email address, expected `addr` or `Name <addr>` ({e})")
+        })?;
+        let name = mailbox.name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| self.business.name.clone());
+        Ok((name, mailbox.email.to_string()))
     }
 
     /// Settings of one policy as the contract's key/value pairs.
@@ -417,6 +486,21 @@ mod tests {
         assert!(err.contains("bad time \"25:00\""), "{err}");
         let err = parse("[sending.windows.email]\nfrom = \"18:00\"\nto = \"09:00\"\n").unwrap_err().to_string();
         assert!(err.contains("sending.windows.email"), "{err}");
+    }
+
+    #[test]
+    fn the_from_address_is_addr_or_name_and_addr() {
+        let c = parse("[email]\nfrom = \"Acme Crediti <crediti@acme.example>\"\n").unwrap();
+        assert_eq!(c.sender().unwrap(), ("Acme Crediti".to_string(), "crediti@acme.example".to_string()));
+        let c = parse(
+            "[business]\nname = \"Acme\"\nemail = \"a@acme.example\"\n[email]\nfrom = \"crediti@acme.example\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.sender().unwrap(), ("Acme".to_string(), "crediti@acme.example".to_string()));
+        let err = parse("[email]\nfrom = \"Acme <crediti at acme>\"\n").unwrap_err().to_string();
+        assert!(err.contains("email.from") && err.contains("Name <addr>"), "{err}");
+        let err = parse("[sending]\nuncertain = \"maybe\"\n").unwrap_err().to_string();
+        assert!(err.contains("uncertain") && err.contains("resend"), "{err}");
     }
 
     #[test]

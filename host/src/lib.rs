@@ -12,6 +12,7 @@ pub mod guardrails;
 pub mod intake;
 pub mod invoice;
 pub mod plan;
+mod preflight;
 pub mod render;
 pub mod runtime;
 pub mod sandbox;

@@ -5,12 +5,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::catalog::Catalog;
 use crate::config::{BadConfig, ChannelConfig, Config};
-use crate::deliver::mail::LettreRelay;
+use crate::deliver::mail::{LettreRelay, SmtpOptions};
 use crate::deliver::{Channel, DeliverReport, Delivery};
 use crate::render::Renderer;
 use crate::sandbox::{Grants, MailRelay, PluginKind};
@@ -47,7 +48,15 @@ impl Runtime {
         let renderer = Renderer::new(config.templates.dir.as_ref().map(|d| config.resolve(d)).as_deref())
             .map_err(|e| bad(format!("templates: {e}")))?;
         let (mail, outbox_dir): (Arc<dyn MailRelay>, _) = match &config.email.smtp_url {
-            Some(url) => (Arc::new(LettreRelay::smtp(url).map_err(|e| bad(e.to_string()))?), None),
+            Some(url) => {
+                let options = SmtpOptions {
+                    url: url.clone(),
+                    tls: config.email.tls,
+                    ca_file: config.email.ca_file.as_ref().map(|f| config.resolve(f)),
+                    connections: config.email.connections.unwrap_or(config.sending.concurrency),
+                };
+                (Arc::new(LettreRelay::smtp("email", &options).map_err(|e| bad(e.to_string()))?), None)
+            }
             None => {
                 let dir = match &config.email.outbox_dir {
                     Some(d) => config.resolve(d),
@@ -58,13 +67,23 @@ impl Runtime {
         };
         let letters = beside.join("letters");
         let channels = channels(&config, catalog, mail, letters)?;
+        for warning in
+            crate::preflight::policies_name_what_exists(&config, &policies, &channels, &renderer.templates())?
+        {
+            tracing::warn!("{warning}");
+        }
         let payments = payments(&config, catalog)?;
         let handover_dir = match &config.escalations.handover_dir {
             Some(d) => config.resolve(d),
             None => beside.join("handovers"),
         };
         let batch = catalog.sandbox().limits().batch_size;
+        let sender = config.sender().map_err(bad)?;
         let store = Store::open(&db.display().to_string()).await?;
+        // Workers on this machine see each other stop through lock files beside
+        // a SQLite database; elsewhere a stopped worker's claims come back with their lease.
+        let registry = (!db.to_str().is_some_and(|d| d.contains("://"))).then(|| beside.join(".workers"));
+        let worker = crate::deliver::Worker::new(registry).context("registering this worker")?;
         Ok(Runtime {
             store,
             policies: std::sync::RwLock::new(Arc::new(policies)),
@@ -74,6 +93,9 @@ impl Runtime {
                 channels: std::sync::RwLock::new(Arc::new(channels)),
                 payments,
                 handover_dir,
+                worker,
+                sender,
+                stopping: Default::default(),
             },
             outbox_dir,
             batch,
@@ -152,7 +174,14 @@ fn channels(
         let adapter = adapter(config, catalog, &adapter_name, PluginKind::Channel, &format!("channels.{name}"))?;
         let relay: Option<Arc<dyn MailRelay>> = match (&c.smtp_url, c.mail) {
             (Some(url), _) => {
-                Some(Arc::new(LettreRelay::smtp(url).map_err(|e| bad(format!("channels.{name}.smtp_url: {e}")))?))
+                let options = SmtpOptions {
+                    url: url.clone(),
+                    tls: c.tls,
+                    ca_file: c.ca_file.as_ref().map(|f| config.resolve(f)),
+                    connections: config.sending.concurrency,
+                };
+                let section = format!("channels.{name}");
+                Some(Arc::new(LettreRelay::smtp(&section, &options).map_err(|e| bad(e.to_string()))?))
             }
             (None, true) => Some(mail.clone()),
             (None, false) => None,
@@ -163,6 +192,7 @@ fn channels(
             secrets: granted_secrets(config, &c.secrets, &format!("channels.{name}"))?,
             folder: c.folder.as_ref().map(|f| config.resolve(f)),
             tasks: c.tasks.then(Default::default),
+            setup_fault: None,
         };
         out.insert(name, Channel { adapter, grants, settings: crate::config::settings(&c.settings) });
     }

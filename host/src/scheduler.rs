@@ -314,7 +314,7 @@ fn review_task(due: &DueInvoice, step: &str, why: &str) -> v0_1::Task {
     let (invoice, customer) = (&due.invoice, &due.customer);
     let outstanding = invoice.money(invoice.outstanding());
     v0_1::Task {
-        key: format!("{}/{step}", invoice.id),
+        key: crate::store::outbox_key(&invoice.id, step),
         title: format!("Review invoice {}", invoice.number),
         customer: customer.name.clone(),
         phone: customer.phone.clone(),

@@ -80,6 +80,7 @@ pub async fn run(db: &Path, config: Config, mut catalog: Catalog, listen: Socket
     });
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    let stopping = app.clone();
     let scheduler = tokio::spawn(schedule(app.clone(), tick, watch, stop_rx.clone()));
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     tracing::info!(%listen, "serving");
@@ -90,7 +91,9 @@ pub async fn run(db: &Path, config: Config, mut catalog: Catalog, listen: Socket
     });
     let signals = async move {
         shutdown_signal().await;
-        tracing::info!("shutting down: finishing the tick in progress");
+        tracing::info!("shutting down: waiting for the messages in flight");
+        // Nothing more is handed over; the calls in flight finish and are recorded.
+        stopping.runtime.delivery.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
         let _ = stop_tx.send(true);
     };
     let (served, _) = tokio::join!(server, signals);

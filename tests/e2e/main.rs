@@ -6,6 +6,7 @@ mod channels;
 mod cli;
 mod common;
 mod consolidated;
+mod delivery;
 mod determinism;
 mod every_action;
 mod fees;

@@ -1,4 +1,5 @@
-//! Email and PEC through a real SMTP server process on loopback (aiosmtpd).
+//! Email and PEC through a real SMTP server process on loopback (aiosmtpd),
+//! in plain text, with STARTTLS and with TLS from the start (smtps://).
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -42,6 +43,122 @@ impl SmtpServer {
             std::fs::read_dir(&new).map(|d| d.map(|e| e.unwrap().path()).collect()).unwrap_or_default();
         files.sort();
         files.iter().map(|f: &PathBuf| std::fs::read_to_string(Path::new(f)).unwrap()).collect()
+    }
+}
+
+/// A certificate authority of the test's own and a certificate for 127.0.0.1
+/// signed by it, made with the `openssl` command.
+pub struct Pki {
+    pub ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Pki {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let p = |name: &str| dir.path().join(name);
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(dir.path())
+                .output()
+                .expect("the openssl command (Debian: apt-get install openssl)");
+            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Sollecito Test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "req.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ]);
+        std::fs::write(
+            p("ext.cnf"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
+             keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "req.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "cert.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ]);
+        Pki { ca: p("ca.pem"), cert: p("cert.pem"), key: p("key.pem"), _dir: dir }
+    }
+}
+
+impl SmtpServer {
+    /// aiosmtpd behind TLS (tests/fixtures/smtp_tls.py): STARTTLS required
+    /// before MAIL, or TLS from the first byte when `implicit`; AUTH for `user`.
+    pub fn start_tls(pki: &Pki, implicit: bool, user: Option<(&str, &str)>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = dir.path().join("maildir");
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut command = Command::new("python3");
+        command
+            .arg(crate::common::root().join("tests/fixtures/smtp_tls.py"))
+            .args(["--port", &port.to_string()])
+            .arg("--maildir")
+            .arg(&maildir)
+            .arg("--cert")
+            .arg(&pki.cert)
+            .arg("--key")
+            .arg(&pki.key);
+        if implicit {
+            command.arg("--implicit");
+        }
+        if let Some((user, password)) = user {
+            command.args(["--user", user, "--password", password]);
+        }
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 with aiosmtpd (test.sh installs it)");
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(20), "smtp_tls.py did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        SmtpServer { port, maildir, child, _dir: dir }
     }
 }
 
@@ -111,4 +228,125 @@ fn a_formal_notice_goes_by_pec_through_its_own_relay() {
     let m = mail_parser::MessageParser::default().parse(received[0].as_bytes()).unwrap();
     assert!(m.header_raw("List-Unsubscribe").is_none(), "a certified notice has no unsubscribe link");
     assert!(m.subject().unwrap().contains("N-i-1"));
+}
+
+/// The example invoices imported, ready for a run at [`TLS_RUN`] that sends at least three reminders.
+fn example_site(config: &str) -> Site {
+    let site = Site::new();
+    site.write("sollecito.toml", config);
+    site.ok(&[
+        "import",
+        &crate::common::root().join("examples/invoices.json").display().to_string(),
+        "--at",
+        "2026-09-20T00:00:00Z",
+    ]);
+    site
+}
+
+const TLS_RUN: &str = "2026-10-08T12:00:00Z";
+
+/// A run's report and what it logged.
+fn run_logged(site: &Site) -> (serde_json::Value, String) {
+    run_logged_at(site, TLS_RUN)
+}
+
+fn run_logged_at(site: &Site, at: &str) -> (serde_json::Value, String) {
+    let out = site.run(&["run", "--at", at, "--json"]);
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{log}");
+    (serde_json::from_slice(&out.stdout).unwrap(), log)
+}
+
+/// The password has characters a URL must percent-encode.
+const PASSWORD: &str = "p@ss/w:rd";
+const PASSWORD_IN_URL: &str = "p%40ss%2Fw%3Ard";
+
+#[test]
+fn with_starttls_credentials_and_the_relays_ca_the_reminders_arrive() {
+    let pki = Pki::new();
+    let smtp = SmtpServer::start_tls(&pki, false, Some(("crediti", PASSWORD)));
+    let site = example_site(&format!(
+        "[email]\nsmtp_url = \"smtp://crediti:{PASSWORD_IN_URL}@127.0.0.1:{}\"\nca_file = {:?}\n",
+        smtp.port,
+        pki.ca.display().to_string()
+    ));
+    let (run, log) = run_logged(&site);
+    let sent = run["sent"].as_u64().unwrap();
+    assert!(sent >= 3, "{run} {log}");
+    assert_eq!(smtp.messages().len() as u64, sent, "once each");
+    assert!(!log.contains(PASSWORD) && !log.contains(PASSWORD_IN_URL), "{log}");
+}
+
+#[test]
+fn a_relay_certificate_not_trusted_or_a_wrong_password_leaves_the_reminders_pending() {
+    let pki = Pki::new();
+    let smtp = SmtpServer::start_tls(&pki, false, Some(("crediti", PASSWORD)));
+    let url = format!("smtp://crediti:{PASSWORD_IN_URL}@127.0.0.1:{}", smtp.port);
+    let site = example_site(&format!("[email]\nsmtp_url = \"{url}\"\n"));
+    let ca_file = format!("ca_file = {:?}\n", pki.ca.display().to_string());
+    // A message that waited on the setup is tried again later: working days apart.
+    let assert_waiting = |what: &str, at: &str| {
+        let (run, log) = run_logged_at(&site, at);
+        eprintln!("{what}: {log}");
+        assert_eq!(run["sent"], 0, "{what}: {run} {log}");
+        assert_eq!(run["failed"].as_u64().unwrap_or(0), 0, "{what}: the operator's fault fails no step: {run}");
+        let actions = site.actions("inv-1001");
+        assert!(!actions.is_empty(), "{what}");
+        for (step, state, reason) in &actions {
+            assert_ne!(state, "failed", "{what}: {step} failed ({reason})");
+            assert_ne!(state, "sent", "{what}: {step} sent");
+        }
+        assert!(!log.contains(PASSWORD) && !log.contains(PASSWORD_IN_URL), "{log}");
+        log
+    };
+
+    // Self-signed by a CA the host does not know: a clear error naming the field.
+    let log = assert_waiting("no ca_file", TLS_RUN);
+    assert!(log.contains("certificate") && log.contains("email.ca_file"), "{log}");
+
+    // The right CA, the wrong password.
+    site.write(
+        "sollecito.toml",
+        &format!("[email]\nsmtp_url = \"smtp://crediti:wrong@127.0.0.1:{}\"\n{ca_file}", smtp.port),
+    );
+    let log = assert_waiting("wrong password", "2026-10-09T12:00:00Z");
+    assert!(log.contains("authentication"), "{log}");
+    assert!(smtp.messages().is_empty());
+
+    // Fixed: the reminders that waited go, once each.
+    site.write("sollecito.toml", &format!("[email]\nsmtp_url = \"{url}\"\n{ca_file}"));
+    let (run, log) = run_logged_at(&site, "2026-10-12T12:00:00Z");
+    let sent = run["sent"].as_u64().unwrap();
+    assert!(sent >= 3, "{run} {log}");
+    assert_eq!(smtp.messages().len() as u64, sent);
+    assert!(site.actions("inv-1001").iter().any(|a| a.1 == "sent"), "{:?}", site.actions("inv-1001"));
+}
+
+#[test]
+fn smtps_is_tls_from_the_first_byte() {
+    let pki = Pki::new();
+    let smtp = SmtpServer::start_tls(&pki, true, None);
+    let site = example_site(&format!(
+        "[email]\nsmtp_url = \"smtps://127.0.0.1:{}\"\nca_file = {:?}\n",
+        smtp.port,
+        pki.ca.display().to_string()
+    ));
+    let (run, log) = run_logged(&site);
+    let sent = run["sent"].as_u64().unwrap();
+    assert!(sent >= 3, "{run} {log}");
+    assert_eq!(smtp.messages().len() as u64, sent);
+}
+
+#[test]
+fn a_bad_ca_file_is_a_config_error_naming_the_field() {
+    let site = Site::new();
+    site.write("bad.pem", "not a certificate");
+    site.write(
+        "sollecito.toml",
+        "[email]\nsmtp_url = \"smtps://crediti:s3cret@relay.example\"\nca_file = \"bad.pem\"\n",
+    );
+    let out = site.run(&["run", "--at", TLS_RUN]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("email.ca_file") && err.contains("bad.pem") && !err.contains("s3cret"), "{err}");
 }

@@ -70,6 +70,15 @@ pub fn print_tick(r: &TickReport, json: bool) -> anyhow::Result<()> {
     );
     println!("  blocked           {} at decision, {} cancelled at delivery", d.blocked, s.cancelled);
     println!("  failed            {}", s.failed);
+    if s.setup_faults > 0 {
+        println!("  waiting on setup  {} (the relay failed on the operator's setup; see the log)", s.setup_faults);
+    }
+    if s.uncertain_resent + s.uncertain_held > 0 {
+        println!(
+            "  uncertain         {} resent, {} held (in flight when a worker stopped)",
+            s.uncertain_resent, s.uncertain_held
+        );
+    }
     println!("  plugin errors     {}", d.plugin_errors);
     for (kind, results) in &s.actions {
         let results: Vec<String> = results.iter().map(|(result, n)| format!("{n} {result}")).collect();

@@ -141,7 +141,7 @@ impl Delivery {
             return Ok(Result::Fail("no payment adapter is configured (add [payments] to the config)".into()));
         };
         let charge = v0_1::Charge {
-            key: format!("{}/{}", invoice.id, row.step),
+            key: row.key(),
             invoice_id: invoice.id.clone(),
             invoice_number: invoice.number.clone(),
             refs: invoice.refs.clone(),
@@ -201,7 +201,7 @@ impl Delivery {
         };
         let body = serde_json::json!({
             "type": what,
-            "key": format!("{}/{}", invoice.id, row.step),
+            "key": row.key(),
             "customer_id": customer.id,
             "customer_name": customer.name,
             "invoice_id": invoice.id,
@@ -227,7 +227,7 @@ impl Delivery {
             Ok(secret) => secret,
             Err(e) => return Posted::Refused(e.reason),
         };
-        let (url, body, key) = (url.to_string(), body.to_string(), format!("{}/{}", row.invoice_id, row.step));
+        let (url, body, key) = (url.to_string(), body.to_string(), row.key());
         let t = now.timestamp().max(0) as u64;
         let post = move || {
             let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(15)).redirects(0).build();

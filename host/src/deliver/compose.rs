@@ -76,13 +76,13 @@ impl Delivery {
         };
         let rendered = self.renderer.render(&facts)?;
         Ok(v0_1::Message {
-            key: format!("{}/{}", invoice.id, row.step),
+            key: row.key(),
             channel: send.channel.clone(),
             invoice_number: invoice.number.clone(),
             tone: row.tone.as_deref().and_then(tone_of).unwrap_or(v0_1::Tone::Courteous),
             sender: v0_1::Sender {
-                name: business.name.clone(),
-                email: self.config.email.from.clone().unwrap_or(business.email.clone()),
+                name: self.sender.0.clone(),
+                email: self.sender.1.clone(),
                 phone: business.phone.clone(),
             },
             recipient: v0_1::Recipient {

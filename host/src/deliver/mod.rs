@@ -1,17 +1,28 @@
-//! One tick, delivery half: each waiting message is checked again (status,
-//! sending window, weekly cap, one per invoice per tick), rendered in the
-//! customer's language and handed to its channel adapter.
+//! One tick, delivery half. Due messages are read a page at a time, customer
+//! by customer, and checked (status, sending window, weekly cap, one per
+//! invoice per tick). Each is claimed right before it is handed to its
+//! channel adapter, checked once more against its invoice as it is then, and
+//! its outcome written as soon as the adapter answers: a crash leaves only the
+//! messages in flight uncertain, at most `[sending] concurrency` per channel,
+//! and the operator's `[sending] uncertain` decides what becomes of them.
 
 mod actions;
 mod compose;
 mod handover;
 pub mod mail;
+mod report;
+mod worker;
+
+pub use report::DeliverReport;
+pub use worker::Worker;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use tokio::sync::Semaphore;
 
 use crate::config::Config;
 use crate::guardrails::{self, Block, Request};
@@ -20,33 +31,7 @@ use crate::plan::{Instalment, Standing};
 use crate::render::Renderer;
 use crate::sandbox::v0_1::{self, DeliveryError};
 use crate::sandbox::{Grants, Plugin};
-use crate::store::{IN_THE_MESSAGE_OF, OutboxRow, Store};
-
-#[derive(Debug, Default, Clone, Serialize)]
-pub struct DeliverReport {
-    pub sent: usize,
-    /// Waiting for the customer's sending window.
-    pub deferred_window: usize,
-    /// Waiting for the weekly contact cap.
-    pub deferred_cap: usize,
-    /// Another message for the invoice left in this tick.
-    pub deferred_tick: usize,
-    /// A transient failure: tried again later.
-    pub retry_later: usize,
-    /// Stopped by a guardrail (paid, disputed, ...): cancelled with the reason.
-    pub cancelled: usize,
-    pub failed: usize,
-    /// Channel -> result (`sent`, `deferred`, `retry`, `cancelled`, `failed`) -> count.
-    pub by_channel: std::collections::BTreeMap<String, std::collections::BTreeMap<&'static str, usize>>,
-    /// Actions other than messages: kind -> result (`done`, `paid`, `declined`, `retry`, `cancelled`, `failed`) -> count.
-    pub actions: std::collections::BTreeMap<String, std::collections::BTreeMap<&'static str, usize>>,
-}
-
-impl DeliverReport {
-    fn count(&mut self, kind: &str, result: &'static str) {
-        *self.actions.entry(kind.to_string()).or_default().entry(result).or_default() += 1;
-    }
-}
+use crate::store::{IN_THE_MESSAGE_OF, OutboxRow, Settle, Store};
 
 /// Everything delivery needs, built once per run.
 pub struct Delivery {
@@ -59,6 +44,12 @@ pub struct Delivery {
     pub payments: Option<Channel>,
     /// Where collections hand-over files are written.
     pub handover_dir: std::path::PathBuf,
+    /// This process as the holder of claims on messages in flight.
+    pub worker: Worker,
+    /// The sender of emails (name, address), checked when the config was read.
+    pub sender: (String, String),
+    /// Set on SIGTERM: nothing more is handed over, what is in flight finishes.
+    pub stopping: std::sync::atomic::AtomicBool,
 }
 
 /// A channel (or the payment adapter) as configured: its adapter and the capabilities it may use.
@@ -72,11 +63,17 @@ pub struct Channel {
 /// Separates customer and channel in the key of a consolidated message (ids hold no control characters).
 const COMPANIONS: char = '\u{1f}';
 
-/// Adapter calls in flight at once, per channel.
-const CONCURRENCY: usize = 4;
+/// Due messages read at once; a customer's messages always come in the same page.
+const PAGE: i64 = 500;
+
+/// Customers whose messages are worked on at once: memory stays flat whatever the number due.
+const CUSTOMERS_AT_ONCE: usize = 64;
 
 /// Tries of one message before a transient failure counts as permanent.
 const MAX_ATTEMPTS: i64 = 6;
+
+/// How long a message waits after the operator's setup failed (the relay down, say).
+const SETUP_RETRY_SECONDS: i64 = 600;
 
 /// How long a transient failure waits before the next try, by attempt.
 fn backoff(attempt: i64) -> i64 {
@@ -102,6 +99,16 @@ enum Prepared {
     Send(Box<Send>),
 }
 
+/// What one run shares between the customers it works on.
+struct Lanes {
+    channels: Arc<HashMap<String, Channel>>,
+    /// Adapter calls in flight at once, per channel.
+    limits: HashMap<String, Arc<Semaphore>>,
+    /// A channel whose relay failed on the operator's setup in this run: the
+    /// rest of its messages wait without knocking again.
+    setup_fault: Mutex<HashMap<String, String>>,
+}
+
 impl Delivery {
     pub fn channels(&self) -> Arc<HashMap<String, Channel>> {
         self.channels.read().expect("channels lock").clone()
@@ -117,126 +124,259 @@ impl Delivery {
         true
     }
 
-    /// Delivers every message due at `now`: checks and renders in order, then
-    /// hands the messages to their adapters concurrently (at most
-    /// `CONCURRENCY` at once per channel), then records the results. With
-    /// `dry_run`, counts what would happen and neither sends nor writes.
+    /// Delivers every message due at `now`: first decides what stopped
+    /// workers left in flight, then goes through the due messages page by
+    /// page, customers side by side. With `dry_run`, counts what would
+    /// happen and neither claims, sends nor writes.
     pub async fn run(&self, store: &Store, now: DateTime<Utc>, dry_run: bool) -> anyhow::Result<DeliverReport> {
+        let mut report = DeliverReport::default();
+        if !dry_run {
+            self.take_back_uncertain(store, now, &mut report).await?;
+        }
         // The adapters of this run: a swap during it applies from the next one.
         let channels = self.channels();
+        let concurrency = self.config.sending.concurrency;
+        let limits = channels.keys().map(|c| (c.clone(), Arc::new(Semaphore::new(concurrency)))).collect();
+        let lanes = Lanes { channels, limits, setup_fault: Mutex::default() };
+        let mut working = FuturesUnordered::new();
+        let mut after = String::new();
+        while !self.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+            // The customers in progress are driven while the page is read: they
+            // may hold the connection the read is waiting for.
+            let page = {
+                let read = store.due_messages(now.timestamp(), &after, PAGE);
+                tokio::pin!(read);
+                loop {
+                    tokio::select! {
+                        page = &mut read => break page?,
+                        Some(done) = working.next(), if !working.is_empty() => report.merge(done?),
+                    }
+                }
+            };
+            let Some(last) = page.last() else { break };
+            after = last.customer_id.clone();
+            for rows in page.chunk_by(|a, b| a.customer_id == b.customer_id) {
+                while working.len() >= CUSTOMERS_AT_ONCE
+                    && let Some(done) = working.next().await
+                {
+                    report.merge(done?);
+                }
+                working.push(self.deliver_to_customer(store, &lanes, rows.to_vec(), now, dry_run));
+            }
+        }
+        while let Some(done) = working.next().await {
+            report.merge(done?);
+        }
+        drop(working);
+        let faults = std::mem::take(&mut *lanes.setup_fault.lock().expect("setup faults"));
+        for (channel, reason) in faults {
+            tracing::error!(%channel, "the {channel} relay failed on the operator's setup, its messages wait: {reason}");
+        }
+        Ok(report)
+    }
+
+    /// A customer's due messages, in order: checked, grouped, handed over one by one.
+    async fn deliver_to_customer(
+        &self,
+        store: &Store,
+        lanes: &Lanes,
+        rows: Vec<OutboxRow>,
+        now: DateTime<Utc>,
+        dry_run: bool,
+    ) -> anyhow::Result<DeliverReport> {
+        let mut report = DeliverReport::default();
         let mut reminded: HashSet<String> = HashSet::new();
         let mut planned: HashMap<String, Vec<i64>> = HashMap::new();
-        let mut outcomes: Vec<(OutboxRow, Outcome)> = vec![];
-        let mut sends: Vec<Send> = vec![];
-        for row in store.pending_messages(now.timestamp()).await? {
-            match self.prepare(store, &channels, &row, now, &mut reminded, &mut planned).await? {
-                Prepared::Done(outcome) => outcomes.push((row, outcome)),
-                Prepared::Send(_) if dry_run => outcomes.push((row, Outcome::Sent("dry run".into()))),
+        let mut sends = vec![];
+        for row in rows {
+            match self.prepare(store, &lanes.channels, &row, now, &mut reminded, &mut planned).await? {
+                Prepared::Done(outcome) => record_unclaimed(store, &row, outcome, now, dry_run, &mut report).await?,
+                Prepared::Send(_) if dry_run => tally(&mut report, &row, &Outcome::Sent("dry run".into())),
                 Prepared::Send(send) => sends.push(*send),
             }
         }
-
-        let sends = compose::consolidate(sends, &self.config.sending.consolidate);
-
-        let limits: HashMap<&str, Arc<tokio::sync::Semaphore>> =
-            channels.keys().map(|c| (c.as_str(), Arc::new(tokio::sync::Semaphore::new(CONCURRENCY)))).collect();
-        let mut calls = Vec::with_capacity(sends.len());
-        for send in sends {
-            let message = match self.compose(&send, now) {
-                Ok(message) => message,
-                Err(e) => {
-                    let reason = format!("cannot render: {e}");
-                    outcomes.extend(send.companions.into_iter().map(|(row, _)| (row, Outcome::Fail(reason.clone()))));
-                    outcomes.push((send.row, Outcome::Fail(reason)));
-                    continue;
-                }
-            };
-            let route = &channels[&send.channel];
-            let permit = limits[send.channel.as_str()].clone().acquire_owned().await?;
-            let (adapter, settings) = (route.adapter.clone(), route.settings.clone());
-            let mut grants = route.grants.clone();
-            // Each call its own task inbox, so a task belongs to the message that opened it.
-            let inbox = grants.tasks.as_ref().map(|_| Arc::new(std::sync::Mutex::new(vec![])));
-            grants.tasks = inbox.clone();
-            let call = tokio::task::spawn_blocking(move || {
-                let result = adapter.deliver(&settings, &message, now.timestamp(), grants);
-                drop(permit);
-                result
-            });
-            calls.push((send, inbox, call));
-        }
-        for (send, inbox, call) in calls {
-            let result = call.await?;
-            let opened = inbox.map(|i| std::mem::take(&mut *i.lock().unwrap())).unwrap_or_default();
-            // Tasks the adapter opened count only if the delivery went through.
-            if matches!(result, Ok(Ok(_))) && !opened.is_empty() {
-                store.open_tasks(&send.row.invoice_id, &opened, now.timestamp()).await?;
-            }
-            let outcome = outcome_of(result, send.row.attempts, now);
-            // The invoices that went in the same message share its fate.
-            let key = format!("{}/{}", send.row.invoice_id, send.row.step);
-            for (row, _) in send.companions {
-                let theirs = match &outcome {
-                    Outcome::Sent(receipt) => Outcome::Sent(format!("{IN_THE_MESSAGE_OF}{key}: {receipt}")),
-                    Outcome::Wait(until, reason, _) => Outcome::Wait(*until, reason.clone(), Wait::Retry),
-                    Outcome::Cancel(reason) => Outcome::Cancel(reason.clone()),
-                    Outcome::Fail(reason) => Outcome::Fail(reason.clone()),
-                };
-                outcomes.push((row, theirs));
-            }
-            outcomes.push((send.row, outcome));
-        }
-
-        let mut report = DeliverReport::default();
-        let ts = now.timestamp();
-        for (row, outcome) in outcomes {
-            let result = match &outcome {
-                Outcome::Sent(_) => "sent",
-                Outcome::Wait(_, _, Wait::Retry) => "retry",
-                Outcome::Wait(..) => "deferred",
-                Outcome::Cancel(_) => "cancelled",
-                Outcome::Fail(_) => "failed",
-            };
-            *report
-                .by_channel
-                .entry(row.channel.clone().unwrap_or_default())
-                .or_default()
-                .entry(result)
-                .or_default() += 1;
-            match outcome {
-                Outcome::Sent(receipt) => {
-                    report.sent += 1;
-                    if !dry_run {
-                        store.finish(row.id, "sent", None, Some(&receipt), ts).await?;
-                    }
-                }
-                Outcome::Wait(until, reason, counter) => {
-                    let attempted = matches!(counter, Wait::Retry);
-                    match counter {
-                        Wait::Window => report.deferred_window += 1,
-                        Wait::Cap => report.deferred_cap += 1,
-                        Wait::Tick => report.deferred_tick += 1,
-                        Wait::Retry => report.retry_later += 1,
-                    }
-                    if !dry_run {
-                        store.defer(row.id, until.timestamp(), &reason, attempted).await?;
-                    }
-                }
-                Outcome::Cancel(reason) => {
-                    report.cancelled += 1;
-                    if !dry_run {
-                        store.finish(row.id, "cancelled", Some(&reason), None, ts).await?;
-                    }
-                }
-                Outcome::Fail(reason) => {
-                    report.failed += 1;
-                    if !dry_run {
-                        store.finish(row.id, "failed", Some(&reason), None, ts).await?;
-                    }
-                }
-            }
+        for send in compose::consolidate(sends, &self.config.sending.consolidate) {
+            self.send_one(store, lanes, send, now, &mut report).await?;
         }
         Ok(report)
+    }
+
+    /// One message: claimed, checked once more, rendered, handed to its
+    /// adapter, and its outcome written at once. The invoices that go in the
+    /// same message share its fate.
+    async fn send_one(
+        &self,
+        store: &Store,
+        lanes: &Lanes,
+        send: Send,
+        now: DateTime<Utc>,
+        report: &mut DeliverReport,
+    ) -> anyhow::Result<()> {
+        let channel = send.channel.clone();
+        let _permit = lanes.limits[&channel].clone().acquire_owned().await?;
+        if self.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(()); // still pending, for the next start
+        }
+        let fault = lanes.setup_fault.lock().expect("setup faults").get(&channel).cloned();
+        if let Some(reason) = fault {
+            let until = now + chrono::Duration::seconds(SETUP_RETRY_SECONDS);
+            for row in std::iter::once(&send.row).chain(send.companions.iter().map(|(r, _)| r)) {
+                let outcome = Outcome::Wait(until, format!("the relay's setup: {reason}"), Wait::Setup);
+                record_unclaimed(store, row, outcome, now, false, report).await?;
+            }
+            return Ok(());
+        }
+        let ids: Vec<i64> = std::iter::once(send.row.id).chain(send.companions.iter().map(|(r, _)| r.id)).collect();
+        let lease = Utc::now().timestamp() + self.config.sending.claim_seconds as i64;
+        let claimed = store.claim(&ids, &self.worker.id, lease).await?;
+        let Some(send) = self.recheck(store, send, &claimed, now, report).await? else { return Ok(()) };
+        let message = match self.compose(&send, now) {
+            Ok(message) => message,
+            Err(e) => {
+                let reason = format!("cannot render: {e}");
+                for row in std::iter::once(&send.row).chain(send.companions.iter().map(|(r, _)| r)) {
+                    self.settle(store, row, Outcome::Fail(reason.clone()), now, report).await?;
+                }
+                return Ok(());
+            }
+        };
+        let route = &lanes.channels[&channel];
+        let (adapter, settings) = (route.adapter.clone(), route.settings.clone());
+        let mut grants = route.grants.clone();
+        // Each call its own task inbox, so a task belongs to the message that opened it.
+        let inbox = grants.tasks.as_ref().map(|_| Arc::new(Mutex::new(vec![])));
+        grants.tasks = inbox.clone();
+        let setup = Arc::new(Mutex::new(None));
+        grants.setup_fault = Some(setup.clone());
+        let ts = now.timestamp();
+        let result = tokio::task::spawn_blocking(move || adapter.deliver(&settings, &message, ts, grants)).await?;
+        let opened = inbox.map(|i| std::mem::take(&mut *i.lock().expect("task inbox"))).unwrap_or_default();
+        // Tasks the adapter opened count only if the delivery went through.
+        if matches!(result, Ok(Ok(_))) && !opened.is_empty() {
+            store.open_tasks(&send.row.invoice_id, &opened, ts).await?;
+        }
+        let setup = setup.lock().expect("setup fault").take();
+        if let Some(reason) = &setup {
+            lanes.setup_fault.lock().expect("setup faults").entry(channel.clone()).or_insert_with(|| reason.clone());
+        }
+        let outcome = outcome_of(result, send.row.attempts, now, setup);
+        let key = send.row.key();
+        for (row, _) in &send.companions {
+            let theirs = match &outcome {
+                Outcome::Sent(receipt) => Outcome::Sent(format!("{IN_THE_MESSAGE_OF}{key}: {receipt}")),
+                other => other.clone(),
+            };
+            self.settle(store, row, theirs, now, report).await?;
+        }
+        self.settle(store, &send.row, outcome, now, report).await
+    }
+
+    /// The last look before the hand-over, at the invoices as they are now: one
+    /// paid, disputed, promised or stopped a moment ago is cancelled. What is
+    /// left goes as one message, led by the first left if the lead was stopped.
+    /// Rows another worker claimed first are its own.
+    async fn recheck(
+        &self,
+        store: &Store,
+        send: Send,
+        claimed: &[i64],
+        now: DateTime<Utc>,
+        report: &mut DeliverReport,
+    ) -> anyhow::Result<Option<Send>> {
+        let Send { row, channel, instalment, offered, companions, .. } = send;
+        let lead = row.id;
+        let mut kept: Vec<(OutboxRow, Invoice, Customer)> = vec![];
+        for row in std::iter::once(row).chain(companions.into_iter().map(|(r, _)| r)) {
+            if !claimed.contains(&row.id) {
+                continue;
+            }
+            let verdict = match store.invoice(&row.invoice_id).await? {
+                None => Err("the invoice no longer exists".to_string()),
+                Some((invoice, customer)) => {
+                    let request =
+                        Request { of_plan: row.kind == "instalment", ..Request::message(&row.step, &channel) };
+                    match guardrails::check(&request, &invoice, &customer, [], false, now) {
+                        Ok(()) => Ok((invoice, customer)),
+                        Err(block) => Err(block.to_string()),
+                    }
+                }
+            };
+            match verdict {
+                Ok((invoice, customer)) => kept.push((row, invoice, customer)),
+                Err(reason) => self.settle(store, &row, Outcome::Cancel(reason), now, report).await?,
+            }
+        }
+        let mut members = kept.into_iter();
+        let Some((row, invoice, customer)) = members.next() else { return Ok(None) };
+        let led = row.id == lead;
+        Ok(Some(Send {
+            row,
+            channel,
+            invoice,
+            customer,
+            instalment: if led { instalment } else { None },
+            offered: if led { offered } else { vec![] },
+            companions: members.map(|(r, i, _)| (r, i)).collect(),
+        }))
+    }
+
+    /// Writes the outcome of a message this worker holds in flight.
+    async fn settle(
+        &self,
+        store: &Store,
+        row: &OutboxRow,
+        outcome: Outcome,
+        now: DateTime<Utc>,
+        report: &mut DeliverReport,
+    ) -> anyhow::Result<()> {
+        tally(report, row, &outcome);
+        let settle = match &outcome {
+            Outcome::Sent(receipt) => Settle::Sent { receipt },
+            Outcome::Wait(until, reason, wait) => {
+                Settle::Retry { not_before: until.timestamp(), reason, counted: !matches!(wait, Wait::Setup) }
+            }
+            Outcome::Cancel(reason) => Settle::Cancelled(reason),
+            Outcome::Fail(reason) => Settle::Failed(reason),
+        };
+        store.settle_message(row.id, &self.worker.id, settle, now.timestamp()).await
+    }
+
+    /// Messages left in flight by workers that stopped (known gone on this
+    /// machine, or their lease ran out) are sent again or held, as the operator chose.
+    async fn take_back_uncertain(
+        &self,
+        store: &Store,
+        now: DateTime<Utc>,
+        report: &mut DeliverReport,
+    ) -> anyhow::Result<()> {
+        let choice = self.config.sending.uncertain;
+        let wall = Utc::now().timestamp();
+        let mut gone: HashMap<String, bool> = HashMap::new();
+        for row in store.in_flight_elsewhere(&self.worker.id).await? {
+            let holder = row.claimed_by.clone().unwrap_or_default();
+            let expired = row.claim_until.is_none_or(|until| until < wall);
+            let stopped = *gone.entry(holder.clone()).or_insert_with(|| self.worker.is_gone(&holder));
+            if !(expired || stopped) || !store.release_uncertain(&row, choice, now.timestamp()).await? {
+                continue;
+            }
+            tracing::warn!(
+                invoice = %row.invoice_id, step = %row.step, worker = %holder,
+                "a message was in flight when its worker stopped: {}",
+                if choice == crate::config::Uncertain::Hold { "held for a person" } else { "sent again with the same key" }
+            );
+            let result = match choice {
+                crate::config::Uncertain::Resend => {
+                    report.uncertain_resent += 1;
+                    "uncertain-resent"
+                }
+                crate::config::Uncertain::Hold => {
+                    report.uncertain_held += 1;
+                    "uncertain-held"
+                }
+            };
+            report.count_message(row.channel.as_deref().unwrap_or_default(), result);
+        }
+        Ok(())
     }
 
     /// The checks right before a message leaves, then the rendering.
@@ -345,13 +485,20 @@ fn plan_instalment(
     }
 }
 
-/// What an adapter's answer means for the outbox row.
+/// What an adapter's answer means for the outbox row. A fault of the
+/// operator's setup, noted by the host whatever the adapter made of it, is
+/// never the customer's failure: the message waits, the try not counted.
 fn outcome_of(
     result: Result<Result<v0_1::Receipt, DeliveryError>, String>,
     attempts: i64,
     now: DateTime<Utc>,
+    setup: Option<String>,
 ) -> Outcome {
     let later = now + chrono::Duration::seconds(backoff(attempts));
+    if let (Ok(Err(_)), Some(reason)) = (&result, setup) {
+        let until = now + chrono::Duration::seconds(SETUP_RETRY_SECONDS);
+        return Outcome::Wait(until, format!("the relay's setup: {reason}"), Wait::Setup);
+    }
     match result {
         Ok(Ok(receipt)) => Outcome::Sent(receipt.reference),
         Ok(Err(DeliveryError::Permanent(reason))) => Outcome::Fail(reason),
@@ -363,13 +510,76 @@ fn outcome_of(
     }
 }
 
+/// Writes what the checks before a claim decided about a pending message.
+async fn record_unclaimed(
+    store: &Store,
+    row: &OutboxRow,
+    outcome: Outcome,
+    now: DateTime<Utc>,
+    dry_run: bool,
+    report: &mut DeliverReport,
+) -> anyhow::Result<()> {
+    tally(report, row, &outcome);
+    if dry_run {
+        return Ok(());
+    }
+    let ts = now.timestamp();
+    match outcome {
+        Outcome::Sent(_) => unreachable!("a message is sent only under a claim"),
+        Outcome::Wait(until, reason, wait) => {
+            store.defer(row.id, until.timestamp(), &reason, matches!(wait, Wait::Retry)).await
+        }
+        Outcome::Cancel(reason) => store.finish(row.id, "cancelled", Some(&reason), None, ts).await,
+        Outcome::Fail(reason) => store.finish(row.id, "failed", Some(&reason), None, ts).await,
+    }
+}
+
+/// Counts an outcome in the report, by kind and by channel.
+fn tally(report: &mut DeliverReport, row: &OutboxRow, outcome: &Outcome) {
+    let result = match outcome {
+        Outcome::Sent(_) => {
+            report.sent += 1;
+            "sent"
+        }
+        Outcome::Wait(_, _, Wait::Retry) => {
+            report.retry_later += 1;
+            "retry"
+        }
+        Outcome::Wait(_, _, Wait::Setup) => {
+            report.setup_faults += 1;
+            "setup"
+        }
+        Outcome::Wait(_, _, wait) => {
+            match wait {
+                Wait::Window => report.deferred_window += 1,
+                Wait::Cap => report.deferred_cap += 1,
+                _ => report.deferred_tick += 1,
+            }
+            "deferred"
+        }
+        Outcome::Cancel(_) => {
+            report.cancelled += 1;
+            "cancelled"
+        }
+        Outcome::Fail(_) => {
+            report.failed += 1;
+            "failed"
+        }
+    };
+    report.count_message(row.channel.as_deref().unwrap_or_default(), result);
+}
+
+#[derive(Clone, Copy)]
 enum Wait {
     Window,
     Cap,
     Tick,
     Retry,
+    /// The operator's setup failed; the try is not counted against the message.
+    Setup,
 }
 
+#[derive(Clone)]
 enum Outcome {
     Sent(String),
     Wait(DateTime<Utc>, String, Wait),

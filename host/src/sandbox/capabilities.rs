@@ -5,9 +5,9 @@
 use std::io::Read;
 use std::time::Duration;
 
-use super::CallState;
 use super::v0_1::channel::sollecito::plugin::{files, http, mail, secrets, tasks};
 use super::v0_1::{DeliveryError, Email};
+use super::{CallState, RelayError};
 
 /// The most of a response body an adapter is handed.
 const MAX_RESPONSE: u64 = 1 << 20;
@@ -15,7 +15,16 @@ const MAX_RESPONSE: u64 = 1 << 20;
 impl mail::Host for CallState {
     fn send(&mut self, email: Email) -> Result<String, DeliveryError> {
         match &self.grants.mail {
-            Some(relay) => relay.send(&email, self.now),
+            Some(relay) => relay.send(&email, self.now).map_err(|e| match e {
+                RelayError::Recipient(reason) => DeliveryError::Permanent(reason),
+                RelayError::Transient(reason) => DeliveryError::Transient(reason),
+                RelayError::Setup(reason) => {
+                    if let Some(slot) = &self.grants.setup_fault {
+                        *slot.lock().expect("setup fault slot") = Some(reason.clone());
+                    }
+                    DeliveryError::Transient(format!("the relay's setup: {reason}"))
+                }
+            }),
             None => {
                 tracing::warn!(plugin = %self.plugin, "denied: email was not granted to this plugin");
                 Err(DeliveryError::Permanent("email is not granted to this plugin".into()))

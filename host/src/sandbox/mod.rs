@@ -101,7 +101,19 @@ pub struct PolicyError {
 
 /// Sends email for a channel adapter that was granted it (implemented by `deliver`).
 pub trait MailRelay: Send + Sync {
-    fn send(&self, email: &v0_1::Email, now: i64) -> Result<String, v0_1::DeliveryError>;
+    fn send(&self, email: &v0_1::Email, now: i64) -> Result<String, RelayError>;
+}
+
+/// Why a relay did not take a message, by whose it is to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RelayError {
+    /// The recipient's: no such mailbox, the message refused for good. The step fails.
+    Recipient(String),
+    /// Worth another try later: a 4xx, a dropped connection.
+    Transient(String),
+    /// The operator's setup: a From the relay refuses, authentication, TLS, a
+    /// relay that cannot be reached. The message waits; it is never the customer's failure.
+    Setup(String),
 }
 
 /// Capabilities handed to one plugin call. Empty for policies: everything is
@@ -117,6 +129,9 @@ pub struct Grants {
     pub folder: Option<PathBuf>,
     /// Where tasks for people go; collected during the call, stored by the host after it.
     pub tasks: Option<std::sync::Arc<std::sync::Mutex<Vec<v0_1::Task>>>>,
+    /// Where a fault of the operator's setup met during the call is noted, so
+    /// the host can tell it from the recipient's failure whatever the adapter answers.
+    pub setup_fault: Option<std::sync::Arc<std::sync::Mutex<Option<String>>>>,
 }
 
 pub struct Sandbox {

@@ -123,7 +123,19 @@ CREATE TABLE shadow_decisions (
 CREATE INDEX shadow_decisions_segment ON shadow_decisions (segment, id)
 "#
     );
-    vec![(1, split(&init)), (2, split(tasks)), (3, split(&activations)), (4, split(&shadows))]
+    let claims = r#"
+-- A message is claimed by a worker right before it leaves, until a lease runs
+-- out: a stopped worker's messages in flight are what a crash leaves uncertain.
+ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+ALTER TABLE outbox ADD COLUMN claim_until BIGINT;
+-- Keys are encoded injectively from now on; a step that may already have left keeps its old key.
+ALTER TABLE outbox ADD COLUMN legacy_key BIGINT NOT NULL DEFAULT 0;
+UPDATE outbox SET legacy_key = 1;
+-- Due messages are read customer by customer, a page at a time.
+CREATE INDEX outbox_due_messages ON outbox (customer_id, id)
+    WHERE state = 'pending' AND kind IN ('remind', 'offer-plan', 'instalment')
+"#;
+    vec![(1, split(&init)), (2, split(tasks)), (3, split(&activations)), (4, split(&shadows)), (5, split(claims))]
 }
 
 /// Statements of a script: comments dropped first (they may hold a `;`).

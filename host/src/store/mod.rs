@@ -6,8 +6,10 @@ mod actions;
 mod admin;
 mod decisions;
 mod migrations;
+mod outbox;
 
 pub use actions::{CannotAccept, REINSTATE, Settled};
+pub use outbox::{MessageState, Settle, UNCERTAIN, outbox_key};
 
 /// What a reminder sent inside another invoice's message has as its receipt,
 /// before the lead's key: it is not a contact of its own for the weekly cap.
@@ -59,6 +61,12 @@ pub struct OutboxRow {
     pub attempts: i64,
     pub done_at: Option<i64>,
     pub receipt: Option<String>,
+    /// The worker holding the message in flight, and until when (wall clock).
+    pub claimed_by: Option<String>,
+    pub claim_until: Option<i64>,
+    /// Written before keys were encoded: its key keeps its old form.
+    #[serde(skip)]
+    pub legacy_key: bool,
 }
 
 /// An invoice due for review, with what is needed to build its view.
@@ -343,18 +351,6 @@ impl Store {
         query.fetch_all(&self.pool).await?.iter().map(outbox_row).collect()
     }
 
-    /// Messages waiting to leave, oldest first.
-    pub async fn pending_messages(&self, now: i64) -> anyhow::Result<Vec<OutboxRow>> {
-        let rows = sqlx::query(
-            "SELECT * FROM outbox WHERE state = 'pending' AND kind IN ('remind', 'offer-plan', 'instalment') \
-             AND not_before <= $1 ORDER BY id",
-        )
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(outbox_row).collect()
-    }
-
     /// The invoice and customer as they are now (for the check right before sending).
     pub async fn invoice(&self, id: &str) -> anyhow::Result<Option<(Invoice, Customer)>> {
         let row = sqlx::query("SELECT i.data AS invoice, c.data AS customer FROM invoices i JOIN customers c ON c.id = i.customer_id WHERE i.id = $1")
@@ -389,19 +385,6 @@ impl Store {
     /// Whether the database answers (for `/readyz`).
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
-    }
-
-    /// Messages sent to a customer since `since` (for the rolling cap), newest last;
-    /// reminders that went inside another invoice's message are not counted again.
-    pub async fn sent_to_customer_since(&self, customer_id: &str, since: i64) -> anyhow::Result<Vec<i64>> {
-        let rows = sqlx::query("SELECT done_at FROM outbox WHERE customer_id = $1 AND channel IS NOT NULL AND state = 'sent' AND done_at >= $2 \
-             AND (receipt IS NULL OR receipt NOT LIKE $3) ORDER BY done_at")
-            .bind(customer_id)
-            .bind(since)
-            .bind(format!("{IN_THE_MESSAGE_OF}%"))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|r| Ok(r.try_get::<i64, _>("done_at")?)).collect()
     }
 
     /// Moves an outbox row to a final state (`sent`, `cancelled`, `failed`).
@@ -596,5 +579,8 @@ fn outbox_row(r: &sqlx::any::AnyRow) -> anyhow::Result<OutboxRow> {
         attempts: r.try_get("attempts")?,
         done_at: r.try_get("done_at")?,
         receipt: r.try_get("receipt")?,
+        claimed_by: r.try_get("claimed_by")?,
+        claim_until: r.try_get("claim_until")?,
+        legacy_key: r.try_get::<i64, _>("legacy_key")? != 0,
     })
 }

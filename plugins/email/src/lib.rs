@@ -16,10 +16,19 @@ pub fn mailbox(name: &str, address: &str) -> String {
 }
 
 /// `<invoice.step@sender-domain>`: the same for every retry of one outbox row.
+/// The host's keys are percent-encoded (`A-Z a-z 0-9 _ -`, `%`, one `/`), so
+/// `/` -> `.` and `%` -> `=` keep distinct keys distinct; keys from before the
+/// encoding map as they always did.
 pub fn message_id(key: &str, sender_email: &str) -> String {
     let domain = sender_email.rsplit_once('@').map_or("sollecito.invalid", |(_, d)| d);
-    let local: String =
-        key.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '.' }).collect();
+    let local: String = key
+        .chars()
+        .map(|c| match c {
+            '%' => '=',
+            c if c.is_ascii_alphanumeric() || "-_.".contains(c) => c,
+            _ => '.',
+        })
+        .collect();
     format!("<{local}@{domain}>")
 }
 
@@ -69,7 +78,7 @@ impl Guest for EmailAdapter {
     fn describe() -> PluginInfo {
         PluginInfo {
             name: "email".into(),
-            version: "0.1.0".into(),
+            version: "0.2.0".into(),
             summary: "Email through the host's SMTP relay or outbox folder; Message-ID from the outbox key.".into(),
         }
     }
@@ -89,6 +98,8 @@ mod tests {
     #[test]
     fn ids_and_mailboxes() {
         assert_eq!(message_id("inv-1/overdue-7", "crediti@acme.example"), "<inv-1.overdue-7@acme.example>");
+        assert_eq!(message_id("mid%2EX/s", "a@b.it"), "<mid=2EX.s@b.it>");
+        assert_ne!(message_id("mid%2FX/s", "a@b.it"), message_id("mid%2EX/s", "a@b.it"));
         assert_eq!(mailbox("Rossi \"R\" S.r.l.", "a@b.it"), "\"Rossi \\\"R\\\" S.r.l.\" <a@b.it>");
     }
 }

@@ -1,0 +1,94 @@
+//! Who holds a claim on a message in flight. Every process that delivers is
+//! a worker with an id of its own. On one machine a worker also holds an OS
+//! lock on a file named after it for as long as it lives, so a restarted
+//! process knows at once that the claims of a killed one are orphans; other
+//! workers' claims come back when their lease runs out.
+
+use std::fs::File;
+use std::path::PathBuf;
+
+pub struct Worker {
+    pub id: String,
+    /// The folder of the workers' lock files on this machine, if any.
+    registry: Option<PathBuf>,
+    /// Held while the worker lives; the kernel lets go when the process dies.
+    _lock: Option<File>,
+}
+
+/// Ids are `host-pid-nonce`, made of these characters only, so one is a safe file name.
+fn plain(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+impl Worker {
+    /// A new worker; with `registry`, one that other processes on this
+    /// machine can see die.
+    pub fn new(registry: Option<PathBuf>) -> std::io::Result<Self> {
+        let host: String = std::fs::read_to_string("/etc/hostname")
+            .unwrap_or_else(|_| "host".into())
+            .trim()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+            .take(40)
+            .collect();
+        let nonce = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let id = format!("{host}-{}-{:x}", std::process::id(), nonce & 0xffff_ffff);
+        let lock = match &registry {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)?;
+                let file = File::create(dir.join(format!("{id}.lock")))?;
+                file.lock()?;
+                Some(file)
+            }
+            None => None,
+        };
+        Ok(Worker { id, registry, _lock: lock })
+    }
+
+    /// Whether the worker `id` is known to have stopped: its lock file on this
+    /// machine is there and nobody holds it. Unknown workers are not gone.
+    pub fn is_gone(&self, id: &str) -> bool {
+        let Some(dir) = &self.registry else { return false };
+        if id == self.id || !plain(id) {
+            return false;
+        }
+        let path = dir.join(format!("{id}.lock"));
+        let Ok(file) = File::open(&path) else { return false };
+        match file.try_lock() {
+            Ok(()) => {
+                let _ = std::fs::remove_file(&path);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.registry {
+            let _ = std::fs::remove_file(dir.join(format!("{}.lock", self.id)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_live_worker_is_not_gone_and_a_dropped_one_leaves_no_claim_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Worker::new(Some(dir.path().into())).unwrap();
+        let b = Worker::new(Some(dir.path().into())).unwrap();
+        assert_ne!(a.id, b.id);
+        assert!(!b.is_gone(&a.id), "a holds its lock");
+        assert!(!b.is_gone("someone-elsewhere-1"), "unknown: left to the lease");
+        assert!(!b.is_gone("../../etc/passwd"));
+        // A crashed worker's file stays, unlocked.
+        let orphan = dir.path().join("host-1-dead.lock");
+        std::fs::write(&orphan, "").unwrap();
+        assert!(b.is_gone("host-1-dead"));
+        assert!(!orphan.exists());
+    }
+}

@@ -1,0 +1,277 @@
+//! The message half of the outbox: due messages read a page at a time,
+//! claimed right before they leave, settled as soon as their adapter answers,
+//! and what a stopped worker left in flight. Claims carry the worker and a
+//! lease, so several workers can share one outbox.
+
+use sqlx::Row;
+
+use super::{IN_THE_MESSAGE_OF, OutboxRow, Store, insert_event, outbox_row};
+use crate::config::Uncertain;
+
+/// The outbox kinds that are messages to the customer.
+const MESSAGE_KINDS: &str = "kind IN ('remind', 'offer-plan', 'instalment')";
+
+/// The start of the reason of a message a crash left uncertain.
+pub const UNCERTAIN: &str = "uncertain after an interruption";
+
+/// Where a message stands. Stored as its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageState {
+    Pending,
+    /// Claimed by a worker and being handed to its adapter.
+    InFlight,
+    Sent,
+    Cancelled,
+    Failed,
+    /// Left uncertain by a crash and, by the operator's choice, not sent again.
+    Held,
+}
+
+impl MessageState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageState::Pending => "pending",
+            MessageState::InFlight => "in-flight",
+            MessageState::Sent => "sent",
+            MessageState::Cancelled => "cancelled",
+            MessageState::Failed => "failed",
+            MessageState::Held => "held",
+        }
+    }
+}
+
+/// How a claimed message ended, or why it waits.
+pub enum Settle<'a> {
+    Sent {
+        receipt: &'a str,
+    },
+    Cancelled(&'a str),
+    Failed(&'a str),
+    /// Back to pending until `not_before`; `counted` false gives the attempt
+    /// back (the operator's setup failed, not the message).
+    Retry {
+        not_before: i64,
+        reason: &'a str,
+        counted: bool,
+    },
+}
+
+/// The key of one step of one invoice: the idempotency key, the root of the
+/// Message-ID and of file names. Injective: `/` only separates, and anything
+/// outside `A-Z a-z 0-9 _ -` (`.`, `/` and `%` included) is percent-encoded,
+/// so ordinary keys read as they always did and no two steps share one.
+pub fn outbox_key(invoice_id: &str, step: &str) -> String {
+    fn escape(out: &mut String, part: &str) {
+        for b in part.bytes() {
+            if b.is_ascii_alphanumeric() || b"_-".contains(&b) {
+                out.push(b as char);
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    let mut key = String::with_capacity(invoice_id.len() + step.len() + 1);
+    escape(&mut key, invoice_id);
+    key.push('/');
+    escape(&mut key, step);
+    key
+}
+
+impl OutboxRow {
+    /// The step's key; a row from before keys were encoded keeps the form it may have left with.
+    pub fn key(&self) -> String {
+        match self.legacy_key {
+            true => format!("{}/{}", self.invoice_id, self.step),
+            false => outbox_key(&self.invoice_id, &self.step),
+        }
+    }
+}
+
+impl Store {
+    /// Due messages, a page of at most about `limit`, customer by customer
+    /// after `after` (a customer's messages always come in one page, so they
+    /// can go together). An empty page means none is left.
+    pub async fn due_messages(&self, now: i64, after: &str, limit: i64) -> anyhow::Result<Vec<OutboxRow>> {
+        let base = format!("SELECT * FROM outbox WHERE state = 'pending' AND {MESSAGE_KINDS} AND not_before <= $1");
+        let mut rows: Vec<OutboxRow> =
+            sqlx::query(&format!("{base} AND customer_id > $2 ORDER BY customer_id, id LIMIT $3"))
+                .bind(now)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(outbox_row)
+                .collect::<anyhow::Result<_>>()?;
+        if rows.len() as i64 == limit {
+            let last = rows[rows.len() - 1].customer_id.clone();
+            if rows[0].customer_id == last {
+                // One customer fills the page: all of theirs, whatever the number.
+                rows = sqlx::query(&format!("{base} AND customer_id = $2 ORDER BY id"))
+                    .bind(now)
+                    .bind(&last)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(outbox_row)
+                    .collect::<anyhow::Result<_>>()?;
+            } else {
+                // The last customer may go on in the next page: all of theirs come then.
+                rows.retain(|r| r.customer_id != last);
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Claims messages right before they are handed over: pending -> in
+    /// flight, the attempt counted, held by `worker` until `until` (Unix
+    /// seconds, wall clock). Returns the ids claimed; another worker's are left.
+    pub async fn claim(&self, ids: &[i64], worker: &str, until: i64) -> anyhow::Result<Vec<i64>> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let list: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
+        let sql = format!(
+            "UPDATE outbox SET state = 'in-flight', attempts = attempts + 1, claimed_by = $1, claim_until = $2 \
+             WHERE state = 'pending' AND id IN ({}) RETURNING id",
+            list.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(worker).bind(until);
+        for id in ids {
+            query = query.bind(*id);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok(r.try_get::<i64, _>("id")?)).collect()
+    }
+
+    /// Writes the outcome of a message `worker` holds in flight. A claim that
+    /// was taken back meanwhile (its lease ran out) is left to its new holder.
+    pub async fn settle_message(&self, id: i64, worker: &str, settle: Settle<'_>, now: i64) -> anyhow::Result<()> {
+        let held = "WHERE id = $1 AND state = 'in-flight' AND claimed_by = $2";
+        let release = "claimed_by = NULL, claim_until = NULL";
+        match settle {
+            Settle::Sent { receipt } => {
+                let sql = format!(
+                    "UPDATE outbox SET state = 'sent', receipt = $3, done_at = $4, {release}, \
+                     reason = CASE WHEN reason LIKE '{UNCERTAIN}%' THEN '{UNCERTAIN}, resent' ELSE NULL END {held}"
+                );
+                sqlx::query(&sql).bind(id).bind(worker).bind(receipt).bind(now).execute(&self.pool).await?
+            }
+            Settle::Cancelled(reason) | Settle::Failed(reason) => {
+                let state =
+                    if matches!(settle, Settle::Cancelled(_)) { MessageState::Cancelled } else { MessageState::Failed };
+                let sql = format!("UPDATE outbox SET state = $3, reason = $4, done_at = $5, {release} {held}");
+                sqlx::query(&sql)
+                    .bind(id)
+                    .bind(worker)
+                    .bind(state.as_str())
+                    .bind(reason)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?
+            }
+            Settle::Retry { not_before, reason, counted } => {
+                let sql = format!(
+                    "UPDATE outbox SET state = 'pending', not_before = $3, reason = $4, attempts = attempts - $5, {release} {held}"
+                );
+                sqlx::query(&sql)
+                    .bind(id)
+                    .bind(worker)
+                    .bind(not_before)
+                    .bind(reason)
+                    .bind(i64::from(!counted))
+                    .execute(&self.pool)
+                    .await?
+            }
+        };
+        Ok(())
+    }
+
+    /// Messages in flight under another worker's claim, with the claim's holder and end.
+    pub async fn in_flight_elsewhere(&self, worker: &str) -> anyhow::Result<Vec<OutboxRow>> {
+        self.outbox_where("state = 'in-flight' AND claimed_by <> $1", &[worker]).await
+    }
+
+    /// Decides a message a stopped worker left in flight: pending again now
+    /// (resent with the same key) or held for a person, with a task and an
+    /// event saying why. Nothing happens if its claim changed meanwhile.
+    pub async fn release_uncertain(&self, row: &OutboxRow, choice: Uncertain, now: i64) -> anyhow::Result<bool> {
+        let (state, reason) = match choice {
+            Uncertain::Resend => {
+                (MessageState::Pending, format!("{UNCERTAIN} (attempt {}); sent again with the same key", row.attempts))
+            }
+            Uncertain::Hold => (
+                MessageState::Held,
+                format!("{UNCERTAIN} (attempt {}), held: not sent again until a person checks", row.attempts),
+            ),
+        };
+        let mut tx = self.pool.begin().await?;
+        let released = sqlx::query(
+            "UPDATE outbox SET state = $1, reason = $2, not_before = $3, claimed_by = NULL, claim_until = NULL \
+             WHERE id = $4 AND state = 'in-flight' AND claimed_by = $5",
+        )
+        .bind(state.as_str())
+        .bind(&reason)
+        .bind(now)
+        .bind(row.id)
+        .bind(row.claimed_by.as_deref().unwrap_or_default())
+        .execute(&mut *tx)
+        .await?;
+        if released.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let key = row.key();
+        let channel = row.channel.as_deref().unwrap_or_default();
+        if choice == Uncertain::Hold {
+            let task = crate::sandbox::v0_1::Task {
+                key: format!("{key}/uncertain"),
+                title: format!("Check whether {channel} message {} of invoice {} left", row.step, row.invoice_id),
+                customer: row.customer_id.clone(),
+                phone: None,
+                script: format!(
+                    "The {channel} message {key} was being handed over when sollecito stopped, so it may or may \
+                     not have reached the customer. Look for the key {key} in the relay's or provider's log: if it \
+                     left, nothing more is needed; if not, contact the customer or send it again by hand."
+                ),
+            };
+            self.open_task(&mut tx, &row.invoice_id, &task, now).await?;
+        }
+        let detail = format!("{channel} message {}: {reason}", row.step);
+        insert_event(&mut tx, &row.invoice_id, now, "uncertain", &detail).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Messages sent to a customer since `since` (for the rolling cap), newest last;
+    /// reminders that went inside another invoice's message are not counted again.
+    pub async fn sent_to_customer_since(&self, customer_id: &str, since: i64) -> anyhow::Result<Vec<i64>> {
+        let rows = sqlx::query(
+            "SELECT done_at FROM outbox WHERE customer_id = $1 AND channel IS NOT NULL AND state = 'sent' AND done_at >= $2 \
+             AND (receipt IS NULL OR receipt NOT LIKE $3) ORDER BY done_at",
+        )
+        .bind(customer_id)
+        .bind(since)
+        .bind(format!("{IN_THE_MESSAGE_OF}%"))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get::<i64, _>("done_at")?)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_injective_and_ordinary_ones_unchanged() {
+        assert_eq!(outbox_key("inv-1001", "overdue-7"), "inv-1001/overdue-7");
+        let ids = ["mid.X", "mid/X", "mid_X", "mid-X", "mïd", "mid", "mid%2FX", "mid X"];
+        let keys: std::collections::BTreeSet<String> = ids.iter().map(|i| outbox_key(i, "s")).collect();
+        assert_eq!(keys.len(), ids.len(), "{keys:?}");
+        assert_eq!(outbox_key("mid/X", "s"), "mid%2FX/s");
+        assert_eq!(outbox_key("mid.X", "s"), "mid%2EX/s");
+        assert_eq!(outbox_key("mid%2FX", "s"), "mid%252FX/s");
+        assert_eq!(outbox_key("a", "b/c"), "a/b%2Fc");
+        assert_ne!(outbox_key("a/b", "c"), outbox_key("a", "b/c"));
+    }
+}
