@@ -70,7 +70,7 @@ impl Runtime {
         for warning in
             crate::preflight::policies_name_what_exists(&config, &policies, &channels, &renderer.templates())?
         {
-            tracing::warn!("{warning}");
+            tracing::info!("{warning}");
         }
         let payments = payments(&config, catalog)?;
         let handover_dir = match &config.escalations.handover_dir {

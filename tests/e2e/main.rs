@@ -3,6 +3,7 @@
 
 mod actions;
 mod channels;
+mod claims;
 mod cli;
 mod common;
 mod consolidated;

@@ -72,8 +72,11 @@ const CUSTOMERS_AT_ONCE: usize = 64;
 /// Tries of one message before a transient failure counts as permanent.
 const MAX_ATTEMPTS: i64 = 6;
 
-/// How long a message waits after the operator's setup failed (the relay down, say).
-const SETUP_RETRY_SECONDS: i64 = 600;
+/// How long a message waits after the operator's setup failed (the relay
+/// down, say), by the faults so far: a minute, doubling up to an hour.
+fn setup_backoff(faults: i64) -> i64 {
+    (60 * 2i64.pow(faults.clamp(0, 6) as u32)).min(3600)
+}
 
 /// How long a transient failure waits before the next try, by attempt.
 fn backoff(attempt: i64) -> i64 {
@@ -219,8 +222,8 @@ impl Delivery {
         }
         let fault = lanes.setup_fault.lock().expect("setup faults").get(&channel).cloned();
         if let Some(reason) = fault {
-            let until = now + chrono::Duration::seconds(SETUP_RETRY_SECONDS);
             for row in std::iter::once(&send.row).chain(send.companions.iter().map(|(r, _)| r)) {
+                let until = now + chrono::Duration::seconds(setup_backoff(row.setup_faults));
                 let outcome = Outcome::Wait(until, format!("the relay's setup: {reason}"), Wait::Setup);
                 record_unclaimed(store, row, outcome, now, false, report).await?;
             }
@@ -259,7 +262,7 @@ impl Delivery {
         if let Some(reason) = &setup {
             lanes.setup_fault.lock().expect("setup faults").entry(channel.clone()).or_insert_with(|| reason.clone());
         }
-        let outcome = outcome_of(result, send.row.attempts, now, setup);
+        let outcome = outcome_of(result, &send.row, now, setup);
         let key = send.row.key();
         for (row, _) in &send.companions {
             let theirs = match &outcome {
@@ -332,9 +335,8 @@ impl Delivery {
         tally(report, row, &outcome);
         let settle = match &outcome {
             Outcome::Sent(receipt) => Settle::Sent { receipt },
-            Outcome::Wait(until, reason, wait) => {
-                Settle::Retry { not_before: until.timestamp(), reason, counted: !matches!(wait, Wait::Setup) }
-            }
+            Outcome::Wait(until, reason, Wait::Setup) => Settle::SetupFault { not_before: until.timestamp(), reason },
+            Outcome::Wait(until, reason, _) => Settle::Retry { not_before: until.timestamp(), reason },
             Outcome::Cancel(reason) => Settle::Cancelled(reason),
             Outcome::Fail(reason) => Settle::Failed(reason),
         };
@@ -490,13 +492,14 @@ fn plan_instalment(
 /// never the customer's failure: the message waits, the try not counted.
 fn outcome_of(
     result: Result<Result<v0_1::Receipt, DeliveryError>, String>,
-    attempts: i64,
+    row: &OutboxRow,
     now: DateTime<Utc>,
     setup: Option<String>,
 ) -> Outcome {
+    let attempts = row.attempts;
     let later = now + chrono::Duration::seconds(backoff(attempts));
     if let (Ok(Err(_)), Some(reason)) = (&result, setup) {
-        let until = now + chrono::Duration::seconds(SETUP_RETRY_SECONDS);
+        let until = now + chrono::Duration::seconds(setup_backoff(row.setup_faults));
         return Outcome::Wait(until, format!("the relay's setup: {reason}"), Wait::Setup);
     }
     match result {
@@ -526,6 +529,7 @@ async fn record_unclaimed(
     let ts = now.timestamp();
     match outcome {
         Outcome::Sent(_) => unreachable!("a message is sent only under a claim"),
+        Outcome::Wait(until, reason, Wait::Setup) => store.defer_for_setup(row.id, until.timestamp(), &reason).await,
         Outcome::Wait(until, reason, wait) => {
             store.defer(row.id, until.timestamp(), &reason, matches!(wait, Wait::Retry)).await
         }

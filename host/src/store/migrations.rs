@@ -130,6 +130,9 @@ ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
 ALTER TABLE outbox ADD COLUMN claim_until BIGINT;
 -- Keys are encoded injectively from now on; a step that may already have left keeps its old key.
 ALTER TABLE outbox ADD COLUMN legacy_key BIGINT NOT NULL DEFAULT 0;
+-- Tries that failed on the operator's setup (the relay down): they set the
+-- backoff, never the customer's attempts.
+ALTER TABLE outbox ADD COLUMN setup_faults BIGINT NOT NULL DEFAULT 0;
 UPDATE outbox SET legacy_key = 1;
 -- Due messages are read customer by customer, a page at a time.
 CREATE INDEX outbox_due_messages ON outbox (customer_id, id)

@@ -64,6 +64,8 @@ pub struct OutboxRow {
     /// The worker holding the message in flight, and until when (wall clock).
     pub claimed_by: Option<String>,
     pub claim_until: Option<i64>,
+    /// Tries that failed on the operator's setup, for their own backoff.
+    pub setup_faults: i64,
     /// Written before keys were encoded: its key keeps its old form.
     #[serde(skip)]
     pub legacy_key: bool,
@@ -581,6 +583,7 @@ fn outbox_row(r: &sqlx::any::AnyRow) -> anyhow::Result<OutboxRow> {
         receipt: r.try_get("receipt")?,
         claimed_by: r.try_get("claimed_by")?,
         claim_until: r.try_get("claim_until")?,
+        setup_faults: r.try_get("setup_faults")?,
         legacy_key: r.try_get::<i64, _>("legacy_key")? != 0,
     })
 }

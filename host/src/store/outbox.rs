@@ -47,12 +47,16 @@ pub enum Settle<'a> {
     },
     Cancelled(&'a str),
     Failed(&'a str),
-    /// Back to pending until `not_before`; `counted` false gives the attempt
-    /// back (the operator's setup failed, not the message).
+    /// Back to pending until `not_before`.
     Retry {
         not_before: i64,
         reason: &'a str,
-        counted: bool,
+    },
+    /// Back to pending: the operator's setup failed, not the message. The
+    /// attempt is given back and counted as a setup fault instead.
+    SetupFault {
+        not_before: i64,
+        reason: &'a str,
     },
 }
 
@@ -170,20 +174,36 @@ impl Store {
                     .execute(&self.pool)
                     .await?
             }
-            Settle::Retry { not_before, reason, counted } => {
+            Settle::Retry { not_before, reason } | Settle::SetupFault { not_before, reason } => {
+                let setup = i64::from(matches!(settle, Settle::SetupFault { .. }));
                 let sql = format!(
-                    "UPDATE outbox SET state = 'pending', not_before = $3, reason = $4, attempts = attempts - $5, {release} {held}"
+                    "UPDATE outbox SET state = 'pending', not_before = $3, reason = $4, attempts = attempts - $5, \
+                     setup_faults = setup_faults + $5, {release} {held}"
                 );
                 sqlx::query(&sql)
                     .bind(id)
                     .bind(worker)
                     .bind(not_before)
                     .bind(reason)
-                    .bind(i64::from(!counted))
+                    .bind(setup)
                     .execute(&self.pool)
                     .await?
             }
         };
+        Ok(())
+    }
+
+    /// Puts a pending message off after its channel's relay failed on the
+    /// operator's setup in this run (it was not tried).
+    pub async fn defer_for_setup(&self, id: i64, not_before: i64, reason: &str) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE outbox SET not_before = $1, reason = $2, setup_faults = setup_faults + 1 WHERE id = $3 AND state = 'pending'",
+        )
+        .bind(not_before)
+        .bind(reason)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
