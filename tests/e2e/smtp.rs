@@ -302,7 +302,7 @@ fn a_relay_certificate_not_trusted_or_a_wrong_password_leaves_the_reminders_pend
 
     // Self-signed by a CA the host does not know: a clear error naming the field.
     let log = assert_waiting("no ca_file", TLS_RUN);
-    assert!(log.contains("certificate") && log.contains("email.ca_file"), "{log}");
+    assert!(log.contains("certificate") && log.contains("email.ca_file") && log.contains("STARTTLS"), "{log}");
 
     // The right CA, the wrong password.
     site.write(
@@ -326,12 +326,17 @@ fn a_relay_certificate_not_trusted_or_a_wrong_password_leaves_the_reminders_pend
 fn smtps_is_tls_from_the_first_byte() {
     let pki = Pki::new();
     let smtp = SmtpServer::start_tls(&pki, true, None);
-    let site = example_site(&format!(
-        "[email]\nsmtp_url = \"smtps://127.0.0.1:{}\"\nca_file = {:?}\n",
-        smtp.port,
-        pki.ca.display().to_string()
-    ));
+    let url = format!("smtps://127.0.0.1:{}", smtp.port);
+    // Without the CA: nothing sent, nothing failed, the field named.
+    let site = example_site(&format!("[email]\nsmtp_url = \"{url}\"\n"));
     let (run, log) = run_logged(&site);
+    assert_eq!((run["sent"].as_u64(), run["failed"].as_u64()), (Some(0), Some(0)), "{run} {log}");
+    assert!(log.contains("smtps://") && log.contains("email.ca_file"), "{log}");
+    site.write(
+        "sollecito.toml",
+        &format!("[email]\nsmtp_url = \"{url}\"\nca_file = {:?}\n", pki.ca.display().to_string()),
+    );
+    let (run, log) = run_logged_at(&site, "2026-10-09T12:00:00Z");
     let sent = run["sent"].as_u64().unwrap();
     assert!(sent >= 3, "{run} {log}");
     assert_eq!(smtp.messages().len() as u64, sent);

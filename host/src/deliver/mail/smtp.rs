@@ -1,7 +1,4 @@
-//! The host side of the `mail` capability: MIME through lettre, then an SMTP
-//! relay or a folder of `.eml` files.
-//!
-//! The relay is driven one SMTP command at a time over lettre's
+//! An SMTP relay driven one command at a time over lettre's
 //! `SmtpConnection`, so a refusal is known by its phase: at MAIL FROM it is the
 //! operator's sender (setup), at RCPT TO the recipient's, after DATA the
 //! message's. Connections are kept open between messages, up to
@@ -12,8 +9,7 @@ use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use lettre::address::Envelope;
-use lettre::message::header::{HeaderName, HeaderValue};
-use lettre::message::{Mailbox, Message, MultiPart, SinglePart};
+use lettre::message::Message;
 use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
 use lettre::transport::smtp::client::{Certificate, SmtpConnection, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
@@ -21,8 +17,7 @@ use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter,
 use lettre::transport::smtp::response::{Response, Severity};
 
 use crate::config::TlsMode;
-use crate::sandbox::v0_1::Email;
-use crate::sandbox::{MailRelay, RelayError};
+use crate::sandbox::RelayError;
 
 /// Every SMTP command, the connection and the TLS handshake included, waits at most this long.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
@@ -31,14 +26,6 @@ const IDLE_CHECK: Duration = Duration::from_secs(10);
 /// A connection idle longer than this is closed rather than reused (relays drop them at 300 s).
 const IDLE_MAX: Duration = Duration::from_secs(120);
 
-pub enum LettreRelay {
-    /// One file per message, named after its Message-ID: sending the same
-    /// message again (after a crash) rewrites the same file.
-    Folder(PathBuf),
-    Smtp(Box<SmtpRelay>),
-}
-
-/// How to reach one SMTP relay, from `[email]` or `[channels.NAME]`.
 #[derive(Debug, Clone)]
 pub struct SmtpOptions {
     /// `smtp://[user:password@]host[:port]` (STARTTLS per `tls`) or
@@ -87,19 +74,6 @@ struct Pool {
     open: usize,
 }
 
-impl LettreRelay {
-    pub fn folder(dir: PathBuf) -> std::io::Result<Self> {
-        std::fs::create_dir_all(&dir)?;
-        Ok(LettreRelay::Folder(dir))
-    }
-
-    /// A relay from `smtp_url`, `tls`, `ca_file` and `connections` of `section`
-    /// (`email` or `channels.NAME`); errors name the field and never the password.
-    pub fn smtp(section: &str, options: &SmtpOptions) -> anyhow::Result<Self> {
-        Ok(LettreRelay::Smtp(Box::new(SmtpRelay::new(section, options)?)))
-    }
-}
-
 /// The URL as it may be shown: the password never, the user name not either.
 fn shown_url(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
@@ -123,7 +97,7 @@ fn decode(s: &str) -> String {
 }
 
 impl SmtpRelay {
-    fn new(section: &str, options: &SmtpOptions) -> anyhow::Result<Self> {
+    pub(super) fn new(section: &str, options: &SmtpOptions) -> anyhow::Result<Self> {
         let shown = shown_url(&options.url);
         let bad = |why: String| anyhow::anyhow!("{section}.smtp_url {shown:?}: {why}");
         let url = url::Url::parse(&options.url).map_err(|e| {
@@ -222,43 +196,6 @@ fn read_ca(path: &Path) -> Result<Certificate, String> {
     Certificate::from_pem(&pem).map_err(|e| format!("{shown}: not a PEM certificate file ({e})"))
 }
 
-fn setup(what: &str, e: impl std::fmt::Display) -> RelayError {
-    RelayError::Setup(format!("{what}: {e}"))
-}
-
-/// Builds the MIME message: a plain-text and, when given, an HTML alternative.
-pub fn mime(email: &Email, now: i64) -> Result<Message, RelayError> {
-    let from: Mailbox = email.from_address.parse().map_err(|e| setup("bad From address", e))?;
-    let to: Mailbox = email.to_address.parse().map_err(|e| RelayError::Recipient(format!("bad To address: {e}")))?;
-    let mut builder = Message::builder()
-        .from(from)
-        .to(to)
-        .subject(email.subject.clone())
-        .message_id(Some(email.message_id.clone()))
-        .date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(now.max(0) as u64));
-    if let Some(reply_to) = &email.reply_to {
-        builder = builder.reply_to(reply_to.parse().map_err(|e| setup("bad Reply-To address", e))?);
-    }
-    for (name, value) in &email.headers {
-        let name = HeaderName::new_from_ascii(name.clone()).map_err(|e| setup("bad header name", e))?;
-        builder = builder.raw_header(HeaderValue::new(name, value.clone()));
-    }
-    let built = match &email.html {
-        Some(html) => builder.multipart(MultiPart::alternative_plain_html(email.text.clone(), html.clone())),
-        None => builder.singlepart(SinglePart::plain(email.text.clone())),
-    };
-    built.map_err(|e| setup("cannot build the message", e))
-}
-
-/// A file name from a Message-ID: letters, digits, `-`, `_`, `.` and `=` (the keys' escapes) only.
-fn file_name(message_id: &str) -> String {
-    let id = message_id.trim_matches(|c| c == '<' || c == '>');
-    let id = id.split('@').next().unwrap_or(id);
-    let safe: String =
-        id.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.=".contains(c) { c } else { '_' }).collect();
-    format!("{safe}.eml")
-}
-
 /// Where in a transaction the relay answered.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -331,10 +268,10 @@ impl SmtpRelay {
         // a certificate the roots do not vouch for shows there.
         let tls_fail = |what: &str, e: lettre::transport::smtp::Error| -> RelayError {
             let chain = error_chain(&e);
-            if chain.contains("certificate") || chain.contains("UnknownIssuer") {
+            if chain.contains("UnknownIssuer") {
                 RelayError::Setup(format!(
-                    "SMTP relay {address}: {what}: {e}: the relay's certificate is not trusted; \
-                     if a private CA signed it, name that CA's PEM file in {section}.ca_file"
+                    "SMTP relay {address}: {what}: {e}: the relay's certificate is not signed by a known \
+                     authority; if a private CA signed it, name that CA's PEM file in {section}.ca_file"
                 ))
             } else {
                 fail(what, e)
@@ -375,7 +312,7 @@ impl SmtpRelay {
         Ok(conn)
     }
 
-    fn send_smtp(&self, message: &Message) -> Result<String, RelayError> {
+    pub(super) fn send_smtp(&self, message: &Message) -> Result<String, RelayError> {
         let envelope = message.envelope();
         let body = message.formatted();
         let mut slot = self.slot();
@@ -521,282 +458,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-impl MailRelay for LettreRelay {
-    fn send(&self, email: &Email, now: i64) -> Result<String, RelayError> {
-        let message = mime(email, now)?;
-        match self {
-            LettreRelay::Folder(dir) => {
-                let path = dir.join(file_name(&email.message_id));
-                let tmp = path.with_extension("eml.tmp");
-                std::fs::write(&tmp, message.formatted())
-                    .and_then(|_| std::fs::rename(&tmp, &path))
-                    .map_err(|e| RelayError::Setup(format!("writing {}: {e}", path.display())))?;
-                Ok(path.display().to_string())
-            }
-            LettreRelay::Smtp(relay) => relay.send_smtp(&message),
-        }
-    }
-}
-
+// The tests reach into the relay's fields, so they live under this module.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn relay(url: &str, tls: Option<TlsMode>, ca_file: Option<PathBuf>) -> anyhow::Result<SmtpRelay> {
-        SmtpRelay::new("email", &SmtpOptions { url: url.into(), tls, ca_file, connections: 2 })
-    }
-
-    #[test]
-    fn a_bad_relay_url_is_named_without_its_password() {
-        let err = LettreRelay::smtp("email", &SmtpOptions::new("smtp://user:s3cret@relay:notaport")).err().unwrap();
-        let err = err.to_string();
-        assert!(err.contains("email.smtp_url") && err.contains("bad port") && !err.contains("s3cret"), "{err}");
-        // Without '@' a "user:password" reads as host and port: still not echoed.
-        let err = relay("smtps://user:s3cret", None, None).err().unwrap().to_string();
-        assert!(!err.contains("s3cret"), "{err}");
-        let err = relay("smtp://us%3Aer:s3%40cret@relay:99999", None, None).err().unwrap().to_string();
-        assert!(err.contains("bad port") && !err.contains("s3") && !err.contains("us%3Aer"), "{err}");
-        for url in ["http://relay:25", "relay:25", "smtp:relay", "smtp://", "smtp://relay:25/x", "smtp://user@relay"] {
-            let err = relay(url, None, None).err().unwrap().to_string();
-            assert!(err.starts_with("email.smtp_url"), "{url}: {err}");
-        }
-        let err = SmtpRelay::new("channels.pec", &SmtpOptions::new("ftp://relay")).err().unwrap().to_string();
-        assert!(err.contains("channels.pec.smtp_url") && err.contains("smtp://"), "{err}");
-    }
-
-    #[test]
-    fn smtps_is_tls_from_the_start_and_smtp_uses_starttls_by_the_tls_mode() {
-        let r = relay("smtps://user:p%40ss%2Fw@mail.example.com", None, None).unwrap();
-        assert!(matches!(r.security, Security::Implicit(_)));
-        assert_eq!((r.host.as_str(), r.port), ("mail.example.com", 465));
-        let r = relay("smtps://mail.example.com:2465/", Some(TlsMode::Required), None).unwrap();
-        assert!(matches!(r.security, Security::Implicit(_)) && r.port == 2465 && r.credentials.is_none());
-        let err = relay("smtps://mail.example.com", Some(TlsMode::Off), None).err().unwrap().to_string();
-        assert!(err.contains("email.tls"), "{err}");
-
-        // With credentials STARTTLS is required unless said otherwise; without, opportunistic.
-        let r = relay("smtp://user:pass@mail.example.com:587", None, None).unwrap();
-        assert!(matches!(r.security, Security::StartTls { required: true, .. }) && r.port == 587);
-        let r = relay("smtp://127.0.0.1:2525", None, None).unwrap();
-        assert!(matches!(r.security, Security::StartTls { required: false, .. }));
-        assert_eq!(r.address(), "127.0.0.1:2525");
-        let r = relay("smtp://user:pass@relay", Some(TlsMode::Opportunistic), None).unwrap();
-        assert!(matches!(r.security, Security::StartTls { required: false, .. }) && r.port == 25);
-        let r = relay("smtp://relay", Some(TlsMode::Required), None).unwrap();
-        assert!(matches!(r.security, Security::StartTls { required: true, .. }));
-        let r = relay("smtp://user:pass@[::1]:2525", Some(TlsMode::Off), None).unwrap();
-        assert!(matches!(r.security, Security::Plain));
-        assert_eq!(r.address(), "[::1]:2525");
-        let err = SmtpRelay::new("email", &SmtpOptions { connections: 0, ..SmtpOptions::new("smtp://relay") });
-        assert!(err.err().unwrap().to_string().contains("email.connections"));
-    }
-
-    #[test]
-    fn a_percent_encoded_password_is_decoded() {
-        let r = relay("smtps://crediti%40acme.example:p%40ss%3Aw@mail.example.com", None, None).unwrap();
-        let expected = Credentials::new("crediti@acme.example".into(), "p@ss:w".into());
-        assert!(r.credentials == Some(expected));
-    }
-
-    #[test]
-    fn a_missing_or_bad_ca_file_is_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let missing = dir.path().join("missing.pem");
-        let err = relay("smtp://relay:587", None, Some(missing.clone())).err().unwrap().to_string();
-        assert!(err.contains("email.ca_file") && err.contains("missing.pem"), "{err}");
-        let junk = dir.path().join("junk.pem");
-        std::fs::write(&junk, "not a certificate").unwrap();
-        let err = relay("smtps://user:s3cret@relay", None, Some(junk.clone())).err().unwrap().to_string();
-        assert!(err.contains("email.ca_file") && err.contains("junk.pem") && !err.contains("s3cret"), "{err}");
-        let broken = dir.path().join("broken.pem");
-        std::fs::write(&broken, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").unwrap();
-        let err = relay("smtps://relay", None, Some(broken)).err().unwrap().to_string();
-        assert!(err.contains("email.ca_file") && err.contains("broken.pem"), "{err}");
-        let err = relay("smtp://relay", Some(TlsMode::Off), Some(junk)).err().unwrap().to_string();
-        assert!(err.contains("email.ca_file") && err.contains("off"), "{err}");
-    }
-
-    #[test]
-    fn an_unreachable_relay_is_the_setups_fault() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let r = relay(&format!("smtp://user:s3cret@127.0.0.1:{port}"), None, None).unwrap();
-        match r.connect() {
-            Err(RelayError::Setup(why)) => {
-                assert!(why.contains("cannot connect") && !why.contains("s3cret"), "{why}")
-            }
-            other => panic!("{:?}", other.err()),
-        }
-    }
-
-    /// A scripted SMTP server on loopback: `reply` answers each command by its
-    /// verb (`EHLO`, `MAIL`, `RCPT`, `AUTH`, `.` for the end of the data...);
-    /// an empty answer closes the connection. Returns the port and a count of
-    /// the connections accepted.
-    fn scripted(
-        reply: impl Fn(&str) -> String + Send + Sync + 'static,
-    ) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-        use std::io::{BufRead, BufReader, Write};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let (count, reply) = (accepted.clone(), std::sync::Arc::new(reply));
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let reply = reply.clone();
-                std::thread::spawn(move || -> std::io::Result<()> {
-                    let mut out = stream.try_clone()?;
-                    let mut lines = BufReader::new(stream);
-                    out.write_all(b"220 scripted ESMTP\r\n")?;
-                    let (mut line, mut in_data) = (String::new(), false);
-                    loop {
-                        line.clear();
-                        if lines.read_line(&mut line)? == 0 {
-                            return Ok(());
-                        }
-                        let verb = match in_data {
-                            true if line == ".\r\n" => ".".to_string(),
-                            true => continue,
-                            false => line.split([' ', '\r']).next().unwrap_or_default().to_ascii_uppercase(),
-                        };
-                        in_data = verb == "DATA";
-                        let answer = match verb.as_str() {
-                            "QUIT" => "221 bye".to_string(),
-                            "DATA" => "354 go on".to_string(),
-                            _ => reply(&verb),
-                        };
-                        if answer.is_empty() {
-                            return Ok(());
-                        }
-                        out.write_all(format!("{answer}\r\n").as_bytes())?;
-                    }
-                });
-            }
-        });
-        (port, accepted)
-    }
-
-    fn sample() -> Email {
-        Email {
-            message_id: "<k1@example.com>".into(),
-            from_address: "Crediti <crediti@example.com>".into(),
-            to_address: "Mario Rossi <mario@example.it>".into(),
-            reply_to: None,
-            subject: "Fattura 12".into(),
-            text: "Testo".into(),
-            html: None,
-            headers: vec![],
-        }
-    }
-
-    fn plain(port: u16, credentials: &str, connections: usize) -> LettreRelay {
-        let url = format!("smtp://{credentials}127.0.0.1:{port}");
-        LettreRelay::smtp("email", &SmtpOptions { tls: Some(TlsMode::Off), connections, ..SmtpOptions::new(&url) })
-            .unwrap()
-    }
-
-    fn answering(verb: &'static str, answer: &'static str) -> impl Fn(&str) -> String + Send + Sync + 'static {
-        move |v: &str| match v {
-            v if v == verb => answer.to_string(),
-            "EHLO" => "250-scripted\r\n250 AUTH PLAIN LOGIN".to_string(),
-            _ => "250 ok".to_string(),
-        }
-    }
-
-    #[test]
-    fn a_refusal_is_classified_by_its_phase() {
-        let send = |verb, answer| plain(scripted(answering(verb, answer)).0, "", 1).send(&sample(), 0);
-        match send("MAIL", "553 5.7.1 sender not allowed") {
-            Err(RelayError::Setup(why)) => assert!(why.contains("MAIL FROM:<crediti@example.com>"), "{why}"),
-            other => panic!("{other:?}"),
-        }
-        match send("RCPT", "550 5.1.1 user unknown") {
-            Err(RelayError::Recipient(why)) => assert!(why.contains("user unknown"), "{why}"),
-            other => panic!("{other:?}"),
-        }
-        assert!(matches!(send("RCPT", "451 4.7.1 greylisted"), Err(RelayError::Transient(_))));
-        assert!(matches!(send("MAIL", "452 4.3.1 full"), Err(RelayError::Transient(_))));
-        assert!(matches!(send(".", "554 5.7.1 spam"), Err(RelayError::Recipient(_))));
-        assert!(matches!(send(".", "451 4.3.0 try later"), Err(RelayError::Transient(_))));
-        // The connection dropped mid-transaction: worth another try.
-        assert!(matches!(send("RCPT", ""), Err(RelayError::Transient(_))));
-        assert!(matches!(send("EHLO", "421 4.3.2 shutting down"), Err(RelayError::Transient(_))));
-        assert_eq!(send("NONE", "").unwrap(), "250 ok");
-    }
-
-    #[test]
-    fn refused_credentials_are_the_setups_and_not_echoed() {
-        let (port, _) = scripted(answering("AUTH", "535 5.7.8 authentication credentials invalid"));
-        match plain(port, "crediti:s3cret@", 1).send(&sample(), 0) {
-            Err(RelayError::Setup(why)) => {
-                assert!(why.contains("authentication") && !why.contains("s3cret"), "{why}")
-            }
-            other => panic!("{other:?}"),
-        }
-        let (port, _) = scripted(answering("AUTH", "235 2.7.0 ok"));
-        assert!(plain(port, "crediti:s3cret@", 1).send(&sample(), 0).is_ok());
-    }
-
-    #[test]
-    fn required_starttls_that_is_not_offered_is_the_setups() {
-        let (port, _) = scripted(answering("NONE", ""));
-        let relay = LettreRelay::smtp("email", &SmtpOptions::new(&format!("smtp://u:p@127.0.0.1:{port}"))).unwrap();
-        match relay.send(&sample(), 0) {
-            Err(RelayError::Setup(why)) => assert!(why.contains("STARTTLS") && why.contains("email.tls"), "{why}"),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn connections_are_kept_and_one_the_relay_closed_is_replaced() {
-        let (port, accepted) = scripted(answering("NONE", ""));
-        let relay = plain(port, "", 2);
-        for _ in 0..5 {
-            relay.send(&sample(), 0).unwrap();
-        }
-        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1, "one connection for five messages");
-
-        // A relay that closes the connection after each message (or answers 421 to
-        // the next MAIL): the kept one fails at MAIL FROM and a fresh one sends.
-        for closing in ["", "421 4.7.0 too many messages"] {
-            let n = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-            let seen = n.clone();
-            let (port, accepted) = scripted(move |v: &str| match v {
-                "MAIL" if seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 2 == 1 => closing.to_string(),
-                _ => "250 ok".to_string(),
-            });
-            let relay = plain(port, "", 1);
-            for _ in 0..3 {
-                relay.send(&sample(), 0).unwrap();
-            }
-            assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3, "{closing:?}");
-        }
-    }
-
-    #[test]
-    fn file_names_follow_the_message_id() {
-        assert_eq!(file_name("<inv-1001.overdue-7@sollecito.example>"), "inv-1001.overdue-7.eml");
-        assert_eq!(file_name("<a/b c@x>"), "a_b_c.eml");
-    }
-
-    #[test]
-    fn a_message_has_both_parts_and_the_headers() {
-        let email = Email {
-            message_id: "<k1@example.com>".into(),
-            from_address: "Crediti <crediti@example.com>".into(),
-            to_address: "Mario Rossi <mario@example.it>".into(),
-            reply_to: None,
-            subject: "Fattura 12".into(),
-            text: "Testo".into(),
-            html: Some("<p>Testo</p>".into()),
-            headers: vec![("X-Sollecito-Key".into(), "inv/1".into())],
-        };
-        let raw = String::from_utf8(mime(&email, 0).unwrap().formatted()).unwrap();
-        assert!(raw.contains("Message-ID: <k1@example.com>"), "{raw}");
-        assert!(raw.contains("X-Sollecito-Key: inv/1"));
-        assert!(raw.contains("multipart/alternative"));
-        assert!(raw.contains("text/html"));
-        let bad = Email { to_address: "not an address".into(), ..email };
-        assert!(matches!(mime(&bad, 0), Err(RelayError::Recipient(_))));
-    }
-}
+#[path = "tests.rs"]
+mod tests;
