@@ -32,12 +32,12 @@ impl LettreRelay {
     }
 }
 
+/// A fault of the operator's setup (the sender, a header the adapter built), not the recipient's.
 fn setup(what: &str, e: impl std::fmt::Display) -> RelayError {
     RelayError::Setup(format!("{what}: {e}"))
 }
 
 /// Builds the MIME message: a plain-text and, when given, an HTML alternative.
-
 pub fn mime(email: &Email, now: i64) -> Result<Message, RelayError> {
     let from: Mailbox = email.from_address.parse().map_err(|e| setup("bad From address", e))?;
     let to: Mailbox = email.to_address.parse().map_err(|e| RelayError::Recipient(format!("bad To address: {e}")))?;
