@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use crate::common::*;
 use crate::pipeline::{Site, customer, invoice};
+use crate::serve::{Service, TOKEN};
 
 // ---------------------------------------------------------------------------
 // The counting SMTP server
@@ -212,15 +213,37 @@ fn one_invoice_each(site: &Site, n: usize) -> Vec<String> {
     ids
 }
 
-/// One customer per invoice id, the customer named after its position (`c-00000`, ...).
-fn write_invoices(site: &Site, ids: &[String]) {
+/// One customer per invoice id, the customer named after its position
+/// (`c-00000`, ...). The invoices are due on pipeline.rs's fixed dates and
+/// imported at `IMPORTED`, or with `due_days_ago`, due that many days before today.
+fn write_invoices_due(site: &Site, ids: &[String], due_days_ago: Option<u64>) {
+    let today = chrono::Utc::now().date_naive();
     let customers: Vec<String> = (0..ids.len()).map(|i| customer(&format!("c-{i:05}"), "Europe/Rome", "")).collect();
-    let invoices: Vec<String> = ids.iter().enumerate().map(|(i, id)| invoice(id, &format!("c-{i:05}"), "")).collect();
+    let invoices: Vec<String> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let invoice = invoice(id, &format!("c-{i:05}"), "");
+            match due_days_ago {
+                Some(days) => invoice
+                    .replace("2026-10-28", &(today - chrono::Days::new(days)).to_string())
+                    .replace("2026-10-01", &(today - chrono::Days::new(days + 30)).to_string()),
+                None => invoice,
+            }
+        })
+        .collect();
     let file = site.write(
         "data.json",
         &format!(r#"{{"customers": [{}], "invoices": [{}]}}"#, customers.join(",\n"), invoices.join(",\n")),
     );
-    site.ok(&["import", file.to_str().unwrap(), "--at", IMPORTED]);
+    match due_days_ago {
+        Some(_) => site.ok(&["import", file.to_str().unwrap()]),
+        None => site.ok(&["import", file.to_str().unwrap(), "--at", IMPORTED]),
+    };
+}
+
+fn write_invoices(site: &Site, ids: &[String]) {
+    write_invoices_due(site, ids, None);
 }
 
 /// Repeats `run --at at` until a run sends nothing and leaves nothing to retry; returns the runs' reports.
@@ -402,62 +425,10 @@ fn killed_thirty_times_with_uncertain_hold_nothing_is_received_twice_or_lost() {
 // ---------------------------------------------------------------------------
 // c. Payment during delivery
 
-const TOKEN: &str = "test-token-0123456789";
-
-/// `sollecito serve` on a loopback port (a small copy of serve.rs's `Service`).
-struct Service {
-    child: Child,
-    base: String,
-}
-
-impl Service {
-    fn start(site: &Site, config: &str) -> Self {
-        let port = free_port();
-        site.write(
-            "sollecito.toml",
-            &format!("[serve]\ntick_seconds = 1\n[secrets]\nadmin_token = \"{TOKEN}\"\n{config}"),
-        );
-        let mut child = site
-            .command(&["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        loop {
-            let line = lines.next().expect("serve exited early").unwrap();
-            if line.contains("serving on") {
-                break;
-            }
-        }
-        std::thread::spawn(move || for _ in lines {});
-        Service { child, base: format!("http://127.0.0.1:{port}") }
-    }
-
-    fn post(&self, path: &str, body: &str) -> Value {
-        let r = ureq::post(&format!("{}{path}", self.base))
-            .timeout(Duration::from_secs(30))
-            .set("Authorization", &format!("Bearer {TOKEN}"))
-            .send_string(body)
-            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
-        serde_json::from_str(&r.into_string().unwrap()).unwrap()
-    }
-
-    fn terminate(mut self) {
-        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
-        let started = Instant::now();
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(started.elapsed() < Duration::from_secs(30), "serve did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `serve` with exactly this config, besides its tick and admin token.
+fn serve(site: &Site, config: &str) -> Service {
+    site.write("sollecito.toml", &format!("[serve]\ntick_seconds = 1\n[secrets]\nadmin_token = \"{TOKEN}\"\n{config}"));
+    Service::launch(site, free_port())
 }
 
 #[test]
@@ -468,19 +439,8 @@ fn an_invoice_paid_during_delivery_gets_no_reminder_after_the_payment() {
     let site = Site::new();
     let n = 600;
     // Due ten days ago, whenever the test runs: b2b-standard's overdue-7 is due at once for each.
-    let today = chrono::Utc::now().date_naive();
-    let (issued, due) = ((today - chrono::Days::new(40)).to_string(), (today - chrono::Days::new(10)).to_string());
-    let ids: Vec<String> = (0..n).map(|i| format!("d-{i:05}")).collect();
-    let customers: Vec<String> = (0..n).map(|i| customer(&format!("c-{i:05}"), "Europe/Rome", "")).collect();
-    let invoices: Vec<String> = (0..n)
-        .map(|i| invoice(&ids[i], &format!("c-{i:05}"), "").replace("2026-10-28", &due).replace("2026-10-01", &issued))
-        .collect();
-    let file = site.write(
-        "data.json",
-        &format!(r#"{{"customers": [{}], "invoices": [{}]}}"#, customers.join(",\n"), invoices.join(",\n")),
-    );
-    site.ok(&["import", file.to_str().unwrap()]);
-    let svc = Service::start(&site, &format!("[email]\nsmtp_url = \"{}\"\n{ALWAYS}", counter.url()));
+    let ids = overdue_today(&site, n);
+    let svc = serve(&site, &format!("[email]\nsmtp_url = \"{}\"\n{ALWAYS}", counter.url()));
 
     let wait_until = Instant::now() + Duration::from_secs(60);
     while counter.lines() < 100 {
@@ -496,7 +456,7 @@ fn an_invoice_paid_during_delivery_gets_no_reminder_after_the_payment() {
     let received_at_payment = counter.lines();
     let mut paid_at: BTreeMap<String, f64> = BTreeMap::new();
     for id in &chosen {
-        svc.post(&format!("/v1/invoices/{id}/events"), r#"{"type": "paid"}"#);
+        svc.admin("POST", &format!("/v1/invoices/{id}/events"), r#"{"type": "paid"}"#);
         paid_at.insert(id.clone(), unix_now());
     }
     let payments_took = paid_at.values().last().unwrap() - paid_at.values().next().unwrap();
@@ -791,18 +751,8 @@ const SIGTERM: i32 = 15;
 /// `n` customers with one invoice each, due ten days before today (imported now, as `serve` ticks
 /// at the wall clock): b2b-standard's overdue-7 is due at once for each. Ids in delivery order.
 fn overdue_today(site: &Site, n: usize) -> Vec<String> {
-    let today = chrono::Utc::now().date_naive();
-    let (issued, due) = ((today - chrono::Days::new(40)).to_string(), (today - chrono::Days::new(10)).to_string());
     let ids: Vec<String> = (0..n).map(|i| format!("d-{i:05}")).collect();
-    let customers: Vec<String> = (0..n).map(|i| customer(&format!("c-{i:05}"), "Europe/Rome", "")).collect();
-    let invoices: Vec<String> = (0..n)
-        .map(|i| invoice(&ids[i], &format!("c-{i:05}"), "").replace("2026-10-28", &due).replace("2026-10-01", &issued))
-        .collect();
-    let file = site.write(
-        "data.json",
-        &format!(r#"{{"customers": [{}], "invoices": [{}]}}"#, customers.join(",\n"), invoices.join(",\n")),
-    );
-    site.ok(&["import", file.to_str().unwrap()]);
+    write_invoices_due(site, &ids, Some(10));
     ids
 }
 
@@ -819,7 +769,7 @@ fn serve_on_sigterm_waits_for_the_messages_in_flight_and_sends_no_more() {
         counter.url(),
         ALWAYS.replace("[sending]\n", &format!("[sending]\nconcurrency = {CONCURRENCY}\n"))
     );
-    let mut svc = Service::start(&site, &config);
+    let mut svc = serve(&site, &config);
 
     let wait_until = Instant::now() + Duration::from_secs(60);
     while counter.lines() < 20 {

@@ -14,11 +14,12 @@ use crate::common::*;
 use crate::pipeline::{Site, customer, invoice};
 use crate::smtp::SmtpServer;
 
-const TOKEN: &str = "test-token-0123456789";
+pub const TOKEN: &str = "test-token-0123456789";
 const STRIPE: &str = "whsec_test_secret";
 
-struct Service {
-    child: Child,
+/// `sollecito serve` on a free loopback port, killed when dropped.
+pub struct Service {
+    pub child: Child,
     base: String,
 }
 
@@ -38,6 +39,11 @@ impl Service {
                  [sending.windows.default]\ndays = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\nfrom = \"00:00\"\nto = \"23:59\"\n{config}"
             ),
         );
+        Self::launch(site, port)
+    }
+
+    /// `serve` with the config already written in the site, on `port`, once it says it serves.
+    pub fn launch(site: &Site, port: u16) -> Self {
         let mut child = site
             .command(&["serve", "--listen", &format!("127.0.0.1:{port}")])
             .stdout(Stdio::null())
@@ -73,7 +79,7 @@ impl Service {
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
-    fn admin(&self, method: &str, path: &str, body: &str) -> Value {
+    pub fn admin(&self, method: &str, path: &str, body: &str) -> Value {
         let (status, value) = self.call(method, path, Some(TOKEN), body);
         assert!((200..300).contains(&status), "{method} {path}: {status} {value}");
         value
@@ -114,7 +120,8 @@ impl Service {
         serde_json::from_str(&r.into_string().unwrap()).unwrap()
     }
 
-    fn terminate(mut self) {
+    /// SIGTERM, then a clean exit within 30 s.
+    pub fn terminate(mut self) {
         Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
         let started = Instant::now();
         while self.child.try_wait().unwrap().is_none() {
