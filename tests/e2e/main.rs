@@ -19,3 +19,4 @@ mod plans;
 mod sandbox_limits;
 mod serve;
 mod smtp;
+mod stripe;

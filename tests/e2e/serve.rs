@@ -15,7 +15,7 @@ use crate::pipeline::{Site, customer, invoice};
 use crate::smtp::SmtpServer;
 
 pub const TOKEN: &str = "test-token-0123456789";
-const STRIPE: &str = "whsec_test_secret";
+pub const STRIPE: &str = "whsec_test_secret";
 
 /// `sollecito serve` on a free loopback port, killed when dropped.
 pub struct Service {
@@ -25,7 +25,7 @@ pub struct Service {
 
 impl Service {
     /// Starts `serve` on a free loopback port with the site's database and this config.
-    fn start(site: &Site, config: &str) -> Self {
+    pub fn start(site: &Site, config: &str) -> Self {
         Self::start_with(site, "", config)
     }
 
@@ -65,7 +65,7 @@ impl Service {
         Service { child, base: format!("http://127.0.0.1:{port}") }
     }
 
-    fn call(&self, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
+    pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
         let mut req = ureq::request(method, &format!("{}{path}", self.base)).timeout(Duration::from_secs(30));
         if let Some(t) = token {
             req = req.set("Authorization", &format!("Bearer {t}"));
@@ -85,7 +85,7 @@ impl Service {
         value
     }
 
-    fn stripe(&self, event: &Value, secret: &str) -> (u16, Value) {
+    pub fn stripe(&self, event: &Value, secret: &str) -> (u16, Value) {
         let body = event.to_string();
         let t = chrono::Utc::now().timestamp();
         let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
@@ -146,7 +146,7 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-fn fixture(name: &str) -> Value {
+pub fn fixture(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(root().join("tests/fixtures/stripe").join(name)).unwrap()).unwrap()
 }
 

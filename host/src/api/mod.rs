@@ -234,11 +234,12 @@ async fn accept_plan(State(app): State<Arc<App>>, Path(id): Path<String>, header
 async fn get_history(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap) -> Answer {
     app.require_read(&headers)?;
     let store = &app.runtime.store;
-    if store.invoice(&id).await?.is_none() {
+    let Some((invoice, _)) = store.invoice(&id).await? else {
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("unknown invoice {id:?}")));
-    }
+    };
     ok(json!({
         "invoice": id,
+        "status": invoice.status,
         "events": store.events_of(&id).await?,
         "decisions": store.decisions_of(&id).await?,
         "actions": store.outbox_of(&id).await?,

@@ -2,6 +2,8 @@
 //! HMAC-SHA256 over `"<t>.<raw body>"`, at most 5 minutes off), then the
 //! invoice, customer and dispute objects are turned into the store's own.
 //! Unknown fields are ignored and optional ones may be missing, as Stripe sends them.
+//! Each event id is handled once, and an event older than the newest one
+//! applied to its object changes nothing: Stripe retries and reorders.
 
 use std::sync::Arc;
 
@@ -15,6 +17,7 @@ use serde_json::{Value, json};
 use super::{Answer, ApiError, App, ok, parse_json};
 use crate::intake::Dataset;
 use crate::invoice::{Customer, Event, Invoice, InvoiceKind, InvoiceStatus, PaymentFailure};
+use crate::store::StripeGate;
 
 const TOLERANCE_SECONDS: i64 = 300;
 
@@ -59,26 +62,58 @@ pub async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Byte
     verify(secret, header, &body, Utc::now().timestamp())
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e).field("Stripe-Signature"))?;
     let event = parse_json(&body)?;
+    let refuse = |field: &str, why: &str| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, why).field(field);
     let kind = text(&event, "type").unwrap_or_default();
-    let object = &event["data"]["object"];
+    let handled = matches!(
+        kind.as_str(),
+        "invoice.finalized"
+            | "invoice.payment_failed"
+            | "invoice.paid"
+            | "invoice.voided"
+            | "invoice.marked_uncollectible"
+            | "invoice.updated"
+            | "customer.updated"
+            | "customer.created"
+            | "charge.dispute.created"
+            | "charge.dispute.closed"
+    );
+    if !handled {
+        return ok(json!({ "received": event.get("id"), "result": { "ignored": kind } }));
+    }
+    let id = text(&event, "id")
+        .filter(|id| id.len() <= 255 && id.chars().all(|c| c.is_ascii_graphic()))
+        .ok_or_else(|| refuse("id", "an event id of 1 to 255 printable ASCII characters is required"))?;
     let at = event
         .get("created")
         .and_then(Value::as_i64)
         .and_then(|t| DateTime::from_timestamp(t, 0))
-        .unwrap_or_else(Utc::now);
+        .ok_or_else(|| refuse("created", "the event's creation time in Unix seconds is required"))?;
+    let object = &event["data"]["object"];
+    let object_id = text(object, "id")
+        .filter(|id| crate::intake::is_id(id))
+        .ok_or_else(|| refuse("data.object.id", "an id of 1 to 128 printable characters is required"))?;
+    // Stripe delivers an event more than once and out of order: each id once,
+    // and nothing older than what the object already reflects.
+    let store = &app.runtime.store;
+    let newest = match store.stripe_gate(&id, &object_id, at.timestamp()).await? {
+        StripeGate::Duplicate => return ok(json!({ "received": id, "duplicate": true })),
+        StripeGate::Stale { newest } => {
+            let why = format!("older than the newest event applied to {object_id} (created {newest})");
+            tracing::info!(event = %id, "Stripe event ignored: {why}");
+            store.stripe_record(&id, &kind, &object_id, at.timestamp(), "stale", Utc::now().timestamp()).await?;
+            return ok(json!({ "received": id, "result": { "ignored": why } }));
+        }
+        StripeGate::Apply { newest } => newest,
+    };
     let result = match kind.as_str() {
-        "invoice.finalized"
-        | "invoice.payment_failed"
-        | "invoice.paid"
-        | "invoice.voided"
-        | "invoice.marked_uncollectible"
-        | "invoice.updated" => invoice_event(&app, &kind, object, at).await?,
         "customer.updated" | "customer.created" => customer_event(&app, object).await?,
         "charge.dispute.created" | "charge.dispute.closed" => dispute_event(&app, &kind, object).await?,
-        _ => json!({ "ignored": kind }),
+        _ => invoice_event(&app, &kind, object, at, newest).await?,
     };
+    let outcome = if result.get("ignored").is_some() { "ignored" } else { "applied" };
+    store.stripe_record(&id, &kind, &object_id, at.timestamp(), outcome, Utc::now().timestamp()).await?;
     app.wake.notify_one();
-    ok(json!({ "received": event.get("id"), "result": result }))
+    ok(json!({ "received": id, "result": result }))
 }
 
 /// A Stripe customer over what the store knows (or a new one with the service's defaults).
@@ -122,13 +157,21 @@ async fn customer_event(app: &App, object: &Value) -> Result<Value, ApiError> {
     Ok(serde_json::to_value(report).unwrap_or_default())
 }
 
-async fn invoice_event(app: &App, kind: &str, object: &Value, at: DateTime<Utc>) -> Result<Value, ApiError> {
+/// An invoice as the event shows it, over what the store knows. `newest` is
+/// the time of the newest event applied to it before.
+async fn invoice_event(
+    app: &App,
+    kind: &str,
+    object: &Value,
+    at: DateTime<Utc>,
+    newest: Option<i64>,
+) -> Result<Value, ApiError> {
     let field = |f: &str| {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("invoice without {f}"))
             .field(format!("data.object.{f}"))
     };
     let id = text(object, "id").ok_or_else(|| field("id"))?;
-    let customer_id = text(object, "customer").ok_or_else(|| field("customer"))?;
+    let customer_id = text(object, "customer").filter(|c| crate::intake::is_id(c)).ok_or_else(|| field("customer"))?;
     let currency = text(object, "currency").ok_or_else(|| field("currency"))?.to_uppercase();
     if crate::intake::currency_exponent(&currency).is_none() {
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("unknown currency {currency}"))
@@ -146,6 +189,14 @@ async fn invoice_event(app: &App, kind: &str, object: &Value, at: DateTime<Utc>)
     let known_customer = store.customer(&customer_id).await?;
     let customer = customer_from(app, known_customer, &customer_id, object);
     let known = store.invoice(&id).await?.map(|(i, _)| i);
+    // Stripe's times are whole seconds: an open invoice in the same second as a
+    // final state (paid, void, uncollectible) does not undo it.
+    let settled = known.as_ref().is_some_and(|k| k.status != InvoiceStatus::Open);
+    if status == InvoiceStatus::Open && settled && newest == Some(at.timestamp()) {
+        return Ok(
+            json!({ "ignored": "an open invoice in the same second as its final state: the final state stands" }),
+        );
+    }
     let issued = date_of(object, "created").unwrap_or_else(|| at.date_naive());
     let due = date_of(object, "due_date").unwrap_or(issued).max(issued);
     let amount_due = object.get("amount_due").and_then(Value::as_i64).unwrap_or(0).max(0);

@@ -138,7 +138,30 @@ UPDATE outbox SET legacy_key = 1;
 CREATE INDEX outbox_due_messages ON outbox (customer_id, id)
     WHERE state = 'pending' AND kind IN ('remind', 'offer-plan', 'instalment')
 "#;
-    vec![(1, split(&init)), (2, split(tasks)), (3, split(&activations)), (4, split(&shadows)), (5, split(claims))]
+    let stripe = r#"
+-- Stripe events handled, by id (Stripe delivers one more than once), and per
+-- object the time of the newest event applied (it delivers them out of order).
+CREATE TABLE stripe_events (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    created BIGINT NOT NULL,
+    outcome TEXT NOT NULL,
+    received_at BIGINT NOT NULL
+);
+CREATE TABLE stripe_objects (
+    id TEXT PRIMARY KEY,
+    newest BIGINT NOT NULL
+)
+"#;
+    vec![
+        (1, split(&init)),
+        (2, split(tasks)),
+        (3, split(&activations)),
+        (4, split(&shadows)),
+        (5, split(claims)),
+        (6, split(stripe)),
+    ]
 }
 
 /// Statements of a script: comments dropped first (they may hold a `;`).

@@ -7,9 +7,11 @@ mod admin;
 mod decisions;
 mod migrations;
 mod outbox;
+mod stripe;
 
 pub use actions::{CannotAccept, REINSTATE, Settled};
 pub use outbox::{MessageState, Settle, UNCERTAIN, outbox_key};
+pub use stripe::StripeGate;
 
 /// What a reminder sent inside another invoice's message has as its receipt,
 /// before the lead's key: it is not a contact of its own for the weekly cap.
