@@ -263,6 +263,9 @@ impl Delivery {
             lanes.setup_fault.lock().expect("setup faults").entry(channel.clone()).or_insert_with(|| reason.clone());
         }
         let outcome = outcome_of(result, &send.row, now, setup);
+        if matches!(outcome, Outcome::Sent(_)) {
+            *report.messages.entry(channel.clone()).or_default() += 1;
+        }
         let key = send.row.key();
         for (row, _) in &send.companions {
             let theirs = match &outcome {

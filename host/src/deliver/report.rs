@@ -6,7 +6,10 @@ use serde::Serialize;
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct DeliverReport {
+    /// Reminders (outbox rows) sent; a consolidated message carries several.
     pub sent: usize,
+    /// Messages the channels took, as the relay sees them: a consolidated message once.
+    pub messages: std::collections::BTreeMap<String, usize>,
     /// Waiting for the customer's sending window.
     pub deferred_window: usize,
     /// Waiting for the weekly contact cap.
@@ -42,6 +45,9 @@ impl DeliverReport {
     /// Adds what another part of the same tick did.
     pub(super) fn merge(&mut self, other: DeliverReport) {
         self.sent += other.sent;
+        for (channel, n) in other.messages {
+            *self.messages.entry(channel).or_default() += n;
+        }
         self.deferred_window += other.deferred_window;
         self.deferred_cap += other.deferred_cap;
         self.deferred_tick += other.deferred_tick;
