@@ -259,10 +259,16 @@ pub struct Serve {
     pub default_timezone: String,
     /// A folder watched for new policy `.wasm` files (activated for their file's segment: `SEGMENT.wasm`).
     pub watch: Option<PathBuf>,
+    /// The largest plugin `POST /v1/plugins` takes, in MB (a component built from Python is about 18).
+    #[serde(default = "sixty_four")]
+    pub upload_limit_mb: u64,
 }
 
 fn sixty() -> u64 {
     60
+}
+fn sixty_four() -> u64 {
+    64
 }
 fn admin_token() -> String {
     "admin_token".into()
@@ -395,6 +401,17 @@ impl Config {
             if w.days.is_empty() {
                 return Err(bad(format!("sending.windows.{name}.days: no day to send on")));
             }
+        }
+        // Segments and channels are names that reach URLs, files and labels: slugs only.
+        let named = config.policies.segments.keys().map(|k| ("policies.segments", k)).chain(
+            config.channels.keys().map(|k| ("channels", k)).chain(
+                config.sending.windows.keys().map(|k| ("sending.windows", k)).chain(
+                    config.sending.consolidate.iter().map(|k| ("sending.consolidate", k)),
+                ),
+            ),
+        );
+        for (table, name) in named {
+            crate::names::check(table, name).map_err(bad)?;
         }
         if config.sending.cap_per_week == 0 {
             return Err(bad("sending.cap_per_week: must be at least 1".into()));

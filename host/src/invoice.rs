@@ -174,9 +174,21 @@ impl Event {
                 "paid: dunning ends".into()
             }
             Event::PaymentReceived { amount } => {
-                invoice.amount_paid += amount;
+                // What is paid is bounded by what is owed; an excess is an
+                // overpayment, said in the event (to refund or credit), never a
+                // negative balance.
+                let applied = (*amount).clamp(0, invoice.outstanding().max(0));
+                let excess = amount.saturating_sub(applied).max(0);
+                invoice.amount_paid += applied;
                 if invoice.outstanding() <= 0 {
                     invoice.status = InvoiceStatus::Paid;
+                    if excess > 0 {
+                        return format!(
+                            "{} received: paid in full, dunning ends; {} overpaid (more than was outstanding: to refund or credit)",
+                            invoice.money(*amount),
+                            invoice.money(excess)
+                        );
+                    }
                     return format!("{} received: paid in full, dunning ends", invoice.money(*amount));
                 }
                 format!(
@@ -247,5 +259,40 @@ impl Event {
                 format!("payment plan accepted: {} instalments ({}){first}", plan.instalments.len(), amounts.join(", "))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_payment_is_bounded_by_what_is_owed_and_an_overpayment_is_said() {
+        let mut customer: Customer = serde_json::from_value(serde_json::json!({
+            "id": "c", "name": "C", "email": "c@example.com", "phone": null, "postal_address": null,
+            "locale": "it-IT", "timezone": "Europe/Rome", "segment": "default", "business": false, "tags": [],
+            "customer_since": "2020-01-01", "invoices_paid": 0, "paid_on_time": 0, "opted_out": [], "dunning_stop": false
+        }))
+        .unwrap();
+        let mut invoice: Invoice = serde_json::from_value(serde_json::json!({
+            "id": "i", "number": "1", "customer_id": "c", "status": "open", "kind": "one-off", "currency": "EUR",
+            "amount_due": 10_000, "amount_paid": 0, "issued": "2026-01-01", "due": "2026-01-31", "payment_link": null,
+            "payment_failure": null, "dispute": null, "promise_to_pay": null, "payment_method": null
+        }))
+        .unwrap();
+        let at = Utc::now();
+        let part = Event::PaymentReceived { amount: 4_000 }.apply(&mut invoice, &mut customer, at);
+        assert_eq!(part, "40.00 EUR received, 60.00 EUR still outstanding");
+        let huge = Event::PaymentReceived { amount: 1_000_000_000_000 }.apply(&mut invoice, &mut customer, at);
+        assert_eq!(
+            huge,
+            "10000000000.00 EUR received: paid in full, dunning ends; 9999999940.00 EUR overpaid (more than was \
+             outstanding: to refund or credit)"
+        );
+        assert_eq!((invoice.status, invoice.amount_paid, invoice.outstanding()), (InvoiceStatus::Paid, 10_000, 0));
+        // Nothing left to pay: all of it is an overpayment; i64::MAX does not overflow.
+        let again = Event::PaymentReceived { amount: i64::MAX }.apply(&mut invoice, &mut customer, at);
+        assert!(again.contains("overpaid"), "{again}");
+        assert_eq!(invoice.amount_paid, 10_000);
     }
 }

@@ -17,6 +17,8 @@ use crate::api::{self, App, Metrics, admin};
 use crate::catalog::Catalog;
 use crate::config::{BadConfig, Config};
 use crate::runtime::Runtime;
+use crate::sandbox::PluginKind;
+use crate::store::Scope;
 
 pub async fn run(db: &Path, config: Config, mut catalog: Catalog, listen: SocketAddr) -> anyhow::Result<()> {
     let bad = |reason: String| BadConfig { file: "config".into(), reason };
@@ -41,19 +43,27 @@ pub async fn run(db: &Path, config: Config, mut catalog: Catalog, listen: Socket
     let (default_locale, public_reads) = (config.serve.default_locale.clone(), config.serve.public_reads);
 
     let runtime = Arc::new(Runtime::open(db, config, &mut catalog).await?);
-    // Activations made through the API survive a restart.
-    for (segment, sha, path) in runtime.store.activations().await? {
-        let plugin = match catalog.find(&sha) {
-            Some(p) => p,
-            None => catalog.load_file(Path::new(&path))?,
-        };
-        match segment.strip_prefix("channel:") {
-            Some(channel) => {
-                runtime.delivery.swap_adapter(channel, plugin);
+    // Activations made through the API survive a restart, each in its own
+    // namespace, and only of the kind it is for.
+    for scope in [Scope::Segment, Scope::Channel] {
+        let wanted = if scope == Scope::Segment { PluginKind::Policy } else { PluginKind::Channel };
+        for (name, sha, path) in runtime.store.activations(scope).await? {
+            let plugin = match catalog.find(&sha) {
+                Some(p) => p,
+                None => catalog.load_file(Path::new(&path))?,
+            };
+            if plugin.id.kind != wanted || crate::names::check("name", &name).is_err() {
+                tracing::error!(?scope, %name, plugin = %plugin.id, "an activation of the wrong kind or name is left out");
+                continue;
             }
-            None => runtime.swap_policies(|p| {
-                p.activated.insert(segment.clone(), plugin);
-            }),
+            match scope {
+                Scope::Channel => {
+                    runtime.delivery.swap_adapter(&name, plugin);
+                }
+                Scope::Segment => runtime.swap_policies(|p| {
+                    p.activated.insert(name.clone(), plugin);
+                }),
+            }
         }
     }
     for (segment, sha, path) in runtime.store.shadows().await? {
@@ -138,6 +148,13 @@ async fn watch_folder(app: &Arc<App>, dir: &Path, seen: &mut HashMap<PathBuf, St
         else {
             continue;
         };
+        if let Err(why) = crate::names::check("the watched file's segment", segment) {
+            if !seen.contains_key(&path) {
+                tracing::error!(file = %path.display(), "{why}");
+                seen.insert(path.clone(), String::new());
+            }
+            continue;
+        }
         let Ok(bytes) = std::fs::read(&path) else { continue };
         let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
         if seen.get(&path) == Some(&sha) {

@@ -2,6 +2,7 @@
 //! plugins/, examples/custom-policy), the real sandbox and the real binary.
 
 mod actions;
+mod api_limits;
 mod channels;
 mod claims;
 mod cli;
@@ -11,7 +12,10 @@ mod delivery;
 mod determinism;
 mod every_action;
 mod fees;
+mod fields;
+mod hostile;
 mod ladders;
+mod namespaces;
 mod pages;
 mod payments;
 mod pipeline;

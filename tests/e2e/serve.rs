@@ -20,7 +20,7 @@ pub const STRIPE: &str = "whsec_test_secret";
 /// `sollecito serve` on a free loopback port, killed when dropped.
 pub struct Service {
     pub child: Child,
-    base: String,
+    pub base: String,
 }
 
 impl Service {
@@ -30,7 +30,7 @@ impl Service {
     }
 
     /// The same, with more keys for `[serve]`.
-    fn start_with(site: &Site, serve: &str, config: &str) -> Self {
+    pub fn start_with(site: &Site, serve: &str, config: &str) -> Self {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         site.write(
             "sollecito.toml",
@@ -102,7 +102,7 @@ impl Service {
     }
 
     /// A customer in London with an email address; it must be accepted.
-    fn put_customer(&self, id: &str) {
+    pub fn put_customer(&self, id: &str) {
         let body = format!(
             r#"{{"name": "{}", "email": "{id}@example.com", "locale": "en-GB", "timezone": "Europe/London"}}"#,
             id.to_uppercase()
@@ -111,7 +111,7 @@ impl Service {
     }
 
     /// Uploads a plugin file; it must be accepted.
-    fn upload(&self, path: &str) -> Value {
+    pub fn upload(&self, path: &str) -> Value {
         let r = ureq::post(&format!("{}/v1/plugins", self.base))
             .set("Authorization", &format!("Bearer {TOKEN}"))
             .send_bytes(&std::fs::read(path).unwrap())
@@ -138,7 +138,7 @@ impl Drop for Service {
     }
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let started = Instant::now();
     while !done() {
         assert!(started.elapsed() < Duration::from_secs(40), "timed out waiting for {what}");
@@ -255,7 +255,8 @@ fn stripe_webhooks_drive_reminders_and_invoice_paid_stops_them() {
     let (status, metrics) = svc.call("GET", "/metrics", Some(TOKEN), "");
     assert_eq!(status, 200);
     let metrics = metrics.as_str().unwrap().to_string();
-    assert!(metrics.contains(r#"sollecito_messages_total{channel="email",result="sent"} 1"#), "{metrics}");
+    assert!(metrics.contains(r#"sollecito_messages_sent_total{channel="email"} 1"#), "{metrics}");
+    assert!(metrics.contains(r#"sollecito_reminders_total{channel="email",result="sent"} 1"#), "{metrics}");
     let fuel: u64 =
         metrics.lines().find_map(|l| l.strip_prefix("sollecito_plugin_fuel_used_total ")).unwrap().parse().unwrap();
     assert!(fuel > 0);

@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use chrono::{NaiveDate, NaiveTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::store::Scope;
 use super::{Answer, ApiError, App, ok, parse_json};
 use crate::intake;
 use crate::sandbox::v0_1::{self, Setting};
@@ -72,16 +73,113 @@ fn smoke_run(plugin: &Plugin) -> Result<(), String> {
     Ok(())
 }
 
-/// `POST /v1/plugins` with the component's bytes: compiled, checked against its
-/// world, smoke-run, kept by sha256. Activating it is a separate step.
-pub async fn upload_plugin(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Answer {
-    app.require_write(&headers)?;
-    let plugin = install(&app, body.to_vec()).await?;
+/// `POST /v1/plugins` with the component's bytes: streamed to a file in the
+/// plugins folder, up to `[serve] upload_limit_mb`, then compiled, checked
+/// against its world, smoke-run and kept by sha256. Activating it is a separate step.
+pub async fn upload_plugin(State(app): State<Arc<App>>, request: axum::extract::Request) -> Answer {
+    app.require_write(request.headers())?;
+    let limit = app.upload_limit();
+    // A declared length over the limit is refused before a byte is read
+    // (a client that sent `Expect: 100-continue` never sends the body).
+    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large(limit));
+    }
+    if let Err(refused) = component_type(request.headers()) {
+        // Read (not kept) first, so that a client that sends its whole body before reading sees why.
+        drain(request.into_body(), limit).await;
+        return Err(refused);
+    }
+    let received = receive(&app.plugins_dir, request.into_body(), limit).await?;
+    // The one copy in memory: the component is compiled from it.
+    let bytes = tokio::fs::read(&received.path).await.map_err(anyhow::Error::from)?;
+    let plugin = install_received(&app, bytes, Some(received)).await?;
     Ok((StatusCode::CREATED, axum::Json(plugin.id.clone())).into_response())
+}
+
+/// The body is the component itself: `application/wasm`, `application/octet-stream`,
+/// none, or curl's `--data-binary` default (`application/x-www-form-urlencoded`).
+/// A multipart form, JSON or text is refused before anything is read.
+fn component_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else { return Ok(()) };
+    let given = value.to_str().unwrap_or_default();
+    let essence = given.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    if matches!(essence.as_str(), "application/wasm" | "application/octet-stream" | "application/x-www-form-urlencoded")
+    {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        format!("Content-Type {given:?}: send the component's bytes as the body, as application/wasm"),
+    )
+    .field("Content-Type"))
+}
+
+fn too_large(limit: usize) -> ApiError {
+    let mb = limit / (1024 * 1024);
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("the component is over the upload limit of {mb} MB ([serve] upload_limit_mb)"),
+    )
+    .field("body")
+}
+
+/// A body received into a file in the plugins folder; the file is removed when
+/// this is dropped, unless it was moved into place first.
+struct Received {
+    path: std::path::PathBuf,
+}
+
+impl Drop for Received {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Streams a body to a new file in `dir`, refusing it once it runs over `limit` bytes.
+async fn receive(dir: &std::path::Path, body: axum::body::Body, limit: usize) -> Result<Received, ApiError> {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    tokio::fs::create_dir_all(dir).await.map_err(anyhow::Error::from)?;
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let received = Received { path: dir.join(format!(".upload-{}-{n}.part", std::process::id())) };
+    let mut file = tokio::fs::File::create(&received.path).await.map_err(anyhow::Error::from)?;
+    let mut stream = body.into_data_stream();
+    let mut size = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, format!("the body could not be read: {e}")).field("body")
+        })?;
+        size = size.saturating_add(chunk.len());
+        if size > limit {
+            return Err(too_large(limit));
+        }
+        file.write_all(&chunk).await.map_err(anyhow::Error::from)?;
+    }
+    file.flush().await.map_err(anyhow::Error::from)?;
+    Ok(received)
+}
+
+/// Reads a body to its end, up to `limit` bytes, and drops it.
+async fn drain(body: axum::body::Body, limit: usize) {
+    use futures_util::StreamExt;
+    let (mut stream, mut size) = (body.into_data_stream(), 0usize);
+    while let Some(Ok(chunk)) = stream.next().await {
+        size = size.saturating_add(chunk.len());
+        if size > limit {
+            return;
+        }
+    }
 }
 
 /// Loads, checks and smoke-runs a plugin, keeps its file by sha256 and adds it to the catalog.
 pub async fn install(app: &Arc<App>, bytes: Vec<u8>) -> Result<Arc<Plugin>, ApiError> {
+    install_received(app, bytes, None).await
+}
+
+/// `install`; bytes already `received` into a file are kept by moving that file, not by writing them again.
+async fn install_received(app: &Arc<App>, bytes: Vec<u8>, received: Option<Received>) -> Result<Arc<Plugin>, ApiError> {
     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
     if let Some(known) = app.catalog.lock().await.find(&sha) {
         return Ok(known);
@@ -100,8 +198,13 @@ pub async fn install(app: &Arc<App>, bytes: Vec<u8>) -> Result<Arc<Plugin>, ApiE
     .map_err(|e| anyhow::anyhow!(e))?;
     let (plugin, bytes) = plugin.map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e).field("body"))?;
     std::fs::create_dir_all(&app.plugins_dir).map_err(anyhow::Error::from)?;
-    let tmp = path.with_extension("wasm.tmp");
-    std::fs::write(&tmp, &bytes).and_then(|_| std::fs::rename(&tmp, &path)).map_err(anyhow::Error::from)?;
+    match received {
+        Some(received) => std::fs::rename(&received.path, &path).map_err(anyhow::Error::from)?,
+        None => {
+            let tmp = path.with_extension("wasm.tmp");
+            std::fs::write(&tmp, &bytes).and_then(|_| std::fs::rename(&tmp, &path)).map_err(anyhow::Error::from)?;
+        }
+    }
     let plugin = Arc::new(plugin);
     app.catalog.lock().await.add(plugin.clone());
     Ok(plugin)
@@ -109,10 +212,9 @@ pub async fn install(app: &Arc<App>, bytes: Vec<u8>) -> Result<Arc<Plugin>, ApiE
 
 /// Switches a segment to a policy: recorded (it survives a restart), then swapped in at once.
 pub async fn switch(app: &App, segment: &str, plugin: Arc<Plugin>) -> Result<(), ApiError> {
-    app.runtime
-        .store
-        .activate(segment, &plugin.id.sha256, &plugin.id.source.to_string(), Utc::now().timestamp())
-        .await?;
+    name(segment, "segment")?;
+    let (sha, source) = (&plugin.id.sha256, plugin.id.source.to_string());
+    app.runtime.store.activate(Scope::Segment, segment, sha, &source, Utc::now().timestamp()).await?;
     tracing::info!(segment, plugin = %plugin.id, "policy activated");
     app.runtime.swap_policies(|p| {
         p.activated.insert(segment.to_string(), plugin);
@@ -149,6 +251,7 @@ pub async fn activate(
     body: Bytes,
 ) -> Answer {
     app.require_write(&headers)?;
+    name(&segment, "segment")?;
     let plugin = named_plugin(&app, &body, PluginKind::Policy).await?;
     let id = plugin.id.clone();
     switch(&app, &segment, plugin).await?;
@@ -158,10 +261,11 @@ pub async fn activate(
 /// `POST /v1/segments/{segment}/rollback`: the activation before the last one (or the config's policy).
 pub async fn roll_back(State(app): State<Arc<App>>, Path(segment): Path<String>, headers: HeaderMap) -> Answer {
     app.require_write(&headers)?;
-    if !app.runtime.store.roll_back(&segment).await? {
+    name(&segment, "segment")?;
+    if !app.runtime.store.roll_back(Scope::Segment, &segment).await? {
         return Err(ApiError::new(StatusCode::CONFLICT, format!("nothing to roll back for segment {segment:?}")));
     }
-    let previous = app.runtime.store.activations().await?.into_iter().find(|(s, _, _)| *s == segment);
+    let previous = app.runtime.store.activations(Scope::Segment).await?.into_iter().find(|(s, _, _)| *s == segment);
     let plugin = match &previous {
         Some((_, sha, _)) => app.catalog.lock().await.find(sha),
         None => None,
@@ -231,6 +335,7 @@ pub async fn start_shadow(
     body: Bytes,
 ) -> Answer {
     app.require_write(&headers)?;
+    name(&segment, "segment")?;
     let plugin = named_plugin(&app, &body, PluginKind::Policy).await?;
     app.runtime
         .store
@@ -246,6 +351,7 @@ pub async fn start_shadow(
 /// `DELETE /v1/segments/{segment}/shadow`.
 pub async fn stop_shadow(State(app): State<Arc<App>>, Path(segment): Path<String>, headers: HeaderMap) -> Answer {
     app.require_write(&headers)?;
+    name(&segment, "segment")?;
     if !app.runtime.store.stop_shadow(&segment).await? {
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no shadow run for segment {segment:?}")));
     }
@@ -272,8 +378,9 @@ pub async fn shadow_report(
 }
 
 /// The key an adapter activation is stored under, beside the segments' policies.
-fn channel_key(channel: &str) -> String {
-    format!("channel:{channel}")
+/// A segment or channel from the path: a slug, or a 422 naming it.
+fn name(value: &str, field: &str) -> Result<(), ApiError> {
+    crate::names::check(field, value).map_err(|why| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, why).field(field))
 }
 
 /// `POST /v1/channels/{channel}/adapter {"plugin": sha256|name}`: a new adapter
@@ -285,12 +392,13 @@ pub async fn activate_adapter(
     body: Bytes,
 ) -> Answer {
     app.require_write(&headers)?;
+    name(&channel, "channel")?;
     let plugin = named_plugin(&app, &body, PluginKind::Channel).await?;
     if !app.runtime.delivery.channels().contains_key(&channel) {
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no channel {channel:?} is configured")));
     }
     let source = plugin.id.source.to_string();
-    app.runtime.store.activate(&channel_key(&channel), &plugin.id.sha256, &source, Utc::now().timestamp()).await?;
+    app.runtime.store.activate(Scope::Channel, &channel, &plugin.id.sha256, &source, Utc::now().timestamp()).await?;
     let id = plugin.id.clone();
     app.runtime.delivery.swap_adapter(&channel, plugin);
     app.metrics.swaps.inc();
@@ -300,11 +408,11 @@ pub async fn activate_adapter(
 /// `POST /v1/channels/{channel}/rollback`: the adapter before the last activation (or the configured one).
 pub async fn roll_back_adapter(State(app): State<Arc<App>>, Path(channel): Path<String>, headers: HeaderMap) -> Answer {
     app.require_write(&headers)?;
-    let key = channel_key(&channel);
-    if !app.runtime.store.roll_back(&key).await? {
+    name(&channel, "channel")?;
+    if !app.runtime.store.roll_back(Scope::Channel, &channel).await? {
         return Err(ApiError::new(StatusCode::CONFLICT, format!("nothing to roll back for channel {channel:?}")));
     }
-    let previous = app.runtime.store.activations().await?.into_iter().find(|(s, _, _)| *s == key);
+    let previous = app.runtime.store.activations(Scope::Channel).await?.into_iter().find(|(s, _, _)| *s == channel);
     let catalog = app.catalog.lock().await;
     let plugin = match previous {
         Some((_, sha, _)) => catalog.find(&sha),

@@ -8,7 +8,10 @@ pub struct Metrics {
     registry: Registry,
     evaluations: IntCounter,
     decisions: IntCounterVec,
-    messages: IntCounterVec,
+    /// Outbox rows by channel and result: a consolidated message counts each reminder it carries.
+    reminders: IntCounterVec,
+    /// Messages the channels took, as the relay sees them: a consolidated message once.
+    messages_sent: IntCounterVec,
     actions: IntCounterVec,
     plugin_errors: IntCounter,
     ticks: IntCounter,
@@ -29,9 +32,20 @@ impl Default for Metrics {
                 &["action"],
             )
             .expect("valid metric"),
-            messages: IntCounterVec::new(
-                Opts::new("sollecito_messages_total", "Messages, by channel and result."),
+            reminders: IntCounterVec::new(
+                Opts::new(
+                    "sollecito_reminders_total",
+                    "Reminders (one per invoice and step), by channel and result; a consolidated message carries several.",
+                ),
                 &["channel", "result"],
+            )
+            .expect("valid metric"),
+            messages_sent: IntCounterVec::new(
+                Opts::new(
+                    "sollecito_messages_sent_total",
+                    "Messages the channels took, by channel, as the relay sees them: a consolidated message once.",
+                ),
+                &["channel"],
             )
             .expect("valid metric"),
             actions: IntCounterVec::new(
@@ -56,7 +70,8 @@ impl Default for Metrics {
             m.registry.register(Box::new(c.clone())).expect("unique metric");
         }
         m.registry.register(Box::new(m.decisions.clone())).expect("unique metric");
-        m.registry.register(Box::new(m.messages.clone())).expect("unique metric");
+        m.registry.register(Box::new(m.reminders.clone())).expect("unique metric");
+        m.registry.register(Box::new(m.messages_sent.clone())).expect("unique metric");
         m.registry.register(Box::new(m.actions.clone())).expect("unique metric");
         m.registry.register(Box::new(m.tick_seconds.clone())).expect("unique metric");
         m.registry.register(Box::new(m.outbox_depth.clone())).expect("unique metric");
@@ -79,8 +94,11 @@ impl Metrics {
         }
         for (channel, results) in &r.delivered.by_channel {
             for (result, n) in results {
-                self.messages.with_label_values(&[channel.as_str(), result]).inc_by(*n as u64);
+                self.reminders.with_label_values(&[channel.as_str(), result]).inc_by(*n as u64);
             }
+        }
+        for (channel, n) in &r.delivered.messages {
+            self.messages_sent.with_label_values(&[channel.as_str()]).inc_by(*n as u64);
         }
         for (kind, results) in &r.delivered.actions {
             for (result, n) in results {
@@ -113,5 +131,22 @@ mod tests {
         let text = metrics.text();
         assert!(text.contains(r#"sollecito_actions_total{kind="retry-payment",result="declined"} 4"#), "{text}");
         assert!(text.contains(r#"sollecito_actions_total{kind="escalate",result="retry"} 2"#), "{text}");
+    }
+
+    #[test]
+    fn messages_are_counted_as_the_relay_sees_them_and_reminders_apart() {
+        let metrics = Metrics::default();
+        let mut report = TickReport::default();
+        // One consolidated email carrying two reminders, and one letter.
+        report.delivered.by_channel.entry("email".into()).or_default().insert("sent", 2);
+        report.delivered.by_channel.entry("letter".into()).or_default().insert("sent", 1);
+        report.delivered.messages.insert("email".into(), 1);
+        report.delivered.messages.insert("letter".into(), 1);
+        metrics.record(&report, 0.1);
+        let text = metrics.text();
+        assert!(text.contains(r#"sollecito_messages_sent_total{channel="email"} 1"#), "{text}");
+        assert!(text.contains(r#"sollecito_messages_sent_total{channel="letter"} 1"#), "{text}");
+        assert!(text.contains(r#"sollecito_reminders_total{channel="email",result="sent"} 2"#), "{text}");
+        assert!(!text.contains("sollecito_messages_total"), "the old name, which counted reminders, is gone: {text}");
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use chrono::Utc;
@@ -64,7 +64,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(json!({ "error": self.error, "field": self.field }))).into_response()
+        let mut response =
+            (self.status, axum::Json(json!({ "error": self.error, "field": self.field }))).into_response();
+        // RFC 9110: a 401 names the scheme that would do.
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
     }
 }
 
@@ -79,7 +85,8 @@ impl From<BadInput> for ApiError {
     fn from(e: BadInput) -> Self {
         let first = &e.problems[0];
         // Syntax and unknown fields are malformed requests; the rest is content that fails a check.
-        let status = if first.field == "json" { StatusCode::BAD_REQUEST } else { StatusCode::UNPROCESSABLE_ENTITY };
+        let malformed = first.field == "json" || intake::unknown_field(&first.reason).is_some();
+        let status = if malformed { StatusCode::BAD_REQUEST } else { StatusCode::UNPROCESSABLE_ENTITY };
         let error = e.problems.iter().map(|p| format!("{}: {}", p.field, p.reason)).collect::<Vec<_>>().join("; ");
         ApiError::new(status, error).field(first.field.clone())
     }
@@ -94,16 +101,26 @@ pub fn ok(value: impl serde::Serialize) -> Answer {
 impl App {
     /// The bearer token, compared without leaking its length or content through timing.
     fn authorized(&self, headers: &HeaderMap) -> Result<(), ApiError> {
-        let given = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer);
         let Some(given) = given else {
-            return Err(ApiError::new(StatusCode::UNAUTHORIZED, "missing bearer token"));
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "missing bearer token (Authorization: Bearer <token>)",
+            )
+            .field("Authorization"));
         };
         use sha2::Digest;
         let (a, b) = (sha2::Sha256::digest(given.as_bytes()), sha2::Sha256::digest(self.token.as_bytes()));
         if a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) != 0 {
-            return Err(ApiError::new(StatusCode::FORBIDDEN, "wrong token"));
+            return Err(ApiError::new(StatusCode::FORBIDDEN, "wrong token").field("Authorization"));
         }
         Ok(())
+    }
+
+    /// The largest body `POST /v1/plugins` takes (`[serve] upload_limit_mb`), in bytes.
+    pub fn upload_limit(&self) -> usize {
+        let mb = self.runtime.delivery.config.serve.upload_limit_mb.max(1);
+        usize::try_from(mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
     }
 
     pub fn require_write(&self, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -113,6 +130,14 @@ impl App {
     pub fn require_read(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         if self.public_reads { Ok(()) } else { self.authorized(headers) }
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` value. The scheme is
+/// case-insensitive (RFC 9110, 11.1): `bearer` and `BEARER` do as well.
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim_start_matches(' ');
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// Parses a JSON body; malformed JSON is a 400 naming where it broke.
@@ -138,6 +163,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/invoices/{id}/plan/accept", post(accept_plan))
         .route("/v1/simulate", post(admin::simulate))
         .route("/v1/stripe/webhook", post(stripe::webhook))
+        // The upload streams its body and counts it against `upload_limit` itself; other routes keep axum's 2 MB.
         .route("/v1/plugins", get(admin::list_plugins).post(admin::upload_plugin))
         .route("/v1/segments/{segment}/policy", post(admin::activate))
         .route("/v1/segments/{segment}/rollback", post(admin::roll_back))
@@ -145,7 +171,58 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/shadow/report", get(admin::shadow_report))
         .route("/v1/channels/{channel}/adapter", post(admin::activate_adapter))
         .route("/v1/channels/{channel}/rollback", post(admin::roll_back_adapter))
+        .fallback(no_route)
+        .layer(axum::middleware::from_fn(json_refusals))
         .with_state(app)
+}
+
+/// A path no route serves: a 404 in the documented error shape.
+async fn no_route(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, format!("no route for {method} {}", uri.path())).field("path")
+}
+
+/// Every refusal is `{"error", "field"}`, also the ones axum answers itself
+/// (405 from the router, 413 over a body limit, a path or query that does not
+/// parse), which come as plain text or empty. Their other headers (`Allow`) stay.
+async fn json_refusals(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    let status = response.status();
+    let json =
+        response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_string();
+    let field = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => Some("body"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => Some("Content-Type"),
+        StatusCode::METHOD_NOT_ALLOWED => Some("method"),
+        StatusCode::NOT_FOUND => Some("path"),
+        _ if text.starts_with("Invalid URL") => Some("path"),
+        _ if text.contains("query string") => Some("query"),
+        _ => None,
+    };
+    let error = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let allowed = parts.headers.get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            format!("{method} is not allowed here (allowed: {allowed})")
+        }
+        StatusCode::PAYLOAD_TOO_LARGE if text.is_empty() || text.contains("length limit") => {
+            "the request body is over the limit of this route (2 MB)".into()
+        }
+        _ if text.is_empty() => status.canonical_reason().unwrap_or("refused").to_lowercase(),
+        _ => text,
+    };
+    let mut refusal = ApiError { status, error, field: field.map(String::from) }.into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            refusal.headers_mut().append(name, value.clone());
+        }
+    }
+    refusal
 }
 
 /// Puts the path's id into the body (or checks it matches).
@@ -191,22 +268,20 @@ async fn put_invoice(State(app): State<Arc<App>>, Path(id): Path<String>, header
 
 async fn post_event(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Answer {
     app.require_write(&headers)?;
-    let event: Event = serde_json::from_value(parse_json(&body)?)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).field("type"))?;
+    let body = parse_json(&body)?;
+    let Some(object) = body.as_object() else {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "expected a JSON object").field("json"));
+    };
     // Plans and fees are the host's to record, checked: not events a client may post.
-    if matches!(event, Event::PlanAccepted { .. } | Event::FeeAdded { .. }) {
+    if matches!(object.get("type").and_then(Value::as_str), Some("plan-accepted" | "fee-added")) {
         let why = "plan-accepted and fee-added are recorded by the host (accept a plan with POST /v1/invoices/{id}/plan/accept)";
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, why).field("type"));
     }
-    if let Event::PaymentReceived { amount } = event
-        && amount <= 0
-    {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("amount {amount}: must be at least 1 minor unit"),
-        )
-        .field("amount"));
-    }
+    // The same rules as an imported file's events: a known type, only its fields, each checked.
+    let event: Event = intake::fields::event(object).map_err(|bad| {
+        let status = if bad.unknown { StatusCode::BAD_REQUEST } else { StatusCode::UNPROCESSABLE_ENTITY };
+        ApiError::new(status, format!("{}: {}", bad.field, bad.reason)).field(bad.field)
+    })?;
     if app.runtime.store.invoice(&id).await?.is_none() {
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("unknown invoice {id:?}")));
     }
@@ -248,6 +323,16 @@ async fn get_history(State(app): State<Arc<App>>, Path(id): Path<String>, header
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_bearer_scheme_is_matched_in_any_case() {
+        for value in ["Bearer abc", "bearer abc", "BEARER abc", "bEaReR abc", "Bearer   abc"] {
+            assert_eq!(super::bearer(value), Some("abc"), "{value:?}");
+        }
+        for value in ["Basic abc", "Bearerabc", "Bearer", "Bearer ", "abc", "", "Bearer\tabc", "Bearers abc"] {
+            assert_eq!(super::bearer(value), None, "{value:?}");
+        }
+    }
+
     #[test]
     fn every_route_is_in_the_openapi_file() {
         let spec = include_str!("../../openapi.yaml");

@@ -1,7 +1,9 @@
 //! Stripe webhooks: the signature is checked (`Stripe-Signature: t=..,v1=..`,
 //! HMAC-SHA256 over `"<t>.<raw body>"`, at most 5 minutes off), then the
 //! invoice, customer and dispute objects are turned into the store's own.
-//! Unknown fields are ignored and optional ones may be missing, as Stripe sends them.
+//! Unknown fields are ignored and optional ones may be missing, as Stripe sends them;
+//! what is kept follows the same field rules as a file or an API body
+//! (`intake::fields`), and a field that fails is a 422 naming Stripe's field.
 //! Each event id is handled once, and an event older than the newest one
 //! applied to its object changes nothing: Stripe retries and reorders.
 
@@ -15,7 +17,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 
 use super::{Answer, ApiError, App, ok, parse_json};
-use crate::intake::Dataset;
+use crate::intake::{Dataset, fields};
 use crate::invoice::{Customer, Event, Invoice, InvoiceKind, InvoiceStatus, PaymentFailure};
 use crate::store::StripeGate;
 
@@ -146,14 +148,45 @@ fn customer_from(app: &App, known: Option<Customer>, id: &str, fields: &Value) -
     c
 }
 
+/// The Stripe field a field of ours was taken from, on a customer or an invoice object.
+fn stripe_field(ours: &str, on_invoice: bool) -> &str {
+    match (ours, on_invoice) {
+        ("name", true) => "customer_name",
+        ("email", true) => "customer_email",
+        ("phone", true) => "customer_phone",
+        ("locale", _) => "preferred_locales",
+        ("payment_link", _) => "hosted_invoice_url",
+        (other, _) => other,
+    }
+}
+
+/// Runs what the mapping built through intake's rules (the same as a file's
+/// and the API's): a field that fails is a 422 naming the Stripe field it came
+/// from, and nothing is stored.
+fn checked(data: &Dataset, on_invoice: bool) -> Result<(), ApiError> {
+    let mut bad: Vec<(String, String)> = vec![];
+    for c in &data.customers {
+        bad.extend(fields::customer(c));
+    }
+    for i in &data.invoices {
+        bad.extend(fields::invoice(i));
+    }
+    let Some((first, _)) = bad.first() else { return Ok(()) };
+    let name = |f: &str| format!("data.object.{}", stripe_field(f, on_invoice));
+    let error = bad.iter().map(|(f, reason)| format!("{}: {reason}", name(f))).collect::<Vec<_>>().join("; ");
+    tracing::info!(error = %error, "Stripe object refused");
+    Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, error).field(name(first)))
+}
+
 async fn customer_event(app: &App, object: &Value) -> Result<Value, ApiError> {
     let id = text(object, "id").ok_or_else(|| {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "customer without id").field("data.object.id")
     })?;
     let known = app.runtime.store.customer(&id).await?;
     let customer = customer_from(app, known, &id, object);
-    let report =
-        app.runtime.store.import(&Dataset { customers: vec![customer], ..Dataset::default() }, Utc::now()).await?;
+    let data = Dataset { customers: vec![customer], ..Dataset::default() };
+    checked(&data, false)?;
+    let report = app.runtime.store.import(&data, Utc::now()).await?;
     Ok(serde_json::to_value(report).unwrap_or_default())
 }
 
@@ -185,6 +218,15 @@ async fn invoice_event(
         // A draft is not owed yet.
         other => return Ok(json!({ "ignored": format!("invoice status {other:?}") })),
     };
+    // Ids the invoice is found by later (a dispute names its charge): ids like ours.
+    for key in ["charge", "payment_intent"] {
+        if let Some(r) = text(object, key)
+            && !crate::intake::is_id(&r)
+        {
+            let why = format!("{}: not an id of 1 to 128 printable characters", fields::shown(&r));
+            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, why).field(format!("data.object.{key}")));
+        }
+    }
     let store = &app.runtime.store;
     let known_customer = store.customer(&customer_id).await?;
     let customer = customer_from(app, known_customer, &customer_id, object);
@@ -225,16 +267,23 @@ async fn invoice_event(
     };
     if kind == "invoice.payment_failed" {
         let attempts = object.get("attempt_count").and_then(Value::as_u64).unwrap_or(1).max(1) as u32;
-        let code = object
-            .pointer("/last_payment_error/decline_code")
-            .and_then(Value::as_str)
-            .or_else(|| object.pointer("/metadata/decline_code").and_then(Value::as_str))
-            .unwrap_or("card_declined");
+        let (code, from) = [
+            ("/last_payment_error/decline_code", "last_payment_error.decline_code"),
+            ("/metadata/decline_code", "metadata.decline_code"),
+        ]
+        .into_iter()
+        .find_map(|(pointer, from)| object.pointer(pointer).and_then(Value::as_str).map(|c| (c, from)))
+        .unwrap_or(("card_declined", ""));
+        fields::line(code, 100).map_err(|why| {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("decline code {why}"))
+                .field(format!("data.object.{from}"))
+        })?;
         let first_failed = invoice.payment_failure.as_ref().map_or(at, |f| f.first_failed);
         invoice.payment_failure =
             Some(PaymentFailure { decline_code: code.to_string(), attempts, first_failed, last_attempt: at });
     }
     let data = Dataset { customers: vec![customer], invoices: vec![invoice], events: vec![] };
+    checked(&data, true)?;
     let report = store.import(&data, Utc::now()).await?;
     Ok(serde_json::to_value(report).unwrap_or_default())
 }
@@ -253,7 +302,11 @@ async fn dispute_event(app: &App, kind: &str, object: &Value) -> Result<Value, A
         return Ok(json!({ "ignored": format!("no invoice for {}", refs.join(", ")) }));
     };
     let event = if kind == "charge.dispute.created" {
-        Event::DisputeOpened { reason: text(object, "reason").unwrap_or_default() }
+        let reason = text(object, "reason").unwrap_or_default();
+        fields::line(&reason, 500).map_err(|why| {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("dispute reason {why}")).field("data.object.reason")
+        })?;
+        Event::DisputeOpened { reason }
     } else {
         Event::DisputeClosed
     };

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 mod csv;
+pub mod fields;
 
 use crate::invoice::{
     Customer, Event, Invoice, InvoiceKind, InvoiceStatus, PaymentFailure, PaymentMethod, PromiseToPay,
@@ -282,15 +283,21 @@ pub fn read_dataset(path: &Path) -> anyhow::Result<Dataset> {
 }
 
 pub fn parse_dataset(file: &str, text: &str) -> Result<Dataset, BadInput> {
-    let raw: RawDataset = serde_json::from_str(text).map_err(|e| BadInput {
-        file: file.into(),
-        problems: vec![Problem {
-            location: format!("line {}, column {}", e.line(), e.column()),
-            field: "json".into(),
-            reason: e.to_string(),
-        }],
+    let raw: RawDataset = serde_json::from_str(text).map_err(|e| {
+        let reason = e.to_string();
+        // An unknown field is named as the field; anything else is the JSON's.
+        let field = unknown_field(&reason).unwrap_or("json").to_string();
+        BadInput {
+            file: file.into(),
+            problems: vec![Problem { location: format!("line {}, column {}", e.line(), e.column()), field, reason }],
+        }
     })?;
     check_dataset(file, raw, None, vec![])
+}
+
+/// The field serde names in "unknown field `x`, expected ...".
+pub fn unknown_field(reason: &str) -> Option<&str> {
+    reason.strip_prefix("unknown field `").and_then(|rest| rest.split('`').next())
 }
 
 /// Checks a raw dataset. `labels` names where each customer and invoice came
@@ -325,11 +332,6 @@ fn check_dataset(
         if c.email.is_none() && c.phone.is_none() && c.postal_address.is_none() {
             check.bad(&at, "email", "no email, phone or postal address: the customer cannot be reached");
         }
-        if let Some(email) = &c.email
-            && !email.contains('@')
-        {
-            check.bad(&at, "email", format!("{email:?} is not an email address"));
-        }
         if c.paid_on_time > c.invoices_paid {
             check.bad(&at, "paid_on_time", "more invoices paid on time than paid");
         }
@@ -337,25 +339,28 @@ fn check_dataset(
             Some(s) => check.date(&at, "customer_since", s),
             None => NaiveDate::from_ymd_opt(1970, 1, 1),
         };
-        if let (Some(timezone), Some(customer_since)) = (timezone, since) {
-            data.customers.push(Customer {
-                id: c.id,
-                name: c.name,
-                email: c.email,
-                phone: c.phone,
-                postal_address: c.postal_address,
-                locale: c.locale,
-                timezone,
-                segment: c.segment,
-                business: c.business,
-                tags: c.tags,
-                customer_since,
-                invoices_paid: c.invoices_paid,
-                paid_on_time: c.paid_on_time,
-                opted_out: c.opted_out,
-                dunning_stop: c.dunning_stop,
-            });
+        let customer = Customer {
+            id: c.id,
+            name: c.name,
+            email: c.email,
+            phone: c.phone,
+            postal_address: c.postal_address,
+            locale: c.locale,
+            timezone: timezone.unwrap_or(chrono_tz::UTC),
+            segment: c.segment,
+            business: c.business,
+            tags: c.tags,
+            customer_since: since.unwrap_or_default(),
+            invoices_paid: c.invoices_paid,
+            paid_on_time: c.paid_on_time,
+            opted_out: c.opted_out,
+            dunning_stop: c.dunning_stop,
+        };
+        // The same rules as the API's and the Stripe webhook's (`fields`).
+        for (field, reason) in fields::customer(&customer) {
+            check.bad(&at, &field, reason);
         }
+        data.customers.push(customer);
     }
 
     let mut invoice_ids = HashSet::new();
@@ -409,31 +414,35 @@ fn check_dataset(
             opened: issued.unwrap_or_default().and_hms_opt(0, 0, 0).unwrap().and_utc(),
             reason,
         });
-        if let (Some(amount_due), Some(amount_paid), Some(issued), Some(due)) = (due_amount, paid_amount, issued, due) {
-            if amount_paid > amount_due {
-                check.bad(&at, "amount_paid", "more paid than due");
-            }
-            data.invoices.push(Invoice {
-                id: r.id,
-                number: r.number,
-                customer_id: r.customer,
-                status: r.status,
-                kind: r.kind,
-                currency: r.currency,
-                amount_due,
-                amount_paid,
-                issued,
-                due,
-                payment_link: r.payment_link,
-                payment_failure: failure,
-                dispute,
-                promise_to_pay: promise,
-                payment_method: method,
-                refs: vec![],
-                plan: None,
-                fees: vec![],
-            });
+        if let (Some(amount_due), Some(amount_paid)) = (due_amount, paid_amount)
+            && amount_paid > amount_due
+        {
+            check.bad(&at, "amount_paid", "more paid than due");
         }
+        let invoice = Invoice {
+            id: r.id,
+            number: r.number,
+            customer_id: r.customer,
+            status: r.status,
+            kind: r.kind,
+            currency: r.currency,
+            amount_due: due_amount.unwrap_or_default(),
+            amount_paid: paid_amount.unwrap_or_default(),
+            issued: issued.unwrap_or_default(),
+            due: due.unwrap_or_default(),
+            payment_link: r.payment_link,
+            payment_failure: failure,
+            dispute,
+            promise_to_pay: promise,
+            payment_method: method,
+            refs: vec![],
+            plan: None,
+            fees: vec![],
+        };
+        for (field, reason) in fields::invoice(&invoice) {
+            check.bad(&at, &field, reason);
+        }
+        data.invoices.push(invoice);
     }
 
     for (i, mut e) in raw.events.into_iter().enumerate() {
@@ -452,9 +461,7 @@ fn check_dataset(
         {
             check.bad(&at, "invoice", format!("unknown invoice {id:?}"));
         }
-        let event = serde_json::from_value::<Event>(Value::Object(e))
-            .map_err(|err| check.bad(&at, "type", err.to_string()))
-            .ok();
+        let event = fields::event(&e).map_err(|bad| check.bad(&at, &bad.field, bad.reason)).ok();
         if let (Some(invoice_id), Some(on), Some(event)) = (invoice, on, event) {
             data.events.push(ScriptedEvent { invoice_id, on, event });
         }
@@ -522,6 +529,56 @@ mod tests {
     fn unknown_fields_are_refused_with_their_position() {
         let err = parse_dataset("x.json", r#"{"invoices": [], "custmers": []}"#).unwrap_err();
         assert!(err.problems[0].reason.contains("unknown field `custmers`"), "{err}");
+        assert_eq!(err.problems[0].field, "custmers");
         assert!(err.problems[0].location.starts_with("line 1"));
+    }
+
+    #[test]
+    fn hostile_fields_are_named_where_they_are() {
+        let text = r#"{
+          "customers": [
+            {"id": "c1", "name": "A\r\nB", "email": "a@example.com\r\nBcc: x@example.org", "locale": "zz_ZZ@@",
+             "timezone": "Europe/Rome", "opted_out": ["email", "../../x"], "segment": "../etc"},
+            {"id": "c2", "name": "B", "email": "b@example.com", "locale": "it-IT", "timezone": "Europe/Rome"}
+          ],
+          "invoices": [
+            {"id": "i1", "number": "NUMBERNUMBER", "customer": "c2", "currency": "EUR", "amount_due": "10",
+             "issued": "2026-01-01", "due": "2026-01-31", "payment_link": "javascript:alert(1)"}
+          ],
+          "events": [
+            {"invoice": "i1", "on": "2026-02-01", "type": "promise-to-pay", "until": "2026-02-30"},
+            {"invoice": "i1", "on": "2026-02-01", "type": "opt-out", "channel": "../../x"},
+            {"invoice": "i1", "on": "2026-02-01", "type": "paid", "admin": true}
+          ]
+        }"#
+        .replace("NUMBERNUMBER", &"9".repeat(201));
+        let err = parse_dataset("x.json", &text).unwrap_err();
+        let found: Vec<(&str, &str)> = err.problems.iter().map(|p| (p.location.as_str(), p.field.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                ("customers[0] (c1)", "name"),
+                ("customers[0] (c1)", "email"),
+                ("customers[0] (c1)", "locale"),
+                ("customers[0] (c1)", "segment"),
+                ("customers[0] (c1)", "opted_out"),
+                ("invoices[0] (i1)", "number"),
+                ("invoices[0] (i1)", "payment_link"),
+                ("events[0]", "until"),
+                ("events[1]", "channel"),
+                ("events[2]", "admin"),
+            ],
+            "{err}"
+        );
+        // The same rules for a CSV row.
+        let csv = "invoice_id,number,customer_id,name,email,locale,timezone,currency,amount_due,issued,due,payment_link,opted_out\n\
+                   i1,F-1,c1,Rossi,\"a@rossi.it\r\nBcc: x@y.z\",it_IT,Europe/Rome,EUR,100,2026-01-01,2026-01-31,javascript:alert(1),sms;../../x\n";
+        let err = csv::parse("x.csv", csv).unwrap_err();
+        let found: Vec<(&str, &str)> = err.problems.iter().map(|p| (p.location.as_str(), p.field.as_str())).collect();
+        assert_eq!(
+            found,
+            [("line 2", "email"), ("line 2", "locale"), ("line 2", "opted_out"), ("line 2", "payment_link")],
+            "{err}"
+        );
     }
 }

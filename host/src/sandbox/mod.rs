@@ -293,8 +293,11 @@ impl Sandbox {
         };
         let mut plugin = Plugin { id, body, engine: self.engine.clone(), limits: self.limits };
         let info = plugin.describe().map_err(|reason| bad(format!("describe failed: {reason}")))?;
-        if info.name.is_empty() || info.version.is_empty() || info.name.len() > 64 || info.version.len() > 32 {
-            return Err(bad(format!("describe returned an unusable name/version {:?} {:?}", info.name, info.version)));
+        if let Err(why) = crate::names::check("describe().name", &info.name) {
+            return Err(bad(why));
+        }
+        if info.version.is_empty() || info.version.len() > 32 || info.version.chars().any(char::is_control) {
+            return Err(bad(format!("describe returned an unusable version {:?}", info.version)));
         }
         plugin.id.name = info.name;
         plugin.id.version = info.version;

@@ -34,10 +34,29 @@ pub struct TaskRow {
     pub done_at: Option<i64>,
 }
 
+/// What an activation is for: a policy for a segment, or an adapter for a
+/// channel. Each has its own activations and rollbacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Segment,
+    Channel,
+}
+
+impl Scope {
+    fn as_str(self) -> &'static str {
+        match self {
+            Scope::Segment => "segment",
+            Scope::Channel => "channel",
+        }
+    }
+}
+
 impl Store {
-    pub async fn activate(&self, segment: &str, sha256: &str, path: &str, now: i64) -> anyhow::Result<()> {
-        sqlx::query("INSERT INTO activations (segment, plugin_sha256, plugin_path, at) VALUES ($1, $2, $3, $4)")
-            .bind(segment)
+    /// Puts `sha256` in force for a segment (a policy) or a channel (an adapter).
+    pub async fn activate(&self, scope: Scope, name: &str, sha256: &str, path: &str, now: i64) -> anyhow::Result<()> {
+        sqlx::query("INSERT INTO activations (scope, segment, plugin_sha256, plugin_path, at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(scope.as_str())
+            .bind(name)
             .bind(sha256)
             .bind(path)
             .bind(now)
@@ -46,10 +65,12 @@ impl Store {
         Ok(())
     }
 
-    /// Removes the newest activation of a segment; false if there was none.
-    pub async fn roll_back(&self, segment: &str) -> anyhow::Result<bool> {
-        let row = sqlx::query("SELECT MAX(id) AS id FROM activations WHERE segment = $1")
-            .bind(segment)
+    /// Removes the newest activation of a segment or a channel; false if there was none.
+    /// A segment's rollback never touches a channel's, whatever the names.
+    pub async fn roll_back(&self, scope: Scope, name: &str) -> anyhow::Result<bool> {
+        let row = sqlx::query("SELECT MAX(id) AS id FROM activations WHERE scope = $1 AND segment = $2")
+            .bind(scope.as_str())
+            .bind(name)
             .fetch_one(&self.pool)
             .await?;
         let Some(id) = row.try_get::<Option<i64>, _>("id")? else { return Ok(false) };
@@ -57,12 +78,14 @@ impl Store {
         Ok(true)
     }
 
-    /// The activation in force per segment: (segment, sha256, path).
-    pub async fn activations(&self) -> anyhow::Result<Vec<(String, String, String)>> {
+    /// The activation in force per segment or per channel: (name, sha256, path).
+    pub async fn activations(&self, scope: Scope) -> anyhow::Result<Vec<(String, String, String)>> {
         let rows = sqlx::query(
-            "SELECT a.segment, a.plugin_sha256, a.plugin_path FROM activations a \
-             WHERE a.id = (SELECT MAX(b.id) FROM activations b WHERE b.segment = a.segment) ORDER BY a.segment",
+            "SELECT a.segment, a.plugin_sha256, a.plugin_path FROM activations a WHERE a.scope = $1 \
+             AND a.id = (SELECT MAX(b.id) FROM activations b WHERE b.scope = a.scope AND b.segment = a.segment) \
+             ORDER BY a.segment",
         )
+        .bind(scope.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()

@@ -138,6 +138,12 @@ UPDATE outbox SET legacy_key = 1;
 CREATE INDEX outbox_due_messages ON outbox (customer_id, id)
     WHERE state = 'pending' AND kind IN ('remind', 'offer-plan', 'instalment')
 "#;
+    let scopes = r#"
+-- Activations of policies (per segment) and of adapters (per channel) apart:
+-- a segment named like a channel can no longer touch one.
+ALTER TABLE activations ADD COLUMN scope TEXT NOT NULL DEFAULT 'segment';
+UPDATE activations SET scope = 'channel', segment = SUBSTR(segment, 9) WHERE segment LIKE 'channel:%'
+"#;
     let stripe = r#"
 -- Stripe events handled, by id (Stripe delivers one more than once), and per
 -- object the time of the newest event applied (it delivers them out of order).
@@ -161,6 +167,7 @@ CREATE TABLE stripe_objects (
         (4, split(&shadows)),
         (5, split(claims)),
         (6, split(stripe)),
+        (7, split(scopes)),
     ]
 }
 

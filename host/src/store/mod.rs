@@ -16,7 +16,7 @@ pub use stripe::StripeGate;
 /// What a reminder sent inside another invoice's message has as its receipt,
 /// before the lead's key: it is not a contact of its own for the weekly cap.
 pub const IN_THE_MESSAGE_OF: &str = "in the message of ";
-pub use admin::{ShadowRow, TaskRow};
+pub use admin::{Scope, ShadowRow, TaskRow};
 
 use std::path::Path;
 use std::str::FromStr;
