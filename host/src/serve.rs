@@ -40,6 +40,13 @@ pub async fn run(db: &Path, config: Config, mut catalog: Catalog, listen: Socket
     let tick = Duration::from_secs(config.serve.tick_seconds.max(1));
     let watch = config.serve.watch.as_ref().map(|w| config.resolve(w));
     let plugins_dir = crate::runtime::beside_database(db).join("plugins");
+    // Uploads a crash cut off halfway are of no use to anyone.
+    for entry in std::fs::read_dir(&plugins_dir).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        if name.to_str().is_some_and(|n| n.starts_with(".upload-") && n.ends_with(".part")) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
     let (default_locale, public_reads) = (config.serve.default_locale.clone(), config.serve.public_reads);
 
     let runtime = Arc::new(Runtime::open(db, config, &mut catalog).await?);
