@@ -405,9 +405,12 @@ impl Config {
         // Segments and channels are names that reach URLs, files and labels: slugs only.
         let named = config.policies.segments.keys().map(|k| ("policies.segments", k)).chain(
             config.channels.keys().map(|k| ("channels", k)).chain(
-                config.sending.windows.keys().map(|k| ("sending.windows", k)).chain(
-                    config.sending.consolidate.iter().map(|k| ("sending.consolidate", k)),
-                ),
+                config
+                    .sending
+                    .windows
+                    .keys()
+                    .map(|k| ("sending.windows", k))
+                    .chain(config.sending.consolidate.iter().map(|k| ("sending.consolidate", k))),
             ),
         );
         for (table, name) in named {
@@ -423,6 +426,8 @@ impl Config {
             return Err(bad("sending.claim_seconds: must be at least 1".into()));
         }
         config.sender().map_err(bad)?;
+        crate::intake::fields::locale(&config.serve.default_locale)
+            .map_err(|why| bad(format!("serve.default_locale: {why}")))?;
         Ok(config)
     }
 

@@ -34,7 +34,8 @@ mod tests {
             assert!(is_slug(good), "{good}");
         }
         let long = "x".repeat(10_000);
-        for bad in ["", "channel:email", "../../etc", "a/b", "CR\r\nLF", "nul\0", "-lead", "Retail", "é", long.as_str()] {
+        for bad in ["", "channel:email", "../../etc", "a/b", "CR\r\nLF", "nul\0", "-lead", "Retail", "é", long.as_str()]
+        {
             assert!(!is_slug(bad), "{bad:?}");
         }
         let err = check("segment", "bad\r\nname").unwrap_err();

@@ -33,8 +33,12 @@ fn hostile_names_are_refused_and_a_segment_never_touches_a_channel() {
             assert_eq!(status, 422, "{shown} {route}: {answer}");
             assert_eq!(answer["field"], field, "{shown} {route}: {answer}");
         }
-        let (status, answer) =
-            svc.call("POST", &format!("/v1/channels/{name}/adapter"), Some(TOKEN), &json!({ "plugin": echo["sha256"] }).to_string());
+        let (status, answer) = svc.call(
+            "POST",
+            &format!("/v1/channels/{name}/adapter"),
+            Some(TOKEN),
+            &json!({ "plugin": echo["sha256"] }).to_string(),
+        );
         assert_eq!((status, answer["field"].as_str()), (422, Some("channel")), "{answer}");
     }
     // Nothing of that was kept.

@@ -11,12 +11,12 @@ use chrono::{NaiveDate, NaiveTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::store::Scope;
 use super::{Answer, ApiError, App, ok, parse_json};
 use crate::intake;
 use crate::sandbox::v0_1::{self, Setting};
 use crate::sandbox::{Plugin, PluginKind, PluginSource};
 use crate::simulate;
+use crate::store::Scope;
 
 pub async fn ready(State(app): State<Arc<App>>) -> impl IntoResponse {
     if app.runtime.store.ping().await {

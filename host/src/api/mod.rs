@@ -56,8 +56,11 @@ impl ApiError {
         ApiError { status, error: error.into(), field: None }
     }
 
+    /// The field the refusal is about; a field whose name is empty (a JSON key
+    /// `""`) is named as the body's JSON, so a client always has a name to show.
     pub fn field(mut self, field: impl Into<String>) -> Self {
-        self.field = Some(field.into());
+        let field = field.into();
+        self.field = Some(if field.is_empty() { "json".into() } else { field });
         self
     }
 }

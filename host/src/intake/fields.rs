@@ -93,6 +93,22 @@ pub fn payment_link(text: &str) -> Result<(), String> {
     }
     let url = url::Url::parse(text).map_err(|e| format!("{} is not a URL ({e})", shown(text)))?;
     let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    // WHATWG parsing forgives `https:;//x` (host ";"): the link must be written
+    // out in full, to a host that is a real domain name or an address.
+    let written = text.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+        || text.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://"));
+    let real_host = match url.host() {
+        Some(url::Host::Domain(d)) => {
+            !d.is_empty()
+                && d.split('.')
+                    .all(|label| !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        }
+        Some(_) => true,
+        None => false,
+    };
+    if !written || !real_host {
+        return Err(format!("{} is not a link to a host (https://host/...)", shown(text)));
+    }
     match url.scheme() {
         "https" if url.host_str().is_some() => {}
         "http" if local => {}
@@ -290,6 +306,25 @@ pub fn event(object: &Map<String, Value>) -> Result<Event, BadEvent> {
         line(&fee.reason, 500).map_err(|r| bad("fee.reason", r))?;
     }
     Ok(event)
+}
+
+#[cfg(test)]
+mod link_tests {
+    use super::payment_link;
+
+    #[test]
+    fn a_link_is_written_out_to_a_real_host() {
+        for good in
+            ["https://pay.example/inv-1", "HTTPS://pay.example", "http://localhost:8080/x", "https://10.0.0.1/p"]
+        {
+            assert_eq!(payment_link(good), Ok(()), "{good}");
+        }
+        for bad in
+            ["https:;//pay.example/inv-1001", "https:'//pay.example", "https:pay.example", "https://pay_x.example/"]
+        {
+            assert!(payment_link(bad).is_err(), "{bad}");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -286,7 +286,8 @@ pub fn parse_dataset(file: &str, text: &str) -> Result<Dataset, BadInput> {
     let raw: RawDataset = serde_json::from_str(text).map_err(|e| {
         let reason = e.to_string();
         // An unknown field is named as the field; anything else is the JSON's.
-        let field = unknown_field(&reason).unwrap_or("json").to_string();
+        // An unknown key may be named "": the problem is then the JSON's.
+        let field = unknown_field(&reason).filter(|f| !f.is_empty()).unwrap_or("json").to_string();
         BadInput {
             file: file.into(),
             problems: vec![Problem { location: format!("line {}, column {}", e.line(), e.column()), field, reason }],

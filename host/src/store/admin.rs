@@ -54,14 +54,16 @@ impl Scope {
 impl Store {
     /// Puts `sha256` in force for a segment (a policy) or a channel (an adapter).
     pub async fn activate(&self, scope: Scope, name: &str, sha256: &str, path: &str, now: i64) -> anyhow::Result<()> {
-        sqlx::query("INSERT INTO activations (scope, segment, plugin_sha256, plugin_path, at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(scope.as_str())
-            .bind(name)
-            .bind(sha256)
-            .bind(path)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO activations (scope, segment, plugin_sha256, plugin_path, at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(scope.as_str())
+        .bind(name)
+        .bind(sha256)
+        .bind(path)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
