@@ -235,14 +235,17 @@ fn a_phone_step_opens_a_task_with_a_script_in_the_customers_language() {
 
 #[test]
 fn after_a_permanent_failure_the_policy_switches_channel() {
+    // A relay that knows the address does not exist ("550 user unknown" at
+    // RCPT); a postal address to fall back on.
+    let relay = crate::delivery::Counter::start(&["--refuse-rcpt", "amministrazione@rome.example"]);
     let site = Site::new();
-    // An address the relay can never deliver to; a postal address to fall back on.
+    site.write("sollecito.toml", &format!("[email]\nsmtp_url = \"{}\"\n", relay.url()));
     let data = format!(
         r#"{{"customers": [{}], "invoices": [{}]}}"#,
         customer(
             "rome",
             "Europe/Rome",
-            r#", "email": "amministrazione@", "postal_address": "Via Po 1, 10124 Torino TO""#
+            r#", "email": "amministrazione@rome.example", "postal_address": "Via Po 1, 10124 Torino TO""#
         )
         .replace(r#""email": "rome@example.com", "#, ""),
         invoice("i-1", "rome", "").replace("2026-10-28", "2026-10-01")

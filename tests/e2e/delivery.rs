@@ -62,7 +62,7 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// `python3 tests/fixtures/smtp_counter.py` on a loopback port, logging to a file.
-struct Counter {
+pub struct Counter {
     port: u16,
     log: PathBuf,
     child: Option<Child>,
@@ -76,7 +76,7 @@ fn free_port() -> u16 {
 }
 
 impl Counter {
-    fn start(args: &[&str]) -> Self {
+    pub fn start(args: &[&str]) -> Self {
         Self::start_on(free_port(), args)
     }
 
@@ -125,7 +125,7 @@ impl Counter {
         }
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("smtp://127.0.0.1:{}", self.port)
     }
 

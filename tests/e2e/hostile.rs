@@ -1220,8 +1220,8 @@ impl Api {
         if status >= 400 {
             let error = answer.body.get("error").and_then(Value::as_str);
             let field = answer.body.get("field");
-            let named = matches!(status, 400 | 422) && !field.and_then(Value::as_str).is_some_and(|f| !f.is_empty());
-            if error.is_none_or(|e| e.trim().is_empty()) || field.is_none() || named {
+            let unnamed = matches!(status, 400 | 422) && field.and_then(Value::as_str).is_none_or(str::is_empty);
+            if error.is_none_or(|e| e.trim().is_empty()) || field.is_none() || unnamed {
                 return Err(format!(
                     "answered {status} without JSON error and field: {}; request {shown}",
                     show(&answer.text)

@@ -28,11 +28,7 @@ impl SmtpServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("python3 with aiosmtpd (test.sh installs it)");
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(20), "aiosmtpd did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        listening(port);
         SmtpServer { port, maildir, child, _dir: dir }
     }
 
@@ -153,12 +149,17 @@ impl SmtpServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("python3 with aiosmtpd (test.sh installs it)");
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(20), "smtp_tls.py did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        listening(port);
         SmtpServer { port, maildir, child, _dir: dir }
+    }
+}
+
+/// Waits until a server listens on `port` (20 s at most).
+fn listening(port: u16) {
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(20), "the SMTP server on {port} did not start");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
