@@ -121,7 +121,7 @@ impl Invoice {
 
     /// An amount of this invoice's currency for logs and records: "1250.00 EUR".
     pub fn money(&self, minor: i64) -> String {
-        crate::simulate::format_money(minor, &self.currency)
+        crate::money::format_money(minor, &self.currency)
     }
 }
 

@@ -11,6 +11,7 @@ pub mod deliver;
 pub mod guardrails;
 pub mod intake;
 pub mod invoice;
+pub mod money;
 pub mod names;
 pub mod plan;
 mod preflight;

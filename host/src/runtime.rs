@@ -42,6 +42,12 @@ impl Runtime {
     /// Opens the store and checks everything a run needs before touching it:
     /// policies load, templates render, the relay is usable.
     pub async fn open(db: &Path, config: Config, catalog: &mut Catalog) -> anyhow::Result<Self> {
+        Self::open_for(db, config, catalog, false).await
+    }
+
+    /// `open`; with `dry_run`, for a tick that writes nothing: no outbox folder,
+    /// no worker lock file (the database must already exist: see `run --dry-run`).
+    pub async fn open_for(db: &Path, config: Config, catalog: &mut Catalog, dry_run: bool) -> anyhow::Result<Self> {
         let bad = |reason: String| BadConfig { file: "config".into(), reason };
         let policies = Policies::resolve(&config, catalog)?;
         let beside = beside_database(db);
@@ -62,7 +68,8 @@ impl Runtime {
                     Some(d) => config.resolve(d),
                     None => beside.join("outbox"),
                 };
-                (Arc::new(LettreRelay::folder(dir.clone())?), Some(dir))
+                let relay = if dry_run { LettreRelay::Folder(dir.clone()) } else { LettreRelay::folder(dir.clone())? };
+                (Arc::new(relay), Some(dir))
             }
         };
         let letters = beside.join("letters");
@@ -82,7 +89,7 @@ impl Runtime {
         let store = Store::open(&db.display().to_string()).await?;
         // Workers on this machine see each other stop through lock files beside
         // a SQLite database; elsewhere a stopped worker's claims come back with their lease.
-        let registry = (!db.to_str().is_some_and(|d| d.contains("://"))).then(|| beside.join(".workers"));
+        let registry = (!dry_run && !db.to_str().is_some_and(|d| d.contains("://"))).then(|| beside.join(".workers"));
         let worker = crate::deliver::Worker::new(registry).context("registering this worker")?;
         Ok(Runtime {
             store,

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::guardrails::{self, Request};
 use crate::intake::Dataset;
 use crate::invoice::{Customer, Invoice, InvoiceStatus};
+use crate::money::format_money;
 use crate::sandbox::Plugin;
 use crate::sandbox::v0_1::{self, Action, Contact, Outcome, Setting};
 
@@ -241,26 +242,4 @@ fn apply(case: &mut Case, customer: &Customer, decision: v0_1::Decision, now: Da
 
 fn format_time(ts: i64) -> String {
     DateTime::from_timestamp(ts, 0).map_or_else(|| ts.to_string(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-}
-
-/// `1250.00 EUR`, `5000 JPY`, `1.250 KWD`.
-pub fn format_money(minor: i64, currency: &str) -> String {
-    let exp = crate::intake::currency_exponent(currency).unwrap_or(2) as u32;
-    if exp == 0 {
-        return format!("{minor} {currency}");
-    }
-    let scale = 10i64.pow(exp);
-    let sign = if minor < 0 { "-" } else { "" };
-    format!("{sign}{}.{:0width$} {currency}", minor.abs() / scale, minor.abs() % scale, width = exp as usize)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn money_is_shown_with_the_currency_decimals() {
-        assert_eq!(super::format_money(125_050, "EUR"), "1250.50 EUR");
-        assert_eq!(super::format_money(5000, "JPY"), "5000 JPY");
-        assert_eq!(super::format_money(1250, "KWD"), "1.250 KWD");
-        assert_eq!(super::format_money(7, "EUR"), "0.07 EUR");
-    }
 }

@@ -24,3 +24,4 @@ mod sandbox_limits;
 mod serve;
 mod smtp;
 mod stripe;
+mod structure;

@@ -84,8 +84,8 @@ pub async fn run(dir: &Path, days: u32, mut config: Config, mut catalog: Catalog
             ]);
         }
     }
-    println!("{table}\n");
-    println!(
+    out!("{table}\n")?;
+    out!(
         "{days} days from {start}, 4 ticks a day: {} evaluations, {} messages sent, {} waited for a sending window, {} for the weekly cap, {} blocked by guardrails, {} cancelled at delivery, {} failed, {} plugin errors",
         total.decided.evaluated,
         total.delivered.sent,
@@ -95,12 +95,12 @@ pub async fn run(dir: &Path, days: u32, mut config: Config, mut catalog: Catalog
         total.delivered.cancelled,
         total.delivered.failed,
         total.decided.plugin_errors
-    );
-    println!("database: {}", db.display());
+    )?;
+    out!("database: {}", db.display())?;
     if let Some(outbox) = &runtime.outbox_dir {
-        println!("emails:   {} (one .eml file per message)", outbox.display());
+        out!("emails:   {} (one .eml file per message)", outbox.display())?;
     }
-    println!("billing:  {} (what the stand-in processor and business system received)", billing_log.display());
-    println!("try:      sollecito --db {} history inv-1001", db.display());
+    out!("billing:  {} (what the stand-in processor and business system received)", billing_log.display())?;
+    out!("try:      sollecito --db {} history inv-1001", db.display())?;
     Ok(())
 }

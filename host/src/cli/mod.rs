@@ -2,6 +2,15 @@
 
 use std::path::PathBuf;
 
+/// `println!` that returns the error instead of panicking: a reader that went
+/// away (`sollecito history X | head -1`) ends the command quietly.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err($crate::cli::StdoutError)
+    }};
+}
+
 mod billing_standin;
 mod demo;
 mod pipeline;
@@ -71,6 +80,9 @@ pub enum Command {
         /// The time the import is recorded at (default: now).
         #[arg(long, value_name = "RFC3339")]
         at: Option<DateTime<Utc>>,
+        /// Also one line per event recorded (paid, payment failed, dispute...).
+        #[arg(long)]
+        verbose: bool,
         #[arg(long)]
         json: bool,
     },
@@ -130,6 +142,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a shell completion script, e.g. `sollecito completions bash > /etc/bash_completion.d/sollecito`.
+    Completions { shell: clap_complete::Shell },
 }
 
 #[derive(Subcommand)]
@@ -167,7 +181,35 @@ pub enum ShadowCommand {
 #[error("{0}")]
 pub struct BadUsage(pub String);
 
+/// Writing to stdout failed; a closed pipe is not an error (exit 0).
+#[derive(Debug, thiserror::Error)]
+#[error("writing to stdout: {0}")]
+pub struct StdoutError(#[source] pub std::io::Error);
+
+/// A policy failed on some invoices: exit code 3, after doing all the rest.
+#[derive(Debug, thiserror::Error)]
+#[error("the policy failed on {0} evaluation(s); `sollecito history INVOICE` names the error")]
+pub struct PluginErrors(pub usize);
+
+/// Whether the error is stdout's reader having gone away.
+fn closed_pipe(err: &anyhow::Error) -> bool {
+    err.downcast_ref::<StdoutError>().is_some_and(|e| e.0.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+/// Printing that stops quietly when stdout's reader went away.
+fn printed(result: anyhow::Result<()>) -> anyhow::Result<()> {
+    match result {
+        Err(e) if closed_pipe(&e) => Ok(()),
+        other => other,
+    }
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Completions { shell } = cli.command {
+        let mut script = vec![];
+        clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "sollecito", &mut script);
+        return printed(out!("{}", String::from_utf8_lossy(&script).trim_end()).map_err(Into::into));
+    }
     let cache_dir = if cli.no_cache { None } else { cli.cache_dir.clone().or_else(CompiledCache::default_dir) };
     let sandbox = Sandbox::new(Limits::default(), cache_dir)?;
     let mut catalog = Catalog::new(sandbox)?;
@@ -178,15 +220,18 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let config = || Config::load(config_path.as_deref());
     let tokio = || tokio::runtime::Builder::new_multi_thread().enable_all().build();
     match cli.command {
-        Command::Import { file, at, json } => {
+        Command::Import { file, at, verbose, json } => {
             let data = intake::read_file(&file)?;
             let report = tokio()?.block_on(pipeline::import(&cli.db, &data, at.unwrap_or_else(Utc::now)))?;
-            pipeline::print_import(&report, json)?;
+            pipeline::print_import(&report, verbose, json)?;
         }
         Command::Run { at, dry_run, json } => {
             let report =
                 tokio()?.block_on(pipeline::run(&cli.db, config()?, catalog, at.unwrap_or_else(Utc::now), dry_run))?;
-            pipeline::print_tick(&report, json)?;
+            printed(pipeline::print_tick(&report, json))?;
+            if report.decided.plugin_errors > 0 {
+                return Err(PluginErrors(report.decided.plugin_errors).into());
+            }
         }
         Command::History { invoice, json } => {
             tokio()?.block_on(pipeline::history(&cli.db, &invoice, json))?;
@@ -233,18 +278,23 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let timelines = simulate::run(&policy, data, &simulate::Options { from, to, tick, settings });
             if json {
                 let doc = serde_json::json!({ "policy": policy.id, "from": from, "to": to, "timelines": timelines });
-                println!("{}", serde_json::to_string_pretty(&doc)?);
+                printed(out!("{}", serde_json::to_string_pretty(&doc)?).map_err(Into::into))?;
             } else {
-                print_timelines(&policy.id, from, to, &timelines);
+                printed(print_timelines(&policy.id, from, to, &timelines))?;
+            }
+            let errors = timelines.iter().flat_map(|t| &t.entries).filter(|e| e.what == "error").count();
+            if errors > 0 {
+                return Err(PluginErrors(errors).into());
             }
         }
+        Command::Completions { .. } => {} // before loading plugins, above
         Command::Plugins { files, json } => {
             for f in &files {
                 catalog.load_file(f)?;
             }
             let ids: Vec<&PluginId> = catalog.plugins().iter().map(|p| &p.id).collect();
             if json {
-                println!("{}", serde_json::to_string_pretty(&ids)?);
+                out!("{}", serde_json::to_string_pretty(&ids)?)?;
             } else {
                 let mut table = Table::new();
                 table
@@ -254,7 +304,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     let kind = serde_json::to_value(id.kind)?.as_str().unwrap_or_default().to_string();
                     table.add_row([&id.name, &id.version, &kind, id.world, &id.sha256, &id.source.to_string()]);
                 }
-                println!("{table}");
+                out!("{table}")?;
             }
         }
     }
@@ -271,10 +321,10 @@ fn parse_settings(pairs: &[String]) -> anyhow::Result<Vec<Setting>> {
         .collect()
 }
 
-fn print_timelines(policy: &PluginId, from: NaiveDate, to: NaiveDate, timelines: &[Timeline]) {
-    println!("policy {policy}, {from} to {to}, nothing sent\n");
+fn print_timelines(policy: &PluginId, from: NaiveDate, to: NaiveDate, timelines: &[Timeline]) -> anyhow::Result<()> {
+    out!("policy {policy}, {from} to {to}, nothing sent\n")?;
     for t in timelines {
-        println!("{} ({}) {}: {} due {} -> {}", t.number, t.invoice, t.customer, t.amount_due, t.due, t.outcome);
+        out!("{} ({}) {}: {} due {} -> {}", t.number, t.invoice, t.customer, t.amount_due, t.due, t.outcome)?;
         let mut table = Table::new();
         table
             .load_preset(UTF8_FULL_CONDENSED)
@@ -293,15 +343,20 @@ fn print_timelines(policy: &PluginId, from: NaiveDate, to: NaiveDate, timelines:
             ]);
         }
         if t.entries.is_empty() {
-            println!("  nothing happened in the range\n");
+            out!("  nothing happened in the range\n")?;
         } else {
-            println!("{table}\n");
+            out!("{table}\n")?;
         }
     }
+    Ok(())
 }
 
-/// Exit code for an error: 2 for bad input or config, 1 for anything else.
+/// Exit code for an error: 2 for bad input or config, 3 when a policy failed
+/// on some invoices (everything else done), 1 for anything else.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
+    if err.is::<PluginErrors>() {
+        return 3;
+    }
     let bad_input = err.is::<BadUsage>()
         || err.is::<crate::config::BadConfig>()
         || err.is::<intake::BadInput>()
@@ -313,14 +368,35 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
 /// Used by `main`: parse, run, report.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
+    let json_logs = match std::env::var("SOLLECITO_LOG_FORMAT").as_deref() {
+        Ok("json") => true,
+        Ok("text" | "") | Err(_) => false,
+        Ok(other) => {
+            eprintln!("error: SOLLECITO_LOG_FORMAT={other:?}: expected \"text\" or \"json\"");
+            return 2;
+        }
+    };
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SOLLECITO_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    if json_logs {
+        // One JSON object a line, for the service's log collector.
+        logs.json().flatten_event(true).init();
+    } else {
+        // Colour only for a person at a terminal (https://no-color.org).
+        use std::io::IsTerminal as _;
+        let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        logs.with_ansi(colour).init();
+    }
     match run(cli) {
         Ok(()) => 0,
+        Err(e) if closed_pipe(&e) => 0,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            if json_logs {
+                tracing::error!("{e:#}");
+            } else {
+                eprintln!("error: {e:#}");
+            }
             exit_code(&e)
         }
     }

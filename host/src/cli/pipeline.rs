@@ -22,16 +22,33 @@ pub async fn import(db: &Path, data: &Dataset, now: DateTime<Utc>) -> anyhow::Re
     store.import(data, now).await
 }
 
-pub fn print_import(r: &ImportReport, json: bool) -> anyhow::Result<()> {
+/// A summary whatever the number of invoices: the counts, then the events by
+/// kind; `verbose` adds one line per event.
+pub fn print_import(r: &ImportReport, verbose: bool, json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(r)?);
-    } else {
-        println!(
-            "imported: {} customers added, {} updated; {} invoices added, {} updated; {} unchanged",
-            r.customers_added, r.customers_updated, r.invoices_added, r.invoices_updated, r.unchanged
-        );
+        out!("{}", serde_json::to_string_pretty(r)?)?;
+        return Ok(());
+    }
+    out!(
+        "imported: {} customers added, {} updated; {} invoices added, {} updated; {} unchanged",
+        r.customers_added,
+        r.customers_updated,
+        r.invoices_added,
+        r.invoices_updated,
+        r.unchanged
+    )?;
+    // Events read "INVOICE: KIND"; the kinds are a handful (paid, payment-failed, dispute-opened...).
+    let mut by_kind = std::collections::BTreeMap::<&str, usize>::new();
+    for e in &r.events {
+        *by_kind.entry(e.rsplit_once(": ").map_or(e.as_str(), |(_, kind)| kind)).or_default() += 1;
+    }
+    if !by_kind.is_empty() {
+        let kinds: Vec<String> = by_kind.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
+        out!("events:   {} ({})", r.events.len(), kinds.join(", "))?;
+    }
+    if verbose {
         for e in &r.events {
-            println!("  event {e}");
+            out!("  event {e}")?;
         }
     }
     Ok(())
@@ -44,48 +61,56 @@ pub async fn run(
     now: DateTime<Utc>,
     dry_run: bool,
 ) -> anyhow::Result<TickReport> {
-    let runtime = Runtime::open(db, config, &mut catalog).await?;
+    // A dry run on a folder with no database refuses, as `history` does, rather
+    // than create an empty one: there would be nothing to evaluate, and the
+    // operator most likely mistyped `--db` or ran it in the wrong folder.
+    let url = db.to_str().is_some_and(|d| d.contains("://") || d.starts_with("sqlite:"));
+    if dry_run && !url && !db.exists() {
+        return Err(BadUsage(format!("no database at {}", db.display())).into());
+    }
+    let runtime = Runtime::open_for(db, config, &mut catalog, dry_run).await?;
     runtime.tick(now, dry_run).await
 }
 
 pub fn print_tick(r: &TickReport, json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(r)?);
+        out!("{}", serde_json::to_string_pretty(r)?)?;
         return Ok(());
     }
     let d = &r.decided;
     let s = &r.delivered;
-    println!("tick at {}{}", r.at.to_rfc3339(), if r.dry_run { " (dry run: nothing written or sent)" } else { "" });
-    println!("  evaluated         {}", d.evaluated);
-    println!("  reminders queued  {}", d.reminders_queued);
-    println!("  other actions     {}", d.actions_recorded);
-    println!("  reminders sent    {}", s.sent);
-    println!(
+    out!("tick at {}{}", r.at.to_rfc3339(), if r.dry_run { " (dry run: nothing written or sent)" } else { "" })?;
+    out!("  evaluated         {}", d.evaluated)?;
+    out!("  reminders queued  {}", d.reminders_queued)?;
+    out!("  other actions     {}", d.actions_recorded)?;
+    out!("  reminders sent    {}", s.sent)?;
+    out!(
         "  deferred          {} (sending window {}, weekly cap {}, one per tick {}, retry {})",
         s.deferred_window + s.deferred_cap + s.deferred_tick + s.retry_later,
         s.deferred_window,
         s.deferred_cap,
         s.deferred_tick,
         s.retry_later
-    );
-    println!("  blocked           {} at decision, {} cancelled at delivery", d.blocked, s.cancelled);
-    println!("  failed            {}", s.failed);
+    )?;
+    out!("  blocked           {} at decision, {} cancelled at delivery", d.blocked, s.cancelled)?;
+    out!("  failed            {}", s.failed)?;
     if s.setup_faults > 0 {
-        println!("  waiting on setup  {} (the relay failed on the operator's setup; see the log)", s.setup_faults);
+        out!("  waiting on setup  {} (the relay failed on the operator's setup; see the log)", s.setup_faults)?;
     }
     if s.uncertain_resent + s.uncertain_held > 0 {
-        println!(
+        out!(
             "  uncertain         {} resent, {} held (in flight when a worker stopped)",
-            s.uncertain_resent, s.uncertain_held
-        );
+            s.uncertain_resent,
+            s.uncertain_held
+        )?;
     }
-    println!("  plugin errors     {}", d.plugin_errors);
+    out!("  plugin errors     {}", d.plugin_errors)?;
     for (kind, results) in &s.actions {
         let results: Vec<String> = results.iter().map(|(result, n)| format!("{n} {result}")).collect();
-        println!("  {kind:<17} {}", results.join(", "));
+        out!("  {kind:<17} {}", results.join(", "))?;
     }
     for e in &d.errors {
-        println!("    {e}");
+        out!("    {e}")?;
     }
     Ok(())
 }
@@ -122,7 +147,7 @@ pub async fn history(db: &Path, invoice: &str, json: bool) -> anyhow::Result<()>
     if json {
         let doc =
             serde_json::json!({ "invoice": invoice, "events": events, "decisions": decisions, "actions": outbox });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        out!("{}", serde_json::to_string_pretty(&doc)?)?;
         return Ok(());
     }
     // One table, in time order: events, decisions (with the plugin that made them), actions.
@@ -191,7 +216,7 @@ pub async fn history(db: &Path, invoice: &str, json: bool) -> anyhow::Result<()>
     for (_, _, r) in rows {
         table.add_row(r);
     }
-    println!("history of {invoice}\n{table}");
+    out!("history of {invoice}\n{table}")?;
     Ok(())
 }
 
@@ -228,17 +253,17 @@ async fn show(store: &Store, id: &str, json: bool) -> anyhow::Result<()> {
     };
     if json {
         let doc = serde_json::json!({ "invoice": id, "plan": plan, "standing": standing });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        out!("{}", serde_json::to_string_pretty(&doc)?)?;
         return Ok(());
     }
-    println!("payment plan of {id} ({}), accepted {}: {standing}", invoice.number, when(plan.accepted.timestamp()));
+    out!("payment plan of {id} ({}), accepted {}: {standing}", invoice.number, when(plan.accepted.timestamp()))?;
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_header(["instalment", "due", "amount", "left to pay"]);
     for i in &plan.instalments {
         let left = plan.left_on(i.number, invoice.amount_paid);
         table.add_row([i.number.to_string(), i.due.to_string(), invoice.money(i.amount), invoice.money(left)]);
     }
-    println!("{table}");
+    out!("{table}")?;
     Ok(())
 }
 
@@ -249,20 +274,20 @@ pub async fn tasks(db: &Path, all: bool, json: bool) -> anyhow::Result<()> {
     let store = Store::open(&db.display().to_string()).await?;
     let tasks = store.tasks(all).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&tasks)?);
+        out!("{}", serde_json::to_string_pretty(&tasks)?)?;
         return Ok(());
     }
     if tasks.is_empty() {
-        println!("no open tasks");
+        out!("no open tasks")?;
     }
     for t in tasks {
         let done = t.done_at.map(|d| format!(", done {}", when(d))).unwrap_or_default();
-        println!("{} ({}, opened {}{done})", t.title, t.phone.as_deref().unwrap_or("no phone"), when(t.opened_at));
-        println!("  invoice {}, key {}", t.invoice_id, t.key);
+        out!("{} ({}, opened {}{done})", t.title, t.phone.as_deref().unwrap_or("no phone"), when(t.opened_at))?;
+        out!("  invoice {}, key {}", t.invoice_id, t.key)?;
         for line in t.script.lines() {
-            println!("  | {line}");
+            out!("  | {line}")?;
         }
-        println!();
+        out!()?;
     }
     Ok(())
 }
@@ -274,16 +299,16 @@ pub async fn shadow_report(db: &Path, segment: Option<&str>, json: bool) -> anyh
     let store = Store::open(&db.display().to_string()).await?;
     let report = crate::shadow::report(&store.shadow_decisions(segment).await?);
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        out!("{}", serde_json::to_string_pretty(&report)?)?;
         return Ok(());
     }
-    println!(
+    out!(
         "shadow {}: {} decisions compared, {} the same, {} different",
         report.candidates.join(", "),
         report.compared,
         report.same,
         report.compared - report.same
-    );
+    )?;
     let gist = |g: &crate::shadow::Gist| {
         [Some(g.action.clone()), g.step.clone(), g.channel.clone(), g.tone.clone()]
             .into_iter()
@@ -297,7 +322,7 @@ pub async fn shadow_report(db: &Path, segment: Option<&str>, json: bool) -> anyh
         table.add_row([gist(&d.active), gist(&d.shadow), d.count.to_string(), d.examples.join(", ")]);
     }
     if !report.differences.is_empty() {
-        println!("{table}");
+        out!("{table}")?;
     }
     Ok(())
 }

@@ -256,10 +256,7 @@ pub fn parse_amount(text: &str, exponent: u16) -> Result<i64, String> {
         .ok_or_else(|| format!("amount {text:?} is too large"))
 }
 
-/// Minor-unit exponent of an ISO 4217 code, or None if the code is unknown.
-pub fn currency_exponent(code: &str) -> Option<u16> {
-    iso_currency::Currency::from_code(code).map(|c| c.exponent().unwrap_or(0))
-}
+pub use crate::money::currency_exponent;
 
 /// Reads a dataset file: CSV (`.csv`, one row per invoice with its customer) or JSON.
 pub fn read_file(path: &Path) -> anyhow::Result<Dataset> {

@@ -298,3 +298,21 @@ fn every_built_in_template_passes_the_start_up_check() {
     let renderer = Renderer::new(None).unwrap();
     renderer.check_all().unwrap();
 }
+
+#[test]
+fn every_message_is_written_in_all_five_languages() {
+    // The folder as it is on disk (loaded as an override, so the start-up check runs on
+    // every file), then what is built into the binary: a file must be in `BUILTIN` too.
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    let on_disk = Renderer::new(Some(&folder)).unwrap();
+    let built_in = Renderer::new(None).unwrap();
+    let all: BTreeSet<&str> = LANGUAGES.into_iter().collect();
+    for (what, r) in [("host/templates/", &on_disk), ("built in (render.rs BUILTIN)", &built_in)] {
+        assert_eq!(r.templates().len(), 15, "{what}: {:?}", r.templates());
+        for template in r.templates() {
+            let langs = r.languages(&template);
+            let missing: Vec<_> = all.iter().filter(|l| !langs.iter().any(|x| x == *l)).collect();
+            assert!(missing.is_empty(), "{what}: `{template}` has no version in {missing:?}");
+        }
+    }
+}

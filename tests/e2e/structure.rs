@@ -1,0 +1,125 @@
+//! The host's modules import one way: no file reaches, through `crate::`
+//! paths, a file that reaches back to it. A child using its parent's items
+//! (`super`, or `crate::` paths into an ancestor) is not a cycle.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use crate::common::root;
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The module path of a file under src/: `deliver/mail/mod.rs` -> ["deliver", "mail"].
+fn module_of(src: &Path, file: &Path) -> Vec<String> {
+    let rel = file.strip_prefix(src).unwrap().with_extension("");
+    let mut parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    if matches!(parts.last().map(String::as_str), Some("mod" | "lib" | "main")) {
+        parts.pop();
+    }
+    parts
+}
+
+/// Every `crate::a::b::...` path written in a file (in `use` lines and inline),
+/// `use crate::x::{a, b}` giving `crate::x::a` and `crate::x::b`.
+fn crate_paths(text: &str) -> Vec<Vec<String>> {
+    let mut out = vec![];
+    for (i, _) in text.match_indices("crate::") {
+        if text[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_') {
+            continue; // `sollecito_crate::` and the like
+        }
+        let rest = &text[i + "crate::".len()..];
+        let path: String =
+            rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':' || *c == '{').collect();
+        let (base, group) = match path.split_once('{') {
+            Some((base, _)) => {
+                let inside = &rest[base.len() + 1..];
+                (base.trim_end_matches(':').to_string(), inside.split('}').next().unwrap_or_default().to_string())
+            }
+            None => (path.trim_end_matches(':').to_string(), String::new()),
+        };
+        let base: Vec<String> = base.split("::").filter(|s| !s.is_empty()).map(str::to_string).collect();
+        if group.is_empty() {
+            out.push(base);
+        } else {
+            for item in group.split(',') {
+                let mut p = base.clone();
+                p.extend(item.trim().split("::").map(|s| s.trim().to_string()).filter(|s| !s.is_empty()));
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_module_reaches_back_to_one_that_reaches_it() {
+    let src = root().join("host/src");
+    let mut files = vec![];
+    rust_files(&src, &mut files);
+    let modules: BTreeSet<Vec<String>> = files.iter().map(|f| module_of(&src, f)).collect();
+    let mut edges: BTreeMap<Vec<String>, BTreeSet<Vec<String>>> = BTreeMap::new();
+    for file in &files {
+        let from = module_of(&src, file);
+        let text = std::fs::read_to_string(file).unwrap();
+        // Tests inside a file may reach anywhere; only the code counts.
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for path in crate_paths(code) {
+            // The deepest module file the path names.
+            let Some(to) = (1..=path.len()).rev().map(|n| path[..n].to_vec()).find(|m| modules.contains(m)) else {
+                continue;
+            };
+            // Into oneself or an ancestor (a parent's items): not an arrow.
+            if to.is_empty() || from.starts_with(&to) {
+                continue;
+            }
+            edges.entry(from.clone()).or_default().insert(to);
+        }
+    }
+    // Depth-first search for a path that comes back.
+    fn visit(
+        node: &Vec<String>,
+        edges: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>,
+        done: &mut BTreeSet<Vec<String>>,
+        stack: &mut Vec<Vec<String>>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = stack.iter().position(|n| n == node) {
+            return Some(stack[at..].iter().chain([node]).map(|m| m.join("::")).collect());
+        }
+        if !done.insert(node.clone()) {
+            return None;
+        }
+        stack.push(node.clone());
+        for next in edges.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, edges, done, stack) {
+                return Some(cycle);
+            }
+        }
+        stack.pop();
+        None
+    }
+    let mut done = BTreeSet::new();
+    for node in edges.keys() {
+        let cycle = visit(node, &edges, &mut done, &mut vec![]);
+        assert!(cycle.is_none(), "an import cycle: {}", cycle.unwrap().join(" -> "));
+    }
+    assert!(edges.len() > 20, "the host's modules were not read: {edges:?}");
+}
+
+#[test]
+fn the_reader_sees_grouped_and_inline_paths() {
+    let paths = crate_paths("use crate::store::{Scope, outbox_key};\nlet x = crate::money::format_money(1, \"EUR\");");
+    assert_eq!(
+        paths,
+        [vec!["store", "Scope"], vec!["store", "outbox_key"], vec!["money", "format_money"]]
+            .map(|p| p.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    );
+}
