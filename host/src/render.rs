@@ -159,12 +159,9 @@ const BUILTIN: &[&[(&str, &str)]] = builtin!(
     ["it", "en", "fr", "de", "es"],
     ["_common", "pre-due", "overdue-soft", "overdue-firm", "final-notice", "formal-notice",
      "phone-call", "payment-failed", "payment-failed-hard", "payment-reminder",
-     "suspension-warning", "service-suspended", "card-expiring", "setup-incomplete"]
+     "suspension-warning", "service-suspended", "card-expiring", "setup-incomplete",
+     "plan-offer", "instalment-due"]
 );
-
-/// Messages written so far in Italian and English only (other locales get English).
-#[rustfmt::skip]
-const BUILTIN_IT_EN: &[&[(&str, &str)]] = builtin!(["it", "en"], ["plan-offer", "instalment-due"]);
 
 const PAGE: &str = "page.html.j2";
 
@@ -183,7 +180,7 @@ impl Renderer {
     pub fn new(override_dir: Option<&Path>) -> Result<Self, RenderError> {
         let mut files: BTreeMap<String, (String, String)> = BUILTIN_SHARED
             .iter()
-            .chain(BUILTIN.iter().chain(BUILTIN_IT_EN).flat_map(|l| l.iter()))
+            .chain(BUILTIN.iter().flat_map(|l| l.iter()))
             .map(|(p, s)| (p.to_string(), (format!("built-in {p}"), s.to_string())))
             .collect();
         if let Some(dir) = override_dir {

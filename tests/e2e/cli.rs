@@ -132,7 +132,9 @@ fn a_failing_policy_is_retried_at_every_tick_and_named() {
     let hostile = sollecito_test_artifacts::HOSTILE;
     let args = ["simulate", "examples/invoices.json", "--policy", hostile, "--set", "mode=panic"];
     let out = sollecito(&[&args[..], &["--from", "2026-10-01", "--to", "2026-10-03", "--json"]].concat());
-    assert!(out.status.success(), "a plugin failure is not a host failure: {}", stderr(&out));
+    // A plugin failure is not a host failure: the timelines are all there, and exit code 3 says it failed.
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("the policy failed on 18 evaluation(s)"), "{}", stderr(&out));
     let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
     for t in doc["timelines"].as_array().unwrap() {
         let errors: Vec<_> = t["entries"].as_array().unwrap().iter().filter(|e| e["what"] == "error").collect();
@@ -213,4 +215,232 @@ fn the_demo_runs_every_kind_of_action() {
     assert!(log.lines().any(|l| l.starts_with("pay sub-2001") && l.ends_with(": paid")), "{log}");
     assert!(log.contains(r#"service: "suspend-service" for "Mark Ellison""#), "{log}");
     assert!(!log.contains("refused"), "{log}");
+}
+
+/// Runs the binary in `dir` (its `sollecito.db` and `sollecito.toml`) with extra environment.
+fn sollecito_in(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_sollecito"));
+    command.args(args).env("SOLLECITO_CACHE_DIR", cache_dir()).env_remove("SOLLECITO_LOG_FORMAT").current_dir(dir);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().unwrap()
+}
+
+/// A folder with the examples imported on 20 September 2026.
+fn imported() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = root().join("examples/invoices.json");
+    let out = sollecito_in(dir.path(), &["import", examples.to_str().unwrap(), "--at", "2026-09-20T00:00:00Z"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    dir
+}
+
+/// Runs the binary with stdout's reader gone: closed at once, or after the first line.
+fn with_closed_stdout(dir: &std::path::Path, args: &[&str], first_line: bool) -> std::process::Output {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sollecito"))
+        .args(args)
+        .env("SOLLECITO_CACHE_DIR", cache_dir())
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    if first_line {
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line).unwrap();
+        assert!(!line.is_empty(), "{args:?} printed nothing");
+    } else {
+        drop(stdout);
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    let dir = imported();
+    // Enough invoices that `simulate --json` prints far more than a pipe holds.
+    let many = dir.path().join("many.json");
+    let invoices: Vec<Value> = (0..300)
+        .map(|i| {
+            serde_json::json!({"id": format!("i{i}"), "number": format!("N{i}"), "customer": "c", "currency": "EUR",
+                "amount_due": "100.00", "issued": "2026-09-01", "due": "2026-10-01"})
+        })
+        .collect();
+    let customers = serde_json::json!([{"id": "c", "name": "C", "email": "c@example.com", "locale": "en-GB", "timezone": "Europe/London"}]);
+    std::fs::write(&many, serde_json::json!({"customers": customers, "invoices": invoices}).to_string()).unwrap();
+    let many = many.to_str().unwrap();
+    let cases: [(&[&str], bool); 6] = [
+        (&["history", "inv-1001"], true),
+        (&["history", "inv-1001", "--json"], false),
+        (&["plugins"], false),
+        (&["simulate", many, "--json"], true),
+        (&["simulate", many], true),
+        (&["run", "--at", "2026-10-20T09:00:00Z"], false),
+    ];
+    for (args, first_line) in cases {
+        let out = with_closed_stdout(dir.path(), args, first_line);
+        let err = stderr(&out);
+        assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn logs_carry_no_colour_off_a_terminal() {
+    let dir = imported();
+    // The default config names a `pec` channel nobody configured: an info line.
+    let out = sollecito_in(dir.path(), &["run", "--at", "2026-10-20T09:00:00Z"], &[("SOLLECITO_LOG", "info")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("INFO"), "{err}");
+    assert!(!err.contains("\x1b["), "{err:?}");
+}
+
+#[test]
+fn json_logs_are_one_object_a_line() {
+    let dir = imported();
+    let env = [("SOLLECITO_LOG", "info"), ("SOLLECITO_LOG_FORMAT", "json")];
+    let out = sollecito_in(dir.path(), &["run", "--at", "2026-10-20T09:00:00Z"], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.lines().count() >= 1, "no log lines");
+    for line in err.lines() {
+        let log: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(log["level"].is_string() && log["message"].is_string(), "{line}");
+    }
+    // The final error too, for the log collector.
+    let fresh = tempfile::tempdir().unwrap();
+    let out = sollecito_in(fresh.path(), &["history", "inv-1001"], &env);
+    assert_eq!(out.status.code(), Some(2));
+    let log: Value = serde_json::from_str(stderr(&out).trim()).unwrap();
+    assert_eq!(log["level"], "ERROR");
+    assert!(log["message"].as_str().unwrap().contains("no database at"), "{log}");
+
+    let out = sollecito_in(fresh.path(), &["plugins"], &[("SOLLECITO_LOG_FORMAT", "yaml")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("SOLLECITO_LOG_FORMAT"), "{}", stderr(&out));
+}
+
+#[test]
+fn run_exits_3_when_the_policy_failed_on_some_invoices() {
+    let dir = imported();
+    let hostile = sollecito_test_artifacts::HOSTILE;
+    std::fs::write(
+        dir.path().join("sollecito.toml"),
+        format!("[policies]\ndefault = {hostile:?}\n[settings.{hostile:?}]\nmode = \"refuse\"\n"),
+    )
+    .unwrap();
+    for dry_run in [true, false] {
+        let mut args = vec!["run", "--at", "2026-10-20T09:00:00Z", "--json"];
+        if dry_run {
+            args.push("--dry-run");
+        }
+        let out = sollecito_in(dir.path(), &args, &[]);
+        assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+        // Everything else was done: the report is printed whole.
+        let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(report["plugin_errors"], 6);
+        assert_eq!(report["evaluated"], 6);
+        assert!(stderr(&out).contains("the policy failed on 6 evaluation(s)"), "{}", stderr(&out));
+    }
+    // With a policy that works, exit 0.
+    std::fs::remove_file(dir.path().join("sollecito.toml")).unwrap();
+    let out = sollecito_in(dir.path(), &["run", "--at", "2026-10-21T09:00:00Z"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// Every file and folder under `dir`, relative to it.
+fn tree(dir: &std::path::Path) -> Vec<String> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        out.push(path.strip_prefix(dir).unwrap().display().to_string());
+        if path.is_dir() {
+            out.extend(tree(&path).into_iter().map(|p| format!("{}/{p}", path.file_name().unwrap().display())));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_dry_run_writes_nothing_at_all() {
+    // No database: refused, as `history` does, rather than creating an empty one.
+    let fresh = tempfile::tempdir().unwrap();
+    let out = sollecito_in(fresh.path(), &["run", "--dry-run"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no database at sollecito.db"), "{}", stderr(&out));
+    assert_eq!(tree(fresh.path()), Vec::<String>::new());
+
+    // A database: no outbox, letters, handovers or worker lock file beside it, and the same history.
+    let dir = imported();
+    let before = tree(dir.path());
+    let history = stdout(&sollecito_in(dir.path(), &["history", "inv-1001", "--json"], &[]));
+    for at in ["2026-10-20T09:00:00Z", "2026-12-20T09:00:00Z"] {
+        let out = sollecito_in(dir.path(), &["run", "--dry-run", "--at", at, "--json"], &[]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert!(report["reminders_queued"].as_u64().unwrap() > 0 || report["evaluated"].as_u64().unwrap() > 0);
+    }
+    let after: Vec<String> =
+        tree(dir.path()).into_iter().filter(|p| !p.ends_with("-shm") && !p.ends_with("-wal")).collect();
+    let before: Vec<String> = before.into_iter().filter(|p| !p.ends_with("-shm") && !p.ends_with("-wal")).collect();
+    assert_eq!(after, before);
+    assert_eq!(stdout(&sollecito_in(dir.path(), &["history", "inv-1001", "--json"], &[])), history);
+}
+
+#[test]
+fn import_prints_a_summary_whatever_the_number_of_invoices() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("many.json");
+    let write = |paid: &str| {
+        let customers: Vec<Value> = (0..100)
+            .map(|c| serde_json::json!({"id": format!("c{c}"), "name": "C", "email": "c@example.com", "locale": "en-GB", "timezone": "Europe/London"}))
+            .collect();
+        let invoices: Vec<Value> = (0..20_000)
+            .map(|i| {
+                serde_json::json!({"id": format!("i{i}"), "number": format!("N{i}"), "customer": format!("c{}", i % 100),
+                    "currency": "EUR", "amount_due": "100.00", "amount_paid": if i % 2 == 0 { paid } else { "0.00" },
+                    "issued": "2026-09-01", "due": "2026-10-01"})
+            })
+            .collect();
+        std::fs::write(&file, serde_json::json!({"customers": customers, "invoices": invoices}).to_string()).unwrap();
+    };
+    let file_arg = file.to_str().unwrap().to_string();
+    write("0.00");
+    let out = sollecito_in(dir.path(), &["import", &file_arg, "--at", "2026-09-20T00:00:00Z"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.lines().count() < 20, "{text}");
+    assert!(text.contains("20000 invoices added"), "{text}");
+
+    // Half of them paid in part: 10,000 events, still a summary; `--verbose` lists them.
+    write("40.00");
+    let out = sollecito_in(dir.path(), &["import", &file_arg, "--at", "2026-09-21T00:00:00Z"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.lines().count() < 20, "{text}");
+    assert!(text.contains("0 invoices added, 10000 updated; 10100 unchanged"), "{text}");
+    assert!(text.contains("10000 payment-recorded"), "{text}");
+    write("50.00");
+    let out = sollecito_in(dir.path(), &["import", &file_arg, "--at", "2026-09-22T00:00:00Z", "--verbose"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).lines().filter(|l| l.contains("payment-recorded")).count() >= 10_000);
+}
+
+#[test]
+fn completions_name_every_command() {
+    let out = sollecito(&["completions", "bash"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let script = stdout(&out);
+    for command in ["simulate", "import", "history", "completions"] {
+        assert!(script.contains(command), "{command} missing");
+    }
+    for shell in ["zsh", "fish"] {
+        let out = sollecito(&["completions", shell]);
+        assert!(out.status.success() && stdout(&out).contains("simulate"), "{shell}: {}", stderr(&out));
+    }
 }

@@ -15,7 +15,7 @@ use crate::sandbox::v0_1::{self, ChargeError, ChargeOutcome};
 use crate::store::{OutboxRow, REINSTATE, Settled, Store};
 
 /// What became of one action in this tick.
-pub(super) enum Result {
+pub(super) enum ActionOutcome {
     Done(String),
     /// A charge that was refused, with the decline code: an event for the policy.
     Declined(String),
@@ -38,22 +38,22 @@ impl Delivery {
         for row in store.pending_actions(now.timestamp()).await? {
             let result = self.carry_out_one(store, &row, now, dry_run).await?;
             let (counted, state, reason, receipt, event) = match result {
-                Result::Done(receipt) => ("done", "done", None, Some(receipt), None),
-                Result::Paid(receipt, event) => {
+                ActionOutcome::Done(receipt) => ("done", "done", None, Some(receipt), None),
+                ActionOutcome::Paid(receipt, event) => {
                     let what = match &event {
                         Event::PaymentReceived { .. } => "paid in part",
                         _ => "paid",
                     };
                     ("paid", "done", Some(what.to_string()), Some(receipt), Some(event))
                 }
-                Result::Declined(code) => (
+                ActionOutcome::Declined(code) => (
                     "declined",
                     "failed",
                     Some(format!("declined: {code}")),
                     None,
                     Some(Event::PaymentFailed { decline_code: code }),
                 ),
-                Result::Wait(until, reason) => {
+                ActionOutcome::Wait(until, reason) => {
                     report.retry_later += 1;
                     report.count(&row.kind, "retry");
                     if !dry_run {
@@ -61,11 +61,11 @@ impl Delivery {
                     }
                     continue;
                 }
-                Result::Cancel(reason) => {
+                ActionOutcome::Cancel(reason) => {
                     report.cancelled += 1;
                     ("cancelled", "cancelled", Some(reason), None, None)
                 }
-                Result::Fail(reason) => {
+                ActionOutcome::Fail(reason) => {
                     report.failed += 1;
                     ("failed", "failed", Some(reason), None, None)
                 }
@@ -85,9 +85,9 @@ impl Delivery {
         row: &OutboxRow,
         now: DateTime<Utc>,
         dry_run: bool,
-    ) -> anyhow::Result<Result> {
+    ) -> anyhow::Result<ActionOutcome> {
         let Some((invoice, customer)) = store.invoice(&row.invoice_id).await? else {
-            return Ok(Result::Cancel("the invoice no longer exists".into()));
+            return Ok(ActionOutcome::Cancel("the invoice no longer exists".into()));
         };
         let payload: serde_json::Value = serde_json::from_str(&row.payload)?;
         let escalation = payload["escalate"]["kind"].as_str().unwrap_or_default();
@@ -99,10 +99,10 @@ impl Delivery {
         let checked = !(what == REINSTATE || (what == "suspend-service" && row.attempts > 0));
         let request = Request { step: &row.step, channel: None, touches_customer: true, of_plan: false };
         if checked && let Err(block) = guardrails::check(&request, &invoice, &customer, [], false, now) {
-            return Ok(Result::Cancel(block.to_string()));
+            return Ok(ActionOutcome::Cancel(block.to_string()));
         }
         if dry_run {
-            return Ok(Result::Done("dry run".into()));
+            return Ok(ActionOutcome::Done("dry run".into()));
         }
         Ok(match what {
             "retry-payment" => {
@@ -120,7 +120,7 @@ impl Delivery {
                 let outbox = store.outbox_of(&row.invoice_id).await?;
                 if outbox.iter().any(|o| o.step == undoes && o.state == "pending") {
                     let later = now + chrono::Duration::seconds(60);
-                    return Ok(Result::Wait(later, "waits for the suspension to be acknowledged".into()));
+                    return Ok(ActionOutcome::Wait(later, "waits for the suspension to be acknowledged".into()));
                 }
                 store.mark_attempt(row.id).await?;
                 self.tell_service(REINSTATE, row, &invoice, &customer, &payload, now).await
@@ -130,15 +130,15 @@ impl Delivery {
                 self.hand_over(store, row, &invoice, &customer, &payload, now).await?
             }
             // A notice escalation is carried by the step's message; the host only records the mark.
-            "final-notice" | "formal-notice" => Result::Done(format!("invoice marked: {what}")),
-            other => Result::Fail(format!("{other} is not carried out by this version")),
+            "final-notice" | "formal-notice" => ActionOutcome::Done(format!("invoice marked: {what}")),
+            other => ActionOutcome::Fail(format!("{other} is not carried out by this version")),
         })
     }
 
     /// A payment retry through the payment adapter.
-    async fn charge(&self, row: &OutboxRow, invoice: &Invoice, now: DateTime<Utc>) -> anyhow::Result<Result> {
+    async fn charge(&self, row: &OutboxRow, invoice: &Invoice, now: DateTime<Utc>) -> anyhow::Result<ActionOutcome> {
         let Some(route) = &self.payments else {
-            return Ok(Result::Fail("no payment adapter is configured (add [payments] to the config)".into()));
+            return Ok(ActionOutcome::Fail("no payment adapter is configured (add [payments] to the config)".into()));
         };
         let charge = v0_1::Charge {
             key: row.key(),
@@ -153,9 +153,9 @@ impl Delivery {
             tokio::task::spawn_blocking(move || adapter.charge(&settings, &charge, now.timestamp(), grants)).await?;
         let retry = |reason: String| {
             if row.attempts + 1 >= MAX_ATTEMPTS {
-                Result::Fail(format!("gave up after {MAX_ATTEMPTS} tries: {reason}"))
+                ActionOutcome::Fail(format!("gave up after {MAX_ATTEMPTS} tries: {reason}"))
             } else {
-                Result::Wait(
+                ActionOutcome::Wait(
                     now + chrono::Duration::seconds(backoff(row.attempts)),
                     format!("will try again: {reason}"),
                 )
@@ -172,10 +172,10 @@ impl Delivery {
                     }
                     _ => Event::Paid,
                 };
-                Result::Paid(payment.reference, event)
+                ActionOutcome::Paid(payment.reference, event)
             }
-            Ok(Ok(ChargeOutcome::Declined(code))) => Result::Declined(code),
-            Ok(Err(ChargeError::Permanent(reason))) => Result::Fail(reason),
+            Ok(Ok(ChargeOutcome::Declined(code))) => ActionOutcome::Declined(code),
+            Ok(Err(ChargeError::Permanent(reason))) => ActionOutcome::Fail(reason),
             Ok(Err(ChargeError::Transient(reason))) => retry(reason),
             Err(trap) => retry(format!("adapter failed: {trap}")),
         })
@@ -191,10 +191,10 @@ impl Delivery {
         customer: &Customer,
         payload: &serde_json::Value,
         now: DateTime<Utc>,
-    ) -> Result {
+    ) -> ActionOutcome {
         let config = &self.config.escalations;
         let Some(url) = &config.service_url else {
-            return Result::Fail(format!(
+            return ActionOutcome::Fail(format!(
                 "no service_url in [escalations]: the business's system was not told to {}",
                 if what == REINSTATE { "reinstate the service" } else { "suspend the service" }
             ));
@@ -262,11 +262,13 @@ pub(super) enum Posted {
 
 impl Posted {
     /// The action's result: done, tried again after the backoff, or failed.
-    pub(super) fn result(self, row: &OutboxRow, now: DateTime<Utc>) -> Result {
+    pub(super) fn result(self, row: &OutboxRow, now: DateTime<Utc>) -> ActionOutcome {
         match self {
-            Posted::Acknowledged(answer) => Result::Done(answer),
-            Posted::Retry(reason) => Result::Wait(now + chrono::Duration::seconds(backoff(row.attempts)), reason),
-            Posted::Refused(reason) => Result::Fail(reason),
+            Posted::Acknowledged(answer) => ActionOutcome::Done(answer),
+            Posted::Retry(reason) => {
+                ActionOutcome::Wait(now + chrono::Duration::seconds(backoff(row.attempts)), reason)
+            }
+            Posted::Refused(reason) => ActionOutcome::Fail(reason),
         }
     }
 }

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use super::Delivery;
-use super::actions::{Posted, Result};
+use super::actions::{ActionOutcome, Posted};
 use crate::invoice::{Customer, Invoice};
 use crate::store::{OutboxRow, Store};
 
@@ -39,7 +39,7 @@ impl Delivery {
         customer: &Customer,
         payload: &serde_json::Value,
         now: DateTime<Utc>,
-    ) -> anyhow::Result<Result> {
+    ) -> anyhow::Result<ActionOutcome> {
         let mut log: Vec<(i64, Entry)> = vec![];
         for e in store.events_of(&invoice.id).await? {
             let entry = Entry {
@@ -130,12 +130,12 @@ impl Delivery {
             .and_then(|_| std::fs::write(dir.join(format!("{stem}.json")), serde_json::to_vec_pretty(&document)?))
             .and_then(|_| std::fs::write(dir.join(format!("{stem}.csv")), &csv));
         if let Err(e) = written {
-            return Ok(Result::Fail(format!("writing the hand-over to {}: {e}", dir.display())));
+            return Ok(ActionOutcome::Fail(format!("writing the hand-over to {}: {e}", dir.display())));
         }
         let mut receipt = dir.join(format!("{stem}.json")).display().to_string();
         if let Some(answer) = posted {
             receipt = format!("{receipt}; {answer}");
         }
-        Ok(Result::Done(receipt))
+        Ok(ActionOutcome::Done(receipt))
     }
 }
