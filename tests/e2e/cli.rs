@@ -328,12 +328,13 @@ fn json_logs_are_one_object_a_line() {
 fn run_exits_3_when_the_policy_failed_on_some_invoices() {
     let dir = imported();
     let hostile = sollecito_test_artifacts::HOSTILE;
-    std::fs::write(
-        dir.path().join("sollecito.toml"),
-        format!("[policies]\ndefault = {hostile:?}\n[settings.{hostile:?}]\nmode = \"refuse\"\n"),
-    )
-    .unwrap();
-    for dry_run in [true, false] {
+    // A policy that refuses, and one that panics (its message goes through WASI's stderr).
+    for (mode, dry_run) in [("refuse", true), ("panic", true), ("refuse", false)] {
+        std::fs::write(
+            dir.path().join("sollecito.toml"),
+            format!("[policies]\ndefault = {hostile:?}\n[settings.{hostile:?}]\nmode = \"{mode}\"\n"),
+        )
+        .unwrap();
         let mut args = vec!["run", "--at", "2026-10-20T09:00:00Z", "--json"];
         if dry_run {
             args.push("--dry-run");

@@ -434,6 +434,22 @@ impl Plugin {
         settings: &[Setting],
         batch: &[InvoiceView],
     ) -> Vec<Result<Decision, PolicyError>> {
+        // WASI writes a guest's panic message to stderr by blocking on tokio:
+        // on a worker thread of a multi-thread runtime, say so first.
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| self.evaluate_here(now, settings, batch))
+            }
+            _ => self.evaluate_here(now, settings, batch),
+        }
+    }
+
+    fn evaluate_here(
+        &self,
+        now: i64,
+        settings: &[Setting],
+        batch: &[InvoiceView],
+    ) -> Vec<Result<Decision, PolicyError>> {
         let mut out = Vec::with_capacity(batch.len());
         for chunk in batch.chunks(self.limits.batch_size.max(1)) {
             let mut results: Vec<Option<Result<Decision, PolicyError>>> = vec![None; chunk.len()];
