@@ -16,7 +16,7 @@ use crate::guardrails::{self, Block, Request};
 use crate::plan::Instalment;
 use crate::sandbox::Plugin;
 use crate::sandbox::v0_1::{self, Action, Contact, EscalationKind, Outcome, Tone};
-use crate::store::{DueInvoice, NewDecision, NewOutbox, OutboxRow, ShadowRow, Store};
+use crate::store::{DueInvoice, NewDecision, NewOutbox, OutboxRow, OutboxState, ShadowRow, Store};
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct DecideReport {
@@ -378,26 +378,28 @@ fn carry_out(
             Err(Block::StepDone(_) | Block::OnePerTick) => continue,
             Err(block) => {
                 report.blocked += 1;
-                ("cancelled", Some(block.to_string()))
+                (OutboxState::Cancelled, Some(block.to_string()))
             }
             Ok(()) if channel.is_some() => {
                 reminded = true;
                 report.reminders_queued += 1;
-                ("pending", None)
+                (OutboxState::Pending, None)
             }
             Ok(()) => {
                 report.actions_recorded += 1;
                 match action {
-                    Action::RetryPayment(_) | Action::Escalate(_) | Action::OfferPlan(_) => ("pending", None),
-                    Action::ApplyFee(_) => ("done", None),
-                    _ => ("recorded", Some("not carried out by this version".to_string())),
+                    Action::RetryPayment(_) | Action::Escalate(_) | Action::OfferPlan(_) => {
+                        (OutboxState::Pending, None)
+                    }
+                    Action::ApplyFee(_) => (OutboxState::Done, None),
+                    _ => (OutboxState::Recorded, Some("not carried out by this version".to_string())),
                 }
             }
         };
         // A manual review is carried out here: a task for a person, written with the decision.
         let (mut state, mut reason, task) = match action {
-            Action::Escalate(e) if e.kind == EscalationKind::ManualReview && state == "pending" => (
-                "done",
+            Action::Escalate(e) if e.kind == EscalationKind::ManualReview && state == OutboxState::Pending => (
+                OutboxState::Done,
                 Some("task opened for a person to review".to_string()),
                 Some(review_task(due, step, &e.reason)),
             ),
@@ -430,7 +432,7 @@ fn carry_out(
                 row.deadline = r.deadline.as_ref().and_then(v0_1::naive_date);
             }
             // A plan offer is a message of its own, listing the instalments the host worked out.
-            Action::OfferPlan(p) if state == "pending" => match offered_plan(&due.invoice, p) {
+            Action::OfferPlan(p) if state == OutboxState::Pending => match offered_plan(&due.invoice, p) {
                 Ok(instalments) => {
                     row.channel = Some("email".into());
                     row.template = Some("plan-offer".into());
@@ -440,11 +442,11 @@ fn carry_out(
                 }
                 Err(why) => {
                     report.blocked += 1;
-                    (state, reason) = ("cancelled", Some(format!("plan not offered: {why}")));
+                    (state, reason) = (OutboxState::Cancelled, Some(format!("plan not offered: {why}")));
                 }
             },
             // A fee is an adjustment event on the invoice, written with the decision.
-            Action::ApplyFee(f) if state == "done" => match fee(&due.invoice, step, f) {
+            Action::ApplyFee(f) if state == OutboxState::Done => match fee(&due.invoice, step, f) {
                 Ok(fee) => {
                     let amount = due.invoice.money(fee.amount);
                     reason = Some(format!("{amount} added to the invoice"));
@@ -452,7 +454,7 @@ fn carry_out(
                 }
                 Err(why) => {
                     report.blocked += 1;
-                    (state, reason) = ("cancelled", Some(format!("fee not added: {why}")));
+                    (state, reason) = (OutboxState::Cancelled, Some(format!("fee not added: {why}")));
                 }
             },
             _ => {}

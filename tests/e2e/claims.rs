@@ -75,7 +75,7 @@ async fn claims(db: &Path) {
     let first = row(ids[0]).await;
     assert_eq!((first.state.as_str(), first.attempts), ("in-flight", 1));
     store.settle_message(ids[0], "worker-a", Settle::Sent { receipt: "250 ok" }, now.timestamp()).await.unwrap();
-    assert_eq!(row(ids[0]).await.state, "sent");
+    assert_eq!(row(ids[0]).await.state.as_str(), "sent");
 
     // worker-a stops with the rest in flight: worker-b sees them, takes back one
     // to send again and holds another for a person.
@@ -86,9 +86,9 @@ async fn claims(db: &Path) {
     assert!(!store.release_uncertain(&orphans[0], Uncertain::Resend, now.timestamp()).await.unwrap(), "once");
     assert!(store.release_uncertain(&orphans[1], Uncertain::Hold, now.timestamp()).await.unwrap());
     let resent = row(orphans[0].id).await;
-    assert_eq!(resent.state, "pending");
+    assert_eq!(resent.state.as_str(), "pending");
     assert!(resent.reason.as_deref().unwrap().starts_with(UNCERTAIN), "{resent:?}");
-    assert_eq!(row(orphans[1].id).await.state, "held");
+    assert_eq!(row(orphans[1].id).await.state.as_str(), "held");
     let tasks = store.tasks(false).await.unwrap();
     assert!(tasks.iter().any(|t| t.invoice_id == orphans[1].invoice_id && t.key.ends_with("/uncertain")), "{tasks:?}");
 
@@ -99,7 +99,7 @@ async fn claims(db: &Path) {
     assert_eq!(again.attempts, 2);
     store.settle_message(again.id, "worker-b", Settle::Sent { receipt: "250 ok" }, now.timestamp()).await.unwrap();
     let done = row(again.id).await;
-    assert_eq!(done.state, "sent");
+    assert_eq!(done.state.as_str(), "sent");
     assert_eq!(done.reason.as_deref(), Some("uncertain after an interruption, resent"));
     let events = store.events_of(&again.invoice_id).await.unwrap();
     assert!(events.iter().any(|e| e.kind == "uncertain"), "{events:?}");

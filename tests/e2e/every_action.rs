@@ -59,7 +59,7 @@ async fn three_months(db: &str, port: u16, files: &std::path::Path) -> Vec<Step>
     let mut steps = vec![];
     for id in ["in_soft", "b2b", "b2b-plan"] {
         for o in runtime.store.outbox_of(id).await.unwrap() {
-            steps.push((id.to_string(), o.step, o.state, o.done_at));
+            steps.push((id.to_string(), o.step, o.state.to_string(), o.done_at));
         }
     }
     steps

@@ -123,7 +123,7 @@ fn when(ts: i64) -> String {
 fn outcome(o: &crate::store::OutboxRow) -> String {
     let why = o.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default();
     let receipt = o.receipt.as_ref().map(|r| format!(" ({r})")).unwrap_or_default();
-    match (&o.state[..], o.done_at) {
+    match (o.state.as_str(), o.done_at) {
         ("sent" | "done", Some(t)) => format!("{} {}{why}{receipt}", o.state, when(t)),
         ("pending", _) if o.attempts > 0 => {
             format!("waiting until {}, after {} tries{why}", when(o.not_before), o.attempts)

@@ -12,7 +12,7 @@ use super::{DeliverReport, Delivery, MAX_ATTEMPTS, backoff};
 use crate::guardrails::{self, Request};
 use crate::invoice::{Customer, Event, Invoice};
 use crate::sandbox::v0_1::{self, ChargeError, ChargeOutcome};
-use crate::store::{OutboxRow, REINSTATE, Settled, Store};
+use crate::store::{OutboxRow, OutboxState, REINSTATE, Settled, Store};
 
 /// What became of one action in this tick.
 pub(super) enum ActionOutcome {
@@ -38,17 +38,17 @@ impl Delivery {
         for row in store.pending_actions(now.timestamp()).await? {
             let result = self.carry_out_one(store, &row, now, dry_run).await?;
             let (counted, state, reason, receipt, event) = match result {
-                ActionOutcome::Done(receipt) => ("done", "done", None, Some(receipt), None),
+                ActionOutcome::Done(receipt) => ("done", OutboxState::Done, None, Some(receipt), None),
                 ActionOutcome::Paid(receipt, event) => {
                     let what = match &event {
                         Event::PaymentReceived { .. } => "paid in part",
                         _ => "paid",
                     };
-                    ("paid", "done", Some(what.to_string()), Some(receipt), Some(event))
+                    ("paid", OutboxState::Done, Some(what.to_string()), Some(receipt), Some(event))
                 }
                 ActionOutcome::Declined(code) => (
                     "declined",
-                    "failed",
+                    OutboxState::Failed,
                     Some(format!("declined: {code}")),
                     None,
                     Some(Event::PaymentFailed { decline_code: code }),
@@ -63,11 +63,11 @@ impl Delivery {
                 }
                 ActionOutcome::Cancel(reason) => {
                     report.cancelled += 1;
-                    ("cancelled", "cancelled", Some(reason), None, None)
+                    ("cancelled", OutboxState::Cancelled, Some(reason), None, None)
                 }
                 ActionOutcome::Fail(reason) => {
                     report.failed += 1;
-                    ("failed", "failed", Some(reason), None, None)
+                    ("failed", OutboxState::Failed, Some(reason), None, None)
                 }
             };
             report.count(&row.kind, counted);
@@ -118,7 +118,7 @@ impl Delivery {
                 // In order: never before the suspension it undoes is settled.
                 let undoes = payload[REINSTATE]["undoes"].as_str().unwrap_or_default();
                 let outbox = store.outbox_of(&row.invoice_id).await?;
-                if outbox.iter().any(|o| o.step == undoes && o.state == "pending") {
+                if outbox.iter().any(|o| o.step == undoes && o.state == OutboxState::Pending) {
                     let later = now + chrono::Duration::seconds(60);
                     return Ok(ActionOutcome::Wait(later, "waits for the suspension to be acknowledged".into()));
                 }

@@ -55,7 +55,7 @@ impl Delivery {
         for o in store.outbox_of(&invoice.id).await? {
             let at = o.done_at.unwrap_or(o.created_at);
             let detail = [o.template.clone(), o.tone.clone()].into_iter().flatten().collect::<Vec<_>>().join(" / ");
-            let outcome = [Some(o.state.clone()), o.reason.clone(), o.receipt.clone()].into_iter().flatten();
+            let outcome = [Some(o.state.to_string()), o.reason.clone(), o.receipt.clone()].into_iter().flatten();
             let entry = Entry {
                 at: when(at),
                 what: o.kind,

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::{OutboxRow, Store, apply_event_in, outbox_row};
+use super::{OutboxRow, OutboxState, Store, apply_event_in, outbox_row};
 use crate::invoice::Event;
 use crate::plan::{Instalment, Plan};
 
@@ -14,7 +14,7 @@ pub const REINSTATE: &str = "reinstate-service";
 
 /// How an action ended (or why it waits), and what it did to the invoice.
 pub struct Settled<'a> {
-    pub state: &'a str,
+    pub state: OutboxState,
     pub reason: Option<&'a str>,
     pub receipt: Option<&'a str>,
     /// The outcome as an event on the invoice (a payment, a declined charge).
@@ -42,7 +42,7 @@ impl Store {
         let ended = sqlx::query(
             "UPDATE outbox SET state = $1, reason = $2, receipt = $3, done_at = $4 WHERE id = $5 AND state = 'pending'",
         )
-        .bind(settled.state)
+        .bind(settled.state.as_str())
         .bind(settled.reason)
         .bind(settled.receipt)
         .bind(now.timestamp())
@@ -126,10 +126,11 @@ impl Store {
             return Err(refuse(format!("invoice {invoice_id} is already on a payment plan")));
         }
         let outbox = self.outbox_of(invoice_id).await?;
-        let Some(offer) = outbox.iter().rev().find(|o| o.kind == "offer-plan" && o.state != "recorded") else {
+        let Some(offer) = outbox.iter().rev().find(|o| o.kind == "offer-plan" && o.state != OutboxState::Recorded)
+        else {
             return Err(refuse(format!("no payment plan was offered on invoice {invoice_id}")));
         };
-        if offer.state != "sent" {
+        if offer.state != OutboxState::Sent {
             let why = offer.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
             return Err(refuse(format!("the plan offer {} was not sent ({}{why})", offer.step, offer.state)));
         }

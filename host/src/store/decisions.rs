@@ -176,7 +176,7 @@ impl Store {
                     .bind(ids[d.invoice_id.as_str()])
                     .bind(d.at)
                     .bind(o.not_before)
-                    .bind(o.state)
+                    .bind(o.state.as_str())
                     .bind(o.reason.as_deref());
             }
             if !effects {

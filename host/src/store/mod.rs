@@ -10,7 +10,7 @@ mod outbox;
 mod stripe;
 
 pub use actions::{CannotAccept, REINSTATE, Settled};
-pub use outbox::{MessageState, Settle, UNCERTAIN, outbox_key};
+pub use outbox::{OutboxState, Settle, UNCERTAIN, outbox_key};
 pub use stripe::StripeGate;
 
 /// What a reminder sent inside another invoice's message has as its receipt,
@@ -55,10 +55,7 @@ pub struct OutboxRow {
     pub decision_id: i64,
     pub created_at: i64,
     pub not_before: i64,
-    /// `pending`, `sent`, `cancelled`, `failed`, `done` (carried out by the host
-    /// at decision time: a manual review's task), or `recorded` (an action this
-    /// version does not carry out yet).
-    pub state: String,
+    pub state: OutboxState,
     pub reason: Option<String>,
     pub attempts: i64,
     pub done_at: Option<i64>,
@@ -96,7 +93,7 @@ pub struct NewOutbox {
     pub deadline: Option<NaiveDate>,
     pub payload: String,
     pub not_before: i64,
-    pub state: &'static str,
+    pub state: OutboxState,
     pub reason: Option<String>,
     /// Work for a person this step opens (a manual review), keyed like the step.
     pub task: Option<crate::sandbox::v0_1::Task>,
@@ -578,7 +575,10 @@ fn outbox_row(r: &sqlx::any::AnyRow) -> anyhow::Result<OutboxRow> {
         decision_id: r.try_get("decision_id")?,
         created_at: r.try_get("created_at")?,
         not_before: r.try_get("not_before")?,
-        state: r.try_get("state")?,
+        state: {
+            let name: String = r.try_get("state")?;
+            OutboxState::parse(&name).ok_or_else(|| anyhow::anyhow!("outbox row with an unknown state {name:?}"))?
+        },
         reason: r.try_get("reason")?,
         attempts: r.try_get("attempts")?,
         done_at: r.try_get("done_at")?,

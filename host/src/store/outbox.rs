@@ -14,29 +14,58 @@ const MESSAGE_KINDS: &str = "kind IN ('remind', 'offer-plan', 'instalment')";
 /// The start of the reason of a message a crash left uncertain.
 pub const UNCERTAIN: &str = "uncertain after an interruption";
 
-/// Where a message stands. Stored as its name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MessageState {
+/// Where an outbox step stands. Stored, and shown in JSON, as its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutboxState {
     Pending,
-    /// Claimed by a worker and being handed to its adapter.
+    /// A message claimed by a worker and being handed to its adapter.
     InFlight,
     Sent,
+    /// Carried out by the host (a manual review's task, a fee, a charge's outcome).
+    Done,
     Cancelled,
     Failed,
-    /// Left uncertain by a crash and, by the operator's choice, not sent again.
+    /// A message left uncertain by a crash and, by the operator's choice, not sent again.
     Held,
+    /// An action this version does not carry out: kept as the policy asked.
+    Recorded,
 }
 
-impl MessageState {
+impl OutboxState {
+    const ALL: [OutboxState; 8] = [
+        OutboxState::Pending,
+        OutboxState::InFlight,
+        OutboxState::Sent,
+        OutboxState::Done,
+        OutboxState::Cancelled,
+        OutboxState::Failed,
+        OutboxState::Held,
+        OutboxState::Recorded,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
-            MessageState::Pending => "pending",
-            MessageState::InFlight => "in-flight",
-            MessageState::Sent => "sent",
-            MessageState::Cancelled => "cancelled",
-            MessageState::Failed => "failed",
-            MessageState::Held => "held",
+            OutboxState::Pending => "pending",
+            OutboxState::InFlight => "in-flight",
+            OutboxState::Sent => "sent",
+            OutboxState::Done => "done",
+            OutboxState::Cancelled => "cancelled",
+            OutboxState::Failed => "failed",
+            OutboxState::Held => "held",
+            OutboxState::Recorded => "recorded",
         }
+    }
+
+    /// The state a stored name stands for.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for OutboxState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -163,7 +192,7 @@ impl Store {
             }
             Settle::Cancelled(reason) | Settle::Failed(reason) => {
                 let state =
-                    if matches!(settle, Settle::Cancelled(_)) { MessageState::Cancelled } else { MessageState::Failed };
+                    if matches!(settle, Settle::Cancelled(_)) { OutboxState::Cancelled } else { OutboxState::Failed };
                 let sql = format!("UPDATE outbox SET state = $3, reason = $4, done_at = $5, {release} {held}");
                 sqlx::query(&sql)
                     .bind(id)
@@ -218,10 +247,10 @@ impl Store {
     pub async fn release_uncertain(&self, row: &OutboxRow, choice: Uncertain, now: i64) -> anyhow::Result<bool> {
         let (state, reason) = match choice {
             Uncertain::Resend => {
-                (MessageState::Pending, format!("{UNCERTAIN} (attempt {}); sent again with the same key", row.attempts))
+                (OutboxState::Pending, format!("{UNCERTAIN} (attempt {}); sent again with the same key", row.attempts))
             }
             Uncertain::Hold => (
-                MessageState::Held,
+                OutboxState::Held,
                 format!("{UNCERTAIN} (attempt {}), held: not sent again until a person checks", row.attempts),
             ),
         };
