@@ -16,7 +16,7 @@ use crate::guardrails::{self, Block, Request};
 use crate::plan::Instalment;
 use crate::sandbox::Plugin;
 use crate::sandbox::v0_1::{self, Action, Contact, EscalationKind, Outcome, Tone};
-use crate::store::{DueInvoice, NewDecision, NewOutbox, OutboxRow, OutboxState, ShadowRow, Store};
+use crate::store::{DueInvoice, NewDecision, NewOutbox, OutboxKind, OutboxRow, OutboxState, ShadowRow, Store};
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct DecideReport {
@@ -408,7 +408,7 @@ fn carry_out(
         steps.push(step.to_string());
         let mut row = NewOutbox {
             step: step.to_string(),
-            kind: action.kind(),
+            kind: OutboxKind::parse(action.kind()).expect("every step action is an outbox kind"),
             channel: channel.map(str::to_string),
             template: None,
             tone: None,

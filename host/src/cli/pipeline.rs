@@ -193,7 +193,7 @@ pub async fn history(db: &Path, invoice: &str, json: bool) -> anyhow::Result<()>
             2,
             vec![
                 when(o.created_at),
-                o.kind.clone(),
+                o.kind.to_string(),
                 o.step.clone(),
                 o.channel.clone().unwrap_or_default(),
                 template,

@@ -12,7 +12,7 @@ use super::{DeliverReport, Delivery, MAX_ATTEMPTS, backoff};
 use crate::guardrails::{self, Request};
 use crate::invoice::{Customer, Event, Invoice};
 use crate::sandbox::v0_1::{self, ChargeError, ChargeOutcome};
-use crate::store::{OutboxRow, OutboxState, REINSTATE, Settled, Store};
+use crate::store::{OutboxKind, OutboxRow, OutboxState, REINSTATE, Settled, Store};
 
 /// What became of one action in this tick.
 pub(super) enum ActionOutcome {
@@ -55,7 +55,7 @@ impl Delivery {
                 ),
                 ActionOutcome::Wait(until, reason) => {
                     report.retry_later += 1;
-                    report.count(&row.kind, "retry");
+                    report.count(row.kind.as_str(), "retry");
                     if !dry_run {
                         store.defer(row.id, until.timestamp(), &reason, false).await?;
                     }
@@ -70,7 +70,7 @@ impl Delivery {
                     ("failed", OutboxState::Failed, Some(reason), None, None)
                 }
             };
-            report.count(&row.kind, counted);
+            report.count(row.kind.as_str(), counted);
             if !dry_run {
                 let settled = Settled { state, reason: reason.as_deref(), receipt: receipt.as_deref(), event };
                 store.settle(&row, settled, now).await?;
@@ -91,7 +91,7 @@ impl Delivery {
         };
         let payload: serde_json::Value = serde_json::from_str(&row.payload)?;
         let escalation = payload["escalate"]["kind"].as_str().unwrap_or_default();
-        let what = if row.kind == "escalate" { escalation } else { row.kind.as_str() };
+        let what = if row.kind == OutboxKind::Escalate { escalation } else { row.kind.as_str() };
         // Checked again now: the invoice may have been paid or disputed since the decision.
         // A reinstatement is owed whatever the invoice's state; a suspension
         // already sent once goes on until acknowledged, so that its

@@ -11,6 +11,7 @@ use super::{Delivery, Send};
 use crate::render::{Extras, Facts, RenderError, TONES};
 use crate::sandbox::v0_1;
 use crate::scheduler::tone_of;
+use crate::store::OutboxKind;
 
 /// Groups reminders (kind `remind`) per customer, consolidating channel and currency;
 /// the firmest (then the oldest) leads, the others ride along as companions.
@@ -20,7 +21,7 @@ pub(super) fn consolidate(sends: Vec<Send>, channels: &[String]) -> Vec<Send> {
     // One message per customer, channel and currency (amounts are listed in the lead's currency).
     let mut groups: BTreeMap<(String, String, String), Vec<Send>> = BTreeMap::new();
     for send in sends {
-        if send.row.kind == "remind" && channels.contains(&send.channel) {
+        if send.row.kind == OutboxKind::Remind && channels.contains(&send.channel) {
             let key = (send.customer.id.clone(), send.channel.clone(), send.invoice.currency.clone());
             groups.entry(key).or_default().push(send);
         } else {

@@ -58,7 +58,7 @@ impl Delivery {
             let outcome = [Some(o.state.to_string()), o.reason.clone(), o.receipt.clone()].into_iter().flatten();
             let entry = Entry {
                 at: when(at),
-                what: o.kind,
+                what: o.kind.to_string(),
                 step: o.step,
                 channel: o.channel.unwrap_or_default(),
                 detail,

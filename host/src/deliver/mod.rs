@@ -31,7 +31,7 @@ use crate::plan::{Instalment, Standing};
 use crate::render::Renderer;
 use crate::sandbox::v0_1::{self, DeliveryError};
 use crate::sandbox::{Grants, Plugin};
-use crate::store::{IN_THE_MESSAGE_OF, OutboxRow, Settle, Store};
+use crate::store::{IN_THE_MESSAGE_OF, OutboxKind, OutboxRow, Settle, Store};
 
 /// Everything delivery needs, built once per run.
 pub struct Delivery {
@@ -299,8 +299,10 @@ impl Delivery {
             let verdict = match store.invoice(&row.invoice_id).await? {
                 None => Err("the invoice no longer exists".to_string()),
                 Some((invoice, customer)) => {
-                    let request =
-                        Request { of_plan: row.kind == "instalment", ..Request::message(&row.step, &channel) };
+                    let request = Request {
+                        of_plan: row.kind == OutboxKind::Instalment,
+                        ..Request::message(&row.step, &channel)
+                    };
                     match guardrails::check(&request, &invoice, &customer, [], false, now) {
                         Ok(()) => Ok((invoice, customer)),
                         Err(block) => Err(block.to_string()),
@@ -400,15 +402,15 @@ impl Delivery {
         };
         let channel = row.channel.clone().unwrap_or_default();
         // A plan's own instalments: only while the plan is kept and the instalment unpaid.
-        let instalment = match row.kind.as_str() {
-            "instalment" => match plan_instalment(row, &invoice, &customer, now) {
+        let instalment = match row.kind {
+            OutboxKind::Instalment => match plan_instalment(row, &invoice, &customer, now) {
                 Ok(i) => Some(i),
                 Err(why) => return done(Outcome::Cancel(why)),
             },
             _ => None,
         };
-        let offered: Vec<Instalment> = match row.kind.as_str() {
-            "offer-plan" => {
+        let offered: Vec<Instalment> = match row.kind {
+            OutboxKind::OfferPlan => {
                 serde_json::from_value(serde_json::from_str::<serde_json::Value>(&row.payload)?["instalments"].take())?
             }
             _ => vec![],
@@ -435,7 +437,7 @@ impl Delivery {
             return done(Outcome::Wait(opens, reason, Wait::Window));
         }
         // A reminder joining a message already leaving in this tick adds no contact.
-        let together = row.kind == "remind" && self.config.sending.consolidate.contains(&channel);
+        let together = row.kind == OutboxKind::Remind && self.config.sending.consolidate.contains(&channel);
         let group = format!("{}{COMPANIONS}{channel}{COMPANIONS}{}", customer.id, invoice.currency);
         let joins = together && reminded.contains(&group);
         let week_ago = now.timestamp() - 7 * 86_400;

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::{OutboxRow, OutboxState, Store, apply_event_in, outbox_row};
+use super::{OutboxKind, OutboxRow, OutboxState, Store, apply_event_in, outbox_row};
 use crate::invoice::Event;
 use crate::plan::{Instalment, Plan};
 
@@ -126,7 +126,8 @@ impl Store {
             return Err(refuse(format!("invoice {invoice_id} is already on a payment plan")));
         }
         let outbox = self.outbox_of(invoice_id).await?;
-        let Some(offer) = outbox.iter().rev().find(|o| o.kind == "offer-plan" && o.state != OutboxState::Recorded)
+        let Some(offer) =
+            outbox.iter().rev().find(|o| o.kind == OutboxKind::OfferPlan && o.state != OutboxState::Recorded)
         else {
             return Err(refuse(format!("no payment plan was offered on invoice {invoice_id}")));
         };

@@ -167,7 +167,7 @@ impl Store {
                     .bind(&d.invoice_id)
                     .bind(&d.customer_id)
                     .bind(&o.step)
-                    .bind(o.kind)
+                    .bind(o.kind.as_str())
                     .bind(o.channel.as_deref())
                     .bind(o.template.as_deref())
                     .bind(o.tone.as_deref())

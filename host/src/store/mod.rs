@@ -10,7 +10,7 @@ mod outbox;
 mod stripe;
 
 pub use actions::{CannotAccept, REINSTATE, Settled};
-pub use outbox::{OutboxState, Settle, UNCERTAIN, outbox_key};
+pub use outbox::{OutboxKind, OutboxState, Settle, UNCERTAIN, outbox_key};
 pub use stripe::StripeGate;
 
 /// What a reminder sent inside another invoice's message has as its receipt,
@@ -44,8 +44,7 @@ pub struct OutboxRow {
     pub invoice_id: String,
     pub customer_id: String,
     pub step: String,
-    /// The action: `remind`, `retry-payment`, `escalate`, `apply-fee`, `offer-plan`.
-    pub kind: String,
+    pub kind: OutboxKind,
     pub channel: Option<String>,
     pub template: Option<String>,
     pub tone: Option<String>,
@@ -86,7 +85,7 @@ pub struct DueInvoice {
 /// A step to add to the outbox with a decision.
 pub struct NewOutbox {
     pub step: String,
-    pub kind: &'static str,
+    pub kind: OutboxKind,
     pub channel: Option<String>,
     pub template: Option<String>,
     pub tone: Option<String>,
@@ -566,7 +565,10 @@ fn outbox_row(r: &sqlx::any::AnyRow) -> anyhow::Result<OutboxRow> {
         invoice_id: r.try_get("invoice_id")?,
         customer_id: r.try_get("customer_id")?,
         step: r.try_get("step")?,
-        kind: r.try_get("kind")?,
+        kind: {
+            let name: String = r.try_get("kind")?;
+            OutboxKind::parse(&name).ok_or_else(|| anyhow::anyhow!("outbox row with an unknown kind {name:?}"))?
+        },
         channel: r.try_get("channel")?,
         template: r.try_get("template")?,
         tone: r.try_get("tone")?,

@@ -63,6 +63,63 @@ impl OutboxState {
     }
 }
 
+/// What an outbox step does. Stored, and shown in JSON, as its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutboxKind {
+    /// A message to the customer on a channel.
+    Remind,
+    /// A plan offered to the customer: a message of its own.
+    OfferPlan,
+    /// A reminder of one instalment of an accepted plan.
+    Instalment,
+    RetryPayment,
+    Escalate,
+    ApplyFee,
+    /// The host's own step undoing a suspension once the invoice is paid.
+    ReinstateService,
+}
+
+impl OutboxKind {
+    const ALL: [OutboxKind; 7] = [
+        OutboxKind::Remind,
+        OutboxKind::OfferPlan,
+        OutboxKind::Instalment,
+        OutboxKind::RetryPayment,
+        OutboxKind::Escalate,
+        OutboxKind::ApplyFee,
+        OutboxKind::ReinstateService,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxKind::Remind => "remind",
+            OutboxKind::OfferPlan => "offer-plan",
+            OutboxKind::Instalment => "instalment",
+            OutboxKind::RetryPayment => "retry-payment",
+            OutboxKind::Escalate => "escalate",
+            OutboxKind::ApplyFee => "apply-fee",
+            OutboxKind::ReinstateService => "reinstate-service",
+        }
+    }
+
+    /// The kind a stored name (or a policy action's name) stands for.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// Whether the step is a message to the customer (delivery's, not an action's).
+    pub fn is_message(self) -> bool {
+        matches!(self, OutboxKind::Remind | OutboxKind::OfferPlan | OutboxKind::Instalment)
+    }
+}
+
+impl std::fmt::Display for OutboxKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl std::fmt::Display for OutboxState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -310,6 +367,19 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn states_and_kinds_read_back_and_the_message_filter_names_the_message_kinds() {
+        for state in OutboxState::ALL {
+            assert_eq!(OutboxState::parse(state.as_str()), Some(state));
+            assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
+        }
+        for kind in OutboxKind::ALL {
+            assert_eq!(OutboxKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(MESSAGE_KINDS.contains(&format!("'{kind}'")), kind.is_message(), "{kind}");
+        }
+        assert_eq!(OutboxState::parse("delivered"), None);
+    }
 
     #[test]
     fn keys_are_injective_and_ordinary_ones_unchanged() {
