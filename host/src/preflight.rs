@@ -32,10 +32,7 @@ pub fn policies_name_what_exists(
     let mut views = vec![];
     for (name, text) in intake::EXAMPLES {
         let data = intake::parse_dataset(name, text).map_err(|e| bad(format!("built-in example {name}: {e}")))?;
-        for i in &data.invoices {
-            let Some(c) = data.customers.iter().find(|c| c.id == i.customer_id) else { continue };
-            views.push(v0_1::invoice_view(i, v0_1::customer_view(c), vec![]));
-        }
+        views.extend(v0_1::views_of(&data));
     }
     for (name, plugin) in &policies.by_name {
         let settings = config.settings_for(name);

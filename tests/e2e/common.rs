@@ -39,13 +39,9 @@ pub fn at(rfc3339: &str) -> DateTime<Utc> {
 
 /// The invoice views of a dataset, with an empty history.
 pub fn views(data: &Dataset) -> Vec<InvoiceView> {
-    data.invoices
-        .iter()
-        .map(|i| {
-            let c = data.customers.iter().find(|c| c.id == i.customer_id).unwrap();
-            v0_1::invoice_view(i, v0_1::customer_view(c), vec![])
-        })
-        .collect()
+    let views = v0_1::views_of(data);
+    assert_eq!(views.len(), data.invoices.len(), "an invoice without its customer");
+    views
 }
 
 pub fn settings(pairs: &[(&str, &str)]) -> Vec<Setting> {

@@ -58,14 +58,7 @@ fn smoke_run(plugin: &Plugin) -> Result<(), String> {
     let now = "2026-10-08T09:00:00Z".parse::<chrono::DateTime<Utc>>().unwrap().timestamp();
     for (name, text) in intake::EXAMPLES {
         let data = intake::parse_dataset(name, text).map_err(|e| e.to_string())?;
-        let views: Vec<_> = data
-            .invoices
-            .iter()
-            .map(|i| {
-                let c = data.customers.iter().find(|c| c.id == i.customer_id).expect("checked");
-                v0_1::invoice_view(i, v0_1::customer_view(c), vec![])
-            })
-            .collect();
+        let views = v0_1::views_of(&data);
         if let Some(Err(e)) = plugin.evaluate(now, &[], &views).into_iter().find(Result::is_err) {
             return Err(format!("smoke run on {name} failed: {e}"));
         }

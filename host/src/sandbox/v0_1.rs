@@ -87,6 +87,18 @@ pub fn customer_view(c: &Customer) -> CustomerView {
     }
 }
 
+/// Every invoice of a dataset as a policy sees it, with no contact made yet
+/// (the built-in examples a candidate policy is tried on).
+pub fn views_of(data: &crate::intake::Dataset) -> Vec<InvoiceView> {
+    data.invoices
+        .iter()
+        .filter_map(|i| {
+            let c = data.customers.iter().find(|c| c.id == i.customer_id)?;
+            Some(invoice_view(i, customer_view(c), vec![]))
+        })
+        .collect()
+}
+
 /// The invoice as a policy of this contract version sees it.
 pub fn invoice_view(i: &Invoice, customer: CustomerView, history: Vec<Contact>) -> InvoiceView {
     InvoiceView {
