@@ -12,7 +12,7 @@ use super::{DeliverReport, Delivery, MAX_ATTEMPTS, backoff};
 use crate::guardrails::{self, Request};
 use crate::invoice::{Customer, Event, Invoice};
 use crate::sandbox::v0_1::{self, ChargeError, ChargeOutcome};
-use crate::store::{OutboxKind, OutboxRow, OutboxState, REINSTATE, Settled, Store};
+use crate::store::{OutboxKind, OutboxRow, OutboxState, REINSTATE, Settled, Store, Tried};
 
 /// What became of one action in this tick.
 pub(super) enum ActionOutcome {
@@ -57,7 +57,7 @@ impl Delivery {
                     report.retry_later += 1;
                     report.count(row.kind.as_str(), "retry");
                     if !dry_run {
-                        store.defer(row.id, until.timestamp(), &reason, false).await?;
+                        store.defer(row.id, until.timestamp(), &reason, Tried::Nothing).await?;
                     }
                     continue;
                 }

@@ -31,7 +31,7 @@ use crate::plan::{Instalment, Standing};
 use crate::render::Renderer;
 use crate::sandbox::v0_1::{self, DeliveryError};
 use crate::sandbox::{Grants, Plugin};
-use crate::store::{IN_THE_MESSAGE_OF, OutboxKind, OutboxRow, Settle, Store};
+use crate::store::{IN_THE_MESSAGE_OF, OutboxKind, OutboxRow, Settle, Store, Tried};
 
 /// Everything delivery needs, built once per run.
 pub struct Delivery {
@@ -534,9 +534,13 @@ async fn record_unclaimed(
     let ts = now.timestamp();
     match outcome {
         Outcome::Sent(_) => unreachable!("a message is sent only under a claim"),
-        Outcome::Wait(until, reason, Wait::Setup) => store.defer_for_setup(row.id, until.timestamp(), &reason).await,
         Outcome::Wait(until, reason, wait) => {
-            store.defer(row.id, until.timestamp(), &reason, matches!(wait, Wait::Retry)).await
+            let tried = match wait {
+                Wait::Retry => Tried::Attempt,
+                Wait::Setup => Tried::SetupFault,
+                Wait::Window | Wait::Cap | Wait::Tick => Tried::Nothing,
+            };
+            store.defer(row.id, until.timestamp(), &reason, tried).await
         }
         Outcome::Cancel(reason) => store.finish(row.id, "cancelled", Some(&reason), None, ts).await,
         Outcome::Fail(reason) => store.finish(row.id, "failed", Some(&reason), None, ts).await,

@@ -10,7 +10,7 @@ mod outbox;
 mod stripe;
 
 pub use actions::{CannotAccept, REINSTATE, Settled};
-pub use outbox::{OutboxKind, OutboxState, Settle, UNCERTAIN, outbox_key};
+pub use outbox::{OutboxKind, OutboxState, Settle, Tried, UNCERTAIN, outbox_key};
 pub use stripe::StripeGate;
 
 /// What a reminder sent inside another invoice's message has as its receipt,
@@ -385,39 +385,6 @@ impl Store {
     /// Whether the database answers (for `/readyz`).
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
-    }
-
-    /// Moves an outbox row to a final state (`sent`, `cancelled`, `failed`).
-    pub async fn finish(
-        &self,
-        id: i64,
-        state: &str,
-        reason: Option<&str>,
-        receipt: Option<&str>,
-        now: i64,
-    ) -> anyhow::Result<()> {
-        sqlx::query("UPDATE outbox SET state = $1, reason = $2, receipt = $3, done_at = $4, attempts = attempts + 1 WHERE id = $5 AND state = 'pending'")
-            .bind(state)
-            .bind(reason)
-            .bind(receipt)
-            .bind(now)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Puts a waiting message off until `not_before`, saying why; `attempted`
-    /// counts a failed try (for the backoff).
-    pub async fn defer(&self, id: i64, not_before: i64, reason: &str, attempted: bool) -> anyhow::Result<()> {
-        sqlx::query("UPDATE outbox SET not_before = $1, reason = $2, attempts = attempts + $3 WHERE id = $4 AND state = 'pending'")
-            .bind(not_before)
-            .bind(reason)
-            .bind(attempted as i64)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 
     pub async fn outbox_of(&self, invoice_id: &str) -> anyhow::Result<Vec<OutboxRow>> {

@@ -146,6 +146,17 @@ pub enum Settle<'a> {
     },
 }
 
+/// What a deferred step had tried, for its backoff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tried {
+    /// Not tried: it waits for a window, the cap, the next tick.
+    Nothing,
+    /// A try that failed.
+    Attempt,
+    /// Not tried because the operator's setup failed (the relay down).
+    SetupFault,
+}
+
 /// The key of one step of one invoice: the idempotency key, the root of the
 /// Message-ID and of file names. Injective: `/` only separates, and anything
 /// outside `A-Z a-z 0-9 _ -` (`.`, `/` and `%` included) is percent-encoded,
@@ -279,14 +290,37 @@ impl Store {
         Ok(())
     }
 
-    /// Puts a pending message off after its channel's relay failed on the
-    /// operator's setup in this run (it was not tried).
-    pub async fn defer_for_setup(&self, id: i64, not_before: i64, reason: &str) -> anyhow::Result<()> {
+    /// Moves an outbox row to a final state (`sent`, `cancelled`, `failed`).
+    pub async fn finish(
+        &self,
+        id: i64,
+        state: &str,
+        reason: Option<&str>,
+        receipt: Option<&str>,
+        now: i64,
+    ) -> anyhow::Result<()> {
+        sqlx::query("UPDATE outbox SET state = $1, reason = $2, receipt = $3, done_at = $4, attempts = attempts + 1 WHERE id = $5 AND state = 'pending'")
+            .bind(state)
+            .bind(reason)
+            .bind(receipt)
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Puts a waiting step off until `not_before`, saying why, counting what
+    /// was tried (each try and each fault of the setup has its own backoff).
+    pub async fn defer(&self, id: i64, not_before: i64, reason: &str, tried: Tried) -> anyhow::Result<()> {
         sqlx::query(
-            "UPDATE outbox SET not_before = $1, reason = $2, setup_faults = setup_faults + 1 WHERE id = $3 AND state = 'pending'",
+            "UPDATE outbox SET not_before = $1, reason = $2, attempts = attempts + $3, setup_faults = setup_faults + $4 \
+             WHERE id = $5 AND state = 'pending'",
         )
         .bind(not_before)
         .bind(reason)
+        .bind(i64::from(tried == Tried::Attempt))
+        .bind(i64::from(tried == Tried::SetupFault))
         .bind(id)
         .execute(&self.pool)
         .await?;
