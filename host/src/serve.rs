@@ -94,6 +94,7 @@ pub async fn run(db: &Path, config: Config, mut catalog: Catalog, listen: Socket
         plugins_dir,
         default_locale,
         default_timezone,
+        stripe_order: Mutex::new(()),
     });
 
     let (stop_tx, stop_rx) = watch::channel(false);

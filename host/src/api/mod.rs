@@ -41,6 +41,9 @@ pub struct App {
     pub plugins_dir: PathBuf,
     pub default_locale: String,
     pub default_timezone: chrono_tz::Tz,
+    /// Held from a Stripe event's ordering check to its record: two events of
+    /// one object delivered at once must not both pass as the newest.
+    pub stripe_order: Mutex<()>,
 }
 
 /// An error answer: `{"error": ..., "field": ...}`.

@@ -97,6 +97,7 @@ pub async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Byte
     // Stripe delivers an event more than once and out of order: each id once,
     // and nothing older than what the object already reflects.
     let store = &app.runtime.store;
+    let _in_order = app.stripe_order.lock().await;
     let newest = match store.stripe_gate(&id, &object_id, at.timestamp()).await? {
         StripeGate::Duplicate => return ok(json!({ "received": id, "duplicate": true })),
         StripeGate::Stale { newest } => {
