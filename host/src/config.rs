@@ -88,6 +88,11 @@ impl Default for Policies {
 }
 
 impl Policies {
+    /// No segment or customer served by a policy of its own.
+    pub fn none() -> Self {
+        Policies { default: default_policy(), segments: BTreeMap::new(), customers: BTreeMap::new() }
+    }
+
     pub fn for_customer(&self, c: &Customer) -> &str {
         self.customers.get(&c.id).or_else(|| self.segments.get(&c.segment)).unwrap_or(&self.default)
     }

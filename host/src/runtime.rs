@@ -1,7 +1,7 @@
 //! A configured sollecito: store, policies, renderer, channel adapters. One
 //! tick is the scheduler's decisions followed by delivery.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -14,7 +14,7 @@ use crate::config::{BadConfig, ChannelConfig, Config};
 use crate::deliver::mail::{LettreRelay, SmtpOptions};
 use crate::deliver::{Channel, DeliverReport, Delivery};
 use crate::render::Renderer;
-use crate::sandbox::{Grants, MailRelay, PluginKind};
+use crate::sandbox::{Capture, Grants, MailRelay, Plugin, PluginKind};
 use crate::scheduler::{self, DecideReport, Policies};
 use crate::store::Store;
 
@@ -48,12 +48,53 @@ impl Runtime {
     /// `open`; with `dry_run`, for a tick that writes nothing: no outbox folder,
     /// no worker lock file (the database must already exist: see `run --dry-run`).
     pub async fn open_for(db: &Path, config: Config, catalog: &mut Catalog, dry_run: bool) -> anyhow::Result<Self> {
-        let bad = |reason: String| BadConfig { file: "config".into(), reason };
         let policies = Policies::resolve(&config, catalog)?;
+        Self::open_with(db, config, catalog, policies, dry_run, None).await
+    }
+
+    /// The runtime of a simulation: `policy` serves every customer with
+    /// `settings` over the config's own, on a scratch database in `dir`; what
+    /// would leave (messages, charges, signed requests) is kept in `capture`.
+    pub async fn simulation(
+        dir: &Path,
+        mut config: Config,
+        catalog: &mut Catalog,
+        policy: Arc<Plugin>,
+        settings: &BTreeMap<String, String>,
+        capture: Arc<Capture>,
+    ) -> anyhow::Result<Self> {
+        let name = policy.id.name.clone();
+        config.policies = crate::config::Policies { default: name.clone(), ..crate::config::Policies::none() };
+        let table = config.settings.entry(name.clone()).or_default();
+        for (key, value) in settings {
+            table.insert(key.clone(), toml::Value::String(value.clone()));
+        }
+        // Nothing reaches a relay or a folder of the operator's.
+        config.email.smtp_url = None;
+        config.email.outbox_dir = Some(dir.join("outbox"));
+        config.escalations.handover_dir = Some(dir.join("handovers"));
+        for channel in config.channels.values_mut() {
+            channel.smtp_url = None;
+            channel.folder = channel.folder.as_ref().map(|_| dir.join("letters"));
+        }
+        let policies = Policies { by_name: HashMap::from([(name, policy)]), ..Policies::default() };
+        Self::open_with(&dir.join("simulation.db"), config, catalog, policies, false, Some(capture)).await
+    }
+
+    async fn open_with(
+        db: &Path,
+        config: Config,
+        catalog: &mut Catalog,
+        policies: Policies,
+        dry_run: bool,
+        capture: Option<Arc<Capture>>,
+    ) -> anyhow::Result<Self> {
+        let bad = |reason: String| BadConfig { file: "config".into(), reason };
         let beside = beside_database(db);
         let renderer = Renderer::new(config.templates.dir.as_ref().map(|d| config.resolve(d)).as_deref())
             .map_err(|e| bad(format!("templates: {e}")))?;
         let (mail, outbox_dir): (Arc<dyn MailRelay>, _) = match &config.email.smtp_url {
+            _ if let Some(capture) = &capture => (capture.clone(), None),
             Some(url) => {
                 let options = SmtpOptions {
                     url: url.clone(),
@@ -73,7 +114,7 @@ impl Runtime {
             }
         };
         let letters = beside.join("letters");
-        let channels = channels(&config, catalog, mail, letters)?;
+        let channels = channels(&config, catalog, mail, letters, capture.clone())?;
         for warning in
             crate::preflight::policies_name_what_exists(&config, &policies, &channels, &renderer.templates())?
         {
@@ -103,10 +144,19 @@ impl Runtime {
                 worker,
                 sender,
                 stopping: Default::default(),
+                capture,
             },
             outbox_dir,
             batch,
         })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.delivery.config
     }
 
     /// The policies now in force (a snapshot).
@@ -153,6 +203,7 @@ fn channels(
     catalog: &mut Catalog,
     mail: Arc<dyn MailRelay>,
     letters: PathBuf,
+    capture: Option<Arc<Capture>>,
 ) -> anyhow::Result<HashMap<String, Channel>> {
     let bad = |reason: String| BadConfig { file: "config".into(), reason };
     let mut wanted = config.channels.clone();
@@ -200,6 +251,7 @@ fn channels(
             folder: c.folder.as_ref().map(|f| config.resolve(f)),
             tasks: c.tasks.then(Default::default),
             setup_fault: None,
+            capture: capture.clone(),
         };
         out.insert(name, Channel { adapter, grants, settings: crate::config::settings(&c.settings) });
     }

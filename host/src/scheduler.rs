@@ -34,7 +34,7 @@ pub struct DecideReport {
 
 /// The policies of a run, resolved once: name or path in the config -> plugin,
 /// and the versions an operator activated for a segment while running.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Policies {
     pub by_name: HashMap<String, Arc<Plugin>>,
     /// Segment -> the policy activated for it, over what the config says.

@@ -1,33 +1,41 @@
-//! A virtual clock over a date range: ticks once a day, applies scripted
-//! events, asks the policy, passes its actions through the guardrails and
-//! records what would happen. Nothing is sent and nothing is stored.
+//! `simulate`: the real engine on a virtual clock. A scratch database gets
+//! the invoices; every day the scripted events happen, then a tick runs
+//! (scheduler, guardrails, delivery) exactly as `run --at` would; what would
+//! have left is kept by a capturing transport. Each timeline is read back
+//! from that run's history. What is here is the clock and the reading.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::Serialize;
+use serde_json::Value;
 
-use crate::guardrails::{self, Request};
+use crate::catalog::Catalog;
+use crate::config::Config;
 use crate::intake::Dataset;
-use crate::invoice::{Customer, Invoice, InvoiceStatus};
+use crate::invoice::InvoiceStatus;
 use crate::money::format_money;
-use crate::sandbox::Plugin;
-use crate::sandbox::v0_1::{self, Action, Contact, Outcome, Setting};
+use crate::runtime::Runtime;
+use crate::sandbox::{Capture, Plugin};
+use crate::store::{DecisionRow, EventRow, OutboxRow, OutboxState, Store, minute};
 
 pub struct Options {
     pub from: NaiveDate,
     pub to: NaiveDate,
     /// Time of day (UTC) of the daily tick.
     pub tick: NaiveTime,
-    pub settings: Vec<Setting>,
+    /// Policy settings over the config's own.
+    pub settings: BTreeMap<String, String>,
 }
 
 /// One line of an invoice's timeline.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Entry {
     pub date: NaiveDate,
-    /// `remind`, `retry-payment`, `escalate`, `apply-fee`, `offer-plan`, `pause`,
-    /// `close`, `event`, `held` (a guardrail stopped it) or `error` (the plugin failed).
+    /// `remind`, `retry-payment`, `escalate`, `apply-fee`, `offer-plan`,
+    /// `instalment`, `pause`, `close`, `event`, `held` (a guardrail stopped
+    /// it) or `error` (the plugin failed).
     pub what: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
@@ -41,12 +49,24 @@ pub struct Entry {
     pub deadline: Option<NaiveDate>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// What became of a step: sent when, waiting until when and why, held why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    /// The step's state at the end (`sent`, `done`, `pending`, `cancelled`...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<OutboxState>,
+    /// When the step was settled, or the moment it waits for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<DateTime<Utc>>,
+    /// The subject of the message that would have left.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 impl Entry {
-    fn new(date: NaiveDate, what: &str) -> Self {
+    fn new(at: i64, what: &str) -> Self {
         Entry {
-            date,
+            date: DateTime::from_timestamp(at, 0).unwrap_or_default().date_naive(),
             what: what.into(),
             step: None,
             channel: None,
@@ -54,16 +74,15 @@ impl Entry {
             template: None,
             deadline: None,
             note: None,
+            result: None,
+            state: None,
+            at: None,
+            subject: None,
         }
     }
 
     fn note(mut self, note: impl Into<String>) -> Self {
         self.note = Some(note.into());
-        self
-    }
-
-    fn step(mut self, step: &str) -> Self {
-        self.step = Some(step.into());
         self
     }
 }
@@ -80,166 +99,170 @@ pub struct Timeline {
     pub entries: Vec<Entry>,
 }
 
-struct Case {
-    invoice: Invoice,
-    history: Vec<Contact>,
-    next_review: Option<DateTime<Utc>>,
-    closed: Option<String>,
-    entries: Vec<Entry>,
+/// A simulation's result: each invoice's timeline and the ticks that made it.
+#[derive(Debug, Serialize)]
+pub struct Simulation {
+    /// Every tick, in order: the daily ones, and those when a waiting step's
+    /// time came (a sending window opening, a retry's hour).
+    pub ticks: Vec<DateTime<Utc>>,
+    pub timelines: Vec<Timeline>,
+    /// Invoices the policy failed on, counted once per tick.
+    pub plugin_errors: usize,
 }
 
-pub fn run(policy: &Plugin, data: Dataset, opts: &Options) -> Vec<Timeline> {
-    let mut customers: HashMap<String, Customer> = data.customers.into_iter().map(|c| (c.id.clone(), c)).collect();
-    let start = opts.from.and_time(opts.tick).and_utc();
-    let mut cases: Vec<Case> = data
-        .invoices
-        .into_iter()
-        .map(|invoice| Case { invoice, history: vec![], next_review: Some(start), closed: None, entries: vec![] })
-        .collect();
-    let index: HashMap<String, usize> = cases.iter().enumerate().map(|(i, c)| (c.invoice.id.clone(), i)).collect();
+/// Ticks beyond the daily one in a day, at most: enough for every timezone's window.
+const EXTRA_TICKS_A_DAY: usize = 48;
 
+/// Plays `policy` over `data` from `opts.from` to `opts.to` with the config's
+/// guardrails, channels and templates. Nothing leaves, nothing of the operator's is written.
+pub async fn run(
+    config: Config,
+    catalog: &mut Catalog,
+    policy: Arc<Plugin>,
+    data: Dataset,
+    opts: &Options,
+) -> anyhow::Result<Simulation> {
+    let scratch = tempfile::Builder::new().prefix("sollecito-simulation-").tempdir()?;
+    let capture = Arc::new(Capture::default());
+    let runtime = Runtime::simulation(scratch.path(), config, catalog, policy, &opts.settings, capture.clone()).await?;
+    let store = runtime.store();
+    let start = opts.from.and_time(NaiveTime::MIN).and_utc();
+    let events = data.events.clone();
+    store.import(&Dataset { events: vec![], ..data.clone() }, start).await?;
+
+    let (mut ticks, mut plugin_errors) = (vec![], 0);
     let mut day = opts.from;
     while day <= opts.to {
         let now = day.and_time(opts.tick).and_utc();
-        for e in data.events.iter().filter(|e| e.on == day) {
-            let case = &mut cases[index[&e.invoice_id]];
-            let customer = customers.get_mut(&case.invoice.customer_id).expect("checked at intake");
-            let what = e.event.apply(&mut case.invoice, customer, now);
-            case.entries.push(Entry::new(day, "event").note(what));
-            // Every event wakes the invoice up for the policy.
-            case.next_review = Some(now);
+        // Scripted events happen just before the day's tick.
+        for e in events.iter().filter(|e| e.on == day) {
+            store.apply_event(&e.invoice_id, &e.event, now).await?;
         }
-
-        let due: Vec<usize> = (0..cases.len())
-            .filter(|&i| {
-                let c = &cases[i];
-                c.closed.is_none() && c.invoice.status == InvoiceStatus::Open && c.next_review.is_some_and(|t| t <= now)
-            })
-            .collect();
-        if !due.is_empty() {
-            let views: Vec<_> = due
-                .iter()
-                .map(|&i| {
-                    let c = &cases[i];
-                    let customer = v0_1::customer_view(&customers[&c.invoice.customer_id]);
-                    v0_1::invoice_view(&c.invoice, customer, c.history.clone())
-                })
-                .collect();
-            let results = policy.evaluate(now.timestamp(), &opts.settings, &views);
-            for (&i, result) in due.iter().zip(results) {
-                let case = &mut cases[i];
-                match result {
-                    Ok(decision) => apply(case, &customers[&case.invoice.customer_id], decision, now),
-                    // The invoice keeps its review time: it is tried again at the next tick.
-                    Err(e) => case.entries.push(Entry::new(day, "error").note(e.reason)),
-                }
-            }
+        let next_day = now + chrono::Days::new(1);
+        let mut at = Some(now);
+        while let Some(t) = at {
+            plugin_errors += runtime.tick(t, false).await?.decided.plugin_errors;
+            ticks.push(t);
+            let extra = ticks.iter().rev().take_while(|x| x.date_naive() == day).count();
+            at = store
+                .next_waiting(t.timestamp())
+                .await?
+                .and_then(|w| DateTime::from_timestamp(w, 0))
+                .filter(|w| *w < next_day && w.date_naive() <= opts.to && extra <= EXTRA_TICKS_A_DAY);
         }
         day = day.succ_opt().expect("date in range");
     }
 
-    cases
-        .into_iter()
-        .map(|c| {
-            let customer = &customers[&c.invoice.customer_id];
-            let outcome = match (&c.closed, c.invoice.status) {
-                (Some(reason), _) => format!("closed ({reason})"),
-                (None, InvoiceStatus::Open) if c.next_review.is_some() => "open".into(),
-                (None, InvoiceStatus::Open) => "open, waiting for an event".into(),
-                (None, status) => serde_json::to_value(status).unwrap().as_str().unwrap_or("closed").to_string(),
-            };
-            Timeline {
-                invoice: c.invoice.id.clone(),
-                number: c.invoice.number.clone(),
-                customer: customer.name.clone(),
-                amount_due: format_money(c.invoice.amount_due, &c.invoice.currency),
-                due: c.invoice.due,
-                outcome,
-                entries: c.entries,
-            }
-        })
-        .collect()
+    let subjects: HashMap<String, String> = capture.taken().into_iter().map(|c| (c.key, c.subject)).collect();
+    let mut timelines = Vec::with_capacity(data.invoices.len());
+    for invoice in &data.invoices {
+        timelines.push(timeline(store, &invoice.id, &subjects).await?);
+    }
+    Ok(Simulation { ticks, timelines, plugin_errors })
 }
 
-/// Carries out a decision the way the host would, minus the sending.
-fn apply(case: &mut Case, customer: &Customer, decision: v0_1::Decision, now: DateTime<Utc>) {
-    let day = now.date_naive();
-    let mut reminded = false;
-    let mut pause: Option<DateTime<Utc>> = None;
-    for action in decision.actions {
-        let step = action.step().map(str::to_string);
-        let channel = match &action {
-            Action::Remind(r) => Some(r.channel.clone()),
-            _ => None,
-        };
-        if let Some(step) = &step {
-            let request = Request {
-                step,
-                channel: channel.as_deref(),
-                touches_customer: action.touches_customer(),
-                of_plan: false,
-            };
-            let done = case.history.iter().map(|h| h.step.as_str());
-            if let Err(block) = guardrails::check(&request, &case.invoice, customer, done, reminded, now) {
-                let mut held = Entry::new(day, "held").step(step).note(block.to_string());
-                held.channel = channel;
-                case.entries.push(held);
-                continue;
+/// An invoice's timeline, read from the scratch run's history.
+async fn timeline(store: &Store, id: &str, subjects: &HashMap<String, String>) -> anyhow::Result<Timeline> {
+    let (invoice, customer) = store.invoice(id).await?.ok_or_else(|| anyhow::anyhow!("{id} was imported"))?;
+    let (next_review, closed) = store.review_of(id).await?;
+    let (events, decisions, outbox) =
+        (store.events_of(id).await?, store.decisions_of(id).await?, store.outbox_of(id).await?);
+    let outcome = match (&closed, invoice.status) {
+        (Some(reason), _) => format!("closed ({reason})"),
+        (None, InvoiceStatus::Open) if next_review.is_some() => "open".into(),
+        (None, InvoiceStatus::Open) => "open, waiting for an event".into(),
+        (None, status) => serde_json::to_value(status)?.as_str().unwrap_or("closed").to_string(),
+    };
+    Ok(Timeline {
+        invoice: invoice.id.clone(),
+        number: invoice.number.clone(),
+        customer: customer.name.clone(),
+        amount_due: format_money(invoice.amount_due, &invoice.currency),
+        due: invoice.due,
+        outcome,
+        entries: entries(&events, &decisions, &outbox, subjects),
+    })
+}
+
+/// Events, then each decision's steps and its pause or close, in time order.
+fn entries(
+    events: &[EventRow],
+    decisions: &[DecisionRow],
+    outbox: &[OutboxRow],
+    subjects: &HashMap<String, String>,
+) -> Vec<Entry> {
+    // Time, then events before decisions, then the decision, then its steps before its pause or close.
+    type Order = (i64, u8, i64, u8, i64);
+    let mut lines: Vec<(Order, Entry)> = vec![];
+    // The import that seeds the scratch run is not part of the story.
+    for e in events.iter().filter(|e| e.kind != "imported") {
+        lines.push(((e.at, 0, 0, 0, 0), Entry::new(e.at, "event").note(e.detail.clone())));
+    }
+    for row in outbox {
+        lines.push(((row.created_at, 1, row.decision_id, 0, row.id), step_entry(row, subjects)));
+    }
+    for d in decisions {
+        if let Some(error) = &d.error {
+            lines.push(((d.at, 1, d.id, 1, 0), Entry::new(d.at, "error").note(error.clone())));
+        }
+        for action in d.actions.as_array().into_iter().flatten() {
+            if let Some(until) = action.get("pause").and_then(Value::as_i64) {
+                lines.push((
+                    (d.at, 1, d.id, 1, 0),
+                    Entry::new(d.at, "pause").note(format!("until {} UTC", minute(until))),
+                ));
+            }
+            if let Some(reason) = action.get("close").and_then(Value::as_str) {
+                lines.push(((d.at, 1, d.id, 1, 1), Entry::new(d.at, "close").note(reason)));
             }
         }
-        let mut entry = Entry::new(day, action.kind());
-        entry.step = step.clone();
-        let mut contact = Contact {
-            step: step.clone().unwrap_or_default(),
-            channel: None,
-            tone: None,
-            at: now.timestamp(),
-            outcome: Outcome::Sent,
-        };
-        match action {
-            Action::Remind(r) => {
-                reminded = true;
-                entry.channel = Some(r.channel.clone());
-                entry.tone = Some(r.tone.name().into());
-                entry.template = Some(r.template);
-                entry.deadline = r.deadline.as_ref().and_then(v0_1::naive_date);
-                contact.channel = Some(r.channel);
-                contact.tone = Some(r.tone);
+    }
+    lines.sort_by_key(|(order, _)| *order);
+    lines.into_iter().map(|(_, e)| e).collect()
+}
+
+/// One outbox step as a line: held when a guardrail stopped it, else its kind.
+fn step_entry(row: &OutboxRow, subjects: &HashMap<String, String>) -> Entry {
+    let held = row.state == OutboxState::Cancelled;
+    let mut entry = Entry::new(row.created_at, if held { "held" } else { row.kind.as_str() });
+    entry.step = Some(row.step.clone());
+    entry.channel = row.channel.clone();
+    entry.tone = row.tone.clone();
+    entry.template = row.template.clone();
+    entry.deadline = row.deadline;
+    entry.subject = subjects.get(&row.key()).cloned();
+    let payload: Value = serde_json::from_str(&row.payload).unwrap_or(Value::Null);
+    let body = |kind: &str| payload.get(kind).cloned().unwrap_or(Value::Null);
+    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    entry.note = if held {
+        row.reason.clone()
+    } else {
+        match row.kind.as_str() {
+            "retry-payment" => body("retry-payment")
+                .get("at")
+                .and_then(Value::as_i64)
+                .map(|at| format!("charge again at {} UTC", minute(at))),
+            "escalate" => Some(format!("{}: {}", text(&body("escalate"), "kind"), text(&body("escalate"), "reason"))),
+            "apply-fee" => {
+                let fee = body("apply-fee");
+                let minor = fee.get("minor").and_then(Value::as_i64).unwrap_or_default();
+                Some(format!("{} ({})", format_money(minor, &text(&fee, "currency")), text(&fee, "reason")))
             }
-            Action::RetryPayment(r) => {
-                entry.note = Some(format!("charge again at {}", format_time(r.at)));
-                contact.outcome = Outcome::Pending;
-            }
-            Action::Escalate(e) => entry.note = Some(format!("{}: {}", e.kind.name(), e.reason)),
-            Action::ApplyFee(f) => {
-                entry.note = Some(format!("{} ({})", format_money(f.amount.minor, &f.amount.currency), f.reason))
-            }
-            Action::OfferPlan(p) => {
-                entry.note = Some(format!(
-                    "{} instalments every {} days from {:?}",
-                    p.instalments,
-                    p.every_days,
-                    v0_1::naive_date(&p.first_due)
+            "offer-plan" => {
+                let plan = body("offer-plan");
+                let number = |k: &str| plan.get(k).and_then(Value::as_i64).unwrap_or_default();
+                Some(format!(
+                    "{} instalments every {} days from {}",
+                    number("instalments"),
+                    number("every-days"),
+                    text(&plan, "first-due")
                 ))
             }
-            Action::Pause(until) => {
-                entry.note = Some(format!("until {}", format_time(until)));
-                pause = DateTime::from_timestamp(until, 0);
-            }
-            Action::Close(reason) => {
-                entry.note = Some(reason.name().into());
-                case.closed = Some(reason.name().into());
-            }
+            _ => None,
         }
-        if step.is_some() {
-            case.history.push(contact);
-        }
-        case.entries.push(entry);
-    }
-    let next = decision.next_review.and_then(|t| DateTime::from_timestamp(t, 0));
-    case.next_review = if case.closed.is_some() { None } else { next.max(pause) };
-}
-
-fn format_time(ts: i64) -> String {
-    DateTime::from_timestamp(ts, 0).map_or_else(|| ts.to_string(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+    };
+    entry.result = Some(row.result_in_words());
+    entry.state = Some(row.state);
+    entry.at = DateTime::from_timestamp(row.done_at.unwrap_or(row.not_before), 0);
+    entry
 }

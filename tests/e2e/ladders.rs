@@ -1,6 +1,7 @@
 //! The bundled policies play the ladders of the sources, day by day.
 
 use chrono::{NaiveDate, NaiveTime};
+use sollecito::config::Config;
 use sollecito::simulate::{self, Entry, Options, Timeline};
 
 use crate::common::*;
@@ -8,9 +9,18 @@ use crate::common::*;
 fn simulate(policy: &str, file: &str, from: &str, to: &str) -> Vec<Timeline> {
     let mut catalog = catalog();
     let policy = catalog.policy(policy).unwrap();
-    let opts =
-        Options { from: day(from), to: day(to), tick: NaiveTime::from_hms_opt(9, 0, 0).unwrap(), settings: vec![] };
-    simulate::run(&policy, dataset(file), &opts)
+    let opts = Options {
+        from: day(from),
+        to: day(to),
+        tick: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+        settings: Default::default(),
+    };
+    // A PEC provider, as a business sending formal notices has one.
+    let mut config = Config::default();
+    config.channels.entry("pec".into()).or_default();
+    let run = simulate::run(config, &mut catalog, policy, dataset(file), &opts);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(run).unwrap().timelines
 }
 
 pub fn day(s: &str) -> NaiveDate {
@@ -47,10 +57,14 @@ fn b2b_ladder_for_a_customer_with_an_ordinary_record() {
             ("2026-10-16", "remind", "overdue-15"),
             ("2026-10-31", "remind", "overdue-30"),
             ("2026-11-15", "remind", "formal-notice"),
-            ("2026-11-30", "escalate", "handover"),
-            ("2026-11-30", "close", ""),
+            // Sunday 15 November is outside the sending window (weekdays, 8-19
+            // local): the notice leaves on Monday the 16th, and collections
+            // waits its 15 days from then.
+            ("2026-12-01", "escalate", "handover"),
+            ("2026-12-01", "close", ""),
         ])
     );
+    assert!(entry(rossi, "formal-notice").result.as_deref().unwrap().starts_with("sent 2026-11-16 07:00"));
     let tones: Vec<_> = rossi.entries.iter().filter_map(|e| e.tone.clone()).collect();
     assert_eq!(tones, ["courteous", "soft", "firm", "final", "formal"]);
     // Saturday 31 October + 5 working days = Friday 6 November.

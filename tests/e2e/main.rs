@@ -12,6 +12,7 @@ mod delivery;
 mod determinism;
 mod every_action;
 mod fees;
+mod fidelity;
 mod fields;
 mod hostile;
 mod ladders;

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::{Answer, ApiError, App, ok, parse_json};
 use crate::intake;
-use crate::sandbox::v0_1::{self, Setting};
+use crate::sandbox::v0_1;
 use crate::sandbox::{Plugin, PluginKind, PluginSource};
 use crate::simulate;
 use crate::store::Scope;
@@ -310,12 +310,13 @@ pub async fn simulate(State(app): State<Arc<App>>, headers: HeaderMap, body: Byt
         from: request.from,
         to: request.to,
         tick: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
-        settings: request.settings.into_iter().map(|(key, value)| Setting { key, value }).collect(),
+        settings: request.settings,
     };
     let id = policy.id.clone();
-    let timelines = tokio::task::spawn_blocking(move || simulate::run(&policy, data, &opts))
-        .await
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let config = app.runtime.config().clone();
+    let mut catalog = app.catalog.lock().await;
+    let simulation = simulate::run(config, &mut catalog, policy, data, &opts).await?;
+    let timelines = simulation.timelines;
     ok(json!({ "policy": id, "timelines": timelines }))
 }
 

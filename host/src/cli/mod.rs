@@ -22,7 +22,6 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::intake;
-use crate::sandbox::v0_1::Setting;
 use crate::sandbox::{CompiledCache, Limits, PluginId, Sandbox};
 use crate::simulate::{self, Timeline};
 
@@ -275,16 +274,20 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             if to < from {
                 return Err(BadUsage(format!("--to {to} is before --from {from}")).into());
             }
-            let timelines = simulate::run(&policy, data, &simulate::Options { from, to, tick, settings });
+            let opts = simulate::Options { from, to, tick, settings };
+            let id = policy.id.clone();
+            let run = simulate::run(config()?, &mut catalog, policy, data, &opts);
+            let simulation = tokio()?.block_on(run)?;
             if json {
-                let doc = serde_json::json!({ "policy": policy.id, "from": from, "to": to, "timelines": timelines });
+                let doc = serde_json::json!({
+                    "policy": id, "from": from, "to": to, "ticks": simulation.ticks, "timelines": simulation.timelines
+                });
                 printed(out!("{}", serde_json::to_string_pretty(&doc)?).map_err(Into::into))?;
             } else {
-                printed(print_timelines(&policy.id, from, to, &timelines))?;
+                printed(print_timelines(&id, from, to, &simulation.timelines))?;
             }
-            let errors = timelines.iter().flat_map(|t| &t.entries).filter(|e| e.what == "error").count();
-            if errors > 0 {
-                return Err(PluginErrors(errors).into());
+            if simulation.plugin_errors > 0 {
+                return Err(PluginErrors(simulation.plugin_errors).into());
             }
         }
         Command::Completions { .. } => {} // before loading plugins, above
@@ -311,12 +314,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn parse_settings(pairs: &[String]) -> anyhow::Result<Vec<Setting>> {
+fn parse_settings(pairs: &[String]) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
     pairs
         .iter()
         .map(|p| {
             let (key, value) = p.split_once('=').ok_or_else(|| BadUsage(format!("--set {p:?}: expected KEY=VALUE")))?;
-            Ok(Setting { key: key.trim().into(), value: value.trim().into() })
+            Ok((key.trim().into(), value.trim().into()))
         })
         .collect()
 }
@@ -328,7 +331,7 @@ fn print_timelines(policy: &PluginId, from: NaiveDate, to: NaiveDate, timelines:
         let mut table = Table::new();
         table
             .load_preset(UTF8_FULL_CONDENSED)
-            .set_header(["date", "what", "step", "channel", "tone", "template", "deadline", "note"]);
+            .set_header(["date", "what", "step", "channel", "tone", "template", "deadline", "note", "result"]);
         for e in &t.entries {
             let cell = |v: &Option<String>| v.clone().unwrap_or_default();
             table.add_row([
@@ -340,6 +343,7 @@ fn print_timelines(policy: &PluginId, from: NaiveDate, to: NaiveDate, timelines:
                 cell(&e.template),
                 e.deadline.map(|d| d.to_string()).unwrap_or_default(),
                 cell(&e.note),
+                cell(&e.result),
             ]);
         }
         if t.entries.is_empty() {

@@ -115,23 +115,7 @@ pub fn print_tick(r: &TickReport, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn when(ts: i64) -> String {
-    DateTime::from_timestamp(ts, 0).map_or(ts.to_string(), |t| t.format("%Y-%m-%d %H:%M").to_string())
-}
-
-/// An action's outcome in words: done (and how), waiting (until when, why), failed or cancelled (why).
-fn outcome(o: &crate::store::OutboxRow) -> String {
-    let why = o.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default();
-    let receipt = o.receipt.as_ref().map(|r| format!(" ({r})")).unwrap_or_default();
-    match (o.state.as_str(), o.done_at) {
-        ("sent" | "done", Some(t)) => format!("{} {}{why}{receipt}", o.state, when(t)),
-        ("pending", _) if o.attempts > 0 => {
-            format!("waiting until {}, after {} tries{why}", when(o.not_before), o.attempts)
-        }
-        ("pending", _) => format!("waiting until {}{why}", when(o.not_before)),
-        (state, _) => format!("{state}{why}"),
-    }
-}
+use crate::store::minute as when;
 
 pub async fn history(db: &Path, invoice: &str, json: bool) -> anyhow::Result<()> {
     if !db.exists() {
@@ -185,7 +169,7 @@ pub async fn history(db: &Path, invoice: &str, json: bool) -> anyhow::Result<()>
             .find(|d| d.id == o.decision_id)
             .map(|d| format!("{} {}", d.plugin_name, d.plugin_version))
             .unwrap_or_default();
-        let outcome = outcome(o);
+        let outcome = o.result_in_words();
         let template =
             o.template.as_ref().map(|t| format!("{} / {}", t, o.tone.clone().unwrap_or_default())).unwrap_or_default();
         rows.push((

@@ -12,6 +12,7 @@ use super::{DeliverReport, Delivery, MAX_ATTEMPTS, backoff};
 use crate::guardrails::{self, Request};
 use crate::invoice::{Customer, Event, Invoice};
 use crate::sandbox::v0_1::{self, ChargeError, ChargeOutcome};
+use crate::sandbox::{Captured, KEPT};
 use crate::store::{OutboxKind, OutboxRow, OutboxState, REINSTATE, Settled, Store, Tried};
 
 /// What became of one action in this tick.
@@ -137,6 +138,14 @@ impl Delivery {
 
     /// A payment retry through the payment adapter.
     async fn charge(&self, row: &OutboxRow, invoice: &Invoice, now: DateTime<Utc>) -> anyhow::Result<ActionOutcome> {
+        // A simulation's stand-in processor takes no money: whether the
+        // invoice is paid is for the scripted events to say.
+        if let Some(capture) = &self.capture {
+            let text = format!("{} {}", invoice.outstanding(), invoice.currency);
+            let (key, at) = (row.key(), now.timestamp());
+            capture.keep(Captured { key, channel: "charge".into(), at, subject: invoice.number.clone(), text });
+            return Ok(ActionOutcome::Done(KEPT.into()));
+        }
         let Some(route) = &self.payments else {
             return Ok(ActionOutcome::Fail("no payment adapter is configured (add [payments] to the config)".into()));
         };
@@ -227,6 +236,17 @@ impl Delivery {
             Ok(secret) => secret,
             Err(e) => return Posted::Refused(e.reason),
         };
+        if let Some(capture) = &self.capture {
+            let item = Captured {
+                key: row.key(),
+                channel: "post".into(),
+                at: now.timestamp(),
+                subject: url.to_string(),
+                text: body.to_string(),
+            };
+            capture.keep(item);
+            return Posted::Acknowledged(format!("{url}: {}", KEPT));
+        }
         let (url, body, key) = (url.to_string(), body.to_string(), row.key());
         let t = now.timestamp().max(0) as u64;
         let post = move || {

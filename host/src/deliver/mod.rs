@@ -10,9 +10,11 @@ mod actions;
 mod compose;
 mod handover;
 pub mod mail;
+mod outcome;
 mod report;
 mod worker;
 
+use outcome::{Outcome, Wait, outcome_of, record_unclaimed, tally};
 pub use report::DeliverReport;
 pub use worker::Worker;
 
@@ -29,9 +31,9 @@ use crate::guardrails::{self, Block, Request};
 use crate::invoice::{Customer, Invoice};
 use crate::plan::{Instalment, Standing};
 use crate::render::Renderer;
-use crate::sandbox::v0_1::{self, DeliveryError};
-use crate::sandbox::{Grants, Plugin};
-use crate::store::{IN_THE_MESSAGE_OF, OutboxKind, OutboxRow, Settle, Store, Tried};
+use crate::sandbox::v0_1;
+use crate::sandbox::{Capture, Captured, Grants, Plugin};
+use crate::store::{IN_THE_MESSAGE_OF, OutboxKind, OutboxRow, Settle, Store};
 
 /// Everything delivery needs, built once per run.
 pub struct Delivery {
@@ -50,6 +52,8 @@ pub struct Delivery {
     pub sender: (String, String),
     /// Set on SIGTERM: nothing more is handed over, what is in flight finishes.
     pub stopping: std::sync::atomic::AtomicBool,
+    /// In a simulation: where what would have left is kept instead.
+    pub capture: Option<Arc<Capture>>,
 }
 
 /// A channel (or the payment adapter) as configured: its adapter and the capabilities it may use.
@@ -243,6 +247,11 @@ impl Delivery {
                 return Ok(());
             }
         };
+        if let Some(capture) = &self.capture {
+            let key = send.row.key();
+            let (at, subject, text) = (now.timestamp(), message.subject.clone(), message.text.clone());
+            capture.keep(Captured { key, channel: channel.clone(), at, subject, text });
+        }
         let route = &lanes.channels[&channel];
         let (adapter, settings) = (route.adapter.clone(), route.settings.clone());
         let mut grants = route.grants.clone();
@@ -263,8 +272,20 @@ impl Delivery {
             lanes.setup_fault.lock().expect("setup faults").entry(channel.clone()).or_insert_with(|| reason.clone());
         }
         let outcome = outcome_of(result, &send.row, now, setup);
+        self.settled_as_sent(store, &send, outcome, now, report).await
+    }
+
+    /// Writes a message's outcome, and its companions' (who went in it).
+    async fn settled_as_sent(
+        &self,
+        store: &Store,
+        send: &Send,
+        outcome: Outcome,
+        now: DateTime<Utc>,
+        report: &mut DeliverReport,
+    ) -> anyhow::Result<()> {
         if matches!(outcome, Outcome::Sent(_)) {
-            *report.messages.entry(channel.clone()).or_default() += 1;
+            *report.messages.entry(send.channel.clone()).or_default() += 1;
         }
         let key = send.row.key();
         for (row, _) in &send.companions {
@@ -490,112 +511,4 @@ fn plan_instalment(
         0 => Err(format!("instalment {number} is paid")),
         left => Ok((instalment.clone(), left)),
     }
-}
-
-/// What an adapter's answer means for the outbox row. A fault of the
-/// operator's setup, noted by the host whatever the adapter made of it, is
-/// never the customer's failure: the message waits, the try not counted.
-fn outcome_of(
-    result: Result<Result<v0_1::Receipt, DeliveryError>, String>,
-    row: &OutboxRow,
-    now: DateTime<Utc>,
-    setup: Option<String>,
-) -> Outcome {
-    let attempts = row.attempts;
-    let later = now + chrono::Duration::seconds(backoff(attempts));
-    if let (Ok(Err(_)), Some(reason)) = (&result, setup) {
-        let until = now + chrono::Duration::seconds(setup_backoff(row.setup_faults));
-        return Outcome::Wait(until, format!("the relay's setup: {reason}"), Wait::Setup);
-    }
-    match result {
-        Ok(Ok(receipt)) => Outcome::Sent(receipt.reference),
-        Ok(Err(DeliveryError::Permanent(reason))) => Outcome::Fail(reason),
-        Ok(Err(DeliveryError::Transient(reason))) if attempts + 1 >= MAX_ATTEMPTS => {
-            Outcome::Fail(format!("gave up after {MAX_ATTEMPTS} attempts: {reason}"))
-        }
-        Ok(Err(DeliveryError::Transient(reason))) => Outcome::Wait(later, format!("will retry: {reason}"), Wait::Retry),
-        Err(trap) => Outcome::Wait(later, format!("adapter failed: {trap}"), Wait::Retry),
-    }
-}
-
-/// Writes what the checks before a claim decided about a pending message.
-async fn record_unclaimed(
-    store: &Store,
-    row: &OutboxRow,
-    outcome: Outcome,
-    now: DateTime<Utc>,
-    dry_run: bool,
-    report: &mut DeliverReport,
-) -> anyhow::Result<()> {
-    tally(report, row, &outcome);
-    if dry_run {
-        return Ok(());
-    }
-    let ts = now.timestamp();
-    match outcome {
-        Outcome::Sent(_) => unreachable!("a message is sent only under a claim"),
-        Outcome::Wait(until, reason, wait) => {
-            let tried = match wait {
-                Wait::Retry => Tried::Attempt,
-                Wait::Setup => Tried::SetupFault,
-                Wait::Window | Wait::Cap | Wait::Tick => Tried::Nothing,
-            };
-            store.defer(row.id, until.timestamp(), &reason, tried).await
-        }
-        Outcome::Cancel(reason) => store.finish(row.id, "cancelled", Some(&reason), None, ts).await,
-        Outcome::Fail(reason) => store.finish(row.id, "failed", Some(&reason), None, ts).await,
-    }
-}
-
-/// Counts an outcome in the report, by kind and by channel.
-fn tally(report: &mut DeliverReport, row: &OutboxRow, outcome: &Outcome) {
-    let result = match outcome {
-        Outcome::Sent(_) => {
-            report.sent += 1;
-            "sent"
-        }
-        Outcome::Wait(_, _, Wait::Retry) => {
-            report.retry_later += 1;
-            "retry"
-        }
-        Outcome::Wait(_, _, Wait::Setup) => {
-            report.setup_faults += 1;
-            "setup"
-        }
-        Outcome::Wait(_, _, wait) => {
-            match wait {
-                Wait::Window => report.deferred_window += 1,
-                Wait::Cap => report.deferred_cap += 1,
-                _ => report.deferred_tick += 1,
-            }
-            "deferred"
-        }
-        Outcome::Cancel(_) => {
-            report.cancelled += 1;
-            "cancelled"
-        }
-        Outcome::Fail(_) => {
-            report.failed += 1;
-            "failed"
-        }
-    };
-    report.count_message(row.channel.as_deref().unwrap_or_default(), result);
-}
-
-#[derive(Clone, Copy)]
-enum Wait {
-    Window,
-    Cap,
-    Tick,
-    Retry,
-    /// The operator's setup failed; the try is not counted against the message.
-    Setup,
-}
-
-#[derive(Clone)]
-enum Outcome {
-    Sent(String),
-    Wait(DateTime<Utc>, String, Wait),
-    Cancel(String),
-    Fail(String),
 }

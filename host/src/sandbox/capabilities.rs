@@ -62,6 +62,10 @@ impl http::Host for CallState {
             tracing::warn!(plugin = %self.plugin, host = %host_port, "denied: HTTP to a host not granted to this plugin");
             return Err(format!("denied: {host_port} is not granted to this adapter"));
         }
+        if self.grants.capture.is_some() {
+            let (status, body) = super::Capture::accepted();
+            return Ok(http::Response { status, headers: vec![], body });
+        }
         let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(15)).redirects(0).build();
         let mut request = agent.request(&req.method, url.as_str());
         for (k, v) in &req.headers {

@@ -5,6 +5,7 @@
 
 pub mod cache;
 mod capabilities;
+mod capture;
 pub mod limits;
 pub mod v0_1;
 
@@ -21,6 +22,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtxBuilder};
 
 pub use cache::CompiledCache;
+pub use capture::{Capture, Captured, KEPT};
 pub use limits::{CallState, Limits};
 use v0_1::{Decision, InvoiceView, Level, PluginInfo, Setting};
 
@@ -132,6 +134,8 @@ pub struct Grants {
     /// Where a fault of the operator's setup met during the call is noted, so
     /// the host can tell it from the recipient's failure whatever the adapter answers.
     pub setup_fault: Option<std::sync::Arc<std::sync::Mutex<Option<String>>>>,
+    /// In a simulation: HTTP to a granted host is answered here, nothing leaves.
+    pub capture: Option<std::sync::Arc<Capture>>,
 }
 
 pub struct Sandbox {

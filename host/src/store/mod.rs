@@ -10,7 +10,7 @@ mod outbox;
 mod stripe;
 
 pub use actions::{CannotAccept, REINSTATE, Settled};
-pub use outbox::{OutboxKind, OutboxState, Settle, Tried, UNCERTAIN, outbox_key};
+pub use outbox::{OutboxKind, OutboxState, Settle, Tried, UNCERTAIN, minute, outbox_key};
 pub use stripe::StripeGate;
 
 /// What a reminder sent inside another invoice's message has as its receipt,
@@ -364,6 +364,15 @@ impl Store {
             ))
         })
         .transpose()
+    }
+
+    /// When the invoice is next reviewed, and why it was closed, if it was.
+    pub async fn review_of(&self, id: &str) -> anyhow::Result<(Option<i64>, Option<String>)> {
+        let row = sqlx::query("SELECT next_review, closed FROM invoices WHERE id = $1")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((row.try_get("next_review")?, row.try_get("closed")?))
     }
 
     pub async fn customer(&self, id: &str) -> anyhow::Result<Option<Customer>> {

@@ -186,6 +186,28 @@ impl OutboxRow {
             false => outbox_key(&self.invoice_id, &self.step),
         }
     }
+
+    /// What became of the step, in words: done (and how), waiting (until
+    /// when, why), failed or cancelled (why).
+    pub fn result_in_words(&self) -> String {
+        let why = self.reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default();
+        let receipt = self.receipt.as_ref().map(|r| format!(" ({r})")).unwrap_or_default();
+        match (self.state, self.done_at) {
+            (OutboxState::Sent | OutboxState::Done, Some(t)) => {
+                format!("{} {}{why}{receipt}", self.state.as_str(), minute(t))
+            }
+            (OutboxState::Pending, _) if self.attempts > 0 => {
+                format!("waiting until {}, after {} tries{why}", minute(self.not_before), self.attempts)
+            }
+            (OutboxState::Pending, _) => format!("waiting until {}{why}", minute(self.not_before)),
+            (state, _) => format!("{}{why}", state.as_str()),
+        }
+    }
+}
+
+/// A time to the minute, UTC, as the history shows it.
+pub fn minute(ts: i64) -> String {
+    chrono::DateTime::from_timestamp(ts, 0).map_or(ts.to_string(), |t| t.format("%Y-%m-%d %H:%M").to_string())
 }
 
 impl Store {
@@ -395,6 +417,16 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(|r| Ok(r.try_get::<i64, _>("done_at")?)).collect()
+    }
+
+    /// The earliest moment after `after` that a pending step waits for (a
+    /// sending window, a retry's time), if any.
+    pub async fn next_waiting(&self, after: i64) -> anyhow::Result<Option<i64>> {
+        let row = sqlx::query("SELECT MIN(not_before) AS next FROM outbox WHERE state = 'pending' AND not_before > $1")
+            .bind(after)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<Option<i64>, _>("next")?)
     }
 }
 

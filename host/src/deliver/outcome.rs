@@ -1,0 +1,115 @@
+//! What became of a message in this tick, how it is written, and how it is counted.
+
+use chrono::{DateTime, Utc};
+
+use super::{DeliverReport, MAX_ATTEMPTS, backoff, setup_backoff};
+use crate::sandbox::v0_1::{self, DeliveryError};
+use crate::store::{OutboxRow, Store, Tried};
+
+/// What an adapter's answer means for the outbox row. A fault of the
+/// operator's setup, noted by the host whatever the adapter made of it, is
+/// never the customer's failure: the message waits, the try not counted.
+pub(super) fn outcome_of(
+    result: Result<Result<v0_1::Receipt, DeliveryError>, String>,
+    row: &OutboxRow,
+    now: DateTime<Utc>,
+    setup: Option<String>,
+) -> Outcome {
+    let attempts = row.attempts;
+    let later = now + chrono::Duration::seconds(backoff(attempts));
+    if let (Ok(Err(_)), Some(reason)) = (&result, setup) {
+        let until = now + chrono::Duration::seconds(setup_backoff(row.setup_faults));
+        return Outcome::Wait(until, format!("the relay's setup: {reason}"), Wait::Setup);
+    }
+    match result {
+        Ok(Ok(receipt)) => Outcome::Sent(receipt.reference),
+        Ok(Err(DeliveryError::Permanent(reason))) => Outcome::Fail(reason),
+        Ok(Err(DeliveryError::Transient(reason))) if attempts + 1 >= MAX_ATTEMPTS => {
+            Outcome::Fail(format!("gave up after {MAX_ATTEMPTS} attempts: {reason}"))
+        }
+        Ok(Err(DeliveryError::Transient(reason))) => Outcome::Wait(later, format!("will retry: {reason}"), Wait::Retry),
+        Err(trap) => Outcome::Wait(later, format!("adapter failed: {trap}"), Wait::Retry),
+    }
+}
+
+/// Writes what the checks before a claim decided about a pending message.
+pub(super) async fn record_unclaimed(
+    store: &Store,
+    row: &OutboxRow,
+    outcome: Outcome,
+    now: DateTime<Utc>,
+    dry_run: bool,
+    report: &mut DeliverReport,
+) -> anyhow::Result<()> {
+    tally(report, row, &outcome);
+    if dry_run {
+        return Ok(());
+    }
+    let ts = now.timestamp();
+    match outcome {
+        Outcome::Sent(_) => unreachable!("a message is sent only under a claim"),
+        Outcome::Wait(until, reason, wait) => {
+            let tried = match wait {
+                Wait::Retry => Tried::Attempt,
+                Wait::Setup => Tried::SetupFault,
+                Wait::Window | Wait::Cap | Wait::Tick => Tried::Nothing,
+            };
+            store.defer(row.id, until.timestamp(), &reason, tried).await
+        }
+        Outcome::Cancel(reason) => store.finish(row.id, "cancelled", Some(&reason), None, ts).await,
+        Outcome::Fail(reason) => store.finish(row.id, "failed", Some(&reason), None, ts).await,
+    }
+}
+
+/// Counts an outcome in the report, by kind and by channel.
+pub(super) fn tally(report: &mut DeliverReport, row: &OutboxRow, outcome: &Outcome) {
+    let result = match outcome {
+        Outcome::Sent(_) => {
+            report.sent += 1;
+            "sent"
+        }
+        Outcome::Wait(_, _, Wait::Retry) => {
+            report.retry_later += 1;
+            "retry"
+        }
+        Outcome::Wait(_, _, Wait::Setup) => {
+            report.setup_faults += 1;
+            "setup"
+        }
+        Outcome::Wait(_, _, wait) => {
+            match wait {
+                Wait::Window => report.deferred_window += 1,
+                Wait::Cap => report.deferred_cap += 1,
+                _ => report.deferred_tick += 1,
+            }
+            "deferred"
+        }
+        Outcome::Cancel(_) => {
+            report.cancelled += 1;
+            "cancelled"
+        }
+        Outcome::Fail(_) => {
+            report.failed += 1;
+            "failed"
+        }
+    };
+    report.count_message(row.channel.as_deref().unwrap_or_default(), result);
+}
+
+#[derive(Clone, Copy)]
+pub(super) enum Wait {
+    Window,
+    Cap,
+    Tick,
+    Retry,
+    /// The operator's setup failed; the try is not counted against the message.
+    Setup,
+}
+
+#[derive(Clone)]
+pub(super) enum Outcome {
+    Sent(String),
+    Wait(DateTime<Utc>, String, Wait),
+    Cancel(String),
+    Fail(String),
+}

@@ -1,0 +1,49 @@
+//! The transport of a simulation: what would have left is kept here instead
+//! of reaching a relay, a processor or someone's system. Everything up to it
+//! (claims, checks, rendering, the adapters themselves) runs as it does for
+//! real; the mail relay and HTTP answer as a willing receiver would.
+
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+/// One thing that would have left, as its receiver would have got it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Captured {
+    /// The outbox key of the step (the lead's, for a consolidated message).
+    pub key: String,
+    /// `email`, `sms`... for a message; `charge` or `post` otherwise.
+    pub channel: String,
+    pub at: i64,
+    /// A message's subject, or the URL a signed request went to.
+    pub subject: String,
+    pub text: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Capture(Mutex<Vec<Captured>>);
+
+/// The receipt a captured message or action is settled with.
+pub const KEPT: &str = "kept by the simulation, nothing left";
+
+impl Capture {
+    pub fn keep(&self, item: Captured) {
+        self.0.lock().expect("capture").push(item);
+    }
+
+    /// What an HTTP receiver that takes everything answers.
+    pub fn accepted() -> (u16, Vec<u8>) {
+        (202, b"{}".to_vec())
+    }
+
+    /// Everything kept so far, in the order it would have left.
+    pub fn taken(&self) -> Vec<Captured> {
+        self.0.lock().expect("capture").clone()
+    }
+}
+
+impl super::MailRelay for Capture {
+    fn send(&self, _email: &super::v0_1::Email, _now: i64) -> Result<String, super::RelayError> {
+        Ok(KEPT.into())
+    }
+}
