@@ -3,9 +3,14 @@
 //! hands it to the host's `mail` capability, which builds the MIME and sends
 //! it through the operator's relay (or writes it to the outbox folder).
 
-wit_bindgen::generate!({ world: "channel", path: "../../wit" });
+wit_bindgen::generate!({
+    world: "channel",
+    path: "../../wit",
+    with: { "sollecito:plugin/types@0.1.0": sollecito_adapter::types },
+});
 
 use sollecito::plugin::mail::{self, Email as Mail};
+use sollecito_adapter::Settings;
 
 pub struct EmailAdapter;
 
@@ -32,13 +37,9 @@ pub fn message_id(key: &str, sender_email: &str) -> String {
     format!("<{local}@{domain}>")
 }
 
-fn setting<'a>(settings: &'a [Setting], key: &str) -> Option<&'a str> {
-    settings.iter().find(|s| s.key == key).map(|s| s.value.as_str())
-}
-
 /// Builds the email. Settings: `certified` (true for PEC: a legal notice gets no
 /// unsubscribe link), `unsubscribe_url` (else a mailto to the sender).
-pub fn build(settings: &[Setting], msg: &Message) -> Result<Mail, DeliveryError> {
+pub fn build(settings: &Settings, msg: &Message) -> Result<Mail, DeliveryError> {
     let to = msg.recipient.email.as_deref().unwrap_or_default().trim();
     if to.is_empty() {
         return Err(DeliveryError::Permanent(format!("{} has no email address", msg.recipient.name)));
@@ -58,14 +59,14 @@ pub fn build(settings: &[Setting], msg: &Message) -> Result<Mail, DeliveryError>
     })
 }
 
-fn headers(settings: &[Setting], msg: &Message) -> Vec<(String, String)> {
+fn headers(settings: &Settings, msg: &Message) -> Vec<(String, String)> {
     let mut headers = vec![
         ("X-Sollecito-Key".into(), msg.key.clone()),
         // Tells auto-responders not to answer a reminder.
         ("Auto-Submitted".into(), "auto-generated".into()),
     ];
-    if setting(settings, "certified") != Some("true") {
-        let link = match setting(settings, "unsubscribe_url") {
+    if settings.flag("certified") != Some(true) {
+        let link = match settings.get("unsubscribe_url") {
             Some(url) => format!("<{url}>"),
             None => format!("<mailto:{}?subject=unsubscribe%20{}>", msg.sender.email, msg.key.replace('/', "%2F")),
         };
@@ -74,22 +75,14 @@ fn headers(settings: &[Setting], msg: &Message) -> Vec<(String, String)> {
     headers
 }
 
-impl Guest for EmailAdapter {
-    fn describe() -> PluginInfo {
-        PluginInfo {
-            name: "email".into(),
-            version: "0.2.0".into(),
-            summary: "Email through the host's SMTP relay or outbox folder; Message-ID from the outbox key.".into(),
-        }
-    }
-
-    fn deliver(settings: Vec<Setting>, msg: Message) -> Result<Receipt, DeliveryError> {
-        let email = build(&settings, &msg)?;
+impl EmailAdapter {
+    fn deliver(settings: &Settings, msg: Message) -> Result<Receipt, DeliveryError> {
+        let email = build(settings, &msg)?;
         mail::send(&email).map(|reference| Receipt { reference })
     }
 }
 
-export!(EmailAdapter);
+sollecito_adapter::channel_adapter!(EmailAdapter);
 
 #[cfg(test)]
 mod tests {

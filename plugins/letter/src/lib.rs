@@ -2,11 +2,15 @@
 //! written to the letters folder the operator granted. A formal notice goes by
 //! registered post unless the setting `registered` says otherwise.
 
-wit_bindgen::generate!({ world: "channel", path: "../../wit" });
+wit_bindgen::generate!({
+    world: "channel",
+    path: "../../wit",
+    with: { "sollecito:plugin/types@0.1.0": sollecito_adapter::types },
+});
 
 use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
-use sollecito::plugin::delivery::Tone;
 use sollecito::plugin::files;
+use sollecito_adapter::{Settings, Tone};
 
 pub struct Letter;
 
@@ -100,23 +104,12 @@ pub fn pdf(msg: &Message, registered: bool) -> Vec<u8> {
     pdf.finish()
 }
 
-impl Guest for Letter {
-    fn describe() -> PluginInfo {
-        PluginInfo {
-            name: "letter".into(),
-            version: "0.1.0".into(),
-            summary: "A printable PDF letter for ordinary or registered post, in the letters folder.".into(),
-        }
-    }
-
-    fn deliver(settings: Vec<Setting>, msg: Message) -> Result<Receipt, DeliveryError> {
+impl Letter {
+    fn deliver(settings: &Settings, msg: Message) -> Result<Receipt, DeliveryError> {
         if msg.recipient.postal_address.as_deref().unwrap_or_default().trim().is_empty() {
             return Err(DeliveryError::Permanent(format!("{} has no postal address", msg.recipient.name)));
         }
-        let registered = match settings.iter().find(|s| s.key == "registered").map(|s| s.value.as_str()) {
-            Some(v) => v == "true",
-            None => msg.tone == Tone::Formal,
-        };
+        let registered = settings.flag("registered").unwrap_or(msg.tone == Tone::Formal);
         let name: String =
             msg.key.chars().map(|c| if c.is_ascii_alphanumeric() || "-_".contains(c) { c } else { '.' }).collect();
         let path = files::write(&format!("{name}.pdf"), &pdf(&msg, registered)).map_err(DeliveryError::Transient)?;
@@ -125,7 +118,7 @@ impl Guest for Letter {
     }
 }
 
-export!(Letter);
+sollecito_adapter::channel_adapter!(Letter);
 
 #[cfg(test)]
 mod tests {

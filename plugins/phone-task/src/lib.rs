@@ -2,22 +2,19 @@
 //! facts and a script in the customer's language (the rendered message); it
 //! shows up in `sollecito tasks`.
 
-wit_bindgen::generate!({ world: "channel", path: "../../wit" });
+wit_bindgen::generate!({
+    world: "channel",
+    path: "../../wit",
+    with: { "sollecito:plugin/types@0.1.0": sollecito_adapter::types },
+});
 
 use sollecito::plugin::tasks;
+use sollecito_adapter::Settings;
 
 pub struct PhoneTask;
 
-impl Guest for PhoneTask {
-    fn describe() -> PluginInfo {
-        PluginInfo {
-            name: "phone-task".into(),
-            version: "0.1.0".into(),
-            summary: "Opens a task for a person to call the customer, with a script in their language.".into(),
-        }
-    }
-
-    fn deliver(_settings: Vec<Setting>, msg: Message) -> Result<Receipt, DeliveryError> {
+impl PhoneTask {
+    fn deliver(_settings: &Settings, msg: Message) -> Result<Receipt, DeliveryError> {
         let Some(phone) = msg.recipient.phone.clone().filter(|p| !p.trim().is_empty()) else {
             return Err(DeliveryError::Permanent(format!("{} has no phone number to call", msg.recipient.name)));
         };
@@ -32,4 +29,4 @@ impl Guest for PhoneTask {
     }
 }
 
-export!(PhoneTask);
+sollecito_adapter::channel_adapter!(PhoneTask);

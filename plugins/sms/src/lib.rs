@@ -2,17 +2,16 @@
 //! and Body, basic auth from a granted secret `user:password`). A text longer
 //! than the channel allows is cut, keeping the payment link whole.
 
-wit_bindgen::generate!({ world: "channel", path: "../../wit" });
+wit_bindgen::generate!({
+    world: "channel",
+    path: "../../wit",
+    with: { "sollecito:plugin/types@0.1.0": sollecito_adapter::types },
+});
 
 use base64::Engine;
-use sollecito::plugin::http;
-use sollecito::plugin::secrets;
+use sollecito_adapter::{Request, Settings, send};
 
 pub struct Sms;
-
-fn setting<'a>(settings: &'a [Setting], key: &str) -> Option<&'a str> {
-    settings.iter().find(|s| s.key == key).map(|s| s.value.as_str())
-}
 
 /// The text: the subject (it names the invoice) and the payment link, within `max` characters.
 pub fn text(subject: &str, link: Option<&str>, max: usize) -> String {
@@ -41,30 +40,21 @@ fn form(pairs: &[(&str, &str)]) -> String {
     pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
 }
 
-impl Guest for Sms {
-    fn describe() -> PluginInfo {
-        PluginInfo {
-            name: "sms".into(),
-            version: "0.1.0".into(),
-            summary: "SMS through a Twilio-shaped HTTP API; the payment link is always kept.".into(),
-        }
-    }
-
-    fn deliver(settings: Vec<Setting>, msg: Message) -> Result<Receipt, DeliveryError> {
+impl Sms {
+    fn deliver(settings: &Settings, msg: Message) -> Result<Receipt, DeliveryError> {
         let permanent = |s: String| DeliveryError::Permanent(s);
-        let url = setting(&settings, "url").ok_or_else(|| permanent("setting `url` is missing".into()))?;
-        let from = setting(&settings, "from").ok_or_else(|| permanent("setting `from` is missing".into()))?;
-        let max = setting(&settings, "max_length").and_then(|v| v.parse().ok()).unwrap_or(160);
+        let url = settings.required("url")?;
+        let from = settings.required("from")?;
+        // Lenient on purpose, as it always was: a value that is not a number means 160.
+        let max = settings.get("max_length").and_then(|v| v.parse().ok()).unwrap_or(160);
         let to = msg
             .recipient
             .phone
             .as_deref()
             .ok_or_else(|| permanent(format!("{} has no phone number", msg.recipient.name)))?;
-        let secret_name = setting(&settings, "secret").unwrap_or("sms_auth");
-        let auth =
-            secrets::get(secret_name).ok_or_else(|| permanent(format!("the secret {secret_name:?} is not granted")))?;
+        let auth = settings.secret("sms_auth")?;
         let body = form(&[("To", to), ("From", from), ("Body", &text(&msg.subject, msg.payment_link.as_deref(), max))]);
-        let request = http::Request {
+        let request = Request {
             method: "POST".into(),
             url: url.into(),
             headers: vec![
@@ -73,13 +63,10 @@ impl Guest for Sms {
             ],
             body: body.into_bytes(),
         };
-        let response = match http::send(&request) {
-            Ok(r) => r,
-            Err(e) if e.starts_with("denied") => return Err(permanent(e)),
-            Err(e) => return Err(DeliveryError::Transient(e)),
-        };
+        let response = send(&request)?;
         let answer: serde_json::Value = serde_json::from_slice(&response.body).unwrap_or_default();
         let detail = answer["message"].as_str().unwrap_or_default();
+        // Unlike the kit's `classify`, a 408 here is final, as it always was.
         match response.status {
             200..=299 => Ok(Receipt { reference: answer["sid"].as_str().unwrap_or("accepted").to_string() }),
             429 | 500..=599 => Err(DeliveryError::Transient(format!("SMS API: HTTP {} {detail}", response.status))),
@@ -88,7 +75,7 @@ impl Guest for Sms {
     }
 }
 
-export!(Sms);
+sollecito_adapter::channel_adapter!(Sms);
 
 #[cfg(test)]
 mod tests {

@@ -5,18 +5,14 @@
 // The generated export takes the charge's fields as separate arguments.
 #[allow(clippy::too_many_arguments)]
 mod bindings {
-    wit_bindgen::generate!({ world: "payment", path: "../../wit", additional_derives: [PartialEq], pub_export_macro: true });
+    wit_bindgen::generate!({ world: "payment", path: "../../wit", additional_derives: [PartialEq], pub_export_macro: true,
+        with: { "sollecito:plugin/types@0.1.0": sollecito_adapter::types } });
 }
-use bindings::*;
-use sollecito::plugin::charges::Payment;
+use bindings::{Charge, ChargeError, ChargeOutcome, sollecito::plugin::charges::Payment};
 
-use sollecito::plugin::{http, secrets};
+use sollecito_adapter::{Money, Request, Settings, send};
 
 pub struct Stripe;
-
-fn setting<'a>(settings: &'a [Setting], key: &str) -> Option<&'a str> {
-    settings.iter().find(|s| s.key == key).map(|s| s.value.as_str())
-}
 
 /// The Stripe invoice to pay: a ref of the form `in_...`, else the invoice's own id.
 pub fn stripe_invoice(charge: &Charge) -> &str {
@@ -50,9 +46,10 @@ pub fn outcome(status: u16, body: &[u8]) -> Result<ChargeOutcome, ChargeError> {
             Some("paid") => Ok(ChargeOutcome::Succeeded(Payment {
                 reference: text(&json["charge"]).or_else(|| text(&json["id"])).unwrap_or_else(|| "paid".into()),
                 // Stripe charges its own invoice's amount, which knows nothing of fees added here.
-                amount: json["amount_paid"].as_i64().zip(text(&json["currency"])).map(|(minor, currency)| {
-                    sollecito::plugin::types::Money { minor, currency: currency.to_ascii_uppercase() }
-                }),
+                amount: json["amount_paid"]
+                    .as_i64()
+                    .zip(text(&json["currency"]))
+                    .map(|(minor, currency)| Money { minor, currency: currency.to_ascii_uppercase() }),
             })),
             // Paid out of band, or still open after the attempt (3-D Secure needed).
             Some(other) => Ok(ChargeOutcome::Declined(format!("invoice_{other}"))),
@@ -71,21 +68,11 @@ pub fn outcome(status: u16, body: &[u8]) -> Result<ChargeOutcome, ChargeError> {
     }
 }
 
-impl Guest for Stripe {
-    fn describe() -> PluginInfo {
-        PluginInfo {
-            name: "stripe".into(),
-            version: "0.1.0".into(),
-            summary: "Pays an open invoice through Stripe (invoices/{id}/pay), one idempotency key per attempt.".into(),
-        }
-    }
-
-    fn charge(settings: Vec<Setting>, charge: Charge) -> Result<ChargeOutcome, ChargeError> {
-        let base = setting(&settings, "api_base").unwrap_or("https://api.stripe.com").trim_end_matches('/');
-        let key_name = setting(&settings, "secret").unwrap_or("stripe_secret_key");
-        let key = secrets::get(key_name)
-            .ok_or_else(|| ChargeError::Permanent(format!("the secret {key_name:?} is not granted")))?;
-        let request = http::Request {
+impl Stripe {
+    fn charge(settings: &Settings, charge: Charge) -> Result<ChargeOutcome, ChargeError> {
+        let base = settings.get_or("api_base", "https://api.stripe.com").trim_end_matches('/');
+        let key = settings.secret("stripe_secret_key")?;
+        let request = Request {
             method: "POST".into(),
             url: format!("{base}/v1/invoices/{}/pay", path_segment(stripe_invoice(&charge))),
             headers: vec![
@@ -96,15 +83,12 @@ impl Guest for Stripe {
             // The customer is not at the keyboard: a retry is an off-session payment.
             body: b"off_session=true".to_vec(),
         };
-        match http::send(&request) {
-            Ok(response) => outcome(response.status, &response.body),
-            Err(e) if e.starts_with("denied") => Err(ChargeError::Permanent(e)),
-            Err(e) => Err(ChargeError::Transient(e)),
-        }
+        let response = send(&request)?;
+        outcome(response.status, &response.body)
     }
 }
 
-export!(Stripe with_types_in bindings);
+sollecito_adapter::payment_adapter!(Stripe in bindings);
 
 #[cfg(test)]
 mod tests {
@@ -117,7 +101,7 @@ mod tests {
             invoice_number: "2026/1".into(),
             refs: refs.iter().map(|r| r.to_string()).collect(),
             customer_id: "c1".into(),
-            amount: sollecito::plugin::types::Money { minor: 1000, currency: "EUR".into() },
+            amount: Money { minor: 1000, currency: "EUR".into() },
         }
     }
 
@@ -133,7 +117,7 @@ mod tests {
     fn answers_map_to_outcomes() {
         let paid =
             outcome(200, br#"{"id":"in_1","status":"paid","charge":"ch_7","amount_paid":1000,"currency":"eur"}"#);
-        let money = sollecito::plugin::types::Money { minor: 1000, currency: "EUR".into() };
+        let money = Money { minor: 1000, currency: "EUR".into() };
         assert_eq!(paid, Ok(ChargeOutcome::Succeeded(Payment { reference: "ch_7".into(), amount: Some(money) })));
         let bare = outcome(200, br#"{"id":"in_1","status":"paid"}"#);
         assert_eq!(bare, Ok(ChargeOutcome::Succeeded(Payment { reference: "in_1".into(), amount: None })));

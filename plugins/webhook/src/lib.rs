@@ -2,16 +2,15 @@
 //! chat tool, the customer's own system). The signature header is
 //! `X-Sollecito-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
 
-wit_bindgen::generate!({ world: "channel", path: "../../wit" });
+wit_bindgen::generate!({
+    world: "channel",
+    path: "../../wit",
+    with: { "sollecito:plugin/types@0.1.0": sollecito_adapter::types },
+});
 
-use sollecito::plugin::http;
-use sollecito::plugin::secrets;
+use sollecito_adapter::{Settings, check, post_signed_json};
 
 pub struct Webhook;
-
-fn setting<'a>(settings: &'a [Setting], key: &str) -> Option<&'a str> {
-    settings.iter().find(|s| s.key == key).map(|s| s.value.as_str())
-}
 
 pub fn body(msg: &Message) -> Vec<u8> {
     let tone = format!("{:?}", msg.tone).to_lowercase();
@@ -32,50 +31,21 @@ pub fn body(msg: &Message) -> Vec<u8> {
 
 /// 2xx delivered; 408, 429 and 5xx worth another try; any other answer final.
 pub fn outcome(status: u16, what: &str) -> Result<Receipt, DeliveryError> {
-    match status {
-        200..=299 => Ok(Receipt { reference: format!("{what}: HTTP {status}") }),
-        408 | 429 | 500..=599 => Err(DeliveryError::Transient(format!("{what}: HTTP {status}"))),
-        _ => Err(DeliveryError::Permanent(format!("{what}: HTTP {status}"))),
+    let text = format!("{what}: HTTP {status}");
+    check(status, &text)?;
+    Ok(Receipt { reference: text })
+}
+
+impl Webhook {
+    fn deliver(settings: &Settings, msg: Message) -> Result<Receipt, DeliveryError> {
+        let url = settings.required("url")?;
+        let secret = settings.signing_secret("webhook_signing")?;
+        let response = post_signed_json(url, &msg.key, &secret, body(&msg))?;
+        outcome(response.status, url)
     }
 }
 
-impl Guest for Webhook {
-    fn describe() -> PluginInfo {
-        PluginInfo {
-            name: "webhook".into(),
-            version: "0.1.0".into(),
-            summary: "Signed JSON POST (HMAC-SHA256) to a configured URL.".into(),
-        }
-    }
-
-    fn deliver(settings: Vec<Setting>, msg: Message) -> Result<Receipt, DeliveryError> {
-        let url =
-            setting(&settings, "url").ok_or_else(|| DeliveryError::Permanent("setting `url` is missing".into()))?;
-        let secret_name = setting(&settings, "secret").unwrap_or("webhook_signing");
-        let secret = secrets::get(secret_name)
-            .ok_or_else(|| DeliveryError::Permanent(format!("the signing secret {secret_name:?} is not granted")))?;
-        // The host gives every call the tick's time as the clock.
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let body = body(&msg);
-        let request = http::Request {
-            method: "POST".into(),
-            url: url.into(),
-            headers: vec![
-                ("Content-Type".into(), "application/json".into()),
-                ("Idempotency-Key".into(), msg.key.clone()),
-                (sollecito_signing::HEADER.into(), sollecito_signing::header(&secret, t, &body)),
-            ],
-            body,
-        };
-        match http::send(&request) {
-            Ok(response) => outcome(response.status, url),
-            Err(e) if e.starts_with("denied") => Err(DeliveryError::Permanent(e)),
-            Err(e) => Err(DeliveryError::Transient(e)),
-        }
-    }
-}
-
-export!(Webhook);
+sollecito_adapter::channel_adapter!(Webhook);
 
 #[cfg(test)]
 mod tests {
@@ -83,6 +53,8 @@ mod tests {
     fn statuses() {
         assert!(super::outcome(204, "x").is_ok());
         assert!(matches!(super::outcome(503, "x"), Err(super::DeliveryError::Transient(_))));
+        assert!(matches!(super::outcome(408, "x"), Err(super::DeliveryError::Transient(_))));
         assert!(matches!(super::outcome(400, "x"), Err(super::DeliveryError::Permanent(_))));
+        assert!(matches!(super::outcome(301, "x"), Err(super::DeliveryError::Permanent(_))));
     }
 }
