@@ -9,11 +9,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Days, Utc};
-use sollecito::catalog::Catalog;
+use sollecito::Catalog;
+use sollecito::Runtime;
 use sollecito::config::Config;
 use sollecito::intake::{self, Dataset};
 use sollecito::invoice::{Customer, Invoice};
-use sollecito::runtime::Runtime;
 use sollecito::sandbox::v0_1::{self, InvoiceView};
 use sollecito::sandbox::{Limits, Sandbox};
 use sollecito_sdk as sdk;
@@ -219,7 +219,7 @@ fn tick(
         // In slices, so that the bench itself never holds a million invoices.
         for from in (0..n).step_by(IMPORT_SLICE) {
             let slice = invoices(from..n.min(from + IMPORT_SLICE));
-            runtime.store.import(&slice, now - chrono::Duration::days(40)).await.unwrap();
+            runtime.store().import(&slice, now - chrono::Duration::days(40)).await.unwrap();
         }
         // The peak RSS is reset so that it measures the tick alone.
         std::fs::write("/proc/self/clear_refs", "5").unwrap();

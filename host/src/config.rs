@@ -451,7 +451,7 @@ impl Config {
     }
 
     /// Settings of one policy as the contract's key/value pairs.
-    pub fn settings_for(&self, policy: &str) -> Vec<crate::sandbox::v0_1::Setting> {
+    pub fn settings_for(&self, policy: &str) -> Vec<crate::decision::Setting> {
         self.settings.get(policy).map(settings).unwrap_or_default()
     }
 
@@ -473,10 +473,10 @@ impl Config {
 }
 
 /// TOML settings as the contract's key/value pairs.
-pub fn settings(table: &BTreeMap<String, toml::Value>) -> Vec<crate::sandbox::v0_1::Setting> {
+pub fn settings(table: &BTreeMap<String, toml::Value>) -> Vec<crate::decision::Setting> {
     table
         .iter()
-        .map(|(k, v)| crate::sandbox::v0_1::Setting {
+        .map(|(k, v)| crate::decision::Setting {
             key: k.clone(),
             value: match v {
                 toml::Value::String(s) => s.clone(),

@@ -1,25 +1,49 @@
 //! sollecito: a dunning runtime. Policies are sandboxed WebAssembly plugins;
 //! the host keeps the invoices, enforces the guardrails and carries out decisions.
 //!
-//! Data flows one way: intake -> (store) -> scheduler/simulate -> sandbox -> guardrails -> (render -> deliver).
+//! Data flows one way: intake -> store -> scheduler -> sandbox -> steps
+//! (guardrails) -> deliver. `simulate` runs the same engine on a virtual clock.
+//!
+//! The library's surface is chosen: the entry types below, the domain a
+//! program hands in and reads back, the store, and the sandbox for testing
+//! plugins. Everything else is the product's own.
 
-pub mod api;
-pub mod catalog;
+pub use catalog::Catalog;
+pub use config::Config;
+pub use runtime::{Runtime, TickReport};
+pub use store::Store;
+
+/// The command line (`sollecito`'s `main`).
 pub mod cli;
+/// The config file's tables.
 pub mod config;
-pub mod deliver;
-pub mod guardrails;
+/// What policies see and decide, in the host's own terms.
+pub mod decision;
+/// Customers, invoices and events read from files and API bodies.
 pub mod intake;
 pub mod invoice;
-pub mod money;
-pub mod names;
-pub mod plan;
-mod preflight;
-pub mod render;
-pub mod runtime;
+/// What channel and payment adapters are handed, and answer.
+pub mod outgoing;
+/// Plugins: loading, limits, and the contract's generated types (for plugin tests).
 pub mod sandbox;
-pub mod scheduler;
-pub mod serve;
-pub mod shadow;
 pub mod simulate;
+/// The store: invoices, decisions, the outbox and its claims.
 pub mod store;
+
+/// The SMTP relay and the outbox folder, for benchmarks against lettre alone.
+pub use deliver::mail;
+
+mod api;
+mod catalog;
+mod deliver;
+mod guardrails;
+mod money;
+mod names;
+mod plan;
+mod preflight;
+mod render;
+mod runtime;
+mod scheduler;
+mod serve;
+mod shadow;
+mod steps;

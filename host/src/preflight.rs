@@ -9,9 +9,9 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crate::config::{BadConfig, Config};
+use crate::decision::Action;
 use crate::deliver::Channel;
 use crate::intake;
-use crate::sandbox::v0_1::{self, Action};
 use crate::scheduler::Policies;
 
 /// The dates the policies are asked at: weekly from the examples' first due date on.
@@ -29,17 +29,17 @@ pub fn policies_name_what_exists(
 ) -> Result<Vec<String>, BadConfig> {
     let bad = |reason: String| BadConfig { file: "config".into(), reason };
     let mut warnings = vec![];
-    let mut views = vec![];
+    let mut examples = vec![];
     for (name, text) in intake::EXAMPLES {
-        let data = intake::parse_dataset(name, text).map_err(|e| bad(format!("built-in example {name}: {e}")))?;
-        views.extend(v0_1::views_of(&data));
+        examples.push(intake::parse_dataset(name, text).map_err(|e| bad(format!("built-in example {name}: {e}")))?);
     }
+    let views: Vec<_> = examples.iter().flat_map(intake::Dataset::fresh_reviews).collect();
     for (name, plugin) in &policies.by_name {
         let settings = config.settings_for(name);
         let mut asked: BTreeSet<(String, String)> = BTreeSet::new();
         for now in dates() {
             // A policy that fails on an example is reported by the tick; here only its answers count.
-            for decision in plugin.evaluate(now, &settings, &views).into_iter().flatten() {
+            for decision in plugin.decide(now, &settings, &views).into_iter().flatten() {
                 for action in &decision.actions {
                     if let Action::Remind(r) = action {
                         asked.insert((r.channel.clone(), r.template.clone()));

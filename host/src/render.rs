@@ -132,6 +132,7 @@ pub enum RenderError {
 /// The tones, mildest first; `level` in the templates is the index.
 pub const TONES: [&str; 5] = ["courteous", "soft", "firm", "final", "formal"];
 /// Languages with built-in templates; any other locale gets English.
+#[cfg(test)]
 pub const LANGUAGES: [&str; 5] = ["it", "en", "fr", "de", "es"];
 const FALLBACK: &str = "en";
 
@@ -232,6 +233,7 @@ impl Renderer {
     }
 
     /// Languages a message exists in.
+    #[cfg(test)]
     pub fn languages(&self, template: &str) -> Vec<String> {
         self.messages.get(template).map(|l| l.iter().cloned().collect()).unwrap_or_default()
     }

@@ -19,13 +19,15 @@ use crate::scheduler::{self, DecideReport, Policies};
 use crate::store::Store;
 
 pub struct Runtime {
-    pub store: Store,
+    store: Store,
+    /// Read by the scheduler and by delivery alike; the runtime keeps it.
+    config: Arc<Config>,
     /// Swapped whole while running; a tick keeps the snapshot it started with.
-    pub policies: std::sync::RwLock<Arc<Policies>>,
-    pub delivery: Delivery,
+    policies: std::sync::RwLock<Arc<Policies>>,
+    delivery: Delivery,
     /// Where `.eml` files go when no SMTP relay is configured.
-    pub outbox_dir: Option<PathBuf>,
-    pub batch: usize,
+    outbox_dir: Option<PathBuf>,
+    batch: usize,
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -132,8 +134,10 @@ impl Runtime {
         // a SQLite database; elsewhere a stopped worker's claims come back with their lease.
         let registry = (!dry_run && !db.to_str().is_some_and(|d| d.contains("://"))).then(|| beside.join(".workers"));
         let worker = crate::deliver::Worker::new(registry).context("registering this worker")?;
+        let config = Arc::new(config);
         Ok(Runtime {
             store,
+            config: config.clone(),
             policies: std::sync::RwLock::new(Arc::new(policies)),
             delivery: Delivery {
                 config,
@@ -156,7 +160,28 @@ impl Runtime {
     }
 
     pub fn config(&self) -> &Config {
-        &self.delivery.config
+        &self.config
+    }
+
+    /// Where `.eml` files go, when no SMTP relay is configured.
+    pub fn outbox_dir(&self) -> Option<&Path> {
+        self.outbox_dir.as_deref()
+    }
+
+    /// The channels now in force: adapter, grants, settings (a snapshot).
+    pub fn channels(&self) -> Arc<HashMap<String, Channel>> {
+        self.delivery.channels()
+    }
+
+    /// Puts a new adapter behind a channel, keeping its grants and settings;
+    /// false when there is no such channel.
+    pub fn swap_adapter(&self, channel: &str, adapter: Arc<Plugin>) -> bool {
+        self.delivery.swap_adapter(channel, adapter)
+    }
+
+    /// From now on nothing more is handed over; what is in flight finishes.
+    pub fn stop_delivering(&self) {
+        self.delivery.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The policies now in force (a snapshot).
@@ -175,7 +200,7 @@ impl Runtime {
     /// The decision half of a tick alone: every due invoice evaluated, its
     /// decision, outbox rows and next review written.
     pub async fn decide(&self, now: DateTime<Utc>, dry_run: bool) -> anyhow::Result<DecideReport> {
-        scheduler::decide(&self.store, &self.policies(), &self.delivery.config, now, self.batch, dry_run).await
+        scheduler::decide(&self.store, &self.policies(), &self.config, now, self.batch, dry_run).await
     }
 
     pub async fn tick(&self, now: DateTime<Utc>, dry_run: bool) -> anyhow::Result<TickReport> {

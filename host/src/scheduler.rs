@@ -12,11 +12,10 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
-use crate::guardrails::{self, Block, Request};
-use crate::plan::Instalment;
+use crate::decision::{Contact, ContactOutcome, Decision, Review, Setting, Tone};
 use crate::sandbox::Plugin;
-use crate::sandbox::v0_1::{self, Action, Contact, EscalationKind, Outcome, Tone};
-use crate::store::{DueInvoice, NewDecision, NewOutbox, OutboxKind, OutboxRow, OutboxState, ShadowRow, Store};
+use crate::steps::carry_out;
+use crate::store::{DueInvoice, NewDecision, OutboxRow, OutboxState, ShadowRow, Store};
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct DecideReport {
@@ -74,32 +73,20 @@ impl Policies {
     }
 }
 
+/// A step of the outbox as the policy sees it in the invoice's history.
 pub fn contact_of(row: &OutboxRow) -> Contact {
     Contact {
         step: row.step.clone(),
         channel: row.channel.clone(),
-        tone: row.tone.as_deref().and_then(tone_of),
+        tone: row.tone.as_deref().and_then(Tone::parse),
         at: row.done_at.unwrap_or(row.created_at),
-        outcome: match row.state.as_str() {
-            "sent" => Outcome::Sent,
-            "delivered" => Outcome::Delivered,
-            "failed" => Outcome::Failed,
-            "bounced" => Outcome::Bounced,
-            "cancelled" => Outcome::Cancelled,
-            _ => Outcome::Pending,
+        outcome: match row.state {
+            OutboxState::Sent => ContactOutcome::Sent,
+            OutboxState::Failed => ContactOutcome::Failed,
+            OutboxState::Cancelled => ContactOutcome::Cancelled,
+            _ => ContactOutcome::Pending,
         },
     }
-}
-
-pub fn tone_of(name: &str) -> Option<Tone> {
-    Some(match name {
-        "courteous" => Tone::Courteous,
-        "soft" => Tone::Soft,
-        "firm" => Tone::Firm,
-        "final" => Tone::Final,
-        "formal" => Tone::Formal,
-        _ => return None,
-    })
 }
 
 /// Evaluates every due invoice. With `dry_run`, nothing is written.
@@ -177,15 +164,11 @@ fn decide_page(
     let mut shadows = vec![];
     for ((name, _), (policy, invoices)) in groups {
         let settings = config.settings_for(name);
-        let views: Vec<_> = invoices
+        let histories: Vec<Vec<Contact>> = invoices.iter().map(|d| d.outbox.iter().map(contact_of).collect()).collect();
+        let views: Vec<Review> = invoices
             .iter()
-            .map(|d| {
-                v0_1::invoice_view(
-                    &d.invoice,
-                    v0_1::customer_view(&d.customer),
-                    d.outbox.iter().map(contact_of).collect(),
-                )
-            })
+            .zip(&histories)
+            .map(|(d, history)| Review { invoice: &d.invoice, customer: &d.customer, history })
             .collect();
         let results = evaluate_on_every_core(policy, now.timestamp(), &settings, &views);
         // The digest of the input: the time and settings once, then each invoice
@@ -199,7 +182,7 @@ fn decide_page(
                 digest.update(b"|");
                 digest.update(part);
             }
-            for contact in &view.history {
+            for contact in view.history {
                 write!(HashWriter(&mut digest), "|{contact:?}").expect("hashing cannot fail");
             }
             let mut d = NewDecision {
@@ -217,7 +200,12 @@ fn decide_page(
                 closed: None,
             };
             match result {
-                Ok(decision) => carry_out(&mut d, due, decision, now, report),
+                Ok(decision) => {
+                    let counted = carry_out(&mut d, due, &decision, now);
+                    report.reminders_queued += counted.reminders_queued;
+                    report.actions_recorded += counted.actions_recorded;
+                    report.blocked += counted.blocked;
+                }
                 Err(e) => {
                     report.plugin_errors += 1;
                     report.errors.push(e.to_string());
@@ -250,17 +238,17 @@ const PARALLEL_FROM: usize = 64;
 fn evaluate_on_every_core(
     policy: &Plugin,
     now: i64,
-    settings: &[v0_1::Setting],
-    views: &[v0_1::InvoiceView],
-) -> Vec<Result<v0_1::Decision, crate::sandbox::PolicyError>> {
+    settings: &[Setting],
+    reviews: &[Review],
+) -> Vec<Result<Decision, crate::sandbox::PolicyError>> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if cores < 2 || views.len() < PARALLEL_FROM {
-        return policy.evaluate(now, settings, views);
+    if cores < 2 || reviews.len() < PARALLEL_FROM {
+        return policy.decide(now, settings, reviews);
     }
-    let part = views.len().div_ceil(cores);
+    let part = reviews.len().div_ceil(cores);
     std::thread::scope(|scope| {
         let parts: Vec<_> =
-            views.chunks(part).map(|chunk| scope.spawn(move || policy.evaluate(now, settings, chunk))).collect();
+            reviews.chunks(part).map(|chunk| scope.spawn(move || policy.decide(now, settings, chunk))).collect();
         parts.into_iter().flat_map(|p| p.join().expect("policy evaluation thread panicked")).collect()
     })
 }
@@ -271,8 +259,8 @@ fn shadow(
     policies: &Policies,
     active: &Plugin,
     invoices: &[&DueInvoice],
-    views: &[v0_1::InvoiceView],
-    settings: &[v0_1::Setting],
+    views: &[Review],
+    settings: &[Setting],
     decided: &[NewDecision],
     now: DateTime<Utc>,
 ) -> Vec<ShadowRow> {
@@ -282,11 +270,11 @@ fn shadow(
         if picked.is_empty() || candidate.id.sha256 == active.id.sha256 {
             continue;
         }
-        let batch: Vec<_> = picked.iter().map(|&i| views[i].clone()).collect();
-        let results = candidate.evaluate(now.timestamp(), settings, &batch);
+        let batch: Vec<Review> = picked.iter().map(|&i| views[i]).collect();
+        let results = candidate.decide(now.timestamp(), settings, &batch);
         for (&i, result) in picked.iter().zip(results) {
             let actions = match result {
-                Ok(d) => serde_json::to_string(&d.actions.iter().map(v0_1::action_json).collect::<Vec<_>>()).unwrap(),
+                Ok(d) => d.actions_json(),
                 Err(e) => serde_json::json!({ "error": e.reason }).to_string(),
             };
             let active_actions = match &decided[i].error {
@@ -307,162 +295,4 @@ fn shadow(
         }
     }
     rows
-}
-
-/// The task a manual review opens, keyed like a message of the same step.
-fn review_task(due: &DueInvoice, step: &str, why: &str) -> v0_1::Task {
-    let (invoice, customer) = (&due.invoice, &due.customer);
-    let outstanding = invoice.money(invoice.outstanding());
-    v0_1::Task {
-        key: crate::store::outbox_key(&invoice.id, step),
-        title: format!("Review invoice {}", invoice.number),
-        customer: customer.name.clone(),
-        phone: customer.phone.clone(),
-        script: format!(
-            "Invoice {} of {}, {outstanding} outstanding, due {}. The policy stopped and asks a person to look: {why}",
-            invoice.number, customer.name, invoice.due
-        ),
-    }
-}
-
-/// The instalments of a plan offer: what is outstanding now, split exactly.
-fn offered_plan(invoice: &crate::invoice::Invoice, offer: &v0_1::PlanOffer) -> Result<Vec<Instalment>, String> {
-    let first = v0_1::naive_date(&offer.first_due).ok_or("the first due date is not a date")?;
-    crate::plan::split(invoice.outstanding(), offer.instalments, first, offer.every_days)
-}
-
-/// A fee a policy asks for, if the host can add it: in the invoice's currency,
-/// positive, and no more than the invoice itself.
-fn fee(invoice: &crate::invoice::Invoice, step: &str, f: &v0_1::Fee) -> Result<crate::invoice::Fee, String> {
-    if !f.amount.currency.eq_ignore_ascii_case(&invoice.currency) {
-        return Err(format!("in {}, the invoice is in {}", f.amount.currency, invoice.currency));
-    }
-    if f.amount.minor <= 0 || f.amount.minor > invoice.amount_due {
-        return Err(format!("{} minor units (1 to the invoice's {})", f.amount.minor, invoice.amount_due));
-    }
-    let reason = f.reason.trim();
-    if reason.is_empty() || reason.chars().count() > 200 {
-        return Err("a fee needs a reason of 1 to 200 characters, shown to the customer".into());
-    }
-    Ok(crate::invoice::Fee { step: step.to_string(), amount: f.amount.minor, reason: reason.to_string() })
-}
-
-/// Turns a policy's decision into outbox rows, after the guardrails.
-fn carry_out(
-    d: &mut NewDecision,
-    due: &DueInvoice,
-    decision: v0_1::Decision,
-    now: DateTime<Utc>,
-    report: &mut DecideReport,
-) {
-    d.actions = serde_json::to_string(&decision.actions.iter().map(v0_1::action_json).collect::<Vec<_>>()).unwrap();
-    let mut next = decision.next_review;
-    let mut reminded = false;
-    let mut steps: Vec<String> = due.outbox.iter().map(|o| o.step.clone()).collect();
-    for action in &decision.actions {
-        match action {
-            Action::Pause(until) => next = Some(next.map_or(*until, |n| n.max(*until))),
-            Action::Close(reason) => d.closed = Some(reason.name().to_string()),
-            _ => {}
-        }
-        let Some(step) = action.step() else { continue };
-        let channel = match action {
-            Action::Remind(r) => Some(r.channel.as_str()),
-            _ => None,
-        };
-        let request = Request { step, channel, touches_customer: action.touches_customer(), of_plan: false };
-        let check =
-            guardrails::check(&request, &due.invoice, &due.customer, steps.iter().map(String::as_str), reminded, now);
-        let (state, reason) = match check {
-            // Asked again for a step already done, or a second reminder in one tick: ignored.
-            Err(Block::StepDone(_) | Block::OnePerTick) => continue,
-            Err(block) => {
-                report.blocked += 1;
-                (OutboxState::Cancelled, Some(block.to_string()))
-            }
-            Ok(()) if channel.is_some() => {
-                reminded = true;
-                report.reminders_queued += 1;
-                (OutboxState::Pending, None)
-            }
-            Ok(()) => {
-                report.actions_recorded += 1;
-                match action {
-                    Action::RetryPayment(_) | Action::Escalate(_) | Action::OfferPlan(_) => {
-                        (OutboxState::Pending, None)
-                    }
-                    Action::ApplyFee(_) => (OutboxState::Done, None),
-                    _ => (OutboxState::Recorded, Some("not carried out by this version".to_string())),
-                }
-            }
-        };
-        // A manual review is carried out here: a task for a person, written with the decision.
-        let (mut state, mut reason, task) = match action {
-            Action::Escalate(e) if e.kind == EscalationKind::ManualReview && state == OutboxState::Pending => (
-                OutboxState::Done,
-                Some("task opened for a person to review".to_string()),
-                Some(review_task(due, step, &e.reason)),
-            ),
-            _ => (state, reason, None),
-        };
-        steps.push(step.to_string());
-        let mut row = NewOutbox {
-            step: step.to_string(),
-            kind: OutboxKind::parse(action.kind()).expect("every step action is an outbox kind"),
-            channel: channel.map(str::to_string),
-            template: None,
-            tone: None,
-            deadline: None,
-            payload: String::new(),
-            // A retry waits for the time the policy asked for.
-            not_before: match action {
-                Action::RetryPayment(r) => r.at.max(now.timestamp()),
-                _ => now.timestamp(),
-            },
-            state,
-            reason: None,
-            task,
-            fee: None,
-        };
-        let mut payload = v0_1::action_json(action);
-        match action {
-            Action::Remind(r) => {
-                row.template = Some(r.template.clone());
-                row.tone = Some(r.tone.name().to_string());
-                row.deadline = r.deadline.as_ref().and_then(v0_1::naive_date);
-            }
-            // A plan offer is a message of its own, listing the instalments the host worked out.
-            Action::OfferPlan(p) if state == OutboxState::Pending => match offered_plan(&due.invoice, p) {
-                Ok(instalments) => {
-                    row.channel = Some("email".into());
-                    row.template = Some("plan-offer".into());
-                    row.tone = Some("courteous".into());
-                    row.deadline = instalments.first().map(|i| i.due);
-                    payload["instalments"] = serde_json::to_value(&instalments).expect("instalments serialize");
-                }
-                Err(why) => {
-                    report.blocked += 1;
-                    (state, reason) = (OutboxState::Cancelled, Some(format!("plan not offered: {why}")));
-                }
-            },
-            // A fee is an adjustment event on the invoice, written with the decision.
-            Action::ApplyFee(f) if state == OutboxState::Done => match fee(&due.invoice, step, f) {
-                Ok(fee) => {
-                    let amount = due.invoice.money(fee.amount);
-                    reason = Some(format!("{amount} added to the invoice"));
-                    row.fee = Some(fee);
-                }
-                Err(why) => {
-                    report.blocked += 1;
-                    (state, reason) = (OutboxState::Cancelled, Some(format!("fee not added: {why}")));
-                }
-            },
-            _ => {}
-        }
-        row.state = state;
-        row.reason = reason;
-        row.payload = payload.to_string();
-        d.outbox.push(row);
-    }
-    d.next_review = if d.closed.is_some() { None } else { next };
 }

@@ -54,7 +54,7 @@ pub async fn run(db: &Path, config: Config, mut catalog: Catalog, listen: Socket
     // namespace, and only of the kind it is for.
     for scope in [Scope::Segment, Scope::Channel] {
         let wanted = if scope == Scope::Segment { PluginKind::Policy } else { PluginKind::Channel };
-        for (name, sha, path) in runtime.store.activations(scope).await? {
+        for (name, sha, path) in runtime.store().activations(scope).await? {
             let plugin = match catalog.find(&sha) {
                 Some(p) => p,
                 None => catalog.load_file(Path::new(&path))?,
@@ -65,7 +65,7 @@ pub async fn run(db: &Path, config: Config, mut catalog: Catalog, listen: Socket
             }
             match scope {
                 Scope::Channel => {
-                    runtime.delivery.swap_adapter(&name, plugin);
+                    runtime.swap_adapter(&name, plugin);
                 }
                 Scope::Segment => runtime.swap_policies(|p| {
                     p.activated.insert(name.clone(), plugin);
@@ -73,7 +73,7 @@ pub async fn run(db: &Path, config: Config, mut catalog: Catalog, listen: Socket
             }
         }
     }
-    for (segment, sha, path) in runtime.store.shadows().await? {
+    for (segment, sha, path) in runtime.store().shadows().await? {
         let plugin = match catalog.find(&sha) {
             Some(p) => p,
             None => catalog.load_file(Path::new(&path))?,
@@ -111,7 +111,7 @@ pub async fn run(db: &Path, config: Config, mut catalog: Catalog, listen: Socket
         shutdown_signal().await;
         tracing::info!("shutting down: waiting for the messages in flight");
         // Nothing more is handed over; the calls in flight finish and are recorded.
-        stopping.runtime.delivery.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
+        stopping.runtime.stop_delivering();
         let _ = stop_tx.send(true);
     };
     let (served, _) = tokio::join!(server, signals);

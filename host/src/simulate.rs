@@ -27,6 +27,8 @@ pub struct Options {
     pub tick: NaiveTime,
     /// Policy settings over the config's own.
     pub settings: BTreeMap<String, String>,
+    /// Moved on once a simulated day, its message the date; finished after the last.
+    pub progress: Option<indicatif::ProgressBar>,
 }
 
 /// One line of an invoice's timeline.
@@ -132,7 +134,13 @@ pub async fn run(
 
     let (mut ticks, mut plugin_errors) = (vec![], 0);
     let mut day = opts.from;
+    if let Some(p) = &opts.progress {
+        p.set_length((opts.to - opts.from).num_days().max(0) as u64 + 1);
+    }
     while day <= opts.to {
+        if let Some(p) = &opts.progress {
+            p.set_message(day.to_string());
+        }
         let now = day.and_time(opts.tick).and_utc();
         // Scripted events happen just before the day's tick.
         for e in events.iter().filter(|e| e.on == day) {
@@ -150,7 +158,13 @@ pub async fn run(
                 .and_then(|w| DateTime::from_timestamp(w, 0))
                 .filter(|w| *w < next_day && w.date_naive() <= opts.to && extra <= EXTRA_TICKS_A_DAY);
         }
+        if let Some(p) = &opts.progress {
+            p.inc(1);
+        }
         day = day.succ_opt().expect("date in range");
+    }
+    if let Some(p) = &opts.progress {
+        p.finish_using_style();
     }
 
     let subjects: HashMap<String, String> = capture.taken().into_iter().map(|c| (c.key, c.subject)).collect();

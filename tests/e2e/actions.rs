@@ -1,8 +1,8 @@
 //! Actions the host carries out itself, besides reminders.
 
+use sollecito::Runtime;
 use sollecito::config::Config;
 use sollecito::invoice::Event;
-use sollecito::runtime::Runtime;
 
 use crate::common::*;
 
@@ -15,16 +15,16 @@ async fn a_manual_review_opens_one_task() {
     let mut catalog = catalog();
     let runtime = Runtime::open(&db, Config::default(), &mut catalog).await.unwrap();
     let now = at("2026-10-20T09:00:00Z");
-    runtime.store.import(&dataset("invoices.json"), now - chrono::Duration::days(30)).await.unwrap();
+    runtime.store().import(&dataset("invoices.json"), now - chrono::Duration::days(30)).await.unwrap();
     let disputed = "inv-1002";
     let event = Event::DisputeOpened { reason: "goods never arrived".into() };
-    runtime.store.apply_event(disputed, &event, now - chrono::Duration::hours(1)).await.unwrap();
+    runtime.store().apply_event(disputed, &event, now - chrono::Duration::hours(1)).await.unwrap();
 
     for day in 0..3 {
         runtime.decide(now + chrono::Duration::days(day), false).await.unwrap();
     }
 
-    let tasks = runtime.store.tasks(false).await.unwrap();
+    let tasks = runtime.store().tasks(false).await.unwrap();
     let reviews: Vec<_> = tasks.iter().filter(|t| t.invoice_id == disputed).collect();
     assert_eq!(reviews.len(), 1, "{tasks:?}");
     let task = reviews[0];
@@ -32,7 +32,7 @@ async fn a_manual_review_opens_one_task() {
     assert!(task.script.contains("goods never arrived"), "{}", task.script);
     assert!(task.script.contains("EUR"), "{}", task.script);
 
-    let steps: Vec<_> = runtime.store.outbox_of(disputed).await.unwrap();
+    let steps: Vec<_> = runtime.store().outbox_of(disputed).await.unwrap();
     let review: Vec<_> = steps.iter().filter(|o| o.step == "dispute-review").collect();
     assert_eq!(review.len(), 1, "{steps:?}");
     assert_eq!(review[0].state.as_str(), "done");
@@ -58,7 +58,7 @@ async fn collections_get_a_hand_over_with_the_whole_correspondence() {
     config.channels.entry("pec".into()).or_default();
     let runtime = Runtime::open(&db, config, &mut catalog).await.unwrap();
     let start = at("2026-09-20T10:00:00Z");
-    runtime.store.import(&dataset("invoices.json"), start).await.unwrap();
+    runtime.store().import(&dataset("invoices.json"), start).await.unwrap();
     for day in 0..90 {
         runtime.tick(start + chrono::Duration::days(day), false).await.unwrap();
     }
@@ -88,7 +88,7 @@ async fn collections_get_a_hand_over_with_the_whole_correspondence() {
 
     // Written once: the step is done and the invoice closed.
     let handover: Vec<_> =
-        runtime.store.outbox_of("inv-1001").await.unwrap().into_iter().filter(|o| o.step == "handover").collect();
+        runtime.store().outbox_of("inv-1001").await.unwrap().into_iter().filter(|o| o.step == "handover").collect();
     assert_eq!(handover.len(), 1);
     assert_eq!(handover[0].state.as_str(), "done");
     assert!(handover[0].receipt.as_deref().unwrap().ends_with("handover-inv-1001.json"));

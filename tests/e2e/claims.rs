@@ -6,8 +6,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use sollecito::Runtime;
 use sollecito::config::{Config, Uncertain};
-use sollecito::runtime::Runtime;
 use sollecito::store::{Settle, UNCERTAIN};
 
 use crate::common::*;
@@ -31,7 +31,7 @@ async fn claims(db: &Path) {
     let mut config = Config::default();
     config.email.outbox_dir = Some(outbox.path().to_path_buf());
     let runtime = Runtime::open(db, config, &mut catalog).await.unwrap();
-    let store = &runtime.store;
+    let store = &runtime.store();
     let now = at("2026-10-08T12:00:00Z");
     store.import(&dataset("invoices.json"), at("2026-09-20T00:00:00Z")).await.unwrap();
     runtime.decide(now, false).await.unwrap();

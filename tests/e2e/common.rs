@@ -2,7 +2,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use chrono::{DateTime, Utc};
-use sollecito::catalog::Catalog;
+use sollecito::Catalog;
 use sollecito::intake::{self, Dataset};
 use sollecito::sandbox::v0_1::{self, InvoiceView, Setting};
 use sollecito::sandbox::{Limits, Plugin, PluginSource, Sandbox};

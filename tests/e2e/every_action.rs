@@ -1,10 +1,10 @@
 //! Every kind of action over three months, on SQLite and on PostgreSQL: the
 //! same steps end in the same states on both stores.
 
+use sollecito::Runtime;
 use sollecito::config::Config;
 use sollecito::intake;
 use sollecito::invoice::Event;
-use sollecito::runtime::Runtime;
 
 use crate::channels::Recorder;
 use crate::common::*;
@@ -43,22 +43,22 @@ async fn three_months(db: &str, port: u16, files: &std::path::Path) -> Vec<Step>
     config.escalations.handover_dir = Some(files.join("handovers"));
     let mut catalog = catalog();
     let runtime = Runtime::open(std::path::Path::new(db), config, &mut catalog).await.unwrap();
-    runtime.store.import(&data(), at("2026-09-30T00:00:00Z")).await.unwrap();
+    runtime.store().import(&data(), at("2026-09-30T00:00:00Z")).await.unwrap();
     let start = at("2026-10-01T09:00:00Z");
     for day in 0..92 {
         let now = start + chrono::Duration::days(day);
         match now.format("%m-%d").to_string().as_str() {
             // The plan offered on 17 November is accepted the next day.
-            "11-18" => drop(runtime.store.accept_plan("b2b-plan", now).await.unwrap()),
+            "11-18" => drop(runtime.store().accept_plan("b2b-plan", now).await.unwrap()),
             // The suspended subscription is paid by transfer.
-            "11-02" => drop(runtime.store.apply_event("in_soft", &Event::Paid, now).await.unwrap()),
+            "11-02" => drop(runtime.store().apply_event("in_soft", &Event::Paid, now).await.unwrap()),
             _ => {}
         }
         runtime.tick(now, false).await.unwrap();
     }
     let mut steps = vec![];
     for id in ["in_soft", "b2b", "b2b-plan"] {
-        for o in runtime.store.outbox_of(id).await.unwrap() {
+        for o in runtime.store().outbox_of(id).await.unwrap() {
             steps.push((id.to_string(), o.step, o.state.to_string(), o.done_at));
         }
     }

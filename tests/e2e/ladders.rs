@@ -14,6 +14,7 @@ fn simulate(policy: &str, file: &str, from: &str, to: &str) -> Vec<Timeline> {
         to: day(to),
         tick: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
         settings: Default::default(),
+        progress: None,
     };
     // A PEC provider, as a business sending formal notices has one.
     let mut config = Config::default();

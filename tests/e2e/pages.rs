@@ -5,10 +5,10 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::Days;
+use sollecito::Runtime;
 use sollecito::config::Config;
+use sollecito::decision::{Action, Review};
 use sollecito::intake::Dataset;
-use sollecito::runtime::Runtime;
-use sollecito::sandbox::v0_1;
 
 use crate::common::*;
 
@@ -49,7 +49,7 @@ async fn several_pages(db: &std::path::Path) {
     // 2,345 invoices: three pages of up to 1,000, statements of up to 500 rows.
     let data = many(2_345);
     let now = at("2026-10-31T09:00:00Z");
-    runtime.store.import(&data, now - chrono::Duration::days(60)).await.unwrap();
+    runtime.store().import(&data, now - chrono::Duration::days(60)).await.unwrap();
 
     let report = runtime.decide(now, false).await.unwrap();
     assert_eq!(report.evaluated, 2_345);
@@ -58,10 +58,10 @@ async fn several_pages(db: &std::path::Path) {
 
     let mut steps_seen = 0;
     for inv in data.invoices.iter().step_by(7) {
-        let decisions = runtime.store.decisions_of(&inv.id).await.unwrap();
+        let decisions = runtime.store().decisions_of(&inv.id).await.unwrap();
         assert_eq!(decisions.len(), 1, "{}: {decisions:?}", inv.id);
         let ids: HashSet<i64> = decisions.iter().map(|d| d.id).collect();
-        for row in runtime.store.outbox_of(&inv.id).await.unwrap() {
+        for row in runtime.store().outbox_of(&inv.id).await.unwrap() {
             assert_eq!(row.invoice_id, inv.id);
             assert!(ids.contains(&row.decision_id), "{}: outbox row tied to decision {}", inv.id, row.decision_id);
             steps_seen += 1;
@@ -75,10 +75,10 @@ async fn several_pages(db: &std::path::Path) {
     let mut distinct = HashSet::new();
     for inv in data.invoices.iter().step_by(97) {
         let customer = data.customers.iter().find(|c| c.id == inv.customer_id).unwrap();
-        let view = v0_1::invoice_view(inv, v0_1::customer_view(customer), vec![]);
-        let alone = policy.evaluate(now.timestamp(), &[], &[view]).remove(0).unwrap();
-        let expected: Vec<_> = alone.actions.iter().map(v0_1::action_json).collect();
-        let recorded = &runtime.store.decisions_of(&inv.id).await.unwrap()[0].actions;
+        let review = Review { invoice: inv, customer, history: &[] };
+        let alone = policy.decide(now.timestamp(), &[], &[review]).remove(0).unwrap();
+        let expected: Vec<_> = alone.actions.iter().map(Action::to_json).collect();
+        let recorded = &runtime.store().decisions_of(&inv.id).await.unwrap()[0].actions;
         assert_eq!(recorded, &serde_json::Value::Array(expected.clone()), "{}", inv.id);
         distinct.insert(serde_json::to_string(&expected).unwrap());
     }
@@ -93,7 +93,7 @@ async fn several_pages(db: &std::path::Path) {
     assert!(later.evaluated > 0);
     let mut per_step: HashMap<(String, String), usize> = HashMap::new();
     for inv in data.invoices.iter().step_by(11) {
-        for row in runtime.store.outbox_of(&inv.id).await.unwrap() {
+        for row in runtime.store().outbox_of(&inv.id).await.unwrap() {
             *per_step.entry((row.invoice_id, row.step)).or_default() += 1;
         }
     }

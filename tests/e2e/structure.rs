@@ -123,3 +123,49 @@ fn the_reader_sees_grouped_and_inline_paths() {
             .map(|p| p.iter().map(|s| s.to_string()).collect::<Vec<_>>())
     );
 }
+
+/// The names of a word in Rust code, outside comments (`//` to the end of a line).
+fn code_mentions(text: &str, word: &str) -> Vec<usize> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| line.split("//").next().unwrap_or_default().contains(word))
+        .map(|(n, _)| n + 1)
+        .collect()
+}
+
+/// Only the sandbox knows the types generated for a contract version: the
+/// rest of the host speaks its own (`decision`, `outgoing`), so a new
+/// contract version is one more module in `sandbox/`, not a change everywhere.
+#[test]
+fn nothing_outside_the_sandbox_names_a_contract_version() {
+    let src = root().join("host/src");
+    let mut files = vec![];
+    rust_files(&src, &mut files);
+    let sandbox = src.join("sandbox");
+    let mut outside = vec![];
+    for file in files.iter().filter(|f| !f.starts_with(&sandbox)) {
+        let text = std::fs::read_to_string(file).unwrap();
+        for line in code_mentions(&text, "v0_1") {
+            outside.push(format!("{}:{line}", file.strip_prefix(&src).unwrap().display()));
+        }
+    }
+    assert!(outside.is_empty(), "generated contract types named outside sandbox/: {outside:?}");
+    // The check itself sees a mention, and not one in a comment.
+    assert_eq!(code_mentions("use crate::sandbox::v0_1::Action;\n// v0_1 in words\n", "v0_1"), [1]);
+}
+
+/// Files stay small enough to read in one sitting.
+#[test]
+fn every_host_file_stays_under_about_600_lines() {
+    let src = root().join("host/src");
+    let mut files = vec![];
+    rust_files(&src, &mut files);
+    let long: Vec<String> = files
+        .iter()
+        .filter_map(|f| {
+            let lines = std::fs::read_to_string(f).unwrap().lines().count();
+            (lines > 620).then(|| format!("{} ({lines} lines)", f.strip_prefix(&src).unwrap().display()))
+        })
+        .collect();
+    assert!(long.is_empty(), "{long:?}");
+}

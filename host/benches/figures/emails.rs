@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lettre::{SmtpTransport, Transport};
-use sollecito::catalog::Catalog;
-use sollecito::deliver::mail::{LettreRelay, SmtpOptions, mime};
+use sollecito::Catalog;
+use sollecito::mail::{LettreRelay, SmtpOptions, mime};
 use sollecito::sandbox::v0_1;
 use sollecito::sandbox::{Grants, MailRelay, Plugin};
 
@@ -76,9 +76,9 @@ fn message(i: usize) -> v0_1::Message {
 }
 
 /// The email the adapter hands the host for `message(i)`, built directly.
-fn email(i: usize) -> v0_1::Email {
+fn email(i: usize) -> sollecito::outgoing::Email {
     let m = message(i);
-    v0_1::Email {
+    sollecito::outgoing::Email {
         message_id: format!("<bench-{i}@acme.example>"),
         from_address: "\"Acme\" <crediti@acme.example>".into(),
         to_address: "\"Mario Rossi\" <mario@example.it>".into(),
@@ -200,7 +200,7 @@ fn measure(catalog: &Catalog, server: &Server, name: &str, n: usize) -> Vec<Row>
 struct NullRelay;
 
 impl MailRelay for NullRelay {
-    fn send(&self, _: &v0_1::Email, _: i64) -> Result<String, sollecito::sandbox::RelayError> {
+    fn send(&self, _: &sollecito::outgoing::Email, _: i64) -> Result<String, sollecito::sandbox::RelayError> {
         Ok("250 null".into())
     }
 }

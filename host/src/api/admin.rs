@@ -13,13 +13,12 @@ use serde_json::{Value, json};
 
 use super::{Answer, ApiError, App, ok, parse_json};
 use crate::intake;
-use crate::sandbox::v0_1;
 use crate::sandbox::{Plugin, PluginKind, PluginSource};
 use crate::simulate;
 use crate::store::Scope;
 
 pub async fn ready(State(app): State<Arc<App>>) -> impl IntoResponse {
-    if app.runtime.store.ping().await {
+    if app.runtime.store().ping().await {
         (StatusCode::OK, "ready")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
@@ -28,7 +27,7 @@ pub async fn ready(State(app): State<Arc<App>>) -> impl IntoResponse {
 
 pub async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Answer {
     app.require_read(&headers)?;
-    if let Ok(depth) = app.runtime.store.outbox_depth().await {
+    if let Ok(depth) = app.runtime.store().outbox_depth().await {
         app.metrics.outbox_depth.set(depth);
     }
     Ok(([("content-type", "text/plain; version=0.0.4")], app.metrics.text()).into_response())
@@ -58,8 +57,7 @@ fn smoke_run(plugin: &Plugin) -> Result<(), String> {
     let now = "2026-10-08T09:00:00Z".parse::<chrono::DateTime<Utc>>().unwrap().timestamp();
     for (name, text) in intake::EXAMPLES {
         let data = intake::parse_dataset(name, text).map_err(|e| e.to_string())?;
-        let views = v0_1::views_of(&data);
-        if let Some(Err(e)) = plugin.evaluate(now, &[], &views).into_iter().find(Result::is_err) {
+        if let Some(Err(e)) = plugin.decide(now, &[], &data.fresh_reviews()).into_iter().find(Result::is_err) {
             return Err(format!("smoke run on {name} failed: {e}"));
         }
     }
@@ -207,7 +205,7 @@ async fn install_received(app: &Arc<App>, bytes: Vec<u8>, received: Option<Recei
 pub async fn switch(app: &App, segment: &str, plugin: Arc<Plugin>) -> Result<(), ApiError> {
     name(segment, "segment")?;
     let (sha, source) = (&plugin.id.sha256, plugin.id.source.to_string());
-    app.runtime.store.activate(Scope::Segment, segment, sha, &source, Utc::now().timestamp()).await?;
+    app.runtime.store().activate(Scope::Segment, segment, sha, &source, Utc::now().timestamp()).await?;
     tracing::info!(segment, plugin = %plugin.id, "policy activated");
     app.runtime.swap_policies(|p| {
         p.activated.insert(segment.to_string(), plugin);
@@ -255,10 +253,10 @@ pub async fn activate(
 pub async fn roll_back(State(app): State<Arc<App>>, Path(segment): Path<String>, headers: HeaderMap) -> Answer {
     app.require_write(&headers)?;
     name(&segment, "segment")?;
-    if !app.runtime.store.roll_back(Scope::Segment, &segment).await? {
+    if !app.runtime.store().roll_back(Scope::Segment, &segment).await? {
         return Err(ApiError::new(StatusCode::CONFLICT, format!("nothing to roll back for segment {segment:?}")));
     }
-    let previous = app.runtime.store.activations(Scope::Segment).await?.into_iter().find(|(s, _, _)| *s == segment);
+    let previous = app.runtime.store().activations(Scope::Segment).await?.into_iter().find(|(s, _, _)| *s == segment);
     let plugin = match &previous {
         Some((_, sha, _)) => app.catalog.lock().await.find(sha),
         None => None,
@@ -311,6 +309,7 @@ pub async fn simulate(State(app): State<Arc<App>>, headers: HeaderMap, body: Byt
         to: request.to,
         tick: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
         settings: request.settings,
+        progress: None,
     };
     let id = policy.id.clone();
     let config = app.runtime.config().clone();
@@ -332,7 +331,7 @@ pub async fn start_shadow(
     name(&segment, "segment")?;
     let plugin = named_plugin(&app, &body, PluginKind::Policy).await?;
     app.runtime
-        .store
+        .store()
         .start_shadow(&segment, &plugin.id.sha256, &plugin.id.source.to_string(), Utc::now().timestamp())
         .await?;
     let id = plugin.id.clone();
@@ -346,7 +345,7 @@ pub async fn start_shadow(
 pub async fn stop_shadow(State(app): State<Arc<App>>, Path(segment): Path<String>, headers: HeaderMap) -> Answer {
     app.require_write(&headers)?;
     name(&segment, "segment")?;
-    if !app.runtime.store.stop_shadow(&segment).await? {
+    if !app.runtime.store().stop_shadow(&segment).await? {
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no shadow run for segment {segment:?}")));
     }
     app.runtime.swap_policies(|p| {
@@ -367,7 +366,7 @@ pub async fn shadow_report(
     axum::extract::Query(q): axum::extract::Query<ReportQuery>,
 ) -> Answer {
     app.require_read(&headers)?;
-    let rows = app.runtime.store.shadow_decisions(q.segment.as_deref()).await?;
+    let rows = app.runtime.store().shadow_decisions(q.segment.as_deref()).await?;
     ok(crate::shadow::report(&rows))
 }
 
@@ -388,13 +387,13 @@ pub async fn activate_adapter(
     app.require_write(&headers)?;
     name(&channel, "channel")?;
     let plugin = named_plugin(&app, &body, PluginKind::Channel).await?;
-    if !app.runtime.delivery.channels().contains_key(&channel) {
+    if !app.runtime.channels().contains_key(&channel) {
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no channel {channel:?} is configured")));
     }
     let source = plugin.id.source.to_string();
-    app.runtime.store.activate(Scope::Channel, &channel, &plugin.id.sha256, &source, Utc::now().timestamp()).await?;
+    app.runtime.store().activate(Scope::Channel, &channel, &plugin.id.sha256, &source, Utc::now().timestamp()).await?;
     let id = plugin.id.clone();
-    app.runtime.delivery.swap_adapter(&channel, plugin);
+    app.runtime.swap_adapter(&channel, plugin);
     app.metrics.swaps.inc();
     ok(json!({ "channel": channel, "adapter": id }))
 }
@@ -403,23 +402,23 @@ pub async fn activate_adapter(
 pub async fn roll_back_adapter(State(app): State<Arc<App>>, Path(channel): Path<String>, headers: HeaderMap) -> Answer {
     app.require_write(&headers)?;
     name(&channel, "channel")?;
-    if !app.runtime.store.roll_back(Scope::Channel, &channel).await? {
+    if !app.runtime.store().roll_back(Scope::Channel, &channel).await? {
         return Err(ApiError::new(StatusCode::CONFLICT, format!("nothing to roll back for channel {channel:?}")));
     }
-    let previous = app.runtime.store.activations(Scope::Channel).await?.into_iter().find(|(s, _, _)| *s == channel);
+    let previous = app.runtime.store().activations(Scope::Channel).await?.into_iter().find(|(s, _, _)| *s == channel);
     let catalog = app.catalog.lock().await;
     let plugin = match previous {
         Some((_, sha, _)) => catalog.find(&sha),
         // Back to the adapter the config names (by default the channel's own name).
         None => {
-            let configured = app.runtime.delivery.config.channels.get(&channel).and_then(|c| c.adapter.clone());
+            let configured = app.runtime.config().channels.get(&channel).and_then(|c| c.adapter.clone());
             catalog.find(configured.as_deref().unwrap_or(&channel))
         }
     };
     drop(catalog);
     let Some(plugin) = plugin else { return Err(anyhow::anyhow!("the previous adapter of {channel} is gone").into()) };
     let id = plugin.id.clone();
-    app.runtime.delivery.swap_adapter(&channel, plugin);
+    app.runtime.swap_adapter(&channel, plugin);
     app.metrics.swaps.inc();
     ok(json!({ "channel": channel, "adapter": id }))
 }

@@ -125,7 +125,7 @@ impl App {
 
     /// The largest body `POST /v1/plugins` takes (`[serve] upload_limit_mb`), in bytes.
     pub fn upload_limit(&self) -> usize {
-        let mb = self.runtime.delivery.config.serve.upload_limit_mb.max(1);
+        let mb = self.runtime.config().serve.upload_limit_mb.max(1);
         usize::try_from(mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
     }
 
@@ -252,7 +252,7 @@ async fn put_customer(State(app): State<Arc<App>>, Path(id): Path<String>, heade
     app.require_write(&headers)?;
     let customer = with_id(parse_json(&body)?, &id)?;
     let data = intake::parse_dataset("request", &json!({ "customers": [customer] }).to_string())?;
-    let report = app.runtime.store.import(&data, Utc::now()).await?;
+    let report = app.runtime.store().import(&data, Utc::now()).await?;
     app.wake.notify_one();
     ok(report)
 }
@@ -261,13 +261,13 @@ async fn put_invoice(State(app): State<Arc<App>>, Path(id): Path<String>, header
     app.require_write(&headers)?;
     let invoice = with_id(parse_json(&body)?, &id)?;
     let customer_id = invoice.get("customer").and_then(Value::as_str).unwrap_or_default().to_string();
-    let Some(customer) = app.runtime.store.customer(&customer_id).await? else {
+    let Some(customer) = app.runtime.store().customer(&customer_id).await? else {
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("unknown customer {customer_id:?}"))
             .field("customer"));
     };
     let text = json!({ "customers": [customer], "invoices": [invoice] }).to_string();
     let data = intake::parse_dataset("request", &text)?;
-    let report = app.runtime.store.import(&data, Utc::now()).await?;
+    let report = app.runtime.store().import(&data, Utc::now()).await?;
     app.wake.notify_one();
     ok(report)
 }
@@ -288,20 +288,20 @@ async fn post_event(State(app): State<Arc<App>>, Path(id): Path<String>, headers
         let status = if bad.unknown { StatusCode::BAD_REQUEST } else { StatusCode::UNPROCESSABLE_ENTITY };
         ApiError::new(status, format!("{}: {}", bad.field, bad.reason)).field(bad.field)
     })?;
-    if app.runtime.store.invoice(&id).await?.is_none() {
+    if app.runtime.store().invoice(&id).await?.is_none() {
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("unknown invoice {id:?}")));
     }
-    let applied = app.runtime.store.apply_event(&id, &event, Utc::now()).await?;
+    let applied = app.runtime.store().apply_event(&id, &event, Utc::now()).await?;
     app.wake.notify_one();
     ok(json!({ "invoice": id, "applied": applied }))
 }
 
 async fn accept_plan(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap) -> Answer {
     app.require_write(&headers)?;
-    if app.runtime.store.invoice(&id).await?.is_none() {
+    if app.runtime.store().invoice(&id).await?.is_none() {
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("unknown invoice {id:?}")));
     }
-    let plan = match app.runtime.store.accept_plan(&id, Utc::now()).await {
+    let plan = match app.runtime.store().accept_plan(&id, Utc::now()).await {
         Ok(plan) => plan,
         Err(e) if e.is::<crate::store::CannotAccept>() => {
             return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()));
@@ -314,7 +314,7 @@ async fn accept_plan(State(app): State<Arc<App>>, Path(id): Path<String>, header
 
 async fn get_history(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap) -> Answer {
     app.require_read(&headers)?;
-    let store = &app.runtime.store;
+    let store = &app.runtime.store();
     let Some((invoice, _)) = store.invoice(&id).await? else {
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("unknown invoice {id:?}")));
     };

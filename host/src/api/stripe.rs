@@ -96,7 +96,7 @@ pub async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Byte
         .ok_or_else(|| refuse("data.object.id", "an id of 1 to 128 printable characters is required"))?;
     // Stripe delivers an event more than once and out of order: each id once,
     // and nothing older than what the object already reflects.
-    let store = &app.runtime.store;
+    let store = &app.runtime.store();
     let _in_order = app.stripe_order.lock().await;
     let newest = match store.stripe_gate(&id, &object_id, at.timestamp()).await? {
         StripeGate::Duplicate => return ok(json!({ "received": id, "duplicate": true })),
@@ -183,11 +183,11 @@ async fn customer_event(app: &App, object: &Value) -> Result<Value, ApiError> {
     let id = text(object, "id").ok_or_else(|| {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "customer without id").field("data.object.id")
     })?;
-    let known = app.runtime.store.customer(&id).await?;
+    let known = app.runtime.store().customer(&id).await?;
     let customer = customer_from(app, known, &id, object);
     let data = Dataset { customers: vec![customer], ..Dataset::default() };
     checked(&data, false)?;
-    let report = app.runtime.store.import(&data, Utc::now()).await?;
+    let report = app.runtime.store().import(&data, Utc::now()).await?;
     Ok(serde_json::to_value(report).unwrap_or_default())
 }
 
@@ -228,7 +228,7 @@ async fn invoice_event(
             return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, why).field(format!("data.object.{key}")));
         }
     }
-    let store = &app.runtime.store;
+    let store = &app.runtime.store();
     let known_customer = store.customer(&customer_id).await?;
     let customer = customer_from(app, known_customer, &customer_id, object);
     let known = store.invoice(&id).await?.map(|(i, _)| i);
@@ -293,7 +293,7 @@ async fn dispute_event(app: &App, kind: &str, object: &Value) -> Result<Value, A
     let refs: Vec<String> = [text(object, "charge"), text(object, "payment_intent")].into_iter().flatten().collect();
     let mut invoice_id = None;
     for r in &refs {
-        if let Some(id) = app.runtime.store.invoice_by_ref(r).await? {
+        if let Some(id) = app.runtime.store().invoice_by_ref(r).await? {
             invoice_id = Some(id);
             break;
         }
@@ -311,7 +311,7 @@ async fn dispute_event(app: &App, kind: &str, object: &Value) -> Result<Value, A
     } else {
         Event::DisputeClosed
     };
-    let applied = app.runtime.store.apply_event(&invoice_id, &event, Utc::now()).await?;
+    let applied = app.runtime.store().apply_event(&invoice_id, &event, Utc::now()).await?;
     Ok(json!({ "invoice": invoice_id, "applied": applied }))
 }
 

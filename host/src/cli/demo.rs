@@ -38,14 +38,16 @@ pub async fn run(dir: &Path, days: u32, mut config: Config, mut catalog: Catalog
     for (name, text) in intake::EXAMPLES {
         let data = intake::parse_dataset(name, text)?;
         events.extend(data.events.iter().cloned());
-        runtime.store.import(&intake::Dataset { events: vec![], ..data }, at(start, 0)).await?;
+        runtime.store().import(&intake::Dataset { events: vec![], ..data }, at(start, 0)).await?;
     }
 
     let mut total = crate::runtime::TickReport::default();
+    let progress = super::progress::bar(u64::from(days), "playing");
     for offset in 0..u64::from(days) {
         let day = start + Days::new(offset);
+        progress.set_message(day.to_string());
         for e in events.iter().filter(|e| e.on == day) {
-            runtime.store.apply_event(&e.invoice_id, &e.event, at(day, 0)).await?;
+            runtime.store().apply_event(&e.invoice_id, &e.event, at(day, 0)).await?;
         }
         for hour in [0, 6, 12, 18] {
             let r = runtime.tick(at(day, hour), false).await?;
@@ -58,12 +60,14 @@ pub async fn run(dir: &Path, days: u32, mut config: Config, mut catalog: Catalog
             total.delivered.deferred_window += r.delivered.deferred_window;
             total.delivered.deferred_cap += r.delivered.deferred_cap;
         }
+        progress.inc(1);
     }
+    progress.finish_and_clear();
 
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_header(["invoice", "decided", "step", "channel", "tone", "result"]);
-    for id in runtime.store.invoice_ids().await? {
-        for o in runtime.store.outbox_of(&id).await? {
+    for id in runtime.store().invoice_ids().await? {
+        for o in runtime.store().outbox_of(&id).await? {
             let decided = DateTime::from_timestamp(o.created_at, 0).unwrap().format("%Y-%m-%d").to_string();
             let result = match (o.state.as_str(), o.done_at) {
                 ("sent" | "done", Some(t)) => format!(
@@ -97,7 +101,7 @@ pub async fn run(dir: &Path, days: u32, mut config: Config, mut catalog: Catalog
         total.decided.plugin_errors
     )?;
     out!("database: {}", db.display())?;
-    if let Some(outbox) = &runtime.outbox_dir {
+    if let Some(outbox) = runtime.outbox_dir() {
         out!("emails:   {} (one .eml file per message)", outbox.display())?;
     }
     out!("billing:  {} (what the stand-in processor and business system received)", billing_log.display())?;

@@ -14,6 +14,7 @@ macro_rules! out {
 mod billing_standin;
 mod demo;
 mod pipeline;
+mod progress;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use clap::{Parser, Subcommand};
@@ -220,7 +221,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let tokio = || tokio::runtime::Builder::new_multi_thread().enable_all().build();
     match cli.command {
         Command::Import { file, at, verbose, json } => {
+            let reading = progress::spinner(format!("reading {}", file.display()));
             let data = intake::read_file(&file)?;
+            reading.finish_and_clear();
             let report = tokio()?.block_on(pipeline::import(&cli.db, &data, at.unwrap_or_else(Utc::now)))?;
             pipeline::print_import(&report, verbose, json)?;
         }
@@ -274,7 +277,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             if to < from {
                 return Err(BadUsage(format!("--to {to} is before --from {from}")).into());
             }
-            let opts = simulate::Options { from, to, tick, settings };
+            let days = (to - from).num_days() as u64 + 1;
+            let progress = Some(progress::bar(days, "simulating").with_message("setting up a scratch run"));
+            let opts = simulate::Options { from, to, tick, settings, progress };
             let id = policy.id.clone();
             let run = simulate::run(config()?, &mut catalog, policy, data, &opts);
             let simulation = tokio()?.block_on(run)?;
@@ -382,7 +387,7 @@ pub fn main() -> i32 {
     };
     let logs = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SOLLECITO_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr);
+        .with_writer(|| progress::LogWriter);
     if json_logs {
         // One JSON object a line, for the service's log collector.
         logs.json().flatten_event(true).init();

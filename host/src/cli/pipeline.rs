@@ -18,8 +18,16 @@ pub async fn import(db: &Path, data: &Dataset, now: DateTime<Utc>) -> anyhow::Re
         // The same file can feed `simulate`; its scripted future is not imported as fact.
         eprintln!("note: {} scripted event(s) ignored; they are for `simulate`", data.events.len());
     }
+    let writing = super::progress::spinner(format!(
+        "importing {} customers and {} invoices into {}",
+        data.customers.len(),
+        data.invoices.len(),
+        db.display()
+    ));
     let store = Store::open(&db.display().to_string()).await?;
-    store.import(data, now).await
+    let report = store.import(data, now).await;
+    writing.finish_and_clear();
+    report
 }
 
 /// A summary whatever the number of invoices: the counts, then the events by
@@ -68,8 +76,13 @@ pub async fn run(
     if dry_run && !url && !db.exists() {
         return Err(BadUsage(format!("no database at {}", db.display())).into());
     }
+    let working = super::progress::spinner("opening the database");
     let runtime = Runtime::open_for(db, config, &mut catalog, dry_run).await?;
-    runtime.tick(now, dry_run).await
+    // A tick over many invoices takes a while; the runtime reports only at its end.
+    working.set_message(format!("tick at {}: evaluating and delivering", now.to_rfc3339()));
+    let report = runtime.tick(now, dry_run).await;
+    working.finish_and_clear();
+    report
 }
 
 pub fn print_tick(r: &TickReport, json: bool) -> anyhow::Result<()> {

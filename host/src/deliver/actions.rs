@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use super::{DeliverReport, Delivery, MAX_ATTEMPTS, backoff};
 use crate::guardrails::{self, Request};
 use crate::invoice::{Customer, Event, Invoice};
-use crate::sandbox::v0_1::{self, ChargeError, ChargeOutcome};
+use crate::outgoing::{Charge, ChargeError, ChargeOutcome};
 use crate::sandbox::{Captured, KEPT};
 use crate::store::{OutboxKind, OutboxRow, OutboxState, REINSTATE, Settled, Store, Tried};
 
@@ -149,17 +149,19 @@ impl Delivery {
         let Some(route) = &self.payments else {
             return Ok(ActionOutcome::Fail("no payment adapter is configured (add [payments] to the config)".into()));
         };
-        let charge = v0_1::Charge {
+        let charge = Charge {
             key: row.key(),
             invoice_id: invoice.id.clone(),
             invoice_number: invoice.number.clone(),
             refs: invoice.refs.clone(),
             customer_id: invoice.customer_id.clone(),
-            amount: v0_1::Money { minor: invoice.outstanding(), currency: invoice.currency.clone() },
+            minor: invoice.outstanding(),
+            currency: invoice.currency.clone(),
         };
         let (adapter, settings, grants) = (route.adapter.clone(), route.settings.clone(), route.grants.clone());
         let answer =
-            tokio::task::spawn_blocking(move || adapter.charge(&settings, &charge, now.timestamp(), grants)).await?;
+            tokio::task::spawn_blocking(move || adapter.charge_invoice(&settings, &charge, now.timestamp(), grants))
+                .await?;
         let retry = |reason: String| {
             if row.attempts + 1 >= MAX_ATTEMPTS {
                 ActionOutcome::Fail(format!("gave up after {MAX_ATTEMPTS} tries: {reason}"))
@@ -171,17 +173,17 @@ impl Delivery {
             }
         };
         Ok(match answer {
-            Ok(Ok(ChargeOutcome::Succeeded(payment))) => {
+            Ok(Ok(ChargeOutcome::Succeeded { reference, charged })) => {
                 // A processor that charged less than what is owed (it knows nothing of
                 // fees added here) leaves the rest open; without an amount, all is paid.
-                let part = payment.amount.filter(|m| m.currency.eq_ignore_ascii_case(&invoice.currency));
+                let part = charged.filter(|(_, currency)| currency.eq_ignore_ascii_case(&invoice.currency));
                 let event = match part {
-                    Some(m) if m.minor > 0 && m.minor < invoice.outstanding() => {
-                        Event::PaymentReceived { amount: m.minor }
+                    Some((minor, _)) if minor > 0 && minor < invoice.outstanding() => {
+                        Event::PaymentReceived { amount: minor }
                     }
                     _ => Event::Paid,
                 };
-                ActionOutcome::Paid(payment.reference, event)
+                ActionOutcome::Paid(reference, event)
             }
             Ok(Ok(ChargeOutcome::Declined(code))) => ActionOutcome::Declined(code),
             Ok(Err(ChargeError::Permanent(reason))) => ActionOutcome::Fail(reason),

@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{Delivery, Send};
+use crate::decision::Tone;
+use crate::outgoing::{Message, Recipient, Sender};
 use crate::render::{Extras, Facts, RenderError, TONES};
-use crate::sandbox::v0_1;
-use crate::scheduler::tone_of;
 use crate::store::OutboxKind;
 
 /// Groups reminders (kind `remind`) per customer, consolidating channel and currency;
@@ -43,7 +43,7 @@ pub(super) fn consolidate(sends: Vec<Send>, channels: &[String]) -> Vec<Send> {
 
 impl Delivery {
     /// Renders a message (with its companions' invoices listed) for its adapter.
-    pub(super) fn compose(&self, send: &Send, now: DateTime<Utc>) -> Result<v0_1::Message, RenderError> {
+    pub(super) fn compose(&self, send: &Send, now: DateTime<Utc>) -> Result<Message, RenderError> {
         let (row, invoice, customer) = (&send.row, &send.invoice, &send.customer);
         let business = &self.config.business;
         let fees: Vec<(i64, &str)> = invoice.fees.iter().map(|f| (f.amount, f.reason.as_str())).collect();
@@ -76,17 +76,13 @@ impl Delivery {
             },
         };
         let rendered = self.renderer.render(&facts)?;
-        Ok(v0_1::Message {
+        Ok(Message {
             key: row.key(),
             channel: send.channel.clone(),
             invoice_number: invoice.number.clone(),
-            tone: row.tone.as_deref().and_then(tone_of).unwrap_or(v0_1::Tone::Courteous),
-            sender: v0_1::Sender {
-                name: self.sender.0.clone(),
-                email: self.sender.1.clone(),
-                phone: business.phone.clone(),
-            },
-            recipient: v0_1::Recipient {
+            tone: row.tone.as_deref().and_then(Tone::parse).unwrap_or(Tone::Courteous),
+            sender: Sender { name: self.sender.0.clone(), email: self.sender.1.clone(), phone: business.phone.clone() },
+            recipient: Recipient {
                 name: customer.name.clone(),
                 email: customer.email.clone(),
                 phone: customer.phone.clone(),

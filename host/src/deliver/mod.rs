@@ -31,13 +31,13 @@ use crate::guardrails::{self, Block, Request};
 use crate::invoice::{Customer, Invoice};
 use crate::plan::{Instalment, Standing};
 use crate::render::Renderer;
-use crate::sandbox::v0_1;
 use crate::sandbox::{Capture, Captured, Grants, Plugin};
 use crate::store::{IN_THE_MESSAGE_OF, OutboxKind, OutboxRow, Settle, Store};
 
 /// Everything delivery needs, built once per run.
 pub struct Delivery {
-    pub config: Config,
+    /// The runtime's config, read here for the sending rules, the sender and escalations.
+    pub config: Arc<Config>,
     pub renderer: Renderer,
     /// Channels by name: the adapter, what it was granted, its settings.
     /// Swapped whole when an operator activates a new adapter version.
@@ -61,7 +61,7 @@ pub struct Delivery {
 pub struct Channel {
     pub adapter: Arc<Plugin>,
     pub grants: Grants,
-    pub settings: Vec<v0_1::Setting>,
+    pub settings: Vec<crate::decision::Setting>,
 }
 
 /// Separates customer and channel in the key of a consolidated message (ids hold no control characters).
@@ -261,7 +261,8 @@ impl Delivery {
         let setup = Arc::new(Mutex::new(None));
         grants.setup_fault = Some(setup.clone());
         let ts = now.timestamp();
-        let result = tokio::task::spawn_blocking(move || adapter.deliver(&settings, &message, ts, grants)).await?;
+        let result =
+            tokio::task::spawn_blocking(move || adapter.deliver_message(&settings, &message, ts, grants)).await?;
         let opened = inbox.map(|i| std::mem::take(&mut *i.lock().expect("task inbox"))).unwrap_or_default();
         // Tasks the adapter opened count only if the delivery went through.
         if matches!(result, Ok(Ok(_))) && !opened.is_empty() {

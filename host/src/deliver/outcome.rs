@@ -3,14 +3,14 @@
 use chrono::{DateTime, Utc};
 
 use super::{DeliverReport, MAX_ATTEMPTS, backoff, setup_backoff};
-use crate::sandbox::v0_1::{self, DeliveryError};
+use crate::outgoing::DeliveryError;
 use crate::store::{OutboxRow, Store, Tried};
 
 /// What an adapter's answer means for the outbox row. A fault of the
 /// operator's setup, noted by the host whatever the adapter made of it, is
 /// never the customer's failure: the message waits, the try not counted.
 pub(super) fn outcome_of(
-    result: Result<Result<v0_1::Receipt, DeliveryError>, String>,
+    result: Result<Result<String, DeliveryError>, String>,
     row: &OutboxRow,
     now: DateTime<Utc>,
     setup: Option<String>,
@@ -22,7 +22,7 @@ pub(super) fn outcome_of(
         return Outcome::Wait(until, format!("the relay's setup: {reason}"), Wait::Setup);
     }
     match result {
-        Ok(Ok(receipt)) => Outcome::Sent(receipt.reference),
+        Ok(Ok(receipt)) => Outcome::Sent(receipt),
         Ok(Err(DeliveryError::Permanent(reason))) => Outcome::Fail(reason),
         Ok(Err(DeliveryError::Transient(reason))) if attempts + 1 >= MAX_ATTEMPTS => {
             Outcome::Fail(format!("gave up after {MAX_ATTEMPTS} attempts: {reason}"))

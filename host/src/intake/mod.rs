@@ -70,6 +70,20 @@ pub struct Dataset {
     pub events: Vec<ScriptedEvent>,
 }
 
+impl Dataset {
+    /// Every invoice put to a policy as if no contact had been made yet (the
+    /// built-in examples a candidate policy is tried on).
+    pub fn fresh_reviews(&self) -> Vec<crate::decision::Review<'_>> {
+        self.invoices
+            .iter()
+            .filter_map(|invoice| {
+                let customer = self.customers.iter().find(|c| c.id == invoice.customer_id)?;
+                Some(crate::decision::Review { invoice, customer, history: &[] })
+            })
+            .collect()
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDataset {

@@ -6,7 +6,7 @@ use std::io::Read;
 use std::time::Duration;
 
 use super::v0_1::channel::sollecito::plugin::{files, http, mail, secrets, tasks};
-use super::v0_1::{DeliveryError, Email};
+use super::v0_1::{DeliveryError, Email, convert};
 use super::{CallState, RelayError};
 
 /// The most of a response body an adapter is handed.
@@ -15,7 +15,7 @@ const MAX_RESPONSE: u64 = 1 << 20;
 impl mail::Host for CallState {
     fn send(&mut self, email: Email) -> Result<String, DeliveryError> {
         match &self.grants.mail {
-            Some(relay) => relay.send(&email, self.now).map_err(|e| match e {
+            Some(relay) => relay.send(&convert::email(email), self.now).map_err(|e| match e {
                 RelayError::Recipient(reason) => DeliveryError::Permanent(reason),
                 RelayError::Transient(reason) => DeliveryError::Transient(reason),
                 RelayError::Setup(reason) => {
@@ -121,7 +121,7 @@ impl tasks::Host for CallState {
             return Err("denied: opening tasks is not granted to this adapter".into());
         };
         let key = task.key.clone();
-        inbox.lock().expect("task inbox").push(task);
+        inbox.lock().expect("task inbox").push(convert::task(task));
         Ok(format!("task {key}"))
     }
 }

@@ -43,7 +43,7 @@ impl Capture {
 }
 
 impl super::MailRelay for Capture {
-    fn send(&self, _email: &super::v0_1::Email, _now: i64) -> Result<String, super::RelayError> {
+    fn send(&self, _email: &crate::outgoing::Email, _now: i64) -> Result<String, super::RelayError> {
         Ok(KEPT.into())
     }
 }

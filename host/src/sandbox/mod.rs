@@ -3,13 +3,17 @@
 //! WASI context that grants nothing (fixed clock, seeded randomness, no files,
 //! no network), so a policy's decision depends only on its input.
 
+mod answers;
 pub mod cache;
+mod calls;
 mod capabilities;
 mod capture;
 pub mod limits;
 pub mod v0_1;
 
 use std::fmt;
+
+use answers::{answer_size, truncate};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -103,7 +107,7 @@ pub struct PolicyError {
 
 /// Sends email for a channel adapter that was granted it (implemented by `deliver`).
 pub trait MailRelay: Send + Sync {
-    fn send(&self, email: &v0_1::Email, now: i64) -> Result<String, RelayError>;
+    fn send(&self, email: &crate::outgoing::Email, now: i64) -> Result<String, RelayError>;
 }
 
 /// Why a relay did not take a message, by whose it is to fix.
@@ -130,7 +134,7 @@ pub struct Grants {
     /// The one folder the adapter may write files into (printed letters).
     pub folder: Option<PathBuf>,
     /// Where tasks for people go; collected during the call, stored by the host after it.
-    pub tasks: Option<std::sync::Arc<std::sync::Mutex<Vec<v0_1::Task>>>>,
+    pub tasks: Option<std::sync::Arc<std::sync::Mutex<Vec<crate::outgoing::Task>>>>,
     /// Where a fault of the operator's setup met during the call is noted, so
     /// the host can tell it from the recipient's failure whatever the adapter answers.
     pub setup_fault: Option<std::sync::Arc<std::sync::Mutex<Option<String>>>>,
@@ -532,41 +536,6 @@ impl Plugin {
             .collect())
     }
 
-    /// Rejects decisions the host could not carry out safely.
-    fn check(&self, d: &Decision, now: i64) -> Result<(), String> {
-        if d.actions.len() > self.limits.actions_per_decision {
-            return Err(format!(
-                "{} actions in one decision (at most {})",
-                d.actions.len(),
-                self.limits.actions_per_decision
-            ));
-        }
-        if let Some(next) = d.next_review
-            && next <= now
-        {
-            return Err(format!("next review {next} is not after now ({now})"));
-        }
-        for action in &d.actions {
-            if let Some(step) = action.step()
-                && !is_token(step)
-            {
-                return Err(format!(
-                    "{} has an invalid step id {step:?} (1-64 of a-z, 0-9, '-', '_', '.')",
-                    action.kind()
-                ));
-            }
-            if let v0_1::Action::Remind(r) = action {
-                if !is_token(&r.channel) {
-                    return Err(format!("remind has an invalid channel {:?}", r.channel));
-                }
-                if !is_token(&r.template) {
-                    return Err(format!("remind has an invalid template name {:?}", r.template));
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// Calls `deliver` of a channel adapter with the capabilities granted to it.
     /// `Err` is the adapter failing (a trap); a delivery failure is in the inner result.
     pub fn deliver(
@@ -601,26 +570,6 @@ impl Plugin {
         pre.instantiate(&mut store)
             .and_then(|p| p.call_charge(&mut store, settings, charge))
             .map_err(|e| self.explain(&store, 1, e))
-    }
-}
-
-fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
-}
-
-fn answer_size(r: &Result<Decision, String>) -> usize {
-    match r {
-        Ok(d) => 16 + d.actions.iter().map(|a| 32 + a.text_len()).sum::<usize>(),
-        Err(e) => e.len(),
     }
 }
 

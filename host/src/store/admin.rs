@@ -179,12 +179,7 @@ impl Store {
     }
 
     /// Stores tasks an adapter opened; a key already there is kept as it is.
-    pub async fn open_tasks(
-        &self,
-        invoice_id: &str,
-        tasks: &[crate::sandbox::v0_1::Task],
-        now: i64,
-    ) -> anyhow::Result<()> {
+    pub async fn open_tasks(&self, invoice_id: &str, tasks: &[crate::outgoing::Task], now: i64) -> anyhow::Result<()> {
         let mut tx = self.pool.begin().await?;
         for t in tasks {
             self.open_task(&mut tx, invoice_id, t, now).await?;
@@ -198,7 +193,7 @@ impl Store {
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         invoice_id: &str,
-        t: &crate::sandbox::v0_1::Task,
+        t: &crate::outgoing::Task,
         now: i64,
     ) -> anyhow::Result<()> {
         sqlx::query(

@@ -95,7 +95,7 @@ pub struct NewOutbox {
     pub state: OutboxState,
     pub reason: Option<String>,
     /// Work for a person this step opens (a manual review), keyed like the step.
-    pub task: Option<crate::sandbox::v0_1::Task>,
+    pub task: Option<crate::outgoing::Task>,
     /// A fee this step adds to the invoice, as an event written with the decision.
     pub fee: Option<crate::invoice::Fee>,
 }

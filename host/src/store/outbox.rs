@@ -385,7 +385,7 @@ impl Store {
         let key = row.key();
         let channel = row.channel.as_deref().unwrap_or_default();
         if choice == Uncertain::Hold {
-            let task = crate::sandbox::v0_1::Task {
+            let task = crate::outgoing::Task {
                 key: format!("{key}/uncertain"),
                 title: format!("Check whether {channel} message {} of invoice {} left", row.step, row.invoice_id),
                 customer: row.customer_id.clone(),

@@ -7,7 +7,7 @@ use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, Message, MultiPart, SinglePart};
 
 pub use self::smtp::{SmtpOptions, SmtpRelay};
-use crate::sandbox::v0_1::Email;
+use crate::outgoing::Email;
 use crate::sandbox::{MailRelay, RelayError};
 
 mod smtp;

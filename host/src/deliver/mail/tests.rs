@@ -1,6 +1,6 @@
 use super::super::*;
 use super::*;
-use crate::sandbox::v0_1::Email;
+use crate::outgoing::Email;
 
 fn relay(url: &str, tls: Option<TlsMode>, ca_file: Option<PathBuf>) -> anyhow::Result<SmtpRelay> {
     SmtpRelay::new("email", &SmtpOptions { url: url.into(), tls, ca_file, connections: 2 })

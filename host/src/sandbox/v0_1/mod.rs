@@ -6,6 +6,8 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 use crate::invoice::{self, Customer, Invoice};
 
+pub mod convert;
+
 pub mod policy {
     wasmtime::component::bindgen!({
         world: "policy",
@@ -87,16 +89,10 @@ pub fn customer_view(c: &Customer) -> CustomerView {
     }
 }
 
-/// Every invoice of a dataset as a policy sees it, with no contact made yet
-/// (the built-in examples a candidate policy is tried on).
+/// Every invoice of a dataset as a policy of this version sees it, with no
+/// contact made yet (for tests and benchmarks of the contract itself).
 pub fn views_of(data: &crate::intake::Dataset) -> Vec<InvoiceView> {
-    data.invoices
-        .iter()
-        .filter_map(|i| {
-            let c = data.customers.iter().find(|c| c.id == i.customer_id)?;
-            Some(invoice_view(i, customer_view(c), vec![]))
-        })
-        .collect()
+    data.fresh_reviews().iter().map(convert::view).collect()
 }
 
 /// The invoice as a policy of this contract version sees it.
@@ -154,53 +150,7 @@ pub fn invoice_view(i: &Invoice, customer: CustomerView, history: Vec<Contact>) 
     }
 }
 
-impl Tone {
-    pub fn name(self) -> &'static str {
-        match self {
-            Tone::Courteous => "courteous",
-            Tone::Soft => "soft",
-            Tone::Firm => "firm",
-            Tone::Final => "final",
-            Tone::Formal => "formal",
-        }
-    }
-}
-
-impl EscalationKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            EscalationKind::SuspendService => "suspend-service",
-            EscalationKind::FinalNotice => "final-notice",
-            EscalationKind::FormalNotice => "formal-notice",
-            EscalationKind::Collections => "collections",
-            EscalationKind::ManualReview => "manual-review",
-        }
-    }
-}
-
-impl CloseReason {
-    pub fn name(self) -> &'static str {
-        match self {
-            CloseReason::Paid => "paid",
-            CloseReason::WrittenOff => "written-off",
-            CloseReason::Collections => "collections",
-        }
-    }
-}
-
 impl Action {
-    /// Whether the customer feels the action (held back by a dispute, a
-    /// promise, a plan, a stop): everything but a review inside the business.
-    /// A hand-over to collections is felt: no debt goes to an agency while disputed.
-    pub fn touches_customer(&self) -> bool {
-        !matches!(
-            self,
-            Action::Escalate(Escalation { kind: EscalationKind::ManualReview, .. })
-                | Action::Pause(_)
-                | Action::Close(_)
-        )
-    }
-
     /// The step id that makes the action happen at most once, if it has one.
     pub fn step(&self) -> Option<&str> {
         match self {
@@ -235,48 +185,5 @@ impl Action {
             Action::OfferPlan(p) => p.step.len(),
             Action::Pause(_) | Action::Close(_) => 0,
         }
-    }
-}
-
-fn date_text(d: &Date) -> String {
-    naive_date(d).map_or_else(|| format!("{}-{}-{}", d.year, d.month, d.day), |d| d.to_string())
-}
-
-/// An action as JSON, for the decision record.
-pub fn action_json(a: &Action) -> serde_json::Value {
-    use serde_json::json;
-    match a {
-        Action::Remind(r) => json!({
-            "remind": { "step": r.step, "channel": r.channel, "template": r.template, "tone": r.tone.name(),
-                        "deadline": r.deadline.as_ref().map(date_text) }
-        }),
-        Action::RetryPayment(r) => json!({ "retry-payment": { "step": r.step, "at": r.at } }),
-        Action::Escalate(e) => {
-            json!({ "escalate": { "step": e.step, "kind": e.kind.name(), "reason": e.reason } })
-        }
-        Action::ApplyFee(f) => json!({
-            "apply-fee": { "step": f.step, "minor": f.amount.minor, "currency": f.amount.currency, "reason": f.reason }
-        }),
-        Action::OfferPlan(p) => json!({
-            "offer-plan": { "step": p.step, "instalments": p.instalments, "first-due": date_text(&p.first_due), "every-days": p.every_days }
-        }),
-        Action::Pause(t) => json!({ "pause": t }),
-        Action::Close(r) => json!({ "close": r.name() }),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_a_review_pauses_and_closes_are_internal() {
-        let escalation = |kind| Action::Escalate(Escalation { step: "s".into(), kind, reason: "r".into() });
-        assert!(!escalation(EscalationKind::ManualReview).touches_customer());
-        // A debt goes to an agency only when the customer could be contacted about it.
-        assert!(escalation(EscalationKind::Collections).touches_customer());
-        assert!(escalation(EscalationKind::SuspendService).touches_customer());
-        assert!(!Action::Pause(0).touches_customer());
-        assert!(!Action::Close(CloseReason::Paid).touches_customer());
     }
 }
