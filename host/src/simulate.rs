@@ -169,8 +169,14 @@ pub async fn run(
 
     let subjects: HashMap<String, String> = capture.taken().into_iter().map(|c| (c.key, c.subject)).collect();
     let mut timelines = Vec::with_capacity(data.invoices.len());
+    // Files written in the scratch folder (a hand-over) are gone with it: say so, not where.
+    let scratch_path = scratch.path().display().to_string();
     for invoice in &data.invoices {
-        timelines.push(timeline(store, &invoice.id, &subjects).await?);
+        let mut t = timeline(store, &invoice.id, &subjects).await?;
+        for result in t.entries.iter_mut().filter_map(|e| e.result.as_mut()) {
+            *result = result.replace(&scratch_path, "scratch");
+        }
+        timelines.push(t);
     }
     Ok(Simulation { ticks, timelines, plugin_errors })
 }
