@@ -35,6 +35,9 @@ pub struct Config {
     /// Where escalations go: the business's system (suspension) and the collections hand-over.
     #[serde(default)]
     pub escalations: Escalations,
+    /// How outcomes are tied to the contacts before them, and what a message costs.
+    #[serde(default)]
+    pub outcomes: Outcomes,
     #[serde(default)]
     pub serve: Serve,
     /// Secrets by name: the value, or `env:NAME` to read it from the environment.
@@ -383,6 +386,28 @@ pub struct BadConfig {
     pub reason: String,
 }
 
+/// `[outcomes]`: the attribution window, and per-message costs for the report.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outcomes {
+    /// Days before a payment (promise, dispute...) in which a contact counts as its cause.
+    #[serde(default = "attribution_days")]
+    pub attribution_days: i64,
+    /// What one message costs on a channel, in the business's minor units (`sms = 7`).
+    #[serde(default)]
+    pub costs: BTreeMap<String, i64>,
+}
+
+fn attribution_days() -> i64 {
+    crate::store::ATTRIBUTION_DAYS
+}
+
+impl Default for Outcomes {
+    fn default() -> Self {
+        Outcomes { attribution_days: attribution_days(), costs: BTreeMap::new() }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         toml::from_str("").expect("the empty config is valid")
@@ -426,6 +451,12 @@ impl Config {
         }
         if config.sending.concurrency == 0 || config.sending.concurrency > 64 {
             return Err(bad("sending.concurrency: must be between 1 and 64".into()));
+        }
+        if !(1..=90).contains(&config.outcomes.attribution_days) {
+            return Err(bad("outcomes.attribution_days: must be between 1 and 90".into()));
+        }
+        if let Some((channel, _)) = config.outcomes.costs.iter().find(|(_, cost)| **cost < 0) {
+            return Err(bad(format!("outcomes.costs.{channel}: a cost cannot be negative")));
         }
         if config.sending.claim_seconds < 1 {
             return Err(bad("sending.claim_seconds: must be at least 1".into()));

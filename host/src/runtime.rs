@@ -87,7 +87,7 @@ impl Runtime {
         db: &Path,
         config: Config,
         catalog: &mut Catalog,
-        policies: Policies,
+        mut policies: Policies,
         dry_run: bool,
         capture: Option<Arc<Capture>>,
     ) -> anyhow::Result<Self> {
@@ -129,9 +129,19 @@ impl Runtime {
         };
         let batch = catalog.sandbox().limits().batch_size;
         let sender = config.sender().map_err(bad)?;
-        let store = Store::open(&db.display().to_string()).await?;
+        let store =
+            Store::open(&db.display().to_string()).await?.with_attribution_days(config.outcomes.attribution_days);
         // Workers on this machine see each other stop through lock files beside
         // a SQLite database; elsewhere a stopped worker's claims come back with their lease.
+        // Experiments running on the store serve their segments, each customer in their arm.
+        for e in store.running_experiments().await? {
+            let mut arms = vec![];
+            for arm in e.arms {
+                let plugin = catalog.policy(&arm.policy)?;
+                arms.push((arm, plugin));
+            }
+            policies.experiments.push(crate::experiment::Running { name: e.name, segment: e.segment, arms });
+        }
         let registry = (!dry_run && !db.to_str().is_some_and(|d| d.contains("://"))).then(|| beside.join(".workers"));
         let worker = crate::deliver::Worker::new(registry).context("registering this worker")?;
         let config = Arc::new(config);

@@ -40,7 +40,13 @@ pub struct Policies {
     pub activated: HashMap<String, Arc<Plugin>>,
     /// Segment -> a candidate evaluated beside the active policy, never carried out.
     pub shadows: HashMap<String, Arc<Plugin>>,
+    /// Experiments running, one per segment at most: each customer's arm serves them.
+    pub experiments: Vec<crate::experiment::Running>,
 }
+
+/// Who serves a customer: the config key of the settings, the policy, and
+/// the experiment and arm, if the customer is in one.
+pub type Serving<'a> = (&'a str, &'a Arc<Plugin>, Option<(&'a str, &'a str)>);
 
 impl Policies {
     pub fn resolve(config: &Config, catalog: &mut crate::catalog::Catalog) -> Result<Self, crate::sandbox::LoadError> {
@@ -53,23 +59,24 @@ impl Policies {
             };
             by_name.insert(name.to_string(), catalog.policy(&target)?);
         }
-        Ok(Policies { by_name, activated: HashMap::new(), shadows: HashMap::new() })
+        Ok(Policies { by_name, ..Policies::default() })
     }
 
-    /// The policy serving a customer and the config key of its settings.
-    pub fn for_customer<'a>(
-        &'a self,
-        config: &'a Config,
-        customer: &crate::invoice::Customer,
-    ) -> (&'a str, &'a Arc<Plugin>) {
-        // A per-customer override in the config beats everything; then an activation for the segment.
-        if !config.policies.customers.contains_key(&customer.id)
-            && let Some(p) = self.activated.get(&customer.segment)
-        {
-            return (p.id.name.as_str(), p);
+    /// The policy serving a customer, the config key of its settings, and its arm.
+    pub fn for_customer<'a>(&'a self, config: &'a Config, customer: &crate::invoice::Customer) -> Serving<'a> {
+        // A per-customer override in the config beats everything; then an
+        // experiment on the segment; then an activation for it.
+        if !config.policies.customers.contains_key(&customer.id) {
+            if let Some(e) = self.experiments.iter().find(|e| e.segment == customer.segment) {
+                let (arm, p) = e.arm_of(&customer.id);
+                return (p.id.name.as_str(), p, Some((e.name.as_str(), arm)));
+            }
+            if let Some(p) = self.activated.get(&customer.segment) {
+                return (p.id.name.as_str(), p, None);
+            }
         }
         let name = config.policies.for_customer(customer);
-        (name, &self.by_name[name])
+        (name, &self.by_name[name], None)
     }
 }
 
@@ -153,16 +160,17 @@ fn decide_page(
     now: DateTime<Utc>,
     report: &mut DecideReport,
 ) -> (Vec<NewDecision>, Vec<ShadowRow>) {
-    // (settings key, plugin sha256) -> the plugin and its invoices.
+    // (settings key, plugin sha256, experiment arm) -> the plugin and its invoices.
     type Group<'a> = (&'a Arc<Plugin>, Vec<&'a DueInvoice>);
-    let mut groups: BTreeMap<(&str, &str), Group> = BTreeMap::new();
+    type Key<'a> = (&'a str, &'a str, Option<(&'a str, &'a str)>);
+    let mut groups: BTreeMap<Key, Group> = BTreeMap::new();
     for due in page {
-        let (name, plugin) = policies.for_customer(config, &due.customer);
-        groups.entry((name, plugin.id.sha256.as_str())).or_insert_with(|| (plugin, vec![])).1.push(due);
+        let (name, plugin, arm) = policies.for_customer(config, &due.customer);
+        groups.entry((name, plugin.id.sha256.as_str(), arm)).or_insert_with(|| (plugin, vec![])).1.push(due);
     }
     let mut decisions = Vec::with_capacity(page.len());
     let mut shadows = vec![];
-    for ((name, _), (policy, invoices)) in groups {
+    for ((name, _, arm), (policy, invoices)) in groups {
         let settings = config.settings_for(name);
         let histories: Vec<Vec<Contact>> = invoices.iter().map(|d| d.outbox.iter().map(contact_of).collect()).collect();
         let views: Vec<Review> = invoices
@@ -198,6 +206,7 @@ fn decide_page(
                 outbox: vec![],
                 next_review: None,
                 closed: None,
+                arm: arm.map(|(experiment, arm)| (experiment.to_string(), arm.to_string())),
             };
             match result {
                 Ok(decision) => {

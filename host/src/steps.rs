@@ -212,6 +212,7 @@ mod tests {
             outbox: vec![],
             next_review: None,
             closed: None,
+            arm: None,
         };
         let now = "2026-10-08T09:00:00Z".parse().unwrap();
         let counted = carry_out(&mut d, due, &Decision { actions, next_review: None }, now);

@@ -5,6 +5,7 @@
 
 pub mod admin;
 mod metrics;
+mod reports;
 mod stripe;
 
 use std::path::PathBuf;
@@ -175,6 +176,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/segments/{segment}/rollback", post(admin::roll_back))
         .route("/v1/segments/{segment}/shadow", post(admin::start_shadow).delete(admin::stop_shadow))
         .route("/v1/shadow/report", get(admin::shadow_report))
+        .route("/v1/reports", get(reports::report))
+        .route("/v1/experiments/{name}", get(reports::experiment))
         .route("/v1/channels/{channel}/adapter", post(admin::activate_adapter))
         .route("/v1/channels/{channel}/rollback", post(admin::roll_back_adapter))
         .fallback(no_route)

@@ -13,8 +13,10 @@ macro_rules! out {
 
 mod billing_standin;
 mod demo;
+mod experiment;
 mod pipeline;
 mod progress;
+mod report;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use clap::{Parser, Subcommand};
@@ -118,6 +120,28 @@ pub enum Command {
         #[command(subcommand)]
         what: PlanCommand,
     },
+    /// Experiments between policies on a segment: start, status, stop, promote.
+    Experiment {
+        #[command(subcommand)]
+        what: ExperimentCommand,
+    },
+    /// What dunning brought in: recovery by count and amount, time to pay, costs, receivables by age and DSO.
+    Report {
+        /// First day (default: 90 days before --to).
+        #[arg(long)]
+        from: Option<NaiveDate>,
+        /// Last day, and the date of the receivables (default: today).
+        #[arg(long)]
+        to: Option<NaiveDate>,
+        /// Break down by policy, version, step, channel, tone or template (by the last touch before a payment); repeatable.
+        #[arg(long, value_name = "DIMENSION")]
+        by: Vec<String>,
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// One CSV line per breakdown and currency.
+        #[arg(long)]
+        csv: bool,
+    },
     /// Tasks for people: phone calls channel adapters opened, invoices a policy sent to manual review.
     Tasks {
         /// Also the ones already done.
@@ -163,6 +187,32 @@ pub enum PlanCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+pub enum ExperimentCommand {
+    /// Start: each customer of the segment gets an arm by a stable hash, all their invoices follow it.
+    Start {
+        name: String,
+        #[arg(long)]
+        segment: String,
+        /// NAME=POLICY[:SHARE%], at least two; arms without a share split what is left.
+        #[arg(long = "arm", value_name = "NAME=POLICY[:SHARE]")]
+        arms: Vec<String>,
+    },
+    /// How the arms compare: recovery with 95% intervals, a two-proportion test, time to pay, a verdict.
+    Status {
+        name: String,
+        /// The smallest difference worth seeing, for the sample size (0.05 is 5 points).
+        #[arg(long, default_value_t = 0.05)]
+        min_effect: f64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop: the segment goes back to its own policy.
+    Stop { name: String },
+    /// Activate an arm's policy for the segment (can be rolled back) and stop the experiment.
+    Promote { name: String, arm: String },
 }
 
 #[derive(Subcommand)]
@@ -249,6 +299,26 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Plan { what: PlanCommand::Show { invoice, json } } => {
             tokio()?.block_on(pipeline::show_plan(&cli.db, &invoice, json))?;
+        }
+        Command::Experiment { what } => {
+            let rt = tokio()?;
+            match what {
+                ExperimentCommand::Start { name, segment, arms } => {
+                    rt.block_on(experiment::start(&cli.db, &mut catalog, &name, &segment, &arms))?
+                }
+                ExperimentCommand::Status { name, min_effect, json } => {
+                    printed(rt.block_on(experiment::status(&cli.db, &name, min_effect, json)))?
+                }
+                ExperimentCommand::Stop { name } => rt.block_on(experiment::stop(&cli.db, &name))?,
+                ExperimentCommand::Promote { name, arm } => {
+                    rt.block_on(experiment::promote(&cli.db, &mut catalog, &name, &arm))?
+                }
+            }
+        }
+        Command::Report { from, to, by, json, csv } => {
+            let opts = report::Options { from, to, by, json, csv };
+            let config = config()?;
+            printed(tokio()?.block_on(report::run(&cli.db, &config, opts)))?;
         }
         Command::Tasks { all, json } => {
             tokio()?.block_on(pipeline::tasks(&cli.db, all, json))?;

@@ -125,9 +125,9 @@ impl Store {
         let mut ids: HashMap<String, i64> = HashMap::with_capacity(decisions.len());
         for chunk in decisions.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
-                "INSERT INTO decisions (invoice_id, at, plugin_name, plugin_version, plugin_sha256, input_digest, actions, next_review, error) \
+                "INSERT INTO decisions (invoice_id, at, plugin_name, plugin_version, plugin_sha256, input_digest, actions, next_review, error, experiment, arm) \
                  VALUES {} RETURNING id, invoice_id",
-                placeholders(self.postgres, chunk.len(), 9)
+                placeholders(self.postgres, chunk.len(), 11)
             );
             let mut query = sqlx::query(&sql);
             for d in chunk {
@@ -140,7 +140,9 @@ impl Store {
                     .bind(&d.input_digest)
                     .bind(&d.actions)
                     .bind(d.next_review)
-                    .bind(d.error.as_deref());
+                    .bind(d.error.as_deref())
+                    .bind(d.arm.as_ref().map(|a| a.0.as_str()))
+                    .bind(d.arm.as_ref().map(|a| a.1.as_str()));
             }
             for row in query.fetch_all(&mut *tx).await? {
                 ids.insert(row.try_get("invoice_id")?, row.try_get("id")?);
@@ -199,7 +201,7 @@ impl Store {
             if let Some(fee) = &o.fee {
                 let at = chrono::DateTime::from_timestamp(d.at, 0).unwrap_or_default();
                 let event = crate::invoice::Event::FeeAdded { fee: fee.clone() };
-                super::apply_event_in(&mut tx, &d.invoice_id, &event, at).await?;
+                super::apply_event_in(&mut tx, &d.invoice_id, &event, at, self.attribution_days).await?;
             }
         }
 

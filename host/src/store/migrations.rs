@@ -160,6 +160,45 @@ CREATE TABLE stripe_objects (
     newest BIGINT NOT NULL
 )
 "#;
+    let outcomes = format!(
+        r#"
+-- A customer's answer to dunning (a payment, a promise, a dispute, an
+-- opt-out) with the last contact before it in the attribution window and the
+-- whole path, written with its event: reports query these facts.
+CREATE TABLE outcomes (
+    id {serial},
+    invoice_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    recovered BIGINT NOT NULL,
+    currency TEXT NOT NULL,
+    touch_step TEXT,
+    touch_channel TEXT,
+    touch_tone TEXT,
+    touch_template TEXT,
+    touch_policy TEXT,
+    touch_version TEXT,
+    after_touch BIGINT,
+    path TEXT NOT NULL
+);
+CREATE INDEX outcomes_at ON outcomes (at)
+"#
+    );
+    let experiments = r#"
+-- An experiment between policies on a segment: each customer's arm follows
+-- from a hash of (experiment, customer), and every decision records it.
+CREATE TABLE experiments (
+    name TEXT PRIMARY KEY,
+    segment TEXT NOT NULL,
+    arms TEXT NOT NULL,
+    started_at BIGINT NOT NULL,
+    stopped_at BIGINT
+);
+ALTER TABLE decisions ADD COLUMN experiment TEXT;
+ALTER TABLE decisions ADD COLUMN arm TEXT;
+CREATE INDEX decisions_experiment ON decisions (experiment, arm)
+"#;
     vec![
         (1, split(&init)),
         (2, split(tasks)),
@@ -168,6 +207,8 @@ CREATE TABLE stripe_objects (
         (5, split(claims)),
         (6, split(stripe)),
         (7, split(scopes)),
+        (8, split(&outcomes)),
+        (9, split(experiments)),
     ]
 }
 

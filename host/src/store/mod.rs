@@ -5,12 +5,16 @@
 mod actions;
 mod admin;
 mod decisions;
+mod experiments;
 mod migrations;
 mod outbox;
+mod outcomes;
 mod stripe;
 
 pub use actions::{CannotAccept, REINSTATE, Settled};
+pub use experiments::{CannotStart, ExperimentRow};
 pub use outbox::{OutboxKind, OutboxState, Settle, Tried, UNCERTAIN, minute, outbox_key};
+pub use outcomes::{ATTRIBUTION_DAYS, OutcomeRow, Receivable, SentRow};
 pub use stripe::StripeGate;
 
 /// What a reminder sent inside another invoice's message has as its receipt,
@@ -35,6 +39,8 @@ pub struct Store {
     pool: AnyPool,
     /// PostgreSQL rather than SQLite: the two number bound parameters differently.
     postgres: bool,
+    /// Days before an outcome in which a contact counts as its cause.
+    attribution_days: i64,
 }
 
 /// An outbox row: one step of one invoice, from decision to delivery.
@@ -115,6 +121,8 @@ pub struct NewDecision {
     /// The invoice's next review (unchanged on error, so it is tried again).
     pub next_review: Option<i64>,
     pub closed: Option<String>,
+    /// The experiment and arm the decision was made in, if any.
+    pub arm: Option<(String, String)>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -198,9 +206,15 @@ impl Store {
             .connect_with(options)
             .await
             .with_context(|| format!("opening the database {location}"))?;
-        let store = Store { pool, postgres };
+        let store = Store { pool, postgres, attribution_days: outcomes::ATTRIBUTION_DAYS };
         store.migrate(postgres).await?;
         Ok(store)
+    }
+
+    /// The attribution window of the outcomes recorded from now on (`[outcomes] attribution_days`).
+    pub fn with_attribution_days(mut self, days: i64) -> Self {
+        self.attribution_days = days;
+        self
     }
 
     async fn migrate(&self, postgres: bool) -> anyhow::Result<()> {
@@ -322,12 +336,27 @@ impl Store {
                     .await?;
                 report.invoices_updated += 1;
             }
+            let recovered = inv.amount_paid - before.as_ref().map_or(inv.amount_paid, |b| b.amount_paid);
+            // Paid in full is one outcome, whatever else changed with it.
+            let paid_now = changes.iter().any(|(kind, _)| kind == "paid");
             for (kind, detail) in changes {
                 if kind == "paid" || kind == "void" {
                     actions::reinstate_after_payment(&mut tx, &inv.id, at).await?;
                 }
                 report.events.push(format!("{}: {kind}", inv.id));
                 insert_event(&mut tx, &inv.id, at, &kind, &detail).await?;
+                if paid_now && kind == "payment-recorded" {
+                    continue;
+                }
+                let outcome = outcomes::NewOutcome {
+                    invoice_id: &inv.id,
+                    customer_id: &inv.customer_id,
+                    event_kind: &kind,
+                    at,
+                    recovered: if kind == "paid" || kind == "payment-recorded" { recovered.max(0) } else { 0 },
+                    currency: &inv.currency,
+                };
+                outcomes::record(&mut tx, outcome, self.attribution_days).await?;
             }
         }
         tx.commit().await?;
@@ -337,7 +366,7 @@ impl Store {
     /// Applies an event to an invoice (and its customer), records it and wakes the invoice.
     pub async fn apply_event(&self, invoice_id: &str, event: &Event, now: DateTime<Utc>) -> anyhow::Result<String> {
         let mut tx = self.pool.begin().await?;
-        let what = apply_event_in(&mut tx, invoice_id, event, now).await?;
+        let what = apply_event_in(&mut tx, invoice_id, event, now, self.attribution_days).await?;
         tx.commit().await?;
         Ok(what)
     }
@@ -451,6 +480,7 @@ async fn apply_event_in(
     invoice_id: &str,
     event: &Event,
     now: DateTime<Utc>,
+    attribution_days: i64,
 ) -> anyhow::Result<String> {
     let row = sqlx::query("SELECT i.data AS invoice, c.data AS customer FROM invoices i JOIN customers c ON c.id = i.customer_id WHERE i.id = $1")
         .bind(invoice_id)
@@ -459,7 +489,7 @@ async fn apply_event_in(
         .ok_or_else(|| anyhow::anyhow!("unknown invoice {invoice_id}"))?;
     let mut invoice: Invoice = serde_json::from_str(&row.try_get::<String, _>("invoice")?)?;
     let mut customer: Customer = serde_json::from_str(&row.try_get::<String, _>("customer")?)?;
-    let was = invoice.status;
+    let (was, paid_before) = (invoice.status, invoice.amount_paid);
     let what = event.apply(&mut invoice, &mut customer, now);
     let at = now.timestamp();
     sqlx::query("UPDATE invoices SET status = $1, data = $2, next_review = $3, updated_at = $4 WHERE id = $5")
@@ -478,6 +508,17 @@ async fn apply_event_in(
         .await?;
     let kind = serde_json::to_value(event)?["type"].as_str().unwrap_or("event").to_string();
     insert_event(tx, invoice_id, at, &kind, &what).await?;
+    // A partial payment that settles the invoice is an outcome of payment in full.
+    let kind = if kind == "payment-received" && invoice.status == InvoiceStatus::Paid { "paid".into() } else { kind };
+    let outcome = outcomes::NewOutcome {
+        invoice_id,
+        customer_id: &customer.id,
+        event_kind: &kind,
+        at,
+        recovered: (invoice.amount_paid - paid_before).max(0),
+        currency: &invoice.currency,
+    };
+    outcomes::record(tx, outcome, attribution_days).await?;
     // Paid or voided: nothing is owed, a suspended service comes back.
     if was == InvoiceStatus::Open && matches!(invoice.status, InvoiceStatus::Paid | InvoiceStatus::Void) {
         actions::reinstate_after_payment(tx, invoice_id, at).await?;

@@ -1,0 +1,162 @@
+//! `sollecito report`: the report read from the store and printed as tables,
+//! JSON or CSV.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{NaiveDate, Utc};
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+
+use super::BadUsage;
+use crate::config::Config;
+use crate::money::format_money;
+use crate::report::{Dimension, Line, Report};
+use crate::store::Store;
+
+pub struct Options {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub by: Vec<String>,
+    pub json: bool,
+    pub csv: bool,
+}
+
+pub async fn run(db: &Path, config: &Config, opts: Options) -> anyhow::Result<()> {
+    if !db.exists() {
+        return Err(BadUsage(format!("no database at {}", db.display())).into());
+    }
+    let by = opts.by.iter().map(|b| Dimension::parse(b).map_err(BadUsage)).collect::<Result<Vec<_>, _>>()?;
+    let to = opts.to.unwrap_or_else(|| Utc::now().date_naive());
+    let from = opts.from.unwrap_or(to - chrono::Days::new(90));
+    if from > to {
+        return Err(BadUsage(format!("--from {from} is after --to {to}")).into());
+    }
+    let store = Store::open(&db.display().to_string()).await?;
+    let report = crate::report::from_store(&store, &by, &config.outcomes.costs, (from, to)).await?;
+    if opts.json {
+        out!("{}", serde_json::to_string_pretty(&report)?)?;
+    } else if opts.csv {
+        print_csv(&report)?;
+    } else {
+        print(&report)?;
+    }
+    Ok(())
+}
+
+fn amounts(m: &BTreeMap<String, i64>) -> String {
+    if m.is_empty() {
+        return "-".into();
+    }
+    m.iter().map(|(currency, minor)| format_money(*minor, currency)).collect::<Vec<_>>().join(", ")
+}
+
+fn percent(rate: f64) -> String {
+    format!("{:.1}%", rate * 100.0)
+}
+
+fn days(line: &Line) -> String {
+    line.time_to_pay.as_ref().map_or("-".into(), |t| format!("{} / {} / {}", t.median_days, t.p75_days, t.p90_days))
+}
+
+fn print(r: &Report) -> anyhow::Result<()> {
+    let t = &r.total;
+    out!("report {} to {}", r.from, r.to)?;
+    out!(
+        "  dunned {} invoices ({}), recovered {} ({}), {} recovered",
+        t.dunned,
+        amounts(&t.amount_dunned),
+        t.recovered,
+        percent(t.recovery_rate),
+        amounts(&t.amount_recovered)
+    )?;
+    out!(
+        "  messages {}, per invoice recovered {}",
+        t.messages,
+        r.messages_per_recovered.map_or("-".into(), |m| format!("{m:.1}"))
+    )?;
+    out!("  days to pay after the last touch (median / p75 / p90): {}", days(t))?;
+    out!("  promised {}, disputed {}, opted out {}", t.promised, t.disputed, t.opted_out)?;
+    if !r.lines.is_empty() {
+        let mut table = Table::new();
+        let mut header: Vec<String> = r.by.iter().map(|d| d.name().to_string()).collect();
+        header.extend(
+            ["dunned", "recovered", "rate", "recovered amount", "messages", "days to pay", "opted out"]
+                .map(String::from),
+        );
+        table.load_preset(UTF8_FULL_CONDENSED).set_header(header);
+        for l in &r.lines {
+            let mut row: Vec<String> = l.key.values().cloned().collect();
+            row.extend([
+                l.dunned.to_string(),
+                l.recovered.to_string(),
+                percent(l.recovery_rate),
+                amounts(&l.amount_recovered),
+                l.messages.to_string(),
+                days(l),
+                l.opted_out.to_string(),
+            ]);
+            table.add_row(row);
+        }
+        out!("{table}")?;
+    }
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header(["channel", "messages", "cost"]);
+    for (channel, (messages, cost)) in &r.cost_per_channel {
+        table.add_row([channel.clone(), messages.to_string(), cost.to_string()]);
+    }
+    out!("cost per channel (minor units, [outcomes] costs)\n{table}")?;
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header(["days past due", "invoices", "outstanding"]);
+    for b in &r.receivables.buckets {
+        table.add_row([b.label.to_string(), b.invoices.to_string(), amounts(&b.amount)]);
+    }
+    let dso: Vec<String> = r.receivables.dso_days.iter().map(|(c, d)| format!("{d} days ({c})")).collect();
+    out!(
+        "receivables at the end of {}; DSO {}\n{table}",
+        r.receivables.at,
+        if dso.is_empty() { "-".into() } else { dso.join(", ") }
+    )?;
+    Ok(())
+}
+
+fn print_csv(r: &Report) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_writer(vec![]);
+    let mut header: Vec<String> = r.by.iter().map(|d| d.name().to_string()).collect();
+    header.extend(
+        [
+            "dunned",
+            "recovered",
+            "recovery_rate",
+            "currency",
+            "amount_dunned",
+            "amount_recovered",
+            "messages",
+            "median_days_to_pay",
+            "opted_out",
+        ]
+        .map(String::from),
+    );
+    w.write_record(&header)?;
+    let lines = if r.lines.is_empty() { std::slice::from_ref(&r.total) } else { &r.lines[..] };
+    for l in lines {
+        let currencies: std::collections::BTreeSet<&String> =
+            l.amount_dunned.keys().chain(l.amount_recovered.keys()).collect();
+        for currency in currencies {
+            let mut row: Vec<String> = l.key.values().cloned().collect();
+            row.extend([
+                l.dunned.to_string(),
+                l.recovered.to_string(),
+                format!("{:.4}", l.recovery_rate),
+                currency.clone(),
+                l.amount_dunned.get(currency).copied().unwrap_or(0).to_string(),
+                l.amount_recovered.get(currency).copied().unwrap_or(0).to_string(),
+                l.messages.to_string(),
+                l.time_to_pay.as_ref().map_or(String::new(), |t| t.median_days.to_string()),
+                l.opted_out.to_string(),
+            ]);
+            w.write_record(&row)?;
+        }
+    }
+    out!("{}", String::from_utf8(w.into_inner()?)?.trim_end())?;
+    Ok(())
+}

@@ -1,0 +1,219 @@
+//! The statistics of an experiment between two arms: Wilson intervals for a
+//! recovery rate, a two-proportion z-test for the difference, the sample
+//! size a minimum effect needs, and a rank test (Mann-Whitney, normal
+//! approximation) for time to pay. Distributions come from `statrs`.
+
+use serde::Serialize;
+use statrs::distribution::{ContinuousCDF, Normal};
+
+fn standard_normal() -> Normal {
+    Normal::new(0.0, 1.0).expect("the standard normal exists")
+}
+
+/// The z of a two-sided confidence level (1.96 for 95%).
+fn z_of(confidence: f64) -> f64 {
+    standard_normal().inverse_cdf(1.0 - (1.0 - confidence) / 2.0)
+}
+
+/// Wilson score interval of `successes` out of `n` at 95%.
+pub fn wilson(successes: u64, n: u64) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let (z, n, p) = (z_of(0.95), n as f64, successes as f64 / n as f64);
+    let centre = p + z * z / (2.0 * n);
+    let spread = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
+    let denominator = 1.0 + z * z / n;
+    (((centre - spread) / denominator).max(0.0), ((centre + spread) / denominator).min(1.0))
+}
+
+/// B against A: the difference of the rates with its 95% interval, and the
+/// two-sided p-value of the pooled two-proportion z-test.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub difference: f64,
+    pub interval: (f64, f64),
+    pub p_value: f64,
+}
+
+pub fn two_proportions((s_a, n_a): (u64, u64), (s_b, n_b): (u64, u64)) -> Option<Comparison> {
+    if n_a == 0 || n_b == 0 {
+        return None;
+    }
+    let (na, nb) = (n_a as f64, n_b as f64);
+    let (pa, pb) = (s_a as f64 / na, s_b as f64 / nb);
+    let difference = pb - pa;
+    let pooled = (s_a + s_b) as f64 / (na + nb);
+    let se_pooled = (pooled * (1.0 - pooled) * (1.0 / na + 1.0 / nb)).sqrt();
+    let p_value =
+        if se_pooled == 0.0 { 1.0 } else { 2.0 * (1.0 - standard_normal().cdf((difference / se_pooled).abs())) };
+    let se = (pa * (1.0 - pa) / na + pb * (1.0 - pb) / nb).sqrt();
+    let z = z_of(0.95);
+    Some(Comparison { difference, interval: (difference - z * se, difference + z * se), p_value })
+}
+
+/// Invoices per arm to detect `effect` (absolute, e.g. 0.05) over a base
+/// rate, at 5% significance with 80% power.
+pub fn sample_size(base: f64, effect: f64) -> u64 {
+    let (p1, p2) = (base.clamp(0.0, 1.0), (base + effect).clamp(0.0, 1.0));
+    let delta = (p2 - p1).abs();
+    if delta == 0.0 {
+        return u64::MAX;
+    }
+    let mean = (p1 + p2) / 2.0;
+    let (z_alpha, z_beta) = (z_of(0.95), standard_normal().inverse_cdf(0.8));
+    let root = z_alpha * (2.0 * mean * (1.0 - mean)).sqrt() + z_beta * (p1 * (1.0 - p1) + p2 * (1.0 - p2)).sqrt();
+    (root * root / (delta * delta)).ceil() as u64
+}
+
+/// Mann-Whitney U test of two samples (days to pay): the two-sided p-value
+/// by the normal approximation with ties corrected; None if a side is empty.
+pub fn mann_whitney(a: &[f64], b: &[f64]) -> Option<f64> {
+    if a.is_empty() || b.is_empty() {
+        return None;
+    }
+    let mut all: Vec<(f64, bool)> = a.iter().map(|x| (*x, true)).chain(b.iter().map(|x| (*x, false))).collect();
+    all.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let (mut rank_a, mut ties, mut i) = (0.0, 0.0, 0);
+    while i < all.len() {
+        let mut j = i;
+        while j + 1 < all.len() && all[j + 1].0 == all[i].0 {
+            j += 1;
+        }
+        let (count, rank) = ((j - i + 1) as f64, (i + j) as f64 / 2.0 + 1.0);
+        rank_a += rank * all[i..=j].iter().filter(|x| x.1).count() as f64;
+        ties += count * count * count - count;
+        i = j + 1;
+    }
+    let (n1, n2) = (a.len() as f64, b.len() as f64);
+    let u = rank_a - n1 * (n1 + 1.0) / 2.0;
+    let n = n1 + n2;
+    let variance = n1 * n2 / 12.0 * ((n + 1.0) - ties / (n * (n - 1.0)));
+    if variance <= 0.0 {
+        return Some(1.0);
+    }
+    let z = (u - n1 * n2 / 2.0) / variance.sqrt();
+    Some(2.0 * (1.0 - standard_normal().cdf(z.abs())))
+}
+
+/// The verdict in words, for `b` against `a`.
+pub fn verdict(a: (u64, u64), b: (u64, u64), names: (&str, &str), minimum_effect: f64) -> String {
+    let Some(c) = two_proportions(a, b) else {
+        return "not enough data yet (no invoice in an arm)".into();
+    };
+    let points = |x: f64| format!("{:.1}", x * 100.0);
+    if c.p_value < 0.05 {
+        let (better, worse, by) =
+            if c.difference > 0.0 { (names.1, names.0, c.difference) } else { (names.0, names.1, -c.difference) };
+        let (lo, hi) = if c.difference > 0.0 { c.interval } else { (-c.interval.1, -c.interval.0) };
+        return format!(
+            "{better} recovers {} points more than {worse} (95% CI {}-{}), significant (p = {:.3})",
+            points(by),
+            points(lo),
+            points(hi),
+            c.p_value
+        );
+    }
+    let base = if a.1 == 0 { 0.5 } else { a.0 as f64 / a.1 as f64 };
+    let needed = sample_size(base, minimum_effect);
+    if a.1.min(b.1) < needed {
+        return format!(
+            "not enough data yet (needs about {} invoices per arm to see {} points)",
+            thousands(needed),
+            points(minimum_effect)
+        );
+    }
+    format!(
+        "no difference seen: {} - {} = {} points (95% CI {} to {}), not significant (p = {:.2})",
+        names.1,
+        names.0,
+        points(c.difference),
+        points(c.interval.0),
+        points(c.interval.1),
+        c.p_value
+    )
+}
+
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::rngs::StdRng;
+    use rand::{RngExt, SeedableRng};
+
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 5e-4
+    }
+
+    #[test]
+    fn wilson_intervals_match_the_textbook() {
+        // Newcombe (1998), table I: 0/10 and 5/10.
+        let (lo, hi) = wilson(0, 10);
+        assert!(close(lo, 0.0) && close(hi, 0.2775), "{lo} {hi}");
+        let (lo, hi) = wilson(5, 10);
+        assert!(close(lo, 0.2366) && close(hi, 0.7634), "{lo} {hi}");
+        assert_eq!(wilson(0, 0), (0.0, 1.0));
+    }
+
+    #[test]
+    fn the_sample_size_of_a_classic_case() {
+        // 50% against 55%, alpha 5% two-sided, power 80%: 1,565 per arm (Fleiss, without continuity correction).
+        assert_eq!(sample_size(0.5, 0.05), 1565);
+        assert_eq!(thousands(1565), "1,565");
+    }
+
+    /// Recovered or not, for `n` invoices paying with probability `p`.
+    fn arm(rng: &mut StdRng, n: u64, p: f64) -> (u64, u64) {
+        ((0..n).filter(|_| rng.random::<f64>() < p).count() as u64, n)
+    }
+
+    #[test]
+    fn a_known_effect_of_five_points_on_20000_invoices_is_found_and_covered() {
+        let mut rng = StdRng::seed_from_u64(20_000);
+        let (a, b) = (arm(&mut rng, 10_000, 0.30), arm(&mut rng, 10_000, 0.35));
+        let c = two_proportions(a, b).unwrap();
+        assert!(c.p_value < 0.05, "{c:?}");
+        assert!(c.interval.0 <= 0.05 && 0.05 <= c.interval.1, "the interval misses the truth: {c:?}");
+        let said = verdict(a, b, ("A", "B"), 0.02);
+        assert!(said.starts_with("B recovers ") && said.contains("significant"), "{said}");
+    }
+
+    #[test]
+    fn a_a_experiments_are_called_different_about_one_time_in_twenty() {
+        let mut rng = StdRng::seed_from_u64(200);
+        let runs = 200;
+        let false_positives = (0..runs)
+            .filter(|_| two_proportions(arm(&mut rng, 2_000, 0.3), arm(&mut rng, 2_000, 0.3)).unwrap().p_value < 0.05)
+            .count();
+        let rate = false_positives as f64 / runs as f64;
+        assert!((0.02..=0.09).contains(&rate), "false-positive rate {rate}");
+    }
+
+    #[test]
+    fn too_little_data_says_how_much_is_needed() {
+        let said = verdict((30, 100), (33, 100), ("A", "B"), 0.05);
+        assert!(said.starts_with("not enough data yet (needs about 1,"), "{said}");
+    }
+
+    #[test]
+    fn the_rank_test_tells_slower_payers_from_the_same_ones() {
+        let fast: Vec<f64> = (0..60).map(|i| f64::from(i % 10)).collect();
+        let slow: Vec<f64> = (0..60).map(|i| f64::from(i % 10 + 6)).collect();
+        assert!(mann_whitney(&fast, &slow).unwrap() < 0.001);
+        let same = mann_whitney(&fast, &fast).unwrap();
+        assert!(same > 0.9, "{same}");
+        assert_eq!(mann_whitney(&[], &fast), None);
+    }
+}

@@ -1,0 +1,425 @@
+//! `sollecito report`: what dunning brought in, from the outcomes stored as
+//! facts and the messages that left. Recovery by count and by amount, per
+//! policy, version, step, channel, tone or template (by the last touch before
+//! each payment); time to pay after a step; what messages cost; and the
+//! receivables by age with the days sales outstanding at a date.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::invoice::InvoiceStatus;
+use crate::store::{OutcomeRow, Receivable, SentRow};
+
+/// What a report can be broken down by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Dimension {
+    Policy,
+    Version,
+    Step,
+    Channel,
+    Tone,
+    Template,
+}
+
+impl Dimension {
+    pub const ALL: [Dimension; 6] = [
+        Dimension::Policy,
+        Dimension::Version,
+        Dimension::Step,
+        Dimension::Channel,
+        Dimension::Tone,
+        Dimension::Template,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Dimension::Policy => "policy",
+            Dimension::Version => "version",
+            Dimension::Step => "step",
+            Dimension::Channel => "channel",
+            Dimension::Tone => "tone",
+            Dimension::Template => "template",
+        }
+    }
+
+    /// The dimension a name stands for; the error names the ones there are.
+    pub fn parse(name: &str) -> Result<Dimension, String> {
+        Dimension::ALL.into_iter().find(|d| d.name() == name).ok_or_else(|| {
+            let known: Vec<&str> = Dimension::ALL.iter().map(|d| d.name()).collect();
+            format!("--by {name:?}: not a dimension (one of {})", known.join(", "))
+        })
+    }
+
+    fn of_sent(self, s: &SentRow) -> String {
+        let text = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+        match self {
+            Dimension::Policy => text(&s.policy),
+            Dimension::Version => format!("{} {}", text(&s.policy), text(&s.version)),
+            Dimension::Step => s.step.clone(),
+            Dimension::Channel => text(&s.channel),
+            Dimension::Tone => text(&s.tone),
+            Dimension::Template => text(&s.template),
+        }
+    }
+
+    fn of_outcome(self, o: &OutcomeRow) -> String {
+        let text = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+        match self {
+            Dimension::Policy => text(&o.touch_policy),
+            Dimension::Version => format!("{} {}", text(&o.touch_policy), text(&o.touch_version)),
+            Dimension::Step => text(&o.touch_step),
+            Dimension::Channel => text(&o.touch_channel),
+            Dimension::Tone => text(&o.touch_tone),
+            Dimension::Template => text(&o.touch_template),
+        }
+    }
+}
+
+/// Days to pay after the last touch: median and upper percentiles (nearest rank).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimeToPay {
+    pub payments: usize,
+    pub median_days: f64,
+    pub p75_days: f64,
+    pub p90_days: f64,
+}
+
+fn time_to_pay(mut seconds: Vec<i64>) -> Option<TimeToPay> {
+    if seconds.is_empty() {
+        return None;
+    }
+    seconds.sort_unstable();
+    let rank = |p: f64| {
+        let i = ((p * seconds.len() as f64).ceil() as usize).clamp(1, seconds.len()) - 1;
+        (seconds[i] as f64 / 86_400.0 * 10.0).round() / 10.0
+    };
+    Some(TimeToPay { payments: seconds.len(), median_days: rank(0.5), p75_days: rank(0.75), p90_days: rank(0.9) })
+}
+
+/// One line of a breakdown (or the whole, with no key).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Line {
+    pub key: BTreeMap<Dimension, String>,
+    /// Invoices that got at least one message of this line.
+    pub dunned: usize,
+    /// Of those, paid in full with this line's message as the last touch.
+    pub recovered: usize,
+    /// `recovered / dunned`, 0 to 1.
+    pub recovery_rate: f64,
+    /// What the dunned invoices were worth, and what came in, per currency (minor units).
+    pub amount_dunned: BTreeMap<String, i64>,
+    pub amount_recovered: BTreeMap<String, i64>,
+    pub messages: usize,
+    pub promised: usize,
+    pub disputed: usize,
+    pub opted_out: usize,
+    pub time_to_pay: Option<TimeToPay>,
+}
+
+/// Receivables at a date, by how late they are.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Receivables {
+    pub at: NaiveDate,
+    /// `not due`, `1-30`, `31-60`, `61-90`, `>90` days past due: count and amount per currency.
+    pub buckets: Vec<Bucket>,
+    /// Days sales outstanding per currency: what is owed at the date over what
+    /// was invoiced in the period, times the period's days.
+    pub dso_days: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Bucket {
+    pub label: &'static str,
+    pub invoices: usize,
+    pub amount: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub total: Line,
+    pub by: Vec<Dimension>,
+    pub lines: Vec<Line>,
+    /// Messages sent to the invoices recovered, per invoice recovered.
+    pub messages_per_recovered: Option<f64>,
+    /// Messages per channel and what they cost (`[outcomes] costs`, minor units).
+    pub cost_per_channel: BTreeMap<String, (usize, i64)>,
+    pub receivables: Receivables,
+}
+
+/// The report of a period, read from the store (for `sollecito report` and `GET /v1/reports`).
+pub async fn from_store(
+    store: &crate::store::Store,
+    by: &[Dimension],
+    costs: &BTreeMap<String, i64>,
+    (from, to): (NaiveDate, NaiveDate),
+) -> anyhow::Result<Report> {
+    let start = from.and_hms_opt(0, 0, 0).expect("a valid time").and_utc().timestamp();
+    let end = to.and_hms_opt(23, 59, 59).expect("a valid time").and_utc().timestamp();
+    let sent = store.sent_between(start, end).await?;
+    // Payments after the period still tell what was owed at its end.
+    let outcomes = store.outcomes(start, i64::MAX).await?;
+    let invoices = store.receivables().await?;
+    Ok(report(&sent, &outcomes, &invoices, by, costs, (from, to)))
+}
+
+/// The report over the messages and outcomes of a period. `outcomes` may
+/// run past its end: later payments tell what was still owed at the end.
+pub fn report(
+    sent: &[SentRow],
+    all_outcomes: &[OutcomeRow],
+    invoices: &[Receivable],
+    by: &[Dimension],
+    costs: &BTreeMap<String, i64>,
+    (from, to): (NaiveDate, NaiveDate),
+) -> Report {
+    let end = to.and_hms_opt(23, 59, 59).expect("a valid time").and_utc().timestamp();
+    let in_period: Vec<OutcomeRow> = all_outcomes.iter().filter(|o| o.at <= end).cloned().collect();
+    let outcomes = &in_period[..];
+    let worth: HashMap<&str, &Receivable> = invoices.iter().map(|r| (r.invoice_id.as_str(), r)).collect();
+    let key_of_sent = |s: &SentRow| by.iter().map(|d| (*d, d.of_sent(s))).collect::<BTreeMap<_, _>>();
+    let key_of_outcome = |o: &OutcomeRow| by.iter().map(|d| (*d, d.of_outcome(o))).collect::<BTreeMap<_, _>>();
+    let mut keys: BTreeSet<BTreeMap<Dimension, String>> = sent.iter().map(key_of_sent).collect();
+    keys.extend(outcomes.iter().filter(|o| o.touch_step.is_some()).map(key_of_outcome));
+    let line = |key: Option<&BTreeMap<Dimension, String>>| {
+        let in_line = |k: BTreeMap<Dimension, String>| key.is_none_or(|key| *key == k);
+        let mine: Vec<&SentRow> = sent.iter().filter(|s| in_line(key_of_sent(s))).collect();
+        // The whole counts every outcome; a line, those whose last touch is its own.
+        let theirs: Vec<&OutcomeRow> = outcomes
+            .iter()
+            .filter(|o| key.is_none() || (o.touch_step.is_some() && in_line(key_of_outcome(o))))
+            .collect();
+        summarise(key.cloned().unwrap_or_default(), &mine, &theirs, &worth)
+    };
+    let total = line(None);
+    let lines = if by.is_empty() { vec![] } else { keys.iter().map(|k| line(Some(k))).collect() };
+
+    let recovered: BTreeSet<&str> =
+        outcomes.iter().filter(|o| o.kind == "paid").map(|o| o.invoice_id.as_str()).collect();
+    let to_recovered = sent.iter().filter(|s| recovered.contains(s.invoice_id.as_str())).count();
+    let messages_per_recovered = (!recovered.is_empty()).then(|| to_recovered as f64 / recovered.len() as f64);
+    let mut cost_per_channel: BTreeMap<String, (usize, i64)> = BTreeMap::new();
+    for s in sent {
+        let channel = s.channel.clone().unwrap_or_else(|| "-".into());
+        let cost = costs.get(&channel).copied().unwrap_or(0);
+        let entry = cost_per_channel.entry(channel).or_default();
+        entry.0 += 1;
+        entry.1 += cost;
+    }
+    Report {
+        from,
+        to,
+        total,
+        by: by.to_vec(),
+        lines,
+        messages_per_recovered,
+        cost_per_channel,
+        receivables: receivables_at(invoices, all_outcomes, (from, to)),
+    }
+}
+
+fn summarise(
+    key: BTreeMap<Dimension, String>,
+    sent: &[&SentRow],
+    outcomes: &[&OutcomeRow],
+    worth: &HashMap<&str, &Receivable>,
+) -> Line {
+    let dunned: BTreeSet<&str> = sent.iter().map(|s| s.invoice_id.as_str()).collect();
+    let mut amount_dunned: BTreeMap<String, i64> = BTreeMap::new();
+    for id in &dunned {
+        if let Some(r) = worth.get(id) {
+            *amount_dunned.entry(r.currency.clone()).or_default() += r.total;
+        }
+    }
+    let count = |kind: &str| outcomes.iter().filter(|o| o.kind == kind).count();
+    let paid: BTreeSet<&str> = outcomes
+        .iter()
+        .filter(|o| o.kind == "paid" && dunned.contains(o.invoice_id.as_str()))
+        .map(|o| o.invoice_id.as_str())
+        .collect();
+    let mut amount_recovered: BTreeMap<String, i64> = BTreeMap::new();
+    for o in outcomes.iter().filter(|o| matches!(o.kind.as_str(), "paid" | "paid-in-part")) {
+        *amount_recovered.entry(o.currency.clone()).or_default() += o.recovered;
+    }
+    let seconds = outcomes.iter().filter(|o| o.kind == "paid").filter_map(|o| o.after_touch).collect();
+    Line {
+        key,
+        dunned: dunned.len(),
+        recovered: paid.len(),
+        recovery_rate: if dunned.is_empty() { 0.0 } else { paid.len() as f64 / dunned.len() as f64 },
+        amount_dunned,
+        amount_recovered,
+        messages: sent.len(),
+        promised: count("promised"),
+        disputed: count("disputed"),
+        opted_out: count("opted-out"),
+        time_to_pay: time_to_pay(seconds),
+    }
+}
+
+/// What was owed at the end of `at`: an invoice paid since counts with what
+/// it still owed then. Void and written-off invoices are left out (their
+/// dates are not kept). DSO is taken over the period from `since` to `at`.
+pub fn receivables_at(
+    invoices: &[Receivable],
+    outcomes: &[OutcomeRow],
+    (since, at): (NaiveDate, NaiveDate),
+) -> Receivables {
+    let period_days = ((at - since).num_days() + 1).max(1);
+    let end = at.and_hms_opt(23, 59, 59).expect("a valid time").and_utc().timestamp();
+    let mut paid_since: HashMap<&str, i64> = HashMap::new();
+    for o in outcomes.iter().filter(|o| o.at > end) {
+        *paid_since.entry(o.invoice_id.as_str()).or_default() += o.recovered;
+    }
+    const LABELS: [&str; 5] = ["not due", "1-30", "31-60", "61-90", ">90"];
+    let mut buckets: Vec<Bucket> =
+        LABELS.iter().map(|label| Bucket { label, invoices: 0, amount: BTreeMap::new() }).collect();
+    let (mut owed, mut invoiced): (BTreeMap<String, i64>, BTreeMap<String, i64>) = Default::default();
+    for r in invoices.iter().filter(|r| matches!(r.status, InvoiceStatus::Open | InvoiceStatus::Paid)) {
+        if r.issued <= at && r.issued >= since {
+            *invoiced.entry(r.currency.clone()).or_default() += r.total;
+        }
+        let paid_then = r.paid - paid_since.get(r.invoice_id.as_str()).copied().unwrap_or(0);
+        let outstanding = r.total - paid_then;
+        if r.issued > at || outstanding <= 0 {
+            continue;
+        }
+        let late = (at - r.due).num_days();
+        let bucket = match late {
+            ..=0 => 0,
+            1..=30 => 1,
+            31..=60 => 2,
+            61..=90 => 3,
+            _ => 4,
+        };
+        buckets[bucket].invoices += 1;
+        *buckets[bucket].amount.entry(r.currency.clone()).or_default() += outstanding;
+        *owed.entry(r.currency.clone()).or_default() += outstanding;
+    }
+    let dso_days = owed
+        .iter()
+        .filter_map(|(currency, owed)| {
+            let sales = *invoiced.get(currency)?;
+            let dso = *owed as f64 / sales as f64 * period_days as f64;
+            (sales > 0).then(|| (currency.clone(), (dso * 10.0).round() / 10.0))
+        })
+        .collect();
+    Receivables { at, buckets, dso_days }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn at(s: &str) -> i64 {
+        day(s).and_hms_opt(9, 0, 0).unwrap().and_utc().timestamp()
+    }
+
+    fn invoice(id: &str, total: i64, paid: i64, issued: &str, due: &str, status: InvoiceStatus) -> Receivable {
+        let (issued, due) = (day(issued), day(due));
+        Receivable { invoice_id: id.into(), currency: "EUR".into(), total, paid, issued, due, status }
+    }
+
+    fn sent(invoice: &str, on: &str, step: &str, channel: &str) -> SentRow {
+        SentRow {
+            invoice_id: invoice.into(),
+            at: at(on),
+            step: step.into(),
+            channel: Some(channel.into()),
+            tone: Some("soft".into()),
+            template: Some(step.into()),
+            policy: Some("b2b-standard".into()),
+            version: Some("0.1.0".into()),
+        }
+    }
+
+    fn paid(invoice: &str, on: &str, recovered: i64, touch: Option<(&str, i64)>) -> OutcomeRow {
+        OutcomeRow {
+            invoice_id: invoice.into(),
+            customer_id: "c".into(),
+            kind: "paid".into(),
+            at: at(on),
+            recovered,
+            currency: "EUR".into(),
+            touch_step: touch.map(|(s, _)| s.to_string()),
+            touch_channel: touch.map(|_| "email".to_string()),
+            touch_tone: touch.map(|_| "soft".to_string()),
+            touch_template: touch.map(|(s, _)| s.to_string()),
+            touch_policy: touch.map(|_| "b2b-standard".to_string()),
+            touch_version: touch.map(|_| "0.1.0".to_string()),
+            after_touch: touch.map(|(_, days)| days * 86_400),
+            path: vec![],
+        }
+    }
+
+    /// October 2026, five invoices, worked out by hand.
+    #[test]
+    fn recovery_age_buckets_and_dso_of_a_small_fixture_match_the_hand_count() {
+        let invoices = [
+            invoice("a", 10_000, 10_000, "2026-09-20", "2026-10-05", InvoiceStatus::Paid),
+            invoice("b", 20_000, 0, "2026-10-01", "2026-10-15", InvoiceStatus::Open),
+            invoice("c", 30_000, 0, "2026-10-10", "2026-11-10", InvoiceStatus::Open),
+            invoice("d", 40_000, 10_000, "2026-07-01", "2026-07-15", InvoiceStatus::Open),
+            // Paid on 5 November: still owed at the end of October.
+            invoice("e", 5_000, 5_000, "2026-10-05", "2026-10-20", InvoiceStatus::Paid),
+            // Void: not a receivable.
+            invoice("f", 99_000, 0, "2026-10-02", "2026-10-09", InvoiceStatus::Void),
+        ];
+        let sent = [
+            sent("a", "2026-10-01", "pre-due", "email"),
+            sent("a", "2026-10-12", "overdue-7", "email"),
+            sent("b", "2026-10-22", "overdue-7", "sms"),
+            sent("d", "2026-10-03", "formal-notice", "pec"),
+            sent("e", "2026-10-27", "overdue-7", "email"),
+        ];
+        let outcomes = [paid("a", "2026-10-20", 10_000, Some(("overdue-7", 8))), paid("e", "2026-11-05", 5_000, None)];
+        let costs = BTreeMap::from([("sms".to_string(), 7), ("pec".to_string(), 50)]);
+        let r = report(&sent, &outcomes, &invoices, &[Dimension::Step], &costs, (day("2026-10-01"), day("2026-10-31")));
+
+        // Dunned: a, b, d, e. Recovered in October: a alone.
+        assert_eq!((r.total.dunned, r.total.recovered, r.total.recovery_rate), (4, 1, 0.25));
+        assert_eq!(r.total.amount_dunned, BTreeMap::from([("EUR".into(), 75_000)]));
+        assert_eq!(r.total.amount_recovered, BTreeMap::from([("EUR".into(), 10_000)]));
+        assert_eq!(r.messages_per_recovered, Some(2.0));
+        assert_eq!(r.total.time_to_pay.as_ref().map(|t| t.median_days), Some(8.0));
+        // By step: overdue-7 went to a, b and e, and a paid after it.
+        let step = |s: &str| r.lines.iter().find(|l| l.key[&Dimension::Step] == s).unwrap();
+        assert_eq!((step("overdue-7").dunned, step("overdue-7").recovered), (3, 1));
+        assert_eq!((step("pre-due").dunned, step("pre-due").recovered), (1, 0));
+        assert_eq!((step("formal-notice").dunned, step("formal-notice").recovered), (1, 0));
+        assert_eq!(r.cost_per_channel["sms"], (1, 7));
+        assert_eq!(r.cost_per_channel["pec"], (1, 50));
+        assert_eq!(r.cost_per_channel["email"], (3, 0));
+
+        // At 31 October: c not due (300), b 16 days late (200) and e 11 (50), d 108 (400 - 100 paid).
+        let buckets: Vec<(&str, usize, i64)> = r
+            .receivables
+            .buckets
+            .iter()
+            .map(|b| (b.label, b.invoices, b.amount.get("EUR").copied().unwrap_or(0)))
+            .collect();
+        assert_eq!(
+            buckets,
+            [("not due", 1, 30_000), ("1-30", 2, 25_000), ("31-60", 0, 0), ("61-90", 0, 0), (">90", 1, 30_000)]
+        );
+        // 850 owed over 550 invoiced in October (b, c, e), times its 31 days: 47.9.
+        assert_eq!(r.receivables.dso_days["EUR"], 47.9);
+    }
+
+    #[test]
+    fn an_unknown_dimension_is_refused_with_the_known_ones() {
+        assert_eq!(Dimension::parse("tone"), Ok(Dimension::Tone));
+        assert_eq!(
+            Dimension::parse("mood"),
+            Err("--by \"mood\": not a dimension (one of policy, version, step, channel, tone, template)".into())
+        );
+    }
+}

@@ -1,0 +1,231 @@
+//! Outcomes: a payment (in full or in part), a promise, a dispute or an
+//! opt-out, tied to the contacts before it. Written in the transaction that
+//! records the event, as a fact: reports are queries, not recomputation.
+//! The last touch is the latest message that left within the attribution
+//! window before the outcome; the whole path in that window is kept too.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::Store;
+
+/// Days before an outcome in which a contact counts as its cause, by default.
+pub const ATTRIBUTION_DAYS: i64 = 7;
+
+/// An event kind that is a customer's answer to dunning, if it is one.
+pub fn outcome_kind(event_kind: &str) -> Option<&'static str> {
+    Some(match event_kind {
+        "paid" => "paid",
+        "payment-received" | "payment-recorded" => "paid-in-part",
+        "promise-to-pay" => "promised",
+        "dispute-opened" => "disputed",
+        "opt-out" | "opted-out" => "opted-out",
+        _ => return None,
+    })
+}
+
+/// One outcome as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutcomeRow {
+    pub invoice_id: String,
+    pub customer_id: String,
+    /// `paid`, `paid-in-part`, `promised`, `disputed`, `opted-out`.
+    pub kind: String,
+    pub at: i64,
+    /// Minor units this outcome brought in (0 for a promise or a dispute).
+    pub recovered: i64,
+    pub currency: String,
+    pub touch_step: Option<String>,
+    pub touch_channel: Option<String>,
+    pub touch_tone: Option<String>,
+    pub touch_template: Option<String>,
+    pub touch_policy: Option<String>,
+    pub touch_version: Option<String>,
+    /// Seconds from the last touch to the outcome.
+    pub after_touch: Option<i64>,
+    /// The steps of every contact in the window, oldest first.
+    pub path: Vec<String>,
+}
+
+/// What an outcome is tied to, in the transaction of its event.
+pub(super) struct NewOutcome<'a> {
+    pub invoice_id: &'a str,
+    pub customer_id: &'a str,
+    pub event_kind: &'a str,
+    pub at: i64,
+    pub recovered: i64,
+    pub currency: &'a str,
+}
+
+/// Records the outcome an event stands for (nothing for other events).
+pub(super) async fn record(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    outcome: NewOutcome<'_>,
+    window_days: i64,
+) -> anyhow::Result<()> {
+    let Some(kind) = outcome_kind(outcome.event_kind) else { return Ok(()) };
+    // Messages about this invoice that left in the window, the latest last;
+    // a reminder that rode in another invoice's message counts for its own invoice.
+    let contacts = sqlx::query(
+        "SELECT o.step, o.channel, o.tone, o.template, o.done_at, d.plugin_name, d.plugin_version \
+         FROM outbox o LEFT JOIN decisions d ON d.id = o.decision_id \
+         WHERE o.invoice_id = $1 AND o.state = 'sent' AND o.done_at IS NOT NULL AND o.done_at <= $2 AND o.done_at >= $3 \
+         ORDER BY o.done_at, o.id",
+    )
+    .bind(outcome.invoice_id)
+    .bind(outcome.at)
+    .bind(outcome.at - window_days * 86_400)
+    .fetch_all(&mut **tx)
+    .await?;
+    let path: Vec<String> = contacts.iter().map(|r| r.try_get::<String, _>("step")).collect::<Result<_, _>>()?;
+    let last = contacts.last();
+    let text = |column: &str| -> anyhow::Result<Option<String>> {
+        Ok(match last {
+            Some(r) => r.try_get::<Option<String>, _>(column)?,
+            None => None,
+        })
+    };
+    let touched_at: Option<i64> = last.map(|r| r.try_get("done_at")).transpose()?;
+    sqlx::query(
+        "INSERT INTO outcomes (invoice_id, customer_id, kind, at, recovered, currency, touch_step, touch_channel, \
+         touch_tone, touch_template, touch_policy, touch_version, after_touch, path) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+    )
+    .bind(outcome.invoice_id)
+    .bind(outcome.customer_id)
+    .bind(kind)
+    .bind(outcome.at)
+    .bind(outcome.recovered)
+    .bind(outcome.currency)
+    .bind(text("step")?)
+    .bind(text("channel")?)
+    .bind(text("tone")?)
+    .bind(text("template")?)
+    .bind(text("plugin_name")?)
+    .bind(text("plugin_version")?)
+    .bind(touched_at.map(|t| outcome.at - t))
+    .bind(serde_json::to_string(&path)?)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A message that left, with what a report groups it by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentRow {
+    pub invoice_id: String,
+    pub at: i64,
+    pub step: String,
+    pub channel: Option<String>,
+    pub tone: Option<String>,
+    pub template: Option<String>,
+    pub policy: Option<String>,
+    pub version: Option<String>,
+}
+
+/// An invoice as a report counts it: what it is worth and where it stands now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Receivable {
+    pub invoice_id: String,
+    pub currency: String,
+    /// What is owed in all, fees included.
+    pub total: i64,
+    pub paid: i64,
+    pub issued: chrono::NaiveDate,
+    pub due: chrono::NaiveDate,
+    pub status: crate::invoice::InvoiceStatus,
+}
+
+impl Store {
+    /// Messages that left between two times (inclusive), with their decision's policy.
+    pub async fn sent_between(&self, from: i64, to: i64) -> anyhow::Result<Vec<SentRow>> {
+        let rows = sqlx::query(
+            "SELECT o.invoice_id, o.done_at, o.step, o.channel, o.tone, o.template, d.plugin_name, d.plugin_version \
+             FROM outbox o LEFT JOIN decisions d ON d.id = o.decision_id \
+             WHERE o.state = 'sent' AND o.done_at >= $1 AND o.done_at <= $2 ORDER BY o.done_at, o.id",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SentRow {
+                    invoice_id: r.try_get("invoice_id")?,
+                    at: r.try_get("done_at")?,
+                    step: r.try_get("step")?,
+                    channel: r.try_get("channel")?,
+                    tone: r.try_get("tone")?,
+                    template: r.try_get("template")?,
+                    policy: r.try_get("plugin_name")?,
+                    version: r.try_get("plugin_version")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every invoice, as a report counts it.
+    pub async fn receivables(&self) -> anyhow::Result<Vec<Receivable>> {
+        let rows = sqlx::query("SELECT data FROM invoices ORDER BY id").fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                let invoice: crate::invoice::Invoice = serde_json::from_str(&r.try_get::<String, _>("data")?)?;
+                Ok(Receivable {
+                    status: invoice.status,
+                    total: invoice.total(),
+                    paid: invoice.amount_paid,
+                    issued: invoice.issued,
+                    due: invoice.due,
+                    currency: invoice.currency,
+                    invoice_id: invoice.id,
+                })
+            })
+            .collect()
+    }
+
+    /// Outcomes between two times (inclusive), oldest first.
+    pub async fn outcomes(&self, from: i64, to: i64) -> anyhow::Result<Vec<OutcomeRow>> {
+        let rows = sqlx::query("SELECT * FROM outcomes WHERE at >= $1 AND at <= $2 ORDER BY at, id")
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(OutcomeRow {
+                    invoice_id: r.try_get("invoice_id")?,
+                    customer_id: r.try_get("customer_id")?,
+                    kind: r.try_get("kind")?,
+                    at: r.try_get("at")?,
+                    recovered: r.try_get("recovered")?,
+                    currency: r.try_get("currency")?,
+                    touch_step: r.try_get("touch_step")?,
+                    touch_channel: r.try_get("touch_channel")?,
+                    touch_tone: r.try_get("touch_tone")?,
+                    touch_template: r.try_get("touch_template")?,
+                    touch_policy: r.try_get("touch_policy")?,
+                    touch_version: r.try_get("touch_version")?,
+                    after_touch: r.try_get("after_touch")?,
+                    path: serde_json::from_str(&r.try_get::<String, _>("path")?)?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_to_dunning_are_outcomes_and_nothing_else_is() {
+        assert_eq!(outcome_kind("paid"), Some("paid"));
+        assert_eq!(outcome_kind("payment-received"), Some("paid-in-part"));
+        assert_eq!(outcome_kind("payment-recorded"), Some("paid-in-part"));
+        assert_eq!(outcome_kind("promise-to-pay"), Some("promised"));
+        assert_eq!(outcome_kind("dispute-opened"), Some("disputed"));
+        for other in ["payment-failed", "imported", "updated", "uncertain", "fee-added", "void"] {
+            assert_eq!(outcome_kind(other), None, "{other}");
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! An experiment between two policies on a segment, from the command line:
+//! started, every decision made in a customer's own arm, compared, promoted.
+
+use serde_json::{Value, json};
+use sollecito::Store;
+use sollecito::invoice::Event;
+
+use crate::common::*;
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// 40 customers of segment b2b, one invoice each, due 1 October.
+fn forty(path: &std::path::Path) {
+    let customers: Vec<Value> = (0..40)
+        .map(|i| {
+            json!({"id": format!("c{i:02}"), "name": format!("Cliente {i}"), "email": format!("c{i}@example.it"),
+                   "locale": "it-IT", "timezone": "Europe/Rome", "segment": "b2b", "business": true,
+                   "customer_since": "2024-01-01", "invoices_paid": 2, "paid_on_time": 1})
+        })
+        .collect();
+    let invoices: Vec<Value> = (0..40)
+        .map(|i| {
+            json!({"id": format!("x{i:02}"), "number": format!("X-{i:02}"), "customer": format!("c{i:02}"),
+                   "currency": "EUR", "amount_due": "100.00", "issued": "2026-09-01", "due": "2026-10-01"})
+        })
+        .collect();
+    std::fs::write(path, json!({"customers": customers, "invoices": invoices}).to_string()).unwrap();
+}
+
+#[test]
+fn an_experiment_keeps_each_customer_in_one_arm_and_its_arm_can_be_promoted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, db) = (dir.path().join("forty.json"), dir.path().join("x.db"));
+    forty(&file);
+    let db = db.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--db", db];
+        all.extend_from_slice(args);
+        sollecito(&all)
+    };
+    assert!(run(&["import", file.to_str().unwrap(), "--at", "2026-09-20T00:00:00Z"]).status.success());
+    let arms = ["--arm", "control=b2b-standard:50", "--arm", "other=subscription-recovery"];
+    let mut start = vec!["experiment", "start", "ladder", "--segment", "b2b"];
+    start.extend_from_slice(&arms);
+    let started = run(&start);
+    assert!(started.status.success(), "{}", stderr(&started));
+    assert!(stdout(&started).contains("control b2b-standard (50%), other subscription-recovery (50%)"));
+
+    // Refused, each with its reason, and nothing changed.
+    let again = run(&start);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("experiment \"ladder\" exists already"), "{}", stderr(&again));
+    let mut second = vec!["experiment", "start", "other", "--segment", "b2b"];
+    second.extend_from_slice(&arms);
+    assert!(stderr(&run(&second)).contains("segment \"b2b\" already runs experiment \"ladder\""));
+    let bad = run(&[
+        "experiment",
+        "start",
+        "x",
+        "--segment",
+        "b2b",
+        "--arm",
+        "a=b2b-standard:80",
+        "--arm",
+        "b=b2b-standard:30",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("the shares add up to 110%"), "{}", stderr(&bad));
+    let unknown = run(&["experiment", "start", "y", "--segment", "b2b", "--arm", "a=b2b-standard", "--arm", "b=nope"]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", stderr(&unknown));
+
+    // Two ticks: every decision is made in the customer's arm, and nobody moves.
+    for at in ["2026-09-28T09:00:00Z", "2026-10-08T09:00:00Z", "2026-10-16T09:00:00Z"] {
+        let tick = run(&["run", "--at", at]);
+        assert!(tick.status.success(), "{}", stderr(&tick));
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let store = rt.block_on(Store::open(db)).unwrap();
+    for i in 0..8 {
+        rt.block_on(store.apply_event(&format!("x{i:02}"), &Event::Paid, at("2026-10-18T10:00:00Z"))).unwrap();
+    }
+    drop(store);
+    let status = run(&["experiment", "status", "ladder", "--json"]);
+    assert!(status.status.success(), "{}", stderr(&status));
+    let report: Value = serde_json::from_slice(&status.stdout).unwrap();
+    let arms = report["arms"].as_array().unwrap();
+    let invoices: Vec<u64> = arms.iter().map(|a| a["invoices"].as_u64().unwrap()).collect();
+    // Each invoice in exactly one arm (a customer who moved would count twice), and both arms used.
+    assert_eq!(invoices.iter().sum::<u64>(), 40, "{report}");
+    assert!(invoices.iter().all(|n| *n > 5), "{invoices:?}");
+    let recovered: u64 = arms.iter().map(|a| a["recovered"].as_u64().unwrap()).sum();
+    assert_eq!(recovered, 8);
+    // 40 invoices cannot tell two policies apart: the verdict says how many it would take.
+    let verdict = report["versus"][0]["verdict"].as_str().unwrap();
+    assert!(verdict.starts_with("not enough data yet (needs about "), "{verdict}");
+    let text = run(&["experiment", "status", "ladder"]);
+    assert!(stdout(&text).contains("other against control: not enough data yet"), "{}", stdout(&text));
+
+    let wrong = run(&["experiment", "promote", "ladder", "nobody"]);
+    assert!(stderr(&wrong).contains("experiment ladder has no arm \"nobody\" (arms: control, other)"));
+    let promoted = run(&["experiment", "promote", "ladder", "control"]);
+    assert!(promoted.status.success(), "{}", stderr(&promoted));
+    let after: Value = serde_json::from_slice(&run(&["experiment", "status", "ladder", "--json"]).stdout).unwrap();
+    assert_eq!(after["running"], false);
+    let store = rt.block_on(Store::open(db)).unwrap();
+    let active = rt.block_on(store.activations(sollecito::store::Scope::Segment)).unwrap();
+    assert!(active.iter().any(|(segment, _, _)| segment == "b2b"), "{active:?}");
+}
+
+/// The same reports over HTTP: read access needs the token, bad queries are
+/// 422 naming the field, an unknown experiment is a 404.
+#[test]
+fn reports_and_experiments_are_served_with_their_refusals() {
+    use crate::pipeline::Site;
+    use crate::serve::{Service, TOKEN};
+    let site = Site::new();
+    let svc = Service::start(&site, "");
+    let (status, _) = svc.call("GET", "/v1/reports", None, "");
+    assert_eq!(status, 401);
+    let (status, body) = svc.call("GET", "/v1/reports?from=2026-09-01&to=2026-10-31&by=step,tone", Some(TOKEN), "");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["by"], json!(["step", "tone"]));
+    assert_eq!(body["total"]["dunned"], 0);
+    assert_eq!(body["receivables"]["buckets"].as_array().unwrap().len(), 5);
+    for (query, field) in [
+        ("by=mood", "by"),
+        ("from=yesterday", "from"),
+        ("to=2026-13-01", "to"),
+        ("from=2026-10-02&to=2026-10-01", "from"),
+    ] {
+        let (status, body) = svc.call("GET", &format!("/v1/reports?{query}"), Some(TOKEN), "");
+        assert_eq!((status, body["field"].as_str()), (422, Some(field)), "{query}: {body}");
+    }
+    let (status, body) = svc.call("GET", "/v1/experiments/nope", Some(TOKEN), "");
+    assert_eq!((status, body["field"].as_str()), (404, Some("name")), "{body}");
+    let (status, body) = svc.call("GET", "/v1/experiments/nope?min_effect=3", Some(TOKEN), "");
+    assert_eq!((status, body["field"].as_str()), (422, Some("min_effect")), "{body}");
+    svc.terminate();
+}
