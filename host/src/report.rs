@@ -22,16 +22,26 @@ pub enum Dimension {
     Channel,
     Tone,
     Template,
+    Segment,
+    Locale,
+    /// `experiment/arm` of the decision.
+    Arm,
 }
 
+/// Each customer's segment and locale, by id.
+pub type Labels = HashMap<String, (String, String)>;
+
 impl Dimension {
-    pub const ALL: [Dimension; 6] = [
+    pub const ALL: [Dimension; 9] = [
         Dimension::Policy,
         Dimension::Version,
         Dimension::Step,
         Dimension::Channel,
         Dimension::Tone,
         Dimension::Template,
+        Dimension::Segment,
+        Dimension::Locale,
+        Dimension::Arm,
     ];
 
     pub fn name(self) -> &'static str {
@@ -42,7 +52,15 @@ impl Dimension {
             Dimension::Channel => "channel",
             Dimension::Tone => "tone",
             Dimension::Template => "template",
+            Dimension::Segment => "segment",
+            Dimension::Locale => "locale",
+            Dimension::Arm => "arm",
         }
+    }
+
+    fn of_customer(self, labels: &Labels, customer: &str) -> String {
+        let (segment, locale) = labels.get(customer).map_or(("-", "-"), |(s, l)| (s.as_str(), l.as_str()));
+        if self == Dimension::Segment { segment.into() } else { locale.into() }
     }
 
     /// The dimension a name stands for; the error names the ones there are.
@@ -53,9 +71,11 @@ impl Dimension {
         })
     }
 
-    fn of_sent(self, s: &SentRow) -> String {
+    fn of_sent(self, s: &SentRow, labels: &Labels) -> String {
         let text = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
         match self {
+            Dimension::Segment | Dimension::Locale => self.of_customer(labels, &s.customer_id),
+            Dimension::Arm => text(&s.arm),
             Dimension::Policy => text(&s.policy),
             Dimension::Version => format!("{} {}", text(&s.policy), text(&s.version)),
             Dimension::Step => s.step.clone(),
@@ -65,9 +85,11 @@ impl Dimension {
         }
     }
 
-    fn of_outcome(self, o: &OutcomeRow) -> String {
+    fn of_outcome(self, o: &OutcomeRow, labels: &Labels) -> String {
         let text = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
         match self {
+            Dimension::Segment | Dimension::Locale => self.of_customer(labels, &o.customer_id),
+            Dimension::Arm => text(&o.touch_arm),
             Dimension::Policy => text(&o.touch_policy),
             Dimension::Version => format!("{} {}", text(&o.touch_policy), text(&o.touch_version)),
             Dimension::Step => text(&o.touch_step),
@@ -164,7 +186,8 @@ pub async fn from_store(
     // Payments after the period still tell what was owed at its end.
     let outcomes = store.outcomes(start, i64::MAX).await?;
     let invoices = store.receivables().await?;
-    Ok(report(&sent, &outcomes, &invoices, by, costs, (from, to)))
+    let labels = store.customer_labels().await?;
+    Ok(report(&sent, &outcomes, &invoices, &labels, by, costs, (from, to)))
 }
 
 /// The report over the messages and outcomes of a period. `outcomes` may
@@ -173,6 +196,7 @@ pub fn report(
     sent: &[SentRow],
     all_outcomes: &[OutcomeRow],
     invoices: &[Receivable],
+    labels: &Labels,
     by: &[Dimension],
     costs: &BTreeMap<String, i64>,
     (from, to): (NaiveDate, NaiveDate),
@@ -181,8 +205,8 @@ pub fn report(
     let in_period: Vec<OutcomeRow> = all_outcomes.iter().filter(|o| o.at <= end).cloned().collect();
     let outcomes = &in_period[..];
     let worth: HashMap<&str, &Receivable> = invoices.iter().map(|r| (r.invoice_id.as_str(), r)).collect();
-    let key_of_sent = |s: &SentRow| by.iter().map(|d| (*d, d.of_sent(s))).collect::<BTreeMap<_, _>>();
-    let key_of_outcome = |o: &OutcomeRow| by.iter().map(|d| (*d, d.of_outcome(o))).collect::<BTreeMap<_, _>>();
+    let key_of_sent = |s: &SentRow| by.iter().map(|d| (*d, d.of_sent(s, labels))).collect::<BTreeMap<_, _>>();
+    let key_of_outcome = |o: &OutcomeRow| by.iter().map(|d| (*d, d.of_outcome(o, labels))).collect::<BTreeMap<_, _>>();
     let mut keys: BTreeSet<BTreeMap<Dimension, String>> = sent.iter().map(key_of_sent).collect();
     keys.extend(outcomes.iter().filter(|o| o.touch_step.is_some()).map(key_of_outcome));
     let line = |key: Option<&BTreeMap<Dimension, String>>| {
@@ -331,6 +355,7 @@ mod tests {
     fn sent(invoice: &str, on: &str, step: &str, channel: &str) -> SentRow {
         SentRow {
             invoice_id: invoice.into(),
+            customer_id: format!("cus-{invoice}"),
             at: at(on),
             step: step.into(),
             channel: Some(channel.into()),
@@ -338,6 +363,7 @@ mod tests {
             template: Some(step.into()),
             policy: Some("b2b-standard".into()),
             version: Some("0.1.0".into()),
+            arm: None,
         }
     }
 
@@ -355,6 +381,7 @@ mod tests {
             touch_template: touch.map(|(s, _)| s.to_string()),
             touch_policy: touch.map(|_| "b2b-standard".to_string()),
             touch_version: touch.map(|_| "0.1.0".to_string()),
+            touch_arm: None,
             after_touch: touch.map(|(_, days)| days * 86_400),
             path: vec![],
         }
@@ -382,7 +409,9 @@ mod tests {
         ];
         let outcomes = [paid("a", "2026-10-20", 10_000, Some(("overdue-7", 8))), paid("e", "2026-11-05", 5_000, None)];
         let costs = BTreeMap::from([("sms".to_string(), 7), ("pec".to_string(), 50)]);
-        let r = report(&sent, &outcomes, &invoices, &[Dimension::Step], &costs, (day("2026-10-01"), day("2026-10-31")));
+        let labels = Labels::new();
+        let period = (day("2026-10-01"), day("2026-10-31"));
+        let r = report(&sent, &outcomes, &invoices, &labels, &[Dimension::Step], &costs, period);
 
         // Dunned: a, b, d, e. Recovered in October: a alone.
         assert_eq!((r.total.dunned, r.total.recovered, r.total.recovery_rate), (4, 1, 0.25));
@@ -419,7 +448,8 @@ mod tests {
         assert_eq!(Dimension::parse("tone"), Ok(Dimension::Tone));
         assert_eq!(
             Dimension::parse("mood"),
-            Err("--by \"mood\": not a dimension (one of policy, version, step, channel, tone, template)".into())
+            Err("--by \"mood\": not a dimension (one of policy, version, step, channel, tone, template, segment, locale, arm)"
+                .into())
         );
     }
 }

@@ -102,6 +102,16 @@ fn an_experiment_keeps_each_customer_in_one_arm_and_its_arm_can_be_promoted() {
     let text = run(&["experiment", "status", "ladder"]);
     assert!(stdout(&text).contains("other against control: not enough data yet"), "{}", stdout(&text));
 
+    // The report breaks recovery down by arm, by the arm of each payment's last touch.
+    let by_arm = run(&["report", "--from", "2026-09-20", "--to", "2026-10-31", "--by", "arm", "--json"]);
+    let by_arm: Value = serde_json::from_slice(&by_arm.stdout).unwrap();
+    let keys: Vec<&str> =
+        by_arm["lines"].as_array().unwrap().iter().map(|l| l["key"]["arm"].as_str().unwrap()).collect();
+    assert!(keys.contains(&"ladder/control"), "{keys:?}");
+    assert!(keys.iter().all(|k| k.starts_with("ladder/")), "{keys:?}");
+    let dunned: u64 = by_arm["lines"].as_array().unwrap().iter().map(|l| l["dunned"].as_u64().unwrap()).sum();
+    assert_eq!(dunned, by_arm["total"]["dunned"].as_u64().unwrap(), "an invoice in two arms");
+
     let wrong = run(&["experiment", "promote", "ladder", "nobody"]);
     assert!(stderr(&wrong).contains("experiment ladder has no arm \"nobody\" (arms: control, other)"));
     let promoted = run(&["experiment", "promote", "ladder", "control"]);

@@ -133,7 +133,7 @@ pub enum Command {
         /// Last day, and the date of the receivables (default: today).
         #[arg(long)]
         to: Option<NaiveDate>,
-        /// Break down by policy, version, step, channel, tone or template (by the last touch before a payment); repeatable.
+        /// Break down by policy, version, step, channel, tone, template, segment, locale or arm (by the last touch before a payment); repeatable.
         #[arg(long, value_name = "DIMENSION")]
         by: Vec<String>,
         #[arg(long, conflicts_with = "csv")]

@@ -179,6 +179,7 @@ CREATE TABLE outcomes (
     touch_template TEXT,
     touch_policy TEXT,
     touch_version TEXT,
+    touch_arm TEXT,
     after_touch BIGINT,
     path TEXT NOT NULL
 );

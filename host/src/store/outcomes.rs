@@ -41,6 +41,8 @@ pub struct OutcomeRow {
     pub touch_template: Option<String>,
     pub touch_policy: Option<String>,
     pub touch_version: Option<String>,
+    /// `experiment/arm` of the decision behind the last touch, if it was made in one.
+    pub touch_arm: Option<String>,
     /// Seconds from the last touch to the outcome.
     pub after_touch: Option<i64>,
     /// The steps of every contact in the window, oldest first.
@@ -67,8 +69,8 @@ pub(super) async fn record(
     // Messages about this invoice that left in the window, the latest last;
     // a reminder that rode in another invoice's message counts for its own invoice.
     let contacts = sqlx::query(
-        "SELECT o.step, o.channel, o.tone, o.template, o.done_at, d.plugin_name, d.plugin_version \
-         FROM outbox o LEFT JOIN decisions d ON d.id = o.decision_id \
+        "SELECT o.step, o.channel, o.tone, o.template, o.done_at, d.plugin_name, d.plugin_version, \
+         d.experiment || '/' || d.arm AS arm FROM outbox o LEFT JOIN decisions d ON d.id = o.decision_id \
          WHERE o.invoice_id = $1 AND o.state = 'sent' AND o.done_at IS NOT NULL AND o.done_at <= $2 AND o.done_at >= $3 \
          ORDER BY o.done_at, o.id",
     )
@@ -88,8 +90,8 @@ pub(super) async fn record(
     let touched_at: Option<i64> = last.map(|r| r.try_get("done_at")).transpose()?;
     sqlx::query(
         "INSERT INTO outcomes (invoice_id, customer_id, kind, at, recovered, currency, touch_step, touch_channel, \
-         touch_tone, touch_template, touch_policy, touch_version, after_touch, path) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+         touch_tone, touch_template, touch_policy, touch_version, touch_arm, after_touch, path) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(outcome.invoice_id)
     .bind(outcome.customer_id)
@@ -103,6 +105,7 @@ pub(super) async fn record(
     .bind(text("template")?)
     .bind(text("plugin_name")?)
     .bind(text("plugin_version")?)
+    .bind(text("arm")?)
     .bind(touched_at.map(|t| outcome.at - t))
     .bind(serde_json::to_string(&path)?)
     .execute(&mut **tx)
@@ -114,6 +117,7 @@ pub(super) async fn record(
 #[derive(Debug, Clone, PartialEq)]
 pub struct SentRow {
     pub invoice_id: String,
+    pub customer_id: String,
     pub at: i64,
     pub step: String,
     pub channel: Option<String>,
@@ -121,6 +125,8 @@ pub struct SentRow {
     pub template: Option<String>,
     pub policy: Option<String>,
     pub version: Option<String>,
+    /// `experiment/arm` of its decision, if it was made in one.
+    pub arm: Option<String>,
 }
 
 /// An invoice as a report counts it: what it is worth and where it stands now.
@@ -140,7 +146,8 @@ impl Store {
     /// Messages that left between two times (inclusive), with their decision's policy.
     pub async fn sent_between(&self, from: i64, to: i64) -> anyhow::Result<Vec<SentRow>> {
         let rows = sqlx::query(
-            "SELECT o.invoice_id, o.done_at, o.step, o.channel, o.tone, o.template, d.plugin_name, d.plugin_version \
+            "SELECT o.invoice_id, o.customer_id, o.done_at, o.step, o.channel, o.tone, o.template, d.plugin_name, \
+             d.plugin_version, d.experiment || '/' || d.arm AS arm \
              FROM outbox o LEFT JOIN decisions d ON d.id = o.decision_id \
              WHERE o.state = 'sent' AND o.done_at >= $1 AND o.done_at <= $2 ORDER BY o.done_at, o.id",
         )
@@ -152,6 +159,7 @@ impl Store {
             .map(|r| {
                 Ok(SentRow {
                     invoice_id: r.try_get("invoice_id")?,
+                    customer_id: r.try_get("customer_id")?,
                     at: r.try_get("done_at")?,
                     step: r.try_get("step")?,
                     channel: r.try_get("channel")?,
@@ -159,7 +167,19 @@ impl Store {
                     template: r.try_get("template")?,
                     policy: r.try_get("plugin_name")?,
                     version: r.try_get("plugin_version")?,
+                    arm: r.try_get("arm")?,
                 })
+            })
+            .collect()
+    }
+
+    /// Each customer's segment and locale, by id, for a report's breakdowns.
+    pub async fn customer_labels(&self) -> anyhow::Result<std::collections::HashMap<String, (String, String)>> {
+        let rows = sqlx::query("SELECT data FROM customers").fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                let c: crate::invoice::Customer = serde_json::from_str(&r.try_get::<String, _>("data")?)?;
+                Ok((c.id, (c.segment, c.locale)))
             })
             .collect()
     }
@@ -205,6 +225,7 @@ impl Store {
                     touch_template: r.try_get("touch_template")?,
                     touch_policy: r.try_get("touch_policy")?,
                     touch_version: r.try_get("touch_version")?,
+                    touch_arm: r.try_get("touch_arm")?,
                     after_touch: r.try_get("after_touch")?,
                     path: serde_json::from_str(&r.try_get::<String, _>("path")?)?,
                 })
