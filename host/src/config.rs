@@ -38,6 +38,9 @@ pub struct Config {
     /// How outcomes are tied to the contacts before them, and what a message costs.
     #[serde(default)]
     pub outcomes: Outcomes,
+    /// Where the operator is told of failed payments, recoveries, failing policies and relays.
+    #[serde(default)]
+    pub alerts: Alerts,
     #[serde(default)]
     pub serve: Serve,
     /// Secrets by name: the value, or `env:NAME` to read it from the environment.
@@ -398,6 +401,33 @@ pub struct Outcomes {
     pub costs: BTreeMap<String, i64>,
 }
 
+/// `[alerts]`: signed JSON to the operator's URL (and a log line each).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alerts {
+    pub url: Option<String>,
+    /// The secret (from `[secrets]`) that signs them.
+    #[serde(default = "alerts_secret")]
+    pub secret: String,
+    /// Invoices a policy failed on in one tick that make an alert.
+    #[serde(default = "plugin_errors")]
+    pub plugin_errors: usize,
+}
+
+fn alerts_secret() -> String {
+    "alerts_signing".into()
+}
+
+fn plugin_errors() -> usize {
+    10
+}
+
+impl Default for Alerts {
+    fn default() -> Self {
+        Alerts { url: None, secret: alerts_secret(), plugin_errors: plugin_errors() }
+    }
+}
+
 fn attribution_days() -> i64 {
     crate::store::ATTRIBUTION_DAYS
 }
@@ -457,6 +487,16 @@ impl Config {
         }
         if let Some((channel, _)) = config.outcomes.costs.iter().find(|(_, cost)| **cost < 0) {
             return Err(bad(format!("outcomes.costs.{channel}: a cost cannot be negative")));
+        }
+        if let Some(url) = &config.alerts.url {
+            let parsed = url::Url::parse(url).map_err(|e| bad(format!("alerts.url: {url:?} is not a URL ({e})")))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+                return Err(bad(format!("alerts.url: {url:?} must be an http(s) URL with a host")));
+            }
+            config.secret(&config.alerts.secret).map_err(|e| bad(format!("alerts.secret: {}", e.reason)))?;
+        }
+        if config.alerts.plugin_errors == 0 {
+            return Err(bad("alerts.plugin_errors: must be at least 1".into()));
         }
         if config.sending.claim_seconds < 1 {
             return Err(bad("sending.claim_seconds: must be at least 1".into()));

@@ -71,8 +71,9 @@ impl Runtime {
         for (key, value) in settings {
             table.insert(key.clone(), toml::Value::String(value.clone()));
         }
-        // Nothing reaches a relay or a folder of the operator's.
+        // Nothing reaches a relay, a folder or an alert hook of the operator's.
         config.email.smtp_url = None;
+        config.alerts.url = None;
         config.email.outbox_dir = Some(dir.join("outbox"));
         config.escalations.handover_dir = Some(dir.join("handovers"));
         for channel in config.channels.values_mut() {
@@ -129,10 +130,10 @@ impl Runtime {
         };
         let batch = catalog.sandbox().limits().batch_size;
         let sender = config.sender().map_err(bad)?;
-        let store =
-            Store::open(&db.display().to_string()).await?.with_attribution_days(config.outcomes.attribution_days);
-        // Workers on this machine see each other stop through lock files beside
-        // a SQLite database; elsewhere a stopped worker's claims come back with their lease.
+        let store = Store::open(&db.display().to_string())
+            .await?
+            .with_attribution_days(config.outcomes.attribution_days)
+            .with_alerts(config.alerts.url.is_some());
         // Experiments running on the store serve their segments, each customer in their arm.
         for e in store.running_experiments().await? {
             let mut arms = vec![];
@@ -142,6 +143,8 @@ impl Runtime {
             }
             policies.experiments.push(crate::experiment::Running { name: e.name, segment: e.segment, arms });
         }
+        // Workers on this machine see each other stop through lock files beside
+        // a SQLite database; elsewhere a stopped worker's claims come back with their lease.
         let registry = (!dry_run && !db.to_str().is_some_and(|d| d.contains("://"))).then(|| beside.join(".workers"));
         let worker = crate::deliver::Worker::new(registry).context("registering this worker")?;
         let config = Arc::new(config);
@@ -217,6 +220,10 @@ impl Runtime {
         let decided = self.decide(now, dry_run).await?;
         let mut delivered = self.delivery.run(&self.store, now, dry_run).await?;
         self.delivery.carry_out(&self.store, now, dry_run, &mut delivered).await?;
+        if !dry_run {
+            self.delivery.raise_tick_alerts(&self.store, &decided.errors, &delivered, now).await?;
+            self.delivery.send_alerts(&self.store, now).await?;
+        }
         Ok(TickReport { at: now, dry_run, decided, delivered })
     }
 }

@@ -2,6 +2,7 @@
 //! plugins/, examples/custom-policy), the real sandbox and the real binary.
 
 mod actions;
+mod alerts;
 mod api_limits;
 mod channels;
 mod claims;

@@ -220,7 +220,7 @@ impl Delivery {
             "reason": if what == REINSTATE { "the invoice is paid".into() } else { payload["escalate"]["reason"].clone() },
             "at": now.to_rfc3339(),
         });
-        self.post_signed(url, &config.service_secret, &body, row, now).await.result(row, now)
+        self.post_signed(url, &config.service_secret, &body, &row.key(), now).await.result(row, now)
     }
 
     /// Posts signed JSON to someone's system, off the async threads. Only a
@@ -231,7 +231,7 @@ impl Delivery {
         url: &str,
         secret_name: &str,
         body: &serde_json::Value,
-        row: &OutboxRow,
+        key: &str,
         now: DateTime<Utc>,
     ) -> Posted {
         let secret = match self.config.secret(secret_name) {
@@ -240,7 +240,7 @@ impl Delivery {
         };
         if let Some(capture) = &self.capture {
             let item = Captured {
-                key: row.key(),
+                key: key.to_string(),
                 channel: "post".into(),
                 at: now.timestamp(),
                 subject: url.to_string(),
@@ -249,7 +249,7 @@ impl Delivery {
             capture.keep(item);
             return Posted::Acknowledged(format!("{url}: {}", KEPT));
         }
-        let (url, body, key) = (url.to_string(), body.to_string(), row.key());
+        let (url, body, key) = (url.to_string(), body.to_string(), key.to_string());
         let t = now.timestamp().max(0) as u64;
         let post = move || {
             let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(15)).redirects(0).build();

@@ -119,7 +119,7 @@ impl Delivery {
         let escalations = &self.config.escalations;
         let mut posted = None;
         if let Some(url) = &escalations.handover_url {
-            match self.post_signed(url, &escalations.handover_secret, &document, row, now).await {
+            match self.post_signed(url, &escalations.handover_secret, &document, &row.key(), now).await {
                 Posted::Acknowledged(answer) => posted = Some(answer),
                 other => return Ok(other.result(row, now)),
             }

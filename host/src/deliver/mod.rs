@@ -7,6 +7,7 @@
 //! and the operator's `[sending] uncertain` decides what becomes of them.
 
 mod actions;
+mod alerts;
 mod compose;
 mod handover;
 pub mod mail;

@@ -54,7 +54,7 @@ impl Store {
             return Ok(());
         }
         if let Some(event) = &settled.event {
-            apply_event_in(&mut tx, &row.invoice_id, event, now, self.attribution_days).await?;
+            apply_event_in(&mut tx, &row.invoice_id, event, now, (self.attribution_days, self.alerts)).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -162,8 +162,14 @@ impl Store {
         if claimed.rows_affected() != 1 {
             return Err(refuse(format!("invoice {invoice_id} is already on a payment plan, or no longer open")));
         }
-        apply_event_in(&mut tx, invoice_id, &Event::PlanAccepted { plan: plan.clone() }, now, self.attribution_days)
-            .await?;
+        apply_event_in(
+            &mut tx,
+            invoice_id,
+            &Event::PlanAccepted { plan: plan.clone() },
+            now,
+            (self.attribution_days, self.alerts),
+        )
+        .await?;
         for i in &plan.instalments {
             let remind_from = (i.due - chrono::Days::new(INSTALMENT_NOTICE_DAYS)).and_time(chrono::NaiveTime::MIN);
             let payload = serde_json::json!({ "instalment": { "number": i.number, "plan": plan.step } });

@@ -200,6 +200,24 @@ ALTER TABLE decisions ADD COLUMN experiment TEXT;
 ALTER TABLE decisions ADD COLUMN arm TEXT;
 CREATE INDEX decisions_experiment ON decisions (experiment, arm)
 "#;
+    let alerts = format!(
+        r#"
+-- What the operator is told (a failed payment, a recovery, a failing policy
+-- or relay), written with what caused it and posted, signed, once.
+CREATE TABLE alerts (
+    id {serial},
+    kind TEXT NOT NULL,
+    invoice_id TEXT,
+    at BIGINT NOT NULL,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    not_before BIGINT NOT NULL,
+    reason TEXT
+);
+CREATE INDEX alerts_pending ON alerts (state, not_before)
+"#
+    );
     vec![
         (1, split(&init)),
         (2, split(tasks)),
@@ -210,6 +228,7 @@ CREATE INDEX decisions_experiment ON decisions (experiment, arm)
         (7, split(scopes)),
         (8, split(&outcomes)),
         (9, split(experiments)),
+        (10, split(&alerts)),
     ]
 }
 

@@ -4,6 +4,7 @@
 
 mod actions;
 mod admin;
+mod alerts;
 mod decisions;
 mod experiments;
 mod migrations;
@@ -12,6 +13,7 @@ mod outcomes;
 mod stripe;
 
 pub use actions::{CannotAccept, REINSTATE, Settled};
+pub use alerts::AlertRow;
 pub use experiments::{CannotStart, ExperimentRow};
 pub use outbox::{OutboxKind, OutboxState, Settle, Tried, UNCERTAIN, minute, outbox_key};
 pub use outcomes::{ATTRIBUTION_DAYS, OutcomeRow, Receivable, SentRow};
@@ -41,6 +43,8 @@ pub struct Store {
     postgres: bool,
     /// Days before an outcome in which a contact counts as its cause.
     attribution_days: i64,
+    /// Whether alerts are written (an alerts URL is configured).
+    alerts: bool,
 }
 
 /// An outbox row: one step of one invoice, from decision to delivery.
@@ -206,7 +210,7 @@ impl Store {
             .connect_with(options)
             .await
             .with_context(|| format!("opening the database {location}"))?;
-        let store = Store { pool, postgres, attribution_days: outcomes::ATTRIBUTION_DAYS };
+        let store = Store { pool, postgres, attribution_days: outcomes::ATTRIBUTION_DAYS, alerts: false };
         store.migrate(postgres).await?;
         Ok(store)
     }
@@ -355,8 +359,9 @@ impl Store {
                     at,
                     recovered: if kind == "paid" || kind == "payment-recorded" { recovered.max(0) } else { 0 },
                     currency: &inv.currency,
+                    detail: &detail,
                 };
-                outcomes::record(&mut tx, outcome, self.attribution_days).await?;
+                outcomes::record(&mut tx, outcome, (self.attribution_days, self.alerts)).await?;
             }
         }
         tx.commit().await?;
@@ -366,7 +371,7 @@ impl Store {
     /// Applies an event to an invoice (and its customer), records it and wakes the invoice.
     pub async fn apply_event(&self, invoice_id: &str, event: &Event, now: DateTime<Utc>) -> anyhow::Result<String> {
         let mut tx = self.pool.begin().await?;
-        let what = apply_event_in(&mut tx, invoice_id, event, now, self.attribution_days).await?;
+        let what = apply_event_in(&mut tx, invoice_id, event, now, (self.attribution_days, self.alerts)).await?;
         tx.commit().await?;
         Ok(what)
     }
@@ -480,7 +485,7 @@ async fn apply_event_in(
     invoice_id: &str,
     event: &Event,
     now: DateTime<Utc>,
-    attribution_days: i64,
+    facts: (i64, bool),
 ) -> anyhow::Result<String> {
     let row = sqlx::query("SELECT i.data AS invoice, c.data AS customer FROM invoices i JOIN customers c ON c.id = i.customer_id WHERE i.id = $1")
         .bind(invoice_id)
@@ -517,8 +522,9 @@ async fn apply_event_in(
         at,
         recovered: (invoice.amount_paid - paid_before).max(0),
         currency: &invoice.currency,
+        detail: &what,
     };
-    outcomes::record(tx, outcome, attribution_days).await?;
+    outcomes::record(tx, outcome, facts).await?;
     // Paid or voided: nothing is owed, a suspended service comes back.
     if was == InvoiceStatus::Open && matches!(invoice.status, InvoiceStatus::Paid | InvoiceStatus::Void) {
         actions::reinstate_after_payment(tx, invoice_id, at).await?;

@@ -57,15 +57,32 @@ pub(super) struct NewOutcome<'a> {
     pub at: i64,
     pub recovered: i64,
     pub currency: &'a str,
+    /// The event's words (a decline code, what was received).
+    pub detail: &'a str,
 }
 
-/// Records the outcome an event stands for (nothing for other events).
+/// Records the outcome an event stands for (nothing for other events), and
+/// with `alerts`, the alert a failed payment or a recovery makes.
 pub(super) async fn record(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     outcome: NewOutcome<'_>,
-    window_days: i64,
+    (window_days, alerts): (i64, bool),
 ) -> anyhow::Result<()> {
+    let alert = |kind: &str| {
+        serde_json::json!({
+            "type": kind, "invoice_id": outcome.invoice_id, "customer_id": outcome.customer_id,
+            "detail": outcome.detail, "recovered": outcome.recovered, "currency": outcome.currency,
+            "at": chrono::DateTime::from_timestamp(outcome.at, 0).map(|t| t.to_rfc3339()),
+        })
+    };
+    if alerts && outcome.event_kind == "payment-failed" {
+        super::alerts::raise_in(tx, "payment-failed", Some(outcome.invoice_id), outcome.at, &alert("payment-failed"))
+            .await?;
+    }
     let Some(kind) = outcome_kind(outcome.event_kind) else { return Ok(()) };
+    if alerts && kind == "paid" {
+        super::alerts::raise_in(tx, "recovered", Some(outcome.invoice_id), outcome.at, &alert("recovered")).await?;
+    }
     // Messages about this invoice that left in the window, the latest last;
     // a reminder that rode in another invoice's message counts for its own invoice.
     let contacts = sqlx::query(
