@@ -15,6 +15,7 @@ fn simulate(policy: &str, file: &str, from: &str, to: &str) -> Vec<Timeline> {
         tick: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
         settings: Default::default(),
         progress: None,
+        responses: None,
     };
     // A PEC provider, as a business sending formal notices has one.
     let mut config = Config::default();

@@ -24,6 +24,7 @@ mod pages;
 mod payments;
 mod pipeline;
 mod plans;
+mod responses;
 mod sandbox_limits;
 mod serve;
 mod smtp;

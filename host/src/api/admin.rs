@@ -310,6 +310,7 @@ pub async fn simulate(State(app): State<Arc<App>>, headers: HeaderMap, body: Byt
         tick: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
         settings: request.settings,
         progress: None,
+        responses: None,
     };
     let id = policy.id.clone();
     let config = app.runtime.config().clone();

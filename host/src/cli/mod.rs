@@ -72,6 +72,10 @@ pub enum Command {
         /// A policy setting, KEY=VALUE (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         settings: Vec<String>,
+        /// A response model (TOML): customers pay after messages as it says, seeded, so a
+        /// policy's recovery can be forecast.
+        #[arg(long, value_name = "MODEL")]
+        responses: Option<PathBuf>,
         /// Print one JSON document instead of tables.
         #[arg(long)]
         json: bool,
@@ -330,8 +334,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             };
             tokio()?.block_on(demo::run(&dir, days, config, catalog))?;
         }
-        Command::Simulate { file, policy, from, to, tick, settings, json } => {
+        Command::Simulate { file, policy, from, to, tick, settings, responses, json } => {
             let settings = parse_settings(&settings)?;
+            let responses = responses.map(|m| simulate::ResponseModel::load(&m).map_err(BadUsage)).transpose()?;
             let data = intake::read_dataset(&file)?;
             let policy = catalog.policy(&policy)?;
             let from = match from {
@@ -349,17 +354,20 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let days = (to - from).num_days() as u64 + 1;
             let progress = Some(progress::bar(days, "simulating").with_message("setting up a scratch run"));
-            let opts = simulate::Options { from, to, tick, settings, progress };
+            let opts = simulate::Options { from, to, tick, settings, progress, responses };
             let id = policy.id.clone();
             let run = simulate::run(config()?, &mut catalog, policy, data, &opts);
             let simulation = tokio()?.block_on(run)?;
             if json {
                 let doc = serde_json::json!({
-                    "policy": id, "from": from, "to": to, "ticks": simulation.ticks, "timelines": simulation.timelines
+                    "policy": id, "from": from, "to": to, "summary": simulation.summary,
+                    "ticks": simulation.ticks, "timelines": simulation.timelines
                 });
                 printed(out!("{}", serde_json::to_string_pretty(&doc)?).map_err(Into::into))?;
             } else {
                 printed(print_timelines(&id, from, to, &simulation.timelines))?;
+                let summary: Vec<String> = simulation.summary.iter().map(|(k, n)| format!("{n} {k}")).collect();
+                printed(out!("at the end: {}", summary.join(", ")).map_err(Into::into))?;
             }
             if simulation.plugin_errors > 0 {
                 return Err(PluginErrors(simulation.plugin_errors).into());

@@ -61,6 +61,15 @@ pub struct ScriptedEvent {
     pub invoice_id: String,
     pub on: NaiveDate,
     pub event: Event,
+    /// Drawn from a response model in a simulation, not written in the file.
+    pub modelled: bool,
+}
+
+impl ScriptedEvent {
+    /// An event a simulation's response model drew.
+    pub fn modelled(invoice_id: &str, on: NaiveDate, event: Event) -> Self {
+        ScriptedEvent { invoice_id: invoice_id.to_string(), on, event, modelled: true }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -475,7 +484,7 @@ fn check_dataset(
         }
         let event = fields::event(&e).map_err(|bad| check.bad(&at, &bad.field, bad.reason)).ok();
         if let (Some(invoice_id), Some(on), Some(event)) = (invoice, on, event) {
-            data.events.push(ScriptedEvent { invoice_id, on, event });
+            data.events.push(ScriptedEvent { invoice_id, on, event, modelled: false });
         }
     }
 

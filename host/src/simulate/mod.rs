@@ -7,6 +7,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+pub use responses::ResponseModel;
+
+mod responses;
+
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -14,7 +18,7 @@ use serde_json::Value;
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::intake::Dataset;
-use crate::invoice::InvoiceStatus;
+use crate::invoice::{Event, InvoiceStatus};
 use crate::money::format_money;
 use crate::runtime::Runtime;
 use crate::sandbox::{Capture, Plugin};
@@ -29,6 +33,8 @@ pub struct Options {
     pub settings: BTreeMap<String, String>,
     /// Moved on once a simulated day, its message the date; finished after the last.
     pub progress: Option<indicatif::ProgressBar>,
+    /// How customers answer messages (`--responses`): their payments happen in the run.
+    pub responses: Option<ResponseModel>,
 }
 
 /// One line of an invoice's timeline.
@@ -110,6 +116,8 @@ pub struct Simulation {
     pub timelines: Vec<Timeline>,
     /// Invoices the policy failed on, counted once per tick.
     pub plugin_errors: usize,
+    /// Invoices by where they stand at the end: `paid`, `open`, `closed`...
+    pub summary: BTreeMap<String, usize>,
 }
 
 /// Ticks beyond the daily one in a day, at most: enough for every timezone's window.
@@ -129,7 +137,9 @@ pub async fn run(
     let runtime = Runtime::simulation(scratch.path(), config, catalog, policy, &opts.settings, capture.clone()).await?;
     let store = runtime.store();
     let start = opts.from.and_time(NaiveTime::MIN).and_utc();
-    let events = data.events.clone();
+    let mut events = data.events.clone();
+    let due: HashMap<&str, NaiveDate> = data.invoices.iter().map(|i| (i.id.as_str(), i.due)).collect();
+    let (mut answered, mut last_tick) = (responses::Answered::default(), i64::MIN);
     store.import(&Dataset { events: vec![], ..data.clone() }, start).await?;
 
     let (mut ticks, mut plugin_errors) = (vec![], 0);
@@ -144,6 +154,11 @@ pub async fn run(
         let now = day.and_time(opts.tick).and_utc();
         // Scripted events happen just before the day's tick.
         for e in events.iter().filter(|e| e.on == day) {
+            // A modelled payment of an invoice no longer open (paid, closed by the policy) does not happen.
+            if e.modelled && !store.invoice(&e.invoice_id).await?.is_some_and(|(i, _)| i.status == InvoiceStatus::Open)
+            {
+                continue;
+            }
             store.apply_event(&e.invoice_id, &e.event, now).await?;
         }
         let next_day = now + chrono::Days::new(1);
@@ -151,6 +166,17 @@ pub async fn run(
         while let Some(t) = at {
             plugin_errors += runtime.tick(t, false).await?.decided.plugin_errors;
             ticks.push(t);
+            if let Some(model) = &opts.responses {
+                for sent in store.sent_between(last_tick + 1, t.timestamp()).await? {
+                    let Some(&due) = due.get(sent.invoice_id.as_str()) else { continue };
+                    if let Some(on) = model.answer(&sent, due).filter(|on| *on <= opts.to)
+                        && answered.first(&sent.invoice_id)
+                    {
+                        events.push(crate::intake::ScriptedEvent::modelled(&sent.invoice_id, on, Event::Paid));
+                    }
+                }
+                last_tick = t.timestamp();
+            }
             let extra = ticks.iter().rev().take_while(|x| x.date_naive() == day).count();
             at = store
                 .next_waiting(t.timestamp())
@@ -178,7 +204,11 @@ pub async fn run(
         }
         timelines.push(t);
     }
-    Ok(Simulation { ticks, timelines, plugin_errors })
+    let mut summary = BTreeMap::new();
+    for t in &timelines {
+        *summary.entry(t.outcome.split(" (").next().unwrap_or_default().to_string()).or_default() += 1;
+    }
+    Ok(Simulation { ticks, timelines, plugin_errors, summary })
 }
 
 /// An invoice's timeline, read from the scratch run's history.
