@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::invoice::InvoiceStatus;
-use crate::store::{OutcomeRow, Receivable, SentRow};
+use crate::store::{OutcomeRow, Receivable, RetryRow, SentRow};
 
 /// What a report can be broken down by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -168,6 +168,9 @@ pub struct Report {
     pub lines: Vec<Line>,
     /// Messages sent to the invoices recovered, per invoice recovered.
     pub messages_per_recovered: Option<f64>,
+    /// Payment retries: (tried, paid) by the decline code they answered, and by attempt.
+    pub retries_by_decline_code: BTreeMap<String, (usize, usize)>,
+    pub retries_by_attempt: BTreeMap<u32, (usize, usize)>,
     /// Messages per channel and what they cost (`[outcomes] costs`, minor units).
     pub cost_per_channel: BTreeMap<String, (usize, i64)>,
     pub receivables: Receivables,
@@ -187,7 +190,23 @@ pub async fn from_store(
     let outcomes = store.outcomes(start, i64::MAX).await?;
     let invoices = store.receivables().await?;
     let labels = store.customer_labels().await?;
-    Ok(report(&sent, &outcomes, &invoices, &labels, by, costs, (from, to)))
+    let mut r = report(&sent, &outcomes, &invoices, &labels, by, costs, (from, to));
+    (r.retries_by_decline_code, r.retries_by_attempt) = retries(&store.retries_between(start, end).await?);
+    Ok(r)
+}
+
+/// Retries tried and paid, by decline code and by attempt.
+pub fn retries(rows: &[RetryRow]) -> (BTreeMap<String, (usize, usize)>, BTreeMap<u32, (usize, usize)>) {
+    let (mut by_code, mut by_attempt): (BTreeMap<String, (usize, usize)>, BTreeMap<u32, (usize, usize)>) =
+        Default::default();
+    for r in rows {
+        let code = r.decline_code.clone().unwrap_or_else(|| "-".into());
+        for entry in [by_code.entry(code).or_default(), by_attempt.entry(r.attempt).or_default()] {
+            entry.0 += 1;
+            entry.1 += usize::from(r.paid);
+        }
+    }
+    (by_code, by_attempt)
 }
 
 /// The report over the messages and outcomes of a period. `outcomes` may
@@ -241,6 +260,8 @@ pub fn report(
         by: by.to_vec(),
         lines,
         messages_per_recovered,
+        retries_by_decline_code: BTreeMap::new(),
+        retries_by_attempt: BTreeMap::new(),
         cost_per_channel,
         receivables: receivables_at(invoices, all_outcomes, (from, to)),
     }
@@ -441,6 +462,27 @@ mod tests {
         );
         // 850 owed over 550 invoiced in October (b, c, e), times its 31 days: 47.9.
         assert_eq!(r.receivables.dso_days["EUR"], 47.9);
+    }
+
+    #[test]
+    fn retries_are_counted_by_the_decline_they_answered_and_by_attempt() {
+        let row = |code: &str, attempt, paid| RetryRow { decline_code: Some(code.into()), attempt, paid };
+        let rows = [
+            row("insufficient_funds", 1, false),
+            row("insufficient_funds", 2, true),
+            row("expired_card", 1, false),
+            RetryRow { decline_code: None, attempt: 1, paid: true },
+        ];
+        let (by_code, by_attempt) = retries(&rows);
+        assert_eq!(
+            by_code,
+            BTreeMap::from([
+                ("-".into(), (1, 1)),
+                ("expired_card".into(), (1, 0)),
+                ("insufficient_funds".into(), (2, 1))
+            ])
+        );
+        assert_eq!(by_attempt, BTreeMap::from([(1, (3, 1)), (2, (1, 1))]));
     }
 
     #[test]

@@ -64,6 +64,7 @@ pub fn carry_out(d: &mut NewDecision, due: &DueInvoice, decision: &Decision, now
     let mut next = decision.next_review;
     let mut reminded = false;
     let mut steps: Vec<String> = due.outbox.iter().map(|o| o.step.clone()).collect();
+    let mut retries = due.outbox.iter().filter(|o| o.kind == OutboxKind::RetryPayment).count();
     for action in &decision.actions {
         match action {
             Action::Pause(until) => next = Some(next.map_or(*until, |n| n.max(*until))),
@@ -135,6 +136,13 @@ pub fn carry_out(d: &mut NewDecision, due: &DueInvoice, decision: &Decision, now
                 row.template = Some(r.template.clone());
                 row.tone = Some(r.tone.name().to_string());
                 row.deadline = r.deadline;
+            }
+            // What the retry answers, for the report's success by decline code and by attempt.
+            Action::RetryPayment { .. } => {
+                retries += 1;
+                let code = due.invoice.payment_failure.as_ref().map(|f| f.decline_code.clone());
+                payload["decline_code"] = serde_json::json!(code);
+                payload["attempt"] = serde_json::json!(retries);
             }
             // A plan offer is a message of its own, listing the instalments the host worked out.
             Action::OfferPlan(p) if state == OutboxState::Pending => match offered_plan(&due.invoice, p) {

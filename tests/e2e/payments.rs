@@ -91,6 +91,12 @@ fn a_retry_pays_a_soft_decline_is_tried_again_and_a_hard_one_never() {
     let hard = site.json(&["history", "in_hard"]);
     let events = hard["events"].as_array().unwrap();
     assert!(events.iter().any(|e| e["detail"].as_str().unwrap().contains("stolen_card")), "{hard}");
+
+    // The report: five retries, all answering insufficient funds; the first
+    // attempts (three invoices) paid once, the second and third never.
+    let report = site.json(&["report", "--from", "2026-10-01", "--to", "2026-10-12"]);
+    assert_eq!(report["retries_by_decline_code"], serde_json::json!({"insufficient_funds": [5, 1]}), "{report}");
+    assert_eq!(report["retries_by_attempt"], serde_json::json!({"1": [3, 1], "2": [1, 0], "3": [1, 0]}));
 }
 
 #[test]

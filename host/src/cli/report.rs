@@ -99,6 +99,16 @@ fn print(r: &Report) -> anyhow::Result<()> {
         }
         out!("{table}")?;
     }
+    if !r.retries_by_attempt.is_empty() {
+        let mut table = Table::new();
+        table.load_preset(UTF8_FULL_CONDENSED).set_header(["payment retries", "tried", "paid", "success"]);
+        let rows = r.retries_by_decline_code.iter().map(|(code, n)| (format!("after {code}"), *n));
+        let rows = rows.chain(r.retries_by_attempt.iter().map(|(attempt, n)| (format!("attempt {attempt}"), *n)));
+        for (what, (tried, paid)) in rows {
+            table.add_row([what, tried.to_string(), paid.to_string(), percent(paid as f64 / tried.max(1) as f64)]);
+        }
+        out!("{table}")?;
+    }
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_header(["channel", "messages", "cost"]);
     for (channel, (messages, cost)) in &r.cost_per_channel {

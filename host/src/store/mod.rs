@@ -16,7 +16,7 @@ pub use actions::{CannotAccept, REINSTATE, Settled};
 pub use alerts::AlertRow;
 pub use experiments::{CannotStart, ExperimentRow};
 pub use outbox::{OutboxKind, OutboxState, Settle, Tried, UNCERTAIN, minute, outbox_key};
-pub use outcomes::{ATTRIBUTION_DAYS, OutcomeRow, Receivable, SentRow};
+pub use outcomes::{ATTRIBUTION_DAYS, OutcomeRow, Receivable, RetryRow, SentRow};
 pub use stripe::StripeGate;
 
 /// What a reminder sent inside another invoice's message has as its receipt,

@@ -159,7 +159,40 @@ pub struct Receivable {
     pub status: crate::invoice::InvoiceStatus,
 }
 
+/// A payment retry carried out: the decline it answered, its place among the
+/// invoice's retries, and whether it was paid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryRow {
+    pub decline_code: Option<String>,
+    pub attempt: u32,
+    pub paid: bool,
+}
+
 impl Store {
+    /// Payment retries settled between two times (inclusive): paid, or declined.
+    pub async fn retries_between(&self, from: i64, to: i64) -> anyhow::Result<Vec<RetryRow>> {
+        let rows = sqlx::query(
+            "SELECT payload, state, reason FROM outbox WHERE kind = 'retry-payment' AND state IN ('done', 'failed') \
+             AND done_at >= $1 AND done_at <= $2 ORDER BY id",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let payload: serde_json::Value = serde_json::from_str(&r.try_get::<String, _>("payload")?)?;
+                let (state, reason): (String, Option<String>) = (r.try_get("state")?, r.try_get("reason")?);
+                Ok(RetryRow {
+                    decline_code: payload["decline_code"].as_str().map(str::to_string),
+                    attempt: payload["attempt"].as_u64().unwrap_or(0) as u32,
+                    // A charge that went through is done with the reason `paid` (or `paid in part`).
+                    paid: state == "done" && reason.is_some_and(|r| r.starts_with("paid")),
+                })
+            })
+            .collect()
+    }
+
     /// Messages that left between two times (inclusive), with their decision's policy.
     pub async fn sent_between(&self, from: i64, to: i64) -> anyhow::Result<Vec<SentRow>> {
         let rows = sqlx::query(
