@@ -169,8 +169,8 @@ pub struct Report {
     /// Messages sent to the invoices recovered, per invoice recovered.
     pub messages_per_recovered: Option<f64>,
     /// Payment retries: (tried, paid) by the decline code they answered, and by attempt.
-    pub retries_by_decline_code: BTreeMap<String, (usize, usize)>,
-    pub retries_by_attempt: BTreeMap<u32, (usize, usize)>,
+    pub retries_by_decline_code: TriedPaid<String>,
+    pub retries_by_attempt: TriedPaid<u32>,
     /// Messages per channel and what they cost (`[outcomes] costs`, minor units).
     pub cost_per_channel: BTreeMap<String, (usize, i64)>,
     pub receivables: Receivables,
@@ -195,10 +195,12 @@ pub async fn from_store(
     Ok(r)
 }
 
+/// (tried, paid) per key.
+pub type TriedPaid<K> = BTreeMap<K, (usize, usize)>;
+
 /// Retries tried and paid, by decline code and by attempt.
-pub fn retries(rows: &[RetryRow]) -> (BTreeMap<String, (usize, usize)>, BTreeMap<u32, (usize, usize)>) {
-    let (mut by_code, mut by_attempt): (BTreeMap<String, (usize, usize)>, BTreeMap<u32, (usize, usize)>) =
-        Default::default();
+pub fn retries(rows: &[RetryRow]) -> (TriedPaid<String>, TriedPaid<u32>) {
+    let (mut by_code, mut by_attempt): (TriedPaid<String>, TriedPaid<u32>) = Default::default();
     for r in rows {
         let code = r.decline_code.clone().unwrap_or_else(|| "-".into());
         for entry in [by_code.entry(code).or_default(), by_attempt.entry(r.attempt).or_default()] {
