@@ -135,6 +135,11 @@ pub struct Line {
     pub amount_dunned: BTreeMap<String, i64>,
     pub amount_recovered: BTreeMap<String, i64>,
     pub messages: usize,
+    /// Messages that failed for good (a bounce, a refused number) and their share.
+    pub bounced: usize,
+    pub bounce_rate: f64,
+    /// Opt-outs per invoice dunned.
+    pub opt_out_rate: f64,
     pub promised: usize,
     pub disputed: usize,
     pub opted_out: usize,
@@ -245,9 +250,10 @@ pub fn report(
 
     let recovered: BTreeSet<&str> =
         outcomes.iter().filter(|o| o.kind == "paid").map(|o| o.invoice_id.as_str()).collect();
-    let to_recovered = sent.iter().filter(|s| recovered.contains(s.invoice_id.as_str())).count();
+    let to_recovered = sent.iter().filter(|s| !s.bounced && recovered.contains(s.invoice_id.as_str())).count();
     let messages_per_recovered = (!recovered.is_empty()).then(|| to_recovered as f64 / recovered.len() as f64);
     let mut cost_per_channel: BTreeMap<String, (usize, i64)> = BTreeMap::new();
+    // A message handed over costs what the channel charges, even if it bounced.
     for s in sent {
         let channel = s.channel.clone().unwrap_or_else(|| "-".into());
         let cost = costs.get(&channel).copied().unwrap_or(0);
@@ -275,6 +281,9 @@ fn summarise(
     outcomes: &[&OutcomeRow],
     worth: &HashMap<&str, &Receivable>,
 ) -> Line {
+    let bounced = sent.iter().filter(|s| s.bounced).count();
+    let attempted = sent.len();
+    let sent: Vec<&SentRow> = sent.iter().copied().filter(|s| !s.bounced).collect();
     let dunned: BTreeSet<&str> = sent.iter().map(|s| s.invoice_id.as_str()).collect();
     let mut amount_dunned: BTreeMap<String, i64> = BTreeMap::new();
     for id in &dunned {
@@ -301,6 +310,9 @@ fn summarise(
         amount_dunned,
         amount_recovered,
         messages: sent.len(),
+        bounced,
+        bounce_rate: if attempted == 0 { 0.0 } else { bounced as f64 / attempted as f64 },
+        opt_out_rate: if dunned.is_empty() { 0.0 } else { count("opted-out") as f64 / dunned.len() as f64 },
         promised: count("promised"),
         disputed: count("disputed"),
         opted_out: count("opted-out"),
@@ -387,6 +399,7 @@ mod tests {
             policy: Some("b2b-standard".into()),
             version: Some("0.1.0".into()),
             arm: None,
+            bounced: false,
         }
     }
 
@@ -429,6 +442,8 @@ mod tests {
             sent("b", "2026-10-22", "overdue-7", "sms"),
             sent("d", "2026-10-03", "formal-notice", "pec"),
             sent("e", "2026-10-27", "overdue-7", "email"),
+            // An SMS to c that bounced: not a contact, but a bounce of its step.
+            SentRow { bounced: true, ..sent("c", "2026-10-28", "overdue-7", "sms") },
         ];
         let outcomes = [paid("a", "2026-10-20", 10_000, Some(("overdue-7", 8))), paid("e", "2026-11-05", 5_000, None)];
         let costs = BTreeMap::from([("sms".to_string(), 7), ("pec".to_string(), 50)]);
@@ -447,7 +462,9 @@ mod tests {
         assert_eq!((step("overdue-7").dunned, step("overdue-7").recovered), (3, 1));
         assert_eq!((step("pre-due").dunned, step("pre-due").recovered), (1, 0));
         assert_eq!((step("formal-notice").dunned, step("formal-notice").recovered), (1, 0));
-        assert_eq!(r.cost_per_channel["sms"], (1, 7));
+        assert_eq!((r.total.messages, r.total.bounced, r.total.bounce_rate), (5, 1, 1.0 / 6.0));
+        assert_eq!((step("overdue-7").bounced, step("overdue-7").bounce_rate), (1, 0.25));
+        assert_eq!(r.cost_per_channel["sms"], (2, 14));
         assert_eq!(r.cost_per_channel["pec"], (1, 50));
         assert_eq!(r.cost_per_channel["email"], (3, 0));
 

@@ -135,14 +135,7 @@ impl Runtime {
             .with_attribution_days(config.outcomes.attribution_days)
             .with_alerts(config.alerts.url.is_some());
         // Experiments running on the store serve their segments, each customer in their arm.
-        for e in store.running_experiments().await? {
-            let mut arms = vec![];
-            for arm in e.arms {
-                let plugin = catalog.policy(&arm.policy)?;
-                arms.push((arm, plugin));
-            }
-            policies.experiments.push(crate::experiment::Running { name: e.name, segment: e.segment, arms });
-        }
+        policies.experiments = running_experiments(&store, catalog).await?;
         // Workers on this machine see each other stop through lock files beside
         // a SQLite database; elsewhere a stopped worker's claims come back with their lease.
         let registry = (!dry_run && !db.to_str().is_some_and(|d| d.contains("://"))).then(|| beside.join(".workers"));
@@ -197,6 +190,20 @@ impl Runtime {
         self.delivery.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Takes up the experiments started or stopped since (the service does
+    /// before every tick); true if they changed.
+    pub async fn refresh_experiments(&self, catalog: &mut Catalog) -> anyhow::Result<bool> {
+        let now = running_experiments(&self.store, catalog).await?;
+        let names = |list: &[crate::experiment::Running]| -> Vec<(String, Vec<crate::experiment::Arm>)> {
+            list.iter().map(|e| (e.name.clone(), e.arms.iter().map(|(a, _)| a.clone()).collect())).collect()
+        };
+        if names(&now) == names(&self.policies().experiments) {
+            return Ok(false);
+        }
+        self.swap_policies(|p| p.experiments = now);
+        Ok(true)
+    }
+
     /// The policies now in force (a snapshot).
     pub fn policies(&self) -> Arc<Policies> {
         self.policies.read().expect("policies lock").clone()
@@ -226,6 +233,20 @@ impl Runtime {
         }
         Ok(TickReport { at: now, dry_run, decided, delivered })
     }
+}
+
+/// The experiments running on the store, with their arms' policies loaded.
+async fn running_experiments(store: &Store, catalog: &mut Catalog) -> anyhow::Result<Vec<crate::experiment::Running>> {
+    let mut out = vec![];
+    for e in store.running_experiments().await? {
+        let mut arms = vec![];
+        for arm in e.arms {
+            let plugin = catalog.policy(&arm.policy)?;
+            arms.push((arm, plugin));
+        }
+        out.push(crate::experiment::Running { name: e.name, segment: e.segment, arms });
+    }
+    Ok(out)
 }
 
 /// The folder for what is kept beside the database (outbox, letters, plugins):

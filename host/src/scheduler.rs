@@ -171,7 +171,16 @@ fn decide_page(
     let mut decisions = Vec::with_capacity(page.len());
     let mut shadows = vec![];
     for ((name, _, arm), (policy, invoices)) in groups {
-        let settings = config.settings_for(name);
+        let mut settings = config.settings_for(name);
+        // An arm's own settings go over the config's.
+        if let Some((experiment, arm)) = arm
+            && let Some(own) =
+                policies.experiments.iter().find(|e| e.name == experiment).and_then(|e| e.settings_of(arm))
+        {
+            settings.retain(|s| !own.contains_key(&s.key));
+            settings.extend(own.iter().map(|(key, value)| Setting { key: key.clone(), value: value.clone() }));
+            settings.sort();
+        }
         let histories: Vec<Vec<Contact>> = invoices.iter().map(|d| d.outbox.iter().map(contact_of).collect()).collect();
         let views: Vec<Review> = invoices
             .iter()

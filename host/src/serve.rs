@@ -129,6 +129,14 @@ async fn schedule(app: Arc<App>, every: Duration, folder: Option<PathBuf>, mut s
         if let Some(dir) = &folder {
             watch_folder(&app, dir, &mut seen).await;
         }
+        // Experiments started or stopped from the command line or the API apply from this tick.
+        match app.runtime.refresh_experiments(&mut *app.catalog.lock().await).await {
+            Ok(true) => tracing::info!("experiments changed; this tick uses them"),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "experiments could not be read; the tick keeps the ones it had")
+            }
+        }
         let started = Instant::now();
         match app.runtime.tick(Utc::now(), false).await {
             Ok(report) => app.metrics.record(&report, started.elapsed().as_secs_f64()),

@@ -33,18 +33,27 @@ fn forty(path: &std::path::Path) {
     std::fs::write(path, json!({"customers": customers, "invoices": invoices}).to_string()).unwrap();
 }
 
+/// The forty invoices imported into a database in `dir`; its path.
+fn forty_imported(dir: &std::path::Path) -> String {
+    let file = dir.join("forty.json");
+    forty(&file);
+    let db = dir.join("x.db").to_str().unwrap().to_string();
+    assert!(with_db(&db, &["import", file.to_str().unwrap(), "--at", "2026-09-20T00:00:00Z"]).status.success());
+    db
+}
+
+/// `sollecito --db DB ARGS...`
+fn with_db(db: &str, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["--db", db];
+    all.extend_from_slice(args);
+    sollecito(&all)
+}
+
 #[test]
 fn an_experiment_keeps_each_customer_in_one_arm_and_its_arm_can_be_promoted() {
     let dir = tempfile::tempdir().unwrap();
-    let (file, db) = (dir.path().join("forty.json"), dir.path().join("x.db"));
-    forty(&file);
-    let db = db.to_str().unwrap();
-    let run = |args: &[&str]| {
-        let mut all = vec!["--db", db];
-        all.extend_from_slice(args);
-        sollecito(&all)
-    };
-    assert!(run(&["import", file.to_str().unwrap(), "--at", "2026-09-20T00:00:00Z"]).status.success());
+    let db = forty_imported(dir.path());
+    let run = |args: &[&str]| with_db(&db, args);
     let arms = ["--arm", "control=b2b-standard:50", "--arm", "other=subscription-recovery"];
     let mut start = vec!["experiment", "start", "ladder", "--segment", "b2b"];
     start.extend_from_slice(&arms);
@@ -81,7 +90,7 @@ fn an_experiment_keeps_each_customer_in_one_arm_and_its_arm_can_be_promoted() {
         assert!(tick.status.success(), "{}", stderr(&tick));
     }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let store = rt.block_on(Store::open(db)).unwrap();
+    let store = rt.block_on(Store::open(&db)).unwrap();
     for i in 0..8 {
         rt.block_on(store.apply_event(&format!("x{i:02}"), &Event::Paid, at("2026-10-18T10:00:00Z"))).unwrap();
     }
@@ -118,7 +127,7 @@ fn an_experiment_keeps_each_customer_in_one_arm_and_its_arm_can_be_promoted() {
     assert!(promoted.status.success(), "{}", stderr(&promoted));
     let after: Value = serde_json::from_slice(&run(&["experiment", "status", "ladder", "--json"]).stdout).unwrap();
     assert_eq!(after["running"], false);
-    let store = rt.block_on(Store::open(db)).unwrap();
+    let store = rt.block_on(Store::open(&db)).unwrap();
     let active = rt.block_on(store.activations(sollecito::store::Scope::Segment)).unwrap();
     assert!(active.iter().any(|(segment, _, _)| segment == "b2b"), "{active:?}");
 }
@@ -151,5 +160,81 @@ fn reports_and_experiments_are_served_with_their_refusals() {
     assert_eq!((status, body["field"].as_str()), (404, Some("name")), "{body}");
     let (status, body) = svc.call("GET", "/v1/experiments/nope?min_effect=3", Some(TOKEN), "");
     assert_eq!((status, body["field"].as_str()), (422, Some("min_effect")), "{body}");
+    svc.terminate();
+}
+
+/// The same policy with other settings is an experiment too: the arm's
+/// settings go over the config's for its customers only.
+#[test]
+fn an_arm_can_be_the_same_policy_with_other_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = forty_imported(dir.path());
+    let run = |args: &[&str]| with_db(&db, args);
+    let start = |set: &str| {
+        let arms = ["--arm", "now=b2b-standard", "--arm", "later=b2b-standard", "--arm-set", set];
+        run(&[&["experiment", "start", "days", "--segment", "b2b"][..], &arms].concat())
+    };
+    let bad = start("nobody:soft_days=12");
+    assert!(stderr(&bad).contains("--arm-set \"nobody:soft_days=12\": no arm \"nobody\""), "{}", stderr(&bad));
+    let started = start("later:soft_days=12");
+    assert!(started.status.success(), "{}", stderr(&started));
+    assert!(stdout(&started).contains("later b2b-standard soft_days=12 (50%)"), "{}", stdout(&started));
+    // Due 1 October: overdue-7 is decided on the 8th in arm `now`, on the 13th in arm `later`.
+    for day in 5..=14 {
+        assert!(run(&["run", "--at", &format!("2026-10-{day:02}T09:00:00Z")]).status.success());
+    }
+    let (mut now, mut later) = (0, 0);
+    for i in 0..40 {
+        let history: Value = serde_json::from_slice(&run(&["history", &format!("x{i:02}"), "--json"]).stdout).unwrap();
+        let arm = history["decisions"][0]["arm"].as_str().unwrap().to_string();
+        assert!(history["decisions"].as_array().unwrap().iter().all(|d| d["arm"] == arm.as_str()), "x{i:02} moved");
+        let step = history["actions"].as_array().unwrap().iter().find(|a| a["step"] == "overdue-7").unwrap();
+        let decided = chrono::DateTime::from_timestamp(step["created_at"].as_i64().unwrap(), 0).unwrap();
+        let expected = if arm == "now" { "2026-10-08" } else { "2026-10-13" };
+        assert_eq!(decided.date_naive().to_string(), expected, "x{i:02} in {arm}");
+        if arm == "now" { now += 1 } else { later += 1 }
+    }
+    assert!(now > 5 && later > 5, "{now} {later}");
+}
+
+/// A running service takes up an experiment started from the command line at
+/// its next tick, without a restart.
+#[test]
+fn a_running_service_takes_up_an_experiment_at_its_next_tick() {
+    use crate::pipeline::Site;
+    use crate::serve::{Service, TOKEN, wait_for};
+    let site = Site::new();
+    let due = (chrono::Utc::now() - chrono::Days::new(10)).date_naive();
+    let text = std::fs::read_to_string({
+        let dir = site.path("gen");
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("forty.json");
+        forty(&file);
+        file
+    })
+    .unwrap()
+    .replace("2026-10-01", &due.to_string());
+    let data = site.write("data.json", &text);
+    site.ok(&["import", data.to_str().unwrap()]);
+    let svc = Service::start(&site, "");
+    let decided = |id: &str| -> Vec<Value> {
+        let (_, history) = svc.call("GET", &format!("/v1/invoices/{id}/history"), Some(TOKEN), "");
+        history["decisions"].as_array().cloned().unwrap_or_default()
+    };
+    wait_for("the first tick", || !decided("x00").is_empty());
+    assert!(decided("x00").iter().all(|d| d["arm"].is_null()));
+
+    site.ok(&["experiment", "start", "live", "--segment", "b2b", "--arm", "a=b2b-standard", "--arm", "b=b2b-standard"]);
+    // An event wakes the invoice: its next decision is made in its arm.
+    let (status, body) = svc.call(
+        "POST",
+        "/v1/invoices/x00/events",
+        Some(TOKEN),
+        r#"{"type": "promise-to-pay", "until": "2099-01-01"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    wait_for("a decision in an arm", || decided("x00").iter().any(|d| d["experiment"] == "live"));
+    let arm = decided("x00").into_iter().find(|d| d["experiment"] == "live").unwrap()["arm"].clone();
+    assert!(arm == "a" || arm == "b", "{arm}");
     svc.terminate();
 }

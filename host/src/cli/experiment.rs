@@ -21,13 +21,14 @@ async fn open(db: &Path) -> anyhow::Result<Store> {
 pub async fn start(
     db: &Path,
     catalog: &mut Catalog,
-    name: &str,
-    segment: &str,
+    (name, segment): (&str, &str),
     specs: &[String],
+    arm_settings: &[String],
 ) -> anyhow::Result<()> {
     crate::names::check("NAME", name).map_err(BadUsage)?;
     crate::names::check("--segment", segment).map_err(BadUsage)?;
     let mut arms = experiment::parse_arms(specs).map_err(BadUsage)?;
+    experiment::set_arm_settings(&mut arms, arm_settings).map_err(BadUsage)?;
     // Each arm's policy must load now, not at the next tick; a file is kept by its full path.
     for arm in &mut arms {
         let plugin = catalog.policy(&arm.policy)?;
@@ -45,9 +46,15 @@ pub async fn start(
             Err(other) => other,
         }
     })?;
-    let shares: Vec<String> = arms.iter().map(|a| format!("{} {} ({}%)", a.name, a.policy, a.share)).collect();
+    let shares: Vec<String> = arms
+        .iter()
+        .map(|a| {
+            let set: Vec<String> = a.settings.iter().map(|(k, v)| format!(" {k}={v}")).collect();
+            format!("{} {}{} ({}%)", a.name, a.policy, set.concat(), a.share)
+        })
+        .collect();
     out!("experiment {name} started on segment {segment}: {}", shares.join(", "))?;
-    out!("each customer of the segment stays in one arm; `sollecito run` and `serve` (at its next start) use it")?;
+    out!("each customer of the segment stays in one arm; `sollecito run` and `serve` use it from their next tick")?;
     Ok(())
 }
 
@@ -105,7 +112,7 @@ pub async fn stop(db: &Path, name: &str) -> anyhow::Result<()> {
     if !store.stop_experiment(name, Utc::now().timestamp()).await? {
         return Err(BadUsage(format!("no running experiment {name:?}")).into());
     }
-    out!("experiment {name} stopped: its segment goes back to its own policy at the next start of a run")?;
+    out!("experiment {name} stopped: its segment goes back to its own policy from the next tick")?;
     Ok(())
 }
 

@@ -203,6 +203,10 @@ pub enum ExperimentCommand {
         /// NAME=POLICY[:SHARE%], at least two; arms without a share split what is left.
         #[arg(long = "arm", value_name = "NAME=POLICY[:SHARE]")]
         arms: Vec<String>,
+        /// A setting of one arm's policy, over the config's (repeatable): the same
+        /// policy with other settings makes an experiment too.
+        #[arg(long = "arm-set", value_name = "ARM:KEY=VALUE")]
+        arm_settings: Vec<String>,
     },
     /// How the arms compare: recovery with 95% intervals, a two-proportion test, time to pay, a verdict.
     Status {
@@ -307,8 +311,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Experiment { what } => {
             let rt = tokio()?;
             match what {
-                ExperimentCommand::Start { name, segment, arms } => {
-                    rt.block_on(experiment::start(&cli.db, &mut catalog, &name, &segment, &arms))?
+                ExperimentCommand::Start { name, segment, arms, arm_settings } => {
+                    rt.block_on(experiment::start(&cli.db, &mut catalog, (&name, &segment), &arms, &arm_settings))?
                 }
                 ExperimentCommand::Status { name, min_effect, json } => {
                     printed(rt.block_on(experiment::status(&cli.db, &name, min_effect, json)))?

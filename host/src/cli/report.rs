@@ -75,12 +75,20 @@ fn print(r: &Report) -> anyhow::Result<()> {
         r.messages_per_recovered.map_or("-".into(), |m| format!("{m:.1}"))
     )?;
     out!("  days to pay after the last touch (median / p75 / p90): {}", days(t))?;
-    out!("  promised {}, disputed {}, opted out {}", t.promised, t.disputed, t.opted_out)?;
+    out!(
+        "  promised {}, disputed {}, opted out {} ({}), bounced {} ({})",
+        t.promised,
+        t.disputed,
+        t.opted_out,
+        percent(t.opt_out_rate),
+        t.bounced,
+        percent(t.bounce_rate)
+    )?;
     if !r.lines.is_empty() {
         let mut table = Table::new();
         let mut header: Vec<String> = r.by.iter().map(|d| d.name().to_string()).collect();
         header.extend(
-            ["dunned", "recovered", "rate", "recovered amount", "messages", "days to pay", "opted out"]
+            ["dunned", "recovered", "rate", "recovered amount", "messages", "days to pay", "bounced", "opted out"]
                 .map(String::from),
         );
         table.load_preset(UTF8_FULL_CONDENSED).set_header(header);
@@ -93,7 +101,8 @@ fn print(r: &Report) -> anyhow::Result<()> {
                 amounts(&l.amount_recovered),
                 l.messages.to_string(),
                 days(l),
-                l.opted_out.to_string(),
+                format!("{} ({})", l.bounced, percent(l.bounce_rate)),
+                format!("{} ({})", l.opted_out, percent(l.opt_out_rate)),
             ]);
             table.add_row(row);
         }

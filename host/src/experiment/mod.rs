@@ -21,6 +21,28 @@ pub struct Arm {
     pub name: String,
     pub policy: String,
     pub share: u32,
+    /// Settings of the policy in this arm, over the config's: the same policy
+    /// with other settings is an arm too.
+    #[serde(default)]
+    pub settings: std::collections::BTreeMap<String, String>,
+}
+
+/// `ARM:KEY=VALUE` settings from the command line, put on their arms.
+pub fn set_arm_settings(arms: &mut [Arm], specs: &[String]) -> Result<(), String> {
+    for spec in specs {
+        let (arm, setting) =
+            spec.split_once(':').ok_or_else(|| format!("--arm-set {spec:?}: expected ARM:KEY=VALUE"))?;
+        let (key, value) =
+            setting.split_once('=').ok_or_else(|| format!("--arm-set {spec:?}: expected ARM:KEY=VALUE"))?;
+        let Some(target) = arms.iter_mut().find(|a| a.name == arm) else {
+            return Err(format!("--arm-set {spec:?}: no arm {arm:?}"));
+        };
+        if key.trim().is_empty() {
+            return Err(format!("--arm-set {spec:?}: no key"));
+        }
+        target.settings.insert(key.trim().to_string(), value.trim().to_string());
+    }
+    Ok(())
 }
 
 /// `A=POLICY[:SHARE]` from the command line; arms without a share split what is left.
@@ -68,7 +90,7 @@ pub fn parse_arms(specs: &[String]) -> Result<Vec<Arm>, String> {
                 handed += 1;
                 each + u32::from(handed <= extra)
             });
-            Arm { name, policy, share }
+            Arm { name, policy, share, settings: Default::default() }
         })
         .collect())
 }
@@ -102,6 +124,11 @@ pub struct Running {
 }
 
 impl Running {
+    /// An arm's own settings.
+    pub fn settings_of(&self, arm: &str) -> Option<&std::collections::BTreeMap<String, String>> {
+        self.arms.iter().find(|(a, _)| a.name == arm).map(|(a, _)| &a.settings)
+    }
+
     /// The customer's arm: its name and policy.
     pub fn arm_of(&self, customer_id: &str) -> (&str, &Arc<Plugin>) {
         let shares: Vec<u32> = self.arms.iter().map(|(a, _)| a.share).collect();

@@ -167,7 +167,8 @@ pub async fn run(
             plugin_errors += runtime.tick(t, false).await?.decided.plugin_errors;
             ticks.push(t);
             if let Some(model) = &opts.responses {
-                for sent in store.sent_between(last_tick + 1, t.timestamp()).await? {
+                let sent = store.sent_between(last_tick + 1, t.timestamp()).await?;
+                for sent in sent.into_iter().filter(|s| !s.bounced) {
                     let Some(&due) = due.get(sent.invoice_id.as_str()) else { continue };
                     if let Some(on) = model.answer(&sent, due).filter(|on| *on <= opts.to)
                         && answered.first(&sent.invoice_id)

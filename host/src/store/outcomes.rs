@@ -144,6 +144,8 @@ pub struct SentRow {
     pub version: Option<String>,
     /// `experiment/arm` of its decision, if it was made in one.
     pub arm: Option<String>,
+    /// It did not reach the customer: a bounce, a refused number (failed for good).
+    pub bounced: bool,
 }
 
 /// An invoice as a report counts it: what it is worth and where it stands now.
@@ -193,13 +195,14 @@ impl Store {
             .collect()
     }
 
-    /// Messages that left between two times (inclusive), with their decision's policy.
+    /// Messages that left, or failed for good, between two times (inclusive), with their decision's policy.
     pub async fn sent_between(&self, from: i64, to: i64) -> anyhow::Result<Vec<SentRow>> {
         let rows = sqlx::query(
-            "SELECT o.invoice_id, o.customer_id, o.done_at, o.step, o.channel, o.tone, o.template, d.plugin_name, \
+            "SELECT o.invoice_id, o.customer_id, o.done_at, o.state, o.step, o.channel, o.tone, o.template, d.plugin_name, \
              d.plugin_version, d.experiment || '/' || d.arm AS arm \
              FROM outbox o LEFT JOIN decisions d ON d.id = o.decision_id \
-             WHERE o.state = 'sent' AND o.done_at >= $1 AND o.done_at <= $2 ORDER BY o.done_at, o.id",
+             WHERE o.done_at >= $1 AND o.done_at <= $2 AND o.channel IS NOT NULL \
+             AND (o.state = 'sent' OR (o.state = 'failed' AND o.attempts > 0)) ORDER BY o.done_at, o.id",
         )
         .bind(from)
         .bind(to)
@@ -218,6 +221,7 @@ impl Store {
                     policy: r.try_get("plugin_name")?,
                     version: r.try_get("plugin_version")?,
                     arm: r.try_get("arm")?,
+                    bounced: r.try_get::<String, _>("state")? == "failed",
                 })
             })
             .collect()
