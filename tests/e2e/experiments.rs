@@ -160,6 +160,36 @@ fn reports_and_experiments_are_served_with_their_refusals() {
     assert_eq!((status, body["field"].as_str()), (404, Some("name")), "{body}");
     let (status, body) = svc.call("GET", "/v1/experiments/nope?min_effect=3", Some(TOKEN), "");
     assert_eq!((status, body["field"].as_str()), (422, Some("min_effect")), "{body}");
+
+    // Started and stopped over the API, each refusal naming its field.
+    let arm = |name: &str, policy: &str, share: u32| json!({"name": name, "policy": policy, "share": share});
+    let body = |arms: Vec<Value>| json!({"name": "api", "segment": "b2b", "arms": arms}).to_string();
+    let good = body(vec![
+        arm("a", "b2b-standard", 60),
+        json!({"name": "b", "policy": "b2b-standard", "share": 40, "settings": {"soft_days": "10"}}),
+    ]);
+    assert_eq!(svc.call("POST", "/v1/experiments", None, &good).0, 401);
+    for (sent, status, field) in [
+        (body(vec![arm("a", "b2b-standard", 60), arm("b", "b2b-standard", 60)]), 422, "arms"),
+        (body(vec![arm("a", "b2b-standard", 100)]), 422, "arms"),
+        (body(vec![arm("a", "b2b-standard", 50), arm("a", "b2b-standard", 50)]), 422, "arms[1].name"),
+        (body(vec![arm("a", "b2b-standard", 50), arm("b", "nope", 50)]), 404, "arms[1].policy"),
+        (body(vec![arm("a", "b2b-standard", 50), arm("../b", "b2b-standard", 50)]), 422, "arms[1].name"),
+        (json!({"name": "x y", "segment": "b2b", "arms": []}).to_string(), 422, "name"),
+        (json!({"name": "x", "segment": "b2b", "arms": [], "extra": 1}).to_string(), 422, "body"),
+    ] {
+        let (got, answer) = svc.call("POST", "/v1/experiments", Some(TOKEN), &sent);
+        assert_eq!((got, answer["field"].as_str()), (status, Some(field)), "{sent}: {answer}");
+    }
+    let (status, started) = svc.call("POST", "/v1/experiments", Some(TOKEN), &good);
+    assert_eq!(status, 200, "{started}");
+    assert_eq!((started["running"].as_bool(), started["arms"][1]["share"].as_u64()), (Some(true), Some(40)));
+    let (status, again) = svc.call("POST", "/v1/experiments", Some(TOKEN), &good);
+    assert_eq!((status, again["field"].as_str()), (409, Some("name")), "{again}");
+    assert_eq!(svc.call("DELETE", "/v1/experiments/api", Some(TOKEN), "").0, 200);
+    assert_eq!(svc.call("DELETE", "/v1/experiments/api", Some(TOKEN), "").0, 404);
+    let (_, stopped) = svc.call("GET", "/v1/experiments/api", Some(TOKEN), "");
+    assert_eq!(stopped["running"], false);
     svc.terminate();
 }
 

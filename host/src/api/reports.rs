@@ -72,3 +72,86 @@ pub async fn experiment(
         None => Err(ApiError::new(StatusCode::NOT_FOUND, format!("no experiment {name:?}")).field("name")),
     }
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewArm {
+    name: String,
+    /// A bundled policy's name, or an uploaded one's sha256.
+    policy: String,
+    share: u32,
+    #[serde(default)]
+    settings: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewExperiment {
+    name: String,
+    segment: String,
+    arms: Vec<NewArm>,
+}
+
+fn unprocessable(field: &str, why: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, why).field(field)
+}
+
+/// `POST /v1/experiments {"name", "segment", "arms": [{"name", "policy", "share", "settings"}]}`:
+/// started at once; the service's next tick puts each customer of the segment in their arm.
+pub async fn start_experiment(State(app): State<Arc<App>>, headers: HeaderMap, body: axum::body::Bytes) -> Answer {
+    app.require_write(&headers)?;
+    let wanted: NewExperiment =
+        serde_json::from_value(super::parse_json(&body)?).map_err(|e| unprocessable("body", e.to_string()))?;
+    crate::names::check("name", &wanted.name).map_err(|e| unprocessable("name", e))?;
+    crate::names::check("segment", &wanted.segment).map_err(|e| unprocessable("segment", e))?;
+    if wanted.arms.len() < 2 {
+        return Err(unprocessable("arms", "an experiment needs at least two arms"));
+    }
+    let total: u32 = wanted.arms.iter().map(|a| a.share).sum();
+    if total != 100 || wanted.arms.iter().any(|a| !(1..=99).contains(&a.share)) {
+        return Err(unprocessable("arms", format!("shares of 1 to 99 that make 100% (they make {total}%)")));
+    }
+    let mut arms = vec![];
+    for (i, arm) in wanted.arms.into_iter().enumerate() {
+        let field = format!("arms[{i}]");
+        crate::names::check(&format!("{field}.name"), &arm.name.to_ascii_lowercase())
+            .map_err(|e| unprocessable(&format!("{field}.name"), e))?;
+        if arms.iter().any(|a: &crate::experiment::Arm| a.name == arm.name) {
+            return Err(unprocessable(&format!("{field}.name"), format!("arm {} is given twice", arm.name)));
+        }
+        let plugin =
+            app.catalog.lock().await.find(&arm.policy).filter(|p| p.id.kind == crate::sandbox::PluginKind::Policy);
+        let Some(plugin) = plugin else {
+            let why = format!("no policy {:?} (upload it first)", arm.policy);
+            return Err(ApiError::new(StatusCode::NOT_FOUND, why).field(&format!("{field}.policy")));
+        };
+        // Loaded again at every start: a bundled policy by name, an uploaded one by its file.
+        let policy = match &plugin.id.source {
+            crate::sandbox::PluginSource::File(path) => path.display().to_string(),
+            crate::sandbox::PluginSource::Bundled => plugin.id.name.clone(),
+        };
+        arms.push(crate::experiment::Arm { name: arm.name, policy, share: arm.share, settings: arm.settings });
+    }
+    let store = app.runtime.store();
+    match store.start_experiment(&wanted.name, &wanted.segment, &arms, Utc::now().timestamp()).await {
+        Ok(()) => {}
+        Err(e) => {
+            return Err(match e.downcast::<crate::store::CannotStart>() {
+                Ok(refused) => ApiError::new(StatusCode::CONFLICT, refused.0).field("name"),
+                Err(other) => other.into(),
+            });
+        }
+    }
+    app.runtime.refresh_experiments(&mut *app.catalog.lock().await).await?;
+    ok(crate::experiment::from_store(store, &wanted.name, 0.05).await?)
+}
+
+/// `DELETE /v1/experiments/{name}`: stopped; the segment goes back to its own policy.
+pub async fn stop_experiment(State(app): State<Arc<App>>, Path(name): Path<String>, headers: HeaderMap) -> Answer {
+    app.require_write(&headers)?;
+    if !app.runtime.store().stop_experiment(&name, Utc::now().timestamp()).await? {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no running experiment {name:?}")).field("name"));
+    }
+    app.runtime.refresh_experiments(&mut *app.catalog.lock().await).await?;
+    ok(serde_json::json!({ "experiment": name, "running": false }))
+}
