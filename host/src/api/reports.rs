@@ -123,7 +123,7 @@ pub async fn start_experiment(State(app): State<Arc<App>>, headers: HeaderMap, b
             app.catalog.lock().await.find(&arm.policy).filter(|p| p.id.kind == crate::sandbox::PluginKind::Policy);
         let Some(plugin) = plugin else {
             let why = format!("no policy {:?} (upload it first)", arm.policy);
-            return Err(ApiError::new(StatusCode::NOT_FOUND, why).field(&format!("{field}.policy")));
+            return Err(ApiError::new(StatusCode::NOT_FOUND, why).field(format!("{field}.policy")));
         };
         // Loaded again at every start: a bundled policy by name, an uploaded one by its file.
         let policy = match &plugin.id.source {
