@@ -229,10 +229,16 @@ impl Store {
 
     /// Each customer's segment and locale, by id, for a report's breakdowns.
     pub async fn customer_labels(&self) -> anyhow::Result<std::collections::HashMap<String, (String, String)>> {
+        #[derive(serde::Deserialize)]
+        struct Labels {
+            id: String,
+            segment: String,
+            locale: String,
+        }
         let rows = sqlx::query("SELECT data FROM customers").fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
-                let c: crate::invoice::Customer = serde_json::from_str(&r.try_get::<String, _>("data")?)?;
+                let c: Labels = serde_json::from_str(&r.try_get::<String, _>("data")?)?;
                 Ok((c.id, (c.segment, c.locale)))
             })
             .collect()
@@ -240,18 +246,36 @@ impl Store {
 
     /// Every invoice, as a report counts it.
     pub async fn receivables(&self) -> anyhow::Result<Vec<Receivable>> {
+        // Only the fields a report needs are read out of each document: the
+        // rest is skipped, not built (a report reads every invoice).
+        #[derive(serde::Deserialize)]
+        struct Fee {
+            amount: i64,
+        }
+        #[derive(serde::Deserialize)]
+        struct Brief {
+            id: String,
+            currency: String,
+            amount_due: i64,
+            amount_paid: i64,
+            issued: chrono::NaiveDate,
+            due: chrono::NaiveDate,
+            status: crate::invoice::InvoiceStatus,
+            #[serde(default)]
+            fees: Vec<Fee>,
+        }
         let rows = sqlx::query("SELECT data FROM invoices ORDER BY id").fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
-                let invoice: crate::invoice::Invoice = serde_json::from_str(&r.try_get::<String, _>("data")?)?;
+                let b: Brief = serde_json::from_str(&r.try_get::<String, _>("data")?)?;
                 Ok(Receivable {
-                    status: invoice.status,
-                    total: invoice.total(),
-                    paid: invoice.amount_paid,
-                    issued: invoice.issued,
-                    due: invoice.due,
-                    currency: invoice.currency,
-                    invoice_id: invoice.id,
+                    status: b.status,
+                    total: b.amount_due + b.fees.iter().map(|f| f.amount).sum::<i64>(),
+                    paid: b.amount_paid,
+                    issued: b.issued,
+                    due: b.due,
+                    currency: b.currency,
+                    invoice_id: b.id,
                 })
             })
             .collect()
