@@ -268,3 +268,78 @@ fn a_running_service_takes_up_an_experiment_at_its_next_tick() {
     assert!(arm == "a" || arm == "b", "{arm}");
     svc.terminate();
 }
+
+/// A population with a known truth, through the store and the experiment's
+/// report: 20,000 invoices, arm B's customers truly pay 5 points more often.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_known_five_point_effect_on_20000_invoices_is_reported_with_its_interval() {
+    use rand::rngs::StdRng;
+    use rand::{RngExt, SeedableRng};
+    use sollecito::intake::Dataset;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("truth.db");
+    // 2,000 customers with ten invoices each, all due on 1 October.
+    let customers: Vec<Value> = (0..2_000)
+        .map(|i| {
+            json!({"id": format!("t{i:04}"), "name": format!("Cliente {i}"), "email": format!("t{i}@example.it"),
+                   "locale": "it-IT", "timezone": "Europe/Rome", "segment": "b2b", "business": true,
+                   "customer_since": "2024-01-01", "invoices_paid": 2, "paid_on_time": 1})
+        })
+        .collect();
+    let invoices: Vec<Value> = (0..20_000)
+        .map(|i| {
+            json!({"id": format!("v{i:05}"), "number": format!("V-{i:05}"), "customer": format!("t{:04}", i % 2_000),
+                   "currency": "EUR", "amount_due": "100.00", "issued": "2026-09-01", "due": "2026-10-01"})
+        })
+        .collect();
+    let text = json!({"customers": customers, "invoices": invoices}).to_string();
+    let data: Dataset = sollecito::intake::parse_dataset("truth.json", &text).unwrap();
+    let mut catalog = catalog();
+    let runtime = sollecito::Runtime::open(&db, sollecito::Config::default(), &mut catalog).await.unwrap();
+    runtime.store().import(&data, at("2026-09-20T00:00:00Z")).await.unwrap();
+    drop(runtime);
+    let arms = ["--arm", "a=b2b-standard", "--arm", "b=b2b-standard"];
+    let started =
+        with_db(db.to_str().unwrap(), &[&["experiment", "start", "truth", "--segment", "b2b"][..], &arms].concat());
+    assert!(started.status.success(), "{}", String::from_utf8_lossy(&started.stderr));
+
+    let runtime = sollecito::Runtime::open(&db, sollecito::Config::default(), &mut catalog).await.unwrap();
+    // Decisions alone: the arm is what counts here, not the messages.
+    let decided = runtime.decide(at("2026-10-08T09:00:00Z"), false).await.unwrap();
+    assert_eq!(decided.evaluated, 20_000);
+    // Each invoice's arm, as its decision recorded it.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT invoice_id, arm FROM decisions WHERE experiment = 'truth' ORDER BY invoice_id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(rows.len(), 20_000);
+    // The truth: in arm a 30% pay, in arm b 35%; seeded.
+    let mut rng = StdRng::seed_from_u64(5);
+    let paid_at = at("2026-10-12T10:00:00Z");
+    for (id, arm) in rows {
+        let p = if arm == "a" { 0.30 } else { 0.35 };
+        if rng.random::<f64>() < p {
+            runtime.store().apply_event(&id, &sollecito::invoice::Event::Paid, paid_at).await.unwrap();
+        }
+    }
+    drop(runtime);
+    let status = with_db(db.to_str().unwrap(), &["experiment", "status", "truth", "--json"]);
+    let report: Value = serde_json::from_slice(&status.stdout).unwrap();
+    let versus = &report["versus"][0];
+    let (difference, p) =
+        (versus["recovery"]["difference"].as_f64().unwrap(), versus["recovery"]["p_value"].as_f64().unwrap());
+    let (lo, hi) =
+        (versus["recovery"]["interval"][0].as_f64().unwrap(), versus["recovery"]["interval"][1].as_f64().unwrap());
+    assert!(p < 0.05, "{report}");
+    assert!(lo <= 0.05 && 0.05 <= hi, "the interval {lo}-{hi} misses the true 5 points (measured {difference})");
+    let verdict = versus["verdict"].as_str().unwrap();
+    assert!(verdict.starts_with("b recovers ") && verdict.contains("significant"), "{verdict}");
+    // Customers are split, their invoices follow: 2,000 customers put about half in each arm
+    // (three standard deviations of a fair split are 3.4 points).
+    let a = report["arms"][0]["invoices"].as_f64().unwrap();
+    assert!((a / 20_000.0 - 0.5).abs() < 0.034, "{a}");
+}
