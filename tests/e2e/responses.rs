@@ -99,3 +99,65 @@ fn a_bad_response_model_is_refused_with_its_place_named() {
         assert!(err.contains(why), "{text}: {err}");
     }
 }
+
+/// A model fitted from the store's own history gives back the share that
+/// really paid after each kind of message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_fitted_from_history_finds_the_share_that_paid() {
+    use rand::rngs::StdRng;
+    use rand::{RngExt, SeedableRng};
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("population.json");
+    population(&file);
+    // All due on 1 October: overdue-7 (soft, by email) leaves on Thursday the 8th.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let text = (1..=20).fold(text, |t, d| t.replace(&format!("2026-10-{d:02}\""), "2026-10-01\""));
+    let data = sollecito::intake::parse_dataset("population.json", &text).unwrap();
+    let db = dir.path().join("history.db");
+    let mut config = sollecito::Config::default();
+    config.email.outbox_dir = Some(dir.path().join("outbox"));
+    let mut catalog = catalog();
+    let runtime = sollecito::Runtime::open(&db, config, &mut catalog).await.unwrap();
+    runtime.store().import(&data, at("2026-10-06T00:00:00Z")).await.unwrap();
+    runtime.tick(at("2026-10-08T09:00:00Z"), false).await.unwrap();
+    // 40% of them pay two days later; seeded.
+    let mut rng = StdRng::seed_from_u64(40);
+    let mut paid = 0;
+    for i in 0..1_000 {
+        if rng.random::<f64>() < 0.4 {
+            paid += 1;
+            let id = format!("p{i:04}");
+            runtime
+                .store()
+                .apply_event(&id, &sollecito::invoice::Event::Paid, at("2026-10-10T12:00:00Z"))
+                .await
+                .unwrap();
+        }
+    }
+    drop(runtime);
+    let model = dir.path().join("fitted.toml");
+    let out = sollecito(&[
+        "--db",
+        db.to_str().unwrap(),
+        "responses",
+        "fit",
+        "--from",
+        "2026-10-01",
+        "--to",
+        "2026-10-31",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let fitted: toml::Value = toml::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    let rules = fitted["rule"].as_array().unwrap();
+    let soft =
+        rules.iter().find(|r| r["tone"].as_str() == Some("soft") && r["channel"].as_str() == Some("email")).unwrap();
+    // The band of 1 to 30 days overdue, and exactly the share that paid.
+    assert_eq!((soft["overdue_from"].as_integer(), soft["overdue_to"].as_integer()), (Some(1), Some(30)));
+    assert_eq!(soft["probability"].as_float(), Some((paid as f64 / 1_000.0 * 1000.0).round() / 1000.0), "{fitted}");
+    // The fitted file is a model `simulate --responses` takes as it is.
+    let check = sollecito(&["simulate", "examples/invoices.json", "--responses", model.to_str().unwrap()]);
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+}

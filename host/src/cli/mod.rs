@@ -124,6 +124,11 @@ pub enum Command {
         #[command(subcommand)]
         what: PlanCommand,
     },
+    /// Response models for `simulate --responses`: fit one from the store's own history.
+    Responses {
+        #[command(subcommand)]
+        what: ResponsesCommand,
+    },
     /// Experiments between policies on a segment: start, status, stop, promote.
     Experiment {
         #[command(subcommand)]
@@ -190,6 +195,23 @@ pub enum PlanCommand {
         invoice: String,
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ResponsesCommand {
+    /// The share of invoices paid within N days after each tone, channel and band of days overdue.
+    Fit {
+        /// First day of the history used (default: a year before --to).
+        #[arg(long)]
+        from: Option<NaiveDate>,
+        #[arg(long)]
+        to: Option<NaiveDate>,
+        #[arg(long, default_value_t = 7)]
+        within_days: u32,
+        /// Write the model there instead of printing it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
 }
 
@@ -307,6 +329,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Plan { what: PlanCommand::Show { invoice, json } } => {
             tokio()?.block_on(pipeline::show_plan(&cli.db, &invoice, json))?;
+        }
+        Command::Responses { what: ResponsesCommand::Fit { from, to, within_days, out } } => {
+            let fit = report::fit_responses(&cli.db, (from, to), within_days, out.as_deref());
+            printed(tokio()?.block_on(fit))?;
         }
         Command::Experiment { what } => {
             let rt = tokio()?;

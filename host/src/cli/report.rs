@@ -43,6 +43,40 @@ pub async fn run(db: &Path, config: &Config, opts: Options) -> anyhow::Result<()
     Ok(())
 }
 
+/// `sollecito responses fit`: a response model from the store's own history, as TOML.
+pub async fn fit_responses(
+    db: &Path,
+    (from, to): (Option<NaiveDate>, Option<NaiveDate>),
+    within_days: u32,
+    out: Option<&Path>,
+) -> anyhow::Result<()> {
+    if !db.exists() {
+        return Err(BadUsage(format!("no database at {}", db.display())).into());
+    }
+    if !(1..=365).contains(&within_days) {
+        return Err(BadUsage("--within-days: 1 to 365".into()).into());
+    }
+    let to = to.unwrap_or_else(|| Utc::now().date_naive());
+    let from = from.unwrap_or(to - chrono::Days::new(365));
+    let store = Store::open(&db.display().to_string()).await?;
+    let (start, end) = (from.and_hms_opt(0, 0, 0).unwrap().and_utc(), to.and_hms_opt(23, 59, 59).unwrap().and_utc());
+    let sent = store.sent_between(start.timestamp(), end.timestamp()).await?;
+    let outcomes = store.outcomes(start.timestamp(), i64::MAX).await?;
+    let due = store.receivables().await?.into_iter().map(|r| (r.invoice_id, r.due)).collect();
+    let model = crate::simulate::fit_responses(&sent, &outcomes, &due, within_days);
+    let text = format!(
+        "# Fitted from {} messages sent {from} to {to}: the share paid within {within_days} days\n\
+         # after each kind of message, that message being the last before the payment.\n{}",
+        sent.len(),
+        toml::to_string(&model)?
+    );
+    match out {
+        Some(path) => std::fs::write(path, text)?,
+        None => out!("{}", text.trim_end())?,
+    }
+    Ok(())
+}
+
 fn amounts(m: &BTreeMap<String, i64>) -> String {
     if m.is_empty() {
         return "-".into();

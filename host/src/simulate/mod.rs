@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-pub use responses::ResponseModel;
+pub use responses::{ResponseModel, fit as fit_responses};
 
 mod responses;
 

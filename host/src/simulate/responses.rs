@@ -8,13 +8,13 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use chrono::NaiveDate;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::store::SentRow;
 
 /// Who pays after which contact: the first rule that matches a message applies.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResponseModel {
     pub seed: u64,
@@ -22,7 +22,7 @@ pub struct ResponseModel {
     pub rules: Vec<Rule>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// `courteous` ... `formal`; any tone when absent.
@@ -105,6 +105,55 @@ impl ResponseModel {
         let after = (self.draw(&sent.invoice_id, &sent.step, 1) * f64::from(rule.within_days)) as u64;
         Some(day + chrono::Days::new(after.max(1)))
     }
+}
+
+/// The days-overdue bands a fitted model tells apart.
+const BANDS: [(i64, i64); 4] = [(-10_000, 0), (1, 30), (31, 60), (61, 10_000)];
+
+/// Messages a band needs before it becomes a rule of a fitted model.
+const FEWEST: usize = 20;
+
+/// A model fitted from what happened: for each tone, channel and band of
+/// days overdue, the share of messages after which the invoice was paid
+/// within `within_days`, that message being the last touch.
+pub fn fit(
+    sent: &[SentRow],
+    outcomes: &[crate::store::OutcomeRow],
+    due: &std::collections::HashMap<String, NaiveDate>,
+    within_days: u32,
+) -> ResponseModel {
+    use std::collections::BTreeMap;
+    let answered: HashSet<(&str, &str)> = outcomes
+        .iter()
+        .filter(|o| o.kind == "paid" && o.after_touch.is_some_and(|s| s <= i64::from(within_days) * 86_400))
+        .filter_map(|o| Some((o.invoice_id.as_str(), o.touch_step.as_deref()?)))
+        .collect();
+    // (tone, channel, band) -> (messages, paid after)
+    let mut counts: BTreeMap<(String, String, usize), (usize, usize)> = BTreeMap::new();
+    for s in sent.iter().filter(|s| !s.bounced) {
+        let (Some(due), Some(day)) = (due.get(&s.invoice_id), chrono::DateTime::from_timestamp(s.at, 0)) else {
+            continue;
+        };
+        let overdue = (day.date_naive() - *due).num_days();
+        let Some(band) = BANDS.iter().position(|(from, to)| (*from..=*to).contains(&overdue)) else { continue };
+        let key = (s.tone.clone().unwrap_or_default(), s.channel.clone().unwrap_or_default(), band);
+        let entry = counts.entry(key).or_default();
+        entry.0 += 1;
+        entry.1 += usize::from(answered.contains(&(s.invoice_id.as_str(), s.step.as_str())));
+    }
+    let rules = counts
+        .into_iter()
+        .filter(|(_, (messages, _))| *messages >= FEWEST)
+        .map(|((tone, channel, band), (messages, paid))| Rule {
+            tone: (!tone.is_empty()).then_some(tone),
+            channel: (!channel.is_empty()).then_some(channel),
+            overdue_from: BANDS[band].0,
+            overdue_to: BANDS[band].1,
+            within_days,
+            probability: (paid as f64 / messages as f64 * 1000.0).round() / 1000.0,
+        })
+        .collect();
+    ResponseModel { seed: 1, rules }
 }
 
 /// Invoices already answered in a run: a customer pays an invoice once.
