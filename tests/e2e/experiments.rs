@@ -186,7 +186,14 @@ fn reports_and_experiments_are_served_with_their_refusals() {
     assert_eq!((started["running"].as_bool(), started["arms"][1]["share"].as_u64()), (Some(true), Some(40)));
     let (status, again) = svc.call("POST", "/v1/experiments", Some(TOKEN), &good);
     assert_eq!((status, again["field"].as_str()), (409, Some("name")), "{again}");
-    assert_eq!(svc.call("DELETE", "/v1/experiments/api", Some(TOKEN), "").0, 200);
+    let (status, wrong) = svc.call("POST", "/v1/experiments/api/promote", Some(TOKEN), r#"{"arm": "c"}"#);
+    assert_eq!((status, wrong["field"].as_str()), (422, Some("arm")), "{wrong}");
+    assert!(wrong["error"].as_str().unwrap().contains("(arms: a, b)"), "{wrong}");
+    let (status, promoted) = svc.call("POST", "/v1/experiments/api/promote", Some(TOKEN), r#"{"arm": "b"}"#);
+    assert_eq!(status, 200, "{promoted}");
+    assert_eq!(promoted["active"]["name"], "b2b-standard");
+    // The arm's own settings do not travel with an activation: the answer says where they go.
+    assert!(promoted["note"].as_str().unwrap().contains("[settings.b2b-standard]"), "{promoted}");
     assert_eq!(svc.call("DELETE", "/v1/experiments/api", Some(TOKEN), "").0, 404);
     let (_, stopped) = svc.call("GET", "/v1/experiments/api", Some(TOKEN), "");
     assert_eq!(stopped["running"], false);

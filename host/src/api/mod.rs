@@ -179,6 +179,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/reports", get(reports::report))
         .route("/v1/experiments", post(reports::start_experiment))
         .route("/v1/experiments/{name}", get(reports::experiment).delete(reports::stop_experiment))
+        .route("/v1/experiments/{name}/promote", post(reports::promote))
         .route("/v1/channels/{channel}/adapter", post(admin::activate_adapter))
         .route("/v1/channels/{channel}/rollback", post(admin::roll_back_adapter))
         .fallback(no_route)

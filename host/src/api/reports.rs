@@ -155,3 +155,42 @@ pub async fn stop_experiment(State(app): State<Arc<App>>, Path(name): Path<Strin
     app.runtime.refresh_experiments(&mut *app.catalog.lock().await).await?;
     ok(serde_json::json!({ "experiment": name, "running": false }))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Promote {
+    arm: String,
+}
+
+/// `POST /v1/experiments/{name}/promote {"arm"}`: the arm's policy activated
+/// for the segment (an ordinary activation, which can be rolled back) and
+/// the experiment stopped.
+pub async fn promote(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Answer {
+    app.require_write(&headers)?;
+    let wanted: Promote =
+        serde_json::from_value(super::parse_json(&body)?).map_err(|e| unprocessable("arm", e.to_string()))?;
+    let store = app.runtime.store();
+    let Some(e) = store.experiment(&name).await?.filter(|e| e.stopped_at.is_none()) else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no running experiment {name:?}")).field("name"));
+    };
+    let Some(arm) = e.arms.iter().find(|a| a.name == wanted.arm) else {
+        let arms: Vec<&str> = e.arms.iter().map(|a| a.name.as_str()).collect();
+        return Err(unprocessable("arm", format!("no arm {:?} (arms: {})", wanted.arm, arms.join(", "))));
+    };
+    let plugin = app.catalog.lock().await.policy(&arm.policy).map_err(anyhow::Error::from)?;
+    let id = plugin.id.clone();
+    super::admin::switch(&app, &e.segment, plugin).await?;
+    store.stop_experiment(&name, Utc::now().timestamp()).await?;
+    app.runtime.refresh_experiments(&mut *app.catalog.lock().await).await?;
+    // An activation carries no settings: an arm's own ones belong in the config now.
+    let settings = (!arm.settings.is_empty())
+        .then(|| format!("put the arm's settings under [settings.{}] in the config: {:?}", id.name, arm.settings));
+    ok(
+        serde_json::json!({ "segment": e.segment, "active": id, "experiment": name, "running": false, "note": settings }),
+    )
+}

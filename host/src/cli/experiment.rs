@@ -132,5 +132,9 @@ pub async fn promote(db: &Path, catalog: &mut Catalog, name: &str, arm: &str) ->
     store.activate(Scope::Segment, &e.segment, &plugin.id.sha256, &plugin.id.source.to_string(), now).await?;
     store.stop_experiment(name, now).await?;
     out!("{} ({}) is now active for segment {}; experiment {name} stopped", plugin.id, arm, e.segment)?;
+    // An activation carries no settings: an arm's own ones belong in the config now.
+    if !chosen.settings.is_empty() {
+        out!("put the arm's settings under [settings.{}] in the config: {:?}", plugin.id.name, chosen.settings)?;
+    }
     Ok(())
 }
