@@ -2,7 +2,8 @@
 //! its reference, measured in the same process, printed as a Markdown table.
 //! Measures and prints; never fails on a slow machine.
 //!
-//! `cargo bench --bench figures` (SOLLECITO_BENCH_INVOICES=N for the tick sizes).
+//! `cargo bench --bench figures` (SOLLECITO_BENCH_INVOICES=N for the tick sizes;
+//! `SOLLECITO_BENCH_FIGURES=report` for the report over a million invoices).
 
 use std::path::Path;
 use std::process::Command;
@@ -20,6 +21,8 @@ use sollecito_sdk as sdk;
 
 #[path = "figures/emails.rs"]
 mod emails;
+#[path = "figures/report.rs"]
+mod report;
 
 /// Median of `runs` timings of `f`.
 fn median(runs: usize, mut f: impl FnMut()) -> Duration {
@@ -267,9 +270,10 @@ fn main() {
     let policy = catalog.policy("b2b-standard").unwrap();
     let now: DateTime<Utc> = "2026-10-31T09:00:00Z".parse().unwrap();
     let mut rows = vec![];
-    // SOLLECITO_BENCH_FIGURES=eval,tick,emails,start,swap picks figures (default: all).
+    // SOLLECITO_BENCH_FIGURES=eval,tick,emails,start,swap,report picks figures (default: all but report).
     let only = std::env::var("SOLLECITO_BENCH_FIGURES").ok();
-    let wanted = |figure: &str| only.as_deref().is_none_or(|o| o.split(',').any(|f| f.trim() == figure));
+    let named = |figure: &str| only.as_deref().is_some_and(|o| o.split(',').any(|f| f.trim() == figure));
+    let wanted = |figure: &str| only.is_none() || named(figure);
 
     // 1. Policy evaluation, batch of 1000, through the sandbox and natively.
     let batch = views(&invoices(0..1000));
@@ -385,6 +389,16 @@ fn main() {
             ratio: "-".into(),
             target: "<= 100 ms".into(),
         });
+    }
+
+    // 7. `sollecito report` over a million invoices (issue 15), only when named: it builds
+    // its store first (minutes). SOLLECITO_BENCH_INVOICES sizes it too (default 1000000).
+    if named("report") {
+        let sizes: Vec<usize> = std::env::var("SOLLECITO_BENCH_INVOICES")
+            .ok()
+            .map(|v| v.split(',').filter_map(|n| n.parse().ok()).collect())
+            .unwrap_or_else(|| vec![1_000_000]);
+        rows.extend(report::rows(cache.path(), &sizes, now));
     }
 
     println!("\n| figure | sollecito | reference | ratio | target |\n|---|---|---|---|---|");
