@@ -298,71 +298,66 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         default.exists().then_some(default)
     });
     let config = || Config::load(config_path.as_deref());
-    let tokio = || tokio::runtime::Builder::new_multi_thread().enable_all().build();
     match cli.command {
         Command::Import { file, at, verbose, json } => {
             let reading = progress::spinner(format!("reading {}", file.display()));
             let data = intake::read_file(&file)?;
             reading.finish_and_clear();
-            let report = tokio()?.block_on(pipeline::import(&cli.db, &data, at.unwrap_or_else(Utc::now)))?;
+            let report = block_on(pipeline::import(&cli.db, &data, at.unwrap_or_else(Utc::now)))?;
             pipeline::print_import(&report, verbose, json)?;
         }
         Command::Run { at, dry_run, json } => {
-            let report =
-                tokio()?.block_on(pipeline::run(&cli.db, config()?, catalog, at.unwrap_or_else(Utc::now), dry_run))?;
+            let report = block_on(pipeline::run(&cli.db, config()?, catalog, at.unwrap_or_else(Utc::now), dry_run))?;
             printed(pipeline::print_tick(&report, json))?;
             if report.decided.plugin_errors > 0 {
                 return Err(PluginErrors(report.decided.plugin_errors).into());
             }
         }
         Command::History { invoice, json } => {
-            tokio()?.block_on(pipeline::history(&cli.db, &invoice, json))?;
+            block_on(pipeline::history(&cli.db, &invoice, json))?;
         }
         Command::Serve { listen } => {
-            tokio()?.block_on(crate::serve::run(&cli.db, config()?, catalog, listen))?;
+            block_on(crate::serve::run(&cli.db, config()?, catalog, listen))?;
         }
         Command::Shadow { what: ShadowCommand::Report { segment, json } } => {
-            tokio()?.block_on(pipeline::shadow_report(&cli.db, segment.as_deref(), json))?;
+            block_on(pipeline::shadow_report(&cli.db, segment.as_deref(), json))?;
         }
         Command::Plan { what: PlanCommand::Accept { invoice, at, json } } => {
-            tokio()?.block_on(pipeline::accept_plan(&cli.db, &invoice, at.unwrap_or_else(Utc::now), json))?;
+            block_on(pipeline::accept_plan(&cli.db, &invoice, at.unwrap_or_else(Utc::now), json))?;
         }
         Command::Plan { what: PlanCommand::Show { invoice, json } } => {
-            tokio()?.block_on(pipeline::show_plan(&cli.db, &invoice, json))?;
+            block_on(pipeline::show_plan(&cli.db, &invoice, json))?;
         }
         Command::Responses { what: ResponsesCommand::Fit { from, to, within_days, out } } => {
             let fit = report::fit_responses(&cli.db, (from, to), within_days, out.as_deref());
-            printed(tokio()?.block_on(fit))?;
+            printed(block_on(fit))?;
         }
-        Command::Experiment { what } => {
-            let rt = tokio()?;
-            match what {
-                ExperimentCommand::Start { name, segment, arms, arm_settings } => {
-                    rt.block_on(experiment::start(&cli.db, &mut catalog, (&name, &segment), &arms, &arm_settings))?
-                }
-                ExperimentCommand::Status { name, min_effect, json } => {
-                    printed(rt.block_on(experiment::status(&cli.db, &name, min_effect, json)))?
-                }
-                ExperimentCommand::Stop { name } => rt.block_on(experiment::stop(&cli.db, &name))?,
-                ExperimentCommand::Promote { name, arm } => {
-                    rt.block_on(experiment::promote(&cli.db, &mut catalog, &name, &arm))?
-                }
+        Command::Experiment { what } => match what {
+            ExperimentCommand::Start { name, segment, arms, arm_settings } => {
+                block_on(experiment::start(&cli.db, &mut catalog, (&name, &segment), &arms, &arm_settings))?
             }
-        }
+            ExperimentCommand::Status { name, min_effect, json } => {
+                printed(block_on(experiment::status(&cli.db, &name, min_effect, json)))?
+            }
+            ExperimentCommand::Stop { name } => block_on(experiment::stop(&cli.db, &name))?,
+            ExperimentCommand::Promote { name, arm } => {
+                block_on(experiment::promote(&cli.db, &mut catalog, &name, &arm))?
+            }
+        },
         Command::Report { from, to, by, json, csv } => {
             let opts = report::Options { from, to, by, json, csv };
             let config = config()?;
-            printed(tokio()?.block_on(report::run(&cli.db, &config, opts)))?;
+            printed(block_on(report::run(&cli.db, &config, opts)))?;
         }
         Command::Tasks { all, json } => {
-            tokio()?.block_on(pipeline::tasks(&cli.db, all, json))?;
+            block_on(pipeline::tasks(&cli.db, all, json))?;
         }
         Command::Demo { dir, days } => {
             let config = match &cli.config {
                 Some(p) => Config::load(Some(p))?,
                 None => Config::default(),
             };
-            tokio()?.block_on(demo::run(&dir, days, config, catalog))?;
+            block_on(demo::run(&dir, days, config, catalog))?;
         }
         Command::Simulate { file, policy, from, to, tick, settings, responses, json } => {
             let settings = parse_settings(&settings)?;
@@ -387,7 +382,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let opts = simulate::Options { from, to, tick, settings, progress, responses };
             let id = policy.id.clone();
             let run = simulate::run(config()?, &mut catalog, policy, data, &opts);
-            let simulation = tokio()?.block_on(run)?;
+            let simulation = block_on(run)?;
             if json {
                 let doc = serde_json::json!({
                     "policy": id, "from": from, "to": to, "summary": simulation.summary,
@@ -466,6 +461,17 @@ fn print_timelines(policy: &PluginId, from: NaiveDate, to: NaiveDate, timelines:
         }
     }
     Ok(())
+}
+
+/// Runs one command's async work on a runtime of its own. The runtime is
+/// shut down with a deadline rather than dropped: a pool's background task
+/// that fails to yield (seen once in sqlx's maintenance) must not keep a
+/// finished command from exiting.
+fn block_on<T>(work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let output = runtime.block_on(work);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    output
 }
 
 /// Exit code for an error: 2 for bad input or config, 3 when a policy failed
