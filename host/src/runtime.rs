@@ -130,12 +130,9 @@ impl Runtime {
         };
         let batch = catalog.sandbox().limits().batch_size;
         let sender = config.sender().map_err(bad)?;
-        let store = Store::open(&db.display().to_string())
-            .await?
-            .with_attribution_days(config.outcomes.attribution_days)
-            .with_alerts(config.alerts.url.is_some());
+        let store = open_store(db, &config).await?;
         // Experiments running on the store serve their segments, each customer in their arm.
-        policies.experiments = running_experiments(&store, catalog).await?;
+        policies.experiments = load_experiments(store.running_experiments().await?, catalog)?;
         // Workers on this machine see each other stop through lock files beside
         // a SQLite database; elsewhere a stopped worker's claims come back with their lease.
         let registry = (!dry_run && !db.to_str().is_some_and(|d| d.contains("://"))).then(|| beside.join(".workers"));
@@ -193,14 +190,17 @@ impl Runtime {
     /// Takes up the experiments started or stopped since (the service does
     /// before every tick); true if they changed.
     pub async fn refresh_experiments(&self, catalog: &mut Catalog) -> anyhow::Result<bool> {
-        let now = running_experiments(&self.store, catalog).await?;
-        let names = |list: &[crate::experiment::Running]| -> Vec<(String, Vec<crate::experiment::Arm>)> {
-            list.iter().map(|e| (e.name.clone(), e.arms.iter().map(|(a, _)| a.clone()).collect())).collect()
-        };
-        if names(&now) == names(&self.policies().experiments) {
+        // Compared as stored first: the arms' plugins are loaded only when something changed.
+        let stored = self.store.running_experiments().await?;
+        let as_stored =
+            |e: &crate::experiment::Running| (e.name.clone(), e.arms.iter().map(|(a, _)| a.clone()).collect());
+        let now: Vec<(String, Vec<crate::experiment::Arm>)> =
+            self.policies().experiments.iter().map(as_stored).collect();
+        if stored.iter().map(|e| (e.name.clone(), e.arms.clone())).eq(now) {
             return Ok(false);
         }
-        self.swap_policies(|p| p.experiments = now);
+        let loaded = load_experiments(stored, catalog)?;
+        self.swap_policies(|p| p.experiments = loaded);
         Ok(true)
     }
 
@@ -236,9 +236,12 @@ impl Runtime {
 }
 
 /// The experiments running on the store, with their arms' policies loaded.
-async fn running_experiments(store: &Store, catalog: &mut Catalog) -> anyhow::Result<Vec<crate::experiment::Running>> {
+fn load_experiments(
+    stored: Vec<crate::store::ExperimentRow>,
+    catalog: &mut Catalog,
+) -> anyhow::Result<Vec<crate::experiment::Running>> {
     let mut out = vec![];
-    for e in store.running_experiments().await? {
+    for e in stored {
         let mut arms = vec![];
         for arm in e.arms {
             let plugin = catalog.policy(&arm.policy)?;
@@ -247,6 +250,15 @@ async fn running_experiments(store: &Store, catalog: &mut Catalog) -> anyhow::Re
         out.push(crate::experiment::Running { name: e.name, segment: e.segment, arms });
     }
     Ok(out)
+}
+
+/// The store with what the config says of outcomes and alerts: every way an
+/// event comes in (a tick, the API, `import`, `plan accept`) ties and alerts alike.
+pub async fn open_store(db: &Path, config: &Config) -> anyhow::Result<Store> {
+    Ok(Store::open(&db.display().to_string())
+        .await?
+        .with_attribution_days(config.outcomes.attribution_days)
+        .with_alerts(config.alerts.url.is_some()))
 }
 
 /// The folder for what is kept beside the database (outbox, letters, plugins):

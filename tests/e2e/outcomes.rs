@@ -32,6 +32,8 @@ async fn a_payment_is_tied_to_the_last_message_in_the_window_and_the_report_coun
     // inv-1004 got its pre-due reminder on 28 September and overdue-7 on 8 October; paid on the 12th.
     let paid_on = noon("2026-10-12".parse().unwrap());
     runtime.store().apply_event("inv-1004", &Event::Paid, paid_on).await.unwrap();
+    // Told twice (a webhook retried, an operator's second click): one recovery.
+    runtime.store().apply_event("inv-1004", &Event::Paid, paid_on).await.unwrap();
     // inv-1001 paid in part on the same day: an outcome of its own, not a recovery in full.
     runtime.store().apply_event("inv-1001", &Event::PaymentReceived { amount: 50_000 }, paid_on).await.unwrap();
 

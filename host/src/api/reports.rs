@@ -175,21 +175,24 @@ pub async fn promote(
     let wanted: Promote =
         serde_json::from_value(super::parse_json(&body)?).map_err(|e| unprocessable("arm", e.to_string()))?;
     let store = app.runtime.store();
-    let Some(e) = store.experiment(&name).await?.filter(|e| e.stopped_at.is_none()) else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no running experiment {name:?}")).field("name"));
-    };
-    let Some(arm) = e.arms.iter().find(|a| a.name == wanted.arm) else {
-        let arms: Vec<&str> = e.arms.iter().map(|a| a.name.as_str()).collect();
-        return Err(unprocessable("arm", format!("no arm {:?} (arms: {})", wanted.arm, arms.join(", "))));
+    let (e, arm) = match store.arm_to_promote(&name, &wanted.arm).await {
+        Ok(found) => found,
+        Err(e) => {
+            return Err(match e.downcast::<crate::store::CannotPromote>() {
+                Ok(refused @ crate::store::CannotPromote::NotRunning(_)) => {
+                    ApiError::new(StatusCode::NOT_FOUND, refused.to_string()).field("name")
+                }
+                Ok(refused) => unprocessable("arm", refused.to_string()),
+                Err(other) => other.into(),
+            });
+        }
     };
     let plugin = app.catalog.lock().await.policy(&arm.policy).map_err(anyhow::Error::from)?;
     let id = plugin.id.clone();
     super::admin::switch(&app, &e.segment, plugin).await?;
     store.stop_experiment(&name, Utc::now().timestamp()).await?;
     app.runtime.refresh_experiments(&mut *app.catalog.lock().await).await?;
-    // An activation carries no settings: an arm's own ones belong in the config now.
-    let settings = (!arm.settings.is_empty())
-        .then(|| format!("put the arm's settings under [settings.{}] in the config: {:?}", id.name, arm.settings));
+    let settings = arm.settings_note(&id.name);
     ok(
         serde_json::json!({ "segment": e.segment, "active": id, "experiment": name, "running": false, "note": settings }),
     )

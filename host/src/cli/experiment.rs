@@ -9,7 +9,7 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use super::BadUsage;
 use crate::catalog::Catalog;
 use crate::experiment::{self, ExperimentReport};
-use crate::store::{Scope, Store};
+use crate::store::{CannotPromote, Scope, Store};
 
 async fn open(db: &Path) -> anyhow::Result<Store> {
     if !db.exists() {
@@ -120,21 +120,17 @@ pub async fn stop(db: &Path, name: &str) -> anyhow::Result<()> {
 /// `serve` can roll back) and stops the experiment.
 pub async fn promote(db: &Path, catalog: &mut Catalog, name: &str, arm: &str) -> anyhow::Result<()> {
     let store = open(db).await?;
-    let Some(e) = store.experiment(name).await?.filter(|e| e.stopped_at.is_none()) else {
-        return Err(BadUsage(format!("no running experiment {name:?}")).into());
-    };
-    let Some(chosen) = e.arms.iter().find(|a| a.name == arm) else {
-        let arms: Vec<&str> = e.arms.iter().map(|a| a.name.as_str()).collect();
-        return Err(BadUsage(format!("experiment {name} has no arm {arm:?} (arms: {})", arms.join(", "))).into());
-    };
+    let (e, chosen) = store.arm_to_promote(name, arm).await.map_err(|e| match e.downcast::<CannotPromote>() {
+        Ok(refused) => BadUsage(refused.to_string()).into(),
+        Err(other) => other,
+    })?;
     let plugin = catalog.policy(&chosen.policy)?;
     let now = Utc::now().timestamp();
     store.activate(Scope::Segment, &e.segment, &plugin.id.sha256, &plugin.id.source.to_string(), now).await?;
     store.stop_experiment(name, now).await?;
     out!("{} ({}) is now active for segment {}; experiment {name} stopped", plugin.id, arm, e.segment)?;
-    // An activation carries no settings: an arm's own ones belong in the config now.
-    if !chosen.settings.is_empty() {
-        out!("put the arm's settings under [settings.{}] in the config: {:?}", plugin.id.name, chosen.settings)?;
+    if let Some(note) = chosen.settings_note(&plugin.id.name) {
+        out!("{note}")?;
     }
     Ok(())
 }

@@ -303,7 +303,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let reading = progress::spinner(format!("reading {}", file.display()));
             let data = intake::read_file(&file)?;
             reading.finish_and_clear();
-            let report = block_on(pipeline::import(&cli.db, &data, at.unwrap_or_else(Utc::now)))?;
+            let report = block_on(pipeline::import(&cli.db, &config()?, &data, at.unwrap_or_else(Utc::now)))?;
             pipeline::print_import(&report, verbose, json)?;
         }
         Command::Run { at, dry_run, json } => {
@@ -323,7 +323,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             block_on(pipeline::shadow_report(&cli.db, segment.as_deref(), json))?;
         }
         Command::Plan { what: PlanCommand::Accept { invoice, at, json } } => {
-            block_on(pipeline::accept_plan(&cli.db, &invoice, at.unwrap_or_else(Utc::now), json))?;
+            block_on(pipeline::accept_plan(&cli.db, &config()?, &invoice, at.unwrap_or_else(Utc::now), json))?;
         }
         Command::Plan { what: PlanCommand::Show { invoice, json } } => {
             block_on(pipeline::show_plan(&cli.db, &invoice, json))?;

@@ -13,7 +13,7 @@ use crate::store::{ImportReport, Store};
 
 use super::BadUsage;
 
-pub async fn import(db: &Path, data: &Dataset, now: DateTime<Utc>) -> anyhow::Result<ImportReport> {
+pub async fn import(db: &Path, config: &Config, data: &Dataset, now: DateTime<Utc>) -> anyhow::Result<ImportReport> {
     if !data.events.is_empty() {
         // The same file can feed `simulate`; its scripted future is not imported as fact.
         eprintln!("note: {} scripted event(s) ignored; they are for `simulate`", data.events.len());
@@ -24,7 +24,7 @@ pub async fn import(db: &Path, data: &Dataset, now: DateTime<Utc>) -> anyhow::Re
         data.invoices.len(),
         db.display()
     ));
-    let store = Store::open(&db.display().to_string()).await?;
+    let store = crate::runtime::open_store(db, config).await?;
     let report = store.import(data, now).await;
     writing.finish_and_clear();
     report
@@ -217,11 +217,17 @@ pub async fn history(db: &Path, invoice: &str, json: bool) -> anyhow::Result<()>
     Ok(())
 }
 
-pub async fn accept_plan(db: &Path, invoice: &str, at: DateTime<Utc>, json: bool) -> anyhow::Result<()> {
+pub async fn accept_plan(
+    db: &Path,
+    config: &Config,
+    invoice: &str,
+    at: DateTime<Utc>,
+    json: bool,
+) -> anyhow::Result<()> {
     if !db.exists() {
         return Err(BadUsage(format!("no database at {}", db.display())).into());
     }
-    let store = Store::open(&db.display().to_string()).await?;
+    let store = crate::runtime::open_store(db, config).await?;
     store.accept_plan(invoice, at).await?;
     show(&store, invoice, json).await
 }

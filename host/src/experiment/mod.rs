@@ -27,6 +27,15 @@ pub struct Arm {
     pub settings: std::collections::BTreeMap<String, String>,
 }
 
+impl Arm {
+    /// What to do with the arm's own settings once it is promoted: an
+    /// activation carries none, so they belong in the config.
+    pub fn settings_note(&self, policy: &str) -> Option<String> {
+        (!self.settings.is_empty())
+            .then(|| format!("put the arm's settings under [settings.{policy}] in the config: {:?}", self.settings))
+    }
+}
+
 /// `ARM:KEY=VALUE` settings from the command line, put on their arms.
 pub fn set_arm_settings(arms: &mut [Arm], specs: &[String]) -> Result<(), String> {
     for spec in specs {

@@ -139,7 +139,8 @@ pub async fn run(
     let start = opts.from.and_time(NaiveTime::MIN).and_utc();
     let mut events = data.events.clone();
     let due: HashMap<&str, NaiveDate> = data.invoices.iter().map(|i| (i.id.as_str(), i.due)).collect();
-    let (mut answered, mut last_tick) = (responses::Answered::default(), i64::MIN);
+    // Invoices a modelled customer already paid: an invoice is paid once.
+    let (mut answered, mut last_tick) = (std::collections::HashSet::new(), i64::MIN);
     store.import(&Dataset { events: vec![], ..data.clone() }, start).await?;
 
     let (mut ticks, mut plugin_errors) = (vec![], 0);
@@ -171,7 +172,7 @@ pub async fn run(
                 for sent in sent.into_iter().filter(|s| !s.bounced) {
                     let Some(&due) = due.get(sent.invoice_id.as_str()) else { continue };
                     if let Some(on) = model.answer(&sent, due).filter(|on| *on <= opts.to)
-                        && answered.first(&sent.invoice_id)
+                        && answered.insert(sent.invoice_id.clone())
                     {
                         events.push(crate::intake::ScriptedEvent::modelled(&sent.invoice_id, on, Event::Paid));
                     }

@@ -155,13 +155,3 @@ pub fn fit(
         .collect();
     ResponseModel { seed: 1, rules }
 }
-
-/// Invoices already answered in a run: a customer pays an invoice once.
-#[derive(Default)]
-pub struct Answered(HashSet<String>);
-
-impl Answered {
-    pub fn first(&mut self, invoice: &str) -> bool {
-        self.0.insert(invoice.to_string())
-    }
-}

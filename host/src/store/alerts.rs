@@ -21,15 +21,15 @@ pub struct AlertRow {
 pub(super) async fn raise_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     kind: &str,
-    invoice_id: Option<&str>,
+    subject: &str,
     at: i64,
     body: &Value,
 ) -> anyhow::Result<()> {
     sqlx::query(
-        "INSERT INTO alerts (kind, invoice_id, at, body, state, not_before) VALUES ($1, $2, $3, $4, 'pending', $5)",
+        "INSERT INTO alerts (kind, subject, at, body, state, not_before) VALUES ($1, $2, $3, $4, 'pending', $5)",
     )
     .bind(kind)
-    .bind(invoice_id)
+    .bind(subject)
     .bind(at)
     .bind(body.to_string())
     .bind(at)
@@ -58,7 +58,7 @@ impl Store {
             return Ok(false);
         }
         let mut tx = self.pool.begin().await?;
-        let recent = sqlx::query("SELECT id FROM alerts WHERE kind = $1 AND invoice_id = $2 AND at >= $3 LIMIT 1")
+        let recent = sqlx::query("SELECT id FROM alerts WHERE kind = $1 AND subject = $2 AND at >= $3 LIMIT 1")
             .bind(kind)
             .bind(subject)
             .bind(quiet_since)
@@ -67,7 +67,7 @@ impl Store {
         if recent.is_some() {
             return Ok(false);
         }
-        raise_in(&mut tx, kind, Some(subject), at, body).await?;
+        raise_in(&mut tx, kind, subject, at, body).await?;
         tx.commit().await?;
         Ok(true)
     }

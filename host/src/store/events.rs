@@ -52,6 +52,7 @@ pub(super) async fn apply_event_in(
         recovered: (invoice.amount_paid - paid_before).max(0),
         currency: &invoice.currency,
         detail: &what,
+        already_paid: was == InvoiceStatus::Paid,
     };
     outcomes::record(tx, outcome, facts).await?;
     // Paid or voided: nothing is owed, a suspended service comes back.

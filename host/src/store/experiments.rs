@@ -17,6 +17,15 @@ pub struct ExperimentRow {
     pub stopped_at: Option<i64>,
 }
 
+/// Why an arm cannot be promoted.
+#[derive(Debug, thiserror::Error)]
+pub enum CannotPromote {
+    #[error("no running experiment {0:?}")]
+    NotRunning(String),
+    #[error("experiment {0} has no arm {1:?} (arms: {2})")]
+    NoArm(String, String, String),
+}
+
 /// Why an experiment cannot start.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -60,6 +69,18 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// A running experiment and the arm of it to promote.
+    pub async fn arm_to_promote(&self, name: &str, arm: &str) -> anyhow::Result<(ExperimentRow, Arm)> {
+        let Some(e) = self.experiment(name).await?.filter(|e| e.stopped_at.is_none()) else {
+            return Err(CannotPromote::NotRunning(name.into()).into());
+        };
+        let Some(chosen) = e.arms.iter().find(|a| a.name == arm).cloned() else {
+            let arms: Vec<&str> = e.arms.iter().map(|a| a.name.as_str()).collect();
+            return Err(CannotPromote::NoArm(name.into(), arm.into(), arms.join(", ")).into());
+        };
+        Ok((e, chosen))
     }
 
     pub async fn experiment(&self, name: &str) -> anyhow::Result<Option<ExperimentRow>> {

@@ -207,7 +207,8 @@ CREATE INDEX decisions_experiment ON decisions (experiment, arm)
 CREATE TABLE alerts (
     id {serial},
     kind TEXT NOT NULL,
-    invoice_id TEXT,
+    -- What it is about: an invoice, a channel, the tick.
+    subject TEXT NOT NULL,
     at BIGINT NOT NULL,
     body TEXT NOT NULL,
     state TEXT NOT NULL,

@@ -16,7 +16,7 @@ mod stripe;
 
 pub use actions::{CannotAccept, REINSTATE, Settled};
 pub use alerts::AlertRow;
-pub use experiments::{CannotStart, ExperimentRow};
+pub use experiments::{CannotPromote, CannotStart, ExperimentRow};
 pub use outbox::{OutboxKind, OutboxState, Settle, Tried, UNCERTAIN, minute, outbox_key};
 pub use outcomes::{ATTRIBUTION_DAYS, OutcomeRow, Receivable, RetryRow, SentRow};
 pub use stripe::StripeGate;
@@ -365,6 +365,7 @@ impl Store {
                     recovered: if kind == "paid" || kind == "payment-recorded" { recovered.max(0) } else { 0 },
                     currency: &inv.currency,
                     detail: &detail,
+                    already_paid: before.as_ref().is_some_and(|b| b.status == InvoiceStatus::Paid),
                 };
                 outcomes::record(&mut tx, outcome, (self.attribution_days, self.alerts)).await?;
             }

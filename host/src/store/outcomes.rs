@@ -19,7 +19,7 @@ pub fn outcome_kind(event_kind: &str) -> Option<&'static str> {
         "payment-received" | "payment-recorded" => "paid-in-part",
         "promise-to-pay" => "promised",
         "dispute-opened" => "disputed",
-        "opt-out" | "opted-out" => "opted-out",
+        "opt-out" => "opted-out",
         _ => return None,
     })
 }
@@ -59,6 +59,8 @@ pub(super) struct NewOutcome<'a> {
     pub currency: &'a str,
     /// The event's words (a decline code, what was received).
     pub detail: &'a str,
+    /// The invoice was paid before this event.
+    pub already_paid: bool,
 }
 
 /// Records the outcome an event stands for (nothing for other events), and
@@ -76,12 +78,16 @@ pub(super) async fn record(
         })
     };
     if alerts && outcome.event_kind == "payment-failed" {
-        super::alerts::raise_in(tx, "payment-failed", Some(outcome.invoice_id), outcome.at, &alert("payment-failed"))
-            .await?;
+        super::alerts::raise_in(tx, "payment-failed", outcome.invoice_id, outcome.at, &alert("payment-failed")).await?;
     }
     let Some(kind) = outcome_kind(outcome.event_kind) else { return Ok(()) };
+    // A payment event on an invoice already paid (`paid` posted twice, an
+    // answer repeated) is no outcome: a recovery is counted and alerted once.
+    if matches!(kind, "paid" | "paid-in-part") && outcome.already_paid {
+        return Ok(());
+    }
     if alerts && kind == "paid" {
-        super::alerts::raise_in(tx, "recovered", Some(outcome.invoice_id), outcome.at, &alert("recovered")).await?;
+        super::alerts::raise_in(tx, "recovered", outcome.invoice_id, outcome.at, &alert("recovered")).await?;
     }
     // Messages about this invoice that left in the window, the latest last;
     // a reminder that rode in another invoice's message counts for its own invoice.
