@@ -24,6 +24,8 @@ pub mod intake;
 pub mod invoice;
 /// What channel and payment adapters are handed, and answer.
 pub mod outgoing;
+/// What dunning brought in: recovery, time to pay, receivables by age.
+pub mod report;
 /// Plugins: loading, limits, and the contract's generated types (for plugin tests).
 pub mod sandbox;
 pub mod simulate;
@@ -43,7 +45,6 @@ mod names;
 mod plan;
 mod preflight;
 mod render;
-mod report;
 mod runtime;
 mod scheduler;
 mod serve;

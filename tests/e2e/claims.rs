@@ -67,14 +67,20 @@ async fn claims(db: &Path) {
     assert!(b.is_empty(), "claimed twice: {b:?}");
 
     // Only the holder settles; the other's word changes nothing.
-    store.settle_message(ids[0], "worker-b", Settle::Sent { receipt: "forged" }, now.timestamp()).await.unwrap();
+    store
+        .settle_message(ids[0], "worker-b", Settle::Sent { receipt: "forged", rendered: None }, now.timestamp())
+        .await
+        .unwrap();
     let row = |id: i64| {
         let all = store.outbox_of(&all.iter().find(|r| r.id == id).unwrap().invoice_id);
         async move { all.await.unwrap().into_iter().find(|r| r.id == id).unwrap() }
     };
     let first = row(ids[0]).await;
     assert_eq!((first.state.as_str(), first.attempts), ("in-flight", 1));
-    store.settle_message(ids[0], "worker-a", Settle::Sent { receipt: "250 ok" }, now.timestamp()).await.unwrap();
+    store
+        .settle_message(ids[0], "worker-a", Settle::Sent { receipt: "250 ok", rendered: None }, now.timestamp())
+        .await
+        .unwrap();
     assert_eq!(row(ids[0]).await.state.as_str(), "sent");
 
     // worker-a stops with the rest in flight: worker-b sees them, takes back one
@@ -97,7 +103,10 @@ async fn claims(db: &Path) {
     let again = row(orphans[0].id).await;
     assert_eq!(again.key(), orphans[0].key(), "the same key");
     assert_eq!(again.attempts, 2);
-    store.settle_message(again.id, "worker-b", Settle::Sent { receipt: "250 ok" }, now.timestamp()).await.unwrap();
+    store
+        .settle_message(again.id, "worker-b", Settle::Sent { receipt: "250 ok", rendered: None }, now.timestamp())
+        .await
+        .unwrap();
     let done = row(again.id).await;
     assert_eq!(done.state.as_str(), "sent");
     assert_eq!(done.reason.as_deref(), Some("uncertain after an interruption, resent"));

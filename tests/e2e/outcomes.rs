@@ -78,3 +78,165 @@ async fn a_payment_is_tied_to_the_last_message_in_the_window_and_the_report_coun
     let text = String::from_utf8(csv.stdout).unwrap();
     assert!(text.starts_with("dunned,recovered,recovery_rate,currency,"), "{text}");
 }
+
+/// Six invoices whose ages at 31 October 2026 are worked out by hand.
+fn aging_fixture() -> Dataset {
+    let invoice = |id: &str, amount: &str, paid: &str, issued: &str, due: &str, status: &str| {
+        serde_json::json!({
+            "id": id, "number": format!("F-{id}"), "customer": "cus-a", "currency": "EUR",
+            "amount_due": amount, "amount_paid": paid, "issued": issued, "due": due, "status": status,
+        })
+    };
+    let doc = serde_json::json!({
+        "customers": [{
+            "id": "cus-a", "name": "Alfa S.r.l.", "email": "a@alfa.example", "locale": "it-IT",
+            "timezone": "Europe/Rome", "segment": "b2b", "business": true,
+        }],
+        "invoices": [
+            // Paid on 20 October (below): nothing owed at the end of the month.
+            invoice("a", "100.00", "0.00", "2026-09-20", "2026-10-05", "open"),
+            invoice("b", "200.00", "0.00", "2026-10-01", "2026-10-15", "open"),
+            invoice("c", "300.00", "0.00", "2026-10-10", "2026-11-10", "open"),
+            invoice("d", "400.00", "100.00", "2026-07-01", "2026-07-15", "open"),
+            // Paid on 5 November: still owed at the end of October.
+            invoice("e", "50.00", "0.00", "2026-10-05", "2026-10-20", "open"),
+            // Void: not a receivable, nor a sale.
+            invoice("f", "990.00", "0.00", "2026-10-02", "2026-10-09", "void"),
+        ],
+        "events": [],
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("aging.json");
+    std::fs::write(&path, doc.to_string()).unwrap();
+    sollecito::intake::read_dataset(&path).unwrap()
+}
+
+async fn age_the_fixture(location: &str) {
+    let store = sollecito::Store::open(location).await.unwrap();
+    store.import(&aging_fixture(), noon("2026-10-01".parse().unwrap())).await.unwrap();
+    store.apply_event("a", &Event::Paid, noon("2026-10-20".parse().unwrap())).await.unwrap();
+    store.apply_event("e", &Event::Paid, noon("2026-11-05".parse().unwrap())).await.unwrap();
+    let period = ("2026-10-01".parse().unwrap(), "2026-10-31".parse().unwrap());
+    let report = sollecito::report::from_store(&store, &[], &Default::default(), period).await.unwrap();
+    let buckets: Vec<(&str, usize, i64)> = report
+        .receivables
+        .buckets
+        .iter()
+        .map(|b| (b.label, b.invoices, b.amount.get("EUR").copied().unwrap_or(0)))
+        .collect();
+    // At 31 October: c not due (300), b 16 days late (200) and e 11 (50), d 108 (400 - 100 paid).
+    assert_eq!(
+        buckets,
+        [("not due", 1, 30_000), ("1-30", 2, 25_000), ("31-60", 0, 0), ("61-90", 0, 0), (">90", 1, 30_000)],
+        "{location}"
+    );
+    // 850 owed over 550 invoiced in October (b, c, e), times its 31 days: 47.9.
+    assert_eq!(report.receivables.dso_days.get("EUR"), Some(&47.9), "{location}");
+    // At 30 September only a (not due, 100) and d (77 days late, 300) were owed.
+    let september = ("2026-09-01".parse().unwrap(), "2026-09-30".parse().unwrap());
+    let before = sollecito::report::from_store(&store, &[], &Default::default(), september).await.unwrap();
+    let owed: Vec<(usize, i64)> =
+        before.receivables.buckets.iter().map(|b| (b.invoices, b.amount.get("EUR").copied().unwrap_or(0))).collect();
+    assert_eq!(owed, [(1, 10_000), (0, 0), (0, 0), (1, 30_000), (0, 0)], "{location}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receivables_by_age_and_dso_of_a_small_fixture_match_the_hand_count_on_both_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    age_the_fixture(&dir.path().join("aging.db").display().to_string()).await;
+    let pg = PostgresDatabase::create("aging").await;
+    age_the_fixture(&pg.url).await;
+    pg.drop().await;
+}
+
+async fn raw(location: &str) -> sqlx::SqliteConnection {
+    <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!("sqlite://{location}")).await.unwrap()
+}
+
+/// A store written before the ledger existed gets it filled from the
+/// invoices' documents when it is opened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_store_gets_its_ledger_filled_from_the_documents() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("older.db");
+    let location = db.display().to_string();
+    {
+        let store = sollecito::Store::open(&location).await.unwrap();
+        store.import(&aging_fixture(), noon("2026-10-01".parse().unwrap())).await.unwrap();
+        store.close().await;
+    }
+    // Back to before migration 11, as a store of the previous release was.
+    let mut conn = raw(&location).await;
+    for undo in [
+        "DROP TABLE ledger",
+        "DROP INDEX customers_segment",
+        "ALTER TABLE customers DROP COLUMN segment",
+        "ALTER TABLE outbox DROP COLUMN rendered",
+    ] {
+        sqlx::query(undo).execute(&mut conn).await.unwrap();
+    }
+    sqlx::query("DELETE FROM schema_migrations WHERE version = 11").execute(&mut conn).await.unwrap();
+    sqlx::Connection::close(conn).await.unwrap();
+
+    let store = sollecito::Store::open(&location).await.unwrap();
+    let due = store.due_dates().await.unwrap();
+    let segments: Vec<String> =
+        sqlx::query_scalar("SELECT segment FROM customers").fetch_all(&mut raw(&location).await).await.unwrap();
+    assert_eq!(segments, ["b2b"]);
+    assert_eq!(due.len(), 6);
+    assert_eq!(due["d"], "2026-07-15".parse::<NaiveDate>().unwrap());
+    let period = ("2026-10-01".parse().unwrap(), "2026-10-31".parse().unwrap());
+    let report = sollecito::report::from_store(&store, &[], &Default::default(), period).await.unwrap();
+    // Nothing paid yet: a (26 days late) joins b and e in 1-30.
+    let counts: Vec<usize> = report.receivables.buckets.iter().map(|b| b.invoices).collect();
+    assert_eq!(counts, [1, 3, 0, 0, 1]);
+}
+
+/// The report sums outcomes no message preceded in the store instead of
+/// reading them: the same report as one computed from every outcome's row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn summing_untouched_outcomes_in_the_store_gives_the_report_of_every_row() {
+    use sollecito::report::{self, Dimension};
+    let dir = tempfile::tempdir().unwrap();
+    let mut catalog = catalog();
+    let runtime = Runtime::open(&dir.path().join("sums.db"), Config::default(), &mut catalog).await.unwrap();
+    let data = dataset("invoices.json");
+    let start: NaiveDate = "2026-09-24".parse().unwrap();
+    runtime.store().import(&Dataset { events: vec![], ..data }, noon(start)).await.unwrap();
+    for offset in 0..18 {
+        runtime.tick(noon(start + Days::new(offset)), false).await.unwrap();
+    }
+    let store = runtime.store();
+    // One paid just after a reminder (touched), one promise, then every other
+    // invoice three weeks after the last message (untouched), one in part.
+    store.apply_event("inv-1004", &Event::Paid, noon("2026-10-12".parse().unwrap())).await.unwrap();
+    store
+        .apply_event(
+            "inv-1003",
+            &Event::PromiseToPay { until: "2026-11-20".parse().unwrap() },
+            noon("2026-10-12".parse().unwrap()),
+        )
+        .await
+        .unwrap();
+    let late = noon("2026-11-02".parse().unwrap());
+    let ids = store.invoice_ids().await.unwrap();
+    for id in ids.iter().filter(|id| *id != "inv-1004") {
+        let event = if id == "inv-1002" { Event::PaymentReceived { amount: 1_000 } } else { Event::Paid };
+        store.apply_event(id, &event, late).await.unwrap();
+    }
+    let period: (NaiveDate, NaiveDate) = ("2026-09-24".parse().unwrap(), "2026-11-05".parse().unwrap());
+    let (from, to) = (noon(period.0).timestamp() - 43_200, noon(period.1).timestamp() + 43_199);
+    let untouched = store.untouched_outcomes(from, to).await.unwrap();
+    assert!(untouched.paid_invoices >= 3 && !untouched.paid_and_dunned.is_empty(), "{untouched:?}");
+
+    let by = [Dimension::Step, Dimension::Channel];
+    let costs = std::collections::BTreeMap::from([("email".to_string(), 1)]);
+    let summed = report::from_store(store, &by, &costs, period).await.unwrap();
+    let sent = store.sent_between(from, to).await.unwrap();
+    let every = store.outcomes(from, to).await.unwrap();
+    let rows = report::report(&sent, (&every, &Default::default()), &Default::default(), &by, &costs, period);
+    assert_eq!(summed.total, rows.total);
+    assert_eq!(summed.lines, rows.lines);
+    assert_eq!(summed.messages_per_recovered, rows.messages_per_recovered);
+    assert!(summed.total.recovered >= 2 && summed.total.promised == 1, "{:?}", summed.total);
+}

@@ -6,8 +6,9 @@
 //! the real binary runs `sollecito --db DB report --from .. --to .. --by step
 //! --json`, timed whole: process start, plugin catalog, reads, computing, the
 //! JSON printed. The reference, in the same run: the same rows read with sqlx
-//! alone (SQLite driver, no parsing), which no report can beat. The library's
-//! own reads (`Store::receivables`, `outcomes`, `customer_labels`,
+//! alone (SQLite driver, no parsing): the ledger's narrow rows and the
+//! outcomes, which a report reading them row by row could not beat. The library's
+//! own reads (`Store::aging`, `outcomes`, `customer_labels`,
 //! `sent_between`) are timed too, in this process, to say where the time goes.
 
 use std::path::Path;
@@ -76,15 +77,15 @@ fn build(rt: &tokio::runtime::Runtime, db: &Path, n: usize, now: DateTime<Utc>) 
 }
 
 /// The rows the report reads, read with sqlx's SQLite driver alone: (time, bytes) per table.
-fn raw_reads(rt: &tokio::runtime::Runtime, db: &Path, start: i64) -> [(Duration, usize); 3] {
+fn raw_reads(rt: &tokio::runtime::Runtime, db: &Path, start: i64) -> [(Duration, usize); 2] {
     rt.block_on(async {
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", db.display())).unwrap();
         let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await.unwrap();
-        let mut parts = [(Duration::ZERO, 0); 3];
+        let mut parts = [(Duration::ZERO, 0); 2];
         let queries = [
-            ("SELECT data FROM invoices ORDER BY id", "data"),
+            // The narrow ledger rows the aging is summed over.
+            ("SELECT invoice_id, currency, status, total, paid, issued, due FROM ledger", "invoice_id"),
             ("SELECT * FROM outcomes WHERE at >= ? ORDER BY at, id", "path"),
-            ("SELECT data FROM customers", "data"),
         ];
         for (part, (sql, column)) in parts.iter_mut().zip(queries) {
             let t = Instant::now();
@@ -104,7 +105,9 @@ fn library_reads(rt: &tokio::runtime::Runtime, db: &Path, start: i64, end: i64) 
     rt.block_on(async {
         let store = Store::open(&db.display().to_string()).await.unwrap();
         let t = Instant::now();
-        let invoices = store.receivables().await.unwrap().len();
+        let from = chrono::DateTime::from_timestamp(start, 0).unwrap().date_naive();
+        let to = chrono::DateTime::from_timestamp(end, 0).unwrap().date_naive();
+        let invoices = store.aging(from, to).await.unwrap().owed.len();
         let receivables = t.elapsed();
         let t = Instant::now();
         let outcomes = store.outcomes(start, i64::MAX).await.unwrap().len();
@@ -152,12 +155,11 @@ pub fn rows(cache: &Path, sizes: &[usize], now: DateTime<Utc>) -> Vec<Row> {
         });
         let lib = library_reads(&rt, &db, start, end);
         println!(
-            "report: {n} invoices: raw reads invoices {:.2} s ({} MB), outcomes {:.2} s, customers {:.2} s; \
-             the library's reads receivables {:.2} s, outcomes {:.2} s, customer_labels {:.2} s, sent_between {:.2} s",
+            "report: {n} invoices: raw reads ledger {:.2} s ({} MB), outcomes {:.2} s; \
+             the library's reads aging {:.2} s, outcomes {:.2} s, customer_labels {:.2} s, sent_between {:.2} s",
             raw[0].0.as_secs_f64(),
             raw[0].1 >> 20,
             raw[1].0.as_secs_f64(),
-            raw[2].0.as_secs_f64(),
             lib[0].as_secs_f64(),
             lib[1].as_secs_f64(),
             lib[2].as_secs_f64(),
@@ -169,10 +171,7 @@ pub fn rows(cache: &Path, sizes: &[usize], now: DateTime<Utc>) -> Vec<Row> {
                 n.div_ceil(PER_CUSTOMER)
             ),
             wasm: format!("{:.2} s", cli.as_secs_f64()),
-            reference: format!(
-                "raw reads {:.2} s (sqlx alone: invoices, outcomes, customers)",
-                reference.as_secs_f64()
-            ),
+            reference: format!("raw reads {:.2} s (sqlx alone: ledger, outcomes)", reference.as_secs_f64()),
             ratio: format!("{:.2}x", cli.as_secs_f64() / reference.as_secs_f64()),
             target: "< 2 s".into(),
         });

@@ -62,7 +62,7 @@ pub async fn fit_responses(
     let (start, end) = (from.and_hms_opt(0, 0, 0).unwrap().and_utc(), to.and_hms_opt(23, 59, 59).unwrap().and_utc());
     let sent = store.sent_between(start.timestamp(), end.timestamp()).await?;
     let outcomes = store.outcomes(start.timestamp(), i64::MAX).await?;
-    let due = store.receivables().await?.into_iter().map(|r| (r.invoice_id, r.due)).collect();
+    let due = store.due_dates().await?;
     let model = crate::simulate::fit_responses(&sent, &outcomes, &due, within_days);
     let text = format!(
         "# Fitted from {} messages sent {from} to {to}: the share paid within {within_days} days\n\

@@ -243,7 +243,7 @@ impl Delivery {
             Err(e) => {
                 let reason = format!("cannot render: {e}");
                 for row in std::iter::once(&send.row).chain(send.companions.iter().map(|(r, _)| r)) {
-                    self.settle(store, row, Outcome::Fail(reason.clone()), now, report).await?;
+                    self.settle(store, row, (Outcome::Fail(reason.clone()), None), now, report).await?;
                 }
                 return Ok(());
             }
@@ -253,6 +253,7 @@ impl Delivery {
             let (at, subject, text) = (now.timestamp(), message.subject.clone(), message.text.clone());
             capture.keep(Captured { key, channel: channel.clone(), at, subject, text });
         }
+        let rendered = format!("{}\n\n{}", message.subject, message.text);
         let route = &lanes.channels[&channel];
         let (adapter, settings) = (route.adapter.clone(), route.settings.clone());
         let mut grants = route.grants.clone();
@@ -274,7 +275,7 @@ impl Delivery {
             lanes.setup_fault.lock().expect("setup faults").entry(channel.clone()).or_insert_with(|| reason.clone());
         }
         let outcome = outcome_of(result, &send.row, now, setup);
-        self.settled_as_sent(store, &send, outcome, now, report).await
+        self.settled_as_sent(store, &send, (outcome, &rendered), now, report).await
     }
 
     /// Writes a message's outcome, and its companions' (who went in it).
@@ -282,7 +283,7 @@ impl Delivery {
         &self,
         store: &Store,
         send: &Send,
-        outcome: Outcome,
+        (outcome, rendered): (Outcome, &str),
         now: DateTime<Utc>,
         report: &mut DeliverReport,
     ) -> anyhow::Result<()> {
@@ -295,9 +296,9 @@ impl Delivery {
                 Outcome::Sent(receipt) => Outcome::Sent(format!("{IN_THE_MESSAGE_OF}{key}: {receipt}")),
                 other => other.clone(),
             };
-            self.settle(store, row, theirs, now, report).await?;
+            self.settle(store, row, (theirs, None), now, report).await?;
         }
-        self.settle(store, &send.row, outcome, now, report).await
+        self.settle(store, &send.row, (outcome, Some(rendered)), now, report).await
     }
 
     /// The last look before the hand-over, at the invoices as they are now: one
@@ -334,7 +335,7 @@ impl Delivery {
             };
             match verdict {
                 Ok((invoice, customer)) => kept.push((row, invoice, customer)),
-                Err(reason) => self.settle(store, &row, Outcome::Cancel(reason), now, report).await?,
+                Err(reason) => self.settle(store, &row, (Outcome::Cancel(reason), None), now, report).await?,
             }
         }
         let mut members = kept.into_iter();
@@ -356,13 +357,13 @@ impl Delivery {
         &self,
         store: &Store,
         row: &OutboxRow,
-        outcome: Outcome,
+        (outcome, rendered): (Outcome, Option<&str>),
         now: DateTime<Utc>,
         report: &mut DeliverReport,
     ) -> anyhow::Result<()> {
         tally(report, row, &outcome);
         let settle = match &outcome {
-            Outcome::Sent(receipt) => Settle::Sent { receipt },
+            Outcome::Sent(receipt) => Settle::Sent { receipt, rendered },
             Outcome::Wait(until, reason, Wait::Setup) => Settle::SetupFault { not_before: until.timestamp(), reason },
             Outcome::Wait(until, reason, _) => Settle::Retry { not_before: until.timestamp(), reason },
             Outcome::Cancel(reason) => Settle::Cancelled(reason),

@@ -34,6 +34,7 @@ pub(super) async fn apply_event_in(
         .bind(invoice_id)
         .execute(&mut **tx)
         .await?;
+    super::ledger::put(tx, &invoice).await?;
     sqlx::query("UPDATE customers SET data = $1, updated_at = $2 WHERE id = $3")
         .bind(json(&customer))
         .bind(at)

@@ -2,6 +2,9 @@
 //! Timestamps are Unix seconds (BIGINT); structured fields are JSON text, so
 //! the same SQL serves SQLite and PostgreSQL.
 
+/// The migration that adds the ledger, filled from the documents already stored.
+pub const LEDGER: i64 = 11;
+
 /// (version, statements) in order. Never edit a released migration: add one.
 pub fn migrations(postgres: bool) -> Vec<(i64, Vec<String>)> {
     let serial = if postgres { "BIGSERIAL PRIMARY KEY" } else { "INTEGER PRIMARY KEY AUTOINCREMENT" };
@@ -219,6 +222,26 @@ CREATE TABLE alerts (
 CREATE INDEX alerts_pending ON alerts (state, not_before)
 "#
     );
+    let ledger = r#"
+-- Each invoice's money and dates, narrow, written with its document: a
+-- report ages every receivable, and a list filters them, without reading
+-- the documents. Days are counted from 1970-01-01.
+CREATE TABLE ledger (
+    invoice_id TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    total BIGINT NOT NULL,
+    paid BIGINT NOT NULL,
+    issued BIGINT NOT NULL,
+    due BIGINT NOT NULL
+);
+-- The segment of a customer beside its document, for lists filtered by it.
+ALTER TABLE customers ADD COLUMN segment TEXT;
+-- The subject and text a message went with, as its customer read them.
+ALTER TABLE outbox ADD COLUMN rendered TEXT;
+CREATE INDEX customers_segment ON customers (segment)
+"#;
     vec![
         (1, split(&init)),
         (2, split(tasks)),
@@ -230,6 +253,7 @@ CREATE INDEX alerts_pending ON alerts (state, not_before)
         (8, split(&outcomes)),
         (9, split(experiments)),
         (10, split(&alerts)),
+        (LEDGER, split(ledger)),
     ]
 }
 

@@ -9,6 +9,7 @@ mod decisions;
 mod events;
 use events::{apply_event_in, changes_between, insert_event};
 mod experiments;
+mod ledger;
 mod migrations;
 mod outbox;
 mod outcomes;
@@ -17,8 +18,9 @@ mod stripe;
 pub use actions::{CannotAccept, REINSTATE, Settled};
 pub use alerts::AlertRow;
 pub use experiments::{CannotPromote, CannotStart, ExperimentRow};
+pub use ledger::{AGE_BUCKETS, Aging};
 pub use outbox::{OutboxKind, OutboxState, Settle, Tried, UNCERTAIN, minute, outbox_key};
-pub use outcomes::{ATTRIBUTION_DAYS, OutcomeRow, Receivable, RetryRow, SentRow};
+pub use outcomes::{ATTRIBUTION_DAYS, OutcomeRow, RetryRow, SentRow, Untouched};
 pub use stripe::StripeGate;
 
 /// What a reminder sent inside another invoice's message has as its receipt,
@@ -220,6 +222,12 @@ impl Store {
         Ok(store)
     }
 
+    /// Closes the connections, waiting for those in use (a pool dropped
+    /// unclosed leaves sqlx's maintenance task behind).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     /// The attribution window of the outcomes recorded from now on (`[outcomes] attribution_days`).
     pub fn with_attribution_days(mut self, days: i64) -> Self {
         self.attribution_days = days;
@@ -243,6 +251,9 @@ impl Store {
             }
             for sql in statements {
                 sqlx::query(&sql).execute(&mut *tx).await.with_context(|| format!("migration {version}"))?;
+            }
+            if version == migrations::LEDGER {
+                ledger::backfill(&mut tx).await.context("migration 11: filling the ledger")?;
             }
             sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
                 .bind(version)
@@ -272,19 +283,21 @@ impl Store {
             match old {
                 Some(row) if row.try_get::<String, _>("data")? == text => report.unchanged += 1,
                 Some(_) => {
-                    sqlx::query("UPDATE customers SET data = $1, updated_at = $2 WHERE id = $3")
+                    sqlx::query("UPDATE customers SET data = $1, updated_at = $2, segment = $3 WHERE id = $4")
                         .bind(&text)
                         .bind(at)
+                        .bind(&c.segment)
                         .bind(&c.id)
                         .execute(&mut *tx)
                         .await?;
                     report.customers_updated += 1;
                 }
                 None => {
-                    sqlx::query("INSERT INTO customers (id, data, updated_at) VALUES ($1, $2, $3)")
+                    sqlx::query("INSERT INTO customers (id, data, updated_at, segment) VALUES ($1, $2, $3, $4)")
                         .bind(&c.id)
                         .bind(&text)
                         .bind(at)
+                        .bind(&c.segment)
                         .execute(&mut *tx)
                         .await?;
                     report.customers_added += 1;
@@ -345,6 +358,7 @@ impl Store {
                     .await?;
                 report.invoices_updated += 1;
             }
+            ledger::put(&mut tx, inv).await?;
             let recovered = inv.amount_paid - before.as_ref().map_or(inv.amount_paid, |b| b.amount_paid);
             // Paid in full is one outcome, whatever else changed with it.
             let paid_now = changes.iter().any(|(kind, _)| kind == "paid");

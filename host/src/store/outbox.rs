@@ -130,6 +130,8 @@ impl std::fmt::Display for OutboxState {
 pub enum Settle<'a> {
     Sent {
         receipt: &'a str,
+        /// The subject and text that went, as the customer read them (for the one message, not its companions).
+        rendered: Option<&'a str>,
     },
     Cancelled(&'a str),
     Failed(&'a str),
@@ -273,12 +275,19 @@ impl Store {
         let held = "WHERE id = $1 AND state = 'in-flight' AND claimed_by = $2";
         let release = "claimed_by = NULL, claim_until = NULL";
         match settle {
-            Settle::Sent { receipt } => {
+            Settle::Sent { receipt, rendered } => {
                 let sql = format!(
-                    "UPDATE outbox SET state = 'sent', receipt = $3, done_at = $4, {release}, \
+                    "UPDATE outbox SET state = 'sent', receipt = $3, done_at = $4, rendered = $5, {release}, \
                      reason = CASE WHEN reason LIKE '{UNCERTAIN}%' THEN '{UNCERTAIN}, resent' ELSE NULL END {held}"
                 );
-                sqlx::query(&sql).bind(id).bind(worker).bind(receipt).bind(now).execute(&self.pool).await?
+                sqlx::query(&sql)
+                    .bind(id)
+                    .bind(worker)
+                    .bind(receipt)
+                    .bind(now)
+                    .bind(rendered)
+                    .execute(&self.pool)
+                    .await?
             }
             Settle::Cancelled(reason) | Settle::Failed(reason) => {
                 let state =

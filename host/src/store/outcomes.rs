@@ -152,19 +152,21 @@ pub struct SentRow {
     pub arm: Option<String>,
     /// It did not reach the customer: a bounce, a refused number (failed for good).
     pub bounced: bool,
+    /// What its invoice is worth in all (minor units of `currency`).
+    pub invoice_total: i64,
+    pub currency: String,
 }
 
-/// An invoice as a report counts it: what it is worth and where it stands now.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Receivable {
-    pub invoice_id: String,
-    pub currency: String,
-    /// What is owed in all, fees included.
-    pub total: i64,
-    pub paid: i64,
-    pub issued: chrono::NaiveDate,
-    pub due: chrono::NaiveDate,
-    pub status: crate::invoice::InvoiceStatus,
+/// Outcomes with no message before them in their window, summed: they count
+/// in a report's whole, never in a breakdown's line, so their rows are not read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Untouched {
+    /// (kind, currency, outcomes, minor units recovered).
+    pub by_kind: Vec<(String, String, i64, i64)>,
+    /// Invoices paid in full.
+    pub paid_invoices: i64,
+    /// Of those, the ones a message of the period went to (counted as recovered by dunning).
+    pub paid_and_dunned: Vec<String>,
 }
 
 /// A payment retry carried out: the decline it answered, its place among the
@@ -205,8 +207,9 @@ impl Store {
     pub async fn sent_between(&self, from: i64, to: i64) -> anyhow::Result<Vec<SentRow>> {
         let rows = sqlx::query(
             "SELECT o.invoice_id, o.customer_id, o.done_at, o.state, o.step, o.channel, o.tone, o.template, d.plugin_name, \
-             d.plugin_version, d.experiment || '/' || d.arm AS arm \
-             FROM outbox o LEFT JOIN decisions d ON d.id = o.decision_id \
+             d.plugin_version, d.experiment || '/' || d.arm AS arm, COALESCE(l.total, 0) AS total, \
+             COALESCE(l.currency, '-') AS currency \
+             FROM outbox o LEFT JOIN decisions d ON d.id = o.decision_id LEFT JOIN ledger l ON l.invoice_id = o.invoice_id \
              WHERE o.done_at >= $1 AND o.done_at <= $2 AND o.channel IS NOT NULL \
              AND (o.state = 'sent' OR (o.state = 'failed' AND o.attempts > 0)) ORDER BY o.done_at, o.id",
         )
@@ -228,6 +231,8 @@ impl Store {
                     version: r.try_get("plugin_version")?,
                     arm: r.try_get("arm")?,
                     bounced: r.try_get::<String, _>("state")? == "failed",
+                    invoice_total: r.try_get("total")?,
+                    currency: r.try_get("currency")?,
                 })
             })
             .collect()
@@ -250,46 +255,56 @@ impl Store {
             .collect()
     }
 
-    /// Every invoice, as a report counts it.
-    pub async fn receivables(&self) -> anyhow::Result<Vec<Receivable>> {
-        // Only the fields a report needs are read out of each document: the
-        // rest is skipped, not built (a report reads every invoice).
-        #[derive(serde::Deserialize)]
-        struct Fee {
-            amount: i64,
-        }
-        #[derive(serde::Deserialize)]
-        struct Brief {
-            id: String,
-            currency: String,
-            amount_due: i64,
-            amount_paid: i64,
-            issued: chrono::NaiveDate,
-            due: chrono::NaiveDate,
-            status: crate::invoice::InvoiceStatus,
-            #[serde(default)]
-            fees: Vec<Fee>,
-        }
-        let rows = sqlx::query("SELECT data FROM invoices ORDER BY id").fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                let b: Brief = serde_json::from_str(&r.try_get::<String, _>("data")?)?;
-                Ok(Receivable {
-                    status: b.status,
-                    total: b.amount_due + b.fees.iter().map(|f| f.amount).sum::<i64>(),
-                    paid: b.amount_paid,
-                    issued: b.issued,
-                    due: b.due,
-                    currency: b.currency,
-                    invoice_id: b.id,
-                })
-            })
-            .collect()
+    /// Outcomes with a message before them in their window, between two times (inclusive), oldest first.
+    pub async fn touched_outcomes(&self, from: i64, to: i64) -> anyhow::Result<Vec<OutcomeRow>> {
+        self.outcome_rows("WHERE at >= $1 AND at <= $2 AND touch_step IS NOT NULL", from, to).await
+    }
+
+    /// The outcomes with no message before them, between two times (inclusive), summed.
+    pub async fn untouched_outcomes(&self, from: i64, to: i64) -> anyhow::Result<Untouched> {
+        let untouched = "FROM outcomes o WHERE o.at >= $1 AND o.at <= $2 AND o.touch_step IS NULL";
+        let by_kind = sqlx::query(&format!(
+            "SELECT o.kind, o.currency, COUNT(*) AS n, CAST(SUM(o.recovered) AS BIGINT) AS recovered {untouched} \
+             GROUP BY o.kind, o.currency ORDER BY o.kind, o.currency"
+        ))
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        let paid_invoices: i64 =
+            sqlx::query(&format!("SELECT COUNT(DISTINCT o.invoice_id) AS n {untouched} AND o.kind = 'paid'"))
+                .bind(from)
+                .bind(to)
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?;
+        // The same messages `sent_between` counts as contacts: sent, with a channel, in the period.
+        let paid_and_dunned = sqlx::query(&format!(
+            "SELECT DISTINCT o.invoice_id {untouched} AND o.kind = 'paid' AND EXISTS (SELECT 1 FROM outbox s \
+             WHERE s.invoice_id = o.invoice_id AND s.state = 'sent' AND s.channel IS NOT NULL \
+             AND s.done_at >= $1 AND s.done_at <= $2) ORDER BY o.invoice_id"
+        ))
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Untouched {
+            by_kind: by_kind
+                .iter()
+                .map(|r| Ok((r.try_get("kind")?, r.try_get("currency")?, r.try_get("n")?, r.try_get("recovered")?)))
+                .collect::<anyhow::Result<_>>()?,
+            paid_invoices,
+            paid_and_dunned: paid_and_dunned.iter().map(|r| r.try_get("invoice_id")).collect::<Result<_, _>>()?,
+        })
     }
 
     /// Outcomes between two times (inclusive), oldest first.
     pub async fn outcomes(&self, from: i64, to: i64) -> anyhow::Result<Vec<OutcomeRow>> {
-        let rows = sqlx::query("SELECT * FROM outcomes WHERE at >= $1 AND at <= $2 ORDER BY at, id")
+        self.outcome_rows("WHERE at >= $1 AND at <= $2", from, to).await
+    }
+
+    async fn outcome_rows(&self, filter: &str, from: i64, to: i64) -> anyhow::Result<Vec<OutcomeRow>> {
+        let rows = sqlx::query(&format!("SELECT * FROM outcomes {filter} ORDER BY at, id"))
             .bind(from)
             .bind(to)
             .fetch_all(&self.pool)
