@@ -50,3 +50,4 @@ mod scheduler;
 mod serve;
 mod shadow;
 mod steps;
+mod ui;

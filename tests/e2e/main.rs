@@ -9,6 +9,7 @@ mod claims;
 mod cli;
 mod common;
 mod consolidated;
+mod dashboard;
 mod delivery;
 mod determinism;
 mod every_action;

@@ -252,11 +252,18 @@ pub async fn activate(
 /// `POST /v1/segments/{segment}/rollback`: the activation before the last one (or the config's policy).
 pub async fn roll_back(State(app): State<Arc<App>>, Path(segment): Path<String>, headers: HeaderMap) -> Answer {
     app.require_write(&headers)?;
-    name(&segment, "segment")?;
-    if !app.runtime.store().roll_back(Scope::Segment, &segment).await? {
+    let active = roll_back_segment(&app, &segment).await?;
+    ok(json!({ "segment": segment, "active": active }))
+}
+
+/// Rolls a segment back to its activation before the last (or the config's
+/// policy), swapped in at once; the plugin now active, if an activation.
+pub async fn roll_back_segment(app: &App, segment: &str) -> Result<Option<crate::sandbox::PluginId>, ApiError> {
+    name(segment, "segment")?;
+    if !app.runtime.store().roll_back(Scope::Segment, segment).await? {
         return Err(ApiError::new(StatusCode::CONFLICT, format!("nothing to roll back for segment {segment:?}")));
     }
-    let previous = app.runtime.store().activations(Scope::Segment).await?.into_iter().find(|(s, _, _)| *s == segment);
+    let previous = app.runtime.store().activations(Scope::Segment).await?.into_iter().find(|(s, _, _)| s == segment);
     let plugin = match &previous {
         Some((_, sha, _)) => app.catalog.lock().await.find(sha),
         None => None,
@@ -264,14 +271,14 @@ pub async fn roll_back(State(app): State<Arc<App>>, Path(segment): Path<String>,
     let active = plugin.as_ref().map(|p| p.id.clone());
     app.runtime.swap_policies(|p| match plugin {
         Some(plugin) => {
-            p.activated.insert(segment.clone(), plugin);
+            p.activated.insert(segment.to_string(), plugin);
         }
         None => {
-            p.activated.remove(&segment);
+            p.activated.remove(segment);
         }
     });
     app.metrics.swaps.inc();
-    ok(json!({ "segment": segment, "active": active }))
+    Ok(active)
 }
 
 #[derive(Deserialize)]

@@ -5,7 +5,7 @@
 
 pub mod admin;
 mod metrics;
-mod reports;
+pub mod reports;
 mod stripe;
 
 use std::path::PathBuf;
@@ -58,6 +58,15 @@ pub struct ApiError {
 impl ApiError {
     pub fn new(status: StatusCode, error: impl Into<String>) -> Self {
         ApiError { status, error: error.into(), field: None }
+    }
+
+    /// What was refused and why, in words.
+    pub fn message(&self) -> &str {
+        &self.error
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
     }
 
     /// The field the refusal is about; a field whose name is empty (a JSON key

@@ -149,11 +149,17 @@ pub async fn start_experiment(State(app): State<Arc<App>>, headers: HeaderMap, b
 /// `DELETE /v1/experiments/{name}`: stopped; the segment goes back to its own policy.
 pub async fn stop_experiment(State(app): State<Arc<App>>, Path(name): Path<String>, headers: HeaderMap) -> Answer {
     app.require_write(&headers)?;
-    if !app.runtime.store().stop_experiment(&name, Utc::now().timestamp()).await? {
+    stop(&app, &name).await?;
+    ok(serde_json::json!({ "experiment": name, "running": false }))
+}
+
+/// Stops a running experiment; its customers go back to the segment's policy at the next tick.
+pub async fn stop(app: &App, name: &str) -> Result<(), ApiError> {
+    if !app.runtime.store().stop_experiment(name, Utc::now().timestamp()).await? {
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no running experiment {name:?}")).field("name"));
     }
     app.runtime.refresh_experiments(&mut *app.catalog.lock().await).await?;
-    ok(serde_json::json!({ "experiment": name, "running": false }))
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -174,8 +180,13 @@ pub async fn promote(
     app.require_write(&headers)?;
     let wanted: Promote =
         serde_json::from_value(super::parse_json(&body)?).map_err(|e| unprocessable("arm", e.to_string()))?;
+    ok(promote_arm(&app, &name, &wanted.arm).await?)
+}
+
+/// Activates an arm's policy for its experiment's segment and stops the experiment.
+pub async fn promote_arm(app: &App, name: &str, arm: &str) -> Result<serde_json::Value, ApiError> {
     let store = app.runtime.store();
-    let (e, arm) = match store.arm_to_promote(&name, &wanted.arm).await {
+    let (e, arm) = match store.arm_to_promote(name, arm).await {
         Ok(found) => found,
         Err(e) => {
             return Err(match e.downcast::<crate::store::CannotPromote>() {
@@ -189,11 +200,11 @@ pub async fn promote(
     };
     let plugin = app.catalog.lock().await.policy(&arm.policy).map_err(anyhow::Error::from)?;
     let id = plugin.id.clone();
-    super::admin::switch(&app, &e.segment, plugin).await?;
-    store.stop_experiment(&name, Utc::now().timestamp()).await?;
+    super::admin::switch(app, &e.segment, plugin).await?;
+    store.stop_experiment(name, Utc::now().timestamp()).await?;
     app.runtime.refresh_experiments(&mut *app.catalog.lock().await).await?;
     let settings = arm.settings_note(&id.name);
-    ok(
+    Ok(
         serde_json::json!({ "segment": e.segment, "active": id, "experiment": name, "running": false, "note": settings }),
     )
 }

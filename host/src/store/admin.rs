@@ -235,4 +235,22 @@ impl Store {
             })
             .collect()
     }
+
+    /// Marks a task done with a note, recorded in its invoice's history.
+    /// False when there is no open task by that key.
+    pub async fn finish_task(&self, key: &str, note: &str, now: i64) -> anyhow::Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let invoice: Option<String> = sqlx::query("SELECT invoice_id FROM tasks WHERE key = $1 AND done_at IS NULL")
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get("invoice_id"))
+            .transpose()?;
+        let Some(invoice) = invoice else { return Ok(false) };
+        sqlx::query("UPDATE tasks SET done_at = $1 WHERE key = $2").bind(now).bind(key).execute(&mut *tx).await?;
+        let detail = if note.is_empty() { format!("task {key} done") } else { format!("task {key} done: {note}") };
+        super::insert_event(&mut tx, &invoice, now, "task-done", &detail).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
 }

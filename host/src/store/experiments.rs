@@ -90,6 +90,13 @@ impl Store {
     }
 
     /// The experiments running now.
+    /// Every experiment, the latest started first.
+    pub async fn experiments(&self) -> anyhow::Result<Vec<ExperimentRow>> {
+        let rows =
+            sqlx::query("SELECT * FROM experiments ORDER BY started_at DESC, name").fetch_all(&self.pool).await?;
+        rows.iter().map(experiment_row).collect()
+    }
+
     pub async fn running_experiments(&self) -> anyhow::Result<Vec<ExperimentRow>> {
         let rows = sqlx::query("SELECT * FROM experiments WHERE stopped_at IS NULL ORDER BY name")
             .fetch_all(&self.pool)

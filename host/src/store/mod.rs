@@ -5,6 +5,7 @@
 mod actions;
 mod admin;
 mod alerts;
+mod dashboard;
 mod decisions;
 mod events;
 use events::{apply_event_in, changes_between, insert_event};
@@ -17,6 +18,7 @@ mod stripe;
 
 pub use actions::{CannotAccept, REINSTATE, Settled};
 pub use alerts::AlertRow;
+pub use dashboard::{InvoiceFilter, InvoiceLine};
 pub use experiments::{CannotPromote, CannotStart, ExperimentRow};
 pub use ledger::{AGE_BUCKETS, Aging};
 pub use outbox::{OutboxKind, OutboxState, Settle, Tried, UNCERTAIN, minute, outbox_key};
@@ -172,7 +174,7 @@ fn json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("domain types serialize")
 }
 
-fn status_name(s: InvoiceStatus) -> &'static str {
+pub(crate) fn status_name(s: InvoiceStatus) -> &'static str {
     match s {
         InvoiceStatus::Open => "open",
         InvoiceStatus::Paid => "paid",
