@@ -119,7 +119,7 @@ mod tests {
     fn money_and_dates_follow_the_viewers_locale() {
         let it = Viewer::from_accept_language("it-IT");
         let en = Viewer::from_accept_language("en-GB");
-        assert_eq!(it.money(125_000, "EUR"), "1.250,00 €");
+        assert_eq!(it.money(125_000, "EUR"), "1.250,00\u{a0}€");
         assert_eq!(en.money(125_000, "EUR"), "€1,250.00");
         let day = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
         assert_eq!(it.date(day), "1 ottobre 2026");
