@@ -7,6 +7,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::Store;
+use super::ledger::{day_number, day_of};
 use crate::invoice::{Customer, Invoice};
 
 /// What a list of invoices may be narrowed to.
@@ -44,10 +45,6 @@ pub struct InvoiceLine {
 enum Bind {
     Int(i64),
     Text(String),
-}
-
-fn day_number(d: NaiveDate) -> i64 {
-    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date")).num_days()
 }
 
 impl Store {
@@ -184,8 +181,4 @@ impl Store {
         .await?;
         rows.iter().map(|r| Ok((day_of(r.try_get("day")?), r.try_get("channel")?, r.try_get("n")?))).collect()
     }
-}
-
-fn day_of(number: i64) -> NaiveDate {
-    NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date") + chrono::Duration::days(number)
 }

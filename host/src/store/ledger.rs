@@ -20,8 +20,18 @@ pub struct Aging {
     pub invoiced: Vec<(String, i64)>,
 }
 
-fn day_number(d: NaiveDate) -> i64 {
-    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date")).num_days()
+fn epoch() -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date")
+}
+
+/// Days since 1970-01-01, as the ledger keeps dates.
+pub(super) fn day_number(d: NaiveDate) -> i64 {
+    (d - epoch()).num_days()
+}
+
+/// The date of a ledger day number.
+pub(super) fn day_of(number: i64) -> NaiveDate {
+    epoch() + chrono::Duration::days(number)
 }
 
 /// Writes an invoice's ledger row, in the transaction that writes its document.
@@ -113,13 +123,7 @@ impl Store {
 
     /// Each invoice's due date, by id (a response model is fitted by days overdue).
     pub async fn due_dates(&self) -> anyhow::Result<std::collections::HashMap<String, NaiveDate>> {
-        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date");
         let rows = sqlx::query("SELECT invoice_id, due FROM ledger").fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| {
-                let days: i64 = r.try_get("due")?;
-                Ok((r.try_get("invoice_id")?, epoch + chrono::Duration::days(days)))
-            })
-            .collect()
+        rows.iter().map(|r| Ok((r.try_get("invoice_id")?, day_of(r.try_get("due")?)))).collect()
     }
 }
