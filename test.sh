@@ -6,9 +6,13 @@ cd "$(dirname "$0")"
 rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 # A real SMTP server for the channel tests.
 python3 -c "import aiosmtpd" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
+# componentize-py, pinned, builds the Python policy (examples/python-policy) for the tests.
+[ "$(python3 -c "import importlib.metadata as m; print(m.version('componentize-py'))" 2>/dev/null)" = "0.25.1" ] \
+  || python3 -m pip install --quiet --disable-pip-version-check componentize-py==0.25.1
 # pdftotext reads the PDF letters back; openssl makes the TLS tests' certificate authority;
 # Debian's Chromium and its driver run the dashboard's browser tests.
-for need in pdftotext:poppler-utils openssl:openssl chromium:chromium chromedriver:chromium-driver; do
+# promtool (Debian's prometheus package) checks the shipped alerting rules.
+for need in pdftotext:poppler-utils openssl:openssl chromium:chromium chromedriver:chromium-driver promtool:prometheus; do
   command -v "${need%%:*}" >/dev/null || { apt-get install -y -q "${need#*:}" >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q "${need#*:}" >/dev/null; }; }
 done
 cargo test --manifest-path plugins/Cargo.toml --target-dir target/plugins-native

@@ -3,7 +3,8 @@
 //! Measures and prints; never fails on a slow machine.
 //!
 //! `cargo bench --bench figures` (SOLLECITO_BENCH_INVOICES=N for the tick sizes;
-//! `SOLLECITO_BENCH_FIGURES=report` for the report over a million invoices).
+//! `SOLLECITO_BENCH_FIGURES=report` for the report over a million invoices,
+//! `list` for the dashboard's invoices list at 100,000).
 
 use std::path::Path;
 use std::process::Command;
@@ -21,6 +22,10 @@ use sollecito_sdk as sdk;
 
 #[path = "figures/emails.rs"]
 mod emails;
+#[path = "figures/invoices_list.rs"]
+mod invoices_list;
+#[path = "figures/python.rs"]
+mod python;
 #[path = "figures/report.rs"]
 mod report;
 
@@ -263,6 +268,17 @@ struct Row {
     target: String,
 }
 
+impl Row {
+    /// Printed as soon as measured, so that a figure survives a later one failing.
+    fn shown(self) -> Row {
+        println!(
+            "measured: | {} | {} | {} | {} | {} |",
+            self.figure, self.wasm, self.reference, self.ratio, self.target
+        );
+        self
+    }
+}
+
 fn main() {
     let cache = tempfile::tempdir().unwrap();
     let sandbox = Sandbox::new(Limits::default(), Some(cache.path().to_path_buf())).unwrap();
@@ -270,7 +286,7 @@ fn main() {
     let policy = catalog.policy("b2b-standard").unwrap();
     let now: DateTime<Utc> = "2026-10-31T09:00:00Z".parse().unwrap();
     let mut rows = vec![];
-    // SOLLECITO_BENCH_FIGURES=eval,tick,emails,start,swap,report picks figures (default: all but report).
+    // SOLLECITO_BENCH_FIGURES=eval,tick,emails,start,swap,report,list,python picks figures (default: all but the last three).
     let only = std::env::var("SOLLECITO_BENCH_FIGURES").ok();
     let named = |figure: &str| only.as_deref().is_some_and(|o| o.split(',').any(|f| f.trim() == figure));
     let wanted = |figure: &str| only.is_none() || named(figure);
@@ -399,6 +415,16 @@ fn main() {
             .map(|v| v.split(',').filter_map(|n| n.parse().ok()).collect())
             .unwrap_or_else(|| vec![1_000_000]);
         rows.extend(report::rows(cache.path(), &sizes, now));
+    }
+
+    // 9. A policy in Python against its Rust twin, only when named (issue 17).
+    if named("python") {
+        rows.extend(python::rows(cache.path(), &batch, now));
+    }
+
+    // 8. The dashboard's invoices list at 100,000 invoices (issue 16), only when named.
+    if named("list") {
+        rows.extend(invoices_list::rows(cache.path(), now));
     }
 
     println!("\n| figure | sollecito | reference | ratio | target |\n|---|---|---|---|---|");

@@ -13,6 +13,8 @@ pub use config::Config;
 pub use runtime::{Runtime, TickReport};
 pub use store::Store;
 
+/// What a plugin author uses: the scaffold and the scenarios.
+pub mod author;
 /// The command line (`sollecito`'s `main`).
 pub mod cli;
 /// The config file's tables.

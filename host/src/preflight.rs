@@ -9,9 +9,10 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crate::config::{BadConfig, Config};
-use crate::decision::Action;
+use crate::decision::{Action, Contact, ContactOutcome, Review, Setting, Tone};
 use crate::deliver::Channel;
 use crate::intake;
+use crate::sandbox::Plugin;
 use crate::scheduler::Policies;
 
 /// The dates the policies are asked at: weekly from the examples' first due date on.
@@ -21,45 +22,71 @@ fn dates() -> impl Iterator<Item = i64> {
     (0..28).map(move |week| start + week * 7 * 86_400)
 }
 
+/// The channels and templates `plugin` reminds with, given `settings`, asked
+/// about the built-in examples at each of the dates.
+pub fn asked_by(plugin: &Plugin, settings: &[Setting]) -> BTreeSet<(String, String)> {
+    let examples: Vec<intake::Dataset> =
+        intake::EXAMPLES.iter().filter_map(|(name, text)| intake::parse_dataset(name, text).ok()).collect();
+    let fresh: Vec<_> = examples.iter().flat_map(intake::Dataset::fresh_reviews).collect();
+    let mut asked = BTreeSet::new();
+    for now in dates() {
+        // Each invoice twice: untouched, and after a reminder a week ago (the
+        // steps that never open a conversation show only then).
+        let earlier = [Contact {
+            step: "preflight-earlier-reminder".into(),
+            channel: Some("email".into()),
+            tone: Some(Tone::Soft),
+            at: now - 7 * 86_400,
+            outcome: ContactOutcome::Sent,
+        }];
+        let reminded = fresh.iter().map(|r| Review { history: &earlier, ..*r });
+        let views: Vec<Review> = fresh.iter().copied().chain(reminded).collect();
+        // A policy that fails on an example is reported by the tick; here only its answers count.
+        for decision in plugin.decide(now, settings, &views).into_iter().flatten() {
+            for action in &decision.actions {
+                if let Action::Remind(r) = action {
+                    asked.insert((r.channel.clone(), r.template.clone()));
+                }
+            }
+        }
+    }
+    asked
+}
+
+/// Why `plugin` cannot be used with these templates: the first it names that does not exist.
+pub fn unknown_template(plugin: &Plugin, settings: &[Setting], templates: &[String]) -> Option<String> {
+    first_unknown(&asked_by(plugin, settings), templates)
+}
+
+fn first_unknown(asked: &BTreeSet<(String, String)>, templates: &[String]) -> Option<String> {
+    asked
+        .iter()
+        .map(|(_, t)| t)
+        .find(|t| !templates.contains(t))
+        .map(|t| format!("names template {t:?}, which does not exist (known: {})", templates.join(", ")))
+}
+
 pub fn policies_name_what_exists(
     config: &Config,
     policies: &Policies,
     channels: &HashMap<String, Channel>,
     templates: &[String],
 ) -> Result<Vec<String>, BadConfig> {
-    let bad = |reason: String| BadConfig { file: "config".into(), reason };
     let mut warnings = vec![];
-    let mut examples = vec![];
-    for (name, text) in intake::EXAMPLES {
-        examples.push(intake::parse_dataset(name, text).map_err(|e| bad(format!("built-in example {name}: {e}")))?);
-    }
-    let views: Vec<_> = examples.iter().flat_map(intake::Dataset::fresh_reviews).collect();
-    for (name, plugin) in &policies.by_name {
+    for (configured, plugin) in &policies.by_name {
+        let name = &plugin.id.name;
         let settings = config.settings_for(name);
-        let mut asked: BTreeSet<(String, String)> = BTreeSet::new();
-        for now in dates() {
-            // A policy that fails on an example is reported by the tick; here only its answers count.
-            for decision in plugin.decide(now, &settings, &views).into_iter().flatten() {
-                for action in &decision.actions {
-                    if let Action::Remind(r) = action {
-                        asked.insert((r.channel.clone(), r.template.clone()));
-                    }
-                }
-            }
+        let whose = format!("policy {configured:?} (with [settings.{name}])");
+        let asked = asked_by(plugin, &settings);
+        if let Some(why) = first_unknown(&asked, templates) {
+            return Err(BadConfig { file: "config".into(), reason: format!("{whose} {why}") });
         }
-        let whose = format!("policy {name:?} (with [settings.{name}])");
-        for (channel, template) in asked {
+        for (channel, _) in asked {
             if !channels.contains_key(&channel) {
                 warnings.push(format!(
                     "{whose} may remind on channel {channel:?}, which is not configured: such a step fails and \
                      the policy moves on (add [channels.{channel}] to use it)"
                 ));
-            }
-            if !templates.contains(&template) {
-                return Err(bad(format!(
-                    "{whose} names template {template:?}, which does not exist (known: {})",
-                    templates.join(", ")
-                )));
             }
         }
     }

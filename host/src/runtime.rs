@@ -162,6 +162,11 @@ impl Runtime {
         &self.store
     }
 
+    /// The messages the renderer knows, by name.
+    pub fn templates(&self) -> Vec<String> {
+        self.delivery.renderer.templates()
+    }
+
     pub fn config(&self) -> &Config {
         &self.config
     }

@@ -44,12 +44,12 @@ pub struct Policies {
     pub experiments: Vec<crate::experiment::Running>,
 }
 
-/// Who serves a customer: the config key of the settings, the policy, and
-/// the experiment and arm, if the customer is in one.
+/// Who serves a customer: the name its settings are under (the plugin's
+/// own), the policy, and the experiment and arm, if the customer is in one.
 pub type Serving<'a> = (&'a str, &'a Arc<Plugin>, Option<(&'a str, &'a str)>);
 
 impl Policies {
-    pub fn resolve(config: &Config, catalog: &mut crate::catalog::Catalog) -> Result<Self, crate::sandbox::LoadError> {
+    pub fn resolve(config: &Config, catalog: &mut crate::catalog::Catalog) -> anyhow::Result<Self> {
         let mut by_name = HashMap::new();
         for name in config.policies.all() {
             let target = if name.ends_with(".wasm") {
@@ -59,10 +59,29 @@ impl Policies {
             };
             by_name.insert(name.to_string(), catalog.policy(&target)?);
         }
+        // Settings go under the plugin's own name (from `describe`), whatever the
+        // config calls it; a section nobody reads is a mistake worth stopping for.
+        let mut known: Vec<&str> = by_name.values().map(|p| p.id.name.as_str()).collect();
+        known.sort();
+        known.dedup();
+        let bundled: Vec<&str> = catalog.plugins().iter().map(|p| p.id.name.as_str()).collect();
+        if let Some(section) =
+            config.settings.keys().find(|k| !known.contains(&k.as_str()) && !bundled.contains(&k.as_str()))
+        {
+            return Err(crate::config::BadConfig {
+                file: "config".into(),
+                reason: format!(
+                    "settings.{section}: no policy is named {section:?}; settings go under the plugin's own name \
+                     (configured: {})",
+                    known.join(", ")
+                ),
+            }
+            .into());
+        }
         Ok(Policies { by_name, ..Policies::default() })
     }
 
-    /// The policy serving a customer, the config key of its settings, and its arm.
+    /// The policy serving a customer, the name of its settings, and its arm.
     pub fn for_customer<'a>(&'a self, config: &'a Config, customer: &crate::invoice::Customer) -> Serving<'a> {
         // A per-customer override in the config beats everything; then an
         // experiment on the segment; then an activation for it.
@@ -75,8 +94,8 @@ impl Policies {
                 return (p.id.name.as_str(), p, None);
             }
         }
-        let name = config.policies.for_customer(customer);
-        (name, &self.by_name[name], None)
+        let plugin = &self.by_name[config.policies.for_customer(customer)];
+        (plugin.id.name.as_str(), plugin, None)
     }
 }
 

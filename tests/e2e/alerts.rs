@@ -129,4 +129,13 @@ fn the_prometheus_rules_are_well_formed_and_use_real_metrics() {
         }
     }
     assert!(names.contains("SollecitoRelayFailing") && names.contains("SollecitoActionsRetryLoop"));
+    // Prometheus's own checker (Debian's prometheus package, which test.sh installs) agrees.
+    let checked = std::process::Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(root().join("deploy/prometheus/alerts.yml"))
+        .output()
+        .expect("promtool is installed by test.sh (Debian package prometheus)");
+    let said = String::from_utf8_lossy(&checked.stdout);
+    assert!(checked.status.success(), "{said}{}", String::from_utf8_lossy(&checked.stderr));
+    assert!(said.contains(&format!("SUCCESS: {} rules found", rules.len())), "{said}");
 }

@@ -72,9 +72,7 @@ fn site_for(channel: &str, channel_config: &str) -> Site {
     let outsider = sollecito_test_artifacts::OUTSIDER;
     site.write(
         "sollecito.toml",
-        &format!(
-            "[policies]\ndefault = {outsider:?}\n[settings.{outsider:?}]\nchannel = {channel:?}\n{channel_config}"
-        ),
+        &format!("[policies]\ndefault = {outsider:?}\n[settings.outsider]\nchannel = {channel:?}\n{channel_config}"),
     );
     let data = format!(
         r#"{{"customers": [{}], "invoices": [{}]}}"#,
@@ -170,7 +168,7 @@ fn a_letter_is_a_pdf_with_the_invoice_facts() {
     let outsider = sollecito_test_artifacts::OUTSIDER;
     site.write(
         "sollecito.toml",
-        &format!("[policies]\ndefault = {outsider:?}\n[settings.{outsider:?}]\nchannel = \"letter\"\n"),
+        &format!("[policies]\ndefault = {outsider:?}\n[settings.outsider]\nchannel = \"letter\"\n"),
     );
     let data = format!(
         r#"{{"customers": [{}], "invoices": [{}]}}"#,
@@ -205,7 +203,7 @@ fn a_phone_step_opens_a_task_with_a_script_in_the_customers_language() {
     let outsider = sollecito_test_artifacts::OUTSIDER;
     site.write(
         "sollecito.toml",
-        &format!("[policies]\ndefault = {outsider:?}\n[settings.{outsider:?}]\nchannel = \"phone\"\n"),
+        &format!("[policies]\ndefault = {outsider:?}\n[settings.outsider]\nchannel = \"phone\"\n"),
     );
     let data = format!(
         r#"{{"customers": [{}, {}], "invoices": [{}, {}]}}"#,

@@ -332,7 +332,7 @@ fn run_exits_3_when_the_policy_failed_on_some_invoices() {
     for (mode, dry_run) in [("refuse", true), ("panic", true), ("refuse", false)] {
         std::fs::write(
             dir.path().join("sollecito.toml"),
-            format!("[policies]\ndefault = {hostile:?}\n[settings.{hostile:?}]\nmode = \"{mode}\"\n"),
+            format!("[policies]\ndefault = {hostile:?}\n[settings.hostile]\nmode = \"{mode}\"\n"),
         )
         .unwrap();
         let mut args = vec!["run", "--at", "2026-10-20T09:00:00Z", "--json"];

@@ -223,6 +223,24 @@ async fn the_dashboard_works_in_a_real_browser() {
     assert_eq!(browser.find_all(Locator::Css("#invoices tbody tr")).await.unwrap().len(), 50);
     assert!(errors(&browser).await.is_empty());
 
+    // Keyboard: the first Tab reaches the skip link, Enter moves to the content,
+    // and every control there has a label.
+    browser.goto(&format!("{base}/ui/invoices")).await.unwrap();
+    browser.find(Locator::Css("body")).await.unwrap().send_keys("\u{E004}").await.unwrap();
+    let first = browser.active_element().await.unwrap();
+    assert_eq!(first.attr("class").await.unwrap().as_deref(), Some("skip"));
+    first.send_keys("\u{E007}").await.unwrap();
+    assert!(browser.current_url().await.unwrap().as_str().ends_with("#main"));
+    let unlabelled = browser
+        .execute(
+            "return [...document.querySelectorAll('main select, main input:not([type=hidden]), main textarea')] \
+             .filter(e => e.labels.length === 0).map(e => e.name);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(unlabelled, json!([]), "controls without a label");
+
     // A hostile name is text: no script ran, the page shows the characters.
     browser.goto(&format!("{base}/ui/invoices/inv-hostile")).await.unwrap();
     let shown = browser.find(Locator::Id("customer")).await.unwrap().text().await.unwrap();
@@ -273,6 +291,33 @@ async fn the_dashboard_works_in_a_real_browser() {
     assert!(errors(&browser).await.is_empty());
     let (_, rolled) = service.call("POST", "/v1/segments/b2b/rollback", Some(TOKEN), "");
     assert_eq!(rolled["error"], "nothing to roll back for segment \"b2b\"", "the dashboard rolled it back");
+
+    // A policy component uploaded through the form is checked and kept, then offered for activation.
+    let forged = browser
+        .execute_async(
+            "const done = arguments[0]; const f = new FormData(); f.append('csrf', 'forged'); \
+             f.append('component', new Blob(['\\0asm']), 'x.wasm'); \
+             fetch('/ui/policies/upload', {method: 'POST', body: f}).then(r => done(r.status));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(forged, json!(403));
+    let _ = errors(&browser).await; // the refused fetch is logged, as it should be
+    let known = service.call("GET", "/v1/plugins", Some(TOKEN), "").1;
+    assert!(!known.to_string().contains("acme-gentle"), "{known}");
+    browser.goto(&format!("{base}/ui/policies")).await.unwrap();
+    let file = browser.find(Locator::Id("component")).await.unwrap();
+    file.send_keys(sollecito_test_artifacts::ACME_GENTLE).await.unwrap();
+    browser.find(Locator::Css("#upload button")).await.unwrap().click().await.unwrap();
+    assert!(browser.current_url().await.unwrap().as_str().ends_with("/ui/policies"));
+    assert!(errors(&browser).await.is_empty());
+    let listed = browser.find(Locator::Id("plugins")).await.unwrap().text().await.unwrap();
+    assert!(listed.contains("acme-gentle"), "{listed}");
+    let options = browser.find(Locator::Css("#segments select")).await.unwrap().html(false).await.unwrap();
+    assert!(options.contains("acme-gentle 0.1.0"), "{options}");
+    let known = service.call("GET", "/v1/plugins", Some(TOKEN), "").1;
+    assert!(known.to_string().contains("acme-gentle"), "the API knows the uploaded plugin: {known}");
 
     browser.close().await.unwrap();
     drop(driver);

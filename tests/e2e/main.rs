@@ -4,6 +4,7 @@
 mod actions;
 mod alerts;
 mod api_limits;
+mod author;
 mod channels;
 mod claims;
 mod cli;

@@ -211,7 +211,7 @@ fn a_formal_notice_goes_by_pec_through_its_own_relay() {
         "sollecito.toml",
         &format!(
             "[email]\nsmtp_url = \"smtp://127.0.0.1:{}\"\n[channels.pec]\nsmtp_url = \"smtp://127.0.0.1:{}\"\n\
-             [policies]\ndefault = {outsider:?}\n[settings.{outsider:?}]\nchannel = \"pec\"\n",
+             [policies]\ndefault = {outsider:?}\n[settings.outsider]\nchannel = \"pec\"\n",
             mail.port, pec.port
         ),
     );

@@ -183,6 +183,12 @@ async fn install_received(app: &Arc<App>, bytes: Vec<u8>, received: Option<Recei
         let plugin = catalog.sandbox().load(&bytes, source).map_err(|e| e.reason)?;
         drop(catalog);
         smoke_run(&plugin)?;
+        // A template it names must exist: found now, not at delivery, step by step.
+        if plugin.id.kind == PluginKind::Policy
+            && let Some(why) = crate::preflight::unknown_template(&plugin, &[], &worker.runtime.templates())
+        {
+            return Err(format!("{} {why}", plugin.id.name));
+        }
         Ok::<_, String>((plugin, bytes))
     })
     .await

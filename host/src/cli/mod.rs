@@ -11,6 +11,7 @@ macro_rules! out {
     }};
 }
 
+mod author;
 mod billing_standin;
 mod demo;
 mod experiment;
@@ -175,8 +176,46 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A plugin author's tools: a new crate to start from, scenarios to test it with.
+    Plugin {
+        #[command(subcommand)]
+        what: PluginCommand,
+    },
     /// Print a shell completion script, e.g. `sollecito completions bash > /etc/bash_completion.d/sollecito`.
     Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Subcommand)]
+pub enum PluginCommand {
+    /// Write a new plugin crate that builds with one command and passes its own scenario.
+    New {
+        #[arg(value_enum)]
+        kind: ScaffoldKind,
+        /// The plugin's name: lowercase letters, digits and hyphens.
+        name: String,
+        /// Where to write it (default: a folder named NAME here).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The SDK crate to build against (default: the one this sollecito was built with).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+    /// Play scenarios (TOML) with a policy on the real engine; fail on any difference.
+    Test {
+        /// A bundled policy by name, or a path to a policy component (.wasm).
+        #[arg(value_name = "NAME|PATH")]
+        plugin: String,
+        #[arg(required = true, value_name = "SCENARIO")]
+        scenarios: Vec<PathBuf>,
+        /// Print one JSON document instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ScaffoldKind {
+    Policy,
 }
 
 #[derive(Subcommand)]
@@ -399,6 +438,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Completions { .. } => {} // before loading plugins, above
+        Command::Plugin { what: PluginCommand::New { kind: ScaffoldKind::Policy, name, dir, sdk } } => {
+            author::new_policy(&name, dir, sdk)?
+        }
+        Command::Plugin { what: PluginCommand::Test { plugin, scenarios, json } } => {
+            printed(author::test(config()?, &mut catalog, &plugin, &scenarios, json))?
+        }
         Command::Plugins { files, json } => {
             for f in &files {
                 catalog.load_file(f)?;
@@ -484,7 +529,9 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
         || err.is::<crate::config::BadConfig>()
         || err.is::<intake::BadInput>()
         || err.is::<crate::sandbox::LoadError>()
-        || err.is::<crate::store::CannotAccept>();
+        || err.is::<crate::store::CannotAccept>()
+        || err.is::<crate::author::BadScenario>()
+        || err.is::<crate::author::CannotScaffold>();
     if bad_input { 2 } else { 1 }
 }
 

@@ -176,7 +176,10 @@ pub struct Versus {
     pub recovery: Option<stats::Comparison>,
     /// Mann-Whitney p-value of days to pay among the invoices paid.
     pub time_to_pay_p_value: Option<f64>,
+    /// The verdict in English words.
     pub verdict: String,
+    /// The same verdict as data, for other languages.
+    pub finding: stats::Verdict,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -239,12 +242,14 @@ pub fn report(
         .map(|a| {
             let (ra, rb) = (result(base), result(&a.name));
             let (sa, sb) = ((ra.recovered, ra.invoices), (rb.recovered, rb.invoices));
+            let finding = stats::verdict(sa, sb, (base, &a.name), minimum_effect);
             Versus {
                 arm: a.name.clone(),
                 against: base.clone(),
                 recovery: stats::two_proportions(sa, sb),
                 time_to_pay_p_value: stats::mann_whitney(&ra.days_to_pay, &rb.days_to_pay),
-                verdict: stats::verdict(sa, sb, (base, &a.name), minimum_effect),
+                verdict: finding.to_string(),
+                finding,
             }
         })
         .collect();

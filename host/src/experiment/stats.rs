@@ -96,50 +96,113 @@ pub fn mann_whitney(a: &[f64], b: &[f64]) -> Option<f64> {
     Some(2.0 * (1.0 - standard_normal().cdf(z.abs())))
 }
 
-/// The verdict in words, for `b` against `a`.
-pub fn verdict(a: (u64, u64), b: (u64, u64), names: (&str, &str), minimum_effect: f64) -> String {
+/// What an experiment shows so far, for `b` against `a`: said in English by
+/// `Display` (the CLI and the API), in Italian by [`Verdict::in_italian`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Verdict {
+    /// An arm has no invoice yet.
+    NoInvoices,
+    /// One arm recovers more, significantly; rates as shares (0.061 is 6.1 points).
+    Better { better: String, worse: String, by: f64, interval: (f64, f64), p_value: f64 },
+    /// Too few invoices to see the minimum effect.
+    NeedsMore { per_arm: u64, minimum_effect: f64 },
+    /// Enough invoices, and no significant difference (`b` minus `a`).
+    NoDifference { a: String, b: String, difference: f64, interval: (f64, f64), p_value: f64 },
+}
+
+fn points(x: f64) -> String {
+    format!("{:.1}", x * 100.0)
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Verdict::NoInvoices => write!(f, "not enough data yet (no invoice in an arm)"),
+            Verdict::Better { better, worse, by, interval, p_value } => write!(
+                f,
+                "{better} recovers {} points more than {worse} (95% CI {}-{}), significant (p = {p_value:.3})",
+                points(*by),
+                points(interval.0),
+                points(interval.1)
+            ),
+            Verdict::NeedsMore { per_arm, minimum_effect } => write!(
+                f,
+                "not enough data yet (needs about {} invoices per arm to see {} points)",
+                thousands(*per_arm, ','),
+                points(*minimum_effect)
+            ),
+            Verdict::NoDifference { a, b, difference, interval, p_value } => write!(
+                f,
+                "no difference seen: {b} - {a} = {} points (95% CI {} to {}), not significant (p = {p_value:.2})",
+                points(*difference),
+                points(interval.0),
+                points(interval.1)
+            ),
+        }
+    }
+}
+
+impl Verdict {
+    /// The same finding in Italian (decimal comma, thousands with a dot).
+    pub fn in_italian(&self) -> String {
+        let points = |x: f64| points(x).replace('.', ",");
+        match self {
+            Verdict::NoInvoices => "dati ancora insufficienti (un braccio non ha fatture)".into(),
+            Verdict::Better { better, worse, by, interval, p_value } => format!(
+                "{better} recupera {} punti più di {worse} (IC 95% {}–{}), differenza significativa (p = {})",
+                points(*by),
+                points(interval.0),
+                points(interval.1),
+                format!("{p_value:.3}").replace('.', ",")
+            ),
+            Verdict::NeedsMore { per_arm, minimum_effect } => format!(
+                "dati ancora insufficienti (servono circa {} fatture per braccio per vedere {} punti)",
+                thousands(*per_arm, '.'),
+                points(*minimum_effect)
+            ),
+            Verdict::NoDifference { a, b, difference, interval, p_value } => format!(
+                "nessuna differenza: {b} − {a} = {} punti (IC 95% da {} a {}), non significativa (p = {})",
+                points(*difference),
+                points(interval.0),
+                points(interval.1),
+                format!("{p_value:.2}").replace('.', ",")
+            ),
+        }
+    }
+}
+
+/// The verdict for `b` against `a`.
+pub fn verdict(a: (u64, u64), b: (u64, u64), names: (&str, &str), minimum_effect: f64) -> Verdict {
     let Some(c) = two_proportions(a, b) else {
-        return "not enough data yet (no invoice in an arm)".into();
+        return Verdict::NoInvoices;
     };
-    let points = |x: f64| format!("{:.1}", x * 100.0);
     if c.p_value < 0.05 {
         let (better, worse, by) =
             if c.difference > 0.0 { (names.1, names.0, c.difference) } else { (names.0, names.1, -c.difference) };
-        let (lo, hi) = if c.difference > 0.0 { c.interval } else { (-c.interval.1, -c.interval.0) };
-        return format!(
-            "{better} recovers {} points more than {worse} (95% CI {}-{}), significant (p = {:.3})",
-            points(by),
-            points(lo),
-            points(hi),
-            c.p_value
-        );
+        let interval = if c.difference > 0.0 { c.interval } else { (-c.interval.1, -c.interval.0) };
+        return Verdict::Better { better: better.into(), worse: worse.into(), by, interval, p_value: c.p_value };
     }
     let base = if a.1 == 0 { 0.5 } else { a.0 as f64 / a.1 as f64 };
     let needed = sample_size(base, minimum_effect);
     if a.1.min(b.1) < needed {
-        return format!(
-            "not enough data yet (needs about {} invoices per arm to see {} points)",
-            thousands(needed),
-            points(minimum_effect)
-        );
+        return Verdict::NeedsMore { per_arm: needed, minimum_effect };
     }
-    format!(
-        "no difference seen: {} - {} = {} points (95% CI {} to {}), not significant (p = {:.2})",
-        names.1,
-        names.0,
-        points(c.difference),
-        points(c.interval.0),
-        points(c.interval.1),
-        c.p_value
-    )
+    Verdict::NoDifference {
+        a: names.0.into(),
+        b: names.1.into(),
+        difference: c.difference,
+        interval: c.interval,
+        p_value: c.p_value,
+    }
 }
 
-fn thousands(n: u64) -> String {
+fn thousands(n: u64, separator: char) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
         if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
+            out.push(separator);
         }
         out.push(c);
     }
@@ -171,7 +234,7 @@ mod tests {
     fn the_sample_size_of_a_classic_case() {
         // 50% against 55%, alpha 5% two-sided, power 80%: 1,565 per arm (Fleiss, without continuity correction).
         assert_eq!(sample_size(0.5, 0.05), 1565);
-        assert_eq!(thousands(1565), "1,565");
+        assert_eq!(thousands(1565, ','), "1,565");
     }
 
     /// Recovered or not, for `n` invoices paying with probability `p`.
@@ -186,7 +249,7 @@ mod tests {
         let c = two_proportions(a, b).unwrap();
         assert!(c.p_value < 0.05, "{c:?}");
         assert!(c.interval.0 <= 0.05 && 0.05 <= c.interval.1, "the interval misses the truth: {c:?}");
-        let said = verdict(a, b, ("A", "B"), 0.02);
+        let said = verdict(a, b, ("A", "B"), 0.02).to_string();
         assert!(said.starts_with("B recovers ") && said.contains("significant"), "{said}");
     }
 
@@ -204,7 +267,26 @@ mod tests {
     #[test]
     fn too_little_data_says_how_much_is_needed() {
         let said = verdict((30, 100), (33, 100), ("A", "B"), 0.05);
-        assert!(said.starts_with("not enough data yet (needs about 1,"), "{said}");
+        assert!(said.to_string().starts_with("not enough data yet (needs about 1,"), "{said}");
+        let italian = said.in_italian();
+        assert!(italian.starts_with("dati ancora insufficienti (servono circa 1."), "{italian}");
+        assert!(italian.ends_with("per vedere 5,0 punti)"), "{italian}");
+    }
+
+    #[test]
+    fn a_significant_finding_in_italian_uses_decimal_commas() {
+        let said = Verdict::Better {
+            better: "B".into(),
+            worse: "A".into(),
+            by: 0.061,
+            interval: (0.023, 0.098),
+            p_value: 0.0012,
+        };
+        assert_eq!(said.to_string(), "B recovers 6.1 points more than A (95% CI 2.3-9.8), significant (p = 0.001)");
+        assert_eq!(
+            said.in_italian(),
+            "B recupera 6,1 punti più di A (IC 95% 2,3–9,8), differenza significativa (p = 0,001)"
+        );
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! What one plugin call may use, and the store state that enforces it.
 
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -40,6 +43,58 @@ impl Default for Limits {
 impl Limits {
     pub fn fuel_for(&self, invoices: usize) -> u64 {
         self.fuel_per_call + self.fuel_per_invoice * invoices as u64
+    }
+}
+
+/// The fuel one plugin's evaluations used, for an author's figures (`plugin test`).
+#[derive(Debug, Default)]
+pub struct FuelMeter {
+    calls: AtomicU64,
+    invoices: AtomicU64,
+    fuel: AtomicU64,
+    /// The largest fuel per invoice of one call (a call's fuel over its batch).
+    most_per_invoice: AtomicU64,
+}
+
+/// A [`FuelMeter`]'s reading.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FuelUsed {
+    pub calls: u64,
+    pub invoices: u64,
+    pub fuel: u64,
+    pub most_per_invoice: u64,
+}
+
+impl FuelMeter {
+    pub(super) fn record(&self, invoices: usize, fuel: u64) {
+        let invoices = invoices.max(1) as u64;
+        self.calls.fetch_add(1, Relaxed);
+        self.invoices.fetch_add(invoices, Relaxed);
+        self.fuel.fetch_add(fuel, Relaxed);
+        self.most_per_invoice.fetch_max(fuel / invoices, Relaxed);
+    }
+
+    /// Starts counting afresh (an author's scenario at a time).
+    pub fn reset(&self) {
+        for counter in [&self.calls, &self.invoices, &self.fuel, &self.most_per_invoice] {
+            counter.store(0, Relaxed);
+        }
+    }
+
+    pub fn read(&self) -> FuelUsed {
+        FuelUsed {
+            calls: self.calls.load(Relaxed),
+            invoices: self.invoices.load(Relaxed),
+            fuel: self.fuel.load(Relaxed),
+            most_per_invoice: self.most_per_invoice.load(Relaxed),
+        }
+    }
+}
+
+impl FuelUsed {
+    /// Fuel per invoice evaluated, on average.
+    pub fn mean_per_invoice(&self) -> u64 {
+        self.fuel.checked_div(self.invoices).unwrap_or(0)
     }
 }
 

@@ -8,7 +8,9 @@ pub mod cache;
 mod calls;
 mod capabilities;
 mod capture;
+mod contracts;
 pub mod limits;
+mod printed;
 pub mod v0_1;
 
 use std::fmt;
@@ -27,7 +29,8 @@ use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtxBuilder};
 
 pub use cache::CompiledCache;
 pub use capture::{Capture, Captured, KEPT};
-pub use limits::{CallState, Limits};
+pub use contracts::CONTRACTS;
+pub use limits::{CallState, FuelMeter, FuelUsed, Limits};
 use v0_1::{Decision, InvoiceView, Level, PluginInfo, Setting};
 
 /// Fuel used by every plugin call of this process, for the metrics.
@@ -37,9 +40,10 @@ pub fn fuel_used() -> u64 {
     FUEL_USED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-fn count_fuel(store: &Store<CallState>, budget: u64) {
-    let left = store.get_fuel().unwrap_or(0);
-    FUEL_USED.fetch_add(budget.saturating_sub(left), std::sync::atomic::Ordering::Relaxed);
+fn count_fuel(store: &Store<CallState>, budget: u64) -> u64 {
+    let used = budget.saturating_sub(store.get_fuel().unwrap_or(0));
+    FUEL_USED.fetch_add(used, std::sync::atomic::Ordering::Relaxed);
+    used
 }
 
 pub const POLICY_WORLD: &str = "sollecito:plugin/policy@0.1.0";
@@ -227,6 +231,7 @@ impl Sandbox {
             body: PluginBody::Native(evaluate),
             engine: self.engine.clone(),
             limits: self.limits,
+            fuel: Default::default(),
         }
     }
 
@@ -249,6 +254,9 @@ impl Sandbox {
             .map_err(|e| bad(format!("not a valid component: {e:#}")))?;
         let exports: Vec<String> =
             component.component_type().exports(&self.engine).map(|(name, _)| name.to_string()).collect();
+        let imports: Vec<String> =
+            component.component_type().imports(&self.engine).map(|(name, _)| name.to_string()).collect();
+        contracts::check_imports(imports.iter().map(String::as_str)).map_err(bad)?;
         let kind = if exports.iter().any(|e| e == "evaluate") {
             PluginKind::Policy
         } else if exports.iter().any(|e| e == "deliver") {
@@ -299,7 +307,8 @@ impl Sandbox {
                 )
             }
         };
-        let mut plugin = Plugin { id, body, engine: self.engine.clone(), limits: self.limits };
+        let mut plugin =
+            Plugin { id, body, engine: self.engine.clone(), limits: self.limits, fuel: Default::default() };
         let info = plugin.describe().map_err(|reason| bad(format!("describe failed: {reason}")))?;
         if let Err(why) = crate::names::check("describe().name", &info.name) {
             return Err(bad(why));
@@ -332,6 +341,8 @@ pub struct Plugin {
     body: PluginBody,
     engine: Engine,
     limits: Limits,
+    /// What its evaluations used so far.
+    fuel: FuelMeter,
 }
 
 struct FrozenClock(i64);
@@ -361,6 +372,11 @@ impl fmt::Debug for Plugin {
 }
 
 impl Plugin {
+    /// What this plugin's evaluations used since it was loaded or the meter was reset.
+    pub fn fuel(&self) -> &FuelMeter {
+        &self.fuel
+    }
+
     fn store(&self, now: i64, invoices: usize) -> Store<CallState> {
         self.store_with(now, invoices, Grants::default())
     }
@@ -403,13 +419,7 @@ impl Plugin {
                 asked.div_ceil(1 << 20)
             );
         }
-        // Rust guests print "panicked at FILE:LINE:" and the message on the next line.
-        let printed = String::from_utf8_lossy(&state.output.contents()).into_owned();
-        let lines: Vec<&str> = printed.lines().filter(|l| !l.trim().is_empty()).collect();
-        let from = lines.iter().rposition(|l| l.contains("panicked")).unwrap_or(lines.len().saturating_sub(1));
-        let printed =
-            truncate(&lines.get(from..).unwrap_or_default().iter().take(2).copied().collect::<Vec<_>>().join(" "), 300)
-                .to_string();
+        let printed = printed::reason(&String::from_utf8_lossy(&state.output.contents()));
         match err.downcast_ref::<Trap>() {
             Some(Trap::OutOfFuel) => format!(
                 "ran out of fuel ({} units): an endless loop or far too much work",
@@ -507,7 +517,7 @@ impl Plugin {
                 let mut store = self.store(now, batch.len());
                 let answer =
                     pre.instantiate(&mut store).and_then(|p| p.call_evaluate(&mut store, now, settings, batch));
-                count_fuel(&store, self.limits.fuel_for(batch.len()));
+                self.fuel.record(batch.len(), count_fuel(&store, self.limits.fuel_for(batch.len())));
                 answer.map_err(|e| self.explain(&store, batch.len(), e))?
             }
             PluginBody::Native(evaluate) => evaluate(now, settings, batch),

@@ -77,6 +77,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/ui/policies", get(operate::policies))
         .route("/ui/policies/{segment}/rollback", get(operate::confirm_rollback).post(operate::roll_back))
         .route("/ui/policies/{segment}/activate", post(operate::activate))
+        .route(
+            "/ui/policies/upload",
+            post(operate::upload).layer(axum::extract::DefaultBodyLimit::max(app.upload_limit())),
+        )
         .route("/ui/experiments", get(operate::experiments))
         .route("/ui/experiments/{name}/promote", post(operate::promote))
         .route("/ui/experiments/{name}/stop", post(operate::stop))
@@ -115,7 +119,7 @@ pub struct Access {
 }
 
 impl Access {
-    fn of(app: &App, headers: &HeaderMap) -> Access {
+    pub(super) fn of(app: &App, headers: &HeaderMap) -> Access {
         let sessions = Sessions::new(&app.token);
         let now = Utc::now().timestamp();
         let session = session::cookie_of(headers).filter(|c| sessions.valid(c, now));

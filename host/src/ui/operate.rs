@@ -4,7 +4,7 @@
 //! as the API.
 
 use axum::Form;
-use axum::extract::Path;
+use axum::extract::{Multipart, Path};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
@@ -192,6 +192,40 @@ pub async fn activate(
     Ok(back_to("/ui/policies"))
 }
 
+/// A policy component from the upload form: checked, smoke-run and kept as
+/// `POST /v1/plugins` does; activating it is a step of its own.
+pub async fn upload(state: AppState, headers: HeaderMap, mut form: Multipart) -> Page {
+    let app = state.0;
+    let bad_form = |access: &Access| refuse(&app, access, StatusCode::BAD_REQUEST, "refused_bad_input");
+    let (mut csrf, mut component) = (String::new(), None);
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(_) => return Err(bad_form(&Access::of(&app, &headers))),
+        };
+        match field.name() {
+            Some("csrf") => csrf = field.text().await.unwrap_or_default(),
+            // The form puts the token first: nothing of a forged upload is read.
+            Some("component") => {
+                let access = writer(&app, &headers, &csrf)?;
+                let bytes = field.bytes().await.map_err(|_| bad_form(&access))?;
+                component = Some((access, bytes));
+            }
+            _ => {}
+        }
+    }
+    let Some((access, bytes)) = component else {
+        let access = writer(&app, &headers, &csrf)?;
+        return Err(bad_form(&access));
+    };
+    if bytes.is_empty() {
+        return Err(bad_form(&access));
+    }
+    admin::install(&app, bytes.to_vec()).await.map_err(|e| refused(&app, &access, e))?;
+    Ok(back_to("/ui/policies"))
+}
+
 pub async fn experiments(state: AppState, headers: HeaderMap) -> Page {
     let app = state.0;
     let access = reader(&app, &headers)?;
@@ -214,7 +248,11 @@ pub async fn experiments(state: AppState, headers: HeaderMap) -> Page {
                 }
             })
             .collect();
-        let verdicts: Vec<&str> = report.versus.iter().map(|x| x.verdict.as_str()).collect();
+        let verdicts: Vec<String> = report
+            .versus
+            .iter()
+            .map(|x| if v.lang() == "it" { x.finding.in_italian() } else { x.verdict.clone() })
+            .collect();
         shown.push(context! {
             name => e.name, segment => e.segment, running => report.running,
             started => v.moment(e.started_at), stopped => e.stopped_at.map(|t| v.moment(t)),

@@ -9,6 +9,7 @@ use chrono::{Datelike, Days, NaiveDate, Utc};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
+use super::i18n::Viewer;
 use super::{AppState, Page, failed, reader, refuse, render};
 use crate::report::Dimension;
 use crate::store::InvoiceFilter;
@@ -71,7 +72,7 @@ pub async fn overview(state: AppState, headers: HeaderMap, Query(q): Query<Overv
     let ages = Chart {
         id: "ages",
         kind: "bar",
-        labels: report.receivables.buckets.iter().map(|b| b.label.to_string()).collect(),
+        labels: report.receivables.buckets.iter().map(|b| age_label(v, b.label)).collect(),
         series: vec![Series {
             name: currency.clone(),
             values: report
@@ -149,7 +150,7 @@ pub async fn overview(state: AppState, headers: HeaderMap, Query(q): Query<Overv
         .iter()
         .map(|b| {
             let amounts: Vec<String> = b.amount.iter().map(|(c, a)| v.money(*a, c)).collect();
-            context! { label => b.label, invoices => b.invoices, amount => amounts.join(" + ") }
+            context! { label => age_label(v, b.label), invoices => b.invoices, amount => amounts.join(" + ") }
         })
         .collect();
     let steps: Vec<_> = report
@@ -185,6 +186,15 @@ pub struct ListQuery {
     /// An age bucket: `not-due`, `1-30`, `31-60`, `61-90`, `90+`.
     age: Option<String>,
     after: Option<String>,
+}
+
+/// An age bucket (the report's `not due`, `>90`, or the list's `not-due`, `90+`) in the viewer's words.
+fn age_label(v: &Viewer, bucket: &str) -> String {
+    match bucket {
+        "not due" | "not-due" => v.word("not_due"),
+        ">90" | "90+" => format!("> 90 {}", v.word("days")),
+        range => format!("{range} {}", v.word("days")),
+    }
 }
 
 const PAGE: i64 = 50;
@@ -273,7 +283,7 @@ pub async fn invoices(state: AppState, headers: HeaderMap, Query(q): Query<ListQ
         context! {
             rows => rows, next => next,
             segments => segment_names, policies => policy_names,
-            ages => AGES.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+            ages => AGES.iter().map(|(n, _)| context! { value => n, label => age_label(v, n) }).collect::<Vec<_>>(),
             q => context! {
                 state => blank(&q.state), segment => blank(&q.segment), policy => blank(&q.policy),
                 min => blank(&q.min), max => blank(&q.max), age => blank(&q.age),

@@ -122,9 +122,11 @@ impl Policy for B2bStandard {
         ladder
             .remind("overdue-30", after_due(s.final_days), "email", "final-notice", tone(Tone::Final))
             .deadline(today.add_working_days(s.final_deadline_working_days));
+        // A formal demand follows at least one reminder, even for a backlog imported late.
         let formal = ladder
             .remind("formal-notice", after_due(s.formal_days), formal_channel, "formal-notice", Tone::Formal)
-            .deadline(today.add_days(s.formal_deadline_days));
+            .deadline(today.add_days(s.formal_deadline_days))
+            .not_first();
         if s.late_payment_claims && inv.customer.business {
             for (step, amount, reason) in late_payment_claims(inv, today, s.reference_rate_bp) {
                 formal.and_fee(step, amount, &reason);
@@ -135,6 +137,7 @@ impl Policy for B2bStandard {
         ladder
             .escalate("handover", after_due(s.handover_days), EscalationKind::Collections, &reason)
             .after("formal-notice", s.formal_deadline_days)
+            .not_first()
             .close(CloseReason::Collections);
         Ok(ladder.decide())
     }

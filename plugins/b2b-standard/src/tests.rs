@@ -160,6 +160,8 @@ fn large_amount_uses_the_currency_exponent() {
 fn formal_notice_by_pec_to_businesses() {
     let mut inv = invoice(DUE, 100_00, "EUR");
     inv.customer.business = true;
+    // A formal notice follows a reminder: the final one went out at 30 days.
+    inv.history.push(contact("overdue-30", Some("email"), day(30)));
     let d = eval(&inv, 45, &[]).unwrap();
     assert_eq!(d.reminder().map(|r| r.channel.as_str()), Some("pec"));
     assert_eq!(d.reminder().and_then(|r| r.deadline), Some(day(60)));
@@ -193,7 +195,7 @@ fn opted_out_channels_are_never_used() {
 }
 
 #[test]
-fn late_import_sends_only_the_latest_due_step() {
+fn late_import_sends_the_latest_due_step_but_never_a_formal_notice_first() {
     let inv = invoice(DUE, 100_00, "EUR");
     let d = eval(&inv, 40, &[]).unwrap();
     assert_eq!(d.steps(), ["overdue-30"]);
@@ -201,15 +203,21 @@ fn late_import_sends_only_the_latest_due_step() {
     assert_eq!(d.reminder().and_then(|r| r.deadline), Some(Date::new(2025, 4, 18)));
     assert_eq!(d.next_review, Some(day(45).midnight()));
 
-    // Past the hand-over day with nothing sent: the formal notice first,
-    // collections once its deadline has passed.
+    // Past the hand-over day with nothing sent: a formal notice never opens
+    // the conversation. The final reminder goes first, the formal notice
+    // after the 5-day gap, collections once its 15-day deadline has passed.
     let mut inv = invoice(DUE, 100_00, "EUR");
     let d = eval(&inv, 70, &[]).unwrap();
+    assert_eq!(d.steps(), ["overdue-30"]);
+    assert_eq!(d.next_review, Some(day(75).midnight()));
+    inv.history.push(contact("overdue-30", Some("email"), day(70)));
+    assert!(eval(&inv, 72, &[]).unwrap().actions.is_empty());
+    let d = eval(&inv, 75, &[]).unwrap();
     assert_eq!(d.steps(), ["formal-notice"]);
-    assert_eq!(d.next_review, Some(day(85).midnight()));
-    inv.history.push(contact("formal-notice", Some("letter"), day(70)));
-    assert!(eval(&inv, 80, &[]).unwrap().actions.is_empty());
-    assert_eq!(eval(&inv, 85, &[]).unwrap().steps(), ["handover"]);
+    assert_eq!(d.next_review, Some(day(90).midnight()));
+    inv.history.push(contact("formal-notice", Some("letter"), day(75)));
+    assert!(eval(&inv, 85, &[]).unwrap().actions.is_empty());
+    assert_eq!(eval(&inv, 90, &[]).unwrap().steps(), ["handover"]);
 }
 
 #[test]

@@ -2,9 +2,14 @@
 //! one decision that follows the conventions the host relies on.
 //!
 //! - a step is done once (any contact with its id in the history);
-//! - after downtime or a late import, only the latest step that is due and
-//!   not done fires; earlier ones are skipped for good (a step is skipped
-//!   once a later step of its track is done);
+//! - after downtime or a late import, several steps may be due at once. By
+//!   default ([`CatchUp::Latest`]) only the latest of them fires and earlier
+//!   ones are skipped for good (a step is skipped once a later step of its
+//!   track is done); with [`CatchUp::FirstNotDone`] the first fires and the
+//!   others follow one by one, each after the gap. Either way a step marked
+//!   [`Rung::not_first`] (a formal demand, a hand-over) never opens the
+//!   conversation: while no message of the invoice has gone out, the latest
+//!   due step without the mark fires in its place;
 //! - at most one reminder per decision, and at least `min_gap_days`
 //!   (setting, default 5) between two messages: a reminder whose day has
 //!   come waits until the gap has passed;
@@ -36,6 +41,16 @@ enum Track {
     Notice,
 }
 
+/// Which of several steps due at once fires (see the module's notes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CatchUp {
+    /// The latest step due; the earlier ones are skipped for good.
+    #[default]
+    Latest,
+    /// The first step due and not done; the later ones follow, one per decision.
+    FirstNotDone,
+}
+
 /// One step of a [`Ladder`], configured with its builder methods.
 #[derive(Clone, Debug)]
 pub struct Rung {
@@ -51,6 +66,7 @@ pub struct Rung {
     /// Fees added when the rung fires, before its message (which then shows them).
     fees: Vec<Fee>,
     close: Option<CloseReason>,
+    not_first: bool,
 }
 
 impl Rung {
@@ -67,7 +83,15 @@ impl Rung {
             offer: None,
             fees: Vec::new(),
             close: None,
+            not_first: false,
         }
+    }
+
+    /// Never the first message of the invoice: after a late import, an earlier
+    /// step goes out first, and this one follows after the gap.
+    pub fn not_first(&mut self) -> &mut Self {
+        self.not_first = true;
+        self
     }
 
     /// The settle-by date printed in this step's message.
@@ -129,6 +153,7 @@ pub struct Ladder<'a> {
     min_gap: i64,
     rungs: Vec<Rung>,
     checkpoints: Vec<Date>,
+    catch_up: CatchUp,
 }
 
 /// What is known about the invoice while deciding: the history, plus what
@@ -163,7 +188,20 @@ impl State<'_> {
 impl<'a> Ladder<'a> {
     /// An empty ladder; reads `min_gap_days` (default 5) from the settings.
     pub fn new(inv: &'a InvoiceView, ctx: &'a Ctx) -> Result<Self, String> {
-        Ok(Ladder { inv, ctx, min_gap: ctx.min_gap_days()?, rungs: Vec::new(), checkpoints: Vec::new() })
+        Ok(Ladder {
+            inv,
+            ctx,
+            min_gap: ctx.min_gap_days()?,
+            rungs: Vec::new(),
+            checkpoints: Vec::new(),
+            catch_up: CatchUp::Latest,
+        })
+    }
+
+    /// Which of several steps due at once fires (default [`CatchUp::Latest`]).
+    pub fn catch_up(&mut self, how: CatchUp) -> &mut Self {
+        self.catch_up = how;
+        self
     }
 
     fn push(&mut self, rung: Rung) -> &mut Rung {
@@ -257,24 +295,27 @@ impl<'a> Ladder<'a> {
         }
     }
 
-    /// Of a track, the latest step due today (not done, not skipped, its
-    /// window open and its prerequisite done): the only one that may fire.
+    /// Of a track, the one step due today that may fire (not done, not
+    /// skipped, its window open and its prerequisite done): the latest or the
+    /// first, as the ladder catches up; never a `not_first` step before any message.
     fn candidate(&self, state: &State, track: Track) -> Option<usize> {
         let today = state.today;
-        self.rungs
-            .iter()
-            .enumerate()
-            .filter(|(i, r)| {
-                r.track == track
-                    && r.on <= today
-                    && r.until.is_none_or(|u| today <= u)
-                    && r.after.as_ref().is_none_or(|(s, _)| state.step_date(&self.rungs, s).is_some())
-                    && self.sendable(r)
-                    && !state.done(&self.rungs, *i)
-                    && !state.superseded(&self.rungs, *i)
-            })
-            .max_by_key(|(i, r)| (r.on, Reverse(*i)))
-            .map(|(i, _)| i)
+        let opening = state.last_message.is_none();
+        let due = self.rungs.iter().enumerate().filter(|(i, r)| {
+            r.track == track
+                && r.on <= today
+                && r.until.is_none_or(|u| today <= u)
+                && r.after.as_ref().is_none_or(|(s, _)| state.step_date(&self.rungs, s).is_some())
+                && self.sendable(r)
+                && !state.done(&self.rungs, *i)
+                && !state.superseded(&self.rungs, *i)
+                && !(opening && r.not_first)
+        });
+        match self.catch_up {
+            CatchUp::Latest => due.max_by_key(|(i, r)| (r.on, Reverse(*i))),
+            CatchUp::FirstNotDone => due.min_by_key(|(i, r)| (r.on, *i)),
+        }
+        .map(|(i, _)| i)
     }
 
     fn emit(&self, i: usize, mut decision: Decision) -> Decision {
@@ -433,6 +474,46 @@ mod tests {
         assert_eq!(d.reminder().and_then(|r| r.deadline), Some(day(30)));
         // The escalation waits for its prerequisite's delay (15 + 10 < 30).
         assert_eq!(d.review_date(), Some(day(30)));
+    }
+
+    /// soft (7), firm (15), a formal demand (25) that never opens, evaluated `n` days after due.
+    fn formal_ladder(n: i64, inv: &InvoiceView, how: CatchUp) -> Decision {
+        let ctx = Ctx::new(day(n).at_hour(9), vec![]);
+        let mut l = Ladder::new(inv, &ctx).unwrap();
+        l.catch_up(how);
+        l.remind("soft", day(7), "email", "overdue-soft", Tone::Soft);
+        l.remind("firm", day(15), "email", "overdue-firm", Tone::Firm);
+        l.remind("formal", day(25), "pec", "formal-notice", Tone::Formal).not_first();
+        l.decide()
+    }
+
+    #[test]
+    fn a_not_first_step_never_opens_the_conversation() {
+        let mut inv = invoice(DUE, 100_00, "EUR");
+        // 30 days late, nothing sent: the formal demand is the latest due, yet firm goes first.
+        let d = formal_ladder(30, &inv, CatchUp::Latest);
+        assert_eq!(d.steps(), ["firm"]);
+        // The formal demand follows after the gap (5 days by default).
+        assert_eq!(d.review_date(), Some(day(35)));
+        sent(&mut inv, "firm", 30);
+        assert!(formal_ladder(33, &inv, CatchUp::Latest).actions.is_empty());
+        assert_eq!(formal_ladder(35, &inv, CatchUp::Latest).steps(), ["formal"]);
+        // Once a message went out, the mark changes nothing: latest due fires.
+        let mut reminded = invoice(DUE, 100_00, "EUR");
+        sent(&mut reminded, "soft", 7);
+        assert_eq!(formal_ladder(30, &reminded, CatchUp::Latest).steps(), ["formal"]);
+    }
+
+    #[test]
+    fn catching_up_from_the_first_step_walks_the_ladder_with_the_gap() {
+        let mut inv = invoice(DUE, 100_00, "EUR");
+        let d = formal_ladder(30, &inv, CatchUp::FirstNotDone);
+        assert_eq!(d.steps(), ["soft"]);
+        assert_eq!(d.review_date(), Some(day(35)));
+        sent(&mut inv, "soft", 30);
+        assert_eq!(formal_ladder(35, &inv, CatchUp::FirstNotDone).steps(), ["firm"]);
+        sent(&mut inv, "firm", 35);
+        assert_eq!(formal_ladder(40, &inv, CatchUp::FirstNotDone).steps(), ["formal"]);
     }
 
     #[test]

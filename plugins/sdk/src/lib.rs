@@ -61,7 +61,7 @@ pub use ctx::Ctx;
 pub use date::{DAY, HOUR};
 pub use guard::standard_guard;
 pub use invoice::{currency_exponent, is_hard_decline};
-pub use ladder::{Ladder, Rung};
+pub use ladder::{CatchUp, Ladder, Rung};
 
 #[cfg(all(feature = "bump-alloc", target_arch = "wasm32"))]
 #[global_allocator]

@@ -1,6 +1,7 @@
 //! A policy written by someone outside the project, from `wit/` and
 //! wit-bindgen alone (no SDK): one polite reminder two days after the due date,
-//! on the channel named by the setting `channel` (default email).
+//! on the channel named by the setting `channel` (default email), with the
+//! template named by `template` (default overdue-soft).
 
 wit_bindgen::generate!({ world: "policy", path: "../../../wit" });
 
@@ -27,6 +28,7 @@ impl Guest for Outsider {
 
     fn evaluate(now: Timestamp, settings: Vec<Setting>, batch: Vec<InvoiceView>) -> Vec<Result<Decision, String>> {
         let channel = settings.iter().find(|s| s.key == "channel").map_or("email", |s| s.value.as_str());
+        let template = settings.iter().find(|s| s.key == "template").map_or("overdue-soft", |s| s.value.as_str());
         batch
             .into_iter()
             .map(|inv| {
@@ -42,7 +44,7 @@ impl Guest for Outsider {
                     actions: vec![Action::Remind(Reminder {
                         step: "outsider-nudge".into(),
                         channel: channel.into(),
-                        template: "overdue-soft".into(),
+                        template: template.into(),
                         tone: Tone::Courteous,
                         deadline: None,
                     })],

@@ -1,0 +1,8 @@
+//! What a plugin author uses: a scaffold to start from, and scenarios that
+//! the real engine plays against expected actions.
+
+pub mod scaffold;
+pub mod scenario;
+
+pub use scaffold::CannotScaffold;
+pub use scenario::{BadScenario, Scenario, Verdict};

@@ -1,0 +1,74 @@
+//! `sollecito plugin new` and `sollecito plugin test`.
+
+use std::path::{Path, PathBuf};
+
+use super::{BadUsage, block_on};
+use crate::author::{Scenario, Verdict, scaffold};
+use crate::catalog::Catalog;
+use crate::config::Config;
+
+/// Scenarios that failed: exit code 1, after every scenario has run.
+#[derive(Debug, thiserror::Error)]
+#[error("{failed} of {of} scenario(s) failed")]
+pub struct ScenariosFailed {
+    pub failed: usize,
+    pub of: usize,
+}
+
+pub fn new_policy(name: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> anyhow::Result<()> {
+    let dir = dir.unwrap_or_else(|| PathBuf::from(name));
+    let sdk = match sdk.or_else(scaffold::bundled_sdk) {
+        Some(sdk) => sdk,
+        None => {
+            return Err(BadUsage(
+                "--sdk: this sollecito was moved from where it was built; give the path of the SDK (plugins/sdk)"
+                    .into(),
+            )
+            .into());
+        }
+    };
+    let files = scaffold::policy(name, &dir, &sdk)?;
+    out!("created {} ({} files):", dir.display(), files.len())?;
+    for f in &files {
+        out!("  {}", f.display())?;
+    }
+    let wasm = format!("target/wasm32-wasip2/release/{}.wasm", name.replace('-', "_"));
+    out!("\nnext:\n  cd {}\n  cargo build --release --target wasm32-wasip2", dir.display())?;
+    out!("  sollecito plugin test {wasm} scenarios/*.toml")?;
+    Ok(())
+}
+
+/// Plays every scenario with the policy; prints pass or fail with the differences.
+pub fn test(config: Config, catalog: &mut Catalog, policy: &str, files: &[PathBuf], json: bool) -> anyhow::Result<()> {
+    let policy = catalog.policy(policy)?;
+    // Every file is read and checked before anything is played.
+    let scenarios: Vec<Scenario> = files.iter().map(|f| Scenario::read(f)).collect::<anyhow::Result<_>>()?;
+    let mut verdicts: Vec<Verdict> = vec![];
+    for scenario in scenarios {
+        verdicts.push(block_on(scenario.play(config.clone(), catalog, policy.clone()))?);
+    }
+    if json {
+        let doc = serde_json::json!({ "plugin": policy.id, "scenarios": verdicts });
+        out!("{}", serde_json::to_string_pretty(&doc)?)?;
+    } else {
+        out!("{}", policy.id)?;
+        for v in &verdicts {
+            let fuel = format!("fuel per invoice: mean {}, max {}", v.fuel.mean_per_invoice(), v.fuel.most_per_invoice);
+            let file = Path::new(&v.file).display();
+            if v.passed {
+                let actions = if v.actions == 1 { "1 action".to_string() } else { format!("{} actions", v.actions) };
+                out!("PASS {file}: {} ({actions} as expected; {fuel})", v.name)?;
+            } else {
+                out!("FAIL {file}: {} ({fuel})", v.name)?;
+                for d in &v.differences {
+                    out!("    {d}")?;
+                }
+            }
+        }
+    }
+    let failed = verdicts.iter().filter(|v| !v.passed).count();
+    if failed > 0 {
+        return Err(ScenariosFailed { failed, of: verdicts.len() }.into());
+    }
+    Ok(())
+}

@@ -1,0 +1,252 @@
+//! The plugin author's kit, as an author uses it: `plugin new`, the documented
+//! build, `plugin test` with scenarios, the bundled plugins' own scenarios.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::common::{root, sollecito, stderr, stdout};
+
+fn scenarios(plugin_dir: &str) -> Vec<String> {
+    let dir = root().join(plugin_dir).join("scenarios");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .map(|p| p.display().to_string())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "{} has no scenario", dir.display());
+    files
+}
+
+/// The fuel figure of a PASS line: "mean N".
+fn mean_fuel(line: &str) -> u64 {
+    let after = line.split("fuel per invoice: mean ").nth(1).unwrap_or_else(|| panic!("no fuel in {line:?}"));
+    after.split(',').next().unwrap().trim().parse().unwrap()
+}
+
+#[test]
+fn the_bundled_policies_pass_their_own_scenarios() {
+    let policies = [
+        ("b2b-standard", "plugins/b2b-standard"),
+        ("subscription-recovery", "plugins/subscription-recovery"),
+        (sollecito_test_artifacts::ACME_GENTLE, "examples/custom-policy"),
+        // The Python twin passes the same scenarios as the Rust policy.
+        (sollecito_test_artifacts::ACME_GENTLE_PY, "examples/custom-policy"),
+    ];
+    for (plugin, dir) in policies {
+        let files = scenarios(dir);
+        let mut args = vec!["plugin", "test", plugin];
+        args.extend(files.iter().map(String::as_str));
+        let out = sollecito(&args);
+        let text = stdout(&out);
+        assert!(out.status.success(), "{plugin}: {text}{}", stderr(&out));
+        let passed: Vec<&str> = text.lines().filter(|l| l.starts_with("PASS ")).collect();
+        assert_eq!(passed.len(), files.len(), "{text}");
+        for line in passed {
+            // A policy evaluation costs some fuel, and far less than the limit per invoice.
+            let fuel = mean_fuel(line);
+            assert!(fuel > 1_000 && fuel < 5_000_000, "{line}");
+        }
+    }
+}
+
+#[test]
+fn a_scenario_expecting_the_wrong_date_fails_naming_the_date_and_the_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read_to_string(root().join("plugins/b2b-standard/scenarios/whole-ladder.toml")).unwrap();
+    // The firm reminder goes 15 days after the due date (20 October), not 21.
+    let wrong = good.replacen("on = 2026-10-20\nstep = \"overdue-15\"", "on = 2026-10-21\nstep = \"overdue-15\"", 1);
+    assert_ne!(wrong, good);
+    let file = dir.path().join("wrong.toml");
+    std::fs::write(&file, wrong).unwrap();
+    let out = sollecito(&["plugin", "test", "b2b-standard", file.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(text.contains("FAIL "), "{text}");
+    assert!(text.contains("~ inv-1 remind overdue-15: expected on 2026-10-21, done on 2026-10-20"), "{text}");
+    assert!(stderr(&out).contains("1 of 1 scenario(s) failed"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_bad_scenario_is_refused_before_anything_runs_with_the_field_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "from = 2026-10-01\ndays = 0\n").unwrap();
+    let out = sollecito(&["plugin", "test", "b2b-standard", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("bad.toml: days: at least 1"), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+}
+
+/// Builds a scaffolded crate as its README says, into the test guests' target dir.
+fn build(crate_dir: &Path) {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+        .join("wasm");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--target-dir"])
+        .arg(&target)
+        .current_dir(crate_dir)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("CARGO_TARGET_DIR")
+        .status()
+        .unwrap();
+    assert!(status.success(), "the scaffold did not build");
+}
+
+#[test]
+fn a_new_policy_builds_with_one_command_and_passes_its_own_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let crate_dir = dir.path().join("acme-first");
+    let out = sollecito(&["plugin", "new", "policy", "acme-first", "--dir", crate_dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("cargo build --release --target wasm32-wasip2"), "{}", stdout(&out));
+    build(&crate_dir);
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+        .join("wasm/wasm32-wasip2/release/acme_first.wasm");
+    let scenario = crate_dir.join("scenarios/ladder.toml");
+    let out = sollecito(&["plugin", "test", target.to_str().unwrap(), scenario.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert!(text.starts_with("acme-first 0.1.0"), "{text}");
+    assert!(text.contains("PASS ") && text.contains("(4 actions as expected;"), "{text}");
+
+    // A second scaffold never writes over the first.
+    let out = sollecito(&["plugin", "new", "policy", "acme-first", "--dir", crate_dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("exists already"), "{}", stderr(&out));
+    let out = sollecito(&["plugin", "new", "policy", "Acme_First"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("NAME \"Acme_First\""), "{}", stderr(&out));
+}
+
+#[test]
+fn settings_are_under_the_plugins_own_name_and_a_stray_section_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sollecito.toml");
+    let db = dir.path().join("s.db");
+    let acme = sollecito_test_artifacts::ACME_GENTLE;
+    // A policy given by path: its settings go under the name it gives itself.
+    std::fs::write(&config, format!("[policies]\ndefault = {acme:?}\n[settings.acme-gentle]\nmin_gap_days = 3\n"))
+        .unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["--db", db.to_str().unwrap(), "--config", config.to_str().unwrap(), "run"];
+        args.extend_from_slice(extra);
+        sollecito(&args)
+    };
+    let out = run(&["--at", "2026-10-01T09:00:00Z"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The path as a section name, as older configs had it, names no policy.
+    std::fs::write(&config, format!("[policies]\ndefault = {acme:?}\n[settings.{acme:?}]\nmin_gap_days = 3\n"))
+        .unwrap();
+    let out = run(&["--at", "2026-10-01T09:00:00Z"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let said = stderr(&out);
+    assert!(said.contains(&format!("settings.{acme}: no policy is named")), "{said}");
+    assert!(said.contains("(configured: acme-gentle)"), "{said}");
+}
+
+#[test]
+fn a_policy_naming_a_template_that_does_not_exist_is_refused_when_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sollecito.toml");
+    let outsider = sollecito_test_artifacts::OUTSIDER;
+    std::fs::write(
+        &config,
+        format!("[policies]\ndefault = {outsider:?}\n[settings.outsider]\ntemplate = \"overdue-sotf\"\n"),
+    )
+    .unwrap();
+    let db = dir.path().join("s.db");
+    let out = sollecito(&["--db", db.to_str().unwrap(), "--config", config.to_str().unwrap(), "run"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("names template \"overdue-sotf\", which does not exist"), "{}", stderr(&out));
+    // The same policy with a template that exists starts.
+    std::fs::write(
+        &config,
+        format!("[policies]\ndefault = {outsider:?}\n[settings.outsider]\ntemplate = \"overdue-firm\"\n"),
+    )
+    .unwrap();
+    let out = sollecito(&["--db", db.to_str().unwrap(), "--config", config.to_str().unwrap(), "run"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_python_exception_reaches_the_author_with_its_type_message_and_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = std::fs::read_to_string(root().join("examples/custom-policy/scenarios/gentle-ladder.toml")).unwrap();
+    // A setting that is not a number: the policy's int() raises ValueError.
+    let broken = scenario.replacen("days = 60\n", "days = 3\n\n[settings]\nmin_gap_days = \"five\"\n", 1);
+    let broken = &broken[..broken.find("[[expect]]").unwrap()];
+    let file = dir.path().join("broken.toml");
+    std::fs::write(&file, broken).unwrap();
+    let out = sollecito(&["plugin", "test", sollecito_test_artifacts::ACME_GENTLE_PY, file.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    let said = "Python raised ValueError: invalid literal for int() with base 10: 'five'";
+    assert_eq!(text.matches(said).count(), 3, "one error a day: {text}");
+    assert!(text.contains("in days_setting)"), "the last place in the traceback: {text}");
+}
+
+/// A component's bytes with every `from` replaced by `to` (the same length,
+/// so it is still a component): a variant no build would give.
+fn renamed(path: &str, from: &[u8], to: &[u8]) -> Vec<u8> {
+    assert_eq!(from.len(), to.len());
+    let mut bytes = std::fs::read(path).unwrap();
+    let (mut i, mut found) = (0, 0);
+    while let Some(at) = bytes[i..].windows(from.len()).position(|w| w == from) {
+        bytes[i + at..i + at + from.len()].copy_from_slice(to);
+        i += at + from.len();
+        found += 1;
+    }
+    assert!(found > 0, "{path} has no {}", String::from_utf8_lossy(from));
+    bytes
+}
+
+#[test]
+fn a_component_of_a_newer_contract_is_refused_naming_the_versions() {
+    // The example policy with its contract imports renamed to 0.9.0.
+    let newer =
+        renamed(sollecito_test_artifacts::ACME_GENTLE, b"sollecito:plugin/log@0.1.0", b"sollecito:plugin/log@0.9.0");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("newer.wasm");
+    std::fs::write(&file, newer).unwrap();
+    let out = sollecito(&["plugins", "--plugin", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let said = stderr(&out);
+    assert!(
+        said.contains("built for contract sollecito:plugin@0.9.0; this host supports sollecito:plugin@0.1.0"),
+        "{said}"
+    );
+}
+
+#[test]
+fn an_uploaded_policy_naming_a_template_that_does_not_exist_is_refused_naming_it() {
+    let site = crate::pipeline::Site::new();
+    let service = crate::serve::Service::start(&site, "");
+    // The outsider policy, its template misspelt in the component itself.
+    let misspelt = renamed(sollecito_test_artifacts::OUTSIDER, b"overdue-soft", b"overdue-sotf");
+    let response = ureq::post(&format!("{}/v1/plugins", service.base))
+        .set("Authorization", &format!("Bearer {}", crate::serve::TOKEN))
+        .set("Content-Type", "application/wasm")
+        .send_bytes(&misspelt);
+    let Err(ureq::Error::Status(status, response)) = response else { panic!("accepted: {response:?}") };
+    assert_eq!(status, 422);
+    let said = response.into_string().unwrap();
+    assert!(said.contains("outsider names template \\\"overdue-sotf\\\", which does not exist"), "{said}");
+    let known = service.admin("GET", "/v1/plugins", "");
+    assert!(!known.to_string().contains("outsider"), "the refused component is not kept: {known}");
+    // The component as built uploads.
+    let built = std::fs::read(sollecito_test_artifacts::OUTSIDER).unwrap();
+    let response = ureq::post(&format!("{}/v1/plugins", service.base))
+        .set("Authorization", &format!("Bearer {}", crate::serve::TOKEN))
+        .set("Content-Type", "application/wasm")
+        .send_bytes(&built)
+        .unwrap();
+    assert_eq!(response.status(), 201);
+}
