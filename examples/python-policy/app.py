@@ -28,30 +28,33 @@ from wit_world.imports import types as t
 DAY = 86_400
 BIG_AMOUNT_EUR_CENTS = 1_000_000
 DISPUTE_STEP = "dispute-review"
+# Days are counted from 1970-01-01 (a Thursday): whole numbers are cheaper than dates.
+EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
 
 
 def day_of(timestamp):
-    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).date()
+    return timestamp // DAY
 
 
-def as_date(d):
-    return datetime.date(d.year, d.month, d.day)
+def as_day(d):
+    return datetime.date(d.year, d.month, d.day).toordinal() - EPOCH_ORDINAL
 
 
-def wit_date(d):
+def wit_date(day):
+    d = datetime.date.fromordinal(day + EPOCH_ORDINAL)
     return t.Date(d.year, d.month, d.day)
 
 
-def midnight(d):
-    return int(datetime.datetime(d.year, d.month, d.day, tzinfo=datetime.timezone.utc).timestamp())
+def midnight(day):
+    return day * DAY
 
 
-def add_working_days(d, n):
+def add_working_days(day, n):
     while n > 0:
-        d += datetime.timedelta(days=1)
-        if d.weekday() < 5:
+        day += 1
+        if (day + 3) % 7 < 5:  # Monday is 0
             n -= 1
-    return d
+    return day
 
 
 def days_setting(settings, key, default):
@@ -74,17 +77,13 @@ class Step:
         self.deadline = None
 
 
-def contact(inv, step):
-    return next((c for c in inv.history if c.step == step), None)
-
-
 def last_message(inv):
-    sent = [c for c in inv.history if c.channel is not None and c.outcome != t.Outcome.CANCELLED]
-    return max((c.at for c in sent), default=None)
+    sent = [c.at for c in inv.history if c.channel is not None and c.outcome != t.Outcome.CANCELLED]
+    return max(sent, default=None)
 
 
 def reachable(customer, channel):
-    if channel in [c.strip().lower() for c in customer.opted_out]:
+    if any(c.strip().lower() == channel for c in customer.opted_out):
         return False
     if channel in ("sms", "phone"):
         return customer.phone is not None
@@ -93,110 +92,93 @@ def reachable(customer, channel):
     return True
 
 
-def guard(inv, today):
+def guard(inv, today, done):
     """The SDK's standard guard: closed, paid, disputed, promised."""
     if inv.status != t.InvoiceStatus.OPEN:
         return t.Decision([], None)
     if inv.amount_due.minor - inv.amount_paid.minor <= 0:
         return t.Decision([t.Action_Close(t.CloseReason.PAID)], None)
     if inv.dispute is not None:
-        review = midnight(today + datetime.timedelta(days=7))
-        if contact(inv, DISPUTE_STEP):
+        review = midnight(today + 7)
+        if DISPUTE_STEP in done:
             return t.Decision([], review)
         reason = f"disputed: {inv.dispute.reason}"
         escalation = t.Escalation(DISPUTE_STEP, t.EscalationKind.MANUAL_REVIEW, reason)
         return t.Decision([t.Action_Escalate(escalation)], review)
     promise = inv.promise_to_pay
-    if promise is not None and as_date(promise.until) >= today:
-        resume = midnight(as_date(promise.until) + datetime.timedelta(days=1))
+    if promise is not None and as_day(promise.until) >= today:
+        resume = midnight(as_day(promise.until) + 1)
         return t.Decision([t.Action_Pause(resume)], resume)
     return None
 
 
-def ladder(inv, today, min_gap):
+def ladder(inv, today, min_gap, done):
     customer = inv.customer
-    due = as_date(inv.due)
-    since = as_date(customer.payment_record.customer_since)
-    years = today.year - since.year - ((today.month, today.day) < (since.month, since.day))
+    due = as_day(inv.due)
+    since, now = inv.customer.payment_record.customer_since, datetime.date.fromordinal(today + EPOCH_ORDINAL)
+    years = now.year - since.year - ((now.month, now.day) < (since.month, since.day))
     record = customer.payment_record
     trusted = years >= 3 and record.invoices_paid >= 1 and record.paid_on_time >= record.invoices_paid
     outstanding = inv.amount_due.minor - inv.amount_paid.minor
     call_first = inv.amount_due.currency == "EUR" and outstanding > BIG_AMOUNT_EUR_CENTS and reachable(customer, "phone")
 
-    def on(days):
-        return due + datetime.timedelta(days=days)
-
     steps = []
     if call_first:
-        steps.append(Step("call-first", on(3), "phone", "phone-call", t.Tone.SOFT))
+        steps.append(Step("call-first", due + 3, "phone", "phone-call", t.Tone.SOFT))
     else:
-        steps.append(Step("nudge", on(3), "email", "overdue-soft", t.Tone.COURTEOUS))
-    steps.append(Step("reminder", on(10), "email", "overdue-soft", t.Tone.SOFT))
-    steps.append(Step("firm", on(20), "email", "overdue-firm", t.Tone.FIRM))
-    final = Step("final", on(35), "email", "final-notice", t.Tone.FIRM if trusted else t.Tone.FINAL)
+        steps.append(Step("nudge", due + 3, "email", "overdue-soft", t.Tone.COURTEOUS))
+    steps.append(Step("reminder", due + 10, "email", "overdue-soft", t.Tone.SOFT))
+    steps.append(Step("firm", due + 20, "email", "overdue-firm", t.Tone.FIRM))
+    final = Step("final", due + 35, "email", "final-notice", t.Tone.FIRM if trusted else t.Tone.FINAL)
     final.deadline = add_working_days(today, 5)
     steps.append(final)
     if not trusted:
         reason = "still unpaid after the final notice"
-        steps.append(Step("review", on(50), escalation=(t.EscalationKind.MANUAL_REVIEW, reason), after=("final", 7)))
-    return decide(inv, today, min_gap, steps)
+        steps.append(Step("review", due + 50, escalation=(t.EscalationKind.MANUAL_REVIEW, reason), after=("final", 7)))
+    return decide(inv, today, min_gap, steps, done)
 
 
-def decide(inv, today, min_gap, steps):
-    """One decision from the steps, with the conventions of the SDK's ladder."""
-    if any(s.escalation and contact(inv, s.step) for s in steps):
+def decide(inv, today, min_gap, steps, done):
+    """One decision from the steps, with the conventions of the SDK's ladder.
+    `done` maps each step of the history to the day it was done."""
+    if any(s.escalation and s.step in done for s in steps):
         return t.Decision([], None)
-    emitted = set()
     last = last_message(inv)
-    gap_ends = day_of(last) + datetime.timedelta(days=min_gap) if last is not None else None
-
-    def step_day(name):
-        """When a step was done, this decision's counting as today."""
-        if name in emitted:
-            return today
-        done = contact(inv, name)
-        return day_of(done.at) if done is not None else None
+    gap_ends = day_of(last) + min_gap if last is not None else None
 
     def sendable(s):
         return s.escalation is not None or reachable(inv.customer, s.channel)
 
-    def done(i):
-        return step_day(steps[i].step) is not None
+    def superseded(s):
+        return any(o.step in done and o.on > s.on for o in steps)
 
-    def superseded(i):
-        return any(done(j) and steps[j].on > steps[i].on for j in range(len(steps)))
-
-    def ready_on(i, earliest):
-        s = steps[i]
+    def ready_on(s, earliest):
         day = max(s.on, earliest)
         if s.after is not None:
-            before = step_day(s.after[0])
+            before = done.get(s.after[0])
             if before is None:
                 return None
-            day = max(day, before + datetime.timedelta(days=s.after[1]))
+            day = max(day, before + s.after[1])
         if s.escalation is None and gap_ends is not None:
             day = max(day, gap_ends)
         return day
 
-    def open_steps():
-        return [i for i in range(len(steps)) if sendable(steps[i]) and not done(i) and not superseded(i)]
-
-    due_now = [i for i in open_steps() if steps[i].on <= today and (steps[i].after is None or step_day(steps[i].after[0]))]
+    open_steps = [s for s in steps if s.step not in done and sendable(s) and not superseded(s)]
+    due_now = [s for s in open_steps if s.on <= today and (s.after is None or s.after[0] in done)]
     actions = []
     if due_now:
-        # The latest step due; the earlier ones are skipped for good.
-        i = max(due_now, key=lambda k: (steps[k].on, -k))
-        if ready_on(i, today) <= today:
-            s = steps[i]
+        # The latest step due (the first of equals); the earlier ones are skipped for good.
+        s = max(due_now, key=lambda s: s.on)
+        if ready_on(s, today) <= today:
             if s.escalation is not None:
                 kind, reason = s.escalation
                 return t.Decision([t.Action_Escalate(t.Escalation(s.step, kind, reason))], None)
-            deadline = wit_date(s.deadline) if s.deadline else None
+            deadline = wit_date(s.deadline) if s.deadline is not None else None
             actions.append(t.Action_Remind(t.Reminder(s.step, s.channel, s.template, s.tone, deadline)))
-            emitted.add(s.step)
-            gap_ends = today + datetime.timedelta(days=min_gap)
-    tomorrow = today + datetime.timedelta(days=1)
-    later = [d for d in (ready_on(k, tomorrow) for k in open_steps()) if d is not None]
+            done = {**done, s.step: today}
+            gap_ends = today + min_gap
+            open_steps = [o for o in open_steps if o is not s and not superseded(o)]
+    later = [d for d in (ready_on(o, today + 1) for o in open_steps) if d is not None]
     return t.Decision(actions, midnight(min(later)) if later else None)
 
 
@@ -210,6 +192,7 @@ class WitWorld(wit_world.WitWorld):
         min_gap = days_setting(given, "min_gap_days", 5)
         results = []
         for inv in batch:
-            decision = guard(inv, today) or ladder(inv, today, min_gap)
+            done = {c.step: day_of(c.at) for c in inv.history}
+            decision = guard(inv, today, done) or ladder(inv, today, min_gap, done)
             results.append(Ok(decision))
         return results
