@@ -345,6 +345,12 @@ async fn a_known_five_point_effect_on_20000_invoices_is_reported_with_its_interv
     assert!(lo <= 0.05 && 0.05 <= hi, "the interval {lo}-{hi} misses the true 5 points (measured {difference})");
     let verdict = versus["verdict"].as_str().unwrap();
     assert!(verdict.starts_with("b recovers ") && verdict.contains("significant"), "{verdict}");
+    // Time to pay over every invoice, the unpaid ones censored when the last payment came: b's
+    // invoices pay sooner as a whole. Among the paid alone (all on the same day) nothing differs.
+    let log_rank = versus["time_to_pay_log_rank_p_value"].as_f64().unwrap();
+    assert!(log_rank < 0.05, "{versus}");
+    let mann_whitney = versus["time_to_pay_p_value"].as_f64().unwrap();
+    assert!(mann_whitney > 0.5, "{versus}");
     // Customers are split, their invoices follow: 2,000 customers put about half in each arm
     // (three standard deviations of a fair split are 3.4 points).
     let a = report["arms"][0]["invoices"].as_f64().unwrap();

@@ -101,7 +101,10 @@ fn print(r: &ExperimentReport) -> anyhow::Result<()> {
     for v in &r.versus {
         out!("{} against {}: {}", v.arm, v.against, v.verdict)?;
         if let Some(p) = v.time_to_pay_p_value {
-            out!("  time to pay: Mann-Whitney p = {p:.3}")?;
+            out!("  time to pay: Mann-Whitney p = {p:.3} (the invoices paid)")?;
+        }
+        if let Some(p) = v.time_to_pay_log_rank_p_value {
+            out!("  time to pay: log-rank p = {p:.3} (every invoice, the unpaid ones censored)")?;
         }
     }
     Ok(())

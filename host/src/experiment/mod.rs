@@ -153,6 +153,9 @@ pub struct ArmResult {
     pub invoices: u64,
     pub recovered: u64,
     pub days_to_pay: Vec<f64>,
+    /// Of the invoices not paid, the days from their first decision to the
+    /// experiment's last one: how long each was seen unpaid.
+    pub days_unpaid: Vec<f64>,
 }
 
 /// An arm in the report: its rate with the 95% Wilson interval.
@@ -176,6 +179,8 @@ pub struct Versus {
     pub recovery: Option<stats::Comparison>,
     /// Mann-Whitney p-value of days to pay among the invoices paid.
     pub time_to_pay_p_value: Option<f64>,
+    /// Log-rank p-value of time to pay over every invoice, the unpaid ones censored.
+    pub time_to_pay_log_rank_p_value: Option<f64>,
     /// The verdict in English words.
     pub verdict: String,
     /// The same verdict as data, for other languages.
@@ -202,6 +207,10 @@ pub async fn from_store(
     Ok(Some(report(&e.name, &e.segment, e.stopped_at.is_none(), &e.arms, &results, minimum_effect)))
 }
 
+fn survival(r: &ArmResult) -> stats::Survival {
+    stats::Survival { paid_after: r.days_to_pay.clone(), unpaid_after: r.days_unpaid.clone() }
+}
+
 pub fn report(
     name: &str,
     segment: &str,
@@ -216,6 +225,7 @@ pub fn report(
             invoices: 0,
             recovered: 0,
             days_to_pay: vec![],
+            days_unpaid: vec![],
         })
     };
     let lines: Vec<ArmLine> = arms
@@ -248,6 +258,7 @@ pub fn report(
                 against: base.clone(),
                 recovery: stats::two_proportions(sa, sb),
                 time_to_pay_p_value: stats::mann_whitney(&ra.days_to_pay, &rb.days_to_pay),
+                time_to_pay_log_rank_p_value: stats::log_rank(&survival(&ra), &survival(&rb)),
                 verdict: finding.to_string(),
                 finding,
             }

@@ -115,19 +115,34 @@ impl Store {
         .bind(experiment)
         .fetch_all(&self.pool)
         .await?;
+        // The latest the store knows of the experiment's invoices (a decision or a
+        // payment): the unpaid ones were seen unpaid until then.
+        let decided: Option<i64> = sqlx::query("SELECT MAX(at) AS last FROM decisions WHERE experiment = $1")
+            .bind(experiment)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("last")?;
+        let mut last = decided;
+        for r in &rows {
+            last = last.max(r.try_get::<Option<i64>, _>("paid")?);
+        }
         let mut out: Vec<ArmResult> = vec![];
         for r in &rows {
             let arm: String = r.try_get("arm")?;
             let first: i64 = r.try_get("first")?;
             let paid: Option<i64> = r.try_get("paid")?;
             if out.last().is_none_or(|a| a.arm != arm) {
-                out.push(ArmResult { arm: arm.clone(), invoices: 0, recovered: 0, days_to_pay: vec![] });
+                let empty =
+                    ArmResult { arm: arm.clone(), invoices: 0, recovered: 0, days_to_pay: vec![], days_unpaid: vec![] };
+                out.push(empty);
             }
             let result = out.last_mut().expect("just pushed");
             result.invoices += 1;
             if let Some(paid) = paid.filter(|p| *p >= first) {
                 result.recovered += 1;
                 result.days_to_pay.push((paid - first) as f64 / 86_400.0);
+            } else {
+                result.days_unpaid.push((last.unwrap_or(first) - first).max(0) as f64 / 86_400.0);
             }
         }
         Ok(out)
