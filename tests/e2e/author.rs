@@ -52,6 +52,28 @@ fn the_bundled_policies_pass_their_own_scenarios() {
 }
 
 #[test]
+fn plugin_test_answers_in_json_for_a_ci() {
+    let files = scenarios("plugins/b2b-standard");
+    let mut args = vec!["plugin", "test", "b2b-standard", "--json"];
+    args.extend(files.iter().map(String::as_str));
+    let out = sollecito(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["plugin"]["name"], "b2b-standard");
+    let verdicts = doc["scenarios"].as_array().unwrap();
+    assert_eq!(verdicts.len(), files.len());
+    for v in verdicts {
+        assert_eq!(v["passed"], true, "{v}");
+        assert_eq!(v["differences"], serde_json::json!([]), "{v}");
+        let fuel = &v["fuel"];
+        assert!(fuel["invoices"].as_u64().unwrap() >= fuel["calls"].as_u64().unwrap(), "{v}");
+        let (most, invoices) = (fuel["most_per_invoice"].as_u64().unwrap(), fuel["invoices"].as_u64().unwrap());
+        // Each call's fuel over its invoices is at most the largest share (rounded down).
+        assert!((most + 1) * invoices >= fuel["fuel"].as_u64().unwrap(), "{v}");
+    }
+}
+
+#[test]
 fn a_scenario_expecting_the_wrong_date_fails_naming_the_date_and_the_step() {
     let dir = tempfile::tempdir().unwrap();
     let good = std::fs::read_to_string(root().join("plugins/b2b-standard/scenarios/whole-ladder.toml")).unwrap();
