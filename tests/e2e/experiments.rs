@@ -253,7 +253,7 @@ fn a_running_service_takes_up_an_experiment_at_its_next_tick() {
     .replace("2026-10-01", &due.to_string());
     let data = site.write("data.json", &text);
     site.ok(&["import", data.to_str().unwrap()]);
-    let svc = Service::start(&site, "");
+    let svc = Service::start_with(&site, "public_reads = true\n", "");
     let decided = |id: &str| -> Vec<Value> {
         let (_, history) = svc.call("GET", &format!("/v1/invoices/{id}/history"), Some(TOKEN), "");
         history["decisions"].as_array().cloned().unwrap_or_default()
@@ -273,6 +273,17 @@ fn a_running_service_takes_up_an_experiment_at_its_next_tick() {
     wait_for("a decision in an arm", || decided("x00").iter().any(|d| d["experiment"] == "live"));
     let arm = decided("x00").into_iter().find(|d| d["experiment"] == "live").unwrap()["arm"].clone();
     assert!(arm == "a" || arm == "b", "{arm}");
+    // Paid: the dashboard shows the verdict and the log-rank test, in Italian for an Italian reader.
+    let (status, body) = svc.call("POST", "/v1/invoices/x00/events", Some(TOKEN), r#"{"type": "paid"}"#);
+    assert_eq!(status, 200, "{body}");
+    let page = ureq::get(&format!("{}/ui/experiments", svc.base))
+        .set("Accept-Language", "it-IT,it;q=0.9")
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(page.contains("Esito: dati ancora insufficienti"), "{page}");
+    assert!(page.contains("test log-rank su tutte le fatture") && page.contains("(b – a): p = "), "{page}");
     svc.terminate();
 }
 

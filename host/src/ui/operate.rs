@@ -248,10 +248,17 @@ pub async fn experiments(state: AppState, headers: HeaderMap) -> Page {
                 }
             })
             .collect();
-        let verdicts: Vec<String> = report
+        let decimal = |p: f64| {
+            let p = format!("{p:.3}");
+            if v.lang() == "it" { p.replace('.', ",") } else { p }
+        };
+        let verdicts: Vec<_> = report
             .versus
             .iter()
-            .map(|x| if v.lang() == "it" { x.finding.in_italian() } else { x.verdict.clone() })
+            .map(|x| {
+                let said = if v.lang() == "it" { x.finding.in_italian() } else { x.verdict.clone() };
+                context! { said => said, log_rank => x.time_to_pay_log_rank_p_value.map(decimal), arm => x.arm, against => x.against }
+            })
             .collect();
         shown.push(context! {
             name => e.name, segment => e.segment, running => report.running,
