@@ -136,6 +136,9 @@ impl Scenario {
             (Some(days), None) if days > 3660 => return Err(bad(file, "days", "at most 3660 (ten years)")),
             (Some(days), None) => raw.from + chrono::Days::new(u64::from(days) - 1),
             (None, Some(to)) if to < raw.from => return Err(bad(file, "to", format!("{to} is before from"))),
+            (None, Some(to)) if (to - raw.from).num_days() >= 3660 => {
+                return Err(bad(file, "to", format!("{to} is more than ten years after from")));
+            }
             (None, Some(to)) => to,
             (None, None) => raw.from + chrono::Days::new(59),
         };
@@ -371,6 +374,10 @@ due = "2026-10-01"
             ("days = 30\n", "s.toml: scenario: missing field `from`"),
             ("from = \"2026-10-01\"\ndays = 0\n", "s.toml: days: at least 1"),
             ("from = \"2026-10-01\"\ndays = 3\nto = \"2026-10-02\"\n", "s.toml: days: give days or to, not both"),
+            (
+                "from = \"2026-10-01\"\nto = \"9999-12-31\"\n",
+                "s.toml: to: 9999-12-31 is more than ten years after from",
+            ),
             ("from = \"2026-10-01\"\ntick = \"9\"\n", "s.toml: tick: \"9\": expected HH:MM (UTC)"),
             ("from = \"2026-10-01\"\n", "s.toml: invoices: a scenario needs at least one invoice"),
             (
