@@ -103,6 +103,25 @@ async fn errors(browser: &Client) -> Vec<String> {
         .collect()
 }
 
+/// Waits for the page a click led to: a form's answer may still be on its
+/// way when the click returns, on a loaded machine.
+async fn arrived(browser: &Client, ending: &str) {
+    let started = std::time::Instant::now();
+    loop {
+        let url = browser.current_url().await.unwrap();
+        if url.as_str().ends_with(ending) {
+            return;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "still at {url}, not at ...{ending}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// The element once the page that shows it is there (up to 30 s).
+async fn appeared(browser: &Client, locator: Locator<'_>) -> fantoccini::elements::Element {
+    browser.wait().at_most(std::time::Duration::from_secs(30)).for_element(locator).await.unwrap()
+}
+
 fn screenshots() -> std::path::PathBuf {
     let dir = root().join("target").join("ui-screenshots");
     std::fs::create_dir_all(&dir).unwrap();
@@ -230,7 +249,7 @@ async fn the_dashboard_works_in_a_real_browser() {
     let first = browser.active_element().await.unwrap();
     assert_eq!(first.attr("class").await.unwrap().as_deref(), Some("skip"));
     first.send_keys("\u{E007}").await.unwrap();
-    assert!(browser.current_url().await.unwrap().as_str().ends_with("#main"));
+    arrived(&browser, "#main").await;
     let unlabelled = browser
         .execute(
             "return [...document.querySelectorAll('main select, main input:not([type=hidden]), main textarea')] \
@@ -254,7 +273,7 @@ async fn the_dashboard_works_in_a_real_browser() {
     assert_eq!(status, 200);
     browser.goto(&format!("{base}/ui/policies/b2b/rollback")).await.unwrap();
     browser.find(Locator::Id("confirm")).await.unwrap().click().await.unwrap();
-    let reason = browser.find(Locator::Id("reason")).await.unwrap().text().await.unwrap();
+    let reason = appeared(&browser, Locator::Id("reason")).await.text().await.unwrap();
     assert_eq!(reason, "Accedi per modificare qualcosa.");
     let still = service.call("POST", "/v1/segments/b2b/rollback", None, "").0;
     assert_eq!(still, 401, "the API also wants its token");
@@ -262,10 +281,10 @@ async fn the_dashboard_works_in_a_real_browser() {
     browser.goto(&format!("{base}/ui/login")).await.unwrap();
     browser.find(Locator::Id("token")).await.unwrap().send_keys("not-the-token-at-all").await.unwrap();
     browser.find(Locator::Css("form button")).await.unwrap().click().await.unwrap();
-    assert!(browser.find(Locator::Css("p.error")).await.is_ok(), "a wrong token is refused");
+    appeared(&browser, Locator::Css("p.error")).await; // a wrong token is refused
     browser.find(Locator::Id("token")).await.unwrap().send_keys(TOKEN).await.unwrap();
     browser.find(Locator::Css("form button")).await.unwrap().click().await.unwrap();
-    assert!(browser.current_url().await.unwrap().as_str().ends_with("/ui/overview"));
+    arrived(&browser, "/ui/overview").await;
     // The refusals above (403, 401) were logged, as they should be.
     let refusals = errors(&browser).await;
     assert_eq!(refusals.len(), 2, "{refusals:?}");
@@ -287,7 +306,7 @@ async fn the_dashboard_works_in_a_real_browser() {
     // Had it rolled back, the confirmed rollback below would find nothing to roll back.
     browser.goto(&format!("{base}/ui/policies/b2b/rollback")).await.unwrap();
     browser.find(Locator::Id("confirm")).await.unwrap().click().await.unwrap();
-    assert!(browser.current_url().await.unwrap().as_str().ends_with("/ui/policies"));
+    arrived(&browser, "/ui/policies").await;
     assert!(errors(&browser).await.is_empty());
     let (_, rolled) = service.call("POST", "/v1/segments/b2b/rollback", Some(TOKEN), "");
     assert_eq!(rolled["error"], "nothing to roll back for segment \"b2b\"", "the dashboard rolled it back");
@@ -310,9 +329,17 @@ async fn the_dashboard_works_in_a_real_browser() {
     let file = browser.find(Locator::Id("component")).await.unwrap();
     file.send_keys(sollecito_test_artifacts::ACME_GENTLE).await.unwrap();
     browser.find(Locator::Css("#upload button")).await.unwrap().click().await.unwrap();
-    assert!(browser.current_url().await.unwrap().as_str().ends_with("/ui/policies"));
+    arrived(&browser, "/ui/policies").await;
     assert!(errors(&browser).await.is_empty());
-    let listed = browser.find(Locator::Id("plugins")).await.unwrap().text().await.unwrap();
+    // The answer is the same page again: wait for the list that names the new plugin.
+    let started = std::time::Instant::now();
+    let listed = loop {
+        let listed = appeared(&browser, Locator::Id("plugins")).await.text().await.unwrap_or_default();
+        if listed.contains("acme-gentle") || started.elapsed() > std::time::Duration::from_secs(30) {
+            break listed;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
     assert!(listed.contains("acme-gentle"), "{listed}");
     let options = browser.find(Locator::Css("#segments select")).await.unwrap().html(false).await.unwrap();
     assert!(options.contains("acme-gentle 0.1.0"), "{options}");
