@@ -272,3 +272,21 @@ fn an_uploaded_policy_naming_a_template_that_does_not_exist_is_refused_naming_it
         .unwrap();
     assert_eq!(response.status(), 201);
 }
+
+#[test]
+fn the_contract_0_1_fixture_loads_and_passes_the_bundled_scenarios() {
+    let fixture = root().join("tests/fixtures/contract-0.1/b2b_standard.wasm");
+    let fixture = fixture.to_str().unwrap();
+    let out = sollecito(&["plugins", "--plugin", fixture, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plugins: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let loaded = plugins.as_array().unwrap().iter().find(|p| p["source"]["path"] == fixture).expect("listed");
+    assert_eq!(loaded["world"], "sollecito:plugin/policy@0.1.0");
+    assert_eq!(loaded["sha256"], "4ee3fe7b8e57a95bd512c658f6abfb87d88696ca284ac4b718e38bf0c469a864");
+    let files = scenarios("plugins/b2b-standard");
+    let mut args = vec!["plugin", "test", fixture];
+    args.extend(files.iter().map(String::as_str));
+    let out = sollecito(&args);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(stdout(&out).matches("PASS ").count(), files.len(), "{}", stdout(&out));
+}
