@@ -86,17 +86,26 @@ def reachable(customer, channel):
     if any(c.strip().lower() == channel for c in customer.opted_out):
         return False
     if channel in ("sms", "phone"):
-        return customer.phone is not None
+        return t.ContactPoints.PHONE in customer.reachable
     if channel in ("email", "pec"):
-        return customer.email is not None
+        return t.ContactPoints.EMAIL in customer.reachable
     return True
+
+
+def promised_until(inv):
+    """The customer's own promise, or else the next instalment of an accepted plan."""
+    if inv.promise_to_pay is not None:
+        return inv.promise_to_pay.until
+    if inv.plan is not None:
+        return next((i.due for i in inv.plan.instalments if i.left > 0), None)
+    return None
 
 
 def guard(inv, today, done):
     """The SDK's standard guard: closed, paid, disputed, promised."""
     if inv.status != t.InvoiceStatus.OPEN:
         return t.Decision([], None)
-    if inv.amount_due.minor - inv.amount_paid.minor <= 0:
+    if inv.amount_due - inv.amount_paid <= 0:
         return t.Decision([t.Action_Close(t.CloseReason.PAID)], None)
     if inv.dispute is not None:
         review = midnight(today + 7)
@@ -105,10 +114,9 @@ def guard(inv, today, done):
         reason = f"disputed: {inv.dispute.reason}"
         escalation = t.Escalation(DISPUTE_STEP, t.EscalationKind.MANUAL_REVIEW, reason)
         return t.Decision([t.Action_Escalate(escalation)], review)
-    promise = inv.promise_to_pay
-    if promise is not None and as_day(promise.until) >= today:
-        resume = midnight(as_day(promise.until) + 1)
-        return t.Decision([t.Action_Pause(resume)], resume)
+    until = promised_until(inv)
+    if until is not None and as_day(until) >= today:
+        return t.Decision([], midnight(as_day(until) + 1))
     return None
 
 
@@ -119,8 +127,8 @@ def ladder(inv, today, min_gap, done):
     years = now.year - since.year - ((now.month, now.day) < (since.month, since.day))
     record = customer.payment_record
     trusted = years >= 3 and record.invoices_paid >= 1 and record.paid_on_time >= record.invoices_paid
-    outstanding = inv.amount_due.minor - inv.amount_paid.minor
-    call_first = inv.amount_due.currency == "EUR" and outstanding > BIG_AMOUNT_EUR_CENTS and reachable(customer, "phone")
+    outstanding = inv.amount_due - inv.amount_paid
+    call_first = inv.currency == "EUR" and outstanding > BIG_AMOUNT_EUR_CENTS and reachable(customer, "phone")
 
     steps = []
     if call_first:
@@ -184,7 +192,13 @@ def decide(inv, today, min_gap, steps, done):
 
 class WitWorld(wit_world.WitWorld):
     def describe(self):
-        return t.PluginInfo("acme-gentle-py", "0.1.0", "ACME's gentle ladder, in Python: the twin of acme-gentle.")
+        return t.PolicyInfo(
+            "acme-gentle-py",
+            "0.1.0",
+            "ACME's gentle ladder, in Python: the twin of acme-gentle.",
+            ["phone-call", "overdue-soft", "overdue-firm", "final-notice"],
+            ["phone", "email", "letter"],
+        )
 
     def evaluate(self, now, settings, batch):
         today = day_of(now)

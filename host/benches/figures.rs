@@ -16,7 +16,7 @@ use sollecito::Runtime;
 use sollecito::config::Config;
 use sollecito::intake::{self, Dataset};
 use sollecito::invoice::{Customer, Invoice};
-use sollecito::sandbox::v0_1::{self, InvoiceView};
+use sollecito::sandbox::v0_2::{self, InvoiceView};
 use sollecito::sandbox::{Limits, Sandbox};
 use sollecito_sdk as sdk;
 
@@ -67,17 +67,13 @@ fn views(data: &Dataset) -> Vec<InvoiceView> {
         .iter()
         .map(|i| {
             let c: &Customer = data.customers.iter().find(|c| c.id == i.customer_id).unwrap();
-            v0_1::invoice_view(i, v0_1::customer_view(c), vec![])
+            v0_2::invoice_view(i, v0_2::customer_view(c), vec![])
         })
         .collect()
 }
 
-fn date(d: &v0_1::Date) -> sdk::Date {
+fn date(d: &v0_2::Date) -> sdk::Date {
     sdk::Date { year: d.year, month: d.month, day: d.day }
-}
-
-fn money(m: &v0_1::Money) -> sdk::Money {
-    sdk::Money { minor: m.minor, currency: m.currency.clone() }
 }
 
 /// The host's view as the natively compiled policy takes it (the same WIT types, guest side).
@@ -86,35 +82,46 @@ fn native(v: &InvoiceView) -> sdk::InvoiceView {
     let c = &v.customer;
     sdk::InvoiceView {
         id: v.id.clone(),
-        number: v.number.clone(),
         status: match v.status {
-            v0_1::InvoiceStatus::Open => t::InvoiceStatus::Open,
-            v0_1::InvoiceStatus::Paid => t::InvoiceStatus::Paid,
-            v0_1::InvoiceStatus::Void => t::InvoiceStatus::Void,
-            v0_1::InvoiceStatus::WrittenOff => t::InvoiceStatus::WrittenOff,
+            v0_2::InvoiceStatus::Open => t::InvoiceStatus::Open,
+            v0_2::InvoiceStatus::Paid => t::InvoiceStatus::Paid,
+            v0_2::InvoiceStatus::Void => t::InvoiceStatus::Void,
+            v0_2::InvoiceStatus::WrittenOff => t::InvoiceStatus::WrittenOff,
         },
         kind: match v.kind {
-            v0_1::InvoiceKind::OneOff => t::InvoiceKind::OneOff,
-            v0_1::InvoiceKind::SubscriptionRenewal => t::InvoiceKind::SubscriptionRenewal,
+            v0_2::InvoiceKind::OneOff => t::InvoiceKind::OneOff,
+            v0_2::InvoiceKind::SubscriptionRenewal => t::InvoiceKind::SubscriptionRenewal,
         },
-        amount_due: money(&v.amount_due),
-        amount_paid: money(&v.amount_paid),
+        currency: v.currency.clone(),
+        amount_due: v.amount_due,
+        amount_paid: v.amount_paid,
         issued: date(&v.issued),
         due: date(&v.due),
+        fees: vec![],
+        plan: None,
         payment_failure: None,
         dispute: None,
         promise_to_pay: None,
-        payment_link: v.payment_link.clone(),
+        has_payment_link: v.has_payment_link,
         payment_method: None,
         customer: t::Customer {
             id: c.id.clone(),
-            name: c.name.clone(),
-            email: c.email.clone(),
-            phone: c.phone.clone(),
             locale: c.locale.clone(),
-            timezone: c.timezone.clone(),
             segment: c.segment.clone(),
             business: c.business,
+            reachable: {
+                let mut r = t::ContactPoints::empty();
+                for (h, g) in [
+                    (v0_2::ContactPoints::EMAIL, t::ContactPoints::EMAIL),
+                    (v0_2::ContactPoints::PHONE, t::ContactPoints::PHONE),
+                    (v0_2::ContactPoints::POSTAL_ADDRESS, t::ContactPoints::POSTAL_ADDRESS),
+                ] {
+                    if c.reachable.contains(h) {
+                        r |= g;
+                    }
+                }
+                r
+            },
             tags: c.tags.clone(),
             payment_record: t::PaymentRecord {
                 customer_since: date(&c.payment_record.customer_since),
@@ -127,40 +134,36 @@ fn native(v: &InvoiceView) -> sdk::InvoiceView {
     }
 }
 
-fn date_back(d: &sdk::Date) -> v0_1::Date {
-    v0_1::Date { year: d.year, month: d.month, day: d.day }
+fn date_back(d: &sdk::Date) -> v0_2::Date {
+    v0_2::Date { year: d.year, month: d.month, day: d.day }
 }
 
-fn money_back(m: &sdk::Money) -> v0_1::Money {
-    v0_1::Money { minor: m.minor, currency: m.currency.clone() }
-}
-
-fn tone_back(t: sdk::Tone) -> v0_1::Tone {
+fn tone_back(t: sdk::Tone) -> v0_2::Tone {
     match t {
-        sdk::Tone::Courteous => v0_1::Tone::Courteous,
-        sdk::Tone::Soft => v0_1::Tone::Soft,
-        sdk::Tone::Firm => v0_1::Tone::Firm,
-        sdk::Tone::Final => v0_1::Tone::Final,
-        sdk::Tone::Formal => v0_1::Tone::Formal,
+        sdk::Tone::Courteous => v0_2::Tone::Courteous,
+        sdk::Tone::Soft => v0_2::Tone::Soft,
+        sdk::Tone::Firm => v0_2::Tone::Firm,
+        sdk::Tone::Final => v0_2::Tone::Final,
+        sdk::Tone::Formal => v0_2::Tone::Formal,
     }
 }
 
 /// The natively computed decision in the host's types, as the sandbox would lift it.
-fn decision_back(d: sdk::Decision) -> v0_1::Decision {
-    use sollecito::sandbox::v0_1::policy::sollecito::plugin::types as h;
+fn decision_back(d: sdk::Decision) -> v0_2::Decision {
+    use sollecito::sandbox::v0_2::policy::sollecito::plugin::types as h;
     let actions = d
         .actions
         .into_iter()
         .map(|a| match a {
-            sdk::Action::Remind(r) => v0_1::Action::Remind(h::Reminder {
+            sdk::Action::Remind(r) => v0_2::Action::Remind(h::Reminder {
                 step: r.step,
                 channel: r.channel,
                 template: r.template,
                 tone: tone_back(r.tone),
                 deadline: r.deadline.as_ref().map(date_back),
             }),
-            sdk::Action::RetryPayment(r) => v0_1::Action::RetryPayment(h::PaymentRetry { step: r.step, at: r.at }),
-            sdk::Action::Escalate(e) => v0_1::Action::Escalate(h::Escalation {
+            sdk::Action::RetryPayment(r) => v0_2::Action::RetryPayment(h::PaymentRetry { step: r.step, at: r.at }),
+            sdk::Action::Escalate(e) => v0_2::Action::Escalate(h::Escalation {
                 step: e.step,
                 kind: match e.kind {
                     sdk::EscalationKind::SuspendService => h::EscalationKind::SuspendService,
@@ -172,23 +175,22 @@ fn decision_back(d: sdk::Decision) -> v0_1::Decision {
                 reason: e.reason,
             }),
             sdk::Action::ApplyFee(f) => {
-                v0_1::Action::ApplyFee(h::Fee { step: f.step, amount: money_back(&f.amount), reason: f.reason })
+                v0_2::Action::ApplyFee(h::Fee { step: f.step, minor: f.minor, reason: f.reason })
             }
-            sdk::Action::OfferPlan(p) => v0_1::Action::OfferPlan(h::PlanOffer {
+            sdk::Action::OfferPlan(p) => v0_2::Action::OfferPlan(h::PlanOffer {
                 step: p.step,
                 instalments: p.instalments,
                 first_due: date_back(&p.first_due),
                 every_days: p.every_days,
             }),
-            sdk::Action::Pause(t) => v0_1::Action::Pause(t),
-            sdk::Action::Close(c) => v0_1::Action::Close(match c {
+            sdk::Action::Close(c) => v0_2::Action::Close(match c {
                 sdk::CloseReason::Paid => h::CloseReason::Paid,
                 sdk::CloseReason::WrittenOff => h::CloseReason::WrittenOff,
                 sdk::CloseReason::Collections => h::CloseReason::Collections,
             }),
         })
         .collect();
-    v0_1::Decision { actions, next_review: d.next_review }
+    v0_2::Decision { actions, next_review: d.next_review }
 }
 
 /// `b2b-standard` compiled into the bench: views converted in, decisions out,
@@ -196,7 +198,7 @@ fn decision_back(d: sdk::Decision) -> v0_1::Decision {
 fn native_b2b(sandbox: &Sandbox) -> std::sync::Arc<sollecito::sandbox::Plugin> {
     std::sync::Arc::new(sandbox.native(
         "b2b-standard",
-        "0.1.0",
+        "0.2.0",
         Box::new(|now, settings, batch| {
             let settings =
                 settings.iter().map(|s| sdk::Setting { key: s.key.clone(), value: s.value.clone() }).collect();

@@ -55,13 +55,15 @@ pub fn asked_by(plugin: &Plugin, settings: &[Setting]) -> BTreeSet<(String, Stri
 
 /// Why `plugin` cannot be used with these templates: the first it names that does not exist.
 pub fn unknown_template(plugin: &Plugin, settings: &[Setting], templates: &[String]) -> Option<String> {
-    first_unknown(&asked_by(plugin, settings), templates)
+    first_unknown(plugin, &asked_by(plugin, settings), templates)
 }
 
-fn first_unknown(asked: &BTreeSet<(String, String)>, templates: &[String]) -> Option<String> {
-    asked
-        .iter()
-        .map(|(_, t)| t)
+/// The first template `plugin` declared (contract 0.2 on) or was seen to
+/// ask for that does not exist.
+fn first_unknown(plugin: &Plugin, asked: &BTreeSet<(String, String)>, templates: &[String]) -> Option<String> {
+    let declared = plugin.declared().into_iter().flat_map(|d| d.templates.iter());
+    declared
+        .chain(asked.iter().map(|(_, t)| t))
         .find(|t| !templates.contains(t))
         .map(|t| format!("names template {t:?}, which does not exist (known: {})", templates.join(", ")))
 }
@@ -78,7 +80,7 @@ pub fn policies_name_what_exists(
         let settings = config.settings_for(name);
         let whose = format!("policy {configured:?} (with [settings.{name}])");
         let asked = asked_by(plugin, &settings);
-        if let Some(why) = first_unknown(&asked, templates) {
+        if let Some(why) = first_unknown(plugin, &asked, templates) {
             return Err(BadConfig { file: "config".into(), reason: format!("{whose} {why}") });
         }
         for (channel, _) in asked {

@@ -218,15 +218,19 @@ fn a_python_exception_reaches_the_author_with_its_type_message_and_place() {
 /// A component's bytes with every `from` replaced by `to` (the same length,
 /// so it is still a component): a variant no build would give.
 fn renamed(path: &str, from: &[u8], to: &[u8]) -> Vec<u8> {
+    replaced(std::fs::read(path).unwrap(), from, to)
+}
+
+/// `bytes` with every `from` replaced by `to`, of the same length; `from` must occur.
+fn replaced(mut bytes: Vec<u8>, from: &[u8], to: &[u8]) -> Vec<u8> {
     assert_eq!(from.len(), to.len());
-    let mut bytes = std::fs::read(path).unwrap();
     let (mut i, mut found) = (0, 0);
     while let Some(at) = bytes[i..].windows(from.len()).position(|w| w == from) {
         bytes[i + at..i + at + from.len()].copy_from_slice(to);
         i += at + from.len();
         found += 1;
     }
-    assert!(found > 0, "{path} has no {}", String::from_utf8_lossy(from));
+    assert!(found > 0, "no {} in the component", String::from_utf8_lossy(from));
     bytes
 }
 
@@ -234,7 +238,8 @@ fn renamed(path: &str, from: &[u8], to: &[u8]) -> Vec<u8> {
 fn a_component_of_a_newer_contract_is_refused_naming_the_versions() {
     // The example policy with its contract imports renamed to 0.9.0.
     let newer =
-        renamed(sollecito_test_artifacts::ACME_GENTLE, b"sollecito:plugin/log@0.1.0", b"sollecito:plugin/log@0.9.0");
+        renamed(sollecito_test_artifacts::ACME_GENTLE, b"sollecito:plugin/log@0.2.0", b"sollecito:plugin/log@0.9.0");
+    let newer = replaced(newer, b"sollecito:plugin/types@0.2.0", b"sollecito:plugin/types@0.9.0");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("newer.wasm");
     std::fs::write(&file, newer).unwrap();
@@ -242,7 +247,7 @@ fn a_component_of_a_newer_contract_is_refused_naming_the_versions() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let said = stderr(&out);
     assert!(
-        said.contains("built for contract sollecito:plugin@0.9.0; this host supports sollecito:plugin@0.1.0"),
+        said.contains("built for contract sollecito:plugin@0.9.0; this host supports sollecito:plugin@0.1.0, @0.2.0"),
         "{said}"
     );
 }
@@ -289,4 +294,82 @@ fn the_contract_0_1_fixture_loads_and_passes_the_bundled_scenarios() {
     let out = sollecito(&args);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert_eq!(stdout(&out).matches("PASS ").count(), files.len(), "{}", stdout(&out));
+}
+
+/// Contract 0.1 kept working: the b2b-standard built for 0.1 (the checked-in
+/// fixture) decides as the one built for 0.2 on every example invoice, weekly
+/// for half a year, untouched and after a first reminder. The one difference
+/// allowed is 0.1's `pause`, which 0.2 dropped: both ask for the same review.
+#[test]
+fn the_contract_0_1_fixture_decides_as_the_0_2_build() {
+    use sollecito::decision::{Action, Contact, ContactOutcome, Review, Tone};
+    use sollecito::sandbox::PluginSource;
+
+    let sandbox = crate::common::sandbox();
+    let fixture = root().join("tests/fixtures/contract-0.1/b2b_standard.wasm");
+    let old = sandbox.load(&std::fs::read(&fixture).unwrap(), PluginSource::File(fixture)).unwrap();
+    assert_eq!(old.id.world, "sollecito:plugin/policy@0.1.0");
+    assert!(old.declared().is_none(), "0.1 declares nothing");
+    let catalog = crate::common::catalog();
+    let new = catalog.plugins().iter().find(|p| p.id.name == "b2b-standard").unwrap();
+    assert_eq!(new.id.world, "sollecito:plugin/policy@0.2.0");
+    assert!(new.declared().unwrap().templates.contains("formal-notice"));
+
+    let examples: Vec<_> = sollecito::intake::EXAMPLES
+        .iter()
+        .map(|(name, text)| sollecito::intake::parse_dataset(name, text).unwrap())
+        .collect();
+    let mut fresh: Vec<Review> = examples.iter().flat_map(|d| d.fresh_reviews()).collect();
+    // Three more of the first: promised, on an accepted plan, disputed.
+    let first = fresh[0];
+    let mut promised = first.invoice.clone();
+    promised.id = "promised".into();
+    promised.promise_to_pay =
+        Some(sollecito::invoice::PromiseToPay { until: first.invoice.due + chrono::Days::new(40), amount: None });
+    let mut planned = serde_json::to_value(first.invoice).unwrap();
+    let due = first.invoice.due;
+    let third = first.invoice.outstanding() / 3;
+    let instalment = |n: u64, amount: i64| serde_json::json!({ "number": n, "due": (due + chrono::Days::new(30 * n)).to_string(), "amount": amount });
+    planned["id"] = "planned".into();
+    planned["plan"] = serde_json::json!({
+        "step": "plan-offer", "accepted": "2026-08-01T10:00:00Z", "paid_before": first.invoice.amount_paid,
+        "instalments": [instalment(1, third), instalment(2, third), instalment(3, first.invoice.outstanding() - 2 * third)]
+    });
+    let planned: sollecito::invoice::Invoice = serde_json::from_value(planned).unwrap();
+    let mut disputed = first.invoice.clone();
+    disputed.id = "disputed".into();
+    disputed.dispute = Some(sollecito::invoice::Dispute {
+        opened: crate::common::at("2026-08-10T12:00:00Z"),
+        reason: "not received".into(),
+    });
+    for invoice in [&promised, &planned, &disputed] {
+        fresh.push(Review { invoice, ..first });
+    }
+    let start = crate::common::at("2026-08-03T09:00:00Z").timestamp();
+    let (mut compared, mut reminders, mut paused) = (0, 0, 0);
+    for week in 0..26 {
+        let now = start + week * 7 * 86_400;
+        let earlier = [Contact {
+            step: "overdue-7".into(),
+            channel: Some("email".into()),
+            tone: Some(Tone::Soft),
+            at: now - 7 * 86_400,
+            outcome: ContactOutcome::Sent,
+        }];
+        let reviews: Vec<Review> =
+            fresh.iter().copied().chain(fresh.iter().map(|r| Review { history: &earlier, ..*r })).collect();
+        let before = old.decide(now, &[], &reviews);
+        let after = new.decide(now, &[], &reviews);
+        for ((review, b), a) in reviews.iter().zip(before).zip(after) {
+            let (mut b, a) = (b.unwrap(), a.unwrap());
+            paused += b.actions.iter().filter(|x| matches!(x, Action::Pause(_))).count();
+            b.actions.retain(|x| !matches!(x, Action::Pause(_)));
+            assert_eq!(b, a, "invoice {} in week {week}", review.invoice.id);
+            reminders += a.actions.iter().filter(|x| matches!(x, Action::Remind(_))).count();
+            compared += 1;
+        }
+    }
+    // The comparison saw real work: reminders sent and promises kept.
+    assert!(compared > 100 && reminders > 20, "{compared} decisions, {reminders} reminders");
+    assert!(paused > 0, "no promise to pay among the examples: the pause case went untested");
 }

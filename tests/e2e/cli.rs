@@ -33,10 +33,11 @@ fn plugins_lists_the_bundled_policies_with_their_hashes() {
             _ => "channel",
         };
         assert_eq!(p["kind"], kind);
-        // The email adapter's Message-IDs became injective in 0.2.0.
-        let version = if p["name"] == "email" { "0.2.0" } else { "0.1.0" };
+        // Every bundled plugin was rebuilt for contract 0.2; the email adapter
+        // had already moved to 0.2.0 when its Message-IDs became injective.
+        let version = if p["name"] == "email" { "0.3.0" } else { "0.2.0" };
         assert_eq!(p["version"], version);
-        assert_eq!(p["world"], format!("sollecito:plugin/{kind}@0.1.0"));
+        assert_eq!(p["world"], format!("sollecito:plugin/{kind}@0.2.0"));
         assert_eq!(p["source"]["type"], "bundled");
         let artifact = p["name"].as_str().unwrap().replace('-', "_");
         let built = root().join(format!("target/wasm/wasm32-wasip2/release/{artifact}.wasm"));

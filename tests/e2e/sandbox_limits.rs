@@ -86,6 +86,8 @@ fn invalid_answers_are_refused() {
     assert_reason(&all_fail("bad-step", &[]), "invalid step id");
     assert_reason(&all_fail("past-review", &[]), "is not after now");
     assert_reason(&all_fail("refuse", &[]), "refused the invoice: cannot handle");
+    // Contract 0.2: a template the policy's describe did not declare.
+    assert_reason(&all_fail("undeclared", &[]), "names template \"overdue-firm\", which describe did not declare");
 }
 
 #[test]
@@ -125,7 +127,7 @@ fn unusable_files_are_refused_naming_the_file_and_reason() {
     let foreign = std::fs::read(FOREIGN_WORLD).unwrap();
     let err = sandbox.load(&foreign, file("gadget.wasm")).unwrap_err();
     assert!(
-        err.to_string().contains("implements none of the worlds sollecito:plugin/policy@0.1.0")
+        err.to_string().contains("implements none of the worlds sollecito:plugin/policy@0.2.0")
             && err.to_string().contains("it exports [spin]"),
         "{err}"
     );

@@ -23,12 +23,15 @@ pub struct AcmeGentle;
 const BIG_AMOUNT_EUR_CENTS: i64 = 1_000_000;
 
 impl Policy for AcmeGentle {
-    fn info() -> PluginInfo {
-        PluginInfo::new(
+    fn info() -> PolicyInfo {
+        PolicyInfo::new(
             "acme-gentle",
             "0.1.0",
             "ACME: gentle reminders, a phone call for big amounts, a manual review at the end.",
         )
+        // Every template and channel the rules below may name: the host refuses any other.
+        .templates(&["phone-call", "overdue-soft", "overdue-firm", "final-notice"])
+        .channels(&["phone", "email", "letter"])
     }
 
     fn decide(invoice: &InvoiceView, ctx: &Ctx) -> Result<Decision, String> {
@@ -36,59 +39,27 @@ impl Policy for AcmeGentle {
         let customer = &invoice.customer;
 
         // A long-standing customer who has never been late deserves patience.
-        let trusted =
-            customer.years_as_customer(ctx.today) >= 3 && customer.payment_record.always_on_time();
+        let trusted = customer.years_as_customer(ctx.today) >= 3 && customer.payment_record.always_on_time();
 
         // Big amounts get a personal call first.
-        let big =
-            invoice.amount_due.currency == "EUR" && invoice.outstanding() > BIG_AMOUNT_EUR_CENTS;
+        let big = invoice.currency == "EUR" && invoice.outstanding() > BIG_AMOUNT_EUR_CENTS;
         // ...but only if we can call them; otherwise we write as usual.
         let call_first = big && customer.reachable_by("phone");
 
         let mut steps = Ladder::new(invoice, ctx)?;
 
         if call_first {
-            steps.remind(
-                "call-first",
-                due.add_days(3),
-                "phone",
-                "phone-call",
-                Tone::Soft,
-            );
+            steps.remind("call-first", due.add_days(3), "phone", "phone-call", Tone::Soft);
         } else {
-            steps.remind(
-                "nudge",
-                due.add_days(3),
-                "email",
-                "overdue-soft",
-                Tone::Courteous,
-            );
+            steps.remind("nudge", due.add_days(3), "email", "overdue-soft", Tone::Courteous);
         }
-        steps.remind(
-            "reminder",
-            due.add_days(10),
-            "email",
-            "overdue-soft",
-            Tone::Soft,
-        );
-        steps.remind(
-            "firm",
-            due.add_days(20),
-            "email",
-            "overdue-firm",
-            Tone::Firm,
-        );
+        steps.remind("reminder", due.add_days(10), "email", "overdue-soft", Tone::Soft);
+        steps.remind("firm", due.add_days(20), "email", "overdue-firm", Tone::Firm);
 
         // The final notice: trusted customers get it in a firm (not final) tone.
         let final_tone = if trusted { Tone::Firm } else { Tone::Final };
         steps
-            .remind(
-                "final",
-                due.add_days(35),
-                "email",
-                "final-notice",
-                final_tone,
-            )
+            .remind("final", due.add_days(35), "email", "final-notice", final_tone)
             .deadline(ctx.today.add_working_days(5));
 
         // Then a colleague looks at the account, once the final deadline has
@@ -182,7 +153,7 @@ mod tests {
         assert_eq!(run(&mut inv)[0].1, "nudge");
         // No phone number: the usual email too.
         let mut inv = invoice(DUE, 20_000_00, "EUR");
-        inv.customer.phone = None;
+        inv.customer.reachable.remove(ContactPoints::PHONE);
         assert_eq!(run(&mut inv)[0].1, "nudge");
     }
 
@@ -190,9 +161,6 @@ mod tests {
     fn describes_itself() {
         use sollecito_sdk::bindings::Guest;
         let info = AcmeGentle::describe();
-        assert_eq!(
-            (info.name.as_str(), info.version.as_str()),
-            ("acme-gentle", "0.1.0")
-        );
+        assert_eq!((info.name.as_str(), info.version.as_str()), ("acme-gentle", "0.1.0"));
     }
 }

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use lettre::{SmtpTransport, Transport};
 use sollecito::Catalog;
 use sollecito::mail::{LettreRelay, SmtpOptions, mime};
-use sollecito::sandbox::v0_1;
+use sollecito::outgoing;
 use sollecito::sandbox::{Grants, MailRelay, Plugin};
 
 use super::Row;
@@ -54,14 +54,14 @@ pub fn rows(catalog: &Catalog) -> Vec<Row> {
     rows
 }
 
-fn message(i: usize) -> v0_1::Message {
-    v0_1::Message {
+fn message(i: usize) -> outgoing::Message {
+    outgoing::Message {
         key: format!("bench-{i}/step"),
         channel: "email".into(),
         invoice_number: format!("B-{i}"),
-        tone: v0_1::Tone::Soft,
-        sender: v0_1::Sender { name: "Acme".into(), email: "crediti@acme.example".into(), phone: None },
-        recipient: v0_1::Recipient {
+        tone: sollecito::decision::Tone::Soft,
+        sender: outgoing::Sender { name: "Acme".into(), email: "crediti@acme.example".into(), phone: None },
+        recipient: outgoing::Recipient {
             name: "Mario Rossi".into(),
             email: Some("mario@example.it".into()),
             phone: None,
@@ -146,13 +146,13 @@ fn measure(catalog: &Catalog, server: &Server, name: &str, n: usize) -> Vec<Row>
     });
     let grants = Grants { mail: Some(one.clone()), ..Default::default() };
     let through_adapter = timed(n, |i| {
-        adapter.deliver(&[], &message(i), 0, grants.clone()).unwrap().unwrap();
+        adapter.deliver_message(&[], &message(i), 0, grants.clone()).unwrap().unwrap();
     });
 
     // The sandbox's own cost: the adapter with a relay that takes every message at once.
     let null = Grants { mail: Some(Arc::new(NullRelay)), ..Default::default() };
     let sandbox_alone = timed(n, |i| {
-        adapter.deliver(&[], &message(i), 0, null.clone()).unwrap().unwrap();
+        adapter.deliver_message(&[], &message(i), 0, null.clone()).unwrap().unwrap();
     });
     // The bare client again, last: the better of two is the ceiling.
     let ceiling = first.max(bare_client(port, n));
@@ -163,7 +163,7 @@ fn measure(catalog: &Catalog, server: &Server, name: &str, n: usize) -> Vec<Row>
     });
     let four = Grants { mail: Some(relay(port, 4)), ..Default::default() };
     let adapter_4 = timed_parallel(n, 4, |i| {
-        adapter.deliver(&[], &message(i), 0, four.clone()).unwrap().unwrap();
+        adapter.deliver_message(&[], &message(i), 0, four.clone()).unwrap().unwrap();
     });
     println!(
         "emails, {name}: ceiling {ceiling:.0}/s, lettre alone {lettre_alone:.0}/s, sollecito's relay alone \

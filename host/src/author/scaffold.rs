@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use minijinja::{Environment, context};
 
 /// The SDK's version, which the scaffold pins (the plugins' workspace version).
-pub const SDK_VERSION: &str = "0.1.0";
+pub const SDK_VERSION: &str = "0.2.0";
 
 /// The SDK this binary was built beside; a scaffold made elsewhere names one with `--sdk`.
 pub fn bundled_sdk() -> Option<PathBuf> {
@@ -124,7 +124,7 @@ mod tests {
         let lock = std::fs::read_to_string(dir.path().join("acme/Cargo.lock")).unwrap();
         assert!(lock.contains("name = \"acme-gentle\"") && lock.contains("name = \"wit-bindgen\""));
         let manifest = std::fs::read_to_string(dir.path().join("acme/Cargo.toml")).unwrap();
-        assert!(manifest.contains("name = \"acme-gentle\"") && manifest.contains("version = \"=0.1.0\""));
+        assert!(manifest.contains("name = \"acme-gentle\"") && manifest.contains("version = \"=0.2.0\""));
         let lib = std::fs::read_to_string(dir.path().join("acme/src/lib.rs")).unwrap();
         assert!(lib.contains("pub struct AcmeGentle;") && lib.contains("sollecito_sdk::policy!(AcmeGentle);"));
         let err = policy("acme-gentle", &dir.path().join("acme"), &sdk).unwrap_err();

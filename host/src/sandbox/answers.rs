@@ -1,9 +1,10 @@
 //! What a policy answers, checked before the host takes it: the number of
 //! actions, the next review after now, step ids, channels and template
-//! names as plain tokens, and the size of the whole answer.
+//! names as plain tokens (and declared, from contract 0.2 on), and the size
+//! of the whole answer.
 
 use super::Plugin;
-use super::v0_1::{self, Decision};
+use crate::decision::{Action, Decision};
 
 impl Plugin {
     /// Rejects decisions the host could not carry out safely.
@@ -29,12 +30,20 @@ impl Plugin {
                     action.kind()
                 ));
             }
-            if let v0_1::Action::Remind(r) = action {
+            if let Action::Remind(r) = action {
                 if !is_token(&r.channel) {
                     return Err(format!("remind has an invalid channel {:?}", r.channel));
                 }
                 if !is_token(&r.template) {
                     return Err(format!("remind has an invalid template name {:?}", r.template));
+                }
+                if let Some(declared) = &self.declared {
+                    if !declared.templates.contains(&r.template) {
+                        return Err(format!("remind names template {:?}, which describe did not declare", r.template));
+                    }
+                    if !declared.channels.contains(&r.channel) {
+                        return Err(format!("remind names channel {:?}, which describe did not declare", r.channel));
+                    }
                 }
             }
         }
@@ -57,7 +66,19 @@ pub(super) fn truncate(s: &str, max: usize) -> &str {
 
 pub(super) fn answer_size(r: &Result<Decision, String>) -> usize {
     match r {
-        Ok(d) => 16 + d.actions.iter().map(|a| 32 + a.text_len()).sum::<usize>(),
+        Ok(d) => 16 + d.actions.iter().map(|a| 32 + text_len(a)).sum::<usize>(),
         Err(e) => e.len(),
+    }
+}
+
+/// Bytes of text an action carries, for the cap on a plugin's answer.
+fn text_len(action: &Action) -> usize {
+    match action {
+        Action::Remind(r) => r.step.len() + r.channel.len() + r.template.len(),
+        Action::RetryPayment { step, .. } => step.len(),
+        Action::Escalate(e) => e.step.len() + e.reason.len(),
+        Action::ApplyFee(f) => f.step.len() + f.reason.len() + f.currency.len(),
+        Action::OfferPlan(p) => p.step.len(),
+        Action::Pause(_) | Action::Close(_) => 0,
     }
 }

@@ -3,19 +3,24 @@
 //! WASI context that grants nothing (fixed clock, seeded randomness, no files,
 //! no network), so a policy's decision depends only on its input.
 
+#[macro_use]
+mod versions;
 mod answers;
 pub mod cache;
 mod calls;
 mod capabilities;
 mod capture;
 mod contracts;
+mod evaluate;
 pub mod limits;
 mod printed;
 pub mod v0_1;
+pub mod v0_2;
 
 use std::fmt;
 
-use answers::{answer_size, truncate};
+use answers::truncate;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -29,9 +34,8 @@ use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtxBuilder};
 
 pub use cache::CompiledCache;
 pub use capture::{Capture, Captured, KEPT};
-pub use contracts::CONTRACTS;
+pub use contracts::{CONTRACTS, Contract};
 pub use limits::{CallState, FuelMeter, FuelUsed, Limits};
-use v0_1::{Decision, InvoiceView, Level, PluginInfo, Setting};
 
 /// Fuel used by every plugin call of this process, for the metrics.
 static FUEL_USED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -46,11 +50,31 @@ fn count_fuel(store: &Store<CallState>, budget: u64) -> u64 {
     used
 }
 
-pub const POLICY_WORLD: &str = "sollecito:plugin/policy@0.1.0";
-pub const CHANNEL_WORLD: &str = "sollecito:plugin/channel@0.1.0";
-pub const PAYMENT_WORLD: &str = "sollecito:plugin/payment@0.1.0";
+pub const POLICY_WORLD: &str = "sollecito:plugin/policy@0.2.0";
+pub const CHANNEL_WORLD: &str = "sollecito:plugin/channel@0.2.0";
+pub const PAYMENT_WORLD: &str = "sollecito:plugin/payment@0.2.0";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+/// The world a plugin of this kind and contract version implements.
+pub fn world(kind: PluginKind, contract: Contract) -> &'static str {
+    match (kind, contract) {
+        (PluginKind::Policy, Contract::V0_1) => "sollecito:plugin/policy@0.1.0",
+        (PluginKind::Channel, Contract::V0_1) => "sollecito:plugin/channel@0.1.0",
+        (PluginKind::Payment, Contract::V0_1) => "sollecito:plugin/payment@0.1.0",
+        (PluginKind::Policy, Contract::V0_2) => POLICY_WORLD,
+        (PluginKind::Channel, Contract::V0_2) => CHANNEL_WORLD,
+        (PluginKind::Payment, Contract::V0_2) => PAYMENT_WORLD,
+    }
+}
+
+/// The templates and channels a policy declared in `describe` (contract 0.2
+/// on): it may name no other.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Declared {
+    pub templates: BTreeSet<String>,
+    pub channels: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PluginKind {
     Policy,
@@ -148,9 +172,7 @@ pub struct Grants {
 
 pub struct Sandbox {
     engine: Engine,
-    policy_linker: Linker<CallState>,
-    channel_linker: Linker<CallState>,
-    payment_linker: Linker<CallState>,
+    linkers: HashMap<(PluginKind, Contract), Linker<CallState>>,
     cache: CompiledCache,
     limits: Limits,
 }
@@ -176,29 +198,30 @@ impl Sandbox {
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config)?;
 
-        let policy_linker = Self::linker(&engine, PluginKind::Policy)?;
-        let channel_linker = Self::linker(&engine, PluginKind::Channel)?;
-        let payment_linker = Self::linker(&engine, PluginKind::Payment)?;
+        let mut linkers = HashMap::new();
+        for kind in [PluginKind::Policy, PluginKind::Channel, PluginKind::Payment] {
+            for contract in [Contract::V0_1, Contract::V0_2] {
+                linkers.insert((kind, contract), Self::linker(&engine, kind, contract)?);
+            }
+        }
         let cache = CompiledCache::new(&engine, cache_dir);
-        Ok(Sandbox { engine, policy_linker, channel_linker, payment_linker, cache, limits })
+        Ok(Sandbox { engine, linkers, cache, limits })
     }
 
     /// Policies link WASI (granting nothing) and `log`; channel adapters also `mail`,
     /// `http`, `secrets`, `files` and `tasks`, payment adapters `http` and
     /// `secrets`: each answers only if the operator granted it.
-    fn linker(engine: &Engine, kind: PluginKind) -> anyhow::Result<Linker<CallState>> {
+    fn linker(engine: &Engine, kind: PluginKind, contract: Contract) -> anyhow::Result<Linker<CallState>> {
         let mut linker = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        match kind {
-            PluginKind::Policy => {
-                v0_1::policy::Policy::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)?
-            }
-            PluginKind::Channel => {
-                v0_1::channel::Channel::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)?
-            }
-            PluginKind::Payment => {
-                v0_1::payment::Payment::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)?
-            }
+        let l = &mut linker;
+        match (kind, contract) {
+            (PluginKind::Policy, Contract::V0_1) => v0_1::policy::Policy::add_to_linker::<_, HasSelf<_>>(l, |s| s)?,
+            (PluginKind::Channel, Contract::V0_1) => v0_1::channel::Channel::add_to_linker::<_, HasSelf<_>>(l, |s| s)?,
+            (PluginKind::Payment, Contract::V0_1) => v0_1::payment::Payment::add_to_linker::<_, HasSelf<_>>(l, |s| s)?,
+            (PluginKind::Policy, Contract::V0_2) => v0_2::policy::Policy::add_to_linker::<_, HasSelf<_>>(l, |s| s)?,
+            (PluginKind::Channel, Contract::V0_2) => v0_2::channel::Channel::add_to_linker::<_, HasSelf<_>>(l, |s| s)?,
+            (PluginKind::Payment, Contract::V0_2) => v0_2::payment::Payment::add_to_linker::<_, HasSelf<_>>(l, |s| s)?,
         }
         // The clocks are frozen at "now", so a sleep would block the host thread in real time
         // where fuel cannot stop it: refuse it instead.
@@ -232,6 +255,7 @@ impl Sandbox {
             engine: self.engine.clone(),
             limits: self.limits,
             fuel: Default::default(),
+            declared: None,
         }
     }
 
@@ -256,7 +280,7 @@ impl Sandbox {
             component.component_type().exports(&self.engine).map(|(name, _)| name.to_string()).collect();
         let imports: Vec<String> =
             component.component_type().imports(&self.engine).map(|(name, _)| name.to_string()).collect();
-        contracts::check_imports(imports.iter().map(String::as_str)).map_err(bad)?;
+        let contract = contracts::contract_of(imports.iter().map(String::as_str)).map_err(bad)?;
         let kind = if exports.iter().any(|e| e == "evaluate") {
             PluginKind::Policy
         } else if exports.iter().any(|e| e == "deliver") {
@@ -270,45 +294,48 @@ impl Sandbox {
                 exports.join(", ")
             )));
         };
-        let linker = match kind {
-            PluginKind::Policy => &self.policy_linker,
-            PluginKind::Channel => &self.channel_linker,
-            PluginKind::Payment => &self.payment_linker,
-        };
-        let pre = linker
+        let world = world(kind, contract);
+        let pre = self.linkers[&(kind, contract)]
             .instantiate_pre(&component)
             .map_err(|e| bad(format!("needs something the host does not grant: {e:#}")))?;
-        let mut id = PluginId {
+        let mismatch = |e: wasmtime::Error| bad(format!("does not match world {world}: {e:#}"));
+        let body = match (kind, contract) {
+            (PluginKind::Policy, Contract::V0_1) => {
+                PluginBody::PolicyV0_1(v0_1::policy::PolicyPre::new(pre).map_err(mismatch)?)
+            }
+            (PluginKind::Channel, Contract::V0_1) => {
+                PluginBody::ChannelV0_1(v0_1::channel::ChannelPre::new(pre).map_err(mismatch)?)
+            }
+            (PluginKind::Payment, Contract::V0_1) => {
+                PluginBody::PaymentV0_1(v0_1::payment::PaymentPre::new(pre).map_err(mismatch)?)
+            }
+            (PluginKind::Policy, Contract::V0_2) => {
+                PluginBody::PolicyV0_2(v0_2::policy::PolicyPre::new(pre).map_err(mismatch)?)
+            }
+            (PluginKind::Channel, Contract::V0_2) => {
+                PluginBody::ChannelV0_2(v0_2::channel::ChannelPre::new(pre).map_err(mismatch)?)
+            }
+            (PluginKind::Payment, Contract::V0_2) => {
+                PluginBody::PaymentV0_2(v0_2::payment::PaymentPre::new(pre).map_err(mismatch)?)
+            }
+        };
+        let id = PluginId {
             name: String::new(),
             version: String::new(),
             summary: String::new(),
             kind,
-            world: POLICY_WORLD,
+            world,
             sha256,
             source: source.clone(),
         };
-        let body = match kind {
-            PluginKind::Policy => PluginBody::Policy(
-                v0_1::policy::PolicyPre::new(pre)
-                    .map_err(|e| bad(format!("does not match world {POLICY_WORLD}: {e:#}")))?,
-            ),
-            PluginKind::Channel => {
-                id.world = CHANNEL_WORLD;
-                PluginBody::Channel(
-                    v0_1::channel::ChannelPre::new(pre)
-                        .map_err(|e| bad(format!("does not match world {CHANNEL_WORLD}: {e:#}")))?,
-                )
-            }
-            PluginKind::Payment => {
-                id.world = PAYMENT_WORLD;
-                PluginBody::Payment(
-                    v0_1::payment::PaymentPre::new(pre)
-                        .map_err(|e| bad(format!("does not match world {PAYMENT_WORLD}: {e:#}")))?,
-                )
-            }
+        let mut plugin = Plugin {
+            id,
+            body,
+            engine: self.engine.clone(),
+            limits: self.limits,
+            fuel: Default::default(),
+            declared: None,
         };
-        let mut plugin =
-            Plugin { id, body, engine: self.engine.clone(), limits: self.limits, fuel: Default::default() };
         let info = plugin.describe().map_err(|reason| bad(format!("describe failed: {reason}")))?;
         if let Err(why) = crate::names::check("describe().name", &info.name) {
             return Err(bad(why));
@@ -316,23 +343,44 @@ impl Sandbox {
         if info.version.is_empty() || info.version.len() > 32 || info.version.chars().any(char::is_control) {
             return Err(bad(format!("describe returned an unusable version {:?}", info.version)));
         }
+        if let Some(declared) = &info.declared {
+            for (what, names) in [("template", &declared.templates), ("channel", &declared.channels)] {
+                if let Some(bad_name) = names.iter().find(|n| !answers::is_token(n)) {
+                    return Err(bad(format!("describe declared an invalid {what} name {bad_name:?}")));
+                }
+            }
+        }
         plugin.id.name = info.name;
         plugin.id.version = info.version;
         plugin.id.summary = info.summary.chars().take(200).collect();
+        plugin.declared = info.declared;
         Ok(plugin)
     }
 }
 
+/// A plugin ready to instantiate, by world and contract version.
 enum PluginBody {
-    Policy(v0_1::policy::PolicyPre<CallState>),
-    Channel(v0_1::channel::ChannelPre<CallState>),
-    Payment(v0_1::payment::PaymentPre<CallState>),
+    PolicyV0_1(v0_1::policy::PolicyPre<CallState>),
+    ChannelV0_1(v0_1::channel::ChannelPre<CallState>),
+    PaymentV0_1(v0_1::payment::PaymentPre<CallState>),
+    PolicyV0_2(v0_2::policy::PolicyPre<CallState>),
+    ChannelV0_2(v0_2::channel::ChannelPre<CallState>),
+    PaymentV0_2(v0_2::payment::PaymentPre<CallState>),
     /// Rules compiled into the calling program: the benchmarks' reference.
     Native(NativePolicy),
 }
 
-/// A policy's `evaluate` as a Rust function, outside any sandbox.
-pub type NativePolicy = Box<dyn Fn(i64, &[Setting], &[InvoiceView]) -> Vec<Result<Decision, String>> + Send + Sync>;
+/// A policy's `evaluate` as a Rust function (of the newest contract), outside any sandbox.
+pub type NativePolicy =
+    Box<dyn Fn(i64, &[v0_2::Setting], &[v0_2::InvoiceView]) -> Vec<Result<v0_2::Decision, String>> + Send + Sync>;
+
+/// What `describe` answered, whatever the version.
+struct Described {
+    name: String,
+    version: String,
+    summary: String,
+    declared: Option<Declared>,
+}
 
 /// A loaded, checked plugin. Every call gets a fresh instance from the
 /// pre-instantiated component, so a trap never leaves a broken instance behind.
@@ -343,6 +391,8 @@ pub struct Plugin {
     limits: Limits,
     /// What its evaluations used so far.
     fuel: FuelMeter,
+    /// A policy's templates and channels, when its contract declares them.
+    declared: Option<Declared>,
 }
 
 struct FrozenClock(i64);
@@ -375,6 +425,11 @@ impl Plugin {
     /// What this plugin's evaluations used since it was loaded or the meter was reset.
     pub fn fuel(&self) -> &FuelMeter {
         &self.fuel
+    }
+
+    /// The templates and channels this policy declared (contract 0.2 on).
+    pub fn declared(&self) -> Option<&Declared> {
+        self.declared.as_ref()
     }
 
     fn store(&self, now: i64, invoices: usize) -> Store<CallState> {
@@ -432,177 +487,62 @@ impl Plugin {
         }
     }
 
-    fn describe(&mut self) -> Result<PluginInfo, String> {
+    fn describe(&mut self) -> Result<Described, String> {
         let mut store = self.store(0, 0);
+        let plain =
+            |i: v0_1::PluginInfo| Described { name: i.name, version: i.version, summary: i.summary, declared: None };
+        let plain_0_2 =
+            |i: v0_2::PluginInfo| Described { name: i.name, version: i.version, summary: i.summary, declared: None };
         let result = match &self.body {
-            PluginBody::Policy(pre) => pre.instantiate(&mut store).and_then(|p| p.call_describe(&mut store)),
-            PluginBody::Channel(pre) => pre.instantiate(&mut store).and_then(|p| p.call_describe(&mut store)),
-            PluginBody::Payment(pre) => pre.instantiate(&mut store).and_then(|p| p.call_describe(&mut store)),
+            PluginBody::PolicyV0_1(pre) => {
+                pre.instantiate(&mut store).and_then(|p| p.call_describe(&mut store)).map(plain)
+            }
+            PluginBody::ChannelV0_1(pre) => {
+                pre.instantiate(&mut store).and_then(|p| p.call_describe(&mut store)).map(plain)
+            }
+            PluginBody::PaymentV0_1(pre) => {
+                pre.instantiate(&mut store).and_then(|p| p.call_describe(&mut store)).map(plain)
+            }
+            PluginBody::PolicyV0_2(pre) => {
+                pre.instantiate(&mut store).and_then(|p| p.call_describe(&mut store)).map(|i| Described {
+                    name: i.name,
+                    version: i.version,
+                    summary: i.summary,
+                    declared: Some(Declared {
+                        templates: i.templates.into_iter().collect(),
+                        channels: i.channels.into_iter().collect(),
+                    }),
+                })
+            }
+            PluginBody::ChannelV0_2(pre) => {
+                pre.instantiate(&mut store).and_then(|p| p.call_describe(&mut store)).map(plain_0_2)
+            }
+            PluginBody::PaymentV0_2(pre) => {
+                pre.instantiate(&mut store).and_then(|p| p.call_describe(&mut store)).map(plain_0_2)
+            }
             PluginBody::Native(_) => return Err("a native policy has no describe".into()),
         };
         result.map_err(|e| self.explain(&store, 0, e))
     }
-
-    /// Evaluates invoices, one result each, in order. A call that traps is
-    /// retried on halves of its batch (within a budget) so that one poisonous
-    /// invoice does not fail the others.
-    pub fn evaluate(
-        &self,
-        now: i64,
-        settings: &[Setting],
-        batch: &[InvoiceView],
-    ) -> Vec<Result<Decision, PolicyError>> {
-        // WASI writes a guest's panic message to stderr by blocking on tokio:
-        // on a worker thread of a multi-thread runtime, say so first.
-        match tokio::runtime::Handle::try_current() {
-            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(|| self.evaluate_here(now, settings, batch))
-            }
-            _ => self.evaluate_here(now, settings, batch),
-        }
-    }
-
-    fn evaluate_here(
-        &self,
-        now: i64,
-        settings: &[Setting],
-        batch: &[InvoiceView],
-    ) -> Vec<Result<Decision, PolicyError>> {
-        let mut out = Vec::with_capacity(batch.len());
-        for chunk in batch.chunks(self.limits.batch_size.max(1)) {
-            let mut results: Vec<Option<Result<Decision, PolicyError>>> = vec![None; chunk.len()];
-            let mut pending = Vec::new();
-            pending.push(0..chunk.len());
-            let mut calls_left = 16;
-            while let Some(range) = pending.pop() {
-                calls_left -= 1;
-                match self.call_evaluate(now, settings, &chunk[range.clone()]) {
-                    Ok(decisions) => {
-                        for (slot, d) in results[range].iter_mut().zip(decisions) {
-                            *slot = Some(d);
-                        }
-                    }
-                    Err(reason) if range.len() > 1 && calls_left >= 2 => {
-                        tracing::debug!(plugin = %self.id, %reason, invoices = range.len(), "batch failed; splitting it");
-                        let mid = range.start + range.len() / 2;
-                        pending.push(mid..range.end);
-                        pending.push(range.start..mid);
-                    }
-                    Err(reason) => {
-                        let error = self.error(&chunk[range.clone()], reason);
-                        for slot in &mut results[range] {
-                            *slot = Some(Err(error.clone()));
-                        }
-                    }
-                }
-            }
-            out.extend(results.into_iter().map(|r| r.expect("every invoice gets a result")));
-        }
-        out
-    }
-
-    fn error(&self, invoices: &[InvoiceView], reason: String) -> PolicyError {
-        PolicyError { plugin: self.id.to_string(), invoices: invoices.iter().map(|i| i.id.clone()).collect(), reason }
-    }
-
-    /// One call into a fresh instance. `Err` fails the whole batch.
-    fn call_evaluate(
-        &self,
-        now: i64,
-        settings: &[Setting],
-        batch: &[InvoiceView],
-    ) -> Result<Vec<Result<Decision, PolicyError>>, String> {
-        let answer = match &self.body {
-            PluginBody::Policy(pre) => {
-                let mut store = self.store(now, batch.len());
-                let answer =
-                    pre.instantiate(&mut store).and_then(|p| p.call_evaluate(&mut store, now, settings, batch));
-                self.fuel.record(batch.len(), count_fuel(&store, self.limits.fuel_for(batch.len())));
-                answer.map_err(|e| self.explain(&store, batch.len(), e))?
-            }
-            PluginBody::Native(evaluate) => evaluate(now, settings, batch),
-            PluginBody::Channel(_) | PluginBody::Payment(_) => {
-                return Err(format!("{} is an adapter, not a policy", self.id));
-            }
-        };
-        if answer.len() != batch.len() {
-            return Err(format!("returned {} results for {} invoices", answer.len(), batch.len()));
-        }
-        let cap = self.limits.answer_bytes_per_invoice;
-        let size: usize = answer.iter().map(answer_size).sum();
-        if size > cap * batch.len() {
-            return Err(format!("answer of {size} bytes exceeds the cap of {} bytes", cap * batch.len()));
-        }
-        Ok(answer
-            .into_iter()
-            .zip(batch)
-            .map(|(result, invoice)| {
-                let checked = match result {
-                    Ok(decision) => self.check(&decision, now).map(|_| decision),
-                    Err(message) => Err(format!("refused the invoice: {}", truncate(&message, 500))),
-                };
-                checked.map_err(|reason| self.error(std::slice::from_ref(invoice), reason))
-            })
-            .collect())
-    }
-
-    /// Calls `deliver` of a channel adapter with the capabilities granted to it.
-    /// `Err` is the adapter failing (a trap); a delivery failure is in the inner result.
-    pub fn deliver(
-        &self,
-        settings: &[Setting],
-        message: &v0_1::Message,
-        now: i64,
-        grants: Grants,
-    ) -> Result<Result<v0_1::Receipt, v0_1::DeliveryError>, String> {
-        let PluginBody::Channel(pre) = &self.body else {
-            return Err(format!("{} is not a channel adapter", self.id));
-        };
-        let mut store = self.store_with(now, 1, grants);
-        pre.instantiate(&mut store)
-            .and_then(|c| c.call_deliver(&mut store, settings, message))
-            .map_err(|e| self.explain(&store, 1, e))
-    }
-
-    /// Calls `charge` of a payment adapter with the capabilities granted to it.
-    /// `Err` is the adapter failing (a trap); a refused charge is in the inner result.
-    pub fn charge(
-        &self,
-        settings: &[Setting],
-        charge: &v0_1::Charge,
-        now: i64,
-        grants: Grants,
-    ) -> Result<Result<v0_1::ChargeOutcome, v0_1::ChargeError>, String> {
-        let PluginBody::Payment(pre) = &self.body else {
-            return Err(format!("{} is not a payment adapter", self.id));
-        };
-        let mut store = self.store_with(now, 1, grants);
-        pre.instantiate(&mut store)
-            .and_then(|p| p.call_charge(&mut store, settings, charge))
-            .map_err(|e| self.explain(&store, 1, e))
-    }
 }
 
-impl v0_1::policy::sollecito::plugin::types::Host for CallState {}
-impl v0_1::channel::sollecito::plugin::delivery::Host for CallState {}
-impl v0_1::payment::sollecito::plugin::charges::Host for CallState {}
-
-impl v0_1::policy::sollecito::plugin::log::Host for CallState {
-    fn log(&mut self, level: Level, message: String) {
+impl CallState {
+    /// A plugin's log line, tagged with its name, within the call's cap.
+    fn log_line(&mut self, level: tracing::Level, message: &str) {
         if self.log_left == 0 {
             return;
         }
-        let mut text = truncate(&message, self.log_left).to_string();
+        let mut text = truncate(message, self.log_left).to_string();
         self.log_left -= text.len();
         if self.log_left == 0 {
             text.push_str(" [log cap reached; further lines dropped]");
         }
         let plugin = self.plugin.as_str();
         match level {
-            Level::Debug => tracing::debug!(plugin, "{text}"),
-            Level::Info => tracing::info!(plugin, "{text}"),
-            Level::Warn => tracing::warn!(plugin, "{text}"),
-            Level::Error => tracing::error!(plugin, "{text}"),
+            tracing::Level::ERROR => tracing::error!(plugin, "{text}"),
+            tracing::Level::WARN => tracing::warn!(plugin, "{text}"),
+            tracing::Level::INFO => tracing::info!(plugin, "{text}"),
+            _ => tracing::debug!(plugin, "{text}"),
         }
     }
 }

@@ -8,7 +8,7 @@
 // Test amounts are written in cents as 100_00 (euros_cents) on purpose.
 #![cfg_attr(test, allow(clippy::inconsistent_digit_grouping))]
 
-use sollecito_sdk::Money;
+use sollecito_sdk::ContactPoints;
 use sollecito_sdk::prelude::*;
 
 pub struct B2bStandard;
@@ -78,13 +78,15 @@ fn softer(tone: Tone) -> Tone {
 }
 
 impl Policy for B2bStandard {
-    fn info() -> PluginInfo {
-        PluginInfo::new(
+    fn info() -> PolicyInfo {
+        PolicyInfo::new(
             "b2b-standard",
-            "0.1.0",
+            "0.2.0",
             "B2B ladder: pre-due, soft, firm, final, formal notice, collections; \
              gentler with loyal customers, a phone call for large amounts.",
         )
+        .templates(&["pre-due", "overdue-soft", "overdue-firm", "final-notice", "formal-notice", "phone-call"])
+        .channels(&["email", "pec", "letter", "phone"])
     }
 
     fn decide(inv: &InvoiceView, ctx: &Ctx) -> Result<Decision, String> {
@@ -103,7 +105,11 @@ impl Policy for B2bStandard {
         let tone = |t: Tone| if loyal { softer(t) } else { t };
         let large = inv.outstanding_at_least(s.large_amount);
         // A formal demand must be traceable: PEC to a business with an address, else registered letter.
-        let formal_channel = if inv.customer.business && inv.customer.email.is_some() { "pec" } else { "letter" };
+        let formal_channel = if inv.customer.business && inv.customer.reachable.contains(ContactPoints::EMAIL) {
+            "pec"
+        } else {
+            "letter"
+        };
 
         let mut ladder = Ladder::new(inv, ctx)?;
         ladder
@@ -154,17 +160,16 @@ pub fn statutory_interest(minor: i64, rate_bp: i64, days: i64) -> i64 {
 /// worded in the customer's language: the fixed compensation for recovery
 /// costs (40 EUR, for invoices in euros) and interest at the reference rate
 /// plus 8 points from the due date, with its day count.
-fn late_payment_claims(inv: &InvoiceView, today: Date, reference_bp: i64) -> Vec<(&'static str, Money, String)> {
+fn late_payment_claims(inv: &InvoiceView, today: Date, reference_bp: i64) -> Vec<(&'static str, i64, String)> {
     let italian = inv.customer.locale.to_ascii_lowercase().starts_with("it");
-    let currency = inv.amount_due.currency.clone();
     let mut claims = vec![];
-    if currency.eq_ignore_ascii_case("EUR") {
+    if inv.currency.eq_ignore_ascii_case("EUR") {
         let reason = if italian {
             "importo forfettario per i costi di recupero (D.Lgs. 231/2002)"
         } else {
             "fixed compensation for recovery costs (Directive 2011/7/EU)"
         };
-        claims.push(("late-compensation", Money { minor: 40_00, currency: "EUR".into() }, reason.to_string()));
+        claims.push(("late-compensation", 40_00, reason.to_string()));
     }
     let days = inv.days_overdue(today);
     let rate = reference_bp + 800;
@@ -189,7 +194,7 @@ fn late_payment_claims(inv: &InvoiceView, today: Date, reference_bp: i64) -> Vec
                 inv.due
             )
         };
-        claims.push(("late-interest", Money { minor: interest, currency }, reason));
+        claims.push(("late-interest", interest, reason));
     }
     claims
 }

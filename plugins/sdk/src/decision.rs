@@ -70,12 +70,6 @@ impl Decision {
         self
     }
 
-    /// Do nothing on this invoice until `until`.
-    pub fn pause(mut self, until: Timestamp) -> Self {
-        self.actions.push(Action::Pause(until));
-        self
-    }
-
     pub fn push(mut self, action: Action) -> Self {
         self.actions.push(action);
         self
@@ -93,7 +87,7 @@ impl Decision {
         self.reminders().next()
     }
 
-    /// The step ids of the actions, in order (pause and close have none).
+    /// The step ids of the actions, in order (close has none).
     pub fn steps(&self) -> Vec<&str> {
         self.actions.iter().filter_map(Action::step).collect()
     }
@@ -113,7 +107,7 @@ impl Action {
             Action::Escalate(e) => Some(&e.step),
             Action::ApplyFee(f) => Some(&f.step),
             Action::OfferPlan(p) => Some(&p.step),
-            Action::Pause(_) | Action::Close(_) => None,
+            Action::Close(_) => None,
         }
     }
 }

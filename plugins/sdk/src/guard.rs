@@ -15,15 +15,13 @@ const DISPUTE_REVIEW_DAYS: i64 = 7;
 /// - open but nothing outstanding: `close(paid)`, no review;
 /// - disputed: no reminder; `escalate("dispute-review", manual-review)` once,
 ///   then look again every 7 days;
-/// - promised to pay by D, D not past: `pause` until 00:00 UTC of D+1 and review then.
+/// - promised to pay by D (the customer's promise, or the next instalment of
+///   an accepted plan), D not past: review at 00:00 UTC of D+1, nothing before.
 ///
 /// Malformed dates or currencies are an `Err` (this invoice fails, the host reports it).
 pub fn standard_guard(inv: &InvoiceView, ctx: &Ctx) -> Result<Option<Decision>, String> {
     if inv.status != InvoiceStatus::Open {
         return Ok(Some(Decision::done()));
-    }
-    if inv.amount_paid.minor != 0 && inv.amount_paid.currency != inv.amount_due.currency {
-        return Err(format!("amount paid in {} but due in {}", inv.amount_paid.currency, inv.amount_due.currency));
     }
     if inv.outstanding() <= 0 {
         return Ok(Some(Decision::done().close(CloseReason::Paid)));
@@ -41,13 +39,12 @@ pub fn standard_guard(inv: &InvoiceView, ctx: &Ctx) -> Result<Option<Decision>, 
         let reason = format!("disputed: {}", dispute.reason);
         return Ok(Some(next.escalate(DISPUTE_STEP, EscalationKind::ManualReview, &reason)));
     }
-    if let Some(promise) = &inv.promise_to_pay {
-        if !promise.until.is_valid() {
-            return Err(format!("invalid promise-to-pay date {}", promise.until));
+    if let Some(until) = inv.promised_until() {
+        if !until.is_valid() {
+            return Err(format!("invalid promise-to-pay date {until}"));
         }
-        if promise.until >= ctx.today {
-            let resume = promise.until.add_days(1).midnight();
-            return Ok(Some(Decision::done().pause(resume).review_at(resume)));
+        if until >= ctx.today {
+            return Ok(Some(Decision::wait_until(until.add_days(1))));
         }
     }
     Ok(None)
@@ -57,7 +54,7 @@ pub fn standard_guard(inv: &InvoiceView, ctx: &Ctx) -> Result<Option<Decision>, 
 mod tests {
     use super::*;
     use crate::testing::{at, contact, invoice};
-    use crate::{Action, Date, Dispute, PromiseToPay};
+    use crate::{Action, Date, Dispute, Instalment, Plan, PromiseToPay};
 
     fn ctx() -> Ctx {
         Ctx::new(at(2025, 3, 10, 9), vec![])
@@ -67,7 +64,7 @@ mod tests {
     fn closed_and_paid() {
         let mut inv = invoice(Date::new(2025, 3, 1), 100_00, "EUR");
         assert_eq!(standard_guard(&inv, &ctx()), Ok(None));
-        inv.amount_paid.minor = 100_00;
+        inv.amount_paid = 100_00;
         assert_eq!(standard_guard(&inv, &ctx()), Ok(Some(Decision::done().close(CloseReason::Paid))));
         inv.status = InvoiceStatus::Paid;
         assert_eq!(standard_guard(&inv, &ctx()), Ok(Some(Decision::done())));
@@ -78,7 +75,7 @@ mod tests {
         let mut inv = invoice(Date::new(2025, 2, 30), 100_00, "EUR");
         assert!(standard_guard(&inv, &ctx()).is_err());
         inv.due = Date::new(2025, 2, 28);
-        inv.amount_paid = crate::Money { minor: 5, currency: "USD".into() };
+        inv.promise_to_pay = Some(PromiseToPay { until: Date::new(2025, 4, 31), amount: None });
         assert!(standard_guard(&inv, &ctx()).is_err());
     }
 
@@ -104,9 +101,30 @@ mod tests {
         let mut inv = invoice(Date::new(2025, 3, 1), 100_00, "EUR");
         inv.promise_to_pay = Some(PromiseToPay { until: Date::new(2025, 3, 10), amount: None });
         let resume = Date::new(2025, 3, 11).midnight();
-        assert_eq!(standard_guard(&inv, &ctx()), Ok(Some(Decision::done().pause(resume).review_at(resume))));
+        assert_eq!(standard_guard(&inv, &ctx()), Ok(Some(Decision::done().review_at(resume))));
         // Lapsed yesterday: the policy decides again.
         inv.promise_to_pay = Some(PromiseToPay { until: Date::new(2025, 3, 9), amount: None });
         assert_eq!(standard_guard(&inv, &ctx()), Ok(None));
+    }
+
+    #[test]
+    fn a_plan_holds_until_an_instalment_lapses() {
+        let mut inv = invoice(Date::new(2025, 3, 1), 300_00, "EUR");
+        let instalment = |due: Date, left: i64| Instalment { due, minor: 100_00, left };
+        inv.plan = Some(Plan {
+            step: "plan-offer".into(),
+            accepted: at(2025, 3, 2, 10),
+            instalments: vec![
+                instalment(Date::new(2025, 3, 5), 0),
+                instalment(Date::new(2025, 3, 12), 100_00),
+                instalment(Date::new(2025, 3, 19), 100_00),
+            ],
+        });
+        // The first is paid; the second is due on the 12th.
+        let resume = Date::new(2025, 3, 13).midnight();
+        assert_eq!(standard_guard(&inv, &ctx()), Ok(Some(Decision::done().review_at(resume))));
+        // The second passed unpaid: the plan has lapsed and the policy decides.
+        let later = Ctx::new(at(2025, 3, 13, 9), vec![]);
+        assert_eq!(standard_guard(&inv, &later), Ok(None));
     }
 }

@@ -1,6 +1,8 @@
 //! Questions a policy asks about an invoice and its customer.
 
-use crate::{Contact, Customer, Date, InvoiceView, Money, Outcome, PaymentRecord, Timestamp};
+use crate::{
+    Contact, ContactPoints, Customer, Date, Instalment, InvoiceView, Money, Outcome, PaymentRecord, Plan, Timestamp,
+};
 
 /// Stripe decline codes after which retrying the same card is pointless
 /// (and, for a stolen or lost card, harmful).
@@ -78,14 +80,25 @@ impl InvoiceView {
         self.customer.pick_channel(preferred, |c| !self.channel_failed(c))
     }
 
-    /// What is still owed, in minor units of `amount_due.currency`.
+    /// What is still owed, in minor units of `currency`.
     pub fn outstanding(&self) -> i64 {
-        self.amount_due.minor.saturating_sub(self.amount_paid.minor)
+        self.amount_due.saturating_sub(self.amount_paid)
     }
 
     /// Is the outstanding amount at least `major` whole units of the invoice currency?
     pub fn outstanding_at_least(&self, major: i64) -> bool {
-        self.outstanding() >= Money::major_to_minor(major, &self.amount_due.currency)
+        self.outstanding() >= Money::major_to_minor(major, &self.currency)
+    }
+
+    /// The fees policies added to this invoice, in all (minor units).
+    pub fn fees_added(&self) -> i64 {
+        self.fees.iter().map(|f| f.minor).fold(0, i64::saturating_add)
+    }
+
+    /// The date dunning waits for: the customer's own promise, or else the
+    /// next instalment of an accepted plan. `None` when neither holds.
+    pub fn promised_until(&self) -> Option<Date> {
+        self.promise_to_pay.as_ref().map(|p| p.until).or_else(|| self.plan.as_ref()?.next_unpaid().map(|i| i.due))
     }
 
     /// Days past due on `on` (0 before or on the due date).
@@ -117,6 +130,13 @@ impl InvoiceView {
     /// When the customer was last contacted about this invoice.
     pub fn last_contact_at(&self) -> Option<Timestamp> {
         self.last_message().map(|c| c.at)
+    }
+}
+
+impl Plan {
+    /// The first instalment not paid in full, if any.
+    pub fn next_unpaid(&self) -> Option<&Instalment> {
+        self.instalments.iter().find(|i| i.left > 0)
     }
 }
 
@@ -153,8 +173,8 @@ impl Customer {
             return false;
         }
         match channel {
-            "email" | "pec" => self.email.is_some(),
-            "sms" | "phone" => self.phone.is_some(),
+            "email" | "pec" => self.reachable.contains(ContactPoints::EMAIL),
+            "sms" | "phone" => self.reachable.contains(ContactPoints::PHONE),
             _ => true,
         }
     }
@@ -210,7 +230,7 @@ mod tests {
     #[test]
     fn amounts_history_and_customer() {
         let mut inv = invoice(Date::new(2025, 3, 1), 120_00, "EUR");
-        inv.amount_paid.minor = 20_00;
+        inv.amount_paid = 20_00;
         assert_eq!(inv.outstanding(), 100_00);
         assert!(inv.outstanding_at_least(100));
         assert!(!inv.outstanding_at_least(101));
@@ -249,7 +269,7 @@ mod tests {
         assert_eq!(c.channel_for("sms").as_deref(), Some("sms"));
         c.opted_out = vec!["sms".into()];
         assert_eq!(c.channel_for("sms").as_deref(), Some("email"));
-        c.phone = None;
+        c.reachable.remove(ContactPoints::PHONE);
         assert_eq!(c.channel_for("phone"), None);
         c.opted_out = vec!["letter".into(), "email".into()];
         assert_eq!(c.channel_for("email"), None);

@@ -25,8 +25,8 @@
 use core::cmp::Reverse;
 
 use crate::{
-    Action, CloseReason, Ctx, Date, Decision, Escalation, EscalationKind, Fee, InvoiceView, Money, PaymentRetry,
-    PlanOffer, Reminder, Timestamp, Tone,
+    Action, CloseReason, Ctx, Date, Decision, Escalation, EscalationKind, Fee, InvoiceView, PaymentRetry, PlanOffer,
+    Reminder, Timestamp, Tone,
 };
 
 /// Which steps compete with each other: a later step supersedes an earlier
@@ -120,14 +120,15 @@ impl Rung {
         self
     }
 
-    /// Also send a message when this step fires (for example the notice
-    /// that goes with a suspension). Its step id counts as this step's too.
-    /// Adds a fee to the invoice when this rung fires (its own step, so it is added once).
-    pub fn and_fee(&mut self, step: &str, amount: Money, reason: &str) -> &mut Self {
-        self.fees.push(Fee { step: step.into(), amount, reason: reason.into() });
+    /// Adds a fee of `minor` units of the invoice currency when this rung
+    /// fires (its own step, so it is added once).
+    pub fn and_fee(&mut self, step: &str, minor: i64, reason: &str) -> &mut Self {
+        self.fees.push(Fee { step: step.into(), minor, reason: reason.into() });
         self
     }
 
+    /// Also send a message when this step fires (for example the notice
+    /// that goes with a suspension). Its step id counts as this step's too.
     pub fn and_remind(&mut self, step: &str, channel: &str, template: &str, tone: Tone) -> &mut Self {
         self.reminder = Some(reminder(step, channel, template, tone));
         self
@@ -358,7 +359,7 @@ impl<'a> Ladder<'a> {
         // Say why a due step will not go out: the host cannot see it otherwise.
         for (i, r) in self.rungs.iter().enumerate() {
             if r.on <= today && !self.sendable(r) && !state.done(&self.rungs, i) && !state.superseded(&self.rungs, i) {
-                crate::log::debug(&format!("invoice {}: step {} skipped: no usable channel", self.inv.number, r.step));
+                crate::log::debug(&format!("invoice {}: step {} skipped: no usable channel", self.inv.id, r.step));
             }
         }
 

@@ -6,8 +6,10 @@
 //! struct Gentle;
 //!
 //! impl Policy for Gentle {
-//!     fn info() -> PluginInfo {
-//!         PluginInfo::new("gentle", "0.1.0", "One reminder a week after due.")
+//!     fn info() -> PolicyInfo {
+//!         PolicyInfo::new("gentle", "0.1.0", "One reminder a week after due.")
+//!             .templates(&["overdue-soft"])
+//!             .channels(&["email", "letter"])
 //!     }
 //!
 //!     fn decide(inv: &InvoiceView, ctx: &Ctx) -> Result<Decision, String> {
@@ -53,9 +55,9 @@ pub mod log;
 pub mod testing;
 
 pub use bindings::sollecito::plugin::types::{
-    Action, CloseReason, Contact, Customer, Date, Decision, Dispute, Escalation, EscalationKind, Fee, InvoiceKind,
-    InvoiceStatus, InvoiceView, Money, Outcome, PaymentFailure, PaymentMethod, PaymentRecord, PaymentRetry, PlanOffer,
-    PluginInfo, PromiseToPay, Reminder, Setting, Timestamp, Tone,
+    Action, CloseReason, Contact, ContactPoints, Customer, Date, Decision, Dispute, Escalation, EscalationKind, Fee,
+    FeeAdded, Instalment, InvoiceKind, InvoiceStatus, InvoiceView, Money, Outcome, PaymentFailure, PaymentMethod,
+    PaymentRecord, PaymentRetry, Plan, PlanOffer, PolicyInfo, PromiseToPay, Reminder, Setting, Timestamp, Tone,
 };
 pub use ctx::Ctx;
 pub use date::{DAY, HOUR};
@@ -70,15 +72,17 @@ static ALLOCATOR: bump::Bump = bump::Bump::new();
 /// Everything a policy usually needs: `use sollecito_sdk::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Action, CloseReason, Ctx, Date, Decision, EscalationKind, InvoiceKind, InvoiceStatus, InvoiceView, Ladder,
-        PluginInfo, Policy, Timestamp, Tone, currency_exponent, is_hard_decline, log,
+        Action, CloseReason, ContactPoints, Ctx, Date, Decision, EscalationKind, InvoiceKind, InvoiceStatus,
+        InvoiceView, Ladder, Policy, PolicyInfo, Timestamp, Tone, currency_exponent, is_hard_decline, log,
     };
 }
 
 /// A dunning policy: what to do about one open invoice, given the time and settings.
 pub trait Policy {
-    /// Name, version and a one-line summary, as `describe` returns them.
-    fn info() -> PluginInfo;
+    /// Name, version, a one-line summary and the templates and channels the
+    /// policy may name, as `describe` returns them. The host refuses a
+    /// decision naming one not declared here.
+    fn info() -> PolicyInfo;
 
     /// The rules proper. Runs only when [`Policy::guard`] returned `None`.
     /// An `Err` fails this invoice alone; the host retries it later.
@@ -91,9 +95,28 @@ pub trait Policy {
     }
 }
 
-impl PluginInfo {
+impl PolicyInfo {
     pub fn new(name: &str, version: &str, summary: &str) -> Self {
-        PluginInfo { name: name.into(), version: version.into(), summary: summary.into() }
+        PolicyInfo {
+            name: name.into(),
+            version: version.into(),
+            summary: summary.into(),
+            templates: Vec::new(),
+            channels: Vec::new(),
+        }
+    }
+
+    /// The templates the policy's reminders may name.
+    pub fn templates(mut self, names: &[&str]) -> Self {
+        self.templates = names.iter().map(|n| n.to_string()).collect();
+        self
+    }
+
+    /// The channels the policy's reminders may name (fallbacks included: the
+    /// SDK turns `email` into `letter` for a customer without an address).
+    pub fn channels(mut self, names: &[&str]) -> Self {
+        self.channels = names.iter().map(|n| n.to_string()).collect();
+        self
     }
 }
 
@@ -131,7 +154,7 @@ pub fn evaluate<P: Policy>(invoice: &InvoiceView, ctx: &Ctx) -> Result<Decision,
 macro_rules! policy {
     ($ty:ident) => {
         impl $crate::bindings::Guest for $ty {
-            fn describe() -> $crate::PluginInfo {
+            fn describe() -> $crate::PolicyInfo {
                 <$ty as $crate::Policy>::info()
             }
 
@@ -158,12 +181,12 @@ mod tests {
     struct Scripted;
 
     impl Policy for Scripted {
-        fn info() -> PluginInfo {
-            PluginInfo::new("scripted", "0.0.0", "test")
+        fn info() -> PolicyInfo {
+            PolicyInfo::new("scripted", "0.0.0", "test")
         }
 
         fn decide(inv: &InvoiceView, ctx: &Ctx) -> Result<Decision, String> {
-            match inv.number.as_str() {
+            match inv.id.as_str() {
                 "past-review" => Ok(Decision::done().review_at(ctx.now - 1)),
                 "two-reminders" => {
                     Ok(Decision::done().remind("a", "email", "t", Tone::Soft).remind("b", "email", "t", Tone::Soft))
@@ -177,22 +200,22 @@ mod tests {
     fn evaluate_enforces_the_host_conventions() {
         let ctx = Ctx::new(at(2025, 3, 10, 9), vec![]);
         let mut inv = invoice(Date::new(2025, 3, 1), 100_00, "EUR");
-        inv.number = "past-review".into();
+        inv.id = "past-review".into();
         let d = evaluate::<Scripted>(&inv, &ctx).unwrap();
         assert_eq!(d.next_review, Some(Date::new(2025, 3, 11).midnight()));
-        inv.number = "two-reminders".into();
+        inv.id = "two-reminders".into();
         assert!(evaluate::<Scripted>(&inv, &ctx).is_err());
         // The guard runs first: a paid invoice never reaches the rules.
-        inv.amount_paid.minor = 100_00;
+        inv.amount_paid = 100_00;
         assert_eq!(evaluate::<Scripted>(&inv, &ctx), Ok(Decision::done().close(CloseReason::Paid)));
     }
 
     #[test]
     fn batch_is_one_result_per_invoice_in_order() {
         let mut a = invoice(Date::new(2025, 3, 1), 100_00, "EUR");
-        a.number = "first".into();
+        a.id = "first".into();
         let mut b = a.clone();
-        b.number = "second".into();
+        b.id = "second".into();
         let results = evaluate_batch::<Scripted>(at(2025, 3, 10, 9), vec![], vec![a, b]);
         assert_eq!(results, [Err("first".into()), Err("second".into())]);
     }

@@ -1,7 +1,8 @@
 //! Builders for policy unit tests: a plausible invoice to adjust field by field.
 
 use crate::{
-    Contact, Customer, Date, InvoiceKind, InvoiceStatus, InvoiceView, Money, Outcome, PaymentRecord, Timestamp, Tone,
+    Contact, ContactPoints, Customer, Date, InvoiceKind, InvoiceStatus, InvoiceView, Outcome, PaymentRecord, Timestamp,
+    Tone,
 };
 
 /// `hour`:00 UTC on the given day.
@@ -15,27 +16,26 @@ pub fn at(year: i32, month: u8, day: u8, hour: i64) -> Timestamp {
 pub fn invoice(due: Date, minor: i64, currency: &str) -> InvoiceView {
     InvoiceView {
         id: "in_test".into(),
-        number: "INV-0001".into(),
         status: InvoiceStatus::Open,
         kind: InvoiceKind::OneOff,
-        amount_due: Money { minor, currency: currency.into() },
-        amount_paid: Money { minor: 0, currency: currency.into() },
+        currency: currency.into(),
+        amount_due: minor,
+        amount_paid: 0,
         issued: due.add_days(-30),
         due,
+        fees: Vec::new(),
+        plan: None,
         payment_failure: None,
         dispute: None,
         promise_to_pay: None,
-        payment_link: Some("https://pay.example/in_test".into()),
+        has_payment_link: true,
         payment_method: None,
         customer: Customer {
             id: "cus_test".into(),
-            name: "Test Customer".into(),
-            email: Some("customer@example.com".into()),
-            phone: Some("+390612345678".into()),
             locale: "en-GB".into(),
-            timezone: "Europe/London".into(),
             segment: "default".into(),
             business: false,
+            reachable: ContactPoints::EMAIL | ContactPoints::PHONE | ContactPoints::POSTAL_ADDRESS,
             tags: Vec::new(),
             payment_record: PaymentRecord { customer_since: Date::new(2020, 1, 1), invoices_paid: 0, paid_on_time: 0 },
             opted_out: Vec::new(),
@@ -66,7 +66,8 @@ pub struct Taken {
 /// `from` for `days` days, evaluating when the review is due (and at the
 /// first tick), recording every action with a step in the history as sent.
 /// Stops at `close`. Panics if the policy returns an error, a review not in
-/// the future, or more than one reminder: this is for tests.
+/// the future, more than one reminder, or a template or channel its
+/// [`crate::Policy::info`] does not declare (the host would refuse it): this is for tests.
 pub fn simulate<P: crate::Policy>(
     inv: &mut InvoiceView,
     settings: &[(&str, &str)],
@@ -77,6 +78,7 @@ pub fn simulate<P: crate::Policy>(
 
     let settings: Vec<Setting> =
         settings.iter().map(|(k, v)| Setting { key: (*k).into(), value: (*v).into() }).collect();
+    let info = P::info();
     let mut taken = Vec::new();
     let mut review = Some(i64::MIN);
     for n in 0..days {
@@ -90,6 +92,10 @@ pub fn simulate<P: crate::Policy>(
         assert!(decision.reminders().count() <= 1, "{on}: {decision:?}");
         if let Some(r) = decision.next_review {
             assert!(r > now, "{on}: review {r} not after now {now}");
+        }
+        for r in decision.reminders() {
+            assert!(info.templates.contains(&r.template), "{on}: template {} is not declared", r.template);
+            assert!(info.channels.contains(&r.channel), "{on}: channel {} is not declared", r.channel);
         }
         review = decision.next_review;
         let mut closed = false;

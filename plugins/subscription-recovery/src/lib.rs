@@ -41,13 +41,24 @@ impl Settings {
 }
 
 impl Policy for SubscriptionRecovery {
-    fn info() -> PluginInfo {
-        PluginInfo::new(
+    fn info() -> PolicyInfo {
+        PolicyInfo::new(
             "subscription-recovery",
-            "0.1.0",
+            "0.2.0",
             "Failed renewals: notify, retry (not after a hard decline), remind, warn, \
              suspend; card-expiry and unfinished-setup notices.",
         )
+        .templates(&[
+            "overdue-soft",
+            "payment-failed",
+            "payment-failed-hard",
+            "payment-reminder",
+            "suspension-warning",
+            "service-suspended",
+            "card-expiring",
+            "setup-incomplete",
+        ])
+        .channels(&["email", "letter"])
     }
 
     fn decide(inv: &InvoiceView, ctx: &Ctx) -> Result<Decision, String> {
@@ -99,7 +110,7 @@ impl Policy for SubscriptionRecovery {
                 Tone::Final,
             )
             .deadline(suspend_on.max(today.add_days(s.min_gap_days)));
-        let reason = format!("renewal {} unpaid since {day0}", inv.number);
+        let reason = format!("renewal {} unpaid since {day0}", inv.id);
         ladder
             .escalate("suspend", suspend_on, EscalationKind::SuspendService, &reason)
             .after("suspension-warning", 0)

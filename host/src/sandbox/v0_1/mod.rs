@@ -8,39 +8,7 @@ use crate::invoice::{self, Customer, Invoice};
 
 pub mod convert;
 
-pub mod policy {
-    wasmtime::component::bindgen!({
-        world: "policy",
-        path: "../wit",
-        additional_derives: [PartialEq],
-    });
-}
-
-pub mod channel {
-    wasmtime::component::bindgen!({
-        world: "channel",
-        path: "../wit",
-        additional_derives: [PartialEq],
-        with: {
-            "sollecito:plugin/types": super::policy::sollecito::plugin::types,
-            "sollecito:plugin/log": super::policy::sollecito::plugin::log,
-        },
-    });
-}
-
-pub mod payment {
-    wasmtime::component::bindgen!({
-        world: "payment",
-        path: "../wit",
-        additional_derives: [PartialEq],
-        with: {
-            "sollecito:plugin/types": super::policy::sollecito::plugin::types,
-            "sollecito:plugin/log": super::policy::sollecito::plugin::log,
-            "sollecito:plugin/http": super::channel::sollecito::plugin::http,
-            "sollecito:plugin/secrets": super::channel::sollecito::plugin::secrets,
-        },
-    });
-}
+contract_bindings!("../wit/0.1");
 
 pub use channel::sollecito::plugin::delivery::{DeliveryError, Message, Receipt, Recipient, Sender};
 pub use channel::sollecito::plugin::mail::Email;
@@ -87,12 +55,6 @@ pub fn customer_view(c: &Customer) -> CustomerView {
         },
         opted_out: c.opted_out.clone(),
     }
-}
-
-/// Every invoice of a dataset as a policy of this version sees it, with no
-/// contact made yet (for tests and benchmarks of the contract itself).
-pub fn views_of(data: &crate::intake::Dataset) -> Vec<InvoiceView> {
-    data.fresh_reviews().iter().map(convert::view).collect()
 }
 
 /// The invoice as a policy of this contract version sees it.
@@ -147,43 +109,5 @@ pub fn invoice_view(i: &Invoice, customer: CustomerView, history: Vec<Contact>) 
             .map(|m| PaymentMethod { setup_complete: m.setup_complete, expires: m.expires.map(date) }),
         customer,
         history,
-    }
-}
-
-impl Action {
-    /// The step id that makes the action happen at most once, if it has one.
-    pub fn step(&self) -> Option<&str> {
-        match self {
-            Action::Remind(r) => Some(&r.step),
-            Action::RetryPayment(r) => Some(&r.step),
-            Action::Escalate(e) => Some(&e.step),
-            Action::ApplyFee(f) => Some(&f.step),
-            Action::OfferPlan(p) => Some(&p.step),
-            Action::Pause(_) | Action::Close(_) => None,
-        }
-    }
-
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Action::Remind(_) => "remind",
-            Action::RetryPayment(_) => "retry-payment",
-            Action::Escalate(_) => "escalate",
-            Action::ApplyFee(_) => "apply-fee",
-            Action::OfferPlan(_) => "offer-plan",
-            Action::Pause(_) => "pause",
-            Action::Close(_) => "close",
-        }
-    }
-
-    /// Bytes of text the action carries, for the cap on a plugin's answer.
-    pub fn text_len(&self) -> usize {
-        match self {
-            Action::Remind(r) => r.step.len() + r.channel.len() + r.template.len(),
-            Action::RetryPayment(r) => r.step.len(),
-            Action::Escalate(e) => e.step.len() + e.reason.len(),
-            Action::ApplyFee(f) => f.step.len() + f.reason.len() + f.amount.currency.len(),
-            Action::OfferPlan(p) => p.step.len(),
-            Action::Pause(_) | Action::Close(_) => 0,
-        }
     }
 }

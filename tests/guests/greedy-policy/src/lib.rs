@@ -2,7 +2,7 @@
 //! send email on its own: the host must refuse to load it.
 
 wit_bindgen::generate!({
-    inline: "package test:greedy; world greedy { include sollecito:plugin/policy@0.1.0; import sollecito:plugin/mail@0.1.0; }",
+    inline: "package test:greedy; world greedy { include sollecito:plugin/policy@0.2.0; import sollecito:plugin/mail@0.2.0; }",
     path: "../../../wit",
     world: "test:greedy/greedy",
     generate_all,
@@ -14,8 +14,14 @@ use sollecito::plugin::types::*;
 struct Greedy;
 
 impl Guest for Greedy {
-    fn describe() -> PluginInfo {
-        PluginInfo { name: "greedy".into(), version: "0.0.1".into(), summary: "mails on its own".into() }
+    fn describe() -> PolicyInfo {
+        PolicyInfo {
+            name: "greedy".into(),
+            version: "0.0.1".into(),
+            summary: "mails on its own".into(),
+            templates: vec![],
+            channels: vec![],
+        }
     }
 
     fn evaluate(_now: Timestamp, _settings: Vec<Setting>, batch: Vec<InvoiceView>) -> Vec<Result<Decision, String>> {

@@ -1,5 +1,6 @@
 //! A policy that misbehaves on purpose. The setting `mode` picks how:
-//! loop, alloc, recurse, panic, oversized, sleep, entropy, poison, short, bad-step, past-review, refuse.
+//! loop, alloc, recurse, panic, oversized, sleep, entropy, poison, short, bad-step, past-review, refuse,
+//! undeclared (a template describe did not declare).
 
 wit_bindgen::generate!({ world: "policy", path: "../../../wit" });
 
@@ -24,8 +25,14 @@ fn recurse(depth: u64, sink: &mut [u64; 16]) -> u64 {
 }
 
 impl Guest for Hostile {
-    fn describe() -> PluginInfo {
-        PluginInfo { name: "hostile".into(), version: "6.6.6".into(), summary: "misbehaves on purpose".into() }
+    fn describe() -> PolicyInfo {
+        PolicyInfo {
+            name: "hostile".into(),
+            version: "6.6.6".into(),
+            summary: "misbehaves on purpose".into(),
+            templates: vec!["overdue-soft".into()],
+            channels: vec!["email".into()],
+        }
     }
 
     fn evaluate(now: Timestamp, settings: Vec<Setting>, batch: Vec<InvoiceView>) -> Vec<Result<Decision, String>> {
@@ -90,6 +97,16 @@ impl Guest for Hostile {
                     next_review: None,
                 }),
                 "past-review" => Ok(Decision { actions: vec![], next_review: Some(now - 1) }),
+                "undeclared" => Ok(Decision {
+                    actions: vec![Action::Remind(Reminder {
+                        step: "firm".into(),
+                        channel: "email".into(),
+                        template: "overdue-firm".into(),
+                        tone: Tone::Firm,
+                        deadline: None,
+                    })],
+                    next_review: None,
+                }),
                 "refuse" => Err(format!("cannot handle {}", inv.id)),
                 _ => Ok(wait(now)),
             })

@@ -2,8 +2,12 @@
 //! wit-bindgen alone (no SDK): one polite reminder two days after the due date,
 //! on the channel named by the setting `channel` (default email), with the
 //! template named by `template` (default overdue-soft).
+//!
+//! Built against contract 0.1 (wit/0.1) on purpose: every test that runs it
+//! runs the host's 0.1 support, and its template and channel come from
+//! settings, which 0.2's declared lists would not allow.
 
-wit_bindgen::generate!({ world: "policy", path: "../../../wit" });
+wit_bindgen::generate!({ world: "policy", path: "../../../wit/0.1" });
 
 use sollecito::plugin::types::*;
 
