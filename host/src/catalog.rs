@@ -61,6 +61,18 @@ impl Catalog {
 
     /// A policy by bundled name, or by path when the argument names a file.
     pub fn policy(&mut self, name_or_path: &str) -> Result<Arc<Plugin>, LoadError> {
+        let plugin = self.plugin(name_or_path)?;
+        if plugin.id.kind != PluginKind::Policy {
+            return Err(LoadError {
+                plugin: plugin.id.source.to_string(),
+                reason: format!("{} is a channel adapter, not a policy", plugin.id.name),
+            });
+        }
+        Ok(plugin)
+    }
+
+    /// A plugin of any kind by bundled name, or by path when the argument names a file.
+    pub fn plugin(&mut self, name_or_path: &str) -> Result<Arc<Plugin>, LoadError> {
         let as_path = Path::new(name_or_path);
         let plugin = if name_or_path.ends_with(".wasm") || as_path.components().count() > 1 {
             self.load_file(as_path)?
@@ -73,12 +85,6 @@ impl Catalog {
                 ),
             })?
         };
-        if plugin.id.kind != PluginKind::Policy {
-            return Err(LoadError {
-                plugin: plugin.id.source.to_string(),
-                reason: format!("{} is a channel adapter, not a policy", plugin.id.name),
-            });
-        }
         Ok(plugin)
     }
 }

@@ -332,6 +332,7 @@ fn channels(
             tasks: c.tasks.then(Default::default),
             setup_fault: None,
             capture: capture.clone(),
+            http_script: None,
         };
         out.insert(name, Channel { adapter, grants, settings: crate::config::settings(&c.settings) });
     }

@@ -26,6 +26,19 @@ fn mean_fuel(line: &str) -> u64 {
 }
 
 #[test]
+fn the_bundled_adapters_pass_their_own_scenarios() {
+    for adapter in ["email", "sms", "webhook", "billing-webhook"] {
+        let files = scenarios(&format!("plugins/{adapter}"));
+        let mut args = vec!["plugin", "test", adapter];
+        args.extend(files.iter().map(String::as_str));
+        let out = sollecito(&args);
+        let text = stdout(&out);
+        assert!(out.status.success(), "{adapter}: {text}{}", stderr(&out));
+        assert_eq!(text.lines().filter(|l| l.starts_with("PASS ")).count(), files.len(), "{text}");
+    }
+}
+
+#[test]
 fn the_bundled_policies_pass_their_own_scenarios() {
     let policies = [
         ("b2b-standard", "plugins/b2b-standard"),
@@ -372,4 +385,51 @@ fn the_contract_0_1_fixture_decides_as_the_0_2_build() {
     // The comparison saw real work: reminders sent and promises kept.
     assert!(compared > 100 && reminders > 20, "{compared} decisions, {reminders} reminders");
     assert!(paused > 0, "no promise to pay among the examples: the pause case went untested");
+}
+
+/// `plugin new channel|payment`, the documented build, and `plugin test`:
+/// the scenarios pass out of the box; a wrong expectation and a missing grant fail.
+#[test]
+fn new_adapters_build_with_one_command_and_pass_their_own_scenarios() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+        .join("wasm/wasm32-wasip2/release");
+    for (kind, name) in [("channel", "acme-hook"), ("payment", "acme-billing")] {
+        let crate_dir = dir.path().join(name);
+        let out = sollecito(&["plugin", "new", kind, name, "--dir", crate_dir.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        build(&crate_dir);
+        let wasm = wasm_dir.join(format!("{}.wasm", name.replace('-', "_")));
+        let mut args = vec!["plugin".to_string(), "test".into(), wasm.to_str().unwrap().into()];
+        for entry in std::fs::read_dir(crate_dir.join("scenarios")).unwrap() {
+            args.push(entry.unwrap().path().to_str().unwrap().into());
+        }
+        let out = sollecito(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let text = stdout(&out);
+        assert!(out.status.success(), "{text}{}", stderr(&out));
+        assert!(text.starts_with(&format!("{name} 0.1.0")), "{text}");
+        assert_eq!(text.matches("PASS ").count(), 2, "{text}");
+        assert_eq!(text.matches("(1 sent as expected)").count(), 2, "{text}");
+    }
+
+    // The channel's scenario with the server refusing: another result, and the request it did send.
+    let hook = wasm_dir.join("acme_hook.wasm");
+    let delivered = std::fs::read_to_string(dir.path().join("acme-hook/scenarios/delivered.toml")).unwrap();
+    let refused = dir.path().join("refused.toml");
+    std::fs::write(&refused, delivered.replace("status = 202", "status = 400")).unwrap();
+    let out = sollecito(&["plugin", "test", hook.to_str().unwrap(), refused.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("FAIL ") && text.contains("~ result: expected delivered, got permanent:"), "{text}");
+    assert!(text.contains("HTTP 400"), "{text}");
+    // Without the host granted, the adapter is denied and nothing is sent.
+    let ungranted = dir.path().join("ungranted.toml");
+    std::fs::write(&ungranted, delivered.replace("http = [\"hooks.example.com\"]", "http = []")).unwrap();
+    let out = sollecito(&["plugin", "test", hook.to_str().unwrap(), ungranted.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("denied: hooks.example.com:443 is not granted to this adapter"), "{text}");
+    assert!(text.contains("- POST https://hooks.example.com/sollecito"), "the request listed as not sent: {text}");
 }

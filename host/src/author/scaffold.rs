@@ -1,9 +1,11 @@
-//! `sollecito plugin new policy NAME`: a crate that builds to a policy
-//! component with one command and passes its own scenario out of the box.
+//! `sollecito plugin new policy|channel|payment NAME`: a crate that builds to
+//! a component with one command and passes its own scenarios out of the box.
 
 use std::path::{Path, PathBuf};
 
 use minijinja::{Environment, context};
+
+use crate::sandbox::PluginKind;
 
 /// The SDK's version, which the scaffold pins (the plugins' workspace version).
 pub const SDK_VERSION: &str = "0.2.0";
@@ -26,9 +28,26 @@ const POLICY: [(&str, &str); 4] = [
     ("README.md", include_str!("../../author/policy/README.md.j2")),
 ];
 
-/// The example policy's lock file: a scaffold builds with the versions the
-/// project's own policies are tested with.
-const LOCK: &str = include_str!("../../../examples/custom-policy/Cargo.lock");
+const CHANNEL: [(&str, &str); 5] = [
+    ("Cargo.toml", include_str!("../../author/channel/Cargo.toml.j2")),
+    ("src/lib.rs", include_str!("../../author/channel/lib.rs.j2")),
+    ("scenarios/delivered.toml", include_str!("../../author/channel/delivered.toml.j2")),
+    ("scenarios/unavailable.toml", include_str!("../../author/channel/unavailable.toml.j2")),
+    ("README.md", include_str!("../../author/adapter-README.md.j2")),
+];
+
+const PAYMENT: [(&str, &str); 5] = [
+    ("Cargo.toml", include_str!("../../author/payment/Cargo.toml.j2")),
+    ("src/lib.rs", include_str!("../../author/payment/lib.rs.j2")),
+    ("scenarios/succeeded.toml", include_str!("../../author/payment/succeeded.toml.j2")),
+    ("scenarios/declined.toml", include_str!("../../author/payment/declined.toml.j2")),
+    ("README.md", include_str!("../../author/adapter-README.md.j2")),
+];
+
+/// Lock files, so a scaffold builds with the versions the project's own
+/// plugins are tested with: the example policy's, and the plugins' (adapters).
+const POLICY_LOCK: &str = include_str!("../../../examples/custom-policy/Cargo.lock");
+const ADAPTER_LOCK: &str = include_str!("../../../plugins/Cargo.lock");
 
 /// `acme-gentle` to `AcmeGentle`.
 fn type_name(name: &str) -> String {
@@ -56,9 +75,9 @@ fn check_name(name: &str) -> Result<(), CannotScaffold> {
     )))
 }
 
-/// Writes a policy crate named `name` into `dir` (which must not exist yet)
-/// and returns the files written.
-pub fn policy(name: &str, dir: &Path, sdk: &Path) -> Result<Vec<PathBuf>, CannotScaffold> {
+/// Writes a crate for a plugin of `kind` named `name` into `dir` (which must
+/// not exist yet) and returns the files written.
+pub fn new(kind: PluginKind, name: &str, dir: &Path, sdk: &Path) -> Result<Vec<PathBuf>, CannotScaffold> {
     check_name(name)?;
     if dir.exists() {
         return Err(CannotScaffold(format!("{} exists already; pick another --dir or remove it", dir.display())));
@@ -67,17 +86,44 @@ pub fn policy(name: &str, dir: &Path, sdk: &Path) -> Result<Vec<PathBuf>, Cannot
         .ok()
         .filter(|p| p.join("Cargo.toml").is_file())
         .ok_or_else(|| CannotScaffold(format!("--sdk {}: no SDK crate there", sdk.display())))?;
-    let sdk_text = sdk.to_str().ok_or_else(|| CannotScaffold("--sdk: the path is not UTF-8".into()))?;
-    // TOML basic strings escape backslashes and quotes.
-    let sdk_text = sdk_text.replace('\\', "\\\\").replace('"', "\\\"");
+    // The adapter kit and the contract sit beside the SDK (plugins/adapter, wit/).
+    let adapter = sdk.parent().map(|p| p.join("adapter")).filter(|p| p.join("Cargo.toml").is_file());
+    let wit = sdk.parent().and_then(Path::parent).map(|p| p.join("wit")).filter(|p| p.join("types.wit").is_file());
+    let (adapter, wit) = match (kind, adapter, wit) {
+        (PluginKind::Policy, adapter, wit) => (adapter.unwrap_or_default(), wit.unwrap_or_default()),
+        (_, Some(adapter), Some(wit)) => (adapter, wit),
+        _ => {
+            return Err(CannotScaffold(format!(
+                "--sdk {}: no adapter kit (../adapter) or contract (../../wit) beside it",
+                sdk.display()
+            )));
+        }
+    };
+    // TOML and Rust strings alike escape backslashes and quotes.
+    let quoted = |p: &Path| -> Result<String, CannotScaffold> {
+        let text = p.to_str().ok_or_else(|| CannotScaffold(format!("{}: the path is not UTF-8", p.display())))?;
+        Ok(text.replace('\\', "\\\\").replace('"', "\\\""))
+    };
+    let sdk_text = quoted(&sdk)?;
     let mut env = Environment::new();
     env.set_keep_trailing_newline(true);
+    let file = name.replace('-', "_");
     let values = context! {
-        name => name, type_name => type_name(name), file => name.replace('-', "_"),
-        sdk => sdk_text, sdk_version => SDK_VERSION,
+        name => name, type_name => type_name(name), file => file,
+        sdk => sdk_text, sdk_version => SDK_VERSION, adapter => quoted(&adapter)?, wit => quoted(&wit)?,
+        kind => match kind { PluginKind::Policy => "policy", PluginKind::Channel => "channel", PluginKind::Payment => "payment" },
+        input => if kind == PluginKind::Channel { "message" } else { "charge" },
+        env => format!("SOLLECITO_{}_SECRET", file.to_ascii_uppercase()),
+    };
+    let (files, lock) = match kind {
+        PluginKind::Policy => {
+            (&POLICY[..], POLICY_LOCK.replacen("name = \"acme-gentle\"", &format!("name = \"{name}\""), 1))
+        }
+        PluginKind::Channel => (&CHANNEL[..], ADAPTER_LOCK.to_string()),
+        PluginKind::Payment => (&PAYMENT[..], ADAPTER_LOCK.to_string()),
     };
     let mut written = vec![];
-    for (path, template) in POLICY {
+    for &(path, template) in files {
         let text =
             env.render_str(template, &values).map_err(|e| CannotScaffold(format!("the {path} template: {e}")))?;
         let target = dir.join(path);
@@ -88,10 +134,9 @@ pub fn policy(name: &str, dir: &Path, sdk: &Path) -> Result<Vec<PathBuf>, Cannot
         write().map_err(|e| CannotScaffold(format!("{}: {e}", target.display())))?;
         written.push(target);
     }
-    let lock = dir.join("Cargo.lock");
-    std::fs::write(&lock, LOCK.replacen("name = \"acme-gentle\"", &format!("name = \"{name}\""), 1))
-        .map_err(|e| CannotScaffold(format!("{}: {e}", lock.display())))?;
-    written.push(lock);
+    let lock_file = dir.join("Cargo.lock");
+    std::fs::write(&lock_file, lock).map_err(|e| CannotScaffold(format!("{}: {e}", lock_file.display())))?;
+    written.push(lock_file);
     Ok(written)
 }
 
@@ -119,7 +164,7 @@ mod tests {
     fn a_scaffold_is_written_once_and_never_over_a_folder() {
         let dir = tempfile::tempdir().unwrap();
         let sdk = bundled_sdk().unwrap();
-        let files = policy("acme-gentle", &dir.path().join("acme"), &sdk).unwrap();
+        let files = new(PluginKind::Policy, "acme-gentle", &dir.path().join("acme"), &sdk).unwrap();
         assert_eq!(files.len(), 5);
         let lock = std::fs::read_to_string(dir.path().join("acme/Cargo.lock")).unwrap();
         assert!(lock.contains("name = \"acme-gentle\"") && lock.contains("name = \"wit-bindgen\""));
@@ -127,9 +172,40 @@ mod tests {
         assert!(manifest.contains("name = \"acme-gentle\"") && manifest.contains("version = \"=0.2.0\""));
         let lib = std::fs::read_to_string(dir.path().join("acme/src/lib.rs")).unwrap();
         assert!(lib.contains("pub struct AcmeGentle;") && lib.contains("sollecito_sdk::policy!(AcmeGentle);"));
-        let err = policy("acme-gentle", &dir.path().join("acme"), &sdk).unwrap_err();
+        let err = new(PluginKind::Policy, "acme-gentle", &dir.path().join("acme"), &sdk).unwrap_err();
         assert!(err.to_string().contains("exists already"), "{err}");
-        let err = policy("acme", &dir.path().join("other"), dir.path()).unwrap_err();
+        let err = new(PluginKind::Policy, "acme", &dir.path().join("other"), dir.path()).unwrap_err();
         assert!(err.to_string().contains("no SDK crate there"), "{err}");
+    }
+
+    #[test]
+    fn adapters_are_scaffolded_against_the_kit_and_the_contract_beside_the_sdk() {
+        let dir = tempfile::tempdir().unwrap();
+        let sdk = bundled_sdk().unwrap();
+        for (kind, name, scenarios) in [
+            (PluginKind::Channel, "acme-hook", ["delivered", "unavailable"]),
+            (PluginKind::Payment, "acme-billing", ["succeeded", "declined"]),
+        ] {
+            let crate_dir = dir.path().join(name);
+            let files = new(kind, name, &crate_dir, &sdk).unwrap();
+            assert_eq!(files.len(), 6, "{files:?}");
+            for s in scenarios {
+                assert!(crate_dir.join(format!("scenarios/{s}.toml")).is_file(), "{s}");
+            }
+            let lib = std::fs::read_to_string(crate_dir.join("src/lib.rs")).unwrap();
+            let wit = sdk.parent().unwrap().parent().unwrap().join("wit");
+            assert!(lib.contains(&format!("path: {:?}", wit.to_str().unwrap())), "{lib}");
+            let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
+            assert!(manifest.contains("sollecito-adapter = { path = ") && manifest.contains("version = \"=0.2.0\""));
+            let readme = std::fs::read_to_string(crate_dir.join("README.md")).unwrap();
+            let section = if kind == PluginKind::Channel { "[channels.acme-hook]" } else { "[payments]" };
+            assert!(readme.contains(section), "{readme}");
+        }
+        // An SDK without the kit beside it cannot make an adapter.
+        let lone = dir.path().join("lone/sdk");
+        std::fs::create_dir_all(&lone).unwrap();
+        std::fs::write(lone.join("Cargo.toml"), "[package]\nname = \"x\"\n").unwrap();
+        let err = new(PluginKind::Channel, "acme-x", &dir.path().join("x"), &lone).unwrap_err();
+        assert!(err.to_string().contains("no adapter kit (../adapter) or contract (../../wit) beside it"), "{err}");
     }
 }

@@ -3,9 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use super::{BadUsage, block_on};
-use crate::author::{Scenario, Verdict, scaffold};
+use crate::author::{AdapterScenario, Scenario, Verdict, scaffold};
 use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::sandbox::PluginKind;
 
 /// Scenarios that failed: exit code 1, after every scenario has run.
 #[derive(Debug, thiserror::Error)]
@@ -15,7 +16,7 @@ pub struct ScenariosFailed {
     pub of: usize,
 }
 
-pub fn new_policy(name: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> anyhow::Result<()> {
+pub fn new_plugin(kind: PluginKind, name: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> anyhow::Result<()> {
     let dir = dir.unwrap_or_else(|| PathBuf::from(name));
     let sdk = match sdk.or_else(scaffold::bundled_sdk) {
         Some(sdk) => sdk,
@@ -27,7 +28,7 @@ pub fn new_policy(name: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> any
             .into());
         }
     };
-    let files = scaffold::policy(name, &dir, &sdk)?;
+    let files = scaffold::new(kind, name, &dir, &sdk)?;
     out!("created {} ({} files):", dir.display(), files.len())?;
     for f in &files {
         out!("  {}", f.display())?;
@@ -38,14 +39,22 @@ pub fn new_policy(name: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> any
     Ok(())
 }
 
-/// Plays every scenario with the policy; prints pass or fail with the differences.
-pub fn test(config: Config, catalog: &mut Catalog, policy: &str, files: &[PathBuf], json: bool) -> anyhow::Result<()> {
-    let policy = catalog.policy(policy)?;
-    // Every file is read and checked before anything is played.
-    let scenarios: Vec<Scenario> = files.iter().map(|f| Scenario::read(f)).collect::<anyhow::Result<_>>()?;
+/// Plays every scenario with the plugin (a policy's on the engine, an
+/// adapter's through its capabilities); prints pass or fail with the differences.
+pub fn test(config: Config, catalog: &mut Catalog, plugin: &str, files: &[PathBuf], json: bool) -> anyhow::Result<()> {
+    let policy = catalog.plugin(plugin)?;
     let mut verdicts: Vec<Verdict> = vec![];
-    for scenario in scenarios {
-        verdicts.push(block_on(scenario.play(config.clone(), catalog, policy.clone()))?);
+    // Every file is read and checked before anything is played.
+    if policy.id.kind == PluginKind::Policy {
+        let scenarios: Vec<Scenario> = files.iter().map(|f| Scenario::read(f)).collect::<anyhow::Result<_>>()?;
+        for scenario in scenarios {
+            verdicts.push(block_on(scenario.play(config.clone(), catalog, policy.clone()))?);
+        }
+    } else {
+        let kind = policy.id.kind;
+        let scenarios: Vec<AdapterScenario> =
+            files.iter().map(|f| AdapterScenario::read(f, kind)).collect::<anyhow::Result<_>>()?;
+        verdicts.extend(scenarios.into_iter().map(|s| s.play(&policy)));
     }
     if json {
         let doc = serde_json::json!({ "plugin": policy.id, "scenarios": verdicts });
@@ -53,13 +62,26 @@ pub fn test(config: Config, catalog: &mut Catalog, policy: &str, files: &[PathBu
     } else {
         out!("{}", policy.id)?;
         for v in &verdicts {
-            let fuel = format!("fuel per invoice: mean {}, max {}", v.fuel.mean_per_invoice(), v.fuel.most_per_invoice);
+            let fuel = match policy.id.kind {
+                PluginKind::Policy => {
+                    format!("; fuel per invoice: mean {}, max {}", v.fuel.mean_per_invoice(), v.fuel.most_per_invoice)
+                }
+                _ => String::new(),
+            };
+            let (one, many) = match policy.id.kind {
+                PluginKind::Policy => ("action", "actions"),
+                _ => ("sent", "sent"),
+            };
             let file = Path::new(&v.file).display();
             if v.passed {
-                let actions = if v.actions == 1 { "1 action".to_string() } else { format!("{} actions", v.actions) };
-                out!("PASS {file}: {} ({actions} as expected; {fuel})", v.name)?;
+                let actions = if v.actions == 1 { format!("1 {one}") } else { format!("{} {many}", v.actions) };
+                out!("PASS {file}: {} ({actions} as expected{fuel})", v.name)?;
             } else {
-                out!("FAIL {file}: {} ({fuel})", v.name)?;
+                out!(
+                    "FAIL {file}: {}{}",
+                    v.name,
+                    if fuel.is_empty() { String::new() } else { format!(" ({})", &fuel[2..]) }
+                )?;
                 for d in &v.differences {
                     out!("    {d}")?;
                 }

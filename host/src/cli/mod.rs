@@ -216,6 +216,8 @@ pub enum PluginCommand {
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum ScaffoldKind {
     Policy,
+    Channel,
+    Payment,
 }
 
 #[derive(Subcommand)]
@@ -438,8 +440,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Completions { .. } => {} // before loading plugins, above
-        Command::Plugin { what: PluginCommand::New { kind: ScaffoldKind::Policy, name, dir, sdk } } => {
-            author::new_policy(&name, dir, sdk)?
+        Command::Plugin { what: PluginCommand::New { kind, name, dir, sdk } } => {
+            let kind = match kind {
+                ScaffoldKind::Policy => crate::sandbox::PluginKind::Policy,
+                ScaffoldKind::Channel => crate::sandbox::PluginKind::Channel,
+                ScaffoldKind::Payment => crate::sandbox::PluginKind::Payment,
+            };
+            author::new_plugin(kind, &name, dir, sdk)?
         }
         Command::Plugin { what: PluginCommand::Test { plugin, scenarios, json } } => {
             printed(author::test(config()?, &mut catalog, &plugin, &scenarios, json))?

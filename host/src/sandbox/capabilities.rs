@@ -74,6 +74,15 @@ macro_rules! grant_capabilities {
                     let (status, body) = super::super::Capture::accepted();
                     return Ok(http::Response { status, headers: vec![], body });
                 }
+                if let Some(script) = &self.grants.http_script {
+                    let (status, body) = script.answer(super::super::RecordedRequest {
+                        method: req.method,
+                        url: req.url,
+                        headers: req.headers,
+                        body: req.body,
+                    });
+                    return Ok(http::Response { status, headers: vec![], body });
+                }
                 let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(15)).redirects(0).build();
                 let mut request = agent.request(&req.method, url.as_str());
                 for (k, v) in &req.headers {

@@ -47,3 +47,37 @@ impl super::MailRelay for Capture {
         Ok(KEPT.into())
     }
 }
+
+/// An HTTP request an adapter made through its `http` capability.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// The HTTP of an author's scenario: every granted host answers the same,
+/// and every request is recorded. Nothing leaves the machine.
+#[derive(Debug)]
+pub struct HttpScript {
+    status: u16,
+    body: Vec<u8>,
+    requests: Mutex<Vec<RecordedRequest>>,
+}
+
+impl HttpScript {
+    pub fn new(status: u16, body: Vec<u8>) -> Self {
+        HttpScript { status, body, requests: Mutex::new(vec![]) }
+    }
+
+    /// Records `request` and answers it.
+    pub fn answer(&self, request: RecordedRequest) -> (u16, Vec<u8>) {
+        self.requests.lock().expect("script").push(request);
+        (self.status, self.body.clone())
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.requests.lock().expect("script").clone()
+    }
+}

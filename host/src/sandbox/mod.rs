@@ -33,7 +33,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtxBuilder};
 
 pub use cache::CompiledCache;
-pub use capture::{Capture, Captured, KEPT};
+pub use capture::{Capture, Captured, HttpScript, KEPT, RecordedRequest};
 pub use contracts::{CONTRACTS, Contract};
 pub use limits::{CallState, FuelMeter, FuelUsed, Limits};
 
@@ -168,6 +168,8 @@ pub struct Grants {
     pub setup_fault: Option<std::sync::Arc<std::sync::Mutex<Option<String>>>>,
     /// In a simulation: HTTP to a granted host is answered here, nothing leaves.
     pub capture: Option<std::sync::Arc<Capture>>,
+    /// In an author's scenario: HTTP to a granted host is recorded and answered as scripted.
+    pub http_script: Option<std::sync::Arc<HttpScript>>,
 }
 
 pub struct Sandbox {
