@@ -315,6 +315,28 @@ fn main() {
             ratio: format!("{:.2}x", wasm.as_secs_f64() / reference.as_secs_f64()),
             target: "<= 1.5x native; >= 1M/s per core".into(),
         });
+
+        // The same rules built for contract 0.1 (the checked-in fixture) and
+        // for 0.2, each through `decide`: the host's conversion of the view included.
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/contract-0.1/b2b_standard.wasm");
+        let bytes = std::fs::read(&fixture).unwrap();
+        let old = catalog.sandbox().load(&bytes, sollecito::sandbox::PluginSource::File(fixture)).unwrap();
+        let data = invoices(0..1000);
+        let reviews = data.fresh_reviews();
+        let decide = |p: &sollecito::sandbox::Plugin| {
+            median(21, || {
+                let r = p.decide(now.timestamp(), &[], &reviews);
+                assert!(r.iter().all(Result::is_ok));
+            })
+        };
+        let (new, before) = (decide(&policy), decide(&old));
+        rows.push(Row {
+            figure: "policy decisions per invoice, the view converted by the host (batch of 1000, b2b-standard)".into(),
+            wasm: format!("{:.0} ns contract 0.2 ({:.2}M invoices/s)", ns(new, 1000), 1e3 / ns(new, 1000)),
+            reference: format!("{:.0} ns the same rules built for contract 0.1", ns(before, 1000)),
+            ratio: format!("{:.2}x", new.as_secs_f64() / before.as_secs_f64()),
+            target: "below 1x: 0.2 is leaner than 0.1".into(),
+        });
     }
 
     // 2 and 6. One tick over N invoices in SQLite, and its growth with 10x invoices.

@@ -281,6 +281,17 @@ fn an_uploaded_policy_naming_a_template_that_does_not_exist_is_refused_naming_it
     assert!(said.contains("outsider names template \\\"overdue-sotf\\\", which does not exist"), "{said}");
     let known = service.admin("GET", "/v1/plugins", "");
     assert!(!known.to_string().contains("outsider"), "the refused component is not kept: {known}");
+    // A contract 0.2 policy declares its templates in `describe`: a misspelt
+    // one (there and in its rules) is refused, named.
+    let declared = renamed(sollecito_test_artifacts::ACME_GENTLE, b"overdue-firm", b"overdue-form");
+    let response = ureq::post(&format!("{}/v1/plugins", service.base))
+        .set("Authorization", &format!("Bearer {}", crate::serve::TOKEN))
+        .set("Content-Type", "application/wasm")
+        .send_bytes(&declared);
+    let Err(ureq::Error::Status(status, response)) = response else { panic!("accepted: {response:?}") };
+    assert_eq!(status, 422);
+    let said = response.into_string().unwrap();
+    assert!(said.contains("names template \\\"overdue-form\\\", which does not exist"), "{said}");
     // The component as built uploads.
     let built = std::fs::read(sollecito_test_artifacts::OUTSIDER).unwrap();
     let response = ureq::post(&format!("{}/v1/plugins", service.base))

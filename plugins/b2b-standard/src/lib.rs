@@ -129,19 +129,26 @@ impl Policy for B2bStandard {
             .remind("overdue-30", after_due(s.final_days), "email", "final-notice", tone(Tone::Final))
             .deadline(today.add_working_days(s.final_deadline_working_days));
         // A formal demand follows at least one reminder, even for a backlog imported late.
+        let formal_on = after_due(s.formal_days);
         let formal = ladder
-            .remind("formal-notice", after_due(s.formal_days), formal_channel, "formal-notice", Tone::Formal)
+            .remind("formal-notice", formal_on, formal_channel, "formal-notice", Tone::Formal)
             .deadline(today.add_days(s.formal_deadline_days))
             .not_first();
-        if s.late_payment_claims && inv.customer.business {
+        // Claims and reasons are worded only once their step can fire: text
+        // built for every invoice every day adds up over a million invoices.
+        if s.late_payment_claims && inv.customer.business && today >= formal_on {
             for (step, amount, reason) in late_payment_claims(inv, today, s.reference_rate_bp) {
-                formal.and_fee(step, amount, &reason);
+                formal.and_fee(step, amount, reason);
             }
         }
         // Collections only after the formal notice, and not before its deadline.
-        let reason = format!("{} days overdue, formal notice unanswered", inv.days_overdue(today));
+        let handover_on = after_due(s.handover_days);
+        let reason = match today >= handover_on {
+            true => format!("{} days overdue, formal notice unanswered", inv.days_overdue(today)),
+            false => String::new(),
+        };
         ladder
-            .escalate("handover", after_due(s.handover_days), EscalationKind::Collections, &reason)
+            .escalate("handover", handover_on, EscalationKind::Collections, reason)
             .after("formal-notice", s.formal_deadline_days)
             .not_first()
             .close(CloseReason::Collections);

@@ -23,11 +23,27 @@
 //! [`Customer::channel_for`]: crate::Customer::channel_for
 
 use core::cmp::Reverse;
+use std::borrow::Cow;
 
 use crate::{
     Action, CloseReason, Ctx, Date, Decision, Escalation, EscalationKind, Fee, InvoiceView, PaymentRetry, PlanOffer,
     Reminder, Timestamp, Tone,
 };
+
+/// Text a rung holds: borrowed when the policy names it with a literal (most
+/// do), owned when it builds it. Only the rung that fires turns its text into
+/// the `String`s of an action, so a ladder allocates little per invoice.
+type Text<'a> = Cow<'a, str>;
+
+/// A rung's message, before it becomes a [`Reminder`].
+#[derive(Clone, Debug)]
+struct Message<'a> {
+    step: Text<'a>,
+    channel: Text<'a>,
+    template: Text<'a>,
+    tone: Tone,
+    deadline: Option<Date>,
+}
 
 /// Which steps compete with each other: a later step supersedes an earlier
 /// one of the same track only.
@@ -53,26 +69,29 @@ pub enum CatchUp {
 
 /// One step of a [`Ladder`], configured with its builder methods.
 #[derive(Clone, Debug)]
-pub struct Rung {
-    step: String,
+pub struct Rung<'a> {
+    step: Text<'a>,
     on: Date,
     track: Track,
     until: Option<Date>,
-    after: Option<(String, i64)>,
-    reminder: Option<Reminder>,
-    escalation: Option<Escalation>,
+    after: Option<(Text<'a>, i64)>,
+    reminder: Option<Message<'a>>,
+    /// The kind and reason of an escalation (its step is the rung's).
+    escalation: Option<(EscalationKind, Text<'a>)>,
     retry_at: Option<Timestamp>,
-    offer: Option<PlanOffer>,
-    /// Fees added when the rung fires, before its message (which then shows them).
-    fees: Vec<Fee>,
+    /// Instalments, the first due date, days between them.
+    offer: Option<(u32, Date, u32)>,
+    /// Fees added when the rung fires, before its message (which then shows
+    /// them): step, minor units, reason.
+    fees: Vec<(Text<'a>, i64, Text<'a>)>,
     close: Option<CloseReason>,
     not_first: bool,
 }
 
-impl Rung {
-    fn new(step: &str, on: Date, track: Track) -> Self {
+impl<'a> Rung<'a> {
+    fn new(step: Text<'a>, on: Date, track: Track) -> Self {
         Rung {
-            step: step.into(),
+            step,
             on,
             track,
             until: None,
@@ -109,7 +128,7 @@ impl Rung {
     }
 
     /// Fire only once `step` is done, and `days` days after it at the earliest.
-    pub fn after(&mut self, step: &str, days: i64) -> &mut Self {
+    pub fn after(&mut self, step: impl Into<Text<'a>>, days: i64) -> &mut Self {
         self.after = Some((step.into(), days));
         self
     }
@@ -122,20 +141,26 @@ impl Rung {
 
     /// Adds a fee of `minor` units of the invoice currency when this rung
     /// fires (its own step, so it is added once).
-    pub fn and_fee(&mut self, step: &str, minor: i64, reason: &str) -> &mut Self {
-        self.fees.push(Fee { step: step.into(), minor, reason: reason.into() });
+    pub fn and_fee(&mut self, step: impl Into<Text<'a>>, minor: i64, reason: impl Into<Text<'a>>) -> &mut Self {
+        self.fees.push((step.into(), minor, reason.into()));
         self
     }
 
     /// Also send a message when this step fires (for example the notice
     /// that goes with a suspension). Its step id counts as this step's too.
-    pub fn and_remind(&mut self, step: &str, channel: &str, template: &str, tone: Tone) -> &mut Self {
-        self.reminder = Some(reminder(step, channel, template, tone));
+    pub fn and_remind(
+        &mut self,
+        step: impl Into<Text<'a>>,
+        channel: impl Into<Text<'a>>,
+        template: impl Into<Text<'a>>,
+        tone: Tone,
+    ) -> &mut Self {
+        self.reminder = Some(message(step.into(), channel.into(), template.into(), tone));
         self
     }
 
     fn ids(&self) -> impl Iterator<Item = &str> {
-        core::iter::once(self.step.as_str()).chain(self.reminder.as_ref().map(|r| r.step.as_str()))
+        core::iter::once(&*self.step).chain(self.reminder.as_ref().map(|r| &*r.step))
     }
 
     fn terminal(&self) -> bool {
@@ -143,8 +168,8 @@ impl Rung {
     }
 }
 
-fn reminder(step: &str, channel: &str, template: &str, tone: Tone) -> Reminder {
-    Reminder { step: step.into(), channel: channel.into(), template: template.into(), tone, deadline: None }
+fn message<'a>(step: Text<'a>, channel: Text<'a>, template: Text<'a>, tone: Tone) -> Message<'a> {
+    Message { step, channel, template, tone, deadline: None }
 }
 
 /// The steps of a policy for one invoice; [`Ladder::decide`] turns them into a decision.
@@ -152,7 +177,7 @@ pub struct Ladder<'a> {
     inv: &'a InvoiceView,
     ctx: &'a Ctx,
     min_gap: i64,
-    rungs: Vec<Rung>,
+    rungs: Vec<Rung<'a>>,
     checkpoints: Vec<Date>,
     catch_up: CatchUp,
 }
@@ -168,18 +193,18 @@ struct State<'s> {
 }
 
 impl State<'_> {
-    fn done(&self, rungs: &[Rung], i: usize) -> bool {
+    fn done(&self, rungs: &[Rung<'_>], i: usize) -> bool {
         self.emitted.contains(&i) || rungs[i].ids().any(|id| self.inv.step_done(id))
     }
 
     /// When `step` was done, counting this decision's steps as done today.
-    fn step_date(&self, rungs: &[Rung], step: &str) -> Option<Date> {
+    fn step_date(&self, rungs: &[Rung<'_>], step: &str) -> Option<Date> {
         let now = self.emitted.iter().any(|&i| rungs[i].ids().any(|id| id == step));
         if now { Some(self.today) } else { self.inv.step_date(step) }
     }
 
     /// A later step of the same track is done: this one will never fire.
-    fn superseded(&self, rungs: &[Rung], i: usize) -> bool {
+    fn superseded(&self, rungs: &[Rung<'_>], i: usize) -> bool {
         let r = &rungs[i];
         r.track != Track::Notice
             && rungs.iter().enumerate().any(|(j, o)| o.track == r.track && o.on > r.on && self.done(rungs, j))
@@ -193,7 +218,7 @@ impl<'a> Ladder<'a> {
             inv,
             ctx,
             min_gap: ctx.min_gap_days()?,
-            rungs: Vec::new(),
+            rungs: Vec::with_capacity(8),
             checkpoints: Vec::new(),
             catch_up: CatchUp::Latest,
         })
@@ -205,38 +230,60 @@ impl<'a> Ladder<'a> {
         self
     }
 
-    fn push(&mut self, rung: Rung) -> &mut Rung {
+    fn push(&mut self, rung: Rung<'a>) -> &mut Rung<'a> {
         self.rungs.push(rung);
         let last = self.rungs.len() - 1;
         &mut self.rungs[last]
     }
 
     /// A reminder of the dunning sequence, due `on`.
-    pub fn remind(&mut self, step: &str, on: Date, channel: &str, template: &str, tone: Tone) -> &mut Rung {
-        let mut rung = Rung::new(step, on, Track::Main);
-        rung.reminder = Some(reminder(step, channel, template, tone));
+    pub fn remind(
+        &mut self,
+        step: impl Into<Text<'a>>,
+        on: Date,
+        channel: impl Into<Text<'a>>,
+        template: impl Into<Text<'a>>,
+        tone: Tone,
+    ) -> &mut Rung<'a> {
+        let step = step.into();
+        let mut rung = Rung::new(step.clone(), on, Track::Main);
+        rung.reminder = Some(message(step, channel.into(), template.into(), tone));
         self.push(rung)
     }
 
     /// The escalation that ends the sequence, due `on`; nothing follows it.
-    pub fn escalate(&mut self, step: &str, on: Date, kind: EscalationKind, reason: &str) -> &mut Rung {
-        let mut rung = Rung::new(step, on, Track::Main);
-        rung.escalation = Some(Escalation { step: step.into(), kind, reason: reason.into() });
+    pub fn escalate(
+        &mut self,
+        step: impl Into<Text<'a>>,
+        on: Date,
+        kind: EscalationKind,
+        reason: impl Into<Text<'a>>,
+    ) -> &mut Rung<'a> {
+        let mut rung = Rung::new(step.into(), on, Track::Main);
+        rung.escalation = Some((kind, reason.into()));
         self.push(rung)
     }
 
     /// A stand-alone message outside the sequence (it neither skips nor is
     /// skipped by other steps), still one message per decision and within the gap.
-    pub fn notice(&mut self, step: &str, on: Date, channel: &str, template: &str, tone: Tone) -> &mut Rung {
-        let mut rung = Rung::new(step, on, Track::Notice);
-        rung.reminder = Some(reminder(step, channel, template, tone));
+    pub fn notice(
+        &mut self,
+        step: impl Into<Text<'a>>,
+        on: Date,
+        channel: impl Into<Text<'a>>,
+        template: impl Into<Text<'a>>,
+        tone: Tone,
+    ) -> &mut Rung<'a> {
+        let step = step.into();
+        let mut rung = Rung::new(step.clone(), on, Track::Notice);
+        rung.reminder = Some(message(step, channel.into(), template.into(), tone));
         self.push(rung)
     }
 
     /// A payment retry at `at`, emitted from `on`; a retry whose time has
     /// passed is asked for now. Retries are not messages: they go with a reminder.
-    pub fn retry_payment(&mut self, step: &str, on: Date, at: Timestamp) -> &mut Rung {
-        let mut rung = Rung::new(step, on, Track::Retry);
+    pub fn retry_payment(&mut self, step: impl Into<Text<'a>>, on: Date, at: Timestamp) -> &mut Rung<'a> {
+        let mut rung = Rung::new(step.into(), on, Track::Retry);
         rung.retry_at = Some(at);
         self.push(rung)
     }
@@ -246,14 +293,14 @@ impl<'a> Ladder<'a> {
     /// and, once the customer accepts, holds dunning while the plan is kept.
     pub fn offer_plan(
         &mut self,
-        step: &str,
+        step: impl Into<Text<'a>>,
         on: Date,
         instalments: u32,
         first_due: Date,
         every_days: u32,
-    ) -> &mut Rung {
-        let mut rung = Rung::new(step, on, Track::Main);
-        rung.offer = Some(PlanOffer { step: step.into(), instalments, first_due, every_days });
+    ) -> &mut Rung<'a> {
+        let mut rung = Rung::new(step.into(), on, Track::Main);
+        rung.offer = Some((instalments, first_due, every_days));
         self.push(rung)
     }
 
@@ -263,12 +310,12 @@ impl<'a> Ladder<'a> {
     }
 
     /// The channel this rung's message would use, if it has a message and a usable channel.
-    fn channel<'r>(&self, rung: &'r Rung) -> Option<Option<&'r str>> {
+    fn channel<'r>(&self, rung: &'r Rung<'_>) -> Option<Option<&'r str>> {
         rung.reminder.as_ref().map(|r| self.inv.usable_channel(&r.channel))
     }
 
     /// Could this rung ever be sent (a message needs a usable channel)?
-    fn sendable(&self, rung: &Rung) -> bool {
+    fn sendable(&self, rung: &Rung<'_>) -> bool {
         !matches!(self.channel(rung), Some(None))
     }
 
@@ -319,22 +366,34 @@ impl<'a> Ladder<'a> {
         .map(|(i, _)| i)
     }
 
+    /// The actions of the rung that fires: its text becomes `String`s only here.
     fn emit(&self, i: usize, mut decision: Decision) -> Decision {
         let r = &self.rungs[i];
-        if let Some(e) = &r.escalation {
-            decision.actions.push(Action::Escalate(e.clone()));
+        if let Some((kind, reason)) = &r.escalation {
+            let escalation = Escalation { step: r.step.to_string(), kind: *kind, reason: reason.to_string() };
+            decision.actions.push(Action::Escalate(escalation));
         }
-        decision.actions.extend(r.fees.iter().cloned().map(Action::ApplyFee));
-        if let (Some(rem), Some(Some(channel))) = (&r.reminder, self.channel(r)) {
-            decision.actions.push(Action::Remind(Reminder { channel: channel.to_string(), ..rem.clone() }));
+        for (step, minor, reason) in &r.fees {
+            let fee = Fee { step: step.to_string(), minor: *minor, reason: reason.to_string() };
+            decision.actions.push(Action::ApplyFee(fee));
+        }
+        if let (Some(m), Some(Some(channel))) = (&r.reminder, self.channel(r)) {
+            decision.actions.push(Action::Remind(Reminder {
+                step: m.step.to_string(),
+                channel: channel.to_string(),
+                template: m.template.to_string(),
+                tone: m.tone,
+                deadline: m.deadline,
+            }));
         }
         if let Some(at) = r.retry_at {
             decision
                 .actions
-                .push(Action::RetryPayment(PaymentRetry { step: r.step.clone(), at: at.max(self.ctx.now) }));
+                .push(Action::RetryPayment(PaymentRetry { step: r.step.to_string(), at: at.max(self.ctx.now) }));
         }
-        if let Some(offer) = &r.offer {
-            decision.actions.push(Action::OfferPlan(offer.clone()));
+        if let Some((instalments, first_due, every_days)) = r.offer {
+            let offer = PlanOffer { step: r.step.to_string(), instalments, first_due, every_days };
+            decision.actions.push(Action::OfferPlan(offer));
         }
         if let Some(reason) = r.close {
             decision.actions.push(Action::Close(reason));

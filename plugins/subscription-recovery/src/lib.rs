@@ -88,7 +88,7 @@ impl Policy for SubscriptionRecovery {
                     // Attempt 1 was the original charge: retry k is attempt k + 1.
                     if f.attempts <= k {
                         let on = day(*offset);
-                        ladder.retry_payment(&format!("retry-{k}"), on, on.at_hour(s.retry_hour));
+                        ladder.retry_payment(format!("retry-{k}"), on, on.at_hour(s.retry_hour));
                     }
                 }
             }
@@ -121,7 +121,7 @@ impl Policy for SubscriptionRecovery {
             if let Some(expires) = method.expires.filter(|d| d.is_valid() && failure.is_none()) {
                 let step = format!("card-expiring-{:04}-{:02}", expires.year, expires.month);
                 ladder
-                    .notice(&step, expires.add_days(-s.expiry_notice_days), "email", "card-expiring", Tone::Courteous)
+                    .notice(step, expires.add_days(-s.expiry_notice_days), "email", "card-expiring", Tone::Courteous)
                     .until(expires);
             }
             if !method.setup_complete {
