@@ -20,6 +20,7 @@ mod fidelity;
 mod fields;
 mod hostile;
 mod ladders;
+mod migrate;
 mod namespaces;
 mod outcomes;
 mod pages;

@@ -18,10 +18,9 @@ use crate::simulate;
 use crate::store::Scope;
 
 pub async fn ready(State(app): State<Arc<App>>) -> impl IntoResponse {
-    if app.runtime.store().ping().await {
-        (StatusCode::OK, "ready")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+    match app.runtime.store().not_ready().await {
+        None => (StatusCode::OK, "ready".to_string()),
+        Some(why) => (StatusCode::SERVICE_UNAVAILABLE, why),
     }
 }
 

@@ -114,6 +114,16 @@ pub enum Command {
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
         listen: std::net::SocketAddr,
+        /// Refuse to start on a schema that is behind instead of migrating it
+        /// (for deployments that run `sollecito migrate` before rolling out).
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Bring the database's schema up to date (once, however many run at once), or `--check` it.
+    Migrate {
+        /// Apply nothing: list what is pending and exit 1 if anything is.
+        #[arg(long)]
+        check: bool,
     },
     /// Where a shadow policy's decisions differ from the active one's (per step, channel and tone).
     Shadow {
@@ -357,9 +367,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::History { invoice, json } => {
             block_on(pipeline::history(&cli.db, &invoice, json))?;
         }
-        Command::Serve { listen } => {
+        Command::Serve { listen, no_migrate } => {
+            if no_migrate {
+                block_on(pipeline::refuse_pending(&cli.db))?;
+            }
             block_on(crate::serve::run(&cli.db, config()?, catalog, listen))?;
         }
+        Command::Migrate { check } => block_on(pipeline::migrate(&cli.db, check))?,
         Command::Shadow { what: ShadowCommand::Report { segment, json } } => {
             block_on(pipeline::shadow_report(&cli.db, segment.as_deref(), json))?;
         }

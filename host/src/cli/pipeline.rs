@@ -329,3 +329,45 @@ pub async fn shadow_report(db: &Path, segment: Option<&str>, json: bool) -> anyh
     }
     Ok(())
 }
+
+/// The schema is behind this binary: exit 1, after saying what is pending.
+#[derive(Debug, thiserror::Error)]
+#[error("migrations pending: {pending} (run `sollecito migrate`)")]
+pub struct MigrationsPending {
+    pub pending: String,
+}
+
+use crate::store::versions;
+
+/// `sollecito migrate [--check]`.
+pub async fn migrate(db: &Path, check: bool) -> anyhow::Result<()> {
+    let store = Store::connect(&db.display().to_string()).await?;
+    let pending = store.pending_migrations().await?;
+    if check {
+        store.close().await;
+        if !pending.is_empty() {
+            return Err(MigrationsPending { pending: versions(&pending) }.into());
+        }
+        out!("schema up to date")?;
+        return Ok(());
+    }
+    // Another worker may have applied some meanwhile: what this one applied is what it says.
+    let applied = store.migrate().await;
+    store.close().await;
+    match applied?.as_slice() {
+        [] => out!("schema up to date: nothing to apply")?,
+        applied => out!("applied migrations {}", versions(applied))?,
+    }
+    Ok(())
+}
+
+/// `serve --no-migrate`: a schema behind this binary stops the start.
+pub async fn refuse_pending(db: &Path) -> anyhow::Result<()> {
+    let store = Store::connect(&db.display().to_string()).await?;
+    let pending = store.pending_migrations().await;
+    store.close().await;
+    match pending? {
+        p if p.is_empty() => Ok(()),
+        p => Err(MigrationsPending { pending: versions(&p) }.into()),
+    }
+}

@@ -38,7 +38,7 @@ impl Store {
     /// a run stopped in between leaves the action waiting, and the next run
     /// asks again with the same idempotency key.
     pub async fn settle(&self, row: &OutboxRow, settled: Settled<'_>, now: DateTime<Utc>) -> anyhow::Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let ended = sqlx::query(
             "UPDATE outbox SET state = $1, reason = $2, receipt = $3, done_at = $4 WHERE id = $5 AND state = 'pending'",
         )
@@ -149,7 +149,7 @@ impl Store {
         };
         let plan = Plan { step: offer.step.clone(), accepted: now, paid_before: invoice.amount_paid, instalments };
 
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Claimed inside the transaction (the row is locked from here): of two
         // accepts at once, the second finds the plan and changes nothing.
         let claimed = sqlx::query(

@@ -96,7 +96,7 @@ impl Store {
     }
 
     pub async fn start_shadow(&self, segment: &str, sha256: &str, path: &str, now: i64) -> anyhow::Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM shadows WHERE segment = $1").bind(segment).execute(&mut *tx).await?;
         sqlx::query("INSERT INTO shadows (segment, plugin_sha256, plugin_path, started_at) VALUES ($1, $2, $3, $4)")
             .bind(segment)
@@ -129,7 +129,7 @@ impl Store {
     }
 
     pub async fn record_shadow(&self, rows: &[ShadowRow]) -> anyhow::Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for r in rows {
             sqlx::query(
                 "INSERT INTO shadow_decisions (invoice_id, segment, at, plugin_name, plugin_version, plugin_sha256, actions, active_plugin, active_actions) \
@@ -180,7 +180,7 @@ impl Store {
 
     /// Stores tasks an adapter opened; a key already there is kept as it is.
     pub async fn open_tasks(&self, invoice_id: &str, tasks: &[crate::outgoing::Task], now: i64) -> anyhow::Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for t in tasks {
             self.open_task(&mut tx, invoice_id, t, now).await?;
         }
@@ -239,7 +239,7 @@ impl Store {
     /// Marks a task done with a note, recorded in its invoice's history.
     /// False when there is no open task by that key.
     pub async fn finish_task(&self, key: &str, note: &str, now: i64) -> anyhow::Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let invoice: Option<String> = sqlx::query("SELECT invoice_id FROM tasks WHERE key = $1 AND done_at IS NULL")
             .bind(key)
             .fetch_optional(&mut *tx)

@@ -57,7 +57,7 @@ impl Store {
         if !self.alerts {
             return Ok(false);
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let recent = sqlx::query("SELECT id FROM alerts WHERE kind = $1 AND subject = $2 AND at >= $3 LIMIT 1")
             .bind(kind)
             .bind(subject)

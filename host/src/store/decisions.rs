@@ -120,14 +120,14 @@ impl Store {
         if decisions.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Invoice -> the id of its decision. A page holds an invoice once.
         let mut ids: HashMap<String, i64> = HashMap::with_capacity(decisions.len());
         for chunk in decisions.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
-                "INSERT INTO decisions (invoice_id, at, plugin_name, plugin_version, plugin_sha256, input_digest, actions, next_review, error, experiment, arm) \
+                "INSERT INTO decisions (invoice_id, at, plugin_name, plugin_version, plugin_sha256, input_digest, actions, next_review, error, experiment, arm, worker) \
                  VALUES {} RETURNING id, invoice_id",
-                placeholders(self.postgres, chunk.len(), 11)
+                placeholders(self.postgres, chunk.len(), 12)
             );
             let mut query = sqlx::query(&sql);
             for d in chunk {
@@ -142,7 +142,8 @@ impl Store {
                     .bind(d.next_review)
                     .bind(d.error.as_deref())
                     .bind(d.arm.as_ref().map(|a| a.0.as_str()))
-                    .bind(d.arm.as_ref().map(|a| a.1.as_str()));
+                    .bind(d.arm.as_ref().map(|a| a.1.as_str()))
+                    .bind(&self.worker);
             }
             for row in query.fetch_all(&mut *tx).await? {
                 ids.insert(row.try_get("invoice_id")?, row.try_get("id")?);

@@ -34,7 +34,7 @@ pub struct CannotStart(pub String);
 impl Store {
     /// Starts an experiment; refused if the name is taken or the segment already has one running.
     pub async fn start_experiment(&self, name: &str, segment: &str, arms: &[Arm], now: i64) -> anyhow::Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let taken =
             sqlx::query("SELECT name FROM experiments WHERE name = $1").bind(name).fetch_optional(&mut *tx).await?;
         if taken.is_some() {

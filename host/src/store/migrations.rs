@@ -254,6 +254,8 @@ CREATE INDEX customers_segment ON customers (segment)
         (9, split(experiments)),
         (10, split(&alerts)),
         (LEDGER, split(ledger)),
+        // Which worker made each decision, for several workers on one database.
+        (12, split("ALTER TABLE decisions ADD COLUMN worker TEXT")),
     ]
 }
 

@@ -12,6 +12,8 @@ use events::{apply_event_in, changes_between, insert_event};
 mod experiments;
 mod ledger;
 mod migrations;
+mod schema;
+pub use schema::versions;
 mod outbox;
 mod outcomes;
 mod stripe;
@@ -47,6 +49,8 @@ pub struct Store {
     pool: AnyPool,
     /// PostgreSQL rather than SQLite: the two number bound parameters differently.
     postgres: bool,
+    /// Who this process is among the workers on the database: every decision records it.
+    worker: String,
     /// Days before an outcome in which a contact counts as its cause.
     attribution_days: i64,
     /// Whether alerts are written (an alerts URL is configured).
@@ -168,6 +172,22 @@ pub struct DecisionRow {
     /// The experiment and arm it was made in, if any.
     pub experiment: Option<String>,
     pub arm: Option<String>,
+    /// The worker that made it (`SOLLECITO_WORKER`, else host/pid); none before migration 12.
+    pub worker: Option<String>,
+}
+
+/// This process among the workers: `SOLLECITO_WORKER` if set, else the host's name and the process id.
+fn worker_name() -> String {
+    if let Some(name) = std::env::var("SOLLECITO_WORKER").ok().map(|n| n.trim().to_string()).filter(|n| !n.is_empty()) {
+        return name.chars().take(64).collect();
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}/{}", std::process::id())
 }
 
 fn json<T: Serialize>(v: &T) -> String {
@@ -184,8 +204,9 @@ pub(crate) fn status_name(s: InvoiceStatus) -> &'static str {
 }
 
 impl Store {
-    /// Opens (creating if needed) a SQLite file, or a `postgres://` URL, and migrates it.
-    pub async fn open(location: &str) -> anyhow::Result<Self> {
+    /// Opens (creating if needed) a SQLite file, or a `postgres://` URL, as it
+    /// is, migrating nothing (`sollecito migrate --check`, `serve --no-migrate`).
+    pub async fn connect(location: &str) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let postgres = location.starts_with("postgres://") || location.starts_with("postgresql://");
         let url = if postgres || location.starts_with("sqlite:") {
@@ -219,8 +240,24 @@ impl Store {
             .connect_with(options)
             .await
             .with_context(|| format!("opening the database {location}"))?;
-        let store = Store { pool, postgres, attribution_days: outcomes::ATTRIBUTION_DAYS, alerts: false };
-        store.migrate(postgres).await?;
+        Ok(Store { pool, postgres, worker: worker_name(), attribution_days: outcomes::ATTRIBUTION_DAYS, alerts: false })
+    }
+
+    /// A write transaction. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`, waiting out another process's writer): a deferred
+    /// one that read first fails with "database is locked" if another process
+    /// wrote meanwhile, whatever the busy timeout.
+    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
+        if self.postgres { self.pool.begin().await } else { self.pool.begin_with("BEGIN IMMEDIATE").await }
+    }
+
+    /// Opens the database and brings its schema up to date. An up-to-date
+    /// schema is only read: no lock, no DDL (a worker's database user may have no right to it).
+    pub async fn open(location: &str) -> anyhow::Result<Self> {
+        let store = Store::connect(location).await?;
+        if !store.pending_migrations().await?.is_empty() {
+            store.migrate().await?;
+        }
         Ok(store)
     }
 
@@ -236,37 +273,6 @@ impl Store {
         self
     }
 
-    async fn migrate(&self, postgres: bool) -> anyhow::Result<()> {
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
-        )
-        .execute(&self.pool)
-        .await?;
-        for (version, statements) in migrations::migrations(postgres) {
-            let mut tx = self.pool.begin().await?;
-            let done = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
-                .bind(version)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if done.is_some() {
-                continue;
-            }
-            for sql in statements {
-                sqlx::query(&sql).execute(&mut *tx).await.with_context(|| format!("migration {version}"))?;
-            }
-            if version == migrations::LEDGER {
-                ledger::backfill(&mut tx).await.context("migration 11: filling the ledger")?;
-            }
-            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
-                .bind(version)
-                .bind(Utc::now().timestamp())
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-        }
-        Ok(())
-    }
-
     /// Imports a checked dataset in one transaction. A known invoice is updated
     /// and the change recorded as events; it is never duplicated.
     pub async fn import(&self, data: &Dataset, now: DateTime<Utc>) -> anyhow::Result<ImportReport> {
@@ -277,7 +283,7 @@ impl Store {
             anyhow::bail!("{bad:?} is not an id: 1 to 128 printable characters");
         }
         let mut report = ImportReport::default();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for c in &data.customers {
             let old =
                 sqlx::query("SELECT data FROM customers WHERE id = $1").bind(&c.id).fetch_optional(&mut *tx).await?;
@@ -392,7 +398,7 @@ impl Store {
 
     /// Applies an event to an invoice (and its customer), records it and wakes the invoice.
     pub async fn apply_event(&self, invoice_id: &str, event: &Event, now: DateTime<Utc>) -> anyhow::Result<String> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let what = apply_event_in(&mut tx, invoice_id, event, now, (self.attribution_days, self.alerts)).await?;
         tx.commit().await?;
         Ok(what)
@@ -485,6 +491,7 @@ impl Store {
                     error: r.try_get("error")?,
                     experiment: r.try_get("experiment")?,
                     arm: r.try_get("arm")?,
+                    worker: r.try_get("worker")?,
                 })
             })
             .collect()

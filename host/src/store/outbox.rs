@@ -376,7 +376,7 @@ impl Store {
                 format!("{UNCERTAIN} (attempt {}), held: not sent again until a person checks", row.attempts),
             ),
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let released = sqlx::query(
             "UPDATE outbox SET state = $1, reason = $2, not_before = $3, claimed_by = NULL, claim_until = NULL \
              WHERE id = $4 AND state = 'in-flight' AND claimed_by = $5",

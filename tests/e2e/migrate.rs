@@ -1,0 +1,120 @@
+//! `sollecito migrate`: apply or check, once however many run at once (an
+//! advisory lock on PostgreSQL), and `/readyz` false while the schema is behind.
+
+use std::process::Command;
+
+use crate::common::*;
+use crate::pipeline::Site;
+use crate::serve::Service;
+
+/// Every migration this binary knows, as the commands list them (the store numbers them 1 to 12).
+fn all() -> String {
+    (1..=12).map(|v: i64| v.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+#[test]
+fn migrate_applies_once_and_check_says_what_is_pending() {
+    let site = Site::new();
+    let out = site.command(&["migrate", "--check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("migrations pending: {}", all())), "{}", stderr(&out));
+    // A service that must not migrate refuses a schema that is behind.
+    let out = site.command(&["serve", "--no-migrate", "--listen", "127.0.0.1:0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("migrations pending: 1, 2,"), "{}", stderr(&out));
+
+    let out = site.command(&["migrate"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), format!("applied migrations {}", all()));
+    let out = site.command(&["migrate"]).output().unwrap();
+    assert_eq!(stdout(&out).trim(), "schema up to date: nothing to apply");
+    let out = site.command(&["migrate", "--check"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "schema up to date");
+}
+
+#[test]
+fn readyz_is_false_while_the_schema_is_behind() {
+    let site = Site::new();
+    let service = Service::start(&site, "");
+    assert_eq!(service.call("GET", "/readyz", None, "").0, 200);
+    // The schema falls behind this binary (as when a newer one's migration is due).
+    let db = site.path("sollecito.db");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+        sqlx::query("DELETE FROM schema_migrations WHERE version = 12").execute(&mut c).await.unwrap();
+    });
+    let (status, body) = service.call("GET", "/readyz", None, "");
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"], "migrations pending: 12 (run `sollecito migrate`)");
+    // The schema caught up (here, the row put back): ready again without a restart.
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (12, 0)")
+            .execute(&mut c)
+            .await
+            .unwrap();
+    });
+    assert_eq!(service.call("GET", "/readyz", None, "").0, 200);
+}
+
+#[test]
+fn four_workers_migrating_one_postgres_database_apply_each_migration_once() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(PostgresDatabase::create("migrate"));
+    // Started together, as four workers rolling out at once.
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_sollecito"))
+                .args(["--db", &db.url, "migrate"])
+                .env("SOLLECITO_CACHE_DIR", cache_dir())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut applied: Vec<i64> = vec![];
+    for worker in workers {
+        let out = worker.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        if let Some(list) = stdout(&out).trim().strip_prefix("applied migrations ") {
+            applied.extend(list.split(", ").map(|v| v.parse::<i64>().unwrap()));
+        }
+    }
+    applied.sort_unstable();
+    assert_eq!(applied, (1..=12).collect::<Vec<i64>>(), "each migration applied by exactly one worker");
+    let rows: i64 = rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations").fetch_one(&mut c).await.unwrap()
+    });
+    assert_eq!(rows, 12);
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_sollecito")).args(["--db", &db.url, "migrate", "--check"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    rt.block_on(db.drop());
+}
+
+/// Every decision records the worker that made it: `SOLLECITO_WORKER`, else host/pid.
+#[test]
+fn every_decision_records_its_worker() {
+    let site = Site::new();
+    let invoices = root().join("examples/invoices.json");
+    site.ok(&["import", invoices.to_str().unwrap(), "--at", "2026-09-20T00:00:00Z"]);
+    let out =
+        site.command(&["run", "--at", "2026-10-08T12:00:00Z"]).env("SOLLECITO_WORKER", "worker-a").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = site.command(&["run", "--at", "2026-10-20T12:00:00Z"]).env_remove("SOLLECITO_WORKER").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let history = site.json(&["history", "inv-1001"]);
+    let workers: Vec<&str> =
+        history["decisions"].as_array().unwrap().iter().map(|d| d["worker"].as_str().unwrap()).collect();
+    assert_eq!(workers.len(), 2, "{history}");
+    assert_eq!(workers[0], "worker-a");
+    // Unnamed: the machine and the process, as `host/pid`.
+    let (host, pid) = workers[1].rsplit_once('/').unwrap();
+    assert!(!host.is_empty() && pid.parse::<u32>().is_ok(), "{}", workers[1]);
+}
