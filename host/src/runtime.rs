@@ -137,6 +137,8 @@ impl Runtime {
         // a SQLite database; elsewhere a stopped worker's claims come back with their lease.
         let registry = (!dry_run && !db.to_str().is_some_and(|d| d.contains("://"))).then(|| beside.join(".workers"));
         let worker = crate::deliver::Worker::new(registry).context("registering this worker")?;
+        // Its decisions are recorded under the id its claims carry.
+        let store = store.with_worker(&worker.id);
         let config = Arc::new(config);
         Ok(Runtime {
             store,

@@ -98,7 +98,8 @@ fn four_workers_migrating_one_postgres_database_apply_each_migration_once() {
     rt.block_on(db.drop());
 }
 
-/// Every decision records the worker that made it: `SOLLECITO_WORKER`, else host/pid.
+/// Every decision records the worker that made it, under the id its claims
+/// carry: `NAME-pid-nonce`, NAME from `SOLLECITO_WORKER`, else the host.
 #[test]
 fn every_decision_records_its_worker() {
     let site = Site::new();
@@ -113,8 +114,16 @@ fn every_decision_records_its_worker() {
     let workers: Vec<&str> =
         history["decisions"].as_array().unwrap().iter().map(|d| d["worker"].as_str().unwrap()).collect();
     assert_eq!(workers.len(), 2, "{history}");
-    assert_eq!(workers[0], "worker-a");
-    // Unnamed: the machine and the process, as `host/pid`.
-    let (host, pid) = workers[1].rsplit_once('/').unwrap();
-    assert!(!host.is_empty() && pid.parse::<u32>().is_ok(), "{}", workers[1]);
+    let parts = |id: &str| -> (String, u32, u64) {
+        let mut it = id.rsplitn(3, '-');
+        let (nonce, pid, name) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
+        (name.to_string(), pid.parse().unwrap(), u64::from_str_radix(nonce, 16).unwrap())
+    };
+    assert_eq!(parts(workers[0]).0, "worker-a", "{}", workers[0]);
+    // Unnamed: the host's name. Two processes, two ids, whatever the name.
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "host".into());
+    let host: String =
+        host.trim().chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).take(40).collect();
+    assert_eq!(parts(workers[1]).0, host, "{}", workers[1]);
+    assert_ne!(parts(workers[0]).1, parts(workers[1]).1);
 }

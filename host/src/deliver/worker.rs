@@ -15,24 +15,28 @@ pub struct Worker {
     _lock: Option<File>,
 }
 
-/// Ids are `host-pid-nonce`, made of these characters only, so one is a safe file name.
+/// Ids are `NAME-pid-nonce`, made of these characters only, so one is a safe file name.
 fn plain(id: &str) -> bool {
     !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 impl Worker {
-    /// A new worker; with `registry`, one that other processes on this
-    /// machine can see die.
+    /// A new worker, named after `SOLLECITO_WORKER` (else the host); with
+    /// `registry`, one that other processes on this machine can see die.
+    /// The pid and a nonce keep a restarted worker of the same name apart
+    /// from the one it replaces, whose claims it must treat as another's.
     pub fn new(registry: Option<PathBuf>) -> std::io::Result<Self> {
-        let host: String = std::fs::read_to_string("/etc/hostname")
-            .unwrap_or_else(|_| "host".into())
+        let named = std::env::var("SOLLECITO_WORKER").ok().filter(|n| !n.trim().is_empty());
+        let name: String = named
+            .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+            .unwrap_or_else(|| "host".into())
             .trim()
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
             .take(40)
             .collect();
         let nonce = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
-        let id = format!("{host}-{}-{:x}", std::process::id(), nonce & 0xffff_ffff);
+        let id = format!("{name}-{}-{:x}", std::process::id(), nonce & 0xffff_ffff);
         let lock = match &registry {
             Some(dir) => {
                 std::fs::create_dir_all(dir)?;

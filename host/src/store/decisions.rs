@@ -143,7 +143,7 @@ impl Store {
                     .bind(d.error.as_deref())
                     .bind(d.arm.as_ref().map(|a| a.0.as_str()))
                     .bind(d.arm.as_ref().map(|a| a.1.as_str()))
-                    .bind(&self.worker);
+                    .bind(self.worker.as_deref());
             }
             for row in query.fetch_all(&mut *tx).await? {
                 ids.insert(row.try_get("invoice_id")?, row.try_get("id")?);

@@ -49,8 +49,9 @@ pub struct Store {
     pool: AnyPool,
     /// PostgreSQL rather than SQLite: the two number bound parameters differently.
     postgres: bool,
-    /// Who this process is among the workers on the database: every decision records it.
-    worker: String,
+    /// The worker this process is among those on the database (`deliver::Worker`'s
+    /// id, as its claims carry it): every decision records it.
+    worker: Option<String>,
     /// Days before an outcome in which a contact counts as its cause.
     attribution_days: i64,
     /// Whether alerts are written (an alerts URL is configured).
@@ -172,22 +173,9 @@ pub struct DecisionRow {
     /// The experiment and arm it was made in, if any.
     pub experiment: Option<String>,
     pub arm: Option<String>,
-    /// The worker that made it (`SOLLECITO_WORKER`, else host/pid); none before migration 12.
+    /// The worker that made it (`NAME-pid-nonce`, NAME from `SOLLECITO_WORKER`
+    /// or the host); none before migration 12.
     pub worker: Option<String>,
-}
-
-/// This process among the workers: `SOLLECITO_WORKER` if set, else the host's name and the process id.
-fn worker_name() -> String {
-    if let Some(name) = std::env::var("SOLLECITO_WORKER").ok().map(|n| n.trim().to_string()).filter(|n| !n.is_empty()) {
-        return name.chars().take(64).collect();
-    }
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into());
-    format!("{host}/{}", std::process::id())
 }
 
 fn json<T: Serialize>(v: &T) -> String {
@@ -240,7 +228,7 @@ impl Store {
             .connect_with(options)
             .await
             .with_context(|| format!("opening the database {location}"))?;
-        Ok(Store { pool, postgres, worker: worker_name(), attribution_days: outcomes::ATTRIBUTION_DAYS, alerts: false })
+        Ok(Store { pool, postgres, worker: None, attribution_days: outcomes::ATTRIBUTION_DAYS, alerts: false })
     }
 
     /// A write transaction. On SQLite it takes the write lock at once
@@ -265,6 +253,12 @@ impl Store {
     /// unclosed leaves sqlx's maintenance task behind).
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// The worker whose decisions this store records.
+    pub fn with_worker(mut self, id: &str) -> Self {
+        self.worker = Some(id.to_string());
+        self
     }
 
     /// The attribution window of the outcomes recorded from now on (`[outcomes] attribution_days`).
