@@ -265,41 +265,39 @@ fn a_component_of_a_newer_contract_is_refused_naming_the_versions() {
     );
 }
 
+/// `POST /v1/plugins` with a component: the status and the answer's text.
+fn upload(service: &crate::serve::Service, component: &[u8]) -> (u16, String) {
+    let response = ureq::post(&format!("{}/v1/plugins", service.base))
+        .set("Authorization", &format!("Bearer {}", crate::serve::TOKEN))
+        .set("Content-Type", "application/wasm")
+        .send_bytes(component);
+    let response = match response {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("upload: {e}"),
+    };
+    (response.status(), response.into_string().unwrap())
+}
+
 #[test]
 fn an_uploaded_policy_naming_a_template_that_does_not_exist_is_refused_naming_it() {
     let site = crate::pipeline::Site::new();
     let service = crate::serve::Service::start(&site, "");
     // The outsider policy, its template misspelt in the component itself.
     let misspelt = renamed(sollecito_test_artifacts::OUTSIDER, b"overdue-soft", b"overdue-sotf");
-    let response = ureq::post(&format!("{}/v1/plugins", service.base))
-        .set("Authorization", &format!("Bearer {}", crate::serve::TOKEN))
-        .set("Content-Type", "application/wasm")
-        .send_bytes(&misspelt);
-    let Err(ureq::Error::Status(status, response)) = response else { panic!("accepted: {response:?}") };
+    let (status, said) = upload(&service, &misspelt);
     assert_eq!(status, 422);
-    let said = response.into_string().unwrap();
     assert!(said.contains("outsider names template \\\"overdue-sotf\\\", which does not exist"), "{said}");
     let known = service.admin("GET", "/v1/plugins", "");
     assert!(!known.to_string().contains("outsider"), "the refused component is not kept: {known}");
     // A contract 0.2 policy declares its templates in `describe`: a misspelt
     // one (there and in its rules) is refused, named.
     let declared = renamed(sollecito_test_artifacts::ACME_GENTLE, b"overdue-firm", b"overdue-form");
-    let response = ureq::post(&format!("{}/v1/plugins", service.base))
-        .set("Authorization", &format!("Bearer {}", crate::serve::TOKEN))
-        .set("Content-Type", "application/wasm")
-        .send_bytes(&declared);
-    let Err(ureq::Error::Status(status, response)) = response else { panic!("accepted: {response:?}") };
+    let (status, said) = upload(&service, &declared);
     assert_eq!(status, 422);
-    let said = response.into_string().unwrap();
     assert!(said.contains("names template \\\"overdue-form\\\", which does not exist"), "{said}");
     // The component as built uploads.
     let built = std::fs::read(sollecito_test_artifacts::OUTSIDER).unwrap();
-    let response = ureq::post(&format!("{}/v1/plugins", service.base))
-        .set("Authorization", &format!("Bearer {}", crate::serve::TOKEN))
-        .set("Content-Type", "application/wasm")
-        .send_bytes(&built)
-        .unwrap();
-    assert_eq!(response.status(), 201);
+    assert_eq!(upload(&service, &built).0, 201);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::intake::Dataset;
 use crate::runtime::{Runtime, TickReport};
-use crate::store::{ImportReport, Store};
+use crate::store::{ImportReport, MigrationsPending, Store, versions};
 
 use super::BadUsage;
 
@@ -330,24 +330,11 @@ pub async fn shadow_report(db: &Path, segment: Option<&str>, json: bool) -> anyh
     Ok(())
 }
 
-/// The schema is behind this binary: exit 1, after saying what is pending.
-#[derive(Debug, thiserror::Error)]
-#[error("migrations pending: {pending} (run `sollecito migrate`)")]
-pub struct MigrationsPending {
-    pub pending: String,
-}
-
-use crate::store::versions;
-
-/// `sollecito migrate [--check]`.
+/// `sollecito migrate [--check]`. A schema behind exits 1 (`MigrationsPending`).
 pub async fn migrate(db: &Path, check: bool) -> anyhow::Result<()> {
     let store = Store::connect(&db.display().to_string()).await?;
-    let pending = store.pending_migrations().await?;
     if check {
-        store.close().await;
-        if !pending.is_empty() {
-            return Err(MigrationsPending { pending: versions(&pending) }.into());
-        }
+        refuse_pending_in(&store).await?;
         out!("schema up to date")?;
         return Ok(());
     }
@@ -363,11 +350,15 @@ pub async fn migrate(db: &Path, check: bool) -> anyhow::Result<()> {
 
 /// `serve --no-migrate`: a schema behind this binary stops the start.
 pub async fn refuse_pending(db: &Path) -> anyhow::Result<()> {
-    let store = Store::connect(&db.display().to_string()).await?;
+    refuse_pending_in(&Store::connect(&db.display().to_string()).await?).await
+}
+
+/// Closes `store`, and fails with what is pending if anything is.
+async fn refuse_pending_in(store: &Store) -> anyhow::Result<()> {
     let pending = store.pending_migrations().await;
     store.close().await;
     match pending? {
         p if p.is_empty() => Ok(()),
-        p => Err(MigrationsPending { pending: versions(&p) }.into()),
+        p => Err(MigrationsPending(p).into()),
     }
 }

@@ -13,7 +13,7 @@ mod experiments;
 mod ledger;
 mod migrations;
 mod schema;
-pub use schema::versions;
+pub use schema::{MigrationsPending, versions};
 mod outbox;
 mod outcomes;
 mod stripe;

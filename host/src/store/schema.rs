@@ -74,16 +74,18 @@ impl Store {
     /// Why the service should not take traffic, if it should not: the
     /// database unreachable, or its schema behind this binary's.
     pub async fn not_ready(&self) -> Option<String> {
-        if !self.ping().await {
-            return Some("database unreachable".into());
-        }
         match self.pending_migrations().await {
             Ok(pending) if pending.is_empty() => None,
-            Ok(pending) => Some(format!("migrations pending: {} (run `sollecito migrate`)", versions(&pending))),
+            Ok(pending) => Some(MigrationsPending(pending).to_string()),
             Err(_) => Some("database unreachable".into()),
         }
     }
 }
+
+/// The schema is behind this binary: these migrations are still to apply.
+#[derive(Debug, thiserror::Error)]
+#[error("migrations pending: {} (run `sollecito migrate`)", versions(.0))]
+pub struct MigrationsPending(pub Vec<i64>);
 
 /// Migration versions as a list for people: `12, 13`.
 pub fn versions(versions: &[i64]) -> String {

@@ -245,10 +245,7 @@ impl<'a> Ladder<'a> {
         template: impl Into<Text<'a>>,
         tone: Tone,
     ) -> &mut Rung<'a> {
-        let step = step.into();
-        let mut rung = Rung::new(step.clone(), on, Track::Main);
-        rung.reminder = Some(message(step, channel.into(), template.into(), tone));
-        self.push(rung)
+        self.message_rung(step.into(), on, Track::Main, channel.into(), template.into(), tone)
     }
 
     /// The escalation that ends the sequence, due `on`; nothing follows it.
@@ -274,9 +271,20 @@ impl<'a> Ladder<'a> {
         template: impl Into<Text<'a>>,
         tone: Tone,
     ) -> &mut Rung<'a> {
-        let step = step.into();
-        let mut rung = Rung::new(step.clone(), on, Track::Notice);
-        rung.reminder = Some(message(step, channel.into(), template.into(), tone));
+        self.message_rung(step.into(), on, Track::Notice, channel.into(), template.into(), tone)
+    }
+
+    fn message_rung(
+        &mut self,
+        step: Text<'a>,
+        on: Date,
+        track: Track,
+        channel: Text<'a>,
+        template: Text<'a>,
+        tone: Tone,
+    ) -> &mut Rung<'a> {
+        let mut rung = Rung::new(step.clone(), on, track);
+        rung.reminder = Some(message(step, channel, template, tone));
         self.push(rung)
     }
 
