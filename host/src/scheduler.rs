@@ -28,6 +28,9 @@ pub struct DecideReport {
     pub plugin_errors: usize,
     /// Invoices a shadow policy also evaluated (recorded, never carried out).
     pub shadowed: usize,
+    /// Decisions left out because their invoice changed or was decided
+    /// elsewhere while they were made (paid a moment ago, another worker).
+    pub superseded: usize,
     pub errors: Vec<String>,
 }
 
@@ -128,8 +131,10 @@ pub async fn decide(
     dry_run: bool,
 ) -> anyhow::Result<DecideReport> {
     let mut report = DecideReport::default();
-    let mut page = store.due_page(now.timestamp(), (i64::MIN, ""), batch as i64).await?;
-    let mut writing: Option<tokio::task::JoinHandle<anyhow::Result<()>>> = None;
+    // A claim on invoices under evaluation (several workers on PostgreSQL) lasts as a message's does.
+    let lease = || Utc::now().timestamp() + config.sending.claim_seconds as i64;
+    let mut page = store.due_page(now.timestamp(), (i64::MIN, ""), batch as i64, lease()).await?;
+    let mut writing: Option<tokio::task::JoinHandle<anyhow::Result<usize>>> = None;
     // Where the time of a tick goes, for the debug log.
     let (mut reading, mut evaluating, mut waiting) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     while let Some(last) = page.last() {
@@ -144,22 +149,23 @@ pub async fn decide(
         // decisions are written yet, so the next page can be read first.
         let started = Instant::now();
         if let Some(write) = writing.take() {
-            write.await??;
+            report.superseded += write.await??;
         }
         waiting += started.elapsed();
         let started = Instant::now();
-        page = store.due_page(now.timestamp(), (after.0, &after.1), batch as i64).await?;
+        page = store.due_page(now.timestamp(), (after.0, &after.1), batch as i64, lease()).await?;
         reading += started.elapsed();
         if !dry_run {
             let store = store.clone();
             writing = Some(tokio::spawn(async move {
-                store.record_decisions(&decisions).await?;
-                store.record_shadow(&shadows).await
+                let superseded = store.record_decisions(&decisions).await?;
+                store.record_shadow(&shadows).await?;
+                Ok(superseded)
             }));
         }
     }
     if let Some(write) = writing {
-        write.await??;
+        report.superseded += write.await??;
     }
     tracing::debug!(
         invoices = report.evaluated,
@@ -235,6 +241,7 @@ fn decide_page(
                 next_review: None,
                 closed: None,
                 arm: arm.map(|(experiment, arm)| (experiment.to_string(), arm.to_string())),
+                review_at: due.next_review,
             };
             match result {
                 Ok(decision) => {

@@ -50,38 +50,7 @@ pub async fn run(db: &Path, config: Config, mut catalog: Catalog, listen: Socket
     let (default_locale, public_reads) = (config.serve.default_locale.clone(), config.serve.public_reads);
 
     let runtime = Arc::new(Runtime::open(db, config, &mut catalog).await?);
-    // Activations made through the API survive a restart, each in its own
-    // namespace, and only of the kind it is for.
-    for scope in [Scope::Segment, Scope::Channel] {
-        let wanted = if scope == Scope::Segment { PluginKind::Policy } else { PluginKind::Channel };
-        for (name, sha, path) in runtime.store().activations(scope).await? {
-            let plugin = match catalog.find(&sha) {
-                Some(p) => p,
-                None => catalog.load_file(Path::new(&path))?,
-            };
-            if plugin.id.kind != wanted || crate::names::check("name", &name).is_err() {
-                tracing::error!(?scope, %name, plugin = %plugin.id, "an activation of the wrong kind or name is left out");
-                continue;
-            }
-            match scope {
-                Scope::Channel => {
-                    runtime.swap_adapter(&name, plugin);
-                }
-                Scope::Segment => runtime.swap_policies(|p| {
-                    p.activated.insert(name.clone(), plugin);
-                }),
-            }
-        }
-    }
-    for (segment, sha, path) in runtime.store().shadows().await? {
-        let plugin = match catalog.find(&sha) {
-            Some(p) => p,
-            None => catalog.load_file(Path::new(&path))?,
-        };
-        runtime.swap_policies(|p| {
-            p.shadows.insert(segment.clone(), plugin);
-        });
-    }
+    follow_store(&runtime, &mut catalog).await?;
     let wake = Arc::new(Notify::new());
     let app = Arc::new(App {
         runtime: runtime.clone(),
@@ -100,6 +69,7 @@ pub async fn run(db: &Path, config: Config, mut catalog: Catalog, listen: Socket
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopping = app.clone();
     let scheduler = tokio::spawn(schedule(app.clone(), tick, watch, stop_rx.clone()));
+    tokio::spawn(follow(app.clone(), stop_rx.clone()));
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     tracing::info!(%listen, "serving");
     eprintln!("sollecito: serving on http://{}", listener.local_addr()?);
@@ -121,6 +91,83 @@ pub async fn run(db: &Path, config: Config, mut catalog: Catalog, listen: Socket
     scheduler.await?;
     eprintln!("sollecito: stopped");
     Ok(())
+}
+
+/// Takes up what the store says is in force, if it is not what this worker
+/// runs: the policy activated per segment, the shadow runs, the adapter
+/// activated per channel. Activations made through the API (of this worker
+/// or another on the same database) survive a restart, each in its own
+/// namespace, and only of the kind it is for. True if anything changed.
+async fn follow_store(runtime: &Runtime, catalog: &mut Catalog) -> anyhow::Result<bool> {
+    let store = runtime.store();
+    let mut load = |sha: &str, path: &str| match catalog.find(sha) {
+        Some(p) => Ok(p),
+        None => catalog.load_file(Path::new(path)),
+    };
+    let mut activated = HashMap::new();
+    for (name, sha, path) in store.activations(Scope::Segment).await? {
+        let plugin = load(&sha, &path)?;
+        if plugin.id.kind != PluginKind::Policy || crate::names::check("name", &name).is_err() {
+            tracing::error!(segment = %name, plugin = %plugin.id, "an activation of the wrong kind or name is left out");
+            continue;
+        }
+        activated.insert(name, plugin);
+    }
+    let mut shadows = HashMap::new();
+    for (segment, sha, path) in store.shadows().await? {
+        shadows.insert(segment, load(&sha, &path)?);
+    }
+    let mut changed = false;
+    for (name, sha, path) in store.activations(Scope::Channel).await? {
+        let plugin = load(&sha, &path)?;
+        if plugin.id.kind != PluginKind::Channel || crate::names::check("name", &name).is_err() {
+            tracing::error!(channel = %name, plugin = %plugin.id, "an activation of the wrong kind or name is left out");
+            continue;
+        }
+        if runtime.channels().get(&name).is_some_and(|c| c.adapter.id.sha256 != sha) {
+            changed |= runtime.swap_adapter(&name, plugin);
+        }
+    }
+    let shas = |m: &HashMap<String, Arc<crate::sandbox::Plugin>>| -> Vec<(String, String)> {
+        let mut v: Vec<_> = m.iter().map(|(k, p)| (k.clone(), p.id.sha256.clone())).collect();
+        v.sort();
+        v
+    };
+    let current = runtime.policies();
+    if shas(&current.activated) != shas(&activated) || shas(&current.shadows) != shas(&shadows) {
+        runtime.swap_policies(|p| {
+            p.activated = activated;
+            p.shadows = shadows;
+        });
+        changed = true;
+    }
+    Ok(changed)
+}
+
+/// Every second, takes up activations, rollbacks, shadow runs and
+/// experiments that another worker (or the command line) wrote to the store.
+async fn follow(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let mut catalog = app.catalog.lock().await;
+        let followed = match follow_store(&app.runtime, &mut catalog).await {
+            Ok(changed) => app.runtime.refresh_experiments(&mut catalog).await.map(|e| changed || e),
+            Err(e) => Err(e),
+        };
+        match followed {
+            Ok(true) => {
+                app.metrics.swaps.inc();
+                tracing::info!("took up a change another worker made to the policies in force");
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "the policies in force could not be read; keeping the ones running")
+            }
+        }
+    }
 }
 
 /// Ticks every `every`, or at once when woken; never two ticks at a time.

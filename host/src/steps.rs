@@ -221,6 +221,7 @@ mod tests {
             next_review: None,
             closed: None,
             arm: None,
+            review_at: 0,
         };
         let now = "2026-10-08T09:00:00Z".parse().unwrap();
         let counted = carry_out(&mut d, due, &Decision { actions, next_review: None }, now);

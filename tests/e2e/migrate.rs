@@ -7,9 +7,9 @@ use crate::common::*;
 use crate::pipeline::Site;
 use crate::serve::Service;
 
-/// Every migration this binary knows, as the commands list them (the store numbers them 1 to 13).
+/// Every migration this binary knows, as the commands list them (the store numbers them 1 to 14).
 fn all() -> String {
-    (1..=13).map(|v: i64| v.to_string()).collect::<Vec<_>>().join(", ")
+    (1..=14).map(|v: i64| v.to_string()).collect::<Vec<_>>().join(", ")
 }
 
 #[test]
@@ -43,16 +43,16 @@ fn readyz_is_false_while_the_schema_is_behind() {
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         use sqlx::Connection;
         let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
-        sqlx::query("DELETE FROM schema_migrations WHERE version = 13").execute(&mut c).await.unwrap();
+        sqlx::query("DELETE FROM schema_migrations WHERE version = 14").execute(&mut c).await.unwrap();
     });
     let (status, body) = service.call("GET", "/readyz", None, "");
     assert_eq!(status, 503, "{body}");
-    assert_eq!(body["error"], "migrations pending: 13 (run `sollecito migrate`)");
+    assert_eq!(body["error"], "migrations pending: 14 (run `sollecito migrate`)");
     // The schema caught up (here, the row put back): ready again without a restart.
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         use sqlx::Connection;
         let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
-        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (13, 0)")
+        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (14, 0)")
             .execute(&mut c)
             .await
             .unwrap();
@@ -85,13 +85,13 @@ fn four_workers_migrating_one_postgres_database_apply_each_migration_once() {
         }
     }
     applied.sort_unstable();
-    assert_eq!(applied, (1..=13).collect::<Vec<i64>>(), "each migration applied by exactly one worker");
+    assert_eq!(applied, (1..=14).collect::<Vec<i64>>(), "each migration applied by exactly one worker");
     let rows: i64 = rt.block_on(async {
         use sqlx::Connection;
         let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
         sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations").fetch_one(&mut c).await.unwrap()
     });
-    assert_eq!(rows, 13);
+    assert_eq!(rows, 14);
     let out =
         Command::new(env!("CARGO_BIN_EXE_sollecito")).args(["--db", &db.url, "migrate", "--check"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));

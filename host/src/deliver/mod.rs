@@ -193,20 +193,43 @@ impl Delivery {
         dry_run: bool,
     ) -> anyhow::Result<DeliverReport> {
         let mut report = DeliverReport::default();
+        let customer = rows[0].customer_id.clone();
+        if !dry_run {
+            let until = Utc::now().timestamp() + self.config.sending.claim_seconds as i64;
+            if !store.lease_customer(&customer, &self.worker.id, until, |w| self.worker.is_gone(w)).await? {
+                return Ok(report); // another worker is delivering to them
+            }
+        }
+        let delivered = self.deliver_leased(store, lanes, rows, now, dry_run, &mut report).await;
+        if !dry_run {
+            store.release_customer(&customer, &self.worker.id).await?;
+        }
+        delivered.map(|()| report)
+    }
+
+    async fn deliver_leased(
+        &self,
+        store: &Store,
+        lanes: &Lanes,
+        rows: Vec<OutboxRow>,
+        now: DateTime<Utc>,
+        dry_run: bool,
+        report: &mut DeliverReport,
+    ) -> anyhow::Result<()> {
         let mut reminded: HashSet<String> = HashSet::new();
         let mut planned: HashMap<String, Vec<i64>> = HashMap::new();
         let mut sends = vec![];
         for row in rows {
             match self.prepare(store, &lanes.channels, &row, now, &mut reminded, &mut planned).await? {
-                Prepared::Done(outcome) => record_unclaimed(store, &row, outcome, now, dry_run, &mut report).await?,
-                Prepared::Send(_) if dry_run => tally(&mut report, &row, &Outcome::Sent("dry run".into())),
+                Prepared::Done(outcome) => record_unclaimed(store, &row, outcome, now, dry_run, report).await?,
+                Prepared::Send(_) if dry_run => tally(report, &row, &Outcome::Sent("dry run".into())),
                 Prepared::Send(send) => sends.push(*send),
             }
         }
         for send in compose::consolidate(sends, &self.config.sending.consolidate) {
-            self.send_one(store, lanes, send, now, &mut report).await?;
+            self.send_one(store, lanes, send, now, report).await?;
         }
-        Ok(report)
+        Ok(())
     }
 
     /// One message: claimed, checked once more, rendered, handed to its
@@ -382,6 +405,11 @@ impl Delivery {
     ) -> anyhow::Result<()> {
         let choice = self.config.sending.uncertain;
         let wall = Utc::now().timestamp();
+        for holder in store.customer_lease_holders(&self.worker.id).await? {
+            if self.worker.is_gone(&holder) {
+                store.release_customers_of(&holder).await?;
+            }
+        }
         let mut gone: HashMap<String, bool> = HashMap::new();
         for row in store.in_flight_elsewhere(&self.worker.id).await? {
             let holder = row.claimed_by.clone().unwrap_or_default();
@@ -407,6 +435,7 @@ impl Delivery {
             };
             report.count_message(row.channel.as_deref().unwrap_or_default(), result);
         }
+        self.worker.forget_gone();
         Ok(())
     }
 

@@ -13,6 +13,9 @@ pub struct Worker {
     registry: Option<PathBuf>,
     /// Held while the worker lives; the kernel lets go when the process dies.
     _lock: Option<File>,
+    /// Workers found stopped: their lock file is gone once found, and their
+    /// claims on messages and customers may be met again later in the run.
+    gone: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// Ids are `NAME-pid-nonce`, made of these characters only, so one is a safe file name.
@@ -46,7 +49,7 @@ impl Worker {
             }
             None => None,
         };
-        Ok(Worker { id, registry, _lock: lock })
+        Ok(Worker { id, registry, _lock: lock, gone: Default::default() })
     }
 
     /// Whether the worker `id` is known to have stopped: its lock file on this
@@ -56,14 +59,27 @@ impl Worker {
         if id == self.id || !plain(id) {
             return false;
         }
-        let path = dir.join(format!("{id}.lock"));
-        let Ok(file) = File::open(&path) else { return false };
+        let mut gone = self.gone.lock().expect("gone workers");
+        if gone.contains(id) {
+            return true;
+        }
+        let Ok(file) = File::open(dir.join(format!("{id}.lock"))) else { return false };
         match file.try_lock() {
             Ok(()) => {
-                let _ = std::fs::remove_file(&path);
+                gone.insert(id.to_string());
                 true
             }
             Err(_) => false,
+        }
+    }
+
+    /// Removes the lock files of the stopped workers found so far, once
+    /// everything they held was taken back: a worker killed before that
+    /// leaves them for the next one to find.
+    pub fn forget_gone(&self) {
+        let Some(dir) = &self.registry else { return };
+        for id in self.gone.lock().expect("gone workers").iter() {
+            let _ = std::fs::remove_file(dir.join(format!("{id}.lock")));
         }
     }
 }
@@ -93,6 +109,9 @@ mod tests {
         let orphan = dir.path().join("host-1-dead.lock");
         std::fs::write(&orphan, "").unwrap();
         assert!(b.is_gone("host-1-dead"));
+        assert!(orphan.exists(), "kept until what it held is taken back");
+        b.forget_gone();
         assert!(!orphan.exists());
+        assert!(b.is_gone("host-1-dead"), "still known as gone once its file is removed");
     }
 }

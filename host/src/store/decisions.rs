@@ -55,21 +55,57 @@ impl Store {
     /// sqlx hands SQLite's rows over from its worker thread one at a time
     /// (a few percent of a tick). JSON never holds the control characters
     /// used as separators (serde escapes them) and ids may not (intake).
-    pub async fn due_page(&self, now: i64, after: (i64, &str), limit: i64) -> anyhow::Result<Vec<DueInvoice>> {
-        let row = sqlx::query(
+    ///
+    /// With several workers on PostgreSQL, the page is first claimed: the
+    /// due invoices nobody holds (or whose holder's lease ran out) are
+    /// taken for this worker until `lease_until` (wall clock), skipping
+    /// those another worker is claiming at that moment, and only this
+    /// worker's are read. SQLite has one writer at a time and reads as before.
+    pub async fn due_page(
+        &self,
+        now: i64,
+        after: (i64, &str),
+        limit: i64,
+        lease_until: i64,
+    ) -> anyhow::Result<Vec<DueInvoice>> {
+        let due = "next_review <= $1 AND (next_review, id) > ($2, $3) AND status = 'open' AND closed IS NULL";
+        let claimer = self.worker.as_deref().filter(|_| self.postgres);
+        if let Some(worker) = claimer {
+            sqlx::query(&format!(
+                "UPDATE invoices SET review_by = $5, review_until = $6 WHERE id IN \
+                 (SELECT id FROM invoices WHERE {due} AND (review_until IS NULL OR review_until < $7) \
+                 ORDER BY next_review, id LIMIT $4 FOR UPDATE SKIP LOCKED)"
+            ))
+            .bind(now)
+            .bind(after.0)
+            .bind(after.1)
+            .bind(limit)
+            .bind(worker)
+            .bind(lease_until)
+            .bind(chrono::Utc::now().timestamp())
+            .execute(&self.pool)
+            .await?;
+        }
+        let mine = if claimer.is_some() { "AND i.review_by = $7" } else { "" };
+        let sql = format!(
             "SELECT string_agg(p.id || $5 || p.next_review || $5 || p.customer_id || $5 || p.invoice || $5 || p.customer, \
              $6 ORDER BY p.next_review, p.id) AS page FROM \
              (SELECT i.id AS id, i.next_review AS next_review, i.customer_id AS customer_id, i.data AS invoice, c.data AS customer \
              FROM invoices i JOIN customers c ON c.id = i.customer_id \
              WHERE i.next_review <= $1 AND (i.next_review, i.id) > ($2, $3) \
-             AND i.status = 'open' AND i.closed IS NULL ORDER BY i.next_review, i.id LIMIT $4) AS p",
-        )
-        .bind(now)
-        .bind(after.0)
-        .bind(after.1)
-        .bind(limit)
-        .bind(FIELD.to_string())
-        .bind(RECORD.to_string())
+             AND i.status = 'open' AND i.closed IS NULL {mine} ORDER BY i.next_review, i.id LIMIT $4) AS p",
+        );
+        let row = sqlx::query(&sql)
+            .bind(now)
+            .bind(after.0)
+            .bind(after.1)
+            .bind(limit)
+            .bind(FIELD.to_string())
+            .bind(RECORD.to_string());
+        let row = match claimer {
+            Some(worker) => row.bind(worker),
+            None => row,
+        }
         .fetch_one(&self.pool)
         .await?;
         let text: Option<String> = row.try_get("page")?;
@@ -116,18 +152,55 @@ impl Store {
     /// Writes decisions, their outbox rows and next reviews in one
     /// transaction, as multi-row statements: a page of a thousand decisions
     /// is a handful of round trips, not three thousand.
-    pub async fn record_decisions(&self, decisions: &[NewDecision]) -> anyhow::Result<()> {
+    ///
+    /// A decision is written only if its invoice is still open and still due
+    /// at the review time it was made for: one another worker (whose lease
+    /// ran out on this one, or the other way round) already decided, or a
+    /// payment or event that moved meanwhile, leaves it out. That makes an
+    /// invoice decided at most once per review time, on both backends, with
+    /// or without claims. Returns how many were left out.
+    pub async fn record_decisions(&self, decisions: &[NewDecision]) -> anyhow::Result<usize> {
         if decisions.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let mut tx = self.begin_write().await?;
+        // The review moves first, conditionally; a failed evaluation keeps its
+        // review time (it is tried again) and only lets go of its claim.
+        let mut kept: std::collections::HashSet<String> = std::collections::HashSet::with_capacity(decisions.len());
+        for chunk in decisions.chunks(ROWS_PER_STATEMENT) {
+            // VALUES names its columns column1, column2... in SQLite and PostgreSQL alike.
+            let sql = format!(
+                "UPDATE invoices SET next_review = v.column2, closed = v.column3, \
+                 updated_at = COALESCE(v.column4, invoices.updated_at), review_by = NULL, review_until = NULL \
+                 FROM (VALUES {}) AS v WHERE invoices.id = v.column1 AND invoices.next_review = v.column5 \
+                 AND invoices.status = 'open' AND invoices.closed IS NULL RETURNING id",
+                placeholders(self.postgres, chunk.len(), 5)
+            );
+            let mut query = sqlx::query(&sql);
+            for d in chunk {
+                query = match d.error {
+                    None => query.bind(&d.invoice_id).bind(d.next_review).bind(d.closed.as_deref()).bind(Some(d.at)),
+                    Some(_) => query.bind(&d.invoice_id).bind(Some(d.review_at)).bind(None::<&str>).bind(None::<i64>),
+                }
+                .bind(d.review_at);
+            }
+            for row in query.fetch_all(&mut *tx).await? {
+                kept.insert(row.try_get("id")?);
+            }
+        }
+        let left_out = decisions.len() - kept.len();
+        let decisions: Vec<&NewDecision> = if left_out == 0 {
+            decisions.iter().collect()
+        } else {
+            decisions.iter().filter(|d| kept.contains(&d.invoice_id)).collect()
+        };
         // Invoice -> the id of its decision. A page holds an invoice once.
         let mut ids: HashMap<String, i64> = HashMap::with_capacity(decisions.len());
         for chunk in decisions.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
-                "INSERT INTO decisions (invoice_id, at, plugin_name, plugin_version, plugin_sha256, input_digest, actions, next_review, error, experiment, arm, worker) \
+                "INSERT INTO decisions (invoice_id, at, plugin_name, plugin_version, plugin_sha256, input_digest, actions, next_review, error, experiment, arm, worker, review_at) \
                  VALUES {} RETURNING id, invoice_id",
-                placeholders(self.postgres, chunk.len(), 12)
+                placeholders(self.postgres, chunk.len(), 13)
             );
             let mut query = sqlx::query(&sql);
             for d in chunk {
@@ -143,7 +216,8 @@ impl Store {
                     .bind(d.error.as_deref())
                     .bind(d.arm.as_ref().map(|a| a.0.as_str()))
                     .bind(d.arm.as_ref().map(|a| a.1.as_str()))
-                    .bind(self.worker.as_deref());
+                    .bind(self.worker.as_deref())
+                    .bind(d.review_at);
             }
             for row in query.fetch_all(&mut *tx).await? {
                 ids.insert(row.try_get("invoice_id")?, row.try_get("id")?);
@@ -151,7 +225,7 @@ impl Store {
         }
 
         let steps: Vec<(&NewDecision, &super::NewOutbox)> =
-            decisions.iter().flat_map(|d| d.outbox.iter().map(move |o| (d, o))).collect();
+            decisions.iter().flat_map(|d| d.outbox.iter().map(move |o| (*d, o))).collect();
         // The steps with a task or fee really added (another process may have added one first).
         let mut added: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
         for chunk in steps.chunks(ROWS_PER_STATEMENT) {
@@ -206,23 +280,8 @@ impl Store {
             }
         }
 
-        // A failed evaluation leaves the invoice as it was, so it is tried again.
-        let reviewed: Vec<&NewDecision> = decisions.iter().filter(|d| d.error.is_none()).collect();
-        for chunk in reviewed.chunks(ROWS_PER_STATEMENT) {
-            // VALUES names its columns column1, column2... in SQLite and PostgreSQL alike.
-            let sql = format!(
-                "UPDATE invoices SET next_review = v.column2, closed = v.column3, updated_at = v.column4 \
-                 FROM (VALUES {}) AS v WHERE invoices.id = v.column1",
-                placeholders(self.postgres, chunk.len(), 4)
-            );
-            let mut query = sqlx::query(&sql);
-            for d in chunk {
-                query = query.bind(&d.invoice_id).bind(d.next_review).bind(d.closed.as_deref()).bind(d.at);
-            }
-            query.execute(&mut *tx).await?;
-        }
         tx.commit().await?;
-        Ok(())
+        Ok(left_out)
     }
 }
 

@@ -265,6 +265,20 @@ CREATE INDEX customers_segment ON customers (segment)
                  CREATE INDEX outbox_customer_sent ON outbox (customer_id, done_at) WHERE state = 'sent'",
             ),
         ),
+        // Several workers on one database: an invoice under evaluation is
+        // claimed by one worker until a lease runs out, and each decision
+        // names the review time it was made for, to be checked as made once.
+        // A customer being delivered to is leased to one worker, so two
+        // workers never write to one customer at once (gap, weekly cap).
+        (
+            14,
+            split(
+                "ALTER TABLE invoices ADD COLUMN review_by TEXT;
+                 ALTER TABLE invoices ADD COLUMN review_until BIGINT;
+                 ALTER TABLE decisions ADD COLUMN review_at BIGINT;
+                 CREATE TABLE customer_leases (customer_id TEXT PRIMARY KEY, worker TEXT NOT NULL, until BIGINT NOT NULL)",
+            ),
+        ),
     ]
 }
 

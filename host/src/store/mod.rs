@@ -138,6 +138,8 @@ pub struct NewDecision {
     pub closed: Option<String>,
     /// The experiment and arm the decision was made in, if any.
     pub arm: Option<(String, String)>,
+    /// The review time the decision was made for: the invoice's next review when it was read.
+    pub review_at: i64,
 }
 
 #[derive(Debug, Default, Serialize)]

@@ -358,6 +358,62 @@ impl Store {
         Ok(())
     }
 
+    /// Leases a customer to `worker` until `until` (wall clock) for delivery,
+    /// unless another worker holds a lease on them that has not run out, or
+    /// one that `gone` says is a stopped worker's. Two workers never deliver
+    /// to one customer at once, so the gap and the weekly cap hold across them.
+    pub async fn lease_customer(
+        &self,
+        customer_id: &str,
+        worker: &str,
+        until: i64,
+        gone: impl Fn(&str) -> bool,
+    ) -> anyhow::Result<bool> {
+        let wall = chrono::Utc::now().timestamp();
+        let take = "INSERT INTO customer_leases (customer_id, worker, until) VALUES ($1, $2, $3) \
+                    ON CONFLICT (customer_id) DO UPDATE SET worker = excluded.worker, until = excluded.until \
+                    WHERE customer_leases.until < $4 OR customer_leases.worker = excluded.worker OR customer_leases.worker = $5";
+        let taken = |holder: &str| {
+            sqlx::query(take).bind(customer_id).bind(worker).bind(until).bind(wall).bind(holder.to_string())
+        };
+        if taken(worker).execute(&self.pool).await?.rows_affected() == 1 {
+            return Ok(true);
+        }
+        // Held: taken over only if its holder is known to have stopped.
+        let holder: Option<String> = sqlx::query_scalar("SELECT worker FROM customer_leases WHERE customer_id = $1")
+            .bind(customer_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        match holder {
+            Some(holder) if gone(&holder) => Ok(taken(&holder).execute(&self.pool).await?.rows_affected() == 1),
+            _ => Ok(false),
+        }
+    }
+
+    /// Lets go of a customer leased for delivery.
+    pub async fn release_customer(&self, customer_id: &str, worker: &str) -> anyhow::Result<()> {
+        sqlx::query("DELETE FROM customer_leases WHERE customer_id = $1 AND worker = $2")
+            .bind(customer_id)
+            .bind(worker)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The other workers holding customers leased for delivery.
+    pub async fn customer_lease_holders(&self, worker: &str) -> anyhow::Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT DISTINCT worker FROM customer_leases WHERE worker <> $1")
+            .bind(worker)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Lets go of every customer a stopped worker held for delivery.
+    pub async fn release_customers_of(&self, worker: &str) -> anyhow::Result<()> {
+        sqlx::query("DELETE FROM customer_leases WHERE worker = $1").bind(worker).execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Messages in flight under another worker's claim, with the claim's holder and end.
     pub async fn in_flight_elsewhere(&self, worker: &str) -> anyhow::Result<Vec<OutboxRow>> {
         self.outbox_where("state = 'in-flight' AND claimed_by <> $1", &[worker]).await

@@ -199,6 +199,15 @@ fn unix_now() -> f64 {
 const ALWAYS: &str = "[sending]\ncap_per_week = 1000\n[sending.windows.default]\n\
                       days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\nfrom = \"00:00\"\nto = \"23:59\"\n";
 
+/// A config sending to `counter` at all hours, with `sending` lines added to `[sending]`.
+fn relay_config(counter: &Counter, sending: &str) -> String {
+    format!(
+        "[email]\nsmtp_url = \"{}\"\n{}",
+        counter.url(),
+        ALWAYS.replace("[sending]\n", &format!("[sending]\n{sending}"))
+    )
+}
+
 /// Imported before the first reminder (pipeline.rs's invoices are due 2026-10-28).
 const IMPORTED: &str = "2026-10-20T00:00:00Z";
 /// Thursday 5 November 2026, 12:00 UTC: eight days overdue, b2b-standard's `overdue-7`.
@@ -310,9 +319,40 @@ fn by_message_id(received: &[Received]) -> BTreeMap<String, usize> {
     counts
 }
 
+/// What the relay got, against the invoices that should have reached it.
+struct Tally<'a> {
+    /// Message-ID -> how many times it was received.
+    counts: BTreeMap<String, usize>,
+    /// Receptions beyond the first of a Message-ID.
+    duplicates: usize,
+    /// Invoices no message reached.
+    lost: Vec<&'a String>,
+}
+
+fn tally<'a>(received: &[Received], ids: &'a [String]) -> Tally<'a> {
+    let counts = by_message_id(received);
+    let duplicates = counts.values().map(|n| n - 1).sum();
+    let invoices: BTreeSet<String> = received.iter().map(Received::invoice).collect();
+    let lost = ids.iter().filter(|id| !invoices.contains(*id)).collect();
+    Tally { counts, duplicates, lost }
+}
+
+impl Tally<'_> {
+    /// Every invoice reached, and no more received twice than a crash can leave in flight.
+    fn assert_none_lost_and_within_bound(&self, kills: usize) {
+        let (lost, duplicates) = (&self.lost, self.duplicates);
+        assert!(lost.is_empty(), "{} invoices never received, e.g. {:?}", lost.len(), &lost[..lost.len().min(5)]);
+        assert!(
+            duplicates <= CONCURRENCY * kills,
+            "{duplicates} messages received twice after {kills} kills: more than {CONCURRENCY} per kill"
+        );
+    }
+}
+
 /// The default concurrency: at most this many adapter calls in flight per channel, so per crash.
 const CONCURRENCY: usize = 4;
 
 mod config;
 mod crash;
 mod service;
+mod workers;
