@@ -33,3 +33,4 @@ mod serve;
 mod smtp;
 mod stripe;
 mod structure;
+mod workers;

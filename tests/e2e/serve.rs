@@ -31,7 +31,12 @@ impl Service {
 
     /// The same, with more keys for `[serve]`.
     pub fn start_with(site: &Site, serve: &str, config: &str) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        Self::write_config(site, serve, config);
+        Self::launch(site, free_port())
+    }
+
+    /// The service's config: ticks every second, the test token, sending at all hours.
+    pub fn write_config(site: &Site, serve: &str, config: &str) {
         site.write(
             "sollecito.toml",
             &format!(
@@ -39,17 +44,30 @@ impl Service {
                  [sending.windows.default]\ndays = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\nfrom = \"00:00\"\nto = \"23:59\"\n{config}"
             ),
         );
-        Self::launch(site, port)
     }
 
     /// `serve` with the config already written in the site, on `port`, once it says it serves.
     pub fn launch(site: &Site, port: u16) -> Self {
-        let mut child = site
-            .command(&["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        Self::spawn(site.command(&["serve", "--listen", &format!("127.0.0.1:{port}")]), port)
+    }
+
+    /// `serve` as worker `name` on a database URL, with the site's config,
+    /// in the site's folder (what is kept beside a database URL goes there).
+    pub fn worker(site: &Site, db: &str, name: &str) -> Self {
+        let port = free_port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sollecito"));
+        command
+            .args(["--db", db, "--config"])
+            .arg(site.path("sollecito.toml"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("SOLLECITO_WORKER", name)
+            .env("SOLLECITO_CACHE_DIR", cache_dir())
+            .current_dir(site.path(""));
+        Self::spawn(command, port)
+    }
+
+    fn spawn(mut command: Command, port: u16) -> Self {
+        let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
         // Wait for "serving on ...".
         let stderr = child.stderr.take().unwrap();
         let mut lines = BufReader::new(stderr).lines();
@@ -130,6 +148,10 @@ impl Service {
         }
         assert!(self.child.wait().unwrap().success(), "a clean exit after SIGTERM");
     }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 impl Drop for Service {
