@@ -30,6 +30,8 @@ mod python;
 mod raw_insert;
 #[path = "figures/report.rs"]
 mod report;
+#[path = "figures/workers.rs"]
+mod workers;
 
 /// Median of `runs` timings of `f`.
 fn median(runs: usize, mut f: impl FnMut()) -> Duration {
@@ -316,7 +318,7 @@ fn main() {
     let policy = catalog.policy("b2b-standard").unwrap();
     let now: DateTime<Utc> = "2026-10-31T09:00:00Z".parse().unwrap();
     let mut rows = vec![];
-    // SOLLECITO_BENCH_FIGURES=eval,tick,emails,start,swap,report,list,python picks figures (default: all but the last three).
+    // SOLLECITO_BENCH_FIGURES=eval,tick,emails,start,swap,report,list,python,workers picks figures (default: all but the last four).
     let only = std::env::var("SOLLECITO_BENCH_FIGURES").ok();
     let named = |figure: &str| only.as_deref().is_some_and(|o| o.split(',').any(|f| f.trim() == figure));
     let wanted = |figure: &str| only.is_none() || named(figure);
@@ -439,6 +441,12 @@ fn main() {
                 target: "<= 256 MB".into(),
             });
         }
+    }
+
+    // The tick on PostgreSQL with 1, 2 and 4 workers at once.
+    if named("workers") {
+        let n = std::env::var("SOLLECITO_BENCH_INVOICES").ok().and_then(|v| v.split(',').next()?.parse().ok());
+        rows.extend(workers::rows(&mut catalog, n.unwrap_or(100_000), now));
     }
 
     // 5. Emails per second through the `email` adapter to a local SMTP server, against lettre alone.

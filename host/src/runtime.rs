@@ -133,9 +133,10 @@ impl Runtime {
         let store = open_store(db, &config).await?;
         // Experiments running on the store serve their segments, each customer in their arm.
         policies.experiments = load_experiments(store.running_experiments().await?, catalog)?;
-        // Workers on this machine see each other stop through lock files beside
-        // a SQLite database; elsewhere a stopped worker's claims come back with their lease.
-        let registry = (!dry_run && !db.to_str().is_some_and(|d| d.contains("://"))).then(|| beside.join(".workers"));
+        // Workers sharing the folder beside the database (one machine) see each
+        // other stop through lock files in it; a stopped worker elsewhere is
+        // known only by its lease running out.
+        let registry = (!dry_run).then(|| beside.join(".workers"));
         let worker = crate::deliver::Worker::new(registry).context("registering this worker")?;
         // Its decisions are recorded under the id its claims carry.
         let store = store.with_worker(&worker.id);
@@ -227,6 +228,12 @@ impl Runtime {
     /// The decision half of a tick alone: every due invoice evaluated, its
     /// decision, outbox rows and next review written.
     pub async fn decide(&self, now: DateTime<Utc>, dry_run: bool) -> anyhow::Result<DecideReport> {
+        // Invoices a stopped worker on this machine was deciding are free at once, not after its lease.
+        if !dry_run {
+            for stopped in self.delivery.worker.stopped_here() {
+                self.store.release_reviews_of(&stopped).await?;
+            }
+        }
         scheduler::decide(&self.store, &self.policies(), &self.config, now, self.batch, dry_run).await
     }
 
@@ -268,13 +275,14 @@ pub async fn open_store(db: &Path, config: &Config) -> anyhow::Result<Store> {
         .with_alerts(config.alerts.url.is_some()))
 }
 
-/// The folder for what is kept beside the database (outbox, letters, plugins):
-/// the SQLite file's folder, or the working folder for a database URL.
-pub fn beside_database(db: &Path) -> &Path {
+/// The folder for what is kept beside the database (outbox, letters, plugins,
+/// the workers' lock files): the SQLite file's folder, or for a database URL
+/// `SOLLECITO_DATA_DIR` (else the working folder).
+pub fn beside_database(db: &Path) -> PathBuf {
     if db.to_str().is_some_and(|d| d.contains("://")) {
-        return Path::new(".");
+        return std::env::var_os("SOLLECITO_DATA_DIR").filter(|d| !d.is_empty()).map_or(".".into(), PathBuf::from);
     }
-    db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+    db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf()
 }
 
 /// Channels by name: adapter, grants, settings. By default `email` has the mail

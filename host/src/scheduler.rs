@@ -132,7 +132,7 @@ pub async fn decide(
 ) -> anyhow::Result<DecideReport> {
     let mut report = DecideReport::default();
     // A claim on invoices under evaluation (several workers on PostgreSQL) lasts as a message's does.
-    let lease = || Utc::now().timestamp() + config.sending.claim_seconds as i64;
+    let lease = || (!dry_run).then(|| Utc::now().timestamp() + config.sending.claim_seconds as i64);
     let mut page = store.due_page(now.timestamp(), (i64::MIN, ""), batch as i64, lease()).await?;
     let mut writing: Option<tokio::task::JoinHandle<anyhow::Result<usize>>> = None;
     // Where the time of a tick goes, for the debug log.

@@ -79,7 +79,7 @@ impl PostgresDatabase {
         use sqlx::Connection;
         let server =
             std::env::var("SOLLECITO_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-        let name = format!("sollecito_{purpose}_{}", std::process::id());
+        let name = format!("sollecito_{purpose}_{}", std::process::id()).chars().take(63).collect::<String>();
         let mut admin = sqlx::PgConnection::connect(&format!("{server}/test"))
             .await
             .unwrap_or_else(|e| panic!("PostgreSQL at {server} (start it, or set SOLLECITO_TEST_POSTGRES): {e}"));
@@ -88,9 +88,126 @@ impl PostgresDatabase {
         PostgresDatabase { url: format!("{server}/{name}"), server, name }
     }
 
-    pub async fn drop(self) {
+    pub async fn drop(mut self) {
         use sqlx::Connection;
+        let name = std::mem::take(&mut self.name);
         let mut admin = sqlx::PgConnection::connect(&format!("{}/test", self.server)).await.unwrap();
-        sqlx::query(&format!("DROP DATABASE {} WITH (FORCE)", self.name)).execute(&mut admin).await.unwrap();
+        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
+    }
+}
+
+/// Whether the suite runs on PostgreSQL (`SOLLECITO_TEST_BACKEND=postgres`) rather than SQLite.
+pub fn on_postgres() -> bool {
+    std::env::var("SOLLECITO_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// Runs a future to completion from any thread, inside a runtime or not.
+pub fn blocking<T: Send + 'static>(f: impl std::future::Future<Output = T> + Send + 'static) -> T {
+    std::thread::spawn(move || tokio::runtime::Runtime::new().unwrap().block_on(f)).join().unwrap()
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        if self.name.is_empty() {
+            return; // dropped already
+        }
+        let (server, name) = (self.server.clone(), std::mem::take(&mut self.name));
+        blocking(async move {
+            use sqlx::Connection;
+            if let Ok(mut admin) = sqlx::PgConnection::connect(&format!("{server}/test")).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await;
+            }
+        });
+    }
+}
+
+/// A site's database read (and, for a test's premise, written) with plain
+/// SQL, whichever backend it is on: what a test checks of the store itself.
+pub struct Db {
+    url: String,
+    postgres: bool,
+}
+
+impl Db {
+    /// `location` as `--db` takes it: a SQLite file's path or a PostgreSQL URL.
+    pub fn new(location: &str) -> Self {
+        let postgres = location.starts_with("postgres");
+        let url = if postgres { location.to_string() } else { format!("sqlite://{location}") };
+        Db { url, postgres }
+    }
+
+    fn run<T: Send + 'static>(
+        &self,
+        work: impl for<'c> FnOnce(&'c mut sqlx::AnyConnection) -> futures_util::future::BoxFuture<'c, T> + Send + 'static,
+    ) -> T {
+        let url = self.url.clone();
+        blocking(async move {
+            use sqlx::Connection;
+            sqlx::any::install_default_drivers();
+            let mut c = sqlx::AnyConnection::connect(&url).await.unwrap();
+            let out = work(&mut c).await;
+            let _ = c.close().await;
+            out
+        })
+    }
+
+    /// The first column of every row, as text.
+    pub fn strings(&self, sql: &str) -> Vec<String> {
+        let sql = sql.to_string();
+        self.run(move |c| {
+            Box::pin(async move {
+                use sqlx::Row;
+                sqlx::query(&sql).fetch_all(c).await.unwrap().iter().map(|r| r.get::<String, _>(0)).collect()
+            })
+        })
+    }
+
+    pub fn execute(&self, sql: &str) {
+        let sql = sql.to_string();
+        self.run(move |c| {
+            Box::pin(async move {
+                sqlx::query(&sql).execute(c).await.unwrap();
+            })
+        })
+    }
+
+    pub fn tables(&self) -> Vec<String> {
+        self.strings(if self.postgres {
+            "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+        } else {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        })
+    }
+
+    pub fn columns(&self, table: &str) -> Vec<String> {
+        self.strings(&if self.postgres {
+            format!(
+                "SELECT column_name::text FROM information_schema.columns WHERE table_schema = 'public' \
+                 AND table_name = '{table}' ORDER BY ordinal_position"
+            )
+        } else {
+            format!("SELECT name FROM pragma_table_info('{table}')")
+        })
+    }
+
+    /// Each row of `table` as one string of `columns` (every column for `*`), sorted.
+    pub fn rows(&self, table: &str, columns: &[&str]) -> Vec<String> {
+        let columns: Vec<String> = match columns {
+            ["*"] => self.columns(table),
+            named => named.iter().map(|c| c.to_string()).collect(),
+        };
+        if columns.is_empty() {
+            return vec![];
+        }
+        let quote = if self.postgres { "quote_nullable" } else { "quote" };
+        let row = columns.iter().map(|c| format!("{quote}(\"{c}\")")).collect::<Vec<_>>().join(" || '|' || ");
+        let mut rows = self.strings(&format!("SELECT '{table}|' || {row} FROM \"{table}\""));
+        rows.sort();
+        rows
+    }
+
+    /// Every table, every row, as text: what a refused request must leave exactly as it was.
+    pub fn dump(&self) -> String {
+        self.tables().iter().map(|t| format!("== {t}\n{}\n", self.rows(t, &["*"]).join("\n"))).collect()
     }
 }

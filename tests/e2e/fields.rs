@@ -3,57 +3,11 @@
 //! value gets a 4xx (or an import error) naming its field, and the store is
 //! unchanged, row by row (the service) or byte for byte (the import).
 
-use std::path::Path;
-
 use serde_json::{Value, json};
-use sha2::Digest;
 
 use crate::common::*;
 use crate::pipeline::Site;
 use crate::serve::{STRIPE, Service, TOKEN, fixture};
-
-/// Every table of the store, every row, as text (sorted): what a refused
-/// request must leave exactly as it was. Read through its own read-only
-/// connection while the service runs.
-fn dump(db: &Path) -> String {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        use sqlx::{Connection, Row};
-        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(db).read_only(true);
-        let mut conn = sqlx::SqliteConnection::connect_with(&options).await.unwrap();
-        let tables: Vec<String> = sqlx::query(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
-        )
-        .fetch_all(&mut conn)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-        let mut out = String::new();
-        for table in tables {
-            let columns: Vec<String> = sqlx::query(&format!("SELECT name FROM pragma_table_info('{table}')"))
-                .fetch_all(&mut conn)
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
-            let row = columns.iter().map(|c| format!("quote(\"{c}\")")).collect::<Vec<_>>().join(" || '|' || ");
-            let mut rows: Vec<String> = sqlx::query(&format!("SELECT {row} FROM \"{table}\""))
-                .fetch_all(&mut conn)
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
-            rows.sort();
-            out.push_str(&format!("== {table} ({})\n{}\n", columns.join(", "), rows.join("\n")));
-        }
-        conn.close().await.unwrap();
-        out
-    })
-}
 
 /// `base` with `key` set to `value` (`null` removes nothing: it sets null).
 fn with(base: &Value, key: &str, value: Value) -> Value {
@@ -77,7 +31,7 @@ fn good_invoice() -> Value {
 fn hostile_fields_through_the_api_and_stripe_are_refused_by_name_and_change_nothing() {
     let site = Site::new();
     let svc = Service::start(&site, "");
-    let db = site.path("sollecito.db");
+    let db = Db::new(&site.db());
     let now = chrono::Utc::now().timestamp();
 
     // What is known before: a customer and a paid invoice by the API, and the same
@@ -110,13 +64,13 @@ fn hostile_fields_through_the_api_and_stripe_are_refused_by_name_and_change_noth
     let history = svc.admin("GET", &format!("/v1/invoices/{invoice_id}/history"), "");
     assert_eq!(history["status"], "paid", "{history}");
 
-    let before = dump(&db);
+    let before = db.dump();
     assert!(
         before.contains("Mario Rossi") && before.contains("Jenny Rosen") && before.contains(&invoice_id),
         "{before}"
     );
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    assert_eq!(dump(&db), before, "the store is still while nothing comes in (the premise of this test)");
+    assert_eq!(db.dump(), before, "the store is still while nothing comes in (the premise of this test)");
 
     // (method, path, body, status, field)
     let c = good_customer();
@@ -181,7 +135,7 @@ fn hostile_fields_through_the_api_and_stripe_are_refused_by_name_and_change_noth
         let (got, answer) = svc.call(method, path, Some(TOKEN), &body.to_string());
         assert_eq!((got, answer["field"].as_str()), (*status, Some(*field)), "{method} {path} {body}: {answer}");
         assert!(answer["error"].as_str().is_some_and(|e| !e.is_empty()), "{answer}");
-        assert_eq!(dump(&db), before, "{method} {path} {body} changed the store");
+        assert_eq!(db.dump(), before, "{method} {path} {body} changed the store");
     }
 
     // The same rules on what Stripe sends: 422 naming Stripe's field, nothing stored.
@@ -226,7 +180,7 @@ fn hostile_fields_through_the_api_and_stripe_are_refused_by_name_and_change_noth
         let (status, answer) = svc.stripe(event, STRIPE);
         let field = format!("data.object.{key}");
         assert_eq!((status, answer["field"].as_str()), (422, Some(field.as_str())), "{}: {answer}", event["id"]);
-        assert_eq!(dump(&db), before, "{} changed the store", event["id"]);
+        assert_eq!(db.dump(), before, "{} changed the store", event["id"]);
     }
 
     // An overpayment is taken, bounded: the invoice is paid and the excess said.
@@ -244,17 +198,6 @@ fn hostile_fields_through_the_api_and_stripe_are_refused_by_name_and_change_noth
     svc.terminate();
 }
 
-/// The database file's bytes (and its write-ahead log's, if any), hashed.
-fn file_hash(db: &Path) -> String {
-    let mut hash = sha2::Sha256::new();
-    for suffix in ["", "-wal"] {
-        if let Ok(bytes) = std::fs::read(format!("{}{suffix}", db.display())) {
-            hash.update(&bytes);
-        }
-    }
-    hex::encode(hash.finalize())
-}
-
 #[test]
 fn hostile_fields_in_an_import_are_refused_by_name_and_change_nothing() {
     let site = Site::new();
@@ -262,7 +205,7 @@ fn hostile_fields_in_an_import_are_refused_by_name_and_change_nothing() {
     let invoice = with(&good_invoice(), "id", json!("i1"));
     let good = json!({"customers": [with(&customer, "id", json!("c1"))], "invoices": [invoice]});
     site.ok(&["import", site.write("good.json", &good.to_string()).to_str().unwrap()]);
-    let before = file_hash(&site.path("sollecito.db"));
+    let before = Db::new(&site.db()).dump();
 
     let c = with(&customer, "id", json!("c1"));
     let i = with(&good_invoice(), "id", json!("i1"));
@@ -345,6 +288,6 @@ fn hostile_fields_in_an_import_are_refused_by_name_and_change_nothing() {
         assert!(!out.status.success(), "{name} was imported");
         assert!(err.contains(&format!("{location}: {field}: ")), "{name}: expected {location}: {field}, got {err}");
         assert!(err.contains("nothing was used"), "{err}");
-        assert_eq!(file_hash(&site.path("sollecito.db")), before, "{name} changed the store");
+        assert_eq!(Db::new(&site.db()).dump(), before, "{name} changed the store");
     }
 }

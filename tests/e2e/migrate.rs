@@ -39,24 +39,13 @@ fn readyz_is_false_while_the_schema_is_behind() {
     let service = Service::start(&site, "");
     assert_eq!(service.call("GET", "/readyz", None, "").0, 200);
     // The schema falls behind this binary (as when a newer one's migration is due).
-    let db = site.path("sollecito.db");
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        use sqlx::Connection;
-        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
-        sqlx::query("DELETE FROM schema_migrations WHERE version = 14").execute(&mut c).await.unwrap();
-    });
+    let db = Db::new(&site.db());
+    db.execute("DELETE FROM schema_migrations WHERE version = 14");
     let (status, body) = service.call("GET", "/readyz", None, "");
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["error"], "migrations pending: 14 (run `sollecito migrate`)");
     // The schema caught up (here, the row put back): ready again without a restart.
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        use sqlx::Connection;
-        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
-        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (14, 0)")
-            .execute(&mut c)
-            .await
-            .unwrap();
-    });
+    db.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (14, 0)");
     assert_eq!(service.call("GET", "/readyz", None, "").0, 200);
 }
 

@@ -11,14 +11,32 @@ use serde_json::Value;
 
 use crate::common::*;
 
-/// A folder with its own database, outbox and (optional) config.
+/// A folder with its own database, outbox and (optional) config. The
+/// database is a SQLite file in the folder, or with
+/// `SOLLECITO_TEST_BACKEND=postgres` a PostgreSQL database of its own
+/// (what is kept beside it then goes to the folder, `SOLLECITO_DATA_DIR`).
 pub struct Site {
     dir: tempfile::TempDir,
+    postgres: Option<PostgresDatabase>,
 }
 
 impl Site {
     pub fn new() -> Self {
-        Site { dir: tempfile::tempdir().unwrap() }
+        let dir = tempfile::tempdir().unwrap();
+        let postgres = on_postgres().then(|| {
+            let purpose = format!("site_{}", dir.path().file_name().unwrap().to_string_lossy().to_lowercase());
+            let purpose: String = purpose.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+            blocking(async move { PostgresDatabase::create(&purpose).await })
+        });
+        Site { dir, postgres }
+    }
+
+    /// The `--db` this site's commands are given.
+    pub fn db(&self) -> String {
+        match &self.postgres {
+            Some(pg) => pg.url.clone(),
+            None => self.path("sollecito.db").display().to_string(),
+        }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -27,11 +45,14 @@ impl Site {
 
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_sollecito"));
-        c.arg("--db").arg(self.path("sollecito.db"));
+        c.arg("--db").arg(self.db());
         if self.path("sollecito.toml").exists() {
             c.arg("--config").arg(self.path("sollecito.toml"));
         }
-        c.args(args).env("SOLLECITO_CACHE_DIR", cache_dir()).current_dir(root());
+        c.args(args)
+            .env("SOLLECITO_CACHE_DIR", cache_dir())
+            .env("SOLLECITO_DATA_DIR", self.dir.path())
+            .current_dir(root());
         c
     }
 

@@ -12,9 +12,7 @@ use crate::experiment::{self, ExperimentReport};
 use crate::store::{CannotPromote, Scope, Store};
 
 async fn open(db: &Path) -> anyhow::Result<Store> {
-    if !db.exists() {
-        return Err(BadUsage(format!("no database at {}", db.display())).into());
-    }
+    super::require_database(db)?;
     Store::open(&db.display().to_string()).await
 }
 

@@ -542,6 +542,16 @@ fn block_on<T>(work: impl std::future::Future<Output = anyhow::Result<T>>) -> an
 
 /// Exit code for an error: 2 for bad input or config, 3 when a policy failed
 /// on some invoices (everything else done), 1 for anything else.
+/// A command that reads what is there refuses a database file that does not
+/// exist (rather than create an empty one); a database URL is the server's to answer.
+fn require_database(db: &std::path::Path) -> Result<(), BadUsage> {
+    let url = db.to_str().is_some_and(|d| d.contains("://") || d.starts_with("sqlite:"));
+    if url || db.exists() {
+        return Ok(());
+    }
+    Err(BadUsage(format!("no database at {}", db.display())))
+}
+
 pub fn exit_code(err: &anyhow::Error) -> i32 {
     if err.is::<PluginErrors>() {
         return 3;

@@ -72,9 +72,8 @@ pub async fn run(
     // A dry run on a folder with no database refuses, as `history` does, rather
     // than create an empty one: there would be nothing to evaluate, and the
     // operator most likely mistyped `--db` or ran it in the wrong folder.
-    let url = db.to_str().is_some_and(|d| d.contains("://") || d.starts_with("sqlite:"));
-    if dry_run && !url && !db.exists() {
-        return Err(BadUsage(format!("no database at {}", db.display())).into());
+    if dry_run {
+        super::require_database(db)?;
     }
     let working = super::progress::spinner("opening the database");
     let runtime = Runtime::open_for(db, config, &mut catalog, dry_run).await?;
@@ -131,9 +130,7 @@ pub fn print_tick(r: &TickReport, json: bool) -> anyhow::Result<()> {
 use crate::store::minute as when;
 
 pub async fn history(db: &Path, invoice: &str, json: bool) -> anyhow::Result<()> {
-    if !db.exists() {
-        return Err(BadUsage(format!("no database at {}", db.display())).into());
-    }
+    super::require_database(db)?;
     let store = Store::open(&db.display().to_string()).await?;
     if store.invoice(invoice).await?.is_none() {
         return Err(BadUsage(format!("unknown invoice {invoice:?}")).into());
@@ -224,18 +221,14 @@ pub async fn accept_plan(
     at: DateTime<Utc>,
     json: bool,
 ) -> anyhow::Result<()> {
-    if !db.exists() {
-        return Err(BadUsage(format!("no database at {}", db.display())).into());
-    }
+    super::require_database(db)?;
     let store = crate::runtime::open_store(db, config).await?;
     store.accept_plan(invoice, at).await?;
     show(&store, invoice, json).await
 }
 
 pub async fn show_plan(db: &Path, invoice: &str, json: bool) -> anyhow::Result<()> {
-    if !db.exists() {
-        return Err(BadUsage(format!("no database at {}", db.display())).into());
-    }
+    super::require_database(db)?;
     show(&Store::open(&db.display().to_string()).await?, invoice, json).await
 }
 
@@ -271,9 +264,7 @@ async fn show(store: &Store, id: &str, json: bool) -> anyhow::Result<()> {
 }
 
 pub async fn tasks(db: &Path, all: bool, json: bool) -> anyhow::Result<()> {
-    if !db.exists() {
-        return Err(BadUsage(format!("no database at {}", db.display())).into());
-    }
+    super::require_database(db)?;
     let store = Store::open(&db.display().to_string()).await?;
     let tasks = store.tasks(all).await?;
     if json {
@@ -296,9 +287,7 @@ pub async fn tasks(db: &Path, all: bool, json: bool) -> anyhow::Result<()> {
 }
 
 pub async fn shadow_report(db: &Path, segment: Option<&str>, json: bool) -> anyhow::Result<()> {
-    if !db.exists() {
-        return Err(BadUsage(format!("no database at {}", db.display())).into());
-    }
+    super::require_database(db)?;
     let store = Store::open(&db.display().to_string()).await?;
     let report = crate::shadow::report(&store.shadow_decisions(segment).await?);
     if json {

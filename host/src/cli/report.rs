@@ -22,9 +22,7 @@ pub struct Options {
 }
 
 pub async fn run(db: &Path, config: &Config, opts: Options) -> anyhow::Result<()> {
-    if !db.exists() {
-        return Err(BadUsage(format!("no database at {}", db.display())).into());
-    }
+    super::require_database(db)?;
     let by = opts.by.iter().map(|b| Dimension::parse(b).map_err(BadUsage)).collect::<Result<Vec<_>, _>>()?;
     let to = opts.to.unwrap_or_else(|| Utc::now().date_naive());
     let from = opts.from.unwrap_or(to - chrono::Days::new(90));
@@ -50,9 +48,7 @@ pub async fn fit_responses(
     within_days: u32,
     out: Option<&Path>,
 ) -> anyhow::Result<()> {
-    if !db.exists() {
-        return Err(BadUsage(format!("no database at {}", db.display())).into());
-    }
+    super::require_database(db)?;
     if !(1..=365).contains(&within_days) {
         return Err(BadUsage("--within-days: 1 to 365".into()).into());
     }

@@ -43,8 +43,11 @@ impl Worker {
         let lock = match &registry {
             Some(dir) => {
                 std::fs::create_dir_all(dir)?;
-                let file = File::create(dir.join(format!("{id}.lock")))?;
+                // Locked before it takes its name: a lock file seen unlocked is a stopped worker's.
+                let starting = dir.join(format!("{id}.starting"));
+                let file = File::create(&starting)?;
                 file.lock()?;
+                std::fs::rename(&starting, dir.join(format!("{id}.lock")))?;
                 Some(file)
             }
             None => None,
@@ -71,6 +74,17 @@ impl Worker {
             }
             Err(_) => false,
         }
+    }
+
+    /// The workers on this machine known to have stopped: lock files in the
+    /// registry that nobody holds.
+    pub fn stopped_here(&self) -> Vec<String> {
+        let Some(dir) = &self.registry else { return vec![] };
+        let names = std::fs::read_dir(dir).into_iter().flatten().flatten().filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            name.strip_suffix(".lock").map(str::to_string)
+        });
+        names.filter(|id| self.is_gone(id)).collect()
     }
 
     /// Removes the lock files of the stopped workers found so far, once
@@ -110,8 +124,10 @@ mod tests {
         std::fs::write(&orphan, "").unwrap();
         assert!(b.is_gone("host-1-dead"));
         assert!(orphan.exists(), "kept until what it held is taken back");
+        assert_eq!(b.stopped_here(), vec!["host-1-dead".to_string()], "a and b are alive");
         b.forget_gone();
         assert!(!orphan.exists());
+        assert!(b.stopped_here().is_empty());
         assert!(b.is_gone("host-1-dead"), "still known as gone once its file is removed");
     }
 }

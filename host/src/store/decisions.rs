@@ -58,7 +58,7 @@ impl Store {
     ///
     /// With several workers on PostgreSQL, the page is first claimed: the
     /// due invoices nobody holds (or whose holder's lease ran out) are
-    /// taken for this worker until `lease_until` (wall clock), skipping
+    /// taken for this worker until `lease_until` (wall clock; none for a dry run), skipping
     /// those another worker is claiming at that moment, and only this
     /// worker's are read. SQLite has one writer at a time and reads as before.
     pub async fn due_page(
@@ -66,11 +66,11 @@ impl Store {
         now: i64,
         after: (i64, &str),
         limit: i64,
-        lease_until: i64,
+        lease_until: Option<i64>,
     ) -> anyhow::Result<Vec<DueInvoice>> {
         let due = "next_review <= $1 AND (next_review, id) > ($2, $3) AND status = 'open' AND closed IS NULL";
-        let claimer = self.worker.as_deref().filter(|_| self.postgres);
-        if let Some(worker) = claimer {
+        let claimer = self.worker.as_deref().filter(|_| self.postgres).zip(lease_until);
+        if let Some((worker, lease_until)) = claimer {
             sqlx::query(&format!(
                 "UPDATE invoices SET review_by = $5, review_until = $6 WHERE id IN \
                  (SELECT id FROM invoices WHERE {due} AND (review_until IS NULL OR review_until < $7) \
@@ -103,7 +103,7 @@ impl Store {
             .bind(FIELD.to_string())
             .bind(RECORD.to_string());
         let row = match claimer {
-            Some(worker) => row.bind(worker),
+            Some((worker, _)) => row.bind(worker),
             None => row,
         }
         .fetch_one(&self.pool)
@@ -149,6 +149,17 @@ impl Store {
         Ok(page)
     }
 
+    /// Lets go of the invoices a stopped worker had claimed for evaluation.
+    pub async fn release_reviews_of(&self, worker: &str) -> anyhow::Result<()> {
+        if self.postgres {
+            sqlx::query("UPDATE invoices SET review_by = NULL, review_until = NULL WHERE review_by = $1")
+                .bind(worker)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Writes decisions, their outbox rows and next reviews in one
     /// transaction, as multi-row statements: a page of a thousand decisions
     /// is a handful of round trips, not three thousand.
@@ -164,6 +175,24 @@ impl Store {
             return Ok(0);
         }
         let mut tx = self.begin_write().await?;
+        if self.postgres {
+            // Two workers may write decisions on the same invoices (a lease ran
+            // out under load): the rows are locked in one order, so the second
+            // waits for the first and then finds them decided, rather than deadlock.
+            let mut ids: Vec<&str> = decisions.iter().map(|d| d.invoice_id.as_str()).collect();
+            ids.sort_unstable();
+            for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "SELECT id FROM invoices WHERE id IN {} ORDER BY id FOR UPDATE",
+                    placeholders(true, 1, chunk.len())
+                );
+                let mut query = sqlx::query(&sql);
+                for id in chunk {
+                    query = query.bind(*id);
+                }
+                query.fetch_all(&mut *tx).await?;
+            }
+        }
         // The review moves first, conditionally; a failed evaluation keeps its
         // review time (it is tried again) and only lets go of its claim.
         let mut kept: std::collections::HashSet<String> = std::collections::HashSet::with_capacity(decisions.len());

@@ -10,8 +10,7 @@ use super::*;
 struct Api {
     service: Service,
     base: String,
-    db: std::path::PathBuf,
-    runtime: tokio::runtime::Runtime,
+    db: crate::common::Db,
 }
 
 /// One answer: status and body (JSON if it parses).
@@ -32,8 +31,7 @@ impl Api {
             ),
         );
         let service = Service::launch(site, port);
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        Api { service, base: format!("http://127.0.0.1:{port}"), db: site.path("sollecito.db"), runtime }
+        Api { service, base: format!("http://127.0.0.1:{port}"), db: crate::common::Db::new(&site.db()) }
     }
 
     fn send(&self, method: &str, path: &str, body: &str, headers: &[(&str, &str)]) -> Result<Answer, String> {
@@ -74,51 +72,17 @@ impl Api {
             ("activations", &["*"]),
             ("shadows", &["*"]),
         ];
-        self.runtime.block_on(async {
-            use sqlx::Row;
-            let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&self.db).read_only(true);
-            let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&options).await.unwrap();
-            let mut rows = vec![];
-            for (table, columns) in tables {
-                let columns: Vec<String> = if columns == &["*"] {
-                    sqlx::query(&format!("SELECT name FROM pragma_table_info('{table}')"))
-                        .fetch_all(&mut db)
-                        .await
-                        .unwrap()
-                        .iter()
-                        .map(|r| r.get::<String, _>(0))
-                        .collect()
-                } else {
-                    columns.iter().map(|c| c.to_string()).collect()
-                };
-                if columns.is_empty() {
-                    continue;
-                }
-                let row = columns.iter().map(|c| format!("quote({c})")).collect::<Vec<_>>().join(" || '|' || ");
-                let query = format!("SELECT '{table}|' || {row} FROM {table} ORDER BY 1");
-                for r in sqlx::query(&query).fetch_all(&mut db).await.unwrap() {
-                    rows.push(r.get::<String, _>(0));
-                }
-            }
-            rows
-        })
+        tables.iter().flat_map(|(table, columns)| self.db.rows(table, columns)).collect()
     }
 
     /// Every customer and invoice the store holds keeps the field rules.
     fn stored_rules(&self, what: &str) -> Result<(), String> {
-        let records: Vec<(String, String)> = self.runtime.block_on(async {
-            use sqlx::Row;
-            let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&self.db).read_only(true);
-            let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&options).await.unwrap();
-            let query = "SELECT 'customers', data FROM customers UNION ALL SELECT 'invoices', data FROM invoices";
-            sqlx::query(query)
-                .fetch_all(&mut db)
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1)))
-                .collect()
-        });
+        let records: Vec<(String, String)> = self
+            .db
+            .strings("SELECT 'customers' || '|' || data FROM customers UNION ALL SELECT 'invoices' || '|' || data FROM invoices")
+            .into_iter()
+            .map(|r| r.split_once('|').map(|(t, d)| (t.to_string(), d.to_string())).unwrap())
+            .collect();
         for (table, data) in records {
             let value: Value =
                 serde_json::from_str(&data).map_err(|e| format!("{what}: {table} data unreadable: {e}"))?;
