@@ -50,7 +50,7 @@ pub async fn run(db: &Path, config: Config, mut catalog: Catalog, listen: Socket
     let (default_locale, public_reads) = (config.serve.default_locale.clone(), config.serve.public_reads);
 
     let runtime = Arc::new(Runtime::open(db, config, &mut catalog).await?);
-    follow_store(&runtime, &mut catalog).await?;
+    follow_store(&runtime, &mut catalog, &plugins_dir).await?;
     let wake = Arc::new(Notify::new());
     let app = Arc::new(App {
         runtime: runtime.clone(),
@@ -98,15 +98,11 @@ pub async fn run(db: &Path, config: Config, mut catalog: Catalog, listen: Socket
 /// activated per channel. Activations made through the API (of this worker
 /// or another on the same database) survive a restart, each in its own
 /// namespace, and only of the kind it is for. True if anything changed.
-async fn follow_store(runtime: &Runtime, catalog: &mut Catalog) -> anyhow::Result<bool> {
+async fn follow_store(runtime: &Runtime, catalog: &mut Catalog, dir: &Path) -> anyhow::Result<bool> {
     let store = runtime.store();
-    let mut load = |sha: &str, path: &str| match catalog.find(sha) {
-        Some(p) => Ok(p),
-        None => catalog.load_file(Path::new(path)),
-    };
     let mut activated = HashMap::new();
     for (name, sha, path) in store.activations(Scope::Segment).await? {
-        let plugin = load(&sha, &path)?;
+        let plugin = plugin_in_force(store, catalog, dir, &sha, &path).await?;
         if plugin.id.kind != PluginKind::Policy || crate::names::check("name", &name).is_err() {
             tracing::error!(segment = %name, plugin = %plugin.id, "an activation of the wrong kind or name is left out");
             continue;
@@ -115,11 +111,11 @@ async fn follow_store(runtime: &Runtime, catalog: &mut Catalog) -> anyhow::Resul
     }
     let mut shadows = HashMap::new();
     for (segment, sha, path) in store.shadows().await? {
-        shadows.insert(segment, load(&sha, &path)?);
+        shadows.insert(segment, plugin_in_force(store, catalog, dir, &sha, &path).await?);
     }
     let mut changed = false;
     for (name, sha, path) in store.activations(Scope::Channel).await? {
-        let plugin = load(&sha, &path)?;
+        let plugin = plugin_in_force(store, catalog, dir, &sha, &path).await?;
         if plugin.id.kind != PluginKind::Channel || crate::names::check("name", &name).is_err() {
             tracing::error!(channel = %name, plugin = %plugin.id, "an activation of the wrong kind or name is left out");
             continue;
@@ -144,6 +140,35 @@ async fn follow_store(runtime: &Runtime, catalog: &mut Catalog) -> anyhow::Resul
     Ok(changed)
 }
 
+/// A plugin the store says is in force: already loaded, its file, or (a
+/// worker on another machine uploaded it) its bytes from the database,
+/// checked against its sha256 and kept in this worker's plugins folder.
+async fn plugin_in_force(
+    store: &crate::store::Store,
+    catalog: &mut Catalog,
+    dir: &Path,
+    sha: &str,
+    path: &str,
+) -> anyhow::Result<Arc<crate::sandbox::Plugin>> {
+    if let Some(plugin) = catalog.find(sha) {
+        return Ok(plugin);
+    }
+    if Path::new(path).exists() {
+        return Ok(catalog.load_file(Path::new(path))?);
+    }
+    let Some(bytes) = store.plugin_bytes(sha).await? else {
+        anyhow::bail!("plugin {sha}: no file at {path} and no copy in the database");
+    };
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    anyhow::ensure!(digest == sha, "plugin {sha}: the database's copy has sha256 {digest}");
+    std::fs::create_dir_all(dir)?;
+    let kept = dir.join(format!("{sha}.wasm"));
+    let part = dir.join(format!(".{sha}.wasm.part"));
+    std::fs::write(&part, &bytes)?;
+    std::fs::rename(&part, &kept)?;
+    Ok(catalog.load_file(&kept)?)
+}
+
 /// Every second, takes up activations, rollbacks, shadow runs and
 /// experiments that another worker (or the command line) wrote to the store.
 async fn follow(app: Arc<App>, mut stop: watch::Receiver<bool>) {
@@ -153,7 +178,7 @@ async fn follow(app: Arc<App>, mut stop: watch::Receiver<bool>) {
             _ = stop.wait_for(|s| *s) => return,
         }
         let mut catalog = app.catalog.lock().await;
-        let followed = match follow_store(&app.runtime, &mut catalog).await {
+        let followed = match follow_store(&app.runtime, &mut catalog, &app.plugins_dir).await {
             Ok(changed) => app.runtime.refresh_experiments(&mut catalog).await.map(|e| changed || e),
             Err(e) => Err(e),
         };

@@ -7,9 +7,9 @@ use crate::common::*;
 use crate::pipeline::Site;
 use crate::serve::Service;
 
-/// Every migration this binary knows, as the commands list them (the store numbers them 1 to 14).
+/// Every migration this binary knows, as the commands list them (the store numbers them 1 to 15).
 fn all() -> String {
-    (1..=14).map(|v: i64| v.to_string()).collect::<Vec<_>>().join(", ")
+    (1..=15).map(|v: i64| v.to_string()).collect::<Vec<_>>().join(", ")
 }
 
 #[test]
@@ -40,12 +40,12 @@ fn readyz_is_false_while_the_schema_is_behind() {
     assert_eq!(service.call("GET", "/readyz", None, "").0, 200);
     // The schema falls behind this binary (as when a newer one's migration is due).
     let db = Db::new(&site.db());
-    db.execute("DELETE FROM schema_migrations WHERE version = 14");
+    db.execute("DELETE FROM schema_migrations WHERE version = 15");
     let (status, body) = service.call("GET", "/readyz", None, "");
     assert_eq!(status, 503, "{body}");
-    assert_eq!(body["error"], "migrations pending: 14 (run `sollecito migrate`)");
+    assert_eq!(body["error"], "migrations pending: 15 (run `sollecito migrate`)");
     // The schema caught up (here, the row put back): ready again without a restart.
-    db.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (14, 0)");
+    db.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (15, 0)");
     assert_eq!(service.call("GET", "/readyz", None, "").0, 200);
 }
 
@@ -74,13 +74,13 @@ fn four_workers_migrating_one_postgres_database_apply_each_migration_once() {
         }
     }
     applied.sort_unstable();
-    assert_eq!(applied, (1..=14).collect::<Vec<i64>>(), "each migration applied by exactly one worker");
+    assert_eq!(applied, (1..=15).collect::<Vec<i64>>(), "each migration applied by exactly one worker");
     let rows: i64 = rt.block_on(async {
         use sqlx::Connection;
         let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
         sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations").fetch_one(&mut c).await.unwrap()
     });
-    assert_eq!(rows, 14);
+    assert_eq!(rows, 15);
     let out =
         Command::new(env!("CARGO_BIN_EXE_sollecito")).args(["--db", &db.url, "migrate", "--check"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));

@@ -51,8 +51,9 @@ impl Service {
         Self::spawn(site.command(&["serve", "--listen", &format!("127.0.0.1:{port}")]), port)
     }
 
-    /// `serve` as worker `name` on a database URL, with the site's config,
-    /// in the site's folder (what is kept beside a database URL goes there).
+    /// `serve` as worker `name` on a database URL, with the site's config;
+    /// what it keeps beside the database (its plugins folder) goes to a folder
+    /// of its own in the site, as on a machine of its own.
     pub fn worker(site: &Site, db: &str, name: &str) -> Self {
         let port = free_port();
         let mut command = Command::new(env!("CARGO_BIN_EXE_sollecito"));
@@ -62,6 +63,7 @@ impl Service {
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .env("SOLLECITO_WORKER", name)
             .env("SOLLECITO_CACHE_DIR", cache_dir())
+            .env("SOLLECITO_DATA_DIR", site.path(name))
             .current_dir(site.path(""));
         Self::spawn(command, port)
     }

@@ -1,5 +1,6 @@
-//! Issue 18: services sharing one PostgreSQL database take up what another
-//! changed (here a policy activation) within a second, seen in their decisions.
+//! Issue 18: services sharing one PostgreSQL database, each with a folder of
+//! its own (as on machines of their own), take up what another changed (here
+//! a policy uploaded and activated on one) within a second, seen in their decisions.
 
 use std::time::{Duration, Instant};
 
@@ -42,6 +43,8 @@ async fn a_policy_activated_on_one_worker_decides_on_every_worker_within_a_secon
     }
     let next = keep_invoicing(&[&a, &b], 0, Duration::from_secs(2));
     let sha = a.upload(sollecito_test_artifacts::OUTSIDER)["sha256"].as_str().unwrap().to_string();
+    // worker-b cannot see worker-a's folder, as on another machine: only the database has the plugin.
+    std::fs::remove_file(site.path(&format!("worker-a/plugins/{sha}.wasm"))).unwrap();
     a.admin("POST", "/v1/segments/default/policy", &json!({ "plugin": sha }).to_string());
     let activated = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
     keep_invoicing(&[&a, &b], next, Duration::from_secs(4));
@@ -72,4 +75,6 @@ async fn a_policy_activated_on_one_worker_decides_on_every_worker_within_a_secon
         assert!(before.iter().any(|d| worker(&d.0) == w && d.1 == "b2b-standard"), "{w} before: {before:?}");
         assert!(after.iter().any(|d| worker(&d.0) == w), "{w} made no decision after the activation: {after:?}");
     }
+    // The plugin reached worker-b's folder from the database.
+    assert!(site.path(&format!("worker-b/plugins/{sha}.wasm")).exists());
 }

@@ -201,6 +201,7 @@ async fn install_received(app: &Arc<App>, bytes: Vec<u8>, received: Option<Recei
             std::fs::write(&tmp, &bytes).and_then(|_| std::fs::rename(&tmp, &path)).map_err(anyhow::Error::from)?;
         }
     }
+    app.runtime.store().keep_plugin(&sha, &bytes).await?;
     let plugin = Arc::new(plugin);
     app.catalog.lock().await.add(plugin.clone());
     Ok(plugin)

@@ -119,6 +119,27 @@ impl Store {
     }
 
     /// (segment, sha256, path) of every shadow run.
+    /// Keeps an uploaded plugin's bytes in a database that workers on several
+    /// machines share (PostgreSQL); a SQLite file's plugins folder is beside it.
+    pub async fn keep_plugin(&self, sha256: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        if self.postgres {
+            sqlx::query("INSERT INTO plugin_files (sha256, bytes) VALUES ($1, $2) ON CONFLICT (sha256) DO NOTHING")
+                .bind(sha256)
+                .bind(bytes)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// An uploaded plugin's bytes, if the database keeps them.
+    pub async fn plugin_bytes(&self, sha256: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(sqlx::query_scalar("SELECT bytes FROM plugin_files WHERE sha256 = $1")
+            .bind(sha256)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
     pub async fn shadows(&self) -> anyhow::Result<Vec<(String, String, String)>> {
         let rows = sqlx::query("SELECT segment, plugin_sha256, plugin_path FROM shadows ORDER BY segment")
             .fetch_all(&self.pool)

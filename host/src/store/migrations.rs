@@ -279,6 +279,15 @@ CREATE INDEX customers_segment ON customers (segment)
                  CREATE TABLE customer_leases (customer_id TEXT PRIMARY KEY, worker TEXT NOT NULL, until BIGINT NOT NULL)",
             ),
         ),
+        // An uploaded plugin's bytes, for workers on other machines: a file
+        // in one worker's plugins folder is not in another's.
+        (
+            15,
+            vec![format!(
+                "CREATE TABLE plugin_files (sha256 TEXT PRIMARY KEY, bytes {} NOT NULL)",
+                if postgres { "BYTEA" } else { "BLOB" }
+            )],
+        ),
     ]
 }
 
