@@ -62,14 +62,16 @@ async fn four_workers_on_one_postgres_killed_at_random_send_every_step_once_and_
     assert!(import.status.success(), "import: {}", stderr(&import));
 
     // Four workers at once; one of them, at random, killed each time the relay
-    // has taken a random 1..=40 more messages, and started again at once.
+    // has taken a random 1..=gap more messages, and started again at once.
     let stderr_path = site.path("workers.stderr");
     let mut slots: Vec<Child> = (0..WORKERS).map(|w| worker(&site, &db.url, w, &stderr_path)).collect();
     let mut rng = Rng(0x0018_4a11);
+    // Kills spread over the first part of the run, whatever its size.
+    let gap = (n / 40).max(40);
     let mut kills = 0;
     use sqlx::Connection;
     let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
-    let mut target = counter.lines() + rng.range(1, 40);
+    let mut target = counter.lines() + rng.range(1, gap);
     let finish = |w: usize, done: Child| {
         let out = done.wait_with_output().unwrap();
         let err = std::fs::read_to_string(&stderr_path).unwrap_or_default();
@@ -96,7 +98,7 @@ async fn four_workers_on_one_postgres_killed_at_random_send_every_step_once_and_
                     .fetch_one(&mut c)
                     .await
                     .unwrap();
-                target = counter.lines() + rng.range(1, 40);
+                target = counter.lines() + rng.range(1, gap);
             }
         } else if counter.lines() >= target {
             let w = rng.range(0, WORKERS - 1);
@@ -104,7 +106,7 @@ async fn four_workers_on_one_postgres_killed_at_random_send_every_step_once_and_
             slots[w].wait().unwrap();
             kills += 1;
             slots[w] = worker(&site, &db.url, w, &stderr_path);
-            target = counter.lines() + rng.range(1, 40);
+            target = counter.lines() + rng.range(1, gap);
         }
         for (w, slot) in slots.iter_mut().enumerate() {
             if slot.try_wait().unwrap().is_some() {
