@@ -152,10 +152,14 @@ impl Store {
     /// Lets go of the invoices a stopped worker had claimed for evaluation.
     pub async fn release_reviews_of(&self, worker: &str) -> anyhow::Result<()> {
         if self.postgres {
-            sqlx::query("UPDATE invoices SET review_by = NULL, review_until = NULL WHERE review_by = $1")
-                .bind(worker)
-                .execute(&self.pool)
-                .await?;
+            // Rows another worker is writing are skipped, not waited for: its write lets go of them.
+            sqlx::query(
+                "UPDATE invoices SET review_by = NULL, review_until = NULL WHERE id IN \
+                 (SELECT id FROM invoices WHERE review_by = $1 FOR UPDATE SKIP LOCKED)",
+            )
+            .bind(worker)
+            .execute(&self.pool)
+            .await?;
         }
         Ok(())
     }
@@ -174,6 +178,21 @@ impl Store {
         if decisions.is_empty() {
             return Ok(0);
         }
+        // PostgreSQL may still break a deadlock with another writer of the same
+        // invoices (an import, say) by failing this transaction: it is written again.
+        let mut tries = 0;
+        loop {
+            match self.write_decisions(decisions).await {
+                Err(e) if tries < 3 && deadlocked(&e) => {
+                    tries += 1;
+                    tracing::warn!(tries, "writing decisions met a deadlock; writing them again");
+                }
+                written => return written,
+            }
+        }
+    }
+
+    async fn write_decisions(&self, decisions: &[NewDecision]) -> anyhow::Result<usize> {
         let mut tx = self.begin_write().await?;
         if self.postgres {
             // Two workers may write decisions on the same invoices (a lease ran
@@ -312,6 +331,14 @@ impl Store {
         tx.commit().await?;
         Ok(left_out)
     }
+}
+
+/// Whether PostgreSQL failed the transaction to break a deadlock.
+fn deadlocked(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<sqlx::Error>()
+        .and_then(|e| e.as_database_error())
+        .and_then(|d| d.code())
+        .is_some_and(|code| code == "40P01")
 }
 
 #[cfg(test)]

@@ -19,13 +19,25 @@ impl Store {
     /// The migrations this binary knows that the database has not had.
     pub async fn pending_migrations(&self) -> anyhow::Result<Vec<i64>> {
         let known = migrations::migrations(self.postgres);
-        // No bookkeeping table yet: a new database, everything is pending.
         let applied: Vec<i64> = match sqlx::query("SELECT version FROM schema_migrations").fetch_all(&self.pool).await {
             Ok(rows) => rows.iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<_, _>>()?,
-            Err(_) if self.ping().await => vec![],
+            // No bookkeeping table yet: a new database, everything is pending.
+            // Any other failure (no right to read it, say) is not taken for that.
+            Err(_) if !self.has_bookkeeping().await? => vec![],
             Err(e) => return Err(e).context("reading the applied migrations"),
         };
         Ok(known.into_iter().map(|(v, _)| v).filter(|v| !applied.contains(v)).collect())
+    }
+
+    /// Whether the table of applied migrations exists.
+    async fn has_bookkeeping(&self) -> anyhow::Result<bool> {
+        let sql = if self.postgres {
+            "SELECT COUNT(*) FROM pg_catalog.pg_tables WHERE tablename = 'schema_migrations' AND schemaname = current_schema()"
+        } else {
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+        };
+        let n: i64 = sqlx::query_scalar(sql).fetch_one(&self.pool).await.context("reading the schema")?;
+        Ok(n > 0)
     }
 
     /// Applies the pending migrations, each in its own transaction; returns those applied.
