@@ -114,14 +114,29 @@ async fn follow_store(runtime: &Runtime, catalog: &mut Catalog, dir: &Path) -> a
         shadows.insert(segment, plugin_in_force(store, catalog, dir, &sha, &path).await?);
     }
     let mut changed = false;
+    let mut in_force: HashMap<String, Arc<crate::sandbox::Plugin>> = HashMap::new();
     for (name, sha, path) in store.activations(Scope::Channel).await? {
         let plugin = plugin_in_force(store, catalog, dir, &sha, &path).await?;
         if plugin.id.kind != PluginKind::Channel || crate::names::check("name", &name).is_err() {
             tracing::error!(channel = %name, plugin = %plugin.id, "an activation of the wrong kind or name is left out");
             continue;
         }
-        if runtime.channels().get(&name).is_some_and(|c| c.adapter.id.sha256 != sha) {
-            changed |= runtime.swap_adapter(&name, plugin);
+        in_force.insert(name, plugin);
+    }
+    for (name, route) in runtime.channels().iter() {
+        // A channel without an activation (none yet, or all rolled back) runs the adapter the config names.
+        let plugin = match in_force.remove(name) {
+            Some(plugin) => plugin,
+            None => {
+                let configured = runtime.config().channels.get(name).and_then(|c| c.adapter.clone());
+                match catalog.find(configured.as_deref().unwrap_or(name)) {
+                    Some(plugin) => plugin,
+                    None => continue,
+                }
+            }
+        };
+        if route.adapter.id.sha256 != plugin.id.sha256 {
+            changed |= runtime.swap_adapter(name, plugin);
         }
     }
     let shas = |m: &HashMap<String, Arc<crate::sandbox::Plugin>>| -> Vec<(String, String)> {

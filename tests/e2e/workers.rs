@@ -78,3 +78,44 @@ async fn a_policy_activated_on_one_worker_decides_on_every_worker_within_a_secon
     // The plugin reached worker-b's folder from the database.
     assert!(site.path(&format!("worker-b/plugins/{sha}.wasm")).exists());
 }
+
+/// This worker's count of policy and adapter swaps, from its metrics.
+fn swaps(service: &Service) -> u64 {
+    let (_, metrics) = service.call("GET", "/metrics", Some(crate::serve::TOKEN), "");
+    let line =
+        metrics.as_str().unwrap().lines().find(|l| l.starts_with("sollecito_policy_swaps_total ")).map(str::to_string);
+    line.and_then(|l| l.split(' ').nth(1)?.parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_adapter_rolled_back_on_one_worker_is_rolled_back_on_every_worker() {
+    let db = PostgresDatabase::create("rollbacks").await;
+    let site = Site::new();
+    Service::write_config(&site, "", "");
+    let a = Service::worker(&site, &db.url, "worker-a");
+    let b = Service::worker(&site, &db.url, "worker-b");
+    a.put_customer("c1");
+    let echo = a.upload(sollecito_test_artifacts::ECHO_CHANNEL);
+    a.admin("POST", "/v1/channels/email/adapter", &json!({ "plugin": echo["sha256"] }).to_string());
+    crate::serve::wait_for("worker-b taking up the echo adapter", || swaps(&b) >= 1);
+    a.admin("POST", "/v1/channels/email/rollback", "");
+    crate::serve::wait_for("worker-b rolling back to the email adapter", || swaps(&b) >= 2);
+    a.terminate();
+    // Due eight days ago: the first overdue reminder, by email, through worker-b alone.
+    let today = chrono::Utc::now().date_naive();
+    let (issued, due) = (today - chrono::Days::new(38), today - chrono::Days::new(8));
+    let invoice = format!(
+        r#"{{"number": "N-1", "customer": "c1", "currency": "GBP", "amount_due": "10.00", "issued": "{issued}", "due": "{due}"}}"#
+    );
+    b.admin("PUT", "/v1/invoices/inv-1", &invoice);
+    crate::serve::wait_for("the reminder", || {
+        b.admin("GET", "/v1/invoices/inv-1/history", "")["actions"][0]["state"] == "sent"
+    });
+    let history = b.admin("GET", "/v1/invoices/inv-1/history", "");
+    b.terminate();
+    db.drop().await;
+    let receipt = history["actions"][0]["receipt"].as_str().unwrap_or_default().to_string();
+    assert!(!receipt.starts_with("echo:"), "worker-b still on the rolled-back adapter: {receipt}");
+    let emails = std::fs::read_dir(site.path("worker-b/outbox")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(emails, 1, "worker-b sent it with the email adapter, into its outbox folder ({receipt})");
+}
