@@ -100,29 +100,13 @@ pub async fn run(db: &Path, config: Config, mut catalog: Catalog, listen: Socket
 /// namespace, and only of the kind it is for. True if anything changed.
 async fn follow_store(runtime: &Runtime, catalog: &mut Catalog, dir: &Path) -> anyhow::Result<bool> {
     let store = runtime.store();
-    let mut activated = HashMap::new();
-    for (name, sha, path) in store.activations(Scope::Segment).await? {
-        let plugin = plugin_in_force(store, catalog, dir, &sha, &path).await?;
-        if plugin.id.kind != PluginKind::Policy || crate::names::check("name", &name).is_err() {
-            tracing::error!(segment = %name, plugin = %plugin.id, "an activation of the wrong kind or name is left out");
-            continue;
-        }
-        activated.insert(name, plugin);
-    }
+    let activated = activations_in_force(store, catalog, dir, Scope::Segment).await?;
     let mut shadows = HashMap::new();
     for (segment, sha, path) in store.shadows().await? {
         shadows.insert(segment, plugin_in_force(store, catalog, dir, &sha, &path).await?);
     }
     let mut changed = false;
-    let mut in_force: HashMap<String, Arc<crate::sandbox::Plugin>> = HashMap::new();
-    for (name, sha, path) in store.activations(Scope::Channel).await? {
-        let plugin = plugin_in_force(store, catalog, dir, &sha, &path).await?;
-        if plugin.id.kind != PluginKind::Channel || crate::names::check("name", &name).is_err() {
-            tracing::error!(channel = %name, plugin = %plugin.id, "an activation of the wrong kind or name is left out");
-            continue;
-        }
-        in_force.insert(name, plugin);
-    }
+    let mut in_force = activations_in_force(store, catalog, dir, Scope::Channel).await?;
     for (name, route) in runtime.channels().iter() {
         // A channel without an activation (none yet, or all rolled back) runs the adapter the config names.
         let plugin = match in_force.remove(name) {
@@ -153,6 +137,27 @@ async fn follow_store(runtime: &Runtime, catalog: &mut Catalog, dir: &Path) -> a
         changed = true;
     }
     Ok(changed)
+}
+
+/// The plugin activated per segment or per channel, each of the kind its
+/// namespace is for (an activation of another kind or name is left out).
+async fn activations_in_force(
+    store: &crate::store::Store,
+    catalog: &mut Catalog,
+    dir: &Path,
+    scope: Scope,
+) -> anyhow::Result<HashMap<String, Arc<crate::sandbox::Plugin>>> {
+    let wanted = if scope == Scope::Segment { PluginKind::Policy } else { PluginKind::Channel };
+    let mut in_force = HashMap::new();
+    for (name, sha, path) in store.activations(scope).await? {
+        let plugin = plugin_in_force(store, catalog, dir, &sha, &path).await?;
+        if plugin.id.kind != wanted || crate::names::check("name", &name).is_err() {
+            tracing::error!(?scope, %name, plugin = %plugin.id, "an activation of the wrong kind or name is left out");
+            continue;
+        }
+        in_force.insert(name, plugin);
+    }
+    Ok(in_force)
 }
 
 /// A plugin the store says is in force: already loaded, its file, or (a

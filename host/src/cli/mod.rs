@@ -540,8 +540,6 @@ fn block_on<T>(work: impl std::future::Future<Output = anyhow::Result<T>>) -> an
     output
 }
 
-/// Exit code for an error: 2 for bad input or config, 3 when a policy failed
-/// on some invoices (everything else done), 1 for anything else.
 /// A command that reads what is there refuses a database file that does not
 /// exist (rather than create an empty one); a database URL is the server's to answer.
 fn require_database(db: &std::path::Path) -> Result<(), BadUsage> {
@@ -552,6 +550,8 @@ fn require_database(db: &std::path::Path) -> Result<(), BadUsage> {
     Err(BadUsage(format!("no database at {}", db.display())))
 }
 
+/// Exit code for an error: 2 for bad input or config, 3 when a policy failed
+/// on some invoices (everything else done), 1 for anything else.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
     if err.is::<PluginErrors>() {
         return 3;

@@ -13,8 +13,8 @@ pub struct Worker {
     registry: Option<PathBuf>,
     /// Held while the worker lives; the kernel lets go when the process dies.
     _lock: Option<File>,
-    /// Workers found stopped: their lock file is gone once found, and their
-    /// claims on messages and customers may be met again later in the run.
+    /// Workers found stopped, remembered once their lock files are removed
+    /// (`forget_gone`): their claims may be met again later in the run.
     gone: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 

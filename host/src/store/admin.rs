@@ -118,7 +118,6 @@ impl Store {
             > 0)
     }
 
-    /// (segment, sha256, path) of every shadow run.
     /// Keeps an uploaded plugin's bytes in a database that workers on several
     /// machines share (PostgreSQL); a SQLite file's plugins folder is beside it.
     pub async fn keep_plugin(&self, sha256: &str, bytes: &[u8]) -> anyhow::Result<()> {
@@ -140,6 +139,7 @@ impl Store {
             .await?)
     }
 
+    /// (segment, sha256, path) of every shadow run.
     pub async fn shadows(&self) -> anyhow::Result<Vec<(String, String, String)>> {
         let rows = sqlx::query("SELECT segment, plugin_sha256, plugin_path FROM shadows ORDER BY segment")
             .fetch_all(&self.pool)

@@ -372,7 +372,8 @@ impl Store {
         let wall = chrono::Utc::now().timestamp();
         let take = "INSERT INTO customer_leases (customer_id, worker, until) VALUES ($1, $2, $3) \
                     ON CONFLICT (customer_id) DO UPDATE SET worker = excluded.worker, until = excluded.until \
-                    WHERE customer_leases.until < $4 OR customer_leases.worker = excluded.worker OR customer_leases.worker = $5";
+                    WHERE customer_leases.until < $4 OR customer_leases.worker = $5";
+        // Taken if the lease ran out or is held by `holder` (this worker, or a stopped one).
         let taken = |holder: &str| {
             sqlx::query(take).bind(customer_id).bind(worker).bind(until).bind(wall).bind(holder.to_string())
         };
