@@ -255,10 +255,8 @@ fn tick(
         runtime.store().close().await;
         let raw = raw.then(|| {
             let rows = raw_insert::TickRows::read(&db, &before);
-            let narrow_copy = dir.path().join("narrow.db");
-            std::fs::copy(&before, &narrow_copy).unwrap();
-            let ((wide, wide_parts), (narrow, narrow_parts)) = (rows.write(&before), rows.write_narrow(&narrow_copy));
-            RawWrites { wide, narrow, rows: rows.counts(), wide_parts, narrow_parts }
+            let (took, parts) = rows.write(&before);
+            RawWrites { took, rows: rows.counts(), parts }
         });
         (elapsed, peak, raw)
     })
@@ -266,15 +264,12 @@ fn tick(
 
 const IMPORT_SLICE: usize = 50_000;
 
-/// The tick's rows written raw: as the store keeps them, and with the next
-/// reviews in a narrow table instead of the invoices' rows.
+/// The tick's rows written raw, as the store keeps them.
 struct RawWrites {
-    wide: Duration,
-    narrow: Duration,
+    took: Duration,
     rows: String,
-    /// Where each write's time went, by table.
-    wide_parts: String,
-    narrow_parts: String,
+    /// Where the time went, by table.
+    parts: String,
 }
 
 /// The peak resident set of this process (VmHWM), in kB.
@@ -394,26 +389,16 @@ fn main() {
                 rows.push(Row {
                     figure: format!(
                         "one tick over {n} invoices against writing its rows raw ({}; time: {})",
-                        raw.rows, raw.wide_parts
+                        raw.rows, raw.parts
                     ),
                     wasm: format!("{:.2} s ({:.0} invoices/s)", elapsed.as_secs_f64(), rate(elapsed)),
                     reference: format!(
                         "{:.2} s ({:.0} invoices/s) the same rows, one transaction, SQLite's C API alone",
-                        raw.wide.as_secs_f64(),
-                        rate(raw.wide)
+                        raw.took.as_secs_f64(),
+                        rate(raw.took)
                     ),
-                    ratio: format!("{:.2}x", elapsed.as_secs_f64() / raw.wide.as_secs_f64()),
+                    ratio: format!("{:.2}x", elapsed.as_secs_f64() / raw.took.as_secs_f64()),
                     target: "the physical limit: the tick's distance from it".into(),
-                });
-                rows.push(Row {
-                    figure: format!(
-                        "those raw writes with the next reviews in a narrow table ({n} invoices; time: {})",
-                        raw.narrow_parts
-                    ),
-                    wasm: format!("{:.2} s ({:.0} invoices/s)", raw.narrow.as_secs_f64(), rate(raw.narrow)),
-                    reference: format!("{:.2} s the invoices' own rows rewritten", raw.wide.as_secs_f64()),
-                    ratio: format!("{:.2}x", raw.narrow.as_secs_f64() / raw.wide.as_secs_f64()),
-                    target: "what issue 18's narrow table would raise the limit to".into(),
                 });
             }
         }

@@ -93,7 +93,7 @@ impl Runtime {
         capture: Option<Arc<Capture>>,
     ) -> anyhow::Result<Self> {
         let bad = |reason: String| BadConfig { file: "config".into(), reason };
-        let beside = beside_database(db);
+        let beside = config.data_dir_for(db);
         let renderer = Renderer::new(config.templates.dir.as_ref().map(|d| config.resolve(d)).as_deref())
             .map_err(|e| bad(format!("templates: {e}")))?;
         let (mail, outbox_dir): (Arc<dyn MailRelay>, _) = match &config.email.smtp_url {
@@ -273,16 +273,6 @@ pub async fn open_store(db: &Path, config: &Config) -> anyhow::Result<Store> {
         .await?
         .with_attribution_days(config.outcomes.attribution_days)
         .with_alerts(config.alerts.url.is_some()))
-}
-
-/// The folder for what is kept beside the database (outbox, letters, plugins,
-/// the workers' lock files): the SQLite file's folder, or for a database URL
-/// `SOLLECITO_DATA_DIR` (else the working folder).
-pub fn beside_database(db: &Path) -> PathBuf {
-    if db.to_str().is_some_and(|d| d.contains("://")) {
-        return std::env::var_os("SOLLECITO_DATA_DIR").filter(|d| !d.is_empty()).map_or(".".into(), PathBuf::from);
-    }
-    db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf()
 }
 
 /// Channels by name: adapter, grants, settings. By default `email` has the mail

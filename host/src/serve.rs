@@ -39,7 +39,7 @@ pub async fn run(db: &Path, config: Config, mut catalog: Catalog, listen: Socket
         })?;
     let tick = Duration::from_secs(config.serve.tick_seconds.max(1));
     let watch = config.serve.watch.as_ref().map(|w| config.resolve(w));
-    let plugins_dir = crate::runtime::beside_database(db).join("plugins");
+    let plugins_dir = config.data_dir_for(db).join("plugins");
     // Uploads a crash cut off halfway are of no use to anyone.
     for entry in std::fs::read_dir(&plugins_dir).into_iter().flatten().flatten() {
         let name = entry.file_name();

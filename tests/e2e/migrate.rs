@@ -7,9 +7,9 @@ use crate::common::*;
 use crate::pipeline::Site;
 use crate::serve::Service;
 
-/// Every migration this binary knows, as the commands list them (the store numbers them 1 to 15).
+/// Every migration this binary knows, as the commands list them (the store numbers them 1 to 16).
 fn all() -> String {
-    (1..=15).map(|v: i64| v.to_string()).collect::<Vec<_>>().join(", ")
+    versions(1..=16)
 }
 
 #[test]
@@ -40,12 +40,12 @@ fn readyz_is_false_while_the_schema_is_behind() {
     assert_eq!(service.call("GET", "/readyz", None, "").0, 200);
     // The schema falls behind this binary (as when a newer one's migration is due).
     let db = Db::new(&site.db());
-    db.execute("DELETE FROM schema_migrations WHERE version = 15");
+    db.execute("DELETE FROM schema_migrations WHERE version = 16");
     let (status, body) = service.call("GET", "/readyz", None, "");
     assert_eq!(status, 503, "{body}");
-    assert_eq!(body["error"], "migrations pending: 15 (run `sollecito migrate`)");
+    assert_eq!(body["error"], "migrations pending: 16 (run `sollecito migrate`)");
     // The schema caught up (here, the row put back): ready again without a restart.
-    db.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (15, 0)");
+    db.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (16, 0)");
     assert_eq!(service.call("GET", "/readyz", None, "").0, 200);
 }
 
@@ -74,13 +74,13 @@ fn four_workers_migrating_one_postgres_database_apply_each_migration_once() {
         }
     }
     applied.sort_unstable();
-    assert_eq!(applied, (1..=15).collect::<Vec<i64>>(), "each migration applied by exactly one worker");
+    assert_eq!(applied, (1..=16).collect::<Vec<i64>>(), "each migration applied by exactly one worker");
     let rows: i64 = rt.block_on(async {
         use sqlx::Connection;
         let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
         sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations").fetch_one(&mut c).await.unwrap()
     });
-    assert_eq!(rows, 15);
+    assert_eq!(rows, 16);
     let out =
         Command::new(env!("CARGO_BIN_EXE_sollecito")).args(["--db", &db.url, "migrate", "--check"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -115,4 +115,67 @@ fn every_decision_records_its_worker() {
         host.trim().chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).take(40).collect();
     assert_eq!(parts(workers[1]).0, host, "{}", workers[1]);
     assert_ne!(parts(workers[0]).1, parts(workers[1]).1);
+}
+
+/// A store made before the reviews left the invoices' rows (migration 16)
+/// keeps every invoice's next review and closing, and decides from them.
+#[test]
+fn a_store_from_before_the_reviews_table_keeps_every_review() {
+    let invoices = root().join("examples/invoices.json");
+    let invoices = invoices.to_str().unwrap();
+    let (first, later) = ("2026-10-08T12:00:00Z", "2026-10-20T12:00:00Z");
+    // A store of today, its reviews moved and some invoices closed by a tick.
+    let today = Site::new();
+    today.ok(&["import", invoices, "--at", "2026-09-20T00:00:00Z"]);
+    today.ok(&["run", "--at", first]);
+    let reviews = Db::new(&today.db()).rows("reviews", &["invoice_id", "next_review", "closed"]);
+    assert!(reviews.len() >= 6, "{reviews:?}");
+
+    // The same invoices in a store at migration 15: 16 is marked done
+    // beforehand, so `migrate` stops short of it.
+    let old = Site::new();
+    if !on_postgres() {
+        std::fs::File::create(old.path("sollecito.db")).unwrap();
+    }
+    let db = Db::new(&old.db());
+    db.execute("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)");
+    db.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (16, 0)");
+    assert_eq!(old.ok(&["migrate"]).trim(), format!("applied migrations {}", versions(1..=15)));
+    assert!(db.columns("invoices").contains(&"next_review".to_string()));
+    let from = Db::new(&today.db());
+    copy(&from, &db, "customers", &["id", "data", "updated_at", "segment"], "*");
+    copy(
+        &from,
+        &db,
+        "invoices i JOIN reviews r ON r.invoice_id = i.id",
+        &["i.id", "i.customer_id", "i.status", "i.data", "i.updated_at", "r.next_review", "r.closed"],
+        "invoices (id, customer_id, status, data, updated_at, next_review, closed)",
+    );
+    copy(&from, &db, "ledger", &from.columns("ledger").iter().map(String::as_str).collect::<Vec<_>>(), "*");
+
+    db.execute("DELETE FROM schema_migrations WHERE version = 16");
+    assert_eq!(old.ok(&["migrate"]).trim(), "applied migrations 16");
+    assert_eq!(db.rows("reviews", &["invoice_id", "next_review", "closed"]), reviews);
+    for gone in ["next_review", "closed", "review_by", "review_until"] {
+        assert!(!db.columns("invoices").contains(&gone.to_string()), "invoices still has {gone}");
+    }
+    // Both stores find the same invoices due later, and only those.
+    let (a, b) = (old.json(&["run", "--at", later]), today.json(&["run", "--at", later]));
+    assert!(a["evaluated"].as_u64().unwrap() > 0, "{a}");
+    assert_eq!(a["evaluated"], b["evaluated"]);
+}
+
+fn versions(range: std::ops::RangeInclusive<i64>) -> String {
+    range.map(|v| v.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// Copies rows of `source` (a table or a join) from one store into another,
+/// as SQL literals, into `target` (`*`: the same table and columns).
+fn copy(from: &Db, to: &Db, source: &str, columns: &[&str], target: &str) {
+    let quote = if on_postgres() { "quote_nullable" } else { "quote" };
+    let values = columns.iter().map(|c| format!("{quote}({c})")).collect::<Vec<_>>().join(" || ', ' || ");
+    let target = if target == "*" { format!("{source} ({})", columns.join(", ")) } else { target.to_string() };
+    for row in from.strings(&format!("SELECT {values} FROM {source}")) {
+        to.execute(&format!("INSERT INTO {target} VALUES ({row})"));
+    }
 }

@@ -55,7 +55,7 @@ pub fn rows(cache: &Path, now: DateTime<Utc>) -> Vec<Row> {
     rt.block_on(async {
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", db.display())).unwrap();
         let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await.unwrap();
-        sqlx::query("UPDATE invoices SET next_review = 4102444800").execute(&pool).await.unwrap();
+        sqlx::query("UPDATE reviews SET next_review = 4102444800").execute(&pool).await.unwrap();
         pool.close().await;
     });
     let config = dir.path().join("sollecito.toml");

@@ -69,14 +69,6 @@ impl Drop for Statement<'_> {
     }
 }
 
-/// Where a tick's next reviews are written.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Reviews {
-    /// The invoice's own row (today's store): SQLite rewrites the whole row, document and all.
-    InInvoices,
-    Narrow,
-}
-
 #[derive(Clone, Debug)]
 enum Value {
     Null,
@@ -135,15 +127,21 @@ pub fn snapshot(db: &Path, to: &Path) {
 pub struct TickRows {
     /// (table, its rows added by the tick, all columns).
     added: Vec<(String, Vec<Vec<Value>>)>,
-    /// Each invoice's state after the tick: id, status, data, next_review, closed, updated_at.
+    /// Each invoice's review after the tick: invoice_id, next_review, closed.
+    reviews: Vec<Vec<Value>>,
+    /// The invoices whose document the tick changed (a fee): id, status, data, updated_at.
     invoices: Vec<Vec<Value>>,
 }
 
 impl TickRows {
     pub fn read(db: &Path, before: &Path) -> TickRows {
         let (after_db, before_db) = (Db::open(db), Db::open(before));
+        // Tables with a rowid: the reviews table (WITHOUT ROWID) is only ever updated.
         let tables: Vec<String> = before_db
-            .rows("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+            .rows(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+                 AND sql NOT LIKE '%WITHOUT ROWID%'",
+            )
             .into_iter()
             .filter_map(|r| match &r[0] {
                 Value::Text(t) => Some(String::from_utf8(t.clone()).unwrap()),
@@ -161,41 +159,30 @@ impl TickRows {
                 added.push((table, rows));
             }
         }
-        let invoices = after_db.rows("SELECT id, status, data, next_review, closed, updated_at FROM invoices");
-        TickRows { added, invoices }
+        let reviews = after_db.rows("SELECT invoice_id, next_review, closed FROM reviews");
+        let touched = match before_db.rows("SELECT COALESCE(MAX(updated_at), 0) FROM invoices")[0][0] {
+            Value::Int(n) => n,
+            _ => 0,
+        };
+        let invoices =
+            after_db.rows(&format!("SELECT id, status, data, updated_at FROM invoices WHERE updated_at > {touched}"));
+        TickRows { added, reviews, invoices }
     }
 
     /// Rows added, by table, for the report.
     pub fn counts(&self) -> String {
         let mut parts: Vec<String> = self.added.iter().map(|(t, rows)| format!("{} {t}", rows.len())).collect();
-        parts.push(format!("{} invoices updated", self.invoices.len()));
+        parts.push(format!("{} reviews moved", self.reviews.len()));
+        parts.push(format!("{} invoices changed", self.invoices.len()));
         parts.join(", ")
     }
 
     /// Writes them into `into` (a fresh copy of the pre-tick store) in one
-    /// transaction, with the store's own pragmas; returns the time it took.
+    /// transaction, with the store's own pragmas. Returns the time of the
+    /// whole transaction, and where it went, by table.
     pub fn write(&self, into: &Path) -> (Duration, String) {
-        self.write_as(into, Reviews::InInvoices)
-    }
-
-    /// The same, but with the next review and the closed flag in a narrow
-    /// table of their own (issue 18, item 3), filled before the clock starts:
-    /// what that table would make of the limit.
-    pub fn write_narrow(&self, into: &Path) -> (Duration, String) {
-        self.write_as(into, Reviews::Narrow)
-    }
-
-    /// The time of the whole transaction, and where it went, by table.
-    fn write_as(&self, into: &Path, reviews: Reviews) -> (Duration, String) {
         let db = Db::open(into);
         db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON");
-        if reviews == Reviews::Narrow {
-            db.exec(
-                "CREATE TABLE reviews (invoice_id TEXT PRIMARY KEY, next_review BIGINT, closed TEXT) WITHOUT ROWID; \
-                 INSERT INTO reviews SELECT id, next_review, closed FROM invoices; \
-                 CREATE INDEX reviews_due ON reviews (next_review, invoice_id)",
-            );
-        }
         let t = Instant::now();
         let mut spent = vec![];
         db.exec("BEGIN IMMEDIATE");
@@ -209,21 +196,13 @@ impl TickRows {
             spent.push((table.clone(), started.elapsed()));
         }
         let started = Instant::now();
-        match reviews {
-            Reviews::InInvoices => {
-                let update = db.prepare(
-                    "UPDATE invoices SET status = ?2, data = ?3, next_review = ?4, closed = ?5, updated_at = ?6 WHERE id = ?1",
-                );
-                for row in &self.invoices {
-                    update.run(row);
-                }
-            }
-            Reviews::Narrow => {
-                let update = db.prepare("UPDATE reviews SET next_review = ?2, closed = ?3 WHERE invoice_id = ?1");
-                for row in &self.invoices {
-                    update.run(&[row[0].clone(), row[3].clone(), row[4].clone()]);
-                }
-            }
+        let update = db.prepare("UPDATE reviews SET next_review = ?2, closed = ?3 WHERE invoice_id = ?1");
+        for row in &self.reviews {
+            update.run(row);
+        }
+        let update = db.prepare("UPDATE invoices SET status = ?2, data = ?3, updated_at = ?4 WHERE id = ?1");
+        for row in &self.invoices {
+            update.run(row);
         }
         spent.push(("reviews".into(), started.elapsed()));
         let started = Instant::now();

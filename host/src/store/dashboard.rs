@@ -79,8 +79,9 @@ impl Store {
             bind("l.due >= ?", Bind::Int(today - to), &mut binds);
         }
         let mut sql = String::from(
-            "SELECT l.invoice_id, l.currency, l.total, l.paid, l.status, i.data AS invoice, i.next_review, \
+            "SELECT l.invoice_id, l.currency, l.total, l.paid, l.status, i.data AS invoice, r.next_review, \
              c.data AS customer FROM ledger l JOIN invoices i ON i.id = l.invoice_id \
+             JOIN reviews r ON r.invoice_id = l.invoice_id \
              JOIN customers c ON c.id = l.customer_id",
         );
         if let Some(segments) = &filter.segments {

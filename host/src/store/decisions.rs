@@ -68,13 +68,15 @@ impl Store {
         limit: i64,
         lease_until: Option<i64>,
     ) -> anyhow::Result<Vec<DueInvoice>> {
-        let due = "next_review <= $1 AND (next_review, id) > ($2, $3) AND status = 'open' AND closed IS NULL";
+        let due = "r.next_review <= $1 AND (r.next_review, r.invoice_id) > ($2, $3) AND r.closed IS NULL \
+                   AND i.status = 'open'";
         let claimer = self.worker.as_deref().filter(|_| self.postgres).zip(lease_until);
         if let Some((worker, lease_until)) = claimer {
             sqlx::query(&format!(
-                "UPDATE invoices SET review_by = $5, review_until = $6 WHERE id IN \
-                 (SELECT id FROM invoices WHERE {due} AND (review_until IS NULL OR review_until < $7) \
-                 ORDER BY next_review, id LIMIT $4 FOR UPDATE SKIP LOCKED)"
+                "UPDATE reviews SET review_by = $5, review_until = $6 WHERE invoice_id IN \
+                 (SELECT r.invoice_id FROM reviews r JOIN invoices i ON i.id = r.invoice_id \
+                 WHERE {due} AND (r.review_until IS NULL OR r.review_until < $7) \
+                 ORDER BY r.next_review, r.invoice_id LIMIT $4 FOR UPDATE OF r SKIP LOCKED)"
             ))
             .bind(now)
             .bind(after.0)
@@ -86,14 +88,13 @@ impl Store {
             .execute(&self.pool)
             .await?;
         }
-        let mine = if claimer.is_some() { "AND i.review_by = $7" } else { "" };
+        let mine = if claimer.is_some() { "AND r.review_by = $7" } else { "" };
         let sql = format!(
             "SELECT string_agg(p.id || $5 || p.next_review || $5 || p.customer_id || $5 || p.invoice || $5 || p.customer, \
              $6 ORDER BY p.next_review, p.id) AS page FROM \
-             (SELECT i.id AS id, i.next_review AS next_review, i.customer_id AS customer_id, i.data AS invoice, c.data AS customer \
-             FROM invoices i JOIN customers c ON c.id = i.customer_id \
-             WHERE i.next_review <= $1 AND (i.next_review, i.id) > ($2, $3) \
-             AND i.status = 'open' AND i.closed IS NULL {mine} ORDER BY i.next_review, i.id LIMIT $4) AS p",
+             (SELECT i.id AS id, r.next_review AS next_review, i.customer_id AS customer_id, i.data AS invoice, c.data AS customer \
+             FROM reviews r JOIN invoices i ON i.id = r.invoice_id JOIN customers c ON c.id = i.customer_id \
+             WHERE {due} {mine} ORDER BY r.next_review, r.invoice_id LIMIT $4) AS p",
         );
         let row = sqlx::query(&sql)
             .bind(now)
@@ -154,8 +155,8 @@ impl Store {
         if self.postgres {
             // Rows another worker is writing are skipped, not waited for: its write lets go of them.
             sqlx::query(
-                "UPDATE invoices SET review_by = NULL, review_until = NULL WHERE id IN \
-                 (SELECT id FROM invoices WHERE review_by = $1 FOR UPDATE SKIP LOCKED)",
+                "UPDATE reviews SET review_by = NULL, review_until = NULL WHERE invoice_id IN \
+                 (SELECT invoice_id FROM reviews WHERE review_by = $1 FOR UPDATE SKIP LOCKED)",
             )
             .bind(worker)
             .execute(&self.pool)
@@ -202,7 +203,7 @@ impl Store {
             ids.sort_unstable();
             for chunk in ids.chunks(ROWS_PER_STATEMENT) {
                 let sql = format!(
-                    "SELECT id FROM invoices WHERE id IN {} ORDER BY id FOR UPDATE",
+                    "SELECT invoice_id FROM reviews WHERE invoice_id IN {} ORDER BY invoice_id FOR UPDATE",
                     placeholders(true, 1, chunk.len())
                 );
                 let mut query = sqlx::query(&sql);
@@ -218,17 +219,18 @@ impl Store {
         for chunk in decisions.chunks(ROWS_PER_STATEMENT) {
             // VALUES names its columns column1, column2... in SQLite and PostgreSQL alike.
             let sql = format!(
-                "UPDATE invoices SET next_review = v.column2, closed = v.column3, \
-                 updated_at = COALESCE(v.column4, invoices.updated_at), review_by = NULL, review_until = NULL \
-                 FROM (VALUES {}) AS v WHERE invoices.id = v.column1 AND invoices.next_review = v.column5 \
-                 AND invoices.status = 'open' AND invoices.closed IS NULL RETURNING id",
-                placeholders(self.postgres, chunk.len(), 5)
+                "UPDATE reviews SET next_review = v.column2, closed = v.column3, review_by = NULL, review_until = NULL \
+                 FROM (VALUES {}) AS v WHERE reviews.invoice_id = v.column1 AND reviews.next_review = v.column4 \
+                 AND reviews.closed IS NULL \
+                 AND EXISTS (SELECT 1 FROM invoices i WHERE i.id = reviews.invoice_id AND i.status = 'open') \
+                 RETURNING reviews.invoice_id AS id",
+                placeholders(self.postgres, chunk.len(), 4)
             );
             let mut query = sqlx::query(&sql);
             for d in chunk {
                 query = match d.error {
-                    None => query.bind(&d.invoice_id).bind(d.next_review).bind(d.closed.as_deref()).bind(Some(d.at)),
-                    Some(_) => query.bind(&d.invoice_id).bind(Some(d.review_at)).bind(None::<&str>).bind(None::<i64>),
+                    None => query.bind(&d.invoice_id).bind(d.next_review).bind(d.closed.as_deref()),
+                    Some(_) => query.bind(&d.invoice_id).bind(Some(d.review_at)).bind(None::<&str>),
                 }
                 .bind(d.review_at);
             }

@@ -8,6 +8,19 @@ use sqlx::Row;
 use super::{actions, json, outcomes, status_name};
 use crate::invoice::{Customer, Event, Invoice, InvoiceStatus};
 
+/// Makes the invoice due at `at`, so the policy sees what changed at the next
+/// tick. Every writer of an invoice moves its review first: on PostgreSQL that
+/// locks the review row before the invoice row, in the order a decision's
+/// write takes them, and two events on one invoice run one after the other.
+pub(super) async fn wake(tx: &mut sqlx::Transaction<'_, sqlx::Any>, invoice_id: &str, at: i64) -> anyhow::Result<()> {
+    sqlx::query("UPDATE reviews SET next_review = $1 WHERE invoice_id = $2")
+        .bind(at)
+        .bind(invoice_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// `apply_event` inside a transaction that may hold more (an action's outcome).
 pub(super) async fn apply_event_in(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -16,6 +29,8 @@ pub(super) async fn apply_event_in(
     now: DateTime<Utc>,
     facts: (i64, bool),
 ) -> anyhow::Result<String> {
+    let at = now.timestamp();
+    wake(tx, invoice_id, at).await?;
     let row = sqlx::query("SELECT i.data AS invoice, c.data AS customer FROM invoices i JOIN customers c ON c.id = i.customer_id WHERE i.id = $1")
         .bind(invoice_id)
         .fetch_optional(&mut **tx)
@@ -25,11 +40,9 @@ pub(super) async fn apply_event_in(
     let mut customer: Customer = serde_json::from_str(&row.try_get::<String, _>("customer")?)?;
     let (was, paid_before) = (invoice.status, invoice.amount_paid);
     let what = event.apply(&mut invoice, &mut customer, now);
-    let at = now.timestamp();
-    sqlx::query("UPDATE invoices SET status = $1, data = $2, next_review = $3, updated_at = $4 WHERE id = $5")
+    sqlx::query("UPDATE invoices SET status = $1, data = $2, updated_at = $3 WHERE id = $4")
         .bind(status_name(invoice.status))
         .bind(json(&invoice))
-        .bind(at)
         .bind(at)
         .bind(invoice_id)
         .execute(&mut **tx)

@@ -338,28 +338,34 @@ impl Store {
             };
             if old.is_none() {
                 sqlx::query(
-                    "INSERT INTO invoices (id, customer_id, status, data, next_review, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                    "INSERT INTO invoices (id, customer_id, status, data, updated_at) VALUES ($1, $2, $3, $4, $5)",
                 )
                 .bind(&inv.id)
                 .bind(&inv.customer_id)
                 .bind(status_name(inv.status))
                 .bind(&text)
                 .bind(at)
-                .bind(at)
                 .execute(&mut *tx)
                 .await?;
+                sqlx::query("INSERT INTO reviews (invoice_id, next_review) VALUES ($1, $2)")
+                    .bind(&inv.id)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
                 report.invoices_added += 1;
             } else {
                 // A change wakes the invoice: the policy sees it at the next tick.
-                sqlx::query("UPDATE invoices SET customer_id = $1, status = $2, data = $3, next_review = $4, updated_at = $5 WHERE id = $6")
-                    .bind(&inv.customer_id)
-                    .bind(status_name(inv.status))
-                    .bind(&text)
-                    .bind(at)
-                    .bind(at)
-                    .bind(&inv.id)
-                    .execute(&mut *tx)
-                    .await?;
+                events::wake(&mut tx, &inv.id, at).await?;
+                sqlx::query(
+                    "UPDATE invoices SET customer_id = $1, status = $2, data = $3, updated_at = $4 WHERE id = $5",
+                )
+                .bind(&inv.customer_id)
+                .bind(status_name(inv.status))
+                .bind(&text)
+                .bind(at)
+                .bind(&inv.id)
+                .execute(&mut *tx)
+                .await?;
                 report.invoices_updated += 1;
             }
             ledger::put(&mut tx, inv).await?;
@@ -426,7 +432,7 @@ impl Store {
 
     /// When the invoice is next reviewed, and why it was closed, if it was.
     pub async fn review_of(&self, id: &str) -> anyhow::Result<(Option<i64>, Option<String>)> {
-        let row = sqlx::query("SELECT next_review, closed FROM invoices WHERE id = $1")
+        let row = sqlx::query("SELECT next_review, closed FROM reviews WHERE invoice_id = $1")
             .bind(id)
             .fetch_one(&self.pool)
             .await?;

@@ -94,7 +94,7 @@ async fn four_workers_on_one_postgres_killed_at_random_send_every_step_once_and_
                     *slot = worker(&site, &db.url, w, &stderr_path);
                 }
                 decided_at_first_kills = Some(decisions_so_far(&mut c).await);
-                claims_left = sqlx::query_scalar("SELECT COUNT(*) FROM invoices WHERE review_by IS NOT NULL")
+                claims_left = sqlx::query_scalar("SELECT COUNT(*) FROM reviews WHERE review_by IS NOT NULL")
                     .fetch_one(&mut c)
                     .await
                     .unwrap();
