@@ -1,19 +1,18 @@
 //! Actions the host carries out itself, besides reminders.
 
 use sollecito::Runtime;
-use sollecito::config::Config;
 use sollecito::invoice::Event;
 
 use crate::common::*;
+use crate::pipeline::Site;
 
 /// A disputed invoice: the policy asks for a manual review, the host opens a
 /// task once, `sollecito tasks` lists it, and the step's record says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_manual_review_opens_one_task() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("actions.db");
+    let site = Site::new();
     let mut catalog = catalog();
-    let runtime = Runtime::open(&db, Config::default(), &mut catalog).await.unwrap();
+    let runtime = Runtime::open(&site.db_path(), site.config(), &mut catalog).await.unwrap();
     let now = at("2026-10-20T09:00:00Z");
     runtime.store().import(&dataset("invoices.json"), now - chrono::Duration::days(30)).await.unwrap();
     let disputed = "inv-1002";
@@ -40,7 +39,7 @@ async fn a_manual_review_opens_one_task() {
     assert!(steps.iter().all(|o| o.kind.as_str() != "remind" || o.state.as_str() == "cancelled"), "{steps:?}");
 
     // The operator's list, from the real binary on the same file.
-    let out = sollecito(&["--db", db.to_str().unwrap(), "tasks"]);
+    let out = site.run(&["tasks"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("Review invoice"), "{}", stdout(&out));
 }
@@ -50,20 +49,19 @@ async fn a_manual_review_opens_one_task() {
 /// CSV, with the debtor, the amounts and every message and event.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn collections_get_a_hand_over_with_the_whole_correspondence() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("actions.db");
+    let site = Site::new();
     let mut catalog = catalog();
     // PEC through the default relay (the outbox folder), as in the demo.
-    let mut config = Config::default();
+    let mut config = site.config();
     config.channels.entry("pec".into()).or_default();
-    let runtime = Runtime::open(&db, config, &mut catalog).await.unwrap();
+    let runtime = Runtime::open(&site.db_path(), config, &mut catalog).await.unwrap();
     let start = at("2026-09-20T10:00:00Z");
     runtime.store().import(&dataset("invoices.json"), start).await.unwrap();
     for day in 0..90 {
         runtime.tick(start + chrono::Duration::days(day), false).await.unwrap();
     }
 
-    let folder = dir.path().join("handovers");
+    let folder = site.path("handovers");
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(folder.join("handover-inv-1001.json")).unwrap()).unwrap();
     assert_eq!(json["debtor"]["name"], "Rossi Impianti S.r.l.");

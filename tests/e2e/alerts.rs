@@ -12,6 +12,7 @@ use sollecito::invoice::Event;
 
 use crate::channels::Recorder;
 use crate::common::*;
+use crate::pipeline::Site;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_arrive_signed_once_each_even_when_the_hook_fails_first() {
@@ -33,8 +34,10 @@ async fn alerts_arrive_signed_once_each_even_when_the_hook_fails_first() {
     ))
     .unwrap();
     config.dir = dir.path().to_path_buf();
+    let site = Site::new();
+    config.data_dir = site.config().data_dir;
     let mut catalog = catalog();
-    let runtime = Runtime::open(&dir.path().join("alerts.db"), config, &mut catalog).await.unwrap();
+    let runtime = Runtime::open(&site.db_path(), config, &mut catalog).await.unwrap();
     let data = dataset("invoices.json");
     runtime.store().import(&Dataset { events: vec![], ..data }, at("2026-09-24T00:00:00Z")).await.unwrap();
 

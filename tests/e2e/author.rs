@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::common::{root, sollecito, stderr, stdout};
+use crate::pipeline::Site;
 
 fn scenarios(plugin_dir: &str) -> Vec<String> {
     let dir = root().join(plugin_dir).join("scenarios");
@@ -163,18 +164,13 @@ fn a_new_policy_builds_with_one_command_and_passes_its_own_scenario() {
 
 #[test]
 fn settings_are_under_the_plugins_own_name_and_a_stray_section_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("sollecito.toml");
-    let db = dir.path().join("s.db");
+    let site = Site::new();
+    let config = site.path("sollecito.toml");
     let acme = sollecito_test_artifacts::ACME_GENTLE;
     // A policy given by path: its settings go under the name it gives itself.
     std::fs::write(&config, format!("[policies]\ndefault = {acme:?}\n[settings.acme-gentle]\nmin_gap_days = 3\n"))
         .unwrap();
-    let run = |extra: &[&str]| {
-        let mut args = vec!["--db", db.to_str().unwrap(), "--config", config.to_str().unwrap(), "run"];
-        args.extend_from_slice(extra);
-        sollecito(&args)
-    };
+    let run = |extra: &[&str]| site.run(&[&["run"][..], extra].concat());
     let out = run(&["--at", "2026-10-01T09:00:00Z"]);
     assert!(out.status.success(), "{}", stderr(&out));
     // The path as a section name, as older configs had it, names no policy.
@@ -189,16 +185,15 @@ fn settings_are_under_the_plugins_own_name_and_a_stray_section_is_refused() {
 
 #[test]
 fn a_policy_naming_a_template_that_does_not_exist_is_refused_when_loaded() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("sollecito.toml");
+    let site = Site::new();
+    let config = site.path("sollecito.toml");
     let outsider = sollecito_test_artifacts::OUTSIDER;
     std::fs::write(
         &config,
         format!("[policies]\ndefault = {outsider:?}\n[settings.outsider]\ntemplate = \"overdue-sotf\"\n"),
     )
     .unwrap();
-    let db = dir.path().join("s.db");
-    let out = sollecito(&["--db", db.to_str().unwrap(), "--config", config.to_str().unwrap(), "run"]);
+    let out = site.run(&["run"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("names template \"overdue-sotf\", which does not exist"), "{}", stderr(&out));
     // The same policy with a template that exists starts.
@@ -207,7 +202,7 @@ fn a_policy_naming_a_template_that_does_not_exist_is_refused_when_loaded() {
         format!("[policies]\ndefault = {outsider:?}\n[settings.outsider]\ntemplate = \"overdue-firm\"\n"),
     )
     .unwrap();
-    let out = sollecito(&["--db", db.to_str().unwrap(), "--config", config.to_str().unwrap(), "run"]);
+    let out = site.run(&["run"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
 

@@ -30,6 +30,7 @@ async fn claims(db: &Path) {
     let outbox = tempfile::tempdir().unwrap();
     let mut config = Config::default();
     config.email.outbox_dir = Some(outbox.path().to_path_buf());
+    config.data_dir = Some(outbox.path().to_path_buf());
     let runtime = Runtime::open(db, config, &mut catalog).await.unwrap();
     let store = &runtime.store();
     let now = at("2026-10-08T12:00:00Z");

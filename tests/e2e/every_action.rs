@@ -40,6 +40,7 @@ async fn three_months(db: &str, port: u16, files: &std::path::Path) -> Vec<Step>
     ))
     .unwrap();
     config.email.outbox_dir = Some(files.join("outbox"));
+    config.data_dir = Some(files.to_path_buf());
     config.escalations.handover_dir = Some(files.join("handovers"));
     let mut catalog = catalog();
     let runtime = Runtime::open(std::path::Path::new(db), config, &mut catalog).await.unwrap();

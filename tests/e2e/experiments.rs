@@ -6,6 +6,7 @@ use sollecito::Store;
 use sollecito::invoice::Event;
 
 use crate::common::*;
+use crate::pipeline::Site;
 
 fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -33,27 +34,20 @@ fn forty(path: &std::path::Path) {
     std::fs::write(path, json!({"customers": customers, "invoices": invoices}).to_string()).unwrap();
 }
 
-/// The forty invoices imported into a database in `dir`; its path.
-fn forty_imported(dir: &std::path::Path) -> String {
-    let file = dir.join("forty.json");
+/// A site with the forty invoices imported.
+fn forty_imported() -> Site {
+    let site = Site::new();
+    let file = site.path("forty.json");
     forty(&file);
-    let db = dir.join("x.db").to_str().unwrap().to_string();
-    assert!(with_db(&db, &["import", file.to_str().unwrap(), "--at", "2026-09-20T00:00:00Z"]).status.success());
-    db
-}
-
-/// `sollecito --db DB ARGS...`
-fn with_db(db: &str, args: &[&str]) -> std::process::Output {
-    let mut all = vec!["--db", db];
-    all.extend_from_slice(args);
-    sollecito(&all)
+    assert!(site.run(&["import", file.to_str().unwrap(), "--at", "2026-09-20T00:00:00Z"]).status.success());
+    site
 }
 
 #[test]
 fn an_experiment_keeps_each_customer_in_one_arm_and_its_arm_can_be_promoted() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = forty_imported(dir.path());
-    let run = |args: &[&str]| with_db(&db, args);
+    let site = forty_imported();
+    let db = site.db();
+    let run = |args: &[&str]| site.run(args);
     let arms = ["--arm", "control=b2b-standard:50", "--arm", "other=subscription-recovery"];
     let mut start = vec!["experiment", "start", "ladder", "--segment", "b2b"];
     start.extend_from_slice(&arms);
@@ -136,7 +130,6 @@ fn an_experiment_keeps_each_customer_in_one_arm_and_its_arm_can_be_promoted() {
 /// 422 naming the field, an unknown experiment is a 404.
 #[test]
 fn reports_and_experiments_are_served_with_their_refusals() {
-    use crate::pipeline::Site;
     use crate::serve::{Service, TOKEN};
     let site = Site::new();
     let svc = Service::start(&site, "");
@@ -204,9 +197,8 @@ fn reports_and_experiments_are_served_with_their_refusals() {
 /// settings go over the config's for its customers only.
 #[test]
 fn an_arm_can_be_the_same_policy_with_other_settings() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = forty_imported(dir.path());
-    let run = |args: &[&str]| with_db(&db, args);
+    let site = forty_imported();
+    let run = |args: &[&str]| site.run(args);
     let start = |set: &str| {
         let arms = ["--arm", "now=b2b-standard", "--arm", "later=b2b-standard", "--arm-set", set];
         run(&[&["experiment", "start", "days", "--segment", "b2b"][..], &arms].concat())
@@ -238,7 +230,6 @@ fn an_arm_can_be_the_same_policy_with_other_settings() {
 /// its next tick, without a restart.
 #[test]
 fn a_running_service_takes_up_an_experiment_at_its_next_tick() {
-    use crate::pipeline::Site;
     use crate::serve::{Service, TOKEN, wait_for};
     let site = Site::new();
     let due = (chrono::Utc::now() - chrono::Days::new(10)).date_naive();
@@ -295,8 +286,8 @@ async fn a_known_five_point_effect_on_20000_invoices_is_reported_with_its_interv
     use rand::{RngExt, SeedableRng};
     use sollecito::intake::Dataset;
 
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("truth.db");
+    let site = Site::new();
+    let db = site.db_path();
     // 2,000 customers with ten invoices each, all due on 1 October.
     let customers: Vec<Value> = (0..2_000)
         .map(|i| {
@@ -314,26 +305,26 @@ async fn a_known_five_point_effect_on_20000_invoices_is_reported_with_its_interv
     let text = json!({"customers": customers, "invoices": invoices}).to_string();
     let data: Dataset = sollecito::intake::parse_dataset("truth.json", &text).unwrap();
     let mut catalog = catalog();
-    let runtime = sollecito::Runtime::open(&db, sollecito::Config::default(), &mut catalog).await.unwrap();
+    let runtime = sollecito::Runtime::open(&db, site.config(), &mut catalog).await.unwrap();
     runtime.store().import(&data, at("2026-09-20T00:00:00Z")).await.unwrap();
     drop(runtime);
     let arms = ["--arm", "a=b2b-standard", "--arm", "b=b2b-standard"];
-    let started =
-        with_db(db.to_str().unwrap(), &[&["experiment", "start", "truth", "--segment", "b2b"][..], &arms].concat());
+    let started = site.run(&[&["experiment", "start", "truth", "--segment", "b2b"][..], &arms].concat());
     assert!(started.status.success(), "{}", String::from_utf8_lossy(&started.stderr));
 
-    let runtime = sollecito::Runtime::open(&db, sollecito::Config::default(), &mut catalog).await.unwrap();
+    let runtime = sollecito::Runtime::open(&db, site.config(), &mut catalog).await.unwrap();
     // Decisions alone: the arm is what counts here, not the messages.
     let decided = runtime.decide(at("2026-10-08T09:00:00Z"), false).await.unwrap();
     assert_eq!(decided.evaluated, 20_000);
     // Each invoice's arm, as its decision recorded it.
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(&format!("sqlite://{}", db.display())).await.unwrap();
-    let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT invoice_id, arm FROM decisions WHERE experiment = 'truth' ORDER BY invoice_id")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
+    let rows: Vec<(String, String)> = Db::new(&site.db())
+        .strings("SELECT invoice_id || '|' || arm FROM decisions WHERE experiment = 'truth' ORDER BY invoice_id")
+        .into_iter()
+        .map(|row| {
+            let (invoice, arm) = row.split_once('|').unwrap();
+            (invoice.to_string(), arm.to_string())
+        })
+        .collect();
     assert_eq!(rows.len(), 20_000);
     // The truth: in arm a 30% pay, in arm b 35%; seeded.
     let mut rng = StdRng::seed_from_u64(5);
@@ -345,7 +336,7 @@ async fn a_known_five_point_effect_on_20000_invoices_is_reported_with_its_interv
         }
     }
     drop(runtime);
-    let status = with_db(db.to_str().unwrap(), &["experiment", "status", "truth", "--json"]);
+    let status = site.run(&["experiment", "status", "truth", "--json"]);
     let report: Value = serde_json::from_slice(&status.stdout).unwrap();
     let versus = &report["versus"][0];
     let (difference, p) =

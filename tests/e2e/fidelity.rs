@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use sollecito::store::Store;
 
 use crate::common::*;
+use crate::pipeline::Site;
 
 /// A config with a PEC provider, so every channel the policy names exists.
 const CONFIG: &str = "[channels.pec]\n";
@@ -117,8 +118,9 @@ fn recorded(history: &Value) -> Vec<Line> {
 /// their own (the day's scripted events recorded before its daily tick) and
 /// compares every invoice's history. Returns the lines compared.
 fn compare(file: &Path, from: &str, to: &str) -> usize {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("sollecito.toml");
+    let site = Site::new();
+    // Beside the site's database: its commands take it up.
+    let config = site.path("sollecito.toml");
     std::fs::write(&config, CONFIG).unwrap();
     let (file, config_arg) = (file.to_str().unwrap(), config.to_str().unwrap());
     let out = sollecito(&["--config", config_arg, "simulate", file, "--from", from, "--to", to, "--json"]);
@@ -131,9 +133,8 @@ fn compare(file: &Path, from: &str, to: &str) -> usize {
     let daily: Vec<_> = ticks.iter().filter(|t| t.format("%H:%M:%S").to_string() == "09:00:00").collect();
     assert_eq!(daily.len() as i64, (last - first).num_days() + 1);
 
-    let db = dir.path().join("real.db");
-    let db_arg = db.to_str().unwrap();
-    let import = sollecito(&["--db", db_arg, "import", file, "--at", &format!("{from}T00:00:00Z")]);
+    let db_arg = &site.db();
+    let import = site.run(&["import", file, "--at", &format!("{from}T00:00:00Z")]);
     assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
     let events = sollecito::intake::read_dataset(Path::new(file)).unwrap().events;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -144,11 +145,11 @@ fn compare(file: &Path, from: &str, to: &str) -> usize {
                 rt.block_on(store.apply_event(&e.invoice_id, &e.event, *tick)).unwrap();
             }
         }
-        let run = sollecito(&["--db", db_arg, "--config", config_arg, "run", "--at", &tick.to_rfc3339()]);
+        let run = site.run(&["run", "--at", &tick.to_rfc3339()]);
         assert!(run.status.success(), "run at {tick}: {}", String::from_utf8_lossy(&run.stderr));
     }
     // The real run wrote its messages to the outbox folder beside its database.
-    let written = std::fs::read_dir(dir.path().join("outbox")).map(|d| d.count()).unwrap_or(0);
+    let written = std::fs::read_dir(site.path("outbox")).map(|d| d.count()).unwrap_or(0);
 
     let simulated = simulated(&doc);
     let mut compared = 0;

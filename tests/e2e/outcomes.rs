@@ -5,11 +5,11 @@
 use chrono::{Days, NaiveDate};
 use serde_json::Value;
 use sollecito::Runtime;
-use sollecito::config::Config;
 use sollecito::intake::Dataset;
 use sollecito::invoice::Event;
 
 use crate::common::*;
+use crate::pipeline::Site;
 
 fn noon(day: NaiveDate) -> chrono::DateTime<chrono::Utc> {
     day.and_hms_opt(12, 0, 0).unwrap().and_utc()
@@ -17,10 +17,10 @@ fn noon(day: NaiveDate) -> chrono::DateTime<chrono::Utc> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_is_tied_to_the_last_message_in_the_window_and_the_report_counts_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("outcomes.db");
+    let site = Site::new();
+    let db = site.db_path();
     let mut catalog = catalog();
-    let mut config = Config::default();
+    let mut config = site.config();
     config.outcomes.attribution_days = 7;
     let runtime = Runtime::open(&db, config, &mut catalog).await.unwrap();
     let data = dataset("invoices.json");
@@ -54,9 +54,7 @@ async fn a_payment_is_tied_to_the_last_message_in_the_window_and_the_report_coun
     assert_eq!(outcomes.len(), 2, "{outcomes:?}");
     drop(runtime);
 
-    let db_arg = db.to_str().unwrap();
-    let out =
-        sollecito(&["--db", db_arg, "report", "--from", "2026-09-24", "--to", "2026-10-12", "--by", "step", "--json"]);
+    let out = site.run(&["report", "--from", "2026-09-24", "--to", "2026-10-12", "--by", "step", "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["total"]["recovered"], 1);
@@ -71,10 +69,10 @@ async fn a_payment_is_tied_to_the_last_message_in_the_window_and_the_report_coun
     let dunned: Vec<&str> = ["inv-1001", "inv-1003", "inv-1004"].into();
     assert_eq!(overdue["dunned"], dunned.len());
 
-    let bad = sollecito(&["--db", db_arg, "report", "--by", "mood"]);
+    let bad = site.run(&["report", "--by", "mood"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--by \"mood\": not a dimension"));
-    let csv = sollecito(&["--db", db_arg, "report", "--from", "2026-09-24", "--to", "2026-10-12", "--csv"]);
+    let csv = site.run(&["report", "--from", "2026-09-24", "--to", "2026-10-12", "--csv"]);
     let text = String::from_utf8(csv.stdout).unwrap();
     assert!(text.starts_with("dunned,recovered,recovery_rate,currency,"), "{text}");
 }
@@ -197,9 +195,9 @@ async fn an_older_store_gets_its_ledger_filled_from_the_documents() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn summing_untouched_outcomes_in_the_store_gives_the_report_of_every_row() {
     use sollecito::report::{self, Dimension};
-    let dir = tempfile::tempdir().unwrap();
+    let site = Site::new();
     let mut catalog = catalog();
-    let runtime = Runtime::open(&dir.path().join("sums.db"), Config::default(), &mut catalog).await.unwrap();
+    let runtime = Runtime::open(&site.db_path(), site.config(), &mut catalog).await.unwrap();
     let data = dataset("invoices.json");
     let start: NaiveDate = "2026-09-24".parse().unwrap();
     runtime.store().import(&Dataset { events: vec![], ..data }, noon(start)).await.unwrap();

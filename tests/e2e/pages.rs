@@ -45,6 +45,7 @@ async fn several_pages(db: &std::path::Path) {
     let outbox = tempfile::tempdir().unwrap();
     let mut config = Config::default();
     config.email.outbox_dir = Some(outbox.path().to_path_buf());
+    config.data_dir = Some(outbox.path().to_path_buf());
     let runtime = Runtime::open(db, config, &mut catalog).await.unwrap();
     // 2,345 invoices: three pages of up to 1,000, statements of up to 500 rows.
     let data = many(2_345);

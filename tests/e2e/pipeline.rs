@@ -43,6 +43,18 @@ impl Site {
         self.dir.path().join(name)
     }
 
+    /// The `--db` as `Runtime::open` takes it, for a test that opens the store in-process.
+    pub fn db_path(&self) -> PathBuf {
+        PathBuf::from(self.db())
+    }
+
+    /// The default config, with this site's folder for what a runtime keeps
+    /// beside its database (in-process, `SOLLECITO_DATA_DIR` would be the
+    /// whole test process's).
+    pub fn config(&self) -> sollecito::Config {
+        sollecito::Config { data_dir: Some(self.dir.path().to_path_buf()), ..Default::default() }
+    }
+
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_sollecito"));
         c.arg("--db").arg(self.db());

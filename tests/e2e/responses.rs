@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 use crate::common::*;
+use crate::pipeline::Site;
 
 /// 1,000 invoices of 100 customers in Rome with an ordinary record (no
 /// loyalty stretch: overdue-7 is their one soft email), due over 20 days.
@@ -114,8 +115,9 @@ async fn a_model_fitted_from_history_finds_the_share_that_paid() {
     let text = std::fs::read_to_string(&file).unwrap();
     let text = (1..=20).fold(text, |t, d| t.replace(&format!("2026-10-{d:02}\""), "2026-10-01\""));
     let data = sollecito::intake::parse_dataset("population.json", &text).unwrap();
-    let db = dir.path().join("history.db");
-    let mut config = sollecito::Config::default();
+    let site = Site::new();
+    let db = site.db_path();
+    let mut config = site.config();
     config.email.outbox_dir = Some(dir.path().join("outbox"));
     let mut catalog = catalog();
     let runtime = sollecito::Runtime::open(&db, config, &mut catalog).await.unwrap();
