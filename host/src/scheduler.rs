@@ -234,7 +234,7 @@ fn decide_page(
                 plugin_name: policy.id.name.clone(),
                 plugin_version: policy.id.version.clone(),
                 plugin_sha256: policy.id.sha256.clone(),
-                input_digest: hex::encode(digest.finalize()),
+                input_digest: digest.finalize().into(),
                 actions: "[]".into(),
                 error: None,
                 outbox: vec![],

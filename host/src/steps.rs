@@ -214,7 +214,7 @@ mod tests {
             plugin_name: "p".into(),
             plugin_version: "1".into(),
             plugin_sha256: "x".into(),
-            input_digest: "y".into(),
+            input_digest: [0; 32],
             actions: String::new(),
             error: None,
             outbox: vec![],

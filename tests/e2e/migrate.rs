@@ -7,9 +7,9 @@ use crate::common::*;
 use crate::pipeline::Site;
 use crate::serve::Service;
 
-/// Every migration this binary knows, as the commands list them (the store numbers them 1 to 16).
+/// Every migration this binary knows, as the commands list them (the store numbers them 1 to 17).
 fn all() -> String {
-    versions(1..=16)
+    versions(1..=17)
 }
 
 #[test]
@@ -40,12 +40,12 @@ fn readyz_is_false_while_the_schema_is_behind() {
     assert_eq!(service.call("GET", "/readyz", None, "").0, 200);
     // The schema falls behind this binary (as when a newer one's migration is due).
     let db = Db::new(&site.db());
-    db.execute("DELETE FROM schema_migrations WHERE version = 16");
+    db.execute("DELETE FROM schema_migrations WHERE version = 17");
     let (status, body) = service.call("GET", "/readyz", None, "");
     assert_eq!(status, 503, "{body}");
-    assert_eq!(body["error"], "migrations pending: 16 (run `sollecito migrate`)");
+    assert_eq!(body["error"], "migrations pending: 17 (run `sollecito migrate`)");
     // The schema caught up (here, the row put back): ready again without a restart.
-    db.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (16, 0)");
+    db.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (17, 0)");
     assert_eq!(service.call("GET", "/readyz", None, "").0, 200);
 }
 
@@ -74,13 +74,13 @@ fn four_workers_migrating_one_postgres_database_apply_each_migration_once() {
         }
     }
     applied.sort_unstable();
-    assert_eq!(applied, (1..=16).collect::<Vec<i64>>(), "each migration applied by exactly one worker");
+    assert_eq!(applied, (1..=17).collect::<Vec<i64>>(), "each migration applied by exactly one worker");
     let rows: i64 = rt.block_on(async {
         use sqlx::Connection;
         let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
         sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations").fetch_one(&mut c).await.unwrap()
     });
-    assert_eq!(rows, 16);
+    assert_eq!(rows, 17);
     let out =
         Command::new(env!("CARGO_BIN_EXE_sollecito")).args(["--db", &db.url, "migrate", "--check"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -118,9 +118,10 @@ fn every_decision_records_its_worker() {
 }
 
 /// A store made before the reviews left the invoices' rows (migration 16)
-/// keeps every invoice's next review and closing, and decides from them.
+/// and before decisions named their plugin by id (17) keeps every invoice's
+/// next review and closing, and every decision's plugin and digest.
 #[test]
-fn a_store_from_before_the_reviews_table_keeps_every_review() {
+fn a_store_from_before_the_reviews_table_keeps_every_review_and_decision() {
     let invoices = root().join("examples/invoices.json");
     let invoices = invoices.to_str().unwrap();
     let (first, later) = ("2026-10-08T12:00:00Z", "2026-10-20T12:00:00Z");
@@ -130,16 +131,23 @@ fn a_store_from_before_the_reviews_table_keeps_every_review() {
     today.ok(&["run", "--at", first]);
     let reviews = Db::new(&today.db()).rows("reviews", &["invoice_id", "next_review", "closed"]);
     assert!(reviews.len() >= 6, "{reviews:?}");
+    let hex = if on_postgres() { "encode(d.input_sha256, 'hex')" } else { "lower(hex(d.input_sha256))" };
+    let decisions = format!(
+        "SELECT d.invoice_id || '|' || p.name || '|' || p.version || '|' || p.sha256 || '|' || {hex} \
+         || '|' || d.actions FROM decisions d JOIN plugin_ids p ON p.id = d.plugin ORDER BY d.id"
+    );
+    let decided = Db::new(&today.db()).strings(&decisions);
+    assert!(decided.len() >= 6 && decided.iter().all(|d| d.contains("|b2b-standard|")), "{decided:?}");
 
-    // The same invoices in a store at migration 15: 16 is marked done
-    // beforehand, so `migrate` stops short of it.
+    // The same invoices in a store at migration 15: 16 and 17 are marked
+    // done beforehand, so `migrate` stops short of them.
     let old = Site::new();
     if !on_postgres() {
         std::fs::File::create(old.path("sollecito.db")).unwrap();
     }
     let db = Db::new(&old.db());
     db.execute("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)");
-    db.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (16, 0)");
+    db.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (16, 0), (17, 0)");
     assert_eq!(old.ok(&["migrate"]).trim(), format!("applied migrations {}", versions(1..=15)));
     assert!(db.columns("invoices").contains(&"next_review".to_string()));
     let from = Db::new(&today.db());
@@ -152,9 +160,37 @@ fn a_store_from_before_the_reviews_table_keeps_every_review() {
         "invoices (id, customer_id, status, data, updated_at, next_review, closed)",
     );
     copy(&from, &db, "ledger", &from.columns("ledger").iter().map(String::as_str).collect::<Vec<_>>(), "*");
+    copy(
+        &from,
+        &db,
+        // Without their ids, in their order: PostgreSQL's sequence numbers them as before.
+        "decisions d JOIN plugin_ids p ON p.id = d.plugin ORDER BY d.id",
+        &[
+            "d.invoice_id",
+            "d.at",
+            "p.name",
+            "p.version",
+            "p.sha256",
+            hex,
+            "d.actions",
+            "d.next_review",
+            "d.error",
+            "d.experiment",
+            "d.arm",
+            "d.worker",
+            "d.review_at",
+        ],
+        "decisions (invoice_id, at, plugin_name, plugin_version, plugin_sha256, input_digest, actions, \
+         next_review, error, experiment, arm, worker, review_at)",
+    );
 
-    db.execute("DELETE FROM schema_migrations WHERE version = 16");
-    assert_eq!(old.ok(&["migrate"]).trim(), "applied migrations 16");
+    db.execute("DELETE FROM schema_migrations WHERE version IN (16, 17)");
+    assert_eq!(old.ok(&["migrate"]).trim(), "applied migrations 16, 17");
+    assert_eq!(db.strings(&decisions), decided);
+    // As the history reads them.
+    let history = |site: &Site| site.json(&["history", "inv-1001"])["decisions"].clone();
+    assert_eq!(history(&old), history(&today));
+    assert_eq!(history(&old)[0]["input_digest"].as_str().unwrap().len(), 64);
     assert_eq!(db.rows("reviews", &["invoice_id", "next_review", "closed"]), reviews);
     for gone in ["next_review", "closed", "review_by", "review_until"] {
         assert!(!db.columns("invoices").contains(&gone.to_string()), "invoices still has {gone}");

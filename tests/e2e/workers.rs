@@ -54,8 +54,12 @@ async fn a_policy_activated_on_one_worker_decides_on_every_worker_within_a_secon
 
     use sqlx::Connection;
     let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
-    let decisions: Vec<(String, String, i64)> =
-        sqlx::query_as("SELECT worker, plugin_name, at FROM decisions ORDER BY at").fetch_all(&mut c).await.unwrap();
+    let decisions: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT d.worker, p.name, d.at FROM decisions d JOIN plugin_ids p ON p.id = d.plugin ORDER BY d.at",
+    )
+    .fetch_all(&mut c)
+    .await
+    .unwrap();
     c.close().await.unwrap();
     db.drop().await;
     // Decisions are stamped with their tick's second: from the whole second after

@@ -244,23 +244,22 @@ impl Store {
         } else {
             decisions.iter().filter(|d| kept.contains(&d.invoice_id)).collect()
         };
+        let plugins = plugin_ids(&mut tx, &decisions).await?;
         // Invoice -> the id of its decision. A page holds an invoice once.
         let mut ids: HashMap<String, i64> = HashMap::with_capacity(decisions.len());
         for chunk in decisions.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
-                "INSERT INTO decisions (invoice_id, at, plugin_name, plugin_version, plugin_sha256, input_digest, actions, next_review, error, experiment, arm, worker, review_at) \
+                "INSERT INTO decisions (invoice_id, at, plugin, input_sha256, actions, next_review, error, experiment, arm, worker, review_at) \
                  VALUES {} RETURNING id, invoice_id",
-                placeholders(self.postgres, chunk.len(), 13)
+                placeholders(self.postgres, chunk.len(), 11)
             );
             let mut query = sqlx::query(&sql);
             for d in chunk {
                 query = query
                     .bind(&d.invoice_id)
                     .bind(d.at)
-                    .bind(&d.plugin_name)
-                    .bind(&d.plugin_version)
-                    .bind(&d.plugin_sha256)
-                    .bind(&d.input_digest)
+                    .bind(plugins[&plugin_of(d)])
+                    .bind(d.input_digest.to_vec())
                     .bind(&d.actions)
                     .bind(d.next_review)
                     .bind(d.error.as_deref())
@@ -333,6 +332,45 @@ impl Store {
         tx.commit().await?;
         Ok(left_out)
     }
+}
+
+/// A decision's plugin: name, version, sha256.
+fn plugin_of(d: &NewDecision) -> (&str, &str, &str) {
+    (&d.plugin_name, &d.plugin_version, &d.plugin_sha256)
+}
+
+/// The id of each plugin that made one of `decisions` (a page has one or a
+/// few), added the first time it decides. Of two workers adding one at
+/// once, the second waits for the first and finds it.
+async fn plugin_ids<'d>(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    decisions: &[&'d NewDecision],
+) -> anyhow::Result<HashMap<(&'d str, &'d str, &'d str), i64>> {
+    let mut ids = HashMap::new();
+    for d in decisions {
+        let plugin = plugin_of(d);
+        if ids.contains_key(&plugin) {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO plugin_ids (name, version, sha256) VALUES ($1, $2, $3) \
+             ON CONFLICT (name, version, sha256) DO NOTHING",
+        )
+        .bind(plugin.0)
+        .bind(plugin.1)
+        .bind(plugin.2)
+        .execute(&mut **tx)
+        .await?;
+        let id: i64 = sqlx::query("SELECT id FROM plugin_ids WHERE name = $1 AND version = $2 AND sha256 = $3")
+            .bind(plugin.0)
+            .bind(plugin.1)
+            .bind(plugin.2)
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get("id")?;
+        ids.insert(plugin, id);
+    }
+    Ok(ids)
 }
 
 /// Whether PostgreSQL failed the transaction to break a deadlock.

@@ -289,6 +289,7 @@ CREATE INDEX customers_segment ON customers (segment)
             )],
         ),
         (16, reviews(postgres)),
+        (17, plugin_ids(postgres)),
     ]
 }
 
@@ -317,6 +318,40 @@ fn reviews(postgres: bool) -> Vec<String> {
     ];
     for column in ["next_review", "closed", "review_by", "review_until"] {
         statements.push(format!("ALTER TABLE invoices DROP COLUMN {column}"));
+    }
+    statements
+}
+
+/// A decision names its plugin by a small id rather than by name, version
+/// and sha256 in every row, and keeps the digest of its input as 32 bytes
+/// rather than 64 hex characters: a tick writes a decision per invoice.
+fn plugin_ids(postgres: bool) -> Vec<String> {
+    let (serial, blob) =
+        if postgres { ("BIGSERIAL PRIMARY KEY", "BYTEA") } else { ("INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB") };
+    // A digest that is not hex (none is, but the column never said so) becomes NULL rather than stop the migration.
+    let unhex = if postgres {
+        "CASE WHEN input_digest ~ '^([0-9a-f]{2})*$' THEN decode(input_digest, 'hex') END"
+    } else {
+        "unhex(input_digest)"
+    };
+    let mut statements = vec![
+        format!(
+            "CREATE TABLE plugin_ids (id {serial}, name TEXT NOT NULL, version TEXT NOT NULL, sha256 TEXT NOT NULL, \
+             UNIQUE (name, version, sha256))"
+        ),
+        "INSERT INTO plugin_ids (name, version, sha256) \
+         SELECT DISTINCT plugin_name, plugin_version, plugin_sha256 FROM decisions"
+            .to_string(),
+        "ALTER TABLE decisions ADD COLUMN plugin BIGINT REFERENCES plugin_ids(id)".to_string(),
+        format!("ALTER TABLE decisions ADD COLUMN input_sha256 {blob}"),
+        format!(
+            "UPDATE decisions SET input_sha256 = {unhex}, plugin = (SELECT p.id FROM plugin_ids p \
+             WHERE p.name = decisions.plugin_name AND p.version = decisions.plugin_version \
+             AND p.sha256 = decisions.plugin_sha256)"
+        ),
+    ];
+    for column in ["plugin_name", "plugin_version", "plugin_sha256", "input_digest"] {
+        statements.push(format!("ALTER TABLE decisions DROP COLUMN {column}"));
     }
     statements
 }

@@ -129,7 +129,8 @@ pub struct NewDecision {
     pub plugin_name: String,
     pub plugin_version: String,
     pub plugin_sha256: String,
-    pub input_digest: String,
+    /// The sha256 of what the policy was given.
+    pub input_digest: [u8; 32],
     pub actions: String,
     pub error: Option<String>,
     pub outbox: Vec<NewOutbox>,
@@ -475,10 +476,13 @@ impl Store {
     }
 
     pub async fn decisions_of(&self, invoice_id: &str) -> anyhow::Result<Vec<DecisionRow>> {
-        let rows = sqlx::query("SELECT * FROM decisions WHERE invoice_id = $1 ORDER BY id")
-            .bind(invoice_id)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT d.*, p.name AS plugin_name, p.version AS plugin_version, p.sha256 AS plugin_sha256 \
+             FROM decisions d JOIN plugin_ids p ON p.id = d.plugin WHERE d.invoice_id = $1 ORDER BY d.id",
+        )
+        .bind(invoice_id)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok(DecisionRow {
@@ -487,7 +491,7 @@ impl Store {
                     plugin_name: r.try_get("plugin_name")?,
                     plugin_version: r.try_get("plugin_version")?,
                     plugin_sha256: r.try_get("plugin_sha256")?,
-                    input_digest: r.try_get("input_digest")?,
+                    input_digest: hex::encode(r.try_get::<Option<Vec<u8>>, _>("input_sha256")?.unwrap_or_default()),
                     actions: serde_json::from_str(&r.try_get::<String, _>("actions")?)?,
                     next_review: r.try_get("next_review")?,
                     error: r.try_get("error")?,

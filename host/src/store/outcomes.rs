@@ -92,8 +92,8 @@ pub(super) async fn record(
     // Messages about this invoice that left in the window, the latest last;
     // a reminder that rode in another invoice's message counts for its own invoice.
     let contacts = sqlx::query(
-        "SELECT o.step, o.channel, o.tone, o.template, o.done_at, d.plugin_name, d.plugin_version, \
-         d.experiment || '/' || d.arm AS arm FROM outbox o LEFT JOIN decisions d ON d.id = o.decision_id \
+        "SELECT o.step, o.channel, o.tone, o.template, o.done_at, p.name AS plugin_name, p.version AS plugin_version, \
+         d.experiment || '/' || d.arm AS arm FROM outbox o LEFT JOIN decisions d ON d.id = o.decision_id LEFT JOIN plugin_ids p ON p.id = d.plugin \
          WHERE o.invoice_id = $1 AND o.state = 'sent' AND o.done_at IS NOT NULL AND o.done_at <= $2 AND o.done_at >= $3 \
          ORDER BY o.done_at, o.id",
     )
@@ -206,10 +206,10 @@ impl Store {
     /// Messages that left, or failed for good, between two times (inclusive), with their decision's policy.
     pub async fn sent_between(&self, from: i64, to: i64) -> anyhow::Result<Vec<SentRow>> {
         let rows = sqlx::query(
-            "SELECT o.invoice_id, o.customer_id, o.done_at, o.state, o.step, o.channel, o.tone, o.template, d.plugin_name, \
-             d.plugin_version, d.experiment || '/' || d.arm AS arm, COALESCE(l.total, 0) AS total, \
+            "SELECT o.invoice_id, o.customer_id, o.done_at, o.state, o.step, o.channel, o.tone, o.template, p.name AS plugin_name, \
+             p.version AS plugin_version, d.experiment || '/' || d.arm AS arm, COALESCE(l.total, 0) AS total, \
              COALESCE(l.currency, '-') AS currency \
-             FROM outbox o LEFT JOIN decisions d ON d.id = o.decision_id LEFT JOIN ledger l ON l.invoice_id = o.invoice_id \
+             FROM outbox o LEFT JOIN decisions d ON d.id = o.decision_id LEFT JOIN plugin_ids p ON p.id = d.plugin LEFT JOIN ledger l ON l.invoice_id = o.invoice_id \
              WHERE o.done_at >= $1 AND o.done_at <= $2 AND o.channel IS NOT NULL \
              AND (o.state = 'sent' OR (o.state = 'failed' AND o.attempts > 0)) ORDER BY o.done_at, o.id",
         )
