@@ -148,6 +148,9 @@ impl TickRows {
                 _ => None,
             })
             .collect();
+        // The plugin ids first: decisions refer to them.
+        let mut tables = tables;
+        tables.sort_by_key(|t| t != "plugin_ids");
         let mut added = vec![];
         for table in tables {
             let last = match before_db.rows(&format!("SELECT COALESCE(MAX(rowid), 0) FROM \"{table}\""))[0][0] {

@@ -43,6 +43,18 @@ fn placeholders(postgres: bool, rows: usize, columns: usize) -> String {
     sql
 }
 
+/// The due invoices `filter` picks, with their customers, as one text value
+/// (fields separated by the value of parameter `field`, records by `record`).
+fn page_sql(field: &str, record: &str, filter: &str, limit: &str) -> String {
+    format!(
+        "SELECT string_agg(p.id || {field} || p.next_review || {field} || p.customer_id || {field} || p.invoice \
+         || {field} || p.customer, {record} ORDER BY p.next_review, p.id) AS page FROM \
+         (SELECT i.id AS id, r.next_review AS next_review, i.customer_id AS customer_id, i.data AS invoice, \
+         c.data AS customer FROM reviews r JOIN invoices i ON i.id = r.invoice_id \
+         JOIN customers c ON c.id = i.customer_id WHERE {filter} ORDER BY r.next_review, r.invoice_id{limit}) AS p"
+    )
+}
+
 impl Store {
     /// A page of open invoices whose review is due, in (next review, id) order
     /// after the cursor `after`. The cursor is a row value so that SQLite
@@ -68,47 +80,52 @@ impl Store {
         limit: i64,
         lease_until: Option<i64>,
     ) -> anyhow::Result<Vec<DueInvoice>> {
-        let due = "r.next_review <= $1 AND (r.next_review, r.invoice_id) > ($2, $3) AND r.closed IS NULL \
-                   AND i.status = 'open'";
+        // Only an open invoice has a next review: the due index alone answers.
+        let due = "r.next_review <= $1 AND (r.next_review, r.invoice_id) > ($2, $3) AND r.closed IS NULL";
         let claimer = self.worker.as_deref().filter(|_| self.postgres).zip(lease_until);
-        if let Some((worker, lease_until)) = claimer {
-            sqlx::query(&format!(
-                "UPDATE reviews SET review_by = $5, review_until = $6 WHERE invoice_id IN \
-                 (SELECT r.invoice_id FROM reviews r JOIN invoices i ON i.id = r.invoice_id \
-                 WHERE {due} AND (r.review_until IS NULL OR r.review_until < $7) \
-                 ORDER BY r.next_review, r.invoice_id LIMIT $4 FOR UPDATE OF r SKIP LOCKED)"
-            ))
-            .bind(now)
-            .bind(after.0)
-            .bind(after.1)
-            .bind(limit)
-            .bind(worker)
-            .bind(lease_until)
-            .bind(chrono::Utc::now().timestamp())
-            .execute(&self.pool)
-            .await?;
-        }
-        let mine = if claimer.is_some() { "AND r.review_by = $7" } else { "" };
-        let sql = format!(
-            "SELECT string_agg(p.id || $5 || p.next_review || $5 || p.customer_id || $5 || p.invoice || $5 || p.customer, \
-             $6 ORDER BY p.next_review, p.id) AS page FROM \
-             (SELECT i.id AS id, r.next_review AS next_review, i.customer_id AS customer_id, i.data AS invoice, c.data AS customer \
-             FROM reviews r JOIN invoices i ON i.id = r.invoice_id JOIN customers c ON c.id = i.customer_id \
-             WHERE {due} {mine} ORDER BY r.next_review, r.invoice_id LIMIT $4) AS p",
-        );
-        let row = sqlx::query(&sql)
-            .bind(now)
-            .bind(after.0)
-            .bind(after.1)
-            .bind(limit)
-            .bind(FIELD.to_string())
-            .bind(RECORD.to_string());
         let row = match claimer {
-            Some((worker, _)) => row.bind(worker),
-            None => row,
-        }
-        .fetch_one(&self.pool)
-        .await?;
+            Some((worker, lease_until)) => {
+                let claimed: Vec<String> = sqlx::query(&format!(
+                    "UPDATE reviews SET review_by = $5, review_until = $6 WHERE invoice_id IN \
+                     (SELECT r.invoice_id FROM reviews r WHERE {due} AND (r.review_until IS NULL OR r.review_until < $7) \
+                     ORDER BY r.next_review, r.invoice_id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING invoice_id"
+                ))
+                .bind(now)
+                .bind(after.0)
+                .bind(after.1)
+                .bind(limit)
+                .bind(worker)
+                .bind(lease_until)
+                .bind(chrono::Utc::now().timestamp())
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| r.try_get("invoice_id"))
+                .collect::<Result<_, _>>()?;
+                if claimed.is_empty() {
+                    return Ok(vec![]);
+                }
+                // Read by their ids: a search for the claimer's name would read every review.
+                let ids: Vec<String> = (3..claimed.len() + 3).map(|n| format!("${n}")).collect();
+                let sql = page_sql("$1", "$2", &format!("r.invoice_id IN ({})", ids.join(", ")), "");
+                let mut query = sqlx::query(&sql).bind(FIELD.to_string()).bind(RECORD.to_string());
+                for id in &claimed {
+                    query = query.bind(id.as_str());
+                }
+                query.fetch_one(&self.pool).await?
+            }
+            None => {
+                sqlx::query(&page_sql("$5", "$6", due, " LIMIT $4"))
+                    .bind(now)
+                    .bind(after.0)
+                    .bind(after.1)
+                    .bind(limit)
+                    .bind(FIELD.to_string())
+                    .bind(RECORD.to_string())
+                    .fetch_one(&self.pool)
+                    .await?
+            }
+        };
         let text: Option<String> = row.try_get("page")?;
         let mut customers: HashMap<&str, (Arc<Customer>, Arc<str>)> = HashMap::new();
         let mut page = Vec::with_capacity(limit.max(0) as usize);
@@ -214,16 +231,16 @@ impl Store {
             }
         }
         // The review moves first, conditionally; a failed evaluation keeps its
-        // review time (it is tried again) and only lets go of its claim.
+        // review time (it is tried again) and only lets go of its claim. An
+        // invoice paid or voided meanwhile has no next review any more, so it
+        // is left out too.
         let mut kept: std::collections::HashSet<String> = std::collections::HashSet::with_capacity(decisions.len());
         for chunk in decisions.chunks(ROWS_PER_STATEMENT) {
             // VALUES names its columns column1, column2... in SQLite and PostgreSQL alike.
             let sql = format!(
                 "UPDATE reviews SET next_review = v.column2, closed = v.column3, review_by = NULL, review_until = NULL \
                  FROM (VALUES {}) AS v WHERE reviews.invoice_id = v.column1 AND reviews.next_review = v.column4 \
-                 AND reviews.closed IS NULL \
-                 AND EXISTS (SELECT 1 FROM invoices i WHERE i.id = reviews.invoice_id AND i.status = 'open') \
-                 RETURNING reviews.invoice_id AS id",
+                 AND reviews.closed IS NULL RETURNING reviews.invoice_id AS id",
                 placeholders(self.postgres, chunk.len(), 4)
             );
             let mut query = sqlx::query(&sql);

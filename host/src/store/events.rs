@@ -8,13 +8,21 @@ use sqlx::Row;
 use super::{actions, json, outcomes, status_name};
 use crate::invoice::{Customer, Event, Invoice, InvoiceStatus};
 
-/// Makes the invoice due at `at`, so the policy sees what changed at the next
-/// tick. Every writer of an invoice moves its review first: on PostgreSQL that
-/// locks the review row before the invoice row, in the order a decision's
-/// write takes them, and two events on one invoice run one after the other.
-pub(super) async fn wake(tx: &mut sqlx::Transaction<'_, sqlx::Any>, invoice_id: &str, at: i64) -> anyhow::Result<()> {
+/// Sets when the policy next looks at the invoice: `Some(at)` to see what
+/// changed at the next tick, `None` for an invoice no longer open. Only an
+/// open invoice has a next review, so that the due index alone says what is
+/// due (a join with the invoices made PostgreSQL hash the whole table for
+/// every page). Every writer of an invoice moves its review first: on
+/// PostgreSQL that locks the review row before the invoice row, in the order
+/// a decision's write takes them, and two events on one invoice run one
+/// after the other.
+pub(super) async fn schedule_review(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    invoice_id: &str,
+    next: Option<i64>,
+) -> anyhow::Result<()> {
     sqlx::query("UPDATE reviews SET next_review = $1 WHERE invoice_id = $2")
-        .bind(at)
+        .bind(next)
         .bind(invoice_id)
         .execute(&mut **tx)
         .await?;
@@ -30,7 +38,7 @@ pub(super) async fn apply_event_in(
     facts: (i64, bool),
 ) -> anyhow::Result<String> {
     let at = now.timestamp();
-    wake(tx, invoice_id, at).await?;
+    schedule_review(tx, invoice_id, Some(at)).await?;
     let row = sqlx::query("SELECT i.data AS invoice, c.data AS customer FROM invoices i JOIN customers c ON c.id = i.customer_id WHERE i.id = $1")
         .bind(invoice_id)
         .fetch_optional(&mut **tx)
@@ -47,6 +55,9 @@ pub(super) async fn apply_event_in(
         .bind(invoice_id)
         .execute(&mut **tx)
         .await?;
+    if invoice.status != InvoiceStatus::Open {
+        schedule_review(tx, invoice_id, None).await?;
+    }
     super::ledger::put(tx, &invoice).await?;
     sqlx::query("UPDATE customers SET data = $1, updated_at = $2 WHERE id = $3")
         .bind(json(&customer))

@@ -310,8 +310,9 @@ fn reviews(postgres: bool) -> Vec<String> {
             ){}",
             if postgres { "" } else { " WITHOUT ROWID" }
         ),
+        // Only an open invoice has a next review (`events::schedule_review`).
         "INSERT INTO reviews (invoice_id, next_review, closed, review_by, review_until) \
-         SELECT id, next_review, closed, review_by, review_until FROM invoices"
+         SELECT id, CASE WHEN status = 'open' THEN next_review END, closed, review_by, review_until FROM invoices"
             .to_string(),
         "CREATE INDEX reviews_due ON reviews (next_review, invoice_id)".to_string(),
         "DROP INDEX invoices_due".to_string(),
@@ -342,7 +343,10 @@ fn plugin_ids(postgres: bool) -> Vec<String> {
         "INSERT INTO plugin_ids (name, version, sha256) \
          SELECT DISTINCT plugin_name, plugin_version, plugin_sha256 FROM decisions"
             .to_string(),
-        "ALTER TABLE decisions ADD COLUMN plugin BIGINT REFERENCES plugin_ids(id)".to_string(),
+        // No foreign key: on PostgreSQL its check locks the plugin's row for
+        // every decision inserted (FOR KEY SHARE), and a tick inserts one per
+        // invoice, from several workers at once. Plugin ids are never deleted.
+        "ALTER TABLE decisions ADD COLUMN plugin BIGINT".to_string(),
         format!("ALTER TABLE decisions ADD COLUMN input_sha256 {blob}"),
         format!(
             "UPDATE decisions SET input_sha256 = {unhex}, plugin = (SELECT p.id FROM plugin_ids p \

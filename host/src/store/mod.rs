@@ -350,13 +350,13 @@ impl Store {
                 .await?;
                 sqlx::query("INSERT INTO reviews (invoice_id, next_review) VALUES ($1, $2)")
                     .bind(&inv.id)
-                    .bind(at)
+                    .bind((inv.status == InvoiceStatus::Open).then_some(at))
                     .execute(&mut *tx)
                     .await?;
                 report.invoices_added += 1;
             } else {
                 // A change wakes the invoice: the policy sees it at the next tick.
-                events::wake(&mut tx, &inv.id, at).await?;
+                events::schedule_review(&mut tx, &inv.id, (inv.status == InvoiceStatus::Open).then_some(at)).await?;
                 sqlx::query(
                     "UPDATE invoices SET customer_id = $1, status = $2, data = $3, updated_at = $4 WHERE id = $5",
                 )
