@@ -21,6 +21,8 @@ pub const STRIPE: &str = "whsec_test_secret";
 pub struct Service {
     pub child: Child,
     pub base: String,
+    /// The service's last lines on stderr, for a failure to show.
+    said: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<String>>>,
 }
 
 impl Service {
@@ -81,8 +83,18 @@ impl Service {
             }
             assert!(started.elapsed() < Duration::from_secs(30), "serve did not start");
         }
-        std::thread::spawn(move || for _ in lines {});
-        Service { child, base: format!("http://127.0.0.1:{port}") }
+        let said = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+        let keep = said.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let mut kept = keep.lock().unwrap();
+                if kept.len() == 40 {
+                    kept.pop_front();
+                }
+                kept.push_back(line);
+            }
+        });
+        Service { child, base: format!("http://127.0.0.1:{port}"), said }
     }
 
     pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
@@ -148,7 +160,11 @@ impl Service {
             assert!(started.elapsed() < Duration::from_secs(30), "serve did not stop on SIGTERM");
             std::thread::sleep(Duration::from_millis(50));
         }
-        assert!(self.child.wait().unwrap().success(), "a clean exit after SIGTERM");
+        let status = self.child.wait().unwrap();
+        // The reader may still be taking the last lines.
+        std::thread::sleep(Duration::from_millis(100));
+        let said: Vec<String> = self.said.lock().unwrap().iter().cloned().collect();
+        assert!(status.success(), "a clean exit after SIGTERM, not {status}; it said:\n{}", said.join("\n"));
     }
 }
 
