@@ -150,6 +150,9 @@ impl Store {
         let plan = Plan { step: offer.step.clone(), accepted: now, paid_before: invoice.amount_paid, instalments };
 
         let mut tx = self.begin_write().await?;
+        // The review's lock before the invoice's, in the order a decision's
+        // write takes them (it may add a fee to this invoice at this moment).
+        super::events::schedule_review(&mut tx, invoice_id, Some(now.timestamp())).await?;
         // Claimed inside the transaction (the row is locked from here): of two
         // accepts at once, the second finds the plan and changes nothing.
         let claimed = sqlx::query(
