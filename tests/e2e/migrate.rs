@@ -7,9 +7,9 @@ use crate::common::*;
 use crate::pipeline::Site;
 use crate::serve::Service;
 
-/// Every migration this binary knows, as the commands list them (the store numbers them 1 to 17).
+/// Every migration this binary knows, as the commands list them (the store numbers them 1 to 18).
 fn all() -> String {
-    versions(1..=17)
+    versions(1..=18)
 }
 
 #[test]
@@ -40,12 +40,12 @@ fn readyz_is_false_while_the_schema_is_behind() {
     assert_eq!(service.call("GET", "/readyz", None, "").0, 200);
     // The schema falls behind this binary (as when a newer one's migration is due).
     let db = Db::new(&site.db());
-    db.execute("DELETE FROM schema_migrations WHERE version = 17");
+    db.execute("DELETE FROM schema_migrations WHERE version = 18");
     let (status, body) = service.call("GET", "/readyz", None, "");
     assert_eq!(status, 503, "{body}");
-    assert_eq!(body["error"], "migrations pending: 17 (run `sollecito migrate`)");
+    assert_eq!(body["error"], "migrations pending: 18 (run `sollecito migrate`)");
     // The schema caught up (here, the row put back): ready again without a restart.
-    db.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (17, 0)");
+    db.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (18, 0)");
     assert_eq!(service.call("GET", "/readyz", None, "").0, 200);
 }
 
@@ -74,13 +74,13 @@ fn four_workers_migrating_one_postgres_database_apply_each_migration_once() {
         }
     }
     applied.sort_unstable();
-    assert_eq!(applied, (1..=17).collect::<Vec<i64>>(), "each migration applied by exactly one worker");
+    assert_eq!(applied, (1..=18).collect::<Vec<i64>>(), "each migration applied by exactly one worker");
     let rows: i64 = rt.block_on(async {
         use sqlx::Connection;
         let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
         sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations").fetch_one(&mut c).await.unwrap()
     });
-    assert_eq!(rows, 17);
+    assert_eq!(rows, 18);
     let out =
         Command::new(env!("CARGO_BIN_EXE_sollecito")).args(["--db", &db.url, "migrate", "--check"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -119,7 +119,8 @@ fn every_decision_records_its_worker() {
 
 /// A store made before the reviews left the invoices' rows (migration 16)
 /// and before decisions named their plugin by id (17) keeps every invoice's
-/// next review and closing, and every decision's plugin and digest.
+/// next review and closing, and every decision's plugin and digest; an
+/// invoice closed, then given a next review by an event, loses it (18).
 #[test]
 fn a_store_from_before_the_reviews_table_keeps_every_review_and_decision() {
     let invoices = root().join("examples/invoices.json");
@@ -139,7 +140,7 @@ fn a_store_from_before_the_reviews_table_keeps_every_review_and_decision() {
     let decided = Db::new(&today.db()).strings(&decisions);
     assert!(decided.len() >= 6 && decided.iter().all(|d| d.contains("|b2b-standard|")), "{decided:?}");
 
-    // The same invoices in a store at migration 15: 16 and 17 are marked
+    // The same invoices in a store at migration 15: 16 to 18 are marked
     // done beforehand, so `migrate` stops short of them.
     let old = Site::new();
     if !on_postgres() {
@@ -147,7 +148,7 @@ fn a_store_from_before_the_reviews_table_keeps_every_review_and_decision() {
     }
     let db = Db::new(&old.db());
     db.execute("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)");
-    db.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (16, 0), (17, 0)");
+    db.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (16, 0), (17, 0), (18, 0)");
     assert_eq!(old.ok(&["migrate"]).trim(), format!("applied migrations {}", versions(1..=15)));
     assert!(db.columns("invoices").contains(&"next_review".to_string()));
     let from = Db::new(&today.db());
@@ -184,8 +185,17 @@ fn a_store_from_before_the_reviews_table_keeps_every_review_and_decision() {
          next_review, error, experiment, arm, worker, review_at)",
     );
 
-    db.execute("DELETE FROM schema_migrations WHERE version IN (16, 17)");
-    assert_eq!(old.ok(&["migrate"]).trim(), "applied migrations 16, 17");
+    // inv-1002 was handed to collections by a decision, and an event since
+    // gave it a next review, as one could before 18: it loses that review.
+    let closed = ["inv-1002".to_string()];
+    db.execute("UPDATE invoices SET closed = 'collections' WHERE id = 'inv-1002'");
+    let reviews: Vec<String> = reviews
+        .into_iter()
+        .map(|r| if r.starts_with("reviews|'inv-1002'|") { "reviews|'inv-1002'|NULL|'collections'".into() } else { r })
+        .collect();
+    assert_eq!(reviews.iter().filter(|r| r.contains("NULL|'collections'")).count(), 1, "{reviews:?}");
+    db.execute("DELETE FROM schema_migrations WHERE version IN (16, 17, 18)");
+    assert_eq!(old.ok(&["migrate"]).trim(), "applied migrations 16, 17, 18");
     assert_eq!(db.strings(&decisions), decided);
     // As the history reads them.
     let history = |site: &Site| site.json(&["history", "inv-1001"])["decisions"].clone();
@@ -195,10 +205,22 @@ fn a_store_from_before_the_reviews_table_keeps_every_review_and_decision() {
     for gone in ["next_review", "closed", "review_by", "review_until"] {
         assert!(!db.columns("invoices").contains(&gone.to_string()), "invoices still has {gone}");
     }
-    // Both stores find the same invoices due later, and only those.
+    // Both stores find the same invoices due later, but for the closed one.
     let (a, b) = (old.json(&["run", "--at", later]), today.json(&["run", "--at", later]));
     assert!(a["evaluated"].as_u64().unwrap() > 0, "{a}");
-    assert_eq!(a["evaluated"], b["evaluated"]);
+    assert_eq!(a["evaluated"].as_u64().unwrap() + 1, b["evaluated"].as_u64().unwrap(), "{a} {b}");
+
+    // A part payment after the closing (re-imported) is recorded, and the invoice stays unreviewed.
+    let mut doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(invoices).unwrap()).unwrap();
+    let part_paid = doc["invoices"].as_array_mut().unwrap().iter_mut().find(|i| i["id"] == closed[0].as_str()).unwrap();
+    part_paid["amount_paid"] = "1.00".into();
+    let file = old.write("part-paid.json", &doc.to_string());
+    old.ok(&["import", file.to_str().unwrap(), "--at", later]);
+    let events = old.json(&["history", &closed[0]])["events"].clone();
+    assert!(events.as_array().unwrap().iter().any(|e| e["kind"] == "payment-recorded"), "{events}");
+    let review =
+        format!("SELECT COALESCE(CAST(next_review AS TEXT), 'none') FROM reviews WHERE invoice_id = '{}'", closed[0]);
+    assert_eq!(db.strings(&review), ["none"]);
 }
 
 fn versions(range: std::ops::RangeInclusive<i64>) -> String {

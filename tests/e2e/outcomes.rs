@@ -77,6 +77,40 @@ async fn a_payment_is_tied_to_the_last_message_in_the_window_and_the_report_coun
     assert!(text.starts_with("dunned,recovered,recovery_rate,currency,"), "{text}");
 }
 
+/// The billing system's export sent twice at once (two schedulers, a retry
+/// racing the first try), with an invoice paid in it: one payment, one
+/// recovery. On PostgreSQL both imports run at the same time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_payment_imported_by_eight_at_once_is_one_recovery() {
+    let site = Site::new();
+    let mut catalog = catalog();
+    let runtime = Runtime::open(&site.db_path(), site.config(), &mut catalog).await.unwrap();
+    let data = Dataset { events: vec![], ..dataset("invoices.json") };
+    let start = noon("2026-10-01".parse().unwrap());
+    runtime.store().import(&data, start).await.unwrap();
+    let mut paid = data.clone();
+    let harbour = paid.invoices.iter_mut().find(|i| i.id == "inv-1004").unwrap();
+    harbour.amount_paid = harbour.amount_due;
+    harbour.status = sollecito::invoice::InvoiceStatus::Paid;
+    let later = noon("2026-10-12".parse().unwrap());
+    let imports: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, paid) = (runtime.store().clone(), paid.clone());
+            tokio::spawn(async move { store.import(&paid, later).await })
+        })
+        .collect();
+    let mut updated = 0;
+    for import in imports {
+        updated += import.await.unwrap().unwrap().invoices_updated;
+    }
+    assert_eq!(updated, 1, "one import saw the payment, the others an unchanged invoice");
+    let events = runtime.store().events_of("inv-1004").await.unwrap();
+    assert_eq!(events.iter().filter(|e| e.kind == "paid").count(), 1, "{events:?}");
+    let outcomes = runtime.store().outcomes(0, i64::MAX).await.unwrap();
+    let recoveries: Vec<i64> = outcomes.iter().filter(|o| o.invoice_id == "inv-1004").map(|o| o.recovered).collect();
+    assert_eq!(recoveries, [98_000]);
+}
+
 /// Six invoices whose ages at 31 October 2026 are worked out by hand.
 fn aging_fixture() -> Dataset {
     let invoice = |id: &str, amount: &str, paid: &str, issued: &str, due: &str, status: &str| {

@@ -80,8 +80,9 @@ impl Store {
         limit: i64,
         lease_until: Option<i64>,
     ) -> anyhow::Result<Vec<DueInvoice>> {
-        // Only an open invoice has a next review: the due index alone answers.
-        let due = "r.next_review <= $1 AND (r.next_review, r.invoice_id) > ($2, $3) AND r.closed IS NULL";
+        // Only an open invoice no decision closed has a next review: the due
+        // index alone answers, without reading the reviews' rows.
+        let due = "r.next_review <= $1 AND (r.next_review, r.invoice_id) > ($2, $3)";
         let claimer = self.worker.as_deref().filter(|_| self.postgres).zip(lease_until);
         let row = match claimer {
             Some((worker, lease_until)) => {

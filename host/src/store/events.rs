@@ -10,7 +10,7 @@ use crate::invoice::{Customer, Event, Invoice, InvoiceStatus};
 
 /// Sets when the policy next looks at the invoice: `Some(at)` to see what
 /// changed at the next tick, `None` for an invoice no longer open. Only an
-/// open invoice has a next review, so that the due index alone says what is
+/// open invoice that no decision closed has a next review, so that the due index alone says what is
 /// due (a join with the invoices made PostgreSQL hash the whole table for
 /// every page). Every writer of an invoice moves its review first: on
 /// PostgreSQL that locks the review row before the invoice row, in the order
@@ -21,11 +21,30 @@ pub(super) async fn schedule_review(
     invoice_id: &str,
     next: Option<i64>,
 ) -> anyhow::Result<()> {
-    sqlx::query("UPDATE reviews SET next_review = $1 WHERE invoice_id = $2")
-        .bind(next)
-        .bind(invoice_id)
-        .execute(&mut **tx)
-        .await?;
+    // A closed invoice is never reviewed again, whatever happens to it.
+    sqlx::query(
+        "UPDATE reviews SET next_review = CASE WHEN closed IS NULL THEN CAST($1 AS BIGINT) END WHERE invoice_id = $2",
+    )
+    .bind(next)
+    .bind(invoice_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Takes the review row's lock (PostgreSQL; SQLite's writer is alone) before
+/// its invoice is read, in the order `schedule_review` takes them.
+pub(super) async fn lock_review(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    invoice_id: &str,
+    postgres: bool,
+) -> anyhow::Result<()> {
+    if postgres {
+        sqlx::query("SELECT 1 FROM reviews WHERE invoice_id = $1 FOR UPDATE")
+            .bind(invoice_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    }
     Ok(())
 }
 

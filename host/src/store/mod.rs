@@ -310,6 +310,9 @@ impl Store {
             }
         }
         for inv in &data.invoices {
+            // Two imports of one invoice at once: the second reads it after the
+            // first commits, or both would record the same payment from a stale copy.
+            events::lock_review(&mut tx, &inv.id, self.postgres).await?;
             let old =
                 sqlx::query("SELECT data FROM invoices WHERE id = $1").bind(&inv.id).fetch_optional(&mut *tx).await?;
             let before: Option<Invoice> = match &old {
