@@ -187,7 +187,7 @@ fn a_store_from_before_the_reviews_table_keeps_every_review_and_decision() {
 
     // inv-1002 was handed to collections by a decision, and an event since
     // gave it a next review, as one could before 18: it loses that review.
-    let closed = ["inv-1002".to_string()];
+    let closed = "inv-1002";
     db.execute("UPDATE invoices SET closed = 'collections' WHERE id = 'inv-1002'");
     let reviews: Vec<String> = reviews
         .into_iter()
@@ -212,14 +212,14 @@ fn a_store_from_before_the_reviews_table_keeps_every_review_and_decision() {
 
     // A part payment after the closing (re-imported) is recorded, and the invoice stays unreviewed.
     let mut doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(invoices).unwrap()).unwrap();
-    let part_paid = doc["invoices"].as_array_mut().unwrap().iter_mut().find(|i| i["id"] == closed[0].as_str()).unwrap();
+    let part_paid = doc["invoices"].as_array_mut().unwrap().iter_mut().find(|i| i["id"] == closed).unwrap();
     part_paid["amount_paid"] = "1.00".into();
     let file = old.write("part-paid.json", &doc.to_string());
     old.ok(&["import", file.to_str().unwrap(), "--at", later]);
-    let events = old.json(&["history", &closed[0]])["events"].clone();
+    let events = old.json(&["history", closed])["events"].clone();
     assert!(events.as_array().unwrap().iter().any(|e| e["kind"] == "payment-recorded"), "{events}");
     let review =
-        format!("SELECT COALESCE(CAST(next_review AS TEXT), 'none') FROM reviews WHERE invoice_id = '{}'", closed[0]);
+        format!("SELECT COALESCE(CAST(next_review AS TEXT), 'none') FROM reviews WHERE invoice_id = '{closed}'");
     assert_eq!(db.strings(&review), ["none"]);
 }
 

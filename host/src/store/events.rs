@@ -12,10 +12,10 @@ use crate::invoice::{Customer, Event, Invoice, InvoiceStatus};
 /// changed at the next tick, `None` for an invoice no longer open. Only an
 /// open invoice that no decision closed has a next review, so that the due
 /// index alone says what is due (a join with the invoices made PostgreSQL
-/// hash the whole table for every page). Every writer of an invoice moves its review first: on
-/// PostgreSQL that locks the review row before the invoice row, in the order
-/// a decision's write takes them, and two events on one invoice run one
-/// after the other.
+/// hash the whole table for every page). Every writer of an invoice moves its
+/// review first: on PostgreSQL that locks the review row before the invoice
+/// row, in the order a decision's write takes them, and two events on one
+/// invoice run one after the other.
 pub(super) async fn schedule_review(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     invoice_id: &str,
