@@ -34,7 +34,8 @@ fn killed_thirty_times_mid_delivery_each_crash_resends_at_most_four() {
         started.elapsed().as_secs_f64()
     );
     assert!(kills >= 30, "only {kills} kills landed mid-delivery; the test is not testing much");
-    t.assert_none_lost_and_within_bound(kills);
+    let accounted = t.account(|id| site.json(&["history", id]), &site.path(".workers"));
+    t.assert_none_lost_and_within_bound(kills, &accounted);
     // A resend keeps its Message-ID: one Message-ID per key, one key per Message-ID.
     let mut ids_of_key: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for r in &received {

@@ -33,6 +33,8 @@ struct Received {
     /// Unix time (the counter's clock, the same machine's) of MAIL FROM and of the 250 to DATA.
     mail_from_at: f64,
     accepted_at: f64,
+    /// The counter's queue id, also in its `250 OK queued as N`.
+    queued_as: u64,
 }
 
 impl Received {
@@ -159,6 +161,7 @@ impl Counter {
                     mail_from: s("mail_from"),
                     mail_from_at: v["mail_from_at"].as_f64().unwrap_or(0.0),
                     accepted_at: v["accepted_at"].as_f64().unwrap_or(0.0),
+                    queued_as: v["queued_as"].as_u64().unwrap_or(0),
                 }
             })
             .collect()
@@ -327,6 +330,8 @@ struct Tally<'a> {
     duplicates: usize,
     /// Invoices no message reached.
     lost: Vec<&'a String>,
+    /// The counter's queue ids in its log.
+    queued: BTreeSet<u64>,
 }
 
 fn tally<'a>(received: &[Received], ids: &'a [String]) -> Tally<'a> {
@@ -334,14 +339,82 @@ fn tally<'a>(received: &[Received], ids: &'a [String]) -> Tally<'a> {
     let duplicates = counts.values().map(|n| n - 1).sum();
     let invoices: BTreeSet<String> = received.iter().map(Received::invoice).collect();
     let lost = ids.iter().filter(|id| !invoices.contains(*id)).collect();
-    Tally { counts, duplicates, lost }
+    let queued = received.iter().map(|r| r.queued_as).collect();
+    Tally { counts, duplicates, lost, queued }
+}
+
+/// Where a message the relay never logged is, read from the store: a crash
+/// test tells these apart for every invoice the counter did not see.
+#[derive(Debug, PartialEq)]
+enum Whereabouts {
+    /// Still in flight under a claim no completing run took back: late, not
+    /// lost (it goes out when the lease runs out). `lock` is what the holder's
+    /// lock file on this machine says: "held", "free" or "absent".
+    Late { holder: String, until: i64, lock: &'static str },
+    /// Pending: due after the test's tick (a transient failure's backoff, a
+    /// setup fault), or due and not sent (`due`: a customer another worker held?).
+    Waiting { not_before: i64, due: bool, reason: String },
+    /// Recorded as sent, with a receipt the counter never gave: a real loss.
+    SentWithoutAcceptance { receipt: String },
+    /// Recorded as sent with one of the counter's queue ids that its log lacks: the test's own fault.
+    DroppedByCounter { receipt: String },
+    /// Anything else (held, cancelled, failed, or no message at all).
+    Other(String),
+}
+
+/// What the store says of `invoice`'s message (its `history --json`), given
+/// the counter's logged queue ids and the folder of the workers' lock files.
+fn whereabouts(history: &Value, workers: &std::path::Path, queued: &BTreeSet<u64>) -> Whereabouts {
+    let tick = chrono::DateTime::parse_from_rfc3339(TICK).unwrap().timestamp();
+    let empty = vec![];
+    let actions = history["actions"].as_array().unwrap_or(&empty);
+    let Some(message) = actions.iter().find(|a| a["channel"].as_str().is_some()) else {
+        return Whereabouts::Other(format!("no message in the store: {actions:?}"));
+    };
+    let text = |k: &str| message[k].as_str().unwrap_or_default().to_string();
+    let number = |k: &str| message[k].as_i64().unwrap_or_default();
+    match text("state").as_str() {
+        "in-flight" => {
+            let holder = text("claimed_by");
+            let lock = match std::fs::File::open(workers.join(format!("{holder}.lock"))) {
+                Err(_) => "absent",
+                Ok(file) if file.try_lock().is_ok() => "free",
+                Ok(_) => "held",
+            };
+            Whereabouts::Late { holder, until: number("claim_until"), lock }
+        }
+        "pending" => {
+            let not_before = number("not_before");
+            Whereabouts::Waiting { not_before, due: not_before <= tick, reason: text("reason") }
+        }
+        "sent" => {
+            let receipt = text("receipt");
+            let id = receipt.rsplit("queued as ").next().and_then(|n| n.trim().parse::<u64>().ok());
+            match id {
+                None => Whereabouts::SentWithoutAcceptance { receipt },
+                Some(id) if queued.contains(&id) => {
+                    Whereabouts::Other(format!("sent as {id}, logged under another key"))
+                }
+                Some(_) => Whereabouts::DroppedByCounter { receipt },
+            }
+        }
+        state => Whereabouts::Other(format!("{state}: {}", text("reason"))),
+    }
 }
 
 impl Tally<'_> {
-    /// Every invoice reached, and no more received twice than a crash can leave in flight.
-    fn assert_none_lost_and_within_bound(&self, kills: usize) {
+    /// Where the store has the invoices not received (the first ten), by
+    /// `history` (an invoice's `history --json`) and the lock files in `workers`.
+    fn account(&self, history: impl Fn(&str) -> Value, workers: &std::path::Path) -> Vec<(String, Whereabouts)> {
+        let first = self.lost.iter().take(10);
+        first.map(|id| (id.to_string(), whereabouts(&history(id), workers, &self.queued))).collect()
+    }
+
+    /// Every invoice reached, and no more received twice than a crash can
+    /// leave in flight. `accounted` says where the store has those not reached.
+    fn assert_none_lost_and_within_bound(&self, kills: usize, accounted: &[(String, Whereabouts)]) {
         let (lost, duplicates) = (&self.lost, self.duplicates);
-        assert!(lost.is_empty(), "{} invoices never received, e.g. {:?}", lost.len(), &lost[..lost.len().min(5)]);
+        assert!(lost.is_empty(), "{} invoices never received; where the store has them: {accounted:#?}", lost.len());
         assert!(
             duplicates <= CONCURRENCY * kills,
             "{duplicates} messages received twice after {kills} kills: more than {CONCURRENCY} per kill"

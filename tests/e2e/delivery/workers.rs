@@ -153,6 +153,16 @@ async fn four_workers_on_one_postgres_killed_at_random_send_every_step_once_and_
         .fetch_one(&mut c)
         .await
         .unwrap();
+    let history = |id: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_sollecito"))
+            .args(["--db", &db.url, "history", id, "--json"])
+            .env("SOLLECITO_CACHE_DIR", cache_dir())
+            .current_dir(site.path(""))
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    };
+    let accounted = t.account(history, &site.path(".workers"));
     c.close().await.unwrap();
     db.drop().await;
     eprintln!(
@@ -166,7 +176,7 @@ async fn four_workers_on_one_postgres_killed_at_random_send_every_step_once_and_
         started.elapsed().as_secs_f64()
     );
     assert!(kills >= 20, "only {kills} kills landed; the test is not testing much");
-    t.assert_none_lost_and_within_bound(kills);
+    t.assert_none_lost_and_within_bound(kills, &accounted);
     assert!(twice.is_empty(), "invoices decided twice for one review time: {twice:?}");
     assert_eq!(decided as usize, n, "every invoice decided");
     assert!(deciders.len() >= 2, "the work was not shared between workers: {deciders:?}");
