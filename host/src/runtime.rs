@@ -191,6 +191,13 @@ impl Runtime {
     }
 
     /// From now on nothing more is handed over; what is in flight finishes.
+    /// Called last, after a clean finish: nothing this worker claimed is left
+    /// in flight, so its lock file goes. A run that fails skips it, and the
+    /// next worker on this machine takes back at once what it left.
+    pub fn retire(&self) {
+        self.delivery.worker.retire();
+    }
+
     pub fn stop_delivering(&self) {
         self.delivery.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
     }

@@ -89,6 +89,7 @@ pub async fn run(db: &Path, config: Config, mut catalog: Catalog, listen: Socket
     let (served, _) = tokio::join!(server, signals);
     served?;
     scheduler.await?;
+    runtime.retire();
     eprintln!("sollecito: stopped");
     Ok(())
 }

@@ -106,5 +106,6 @@ pub async fn run(dir: &Path, days: u32, mut config: Config, mut catalog: Catalog
     }
     out!("billing:  {} (what the stand-in processor and business system received)", billing_log.display())?;
     out!("try:      sollecito --db {} history inv-1001", db.display())?;
+    runtime.retire();
     Ok(())
 }

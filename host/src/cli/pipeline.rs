@@ -79,9 +79,10 @@ pub async fn run(
     let runtime = Runtime::open_for(db, config, &mut catalog, dry_run).await?;
     // A tick over many invoices takes a while; the runtime reports only at its end.
     working.set_message(format!("tick at {}: evaluating and delivering", now.to_rfc3339()));
-    let report = runtime.tick(now, dry_run).await;
+    let report = runtime.tick(now, dry_run).await?;
     working.finish_and_clear();
-    report
+    runtime.retire();
+    Ok(report)
 }
 
 pub fn print_tick(r: &TickReport, json: bool) -> anyhow::Result<()> {

@@ -405,16 +405,23 @@ impl Delivery {
     ) -> anyhow::Result<()> {
         let choice = self.config.sending.uncertain;
         let wall = Utc::now().timestamp();
+        // Known stopped before their claims are read: a stopped worker claims
+        // nothing more, so every claim it left is in the list read next, and
+        // its lock file can go once they are taken back.
+        let stopped = self.worker.stopped_here();
         for holder in store.customer_lease_holders(&self.worker.id).await? {
             if self.worker.is_gone(&holder) {
                 store.release_customers_of(&holder).await?;
             }
         }
         let mut gone: HashMap<String, bool> = HashMap::new();
-        for row in store.in_flight_elsewhere(&self.worker.id).await? {
+        // This worker's own claims too, once their lease ran out: a tick of
+        // `serve` that failed left them, and no one else may be running.
+        for row in store.in_flight().await? {
             let holder = row.claimed_by.clone().unwrap_or_default();
             let expired = row.claim_until.is_none_or(|until| until < wall);
-            let stopped = *gone.entry(holder.clone()).or_insert_with(|| self.worker.is_gone(&holder));
+            let stopped =
+                holder != self.worker.id && *gone.entry(holder.clone()).or_insert_with(|| self.worker.is_gone(&holder));
             if !(expired || stopped) || !store.release_uncertain(&row, choice, now.timestamp()).await? {
                 continue;
             }
@@ -435,7 +442,11 @@ impl Delivery {
             };
             report.count_message(row.channel.as_deref().unwrap_or_default(), result);
         }
-        self.worker.forget_gone();
+        // The invoices they were deciding too, if they stopped after this tick's decisions began.
+        for holder in &stopped {
+            store.release_reviews_of(holder).await?;
+        }
+        self.worker.forget(&stopped);
         Ok(())
     }
 

@@ -3,6 +3,11 @@
 //! lock on a file named after it for as long as it lives, so a restarted
 //! process knows at once that the claims of a killed one are orphans; other
 //! workers' claims come back when their lease runs out.
+//!
+//! The file goes only when the worker retires after a clean finish, holding
+//! nothing, or when another worker has taken back what it left. A worker that
+//! stops any other way (killed, or a run that fails with adapter calls in
+//! flight) leaves its file unlocked: the next worker knows at once.
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -14,7 +19,7 @@ pub struct Worker {
     /// Held while the worker lives; the kernel lets go when the process dies.
     _lock: Option<File>,
     /// Workers found stopped, remembered once their lock files are removed
-    /// (`forget_gone`): their claims may be met again later in the run.
+    /// (`forget`): their claims may be met again later in the run.
     gone: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
@@ -87,19 +92,24 @@ impl Worker {
         names.filter(|id| self.is_gone(id)).collect()
     }
 
-    /// Removes the lock files of the stopped workers found so far, once
-    /// everything they held was taken back: a worker killed before that
-    /// leaves them for the next one to find.
-    pub fn forget_gone(&self) {
+    /// Removes the lock files of `stopped` workers once everything they held
+    /// was taken back: a worker killed before that leaves them for the next
+    /// one to find. A worker found stopped later keeps its file until a take-back
+    /// that knew it stopped before reading its claims.
+    pub fn forget(&self, stopped: &[String]) {
         let Some(dir) = &self.registry else { return };
-        for id in self.gone.lock().expect("gone workers").iter() {
+        for id in stopped.iter().filter(|id| plain(id) && **id != self.id) {
             let _ = std::fs::remove_file(dir.join(format!("{id}.lock")));
         }
     }
 }
 
-impl Drop for Worker {
-    fn drop(&mut self) {
+impl Worker {
+    /// Removes this worker's lock file after a clean finish, when nothing it
+    /// claimed is left in flight. Not done on drop: a run that fails returns
+    /// while its adapter calls may still be in flight, and their claims must
+    /// stay known as a stopped worker's, not as those of a worker nobody can see.
+    pub fn retire(&self) {
         if let Some(dir) = &self.registry {
             let _ = std::fs::remove_file(dir.join(format!("{}.lock", self.id)));
         }
@@ -111,7 +121,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_live_worker_is_not_gone_and_a_dropped_one_leaves_no_claim_behind() {
+    fn a_live_worker_is_not_gone_and_a_dropped_one_is_until_it_retires() {
         let dir = tempfile::tempdir().unwrap();
         let a = Worker::new(Some(dir.path().into())).unwrap();
         let b = Worker::new(Some(dir.path().into())).unwrap();
@@ -125,9 +135,25 @@ mod tests {
         assert!(b.is_gone("host-1-dead"));
         assert!(orphan.exists(), "kept until what it held is taken back");
         assert_eq!(b.stopped_here(), vec!["host-1-dead".to_string()], "a and b are alive");
-        b.forget_gone();
+        b.forget(&b.stopped_here());
         assert!(!orphan.exists());
         assert!(b.stopped_here().is_empty());
         assert!(b.is_gone("host-1-dead"), "still known as gone once its file is removed");
+
+        // Dropped without retiring (a run that failed): its file stays, and it is gone at once.
+        let failed = Worker::new(Some(dir.path().into())).unwrap();
+        let failed_id = failed.id.clone();
+        drop(failed);
+        assert!(b.is_gone(&failed_id));
+        // Retired after a clean finish: nothing left behind.
+        let clean = Worker::new(Some(dir.path().into())).unwrap();
+        let clean_id = clean.id.clone();
+        clean.retire();
+        drop(clean);
+        assert!(!dir.path().join(format!("{clean_id}.lock")).exists());
+        assert_eq!(b.stopped_here(), vec![failed_id.clone()]);
+        // Only the workers named are forgotten.
+        b.forget(&["host-1-dead".to_string()]);
+        assert_eq!(b.stopped_here(), vec![failed_id]);
     }
 }

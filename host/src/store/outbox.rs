@@ -415,9 +415,9 @@ impl Store {
         Ok(())
     }
 
-    /// Messages in flight under another worker's claim, with the claim's holder and end.
-    pub async fn in_flight_elsewhere(&self, worker: &str) -> anyhow::Result<Vec<OutboxRow>> {
-        self.outbox_where("state = 'in-flight' AND claimed_by <> $1", &[worker]).await
+    /// Messages in flight, with each claim's holder and end.
+    pub async fn in_flight(&self) -> anyhow::Result<Vec<OutboxRow>> {
+        self.outbox_where("state = 'in-flight'", &[]).await
     }
 
     /// Decides a message a stopped worker left in flight: pending again now

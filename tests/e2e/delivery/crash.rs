@@ -97,3 +97,83 @@ fn killed_thirty_times_with_uncertain_hold_nothing_is_received_twice_or_lost() {
     assert!(!not_received.is_empty() || !tasked.is_empty(), "30 kills and nothing was ever uncertain?");
     assert!(tasked.len() <= CONCURRENCY * kills, "{} held after {kills} kills", tasked.len());
 }
+
+// ---------------------------------------------------------------------------
+// c. A run that fails with messages in flight
+
+/// Holds SQLite's write lock on the database `argv[1]` for `argv[2]` seconds,
+/// from a process of its own; prints "locked" once it has it.
+const LOCK_HOLDER: &str = "import sqlite3, sys, time\n\
+c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=60)\n\
+c.execute('BEGIN IMMEDIATE')\n\
+print('locked', flush=True)\n\
+time.sleep(float(sys.argv[2]))\n\
+c.execute('ROLLBACK')\n";
+
+/// One number read from the SQLite database at `db` by another process.
+fn sqlite_count(db: &std::path::Path, query: &str) -> i64 {
+    let script =
+        "import sqlite3, sys\nprint(sqlite3.connect(sys.argv[1], timeout=60).execute(sys.argv[2]).fetchone()[0])";
+    let out = Command::new("python3").args(["-c", script]).arg(db).arg(query).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or_else(|_| panic!("{query}: {out:?}"))
+}
+
+/// A run that fails while its adapter calls are in flight (here another
+/// process holds SQLite's write lock past the run's busy timeout) leaves its
+/// claims to the next run at once: its lock file stays, unlocked, so the next
+/// run knows it stopped. It used to remove the file on its way out, and its
+/// claims then looked like a live worker's until their lease (120 s) ran out.
+#[test]
+fn a_run_that_fails_with_messages_in_flight_leaves_them_to_the_next_run_at_once() {
+    if on_postgres() {
+        // The failure is provoked through SQLite's write lock; the lock files are the same on both.
+        eprintln!("SQLite only: skipped on PostgreSQL");
+        return;
+    }
+    // A slow relay: each message is in flight for 4 s.
+    let counter = Counter::start(&["--delay-ms", "4000"]);
+    let site = Site::new();
+    site.write("sollecito.toml", &relay_config(&counter, ""));
+    let ids = one_invoice_each(&site, 12);
+    let db = site.db_path();
+    let in_flight = || sqlite_count(&db, "SELECT COUNT(*) FROM outbox WHERE state = 'in-flight'");
+
+    let stderr_path = site.path("failed-run.stderr");
+    let stderr = File::create(&stderr_path).unwrap();
+    let mut run = site.command(&["run", "--at", TICK]).stdout(Stdio::null()).stderr(stderr).spawn().unwrap();
+    let started = Instant::now();
+    while in_flight() == 0 {
+        assert!(started.elapsed() < Duration::from_secs(60), "nothing in flight after 60 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Longer than the run's busy timeout (10 s) after its in-flight answers (4 s): its next write fails.
+    let mut holder =
+        Command::new("python3").args(["-c", LOCK_HOLDER]).arg(&db).arg("18").stdout(Stdio::piped()).spawn().unwrap();
+    let mut first = String::new();
+    BufReader::new(holder.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert_eq!(first.trim(), "locked");
+    let status = run.wait().unwrap();
+    holder.wait().unwrap();
+    let err = std::fs::read_to_string(&stderr_path).unwrap();
+    assert!(!status.success() && err.contains("locked"), "the run did not fail on the lock: {status}\n{err}");
+    let left = in_flight();
+    assert!(left >= 1, "the failed run left nothing in flight: the test tests nothing");
+
+    // The next run takes them back at once and sends them again with the same
+    // key, and the customers the failed run had leased are free at once too:
+    // that one run delivers everything.
+    let next = site.json(&["run", "--at", TICK]);
+    assert_eq!(next["uncertain_resent"].as_i64(), Some(left), "{next}");
+    assert_eq!(in_flight(), 0);
+    assert_eq!(sqlite_count(&db, "SELECT COUNT(*) FROM customer_leases"), 0);
+    let received = counter.received();
+    let t = tally(&received, &ids);
+    eprintln!(
+        "failed run: {left} left in flight, taken back at once; {} received, {} twice; {:.1} s",
+        received.len(),
+        t.duplicates,
+        started.elapsed().as_secs_f64()
+    );
+    let accounted = t.account(|id| site.json(&["history", id]), &site.path(".workers"));
+    t.assert_none_lost_and_within_bound(1, &accounted);
+}
