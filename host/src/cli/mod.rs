@@ -536,7 +536,14 @@ fn print_timelines(policy: &PluginId, from: NaiveDate, to: NaiveDate, timelines:
 fn block_on<T>(work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let output = runtime.block_on(work);
-    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    if output.is_ok() {
+        runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    } else {
+        // A failed command exits and says why at once: an adapter call still in
+        // flight has no one left to record its outcome (the next run takes its
+        // claim back), and waiting for it would only let it reach the relay unrecorded.
+        runtime.shutdown_background();
+    }
     output
 }
 

@@ -287,7 +287,7 @@ fn kill_repeatedly(site: &Site, counter: &mut Counter, at: &str, kills: usize, m
     let mut rng = Rng(seed);
     let mut done = 0;
     let stderr_path = site.path("killed-runs.stderr");
-    while done < kills {
+    'kills: while done < kills {
         let before = counter.lines();
         let target = before + rng.range(1, max_gap);
         let stderr = File::options().create(true).append(true).open(&stderr_path).unwrap();
@@ -304,12 +304,16 @@ fn kill_repeatedly(site: &Site, counter: &mut Counter, at: &str, kills: usize, m
                 let err = std::fs::read_to_string(&stderr_path).unwrap_or_default();
                 assert!(status.success(), "a run failed: {status}\n{err}");
                 eprintln!("  a run finished on its own after {done} kills ({} messages logged)", counter.lines());
-                return done;
+                break 'kills;
             }
             assert!(started.elapsed() < Duration::from_secs(120), "a run neither sent nor finished in 120 s");
             std::thread::sleep(Duration::from_millis(2));
         }
     }
+    // A run that failed on its own before its kill is a fault the kill must not hide.
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    let failed: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:") || l.contains("panicked at")).collect();
+    assert!(failed.is_empty(), "killed runs had failed first: {failed:?}");
     done
 }
 
