@@ -191,6 +191,11 @@ impl Runtime {
     }
 
     /// From now on nothing more is handed over; what is in flight finishes.
+    /// The id this process's claims and decisions carry.
+    pub fn worker_id(&self) -> &str {
+        &self.delivery.worker.id
+    }
+
     /// Called last, after a clean finish: nothing this worker claimed is left
     /// in flight, so its lock file goes. A run that fails skips it, and the
     /// next worker on this machine takes back at once what it left.

@@ -25,6 +25,52 @@ async fn one_worker_holds_a_claim_and_a_lapsed_one_comes_back_on_postgres() {
     db.drop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workers_own_lapsed_claim_comes_back_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    own_lapsed_claim(&dir.path().join("claims.db")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workers_own_lapsed_claim_comes_back_to_it_on_postgres() {
+    let db = PostgresDatabase::create("own_claim").await;
+    own_lapsed_claim(Path::new(&db.url)).await;
+    db.drop().await;
+}
+
+/// A worker's own claim past its lease comes back to it (a `serve` tick that
+/// failed left it, and no other worker may be running); one within its lease
+/// is left alone: its adapter call may still be going.
+async fn own_lapsed_claim(db: &Path) {
+    let mut catalog = catalog();
+    let outbox = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    config.email.outbox_dir = Some(outbox.path().to_path_buf());
+    config.data_dir = Some(outbox.path().to_path_buf());
+    let runtime = Runtime::open(db, config, &mut catalog).await.unwrap();
+    let store = runtime.store();
+    let now = at("2026-10-08T12:00:00Z");
+    store.import(&dataset("invoices.json"), at("2026-09-20T00:00:00Z")).await.unwrap();
+    runtime.decide(now, false).await.unwrap();
+    let due = store.due_messages(now.timestamp(), "", 10_000).await.unwrap();
+    assert!(due.len() >= 2, "{due:?}");
+    let me = runtime.worker_id().to_string();
+    let wall = chrono::Utc::now().timestamp();
+    assert_eq!(store.claim(&[due[0].id], &me, wall - 1).await.unwrap(), [due[0].id]);
+    assert_eq!(store.claim(&[due[1].id], &me, wall + 600).await.unwrap(), [due[1].id]);
+
+    let report = runtime.tick(now, false).await.unwrap();
+    assert_eq!(report.delivered.uncertain_resent, 1, "{:?}", report.delivered);
+    let row = |id: i64, invoice: String| async move {
+        store.outbox_of(&invoice).await.unwrap().into_iter().find(|r| r.id == id).unwrap()
+    };
+    let lapsed = row(due[0].id, due[0].invoice_id.clone()).await;
+    assert_ne!(lapsed.state.as_str(), "in-flight", "{lapsed:?}");
+    assert!(lapsed.reason.as_deref().is_some_and(|r| r.starts_with(UNCERTAIN)), "{lapsed:?}");
+    let held = row(due[1].id, due[1].invoice_id.clone()).await;
+    assert_eq!((held.state.as_str(), held.claimed_by.as_deref()), ("in-flight", Some(me.as_str())));
+}
+
 async fn claims(db: &Path) {
     let mut catalog = catalog();
     let outbox = tempfile::tempdir().unwrap();
