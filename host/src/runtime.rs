@@ -190,7 +190,6 @@ impl Runtime {
         self.delivery.swap_adapter(channel, adapter)
     }
 
-    /// From now on nothing more is handed over; what is in flight finishes.
     /// The id this process's claims and decisions carry.
     pub fn worker_id(&self) -> &str {
         &self.delivery.worker.id
@@ -203,6 +202,7 @@ impl Runtime {
         self.delivery.worker.retire();
     }
 
+    /// From now on nothing more is handed over; what is in flight finishes.
     pub fn stop_delivering(&self) {
         self.delivery.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
     }

@@ -102,9 +102,7 @@ impl Worker {
             let _ = std::fs::remove_file(dir.join(format!("{id}.lock")));
         }
     }
-}
 
-impl Worker {
     /// Removes this worker's lock file after a clean finish, when nothing it
     /// claimed is left in flight. Not done on drop: a run that fails returns
     /// while its adapter calls may still be in flight, and their claims must
