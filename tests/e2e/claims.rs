@@ -25,6 +25,23 @@ async fn one_worker_holds_a_claim_and_a_lapsed_one_comes_back_on_postgres() {
     db.drop().await;
 }
 
+/// When the example invoices' messages are due.
+const NOW: &str = "2026-10-08T12:00:00Z";
+
+/// A runtime on `db` (its files in the folder returned) with the example
+/// invoices imported and decided at `NOW`: their messages are due.
+async fn decided(db: &Path) -> (Runtime, tempfile::TempDir) {
+    let mut catalog = catalog();
+    let outbox = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    config.email.outbox_dir = Some(outbox.path().to_path_buf());
+    config.data_dir = Some(outbox.path().to_path_buf());
+    let runtime = Runtime::open(db, config, &mut catalog).await.unwrap();
+    runtime.store().import(&dataset("invoices.json"), at("2026-09-20T00:00:00Z")).await.unwrap();
+    runtime.decide(at(NOW), false).await.unwrap();
+    (runtime, outbox)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_workers_own_lapsed_claim_comes_back_to_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -42,16 +59,9 @@ async fn a_workers_own_lapsed_claim_comes_back_to_it_on_postgres() {
 /// failed left it, and no other worker may be running); one within its lease
 /// is left alone: its adapter call may still be going.
 async fn own_lapsed_claim(db: &Path) {
-    let mut catalog = catalog();
-    let outbox = tempfile::tempdir().unwrap();
-    let mut config = Config::default();
-    config.email.outbox_dir = Some(outbox.path().to_path_buf());
-    config.data_dir = Some(outbox.path().to_path_buf());
-    let runtime = Runtime::open(db, config, &mut catalog).await.unwrap();
+    let (runtime, _outbox) = decided(db).await;
     let store = runtime.store();
-    let now = at("2026-10-08T12:00:00Z");
-    store.import(&dataset("invoices.json"), at("2026-09-20T00:00:00Z")).await.unwrap();
-    runtime.decide(now, false).await.unwrap();
+    let now = at(NOW);
     let due = store.due_messages(now.timestamp(), "", 10_000).await.unwrap();
     assert!(due.len() >= 2, "{due:?}");
     let me = runtime.worker_id().to_string();
@@ -72,16 +82,9 @@ async fn own_lapsed_claim(db: &Path) {
 }
 
 async fn claims(db: &Path) {
-    let mut catalog = catalog();
-    let outbox = tempfile::tempdir().unwrap();
-    let mut config = Config::default();
-    config.email.outbox_dir = Some(outbox.path().to_path_buf());
-    config.data_dir = Some(outbox.path().to_path_buf());
-    let runtime = Runtime::open(db, config, &mut catalog).await.unwrap();
+    let (runtime, _outbox) = decided(db).await;
     let store = &runtime.store();
-    let now = at("2026-10-08T12:00:00Z");
-    store.import(&dataset("invoices.json"), at("2026-09-20T00:00:00Z")).await.unwrap();
-    runtime.decide(now, false).await.unwrap();
+    let now = at(NOW);
 
     // Pages of 2: a customer's messages are never split, and none is read twice.
     let mut seen = vec![];
