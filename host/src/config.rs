@@ -328,8 +328,11 @@ impl Default for Alerts {
     }
 }
 
+/// Days before an outcome in which a contact counts as its cause, by default.
+pub const ATTRIBUTION_DAYS: i64 = 7;
+
 fn attribution_days() -> i64 {
-    crate::store::ATTRIBUTION_DAYS
+    ATTRIBUTION_DAYS
 }
 
 impl Default for Outcomes {

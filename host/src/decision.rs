@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use crate::invoice::{Customer, Invoice};
 
 /// How a message sounds, from the first nudge to the legal demand.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Tone {
     Courteous,
     Soft,
@@ -30,13 +31,19 @@ impl Tone {
         }
     }
 
+    /// Its place from the mildest (0): `level` in the templates.
+    pub fn level(self) -> usize {
+        self as usize
+    }
+
     /// The tone a stored name stands for.
     pub fn parse(name: &str) -> Option<Tone> {
         Tone::ALL.into_iter().find(|t| t.name() == name)
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum EscalationKind {
     SuspendService,
     FinalNotice,

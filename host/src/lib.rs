@@ -21,6 +21,8 @@ pub mod cli;
 pub mod config;
 /// What policies see and decide, in the host's own terms.
 pub mod decision;
+/// What happens to an invoice: the one vocabulary of events and outcomes.
+pub mod event;
 /// Customers, invoices and events read from files and API bodies.
 pub mod intake;
 pub mod invoice;

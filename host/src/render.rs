@@ -24,6 +24,7 @@ use iso_currency::Currency;
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value};
 use serde::{Deserialize, Serialize};
 
+use crate::decision::Tone;
 use crate::plan::Instalment;
 
 /// The sender of the messages (`[business]` in the config).
@@ -129,8 +130,6 @@ pub enum RenderError {
     NothingOutstanding(String),
 }
 
-/// The tones, mildest first; `level` in the templates is the index.
-pub const TONES: [&str; 5] = ["courteous", "soft", "firm", "final", "formal"];
 /// Languages with built-in templates; any other locale gets English.
 #[cfg(test)]
 pub const LANGUAGES: [&str; 5] = ["it", "en", "fr", "de", "es"];
@@ -283,7 +282,7 @@ impl Renderer {
                 let problem = format!("has no English version (en/{msg}.j2), the fallback for other locales");
                 return Err(RenderError::Incomplete { file, problem });
             }
-            for (lang, tone) in langs.iter().flat_map(|l| TONES.map(|t| (l, t))) {
+            for (lang, tone) in langs.iter().flat_map(|l| Tone::ALL.map(|t| (l, t.name()))) {
                 let name = format!("{lang}/{msg}.j2");
                 let samples = [(&rich, true), (&plain, false), (&rich, false), (&plain, true)];
                 for ((business, overdue), b2b) in samples.into_iter().flat_map(|s| [(s, true), (s, false)]) {
@@ -436,10 +435,9 @@ struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     fn new(f: &Facts<'a>, lang: &str, fmt_locale: &str) -> Result<Self, RenderError> {
-        let level = TONES
-            .iter()
-            .position(|t| t.eq_ignore_ascii_case(f.tone))
-            .ok_or_else(|| RenderError::UnknownTone(f.tone.to_string()))?;
+        let tone =
+            Tone::parse(&f.tone.to_ascii_lowercase()).ok_or_else(|| RenderError::UnknownTone(f.tone.to_string()))?;
+        let level = tone.level();
         let currency = f.currency.trim().to_ascii_uppercase();
         if Currency::from_code(&currency).is_none() {
             return Err(RenderError::UnknownCurrency(f.currency.to_string()));
@@ -476,7 +474,7 @@ impl<'a> Ctx<'a> {
             fees: fee_lines.collect(),
             others: others.collect(),
             template: f.template,
-            tone: TONES[level],
+            tone: tone.name(),
             level,
             consequences: level >= 2,
             script: false,

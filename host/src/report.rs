@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use crate::event::OutcomeKind;
 use crate::store::{AGE_BUCKETS, Aging, OutcomeRow, RetryRow, SentRow, Untouched};
 
 /// What a report can be broken down by.
@@ -256,7 +257,7 @@ pub fn report(
     let lines = if by.is_empty() { vec![] } else { keys.iter().map(|k| line(Some(k))).collect() };
 
     let recovered: BTreeSet<&str> =
-        outcomes.iter().filter(|o| o.kind == "paid").map(|o| o.invoice_id.as_str()).collect();
+        outcomes.iter().filter(|o| o.kind == OutcomeKind::Paid).map(|o| o.invoice_id.as_str()).collect();
     let to_recovered = sent.iter().filter(|s| !s.bounced && recovered.contains(s.invoice_id.as_str())).count();
     let paid_elsewhere: BTreeSet<&str> = untouched.paid_and_dunned.iter().map(String::as_str).collect();
     let to_recovered =
@@ -297,17 +298,17 @@ fn summarise(key: BTreeMap<Dimension, String>, sent: &[&SentRow], outcomes: &[&O
             *amount_dunned.entry(s.currency.clone()).or_default() += s.invoice_total;
         }
     }
-    let count = |kind: &str| outcomes.iter().filter(|o| o.kind == kind).count();
+    let count = |kind: OutcomeKind| outcomes.iter().filter(|o| o.kind == kind).count();
     let paid: BTreeSet<&str> = outcomes
         .iter()
-        .filter(|o| o.kind == "paid" && dunned.contains(o.invoice_id.as_str()))
+        .filter(|o| o.kind == OutcomeKind::Paid && dunned.contains(o.invoice_id.as_str()))
         .map(|o| o.invoice_id.as_str())
         .collect();
     let mut amount_recovered: BTreeMap<String, i64> = BTreeMap::new();
-    for o in outcomes.iter().filter(|o| matches!(o.kind.as_str(), "paid" | "paid-in-part")) {
+    for o in outcomes.iter().filter(|o| matches!(o.kind, OutcomeKind::Paid | OutcomeKind::PaidInPart)) {
         *amount_recovered.entry(o.currency.clone()).or_default() += o.recovered;
     }
-    let seconds = outcomes.iter().filter(|o| o.kind == "paid").filter_map(|o| o.after_touch).collect();
+    let seconds = outcomes.iter().filter(|o| o.kind == OutcomeKind::Paid).filter_map(|o| o.after_touch).collect();
     Line {
         key,
         dunned: dunned.len(),
@@ -318,10 +319,10 @@ fn summarise(key: BTreeMap<Dimension, String>, sent: &[&SentRow], outcomes: &[&O
         messages: sent.len(),
         bounced,
         bounce_rate: if attempted == 0 { 0.0 } else { bounced as f64 / attempted as f64 },
-        opt_out_rate: if dunned.is_empty() { 0.0 } else { count("opted-out") as f64 / dunned.len() as f64 },
-        promised: count("promised"),
-        disputed: count("disputed"),
-        opted_out: count("opted-out"),
+        opt_out_rate: if dunned.is_empty() { 0.0 } else { count(OutcomeKind::OptedOut) as f64 / dunned.len() as f64 },
+        promised: count(OutcomeKind::Promised),
+        disputed: count(OutcomeKind::Disputed),
+        opted_out: count(OutcomeKind::OptedOut),
         time_to_pay: time_to_pay(seconds),
     }
 }
@@ -330,12 +331,13 @@ fn summarise(key: BTreeMap<Dimension, String>, sent: &[&SentRow], outcomes: &[&O
 fn add_untouched(line: &mut Line, sent: &[&SentRow], untouched: &Untouched) {
     for (kind, currency, n, recovered) in &untouched.by_kind {
         let n = *n as usize;
-        match kind.as_str() {
-            "paid" | "paid-in-part" => *line.amount_recovered.entry(currency.clone()).or_default() += recovered,
-            "promised" => line.promised += n,
-            "disputed" => line.disputed += n,
-            "opted-out" => line.opted_out += n,
-            _ => {}
+        match kind {
+            OutcomeKind::Paid | OutcomeKind::PaidInPart => {
+                *line.amount_recovered.entry(currency.clone()).or_default() += recovered
+            }
+            OutcomeKind::Promised => line.promised += n,
+            OutcomeKind::Disputed => line.disputed += n,
+            OutcomeKind::OptedOut => line.opted_out += n,
         }
     }
     let dunned: BTreeSet<&str> = sent.iter().filter(|s| !s.bounced).map(|s| s.invoice_id.as_str()).collect();
@@ -417,7 +419,7 @@ mod tests {
         OutcomeRow {
             invoice_id: invoice.into(),
             customer_id: "c".into(),
-            kind: "paid".into(),
+            kind: OutcomeKind::Paid,
             at: at(on),
             recovered,
             currency: "EUR".into(),

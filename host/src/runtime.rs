@@ -343,8 +343,10 @@ fn channels(
             folder: c.folder.as_ref().map(|f| config.resolve(f)),
             tasks: c.tasks.then(Default::default),
             setup_fault: None,
-            capture: capture.clone(),
-            http_script: None,
+            http: match &capture {
+                Some(c) => c.clone(),
+                None => Arc::new(crate::sandbox::Network),
+            },
         };
         out.insert(name, Channel { adapter, grants, settings: crate::config::settings(&c.settings) });
     }

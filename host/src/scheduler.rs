@@ -12,7 +12,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
-use crate::decision::{Contact, ContactOutcome, Decision, Review, Setting, Tone};
+use crate::decision::{Contact, ContactOutcome, Decision, Review, Setting};
 use crate::sandbox::Plugin;
 use crate::steps::carry_out;
 use crate::store::{DueInvoice, NewDecision, OutboxRow, OutboxState, ShadowRow, Store};
@@ -107,7 +107,7 @@ pub fn contact_of(row: &OutboxRow) -> Contact {
     Contact {
         step: row.step.clone(),
         channel: row.channel.clone(),
-        tone: row.tone.as_deref().and_then(Tone::parse),
+        tone: row.tone,
         at: row.done_at.unwrap_or(row.created_at),
         outcome: match row.state {
             OutboxState::Sent => ContactOutcome::Sent,

@@ -5,11 +5,11 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::decision::{Action, Decision, EscalationKind, FeeAsked, PlanAsked};
+use crate::decision::{Action, Decision, EscalationKind, FeeAsked, PlanAsked, Tone};
 use crate::guardrails::{self, Block, Request};
 use crate::outgoing::Task;
 use crate::plan::Instalment;
-use crate::store::{DueInvoice, NewDecision, NewOutbox, OutboxKind, OutboxState};
+use crate::store::{DueInvoice, NewDecision, NewOutbox, OutboxKind, OutboxState, Payload};
 
 /// The task a manual review opens, keyed like a message of the same step.
 fn review_task(due: &DueInvoice, step: &str, why: &str) -> Task {
@@ -64,7 +64,7 @@ pub fn carry_out(d: &mut NewDecision, due: &DueInvoice, decision: &Decision, now
     let mut next = decision.next_review;
     let mut reminded = false;
     let mut steps: Vec<String> = due.outbox.iter().map(|o| o.step.clone()).collect();
-    let mut retries = due.outbox.iter().filter(|o| o.kind == OutboxKind::RetryPayment).count();
+    let mut retries = due.outbox.iter().filter(|o| o.kind == OutboxKind::RetryPayment).count() as u32;
     for action in &decision.actions {
         match action {
             Action::Pause(until) => next = Some(next.map_or(*until, |n| n.max(*until))),
@@ -119,7 +119,7 @@ pub fn carry_out(d: &mut NewDecision, due: &DueInvoice, decision: &Decision, now
             template: None,
             tone: None,
             deadline: None,
-            payload: String::new(),
+            payload: Payload::of(action).expect("a step's action has a payload"),
             // A retry waits for the time the policy asked for.
             not_before: match action {
                 Action::RetryPayment { at, .. } => (*at).max(now.timestamp()),
@@ -130,36 +130,36 @@ pub fn carry_out(d: &mut NewDecision, due: &DueInvoice, decision: &Decision, now
             task,
             fee: None,
         };
-        let mut payload = action.to_json();
-        match action {
-            Action::Remind(r) => {
+        match (action, &mut row.payload) {
+            (Action::Remind(r), _) => {
                 row.template = Some(r.template.clone());
-                row.tone = Some(r.tone.name().to_string());
+                row.tone = Some(r.tone);
                 row.deadline = r.deadline;
             }
             // What the retry answers, for the report's success by decline code and by attempt.
-            Action::RetryPayment { .. } => {
+            (Action::RetryPayment { .. }, Payload::RetryPayment(retry)) => {
                 retries += 1;
-                let code = due.invoice.payment_failure.as_ref().map(|f| f.decline_code.clone());
-                payload["decline_code"] = serde_json::json!(code);
-                payload["attempt"] = serde_json::json!(retries);
+                retry.decline_code = due.invoice.payment_failure.as_ref().map(|f| f.decline_code.clone());
+                retry.attempt = retries;
             }
             // A plan offer is a message of its own, listing the instalments the host worked out.
-            Action::OfferPlan(p) if state == OutboxState::Pending => match offered_plan(&due.invoice, p) {
-                Ok(instalments) => {
-                    row.channel = Some("email".into());
-                    row.template = Some("plan-offer".into());
-                    row.tone = Some("courteous".into());
-                    row.deadline = instalments.first().map(|i| i.due);
-                    payload["instalments"] = serde_json::to_value(&instalments).expect("instalments serialize");
+            (Action::OfferPlan(p), Payload::OfferPlan(offer)) if state == OutboxState::Pending => {
+                match offered_plan(&due.invoice, p) {
+                    Ok(instalments) => {
+                        row.channel = Some("email".into());
+                        row.template = Some("plan-offer".into());
+                        row.tone = Some(Tone::Courteous);
+                        row.deadline = instalments.first().map(|i| i.due);
+                        offer.instalments = instalments;
+                    }
+                    Err(why) => {
+                        report.blocked += 1;
+                        (state, reason) = (OutboxState::Cancelled, Some(format!("plan not offered: {why}")));
+                    }
                 }
-                Err(why) => {
-                    report.blocked += 1;
-                    (state, reason) = (OutboxState::Cancelled, Some(format!("plan not offered: {why}")));
-                }
-            },
+            }
             // A fee is an adjustment event on the invoice, written with the decision.
-            Action::ApplyFee(f) if state == OutboxState::Done => match fee(&due.invoice, step, f) {
+            (Action::ApplyFee(f), _) if state == OutboxState::Done => match fee(&due.invoice, step, f) {
                 Ok(fee) => {
                     let amount = due.invoice.money(fee.amount);
                     reason = Some(format!("{amount} added to the invoice"));
@@ -174,7 +174,6 @@ pub fn carry_out(d: &mut NewDecision, due: &DueInvoice, decision: &Decision, now
         }
         row.state = state;
         row.reason = reason;
-        row.payload = payload.to_string();
         d.outbox.push(row);
     }
     d.next_review = if d.closed.is_some() { None } else { next };
@@ -297,9 +296,8 @@ mod tests {
             (good.state, good.template.as_deref(), good.deadline),
             (OutboxState::Pending, Some("plan-offer"), first)
         );
-        let payload: serde_json::Value = serde_json::from_str(&good.payload).unwrap();
-        let split: i64 = payload["instalments"].as_array().unwrap().iter().map(|i| i["amount"].as_i64().unwrap()).sum();
-        assert_eq!(split, 125_000);
+        let Payload::OfferPlan(offer) = &good.payload else { panic!("{:?}", good.payload) };
+        assert_eq!(offer.instalments.iter().map(|i| i.amount).sum::<i64>(), 125_000);
     }
 
     #[test]
@@ -313,9 +311,16 @@ mod tests {
                 kind: OutboxKind::Remind,
                 channel: Some("email".into()),
                 template: Some("overdue-soft".into()),
-                tone: Some("soft".into()),
+                tone: Some(crate::decision::Tone::Soft),
                 deadline: None,
-                payload: "{}".into(),
+                payload: Payload::of(&Action::Remind(crate::decision::Reminder {
+                    step: "overdue-7".into(),
+                    channel: "email".into(),
+                    template: "overdue-soft".into(),
+                    tone: crate::decision::Tone::Soft,
+                    deadline: None,
+                }))
+                .unwrap(),
                 decision_id: 1,
                 created_at: 0,
                 not_before: 0,

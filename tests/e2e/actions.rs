@@ -1,7 +1,7 @@
 //! Actions the host carries out itself, besides reminders.
 
 use sollecito::Runtime;
-use sollecito::invoice::Event;
+use sollecito::event::Event;
 
 use crate::common::*;
 use crate::pipeline::Site;

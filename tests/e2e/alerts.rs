@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use serde_json::Value;
 use sollecito::Runtime;
 use sollecito::config::Config;
+use sollecito::event::Event;
 use sollecito::intake::Dataset;
-use sollecito::invoice::Event;
 
 use crate::channels::Recorder;
 use crate::common::*;

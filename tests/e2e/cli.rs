@@ -426,11 +426,11 @@ fn import_prints_a_summary_whatever_the_number_of_invoices() {
     let text = stdout(&out);
     assert!(text.lines().count() < 20, "{text}");
     assert!(text.contains("0 invoices added, 10000 updated; 10100 unchanged"), "{text}");
-    assert!(text.contains("10000 payment-recorded"), "{text}");
+    assert!(text.contains("10000 payment-received"), "{text}");
     write("50.00");
     let out = sollecito_in(dir.path(), &["import", &file_arg, "--at", "2026-09-22T00:00:00Z", "--verbose"], &[]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).lines().filter(|l| l.contains("payment-recorded")).count() >= 10_000);
+    assert!(stdout(&out).lines().filter(|l| l.contains("payment-received")).count() >= 10_000);
 }
 
 #[test]

@@ -3,8 +3,8 @@
 
 use sollecito::Runtime;
 use sollecito::config::Config;
+use sollecito::event::Event;
 use sollecito::intake;
-use sollecito::invoice::Event;
 
 use crate::channels::Recorder;
 use crate::common::*;

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 use sollecito::Store;
-use sollecito::invoice::Event;
+use sollecito::event::Event;
 
 use crate::common::*;
 use crate::pipeline::Site;
@@ -332,7 +332,7 @@ async fn a_known_five_point_effect_on_20000_invoices_is_reported_with_its_interv
     for (id, arm) in rows {
         let p = if arm == "a" { 0.30 } else { 0.35 };
         if rng.random::<f64>() < p {
-            runtime.store().apply_event(&id, &sollecito::invoice::Event::Paid, paid_at).await.unwrap();
+            runtime.store().apply_event(&id, &sollecito::event::Event::Paid, paid_at).await.unwrap();
         }
     }
     drop(runtime);

@@ -13,6 +13,7 @@ mod consolidated;
 mod dashboard;
 mod delivery;
 mod determinism;
+mod doors;
 mod every_action;
 mod experiments;
 mod fees;

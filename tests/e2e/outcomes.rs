@@ -5,8 +5,8 @@
 use chrono::{Days, NaiveDate};
 use serde_json::Value;
 use sollecito::Runtime;
+use sollecito::event::Event;
 use sollecito::intake::Dataset;
-use sollecito::invoice::Event;
 
 use crate::common::*;
 use crate::pipeline::Site;
@@ -39,7 +39,7 @@ async fn a_payment_is_tied_to_the_last_message_in_the_window_and_the_report_coun
 
     let outcomes = runtime.store().outcomes(0, i64::MAX).await.unwrap();
     let harbour = outcomes.iter().find(|o| o.invoice_id == "inv-1004").unwrap();
-    assert_eq!((harbour.kind.as_str(), harbour.recovered, harbour.currency.as_str()), ("paid", 98_000, "GBP"));
+    assert_eq!((harbour.kind.name(), harbour.recovered, harbour.currency.as_str()), ("paid", 98_000, "GBP"));
     assert_eq!(harbour.touch_step.as_deref(), Some("overdue-7"));
     assert_eq!(harbour.touch_channel.as_deref(), Some("email"));
     assert_eq!(harbour.touch_policy.as_deref(), Some("b2b-standard"));
@@ -49,7 +49,7 @@ async fn a_payment_is_tied_to_the_last_message_in_the_window_and_the_report_coun
     let touch = history.iter().find(|o| o.step == "overdue-7").unwrap();
     assert_eq!(harbour.after_touch, Some(paid_on.timestamp() - touch.done_at.unwrap()));
     let rossi = outcomes.iter().find(|o| o.invoice_id == "inv-1001").unwrap();
-    assert_eq!((rossi.kind.as_str(), rossi.recovered), ("paid-in-part", 50_000));
+    assert_eq!((rossi.kind.name(), rossi.recovered), ("paid-in-part", 50_000));
     // The dispute scripted for inv-1005 was not applied here: no other outcome.
     assert_eq!(outcomes.len(), 2, "{outcomes:?}");
     drop(runtime);
@@ -105,7 +105,7 @@ async fn the_same_payment_imported_by_eight_at_once_is_one_recovery() {
     }
     assert_eq!(updated, 1, "one import saw the payment, the others an unchanged invoice");
     let events = runtime.store().events_of("inv-1004").await.unwrap();
-    assert_eq!(events.iter().filter(|e| e.kind == "paid").count(), 1, "{events:?}");
+    assert_eq!(events.iter().filter(|e| e.kind.name() == "paid").count(), 1, "{events:?}");
     let outcomes = runtime.store().outcomes(0, i64::MAX).await.unwrap();
     let recoveries: Vec<i64> = outcomes.iter().filter(|o| o.invoice_id == "inv-1004").map(|o| o.recovered).collect();
     assert_eq!(recoveries, [98_000]);

@@ -3,8 +3,6 @@
 //! the customer's yes, each instalment is reminded, and a missed one resumes
 //! dunning on the rest.
 
-use serde_json::Value;
-
 use crate::common::stderr;
 use crate::pipeline::{Site, customer, invoice};
 
@@ -42,8 +40,8 @@ fn days(site: &Site, month: u32, from: u32, to: u32) {
 fn offered(site: &Site, invoice: &str) -> Vec<(u64, String, i64)> {
     let history = site.json(&["history", invoice]);
     let offer = history["actions"].as_array().unwrap().iter().find(|a| a["kind"] == "offer-plan").unwrap().clone();
-    let payload: Value = serde_json::from_str(offer["payload"].as_str().unwrap()).unwrap();
-    payload["instalments"]
+    // The payload is the offer as the policy gave it, with the host's instalments, as JSON.
+    offer["payload"]["instalments"]
         .as_array()
         .unwrap()
         .iter()

@@ -1,6 +1,7 @@
-//! The host's modules import one way: no file reaches, through `crate::`
-//! paths, a file that reaches back to it. A child using its parent's items
-//! (`super`, or `crate::` paths into an ancestor) is not a cycle.
+//! The host's modules import one way: no file reaches, through `crate::` or
+//! `super::` paths or its own `mod` lines, a file that reaches back to it.
+//! A child using its parent's own items is not a cycle; siblings reaching
+//! each other through `super::` are.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -28,15 +29,15 @@ fn module_of(src: &Path, file: &Path) -> Vec<String> {
     parts
 }
 
-/// Every `crate::a::b::...` path written in a file (in `use` lines and inline),
-/// `use crate::x::{a, b}` giving `crate::x::a` and `crate::x::b`.
-fn crate_paths(text: &str) -> Vec<Vec<String>> {
+/// Every path after `prefix` (`crate::`, `super::`) written in a file (in
+/// `use` lines and inline), `use crate::x::{a, b}` giving `x::a` and `x::b`.
+fn paths_after(text: &str, prefix: &str) -> Vec<Vec<String>> {
     let mut out = vec![];
-    for (i, _) in text.match_indices("crate::") {
-        if text[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_') {
-            continue; // `sollecito_crate::` and the like
+    for (i, _) in text.match_indices(prefix) {
+        if text[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ':') {
+            continue; // `sollecito_crate::`, `super::super::` (read from its first `super`)
         }
-        let rest = &text[i + "crate::".len()..];
+        let rest = &text[i + prefix.len()..];
         let path: String =
             rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':' || *c == '{').collect();
         let (base, group) = match path.split_once('{') {
@@ -60,6 +61,29 @@ fn crate_paths(text: &str) -> Vec<Vec<String>> {
     out
 }
 
+fn crate_paths(text: &str) -> Vec<Vec<String>> {
+    paths_after(text, "crate::")
+}
+
+/// Every path a file in module `module` names, from the crate's root:
+/// `crate::` ones as written, `super::` ones from the parent (`super::super::`
+/// from the grandparent), and each `mod child;` as the child.
+fn absolute_paths(text: &str, module: &[String]) -> Vec<Vec<String>> {
+    let mut out = crate_paths(text);
+    for path in paths_after(text, "super::") {
+        let ups = 1 + path.iter().take_while(|p| *p == "super").count();
+        let Some(base) = module.len().checked_sub(ups) else { continue };
+        out.push(module[..base].iter().chain(path.iter().skip(ups - 1)).cloned().collect());
+    }
+    for line in text.lines().map(str::trim) {
+        let line = line.strip_prefix("pub(crate) ").or_else(|| line.strip_prefix("pub ")).unwrap_or(line);
+        if let Some(child) = line.strip_prefix("mod ").and_then(|l| l.strip_suffix(';')) {
+            out.push(module.iter().cloned().chain([child.to_string()]).collect());
+        }
+    }
+    out
+}
+
 #[test]
 fn no_module_reaches_back_to_one_that_reaches_it() {
     let src = root().join("host/src");
@@ -72,12 +96,12 @@ fn no_module_reaches_back_to_one_that_reaches_it() {
         let text = std::fs::read_to_string(file).unwrap();
         // Tests inside a file may reach anywhere; only the code counts.
         let code = text.split("#[cfg(test)]").next().unwrap_or_default();
-        for path in crate_paths(code) {
+        for path in absolute_paths(code, &from) {
             // The deepest module file the path names.
             let Some(to) = (1..=path.len()).rev().map(|n| path[..n].to_vec()).find(|m| modules.contains(m)) else {
                 continue;
             };
-            // Into oneself or an ancestor (a parent's items): not an arrow.
+            // Into oneself or an ancestor (a parent's own items): not an arrow.
             if to.is_empty() || from.starts_with(&to) {
                 continue;
             }
@@ -112,6 +136,17 @@ fn no_module_reaches_back_to_one_that_reaches_it() {
         assert!(cycle.is_none(), "an import cycle: {}", cycle.unwrap().join(" -> "));
     }
     assert!(edges.len() > 20, "the host's modules were not read: {edges:?}");
+}
+
+#[test]
+fn the_reader_sees_sibling_paths_and_mod_lines() {
+    let module: Vec<String> = ["store", "events"].map(str::to_string).to_vec();
+    let text = "use super::{actions, json};\nlet x = super::super::money::format_money(1);\nmod tests;";
+    let as_text = |p: Vec<Vec<String>>| p.into_iter().map(|p| p.join("::")).collect::<Vec<_>>();
+    assert_eq!(
+        as_text(absolute_paths(text, &module)),
+        ["store::actions", "store::json", "money::format_money", "store::events::tests"]
+    );
 }
 
 #[test]

@@ -22,8 +22,8 @@ use serde_json::{Value, json};
 use tokio::sync::{Mutex, Notify};
 
 use crate::catalog::Catalog;
+use crate::event::{Event, EventKind};
 use crate::intake::{self, BadInput};
-use crate::invoice::Event;
 use crate::runtime::Runtime;
 
 pub use metrics::Metrics;
@@ -293,7 +293,8 @@ async fn post_event(State(app): State<Arc<App>>, Path(id): Path<String>, headers
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "expected a JSON object").field("json"));
     };
     // Plans and fees are the host's to record, checked: not events a client may post.
-    if matches!(object.get("type").and_then(Value::as_str), Some("plan-accepted" | "fee-added")) {
+    let kind = object.get("type").and_then(Value::as_str).and_then(EventKind::parse);
+    if kind.is_some_and(|k| k.fields().is_some() && !k.posted_by_clients()) {
         let why = "plan-accepted and fee-added are recorded by the host (accept a plan with POST /v1/invoices/{id}/plan/accept)";
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, why).field("type"));
     }
@@ -366,5 +367,19 @@ mod tests {
         for route in routes {
             assert!(spec.contains(&format!("  {route}:")), "{route} is not documented in host/openapi.yaml");
         }
+    }
+
+    /// The event types a client may post, as the file documents them, are
+    /// the vocabulary's (`crate::event::EventKind`), no more and no fewer.
+    #[test]
+    fn the_openapi_files_event_types_are_the_vocabularys() {
+        let spec = include_str!("../../openapi.yaml");
+        let at = spec.find("    Event:").expect("an Event schema");
+        let line = spec[at..].lines().find(|l| l.trim_start().starts_with("enum: [")).expect("its type's enum");
+        let listed: std::collections::BTreeSet<&str> =
+            line.split('[').nth(1).unwrap().trim_end_matches(']').split(',').map(str::trim).collect();
+        let posted: std::collections::BTreeSet<&str> =
+            crate::event::EventKind::ALL.into_iter().filter(|k| k.posted_by_clients()).map(|k| k.name()).collect();
+        assert_eq!(listed, posted);
     }
 }

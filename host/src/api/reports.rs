@@ -67,7 +67,7 @@ pub async fn experiment(
         let why = "between 0.001 and 0.5 (0.05 is 5 points)";
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, why).field("min_effect"));
     }
-    match crate::experiment::from_store(app.runtime.store(), &name, minimum).await? {
+    match app.runtime.store().experiment_report(&name, minimum).await? {
         Some(report) => ok(report),
         None => Err(ApiError::new(StatusCode::NOT_FOUND, format!("no experiment {name:?}")).field("name")),
     }
@@ -143,7 +143,7 @@ pub async fn start_experiment(State(app): State<Arc<App>>, headers: HeaderMap, b
         }
     }
     app.runtime.refresh_experiments(&mut *app.catalog.lock().await).await?;
-    ok(crate::experiment::from_store(store, &wanted.name, 0.05).await?)
+    ok(store.experiment_report(&wanted.name, 0.05).await?)
 }
 
 /// `DELETE /v1/experiments/{name}`: stopped; the segment goes back to its own policy.

@@ -17,8 +17,9 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 
 use super::{Answer, ApiError, App, ok, parse_json};
+use crate::event::Event;
 use crate::intake::{Dataset, fields};
-use crate::invoice::{Customer, Event, Invoice, InvoiceKind, InvoiceStatus, PaymentFailure};
+use crate::invoice::{Customer, Invoice, InvoiceKind, InvoiceStatus, PaymentFailure};
 use crate::store::StripeGate;
 
 const TOLERANCE_SECONDS: i64 = 300;

@@ -184,7 +184,7 @@ impl AdapterScenario {
             mail: raw.grants.mail.then(|| relay.clone() as Arc<dyn MailRelay>),
             http_hosts: raw.grants.http.clone(),
             secrets: raw.grants.secrets.clone(),
-            http_script: Some(script.clone()),
+            http: script.clone(),
             ..Grants::default()
         };
         let settings: Vec<Setting> =
@@ -274,7 +274,7 @@ impl Expectation for EmailFile {
     }
 }
 
-fn request_matches(e: &RequestFile, r: &crate::sandbox::RecordedRequest) -> Option<String> {
+fn request_matches(e: &RequestFile, r: &crate::sandbox::HttpRequest) -> Option<String> {
     if let Some(m) = &e.method
         && !m.eq_ignore_ascii_case(&r.method)
     {
@@ -399,7 +399,7 @@ mod tests {
     fn differences_are_listed_in_order() {
         let mut out = vec![];
         let expected = [RequestFile { method: Some("POST".into()), url: None, body_contains: vec![], headers: vec![] }];
-        let sent = crate::sandbox::RecordedRequest {
+        let sent = crate::sandbox::HttpRequest {
             method: "GET".into(),
             url: "https://h.example/x".into(),
             headers: vec![],

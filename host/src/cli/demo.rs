@@ -83,7 +83,7 @@ pub async fn run(dir: &Path, days: u32, mut config: Config, mut catalog: Catalog
                 decided,
                 o.step,
                 o.channel.unwrap_or_default(),
-                o.tone.unwrap_or_default(),
+                o.tone.map(|t| t.name().to_string()).unwrap_or_default(),
                 result,
             ]);
         }

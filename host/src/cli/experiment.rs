@@ -61,7 +61,7 @@ pub async fn status(db: &Path, name: &str, minimum_effect: f64, json: bool) -> a
         return Err(BadUsage("--min-effect: between 0.001 and 0.5 (0.05 is 5 points)".into()).into());
     }
     let store = open(db).await?;
-    let Some(report) = experiment::from_store(&store, name, minimum_effect).await? else {
+    let Some(report) = store.experiment_report(name, minimum_effect).await? else {
         return Err(BadUsage(format!("no experiment {name:?}")).into());
     };
     if json {

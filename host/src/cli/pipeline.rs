@@ -154,7 +154,7 @@ pub async fn history(db: &Path, invoice: &str, json: bool) -> anyhow::Result<()>
             vec![
                 when(e.at),
                 "event".into(),
-                e.kind.clone(),
+                e.kind.to_string(),
                 String::new(),
                 String::new(),
                 String::new(),
@@ -182,7 +182,7 @@ pub async fn history(db: &Path, invoice: &str, json: bool) -> anyhow::Result<()>
             .unwrap_or_default();
         let outcome = o.result_in_words();
         let template =
-            o.template.as_ref().map(|t| format!("{} / {}", t, o.tone.clone().unwrap_or_default())).unwrap_or_default();
+            o.template.as_ref().map(|t| format!("{} / {}", t, o.tone.map_or("", |t| t.name()))).unwrap_or_default();
         rows.push((
             o.created_at,
             2,

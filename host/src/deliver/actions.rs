@@ -9,11 +9,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::{DeliverReport, Delivery, MAX_ATTEMPTS, backoff};
+use crate::event::Event;
 use crate::guardrails::{self, Request};
-use crate::invoice::{Customer, Event, Invoice};
+use crate::invoice::{Customer, Invoice};
 use crate::outgoing::{Charge, ChargeError, ChargeOutcome};
 use crate::sandbox::{Captured, KEPT};
-use crate::store::{OutboxKind, OutboxRow, OutboxState, REINSTATE, Settled, Store, Tried};
+use crate::store::{OutboxKind, OutboxRow, OutboxState, Payload, REINSTATE, Settled, Store, Tried};
 
 /// What became of one action in this tick.
 pub(super) enum ActionOutcome {
@@ -90,9 +91,12 @@ impl Delivery {
         let Some((invoice, customer)) = store.invoice(&row.invoice_id).await? else {
             return Ok(ActionOutcome::Cancel("the invoice no longer exists".into()));
         };
-        let payload: serde_json::Value = serde_json::from_str(&row.payload)?;
-        let escalation = payload["escalate"]["kind"].as_str().unwrap_or_default();
-        let what = if row.kind == OutboxKind::Escalate { escalation } else { row.kind.as_str() };
+        let escalation = row.payload.escalation();
+        let reason = escalation.map_or("", |e| e.reason.as_str());
+        let what = match escalation {
+            Some(e) if row.kind == OutboxKind::Escalate => e.kind.name(),
+            _ => row.kind.as_str(),
+        };
         // Checked again now: the invoice may have been paid or disputed since the decision.
         // A reinstatement is owed whatever the invoice's state; a suspension
         // already sent once goes on until acknowledged, so that its
@@ -113,22 +117,25 @@ impl Delivery {
             }
             "suspend-service" => {
                 store.mark_attempt(row.id).await?;
-                self.tell_service("suspend-service", row, &invoice, &customer, &payload, now).await
+                self.tell_service("suspend-service", row, &invoice, &customer, reason, now).await
             }
             REINSTATE => {
                 // In order: never before the suspension it undoes is settled.
-                let undoes = payload[REINSTATE]["undoes"].as_str().unwrap_or_default();
+                let undoes = match &row.payload {
+                    Payload::ReinstateService(r) => r.asked.undoes.as_str(),
+                    _ => "",
+                };
                 let outbox = store.outbox_of(&row.invoice_id).await?;
                 if outbox.iter().any(|o| o.step == undoes && o.state == OutboxState::Pending) {
                     let later = now + chrono::Duration::seconds(60);
                     return Ok(ActionOutcome::Wait(later, "waits for the suspension to be acknowledged".into()));
                 }
                 store.mark_attempt(row.id).await?;
-                self.tell_service(REINSTATE, row, &invoice, &customer, &payload, now).await
+                self.tell_service(REINSTATE, row, &invoice, &customer, reason, now).await
             }
             "collections" => {
                 store.mark_attempt(row.id).await?;
-                self.hand_over(store, row, &invoice, &customer, &payload, now).await?
+                self.hand_over(store, row, &invoice, &customer, reason, now).await?
             }
             // A notice escalation is carried by the step's message; the host only records the mark.
             "final-notice" | "formal-notice" => ActionOutcome::Done(format!("invoice marked: {what}")),
@@ -200,7 +207,7 @@ impl Delivery {
         row: &OutboxRow,
         invoice: &Invoice,
         customer: &Customer,
-        payload: &serde_json::Value,
+        reason: &str,
         now: DateTime<Utc>,
     ) -> ActionOutcome {
         let config = &self.config.escalations;
@@ -217,7 +224,7 @@ impl Delivery {
             "customer_name": customer.name,
             "invoice_id": invoice.id,
             "invoice_number": invoice.number,
-            "reason": if what == REINSTATE { "the invoice is paid".into() } else { payload["escalate"]["reason"].clone() },
+            "reason": if what == REINSTATE { "the invoice is paid" } else { reason },
             "at": now.to_rfc3339(),
         });
         self.post_signed(url, &config.service_secret, &body, &row.key(), now).await.result(row, now)

@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::{Delivery, Send};
 use crate::decision::Tone;
 use crate::outgoing::{Message, Recipient, Sender};
-use crate::render::{Extras, Facts, RenderError, TONES};
+use crate::render::{Extras, Facts, RenderError};
 use crate::store::OutboxKind;
 
 /// Groups reminders (kind `remind`) per customer, consolidating channel and currency;
@@ -28,7 +28,7 @@ pub(super) fn consolidate(sends: Vec<Send>, channels: &[String]) -> Vec<Send> {
             out.push(send);
         }
     }
-    let level = |s: &Send| TONES.iter().position(|t| Some(*t) == s.row.tone.as_deref()).unwrap_or(0);
+    let level = |s: &Send| s.row.tone.map_or(0, Tone::level);
     for (_, mut group) in groups {
         // Firmest first; among equals, the oldest row.
         group.sort_by_key(|s| (std::cmp::Reverse(level(s)), s.row.id));
@@ -51,7 +51,7 @@ impl Delivery {
             send.companions.iter().map(|(_, i)| (i.number.as_str(), i.outstanding(), i.due)).collect();
         let facts = Facts {
             template: row.template.as_deref().unwrap_or_default(),
-            tone: row.tone.as_deref().unwrap_or("courteous"),
+            tone: row.tone.unwrap_or(Tone::Courteous).name(),
             locale: &customer.locale,
             business,
             customer_name: &customer.name,
@@ -80,7 +80,7 @@ impl Delivery {
             key: row.key(),
             channel: send.channel.clone(),
             invoice_number: invoice.number.clone(),
-            tone: row.tone.as_deref().and_then(Tone::parse).unwrap_or(Tone::Courteous),
+            tone: row.tone.unwrap_or(Tone::Courteous),
             sender: Sender { name: self.sender.0.clone(), email: self.sender.1.clone(), phone: business.phone.clone() },
             recipient: Recipient {
                 name: customer.name.clone(),

@@ -37,7 +37,7 @@ impl Delivery {
         row: &OutboxRow,
         invoice: &Invoice,
         customer: &Customer,
-        payload: &serde_json::Value,
+        reason: &str,
         now: DateTime<Utc>,
     ) -> anyhow::Result<ActionOutcome> {
         let mut log: Vec<(i64, Entry)> = vec![];
@@ -47,14 +47,18 @@ impl Delivery {
                 what: "event".into(),
                 step: String::new(),
                 channel: String::new(),
-                detail: e.kind,
+                detail: e.kind.to_string(),
                 outcome: e.detail,
             };
             log.push((e.at, entry));
         }
         for o in store.outbox_of(&invoice.id).await? {
             let at = o.done_at.unwrap_or(o.created_at);
-            let detail = [o.template.clone(), o.tone.clone()].into_iter().flatten().collect::<Vec<_>>().join(" / ");
+            let detail = [o.template.clone(), o.tone.map(|t| t.name().to_string())]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" / ");
             let outcome = [Some(o.state.to_string()), o.reason.clone(), o.receipt.clone()].into_iter().flatten();
             let entry = Entry {
                 at: when(at),
@@ -70,7 +74,7 @@ impl Delivery {
         let log: Vec<Entry> = log.into_iter().map(|(_, e)| e).collect();
         let document = serde_json::json!({
             "handed_over_at": now.to_rfc3339(),
-            "reason": payload["escalate"]["reason"],
+            "reason": reason,
             "creditor": { "name": self.config.business.name, "email": self.config.business.email },
             "debtor": {
                 "id": customer.id, "name": customer.name, "email": customer.email, "phone": customer.phone,

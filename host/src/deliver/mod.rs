@@ -33,7 +33,7 @@ use crate::invoice::{Customer, Invoice};
 use crate::plan::{Instalment, Standing};
 use crate::render::Renderer;
 use crate::sandbox::{Capture, Captured, Grants, Plugin};
-use crate::store::{IN_THE_MESSAGE_OF, OutboxKind, OutboxRow, Settle, Store};
+use crate::store::{IN_THE_MESSAGE_OF, OutboxKind, OutboxRow, Payload, Settle, Store};
 
 /// Everything delivery needs, built once per run.
 pub struct Delivery {
@@ -473,10 +473,8 @@ impl Delivery {
             },
             _ => None,
         };
-        let offered: Vec<Instalment> = match row.kind {
-            OutboxKind::OfferPlan => {
-                serde_json::from_value(serde_json::from_str::<serde_json::Value>(&row.payload)?["instalments"].take())?
-            }
+        let offered: Vec<Instalment> = match &row.payload {
+            Payload::OfferPlan(offer) => offer.instalments.clone(),
             _ => vec![],
         };
         // The status is checked again right before the message leaves.
@@ -538,8 +536,8 @@ fn plan_instalment(
     now: DateTime<Utc>,
 ) -> Result<(Instalment, i64), String> {
     let Some(plan) = &invoice.plan else { return Err("the invoice is not on a payment plan".into()) };
-    let payload: serde_json::Value = serde_json::from_str(&row.payload).map_err(|e| e.to_string())?;
-    let number = payload["instalment"]["number"].as_u64().unwrap_or_default() as u32;
+    let Payload::Instalment(due) = &row.payload else { return Err("not an instalment's reminder".into()) };
+    let number = due.instalment.number;
     let Some(instalment) = plan.instalments.iter().find(|i| i.number == number) else {
         return Err(format!("the plan has no instalment {number}"));
     };

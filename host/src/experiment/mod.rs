@@ -196,17 +196,6 @@ pub struct ExperimentReport {
     pub versus: Vec<Versus>,
 }
 
-/// An experiment's report from the store; None if there is no such experiment.
-pub async fn from_store(
-    store: &crate::store::Store,
-    name: &str,
-    minimum_effect: f64,
-) -> anyhow::Result<Option<ExperimentReport>> {
-    let Some(e) = store.experiment(name).await? else { return Ok(None) };
-    let results = store.arm_results(name).await?;
-    Ok(Some(report(&e.name, &e.segment, e.stopped_at.is_none(), &e.arms, &results, minimum_effect)))
-}
-
 fn survival(r: &ArmResult) -> stats::Survival {
     stats::Survival { paid_after: r.days_to_pay.clone(), unpaid_after: r.days_unpaid.clone() }
 }

@@ -18,7 +18,8 @@
 use chrono::NaiveDate;
 use serde_json::{Map, Value};
 
-use crate::invoice::{Customer, Event, Invoice};
+use crate::event::{Event, EventKind};
+use crate::invoice::{Customer, Invoice};
 
 /// Longest name (a customer's name, an invoice number), in characters.
 pub const MAX_NAME: usize = 200;
@@ -223,23 +224,6 @@ pub struct BadEvent {
     pub unknown: bool,
 }
 
-/// Each event type and the fields it may have besides `type`.
-const EVENT_FIELDS: &[(&str, &[&str])] = &[
-    ("paid", &[]),
-    ("payment-received", &["amount"]),
-    ("payment-failed", &["decline_code"]),
-    ("dispute-opened", &["reason"]),
-    ("dispute-closed", &[]),
-    ("promise-to-pay", &["until"]),
-    ("stop", &[]),
-    ("unstop", &[]),
-    ("opt-out", &["channel"]),
-    ("void", &[]),
-    ("written-off", &[]),
-    ("plan-accepted", &["plan"]),
-    ("fee-added", &["fee"]),
-];
-
 /// An event object (`{"type": ..., ...}`), checked field by field: a known
 /// type, only its fields, each following its rule.
 pub fn event(object: &Map<String, Value>) -> Result<Event, BadEvent> {
@@ -249,8 +233,8 @@ pub fn event(object: &Map<String, Value>) -> Result<Event, BadEvent> {
         Some(other) => return Err(bad("type", format!("expected an event type (a string), got {other}"))),
         None => return Err(bad("type", "missing: every event has a type".into())),
     };
-    let Some((_, allowed)) = EVENT_FIELDS.iter().find(|(k, _)| *k == kind) else {
-        let known: Vec<&str> = EVENT_FIELDS.iter().map(|(k, _)| *k).collect();
+    let Some(allowed) = EventKind::parse(kind).and_then(EventKind::fields) else {
+        let known: Vec<&str> = EventKind::ALL.iter().filter(|k| k.fields().is_some()).map(|k| k.name()).collect();
         return Err(bad("type", format!("unknown event type {}, expected one of {}", shown(kind), known.join(", "))));
     };
     for key in object.keys().filter(|k| *k != "type") {

@@ -12,9 +12,8 @@ use serde_json::Value;
 mod csv;
 pub mod fields;
 
-use crate::invoice::{
-    Customer, Event, Invoice, InvoiceKind, InvoiceStatus, PaymentFailure, PaymentMethod, PromiseToPay,
-};
+use crate::event::Event;
+use crate::invoice::{Customer, Invoice, InvoiceKind, InvoiceStatus, PaymentFailure, PaymentMethod, PromiseToPay};
 
 /// The example datasets, built in: the demo plays them and an uploaded policy is smoke-run on them.
 pub const EXAMPLES: &[(&str, &str)] = &[

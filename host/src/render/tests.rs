@@ -74,7 +74,7 @@ fn every_message_in_every_language_and_tone_carries_the_facts() {
                 continue;
             }
             let card = CARD_WARNING.iter().find(|(l, _)| *l == lang).unwrap().1;
-            for (level, tone) in TONES.iter().enumerate() {
+            for (level, tone) in Tone::ALL.map(Tone::name).iter().enumerate() {
                 let f = facts(&template, tone, locale, &b);
                 let out = r.render(&f).unwrap();
                 let what = format!("{lang}/{template} {tone}");
@@ -94,7 +94,7 @@ fn every_message_in_every_language_and_tone_carries_the_facts() {
                 assert!(out.html.contains("<a href=\"https://pay.rossi.example/i/FT-2026-0187?x=1&amp;y=2\">"));
                 let script = template == "phone-call";
                 let found = (2..5).any(|l| {
-                    let g = facts(&template, TONES[l], locale, &b);
+                    let g = facts(&template, Tone::ALL[l].name(), locale, &b);
                     consequences(&r, &g, lang, script).iter().any(|c| out.text.contains(c.as_str()))
                 });
                 let expected = consequences(&r, &f, lang, script);

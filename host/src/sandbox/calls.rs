@@ -1,7 +1,7 @@
-//! An adapter called in the host's own terms: the inputs converted to the
-//! contract version the adapter speaks, its answers converted back.
+//! An adapter called in the host's own terms: its contract version's module
+//! converts the inputs down and the answers back (`contracts::Prepared`).
 
-use super::{Grants, Plugin, PluginBody, v0_1, v0_2};
+use super::{Grants, Plugin, PluginBody};
 use crate::decision::Setting;
 use crate::outgoing::{Charge, ChargeError, ChargeOutcome, DeliveryError, Message};
 
@@ -18,20 +18,10 @@ impl Plugin {
     ) -> Result<Result<String, DeliveryError>, String> {
         let mut store = self.store_with(now, 1, grants);
         let answer = match &self.body {
-            PluginBody::ChannelV0_1(pre) => pre
-                .instantiate(&mut store)
-                .and_then(|c| {
-                    c.call_deliver(&mut store, &v0_1::convert::settings(settings), &v0_1::convert::message(message))
-                })
-                .map(v0_1::convert::delivered),
-            PluginBody::ChannelV0_2(pre) => pre
-                .instantiate(&mut store)
-                .and_then(|c| {
-                    c.call_deliver(&mut store, &v0_2::convert::settings(settings), &v0_2::convert::message(message))
-                })
-                .map(v0_2::convert::delivered),
-            _ => return Err(format!("{} is not a channel adapter", self.id)),
+            PluginBody::Wasm(prepared) => prepared.deliver(&mut store, settings, message),
+            PluginBody::Native(_) => None,
         };
+        let Some(answer) = answer else { return Err(format!("{} is not a channel adapter", self.id)) };
         answer.map_err(|e| self.explain(&store, 1, e))
     }
 
@@ -46,20 +36,10 @@ impl Plugin {
     ) -> Result<Result<ChargeOutcome, ChargeError>, String> {
         let mut store = self.store_with(now, 1, grants);
         let answer = match &self.body {
-            PluginBody::PaymentV0_1(pre) => pre
-                .instantiate(&mut store)
-                .and_then(|p| {
-                    p.call_charge(&mut store, &v0_1::convert::settings(settings), &v0_1::convert::charge(charge))
-                })
-                .map(v0_1::convert::charged),
-            PluginBody::PaymentV0_2(pre) => pre
-                .instantiate(&mut store)
-                .and_then(|p| {
-                    p.call_charge(&mut store, &v0_2::convert::settings(settings), &v0_2::convert::charge(charge))
-                })
-                .map(v0_2::convert::charged),
-            _ => return Err(format!("{} is not a payment adapter", self.id)),
+            PluginBody::Wasm(prepared) => prepared.charge(&mut store, settings, charge),
+            PluginBody::Native(_) => None,
         };
+        let Some(answer) = answer else { return Err(format!("{} is not a payment adapter", self.id)) };
         answer.map_err(|e| self.explain(&store, 1, e))
     }
 }

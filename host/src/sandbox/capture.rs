@@ -7,6 +7,8 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
+use super::capabilities::{HttpRequest, HttpResponse, HttpTransport};
+
 /// One thing that would have left, as its receiver would have got it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Captured {
@@ -42,19 +44,18 @@ impl Capture {
     }
 }
 
+/// HTTP in a simulation: a granted host takes everything, nothing leaves.
+impl HttpTransport for Capture {
+    fn send(&self, _request: HttpRequest) -> Result<HttpResponse, String> {
+        let (status, body) = Capture::accepted();
+        Ok(HttpResponse { status, headers: vec![], body })
+    }
+}
+
 impl super::MailRelay for Capture {
     fn send(&self, _email: &crate::outgoing::Email, _now: i64) -> Result<String, super::RelayError> {
         Ok(KEPT.into())
     }
-}
-
-/// An HTTP request an adapter made through its `http` capability.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RecordedRequest {
-    pub method: String,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
 }
 
 /// The HTTP of an author's scenario: every granted host answers the same,
@@ -63,7 +64,7 @@ pub struct RecordedRequest {
 pub struct HttpScript {
     status: u16,
     body: Vec<u8>,
-    requests: Mutex<Vec<RecordedRequest>>,
+    requests: Mutex<Vec<HttpRequest>>,
 }
 
 impl HttpScript {
@@ -71,13 +72,15 @@ impl HttpScript {
         HttpScript { status, body, requests: Mutex::new(vec![]) }
     }
 
-    /// Records `request` and answers it.
-    pub fn answer(&self, request: RecordedRequest) -> (u16, Vec<u8>) {
-        self.requests.lock().expect("script").push(request);
-        (self.status, self.body.clone())
-    }
-
-    pub fn requests(&self) -> Vec<RecordedRequest> {
+    pub fn requests(&self) -> Vec<HttpRequest> {
         self.requests.lock().expect("script").clone()
+    }
+}
+
+/// Records each request and answers it as scripted.
+impl HttpTransport for HttpScript {
+    fn send(&self, request: HttpRequest) -> Result<HttpResponse, String> {
+        self.requests.lock().expect("script").push(request);
+        Ok(HttpResponse { status: self.status, headers: vec![], body: self.body.clone() })
     }
 }

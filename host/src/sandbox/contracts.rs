@@ -1,9 +1,81 @@
 //! The versions of the contract (`wit/`) this host loads components of. A
 //! component names its version in its imports (`sollecito:plugin/types@0.2.0`);
 //! one of another version is refused with the versions this host speaks.
+//!
+//! Each version is one module (`v0_1`, `v0_2`) implementing `ContractVersion`:
+//! how a component of it is linked and prepared, and each world's calls in
+//! the host's own terms. The rest of the sandbox calls only the trait, so a
+//! new version is its module, its variant here (with `contract_of`), its
+//! line in `sandbox::module_of`, and `latest` moved to it if it is newest.
+
+use wasmtime::Store;
+use wasmtime::component::{InstancePre, Linker};
+
+use super::{CallState, Declared, PluginKind};
+use crate::decision::{Decision, Review, Setting};
+use crate::outgoing::{Charge, ChargeError, ChargeOutcome, DeliveryError, Message};
 
 /// Each has its own module converting to the host's types (`v0_1`, `v0_2`).
 pub const CONTRACTS: [&str; 2] = ["0.1.0", "0.2.0"];
+
+/// One contract version's side of the sandbox.
+pub(super) trait ContractVersion: Sync {
+    /// The world a plugin of `kind` of this version implements.
+    fn world(&self, kind: PluginKind) -> &'static str;
+    /// Adds the imports of `kind`'s world to the linker.
+    fn link(&self, kind: PluginKind, linker: &mut Linker<CallState>) -> wasmtime::Result<()>;
+    /// Checks a component against `kind`'s world and prepares it for calls.
+    fn prepare(&self, kind: PluginKind, pre: InstancePre<CallState>) -> wasmtime::Result<Box<dyn Prepared>>;
+}
+
+/// What `describe` answered, whatever the version.
+pub(super) struct Described {
+    pub name: String,
+    pub version: String,
+    pub summary: String,
+    /// A policy's templates and channels, where the version declares them.
+    pub declared: Option<Declared>,
+}
+
+/// A component of one version and world, instantiated afresh for each call.
+/// A call that the world does not have answers `None`.
+pub(super) trait Prepared: Send + Sync {
+    fn describe(&self, store: &mut Store<CallState>) -> wasmtime::Result<Described>;
+
+    fn decide(
+        &self,
+        _store: &mut Store<CallState>,
+        _now: i64,
+        _settings: &[Setting],
+        _batch: &[Review],
+    ) -> Option<wasmtime::Result<Vec<Result<Decision, String>>>> {
+        None
+    }
+
+    fn deliver(
+        &self,
+        _store: &mut Store<CallState>,
+        _settings: &[Setting],
+        _message: &Message,
+    ) -> Option<wasmtime::Result<Result<String, DeliveryError>>> {
+        None
+    }
+
+    fn charge(
+        &self,
+        _store: &mut Store<CallState>,
+        _settings: &[Setting],
+        _charge: &Charge,
+    ) -> Option<wasmtime::Result<Result<ChargeOutcome, ChargeError>>> {
+        None
+    }
+
+    /// A policy of the newest version, called with its own types (benchmarks
+    /// and tests of the contract itself).
+    fn as_latest_policy(&self) -> Option<&super::latest::policy::PolicyPre<CallState>> {
+        None
+    }
+}
 
 /// The contract version a component was built against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -13,6 +85,8 @@ pub enum Contract {
 }
 
 impl Contract {
+    pub const ALL: [Contract; 2] = [Contract::V0_1, Contract::V0_2];
+
     pub fn version(self) -> &'static str {
         match self {
             Contract::V0_1 => CONTRACTS[0],

@@ -5,7 +5,7 @@
 use std::ops::Range;
 
 use super::answers::{answer_size, truncate};
-use super::{Plugin, PluginBody, PolicyError, count_fuel, v0_1, v0_2};
+use super::{Plugin, PluginBody, PolicyError, count_fuel, latest};
 use crate::decision::{Decision, Review, Setting};
 
 /// One call's answers (or why the whole call failed), for a range of the batch.
@@ -16,22 +16,17 @@ impl Plugin {
     pub fn decide(&self, now: i64, settings: &[Setting], batch: &[Review]) -> Vec<Result<Decision, PolicyError>> {
         let ids: Vec<&str> = batch.iter().map(|r| r.invoice.id.as_str()).collect();
         match &self.body {
-            PluginBody::PolicyV0_1(pre) => {
-                let views: Vec<_> = batch.iter().map(v0_1::convert::view).collect();
-                let settings = v0_1::convert::settings(settings);
-                self.in_batches(now, &ids, |range| {
-                    let mut store = self.store(now, range.len());
-                    let answer = pre
-                        .instantiate(&mut store)
-                        .and_then(|p| p.call_evaluate(&mut store, now, &settings, &views[range.clone()]));
-                    self.fuel.record(range.len(), count_fuel(&store, self.limits.fuel_for(range.len())));
-                    let answer = answer.map_err(|e| self.explain(&store, range.len(), e))?;
-                    Ok(answer.into_iter().map(|r| r.map(v0_1::convert::decision)).collect())
-                })
-            }
-            _ => {
-                let views: Vec<_> = batch.iter().map(v0_2::convert::view).collect();
-                self.evaluate(now, &v0_2::convert::settings(settings), &views)
+            PluginBody::Wasm(prepared) => self.in_batches(now, &ids, |range| {
+                let mut store = self.store(now, range.len());
+                let Some(answer) = prepared.decide(&mut store, now, settings, &batch[range.clone()]) else {
+                    return Err(format!("{} is not a policy", self.id));
+                };
+                self.fuel.record(range.len(), count_fuel(&store, self.limits.fuel_for(range.len())));
+                answer.map_err(|e| self.explain(&store, range.len(), e))
+            }),
+            PluginBody::Native(_) => {
+                let views: Vec<_> = batch.iter().map(latest::convert::view).collect();
+                self.evaluate(now, &latest::convert::settings(settings), &views)
             }
         }
     }
@@ -41,35 +36,38 @@ impl Plugin {
     pub fn evaluate(
         &self,
         now: i64,
-        settings: &[v0_2::Setting],
-        views: &[v0_2::InvoiceView],
+        settings: &[latest::Setting],
+        views: &[latest::InvoiceView],
     ) -> Vec<Result<Decision, PolicyError>> {
         let ids: Vec<&str> = views.iter().map(|v| v.id.as_str()).collect();
-        let decisions = |range: Range<usize>, answer: Vec<Result<v0_2::Decision, String>>| {
+        let decisions = |range: Range<usize>, answer: Vec<Result<latest::Decision, String>>| {
             answer
                 .into_iter()
                 .zip(&views[range])
-                .map(|(r, view)| r.map(|d| v0_2::convert::decision(d, &view.currency)))
+                .map(|(r, view)| r.map(|d| latest::convert::decision(d, &view.currency)))
                 .collect()
         };
-        match &self.body {
-            PluginBody::PolicyV0_2(pre) => self.in_batches(now, &ids, |range| {
-                let mut store = self.store(now, range.len());
-                let answer = pre
-                    .instantiate(&mut store)
-                    .and_then(|p| p.call_evaluate(&mut store, now, settings, &views[range.clone()]));
-                self.fuel.record(range.len(), count_fuel(&store, self.limits.fuel_for(range.len())));
-                let answer = answer.map_err(|e| self.explain(&store, range.len(), e))?;
-                Ok(decisions(range, answer))
-            }),
+        let pre = match &self.body {
+            PluginBody::Wasm(prepared) => prepared.as_latest_policy(),
             PluginBody::Native(evaluate) => {
-                self.in_batches(now, &ids, |range| Ok(decisions(range.clone(), evaluate(now, settings, &views[range]))))
+                return self.in_batches(now, &ids, |range| {
+                    Ok(decisions(range.clone(), evaluate(now, settings, &views[range])))
+                });
             }
-            _ => {
-                let reason = format!("{} is not a policy of contract 0.2", self.id);
-                ids.iter().map(|id| Err(self.error(&[id], reason.clone()))).collect()
-            }
-        }
+        };
+        let Some(pre) = pre else {
+            let reason = format!("{} is not a policy of the newest contract", self.id);
+            return ids.iter().map(|id| Err(self.error(&[id], reason.clone()))).collect();
+        };
+        self.in_batches(now, &ids, |range| {
+            let mut store = self.store(now, range.len());
+            let answer = pre
+                .instantiate(&mut store)
+                .and_then(|p| p.call_evaluate(&mut store, now, settings, &views[range.clone()]));
+            self.fuel.record(range.len(), count_fuel(&store, self.limits.fuel_for(range.len())));
+            let answer = answer.map_err(|e| self.explain(&store, range.len(), e))?;
+            Ok(decisions(range, answer))
+        })
     }
 
     /// Runs `call` over the batch in chunks. A call that fails as a whole is

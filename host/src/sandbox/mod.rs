@@ -27,15 +27,19 @@ use std::time::Duration;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use sha2::{Digest, Sha256};
-use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtxBuilder};
 
 pub use cache::CompiledCache;
-pub use capture::{Capture, Captured, HttpScript, KEPT, RecordedRequest};
+pub use capabilities::{HttpRequest, HttpTransport, Network};
+pub use capture::{Capture, Captured, HttpScript, KEPT};
 pub use contracts::{CONTRACTS, Contract};
+use contracts::{ContractVersion, Described, Prepared};
 pub use limits::{CallState, FuelMeter, FuelUsed, Limits};
+/// The newest contract version, named in one place.
+pub use v0_2 as latest;
 
 /// Fuel used by every plugin call of this process, for the metrics.
 static FUEL_USED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -56,13 +60,14 @@ pub const PAYMENT_WORLD: &str = "sollecito:plugin/payment@0.2.0";
 
 /// The world a plugin of this kind and contract version implements.
 pub fn world(kind: PluginKind, contract: Contract) -> &'static str {
-    match (kind, contract) {
-        (PluginKind::Policy, Contract::V0_1) => "sollecito:plugin/policy@0.1.0",
-        (PluginKind::Channel, Contract::V0_1) => "sollecito:plugin/channel@0.1.0",
-        (PluginKind::Payment, Contract::V0_1) => "sollecito:plugin/payment@0.1.0",
-        (PluginKind::Policy, Contract::V0_2) => POLICY_WORLD,
-        (PluginKind::Channel, Contract::V0_2) => CHANNEL_WORLD,
-        (PluginKind::Payment, Contract::V0_2) => PAYMENT_WORLD,
+    module_of(contract).world(kind)
+}
+
+/// Each contract version's module: the one place that lists them.
+fn module_of(contract: Contract) -> &'static dyn ContractVersion {
+    match contract {
+        Contract::V0_1 => &v0_1::Version,
+        Contract::V0_2 => &v0_2::Version,
     }
 }
 
@@ -152,11 +157,14 @@ pub enum RelayError {
 
 /// Capabilities handed to one plugin call. Empty for policies: everything is
 /// denied unless the operator granted it to this adapter.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Grants {
     pub mail: Option<std::sync::Arc<dyn MailRelay>>,
     /// `host` or `host:port` the adapter may call over HTTP(S).
     pub http_hosts: Vec<String>,
+    /// Where a request to a granted host goes: the network, or a
+    /// simulation's capture, or an author's scripted answers.
+    pub http: std::sync::Arc<dyn HttpTransport>,
     /// Secrets by name, only those granted.
     pub secrets: std::collections::BTreeMap<String, String>,
     /// The one folder the adapter may write files into (printed letters).
@@ -166,10 +174,20 @@ pub struct Grants {
     /// Where a fault of the operator's setup met during the call is noted, so
     /// the host can tell it from the recipient's failure whatever the adapter answers.
     pub setup_fault: Option<std::sync::Arc<std::sync::Mutex<Option<String>>>>,
-    /// In a simulation: HTTP to a granted host is answered here, nothing leaves.
-    pub capture: Option<std::sync::Arc<Capture>>,
-    /// In an author's scenario: HTTP to a granted host is recorded and answered as scripted.
-    pub http_script: Option<std::sync::Arc<HttpScript>>,
+}
+
+impl Default for Grants {
+    fn default() -> Self {
+        Grants {
+            mail: None,
+            http_hosts: vec![],
+            http: std::sync::Arc::new(Network),
+            secrets: Default::default(),
+            folder: None,
+            tasks: None,
+            setup_fault: None,
+        }
+    }
 }
 
 pub struct Sandbox {
@@ -206,7 +224,7 @@ impl Sandbox {
 
         let mut linkers = HashMap::new();
         for kind in [PluginKind::Policy, PluginKind::Channel, PluginKind::Payment] {
-            for contract in [Contract::V0_1, Contract::V0_2] {
+            for contract in Contract::ALL {
                 linkers.insert((kind, contract), Self::linker(&engine, kind, contract)?);
             }
         }
@@ -220,15 +238,7 @@ impl Sandbox {
     fn linker(engine: &Engine, kind: PluginKind, contract: Contract) -> anyhow::Result<Linker<CallState>> {
         let mut linker = Linker::new(engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        let l = &mut linker;
-        match (kind, contract) {
-            (PluginKind::Policy, Contract::V0_1) => v0_1::policy::Policy::add_to_linker::<_, HasSelf<_>>(l, |s| s)?,
-            (PluginKind::Channel, Contract::V0_1) => v0_1::channel::Channel::add_to_linker::<_, HasSelf<_>>(l, |s| s)?,
-            (PluginKind::Payment, Contract::V0_1) => v0_1::payment::Payment::add_to_linker::<_, HasSelf<_>>(l, |s| s)?,
-            (PluginKind::Policy, Contract::V0_2) => v0_2::policy::Policy::add_to_linker::<_, HasSelf<_>>(l, |s| s)?,
-            (PluginKind::Channel, Contract::V0_2) => v0_2::channel::Channel::add_to_linker::<_, HasSelf<_>>(l, |s| s)?,
-            (PluginKind::Payment, Contract::V0_2) => v0_2::payment::Payment::add_to_linker::<_, HasSelf<_>>(l, |s| s)?,
-        }
+        module_of(contract).link(kind, &mut linker)?;
         // The clocks are frozen at "now", so a sleep would block the host thread in real time
         // where fuel cannot stop it: refuse it instead.
         linker.allow_shadowing(true);
@@ -305,26 +315,7 @@ impl Sandbox {
             .instantiate_pre(&component)
             .map_err(|e| bad(format!("needs something the host does not grant: {e:#}")))?;
         let mismatch = |e: wasmtime::Error| bad(format!("does not match world {world}: {e:#}"));
-        let body = match (kind, contract) {
-            (PluginKind::Policy, Contract::V0_1) => {
-                PluginBody::PolicyV0_1(v0_1::policy::PolicyPre::new(pre).map_err(mismatch)?)
-            }
-            (PluginKind::Channel, Contract::V0_1) => {
-                PluginBody::ChannelV0_1(v0_1::channel::ChannelPre::new(pre).map_err(mismatch)?)
-            }
-            (PluginKind::Payment, Contract::V0_1) => {
-                PluginBody::PaymentV0_1(v0_1::payment::PaymentPre::new(pre).map_err(mismatch)?)
-            }
-            (PluginKind::Policy, Contract::V0_2) => {
-                PluginBody::PolicyV0_2(v0_2::policy::PolicyPre::new(pre).map_err(mismatch)?)
-            }
-            (PluginKind::Channel, Contract::V0_2) => {
-                PluginBody::ChannelV0_2(v0_2::channel::ChannelPre::new(pre).map_err(mismatch)?)
-            }
-            (PluginKind::Payment, Contract::V0_2) => {
-                PluginBody::PaymentV0_2(v0_2::payment::PaymentPre::new(pre).map_err(mismatch)?)
-            }
-        };
+        let body = PluginBody::Wasm(module_of(contract).prepare(kind, pre).map_err(mismatch)?);
         let id = PluginId {
             name: String::new(),
             version: String::new(),
@@ -364,29 +355,17 @@ impl Sandbox {
     }
 }
 
-/// A plugin ready to instantiate, by world and contract version.
+/// A plugin ready to instantiate: a component of some version and world, or
+/// (for benchmarks) a policy compiled into the calling program.
 enum PluginBody {
-    PolicyV0_1(v0_1::policy::PolicyPre<CallState>),
-    ChannelV0_1(v0_1::channel::ChannelPre<CallState>),
-    PaymentV0_1(v0_1::payment::PaymentPre<CallState>),
-    PolicyV0_2(v0_2::policy::PolicyPre<CallState>),
-    ChannelV0_2(v0_2::channel::ChannelPre<CallState>),
-    PaymentV0_2(v0_2::payment::PaymentPre<CallState>),
+    Wasm(Box<dyn Prepared>),
     /// Rules compiled into the calling program: the benchmarks' reference.
     Native(NativePolicy),
 }
 
 /// A policy's `evaluate` as a Rust function (of the newest contract), outside any sandbox.
 pub type NativePolicy =
-    Box<dyn Fn(i64, &[v0_2::Setting], &[v0_2::InvoiceView]) -> Vec<Result<v0_2::Decision, String>> + Send + Sync>;
-
-/// What `describe` answered, whatever the version.
-struct Described {
-    name: String,
-    version: String,
-    summary: String,
-    declared: Option<Declared>,
-}
+    Box<dyn Fn(i64, &[latest::Setting], &[latest::InvoiceView]) -> Vec<Result<latest::Decision, String>> + Send + Sync>;
 
 /// A loaded, checked plugin. Every call gets a fresh instance from the
 /// pre-instantiated component, so a trap never leaves a broken instance behind.
@@ -494,41 +473,9 @@ impl Plugin {
     }
 
     fn describe(&mut self) -> Result<Described, String> {
+        let PluginBody::Wasm(prepared) = &self.body else { return Err("a native policy has no describe".into()) };
         let mut store = self.store(0, 0);
-        let plain =
-            |i: v0_1::PluginInfo| Described { name: i.name, version: i.version, summary: i.summary, declared: None };
-        let plain_0_2 =
-            |i: v0_2::PluginInfo| Described { name: i.name, version: i.version, summary: i.summary, declared: None };
-        let result = match &self.body {
-            PluginBody::PolicyV0_1(pre) => {
-                pre.instantiate(&mut store).and_then(|p| p.call_describe(&mut store)).map(plain)
-            }
-            PluginBody::ChannelV0_1(pre) => {
-                pre.instantiate(&mut store).and_then(|p| p.call_describe(&mut store)).map(plain)
-            }
-            PluginBody::PaymentV0_1(pre) => {
-                pre.instantiate(&mut store).and_then(|p| p.call_describe(&mut store)).map(plain)
-            }
-            PluginBody::PolicyV0_2(pre) => {
-                pre.instantiate(&mut store).and_then(|p| p.call_describe(&mut store)).map(|i| Described {
-                    name: i.name,
-                    version: i.version,
-                    summary: i.summary,
-                    declared: Some(Declared {
-                        templates: i.templates.into_iter().collect(),
-                        channels: i.channels.into_iter().collect(),
-                    }),
-                })
-            }
-            PluginBody::ChannelV0_2(pre) => {
-                pre.instantiate(&mut store).and_then(|p| p.call_describe(&mut store)).map(plain_0_2)
-            }
-            PluginBody::PaymentV0_2(pre) => {
-                pre.instantiate(&mut store).and_then(|p| p.call_describe(&mut store)).map(plain_0_2)
-            }
-            PluginBody::Native(_) => return Err("a native policy has no describe".into()),
-        };
-        result.map_err(|e| self.explain(&store, 0, e))
+        prepared.describe(&mut store).map_err(|e| self.explain(&store, 0, e))
     }
 }
 

@@ -202,3 +202,101 @@ macro_rules! policy_conversions {
         }
     };
 }
+
+/// A version's `ContractVersion` (`Version`), and the adapter worlds'
+/// `Prepared`, alike in every version; its policy world's `Prepared` is the
+/// version's own (what a policy sees and answers changes between versions).
+macro_rules! contract_version {
+    ($version:literal) => {
+        /// This version's side of the sandbox.
+        pub struct Version;
+
+        impl crate::sandbox::contracts::ContractVersion for Version {
+            fn world(&self, kind: crate::sandbox::PluginKind) -> &'static str {
+                match kind {
+                    crate::sandbox::PluginKind::Policy => concat!("sollecito:plugin/policy@", $version),
+                    crate::sandbox::PluginKind::Channel => concat!("sollecito:plugin/channel@", $version),
+                    crate::sandbox::PluginKind::Payment => concat!("sollecito:plugin/payment@", $version),
+                }
+            }
+
+            fn link(
+                &self,
+                kind: crate::sandbox::PluginKind,
+                linker: &mut wasmtime::component::Linker<crate::sandbox::CallState>,
+            ) -> wasmtime::Result<()> {
+                use wasmtime::component::HasSelf;
+                match kind {
+                    crate::sandbox::PluginKind::Policy => policy::Policy::add_to_linker::<_, HasSelf<_>>(linker, |s| s),
+                    crate::sandbox::PluginKind::Channel => {
+                        channel::Channel::add_to_linker::<_, HasSelf<_>>(linker, |s| s)
+                    }
+                    crate::sandbox::PluginKind::Payment => {
+                        payment::Payment::add_to_linker::<_, HasSelf<_>>(linker, |s| s)
+                    }
+                }
+            }
+
+            fn prepare(
+                &self,
+                kind: crate::sandbox::PluginKind,
+                pre: wasmtime::component::InstancePre<crate::sandbox::CallState>,
+            ) -> wasmtime::Result<Box<dyn crate::sandbox::contracts::Prepared>> {
+                Ok(match kind {
+                    crate::sandbox::PluginKind::Policy => Box::new(policy::PolicyPre::new(pre)?),
+                    crate::sandbox::PluginKind::Channel => Box::new(channel::ChannelPre::new(pre)?),
+                    crate::sandbox::PluginKind::Payment => Box::new(payment::PaymentPre::new(pre)?),
+                })
+            }
+        }
+
+        fn described(i: PluginInfo) -> crate::sandbox::contracts::Described {
+            crate::sandbox::contracts::Described {
+                name: i.name,
+                version: i.version,
+                summary: i.summary,
+                declared: None,
+            }
+        }
+
+        impl crate::sandbox::contracts::Prepared for channel::ChannelPre<crate::sandbox::CallState> {
+            fn describe(
+                &self,
+                store: &mut wasmtime::Store<crate::sandbox::CallState>,
+            ) -> wasmtime::Result<crate::sandbox::contracts::Described> {
+                self.instantiate(&mut *store).and_then(|c| c.call_describe(store)).map(described)
+            }
+
+            fn deliver(
+                &self,
+                store: &mut wasmtime::Store<crate::sandbox::CallState>,
+                settings: &[crate::decision::Setting],
+                message: &crate::outgoing::Message,
+            ) -> Option<wasmtime::Result<Result<String, crate::outgoing::DeliveryError>>> {
+                let (settings, message) = (convert::settings(settings), convert::message(message));
+                let answer = self.instantiate(&mut *store).and_then(|c| c.call_deliver(store, &settings, &message));
+                Some(answer.map(convert::delivered))
+            }
+        }
+
+        impl crate::sandbox::contracts::Prepared for payment::PaymentPre<crate::sandbox::CallState> {
+            fn describe(
+                &self,
+                store: &mut wasmtime::Store<crate::sandbox::CallState>,
+            ) -> wasmtime::Result<crate::sandbox::contracts::Described> {
+                self.instantiate(&mut *store).and_then(|p| p.call_describe(store)).map(described)
+            }
+
+            fn charge(
+                &self,
+                store: &mut wasmtime::Store<crate::sandbox::CallState>,
+                settings: &[crate::decision::Setting],
+                charge: &crate::outgoing::Charge,
+            ) -> Option<wasmtime::Result<Result<crate::outgoing::ChargeOutcome, crate::outgoing::ChargeError>>> {
+                let (settings, charge) = (convert::settings(settings), convert::charge(charge));
+                let answer = self.instantiate(&mut *store).and_then(|p| p.call_charge(store, &settings, &charge));
+                Some(answer.map(convert::charged))
+            }
+        }
+    };
+}

@@ -17,8 +17,9 @@ use serde_json::Value;
 
 use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::event::Event;
 use crate::intake::Dataset;
-use crate::invoice::{Event, InvoiceStatus};
+use crate::invoice::InvoiceStatus;
 use crate::money::format_money;
 use crate::runtime::Runtime;
 use crate::sandbox::{Capture, Plugin};
@@ -247,7 +248,7 @@ fn entries(
     type Order = (i64, u8, i64, u8, i64);
     let mut lines: Vec<(Order, Entry)> = vec![];
     // The import that seeds the scratch run is not part of the story.
-    for e in events.iter().filter(|e| e.kind != "imported") {
+    for e in events.iter().filter(|e| e.kind != crate::event::EventKind::Imported) {
         lines.push(((e.at, 0, 0, 0, 0), Entry::new(e.at, "event").note(e.detail.clone())));
     }
     for row in outbox {
@@ -279,11 +280,11 @@ fn step_entry(row: &OutboxRow, subjects: &HashMap<String, String>) -> Entry {
     let mut entry = Entry::new(row.created_at, if held { "held" } else { row.kind.as_str() });
     entry.step = Some(row.step.clone());
     entry.channel = row.channel.clone();
-    entry.tone = row.tone.clone();
+    entry.tone = row.tone.map(|t| t.name().to_string());
     entry.template = row.template.clone();
     entry.deadline = row.deadline;
     entry.subject = subjects.get(&row.key()).cloned();
-    let payload: Value = serde_json::from_str(&row.payload).unwrap_or(Value::Null);
+    let payload: Value = serde_json::to_value(&row.payload).unwrap_or(Value::Null);
     let body = |kind: &str| payload.get(kind).cloned().unwrap_or(Value::Null);
     let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
     entry.note = if held {

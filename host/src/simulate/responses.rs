@@ -125,7 +125,10 @@ pub fn fit(
     use std::collections::BTreeMap;
     let answered: HashSet<(&str, &str)> = outcomes
         .iter()
-        .filter(|o| o.kind == "paid" && o.after_touch.is_some_and(|s| s <= i64::from(within_days) * 86_400))
+        .filter(|o| {
+            o.kind == crate::event::OutcomeKind::Paid
+                && o.after_touch.is_some_and(|s| s <= i64::from(within_days) * 86_400)
+        })
         .filter_map(|o| Some((o.invoice_id.as_str(), o.touch_step.as_deref()?)))
         .collect();
     // (tone, channel, band) -> (messages, paid after)

@@ -3,10 +3,10 @@
 //! owes a suspended customer.
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
+use super::payload::{InstalmentDue, InstalmentOf, Payload};
 use super::{OutboxKind, OutboxRow, OutboxState, Store, apply_event_in, outbox_row};
-use crate::invoice::Event;
+use crate::event::Event;
 use crate::plan::{Instalment, Plan};
 
 /// The kind of the step the host adds to undo a suspension.
@@ -70,41 +70,6 @@ impl Store {
     }
 }
 
-/// A paid (or voided) invoice whose customer's service was suspended, or may
-/// have been (a request went out, answered or not), gets a step to reinstate it, once.
-pub(super) async fn reinstate_after_payment(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    invoice_id: &str,
-    at: i64,
-) -> anyhow::Result<()> {
-    let suspensions = sqlx::query(
-        "SELECT customer_id, step, decision_id FROM outbox WHERE invoice_id = $1 AND kind = 'escalate' \
-         AND payload LIKE '%\"suspend-service\"%' AND (state = 'done' OR (state = 'pending' AND attempts > 0))",
-    )
-    .bind(invoice_id)
-    .fetch_all(&mut **tx)
-    .await?;
-    for s in suspensions {
-        let step: String = s.try_get("step")?;
-        let payload = serde_json::json!({ REINSTATE: { "step": format!("{step}-reinstate"), "undoes": step } });
-        sqlx::query(
-            "INSERT INTO outbox (invoice_id, customer_id, step, kind, payload, decision_id, created_at, not_before, state) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending') ON CONFLICT (invoice_id, step) DO NOTHING",
-        )
-        .bind(invoice_id)
-        .bind(s.try_get::<String, _>("customer_id")?)
-        .bind(format!("{step}-reinstate"))
-        .bind(REINSTATE)
-        .bind(payload.to_string())
-        .bind(s.try_get::<i64, _>("decision_id")?)
-        .bind(at)
-        .bind(at)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
-}
-
 /// Why a plan cannot be accepted (exit code 2: nothing changed).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -135,15 +100,17 @@ impl Store {
             let why = offer.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
             return Err(refuse(format!("the plan offer {} was not sent ({}{why})", offer.step, offer.state)));
         }
-        let payload: serde_json::Value = serde_json::from_str(&offer.payload)?;
-        let offered: Vec<Instalment> = serde_json::from_value(payload["instalments"].clone())?;
+        let offered: &[Instalment] = match &offer.payload {
+            Payload::OfferPlan(o) => &o.instalments,
+            _ => &[],
+        };
         let (Some(first), Some(count)) = (offered.first(), u32::try_from(offered.len()).ok()) else {
             return Err(refuse(format!("the plan offer {} lists no instalments", offer.step)));
         };
         // Paid something since the offer: the same dates, split over what is left.
         let every = offered.get(1).map_or(0, |second| (second.due - first.due).num_days()) as u32;
         let instalments = if offered.iter().map(|i| i.amount).sum::<i64>() == invoice.outstanding() {
-            offered.clone()
+            offered.to_vec()
         } else {
             crate::plan::split(invoice.outstanding(), count, first.due, every).map_err(refuse)?
         };
@@ -175,7 +142,9 @@ impl Store {
         .await?;
         for i in &plan.instalments {
             let remind_from = (i.due - chrono::Days::new(INSTALMENT_NOTICE_DAYS)).and_time(chrono::NaiveTime::MIN);
-            let payload = serde_json::json!({ "instalment": { "number": i.number, "plan": plan.step } });
+            let payload = Payload::Instalment(InstalmentDue {
+                instalment: InstalmentOf { number: i.number, plan: plan.step.clone() },
+            });
             sqlx::query(
                 "INSERT INTO outbox (invoice_id, customer_id, step, kind, channel, template, tone, deadline, payload, decision_id, created_at, not_before, state) \
                  VALUES ($1, $2, $3, 'instalment', 'email', 'instalment-due', 'courteous', $4, $5, $6, $7, $8, 'pending') \
@@ -185,7 +154,7 @@ impl Store {
             .bind(&invoice.customer_id)
             .bind(format!("{}-{}", plan.step, i.number))
             .bind(i.due.to_string())
-            .bind(payload.to_string())
+            .bind(payload.text())
             .bind(offer.decision_id)
             .bind(now.timestamp())
             .bind(remind_from.and_utc().timestamp().max(now.timestamp()))

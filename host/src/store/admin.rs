@@ -270,7 +270,7 @@ impl Store {
         let Some(invoice) = invoice else { return Ok(false) };
         sqlx::query("UPDATE tasks SET done_at = $1 WHERE key = $2").bind(now).bind(key).execute(&mut *tx).await?;
         let detail = if note.is_empty() { format!("task {key} done") } else { format!("task {key} done: {note}") };
-        super::insert_event(&mut tx, &invoice, now, "task-done", &detail).await?;
+        super::insert_event(&mut tx, &invoice, now, crate::event::EventKind::TaskDone, &detail).await?;
         tx.commit().await?;
         Ok(true)
     }

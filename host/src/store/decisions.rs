@@ -10,6 +10,7 @@ use anyhow::Context;
 use sqlx::Row;
 
 use super::{DueInvoice, NewDecision, Store};
+use crate::decision::Tone;
 use crate::invoice::Customer;
 
 /// Separators of the fields and records of a page read as one value.
@@ -314,9 +315,9 @@ impl Store {
                     .bind(o.kind.as_str())
                     .bind(o.channel.as_deref())
                     .bind(o.template.as_deref())
-                    .bind(o.tone.as_deref())
+                    .bind(o.tone.map(Tone::name))
                     .bind(o.deadline.map(|d| d.to_string()))
-                    .bind(&o.payload)
+                    .bind(o.payload.text())
                     .bind(ids[d.invoice_id.as_str()])
                     .bind(d.at)
                     .bind(o.not_before)
@@ -342,7 +343,7 @@ impl Store {
             }
             if let Some(fee) = &o.fee {
                 let at = chrono::DateTime::from_timestamp(d.at, 0).unwrap_or_default();
-                let event = crate::invoice::Event::FeeAdded { fee: fee.clone() };
+                let event = crate::event::Event::FeeAdded { fee: fee.clone() };
                 super::apply_event_in(&mut tx, &d.invoice_id, &event, at, (self.attribution_days, self.alerts)).await?;
             }
         }

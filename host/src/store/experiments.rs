@@ -5,7 +5,7 @@
 use sqlx::Row;
 
 use super::Store;
-use crate::experiment::{Arm, ArmResult};
+use crate::experiment::{Arm, ArmResult, ExperimentReport};
 
 /// An experiment's record.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,6 +102,14 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(experiment_row).collect()
+    }
+
+    /// An experiment's report; None if there is no such experiment.
+    pub async fn experiment_report(&self, name: &str, minimum_effect: f64) -> anyhow::Result<Option<ExperimentReport>> {
+        let Some(e) = self.experiment(name).await? else { return Ok(None) };
+        let results = self.arm_results(name).await?;
+        let running = e.stopped_at.is_none();
+        Ok(Some(crate::experiment::report(&e.name, &e.segment, running, &e.arms, &results, minimum_effect)))
     }
 
     /// Per arm: the invoices decided in it, those paid in full after their

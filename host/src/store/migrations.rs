@@ -293,6 +293,15 @@ CREATE INDEX customers_segment ON customers (segment)
         // A closed invoice has no next review, so that the due index alone
         // says what is due. An event after the closing used to set one.
         (18, split("UPDATE reviews SET next_review = NULL WHERE closed IS NOT NULL")),
+        // One vocabulary: an import's part payment and a status back to open
+        // are the events the API and Stripe record (`crate::event::EventKind`).
+        (
+            19,
+            split(
+                "UPDATE events SET kind = 'payment-received' WHERE kind = 'payment-recorded';
+                 UPDATE events SET kind = 'reopened' WHERE kind = 'open'",
+            ),
+        ),
     ]
 }
 

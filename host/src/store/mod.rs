@@ -8,7 +8,7 @@ mod alerts;
 mod dashboard;
 mod decisions;
 mod events;
-use events::{apply_event_in, changes_between, insert_event};
+use events::{apply_event_in, insert_event};
 mod experiments;
 mod ledger;
 mod migrations;
@@ -16,6 +16,8 @@ mod schema;
 pub use schema::{MigrationsPending, versions};
 mod outbox;
 mod outcomes;
+mod payload;
+pub use payload::Payload;
 mod stripe;
 
 pub use actions::{CannotAccept, REINSTATE, Settled};
@@ -24,7 +26,7 @@ pub use dashboard::{InvoiceFilter, InvoiceLine};
 pub use experiments::{CannotPromote, CannotStart, ExperimentRow};
 pub use ledger::{AGE_BUCKETS, Aging};
 pub use outbox::{OutboxKind, OutboxState, Settle, Tried, UNCERTAIN, minute, outbox_key};
-pub use outcomes::{ATTRIBUTION_DAYS, OutcomeRow, RetryRow, SentRow, Untouched};
+pub use outcomes::{OutcomeRow, RetryRow, SentRow, Untouched};
 pub use stripe::StripeGate;
 
 /// What a reminder sent inside another invoice's message has as its receipt,
@@ -41,8 +43,10 @@ use serde::Serialize;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Row};
 
+use crate::decision::Tone;
+use crate::event::{Event, EventKind};
 use crate::intake::Dataset;
-use crate::invoice::{Customer, Event, Invoice, InvoiceStatus};
+use crate::invoice::{Customer, Invoice, InvoiceStatus};
 
 #[derive(Clone)]
 pub struct Store {
@@ -68,10 +72,10 @@ pub struct OutboxRow {
     pub kind: OutboxKind,
     pub channel: Option<String>,
     pub template: Option<String>,
-    pub tone: Option<String>,
+    pub tone: Option<Tone>,
     pub deadline: Option<NaiveDate>,
-    /// The action as the policy gave it (JSON).
-    pub payload: String,
+    /// The action as the policy gave it, with what the host added.
+    pub payload: Payload,
     pub decision_id: i64,
     pub created_at: i64,
     pub not_before: i64,
@@ -109,9 +113,9 @@ pub struct NewOutbox {
     pub kind: OutboxKind,
     pub channel: Option<String>,
     pub template: Option<String>,
-    pub tone: Option<String>,
+    pub tone: Option<Tone>,
     pub deadline: Option<NaiveDate>,
-    pub payload: String,
+    pub payload: Payload,
     pub not_before: i64,
     pub state: OutboxState,
     pub reason: Option<String>,
@@ -158,7 +162,7 @@ pub struct ImportReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct EventRow {
     pub at: i64,
-    pub kind: String,
+    pub kind: EventKind,
     pub detail: String,
 }
 
@@ -231,7 +235,7 @@ impl Store {
             .connect_with(options)
             .await
             .with_context(|| format!("opening the database {location}"))?;
-        Ok(Store { pool, postgres, worker: None, attribution_days: outcomes::ATTRIBUTION_DAYS, alerts: false })
+        Ok(Store { pool, postgres, worker: None, attribution_days: crate::config::ATTRIBUTION_DAYS, alerts: false })
     }
 
     /// A write transaction. On SQLite it takes the write lock at once
@@ -320,83 +324,23 @@ impl Store {
                 None => None,
             };
             // What the host keeps on an invoice (an accepted plan, fees) survives a re-import.
-            let kept = Invoice {
+            let after = Invoice {
                 plan: before.as_ref().and_then(|b| b.plan.clone()),
                 fees: before.as_ref().map(|b| b.fees.clone()).unwrap_or_default(),
                 ..inv.clone()
             };
-            let inv = &kept;
-            let text = json(inv);
-            let changes = match &before {
-                None => vec![(
-                    "imported".to_string(),
-                    format!("{} {} due {}", inv.number, inv.money(inv.amount_due), inv.due),
-                )],
-                Some(before) => {
-                    if before == inv {
-                        report.unchanged += 1;
-                        continue;
-                    }
-                    changes_between(before, inv)
-                }
-            };
-            if old.is_none() {
-                sqlx::query(
-                    "INSERT INTO invoices (id, customer_id, status, data, updated_at) VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(&inv.id)
-                .bind(&inv.customer_id)
-                .bind(status_name(inv.status))
-                .bind(&text)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("INSERT INTO reviews (invoice_id, next_review) VALUES ($1, $2)")
-                    .bind(&inv.id)
-                    .bind((inv.status == InvoiceStatus::Open).then_some(at))
-                    .execute(&mut *tx)
-                    .await?;
-                report.invoices_added += 1;
-            } else {
-                // A change wakes the invoice: the policy sees it at the next tick.
-                events::schedule_review(&mut tx, &inv.id, (inv.status == InvoiceStatus::Open).then_some(at)).await?;
-                sqlx::query(
-                    "UPDATE invoices SET customer_id = $1, status = $2, data = $3, updated_at = $4 WHERE id = $5",
-                )
-                .bind(&inv.customer_id)
-                .bind(status_name(inv.status))
-                .bind(&text)
-                .bind(at)
-                .bind(&inv.id)
-                .execute(&mut *tx)
-                .await?;
-                report.invoices_updated += 1;
-            }
-            ledger::put(&mut tx, inv).await?;
-            let recovered = inv.amount_paid - before.as_ref().map_or(inv.amount_paid, |b| b.amount_paid);
-            // Paid in full is one outcome, whatever else changed with it.
-            let paid_now = changes.iter().any(|(kind, _)| kind == "paid");
-            for (kind, detail) in changes {
-                if kind == "paid" || kind == "void" {
-                    actions::reinstate_after_payment(&mut tx, &inv.id, at).await?;
-                }
-                report.events.push(format!("{}: {kind}", inv.id));
-                insert_event(&mut tx, &inv.id, at, &kind, &detail).await?;
-                if paid_now && kind == "payment-recorded" {
+            match &before {
+                Some(before) if *before == after => {
+                    report.unchanged += 1;
                     continue;
                 }
-                let outcome = outcomes::NewOutcome {
-                    invoice_id: &inv.id,
-                    customer_id: &inv.customer_id,
-                    event_kind: &kind,
-                    at,
-                    recovered: if kind == "paid" || kind == "payment-recorded" { recovered.max(0) } else { 0 },
-                    currency: &inv.currency,
-                    detail: &detail,
-                    already_paid: before.as_ref().is_some_and(|b| b.status == InvoiceStatus::Paid),
-                };
-                outcomes::record(&mut tx, outcome, (self.attribution_days, self.alerts)).await?;
+                Some(_) => report.invoices_updated += 1,
+                None => report.invoices_added += 1,
             }
+            let lines = events::import_lines(before.as_ref(), &after, now);
+            report.events.extend(lines.iter().map(|(kind, _)| format!("{}: {kind}", after.id)));
+            let change = events::Change { before: before.as_ref(), after: &after, customer: None, lines };
+            events::write(&mut tx, change, at, (self.attribution_days, self.alerts)).await?;
         }
         tx.commit().await?;
         Ok(report)
@@ -474,7 +418,12 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
-            .map(|r| Ok(EventRow { at: r.try_get("at")?, kind: r.try_get("kind")?, detail: r.try_get("detail")? }))
+            .map(|r| {
+                let name: String = r.try_get("kind")?;
+                let kind =
+                    EventKind::parse(&name).ok_or_else(|| anyhow::anyhow!("an event of an unknown kind {name:?}"))?;
+                Ok(EventRow { at: r.try_get("at")?, kind, detail: r.try_get("detail")? })
+            })
             .collect()
     }
 
@@ -520,20 +469,27 @@ impl Store {
 }
 
 fn outbox_row(r: &sqlx::any::AnyRow) -> anyhow::Result<OutboxRow> {
+    let kind = {
+        let name: String = r.try_get("kind")?;
+        OutboxKind::parse(&name).ok_or_else(|| anyhow::anyhow!("outbox row with an unknown kind {name:?}"))?
+    };
+    let tone = match r.try_get::<Option<String>, _>("tone")? {
+        Some(name) => {
+            Some(Tone::parse(&name).ok_or_else(|| anyhow::anyhow!("outbox row with an unknown tone {name:?}"))?)
+        }
+        None => None,
+    };
     Ok(OutboxRow {
         id: r.try_get("id")?,
         invoice_id: r.try_get("invoice_id")?,
         customer_id: r.try_get("customer_id")?,
         step: r.try_get("step")?,
-        kind: {
-            let name: String = r.try_get("kind")?;
-            OutboxKind::parse(&name).ok_or_else(|| anyhow::anyhow!("outbox row with an unknown kind {name:?}"))?
-        },
+        kind,
         channel: r.try_get("channel")?,
         template: r.try_get("template")?,
-        tone: r.try_get("tone")?,
+        tone,
         deadline: r.try_get::<Option<String>, _>("deadline")?.and_then(|d| d.parse().ok()),
-        payload: r.try_get("payload")?,
+        payload: Payload::parse(kind, &r.try_get::<String, _>("payload")?)?,
         decision_id: r.try_get("decision_id")?,
         created_at: r.try_get("created_at")?,
         not_before: r.try_get("not_before")?,

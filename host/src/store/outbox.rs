@@ -465,7 +465,7 @@ impl Store {
             self.open_task(&mut tx, &row.invoice_id, &task, now).await?;
         }
         let detail = format!("{channel} message {}: {reason}", row.step);
-        insert_event(&mut tx, &row.invoice_id, now, "uncertain", &detail).await?;
+        insert_event(&mut tx, &row.invoice_id, now, crate::event::EventKind::Uncertain, &detail).await?;
         tx.commit().await?;
         Ok(true)
     }

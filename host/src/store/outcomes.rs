@@ -8,29 +8,14 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::Store;
-
-/// Days before an outcome in which a contact counts as its cause, by default.
-pub const ATTRIBUTION_DAYS: i64 = 7;
-
-/// An event kind that is a customer's answer to dunning, if it is one.
-pub fn outcome_kind(event_kind: &str) -> Option<&'static str> {
-    Some(match event_kind {
-        "paid" => "paid",
-        "payment-received" | "payment-recorded" => "paid-in-part",
-        "promise-to-pay" => "promised",
-        "dispute-opened" => "disputed",
-        "opt-out" => "opted-out",
-        _ => return None,
-    })
-}
+use crate::event::{EventKind, OutcomeKind};
 
 /// One outcome as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OutcomeRow {
     pub invoice_id: String,
     pub customer_id: String,
-    /// `paid`, `paid-in-part`, `promised`, `disputed`, `opted-out`.
-    pub kind: String,
+    pub kind: OutcomeKind,
     pub at: i64,
     /// Minor units this outcome brought in (0 for a promise or a dispute).
     pub recovered: i64,
@@ -53,7 +38,9 @@ pub struct OutcomeRow {
 pub(super) struct NewOutcome<'a> {
     pub invoice_id: &'a str,
     pub customer_id: &'a str,
-    pub event_kind: &'a str,
+    pub event: EventKind,
+    /// The outcome the event stands for, if it is one.
+    pub outcome: Option<OutcomeKind>,
     pub at: i64,
     pub recovered: i64,
     pub currency: &'a str,
@@ -77,16 +64,16 @@ pub(super) async fn record(
             "at": chrono::DateTime::from_timestamp(outcome.at, 0).map(|t| t.to_rfc3339()),
         })
     };
-    if alerts && outcome.event_kind == "payment-failed" {
+    if alerts && outcome.event == EventKind::PaymentFailed {
         super::alerts::raise_in(tx, "payment-failed", outcome.invoice_id, outcome.at, &alert("payment-failed")).await?;
     }
-    let Some(kind) = outcome_kind(outcome.event_kind) else { return Ok(()) };
+    let Some(kind) = outcome.outcome else { return Ok(()) };
     // A payment event on an invoice already paid (`paid` posted twice, an
     // answer repeated) is no outcome: a recovery is counted and alerted once.
-    if matches!(kind, "paid" | "paid-in-part") && outcome.already_paid {
+    if matches!(kind, OutcomeKind::Paid | OutcomeKind::PaidInPart) && outcome.already_paid {
         return Ok(());
     }
-    if alerts && kind == "paid" {
+    if alerts && kind == OutcomeKind::Paid {
         super::alerts::raise_in(tx, "recovered", outcome.invoice_id, outcome.at, &alert("recovered")).await?;
     }
     // Messages about this invoice that left in the window, the latest last;
@@ -118,7 +105,7 @@ pub(super) async fn record(
     )
     .bind(outcome.invoice_id)
     .bind(outcome.customer_id)
-    .bind(kind)
+    .bind(kind.name())
     .bind(outcome.at)
     .bind(outcome.recovered)
     .bind(outcome.currency)
@@ -162,7 +149,7 @@ pub struct SentRow {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Untouched {
     /// (kind, currency, outcomes, minor units recovered).
-    pub by_kind: Vec<(String, String, i64, i64)>,
+    pub by_kind: Vec<(OutcomeKind, String, i64, i64)>,
     /// Invoices paid in full.
     pub paid_invoices: i64,
     /// Of those, the ones a message of the period went to (counted as recovered by dunning).
@@ -191,11 +178,13 @@ impl Store {
         .await?;
         rows.iter()
             .map(|r| {
-                let payload: serde_json::Value = serde_json::from_str(&r.try_get::<String, _>("payload")?)?;
+                let payload =
+                    super::Payload::parse(super::OutboxKind::RetryPayment, &r.try_get::<String, _>("payload")?)?;
+                let super::Payload::RetryPayment(retry) = payload else { unreachable!("read as a retry") };
                 let (state, reason): (String, Option<String>) = (r.try_get("state")?, r.try_get("reason")?);
                 Ok(RetryRow {
-                    decline_code: payload["decline_code"].as_str().map(str::to_string),
-                    attempt: payload["attempt"].as_u64().unwrap_or(0) as u32,
+                    decline_code: retry.decline_code,
+                    attempt: retry.attempt,
                     // A charge that went through is done with the reason `paid` (or `paid in part`).
                     paid: state == "done" && reason.is_some_and(|r| r.starts_with("paid")),
                 })
@@ -291,7 +280,7 @@ impl Store {
         Ok(Untouched {
             by_kind: by_kind
                 .iter()
-                .map(|r| Ok((r.try_get("kind")?, r.try_get("currency")?, r.try_get("n")?, r.try_get("recovered")?)))
+                .map(|r| Ok((kind_of(r)?, r.try_get("currency")?, r.try_get("n")?, r.try_get("recovered")?)))
                 .collect::<anyhow::Result<_>>()?,
             paid_invoices,
             paid_and_dunned: paid_and_dunned.iter().map(|r| r.try_get("invoice_id")).collect::<Result<_, _>>()?,
@@ -314,7 +303,7 @@ impl Store {
                 Ok(OutcomeRow {
                     invoice_id: r.try_get("invoice_id")?,
                     customer_id: r.try_get("customer_id")?,
-                    kind: r.try_get("kind")?,
+                    kind: kind_of(r)?,
                     at: r.try_get("at")?,
                     recovered: r.try_get("recovered")?,
                     currency: r.try_get("currency")?,
@@ -333,19 +322,8 @@ impl Store {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn answers_to_dunning_are_outcomes_and_nothing_else_is() {
-        assert_eq!(outcome_kind("paid"), Some("paid"));
-        assert_eq!(outcome_kind("payment-received"), Some("paid-in-part"));
-        assert_eq!(outcome_kind("payment-recorded"), Some("paid-in-part"));
-        assert_eq!(outcome_kind("promise-to-pay"), Some("promised"));
-        assert_eq!(outcome_kind("dispute-opened"), Some("disputed"));
-        for other in ["payment-failed", "imported", "updated", "uncertain", "fee-added", "void"] {
-            assert_eq!(outcome_kind(other), None, "{other}");
-        }
-    }
+/// An outcome's kind as stored, read at the store's edge.
+fn kind_of(row: &sqlx::any::AnyRow) -> anyhow::Result<OutcomeKind> {
+    let name: String = row.try_get("kind")?;
+    OutcomeKind::parse(&name).ok_or_else(|| anyhow::anyhow!("an outcome of an unknown kind {name:?}"))
 }

@@ -134,5 +134,8 @@ mod tests {
         let missing: Vec<&String> = en.keys().filter(|k| !it.contains_key(*k)).collect();
         let extra: Vec<&String> = it.keys().filter(|k| !en.contains_key(*k)).collect();
         assert!(missing.is_empty() && extra.is_empty(), "missing in it: {missing:?}; only in it: {extra:?}");
+        for kind in crate::event::EventKind::ALL {
+            assert!(en.contains_key(&kind.label_key()), "no label for the event {kind}");
+        }
     }
 }

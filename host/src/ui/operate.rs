@@ -233,7 +233,7 @@ pub async fn experiments(state: AppState, headers: HeaderMap) -> Page {
     let store = app.runtime.store();
     let mut shown = vec![];
     for e in store.experiments().await.map_err(failed)? {
-        let Some(report) = crate::experiment::from_store(store, &e.name, 0.05).await.map_err(failed)? else {
+        let Some(report) = store.experiment_report(&e.name, 0.05).await.map_err(failed)? else {
             continue;
         };
         let arms: Vec<_> = report

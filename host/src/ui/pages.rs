@@ -305,8 +305,10 @@ pub async fn invoice(state: AppState, headers: HeaderMap, Path(id): Path<String>
     let decisions = store.decisions_of(&id).await.map_err(failed)?;
     let outbox = store.outbox_of(&id).await.map_err(failed)?;
     let texts = store.rendered_of(&id).await.map_err(failed)?;
-    let events: Vec<_> =
-        events.iter().map(|e| context! { at => v.moment(e.at), kind => e.kind, detail => e.detail }).collect();
+    let events: Vec<_> = events
+        .iter()
+        .map(|e| context! { at => v.moment(e.at), kind => v.word(&e.kind.label_key()), detail => e.detail })
+        .collect();
     let decisions: Vec<_> = decisions
         .iter()
         .map(|d| {

@@ -24,8 +24,8 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::{Config as RunnerConfig, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use serde_json::{Value, json};
+use sollecito::event::Event;
 use sollecito::intake::{self, BadInput, Dataset, is_id};
-use sollecito::invoice::Event;
 
 use crate::common::root;
 use crate::pipeline::Site;

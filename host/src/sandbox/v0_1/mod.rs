@@ -9,6 +9,29 @@ use crate::invoice::{self, Customer, Invoice};
 pub mod convert;
 
 contract_bindings!("../wit/0.1");
+contract_version!("0.1.0");
+
+/// A policy of 0.1: the whole view converted down, its answers up.
+impl crate::sandbox::contracts::Prepared for policy::PolicyPre<crate::sandbox::CallState> {
+    fn describe(
+        &self,
+        store: &mut wasmtime::Store<crate::sandbox::CallState>,
+    ) -> wasmtime::Result<crate::sandbox::contracts::Described> {
+        self.instantiate(&mut *store).and_then(|p| p.call_describe(store)).map(described)
+    }
+
+    fn decide(
+        &self,
+        store: &mut wasmtime::Store<crate::sandbox::CallState>,
+        now: i64,
+        settings: &[crate::decision::Setting],
+        batch: &[crate::decision::Review<'_>],
+    ) -> Option<wasmtime::Result<Vec<Result<crate::decision::Decision, String>>>> {
+        let (settings, views): (_, Vec<_>) = (convert::settings(settings), batch.iter().map(convert::view).collect());
+        let answer = self.instantiate(&mut *store).and_then(|p| p.call_evaluate(store, now, &settings, &views));
+        Some(answer.map(|a| a.into_iter().map(|r| r.map(convert::decision)).collect()))
+    }
+}
 
 pub use channel::sollecito::plugin::delivery::{DeliveryError, Message, Receipt, Recipient, Sender};
 pub use channel::sollecito::plugin::mail::Email;

@@ -9,6 +9,45 @@ use crate::invoice::{self, Customer, Invoice};
 pub mod convert;
 
 contract_bindings!("../wit");
+contract_version!("0.2.0");
+
+/// A policy of 0.2: it declares its templates and channels, and its fees
+/// are read in the invoice's currency.
+impl crate::sandbox::contracts::Prepared for policy::PolicyPre<crate::sandbox::CallState> {
+    fn describe(
+        &self,
+        store: &mut wasmtime::Store<crate::sandbox::CallState>,
+    ) -> wasmtime::Result<crate::sandbox::contracts::Described> {
+        let info = self.instantiate(&mut *store).and_then(|p| p.call_describe(store))?;
+        Ok(crate::sandbox::contracts::Described {
+            name: info.name,
+            version: info.version,
+            summary: info.summary,
+            declared: Some(crate::sandbox::Declared {
+                templates: info.templates.into_iter().collect(),
+                channels: info.channels.into_iter().collect(),
+            }),
+        })
+    }
+
+    fn decide(
+        &self,
+        store: &mut wasmtime::Store<crate::sandbox::CallState>,
+        now: i64,
+        settings: &[crate::decision::Setting],
+        batch: &[crate::decision::Review<'_>],
+    ) -> Option<wasmtime::Result<Vec<Result<crate::decision::Decision, String>>>> {
+        let (settings, views): (_, Vec<_>) = (convert::settings(settings), batch.iter().map(convert::view).collect());
+        let answer = self.instantiate(&mut *store).and_then(|p| p.call_evaluate(store, now, &settings, &views));
+        Some(answer.map(|a| {
+            a.into_iter().zip(&views).map(|(r, view)| r.map(|d| convert::decision(d, &view.currency))).collect()
+        }))
+    }
+
+    fn as_latest_policy(&self) -> Option<&policy::PolicyPre<crate::sandbox::CallState>> {
+        Some(self)
+    }
+}
 
 pub use channel::sollecito::plugin::delivery::{DeliveryError, Message, Receipt, Recipient, Sender};
 pub use channel::sollecito::plugin::mail::Email;

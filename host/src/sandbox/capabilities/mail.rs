@@ -1,0 +1,24 @@
+//! The mail relay, granted to an adapter by `[channels.NAME] relay`: the one
+//! way a plugin sends email, through the host's relay.
+
+use super::CallState;
+use crate::outgoing::{DeliveryError, Email};
+use crate::sandbox::RelayError;
+
+pub(super) fn send(state: &CallState, email: &Email) -> Result<String, DeliveryError> {
+    let Some(relay) = &state.grants.mail else {
+        tracing::warn!(plugin = %state.plugin, "denied: email was not granted to this plugin");
+        return Err(DeliveryError::Permanent("email is not granted to this plugin".into()));
+    };
+    relay.send(email, state.now).map_err(|e| match e {
+        RelayError::Recipient(reason) => DeliveryError::Permanent(reason),
+        RelayError::Transient(reason) => DeliveryError::Transient(reason),
+        // The operator's to fix, never the customer's failure: noted for the host.
+        RelayError::Setup(reason) => {
+            if let Some(slot) = &state.grants.setup_fault {
+                *slot.lock().expect("setup fault slot") = Some(reason.clone());
+            }
+            DeliveryError::Transient(format!("the relay's setup: {reason}"))
+        }
+    })
+}

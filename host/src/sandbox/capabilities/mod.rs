@@ -1,0 +1,83 @@
+//! What a plugin can reach, one module a capability, each denied unless
+//! granted and each checking its own grant: the mail relay, HTTP to named
+//! hosts, named secrets, a folder, tasks for people. A denial is logged and
+//! answered inside the plugin as an error; nothing leaves the machine.
+//!
+//! The modules work in the host's own types. `link!` joins them to one
+//! contract version's generated imports, the only code here that knows a
+//! version: a new capability is one module and its lines in `link!`, a new
+//! contract version one `link!(v0_N)`.
+
+mod files;
+mod http;
+mod mail;
+mod secrets;
+mod tasks;
+
+pub use http::{HttpRequest, HttpResponse, HttpTransport, Network};
+
+use super::CallState;
+
+/// The host's side of one contract version's imports.
+macro_rules! link {
+    ($v:ident) => {
+        mod $v {
+            use super::super::$v;
+            use super::super::$v::channel::sollecito::plugin::{files, http, mail, secrets, tasks};
+            use super::super::$v::{DeliveryError, Email, convert};
+            use super::{CallState, HttpRequest};
+
+            impl mail::Host for CallState {
+                fn send(&mut self, email: Email) -> Result<String, DeliveryError> {
+                    super::mail::send(self, &convert::email(email)).map_err(convert::delivery_error)
+                }
+            }
+
+            impl secrets::Host for CallState {
+                fn get(&mut self, name: String) -> Option<String> {
+                    super::secrets::get(self, &name)
+                }
+            }
+
+            impl http::Host for CallState {
+                fn send(&mut self, req: http::Request) -> Result<http::Response, String> {
+                    let request =
+                        HttpRequest { method: req.method, url: req.url, headers: req.headers, body: req.body };
+                    let r = super::http::send(self, request)?;
+                    Ok(http::Response { status: r.status, headers: r.headers, body: r.body })
+                }
+            }
+
+            impl files::Host for CallState {
+                fn write(&mut self, name: String, contents: Vec<u8>) -> Result<String, String> {
+                    super::files::write(self, &name, &contents)
+                }
+            }
+
+            impl tasks::Host for CallState {
+                fn open(&mut self, task: tasks::Task) -> Result<String, String> {
+                    super::tasks::open(self, convert::task(task))
+                }
+            }
+
+            impl $v::policy::sollecito::plugin::types::Host for CallState {}
+            impl $v::channel::sollecito::plugin::delivery::Host for CallState {}
+            impl $v::payment::sollecito::plugin::charges::Host for CallState {}
+
+            impl $v::policy::sollecito::plugin::log::Host for CallState {
+                fn log(&mut self, level: $v::Level, message: String) {
+                    let level = match level {
+                        $v::Level::Debug => tracing::Level::DEBUG,
+                        $v::Level::Info => tracing::Level::INFO,
+                        $v::Level::Warn => tracing::Level::WARN,
+                        $v::Level::Error => tracing::Level::ERROR,
+                    };
+                    self.log_line(level, &message);
+                }
+            }
+        }
+    };
+}
+
+link!(v0_1);
+link!(v0_2);
