@@ -29,8 +29,9 @@ fn main() {
     }
 
     let wasm_dir = build_support::build_guests(&root, &root.join("plugins/Cargo.toml"));
-    let mut out =
-        String::from("/// Bundled plugins: (name, component bytes).\npub static BUNDLED: &[(&str, &[u8])] = &[\n");
+    let mut out = String::from(
+        "/// Bundled plugins: (name, component bytes).\npub(crate) static BUNDLED: &[(&str, &[u8])] = &[\n",
+    );
     for (name, artifact) in BUNDLED {
         let path = wasm_dir.join(format!("{artifact}.wasm"));
         assert!(path.exists(), "{} was not built", path.display());

@@ -11,7 +11,7 @@ use crate::plan::Standing;
 
 /// Why an action was not carried out.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Block {
+pub(crate) enum Block {
     /// The invoice is paid, void or written off: the action is cancelled.
     Closed(InvoiceStatus),
     Disputed,
@@ -45,7 +45,7 @@ impl std::fmt::Display for Block {
 }
 
 /// What the host is asked to do, reduced to what the guardrails look at.
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     pub step: &'a str,
     /// `Some` for a message to the customer.
     pub channel: Option<&'a str>,
@@ -57,7 +57,7 @@ pub struct Request<'a> {
 }
 
 impl<'a> Request<'a> {
-    pub fn message(step: &'a str, channel: &'a str) -> Self {
+    pub(crate) fn message(step: &'a str, channel: &'a str) -> Self {
         Request { step, channel: Some(channel), touches_customer: true, of_plan: false }
     }
 }
@@ -65,7 +65,7 @@ impl<'a> Request<'a> {
 /// Checks a request against the invoice's state at `now`. `steps_done` are the
 /// steps already carried out on the invoice; `reminded_this_tick` says whether
 /// a message already left for it in this tick.
-pub fn check<'s>(
+pub(crate) fn check<'s>(
     request: &Request<'_>,
     invoice: &Invoice,
     customer: &Customer,
@@ -116,7 +116,7 @@ pub fn check<'s>(
 
 /// The first moment at or after `now` inside the sending window, in the
 /// customer's own timezone. Across a daylight-saving change the local hours hold.
-pub fn next_in_window(window: &Window, tz: Tz, now: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn next_in_window(window: &Window, tz: Tz, now: DateTime<Utc>) -> DateTime<Utc> {
     let local = now.with_timezone(&tz);
     for offset in 0..8 {
         let day = local.date_naive() + chrono::Days::new(offset);
@@ -149,7 +149,7 @@ fn local_instant(tz: Tz, local: chrono::NaiveDateTime) -> DateTime<Utc> {
 
 /// With `sent` the times of the contacts of the last 7 days, when the next one
 /// may go: `None` if now, else when the oldest falls out of the window.
-pub fn cap_wait(sent: &[i64], cap: u32, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+pub(crate) fn cap_wait(sent: &[i64], cap: u32, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let week = 7 * 86_400;
     let recent: Vec<i64> = sent.iter().copied().filter(|&t| t > now.timestamp() - week).collect();
     if recent.len() < cap as usize {

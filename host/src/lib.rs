@@ -1,3 +1,4 @@
+#![warn(unreachable_pub)]
 //! sollecito: a dunning runtime. Policies are sandboxed WebAssembly plugins;
 //! the host keeps the invoices, enforces the guardrails and carries out decisions.
 //!

@@ -8,7 +8,7 @@ pub fn currency_exponent(code: &str) -> Option<u16> {
 }
 
 /// `1250.00 EUR`, `5000 JPY`, `1.250 KWD`: the form of history and records.
-pub fn format_money(minor: i64, currency: &str) -> String {
+pub(crate) fn format_money(minor: i64, currency: &str) -> String {
     let exp = currency_exponent(currency).unwrap_or(2) as u32;
     if exp == 0 {
         return format!("{minor} {currency}");

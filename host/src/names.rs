@@ -5,7 +5,7 @@
 //! 10,000 characters are all refused, with the field named.
 
 /// Whether `name` is a slug as above.
-pub fn is_slug(name: &str) -> bool {
+pub(crate) fn is_slug(name: &str) -> bool {
     let mut bytes = name.bytes();
     matches!(bytes.next(), Some(b'a'..=b'z' | b'0'..=b'9'))
         && name.len() <= 64
@@ -13,7 +13,7 @@ pub fn is_slug(name: &str) -> bool {
 }
 
 /// `Ok` for a slug; otherwise why not, for the field `field`.
-pub fn check(field: &str, name: &str) -> Result<(), String> {
+pub(crate) fn check(field: &str, name: &str) -> Result<(), String> {
     if is_slug(name) {
         return Ok(());
     }

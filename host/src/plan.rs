@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 /// More instalments than this is not a plan a business offers.
-pub const MAX_INSTALMENTS: u32 = 60;
+pub(crate) const MAX_INSTALMENTS: u32 = 60;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Instalment {
@@ -41,7 +41,7 @@ pub enum Standing<'a> {
 /// Splits `total` minor units into `count` instalments, `every_days` apart from
 /// `first_due`. The remainder of the division goes one minor unit each to the
 /// first instalments, so the amounts differ by at most one unit and sum exactly.
-pub fn split(total: i64, count: u32, first_due: NaiveDate, every_days: u32) -> Result<Vec<Instalment>, String> {
+pub(crate) fn split(total: i64, count: u32, first_due: NaiveDate, every_days: u32) -> Result<Vec<Instalment>, String> {
     if total <= 0 {
         return Err("nothing is outstanding to split".into());
     }

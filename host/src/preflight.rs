@@ -24,7 +24,7 @@ fn dates() -> impl Iterator<Item = i64> {
 
 /// The channels and templates `plugin` reminds with, given `settings`, asked
 /// about the built-in examples at each of the dates.
-pub fn asked_by(plugin: &Plugin, settings: &[Setting]) -> BTreeSet<(String, String)> {
+pub(crate) fn asked_by(plugin: &Plugin, settings: &[Setting]) -> BTreeSet<(String, String)> {
     let examples: Vec<intake::Dataset> =
         intake::EXAMPLES.iter().filter_map(|(name, text)| intake::parse_dataset(name, text).ok()).collect();
     let fresh: Vec<_> = examples.iter().flat_map(intake::Dataset::fresh_reviews).collect();
@@ -54,7 +54,7 @@ pub fn asked_by(plugin: &Plugin, settings: &[Setting]) -> BTreeSet<(String, Stri
 }
 
 /// Why `plugin` cannot be used with these templates: the first it names that does not exist.
-pub fn unknown_template(plugin: &Plugin, settings: &[Setting], templates: &[String]) -> Option<String> {
+pub(crate) fn unknown_template(plugin: &Plugin, settings: &[Setting], templates: &[String]) -> Option<String> {
     first_unknown(plugin, &asked_by(plugin, settings), templates)
 }
 
@@ -68,7 +68,7 @@ fn first_unknown(plugin: &Plugin, asked: &BTreeSet<(String, String)>, templates:
         .map(|t| format!("names template {t:?}, which does not exist (known: {})", templates.join(", ")))
 }
 
-pub fn policies_name_what_exists(
+pub(crate) fn policies_name_what_exists(
     config: &Config,
     policies: &Policies,
     channels: &HashMap<String, Channel>,

@@ -43,7 +43,7 @@ pub struct Business {
 
 /// Facts of one message. Amounts in minor units of `currency` (ISO 4217).
 #[derive(Debug, Clone, Copy)]
-pub struct Facts<'a> {
+pub(crate) struct Facts<'a> {
     pub template: &'a str,
     /// "courteous" | "soft" | "firm" | "final" | "formal"
     pub tone: &'a str,
@@ -70,7 +70,7 @@ pub struct Facts<'a> {
 
 /// Facts only some messages have.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Extras<'a> {
+pub(crate) struct Extras<'a> {
     /// A plan offer's instalments (or the plan an instalment reminder belongs to).
     pub instalments: &'a [Instalment],
     /// The instalment a reminder is about, and what is left to pay on it.
@@ -98,7 +98,7 @@ struct LineCtx {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rendered {
+pub(crate) struct Rendered {
     pub subject: String,
     pub text: String,
     pub html: String,
@@ -107,7 +107,7 @@ pub struct Rendered {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum RenderError {
+pub(crate) enum RenderError {
     #[error("cannot read template overrides at {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error("template {file}, line {line}: unknown placeholder `{placeholder}`")]
@@ -132,7 +132,7 @@ pub enum RenderError {
 
 /// Languages with built-in templates; any other locale gets English.
 #[cfg(test)]
-pub const LANGUAGES: [&str; 5] = ["it", "en", "fr", "de", "es"];
+pub(crate) const LANGUAGES: [&str; 5] = ["it", "en", "fr", "de", "es"];
 const FALLBACK: &str = "en";
 
 macro_rules! builtin {
@@ -165,7 +165,7 @@ const BUILTIN: &[&[(&str, &str)]] = builtin!(
 
 const PAGE: &str = "page.html.j2";
 
-pub struct Renderer {
+pub(crate) struct Renderer {
     env: Environment<'static>,
     /// name -> (where it came from, its source) for error messages.
     files: BTreeMap<String, (String, String)>,
@@ -177,7 +177,7 @@ impl Renderer {
     /// Built-in templates plus operator overrides from `override_dir` (same layout). Every
     /// message is rendered here with sample facts for every tone, so a template with an
     /// unknown placeholder, a syntax error or a missing fact is an error now, not later.
-    pub fn new(override_dir: Option<&Path>) -> Result<Self, RenderError> {
+    pub(crate) fn new(override_dir: Option<&Path>) -> Result<Self, RenderError> {
         let mut files: BTreeMap<String, (String, String)> = BUILTIN_SHARED
             .iter()
             .chain(BUILTIN.iter().flat_map(|l| l.iter()))
@@ -227,17 +227,17 @@ impl Renderer {
     }
 
     /// Message template names available.
-    pub fn templates(&self) -> Vec<String> {
+    pub(crate) fn templates(&self) -> Vec<String> {
         self.messages.keys().cloned().collect()
     }
 
     /// Languages a message exists in.
     #[cfg(test)]
-    pub fn languages(&self, template: &str) -> Vec<String> {
+    pub(crate) fn languages(&self, template: &str) -> Vec<String> {
         self.messages.get(template).map(|l| l.iter().cloned().collect()).unwrap_or_default()
     }
 
-    pub fn render(&self, facts: &Facts) -> Result<Rendered, RenderError> {
+    pub(crate) fn render(&self, facts: &Facts) -> Result<Rendered, RenderError> {
         let langs = self
             .messages
             .get(facts.template)
@@ -566,7 +566,7 @@ fn text_to_html(text: &str) -> String {
 mod locale;
 mod samples;
 use locale::{format_amount, split_locale};
-pub use locale::{format_date, format_money};
+pub(crate) use locale::{format_date, format_money};
 use samples::{sample_business, sample_facts};
 
 #[cfg(test)]

@@ -280,7 +280,7 @@ fn load_experiments(
 
 /// The store with what the config says of outcomes and alerts: every way an
 /// event comes in (a tick, the API, `import`, `plan accept`) ties and alerts alike.
-pub async fn open_store(db: &Path, config: &Config) -> anyhow::Result<Store> {
+pub(crate) async fn open_store(db: &Path, config: &Config) -> anyhow::Result<Store> {
     Ok(Store::open(&db.display().to_string())
         .await?
         .with_attribution_days(config.outcomes.attribution_days)

@@ -49,7 +49,7 @@ pub struct Policies {
 
 /// Who serves a customer: the name its settings are under (the plugin's
 /// own), the policy, and the experiment and arm, if the customer is in one.
-pub type Serving<'a> = (&'a str, &'a Arc<Plugin>, Option<(&'a str, &'a str)>);
+pub(crate) type Serving<'a> = (&'a str, &'a Arc<Plugin>, Option<(&'a str, &'a str)>);
 
 impl Policies {
     pub fn resolve(config: &Config, catalog: &mut crate::catalog::Catalog) -> anyhow::Result<Self> {
@@ -103,7 +103,7 @@ impl Policies {
 }
 
 /// A step of the outbox as the policy sees it in the invoice's history.
-pub fn contact_of(row: &OutboxRow) -> Contact {
+pub(crate) fn contact_of(row: &OutboxRow) -> Contact {
     Contact {
         step: row.step.clone(),
         channel: row.channel.clone(),
@@ -122,7 +122,7 @@ pub fn contact_of(row: &OutboxRow) -> Contact {
 ///
 /// Pages are pipelined: while one page's decisions are written (on the
 /// database's own thread), the next page is evaluated, on every core.
-pub async fn decide(
+pub(crate) async fn decide(
     store: &Store,
     policies: &Policies,
     config: &Config,

@@ -20,7 +20,7 @@ use crate::runtime::Runtime;
 use crate::sandbox::PluginKind;
 use crate::store::Scope;
 
-pub async fn run(db: &Path, config: Config, mut catalog: Catalog, listen: SocketAddr) -> anyhow::Result<()> {
+pub(crate) async fn run(db: &Path, config: Config, mut catalog: Catalog, listen: SocketAddr) -> anyhow::Result<()> {
     let bad = |reason: String| BadConfig { file: "config".into(), reason };
     // Security by default: no token, no service.
     let token = config.secret(&config.serve.token).map_err(|e| {

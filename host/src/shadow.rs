@@ -10,7 +10,7 @@ use crate::store::ShadowRow;
 
 /// What a decision does, reduced to what an operator compares.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct Gist {
+pub(crate) struct Gist {
     /// `remind`, another action kind, `nothing` or `error`.
     pub action: String,
     pub step: Option<String>,
@@ -19,7 +19,7 @@ pub struct Gist {
 }
 
 #[derive(Debug, Serialize)]
-pub struct Difference {
+pub(crate) struct Difference {
     pub active: Gist,
     pub shadow: Gist,
     pub count: usize,
@@ -28,7 +28,7 @@ pub struct Difference {
 }
 
 #[derive(Debug, Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     /// `name version` of each candidate compared.
     pub candidates: Vec<String>,
     pub compared: usize,
@@ -51,7 +51,7 @@ fn gist(actions: &str) -> Gist {
     Gist { action: kind.clone(), step: text("step"), channel: text("channel"), tone: text("tone") }
 }
 
-pub fn report(rows: &[ShadowRow]) -> Report {
+pub(crate) fn report(rows: &[ShadowRow]) -> Report {
     let mut same = 0;
     let mut differences: BTreeMap<(Gist, Gist), (usize, Vec<String>)> = BTreeMap::new();
     let mut candidates: Vec<String> = rows.iter().map(|r| format!("{} {}", r.plugin_name, r.plugin_version)).collect();

@@ -51,14 +51,14 @@ fn fee(invoice: &crate::invoice::Invoice, step: &str, f: &FeeAsked) -> Result<cr
 
 /// What a decision's steps came to, for the tick's report.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Counted {
+pub(crate) struct Counted {
     pub reminders_queued: usize,
     pub actions_recorded: usize,
     pub blocked: usize,
 }
 
 /// Turns a policy's decision into outbox rows, after the guardrails.
-pub fn carry_out(d: &mut NewDecision, due: &DueInvoice, decision: &Decision, now: DateTime<Utc>) -> Counted {
+pub(crate) fn carry_out(d: &mut NewDecision, due: &DueInvoice, decision: &Decision, now: DateTime<Utc>) -> Counted {
     let mut report = Counted::default();
     d.actions = decision.actions_json();
     let mut next = decision.next_review;

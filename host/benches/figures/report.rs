@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sollecito::Store;
-use sollecito::intake::Dataset;
 use sollecito::event::Event;
+use sollecito::intake::Dataset;
 use sollecito::invoice::Customer;
 use sqlx::Row as _;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};

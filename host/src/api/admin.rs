@@ -17,14 +17,14 @@ use crate::sandbox::{Plugin, PluginKind, PluginSource};
 use crate::simulate;
 use crate::store::Scope;
 
-pub async fn ready(State(app): State<Arc<App>>) -> impl IntoResponse {
+pub(crate) async fn ready(State(app): State<Arc<App>>) -> impl IntoResponse {
     match app.runtime.store().not_ready().await {
         None => (StatusCode::OK, "ready".to_string()),
         Some(why) => (StatusCode::SERVICE_UNAVAILABLE, why),
     }
 }
 
-pub async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Answer {
+pub(crate) async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Answer {
     app.require_read(&headers)?;
     if let Ok(depth) = app.runtime.store().outbox_depth().await {
         app.metrics.outbox_depth.set(depth);
@@ -32,7 +32,7 @@ pub async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Answer 
     Ok(([("content-type", "text/plain; version=0.0.4")], app.metrics.text()).into_response())
 }
 
-pub async fn list_plugins(State(app): State<Arc<App>>, headers: HeaderMap) -> Answer {
+pub(crate) async fn list_plugins(State(app): State<Arc<App>>, headers: HeaderMap) -> Answer {
     app.require_read(&headers)?;
     let catalog = app.catalog.lock().await;
     let plugins: Vec<_> = catalog.plugins().iter().map(|p| &p.id).collect();
@@ -66,7 +66,7 @@ fn smoke_run(plugin: &Plugin) -> Result<(), String> {
 /// `POST /v1/plugins` with the component's bytes: streamed to a file in the
 /// plugins folder, up to `[serve] upload_limit_mb`, then compiled, checked
 /// against its world, smoke-run and kept by sha256. Activating it is a separate step.
-pub async fn upload_plugin(State(app): State<Arc<App>>, request: axum::extract::Request) -> Answer {
+pub(crate) async fn upload_plugin(State(app): State<Arc<App>>, request: axum::extract::Request) -> Answer {
     app.require_write(request.headers())?;
     let limit = app.upload_limit();
     // A declared length over the limit is refused before a byte is read
@@ -164,7 +164,7 @@ async fn drain(body: axum::body::Body, limit: usize) {
 }
 
 /// Loads, checks and smoke-runs a plugin, keeps its file by sha256 and adds it to the catalog.
-pub async fn install(app: &Arc<App>, bytes: Vec<u8>) -> Result<Arc<Plugin>, ApiError> {
+pub(crate) async fn install(app: &Arc<App>, bytes: Vec<u8>) -> Result<Arc<Plugin>, ApiError> {
     install_received(app, bytes, None).await
 }
 
@@ -208,7 +208,7 @@ async fn install_received(app: &Arc<App>, bytes: Vec<u8>, received: Option<Recei
 }
 
 /// Switches a segment to a policy: recorded (it survives a restart), then swapped in at once.
-pub async fn switch(app: &App, segment: &str, plugin: Arc<Plugin>) -> Result<(), ApiError> {
+pub(crate) async fn switch(app: &App, segment: &str, plugin: Arc<Plugin>) -> Result<(), ApiError> {
     name(segment, "segment")?;
     let (sha, source) = (&plugin.id.sha256, plugin.id.source.to_string());
     app.runtime.store().activate(Scope::Segment, segment, sha, &source, Utc::now().timestamp()).await?;
@@ -241,7 +241,7 @@ async fn named_plugin(app: &App, body: &[u8], kind: PluginKind) -> Result<Arc<Pl
 
 /// `POST /v1/segments/{segment}/policy {"plugin": sha256|name}`: switched in at once;
 /// evaluations already running finish on the version they started with.
-pub async fn activate(
+pub(crate) async fn activate(
     State(app): State<Arc<App>>,
     Path(segment): Path<String>,
     headers: HeaderMap,
@@ -256,7 +256,7 @@ pub async fn activate(
 }
 
 /// `POST /v1/segments/{segment}/rollback`: the activation before the last one (or the config's policy).
-pub async fn roll_back(State(app): State<Arc<App>>, Path(segment): Path<String>, headers: HeaderMap) -> Answer {
+pub(crate) async fn roll_back(State(app): State<Arc<App>>, Path(segment): Path<String>, headers: HeaderMap) -> Answer {
     app.require_write(&headers)?;
     let active = roll_back_segment(&app, &segment).await?;
     ok(json!({ "segment": segment, "active": active }))
@@ -264,7 +264,7 @@ pub async fn roll_back(State(app): State<Arc<App>>, Path(segment): Path<String>,
 
 /// Rolls a segment back to its activation before the last (or the config's
 /// policy), swapped in at once; the plugin now active, if an activation.
-pub async fn roll_back_segment(app: &App, segment: &str) -> Result<Option<crate::sandbox::PluginId>, ApiError> {
+pub(crate) async fn roll_back_segment(app: &App, segment: &str) -> Result<Option<crate::sandbox::PluginId>, ApiError> {
     name(segment, "segment")?;
     if !app.runtime.store().roll_back(Scope::Segment, segment).await? {
         return Err(ApiError::new(StatusCode::CONFLICT, format!("nothing to roll back for segment {segment:?}")));
@@ -304,7 +304,7 @@ fn b2b() -> String {
 }
 
 /// `sollecito simulate` over HTTP: nothing is stored or sent.
-pub async fn simulate(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Answer {
+pub(crate) async fn simulate(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Answer {
     app.require_read(&headers)?;
     let request: SimulateRequest = serde_json::from_value(parse_json(&body)?)
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).field("body"))?;
@@ -335,7 +335,7 @@ pub async fn simulate(State(app): State<Arc<App>>, headers: HeaderMap, body: Byt
 
 /// `POST /v1/segments/{segment}/shadow {"plugin": sha256|name}`: evaluate a
 /// candidate beside the active policy; its decisions are stored, never carried out.
-pub async fn start_shadow(
+pub(crate) async fn start_shadow(
     State(app): State<Arc<App>>,
     Path(segment): Path<String>,
     headers: HeaderMap,
@@ -356,7 +356,11 @@ pub async fn start_shadow(
 }
 
 /// `DELETE /v1/segments/{segment}/shadow`.
-pub async fn stop_shadow(State(app): State<Arc<App>>, Path(segment): Path<String>, headers: HeaderMap) -> Answer {
+pub(crate) async fn stop_shadow(
+    State(app): State<Arc<App>>,
+    Path(segment): Path<String>,
+    headers: HeaderMap,
+) -> Answer {
     app.require_write(&headers)?;
     name(&segment, "segment")?;
     if !app.runtime.store().stop_shadow(&segment).await? {
@@ -369,12 +373,12 @@ pub async fn stop_shadow(State(app): State<Arc<App>>, Path(segment): Path<String
 }
 
 #[derive(Deserialize)]
-pub struct ReportQuery {
+pub(crate) struct ReportQuery {
     segment: Option<String>,
 }
 
 /// `GET /v1/shadow/report[?segment=S]`: where the candidate and the active policy differ.
-pub async fn shadow_report(
+pub(crate) async fn shadow_report(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     axum::extract::Query(q): axum::extract::Query<ReportQuery>,
@@ -392,7 +396,7 @@ fn name(value: &str, field: &str) -> Result<(), ApiError> {
 
 /// `POST /v1/channels/{channel}/adapter {"plugin": sha256|name}`: a new adapter
 /// version behind a channel, with the channel's grants and settings.
-pub async fn activate_adapter(
+pub(crate) async fn activate_adapter(
     State(app): State<Arc<App>>,
     Path(channel): Path<String>,
     headers: HeaderMap,
@@ -413,7 +417,11 @@ pub async fn activate_adapter(
 }
 
 /// `POST /v1/channels/{channel}/rollback`: the adapter before the last activation (or the configured one).
-pub async fn roll_back_adapter(State(app): State<Arc<App>>, Path(channel): Path<String>, headers: HeaderMap) -> Answer {
+pub(crate) async fn roll_back_adapter(
+    State(app): State<Arc<App>>,
+    Path(channel): Path<String>,
+    headers: HeaderMap,
+) -> Answer {
     app.require_write(&headers)?;
     name(&channel, "channel")?;
     if !app.runtime.store().roll_back(Scope::Channel, &channel).await? {

@@ -4,7 +4,7 @@ use prometheus::{Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, I
 
 use crate::runtime::TickReport;
 
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     evaluations: IntCounter,
     decisions: IntCounterVec,
@@ -80,7 +80,7 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    pub fn record(&self, r: &TickReport, seconds: f64) {
+    pub(crate) fn record(&self, r: &TickReport, seconds: f64) {
         self.ticks.inc();
         self.tick_seconds.observe(seconds);
         self.evaluations.inc_by(r.decided.evaluated as u64);
@@ -109,7 +109,7 @@ impl Metrics {
         self.fuel.inc_by(used.saturating_sub(self.fuel.get()));
     }
 
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let mut out = vec![];
         TextEncoder::new().encode(&self.registry.gather(), &mut out).expect("text encoding");
         String::from_utf8(out).expect("utf-8")

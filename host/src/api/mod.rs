@@ -3,9 +3,9 @@
 //! bearer token; reads too unless `public_reads`. A bad request gets a 4xx with
 //! a JSON error naming the field, and changes nothing.
 
-pub mod admin;
+pub(crate) mod admin;
 mod metrics;
-pub mod reports;
+pub(crate) mod reports;
 mod stripe;
 
 use std::path::PathBuf;
@@ -26,10 +26,10 @@ use crate::event::{Event, EventKind};
 use crate::intake::{self, BadInput};
 use crate::runtime::Runtime;
 
-pub use metrics::Metrics;
+pub(crate) use metrics::Metrics;
 
 /// Everything a request handler may touch.
-pub struct App {
+pub(crate) struct App {
     pub runtime: Arc<Runtime>,
     pub catalog: Mutex<Catalog>,
     pub token: String,
@@ -49,29 +49,29 @@ pub struct App {
 
 /// An error answer: `{"error": ..., "field": ...}`.
 #[derive(Debug)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     status: StatusCode,
     error: String,
     field: Option<String>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, error: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, error: impl Into<String>) -> Self {
         ApiError { status, error: error.into(), field: None }
     }
 
     /// What was refused and why, in words.
-    pub fn message(&self) -> &str {
+    pub(crate) fn message(&self) -> &str {
         &self.error
     }
 
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         self.status
     }
 
     /// The field the refusal is about; a field whose name is empty (a JSON key
     /// `""`) is named as the body's JSON, so a client always has a name to show.
-    pub fn field(mut self, field: impl Into<String>) -> Self {
+    pub(crate) fn field(mut self, field: impl Into<String>) -> Self {
         let field = field.into();
         self.field = Some(if field.is_empty() { "json".into() } else { field });
         self
@@ -108,9 +108,9 @@ impl From<BadInput> for ApiError {
     }
 }
 
-pub type Answer = Result<Response, ApiError>;
+pub(crate) type Answer = Result<Response, ApiError>;
 
-pub fn ok(value: impl serde::Serialize) -> Answer {
+pub(crate) fn ok(value: impl serde::Serialize) -> Answer {
     Ok(axum::Json(value).into_response())
 }
 
@@ -134,16 +134,16 @@ impl App {
     }
 
     /// The largest body `POST /v1/plugins` takes (`[serve] upload_limit_mb`), in bytes.
-    pub fn upload_limit(&self) -> usize {
+    pub(crate) fn upload_limit(&self) -> usize {
         let mb = self.runtime.config().serve.upload_limit_mb.max(1);
         usize::try_from(mb.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
     }
 
-    pub fn require_write(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+    pub(crate) fn require_write(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         self.authorized(headers)
     }
 
-    pub fn require_read(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+    pub(crate) fn require_read(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         if self.public_reads { Ok(()) } else { self.authorized(headers) }
     }
 }
@@ -157,7 +157,7 @@ fn bearer(value: &str) -> Option<&str> {
 }
 
 /// Parses a JSON body; malformed JSON is a 400 naming where it broke.
-pub fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
+pub(crate) fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -167,7 +167,7 @@ pub fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
     })
 }
 
-pub fn router(app: Arc<App>) -> Router {
+pub(crate) fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(admin::ready))

@@ -13,7 +13,7 @@ use crate::report::Dimension;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ReportQuery {
+pub(crate) struct ReportQuery {
     from: Option<String>,
     to: Option<String>,
     /// Dimensions, comma-separated.
@@ -31,7 +31,7 @@ fn date(value: Option<&str>, field: &str) -> Result<Option<NaiveDate>, ApiError>
         .transpose()
 }
 
-pub async fn report(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Query<ReportQuery>) -> Answer {
+pub(crate) async fn report(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Query<ReportQuery>) -> Answer {
     app.require_read(&headers)?;
     let to = date(q.to.as_deref(), "to")?.unwrap_or_else(|| Utc::now().date_naive());
     let from = date(q.from.as_deref(), "from")?.unwrap_or(to - chrono::Days::new(90));
@@ -51,11 +51,11 @@ pub async fn report(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Q
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ExperimentQuery {
+pub(crate) struct ExperimentQuery {
     min_effect: Option<f64>,
 }
 
-pub async fn experiment(
+pub(crate) async fn experiment(
     State(app): State<Arc<App>>,
     Path(name): Path<String>,
     headers: HeaderMap,
@@ -75,7 +75,7 @@ pub async fn experiment(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NewArm {
+pub(crate) struct NewArm {
     name: String,
     /// A bundled policy's name, or an uploaded one's sha256.
     policy: String,
@@ -86,7 +86,7 @@ pub struct NewArm {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NewExperiment {
+pub(crate) struct NewExperiment {
     name: String,
     segment: String,
     arms: Vec<NewArm>,
@@ -98,7 +98,11 @@ fn unprocessable(field: &str, why: impl Into<String>) -> ApiError {
 
 /// `POST /v1/experiments {"name", "segment", "arms": [{"name", "policy", "share", "settings"}]}`:
 /// started at once; the service's next tick puts each customer of the segment in their arm.
-pub async fn start_experiment(State(app): State<Arc<App>>, headers: HeaderMap, body: axum::body::Bytes) -> Answer {
+pub(crate) async fn start_experiment(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Answer {
     app.require_write(&headers)?;
     let wanted: NewExperiment =
         serde_json::from_value(super::parse_json(&body)?).map_err(|e| unprocessable("body", e.to_string()))?;
@@ -147,14 +151,18 @@ pub async fn start_experiment(State(app): State<Arc<App>>, headers: HeaderMap, b
 }
 
 /// `DELETE /v1/experiments/{name}`: stopped; the segment goes back to its own policy.
-pub async fn stop_experiment(State(app): State<Arc<App>>, Path(name): Path<String>, headers: HeaderMap) -> Answer {
+pub(crate) async fn stop_experiment(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Answer {
     app.require_write(&headers)?;
     stop(&app, &name).await?;
     ok(serde_json::json!({ "experiment": name, "running": false }))
 }
 
 /// Stops a running experiment; its customers go back to the segment's policy at the next tick.
-pub async fn stop(app: &App, name: &str) -> Result<(), ApiError> {
+pub(crate) async fn stop(app: &App, name: &str) -> Result<(), ApiError> {
     if !app.runtime.store().stop_experiment(name, Utc::now().timestamp()).await? {
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no running experiment {name:?}")).field("name"));
     }
@@ -164,14 +172,14 @@ pub async fn stop(app: &App, name: &str) -> Result<(), ApiError> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Promote {
+pub(crate) struct Promote {
     arm: String,
 }
 
 /// `POST /v1/experiments/{name}/promote {"arm"}`: the arm's policy activated
 /// for the segment (an ordinary activation, which can be rolled back) and
 /// the experiment stopped.
-pub async fn promote(
+pub(crate) async fn promote(
     State(app): State<Arc<App>>,
     Path(name): Path<String>,
     headers: HeaderMap,
@@ -184,7 +192,7 @@ pub async fn promote(
 }
 
 /// Activates an arm's policy for its experiment's segment and stops the experiment.
-pub async fn promote_arm(app: &App, name: &str, arm: &str) -> Result<serde_json::Value, ApiError> {
+pub(crate) async fn promote_arm(app: &App, name: &str, arm: &str) -> Result<serde_json::Value, ApiError> {
     let store = app.runtime.store();
     let (e, arm) = match store.arm_to_promote(name, arm).await {
         Ok(found) => found,

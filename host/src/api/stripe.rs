@@ -25,7 +25,7 @@ use crate::store::StripeGate;
 const TOLERANCE_SECONDS: i64 = 300;
 
 /// Checks a `Stripe-Signature` header against the raw body.
-pub fn verify(secret: &str, header: &str, body: &[u8], now: i64) -> Result<(), String> {
+pub(super) fn verify(secret: &str, header: &str, body: &[u8], now: i64) -> Result<(), String> {
     let mut t = None;
     let mut signatures = vec![];
     for part in header.split(',') {
@@ -57,7 +57,7 @@ fn date_of(v: &Value, key: &str) -> Option<NaiveDate> {
     v.get(key).and_then(Value::as_i64).and_then(|t| DateTime::from_timestamp(t, 0)).map(|t| t.date_naive())
 }
 
-pub async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Answer {
+pub(super) async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Answer {
     let Some(secret) = &app.stripe_secret else {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "Stripe webhooks are not configured (serve.stripe_secret)"));
     };

@@ -11,12 +11,17 @@ use crate::sandbox::PluginKind;
 /// Scenarios that failed: exit code 1, after every scenario has run.
 #[derive(Debug, thiserror::Error)]
 #[error("{failed} of {of} scenario(s) failed")]
-pub struct ScenariosFailed {
+pub(super) struct ScenariosFailed {
     pub failed: usize,
     pub of: usize,
 }
 
-pub fn new_plugin(kind: PluginKind, name: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> anyhow::Result<()> {
+pub(super) fn new_plugin(
+    kind: PluginKind,
+    name: &str,
+    dir: Option<PathBuf>,
+    sdk: Option<PathBuf>,
+) -> anyhow::Result<()> {
     let dir = dir.unwrap_or_else(|| PathBuf::from(name));
     let sdk = match sdk.or_else(scaffold::bundled_sdk) {
         Some(sdk) => sdk,
@@ -41,7 +46,13 @@ pub fn new_plugin(kind: PluginKind, name: &str, dir: Option<PathBuf>, sdk: Optio
 
 /// Plays every scenario with the plugin (a policy's on the engine, an
 /// adapter's through its capabilities); prints pass or fail with the differences.
-pub fn test(config: Config, catalog: &mut Catalog, plugin: &str, files: &[PathBuf], json: bool) -> anyhow::Result<()> {
+pub(super) fn test(
+    config: Config,
+    catalog: &mut Catalog,
+    plugin: &str,
+    files: &[PathBuf],
+    json: bool,
+) -> anyhow::Result<()> {
     let policy = catalog.plugin(plugin)?;
     let mut verdicts: Vec<Verdict> = vec![];
     // Every file is read and checked before anything is played.

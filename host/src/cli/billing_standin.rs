@@ -72,7 +72,7 @@ async fn service(State(s): State<Arc<Standin>>, headers: HeaderMap, body: Bytes)
 
 /// Starts the stand-in and points `config` at it (payments through the `stripe`
 /// adapter, suspensions to its service endpoint), unless the operator configured their own.
-pub async fn start(config: &mut Config, log: PathBuf) -> anyhow::Result<()> {
+pub(super) async fn start(config: &mut Config, log: PathBuf) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(&log);
     let state = Arc::new(Standin { log, charges: Mutex::new(HashMap::new()) });
     let app = Router::new().route("/v1/invoices/{*id}", post(pay)).route("/service", post(service)).with_state(state);

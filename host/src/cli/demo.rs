@@ -15,7 +15,7 @@ fn at(day: NaiveDate, hour: u32) -> DateTime<Utc> {
     day.and_hms_opt(hour, 0, 0).unwrap().and_utc()
 }
 
-pub async fn run(dir: &Path, days: u32, mut config: Config, mut catalog: Catalog) -> anyhow::Result<()> {
+pub(super) async fn run(dir: &Path, days: u32, mut config: Config, mut catalog: Catalog) -> anyhow::Result<()> {
     // The demo has no PEC provider: certified notices go to the same outbox folder.
     config.channels.entry("pec".into()).or_default();
     std::fs::create_dir_all(dir)?;

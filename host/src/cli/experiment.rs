@@ -16,7 +16,7 @@ async fn open(db: &Path) -> anyhow::Result<Store> {
     Store::open(&db.display().to_string()).await
 }
 
-pub async fn start(
+pub(super) async fn start(
     db: &Path,
     catalog: &mut Catalog,
     (name, segment): (&str, &str),
@@ -56,7 +56,7 @@ pub async fn start(
     Ok(())
 }
 
-pub async fn status(db: &Path, name: &str, minimum_effect: f64, json: bool) -> anyhow::Result<()> {
+pub(super) async fn status(db: &Path, name: &str, minimum_effect: f64, json: bool) -> anyhow::Result<()> {
     if !(0.001..=0.5).contains(&minimum_effect) {
         return Err(BadUsage("--min-effect: between 0.001 and 0.5 (0.05 is 5 points)".into()).into());
     }
@@ -108,7 +108,7 @@ fn print(r: &ExperimentReport) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn stop(db: &Path, name: &str) -> anyhow::Result<()> {
+pub(super) async fn stop(db: &Path, name: &str) -> anyhow::Result<()> {
     let store = open(db).await?;
     if !store.stop_experiment(name, Utc::now().timestamp()).await? {
         return Err(BadUsage(format!("no running experiment {name:?}")).into());
@@ -119,7 +119,7 @@ pub async fn stop(db: &Path, name: &str) -> anyhow::Result<()> {
 
 /// Activates the arm's policy for the segment (the normal activation, which
 /// `serve` can roll back) and stops the experiment.
-pub async fn promote(db: &Path, catalog: &mut Catalog, name: &str, arm: &str) -> anyhow::Result<()> {
+pub(super) async fn promote(db: &Path, catalog: &mut Catalog, name: &str, arm: &str) -> anyhow::Result<()> {
     let store = open(db).await?;
     let (e, chosen) = store.arm_to_promote(name, arm).await.map_err(|e| match e.downcast::<CannotPromote>() {
         Ok(refused) => BadUsage(refused.to_string()).into(),

@@ -13,7 +13,12 @@ use crate::store::{ImportReport, MigrationsPending, Store, versions};
 
 use super::BadUsage;
 
-pub async fn import(db: &Path, config: &Config, data: &Dataset, now: DateTime<Utc>) -> anyhow::Result<ImportReport> {
+pub(super) async fn import(
+    db: &Path,
+    config: &Config,
+    data: &Dataset,
+    now: DateTime<Utc>,
+) -> anyhow::Result<ImportReport> {
     if !data.events.is_empty() {
         // The same file can feed `simulate`; its scripted future is not imported as fact.
         eprintln!("note: {} scripted event(s) ignored; they are for `simulate`", data.events.len());
@@ -32,7 +37,7 @@ pub async fn import(db: &Path, config: &Config, data: &Dataset, now: DateTime<Ut
 
 /// A summary whatever the number of invoices: the counts, then the events by
 /// kind; `verbose` adds one line per event.
-pub fn print_import(r: &ImportReport, verbose: bool, json: bool) -> anyhow::Result<()> {
+pub(super) fn print_import(r: &ImportReport, verbose: bool, json: bool) -> anyhow::Result<()> {
     if json {
         out!("{}", serde_json::to_string_pretty(r)?)?;
         return Ok(());
@@ -62,7 +67,7 @@ pub fn print_import(r: &ImportReport, verbose: bool, json: bool) -> anyhow::Resu
     Ok(())
 }
 
-pub async fn run(
+pub(super) async fn run(
     db: &Path,
     config: Config,
     mut catalog: Catalog,
@@ -85,7 +90,7 @@ pub async fn run(
     Ok(report)
 }
 
-pub fn print_tick(r: &TickReport, json: bool) -> anyhow::Result<()> {
+pub(super) fn print_tick(r: &TickReport, json: bool) -> anyhow::Result<()> {
     if json {
         out!("{}", serde_json::to_string_pretty(r)?)?;
         return Ok(());
@@ -130,7 +135,7 @@ pub fn print_tick(r: &TickReport, json: bool) -> anyhow::Result<()> {
 
 use crate::store::minute as when;
 
-pub async fn history(db: &Path, invoice: &str, json: bool) -> anyhow::Result<()> {
+pub(super) async fn history(db: &Path, invoice: &str, json: bool) -> anyhow::Result<()> {
     super::require_database(db)?;
     let store = Store::open(&db.display().to_string()).await?;
     if store.invoice(invoice).await?.is_none() {
@@ -215,7 +220,7 @@ pub async fn history(db: &Path, invoice: &str, json: bool) -> anyhow::Result<()>
     Ok(())
 }
 
-pub async fn accept_plan(
+pub(super) async fn accept_plan(
     db: &Path,
     config: &Config,
     invoice: &str,
@@ -228,7 +233,7 @@ pub async fn accept_plan(
     show(&store, invoice, json).await
 }
 
-pub async fn show_plan(db: &Path, invoice: &str, json: bool) -> anyhow::Result<()> {
+pub(super) async fn show_plan(db: &Path, invoice: &str, json: bool) -> anyhow::Result<()> {
     super::require_database(db)?;
     show(&Store::open(&db.display().to_string()).await?, invoice, json).await
 }
@@ -264,7 +269,7 @@ async fn show(store: &Store, id: &str, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn tasks(db: &Path, all: bool, json: bool) -> anyhow::Result<()> {
+pub(super) async fn tasks(db: &Path, all: bool, json: bool) -> anyhow::Result<()> {
     super::require_database(db)?;
     let store = Store::open(&db.display().to_string()).await?;
     let tasks = store.tasks(all).await?;
@@ -287,7 +292,7 @@ pub async fn tasks(db: &Path, all: bool, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn shadow_report(db: &Path, segment: Option<&str>, json: bool) -> anyhow::Result<()> {
+pub(super) async fn shadow_report(db: &Path, segment: Option<&str>, json: bool) -> anyhow::Result<()> {
     super::require_database(db)?;
     let store = Store::open(&db.display().to_string()).await?;
     let report = crate::shadow::report(&store.shadow_decisions(segment).await?);
@@ -321,7 +326,7 @@ pub async fn shadow_report(db: &Path, segment: Option<&str>, json: bool) -> anyh
 }
 
 /// `sollecito migrate [--check]`. A schema behind exits 1 (`MigrationsPending`).
-pub async fn migrate(db: &Path, check: bool) -> anyhow::Result<()> {
+pub(super) async fn migrate(db: &Path, check: bool) -> anyhow::Result<()> {
     let store = Store::connect(&db.display().to_string()).await?;
     if check {
         refuse_pending_in(&store).await?;
@@ -339,7 +344,7 @@ pub async fn migrate(db: &Path, check: bool) -> anyhow::Result<()> {
 }
 
 /// `serve --no-migrate`: a schema behind this binary stops the start.
-pub async fn refuse_pending(db: &Path) -> anyhow::Result<()> {
+pub(super) async fn refuse_pending(db: &Path) -> anyhow::Result<()> {
     refuse_pending_in(&Store::connect(&db.display().to_string()).await?).await
 }
 

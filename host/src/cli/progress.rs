@@ -28,17 +28,17 @@ fn add(bar: ProgressBar, template: &str) -> ProgressBar {
 }
 
 /// A bar over `len` steps (days, for `simulate` and `demo`); the message names the current one.
-pub fn bar(len: u64, prefix: &'static str) -> ProgressBar {
+pub(super) fn bar(len: u64, prefix: &'static str) -> ProgressBar {
     add(ProgressBar::new(len).with_prefix(prefix), "{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
 }
 
 /// A spinner with the time taken so far, for work of unknown length.
-pub fn spinner(message: impl Into<Cow<'static, str>>) -> ProgressBar {
+pub(super) fn spinner(message: impl Into<Cow<'static, str>>) -> ProgressBar {
     add(ProgressBar::new_spinner().with_message(message), "{spinner} {msg} ({elapsed})")
 }
 
 /// stderr for the log, writing around any bar shown so neither garbles the other.
-pub struct LogWriter;
+pub(super) struct LogWriter;
 
 impl Write for LogWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

@@ -13,7 +13,7 @@ use crate::money::format_money;
 use crate::report::{Dimension, Line, Report};
 use crate::store::Store;
 
-pub struct Options {
+pub(super) struct Options {
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     pub by: Vec<String>,
@@ -21,7 +21,7 @@ pub struct Options {
     pub csv: bool,
 }
 
-pub async fn run(db: &Path, config: &Config, opts: Options) -> anyhow::Result<()> {
+pub(super) async fn run(db: &Path, config: &Config, opts: Options) -> anyhow::Result<()> {
     super::require_database(db)?;
     let by = opts.by.iter().map(|b| Dimension::parse(b).map_err(BadUsage)).collect::<Result<Vec<_>, _>>()?;
     let to = opts.to.unwrap_or_else(|| Utc::now().date_naive());
@@ -42,7 +42,7 @@ pub async fn run(db: &Path, config: &Config, opts: Options) -> anyhow::Result<()
 }
 
 /// `sollecito responses fit`: a response model from the store's own history, as TOML.
-pub async fn fit_responses(
+pub(super) async fn fit_responses(
     db: &Path,
     (from, to): (Option<NaiveDate>, Option<NaiveDate>),
     within_days: u32,

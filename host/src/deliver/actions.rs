@@ -30,7 +30,7 @@ pub(super) enum ActionOutcome {
 
 impl Delivery {
     /// Carries out every action due at `now`, in the order they were decided.
-    pub async fn carry_out(
+    pub(crate) async fn carry_out(
         &self,
         store: &Store,
         now: DateTime<Utc>,

@@ -18,7 +18,7 @@ const ALERT_ATTEMPTS: i64 = 10;
 
 impl Delivery {
     /// Raises the alerts a tick's report calls for.
-    pub async fn raise_tick_alerts(
+    pub(crate) async fn raise_tick_alerts(
         &self,
         store: &Store,
         plugin_errors: &[String],
@@ -41,7 +41,7 @@ impl Delivery {
     }
 
     /// Posts every alert due, signed; each is logged once it is acknowledged.
-    pub async fn send_alerts(&self, store: &Store, now: DateTime<Utc>) -> anyhow::Result<()> {
+    pub(crate) async fn send_alerts(&self, store: &Store, now: DateTime<Utc>) -> anyhow::Result<()> {
         let Some(url) = &self.config.alerts.url else { return Ok(()) };
         for alert in store.pending_alerts(now.timestamp()).await? {
             let key = format!("alert-{}", alert.id);

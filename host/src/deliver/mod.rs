@@ -16,8 +16,8 @@ mod report;
 mod worker;
 
 use outcome::{Outcome, Wait, outcome_of, record_unclaimed, tally};
-pub use report::DeliverReport;
-pub use worker::Worker;
+pub(crate) use report::DeliverReport;
+pub(crate) use worker::Worker;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -36,7 +36,7 @@ use crate::sandbox::{Capture, Captured, Grants, Plugin};
 use crate::store::{IN_THE_MESSAGE_OF, OutboxKind, OutboxRow, Payload, Settle, Store};
 
 /// Everything delivery needs, built once per run.
-pub struct Delivery {
+pub(crate) struct Delivery {
     /// The runtime's config, read here for the sending rules, the sender and escalations.
     pub config: Arc<Config>,
     pub renderer: Renderer,
@@ -118,12 +118,12 @@ struct Lanes {
 }
 
 impl Delivery {
-    pub fn channels(&self) -> Arc<HashMap<String, Channel>> {
+    pub(crate) fn channels(&self) -> Arc<HashMap<String, Channel>> {
         self.channels.read().expect("channels lock").clone()
     }
 
     /// Puts a new adapter behind a channel, keeping its grants and settings.
-    pub fn swap_adapter(&self, channel: &str, adapter: Arc<Plugin>) -> bool {
+    pub(crate) fn swap_adapter(&self, channel: &str, adapter: Arc<Plugin>) -> bool {
         let mut current = self.channels.write().expect("channels lock");
         let mut next = (**current).clone();
         let Some(route) = next.get_mut(channel) else { return false };
@@ -136,7 +136,7 @@ impl Delivery {
     /// workers left in flight, then goes through the due messages page by
     /// page, customers side by side. With `dry_run`, counts what would
     /// happen and neither claims, sends nor writes.
-    pub async fn run(&self, store: &Store, now: DateTime<Utc>, dry_run: bool) -> anyhow::Result<DeliverReport> {
+    pub(crate) async fn run(&self, store: &Store, now: DateTime<Utc>, dry_run: bool) -> anyhow::Result<DeliverReport> {
         let mut report = DeliverReport::default();
         if !dry_run {
             self.take_back_uncertain(store, now, &mut report).await?;

@@ -12,7 +12,7 @@
 use std::fs::File;
 use std::path::PathBuf;
 
-pub struct Worker {
+pub(crate) struct Worker {
     pub id: String,
     /// The folder of the workers' lock files on this machine, if any.
     registry: Option<PathBuf>,
@@ -33,7 +33,7 @@ impl Worker {
     /// `registry`, one that other processes on this machine can see die.
     /// The pid and a nonce keep a restarted worker of the same name apart
     /// from the one it replaces, whose claims it must treat as another's.
-    pub fn new(registry: Option<PathBuf>) -> std::io::Result<Self> {
+    pub(crate) fn new(registry: Option<PathBuf>) -> std::io::Result<Self> {
         let named = std::env::var("SOLLECITO_WORKER").ok().filter(|n| !n.trim().is_empty());
         let name: String = named
             .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
@@ -62,7 +62,7 @@ impl Worker {
 
     /// Whether the worker `id` is known to have stopped: its lock file on this
     /// machine is there and nobody holds it. Unknown workers are not gone.
-    pub fn is_gone(&self, id: &str) -> bool {
+    pub(crate) fn is_gone(&self, id: &str) -> bool {
         let Some(dir) = &self.registry else { return false };
         if id == self.id || !plain(id) {
             return false;
@@ -83,7 +83,7 @@ impl Worker {
 
     /// The workers on this machine known to have stopped: lock files in the
     /// registry that nobody holds.
-    pub fn stopped_here(&self) -> Vec<String> {
+    pub(crate) fn stopped_here(&self) -> Vec<String> {
         let Some(dir) = &self.registry else { return vec![] };
         let names = std::fs::read_dir(dir).into_iter().flatten().flatten().filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
@@ -96,7 +96,7 @@ impl Worker {
     /// was taken back: a worker killed before that leaves them for the next
     /// one to find. A worker found stopped later keeps its file until a take-back
     /// that knew it stopped before reading its claims.
-    pub fn forget(&self, stopped: &[String]) {
+    pub(crate) fn forget(&self, stopped: &[String]) {
         let Some(dir) = &self.registry else { return };
         for id in stopped.iter().filter(|id| plain(id) && **id != self.id) {
             let _ = std::fs::remove_file(dir.join(format!("{id}.lock")));
@@ -107,7 +107,7 @@ impl Worker {
     /// claimed is left in flight. Not done on drop: a run that fails returns
     /// while its adapter calls may still be in flight, and their claims must
     /// stay known as a stopped worker's, not as those of a worker nobody can see.
-    pub fn retire(&self) {
+    pub(crate) fn retire(&self) {
         if let Some(dir) = &self.registry {
             let _ = std::fs::remove_file(dir.join(format!("{}.lock", self.id)));
         }

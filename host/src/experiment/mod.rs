@@ -3,7 +3,7 @@
 //! re-imports and workers, and all of a customer's invoices follow it. Every
 //! decision records its arm; the report compares the arms' recovery.
 
-pub mod stats;
+pub(crate) mod stats;
 
 use std::sync::Arc;
 
@@ -37,7 +37,7 @@ impl Arm {
 }
 
 /// `ARM:KEY=VALUE` settings from the command line, put on their arms.
-pub fn set_arm_settings(arms: &mut [Arm], specs: &[String]) -> Result<(), String> {
+pub(crate) fn set_arm_settings(arms: &mut [Arm], specs: &[String]) -> Result<(), String> {
     for spec in specs {
         let (arm, setting) =
             spec.split_once(':').ok_or_else(|| format!("--arm-set {spec:?}: expected ARM:KEY=VALUE"))?;
@@ -55,7 +55,7 @@ pub fn set_arm_settings(arms: &mut [Arm], specs: &[String]) -> Result<(), String
 }
 
 /// `A=POLICY[:SHARE]` from the command line; arms without a share split what is left.
-pub fn parse_arms(specs: &[String]) -> Result<Vec<Arm>, String> {
+pub(crate) fn parse_arms(specs: &[String]) -> Result<Vec<Arm>, String> {
     if specs.len() < 2 {
         return Err("--arm: an experiment needs at least two arms".into());
     }
@@ -112,7 +112,7 @@ fn bucket(experiment: &str, customer_id: &str) -> u32 {
 }
 
 /// The index of the arm a customer is in.
-pub fn assign(experiment: &str, customer_id: &str, shares: &[u32]) -> usize {
+pub(crate) fn assign(experiment: &str, customer_id: &str, shares: &[u32]) -> usize {
     let at = bucket(experiment, customer_id);
     let mut upto = 0;
     for (i, share) in shares.iter().enumerate() {
@@ -200,7 +200,7 @@ fn survival(r: &ArmResult) -> stats::Survival {
     stats::Survival { paid_after: r.days_to_pay.clone(), unpaid_after: r.days_unpaid.clone() }
 }
 
-pub fn report(
+pub(crate) fn report(
     name: &str,
     segment: &str,
     running: bool,

@@ -17,7 +17,7 @@ fn z_of(confidence: f64) -> f64 {
 }
 
 /// Wilson score interval of `successes` out of `n` at 95%.
-pub fn wilson(successes: u64, n: u64) -> (f64, f64) {
+pub(crate) fn wilson(successes: u64, n: u64) -> (f64, f64) {
     if n == 0 {
         return (0.0, 1.0);
     }
@@ -37,7 +37,7 @@ pub struct Comparison {
     pub p_value: f64,
 }
 
-pub fn two_proportions((s_a, n_a): (u64, u64), (s_b, n_b): (u64, u64)) -> Option<Comparison> {
+pub(crate) fn two_proportions((s_a, n_a): (u64, u64), (s_b, n_b): (u64, u64)) -> Option<Comparison> {
     if n_a == 0 || n_b == 0 {
         return None;
     }
@@ -55,7 +55,7 @@ pub fn two_proportions((s_a, n_a): (u64, u64), (s_b, n_b): (u64, u64)) -> Option
 
 /// Invoices per arm to detect `effect` (absolute, e.g. 0.05) over a base
 /// rate, at 5% significance with 80% power.
-pub fn sample_size(base: f64, effect: f64) -> u64 {
+pub(crate) fn sample_size(base: f64, effect: f64) -> u64 {
     let (p1, p2) = (base.clamp(0.0, 1.0), (base + effect).clamp(0.0, 1.0));
     let delta = (p2 - p1).abs();
     if delta == 0.0 {
@@ -69,7 +69,7 @@ pub fn sample_size(base: f64, effect: f64) -> u64 {
 
 /// Mann-Whitney U test of two samples (days to pay): the two-sided p-value
 /// by the normal approximation with ties corrected; None if a side is empty.
-pub fn mann_whitney(a: &[f64], b: &[f64]) -> Option<f64> {
+pub(crate) fn mann_whitney(a: &[f64], b: &[f64]) -> Option<f64> {
     if a.is_empty() || b.is_empty() {
         return None;
     }
@@ -100,7 +100,7 @@ pub fn mann_whitney(a: &[f64], b: &[f64]) -> Option<f64> {
 /// Days to pay in an arm: the invoices paid, and those still unpaid when the
 /// experiment last looked (censored: they may yet pay).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Survival {
+pub(crate) struct Survival {
     pub paid_after: Vec<f64>,
     pub unpaid_after: Vec<f64>,
 }
@@ -108,7 +108,7 @@ pub struct Survival {
 /// Log-rank test of two arms' time to pay, unpaid invoices counted as
 /// censored: the two-sided p-value (chi-squared, one degree of freedom);
 /// None when no invoice of either arm was paid.
-pub fn log_rank(a: &Survival, b: &Survival) -> Option<f64> {
+pub(crate) fn log_rank(a: &Survival, b: &Survival) -> Option<f64> {
     // (time, arm a?, paid?): at one time, payments come before censoring.
     let mut all: Vec<(f64, bool, bool)> = [(a, true), (b, false)]
         .into_iter()
@@ -226,7 +226,7 @@ impl Verdict {
 }
 
 /// The verdict for `b` against `a`.
-pub fn verdict(a: (u64, u64), b: (u64, u64), names: (&str, &str), minimum_effect: f64) -> Verdict {
+pub(crate) fn verdict(a: (u64, u64), b: (u64, u64), names: (&str, &str), minimum_effect: f64) -> Verdict {
     let Some(c) = two_proportions(a, b) else {
         return Verdict::NoInvoices;
     };

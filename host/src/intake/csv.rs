@@ -59,7 +59,7 @@ enum Kind {
     OneOf(&'static [&'static str]),
 }
 
-pub fn parse(file: &str, text: &str) -> Result<Dataset, BadInput> {
+pub(super) fn parse(file: &str, text: &str) -> Result<Dataset, BadInput> {
     let mut problems = vec![];
     let bad = |problems: &mut Vec<Problem>, line: u64, field: &str, reason: String| {
         problems.push(Problem { location: format!("line {line}"), field: field.into(), reason })

@@ -45,7 +45,7 @@ fn currency_symbol(cur: Option<Currency>, code: &str, region: Option<&str>) -> S
 
 /// An amount in minor units, formatted for the locale: "1.250,00 €" (it), "€1,250.00" (en),
 /// "1 250,00 €" (fr). Exponent and symbol from ISO 4217; an unknown code is shown as is.
-pub fn format_money(minor: i64, currency: &str, locale: &str) -> String {
+pub(crate) fn format_money(minor: i64, currency: &str, locale: &str) -> String {
     let code = currency.trim().to_ascii_uppercase();
     let exp = Currency::from_code(&code).map_or(2, |c| c.exponent().unwrap_or(0));
     format_amount(minor, u32::from(exp), &code, locale)
@@ -106,7 +106,7 @@ const MONTHS: [(&str, &str); 5] = [
 
 /// A date written out for the locale: "1 ottobre 2026", "1 October 2026" (en-GB),
 /// "October 1, 2026" (en-US), "1. Oktober 2026", "1er octobre 2026", "1 de octubre de 2026".
-pub fn format_date(date: NaiveDate, locale: &str) -> String {
+pub(crate) fn format_date(date: NaiveDate, locale: &str) -> String {
     use chrono::Datelike;
     let (lang, region) = split_locale(locale);
     let (lang, months) = MONTHS.iter().find(|(l, _)| *l == lang).copied().unwrap_or(MONTHS[1]);

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-use super::capabilities::{HttpRequest, HttpResponse, HttpTransport};
+use super::{HttpRequest, HttpResponse, HttpTransport};
 
 /// One thing that would have left, as its receiver would have got it.
 #[derive(Debug, Clone, Serialize)]

@@ -33,7 +33,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtxBuilder};
 
 pub use cache::CompiledCache;
-pub use capabilities::{HttpRequest, HttpTransport, Network};
+pub use capabilities::http::{HttpRequest, HttpResponse, HttpTransport, Network};
 pub use capture::{Capture, Captured, HttpScript, KEPT};
 pub use contracts::{CONTRACTS, Contract};
 use contracts::{ContractVersion, Described, Prepared};

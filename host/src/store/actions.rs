@@ -167,4 +167,4 @@ impl Store {
 }
 
 /// Days before an instalment's due date that its reminder goes out.
-pub const INSTALMENT_NOTICE_DAYS: u64 = 3;
+pub(super) const INSTALMENT_NOTICE_DAYS: u64 = 3;

@@ -3,10 +3,10 @@
 //! the same SQL serves SQLite and PostgreSQL.
 
 /// The migration that adds the ledger, filled from the documents already stored.
-pub const LEDGER: i64 = 11;
+pub(super) const LEDGER: i64 = 11;
 
 /// (version, statements) in order. Never edit a released migration: add one.
-pub fn migrations(postgres: bool) -> Vec<(i64, Vec<String>)> {
+pub(super) fn migrations(postgres: bool) -> Vec<(i64, Vec<String>)> {
     let serial = if postgres { "BIGSERIAL PRIMARY KEY" } else { "INTEGER PRIMARY KEY AUTOINCREMENT" };
     let init = format!(
         r#"

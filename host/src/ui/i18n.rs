@@ -21,7 +21,7 @@ fn words_of(lang: &str) -> &'static Words {
 
 /// Who reads the page: the language of its words and the locale of its numbers.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Viewer {
+pub(crate) struct Viewer {
     lang: &'static str,
     /// A BCP 47 tag, as the browser sent it ("it-IT", "en-GB").
     locale: String,
@@ -30,12 +30,12 @@ pub struct Viewer {
 impl Viewer {
     /// The first language of `Accept-Language`, by weight, that the dashboard
     /// speaks; English when none is.
-    pub fn of(headers: &HeaderMap) -> Viewer {
+    pub(crate) fn of(headers: &HeaderMap) -> Viewer {
         let header = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
         Viewer::from_accept_language(header)
     }
 
-    pub fn from_accept_language(header: &str) -> Viewer {
+    pub(crate) fn from_accept_language(header: &str) -> Viewer {
         let mut ranges: Vec<(f32, usize, &str)> = header
             .split(',')
             .enumerate()
@@ -62,29 +62,29 @@ impl Viewer {
         Viewer { lang: "en", locale: "en-GB".into() }
     }
 
-    pub fn lang(&self) -> &'static str {
+    pub(crate) fn lang(&self) -> &'static str {
         self.lang
     }
 
-    pub fn words(&self) -> &'static Words {
+    pub(crate) fn words(&self) -> &'static Words {
         words_of(self.lang)
     }
 
     /// One word by key; the key itself if it is missing (a test keeps them all there).
-    pub fn word(&self, key: &str) -> String {
+    pub(crate) fn word(&self, key: &str) -> String {
         self.words().get(key).cloned().unwrap_or_else(|| key.to_string())
     }
 
-    pub fn money(&self, minor: i64, currency: &str) -> String {
+    pub(crate) fn money(&self, minor: i64, currency: &str) -> String {
         crate::render::format_money(minor, currency, &self.locale)
     }
 
-    pub fn date(&self, date: NaiveDate) -> String {
+    pub(crate) fn date(&self, date: NaiveDate) -> String {
         crate::render::format_date(date, &self.locale)
     }
 
     /// A moment, as a date and a UTC time.
-    pub fn moment(&self, unix: i64) -> String {
+    pub(crate) fn moment(&self, unix: i64) -> String {
         match chrono::DateTime::from_timestamp(unix, 0) {
             Some(t) => format!("{} {} UTC", self.date(t.date_naive()), t.format("%H:%M")),
             None => "-".into(),
@@ -92,7 +92,7 @@ impl Viewer {
     }
 
     /// A share as a percentage with one decimal, the locale's decimal mark.
-    pub fn percent(&self, share: f64) -> String {
+    pub(crate) fn percent(&self, share: f64) -> String {
         let text = format!("{:.1}%", share * 100.0);
         if self.lang == "it" { text.replace('.', ",") } else { text }
     }

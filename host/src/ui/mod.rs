@@ -22,7 +22,7 @@ use chrono::Utc;
 use minijinja::{AutoEscape, Environment, Value};
 
 use crate::api::App;
-pub use i18n::Viewer;
+pub(crate) use i18n::Viewer;
 use session::Sessions;
 
 /// What every page sends: scripts, styles and images from this origin only,
@@ -65,7 +65,7 @@ fn templates() -> &'static Environment<'static> {
     })
 }
 
-pub fn router(app: Arc<App>) -> Router {
+pub(crate) fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/ui", get(|| async { Redirect::to("/ui/overview") }))
         .route("/ui/", get(|| async { Redirect::to("/ui/overview") }))
@@ -112,7 +112,7 @@ async fn static_file(Path(file): Path<String>) -> Response {
 }
 
 /// Who is looking, and what they may do.
-pub struct Access {
+pub(crate) struct Access {
     pub viewer: Viewer,
     /// The session cookie, when signed in.
     session: Option<String>,

@@ -18,17 +18,17 @@ use crate::sandbox::PluginKind;
 use crate::store::Scope;
 
 #[derive(Deserialize)]
-pub struct Login {
+pub(super) struct Login {
     token: String,
 }
 
-pub async fn login_form(state: AppState, headers: HeaderMap) -> Response {
+pub(super) async fn login_form(state: AppState, headers: HeaderMap) -> Response {
     let app = state.0;
     let access = Access::of(&app, &headers);
     render(&app, &access, "login.html", context! { wrong => false })
 }
 
-pub async fn login(state: AppState, headers: HeaderMap, Form(form): Form<Login>) -> Response {
+pub(super) async fn login(state: AppState, headers: HeaderMap, Form(form): Form<Login>) -> Response {
     let app = state.0;
     let sessions = Sessions::new(&app.token);
     let access = Access::of(&app, &headers);
@@ -54,12 +54,12 @@ pub async fn login(state: AppState, headers: HeaderMap, Form(form): Form<Login>)
 }
 
 #[derive(Deserialize)]
-pub struct Csrf {
+pub(super) struct Csrf {
     #[serde(default)]
     csrf: String,
 }
 
-pub async fn logout(state: AppState, headers: HeaderMap, Form(form): Form<Csrf>) -> Page {
+pub(super) async fn logout(state: AppState, headers: HeaderMap, Form(form): Form<Csrf>) -> Page {
     let app = state.0;
     writer(&app, &headers, &form.csrf)?;
     let mut response = Redirect::to("/ui/login").into_response();
@@ -77,7 +77,7 @@ fn refused(app: &crate::api::App, access: &Access, e: ApiError) -> Response {
     page
 }
 
-pub async fn policies(state: AppState, headers: HeaderMap) -> Page {
+pub(super) async fn policies(state: AppState, headers: HeaderMap) -> Page {
     let app = state.0;
     let access = reader(&app, &headers)?;
     let v = &access.viewer;
@@ -143,7 +143,7 @@ pub async fn policies(state: AppState, headers: HeaderMap) -> Page {
 }
 
 /// The confirmation page of a rollback.
-pub async fn confirm_rollback(state: AppState, headers: HeaderMap, Path(segment): Path<String>) -> Page {
+pub(super) async fn confirm_rollback(state: AppState, headers: HeaderMap, Path(segment): Path<String>) -> Page {
     let app = state.0;
     let access = reader(&app, &headers)?;
     if crate::names::check("segment", &segment).is_err() {
@@ -152,7 +152,7 @@ pub async fn confirm_rollback(state: AppState, headers: HeaderMap, Path(segment)
     Ok(render(&app, &access, "confirm.html", context! { segment => segment }))
 }
 
-pub async fn roll_back(
+pub(super) async fn roll_back(
     state: AppState,
     headers: HeaderMap,
     Path(segment): Path<String>,
@@ -170,13 +170,13 @@ pub async fn roll_back(
 }
 
 #[derive(Deserialize)]
-pub struct ActivateForm {
+pub(super) struct ActivateForm {
     #[serde(default)]
     csrf: String,
     plugin: String,
 }
 
-pub async fn activate(
+pub(super) async fn activate(
     state: AppState,
     headers: HeaderMap,
     Path(segment): Path<String>,
@@ -194,7 +194,7 @@ pub async fn activate(
 
 /// A policy component from the upload form: checked, smoke-run and kept as
 /// `POST /v1/plugins` does; activating it is a step of its own.
-pub async fn upload(state: AppState, headers: HeaderMap, mut form: Multipart) -> Page {
+pub(super) async fn upload(state: AppState, headers: HeaderMap, mut form: Multipart) -> Page {
     let app = state.0;
     let bad_form = |access: &Access| refuse(&app, access, StatusCode::BAD_REQUEST, "refused_bad_input");
     let (mut csrf, mut component) = (String::new(), None);
@@ -226,7 +226,7 @@ pub async fn upload(state: AppState, headers: HeaderMap, mut form: Multipart) ->
     Ok(back_to("/ui/policies"))
 }
 
-pub async fn experiments(state: AppState, headers: HeaderMap) -> Page {
+pub(super) async fn experiments(state: AppState, headers: HeaderMap) -> Page {
     let app = state.0;
     let access = reader(&app, &headers)?;
     let v = &access.viewer;
@@ -270,13 +270,13 @@ pub async fn experiments(state: AppState, headers: HeaderMap) -> Page {
 }
 
 #[derive(Deserialize)]
-pub struct PromoteForm {
+pub(super) struct PromoteForm {
     #[serde(default)]
     csrf: String,
     arm: String,
 }
 
-pub async fn promote(
+pub(super) async fn promote(
     state: AppState,
     headers: HeaderMap,
     Path(name): Path<String>,
@@ -288,14 +288,19 @@ pub async fn promote(
     Ok(back_to("/ui/experiments"))
 }
 
-pub async fn stop(state: AppState, headers: HeaderMap, Path(name): Path<String>, Form(form): Form<Csrf>) -> Page {
+pub(super) async fn stop(
+    state: AppState,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Form(form): Form<Csrf>,
+) -> Page {
     let app = state.0;
     let access = writer(&app, &headers, &form.csrf)?;
     reports::stop(&app, &name).await.map_err(|e| refused(&app, &access, e))?;
     Ok(back_to("/ui/experiments"))
 }
 
-pub async fn tasks(state: AppState, headers: HeaderMap) -> Page {
+pub(super) async fn tasks(state: AppState, headers: HeaderMap) -> Page {
     let app = state.0;
     let access = reader(&app, &headers)?;
     let v = &access.viewer;
@@ -317,14 +322,14 @@ pub async fn tasks(state: AppState, headers: HeaderMap) -> Page {
 }
 
 #[derive(Deserialize)]
-pub struct DoneForm {
+pub(super) struct DoneForm {
     #[serde(default)]
     csrf: String,
     #[serde(default)]
     note: String,
 }
 
-pub async fn task_done(
+pub(super) async fn task_done(
     state: AppState,
     headers: HeaderMap,
     Path(key): Path<String>,

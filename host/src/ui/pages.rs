@@ -30,7 +30,7 @@ struct Series {
 }
 
 #[derive(Deserialize)]
-pub struct OverviewQuery {
+pub(super) struct OverviewQuery {
     /// The last day shown (default today).
     to: Option<NaiveDate>,
 }
@@ -45,7 +45,7 @@ fn series(labels: &[NaiveDate], points: &[(NaiveDate, String, f64)]) -> Vec<Seri
     by_name.into_iter().map(|(name, values)| Series { name: name.to_string(), values }).collect()
 }
 
-pub async fn overview(state: AppState, headers: HeaderMap, Query(q): Query<OverviewQuery>) -> Page {
+pub(super) async fn overview(state: AppState, headers: HeaderMap, Query(q): Query<OverviewQuery>) -> Page {
     let app = state.0;
     let access = reader(&app, &headers)?;
     let v = &access.viewer;
@@ -177,7 +177,7 @@ pub async fn overview(state: AppState, headers: HeaderMap, Query(q): Query<Overv
 }
 
 #[derive(Deserialize, Default)]
-pub struct ListQuery {
+pub(super) struct ListQuery {
     state: Option<String>,
     segment: Option<String>,
     policy: Option<String>,
@@ -213,7 +213,7 @@ fn major(value: &str) -> Option<i64> {
     Some((amount * 100.0).round() as i64)
 }
 
-pub async fn invoices(state: AppState, headers: HeaderMap, Query(q): Query<ListQuery>) -> Page {
+pub(super) async fn invoices(state: AppState, headers: HeaderMap, Query(q): Query<ListQuery>) -> Page {
     let app = state.0;
     let access = reader(&app, &headers)?;
     let v = &access.viewer;
@@ -292,7 +292,7 @@ pub async fn invoices(state: AppState, headers: HeaderMap, Query(q): Query<ListQ
     ))
 }
 
-pub async fn invoice(state: AppState, headers: HeaderMap, Path(id): Path<String>) -> Page {
+pub(super) async fn invoice(state: AppState, headers: HeaderMap, Path(id): Path<String>) -> Page {
     let app = state.0;
     let access = reader(&app, &headers)?;
     let v = &access.viewer;

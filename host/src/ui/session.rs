@@ -7,13 +7,13 @@
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-pub const COOKIE: &str = "sollecito_session";
+pub(super) const COOKIE: &str = "sollecito_session";
 /// How long a session lasts.
-pub const LIFETIME_SECS: i64 = 12 * 3600;
+pub(super) const LIFETIME_SECS: i64 = 12 * 3600;
 
 /// Signs and checks sessions and CSRF tokens under one service token.
 #[derive(Clone)]
-pub struct Sessions {
+pub(super) struct Sessions {
     key: [u8; 32],
 }
 
@@ -33,23 +33,23 @@ fn same(a: &str, b: &str) -> bool {
 }
 
 impl Sessions {
-    pub fn new(token: &str) -> Self {
+    pub(super) fn new(token: &str) -> Self {
         Sessions { key: Sha256::digest(format!("sollecito dashboard sessions\x1f{token}").as_bytes()).into() }
     }
 
     /// The token typed into the sign-in form is the service's.
-    pub fn is_token(&self, given: &str, token: &str) -> bool {
+    pub(super) fn is_token(&self, given: &str, token: &str) -> bool {
         !given.is_empty() && same(given, token)
     }
 
     /// A new session's cookie value, valid until `now + LIFETIME_SECS`.
-    pub fn start(&self, now: i64, nonce: &str) -> String {
+    pub(super) fn start(&self, now: i64, nonce: &str) -> String {
         let until = now + LIFETIME_SECS;
         format!("{until}.{nonce}.{}", mac(&self.key, &["session", &until.to_string(), nonce]))
     }
 
     /// A cookie value that this service signed and that has not expired.
-    pub fn valid(&self, cookie: &str, now: i64) -> bool {
+    pub(super) fn valid(&self, cookie: &str, now: i64) -> bool {
         let mut parts = cookie.splitn(3, '.');
         let (Some(until), Some(nonce), Some(sig)) = (parts.next(), parts.next(), parts.next()) else {
             return false;
@@ -59,17 +59,17 @@ impl Sessions {
     }
 
     /// The CSRF token of a session's forms.
-    pub fn csrf(&self, cookie: &str) -> String {
+    pub(super) fn csrf(&self, cookie: &str) -> String {
         mac(&self.key, &["csrf", cookie])
     }
 
-    pub fn csrf_ok(&self, cookie: &str, given: &str) -> bool {
+    pub(super) fn csrf_ok(&self, cookie: &str, given: &str) -> bool {
         !given.is_empty() && same(given, &self.csrf(cookie))
     }
 }
 
 /// The session cookie's value among a request's `Cookie` headers.
-pub fn cookie_of(headers: &axum::http::HeaderMap) -> Option<String> {
+pub(super) fn cookie_of(headers: &axum::http::HeaderMap) -> Option<String> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()
@@ -82,12 +82,12 @@ pub fn cookie_of(headers: &axum::http::HeaderMap) -> Option<String> {
 
 /// `Set-Cookie` for a session: not readable by scripts, never sent from
 /// another site, and only over TLS when the request came over it.
-pub fn set_cookie(value: &str, secure: bool) -> String {
+pub(super) fn set_cookie(value: &str, secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };
     format!("{COOKIE}={value}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={LIFETIME_SECS}{secure}")
 }
 
-pub fn clear_cookie() -> String {
+pub(super) fn clear_cookie() -> String {
     format!("{COOKIE}=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0")
 }
 

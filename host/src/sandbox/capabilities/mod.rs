@@ -9,12 +9,10 @@
 //! contract version one `link!(v0_N)`.
 
 mod files;
-mod http;
+pub(super) mod http;
 mod mail;
 mod secrets;
 mod tasks;
-
-pub use http::{HttpRequest, HttpResponse, HttpTransport, Network};
 
 use super::CallState;
 
@@ -25,7 +23,8 @@ macro_rules! link {
             use super::super::$v;
             use super::super::$v::channel::sollecito::plugin::{files, http, mail, secrets, tasks};
             use super::super::$v::{DeliveryError, Email, convert};
-            use super::{CallState, HttpRequest};
+            use super::CallState;
+            use super::http::HttpRequest;
 
             impl mail::Host for CallState {
                 fn send(&mut self, email: Email) -> Result<String, DeliveryError> {
