@@ -130,54 +130,69 @@ pub(crate) fn carry_out(d: &mut NewDecision, due: &DueInvoice, decision: &Decisi
             task,
             fee: None,
         };
-        match (action, &mut row.payload) {
-            (Action::Remind(r), _) => {
-                row.template = Some(r.template.clone());
-                row.tone = Some(r.tone);
-                row.deadline = r.deadline;
-            }
-            // What the retry answers, for the report's success by decline code and by attempt.
-            (Action::RetryPayment { .. }, Payload::RetryPayment(retry)) => {
-                retries += 1;
-                retry.decline_code = due.invoice.payment_failure.as_ref().map(|f| f.decline_code.clone());
-                retry.attempt = retries;
-            }
-            // A plan offer is a message of its own, listing the instalments the host worked out.
-            (Action::OfferPlan(p), Payload::OfferPlan(offer)) if state == OutboxState::Pending => {
-                match offered_plan(&due.invoice, p) {
-                    Ok(instalments) => {
-                        row.channel = Some("email".into());
-                        row.template = Some("plan-offer".into());
-                        row.tone = Some(Tone::Courteous);
-                        row.deadline = instalments.first().map(|i| i.due);
-                        offer.instalments = instalments;
-                    }
-                    Err(why) => {
-                        report.blocked += 1;
-                        (state, reason) = (OutboxState::Cancelled, Some(format!("plan not offered: {why}")));
-                    }
-                }
-            }
-            // A fee is an adjustment event on the invoice, written with the decision.
-            (Action::ApplyFee(f), _) if state == OutboxState::Done => match fee(&due.invoice, step, f) {
-                Ok(fee) => {
-                    let amount = due.invoice.money(fee.amount);
-                    reason = Some(format!("{amount} added to the invoice"));
-                    row.fee = Some(fee);
-                }
-                Err(why) => {
-                    report.blocked += 1;
-                    (state, reason) = (OutboxState::Cancelled, Some(format!("fee not added: {why}")));
-                }
-            },
-            _ => {}
-        }
+        complete(&mut row, action, due, (&mut state, &mut reason), (&mut retries, &mut report));
         row.state = state;
         row.reason = reason;
         d.outbox.push(row);
     }
     d.next_review = if d.closed.is_some() { None } else { next };
     report
+}
+
+/// What the host adds to a step: a reminder's template and tone, what a
+/// retry answers, the instalments of a plan offer, a fee checked and worked
+/// out; an offer or a fee that cannot be made cancels the step, saying why.
+fn complete(
+    row: &mut NewOutbox,
+    action: &Action,
+    due: &DueInvoice,
+    (state, reason): (&mut OutboxState, &mut Option<String>),
+    (retries, report): (&mut u32, &mut Counted),
+) {
+    let step = row.step.clone();
+    let step = step.as_str();
+    match (action, &mut row.payload) {
+        (Action::Remind(r), _) => {
+            row.template = Some(r.template.clone());
+            row.tone = Some(r.tone);
+            row.deadline = r.deadline;
+        }
+        // What the retry answers, for the report's success by decline code and by attempt.
+        (Action::RetryPayment { .. }, Payload::RetryPayment(retry)) => {
+            *retries += 1;
+            retry.decline_code = due.invoice.payment_failure.as_ref().map(|f| f.decline_code.clone());
+            retry.attempt = *retries;
+        }
+        // A plan offer is a message of its own, listing the instalments the host worked out.
+        (Action::OfferPlan(p), Payload::OfferPlan(offer)) if *state == OutboxState::Pending => {
+            match offered_plan(&due.invoice, p) {
+                Ok(instalments) => {
+                    row.channel = Some("email".into());
+                    row.template = Some("plan-offer".into());
+                    row.tone = Some(Tone::Courteous);
+                    row.deadline = instalments.first().map(|i| i.due);
+                    offer.instalments = instalments;
+                }
+                Err(why) => {
+                    report.blocked += 1;
+                    (*state, *reason) = (OutboxState::Cancelled, Some(format!("plan not offered: {why}")));
+                }
+            }
+        }
+        // A fee is an adjustment event on the invoice, written with the decision.
+        (Action::ApplyFee(f), _) if *state == OutboxState::Done => match fee(&due.invoice, step, f) {
+            Ok(fee) => {
+                let amount = due.invoice.money(fee.amount);
+                *reason = Some(format!("{amount} added to the invoice"));
+                row.fee = Some(fee);
+            }
+            Err(why) => {
+                report.blocked += 1;
+                (*state, *reason) = (OutboxState::Cancelled, Some(format!("fee not added: {why}")));
+            }
+        },
+        _ => {}
+    }
 }
 
 #[cfg(test)]

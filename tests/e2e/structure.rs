@@ -206,3 +206,69 @@ fn every_host_file_stays_under_about_600_lines() {
         .collect();
     assert!(long.is_empty(), "{long:?}");
 }
+
+/// Each function's length in lines, with its file and first line: from its
+/// `fn` to the closing brace at the same indentation (rustfmt's layout).
+fn function_lengths(text: &str) -> Vec<(usize, usize, String)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = vec![];
+    for (i, line) in lines.iter().enumerate() {
+        let code = line.trim_start();
+        let indent = line.len() - code.len();
+        let head = code.trim_start_matches("pub(crate) ").trim_start_matches("pub(super) ").trim_start_matches("pub ");
+        let head = head.trim_start_matches("async ").trim_start_matches("const ");
+        let Some(name) = head.strip_prefix("fn ") else { continue };
+        if line.trim_end().ends_with(';') {
+            continue; // a trait's declaration
+        }
+        let closing = lines[i + 1..]
+            .iter()
+            .position(|l| l.len() - l.trim_start().len() == indent && l.trim_start().starts_with('}'));
+        if let Some(n) = closing {
+            let name = name.split(['(', '<']).next().unwrap_or_default().to_string();
+            out.push((n + 2, i + 1, name));
+        }
+    }
+    out
+}
+
+/// A function a reader cannot hold in view is split where a name helps.
+#[test]
+fn no_host_function_runs_over_a_hundred_lines() {
+    let src = root().join("host/src");
+    let mut files = vec![];
+    rust_files(&src, &mut files);
+    let mut long = vec![];
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (length, line, name) in function_lengths(&text) {
+            if length > 100 {
+                long.push(format!("{}:{line} {name} ({length} lines)", file.strip_prefix(&src).unwrap().display()));
+            }
+        }
+    }
+    assert!(long.is_empty(), "{long:?}");
+    let sample = "fn short() {\n    one();\n}\n\n    pub(crate) async fn nested(x: u8) -> u8 {\n        x\n    }\n";
+    assert_eq!(function_lengths(sample), [(3, 1, "short".into()), (3, 5, "nested".into())]);
+}
+
+/// Payloads are read as types (`store::Payload`), never matched as JSON text.
+#[test]
+fn no_query_matches_a_payload_as_text() {
+    let src = root().join("host/src");
+    let mut files = vec![];
+    rust_files(&src, &mut files);
+    let matched: Vec<String> = files
+        .iter()
+        .flat_map(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            let name = f.strip_prefix(&src).unwrap().display().to_string();
+            code_mentions(&text, "payload LIKE")
+                .into_iter()
+                .chain(code_mentions(&text, "payload NOT LIKE"))
+                .map(move |n| format!("{name}:{n}"))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(matched.is_empty(), "{matched:?}");
+}

@@ -11,7 +11,7 @@ use chrono::{NaiveDate, NaiveTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Answer, ApiError, App, ok, parse_json};
+use super::{Answer, ApiError, App, Refusal, ok, parse_json};
 use crate::intake;
 use crate::sandbox::{Plugin, PluginKind, PluginSource};
 use crate::simulate;
@@ -99,7 +99,7 @@ fn component_type(headers: &HeaderMap) -> Result<(), ApiError> {
         return Ok(());
     }
     Err(ApiError::new(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        Refusal::UnsupportedMediaType,
         format!("Content-Type {given:?}: send the component's bytes as the body, as application/wasm"),
     )
     .field("Content-Type"))
@@ -108,7 +108,7 @@ fn component_type(headers: &HeaderMap) -> Result<(), ApiError> {
 fn too_large(limit: usize) -> ApiError {
     let mb = limit / (1024 * 1024);
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
+        Refusal::TooLarge,
         format!("the component is over the upload limit of {mb} MB ([serve] upload_limit_mb)"),
     )
     .field("body")
@@ -138,9 +138,8 @@ async fn receive(dir: &std::path::Path, body: axum::body::Body, limit: usize) ->
     let mut stream = body.into_data_stream();
     let mut size = 0usize;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, format!("the body could not be read: {e}")).field("body")
-        })?;
+        let chunk = chunk
+            .map_err(|e| ApiError::new(Refusal::Malformed, format!("the body could not be read: {e}")).field("body"))?;
         size = size.saturating_add(chunk.len());
         if size > limit {
             return Err(too_large(limit));
@@ -192,7 +191,7 @@ async fn install_received(app: &Arc<App>, bytes: Vec<u8>, received: Option<Recei
     })
     .await
     .map_err(|e| anyhow::anyhow!(e))?;
-    let (plugin, bytes) = plugin.map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e).field("body"))?;
+    let (plugin, bytes) = plugin.map_err(|e| ApiError::new(Refusal::Invalid, e).field("body"))?;
     std::fs::create_dir_all(&app.plugins_dir).map_err(anyhow::Error::from)?;
     match received {
         Some(received) => std::fs::rename(&received.path, &path).map_err(anyhow::Error::from)?,
@@ -231,11 +230,11 @@ struct Activate {
 /// The plugin a `{"plugin": sha256|name}` body names, of the kind wanted.
 async fn named_plugin(app: &App, body: &[u8], kind: PluginKind) -> Result<Arc<Plugin>, ApiError> {
     let wanted: Activate = serde_json::from_value(parse_json(body)?)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).field("plugin"))?;
+        .map_err(|e| ApiError::new(Refusal::Invalid, e.to_string()).field("plugin"))?;
     let plugin = app.catalog.lock().await.find(&wanted.plugin).filter(|p| p.id.kind == kind);
     plugin.ok_or_else(|| {
         let what = if kind == PluginKind::Policy { "policy" } else { "channel adapter" };
-        ApiError::new(StatusCode::NOT_FOUND, format!("no {what} {:?} (upload it first)", wanted.plugin)).field("plugin")
+        ApiError::new(Refusal::NotFound, format!("no {what} {:?} (upload it first)", wanted.plugin)).field("plugin")
     })
 }
 
@@ -267,7 +266,7 @@ pub(crate) async fn roll_back(State(app): State<Arc<App>>, Path(segment): Path<S
 pub(crate) async fn roll_back_segment(app: &App, segment: &str) -> Result<Option<crate::sandbox::PluginId>, ApiError> {
     name(segment, "segment")?;
     if !app.runtime.store().roll_back(Scope::Segment, segment).await? {
-        return Err(ApiError::new(StatusCode::CONFLICT, format!("nothing to roll back for segment {segment:?}")));
+        return Err(ApiError::new(Refusal::Conflict, format!("nothing to roll back for segment {segment:?}")));
     }
     let previous = app.runtime.store().activations(Scope::Segment).await?.into_iter().find(|(s, _, _)| s == segment);
     let plugin = match &previous {
@@ -307,15 +306,14 @@ fn b2b() -> String {
 pub(crate) async fn simulate(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Answer {
     app.require_read(&headers)?;
     let request: SimulateRequest = serde_json::from_value(parse_json(&body)?)
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).field("body"))?;
+        .map_err(|e| ApiError::new(Refusal::Invalid, e.to_string()).field("body"))?;
     if request.to < request.from || (request.to - request.from).num_days() > 730 {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "the range must run forward, two years at most")
-            .field("to"));
+        return Err(ApiError::new(Refusal::Invalid, "the range must run forward, two years at most").field("to"));
     }
     let data = intake::parse_dataset("data", &request.data.to_string())?;
     let policy = app.catalog.lock().await.find(&request.policy).filter(|p| p.id.kind == PluginKind::Policy);
     let Some(policy) = policy else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no policy {:?}", request.policy)).field("policy"));
+        return Err(ApiError::new(Refusal::NotFound, format!("no policy {:?}", request.policy)).field("policy"));
     };
     let opts = simulate::Options {
         from: request.from,
@@ -364,7 +362,7 @@ pub(crate) async fn stop_shadow(
     app.require_write(&headers)?;
     name(&segment, "segment")?;
     if !app.runtime.store().stop_shadow(&segment).await? {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no shadow run for segment {segment:?}")));
+        return Err(ApiError::new(Refusal::NotFound, format!("no shadow run for segment {segment:?}")));
     }
     app.runtime.swap_policies(|p| {
         p.shadows.remove(&segment);
@@ -391,7 +389,7 @@ pub(crate) async fn shadow_report(
 /// The key an adapter activation is stored under, beside the segments' policies.
 /// A segment or channel from the path: a slug, or a 422 naming it.
 fn name(value: &str, field: &str) -> Result<(), ApiError> {
-    crate::names::check(field, value).map_err(|why| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, why).field(field))
+    crate::names::check(field, value).map_err(|why| ApiError::new(Refusal::Invalid, why).field(field))
 }
 
 /// `POST /v1/channels/{channel}/adapter {"plugin": sha256|name}`: a new adapter
@@ -406,7 +404,7 @@ pub(crate) async fn activate_adapter(
     name(&channel, "channel")?;
     let plugin = named_plugin(&app, &body, PluginKind::Channel).await?;
     if !app.runtime.channels().contains_key(&channel) {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no channel {channel:?} is configured")));
+        return Err(ApiError::new(Refusal::NotFound, format!("no channel {channel:?} is configured")));
     }
     let source = plugin.id.source.to_string();
     app.runtime.store().activate(Scope::Channel, &channel, &plugin.id.sha256, &source, Utc::now().timestamp()).await?;
@@ -425,7 +423,7 @@ pub(crate) async fn roll_back_adapter(
     app.require_write(&headers)?;
     name(&channel, "channel")?;
     if !app.runtime.store().roll_back(Scope::Channel, &channel).await? {
-        return Err(ApiError::new(StatusCode::CONFLICT, format!("nothing to roll back for channel {channel:?}")));
+        return Err(ApiError::new(Refusal::Conflict, format!("nothing to roll back for channel {channel:?}")));
     }
     let previous = app.runtime.store().activations(Scope::Channel).await?.into_iter().find(|(s, _, _)| *s == channel);
     let catalog = app.catalog.lock().await;

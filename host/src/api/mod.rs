@@ -47,17 +47,79 @@ pub(crate) struct App {
     pub stripe_order: Mutex<()>,
 }
 
-/// An error answer: `{"error": ..., "field": ...}`.
+/// What a refusal is, which decides its status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// Not a well-formed request: bad JSON, a field that does not exist, a
+    /// path or query that does not parse (400).
+    Malformed,
+    /// No bearer token (401).
+    Unauthenticated,
+    /// A token, but not the service's (403).
+    Forbidden,
+    NotFound,
+    /// The method is not served on this path (405).
+    MethodNotAllowed,
+    /// It contradicts what the store holds (409).
+    Conflict,
+    /// The body is over the route's limit (413).
+    TooLarge,
+    /// A body of a type the route does not take (415).
+    UnsupportedMediaType,
+    /// Well formed, but a value fails its check (422).
+    Invalid,
+    /// The service failed (500): what failed is logged, never answered.
+    Internal,
+    /// The service cannot serve yet: its schema is behind this binary (503).
+    Unavailable,
+}
+
+impl Refusal {
+    pub(crate) fn status(self) -> StatusCode {
+        match self {
+            Refusal::Malformed => StatusCode::BAD_REQUEST,
+            Refusal::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Refusal::Forbidden => StatusCode::FORBIDDEN,
+            Refusal::NotFound => StatusCode::NOT_FOUND,
+            Refusal::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Refusal::Conflict => StatusCode::CONFLICT,
+            Refusal::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Refusal::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Refusal::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+            Refusal::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Refusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The refusal a status answered by axum itself stands for.
+    fn of_status(status: StatusCode) -> Refusal {
+        match status {
+            StatusCode::UNAUTHORIZED => Refusal::Unauthenticated,
+            StatusCode::FORBIDDEN => Refusal::Forbidden,
+            StatusCode::NOT_FOUND => Refusal::NotFound,
+            StatusCode::METHOD_NOT_ALLOWED => Refusal::MethodNotAllowed,
+            StatusCode::CONFLICT => Refusal::Conflict,
+            StatusCode::PAYLOAD_TOO_LARGE => Refusal::TooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Refusal::UnsupportedMediaType,
+            StatusCode::UNPROCESSABLE_ENTITY => Refusal::Invalid,
+            StatusCode::SERVICE_UNAVAILABLE => Refusal::Unavailable,
+            s if s.is_server_error() => Refusal::Internal,
+            _ => Refusal::Malformed,
+        }
+    }
+}
+
+/// An error answer: `{"error": ..., "field": ...}`, its status from its refusal.
 #[derive(Debug)]
 pub(crate) struct ApiError {
-    status: StatusCode,
+    refusal: Refusal,
     error: String,
     field: Option<String>,
 }
 
 impl ApiError {
-    pub(crate) fn new(status: StatusCode, error: impl Into<String>) -> Self {
-        ApiError { status, error: error.into(), field: None }
+    pub(crate) fn new(refusal: Refusal, error: impl Into<String>) -> Self {
+        ApiError { refusal, error: error.into(), field: None }
     }
 
     /// What was refused and why, in words.
@@ -66,7 +128,7 @@ impl ApiError {
     }
 
     pub(crate) fn status(&self) -> StatusCode {
-        self.status
+        self.refusal.status()
     }
 
     /// The field the refusal is about; a field whose name is empty (a JSON key
@@ -81,9 +143,9 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response =
-            (self.status, axum::Json(json!({ "error": self.error, "field": self.field }))).into_response();
+            (self.status(), axum::Json(json!({ "error": self.error, "field": self.field }))).into_response();
         // RFC 9110: a 401 names the scheme that would do.
-        if self.status == StatusCode::UNAUTHORIZED {
+        if self.refusal == Refusal::Unauthenticated {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
@@ -93,7 +155,7 @@ impl IntoResponse for ApiError {
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
         tracing::error!(error = %format!("{e:#}"), "request failed");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        ApiError::new(Refusal::Internal, "internal error")
     }
 }
 
@@ -101,10 +163,9 @@ impl From<BadInput> for ApiError {
     fn from(e: BadInput) -> Self {
         let first = &e.problems[0];
         // Syntax and unknown fields are malformed requests; the rest is content that fails a check.
-        let malformed = first.field == "json" || intake::unknown_field(&first.reason).is_some();
-        let status = if malformed { StatusCode::BAD_REQUEST } else { StatusCode::UNPROCESSABLE_ENTITY };
+        let refusal = if first.malformed { Refusal::Malformed } else { Refusal::Invalid };
         let error = e.problems.iter().map(|p| format!("{}: {}", p.field, p.reason)).collect::<Vec<_>>().join("; ");
-        ApiError::new(status, error).field(first.field.clone())
+        ApiError::new(refusal, error).field(first.field.clone())
     }
 }
 
@@ -120,7 +181,7 @@ impl App {
         let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer);
         let Some(given) = given else {
             return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
+                Refusal::Unauthenticated,
                 "missing bearer token (Authorization: Bearer <token>)",
             )
             .field("Authorization"));
@@ -128,7 +189,7 @@ impl App {
         use sha2::Digest;
         let (a, b) = (sha2::Sha256::digest(given.as_bytes()), sha2::Sha256::digest(self.token.as_bytes()));
         if a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) != 0 {
-            return Err(ApiError::new(StatusCode::FORBIDDEN, "wrong token").field("Authorization"));
+            return Err(ApiError::new(Refusal::Forbidden, "wrong token").field("Authorization"));
         }
         Ok(())
     }
@@ -159,11 +220,8 @@ fn bearer(value: &str) -> Option<&str> {
 /// Parses a JSON body; malformed JSON is a 400 naming where it broke.
 pub(crate) fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("malformed JSON at line {}, column {}: {e}", e.line(), e.column()),
-        )
-        .field("json")
+        ApiError::new(Refusal::Malformed, format!("malformed JSON at line {}, column {}: {e}", e.line(), e.column()))
+            .field("json")
     })
 }
 
@@ -198,7 +256,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
 
 /// A path no route serves: a 404 in the documented error shape.
 async fn no_route(method: Method, uri: Uri) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, format!("no route for {method} {}", uri.path())).field("path")
+    ApiError::new(Refusal::NotFound, format!("no route for {method} {}", uri.path())).field("path")
 }
 
 /// Every refusal is `{"error", "field"}`, also the ones axum answers itself
@@ -236,7 +294,8 @@ async fn json_refusals(request: axum::extract::Request, next: axum::middleware::
         _ if text.is_empty() => status.canonical_reason().unwrap_or("refused").to_lowercase(),
         _ => text,
     };
-    let mut refusal = ApiError { status, error, field: field.map(String::from) }.into_response();
+    let mut refusal =
+        ApiError { refusal: Refusal::of_status(status), error, field: field.map(String::from) }.into_response();
     for (name, value) in &parts.headers {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             refusal.headers_mut().append(name, value.clone());
@@ -248,12 +307,11 @@ async fn json_refusals(request: axum::extract::Request, next: axum::middleware::
 /// Puts the path's id into the body (or checks it matches).
 fn with_id(mut body: Value, id: &str) -> Result<Value, ApiError> {
     let Some(object) = body.as_object_mut() else {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "expected a JSON object").field("json"));
+        return Err(ApiError::new(Refusal::Malformed, "expected a JSON object").field("json"));
     };
     match object.get("id").and_then(Value::as_str) {
         Some(given) if given != id => {
-            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("id {given:?} differs from the path"))
-                .field("id"));
+            return Err(ApiError::new(Refusal::Invalid, format!("id {given:?} differs from the path")).field("id"));
         }
         _ => {
             object.insert("id".into(), Value::String(id.into()));
@@ -276,8 +334,7 @@ async fn put_invoice(State(app): State<Arc<App>>, Path(id): Path<String>, header
     let invoice = with_id(parse_json(&body)?, &id)?;
     let customer_id = invoice.get("customer").and_then(Value::as_str).unwrap_or_default().to_string();
     let Some(customer) = app.runtime.store().customer(&customer_id).await? else {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("unknown customer {customer_id:?}"))
-            .field("customer"));
+        return Err(ApiError::new(Refusal::Invalid, format!("unknown customer {customer_id:?}")).field("customer"));
     };
     let text = json!({ "customers": [customer], "invoices": [invoice] }).to_string();
     let data = intake::parse_dataset("request", &text)?;
@@ -290,21 +347,21 @@ async fn post_event(State(app): State<Arc<App>>, Path(id): Path<String>, headers
     app.require_write(&headers)?;
     let body = parse_json(&body)?;
     let Some(object) = body.as_object() else {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "expected a JSON object").field("json"));
+        return Err(ApiError::new(Refusal::Malformed, "expected a JSON object").field("json"));
     };
     // Plans and fees are the host's to record, checked: not events a client may post.
     let kind = object.get("type").and_then(Value::as_str).and_then(EventKind::parse);
     if kind.is_some_and(|k| k.fields().is_some() && !k.posted_by_clients()) {
         let why = "plan-accepted and fee-added are recorded by the host (accept a plan with POST /v1/invoices/{id}/plan/accept)";
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, why).field("type"));
+        return Err(ApiError::new(Refusal::Invalid, why).field("type"));
     }
     // The same rules as an imported file's events: a known type, only its fields, each checked.
     let event: Event = intake::fields::event(object).map_err(|bad| {
-        let status = if bad.unknown { StatusCode::BAD_REQUEST } else { StatusCode::UNPROCESSABLE_ENTITY };
-        ApiError::new(status, format!("{}: {}", bad.field, bad.reason)).field(bad.field)
+        let refusal = if bad.unknown { Refusal::Malformed } else { Refusal::Invalid };
+        ApiError::new(refusal, format!("{}: {}", bad.field, bad.reason)).field(bad.field)
     })?;
     if app.runtime.store().invoice(&id).await?.is_none() {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("unknown invoice {id:?}")));
+        return Err(ApiError::new(Refusal::NotFound, format!("unknown invoice {id:?}")));
     }
     let applied = app.runtime.store().apply_event(&id, &event, Utc::now()).await?;
     app.wake.notify_one();
@@ -314,12 +371,12 @@ async fn post_event(State(app): State<Arc<App>>, Path(id): Path<String>, headers
 async fn accept_plan(State(app): State<Arc<App>>, Path(id): Path<String>, headers: HeaderMap) -> Answer {
     app.require_write(&headers)?;
     if app.runtime.store().invoice(&id).await?.is_none() {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("unknown invoice {id:?}")));
+        return Err(ApiError::new(Refusal::NotFound, format!("unknown invoice {id:?}")));
     }
     let plan = match app.runtime.store().accept_plan(&id, Utc::now()).await {
         Ok(plan) => plan,
         Err(e) if e.is::<crate::store::CannotAccept>() => {
-            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()));
+            return Err(ApiError::new(Refusal::Invalid, e.to_string()));
         }
         Err(e) => return Err(e.into()),
     };
@@ -331,7 +388,7 @@ async fn get_history(State(app): State<Arc<App>>, Path(id): Path<String>, header
     app.require_read(&headers)?;
     let store = &app.runtime.store();
     let Some((invoice, _)) = store.invoice(&id).await? else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("unknown invoice {id:?}")));
+        return Err(ApiError::new(Refusal::NotFound, format!("unknown invoice {id:?}")));
     };
     ok(json!({
         "invoice": id,
@@ -381,5 +438,18 @@ mod tests {
         let posted: std::collections::BTreeSet<&str> =
             crate::event::EventKind::ALL.into_iter().filter(|k| k.posted_by_clients()).map(|k| k.name()).collect();
         assert_eq!(listed, posted);
+    }
+
+    /// Every status axum answers itself comes back as the refusal that has it.
+    #[test]
+    fn a_refusal_keeps_the_status_it_stands_for() {
+        use super::Refusal;
+        use axum::http::StatusCode;
+        for status in [400, 401, 403, 404, 405, 409, 413, 415, 422, 500, 503] {
+            let status = StatusCode::from_u16(status).unwrap();
+            assert_eq!(Refusal::of_status(status).status(), status);
+        }
+        assert_eq!(Refusal::of_status(StatusCode::IM_A_TEAPOT), Refusal::Malformed);
+        assert_eq!(Refusal::of_status(StatusCode::BAD_GATEWAY), Refusal::Internal);
     }
 }

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
 
-use super::{Answer, ApiError, App, ok};
+use super::{Answer, ApiError, App, Refusal, ok};
 use crate::report::Dimension;
 
 #[derive(Deserialize)]
@@ -23,10 +23,8 @@ pub(crate) struct ReportQuery {
 fn date(value: Option<&str>, field: &str) -> Result<Option<NaiveDate>, ApiError> {
     value
         .map(|v| {
-            v.parse().map_err(|_| {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("{v:?} is not a date (YYYY-MM-DD)"))
-                    .field(field)
-            })
+            v.parse()
+                .map_err(|_| ApiError::new(Refusal::Invalid, format!("{v:?} is not a date (YYYY-MM-DD)")).field(field))
         })
         .transpose()
 }
@@ -36,15 +34,14 @@ pub(crate) async fn report(State(app): State<Arc<App>>, headers: HeaderMap, Quer
     let to = date(q.to.as_deref(), "to")?.unwrap_or_else(|| Utc::now().date_naive());
     let from = date(q.from.as_deref(), "from")?.unwrap_or(to - chrono::Days::new(90));
     if from > to {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "`from` is after `to`").field("from"));
+        return Err(ApiError::new(Refusal::Invalid, "`from` is after `to`").field("from"));
     }
-    let by = q
-        .by
-        .iter()
-        .flat_map(|b| b.split(','))
-        .filter(|b| !b.is_empty())
-        .map(|b| Dimension::parse(b.trim()).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e).field("by")))
-        .collect::<Result<Vec<_>, _>>()?;
+    let by =
+        q.by.iter()
+            .flat_map(|b| b.split(','))
+            .filter(|b| !b.is_empty())
+            .map(|b| Dimension::parse(b.trim()).map_err(|e| ApiError::new(Refusal::Invalid, e).field("by")))
+            .collect::<Result<Vec<_>, _>>()?;
     let config = app.runtime.config();
     ok(crate::report::from_store(app.runtime.store(), &by, &config.outcomes.costs, (from, to)).await?)
 }
@@ -65,11 +62,11 @@ pub(crate) async fn experiment(
     let minimum = q.min_effect.unwrap_or(0.05);
     if !(0.001..=0.5).contains(&minimum) {
         let why = "between 0.001 and 0.5 (0.05 is 5 points)";
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, why).field("min_effect"));
+        return Err(ApiError::new(Refusal::Invalid, why).field("min_effect"));
     }
     match app.runtime.store().experiment_report(&name, minimum).await? {
         Some(report) => ok(report),
-        None => Err(ApiError::new(StatusCode::NOT_FOUND, format!("no experiment {name:?}")).field("name")),
+        None => Err(ApiError::new(Refusal::NotFound, format!("no experiment {name:?}")).field("name")),
     }
 }
 
@@ -93,7 +90,7 @@ pub(crate) struct NewExperiment {
 }
 
 fn unprocessable(field: &str, why: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, why).field(field)
+    ApiError::new(Refusal::Invalid, why).field(field)
 }
 
 /// `POST /v1/experiments {"name", "segment", "arms": [{"name", "policy", "share", "settings"}]}`:
@@ -127,7 +124,7 @@ pub(crate) async fn start_experiment(
             app.catalog.lock().await.find(&arm.policy).filter(|p| p.id.kind == crate::sandbox::PluginKind::Policy);
         let Some(plugin) = plugin else {
             let why = format!("no policy {:?} (upload it first)", arm.policy);
-            return Err(ApiError::new(StatusCode::NOT_FOUND, why).field(format!("{field}.policy")));
+            return Err(ApiError::new(Refusal::NotFound, why).field(format!("{field}.policy")));
         };
         // Loaded again at every start: a bundled policy by name, an uploaded one by its file.
         let policy = match &plugin.id.source {
@@ -141,7 +138,7 @@ pub(crate) async fn start_experiment(
         Ok(()) => {}
         Err(e) => {
             return Err(match e.downcast::<crate::store::CannotStart>() {
-                Ok(refused) => ApiError::new(StatusCode::CONFLICT, refused.0).field("name"),
+                Ok(refused) => ApiError::new(Refusal::Conflict, refused.0).field("name"),
                 Err(other) => other.into(),
             });
         }
@@ -164,7 +161,7 @@ pub(crate) async fn stop_experiment(
 /// Stops a running experiment; its customers go back to the segment's policy at the next tick.
 pub(crate) async fn stop(app: &App, name: &str) -> Result<(), ApiError> {
     if !app.runtime.store().stop_experiment(name, Utc::now().timestamp()).await? {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no running experiment {name:?}")).field("name"));
+        return Err(ApiError::new(Refusal::NotFound, format!("no running experiment {name:?}")).field("name"));
     }
     app.runtime.refresh_experiments(&mut *app.catalog.lock().await).await?;
     Ok(())
@@ -199,7 +196,7 @@ pub(crate) async fn promote_arm(app: &App, name: &str, arm: &str) -> Result<serd
         Err(e) => {
             return Err(match e.downcast::<crate::store::CannotPromote>() {
                 Ok(refused @ crate::store::CannotPromote::NotRunning(_)) => {
-                    ApiError::new(StatusCode::NOT_FOUND, refused.to_string()).field("name")
+                    ApiError::new(Refusal::NotFound, refused.to_string()).field("name")
                 }
                 Ok(refused) => unprocessable("arm", refused.to_string()),
                 Err(other) => other.into(),

@@ -11,12 +11,12 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 
-use super::{Answer, ApiError, App, ok, parse_json};
+use super::{Answer, ApiError, App, Refusal, ok, parse_json};
 use crate::event::Event;
 use crate::intake::{Dataset, fields};
 use crate::invoice::{Customer, Invoice, InvoiceKind, InvoiceStatus, PaymentFailure};
@@ -59,13 +59,13 @@ fn date_of(v: &Value, key: &str) -> Option<NaiveDate> {
 
 pub(super) async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Answer {
     let Some(secret) = &app.stripe_secret else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "Stripe webhooks are not configured (serve.stripe_secret)"));
+        return Err(ApiError::new(Refusal::NotFound, "Stripe webhooks are not configured (serve.stripe_secret)"));
     };
     let header = headers.get("stripe-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
     verify(secret, header, &body, Utc::now().timestamp())
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e).field("Stripe-Signature"))?;
+        .map_err(|e| ApiError::new(Refusal::Malformed, e).field("Stripe-Signature"))?;
     let event = parse_json(&body)?;
-    let refuse = |field: &str, why: &str| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, why).field(field);
+    let refuse = |field: &str, why: &str| ApiError::new(Refusal::Invalid, why).field(field);
     let kind = text(&event, "type").unwrap_or_default();
     let handled = matches!(
         kind.as_str(),
@@ -177,13 +177,12 @@ fn checked(data: &Dataset, on_invoice: bool) -> Result<(), ApiError> {
     let name = |f: &str| format!("data.object.{}", stripe_field(f, on_invoice));
     let error = bad.iter().map(|(f, reason)| format!("{}: {reason}", name(f))).collect::<Vec<_>>().join("; ");
     tracing::info!(error = %error, "Stripe object refused");
-    Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, error).field(name(first)))
+    Err(ApiError::new(Refusal::Invalid, error).field(name(first)))
 }
 
 async fn customer_event(app: &App, object: &Value) -> Result<Value, ApiError> {
-    let id = text(object, "id").ok_or_else(|| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "customer without id").field("data.object.id")
-    })?;
+    let id = text(object, "id")
+        .ok_or_else(|| ApiError::new(Refusal::Invalid, "customer without id").field("data.object.id"))?;
     let known = app.runtime.store().customer(&id).await?;
     let customer = customer_from(app, known, &id, object);
     let data = Dataset { customers: vec![customer], ..Dataset::default() };
@@ -201,16 +200,15 @@ async fn invoice_event(
     at: DateTime<Utc>,
     newest: Option<i64>,
 ) -> Result<Value, ApiError> {
-    let field = |f: &str| {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("invoice without {f}"))
-            .field(format!("data.object.{f}"))
-    };
+    let field =
+        |f: &str| ApiError::new(Refusal::Invalid, format!("invoice without {f}")).field(format!("data.object.{f}"));
     let id = text(object, "id").ok_or_else(|| field("id"))?;
     let customer_id = text(object, "customer").filter(|c| crate::intake::is_id(c)).ok_or_else(|| field("customer"))?;
     let currency = text(object, "currency").ok_or_else(|| field("currency"))?.to_uppercase();
     if crate::intake::currency_exponent(&currency).is_none() {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("unknown currency {currency}"))
-            .field("data.object.currency"));
+        return Err(
+            ApiError::new(Refusal::Invalid, format!("unknown currency {currency}")).field("data.object.currency")
+        );
     }
     let status = match object.get("status").and_then(Value::as_str) {
         Some("open") => InvoiceStatus::Open,
@@ -226,7 +224,7 @@ async fn invoice_event(
             && !crate::intake::is_id(&r)
         {
             let why = format!("{}: not an id of 1 to 128 printable characters", fields::shown(&r));
-            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, why).field(format!("data.object.{key}")));
+            return Err(ApiError::new(Refusal::Invalid, why).field(format!("data.object.{key}")));
         }
     }
     let store = &app.runtime.store();
@@ -277,8 +275,7 @@ async fn invoice_event(
         .find_map(|(pointer, from)| object.pointer(pointer).and_then(Value::as_str).map(|c| (c, from)))
         .unwrap_or(("card_declined", ""));
         fields::line(code, 100).map_err(|why| {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("decline code {why}"))
-                .field(format!("data.object.{from}"))
+            ApiError::new(Refusal::Invalid, format!("decline code {why}")).field(format!("data.object.{from}"))
         })?;
         let first_failed = invoice.payment_failure.as_ref().map_or(at, |f| f.first_failed);
         invoice.payment_failure =
@@ -306,7 +303,7 @@ async fn dispute_event(app: &App, kind: &str, object: &Value) -> Result<Value, A
     let event = if kind == "charge.dispute.created" {
         let reason = text(object, "reason").unwrap_or_default();
         fields::line(&reason, 500).map_err(|why| {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("dispute reason {why}")).field("data.object.reason")
+            ApiError::new(Refusal::Invalid, format!("dispute reason {why}")).field("data.object.reason")
         })?;
         Event::DisputeOpened { reason }
     } else {

@@ -18,6 +18,7 @@ mod experiment;
 mod pipeline;
 mod progress;
 mod report;
+mod simulate_file;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use clap::{Parser, Subcommand};
@@ -27,7 +28,6 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::intake;
 use crate::sandbox::{CompiledCache, Limits, PluginId, Sandbox};
-use crate::simulate::{self, Timeline};
 
 #[derive(Parser)]
 #[command(
@@ -415,43 +415,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             block_on(demo::run(&dir, days, config, catalog))?;
         }
         Command::Simulate { file, policy, from, to, tick, settings, responses, json } => {
-            let settings = parse_settings(&settings)?;
-            let responses = responses.map(|m| simulate::ResponseModel::load(&m).map_err(BadUsage)).transpose()?;
-            let data = intake::read_dataset(&file)?;
-            let policy = catalog.policy(&policy)?;
-            let from = match from {
-                Some(d) => d,
-                None => data
-                    .invoices
-                    .iter()
-                    .map(|i| i.due - chrono::Days::new(7))
-                    .min()
-                    .ok_or_else(|| BadUsage(format!("{}: no invoices to simulate", file.display())))?,
-            };
-            let to = to.unwrap_or(from + chrono::Days::new(90));
-            if to < from {
-                return Err(BadUsage(format!("--to {to} is before --from {from}")).into());
-            }
-            let days = (to - from).num_days() as u64 + 1;
-            let progress = Some(progress::bar(days, "simulating").with_message("setting up a scratch run"));
-            let opts = simulate::Options { from, to, tick, settings, progress, responses };
-            let id = policy.id.clone();
-            let run = simulate::run(config()?, &mut catalog, policy, data, &opts);
-            let simulation = block_on(run)?;
-            if json {
-                let doc = serde_json::json!({
-                    "policy": id, "from": from, "to": to, "summary": simulation.summary,
-                    "ticks": simulation.ticks, "timelines": simulation.timelines
-                });
-                printed(out!("{}", serde_json::to_string_pretty(&doc)?).map_err(Into::into))?;
-            } else {
-                printed(print_timelines(&id, from, to, &simulation.timelines))?;
-                let summary: Vec<String> = simulation.summary.iter().map(|(k, n)| format!("{n} {k}")).collect();
-                printed(out!("at the end: {}", summary.join(", ")).map_err(Into::into))?;
-            }
-            if simulation.plugin_errors > 0 {
-                return Err(PluginErrors(simulation.plugin_errors).into());
-            }
+            let asked = simulate_file::SimulateArgs { file, policy, from, to, tick, settings, responses, json };
+            simulate_file::run(config()?, &mut catalog, asked)?
         }
         Command::Completions { .. } => {} // before loading plugins, above
         Command::Plugin { what: PluginCommand::New { kind, name, dir, sdk } } => {
@@ -465,66 +430,27 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plugin { what: PluginCommand::Test { plugin, scenarios, json } } => {
             printed(author::test(config()?, &mut catalog, &plugin, &scenarios, json))?
         }
-        Command::Plugins { files, json } => {
-            for f in &files {
-                catalog.load_file(f)?;
-            }
-            let ids: Vec<&PluginId> = catalog.plugins().iter().map(|p| &p.id).collect();
-            if json {
-                out!("{}", serde_json::to_string_pretty(&ids)?)?;
-            } else {
-                let mut table = Table::new();
-                table
-                    .load_preset(UTF8_FULL_CONDENSED)
-                    .set_header(["name", "version", "kind", "world", "sha256", "source"]);
-                for id in ids {
-                    let kind = serde_json::to_value(id.kind)?.as_str().unwrap_or_default().to_string();
-                    table.add_row([&id.name, &id.version, &kind, id.world, &id.sha256, &id.source.to_string()]);
-                }
-                out!("{table}")?;
-            }
-        }
+        Command::Plugins { files, json } => list_plugins(&mut catalog, &files, json)?,
     }
     Ok(())
 }
 
-fn parse_settings(pairs: &[String]) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
-    pairs
-        .iter()
-        .map(|p| {
-            let (key, value) = p.split_once('=').ok_or_else(|| BadUsage(format!("--set {p:?}: expected KEY=VALUE")))?;
-            Ok((key.trim().into(), value.trim().into()))
-        })
-        .collect()
-}
-
-fn print_timelines(policy: &PluginId, from: NaiveDate, to: NaiveDate, timelines: &[Timeline]) -> anyhow::Result<()> {
-    out!("policy {policy}, {from} to {to}, nothing sent\n")?;
-    for t in timelines {
-        out!("{} ({}) {}: {} due {} -> {}", t.number, t.invoice, t.customer, t.amount_due, t.due, t.outcome)?;
+/// `sollecito plugins`: the bundled plugins and the files named, as a table or JSON.
+fn list_plugins(catalog: &mut Catalog, files: &[PathBuf], json: bool) -> anyhow::Result<()> {
+    for f in files {
+        catalog.load_file(f)?;
+    }
+    let ids: Vec<&PluginId> = catalog.plugins().iter().map(|p| &p.id).collect();
+    if json {
+        out!("{}", serde_json::to_string_pretty(&ids)?)?;
+    } else {
         let mut table = Table::new();
-        table
-            .load_preset(UTF8_FULL_CONDENSED)
-            .set_header(["date", "what", "step", "channel", "tone", "template", "deadline", "note", "result"]);
-        for e in &t.entries {
-            let cell = |v: &Option<String>| v.clone().unwrap_or_default();
-            table.add_row([
-                e.date.to_string(),
-                e.what.clone(),
-                cell(&e.step),
-                cell(&e.channel),
-                cell(&e.tone),
-                cell(&e.template),
-                e.deadline.map(|d| d.to_string()).unwrap_or_default(),
-                cell(&e.note),
-                cell(&e.result),
-            ]);
+        table.load_preset(UTF8_FULL_CONDENSED).set_header(["name", "version", "kind", "world", "sha256", "source"]);
+        for id in ids {
+            let kind = serde_json::to_value(id.kind)?.as_str().unwrap_or_default().to_string();
+            table.add_row([&id.name, &id.version, &kind, id.world, &id.sha256, &id.source.to_string()]);
         }
-        if t.entries.is_empty() {
-            out!("  nothing happened in the range\n")?;
-        } else {
-            out!("{table}\n")?;
-        }
+        out!("{table}")?;
     }
     Ok(())
 }

@@ -40,38 +40,7 @@ impl Delivery {
         reason: &str,
         now: DateTime<Utc>,
     ) -> anyhow::Result<ActionOutcome> {
-        let mut log: Vec<(i64, Entry)> = vec![];
-        for e in store.events_of(&invoice.id).await? {
-            let entry = Entry {
-                at: when(e.at),
-                what: "event".into(),
-                step: String::new(),
-                channel: String::new(),
-                detail: e.kind.to_string(),
-                outcome: e.detail,
-            };
-            log.push((e.at, entry));
-        }
-        for o in store.outbox_of(&invoice.id).await? {
-            let at = o.done_at.unwrap_or(o.created_at);
-            let detail = [o.template.clone(), o.tone.map(|t| t.name().to_string())]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" / ");
-            let outcome = [Some(o.state.to_string()), o.reason.clone(), o.receipt.clone()].into_iter().flatten();
-            let entry = Entry {
-                at: when(at),
-                what: o.kind.to_string(),
-                step: o.step,
-                channel: o.channel.unwrap_or_default(),
-                detail,
-                outcome: outcome.collect::<Vec<_>>().join(": "),
-            };
-            log.push((at, entry));
-        }
-        log.sort_by_key(|(at, _)| *at);
-        let log: Vec<Entry> = log.into_iter().map(|(_, e)| e).collect();
+        let log = correspondence(store, &invoice.id).await?;
         let document = serde_json::json!({
             "handed_over_at": now.to_rfc3339(),
             "reason": reason,
@@ -142,4 +111,41 @@ impl Delivery {
         }
         Ok(ActionOutcome::Done(receipt))
     }
+}
+
+/// The invoice's record and every step taken on it, oldest first: what an
+/// agency is handed with the debt.
+async fn correspondence(store: &Store, invoice_id: &str) -> anyhow::Result<Vec<Entry>> {
+    let mut log: Vec<(i64, Entry)> = vec![];
+    for e in store.events_of(invoice_id).await? {
+        let entry = Entry {
+            at: when(e.at),
+            what: "event".into(),
+            step: String::new(),
+            channel: String::new(),
+            detail: e.kind.to_string(),
+            outcome: e.detail,
+        };
+        log.push((e.at, entry));
+    }
+    for o in store.outbox_of(invoice_id).await? {
+        let at = o.done_at.unwrap_or(o.created_at);
+        let detail = [o.template.clone(), o.tone.map(|t| t.name().to_string())]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" / ");
+        let outcome = [Some(o.state.to_string()), o.reason.clone(), o.receipt.clone()].into_iter().flatten();
+        let entry = Entry {
+            at: when(at),
+            what: o.kind.to_string(),
+            step: o.step,
+            channel: o.channel.unwrap_or_default(),
+            detail,
+            outcome: outcome.collect::<Vec<_>>().join(": "),
+        };
+        log.push((at, entry));
+    }
+    log.sort_by_key(|(at, _)| *at);
+    Ok(log.into_iter().map(|(_, e)| e).collect())
 }

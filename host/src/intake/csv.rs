@@ -62,7 +62,7 @@ enum Kind {
 pub(super) fn parse(file: &str, text: &str) -> Result<Dataset, BadInput> {
     let mut problems = vec![];
     let bad = |problems: &mut Vec<Problem>, line: u64, field: &str, reason: String| {
-        problems.push(Problem { location: format!("line {line}"), field: field.into(), reason })
+        problems.push(Problem::new(format!("line {line}"), field, reason))
     };
     let mut reader = ::csv::ReaderBuilder::new().trim(::csv::Trim::All).from_reader(text.as_bytes());
     let headers = match reader.headers() {
@@ -70,7 +70,7 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Dataset, BadInput> {
         Err(e) => {
             return Err(BadInput {
                 file: file.into(),
-                problems: vec![Problem { location: "line 1".into(), field: "header".into(), reason: e.to_string() }],
+                problems: vec![Problem::malformed("line 1", "header", e.to_string())],
             });
         }
     };
@@ -108,31 +108,12 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Dataset, BadInput> {
             if cell.is_empty() {
                 continue;
             }
-            let value = match kind {
-                Kind::Text => Value::String(cell.into()),
-                Kind::List => {
-                    Value::Array(cell.split(';').map(|s| Value::String(s.trim().into())).filter(|v| v != "").collect())
-                }
-                Kind::Flag => match cell.to_ascii_lowercase().as_str() {
-                    "true" | "yes" | "1" => Value::Bool(true),
-                    "false" | "no" | "0" => Value::Bool(false),
-                    _ => {
-                        bad(&mut problems, line, header, format!("expected true or false, got {cell:?}"));
-                        continue;
-                    }
-                },
-                Kind::Count => match cell.parse::<u32>() {
-                    Ok(n) => Value::from(n),
-                    Err(_) => {
-                        bad(&mut problems, line, header, format!("expected a whole number, got {cell:?}"));
-                        continue;
-                    }
-                },
-                Kind::OneOf(allowed) if !allowed.contains(&cell) => {
-                    bad(&mut problems, line, header, format!("expected one of {}, got {cell:?}", allowed.join(", ")));
+            let value = match cell_value(kind, cell) {
+                Ok(value) => value,
+                Err(why) => {
+                    bad(&mut problems, line, header, why);
                     continue;
                 }
-                Kind::OneOf(_) => Value::String(cell.into()),
             };
             if target != Record::Invoice {
                 customer.insert(field.into(), value.clone());
@@ -172,6 +153,26 @@ pub(super) fn parse(file: &str, text: &str) -> Result<Dataset, BadInput> {
         let line = |p: &Problem| p.location.trim_start_matches("line ").parse::<u64>().unwrap_or(0);
         e.problems.sort_by_key(line);
         e
+    })
+}
+
+/// A cell as the JSON value its column's kind reads, or why it cannot be.
+fn cell_value(kind: Kind, cell: &str) -> Result<Value, String> {
+    Ok(match kind {
+        Kind::Text => Value::String(cell.into()),
+        Kind::List => {
+            Value::Array(cell.split(';').map(|s| Value::String(s.trim().into())).filter(|v| v != "").collect())
+        }
+        Kind::Flag => match cell.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "1" => Value::Bool(true),
+            "false" | "no" | "0" => Value::Bool(false),
+            _ => return Err(format!("expected true or false, got {cell:?}")),
+        },
+        Kind::Count => Value::from(cell.parse::<u32>().map_err(|_| format!("expected a whole number, got {cell:?}"))?),
+        Kind::OneOf(allowed) if !allowed.contains(&cell) => {
+            return Err(format!("expected one of {}, got {cell:?}", allowed.join(", ")));
+        }
+        Kind::OneOf(_) => Value::String(cell.into()),
     })
 }
 

@@ -1,19 +1,21 @@
 //! Reading customers, invoices and scripted events from files, checking every
 //! field and reporting every bad one (not only the first).
 
-use std::collections::HashSet;
 use std::fmt;
 use std::path::Path;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::Value;
 
+mod check;
 mod csv;
 pub mod fields;
 
+use check::check_dataset;
+
 use crate::event::Event;
-use crate::invoice::{Customer, Invoice, InvoiceKind, InvoiceStatus, PaymentFailure, PaymentMethod, PromiseToPay};
+use crate::invoice::{Customer, Invoice, InvoiceKind, InvoiceStatus};
 
 /// The example datasets, built in: the demo plays them and an uploaded policy is smoke-run on them.
 pub const EXAMPLES: &[(&str, &str)] = &[
@@ -27,6 +29,21 @@ pub struct Problem {
     pub location: String,
     pub field: String,
     pub reason: String,
+    /// Not well formed (the syntax, a field that does not exist) rather than
+    /// a value failing its check: a request's 400, not its 422.
+    pub malformed: bool,
+}
+
+impl Problem {
+    /// A value that fails its check.
+    pub(crate) fn new(location: impl Into<String>, field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Problem { location: location.into(), field: field.into(), reason: reason.into(), malformed: false }
+    }
+
+    /// Input that is not well formed: its syntax, a field that does not exist.
+    pub(crate) fn malformed(location: impl Into<String>, field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Problem { malformed: true, ..Problem::new(location, field, reason) }
+    }
 }
 
 impl fmt::Display for Problem {
@@ -194,63 +211,10 @@ fn yes() -> bool {
 /// rest is checked by `Event`'s own (strict) deserializer.
 type RawEvent = serde_json::Map<String, Value>;
 
-/// Collects problems while checking one file.
-struct Checker {
-    problems: Vec<Problem>,
-}
-
-impl Checker {
-    fn bad(&mut self, location: &str, field: &str, reason: impl Into<String>) {
-        self.problems.push(Problem { location: location.into(), field: field.into(), reason: reason.into() });
-    }
-
-    fn id(&mut self, location: &str, id: &str) {
-        if !is_id(id) {
-            self.bad(location, "id", format!("{id:?} is not an id: 1 to 128 printable characters"));
-        }
-    }
-
-    fn date(&mut self, location: &str, field: &str, text: &str) -> Option<NaiveDate> {
-        match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-            Ok(d) => Some(d),
-            Err(_) => {
-                self.bad(location, field, format!("bad date {text:?}, expected YYYY-MM-DD"));
-                None
-            }
-        }
-    }
-
-    fn instant(&mut self, location: &str, field: &str, text: &str) -> Option<DateTime<Utc>> {
-        if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-            return Some(t.with_timezone(&Utc));
-        }
-        // A bare date means midnight UTC.
-        NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().map(|d| d.and_hms_opt(0, 0, 0).unwrap().and_utc()).or_else(
-            || {
-                self.bad(location, field, format!("bad time {text:?}, expected RFC 3339 or YYYY-MM-DD"));
-                None
-            },
-        )
-    }
-
-    fn amount(&mut self, location: &str, field: &str, value: &Value, currency: Option<u16>) -> Option<i64> {
-        let text = match value {
-            Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
-            other => {
-                self.bad(location, field, format!("expected an amount like \"1250.00\", got {other}"));
-                return None;
-            }
-        };
-        let exponent = currency?;
-        match parse_amount(&text, exponent) {
-            Ok(minor) => Some(minor),
-            Err(reason) => {
-                self.bad(location, field, reason);
-                None
-            }
-        }
-    }
+/// Ids travel into the store's pages, file names and Message-IDs: 1 to 128
+/// printable characters, not all blank.
+pub fn is_id(id: &str) -> bool {
+    !id.trim().is_empty() && id.chars().count() <= 128 && !id.chars().any(char::is_control)
 }
 
 /// Parses a decimal amount ("1250.5", "1250.50") into minor units, refusing
@@ -285,7 +249,7 @@ pub fn read_file(path: &Path) -> anyhow::Result<Dataset> {
     if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) {
         let text = std::fs::read_to_string(path).map_err(|e| BadInput {
             file: path.display().to_string(),
-            problems: vec![Problem { location: "file".into(), field: "-".into(), reason: format!("cannot read: {e}") }],
+            problems: vec![Problem::new("file", "-", format!("cannot read: {e}"))],
         })?;
         return csv::parse(&path.display().to_string(), &text).map_err(anyhow::Error::new);
     }
@@ -296,7 +260,7 @@ pub fn read_file(path: &Path) -> anyhow::Result<Dataset> {
 pub fn read_dataset(path: &Path) -> anyhow::Result<Dataset> {
     let text = std::fs::read_to_string(path).map_err(|e| BadInput {
         file: path.display().to_string(),
-        problems: vec![Problem { location: "file".into(), field: "-".into(), reason: format!("cannot read: {e}") }],
+        problems: vec![Problem::new("file", "-", format!("cannot read: {e}"))],
     })?;
     parse_dataset(&path.display().to_string(), &text).map_err(anyhow::Error::new)
 }
@@ -306,188 +270,17 @@ pub fn parse_dataset(file: &str, text: &str) -> Result<Dataset, BadInput> {
         let reason = e.to_string();
         // An unknown field is named as the field; anything else is the JSON's.
         // An unknown key may be named "": the problem is then the JSON's.
+        // (serde says which only in its message: read here, once.)
         let field = unknown_field(&reason).filter(|f| !f.is_empty()).unwrap_or("json").to_string();
-        BadInput {
-            file: file.into(),
-            problems: vec![Problem { location: format!("line {}, column {}", e.line(), e.column()), field, reason }],
-        }
+        let location = format!("line {}, column {}", e.line(), e.column());
+        BadInput { file: file.into(), problems: vec![Problem::malformed(location, field, reason)] }
     })?;
     check_dataset(file, raw, None, vec![])
 }
 
 /// The field serde names in "unknown field `x`, expected ...".
-pub fn unknown_field(reason: &str) -> Option<&str> {
+fn unknown_field(reason: &str) -> Option<&str> {
     reason.strip_prefix("unknown field `").and_then(|rest| rest.split('`').next())
-}
-
-/// Checks a raw dataset. `labels` names where each customer and invoice came
-/// from (a CSV line); JSON ones are named by their index and id.
-/// Ids travel into the store's pages, file names and Message-IDs: 1 to 128
-/// printable characters, not all blank.
-pub fn is_id(id: &str) -> bool {
-    !id.trim().is_empty() && id.chars().count() <= 128 && !id.chars().any(char::is_control)
-}
-
-fn check_dataset(
-    file: &str,
-    raw: RawDataset,
-    labels: Option<(Vec<String>, Vec<String>)>,
-    early: Vec<Problem>,
-) -> Result<Dataset, BadInput> {
-    let mut check = Checker { problems: early };
-    let mut data = Dataset::default();
-    let (customer_labels, invoice_labels) = labels.unwrap_or_default();
-
-    let mut customer_ids = HashSet::new();
-    for (i, c) in raw.customers.into_iter().enumerate() {
-        let at = customer_labels.get(i).cloned().unwrap_or_else(|| format!("customers[{i}] ({})", c.id));
-        if !customer_ids.insert(c.id.clone()) {
-            check.bad(&at, "id", "duplicate customer id");
-        }
-        check.id(&at, &c.id);
-        let timezone = c.timezone.parse::<chrono_tz::Tz>().ok();
-        if timezone.is_none() {
-            check.bad(&at, "timezone", format!("unknown timezone {:?}", c.timezone));
-        }
-        if c.email.is_none() && c.phone.is_none() && c.postal_address.is_none() {
-            check.bad(&at, "email", "no email, phone or postal address: the customer cannot be reached");
-        }
-        if c.paid_on_time > c.invoices_paid {
-            check.bad(&at, "paid_on_time", "more invoices paid on time than paid");
-        }
-        let since = match &c.customer_since {
-            Some(s) => check.date(&at, "customer_since", s),
-            None => NaiveDate::from_ymd_opt(1970, 1, 1),
-        };
-        let customer = Customer {
-            id: c.id,
-            name: c.name,
-            email: c.email,
-            phone: c.phone,
-            postal_address: c.postal_address,
-            locale: c.locale,
-            timezone: timezone.unwrap_or(chrono_tz::UTC),
-            segment: c.segment,
-            business: c.business,
-            tags: c.tags,
-            customer_since: since.unwrap_or_default(),
-            invoices_paid: c.invoices_paid,
-            paid_on_time: c.paid_on_time,
-            opted_out: c.opted_out,
-            dunning_stop: c.dunning_stop,
-        };
-        // The same rules as the API's and the Stripe webhook's (`fields`).
-        for (field, reason) in fields::customer(&customer) {
-            check.bad(&at, &field, reason);
-        }
-        data.customers.push(customer);
-    }
-
-    let mut invoice_ids = HashSet::new();
-    for (i, r) in raw.invoices.into_iter().enumerate() {
-        let at = invoice_labels.get(i).cloned().unwrap_or_else(|| format!("invoices[{i}] ({})", r.id));
-        if !invoice_ids.insert(r.id.clone()) {
-            check.bad(&at, "id", "duplicate invoice id");
-        }
-        check.id(&at, &r.id);
-        if !customer_ids.contains(&r.customer) {
-            check.bad(&at, "customer", format!("unknown customer {:?}", r.customer));
-        }
-        let exponent = currency_exponent(&r.currency);
-        if exponent.is_none() {
-            check.bad(&at, "currency", format!("unknown currency {:?}", r.currency));
-        }
-        let due_amount = check.amount(&at, "amount_due", &r.amount_due, exponent);
-        let paid_amount = match &r.amount_paid {
-            Some(v) => check.amount(&at, "amount_paid", v, exponent),
-            None => Some(0),
-        };
-        let issued = check.date(&at, "issued", &r.issued);
-        let due = check.date(&at, "due", &r.due);
-        if let (Some(issued), Some(due)) = (issued, due)
-            && due < issued
-        {
-            check.bad(&at, "due", "due before issued");
-        }
-        let failure = r.payment_failure.and_then(|f| {
-            let first = check.instant(&at, "payment_failure.first_failed", &f.first_failed)?;
-            let last = match &f.last_attempt {
-                Some(t) => check.instant(&at, "payment_failure.last_attempt", t)?,
-                None => first,
-            };
-            Some(PaymentFailure {
-                decline_code: f.decline_code,
-                attempts: f.attempts.max(1),
-                first_failed: first,
-                last_attempt: last,
-            })
-        });
-        let promise = r
-            .promise_to_pay_until
-            .and_then(|d| check.date(&at, "promise_to_pay_until", &d))
-            .map(|until| PromiseToPay { until, amount: None });
-        let method = r.payment_method.map(|m| PaymentMethod {
-            setup_complete: m.setup_complete,
-            expires: m.expires.and_then(|d| check.date(&at, "payment_method.expires", &d)),
-        });
-        let dispute = r.dispute_reason.map(|reason| crate::invoice::Dispute {
-            opened: issued.unwrap_or_default().and_hms_opt(0, 0, 0).unwrap().and_utc(),
-            reason,
-        });
-        if let (Some(amount_due), Some(amount_paid)) = (due_amount, paid_amount)
-            && amount_paid > amount_due
-        {
-            check.bad(&at, "amount_paid", "more paid than due");
-        }
-        let invoice = Invoice {
-            id: r.id,
-            number: r.number,
-            customer_id: r.customer,
-            status: r.status,
-            kind: r.kind,
-            currency: r.currency,
-            amount_due: due_amount.unwrap_or_default(),
-            amount_paid: paid_amount.unwrap_or_default(),
-            issued: issued.unwrap_or_default(),
-            due: due.unwrap_or_default(),
-            payment_link: r.payment_link,
-            payment_failure: failure,
-            dispute,
-            promise_to_pay: promise,
-            payment_method: method,
-            refs: vec![],
-            plan: None,
-            fees: vec![],
-        };
-        for (field, reason) in fields::invoice(&invoice) {
-            check.bad(&at, &field, reason);
-        }
-        data.invoices.push(invoice);
-    }
-
-    for (i, mut e) in raw.events.into_iter().enumerate() {
-        let at = format!("events[{i}]");
-        let mut text_field = |name: &str, check: &mut Checker| match e.remove(name) {
-            Some(Value::String(s)) => Some(s),
-            _ => {
-                check.bad(&at, name, "missing (a string)");
-                None
-            }
-        };
-        let invoice = text_field("invoice", &mut check);
-        let on = text_field("on", &mut check).and_then(|d| check.date(&at, "on", &d));
-        if let Some(id) = &invoice
-            && !invoice_ids.contains(id)
-        {
-            check.bad(&at, "invoice", format!("unknown invoice {id:?}"));
-        }
-        let event = fields::event(&e).map_err(|bad| check.bad(&at, &bad.field, bad.reason)).ok();
-        if let (Some(invoice_id), Some(on), Some(event)) = (invoice, on, event) {
-            data.events.push(ScriptedEvent { invoice_id, on, event, modelled: false });
-        }
-    }
-
-    if check.problems.is_empty() { Ok(data) } else { Err(BadInput { file: file.into(), problems: check.problems }) }
 }
 
 #[cfg(test)]

@@ -215,27 +215,47 @@ impl Store {
     async fn write_decisions(&self, decisions: &[NewDecision]) -> anyhow::Result<usize> {
         let mut tx = self.begin_write().await?;
         if self.postgres {
-            // Two workers may write decisions on the same invoices (a lease ran
-            // out under load): the rows are locked in one order, so the second
-            // waits for the first and then finds them decided, rather than deadlock.
-            let mut ids: Vec<&str> = decisions.iter().map(|d| d.invoice_id.as_str()).collect();
-            ids.sort_unstable();
-            for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-                let sql = format!(
-                    "SELECT invoice_id FROM reviews WHERE invoice_id IN {} ORDER BY invoice_id FOR UPDATE",
-                    placeholders(true, 1, chunk.len())
-                );
-                let mut query = sqlx::query(&sql);
-                for id in chunk {
-                    query = query.bind(*id);
-                }
-                query.fetch_all(&mut *tx).await?;
+            lock_reviews(&mut tx, decisions).await?;
+        }
+        let kept = self.move_reviews(&mut tx, decisions).await?;
+        let left_out = decisions.len() - kept.len();
+        let decisions: Vec<&NewDecision> = if left_out == 0 {
+            decisions.iter().collect()
+        } else {
+            decisions.iter().filter(|d| kept.contains(&d.invoice_id)).collect()
+        };
+        let ids = self.insert_decisions(&mut tx, &decisions).await?;
+        let steps: Vec<(&NewDecision, &super::NewOutbox)> =
+            decisions.iter().flat_map(|d| d.outbox.iter().map(move |o| (*d, o))).collect();
+        let added = self.insert_steps(&mut tx, &steps, &ids).await?;
+        // Tasks and fees go with the steps they belong to, in the same transaction: once.
+        for (d, o) in &steps {
+            if (o.task.is_none() && o.fee.is_none()) || !added.contains(&(d.invoice_id.clone(), o.step.clone())) {
+                continue;
+            }
+            if let Some(task) = &o.task {
+                self.open_task(&mut tx, &d.invoice_id, task, d.at).await?;
+            }
+            if let Some(fee) = &o.fee {
+                let at = chrono::DateTime::from_timestamp(d.at, 0).unwrap_or_default();
+                let event = crate::event::Event::FeeAdded { fee: fee.clone() };
+                super::apply_event_in(&mut tx, &d.invoice_id, &event, at, (self.attribution_days, self.alerts)).await?;
             }
         }
-        // The review moves first, conditionally; a failed evaluation keeps its
-        // review time (it is tried again) and only lets go of its claim. An
-        // invoice paid or voided meanwhile has no next review any more, so it
-        // is left out too.
+
+        tx.commit().await?;
+        Ok(left_out)
+    }
+
+    /// The review moves first, conditionally; a failed evaluation keeps its
+    /// review time (it is tried again) and only lets go of its claim. An
+    /// invoice paid or voided meanwhile has no next review any more, so it
+    /// is left out too. Returns the invoices whose decisions are kept.
+    async fn move_reviews(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        decisions: &[NewDecision],
+    ) -> anyhow::Result<std::collections::HashSet<String>> {
         let mut kept: std::collections::HashSet<String> = std::collections::HashSet::with_capacity(decisions.len());
         for chunk in decisions.chunks(ROWS_PER_STATEMENT) {
             // VALUES names its columns column1, column2... in SQLite and PostgreSQL alike.
@@ -253,17 +273,20 @@ impl Store {
                 }
                 .bind(d.review_at);
             }
-            for row in query.fetch_all(&mut *tx).await? {
+            for row in query.fetch_all(&mut **tx).await? {
                 kept.insert(row.try_get("id")?);
             }
         }
-        let left_out = decisions.len() - kept.len();
-        let decisions: Vec<&NewDecision> = if left_out == 0 {
-            decisions.iter().collect()
-        } else {
-            decisions.iter().filter(|d| kept.contains(&d.invoice_id)).collect()
-        };
-        let plugins = plugin_ids(&mut tx, &decisions).await?;
+        Ok(kept)
+    }
+
+    /// Each decision's row; invoice -> the id of its decision.
+    async fn insert_decisions(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        decisions: &[&NewDecision],
+    ) -> anyhow::Result<HashMap<String, i64>> {
+        let plugins = plugin_ids(tx, decisions).await?;
         // Invoice -> the id of its decision. A page holds an invoice once.
         let mut ids: HashMap<String, i64> = HashMap::with_capacity(decisions.len());
         for chunk in decisions.chunks(ROWS_PER_STATEMENT) {
@@ -287,13 +310,21 @@ impl Store {
                     .bind(self.worker.as_deref())
                     .bind(d.review_at);
             }
-            for row in query.fetch_all(&mut *tx).await? {
+            for row in query.fetch_all(&mut **tx).await? {
                 ids.insert(row.try_get("invoice_id")?, row.try_get("id")?);
             }
         }
+        Ok(ids)
+    }
 
-        let steps: Vec<(&NewDecision, &super::NewOutbox)> =
-            decisions.iter().flat_map(|d| d.outbox.iter().map(move |o| (*d, o))).collect();
+    /// The steps of the decisions, each at most once; returns the steps with a
+    /// task or fee really added (another process may have added one first).
+    async fn insert_steps(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        steps: &[(&NewDecision, &super::NewOutbox)],
+        ids: &HashMap<String, i64>,
+    ) -> anyhow::Result<std::collections::HashSet<(String, String)>> {
         // The steps with a task or fee really added (another process may have added one first).
         let mut added: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
         for chunk in steps.chunks(ROWS_PER_STATEMENT) {
@@ -325,32 +356,35 @@ impl Store {
                     .bind(o.reason.as_deref());
             }
             if !effects {
-                query.execute(&mut *tx).await?;
+                query.execute(&mut **tx).await?;
                 continue;
             }
-            for row in query.fetch_all(&mut *tx).await? {
+            for row in query.fetch_all(&mut **tx).await? {
                 added.insert((row.try_get("invoice_id")?, row.try_get("step")?));
             }
         }
-
-        // Tasks and fees go with the steps they belong to, in the same transaction: once.
-        for (d, o) in &steps {
-            if (o.task.is_none() && o.fee.is_none()) || !added.contains(&(d.invoice_id.clone(), o.step.clone())) {
-                continue;
-            }
-            if let Some(task) = &o.task {
-                self.open_task(&mut tx, &d.invoice_id, task, d.at).await?;
-            }
-            if let Some(fee) = &o.fee {
-                let at = chrono::DateTime::from_timestamp(d.at, 0).unwrap_or_default();
-                let event = crate::event::Event::FeeAdded { fee: fee.clone() };
-                super::apply_event_in(&mut tx, &d.invoice_id, &event, at, (self.attribution_days, self.alerts)).await?;
-            }
-        }
-
-        tx.commit().await?;
-        Ok(left_out)
+        Ok(added)
     }
+}
+
+/// Two workers may write decisions on the same invoices (a lease ran out
+/// under load): the rows are locked in one order (PostgreSQL), so the second
+/// waits for the first and then finds them decided, rather than deadlock.
+async fn lock_reviews(tx: &mut sqlx::Transaction<'_, sqlx::Any>, decisions: &[NewDecision]) -> anyhow::Result<()> {
+    let mut ids: Vec<&str> = decisions.iter().map(|d| d.invoice_id.as_str()).collect();
+    ids.sort_unstable();
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "SELECT invoice_id FROM reviews WHERE invoice_id IN {} ORDER BY invoice_id FOR UPDATE",
+            placeholders(true, 1, chunk.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        query.fetch_all(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 /// A decision's plugin: name, version, sha256.

@@ -8,252 +8,18 @@ pub(super) const LEDGER: i64 = 11;
 /// (version, statements) in order. Never edit a released migration: add one.
 pub(super) fn migrations(postgres: bool) -> Vec<(i64, Vec<String>)> {
     let serial = if postgres { "BIGSERIAL PRIMARY KEY" } else { "INTEGER PRIMARY KEY AUTOINCREMENT" };
-    let init = format!(
-        r#"
-CREATE TABLE customers (
-    id TEXT PRIMARY KEY,
-    data TEXT NOT NULL,
-    updated_at BIGINT NOT NULL
-);
-CREATE TABLE invoices (
-    id TEXT PRIMARY KEY,
-    customer_id TEXT NOT NULL REFERENCES customers(id),
-    status TEXT NOT NULL,
-    data TEXT NOT NULL,
-    -- When the policy looks at the invoice again; NULL waits for an event.
-    next_review BIGINT,
-    closed TEXT,
-    updated_at BIGINT NOT NULL
-);
-CREATE INDEX invoices_due ON invoices (next_review, id);
-CREATE INDEX invoices_customer ON invoices (customer_id);
--- Append-only: what happened to an invoice, from outside or from the host.
-CREATE TABLE events (
-    id {serial},
-    invoice_id TEXT NOT NULL,
-    at BIGINT NOT NULL,
-    kind TEXT NOT NULL,
-    detail TEXT NOT NULL
-);
-CREATE INDEX events_invoice ON events (invoice_id, id);
-CREATE TABLE decisions (
-    id {serial},
-    invoice_id TEXT NOT NULL,
-    at BIGINT NOT NULL,
-    plugin_name TEXT NOT NULL,
-    plugin_version TEXT NOT NULL,
-    plugin_sha256 TEXT NOT NULL,
-    input_digest TEXT NOT NULL,
-    actions TEXT NOT NULL,
-    next_review BIGINT,
-    error TEXT
-);
-CREATE INDEX decisions_invoice ON decisions (invoice_id, id);
--- One row per invoice and step: the unique key is what makes "never twice" hold.
-CREATE TABLE outbox (
-    id {serial},
-    invoice_id TEXT NOT NULL,
-    customer_id TEXT NOT NULL,
-    step TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    channel TEXT,
-    template TEXT,
-    tone TEXT,
-    deadline TEXT,
-    payload TEXT NOT NULL,
-    decision_id BIGINT NOT NULL,
-    created_at BIGINT NOT NULL,
-    not_before BIGINT NOT NULL,
-    state TEXT NOT NULL,
-    reason TEXT,
-    attempts BIGINT NOT NULL DEFAULT 0,
-    done_at BIGINT,
-    receipt TEXT,
-    UNIQUE (invoice_id, step)
-);
-CREATE INDEX outbox_pending ON outbox (state, not_before, id);
-CREATE INDEX outbox_customer ON outbox (customer_id, done_at);
-"#
-    );
-    let tasks = r#"
--- Work for people that an adapter opened (a phone call to make), one per outbox key.
-CREATE TABLE tasks (
-    key TEXT PRIMARY KEY,
-    invoice_id TEXT NOT NULL,
-    title TEXT NOT NULL,
-    customer TEXT NOT NULL,
-    phone TEXT,
-    script TEXT NOT NULL,
-    opened_at BIGINT NOT NULL,
-    done_at BIGINT
-);
-CREATE INDEX tasks_open ON tasks (done_at, opened_at)
-"#;
-    let activations = format!(
-        r#"
--- Policies an operator activated for a segment while running; the newest row wins,
--- removing it rolls back to the one before (or to the config).
-CREATE TABLE activations (
-    id {serial},
-    segment TEXT NOT NULL,
-    plugin_sha256 TEXT NOT NULL,
-    plugin_path TEXT NOT NULL,
-    at BIGINT NOT NULL
-)
-"#
-    );
-    let shadows = format!(
-        r#"
--- A candidate policy evaluated beside the active one for a segment; never carried out.
-CREATE TABLE shadows (
-    segment TEXT PRIMARY KEY,
-    plugin_sha256 TEXT NOT NULL,
-    plugin_path TEXT NOT NULL,
-    started_at BIGINT NOT NULL
-);
-CREATE TABLE shadow_decisions (
-    id {serial},
-    invoice_id TEXT NOT NULL,
-    segment TEXT NOT NULL,
-    at BIGINT NOT NULL,
-    plugin_name TEXT NOT NULL,
-    plugin_version TEXT NOT NULL,
-    plugin_sha256 TEXT NOT NULL,
-    actions TEXT NOT NULL,
-    active_plugin TEXT NOT NULL,
-    active_actions TEXT NOT NULL
-);
-CREATE INDEX shadow_decisions_segment ON shadow_decisions (segment, id)
-"#
-    );
-    let claims = r#"
--- A message is claimed by a worker right before it leaves, until a lease runs
--- out: a stopped worker's messages in flight are what a crash leaves uncertain.
-ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
-ALTER TABLE outbox ADD COLUMN claim_until BIGINT;
--- Keys are encoded injectively from now on; a step that may already have left keeps its old key.
-ALTER TABLE outbox ADD COLUMN legacy_key BIGINT NOT NULL DEFAULT 0;
--- Tries that failed on the operator's setup (the relay down): they set the
--- backoff, never the customer's attempts.
-ALTER TABLE outbox ADD COLUMN setup_faults BIGINT NOT NULL DEFAULT 0;
-UPDATE outbox SET legacy_key = 1;
--- Due messages are read customer by customer, a page at a time.
-CREATE INDEX outbox_due_messages ON outbox (customer_id, id)
-    WHERE state = 'pending' AND kind IN ('remind', 'offer-plan', 'instalment')
-"#;
-    let scopes = r#"
--- Activations of policies (per segment) and of adapters (per channel) apart:
--- a segment named like a channel can no longer touch one.
-ALTER TABLE activations ADD COLUMN scope TEXT NOT NULL DEFAULT 'segment';
-UPDATE activations SET scope = 'channel', segment = SUBSTR(segment, 9) WHERE segment LIKE 'channel:%'
-"#;
-    let stripe = r#"
--- Stripe events handled, by id (Stripe delivers one more than once), and per
--- object the time of the newest event applied (it delivers them out of order).
-CREATE TABLE stripe_events (
-    id TEXT PRIMARY KEY,
-    kind TEXT NOT NULL,
-    object_id TEXT NOT NULL,
-    created BIGINT NOT NULL,
-    outcome TEXT NOT NULL,
-    received_at BIGINT NOT NULL
-);
-CREATE TABLE stripe_objects (
-    id TEXT PRIMARY KEY,
-    newest BIGINT NOT NULL
-)
-"#;
-    let outcomes = format!(
-        r#"
--- A customer's answer to dunning (a payment, a promise, a dispute, an
--- opt-out) with the last contact before it in the attribution window and the
--- whole path, written with its event: reports query these facts.
-CREATE TABLE outcomes (
-    id {serial},
-    invoice_id TEXT NOT NULL,
-    customer_id TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    at BIGINT NOT NULL,
-    recovered BIGINT NOT NULL,
-    currency TEXT NOT NULL,
-    touch_step TEXT,
-    touch_channel TEXT,
-    touch_tone TEXT,
-    touch_template TEXT,
-    touch_policy TEXT,
-    touch_version TEXT,
-    touch_arm TEXT,
-    after_touch BIGINT,
-    path TEXT NOT NULL
-);
-CREATE INDEX outcomes_at ON outcomes (at)
-"#
-    );
-    let experiments = r#"
--- An experiment between policies on a segment: each customer's arm follows
--- from a hash of (experiment, customer), and every decision records it.
-CREATE TABLE experiments (
-    name TEXT PRIMARY KEY,
-    segment TEXT NOT NULL,
-    arms TEXT NOT NULL,
-    started_at BIGINT NOT NULL,
-    stopped_at BIGINT
-);
-ALTER TABLE decisions ADD COLUMN experiment TEXT;
-ALTER TABLE decisions ADD COLUMN arm TEXT;
-CREATE INDEX decisions_experiment ON decisions (experiment, arm)
-"#;
-    let alerts = format!(
-        r#"
--- What the operator is told (a failed payment, a recovery, a failing policy
--- or relay), written with what caused it and posted, signed, once.
-CREATE TABLE alerts (
-    id {serial},
-    kind TEXT NOT NULL,
-    -- What it is about: an invoice, a channel, the tick.
-    subject TEXT NOT NULL,
-    at BIGINT NOT NULL,
-    body TEXT NOT NULL,
-    state TEXT NOT NULL,
-    attempts BIGINT NOT NULL DEFAULT 0,
-    not_before BIGINT NOT NULL,
-    reason TEXT
-);
-CREATE INDEX alerts_pending ON alerts (state, not_before)
-"#
-    );
-    let ledger = r#"
--- Each invoice's money and dates, narrow, written with its document: a
--- report ages every receivable, and a list filters them, without reading
--- the documents. Days are counted from 1970-01-01.
-CREATE TABLE ledger (
-    invoice_id TEXT PRIMARY KEY,
-    customer_id TEXT NOT NULL,
-    status TEXT NOT NULL,
-    currency TEXT NOT NULL,
-    total BIGINT NOT NULL,
-    paid BIGINT NOT NULL,
-    issued BIGINT NOT NULL,
-    due BIGINT NOT NULL
-);
--- The segment of a customer beside its document, for lists filtered by it.
-ALTER TABLE customers ADD COLUMN segment TEXT;
--- The subject and text a message went with, as its customer read them.
-ALTER TABLE outbox ADD COLUMN rendered TEXT;
-CREATE INDEX customers_segment ON customers (segment)
-"#;
     vec![
-        (1, split(&init)),
-        (2, split(tasks)),
-        (3, split(&activations)),
-        (4, split(&shadows)),
-        (5, split(claims)),
-        (6, split(stripe)),
-        (7, split(scopes)),
-        (8, split(&outcomes)),
-        (9, split(experiments)),
-        (10, split(&alerts)),
-        (LEDGER, split(ledger)),
+        (1, split(&init_sql(serial))),
+        (2, split(TASKS_SQL)),
+        (3, split(&activations_sql(serial))),
+        (4, split(&shadows_sql(serial))),
+        (5, split(CLAIMS_SQL)),
+        (6, split(STRIPE_SQL)),
+        (7, split(SCOPES_SQL)),
+        (8, split(&outcomes_sql(serial))),
+        (9, split(EXPERIMENTS_SQL)),
+        (10, split(&alerts_sql(serial))),
+        (LEDGER, split(LEDGER_SQL)),
         // Which worker made each decision, for several workers on one database.
         (12, split("ALTER TABLE decisions ADD COLUMN worker TEXT")),
         // The gap between a customer's messages reads only messages sent: a
@@ -370,6 +136,261 @@ fn plugin_ids(postgres: bool) -> Vec<String> {
         statements.push(format!("ALTER TABLE decisions DROP COLUMN {column}"));
     }
     statements
+}
+
+const TASKS_SQL: &str = r#"
+-- Work for people that an adapter opened (a phone call to make), one per outbox key.
+CREATE TABLE tasks (
+    key TEXT PRIMARY KEY,
+    invoice_id TEXT NOT NULL,
+    title TEXT NOT NULL,
+    customer TEXT NOT NULL,
+    phone TEXT,
+    script TEXT NOT NULL,
+    opened_at BIGINT NOT NULL,
+    done_at BIGINT
+);
+CREATE INDEX tasks_open ON tasks (done_at, opened_at)
+"#;
+
+const CLAIMS_SQL: &str = r#"
+-- A message is claimed by a worker right before it leaves, until a lease runs
+-- out: a stopped worker's messages in flight are what a crash leaves uncertain.
+ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+ALTER TABLE outbox ADD COLUMN claim_until BIGINT;
+-- Keys are encoded injectively from now on; a step that may already have left keeps its old key.
+ALTER TABLE outbox ADD COLUMN legacy_key BIGINT NOT NULL DEFAULT 0;
+-- Tries that failed on the operator's setup (the relay down): they set the
+-- backoff, never the customer's attempts.
+ALTER TABLE outbox ADD COLUMN setup_faults BIGINT NOT NULL DEFAULT 0;
+UPDATE outbox SET legacy_key = 1;
+-- Due messages are read customer by customer, a page at a time.
+CREATE INDEX outbox_due_messages ON outbox (customer_id, id)
+    WHERE state = 'pending' AND kind IN ('remind', 'offer-plan', 'instalment')
+"#;
+
+const SCOPES_SQL: &str = r#"
+-- Activations of policies (per segment) and of adapters (per channel) apart:
+-- a segment named like a channel can no longer touch one.
+ALTER TABLE activations ADD COLUMN scope TEXT NOT NULL DEFAULT 'segment';
+UPDATE activations SET scope = 'channel', segment = SUBSTR(segment, 9) WHERE segment LIKE 'channel:%'
+"#;
+
+const STRIPE_SQL: &str = r#"
+-- Stripe events handled, by id (Stripe delivers one more than once), and per
+-- object the time of the newest event applied (it delivers them out of order).
+CREATE TABLE stripe_events (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    created BIGINT NOT NULL,
+    outcome TEXT NOT NULL,
+    received_at BIGINT NOT NULL
+);
+CREATE TABLE stripe_objects (
+    id TEXT PRIMARY KEY,
+    newest BIGINT NOT NULL
+)
+"#;
+
+const EXPERIMENTS_SQL: &str = r#"
+-- An experiment between policies on a segment: each customer's arm follows
+-- from a hash of (experiment, customer), and every decision records it.
+CREATE TABLE experiments (
+    name TEXT PRIMARY KEY,
+    segment TEXT NOT NULL,
+    arms TEXT NOT NULL,
+    started_at BIGINT NOT NULL,
+    stopped_at BIGINT
+);
+ALTER TABLE decisions ADD COLUMN experiment TEXT;
+ALTER TABLE decisions ADD COLUMN arm TEXT;
+CREATE INDEX decisions_experiment ON decisions (experiment, arm)
+"#;
+
+const LEDGER_SQL: &str = r#"
+-- Each invoice's money and dates, narrow, written with its document: a
+-- report ages every receivable, and a list filters them, without reading
+-- the documents. Days are counted from 1970-01-01.
+CREATE TABLE ledger (
+    invoice_id TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    total BIGINT NOT NULL,
+    paid BIGINT NOT NULL,
+    issued BIGINT NOT NULL,
+    due BIGINT NOT NULL
+);
+-- The segment of a customer beside its document, for lists filtered by it.
+ALTER TABLE customers ADD COLUMN segment TEXT;
+-- The subject and text a message went with, as its customer read them.
+ALTER TABLE outbox ADD COLUMN rendered TEXT;
+CREATE INDEX customers_segment ON customers (segment)
+"#;
+
+fn init_sql(serial: &str) -> String {
+    format!(
+        r#"
+CREATE TABLE customers (
+    id TEXT PRIMARY KEY,
+    data TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE TABLE invoices (
+    id TEXT PRIMARY KEY,
+    customer_id TEXT NOT NULL REFERENCES customers(id),
+    status TEXT NOT NULL,
+    data TEXT NOT NULL,
+    -- When the policy looks at the invoice again; NULL waits for an event.
+    next_review BIGINT,
+    closed TEXT,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX invoices_due ON invoices (next_review, id);
+CREATE INDEX invoices_customer ON invoices (customer_id);
+-- Append-only: what happened to an invoice, from outside or from the host.
+CREATE TABLE events (
+    id {serial},
+    invoice_id TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX events_invoice ON events (invoice_id, id);
+CREATE TABLE decisions (
+    id {serial},
+    invoice_id TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    plugin_name TEXT NOT NULL,
+    plugin_version TEXT NOT NULL,
+    plugin_sha256 TEXT NOT NULL,
+    input_digest TEXT NOT NULL,
+    actions TEXT NOT NULL,
+    next_review BIGINT,
+    error TEXT
+);
+CREATE INDEX decisions_invoice ON decisions (invoice_id, id);
+-- One row per invoice and step: the unique key is what makes "never twice" hold.
+CREATE TABLE outbox (
+    id {serial},
+    invoice_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    step TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    channel TEXT,
+    template TEXT,
+    tone TEXT,
+    deadline TEXT,
+    payload TEXT NOT NULL,
+    decision_id BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    not_before BIGINT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    done_at BIGINT,
+    receipt TEXT,
+    UNIQUE (invoice_id, step)
+);
+CREATE INDEX outbox_pending ON outbox (state, not_before, id);
+CREATE INDEX outbox_customer ON outbox (customer_id, done_at);
+"#
+    )
+}
+
+fn activations_sql(serial: &str) -> String {
+    format!(
+        r#"
+-- Policies an operator activated for a segment while running; the newest row wins,
+-- removing it rolls back to the one before (or to the config).
+CREATE TABLE activations (
+    id {serial},
+    segment TEXT NOT NULL,
+    plugin_sha256 TEXT NOT NULL,
+    plugin_path TEXT NOT NULL,
+    at BIGINT NOT NULL
+)
+"#
+    )
+}
+
+fn shadows_sql(serial: &str) -> String {
+    format!(
+        r#"
+-- A candidate policy evaluated beside the active one for a segment; never carried out.
+CREATE TABLE shadows (
+    segment TEXT PRIMARY KEY,
+    plugin_sha256 TEXT NOT NULL,
+    plugin_path TEXT NOT NULL,
+    started_at BIGINT NOT NULL
+);
+CREATE TABLE shadow_decisions (
+    id {serial},
+    invoice_id TEXT NOT NULL,
+    segment TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    plugin_name TEXT NOT NULL,
+    plugin_version TEXT NOT NULL,
+    plugin_sha256 TEXT NOT NULL,
+    actions TEXT NOT NULL,
+    active_plugin TEXT NOT NULL,
+    active_actions TEXT NOT NULL
+);
+CREATE INDEX shadow_decisions_segment ON shadow_decisions (segment, id)
+"#
+    )
+}
+
+fn outcomes_sql(serial: &str) -> String {
+    format!(
+        r#"
+-- A customer's answer to dunning (a payment, a promise, a dispute, an
+-- opt-out) with the last contact before it in the attribution window and the
+-- whole path, written with its event: reports query these facts.
+CREATE TABLE outcomes (
+    id {serial},
+    invoice_id TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    recovered BIGINT NOT NULL,
+    currency TEXT NOT NULL,
+    touch_step TEXT,
+    touch_channel TEXT,
+    touch_tone TEXT,
+    touch_template TEXT,
+    touch_policy TEXT,
+    touch_version TEXT,
+    touch_arm TEXT,
+    after_touch BIGINT,
+    path TEXT NOT NULL
+);
+CREATE INDEX outcomes_at ON outcomes (at)
+"#
+    )
+}
+
+fn alerts_sql(serial: &str) -> String {
+    format!(
+        r#"
+-- What the operator is told (a failed payment, a recovery, a failing policy
+-- or relay), written with what caused it and posted, signed, once.
+CREATE TABLE alerts (
+    id {serial},
+    kind TEXT NOT NULL,
+    -- What it is about: an invoice, a channel, the tick.
+    subject TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    not_before BIGINT NOT NULL,
+    reason TEXT
+);
+CREATE INDEX alerts_pending ON alerts (state, not_before)
+"#
+    )
 }
 
 /// Statements of a script: comments dropped first (they may hold a `;`).

@@ -60,30 +60,7 @@ pub(super) async fn overview(state: AppState, headers: HeaderMap, Query(q): Quer
         .await
         .map_err(failed)?;
 
-    // Receivables by age, in the currency owed most (a chart has one unit).
-    let mut owed: BTreeMap<&str, i64> = BTreeMap::new();
-    for b in &report.receivables.buckets {
-        for (currency, amount) in &b.amount {
-            *owed.entry(currency).or_default() += amount;
-        }
-    }
-    let currency = owed.iter().max_by_key(|(_, a)| **a).map(|(c, _)| c.to_string()).unwrap_or_else(|| "EUR".into());
-    let minor = 10f64.powi(crate::money::currency_exponent(&currency).unwrap_or(2) as i32);
-    let ages = Chart {
-        id: "ages",
-        kind: "bar",
-        labels: report.receivables.buckets.iter().map(|b| age_label(v, b.label)).collect(),
-        series: vec![Series {
-            name: currency.clone(),
-            values: report
-                .receivables
-                .buckets
-                .iter()
-                .map(|b| b.amount.get(&currency).copied().unwrap_or(0) as f64 / minor)
-                .collect(),
-        }],
-    };
-
+    let (ages, currency, minor) = ages_chart(v, &report.receivables);
     // Recovered per week (weeks from Monday), in the same currency.
     let monday = |d: NaiveDate| d - Days::new(u64::from(d.weekday().num_days_from_monday()));
     let weeks: Vec<NaiveDate> = (0..13).rev().map(|w| monday(to) - Days::new(7 * w)).collect();
@@ -111,34 +88,8 @@ pub(super) async fn overview(state: AppState, headers: HeaderMap, Query(q): Quer
         ],
     };
 
-    // Messages per channel over the last 30 days.
-    let days: Vec<NaiveDate> = (0..30).rev().map(|d| to - Days::new(d)).collect();
-    let since = days[0].and_hms_opt(0, 0, 0).expect("a valid time").and_utc().timestamp();
-    let sent = store.messages_per_day(since, end).await.map_err(failed)?;
-    let sent: Vec<(NaiveDate, String, f64)> = sent.into_iter().map(|(d, c, n)| (d, c, n as f64)).collect();
-    let messages = Chart {
-        id: "messages",
-        kind: "line",
-        labels: days.iter().map(|d| v.date(*d)).collect(),
-        series: series(&days, &sent),
-    };
-
-    // DSO at the end of each of the last six 30-day periods.
-    let mut dso_labels = vec![];
-    let mut dso_values = vec![];
-    for k in (0..6).rev() {
-        let at = to - Days::new(30 * k);
-        let aging = store.aging(at - Days::new(29), at).await.map_err(failed)?;
-        let r = crate::report::receivables(&aging, (at - Days::new(29), at));
-        dso_labels.push(v.date(at));
-        dso_values.push(r.dso_days.get(&currency).copied().unwrap_or(0.0));
-    }
-    let dso = Chart {
-        id: "dso",
-        kind: "line",
-        labels: dso_labels,
-        series: vec![Series { name: v.word("dso"), values: dso_values }],
-    };
+    let messages = messages_chart(store, v, to, end).await.map_err(failed)?;
+    let dso = dso_chart(store, v, to, &currency).await.map_err(failed)?;
     let tasks = store.tasks(false).await.map_err(failed)?;
     let charts = [ages, recovered, funnel, messages, dso];
     // Each chart's data rides in an attribute of its canvas: escaped like any text, read by app.js.
@@ -174,6 +125,69 @@ pub(super) async fn overview(state: AppState, headers: HeaderMap, Query(q): Quer
             dso_now => report.receivables.dso_days.get(&currency).copied(),
         },
     ))
+}
+
+/// Receivables by age, in the currency owed most (a chart has one unit):
+/// the chart, that currency, and its minor units per unit.
+fn ages_chart(v: &Viewer, receivables: &crate::report::Receivables) -> (Chart, String, f64) {
+    // Receivables by age, in the currency owed most (a chart has one unit).
+    let mut owed: BTreeMap<&str, i64> = BTreeMap::new();
+    for b in &receivables.buckets {
+        for (currency, amount) in &b.amount {
+            *owed.entry(currency).or_default() += amount;
+        }
+    }
+    let currency = owed.iter().max_by_key(|(_, a)| **a).map(|(c, _)| c.to_string()).unwrap_or_else(|| "EUR".into());
+    let minor = 10f64.powi(crate::money::currency_exponent(&currency).unwrap_or(2) as i32);
+    let ages = Chart {
+        id: "ages",
+        kind: "bar",
+        labels: receivables.buckets.iter().map(|b| age_label(v, b.label)).collect(),
+        series: vec![Series {
+            name: currency.clone(),
+            values: receivables
+                .buckets
+                .iter()
+                .map(|b| b.amount.get(&currency).copied().unwrap_or(0) as f64 / minor)
+                .collect(),
+        }],
+    };
+    (ages, currency, minor)
+}
+
+/// Messages per channel over the 30 days to `to`.
+async fn messages_chart(store: &crate::store::Store, v: &Viewer, to: NaiveDate, end: i64) -> anyhow::Result<Chart> {
+    // Messages per channel over the last 30 days.
+    let days: Vec<NaiveDate> = (0..30).rev().map(|d| to - Days::new(d)).collect();
+    let since = days[0].and_hms_opt(0, 0, 0).expect("a valid time").and_utc().timestamp();
+    let sent = store.messages_per_day(since, end).await?;
+    let sent: Vec<(NaiveDate, String, f64)> = sent.into_iter().map(|(d, c, n)| (d, c, n as f64)).collect();
+    Ok(Chart {
+        id: "messages",
+        kind: "line",
+        labels: days.iter().map(|d| v.date(*d)).collect(),
+        series: series(&days, &sent),
+    })
+}
+
+/// DSO at the end of each of the last six 30-day periods to `to`, in `currency`.
+async fn dso_chart(store: &crate::store::Store, v: &Viewer, to: NaiveDate, currency: &str) -> anyhow::Result<Chart> {
+    // DSO at the end of each of the last six 30-day periods.
+    let mut dso_labels = vec![];
+    let mut dso_values = vec![];
+    for k in (0..6).rev() {
+        let at = to - Days::new(30 * k);
+        let aging = store.aging(at - Days::new(29), at).await?;
+        let r = crate::report::receivables(&aging, (at - Days::new(29), at));
+        dso_labels.push(v.date(at));
+        dso_values.push(r.dso_days.get(currency).copied().unwrap_or(0.0));
+    }
+    Ok(Chart {
+        id: "dso",
+        kind: "line",
+        labels: dso_labels,
+        series: vec![Series { name: v.word("dso"), values: dso_values }],
+    })
 }
 
 #[derive(Deserialize, Default)]
