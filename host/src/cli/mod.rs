@@ -483,20 +483,39 @@ fn require_database(db: &std::path::Path) -> Result<(), BadUsage> {
     Err(BadUsage(format!("no database at {}", db.display())))
 }
 
-/// Exit code for an error: 2 for bad input or config, 3 when a policy failed
-/// on some invoices (everything else done), 1 for anything else.
-pub fn exit_code(err: &anyhow::Error) -> i32 {
-    if err.is::<PluginErrors>() {
-        return 3;
+/// How a command ended, as its exit code tells the shell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Done (a closed stdout too: its reader went away).
+    Done = 0,
+    /// Something failed: the store, the network, a bug.
+    Failed = 1,
+    /// The input was refused and nothing changed: usage, config, a file, a
+    /// plugin that cannot be loaded, a plan that cannot be accepted, a scenario.
+    Refused = 2,
+    /// A policy failed on some invoices; everything else was done.
+    PolicyFailed = 3,
+}
+
+impl Exit {
+    /// The exit of a command that failed with `err`: the one place errors
+    /// are sorted by kind.
+    pub fn of(err: &anyhow::Error) -> Exit {
+        if closed_pipe(err) {
+            return Exit::Done;
+        }
+        if err.is::<PluginErrors>() {
+            return Exit::PolicyFailed;
+        }
+        let refused = err.is::<BadUsage>()
+            || err.is::<crate::config::BadConfig>()
+            || err.is::<intake::BadInput>()
+            || err.is::<crate::sandbox::LoadError>()
+            || err.is::<crate::store::CannotAccept>()
+            || err.is::<crate::author::BadScenario>()
+            || err.is::<crate::author::CannotScaffold>();
+        if refused { Exit::Refused } else { Exit::Failed }
     }
-    let bad_input = err.is::<BadUsage>()
-        || err.is::<crate::config::BadConfig>()
-        || err.is::<intake::BadInput>()
-        || err.is::<crate::sandbox::LoadError>()
-        || err.is::<crate::store::CannotAccept>()
-        || err.is::<crate::author::BadScenario>()
-        || err.is::<crate::author::CannotScaffold>();
-    if bad_input { 2 } else { 1 }
 }
 
 /// Used by `main`: parse, run, report.
@@ -507,7 +526,7 @@ pub fn main() -> i32 {
         Ok("text" | "") | Err(_) => false,
         Ok(other) => {
             eprintln!("error: SOLLECITO_LOG_FORMAT={other:?}: expected \"text\" or \"json\"");
-            return 2;
+            return Exit::Refused as i32;
         }
     };
     let logs = tracing_subscriber::fmt()
@@ -522,16 +541,32 @@ pub fn main() -> i32 {
         let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
         logs.with_ansi(colour).init();
     }
-    match run(cli) {
-        Ok(()) => 0,
-        Err(e) if closed_pipe(&e) => 0,
+    let exit = match run(cli) {
+        Ok(()) => Exit::Done,
         Err(e) => {
-            if json_logs {
+            let exit = Exit::of(&e);
+            if exit != Exit::Done && json_logs {
                 tracing::error!("{e:#}");
-            } else {
+            } else if exit != Exit::Done {
                 eprintln!("error: {e:#}");
             }
-            exit_code(&e)
+            exit
         }
+    };
+    exit as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_of_error_has_its_exit() {
+        assert_eq!(Exit::of(&anyhow::Error::new(PluginErrors(2))), Exit::PolicyFailed);
+        assert_eq!(Exit::of(&anyhow::Error::new(BadUsage("--to before --from".into()))), Exit::Refused);
+        assert_eq!(Exit::of(&anyhow::anyhow!("the database went away")), Exit::Failed);
+        let closed = StdoutError(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        assert_eq!(Exit::of(&anyhow::Error::new(closed)), Exit::Done);
+        assert_eq!([Exit::Done, Exit::Failed, Exit::Refused, Exit::PolicyFailed].map(|e| e as i32), [0, 1, 2, 3]);
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::{Delivery, Send};
+use super::{Delivery, ReadyMessage};
 use crate::decision::Tone;
 use crate::outgoing::{Message, Recipient, Sender};
 use crate::render::{Extras, Facts, RenderError};
@@ -16,10 +16,10 @@ use crate::store::OutboxKind;
 /// Groups reminders (kind `remind`) per customer, consolidating channel and currency;
 /// the firmest (then the oldest) leads, the others ride along as companions.
 /// Plan offers and instalment reminders always go on their own.
-pub(super) fn consolidate(sends: Vec<Send>, channels: &[String]) -> Vec<Send> {
-    let mut out: Vec<Send> = Vec::with_capacity(sends.len());
+pub(super) fn consolidate(sends: Vec<ReadyMessage>, channels: &[String]) -> Vec<ReadyMessage> {
+    let mut out: Vec<ReadyMessage> = Vec::with_capacity(sends.len());
     // One message per customer, channel and currency (amounts are listed in the lead's currency).
-    let mut groups: BTreeMap<(String, String, String), Vec<Send>> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, String, String), Vec<ReadyMessage>> = BTreeMap::new();
     for send in sends {
         if send.row.kind == OutboxKind::Remind && channels.contains(&send.channel) {
             let key = (send.customer.id.clone(), send.channel.clone(), send.invoice.currency.clone());
@@ -28,7 +28,7 @@ pub(super) fn consolidate(sends: Vec<Send>, channels: &[String]) -> Vec<Send> {
             out.push(send);
         }
     }
-    let level = |s: &Send| s.row.tone.map_or(0, Tone::level);
+    let level = |s: &ReadyMessage| s.row.tone.map_or(0, Tone::level);
     for (_, mut group) in groups {
         // Firmest first; among equals, the oldest row.
         group.sort_by_key(|s| (std::cmp::Reverse(level(s)), s.row.id));
@@ -43,7 +43,7 @@ pub(super) fn consolidate(sends: Vec<Send>, channels: &[String]) -> Vec<Send> {
 
 impl Delivery {
     /// Renders a message (with its companions' invoices listed) for its adapter.
-    pub(super) fn compose(&self, send: &Send, now: DateTime<Utc>) -> Result<Message, RenderError> {
+    pub(super) fn compose(&self, send: &ReadyMessage, now: DateTime<Utc>) -> Result<Message, RenderError> {
         let (row, invoice, customer) = (&send.row, &send.invoice, &send.customer);
         let business = &self.config.business;
         let fees: Vec<(i64, &str)> = invoice.fees.iter().map(|f| (f.amount, f.reason.as_str())).collect();

@@ -89,7 +89,7 @@ fn backoff(attempt: i64) -> i64 {
 }
 
 /// A message that passed its checks, to be composed and handed to its adapter.
-pub(super) struct Send {
+pub(super) struct ReadyMessage {
     row: OutboxRow,
     channel: String,
     invoice: Invoice,
@@ -104,7 +104,7 @@ pub(super) struct Send {
 
 enum Prepared {
     Done(Outcome),
-    Send(Box<Send>),
+    Ready(Box<ReadyMessage>),
 }
 
 /// What one run shares between the customers it works on.
@@ -222,8 +222,8 @@ impl Delivery {
         for row in rows {
             match self.prepare(store, &lanes.channels, &row, now, &mut reminded, &mut planned).await? {
                 Prepared::Done(outcome) => record_unclaimed(store, &row, outcome, now, dry_run, report).await?,
-                Prepared::Send(_) if dry_run => tally(report, &row, &Outcome::Sent("dry run".into())),
-                Prepared::Send(send) => sends.push(*send),
+                Prepared::Ready(_) if dry_run => tally(report, &row, &Outcome::Sent("dry run".into())),
+                Prepared::Ready(send) => sends.push(*send),
             }
         }
         for send in compose::consolidate(sends, &self.config.sending.consolidate) {
@@ -239,7 +239,7 @@ impl Delivery {
         &self,
         store: &Store,
         lanes: &Lanes,
-        send: Send,
+        send: ReadyMessage,
         now: DateTime<Utc>,
         report: &mut DeliverReport,
     ) -> anyhow::Result<()> {
@@ -305,7 +305,7 @@ impl Delivery {
     async fn settled_as_sent(
         &self,
         store: &Store,
-        send: &Send,
+        send: &ReadyMessage,
         (outcome, rendered): (Outcome, &str),
         now: DateTime<Utc>,
         report: &mut DeliverReport,
@@ -331,12 +331,12 @@ impl Delivery {
     async fn recheck(
         &self,
         store: &Store,
-        send: Send,
+        send: ReadyMessage,
         claimed: &[i64],
         now: DateTime<Utc>,
         report: &mut DeliverReport,
-    ) -> anyhow::Result<Option<Send>> {
-        let Send { row, channel, instalment, offered, companions, .. } = send;
+    ) -> anyhow::Result<Option<ReadyMessage>> {
+        let ReadyMessage { row, channel, instalment, offered, companions, .. } = send;
         let lead = row.id;
         let mut kept: Vec<(OutboxRow, Invoice, Customer)> = vec![];
         for row in std::iter::once(row).chain(companions.into_iter().map(|(r, _)| r)) {
@@ -364,7 +364,7 @@ impl Delivery {
         let mut members = kept.into_iter();
         let Some((row, invoice, customer)) = members.next() else { return Ok(None) };
         let led = row.id == lead;
-        Ok(Some(Send {
+        Ok(Some(ReadyMessage {
             row,
             channel,
             invoice,
@@ -522,8 +522,9 @@ impl Delivery {
         if !together || reminded.insert(group) {
             planned.entry(customer.id.clone()).or_default().push(now.timestamp());
         }
-        let send = Send { row: row.clone(), channel, invoice, customer, instalment, offered, companions: vec![] };
-        Ok(Prepared::Send(Box::new(send)))
+        let send =
+            ReadyMessage { row: row.clone(), channel, invoice, customer, instalment, offered, companions: vec![] };
+        Ok(Prepared::Ready(Box::new(send)))
     }
 }
 
