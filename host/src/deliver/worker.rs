@@ -93,13 +93,19 @@ impl Worker {
     }
 
     /// Removes the lock files of `stopped` workers once everything they held
-    /// was taken back: a worker killed before that leaves them for the next
-    /// one to find. A worker found stopped later keeps its file until a take-back
-    /// that knew it stopped before reading its claims.
+    /// was taken back and `KEEP_STOPPED` has passed since they stopped: a
+    /// killed worker's last statement can still commit on PostgreSQL after
+    /// the take-back (a lease, a claim), and every later run must still know
+    /// its holder stopped. A worker killed before the take-back leaves them
+    /// for the next one to find.
     pub(crate) fn forget(&self, stopped: &[String]) {
         let Some(dir) = &self.registry else { return };
         for id in stopped.iter().filter(|id| plain(id) && **id != self.id) {
-            let _ = std::fs::remove_file(dir.join(format!("{id}.lock")));
+            let path = dir.join(format!("{id}.lock"));
+            let age = std::fs::metadata(&path).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+            if age.is_some_and(|age| age >= KEEP_STOPPED) {
+                let _ = std::fs::remove_file(path);
+            }
         }
     }
 
@@ -113,6 +119,10 @@ impl Worker {
         }
     }
 }
+
+/// How long a stopped worker's lock file outlives it: longer than any lease
+/// or claim it could still have written (`claim_seconds` is 120 by default).
+const KEEP_STOPPED: std::time::Duration = std::time::Duration::from_secs(3600);
 
 #[cfg(test)]
 mod tests {
@@ -133,6 +143,11 @@ mod tests {
         assert!(b.is_gone("host-1-dead"));
         assert!(orphan.exists(), "kept until what it held is taken back");
         assert_eq!(b.stopped_here(), vec!["host-1-dead".to_string()], "a and b are alive");
+        // Kept for an hour after it stopped: a late commit of its own stays known as a stopped worker's.
+        b.forget(&b.stopped_here());
+        assert!(orphan.exists() && b.is_gone("host-1-dead"));
+        let stopped_long_ago = std::time::SystemTime::now() - KEEP_STOPPED;
+        std::fs::File::options().write(true).open(&orphan).unwrap().set_modified(stopped_long_ago).unwrap();
         b.forget(&b.stopped_here());
         assert!(!orphan.exists());
         assert!(b.stopped_here().is_empty());
@@ -150,8 +165,10 @@ mod tests {
         drop(clean);
         assert!(!dir.path().join(format!("{clean_id}.lock")).exists());
         assert_eq!(b.stopped_here(), vec![failed_id.clone()]);
-        // Only the workers named are forgotten.
+        // Only the workers named are forgotten, and only an hour after they stopped.
         b.forget(&["host-1-dead".to_string()]);
+        assert_eq!(b.stopped_here(), vec![failed_id.clone()]);
+        b.forget(std::slice::from_ref(&failed_id));
         assert_eq!(b.stopped_here(), vec![failed_id]);
     }
 }
