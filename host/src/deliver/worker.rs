@@ -5,9 +5,11 @@
 //! workers' claims come back when their lease runs out.
 //!
 //! The file goes only when the worker retires after a clean finish, holding
-//! nothing, or when another worker has taken back what it left. A worker that
-//! stops any other way (killed, or a run that fails with adapter calls in
-//! flight) leaves its file unlocked: the next worker knows at once.
+//! nothing. A worker that stops any other way (killed, or a run that fails
+//! with adapter calls in flight) leaves its file unlocked: the next worker
+//! knows at once. Once another worker has taken back what it left, the file
+//! is renamed `.stopped` and kept for `KEEP_STOPPED`: on PostgreSQL a killed
+//! worker's last statement can still commit after the take-back.
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -71,40 +73,49 @@ impl Worker {
         if gone.contains(id) {
             return true;
         }
-        let Ok(file) = File::open(dir.join(format!("{id}.lock"))) else { return false };
-        match file.try_lock() {
-            Ok(()) => {
-                gone.insert(id.to_string());
-                true
-            }
-            Err(_) => false,
+        // `.lock` before `.stopped`: `forget` renames one into the other.
+        let stopped = match File::open(dir.join(format!("{id}.lock"))) {
+            Ok(file) => file.try_lock().is_ok(),
+            Err(_) => dir.join(format!("{id}.stopped")).exists(),
+        };
+        if stopped {
+            gone.insert(id.to_string());
         }
+        stopped
     }
 
     /// The workers on this machine known to have stopped: lock files in the
-    /// registry that nobody holds.
+    /// registry that nobody holds, and those already taken back but kept.
     pub(crate) fn stopped_here(&self) -> Vec<String> {
         let Some(dir) = &self.registry else { return vec![] };
         let names = std::fs::read_dir(dir).into_iter().flatten().flatten().filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
-            name.strip_suffix(".lock").map(str::to_string)
+            name.strip_suffix(".lock").or_else(|| name.strip_suffix(".stopped")).map(str::to_string)
         });
-        names.filter(|id| self.is_gone(id)).collect()
+        let mut stopped: Vec<String> = names.filter(|id| self.is_gone(id)).collect();
+        stopped.sort();
+        stopped.dedup();
+        stopped
     }
 
-    /// Removes the lock files of `stopped` workers once everything they held
-    /// was taken back and `KEEP_STOPPED` has passed since they stopped: a
-    /// killed worker's last statement can still commit on PostgreSQL after
-    /// the take-back (a lease, a claim), and every later run must still know
-    /// its holder stopped. A worker killed before the take-back leaves them
-    /// for the next one to find.
+    /// Marks `stopped` workers as taken back: each lock file becomes
+    /// `.stopped`, dated now, and is removed `KEEP_STOPPED` later. Until then
+    /// every run still knows its worker stopped, whatever of its last
+    /// statements commits late (a lease, a claim): the date the file was
+    /// created says when the worker started, not when it stopped. A worker
+    /// killed before the take-back leaves the files for the next one to find.
     pub(crate) fn forget(&self, stopped: &[String]) {
         let Some(dir) = &self.registry else { return };
         for id in stopped.iter().filter(|id| plain(id) && **id != self.id) {
-            let path = dir.join(format!("{id}.lock"));
-            let age = std::fs::metadata(&path).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+            let (lock, kept) = (dir.join(format!("{id}.lock")), dir.join(format!("{id}.stopped")));
+            if std::fs::rename(&lock, &kept).is_ok() {
+                let now = std::time::SystemTime::now();
+                let _ = File::options().write(true).open(&kept).and_then(|f| f.set_modified(now));
+                continue;
+            }
+            let age = std::fs::metadata(&kept).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
             if age.is_some_and(|age| age >= KEEP_STOPPED) {
-                let _ = std::fs::remove_file(path);
+                let _ = std::fs::remove_file(kept);
             }
         }
     }
@@ -143,15 +154,25 @@ mod tests {
         assert!(b.is_gone("host-1-dead"));
         assert!(orphan.exists(), "kept until what it held is taken back");
         assert_eq!(b.stopped_here(), vec!["host-1-dead".to_string()], "a and b are alive");
-        // Kept for an hour after it stopped: a late commit of its own stays known as a stopped worker's.
+        // Taken back: kept an hour as `.stopped`, counted from the take-back, not from
+        // its start, so a late commit of its own stays known as a stopped worker's.
+        let started_long_ago = std::time::SystemTime::now() - 2 * KEEP_STOPPED;
+        std::fs::File::options().write(true).open(&orphan).unwrap().set_modified(started_long_ago).unwrap();
         b.forget(&b.stopped_here());
-        assert!(orphan.exists() && b.is_gone("host-1-dead"));
+        let kept = dir.path().join("host-1-dead.stopped");
+        assert!(!orphan.exists() && kept.exists());
+        let c = Worker::new(Some(dir.path().into())).unwrap();
+        assert!(c.is_gone("host-1-dead"), "a later run still knows it stopped");
+        assert_eq!(c.stopped_here(), vec!["host-1-dead".to_string()]);
+        b.forget(&b.stopped_here());
+        assert!(kept.exists(), "kept for KEEP_STOPPED after the take-back");
         let stopped_long_ago = std::time::SystemTime::now() - KEEP_STOPPED;
-        std::fs::File::options().write(true).open(&orphan).unwrap().set_modified(stopped_long_ago).unwrap();
+        std::fs::File::options().write(true).open(&kept).unwrap().set_modified(stopped_long_ago).unwrap();
         b.forget(&b.stopped_here());
-        assert!(!orphan.exists());
+        assert!(!kept.exists());
         assert!(b.stopped_here().is_empty());
         assert!(b.is_gone("host-1-dead"), "still known as gone once its file is removed");
+        c.retire();
 
         // Dropped without retiring (a run that failed): its file stays, and it is gone at once.
         let failed = Worker::new(Some(dir.path().into())).unwrap();
@@ -165,10 +186,11 @@ mod tests {
         drop(clean);
         assert!(!dir.path().join(format!("{clean_id}.lock")).exists());
         assert_eq!(b.stopped_here(), vec![failed_id.clone()]);
-        // Only the workers named are forgotten, and only an hour after they stopped.
+        // Only the workers named are marked, and they stay stopped for an hour.
         b.forget(&["host-1-dead".to_string()]);
-        assert_eq!(b.stopped_here(), vec![failed_id.clone()]);
+        assert!(dir.path().join(format!("{failed_id}.lock")).exists());
         b.forget(std::slice::from_ref(&failed_id));
+        assert!(dir.path().join(format!("{failed_id}.stopped")).exists());
         assert_eq!(b.stopped_here(), vec![failed_id]);
     }
 }

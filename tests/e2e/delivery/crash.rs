@@ -34,7 +34,7 @@ fn killed_thirty_times_mid_delivery_each_crash_resends_at_most_four() {
         started.elapsed().as_secs_f64()
     );
     assert!(kills >= 30, "only {kills} kills landed mid-delivery; the test is not testing much");
-    let accounted = t.account(|id| site.json(&["history", id]), &site.path(".workers"));
+    let accounted = t.account(|id| site.json(&["history", id]), &site.db(), &site.path(".workers"));
     t.assert_none_lost_and_within_bound(kills, &accounted);
     // A resend keeps its Message-ID: one Message-ID per key, one key per Message-ID.
     let mut ids_of_key: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
@@ -175,6 +175,42 @@ fn a_run_that_fails_with_messages_in_flight_leaves_them_to_the_next_run_at_once(
         t.duplicates,
         started.elapsed().as_secs_f64()
     );
-    let accounted = t.account(|id| site.json(&["history", id]), &site.path(".workers"));
+    let accounted = t.account(|id| site.json(&["history", id]), &site.db(), &site.path(".workers"));
     t.assert_none_lost_and_within_bound(1, &accounted);
+}
+
+/// On PostgreSQL a killed worker's last statement can commit after the next
+/// run took back what it held: here a lease on a customer, written under a
+/// worker that ran for hours before it was killed and whose leftovers a run
+/// has already taken back. The next run must know at once that its holder
+/// stopped and deliver. It used to remove the lock file at the take-back (or
+/// keep it an hour from the worker's start), and the lease then looked like a
+/// live worker's until it ran out (120 s), longer than any run waits.
+#[test]
+fn a_lease_that_lands_after_the_take_back_does_not_hold_the_customer() {
+    let counter = Counter::start(&[]);
+    let site = Site::new();
+    site.write("sollecito.toml", &relay_config(&counter, ""));
+    one_invoice_each(&site, 2);
+    // A worker that started two hours ago and was killed: its lock file, unlocked.
+    let workers = site.path(".workers");
+    std::fs::create_dir_all(&workers).unwrap();
+    let dead = workers.join("host-1-dead.lock");
+    let started = std::time::SystemTime::now() - Duration::from_secs(2 * 3600);
+    File::create(&dead).unwrap().set_modified(started).unwrap();
+    let first = site.json(&["run", "--at", TICK]);
+    assert_eq!(first["sent"].as_u64(), Some(2), "{first}");
+    assert!(!dead.exists() && workers.join("host-1-dead.stopped").exists(), "taken back and kept as stopped");
+
+    // Its lease on a customer with a message due lands now, after the take-back.
+    let ids = one_invoice_each(&site, 3);
+    let until = chrono::Utc::now().timestamp() + 3600;
+    Db::new(&site.db()).execute(&format!(
+        "INSERT INTO customer_leases (customer_id, worker, until) VALUES ('c-00002', 'host-1-dead', {until})"
+    ));
+    let next = site.json(&["run", "--at", TICK]);
+    assert_eq!(next["sent"].as_u64(), Some(1), "the customer stayed leased to the stopped worker: {next}");
+    let t = tally(&counter.received(), &ids);
+    assert!(t.lost.is_empty() && t.duplicates == 0, "lost {:?}, {} twice", t.lost, t.duplicates);
+    assert_eq!(Db::new(&site.db()).strings("SELECT worker FROM customer_leases"), Vec::<String>::new());
 }

@@ -356,8 +356,9 @@ enum Whereabouts {
     /// lock file on this machine says: "held", "free" or "absent".
     Late { holder: String, until: i64, lock: &'static str },
     /// Pending: due after the test's tick (a transient failure's backoff, a
-    /// setup fault), or due and not sent (`due`: a customer another worker held?).
-    Waiting { not_before: i64, due: bool, reason: String },
+    /// setup fault), or due and not sent (`due`), with the worker, if any,
+    /// that the store still has its customer leased to, and its lock file.
+    Waiting { not_before: i64, due: bool, reason: String, leased_to: Option<(String, &'static str)> },
     /// Recorded as sent, with a receipt the counter never gave: a real loss.
     SentWithoutAcceptance { receipt: String },
     /// Recorded as sent with one of the counter's queue ids that its log lacks: the test's own fault.
@@ -367,8 +368,14 @@ enum Whereabouts {
 }
 
 /// What the store says of `invoice`'s message (its `history --json`), given
-/// the counter's logged queue ids and the folder of the workers' lock files.
-fn whereabouts(history: &Value, workers: &std::path::Path, queued: &BTreeSet<u64>) -> Whereabouts {
+/// its customer's delivery lease, the counter's logged queue ids and the
+/// folder of the workers' lock files.
+fn whereabouts(
+    history: &Value,
+    leased_to: Option<String>,
+    workers: &std::path::Path,
+    queued: &BTreeSet<u64>,
+) -> Whereabouts {
     let tick = chrono::DateTime::parse_from_rfc3339(TICK).unwrap().timestamp();
     let empty = vec![];
     let actions = history["actions"].as_array().unwrap_or(&empty);
@@ -380,16 +387,16 @@ fn whereabouts(history: &Value, workers: &std::path::Path, queued: &BTreeSet<u64
     match text("state").as_str() {
         "in-flight" => {
             let holder = text("claimed_by");
-            let lock = match std::fs::File::open(workers.join(format!("{holder}.lock"))) {
-                Err(_) => "absent",
-                Ok(file) if file.try_lock().is_ok() => "free",
-                Ok(_) => "held",
-            };
+            let lock = lock_file(workers, &holder);
             Whereabouts::Late { holder, until: number("claim_until"), lock }
         }
         "pending" => {
             let not_before = number("not_before");
-            Whereabouts::Waiting { not_before, due: not_before <= tick, reason: text("reason") }
+            let leased_to = leased_to.map(|w| {
+                let lock = lock_file(workers, &w);
+                (w, lock)
+            });
+            Whereabouts::Waiting { not_before, due: not_before <= tick, reason: text("reason"), leased_to }
         }
         "sent" => {
             let receipt = text("receipt");
@@ -406,12 +413,33 @@ fn whereabouts(history: &Value, workers: &std::path::Path, queued: &BTreeSet<u64
     }
 }
 
+/// What a worker's lock file says: "held" (it lives), "free" (it stopped,
+/// nothing taken back yet), "stopped" (taken back, kept) or "absent".
+fn lock_file(workers: &std::path::Path, holder: &str) -> &'static str {
+    match std::fs::File::open(workers.join(format!("{holder}.lock"))) {
+        Err(_) if workers.join(format!("{holder}.stopped")).exists() => "stopped",
+        Err(_) => "absent",
+        Ok(file) if file.try_lock().is_ok() => "free",
+        Ok(_) => "held",
+    }
+}
+
 impl Tally<'_> {
-    /// Where the store has the invoices not received (the first ten), by
+    /// Where the store at `db` has the invoices not received (the first ten), by
     /// `history` (an invoice's `history --json`) and the lock files in `workers`.
-    fn account(&self, history: impl Fn(&str) -> Value, workers: &std::path::Path) -> Vec<(String, Whereabouts)> {
+    fn account(
+        &self,
+        history: impl Fn(&str) -> Value,
+        db: &str,
+        workers: &std::path::Path,
+    ) -> Vec<(String, Whereabouts)> {
+        let db = Db::new(db);
+        let leased_to = |id: &str| {
+            let lease = "SELECT l.worker FROM customer_leases l JOIN invoices i ON i.customer_id = l.customer_id";
+            db.strings(&format!("{lease} WHERE i.id = '{}'", id.replace('\'', "''"))).pop()
+        };
         let first = self.lost.iter().take(10);
-        first.map(|id| (id.to_string(), whereabouts(&history(id), workers, &self.queued))).collect()
+        first.map(|id| (id.to_string(), whereabouts(&history(id), leased_to(id), workers, &self.queued))).collect()
     }
 
     /// Every invoice reached, and no more received twice than a crash can

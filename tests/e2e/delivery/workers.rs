@@ -162,7 +162,7 @@ async fn four_workers_on_one_postgres_killed_at_random_send_every_step_once_and_
             .unwrap();
         serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
     };
-    let accounted = t.account(history, &site.path(".workers"));
+    let accounted = t.account(history, &db.url, &site.path(".workers"));
     c.close().await.unwrap();
     db.drop().await;
     eprintln!(
