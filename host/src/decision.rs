@@ -207,6 +207,50 @@ impl Decision {
     }
 }
 
+/// An action of a policy's answer that the host refused outright, kept with
+/// its decision so that the policy's author can see it and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Refused {
+    /// The action's kind (`remind`, `apply-fee`...).
+    pub action: String,
+    pub step: String,
+    pub why: RefusedWhy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RefusedWhy {
+    /// The step was carried out on this invoice already: a step happens once.
+    StepDone,
+    /// Another reminder of the same decision goes in this tick: one per invoice per tick.
+    OnePerTick,
+}
+
+impl RefusedWhy {
+    /// Its name as the record and the UI's words know it.
+    pub fn name(self) -> &'static str {
+        match self {
+            RefusedWhy::StepDone => "step-done",
+            RefusedWhy::OnePerTick => "one-per-tick",
+        }
+    }
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.why {
+            RefusedWhy::StepDone => {
+                write!(f, "{} {}: refused, the step was already carried out", self.action, self.step)
+            }
+            RefusedWhy::OnePerTick => write!(
+                f,
+                "{} {}: refused, another reminder of this invoice goes in this tick (one per tick)",
+                self.action, self.step
+            ),
+        }
+    }
+}
+
 /// What became of a contact, as the policy sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContactOutcome {

@@ -183,6 +183,7 @@ mod tests {
             paid_on_time: 0,
             opted_out: vec![],
             dunning_stop: false,
+            pec: None,
         };
         let invoice = Invoice {
             id: "i".into(),

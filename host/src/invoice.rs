@@ -9,6 +9,9 @@ pub struct Customer {
     pub id: String,
     pub name: String,
     pub email: Option<String>,
+    /// A certified mail (PEC) address of its own: where a formal notice by PEC goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pec: Option<String>,
     pub phone: Option<String>,
     pub postal_address: Option<String>,
     /// BCP 47, e.g. `it-IT`.

@@ -51,6 +51,7 @@ mod plan;
 mod preflight;
 mod render;
 mod runtime;
+pub mod schedule;
 mod scheduler;
 mod serve;
 mod shadow;

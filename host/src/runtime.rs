@@ -38,6 +38,10 @@ pub struct TickReport {
     pub decided: DecideReport,
     #[serde(flatten)]
     pub delivered: DeliverReport,
+    /// Customers a run at this hour every day can never reach in their
+    /// sending window, "name (timezone)" (`sollecito run` only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreachable: Vec<String>,
 }
 
 impl Runtime {
@@ -257,7 +261,7 @@ impl Runtime {
             self.delivery.raise_tick_alerts(&self.store, &decided.errors, &delivered, now).await?;
             self.delivery.send_alerts(&self.store, now).await?;
         }
-        Ok(TickReport { at: now, dry_run, decided, delivered })
+        Ok(TickReport { at: now, dry_run, decided, delivered, unreachable: vec![] })
     }
 }
 

@@ -25,6 +25,9 @@ pub struct DecideReport {
     pub actions_recorded: usize,
     /// Steps a guardrail stopped at decision time (cancelled, with the reason in the history).
     pub blocked: usize,
+    /// Actions refused outright, kept with their decision: a step already
+    /// done asked again, a second reminder for an invoice in one tick.
+    pub refused: usize,
     pub plugin_errors: usize,
     /// Invoices a shadow policy also evaluated (recorded, never carried out).
     pub shadowed: usize,
@@ -238,6 +241,7 @@ fn decide_page(
                 actions: "[]".into(),
                 error: None,
                 outbox: vec![],
+                refused: vec![],
                 next_review: None,
                 closed: None,
                 arm: arm.map(|(experiment, arm)| (experiment.to_string(), arm.to_string())),
@@ -249,6 +253,7 @@ fn decide_page(
                     report.reminders_queued += counted.reminders_queued;
                     report.actions_recorded += counted.actions_recorded;
                     report.blocked += counted.blocked;
+                    report.refused += counted.refused;
                 }
                 Err(e) => {
                     report.plugin_errors += 1;

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::decision::{Action, Decision, EscalationKind, FeeAsked, PlanAsked, Tone};
+use crate::decision::{Action, Decision, EscalationKind, FeeAsked, PlanAsked, Refused, RefusedWhy, Tone};
 use crate::guardrails::{self, Block, Request};
 use crate::outgoing::Task;
 use crate::plan::Instalment;
@@ -55,6 +55,8 @@ pub(crate) struct Counted {
     pub reminders_queued: usize,
     pub actions_recorded: usize,
     pub blocked: usize,
+    /// Asked again for a step already done, or a second reminder in one tick.
+    pub refused: usize,
 }
 
 /// Turns a policy's decision into outbox rows, after the guardrails.
@@ -80,8 +82,14 @@ pub(crate) fn carry_out(d: &mut NewDecision, due: &DueInvoice, decision: &Decisi
         let check =
             guardrails::check(&request, &due.invoice, &due.customer, steps.iter().map(String::as_str), reminded, now);
         let (state, reason) = match check {
-            // Asked again for a step already done, or a second reminder in one tick: ignored.
-            Err(Block::StepDone(_) | Block::OnePerTick) => continue,
+            // Asked again for a step already done, or a second reminder in one tick:
+            // not carried out, and kept with the decision for the policy's author.
+            Err(block @ (Block::StepDone(_) | Block::OnePerTick)) => {
+                let why = if block == Block::OnePerTick { RefusedWhy::OnePerTick } else { RefusedWhy::StepDone };
+                d.refused.push(Refused { action: action.kind().to_string(), step: step.to_string(), why });
+                report.refused += 1;
+                continue;
+            }
             Err(block) => {
                 report.blocked += 1;
                 (OutboxState::Cancelled, Some(block.to_string()))
@@ -232,6 +240,7 @@ mod tests {
             actions: String::new(),
             error: None,
             outbox: vec![],
+            refused: vec![],
             next_review: None,
             closed: None,
             arm: None,
@@ -293,7 +302,7 @@ mod tests {
             ]
         );
         assert_eq!(d.outbox[4].fee.as_ref().map(|f| f.amount), Some(4_000));
-        assert_eq!(counted, Counted { reminders_queued: 0, actions_recorded: 5, blocked: 4 });
+        assert_eq!(counted, Counted { reminders_queued: 0, actions_recorded: 5, blocked: 4, refused: 0 });
     }
 
     #[test]
@@ -353,7 +362,10 @@ mod tests {
         let (d, counted) = decided(&done, vec![remind("overdue-7"), remind("overdue-15"), remind("overdue-30")]);
         // The step already sent is not asked twice; of the two new ones only the first goes in this tick.
         assert_eq!(rows(&d), [("overdue-15", OutboxState::Pending, None)]);
-        assert_eq!(counted, Counted { reminders_queued: 1, actions_recorded: 0, blocked: 0 });
+        assert_eq!(counted, Counted { reminders_queued: 1, actions_recorded: 0, blocked: 0, refused: 2 });
+        // Neither vanishes: both are kept with the decision, and why.
+        let refused: Vec<(&str, RefusedWhy)> = d.refused.iter().map(|r| (r.step.as_str(), r.why)).collect();
+        assert_eq!(refused, [("overdue-7", RefusedWhy::StepDone), ("overdue-30", RefusedWhy::OnePerTick)]);
     }
 
     #[test]
@@ -373,6 +385,6 @@ mod tests {
         let task = d.outbox[1].task.as_ref().unwrap();
         assert_eq!(task.key, "inv-1001/dispute-review");
         assert!(task.script.contains("odd"), "{}", task.script);
-        assert_eq!(counted, Counted { reminders_queued: 0, actions_recorded: 1, blocked: 1 });
+        assert_eq!(counted, Counted { reminders_queued: 0, actions_recorded: 1, blocked: 1, refused: 0 });
     }
 }

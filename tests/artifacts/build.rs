@@ -26,13 +26,16 @@ fn main() {
         assert!(path.exists(), "{} was not built", path.display());
         out.push_str(&format!("pub const {konst}: &str = {:?};\n", path.display().to_string()));
     }
-    let python = python_policy(&root, &guests);
-    out.push_str(&format!("pub const ACME_GENTLE_PY: &str = {:?};\n", python.display().to_string()));
+    // Without componentize-py the rest still builds (a plain `cargo build
+    // --workspace` on a fresh machine); the tests that need it say so.
+    let python = python_policy(&root, &guests).map(|p| p.display().to_string()).unwrap_or_default();
+    out.push_str(&format!("const BUILT_ACME_GENTLE_PY: &str = {python:?};\n"));
     std::fs::write(PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("artifacts.rs"), out).unwrap();
 }
 
-/// The Python twin of the example policy, built with componentize-py (test.sh installs it, pinned).
-fn python_policy(root: &std::path::Path, out_dir: &std::path::Path) -> PathBuf {
+/// The Python twin of the example policy, built with componentize-py (test.sh
+/// installs it, pinned); `None`, with a warning, when componentize-py is not there.
+fn python_policy(root: &std::path::Path, out_dir: &std::path::Path) -> Option<PathBuf> {
     // Built from a copy: componentize-py leaves a __pycache__ beside the source,
     // which would make this script run again on every build.
     let source = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("python-policy");
@@ -45,10 +48,21 @@ fn python_policy(root: &std::path::Path, out_dir: &std::path::Path) -> PathBuf {
         .args(["-w", "policy", "componentize", "app", "-o"])
         .arg(&output)
         .current_dir(&source)
-        .status()
-        .expect(
-            "componentize-py is needed for the Python policy: pip install componentize-py==0.25.1 (./test.sh does)",
-        );
-    assert!(status.success(), "componentize-py could not build examples/python-policy");
-    output
+        .status();
+    match status {
+        Ok(status) => {
+            assert!(status.success(), "componentize-py could not build examples/python-policy");
+            Some(output)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            println!(
+                "cargo:warning=componentize-py is not installed: the Python test policy is not built \
+                 (pip install componentize-py==0.25.1; ./test.sh does)"
+            );
+            // A path that is never there: this script runs again at the next build, when it may be.
+            println!("cargo:rerun-if-changed={}", out_dir.join("componentize-py-missing").display());
+            None
+        }
+        Err(e) => panic!("componentize-py could not be run: {e}"),
+    }
 }

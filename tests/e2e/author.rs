@@ -46,7 +46,7 @@ fn the_bundled_policies_pass_their_own_scenarios() {
         ("subscription-recovery", "plugins/subscription-recovery"),
         (sollecito_test_artifacts::ACME_GENTLE, "examples/custom-policy"),
         // The Python twin passes the same scenarios as the Rust policy.
-        (sollecito_test_artifacts::ACME_GENTLE_PY, "examples/custom-policy"),
+        (sollecito_test_artifacts::acme_gentle_py(), "examples/custom-policy"),
     ];
     for (plugin, dir) in policies {
         let files = scenarios(dir);
@@ -172,7 +172,8 @@ fn settings_are_under_the_plugins_own_name_and_a_stray_section_is_refused() {
         .unwrap();
     let run = |extra: &[&str]| site.run(&[&["run"][..], extra].concat());
     let out = run(&["--at", "2026-10-01T09:00:00Z"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    // It starts, and finds the store empty: nothing to do (exit 5), not a refused config (2).
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
     // The path as a section name, as older configs had it, names no policy.
     std::fs::write(&config, format!("[policies]\ndefault = {acme:?}\n[settings.{acme:?}]\nmin_gap_days = 3\n"))
         .unwrap();
@@ -203,7 +204,8 @@ fn a_policy_naming_a_template_that_does_not_exist_is_refused_when_loaded() {
     )
     .unwrap();
     let out = site.run(&["run"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    // It starts, and finds the store empty: nothing to do (exit 5), not a refused config (2).
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
 }
 
 #[test]
@@ -215,7 +217,7 @@ fn a_python_exception_reaches_the_author_with_its_type_message_and_place() {
     let broken = &broken[..broken.find("[[expect]]").unwrap()];
     let file = dir.path().join("broken.toml");
     std::fs::write(&file, broken).unwrap();
-    let out = sollecito(&["plugin", "test", sollecito_test_artifacts::ACME_GENTLE_PY, file.to_str().unwrap()]);
+    let out = sollecito(&["plugin", "test", sollecito_test_artifacts::acme_gentle_py(), file.to_str().unwrap()]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
     let said = "Python raised ValueError: invalid literal for int() with base 10: 'five'";

@@ -128,6 +128,46 @@ fn bad_input_exits_2_and_names_what_is_wrong() {
     assert!(stderr(&out).contains("plugin /nonexistent/p.wasm: cannot read"), "{}", stderr(&out));
 }
 
+/// The README's first `simulate` (no config, so no PEC relay): every formal
+/// notice goes as a registered letter, and a hand-over follows only a formal
+/// notice that was delivered.
+#[test]
+fn without_a_pec_relay_formal_notices_go_as_letters_and_only_a_delivered_one_leads_to_collections() {
+    let out = sollecito(&["simulate", "examples/invoices.json", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (mut notices, mut handovers) = (0, 0);
+    for t in doc["timelines"].as_array().unwrap() {
+        let entries = t["entries"].as_array().unwrap();
+        let formal = entries.iter().find(|e| e["step"] == "formal-notice");
+        if let Some(formal) = formal {
+            notices += 1;
+            assert_eq!(formal["channel"], "letter", "{}: {formal}", t["invoice"]);
+        }
+        if entries.iter().any(|e| e["step"] == "handover") {
+            handovers += 1;
+            let formal = formal.unwrap_or_else(|| panic!("{}: a hand-over with no formal notice", t["invoice"]));
+            assert_eq!(formal["state"], "sent", "{}: a hand-over after an undelivered notice", t["invoice"]);
+        }
+    }
+    assert!(notices >= 3 && handovers >= 1, "{notices} formal notices, {handovers} hand-overs");
+}
+
+/// A cron job pointed at the wrong database (here a new one) is told: exit 5,
+/// and why; once invoices are there the same run exits 0.
+#[test]
+fn a_run_on_a_store_with_no_invoices_exits_5() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("typo.db");
+    let out = sollecito(&["--db", db.to_str().unwrap(), "run", "--at", "2026-11-05T12:00:00Z"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("holds no invoices: nothing to do"), "{}", stderr(&out));
+    let import = sollecito(&["--db", db.to_str().unwrap(), "import", "examples/invoices.json"]);
+    assert!(import.status.success(), "{}", stderr(&import));
+    let out = sollecito(&["--db", db.to_str().unwrap(), "run", "--at", "2026-11-05T12:00:00Z"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
 #[test]
 fn a_failing_policy_is_retried_at_every_tick_and_named() {
     let hostile = sollecito_test_artifacts::HOSTILE;

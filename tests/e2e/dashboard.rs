@@ -138,6 +138,45 @@ async fn visit(browser: &Client, base: &str, path: &str, shot: &str) {
     std::fs::write(screenshots().join(format!("{shot}.png")), png).unwrap();
 }
 
+/// The dashboard's English strings that its Italian differs from, in pieces
+/// between their placeholders: what must not be read on an Italian page.
+fn english_only() -> Vec<String> {
+    let read = |lang: &str| -> toml::Table {
+        let path = root().join(format!("host/ui/i18n/{lang}.toml"));
+        toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let (en, it) = (read("en"), read("it"));
+    let mut pieces = vec![];
+    for (key, english) in &en {
+        let english = english.as_str().unwrap();
+        if it.get(key).and_then(|v| v.as_str()) == Some(english) {
+            continue; // the same in both: "email", "Plugin"
+        }
+        for piece in english.split(['{', '}']).step_by(2) {
+            let piece = piece.trim_matches(|c: char| !c.is_alphanumeric());
+            // Whole words only, long enough not to be a name's part.
+            if piece.len() >= 4 && piece.chars().any(char::is_alphabetic) {
+                pieces.push(piece.to_string());
+            }
+        }
+    }
+    pieces
+}
+
+/// The pieces of `english` found in `text` as whole words (not inside a
+/// template name such as `overdue-firm`).
+fn english_in(text: &str, english: &[String]) -> Vec<String> {
+    let alone = |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric() && c != '-' && c != '_');
+    english
+        .iter()
+        .filter(|piece| {
+            text.match_indices(piece.as_str())
+                .any(|(at, _)| alone(text[..at].chars().next_back()) && alone(text[at + piece.len()..].chars().next()))
+        })
+        .cloned()
+        .collect()
+}
+
 /// The demo's invoices, a hostile customer, and `n` generated invoices, in a store.
 fn seeded(n: usize) -> Site {
     let site = Site::new();
@@ -207,6 +246,16 @@ async fn the_dashboard_works_in_a_real_browser() {
     let heading = browser.find(Locator::Css("main h1")).await.unwrap().text().await.unwrap();
     assert_eq!(heading, "Accedi");
 
+    // Every page in Italian: none of the dashboard's English strings is left on it.
+    let english = english_only();
+    assert!(english.iter().any(|e| e == "Receivables by age"), "{english:?}");
+    for path in ["/ui/overview?to=2026-10-31", "/ui/invoices", "/ui/invoices/inv-1001", "/ui/policies", "/ui/tasks"] {
+        browser.goto(&format!("{base}{path}")).await.unwrap();
+        let text = browser.find(Locator::Css("body")).await.unwrap().text().await.unwrap();
+        let left = english_in(&text, &english);
+        assert!(left.is_empty(), "{path}: English on the Italian page: {left:?}");
+    }
+
     // The charts hold the report's numbers: the age buckets against GET /v1/reports.
     browser.goto(&format!("{base}/ui/overview?to=2026-10-31")).await.unwrap();
     let drawn = browser
@@ -224,6 +273,21 @@ async fn the_dashboard_works_in_a_real_browser() {
     let drawn: Vec<f64> = drawn.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
     assert_eq!(drawn, expected);
     assert!(expected.iter().sum::<f64>() > 100_000.0, "the generated invoices are owed: {expected:?}");
+    // Axes in Italian numbers ("35.000.000", not "35,000,000"), and the lines straight between their points.
+    let ticks = browser
+        .execute(
+            "return Chart.getChart(document.getElementById('chart-ages')).scales.y.ticks.map(t => t.label);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let ticks: Vec<&str> = ticks.as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    assert!(ticks.iter().any(|t| t.contains('.')) && !ticks.iter().any(|t| t.contains(',')), "{ticks:?}");
+    let tension = browser
+        .execute("return Chart.getChart(document.getElementById('chart-dso')).data.datasets[0].tension;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(tension, json!(0));
     // The table alternative says the same.
     let cells = browser.find_all(Locator::Css("#table-ages td")).await.unwrap();
     let mut in_table = vec![];
@@ -231,6 +295,12 @@ async fn the_dashboard_works_in_a_real_browser() {
         in_table.push(cell.attr("data-value").await.unwrap().unwrap().parse::<f64>().unwrap());
     }
     assert_eq!(in_table, expected);
+
+    // An invoice's decisions say their actions in words, in Italian: no JSON.
+    browser.goto(&format!("{base}/ui/invoices/inv-1001")).await.unwrap();
+    let decisions = browser.find(Locator::Id("decisions")).await.unwrap().text().await.unwrap();
+    assert!(decisions.contains("promemoria via email, modello"), "{decisions}");
+    assert!(!decisions.contains('{') && !decisions.contains('"'), "raw JSON on the page: {decisions}");
 
     // The list pages through the generated invoices.
     browser.goto(&format!("{base}/ui/invoices?segment=subscription")).await.unwrap();
@@ -348,4 +418,55 @@ async fn the_dashboard_works_in_a_real_browser() {
 
     browser.close().await.unwrap();
     drop(driver);
+}
+
+/// The overview's DSO is the report's, in the page's language: on the small
+/// fixture whose figures outcomes.rs counts by hand (at 31 October: 122.5
+/// days by the countback, 22.0 from the terms alone, 100.5 late on average).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_shows_the_dso_counted_by_hand_with_its_method_in_italian() {
+    let site = Site::new();
+    crate::outcomes::aged_store(&site.db()).await.close().await;
+    // No review falls due while the page is read: a tick would add the policy's fees.
+    Db::new(&site.db()).execute("UPDATE reviews SET next_review = 4102444800");
+    let service = Service::start_with(&site, "public_reads = true\n", "");
+    let (status, report) = service.call("GET", "/v1/reports?from=2026-10-01&to=2026-10-31", None, "");
+    assert_eq!(status, 200, "{report}");
+    let eur = &report["receivables"]["dso"]["EUR"];
+    assert_eq!(
+        (eur["days"].as_f64(), eur["best_days"].as_f64(), eur["delinquent_days"].as_f64(), &eur["period_days"]),
+        (Some(122.5), Some(22.0), Some(100.5), &Value::Null),
+        "{report}"
+    );
+    let driver = Driver::start();
+    let browser = driver.browser("it-IT").await;
+    visit(&browser, &service.base, "/ui/overview?to=2026-10-31", "overview-dso").await;
+    let line = browser.find(Locator::Id("dso-now")).await.unwrap().text().await.unwrap();
+    assert_eq!(
+        line,
+        "DSO 122,5 giorni (calcolato a ritroso sulle vendite più recenti); \
+         con i soli termini di pagamento sarebbe 22,0, il ritardo medio è 100,5"
+    );
+    // The list: a paid invoice has no days overdue; an open one counts them from its due date.
+    visit(&browser, &service.base, "/ui/invoices", "invoices-paid-and-open").await;
+    let rows = browser
+        .execute(
+            "return [...document.querySelectorAll('#invoices tbody tr')] \
+             .map(r => [...r.cells].map(c => c.textContent.trim()));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let row = |number: &str| -> Vec<String> {
+        let rows = rows.as_array().unwrap();
+        let row = rows.iter().find(|r| r[0] == number).unwrap_or_else(|| panic!("no {number} in {rows:?}"));
+        row.as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect()
+    };
+    let (paid, open, void) = (row("F-a"), row("F-d"), row("F-f"));
+    // A void invoice owes nothing: no amount outstanding, no days overdue.
+    assert_eq!((void[4].as_str(), void[6].as_str(), void[7].as_str()), ("–", "–", "annullata"), "{void:?}");
+    assert_eq!((paid[6].as_str(), paid[7].as_str()), ("–", "pagata"), "{paid:?}");
+    let overdue = (chrono::Utc::now().date_naive() - "2026-07-15".parse::<chrono::NaiveDate>().unwrap()).num_days();
+    assert_eq!((open[6].clone(), open[7].as_str()), (overdue.to_string(), "aperta"), "{open:?}");
+    browser.close().await.unwrap();
 }

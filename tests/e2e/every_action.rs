@@ -16,8 +16,8 @@ fn data() -> intake::Dataset {
     let text = format!(
         r#"{{"customers": [{}, {}, {}], "invoices": [{}, {}, {}]}}"#,
         customer("sub", "Europe/Rome", r#", "segment": "subscription""#),
-        customer("firm", "Europe/Rome", r#", "business": true"#),
-        customer("firm2", "Europe/Rome", r#", "business": true"#),
+        customer("firm", "Europe/Rome", r#", "business": true, "pec": "firm@pec.example.it""#),
+        customer("firm2", "Europe/Rome", r#", "business": true, "pec": "firm2@pec.example.it""#),
         invoice("in_soft", "sub", renewal).replace(r#""due": "2026-10-28", "#, ""),
         invoice("b2b", "firm", ""),
         invoice("b2b-plan", "firm2", ""),
@@ -108,6 +108,21 @@ async fn every_action_ends_the_same_on_sqlite_and_postgres() {
     // Decided on Saturday 28 November, sent on the Monday (the sending window).
     assert_eq!(when("b2b-plan"), at("2026-11-30T09:00:00Z").timestamp());
     assert!(sqlite_files.path().join("handovers/handover-b2b.csv").exists());
+    // The hand-over says what reached the debtor, when and how: the formal notice by PEC on 14 December.
+    let handover: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sqlite_files.path().join("handovers/handover-b2b.json")).unwrap())
+            .unwrap();
+    let reason = handover["reason"].as_str().unwrap();
+    assert!(reason.ends_with("last message delivered: formal-notice by pec on 2026-12-14T09:00:00+00:00"), "{reason}");
+    let delivered = handover["delivered"].as_array().unwrap();
+    let last = delivered.last().unwrap();
+    assert_eq!((last["step"].as_str(), last["channel"].as_str()), (Some("formal-notice"), Some("pec")));
+    assert_eq!(
+        delivered.len(),
+        6,
+        "pre-due, overdue-7, overdue-15, plan-offer, overdue-30, formal-notice: {delivered:?}"
+    );
+    assert_eq!(handover["debtor"]["pec"], "firm@pec.example.it");
 
     let postgres = PostgresDatabase::create("actions").await;
     let pg_files = tempfile::tempdir().unwrap();

@@ -13,7 +13,7 @@ fn the_formal_notice_shows_the_fees_added_and_the_new_total() {
     );
     let data = format!(
         r#"{{"customers": [{}, {}], "invoices": [{}, {}]}}"#,
-        customer("firm", "Europe/Rome", r#", "business": true"#),
+        customer("firm", "Europe/Rome", r#", "business": true, "pec": "firm@pec.example.it""#),
         customer("person", "Europe/Rome", ""),
         invoice("b2b", "firm", ""),
         invoice("b2c", "person", ""),

@@ -176,8 +176,9 @@ fn compare(file: &Path, from: &str, to: &str) -> usize {
 #[test]
 fn simulate_records_what_real_ticks_record_for_the_examples() {
     let compared = compare(&root().join("examples/invoices.json"), "2026-09-24", "2026-12-22");
-    // Six invoices through pre-due, overdue reminders, a call, notices, collections, a payment, a dispute, a promise.
-    assert!(compared > 30, "only {compared} lines");
+    // Six invoices through pre-due, overdue reminders, a call, notices (a registered letter, one that
+    // cannot leave for want of an address), collections, a payment, a dispute, a promise.
+    assert!(compared >= 28, "only {compared} lines");
 }
 
 /// 3,000 invoices of customers in six timezones, due over two months, some

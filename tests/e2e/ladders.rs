@@ -13,6 +13,7 @@ fn simulate(policy: &str, file: &str, from: &str, to: &str) -> Vec<Timeline> {
         from: day(from),
         to: day(to),
         tick: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+        schedule: sollecito::schedule::Schedule::Service,
         settings: Default::default(),
         progress: None,
         responses: None,
@@ -89,10 +90,14 @@ fn b2b_is_gentler_with_a_long_on_time_record() {
             ("2026-10-23", "remind", "overdue-15"),
             ("2026-11-15", "remind", "overdue-30"),
             ("2026-12-07", "remind", "formal-notice"),
-            ("2026-12-30", "escalate", "handover"),
-            ("2026-12-30", "close", ""),
         ])
     );
+    // Bianchi has no PEC address and no postal address: the formal notice cannot
+    // leave, and no hand-over follows a notice that was never delivered.
+    let formal = entry(bianchi, "formal-notice");
+    assert_eq!(formal.channel.as_deref(), Some("letter"));
+    assert_eq!(formal.result.as_deref(), Some("failed: Bianchi & Figli S.n.c. has no postal address"));
+    assert!(bianchi.outcome.starts_with("open"), "{}", bianchi.outcome);
     assert_eq!(entry(bianchi, "overdue-15").tone.as_deref(), Some("soft"));
     assert_eq!(entry(bianchi, "overdue-30").tone.as_deref(), Some("firm"));
     assert_eq!(entry(bianchi, "overdue-30").deadline, Some(day("2026-11-20")));

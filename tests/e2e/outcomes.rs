@@ -143,11 +143,18 @@ fn aging_fixture() -> Dataset {
     sollecito::intake::read_dataset(&path).unwrap()
 }
 
-async fn age_the_fixture(location: &str) {
+/// The store at `location` with the fixture imported on 1 October, `a` paid
+/// on 20 October and `e` on 5 November.
+pub(crate) async fn aged_store(location: &str) -> sollecito::Store {
     let store = sollecito::Store::open(location).await.unwrap();
     store.import(&aging_fixture(), noon("2026-10-01".parse().unwrap())).await.unwrap();
     store.apply_event("a", &Event::Paid, noon("2026-10-20".parse().unwrap())).await.unwrap();
     store.apply_event("e", &Event::Paid, noon("2026-11-05".parse().unwrap())).await.unwrap();
+    store
+}
+
+async fn age_the_fixture(location: &str) {
+    let store = aged_store(location).await;
     let period = ("2026-10-01".parse().unwrap(), "2026-10-31".parse().unwrap());
     let report = sollecito::report::from_store(&store, &[], &Default::default(), period).await.unwrap();
     let buckets: Vec<(&str, usize, i64)> = report
@@ -162,14 +169,24 @@ async fn age_the_fixture(location: &str) {
         [("not due", 1, 30_000), ("1-30", 2, 25_000), ("31-60", 0, 0), ("61-90", 0, 0), (">90", 1, 30_000)],
         "{location}"
     );
-    // 850 owed over 550 invoiced in October (b, c, e), times its 31 days: 47.9.
-    assert_eq!(report.receivables.dso_days.get("EUR"), Some(&47.9), "{location}");
+    // The countback, by hand: 850 owed, less c's 300 (10 Oct), e's 50 (5 Oct), b's 200 (1 Oct)
+    // and a's 100 (20 Sep), leaves 200 of d's 400 (1 Jul): the 122 days after 1 July and half
+    // of it. Not due, c's 300: the 21 days after 10 October and all of it. October's sales
+    // (550) do not cover the 850 owed, so no period figure.
+    let dso = |r: &sollecito::report::Report| {
+        let d = &r.receivables.dso["EUR"];
+        (d.days, d.best_days, d.delinquent_days, d.period_days)
+    };
+    assert_eq!(dso(&report), (122.5, 22.0, 100.5, None), "{location}");
     // At 30 September only a (not due, 100) and d (77 days late, 300) were owed.
     let september = ("2026-09-01".parse().unwrap(), "2026-09-30".parse().unwrap());
     let before = sollecito::report::from_store(&store, &[], &Default::default(), september).await.unwrap();
     let owed: Vec<(usize, i64)> =
         before.receivables.buckets.iter().map(|b| (b.invoices, b.amount.get("EUR").copied().unwrap_or(0))).collect();
     assert_eq!(owed, [(1, 10_000), (0, 0), (0, 0), (1, 30_000), (0, 0)], "{location}");
+    // 400 owed: a's 100 (20 Sep) then 300 of d's 400: 91 days after 1 July and three quarters;
+    // not due, a's 100: 10 days and all of 20 September; 80.75 late on average.
+    assert_eq!(dso(&before), (91.8, 11.0, 80.8, None), "{location}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

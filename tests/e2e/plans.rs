@@ -15,7 +15,7 @@ fn site() -> Site {
     );
     let data = format!(
         r#"{{"customers": [{}, {}, {}], "invoices": [{}, {}, {}]}}"#,
-        customer("rome", "Europe/Rome", r#", "business": true"#),
+        customer("rome", "Europe/Rome", r#", "business": true, "pec": "rome@pec.example.it""#),
         customer("tokyo", "Asia/Tokyo", r#", "locale": "ja-JP""#).replace(r#""locale": "it-IT", "#, ""),
         customer("kuwait", "Asia/Kuwait", r#", "locale": "ar-KW""#).replace(r#""locale": "it-IT", "#, ""),
         invoice("eur", "rome", ""),

@@ -22,10 +22,10 @@ pub fn rows(cache: &Path, batch: &[InvoiceView], now: DateTime<Utc>) -> Vec<Row>
         let plugin = sandbox.load(&bytes, PluginSource::File(path.into())).unwrap();
         (plugin, t.elapsed())
     };
-    let (_, first) = load(sollecito_test_artifacts::ACME_GENTLE_PY);
-    let (python, _) = load(sollecito_test_artifacts::ACME_GENTLE_PY);
+    let (_, first) = load(sollecito_test_artifacts::acme_gentle_py());
+    let (python, _) = load(sollecito_test_artifacts::acme_gentle_py());
     let cached = median(7, || {
-        load(sollecito_test_artifacts::ACME_GENTLE_PY);
+        load(sollecito_test_artifacts::acme_gentle_py());
     });
     let rust_cached = median(7, || {
         load(sollecito_test_artifacts::ACME_GENTLE);
@@ -50,7 +50,7 @@ pub fn rows(cache: &Path, batch: &[InvoiceView], now: DateTime<Utc>) -> Vec<Row>
         Row::shown(Row {
             figure: format!(
                 "Python component load from the compiled cache ({} MB component; first load compiles: {:.1} s)",
-                std::fs::metadata(sollecito_test_artifacts::ACME_GENTLE_PY).unwrap().len() >> 20,
+                std::fs::metadata(sollecito_test_artifacts::acme_gentle_py()).unwrap().len() >> 20,
                 first.as_secs_f64()
             ),
             wasm: format!("{:.1} ms", cached.as_secs_f64() * 1e3),

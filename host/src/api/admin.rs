@@ -319,6 +319,7 @@ pub(crate) async fn simulate(State(app): State<Arc<App>>, headers: HeaderMap, bo
         from: request.from,
         to: request.to,
         tick: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+        schedule: crate::schedule::Schedule::Service,
         settings: request.settings,
         progress: None,
         responses: None,

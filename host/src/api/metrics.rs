@@ -89,6 +89,7 @@ impl Metrics {
             ("remind", r.decided.reminders_queued),
             ("other", r.decided.actions_recorded),
             ("blocked", r.decided.blocked),
+            ("refused", r.decided.refused),
         ] {
             self.decisions.with_label_values(&[action]).inc_by(n as u64);
         }

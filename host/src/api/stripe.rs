@@ -126,6 +126,7 @@ fn customer_from(app: &App, known: Option<Customer>, id: &str, fields: &Value) -
         id: id.to_string(),
         name: id.to_string(),
         email: None,
+        pec: None,
         phone: None,
         postal_address: None,
         locale: app.default_locale.clone(),
@@ -144,6 +145,8 @@ fn customer_from(app: &App, known: Option<Customer>, id: &str, fields: &Value) -
     }
     c.email = text(fields, "email").or_else(|| text(fields, "customer_email")).or(c.email);
     c.phone = text(fields, "phone").or_else(|| text(fields, "customer_phone")).or(c.phone);
+    // Stripe has no PEC field: the business keeps it in the customer's metadata.
+    c.pec = fields.get("metadata").and_then(|m| text(m, "pec")).or(c.pec);
     if let Some(locale) = fields.get("preferred_locales").and_then(|l| l.get(0)).and_then(Value::as_str) {
         c.locale = locale.to_string();
     }

@@ -192,7 +192,15 @@ impl Scenario {
             file: file.into(),
             name: raw.name.unwrap_or_else(|| file.into()),
             data,
-            options: simulate::Options { from: raw.from, to, tick, settings, progress: None, responses: None },
+            options: simulate::Options {
+                from: raw.from,
+                to,
+                tick,
+                schedule: crate::schedule::Schedule::Service,
+                settings,
+                progress: None,
+                responses: None,
+            },
             expect,
             outcome: raw.outcome,
         })
@@ -223,8 +231,20 @@ impl Scenario {
     }
 }
 
-const WHATS: [&str; 9] =
-    ["remind", "retry-payment", "escalate", "apply-fee", "offer-plan", "instalment", "close", "held", "error"];
+/// What a scenario can expect; `refused` is an action the host refused
+/// outright (a step already done, a second reminder in one tick).
+const WHATS: [&str; 10] = [
+    "remind",
+    "retry-payment",
+    "escalate",
+    "apply-fee",
+    "offer-plan",
+    "instalment",
+    "close",
+    "held",
+    "refused",
+    "error",
+];
 
 /// A timeline's actions as expectations would be written (events and pauses aside).
 fn actions(t: &Timeline) -> Vec<Expected> {
@@ -387,7 +407,7 @@ due = "2026-10-01"
             (
                 "from = \"2026-10-01\"\n[[expect]]\non = \"2026-10-02\"\nwhat = \"wave\"\n",
                 "s.toml: expect[0].what: \"wave\": expected one of remind, retry-payment, escalate, apply-fee, \
-                 offer-plan, instalment, close, held, error",
+                 offer-plan, instalment, close, held, refused, error",
             ),
             (
                 "from = \"2026-10-01\"\n[[expect]]\non = \"2026-10-02\"\ninvoice = \"inv-9\"\n",

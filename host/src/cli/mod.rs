@@ -14,6 +14,7 @@ macro_rules! out {
 mod author;
 mod billing_standin;
 mod demo;
+mod exit;
 mod experiment;
 mod pipeline;
 mod progress;
@@ -23,6 +24,10 @@ mod simulate_file;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use clap::{Parser, Subcommand};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+
+use exit::printed;
+use exit::tick_outcome;
+pub use exit::{BadUsage, EmptyStore, Exit, PluginErrors, SetupWaiting, StdoutError};
 
 use crate::catalog::Catalog;
 use crate::config::Config;
@@ -67,9 +72,13 @@ pub enum Command {
         /// Last day (default: 90 days after --from).
         #[arg(long)]
         to: Option<NaiveDate>,
-        /// Time of the daily tick, UTC.
+        /// Time of the daily tick, UTC (with `--schedule service`).
         #[arg(long, default_value = "09:00")]
         tick: NaiveTime,
+        /// When ticks come: `service` (as `serve`: daily, and whenever a waiting step's time
+        /// comes), or as cron runs `sollecito run`: `daily HH:MM`, `every Nh` (UTC).
+        #[arg(long, default_value = "service")]
+        schedule: String,
         /// A policy setting, KEY=VALUE (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         settings: Vec<String>,
@@ -307,34 +316,6 @@ pub enum ShadowCommand {
     },
 }
 
-/// Bad input or bad config: exit code 2, nothing changed.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct BadUsage(pub String);
-
-/// Writing to stdout failed; a closed pipe is not an error (exit 0).
-#[derive(Debug, thiserror::Error)]
-#[error("writing to stdout: {0}")]
-pub struct StdoutError(#[source] pub std::io::Error);
-
-/// A policy failed on some invoices: exit code 3, after doing all the rest.
-#[derive(Debug, thiserror::Error)]
-#[error("the policy failed on {0} evaluation(s); `sollecito history INVOICE` names the error")]
-pub struct PluginErrors(pub usize);
-
-/// Whether the error is stdout's reader having gone away.
-fn closed_pipe(err: &anyhow::Error) -> bool {
-    err.downcast_ref::<StdoutError>().is_some_and(|e| e.0.kind() == std::io::ErrorKind::BrokenPipe)
-}
-
-/// Printing that stops quietly when stdout's reader went away.
-fn printed(result: anyhow::Result<()>) -> anyhow::Result<()> {
-    match result {
-        Err(e) if closed_pipe(&e) => Ok(()),
-        other => other,
-    }
-}
-
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Completions { shell } = cli.command {
         let mut script = vec![];
@@ -358,11 +339,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             pipeline::print_import(&report, verbose, json)?;
         }
         Command::Run { at, dry_run, json } => {
-            let report = block_on(pipeline::run(&cli.db, config()?, catalog, at.unwrap_or_else(Utc::now), dry_run))?;
+            let (report, empty) =
+                block_on(pipeline::run(&cli.db, config()?, catalog, at.unwrap_or_else(Utc::now), dry_run))?;
             printed(pipeline::print_tick(&report, json))?;
-            if report.decided.plugin_errors > 0 {
-                return Err(PluginErrors(report.decided.plugin_errors).into());
-            }
+            tick_outcome(&report, empty.then_some(&cli.db))?;
         }
         Command::History { invoice, json } => {
             block_on(pipeline::history(&cli.db, &invoice, json))?;
@@ -414,8 +394,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             };
             block_on(demo::run(&dir, days, config, catalog))?;
         }
-        Command::Simulate { file, policy, from, to, tick, settings, responses, json } => {
-            let asked = simulate_file::SimulateArgs { file, policy, from, to, tick, settings, responses, json };
+        Command::Simulate { file, policy, from, to, tick, schedule, settings, responses, json } => {
+            let asked =
+                simulate_file::SimulateArgs { file, policy, from, to, tick, schedule, settings, responses, json };
             simulate_file::run(config()?, &mut catalog, asked)?
         }
         Command::Completions { .. } => {} // before loading plugins, above
@@ -483,41 +464,6 @@ fn require_database(db: &std::path::Path) -> Result<(), BadUsage> {
     Err(BadUsage(format!("no database at {}", db.display())))
 }
 
-/// How a command ended, as its exit code tells the shell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// Done (a closed stdout too: its reader went away).
-    Done = 0,
-    /// Something failed: the store, the network, a bug.
-    Failed = 1,
-    /// The input was refused and nothing changed: usage, config, a file, a
-    /// plugin that cannot be loaded, a plan that cannot be accepted, a scenario.
-    Refused = 2,
-    /// A policy failed on some invoices; everything else was done.
-    PolicyFailed = 3,
-}
-
-impl Exit {
-    /// The exit of a command that failed with `err`: the one place errors
-    /// are sorted by kind.
-    pub fn of(err: &anyhow::Error) -> Exit {
-        if closed_pipe(err) {
-            return Exit::Done;
-        }
-        if err.is::<PluginErrors>() {
-            return Exit::PolicyFailed;
-        }
-        let refused = err.is::<BadUsage>()
-            || err.is::<crate::config::BadConfig>()
-            || err.is::<intake::BadInput>()
-            || err.is::<crate::sandbox::LoadError>()
-            || err.is::<crate::store::CannotAccept>()
-            || err.is::<crate::author::BadScenario>()
-            || err.is::<crate::author::CannotScaffold>();
-        if refused { Exit::Refused } else { Exit::Failed }
-    }
-}
-
 /// Used by `main`: parse, run, report.
 pub fn main() -> i32 {
     let cli = Cli::parse();
@@ -554,19 +500,4 @@ pub fn main() -> i32 {
         }
     };
     exit as i32
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_kind_of_error_has_its_exit() {
-        assert_eq!(Exit::of(&anyhow::Error::new(PluginErrors(2))), Exit::PolicyFailed);
-        assert_eq!(Exit::of(&anyhow::Error::new(BadUsage("--to before --from".into()))), Exit::Refused);
-        assert_eq!(Exit::of(&anyhow::anyhow!("the database went away")), Exit::Failed);
-        let closed = StdoutError(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
-        assert_eq!(Exit::of(&anyhow::Error::new(closed)), Exit::Done);
-        assert_eq!([Exit::Done, Exit::Failed, Exit::Refused, Exit::PolicyFailed].map(|e| e as i32), [0, 1, 2, 3]);
-    }
 }

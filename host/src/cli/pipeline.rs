@@ -67,13 +67,14 @@ pub(super) fn print_import(r: &ImportReport, verbose: bool, json: bool) -> anyho
     Ok(())
 }
 
+/// One tick; also whether the store holds no invoice at all.
 pub(super) async fn run(
     db: &Path,
     config: Config,
     mut catalog: Catalog,
     now: DateTime<Utc>,
     dry_run: bool,
-) -> anyhow::Result<TickReport> {
+) -> anyhow::Result<(TickReport, bool)> {
     // A dry run on a folder with no database refuses, as `history` does, rather
     // than create an empty one: there would be nothing to evaluate, and the
     // operator most likely mistyped `--db` or ran it in the wrong folder.
@@ -84,10 +85,19 @@ pub(super) async fn run(
     let runtime = Runtime::open_for(db, config, &mut catalog, dry_run).await?;
     // A tick over many invoices takes a while; the runtime reports only at its end.
     working.set_message(format!("tick at {}: evaluating and delivering", now.to_rfc3339()));
-    let report = runtime.tick(now, dry_run).await?;
+    let mut report = runtime.tick(now, dry_run).await?;
+    let empty = !runtime.store().holds_invoices().await?;
+    // A cron job runs at the same hour each day: the customers whose window that hour never meets.
+    let (sending, waited) = (&runtime.config().sending, &report.delivered.waited_for_window);
+    report.unreachable =
+        crate::schedule::unreachable(runtime.store(), sending, waited, &[now.time()], now.date_naive()).await?;
+    let at = format!("by a run at {} UTC every day", now.format("%H:%M"));
+    if let Some(warning) = crate::schedule::warning(&report.unreachable, &at) {
+        tracing::warn!("{warning}");
+    }
     working.finish_and_clear();
     runtime.retire();
-    Ok(report)
+    Ok((report, empty))
 }
 
 pub(super) fn print_tick(r: &TickReport, json: bool) -> anyhow::Result<()> {
@@ -111,6 +121,9 @@ pub(super) fn print_tick(r: &TickReport, json: bool) -> anyhow::Result<()> {
         s.retry_later
     )?;
     out!("  blocked           {} at decision, {} cancelled at delivery", d.blocked, s.cancelled)?;
+    if d.refused > 0 {
+        out!("  refused           {} (a step already done, or a second reminder in one tick; see history)", d.refused)?;
+    }
     out!("  failed            {}", s.failed)?;
     if s.setup_faults > 0 {
         out!("  waiting on setup  {} (the relay failed on the operator's setup; see the log)", s.setup_faults)?;
@@ -173,6 +186,8 @@ pub(super) async fn history(db: &Path, invoice: &str, json: bool) -> anyhow::Res
             || format!("{} action(s)", d.actions.as_array().map_or(0, Vec::len)),
             |e| format!("error: {e}"),
         );
+        let refused: Vec<String> = d.refused.iter().map(ToString::to_string).collect();
+        let what = if refused.is_empty() { what } else { format!("{what}; {}", refused.join("; ")) };
         rows.push((
             d.at,
             1,

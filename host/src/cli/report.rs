@@ -159,12 +159,20 @@ fn print(r: &Report) -> anyhow::Result<()> {
     for b in &r.receivables.buckets {
         table.add_row([b.label.to_string(), b.invoices.to_string(), amounts(&b.amount)]);
     }
-    let dso: Vec<String> = r.receivables.dso_days.iter().map(|(c, d)| format!("{d} days ({c})")).collect();
-    out!(
-        "receivables at the end of {}; DSO {}\n{table}",
-        r.receivables.at,
-        if dso.is_empty() { "-".into() } else { dso.join(", ") }
-    )?;
+    out!("receivables at the end of {}\n{table}", r.receivables.at)?;
+    for (currency, d) in &r.receivables.dso {
+        let period = match d.period_days {
+            Some(days) => format!("{days} days by the period method"),
+            None => "the period method: not enough sales in the period".into(),
+        };
+        out!(
+            "DSO ({currency}, {}): {} days; best possible {} days; average days delinquent {}; {period}",
+            crate::report::Dso::METHOD,
+            d.days,
+            d.best_days,
+            d.delinquent_days
+        )?;
+    }
     Ok(())
 }
 

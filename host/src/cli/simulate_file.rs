@@ -11,6 +11,7 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::intake;
 use crate::sandbox::PluginId;
+use crate::schedule::Schedule;
 use crate::simulate::{self, Timeline};
 
 /// `simulate`'s arguments, as the command line gave them.
@@ -20,6 +21,7 @@ pub(super) struct SimulateArgs {
     pub(super) from: Option<NaiveDate>,
     pub(super) to: Option<NaiveDate>,
     pub(super) tick: NaiveTime,
+    pub(super) schedule: String,
     pub(super) settings: Vec<String>,
     pub(super) responses: Option<PathBuf>,
     pub(super) json: bool,
@@ -27,8 +29,9 @@ pub(super) struct SimulateArgs {
 
 /// `sollecito simulate`: the file's invoices through the real engine on a virtual clock.
 pub(super) fn run(config: Config, catalog: &mut Catalog, asked: SimulateArgs) -> anyhow::Result<()> {
-    let SimulateArgs { file, policy, from, to, tick, settings, responses, json } = asked;
+    let SimulateArgs { file, policy, from, to, tick, schedule, settings, responses, json } = asked;
     let settings = parse_settings(&settings)?;
+    let schedule = Schedule::parse(&schedule).map_err(|e| BadUsage(format!("--schedule {e}")))?;
     let responses = responses.map(|m| simulate::ResponseModel::load(&m).map_err(BadUsage)).transpose()?;
     let data = intake::read_dataset(&file)?;
     let policy = catalog.policy(&policy)?;
@@ -47,20 +50,23 @@ pub(super) fn run(config: Config, catalog: &mut Catalog, asked: SimulateArgs) ->
     }
     let days = (to - from).num_days() as u64 + 1;
     let progress = Some(progress::bar(days, "simulating").with_message("setting up a scratch run"));
-    let opts = simulate::Options { from, to, tick, settings, progress, responses };
+    let opts = simulate::Options { from, to, tick, schedule: schedule.clone(), settings, progress, responses };
     let id = policy.id.clone();
     let run = simulate::run(config, catalog, policy, data, &opts);
     let simulation = block_on(run)?;
     if json {
         let doc = serde_json::json!({
-            "policy": id, "from": from, "to": to, "summary": simulation.summary,
-            "ticks": simulation.ticks, "timelines": simulation.timelines
+            "policy": id, "from": from, "to": to, "schedule": schedule.to_string(), "summary": simulation.summary,
+            "unreachable": simulation.unreachable, "ticks": simulation.ticks, "timelines": simulation.timelines
         });
         printed(out!("{}", serde_json::to_string_pretty(&doc)?).map_err(Into::into))?;
     } else {
         printed(print_timelines(&id, from, to, &simulation.timelines))?;
         let summary: Vec<String> = simulation.summary.iter().map(|(k, n)| format!("{n} {k}")).collect();
         printed(out!("at the end: {}", summary.join(", ")).map_err(Into::into))?;
+    }
+    if let Some(warning) = crate::schedule::warning(&simulation.unreachable, &format!("on the schedule {schedule}")) {
+        eprintln!("warning: {warning}");
     }
     if simulation.plugin_errors > 0 {
         return Err(PluginErrors(simulation.plugin_errors).into());

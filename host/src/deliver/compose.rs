@@ -84,7 +84,8 @@ impl Delivery {
             sender: Sender { name: self.sender.0.clone(), email: self.sender.1.clone(), phone: business.phone.clone() },
             recipient: Recipient {
                 name: customer.name.clone(),
-                email: customer.email.clone(),
+                // A PEC goes to the customer's PEC address, never to its ordinary mailbox.
+                email: if send.channel == "pec" { customer.pec.clone() } else { customer.email.clone() },
                 phone: customer.phone.clone(),
                 postal_address: customer.postal_address.clone(),
                 locale: customer.locale.clone(),

@@ -41,12 +41,25 @@ impl Delivery {
         now: DateTime<Utc>,
     ) -> anyhow::Result<ActionOutcome> {
         let log = correspondence(store, &invoice.id).await?;
+        // What reached the debtor, when and how: an agency (and a court) asks first.
+        let delivered: Vec<&Entry> =
+            log.iter().filter(|e| !e.channel.is_empty() && e.outcome.starts_with("sent")).collect();
+        let reason = match delivered.last() {
+            Some(last) => format!("{reason}; last message delivered: {} by {} on {}", last.step, last.channel, last.at),
+            None => format!("{reason}; no message was delivered"),
+        };
+        let delivered: Vec<serde_json::Value> = delivered
+            .iter()
+            .map(|e| serde_json::json!({ "step": e.step, "channel": e.channel, "at": e.at, "receipt": e.outcome }))
+            .collect();
         let document = serde_json::json!({
             "handed_over_at": now.to_rfc3339(),
             "reason": reason,
+            "delivered": delivered,
             "creditor": { "name": self.config.business.name, "email": self.config.business.email },
             "debtor": {
-                "id": customer.id, "name": customer.name, "email": customer.email, "phone": customer.phone,
+                "id": customer.id, "name": customer.name, "email": customer.email, "pec": customer.pec,
+                "phone": customer.phone,
                 "postal_address": customer.postal_address, "business": customer.business, "locale": customer.locale,
             },
             "invoices": [{

@@ -261,6 +261,13 @@ impl Delivery {
         let lease = Utc::now().timestamp() + self.config.sending.claim_seconds as i64;
         let claimed = store.claim(&ids, &self.worker.id, lease).await?;
         let Some(send) = self.recheck(store, send, &claimed, now, report).await? else { return Ok(()) };
+        // Sent on another channel than the decision named: the history says which.
+        let rerouted = send.row.channel.as_deref() != Some(channel.as_str());
+        if rerouted {
+            for id in std::iter::once(send.row.id).chain(send.companions.iter().map(|(r, _)| r.id)) {
+                store.reroute(id, &channel).await?;
+            }
+        }
         let message = match self.compose(&send, now) {
             Ok(message) => message,
             Err(e) => {
@@ -297,7 +304,10 @@ impl Delivery {
         if let Some(reason) = &setup {
             lanes.setup_fault.lock().expect("setup faults").entry(channel.clone()).or_insert_with(|| reason.clone());
         }
-        let outcome = outcome_of(result, &send.row, now, setup);
+        let outcome = match outcome_of(result, &send.row, now, setup) {
+            Outcome::Sent(receipt) if rerouted => Outcome::Sent(format!("{REROUTED}{receipt}")),
+            other => other,
+        };
         self.settled_as_sent(store, &send, (outcome, &rendered), now, report).await
     }
 
@@ -464,7 +474,7 @@ impl Delivery {
         let Some((invoice, customer)) = store.invoice(&row.invoice_id).await? else {
             return done(Outcome::Cancel("the invoice no longer exists".into()));
         };
-        let channel = row.channel.clone().unwrap_or_default();
+        let channel = formal_route(row.channel.clone().unwrap_or_default(), &customer, channels);
         // A plan's own instalments: only while the plan is kept and the instalment unpaid.
         let instalment = match row.kind {
             OutboxKind::Instalment => match plan_instalment(row, &invoice, &customer, now) {
@@ -525,6 +535,19 @@ impl Delivery {
         let send =
             ReadyMessage { row: row.clone(), channel, invoice, customer, instalment, offered, companions: vec![] };
         Ok(Prepared::Ready(Box::new(send)))
+    }
+}
+
+/// How a formal notice sent by PEC that had to go as a registered letter says so.
+const REROUTED: &str = "as a registered letter (no PEC address for the customer, or no PEC relay set up): ";
+
+/// A message asked by PEC goes as a registered letter when the customer has
+/// no PEC address or no PEC relay is set up (`[channels.pec]`): a formal
+/// notice that cannot leave is no notice, and the letter is as traceable.
+fn formal_route(asked: String, customer: &crate::invoice::Customer, channels: &HashMap<String, Channel>) -> String {
+    match asked.as_str() {
+        "pec" if customer.pec.is_none() || !channels.contains_key("pec") => "letter".into(),
+        _ => asked,
     }
 }
 

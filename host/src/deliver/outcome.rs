@@ -78,7 +78,11 @@ pub(super) fn tally(report: &mut DeliverReport, row: &OutboxRow, outcome: &Outco
         }
         Outcome::Wait(_, _, wait) => {
             match wait {
-                Wait::Window => report.deferred_window += 1,
+                Wait::Window => {
+                    report.deferred_window += 1;
+                    let channel = row.channel.clone().unwrap_or_default();
+                    report.waited_for_window.insert((row.customer_id.clone(), channel));
+                }
                 Wait::Cap => report.deferred_cap += 1,
                 _ => report.deferred_tick += 1,
             }

@@ -31,6 +31,10 @@ pub struct DeliverReport {
     pub by_channel: BTreeMap<String, BTreeMap<&'static str, usize>>,
     /// Actions other than messages: kind -> result (`done`, `paid`, `declined`, `retry`, `cancelled`, `failed`) -> count.
     pub actions: BTreeMap<String, BTreeMap<&'static str, usize>>,
+    /// (customer, channel) of the messages that waited for a sending window:
+    /// whether the schedule can ever reach them is for the caller to say.
+    #[serde(skip)]
+    pub waited_for_window: std::collections::BTreeSet<(String, String)>,
 }
 
 impl DeliverReport {
@@ -57,6 +61,7 @@ impl DeliverReport {
         self.failed += other.failed;
         self.uncertain_resent += other.uncertain_resent;
         self.uncertain_held += other.uncertain_held;
+        self.waited_for_window.extend(other.waited_for_window);
         for (channel, results) in other.by_channel {
             let mine = self.by_channel.entry(channel).or_default();
             for (result, n) in results {

@@ -99,6 +99,7 @@ impl Checker {
             id: c.id,
             name: c.name,
             email: c.email,
+            pec: c.pec,
             phone: c.phone,
             postal_address: c.postal_address,
             locale: c.locale,

@@ -15,6 +15,7 @@ const COLUMNS: &[(&str, Record, &str, Kind)] = &[
     ("customer_id", Record::Both, "id", Kind::Text),
     ("name", Record::Customer, "name", Kind::Text),
     ("email", Record::Customer, "email", Kind::Text),
+    ("pec", Record::Customer, "pec", Kind::Text),
     ("phone", Record::Customer, "phone", Kind::Text),
     ("postal_address", Record::Customer, "postal_address", Kind::Text),
     ("locale", Record::Customer, "locale", Kind::Text),

@@ -172,6 +172,9 @@ pub fn customer(c: &Customer) -> Vec<(String, String)> {
     if let Some(e) = &c.email {
         rule("email", email(e));
     }
+    if let Some(e) = &c.pec {
+        rule("pec", email(e));
+    }
     if let Some(p) = &c.phone {
         rule("phone", phone(p));
     }

@@ -126,6 +126,7 @@ struct RawCustomer {
     id: String,
     name: String,
     email: Option<String>,
+    pec: Option<String>,
     phone: Option<String>,
     postal_address: Option<String>,
     locale: String,

@@ -10,7 +10,10 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::event::OutcomeKind;
-use crate::store::{AGE_BUCKETS, Aging, OutcomeRow, RetryRow, SentRow, Untouched};
+use crate::store::{Aging, OutcomeRow, RetryRow, SentRow, Untouched};
+
+mod receivables;
+pub use receivables::{Bucket, Dso, Receivables, receivables};
 
 /// What a report can be broken down by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -146,24 +149,6 @@ pub struct Line {
     pub time_to_pay: Option<TimeToPay>,
 }
 
-/// Receivables at a date, by how late they are.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Receivables {
-    pub at: NaiveDate,
-    /// `not due`, `1-30`, `31-60`, `61-90`, `>90` days past due: count and amount per currency.
-    pub buckets: Vec<Bucket>,
-    /// Days sales outstanding per currency: what is owed at the date over what
-    /// was invoiced in the period, times the period's days.
-    pub dso_days: BTreeMap<String, f64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Bucket {
-    pub label: &'static str,
-    pub invoices: usize,
-    pub amount: BTreeMap<String, i64>,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub from: NaiveDate,
@@ -201,7 +186,7 @@ pub async fn from_store(
         Labels::new()
     };
     let mut r = report(&sent, (&outcomes, &untouched), &labels, by, costs, (from, to));
-    r.receivables = receivables(&store.aging(from, to).await?, (from, to));
+    r.receivables = receivables(&store.aging(to).await?, (from, to));
     (r.retries_by_decline_code, r.retries_by_attempt) = retries(&store.retries_between(start, end).await?);
     Ok(r)
 }
@@ -348,32 +333,6 @@ fn add_untouched(line: &mut Line, sent: &[&SentRow], untouched: &Untouched) {
     }
 }
 
-/// The receivables at the end of `at` from the store's aging, with the days
-/// sales outstanding per currency: what is owed at the date over what was
-/// invoiced from `since` to `at`, times the period's days.
-pub fn receivables(aging: &Aging, (since, at): (NaiveDate, NaiveDate)) -> Receivables {
-    let period_days = ((at - since).num_days() + 1).max(1);
-    let mut buckets: Vec<Bucket> =
-        AGE_BUCKETS.iter().map(|label| Bucket { label, invoices: 0, amount: BTreeMap::new() }).collect();
-    let mut owed: BTreeMap<String, i64> = BTreeMap::new();
-    for (currency, bucket, invoices, amount) in &aging.owed {
-        let Some(b) = buckets.get_mut(*bucket) else { continue };
-        b.invoices += *invoices as usize;
-        *b.amount.entry(currency.clone()).or_default() += amount;
-        *owed.entry(currency.clone()).or_default() += amount;
-    }
-    let dso_days = aging
-        .invoiced
-        .iter()
-        .filter(|(_, sales)| *sales > 0)
-        .filter_map(|(currency, sales)| {
-            let dso = *owed.get(currency)? as f64 / *sales as f64 * period_days as f64;
-            Some((currency.clone(), (dso * 10.0).round() / 10.0))
-        })
-        .collect();
-    Receivables { at, buckets, dso_days }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -470,19 +429,6 @@ mod tests {
         assert_eq!(r.cost_per_channel["sms"], (2, 14));
         assert_eq!(r.cost_per_channel["pec"], (1, 50));
         assert_eq!(r.cost_per_channel["email"], (3, 0));
-    }
-
-    #[test]
-    fn dso_is_what_is_owed_over_what_was_invoiced_times_the_days() {
-        let aging = Aging {
-            owed: vec![("EUR".into(), 0, 1, 30_000), ("EUR".into(), 1, 2, 25_000), ("EUR".into(), 4, 1, 30_000)],
-            invoiced: vec![("EUR".into(), 55_000), ("USD".into(), 1_000)],
-        };
-        let r = receivables(&aging, ("2026-10-01".parse().unwrap(), "2026-10-31".parse().unwrap()));
-        let buckets: Vec<(&str, usize)> = r.buckets.iter().map(|b| (b.label, b.invoices)).collect();
-        assert_eq!(buckets, [("not due", 1), ("1-30", 2), ("31-60", 0), ("61-90", 0), (">90", 1)]);
-        // 850 owed over 550 invoiced, times 31 days; nothing owed in USD, no DSO for it.
-        assert_eq!(r.dso_days, BTreeMap::from([("EUR".to_string(), 47.9)]));
     }
 
     #[test]

@@ -23,13 +23,16 @@ use crate::invoice::InvoiceStatus;
 use crate::money::format_money;
 use crate::runtime::Runtime;
 use crate::sandbox::{Capture, Plugin};
+use crate::schedule::Schedule;
 use crate::store::{DecisionRow, EventRow, OutboxRow, OutboxState, Store, minute};
 
 pub struct Options {
     pub from: NaiveDate,
     pub to: NaiveDate,
-    /// Time of day (UTC) of the daily tick.
+    /// Time of day (UTC) of the daily tick in service mode.
     pub tick: NaiveTime,
+    /// When ticks come: as `serve` runs them, or as a cron job would.
+    pub schedule: Schedule,
     /// Policy settings over the config's own.
     pub settings: BTreeMap<String, String>,
     /// Moved on once a simulated day, its message the date; finished after the last.
@@ -44,7 +47,8 @@ pub struct Entry {
     pub date: NaiveDate,
     /// `remind`, `retry-payment`, `escalate`, `apply-fee`, `offer-plan`,
     /// `instalment`, `pause`, `close`, `event`, `held` (a guardrail stopped
-    /// it) or `error` (the plugin failed).
+    /// it), `refused` (the host refused it outright: a step already done, a
+    /// second reminder in one tick) or `error` (the plugin failed).
     pub what: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
@@ -119,10 +123,86 @@ pub struct Simulation {
     pub plugin_errors: usize,
     /// Invoices by where they stand at the end: `paid`, `open`, `closed`...
     pub summary: BTreeMap<String, usize>,
+    /// Customers the schedule can never reach in their sending window, "name (timezone)".
+    pub unreachable: Vec<String>,
 }
 
 /// Ticks beyond the daily one in a day, at most: enough for every timezone's window.
 const EXTRA_TICKS_A_DAY: usize = 48;
+
+/// The simulation's clock: the scripted and modelled events still to come,
+/// the ticks so far and what they found.
+#[derive(Default)]
+struct Clock<'d> {
+    events: Vec<crate::intake::ScriptedEvent>,
+    due: HashMap<&'d str, NaiveDate>,
+    /// Invoices a modelled customer already paid: an invoice is paid once.
+    answered: std::collections::HashSet<String>,
+    last_tick: i64,
+    ticks: Vec<DateTime<Utc>>,
+    plugin_errors: usize,
+    /// (customer, channel) of messages that waited for a sending window.
+    waited: std::collections::BTreeSet<(String, String)>,
+}
+
+impl Clock<'_> {
+    /// The day's scripted events, just before its first tick at `now`.
+    async fn happen(&mut self, store: &Store, day: NaiveDate, now: DateTime<Utc>) -> anyhow::Result<()> {
+        for e in self.events.iter().filter(|e| e.on == day) {
+            // A modelled payment of an invoice no longer open (paid, closed by the policy) does not happen.
+            if e.modelled && !store.invoice(&e.invoice_id).await?.is_some_and(|(i, _)| i.status == InvoiceStatus::Open)
+            {
+                continue;
+            }
+            store.apply_event(&e.invoice_id, &e.event, now).await?;
+        }
+        Ok(())
+    }
+
+    /// A scheduled tick at `now`; in service mode, then one whenever a
+    /// waiting step's time comes that day, as `serve` would.
+    async fn play(&mut self, runtime: &Runtime, opts: &Options, now: DateTime<Utc>) -> anyhow::Result<()> {
+        let (store, next_day) = (runtime.store(), now + chrono::Days::new(1));
+        let mut at = Some(now);
+        while let Some(t) = at {
+            let report = runtime.tick(t, false).await?;
+            self.plugin_errors += report.decided.plugin_errors;
+            self.waited.extend(report.delivered.waited_for_window);
+            self.ticks.push(t);
+            if let Some(model) = &opts.responses {
+                self.answer(store, model, opts.to, t).await?;
+            }
+            let extra = self.ticks.iter().rev().take_while(|x| x.date_naive() == now.date_naive()).count();
+            at = match opts.schedule.follows_waiting_steps() {
+                true => store.next_waiting(t.timestamp()).await?.and_then(|w| DateTime::from_timestamp(w, 0)),
+                false => None,
+            };
+            at = at.filter(|w| *w < next_day && w.date_naive() <= opts.to && extra <= EXTRA_TICKS_A_DAY);
+        }
+        Ok(())
+    }
+
+    /// The modelled customers' payments after what was sent since the last tick.
+    async fn answer(
+        &mut self,
+        store: &Store,
+        model: &ResponseModel,
+        to: NaiveDate,
+        t: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let sent = store.sent_between(self.last_tick + 1, t.timestamp()).await?;
+        for sent in sent.into_iter().filter(|s| !s.bounced) {
+            let Some(&due) = self.due.get(sent.invoice_id.as_str()) else { continue };
+            if let Some(on) = model.answer(&sent, due).filter(|on| *on <= to)
+                && self.answered.insert(sent.invoice_id.clone())
+            {
+                self.events.push(crate::intake::ScriptedEvent::modelled(&sent.invoice_id, on, Event::Paid));
+            }
+        }
+        self.last_tick = t.timestamp();
+        Ok(())
+    }
+}
 
 /// Plays `policy` over `data` from `opts.from` to `opts.to` with the config's
 /// guardrails, channels and templates. Nothing leaves, nothing of the operator's is written.
@@ -138,13 +218,10 @@ pub async fn run(
     let runtime = Runtime::simulation(scratch.path(), config, catalog, policy, &opts.settings, capture.clone()).await?;
     let store = runtime.store();
     let start = opts.from.and_time(NaiveTime::MIN).and_utc();
-    let mut events = data.events.clone();
-    let due: HashMap<&str, NaiveDate> = data.invoices.iter().map(|i| (i.id.as_str(), i.due)).collect();
-    // Invoices a modelled customer already paid: an invoice is paid once.
-    let (mut answered, mut last_tick) = (std::collections::HashSet::new(), i64::MIN);
     store.import(&Dataset { events: vec![], ..data.clone() }, start).await?;
-
-    let (mut ticks, mut plugin_errors) = (vec![], 0);
+    let due: HashMap<&str, NaiveDate> = data.invoices.iter().map(|i| (i.id.as_str(), i.due)).collect();
+    let mut clock = Clock { events: data.events.clone(), due, ..Clock::default() };
+    let times = opts.schedule.times(opts.tick);
     let mut day = opts.from;
     if let Some(p) = &opts.progress {
         p.set_length((opts.to - opts.from).num_days().max(0) as u64 + 1);
@@ -153,39 +230,9 @@ pub async fn run(
         if let Some(p) = &opts.progress {
             p.set_message(day.to_string());
         }
-        let now = day.and_time(opts.tick).and_utc();
-        // Scripted events happen just before the day's tick.
-        for e in events.iter().filter(|e| e.on == day) {
-            // A modelled payment of an invoice no longer open (paid, closed by the policy) does not happen.
-            if e.modelled && !store.invoice(&e.invoice_id).await?.is_some_and(|(i, _)| i.status == InvoiceStatus::Open)
-            {
-                continue;
-            }
-            store.apply_event(&e.invoice_id, &e.event, now).await?;
-        }
-        let next_day = now + chrono::Days::new(1);
-        let mut at = Some(now);
-        while let Some(t) = at {
-            plugin_errors += runtime.tick(t, false).await?.decided.plugin_errors;
-            ticks.push(t);
-            if let Some(model) = &opts.responses {
-                let sent = store.sent_between(last_tick + 1, t.timestamp()).await?;
-                for sent in sent.into_iter().filter(|s| !s.bounced) {
-                    let Some(&due) = due.get(sent.invoice_id.as_str()) else { continue };
-                    if let Some(on) = model.answer(&sent, due).filter(|on| *on <= opts.to)
-                        && answered.insert(sent.invoice_id.clone())
-                    {
-                        events.push(crate::intake::ScriptedEvent::modelled(&sent.invoice_id, on, Event::Paid));
-                    }
-                }
-                last_tick = t.timestamp();
-            }
-            let extra = ticks.iter().rev().take_while(|x| x.date_naive() == day).count();
-            at = store
-                .next_waiting(t.timestamp())
-                .await?
-                .and_then(|w| DateTime::from_timestamp(w, 0))
-                .filter(|w| *w < next_day && w.date_naive() <= opts.to && extra <= EXTRA_TICKS_A_DAY);
+        clock.happen(store, day, day.and_time(times[0]).and_utc()).await?;
+        for time in &times {
+            clock.play(&runtime, opts, day.and_time(*time).and_utc()).await?;
         }
         if let Some(p) = &opts.progress {
             p.inc(1);
@@ -195,7 +242,10 @@ pub async fn run(
     if let Some(p) = &opts.progress {
         p.finish_using_style();
     }
-
+    let unreachable = match opts.schedule {
+        Schedule::Service => vec![],
+        _ => crate::schedule::unreachable(store, &runtime.config().sending, &clock.waited, &times, opts.from).await?,
+    };
     let subjects: HashMap<String, String> = capture.taken().into_iter().map(|c| (c.key, c.subject)).collect();
     let mut timelines = Vec::with_capacity(data.invoices.len());
     // Files written in the scratch folder (a hand-over) are gone with it: say so, not where.
@@ -211,7 +261,7 @@ pub async fn run(
     for t in &timelines {
         *summary.entry(t.outcome.split(" (").next().unwrap_or_default().to_string()).or_default() += 1;
     }
-    Ok(Simulation { ticks, timelines, plugin_errors, summary })
+    Ok(Simulation { ticks: clock.ticks, timelines, plugin_errors: clock.plugin_errors, summary, unreachable })
 }
 
 /// An invoice's timeline, read from the scratch run's history.
@@ -257,6 +307,11 @@ fn entries(
     for d in decisions {
         if let Some(error) = &d.error {
             lines.push(((d.at, 1, d.id, 1, 0), Entry::new(d.at, "error").note(error.clone())));
+        }
+        for r in &d.refused {
+            let mut entry = Entry::new(d.at, "refused").note(r.to_string());
+            entry.step = Some(r.step.clone());
+            lines.push(((d.at, 1, d.id, 1, 2), entry));
         }
         for action in d.actions.as_array().into_iter().flatten() {
             if let Some(until) = action.get("pause").and_then(Value::as_i64) {

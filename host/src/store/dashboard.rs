@@ -40,6 +40,10 @@ pub struct InvoiceLine {
     pub due: NaiveDate,
     pub state: String,
     pub next_review: Option<i64>,
+    /// The reason its review was closed with, if it was (`collections`...).
+    pub closed: Option<String>,
+    /// The invoice itself: its promise, dispute and plan.
+    pub invoice: Invoice,
 }
 
 enum Bind {
@@ -79,7 +83,7 @@ impl Store {
             bind("l.due >= ?", Bind::Int(today - to), &mut binds);
         }
         let mut sql = String::from(
-            "SELECT l.invoice_id, l.currency, l.total, l.paid, l.status, i.data AS invoice, r.next_review, \
+            "SELECT l.invoice_id, l.currency, l.total, l.paid, l.status, i.data AS invoice, r.next_review, r.closed, \
              c.data AS customer FROM ledger l JOIN invoices i ON i.id = l.invoice_id \
              JOIN reviews r ON r.invoice_id = l.invoice_id \
              JOIN customers c ON c.id = l.customer_id",
@@ -124,7 +128,7 @@ impl Store {
                 let (total, paid): (i64, i64) = (r.try_get("total")?, r.try_get("paid")?);
                 Ok(InvoiceLine {
                     id: r.try_get("invoice_id")?,
-                    number: invoice.number,
+                    number: invoice.number.clone(),
                     customer: customer.name,
                     segment: customer.segment,
                     currency: r.try_get("currency")?,
@@ -133,6 +137,8 @@ impl Store {
                     due: invoice.due,
                     state: r.try_get("status")?,
                     next_review: r.try_get("next_review")?,
+                    closed: r.try_get("closed")?,
+                    invoice,
                 })
             })
             .collect()

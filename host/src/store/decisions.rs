@@ -291,9 +291,9 @@ impl Store {
         let mut ids: HashMap<String, i64> = HashMap::with_capacity(decisions.len());
         for chunk in decisions.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
-                "INSERT INTO decisions (invoice_id, at, plugin, input_sha256, actions, next_review, error, experiment, arm, worker, review_at) \
+                "INSERT INTO decisions (invoice_id, at, plugin, input_sha256, actions, next_review, error, experiment, arm, worker, review_at, refused) \
                  VALUES {} RETURNING id, invoice_id",
-                placeholders(self.postgres, chunk.len(), 11)
+                placeholders(self.postgres, chunk.len(), 12)
             );
             let mut query = sqlx::query(&sql);
             for d in chunk {
@@ -308,7 +308,8 @@ impl Store {
                     .bind(d.arm.as_ref().map(|a| a.0.as_str()))
                     .bind(d.arm.as_ref().map(|a| a.1.as_str()))
                     .bind(self.worker.as_deref())
-                    .bind(d.review_at);
+                    .bind(d.review_at)
+                    .bind((!d.refused.is_empty()).then(|| super::json(&d.refused)));
             }
             for row in query.fetch_all(&mut **tx).await? {
                 ids.insert(row.try_get("invoice_id")?, row.try_get("id")?);

@@ -11,13 +11,14 @@ use crate::invoice::Invoice;
 /// Receivables by age: `not due`, `1-30`, `31-60`, `61-90`, `>90` days past due.
 pub const AGE_BUCKETS: [&str; 5] = ["not due", "1-30", "31-60", "61-90", ">90"];
 
-/// What was owed at a date, per currency and age bucket, and what was invoiced in a period.
+/// What was owed at a date, per currency and age bucket, and what was invoiced up to it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Aging {
     /// (currency, index into `AGE_BUCKETS`, invoices, amount owed in minor units).
     pub owed: Vec<(String, usize, i64, i64)>,
-    /// (currency, amount invoiced in the period).
-    pub invoiced: Vec<(String, i64)>,
+    /// (currency, day of issue, amount invoiced that day), every day up to the date:
+    /// the countback walks back through them.
+    pub sales: Vec<(String, NaiveDate, i64)>,
 }
 
 fn epoch() -> NaiveDate {
@@ -77,11 +78,11 @@ pub(super) async fn backfill(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> anyho
 
 impl Store {
     /// What was owed at the end of `at`, by currency and age, and what was
-    /// invoiced from `since` to `at`. An invoice paid since counts with what
+    /// invoiced each day up to `at`. An invoice paid since counts with what
     /// it still owed then. Void and written-off invoices are left out.
-    pub async fn aging(&self, since: NaiveDate, at: NaiveDate) -> anyhow::Result<Aging> {
+    pub async fn aging(&self, at: NaiveDate) -> anyhow::Result<Aging> {
         let end = at.and_hms_opt(23, 59, 59).expect("a valid time").and_utc().timestamp();
-        let (since, at) = (day_number(since), day_number(at));
+        let at = day_number(at);
         // What came in after `at` is added back to what was owed then.
         let owed = sqlx::query(
             "SELECT currency, bucket, COUNT(*) AS n, CAST(SUM(owed) AS BIGINT) AS amount FROM ( \
@@ -98,11 +99,10 @@ impl Store {
         .bind(end)
         .fetch_all(&self.pool)
         .await?;
-        let invoiced = sqlx::query(
-            "SELECT currency, CAST(SUM(total) AS BIGINT) AS amount FROM ledger \
-             WHERE status IN ('open', 'paid') AND issued >= $1 AND issued <= $2 GROUP BY currency ORDER BY currency",
+        let sales = sqlx::query(
+            "SELECT currency, issued, CAST(SUM(total) AS BIGINT) AS amount FROM ledger \
+             WHERE status IN ('open', 'paid') AND issued <= $1 GROUP BY currency, issued ORDER BY currency, issued",
         )
-        .bind(since)
         .bind(at)
         .fetch_all(&self.pool)
         .await?;
@@ -114,11 +114,19 @@ impl Store {
                     Ok((r.try_get("currency")?, bucket as usize, r.try_get("n")?, r.try_get("amount")?))
                 })
                 .collect::<anyhow::Result<_>>()?,
-            invoiced: invoiced
+            sales: sales
                 .iter()
-                .map(|r| Ok((r.try_get("currency")?, r.try_get("amount")?)))
+                .map(|r| Ok((r.try_get("currency")?, day_of(r.try_get("issued")?), r.try_get("amount")?)))
                 .collect::<anyhow::Result<_>>()?,
         })
+    }
+
+    /// Whether the store holds any invoice at all: a run on one that holds
+    /// none was most likely pointed at the wrong database.
+    pub async fn holds_invoices(&self) -> anyhow::Result<bool> {
+        let any: Option<String> =
+            sqlx::query_scalar("SELECT invoice_id FROM ledger LIMIT 1").fetch_optional(&self.pool).await?;
+        Ok(any.is_some())
     }
 
     /// Each invoice's due date, by id (a response model is fitted by days overdue).

@@ -68,6 +68,8 @@ pub(super) fn migrations(postgres: bool) -> Vec<(i64, Vec<String>)> {
                  UPDATE events SET kind = 'reopened' WHERE kind = 'open'",
             ),
         ),
+        // What of a policy's answer the host refused outright, kept with the decision.
+        (20, split("ALTER TABLE decisions ADD COLUMN refused TEXT")),
     ]
 }
 

@@ -138,6 +138,8 @@ pub struct NewDecision {
     pub actions: String,
     pub error: Option<String>,
     pub outbox: Vec<NewOutbox>,
+    /// What of the policy's answer the host refused outright.
+    pub refused: Vec<crate::decision::Refused>,
     /// The invoice's next review (unchanged on error, so it is tried again).
     pub next_review: Option<i64>,
     pub closed: Option<String>,
@@ -175,6 +177,8 @@ pub struct DecisionRow {
     pub plugin_sha256: String,
     pub input_digest: String,
     pub actions: serde_json::Value,
+    /// What of the policy's answer the host refused outright (none before migration 20).
+    pub refused: Vec<crate::decision::Refused>,
     pub next_review: Option<i64>,
     pub error: Option<String>,
     /// The experiment and arm it was made in, if any.
@@ -445,6 +449,10 @@ impl Store {
                     plugin_sha256: r.try_get("plugin_sha256")?,
                     input_digest: hex::encode(r.try_get::<Option<Vec<u8>>, _>("input_sha256")?.unwrap_or_default()),
                     actions: serde_json::from_str(&r.try_get::<String, _>("actions")?)?,
+                    refused: match r.try_get::<Option<String>, _>("refused")? {
+                        Some(text) => serde_json::from_str(&text)?,
+                        None => vec![],
+                    },
                     next_review: r.try_get("next_review")?,
                     error: r.try_get("error")?,
                     experiment: r.try_get("experiment")?,

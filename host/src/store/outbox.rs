@@ -391,6 +391,13 @@ impl Store {
         }
     }
 
+    /// Sends a message on another channel than its decision named (a PEC as a
+    /// registered letter), so its history says how it went.
+    pub async fn reroute(&self, id: i64, channel: &str) -> anyhow::Result<()> {
+        sqlx::query("UPDATE outbox SET channel = $1 WHERE id = $2").bind(channel).bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Lets go of a customer leased for delivery.
     pub async fn release_customer(&self, customer_id: &str, worker: &str) -> anyhow::Result<()> {
         sqlx::query("DELETE FROM customer_leases WHERE customer_id = $1 AND worker = $2")

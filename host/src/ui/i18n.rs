@@ -91,6 +91,12 @@ impl Viewer {
         }
     }
 
+    /// A number of days with one decimal, the locale's decimal mark.
+    pub(crate) fn days(&self, days: f64) -> String {
+        let text = format!("{days:.1}");
+        if self.lang == "it" { text.replace('.', ",") } else { text }
+    }
+
     /// A share as a percentage with one decimal, the locale's decimal mark.
     pub(crate) fn percent(&self, share: f64) -> String {
         let text = format!("{:.1}%", share * 100.0);

@@ -6,10 +6,12 @@
 // A refusal here is the page answered, returned once per request: boxing it buys nothing.
 #![allow(clippy::result_large_err)]
 
+mod actions;
 mod i18n;
 mod operate;
 mod pages;
 mod session;
+mod standing;
 
 use std::sync::{Arc, OnceLock};
 

@@ -10,6 +10,7 @@ use minijinja::context;
 use serde::{Deserialize, Serialize};
 
 use super::i18n::Viewer;
+use super::standing::Standing;
 use super::{AppState, Page, failed, reader, refuse, render};
 use crate::report::Dimension;
 use crate::store::InvoiceFilter;
@@ -122,9 +123,18 @@ pub(super) async fn overview(state: AppState, headers: HeaderMap, Query(q): Quer
             from => v.date(from), to => v.date(to), currency => currency,
             charts => minijinja::Value::from_serialize(&charts), chart_json => chart_json,
             buckets => buckets, steps => steps, open_tasks => tasks.len(),
-            dso_now => report.receivables.dso_days.get(&currency).copied(),
+            dso_now => report.receivables.dso.get(&currency).map(|d| dso_line(v, d)),
         },
     ))
+}
+
+/// The DSO at the end of the period in words: the countback, the best the
+/// terms allow and the days of lateness, the method named.
+fn dso_line(v: &Viewer, d: &crate::report::Dso) -> String {
+    let line = v.word("dso_line");
+    line.replace("{days}", &v.days(d.days))
+        .replace("{best}", &v.days(d.best_days))
+        .replace("{late}", &v.days(d.delinquent_days))
 }
 
 /// Receivables by age, in the currency owed most (a chart has one unit):
@@ -177,10 +187,10 @@ async fn dso_chart(store: &crate::store::Store, v: &Viewer, to: NaiveDate, curre
     let mut dso_values = vec![];
     for k in (0..6).rev() {
         let at = to - Days::new(30 * k);
-        let aging = store.aging(at - Days::new(29), at).await?;
+        let aging = store.aging(at).await?;
         let r = crate::report::receivables(&aging, (at - Days::new(29), at));
         dso_labels.push(v.date(at));
-        dso_values.push(r.dso_days.get(currency).copied().unwrap_or(0.0));
+        dso_values.push(r.dso.get(currency).map_or(0.0, |d| d.days));
     }
     Ok(Chart {
         id: "dso",
@@ -273,14 +283,18 @@ pub(super) async fn invoices(state: AppState, headers: HeaderMap, Query(q): Quer
     lines.truncate(PAGE as usize);
     let next = more.then(|| lines.last().map(|l| l.id.clone())).flatten();
     let today = Utc::now().date_naive();
+    let standing = |l: &crate::store::InvoiceLine| Standing::of(&l.invoice, l.closed.as_deref(), today);
     let rows: Vec<_> = lines
         .iter()
         .map(|l| {
             context! {
                 id => l.id, number => l.number, customer => l.customer, segment => l.segment,
-                total => v.money(l.total, &l.currency), outstanding => v.money(l.outstanding, &l.currency),
-                due => v.date(l.due), late => (today - l.due).num_days().max(0),
-                state => v.word(&format!("state_{}", l.state)),
+                total => v.money(l.total, &l.currency),
+                // A void or written-off invoice owes nothing, whatever was never paid of it.
+                outstanding => standing(l).owed().then(|| v.money(l.outstanding, &l.currency)),
+                due => v.date(l.due),
+                late => standing(l).owed().then(|| (today - l.due).num_days().max(0)),
+                state => standing(l).words(v),
                 next_review => l.next_review.map(|t| v.moment(t)),
             }
         })
@@ -315,6 +329,8 @@ pub(super) async fn invoice(state: AppState, headers: HeaderMap, Path(id): Path<
     let Some((inv, customer)) = found else {
         return Err(refuse(&app, &access, StatusCode::NOT_FOUND, "not_found"));
     };
+    let (_, closed) = store.review_of(&id).await.map_err(failed)?;
+    let standing = Standing::of(&inv, closed.as_deref(), Utc::now().date_naive());
     let events = store.events_of(&id).await.map_err(failed)?;
     let decisions = store.decisions_of(&id).await.map_err(failed)?;
     let outbox = store.outbox_of(&id).await.map_err(failed)?;
@@ -328,7 +344,8 @@ pub(super) async fn invoice(state: AppState, headers: HeaderMap, Path(id): Path<
         .map(|d| {
             context! {
                 at => v.moment(d.at), plugin => d.plugin_name, version => d.plugin_version,
-                sha256 => d.plugin_sha256, actions => d.actions.to_string(), error => d.error,
+                sha256 => d.plugin_sha256, actions => super::actions::in_words(v, &d.actions), error => d.error,
+                refused => d.refused.iter().map(|r| super::actions::refused_in_words(v, r)).collect::<Vec<_>>(),
                 arm => d.experiment.as_ref().map(|e| format!("{e}/{}", d.arm.clone().unwrap_or_default())),
             }
         })
@@ -337,8 +354,9 @@ pub(super) async fn invoice(state: AppState, headers: HeaderMap, Path(id): Path<
         .iter()
         .map(|o| {
             context! {
-                step => o.step, channel => o.channel, template => o.template, tone => o.tone,
-                state => o.state.to_string(), reason => o.reason, receipt => o.receipt,
+                step => o.step, channel => o.channel, template => o.template,
+                tone => o.tone.map(|t| v.word(&format!("tone_{}", t.name()))),
+                state => v.word(&format!("outbox_{}", o.state)), reason => o.reason, receipt => o.receipt,
                 at => o.done_at.map(|t| v.moment(t)), text => texts.get(&o.id),
             }
         })
@@ -350,7 +368,7 @@ pub(super) async fn invoice(state: AppState, headers: HeaderMap, Path(id): Path<
         context! {
             id => inv.id, number => inv.number, customer => customer.name, segment => customer.segment,
             total => v.money(inv.total(), &inv.currency), outstanding => v.money(inv.outstanding(), &inv.currency),
-            due => v.date(inv.due), state => v.word(&format!("state_{}", crate::store::status_name(inv.status))),
+            due => v.date(inv.due), state => standing.words(v),
             events => events, decisions => decisions, messages => messages,
         },
     ))

@@ -14,12 +14,13 @@
     if (typeof Chart === "undefined") return;
     const datasets = chart.series.map(function (s, i) {
       const colour = palette[i % palette.length];
-      return { label: s.name, data: s.values, backgroundColor: colour, borderColor: colour, fill: false, tension: 0.2 };
+      return { label: s.name, data: s.values, backgroundColor: colour, borderColor: colour, fill: false, tension: 0 };
     });
     new Chart(canvas, {
       type: chart.kind,
       data: { labels: chart.labels, datasets: datasets },
-      options: { responsive: true, maintainAspectRatio: false, animation: false, plugins: { legend: { display: datasets.length > 1 } } },
+      // Numbers as the page's language writes them (Chart.js formats ticks with Intl in this locale).
+      options: { locale: document.documentElement.lang, responsive: true, maintainAspectRatio: false, animation: false, plugins: { legend: { display: datasets.length > 1 } } },
     });
   }
   document.addEventListener("DOMContentLoaded", function () {

@@ -121,6 +121,20 @@ impl InvoiceView {
         self.contact(step).map(|c| Date::of(c.at))
     }
 
+    /// The UTC date `step` took effect, as a step that follows it must see it:
+    /// a message once it was sent (or delivered), another action once done;
+    /// never while it waits, nor when it failed, bounced or was cancelled. A
+    /// hand-over after a formal notice must not follow one that never left.
+    pub fn step_effective_date(&self, step: &str) -> Option<Date> {
+        let c = self.contact(step)?;
+        let effective = match (&c.channel, c.outcome) {
+            (_, Outcome::Failed | Outcome::Bounced | Outcome::Cancelled) => false,
+            (Some(_), outcome) => matches!(outcome, Outcome::Sent | Outcome::Delivered),
+            (None, _) => true,
+        };
+        effective.then(|| Date::of(c.at))
+    }
+
     /// The latest message to the customer (a contact with a channel) that
     /// was not cancelled before going out.
     pub fn last_message(&self) -> Option<&Contact> {

@@ -26,8 +26,8 @@ use core::cmp::Reverse;
 use std::borrow::Cow;
 
 use crate::{
-    Action, CloseReason, Ctx, Date, Decision, Escalation, EscalationKind, Fee, InvoiceView, PaymentRetry, PlanOffer,
-    Reminder, Timestamp, Tone,
+    Action, CloseReason, Ctx, Date, Decision, Escalation, EscalationKind, Fee, InvoiceView, Outcome, PaymentRetry,
+    PlanOffer, Reminder, Timestamp, Tone,
 };
 
 /// Text a rung holds: borrowed when the policy names it with a literal (most
@@ -127,7 +127,8 @@ impl<'a> Rung<'a> {
         self
     }
 
-    /// Fire only once `step` is done, and `days` days after it at the earliest.
+    /// Fire only once `step` took effect (a message sent or delivered, not
+    /// one waiting, failed, bounced or cancelled), and `days` days after it at the earliest.
     pub fn after(&mut self, step: impl Into<Text<'a>>, days: i64) -> &mut Self {
         self.after = Some((step.into(), days));
         self
@@ -197,10 +198,18 @@ impl State<'_> {
         self.emitted.contains(&i) || rungs[i].ids().any(|id| self.inv.step_done(id))
     }
 
-    /// When `step` was done, counting this decision's steps as done today.
+    /// When `step` took effect (a message sent, not only decided or failed),
+    /// counting this decision's steps as done today.
     fn step_date(&self, rungs: &[Rung<'_>], step: &str) -> Option<Date> {
         let now = self.emitted.iter().any(|&i| rungs[i].ids().any(|id| id == step));
-        if now { Some(self.today) } else { self.inv.step_date(step) }
+        if now { Some(self.today) } else { self.inv.step_effective_date(step) }
+    }
+
+    /// `step` was tried and will never take effect: failed, bounced or cancelled.
+    fn failed(&self, step: &str) -> bool {
+        self.inv
+            .contact(step)
+            .is_some_and(|c| matches!(c.outcome, Outcome::Failed | Outcome::Bounced | Outcome::Cancelled))
     }
 
     /// A later step of the same track is done: this one will never fire.
@@ -338,7 +347,12 @@ impl<'a> Ladder<'a> {
         let r = &self.rungs[i];
         let mut day = r.on.max(earliest);
         if let Some((step, days)) = &r.after {
-            day = day.max(state.step_date(&self.rungs, step)?.add_days(*days));
+            match state.step_date(&self.rungs, step) {
+                Some(done) => day = day.max(done.add_days(*days)),
+                // Decided and not yet sent (a sending window, a retry): look again tomorrow.
+                None if state.inv.step_done(step) && !state.failed(step) => day = day.max(state.today.add_days(1)),
+                None => return None,
+            }
         }
         if r.reminder.is_some()
             && let Some(gap) = self.gap_ends(state)
@@ -542,6 +556,29 @@ mod tests {
         assert_eq!(d.reminder().and_then(|r| r.deadline), Some(day(30)));
         // The escalation waits for its prerequisite's delay (15 + 10 < 30).
         assert_eq!(d.review_date(), Some(day(30)));
+    }
+
+    #[test]
+    fn a_step_after_another_waits_until_that_one_was_sent() {
+        // Firm was decided on day 15; the hand-over (firm + 10) waits while firm has not left...
+        let mut inv = invoice(DUE, 100_00, "EUR");
+        sent(&mut inv, "soft", 7);
+        sent(&mut inv, "firm", 15);
+        inv.history[1].outcome = crate::Outcome::Pending;
+        let waiting = run(31, &inv);
+        assert!(waiting.steps().is_empty());
+        // It looks again the next day, to see whether firm has left by then.
+        assert_eq!(waiting.review_date(), Some(day(32)));
+        // ...never follows one that failed, bounced or was cancelled...
+        for never in [crate::Outcome::Failed, crate::Outcome::Bounced, crate::Outcome::Cancelled] {
+            inv.history[1].outcome = never;
+            assert!(!run(31, &inv).steps().contains(&"hand"), "{never:?}");
+        }
+        // ...and goes once it was sent (or delivered).
+        for left in [crate::Outcome::Sent, crate::Outcome::Delivered] {
+            inv.history[1].outcome = left;
+            assert_eq!(run(31, &inv).steps(), ["hand"], "{left:?}");
+        }
     }
 
     /// soft (7), firm (15), a formal demand (25) that never opens, evaluated `n` days after due.

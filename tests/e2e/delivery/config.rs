@@ -137,13 +137,23 @@ fn assert_all_pending(site: &Site, ids: &[String], report: &Value, what: &str) {
     }
 }
 
+/// `run --at TICK` on a site whose relay fails on the operator's setup: it
+/// exits 4 (a cron job notices) and says why; its report.
+fn run_waiting_on_setup(site: &Site) -> Value {
+    let out = site.run(&["run", "--at", TICK, "--json"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("3 message(s) wait: a relay failed on the operator's setup"), "{err}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn a_refused_sender_or_a_relay_down_leaves_the_steps_pending_until_the_relay_works() {
     let started = Instant::now();
     // The relay refuses the configured From at MAIL FROM.
     let mut counter = Counter::start(&["--refuse-from", "crediti@acme.example"]);
     let (site, ids) = faulty_site(&counter.url());
-    let refused = site.json(&["run", "--at", TICK]);
+    let refused = run_waiting_on_setup(&site);
     eprintln!("refused sender: {refused}");
     assert!(counter.received().is_empty());
     assert_all_pending(&site, &ids, &refused, "sender refused");
@@ -157,7 +167,7 @@ fn a_refused_sender_or_a_relay_down_leaves_the_steps_pending_until_the_relay_wor
     // Nothing listens on the relay's port.
     let port = free_port();
     let (site, ids) = faulty_site(&format!("smtp://127.0.0.1:{port}"));
-    let down = site.json(&["run", "--at", TICK]);
+    let down = run_waiting_on_setup(&site);
     eprintln!("relay down: {down}");
     assert_all_pending(&site, &ids, &down, "relay down");
     let counter = Counter::start_on(port, &[]);

@@ -33,26 +33,33 @@ impl Guest for Outsider {
     fn evaluate(now: Timestamp, settings: Vec<Setting>, batch: Vec<InvoiceView>) -> Vec<Result<Decision, String>> {
         let channel = settings.iter().find(|s| s.key == "channel").map_or("email", |s| s.value.as_str());
         let template = settings.iter().find(|s| s.key == "template").map_or("overdue-soft", |s| s.value.as_str());
+        // A careless author's policy: `reminders` at once, and with `repeat`, asked again daily once done.
+        let reminders = settings.iter().find(|s| s.key == "reminders").and_then(|s| s.value.parse().ok()).unwrap_or(1);
+        let repeat = settings.iter().any(|s| s.key == "repeat" && s.value == "yes");
         batch
             .into_iter()
             .map(|inv| {
                 let remind_at = (days(&inv.due) + 2) * DAY;
                 let done = inv.history.iter().any(|c| c.step == "outsider-nudge");
-                if inv.status != InvoiceStatus::Open || done {
+                if inv.status != InvoiceStatus::Open || (done && !repeat) {
                     return Ok(Decision { actions: vec![], next_review: None });
                 }
                 if now < remind_at {
                     return Ok(Decision { actions: vec![], next_review: Some(remind_at) });
                 }
-                Ok(Decision {
-                    actions: vec![Action::Remind(Reminder {
-                        step: "outsider-nudge".into(),
+                let step = |n: u32| if n == 1 { "outsider-nudge".to_string() } else { format!("outsider-nudge-{n}") };
+                let remind = |n: u32| {
+                    Action::Remind(Reminder {
+                        step: step(n),
                         channel: channel.into(),
                         template: template.into(),
                         tone: Tone::Courteous,
                         deadline: None,
-                    })],
-                    next_review: None,
+                    })
+                };
+                Ok(Decision {
+                    actions: (1..=reminders).map(remind).collect(),
+                    next_review: repeat.then_some(now + DAY),
                 })
             })
             .collect()
