@@ -256,6 +256,22 @@ fn the_demo_runs_every_kind_of_action() {
     assert!(log.lines().any(|l| l.starts_with("pay sub-2001") && l.ends_with(": paid")), "{log}");
     assert!(log.contains(r#"service: "suspend-service" for "Mark Ellison""#), "{log}");
     assert!(!log.contains("refused"), "{log}");
+    // The report after the demo: a DSO a finance person believes, between 0 and the
+    // age of the oldest invoice owed (the examples were issued on 1 September 2026).
+    let db = demo.join("sollecito.db");
+    let out = sollecito(&["--db", db.to_str().unwrap(), "report", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let oldest: chrono::NaiveDate = "2026-09-01".parse().unwrap();
+    let age = (chrono::Utc::now().date_naive() - oldest).num_days() as f64 + 1.0;
+    let dso = report["receivables"]["dso"].as_object().unwrap();
+    assert!(dso.len() >= 4, "{dso:?}");
+    for (currency, d) in dso {
+        let days = d["days"].as_f64().unwrap();
+        assert!(days > 0.0 && days <= age, "{currency}: DSO {days} days, the oldest invoice is {age} days old");
+        let (best, late) = (d["best_days"].as_f64().unwrap(), d["delinquent_days"].as_f64().unwrap());
+        assert!((best + late - days).abs() < 0.11, "{currency}: {d}");
+    }
 }
 
 /// Runs the binary in `dir` (its `sollecito.db` and `sollecito.toml`) with extra environment.

@@ -438,6 +438,15 @@ async fn the_overview_shows_the_dso_counted_by_hand_with_its_method_in_italian()
         (Some(122.5), Some(22.0), Some(100.5), &Value::Null),
         "{report}"
     );
+    // And the report a person reads in a terminal.
+    let text = site.ok(&["report", "--from", "2026-10-01", "--to", "2026-10-31"]);
+    assert!(
+        text.contains(
+            "DSO (EUR, countback): 122.5 days; best possible 22.0; average days delinquent 100.5; \
+             the period method: not enough sales in the period"
+        ),
+        "{text}"
+    );
     let driver = Driver::start();
     let browser = driver.browser("it-IT").await;
     visit(&browser, &service.base, "/ui/overview?to=2026-10-31", "overview-dso").await;

@@ -162,11 +162,11 @@ fn print(r: &Report) -> anyhow::Result<()> {
     out!("receivables at the end of {}\n{table}", r.receivables.at)?;
     for (currency, d) in &r.receivables.dso {
         let period = match d.period_days {
-            Some(days) => format!("{days} days by the period method"),
+            Some(days) => format!("{days:.1} days by the period method"),
             None => "the period method: not enough sales in the period".into(),
         };
         out!(
-            "DSO ({currency}, {}): {} days; best possible {} days; average days delinquent {}; {period}",
+            "DSO ({currency}, {}): {:.1} days; best possible {:.1}; average days delinquent {:.1}; {period}",
             crate::report::Dso::METHOD,
             d.days,
             d.best_days,
