@@ -71,6 +71,11 @@ pub(crate) async fn run(db: &Path, config: Config, mut catalog: Catalog, listen:
     let scheduler = tokio::spawn(schedule(app.clone(), tick, watch, stop_rx.clone()));
     tokio::spawn(follow(app.clone(), stop_rx.clone()));
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    // Listened for before "serving on" is said: a SIGTERM right after it must
+    // find the handler in place, not the default action that kills mid-write.
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    let interrupt = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
     tracing::info!(%listen, "serving");
     eprintln!("sollecito: serving on http://{}", listener.local_addr()?);
     let mut http_stop = stop_rx.clone();
@@ -80,7 +85,7 @@ pub(crate) async fn run(db: &Path, config: Config, mut catalog: Catalog, listen:
         },
     );
     let signals = async move {
-        shutdown_signal().await;
+        shutdown_signal(term, interrupt).await;
         tracing::info!("shutting down: waiting for the messages in flight");
         // Nothing more is handed over; the calls in flight finish and are recorded.
         stopping.runtime.stop_delivering();
@@ -283,20 +288,9 @@ async fn watch_folder(app: &Arc<App>, dir: &Path, seen: &mut HashMap<PathBuf, St
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
+async fn shutdown_signal(mut term: tokio::signal::unix::Signal, mut interrupt: tokio::signal::unix::Signal) {
     tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+        _ = interrupt.recv() => {}
+        _ = term.recv() => {}
     }
 }

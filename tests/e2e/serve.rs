@@ -190,6 +190,17 @@ pub fn fixture(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(root().join("tests/fixtures/stripe").join(name)).unwrap()).unwrap()
 }
 
+/// A SIGTERM the moment `serve` says it is serving stops it cleanly: the
+/// handler is in place before the line is written. It used to be installed
+/// a moment later, and a CI run under load saw `serve` killed by the signal.
+#[test]
+fn a_sigterm_right_after_serving_on_is_a_clean_stop() {
+    let site = Site::new();
+    for _ in 0..8 {
+        Service::start(&site, "").terminate();
+    }
+}
+
 #[test]
 fn requests_without_a_token_or_with_bad_bodies_get_a_4xx_and_change_nothing() {
     let site = Site::new();
