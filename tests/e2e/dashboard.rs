@@ -474,6 +474,9 @@ async fn the_overview_shows_the_dso_counted_by_hand_with_its_method_in_italian()
     let (paid, open, void) = (row("F-a"), row("F-d"), row("F-f"));
     // A void invoice owes nothing: no amount outstanding, no days overdue.
     assert_eq!((void[4].as_str(), void[6].as_str(), void[7].as_str()), ("–", "–", "annullata"), "{void:?}");
+    browser.goto(&format!("{}/ui/invoices/f", service.base)).await.unwrap();
+    let facts = browser.find(Locator::Css("main dl")).await.unwrap().text().await.unwrap();
+    assert!(facts.contains("Da incassare\n–") && facts.contains("Stato\nannullata"), "{facts}");
     assert_eq!((paid[6].as_str(), paid[7].as_str()), ("–", "pagata"), "{paid:?}");
     let overdue = (chrono::Utc::now().date_naive() - "2026-07-15".parse::<chrono::NaiveDate>().unwrap()).num_days();
     assert_eq!((open[6].clone(), open[7].as_str()), (overdue.to_string(), "aperta"), "{open:?}");

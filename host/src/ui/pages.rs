@@ -367,7 +367,8 @@ pub(super) async fn invoice(state: AppState, headers: HeaderMap, Path(id): Path<
         "invoice.html",
         context! {
             id => inv.id, number => inv.number, customer => customer.name, segment => customer.segment,
-            total => v.money(inv.total(), &inv.currency), outstanding => v.money(inv.outstanding(), &inv.currency),
+            total => v.money(inv.total(), &inv.currency),
+            outstanding => standing.owed().then(|| v.money(inv.outstanding(), &inv.currency)),
             due => v.date(inv.due), state => standing.words(v),
             events => events, decisions => decisions, messages => messages,
         },
