@@ -19,6 +19,7 @@ mod experiments;
 mod fees;
 mod fidelity;
 mod fields;
+mod figures;
 mod hostile;
 mod ladders;
 mod migrate;

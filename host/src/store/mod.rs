@@ -328,11 +328,17 @@ impl Store {
                 None => None,
             };
             // What the host keeps on an invoice (an accepted plan, fees) survives a re-import.
-            let after = Invoice {
+            let mut after = Invoice {
                 plan: before.as_ref().and_then(|b| b.plan.clone()),
                 fees: before.as_ref().map(|b| b.fees.clone()).unwrap_or_default(),
                 ..inv.clone()
             };
+            // "Paid" in an export means paid in full, as a payment event records it, even
+            // when the export leaves `amount_paid` out: what it brought in is a recovery,
+            // and nothing of it is owed in the receivables.
+            if after.status == InvoiceStatus::Paid && after.amount_paid < after.total() {
+                after.amount_paid = after.total();
+            }
             match &before {
                 Some(before) if *before == after => {
                     report.unchanged += 1;
