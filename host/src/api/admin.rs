@@ -209,6 +209,9 @@ async fn install_received(app: &Arc<App>, bytes: Vec<u8>, received: Option<Recei
 /// Switches a segment to a policy: recorded (it survives a restart), then swapped in at once.
 pub(crate) async fn switch(app: &App, segment: &str, plugin: Arc<Plugin>) -> Result<(), ApiError> {
     name(segment, "segment")?;
+    // Held from the store's write to the swap: the follower, which holds it
+    // while it reads the store, must not take up this change halfway and swap it twice.
+    let _following = app.catalog.lock().await;
     let (sha, source) = (&plugin.id.sha256, plugin.id.source.to_string());
     app.runtime.store().activate(Scope::Segment, segment, sha, &source, Utc::now().timestamp()).await?;
     tracing::info!(segment, plugin = %plugin.id, "policy activated");
@@ -265,12 +268,14 @@ pub(crate) async fn roll_back(State(app): State<Arc<App>>, Path(segment): Path<S
 /// policy), swapped in at once; the plugin now active, if an activation.
 pub(crate) async fn roll_back_segment(app: &App, segment: &str) -> Result<Option<crate::sandbox::PluginId>, ApiError> {
     name(segment, "segment")?;
+    // Held from the store's write to the swap (see `switch`).
+    let catalog = app.catalog.lock().await;
     if !app.runtime.store().roll_back(Scope::Segment, segment).await? {
         return Err(ApiError::new(Refusal::Conflict, format!("nothing to roll back for segment {segment:?}")));
     }
     let previous = app.runtime.store().activations(Scope::Segment).await?.into_iter().find(|(s, _, _)| s == segment);
     let plugin = match &previous {
-        Some((_, sha, _)) => app.catalog.lock().await.find(sha),
+        Some((_, sha, _)) => catalog.find(sha),
         None => None,
     };
     let active = plugin.as_ref().map(|p| p.id.clone());
@@ -408,6 +413,8 @@ pub(crate) async fn activate_adapter(
         return Err(ApiError::new(Refusal::NotFound, format!("no channel {channel:?} is configured")));
     }
     let source = plugin.id.source.to_string();
+    // Held from the store's write to the swap (see `switch`).
+    let _following = app.catalog.lock().await;
     app.runtime.store().activate(Scope::Channel, &channel, &plugin.id.sha256, &source, Utc::now().timestamp()).await?;
     let id = plugin.id.clone();
     app.runtime.swap_adapter(&channel, plugin);
@@ -423,11 +430,12 @@ pub(crate) async fn roll_back_adapter(
 ) -> Answer {
     app.require_write(&headers)?;
     name(&channel, "channel")?;
+    // Held from the store's write to the swap (see `switch`).
+    let catalog = app.catalog.lock().await;
     if !app.runtime.store().roll_back(Scope::Channel, &channel).await? {
         return Err(ApiError::new(Refusal::Conflict, format!("nothing to roll back for channel {channel:?}")));
     }
     let previous = app.runtime.store().activations(Scope::Channel).await?.into_iter().find(|(s, _, _)| *s == channel);
-    let catalog = app.catalog.lock().await;
     let plugin = match previous {
         Some((_, sha, _)) => catalog.find(&sha),
         // Back to the adapter the config names (by default the channel's own name).
@@ -436,10 +444,10 @@ pub(crate) async fn roll_back_adapter(
             catalog.find(configured.as_deref().unwrap_or(&channel))
         }
     };
-    drop(catalog);
     let Some(plugin) = plugin else { return Err(anyhow::anyhow!("the previous adapter of {channel} is gone").into()) };
     let id = plugin.id.clone();
     app.runtime.swap_adapter(&channel, plugin);
+    drop(catalog);
     app.metrics.swaps.inc();
     ok(json!({ "channel": channel, "adapter": id }))
 }
