@@ -4,7 +4,7 @@
 //! its ticks falls inside that customer's sending window, and the operator is
 //! told which customers it can never reach.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Days, NaiveDate, NaiveTime, Timelike};
 use chrono_tz::Tz;
@@ -80,19 +80,24 @@ pub(crate) fn reaches(window: &Window, tz: Tz, times: &[NaiveTime], from: NaiveD
     })
 }
 
-/// Of the customers whose messages waited for a sending window (customer,
-/// channel), those that ticks at `times` can never reach, as "name (timezone)".
+/// Of the customers whose messages waited for a sending window ((customer,
+/// channel) -> timezone), those that ticks at `times` can never reach, as
+/// "name (timezone)". Only those are read from the store, for their names.
 pub(crate) async fn unreachable(
     store: &crate::store::Store,
     sending: &crate::config::Sending,
-    waited: &BTreeSet<(String, String)>,
+    waited: &BTreeMap<(String, String), Tz>,
     times: &[NaiveTime],
     from: NaiveDate,
 ) -> anyhow::Result<Vec<String>> {
+    let never: BTreeSet<&str> = waited
+        .iter()
+        .filter(|((_, channel), tz)| !reaches(&sending.window(channel), **tz, times, from))
+        .map(|((id, _), _)| id.as_str())
+        .collect();
     let mut names = BTreeSet::new();
-    for (id, channel) in waited {
-        let Some(customer) = store.customer(id).await? else { continue };
-        if !reaches(&sending.window(channel), customer.timezone, times, from) {
+    for id in never {
+        if let Some(customer) = store.customer(id).await? {
             names.insert(format!("{} ({})", customer.name, customer.timezone));
         }
     }

@@ -506,7 +506,7 @@ impl Delivery {
                 local.format("%Y-%m-%d %H:%M"),
                 customer.timezone
             );
-            return done(Outcome::Wait(opens, reason, Wait::Window));
+            return done(Outcome::Wait(opens, reason, Wait::Window(customer.timezone)));
         }
         // A reminder joining a message already leaving in this tick adds no contact.
         let together = row.kind == OutboxKind::Remind && self.config.sending.consolidate.contains(&channel);

@@ -52,7 +52,7 @@ pub(super) async fn record_unclaimed(
             let tried = match wait {
                 Wait::Retry => Tried::Attempt,
                 Wait::Setup => Tried::SetupFault,
-                Wait::Window | Wait::Cap | Wait::Tick => Tried::Nothing,
+                Wait::Window(_) | Wait::Cap | Wait::Tick => Tried::Nothing,
             };
             store.defer(row.id, until.timestamp(), &reason, tried).await
         }
@@ -78,10 +78,10 @@ pub(super) fn tally(report: &mut DeliverReport, row: &OutboxRow, outcome: &Outco
         }
         Outcome::Wait(_, _, wait) => {
             match wait {
-                Wait::Window => {
+                Wait::Window(timezone) => {
                     report.deferred_window += 1;
                     let channel = row.channel.clone().unwrap_or_default();
-                    report.waited_for_window.insert((row.customer_id.clone(), channel));
+                    report.waited_for_window.insert((row.customer_id.clone(), channel), *timezone);
                 }
                 Wait::Cap => report.deferred_cap += 1,
                 _ => report.deferred_tick += 1,
@@ -102,7 +102,8 @@ pub(super) fn tally(report: &mut DeliverReport, row: &OutboxRow, outcome: &Outco
 
 #[derive(Clone, Copy)]
 pub(super) enum Wait {
-    Window,
+    /// The sending window, in the customer's timezone.
+    Window(chrono_tz::Tz),
     Cap,
     Tick,
     Retry,

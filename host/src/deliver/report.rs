@@ -31,10 +31,11 @@ pub struct DeliverReport {
     pub by_channel: BTreeMap<String, BTreeMap<&'static str, usize>>,
     /// Actions other than messages: kind -> result (`done`, `paid`, `declined`, `retry`, `cancelled`, `failed`) -> count.
     pub actions: BTreeMap<String, BTreeMap<&'static str, usize>>,
-    /// (customer, channel) of the messages that waited for a sending window:
-    /// whether the schedule can ever reach them is for the caller to say.
+    /// (customer, channel) -> the customer's timezone, of the messages that
+    /// waited for a sending window: whether the schedule can ever reach them
+    /// is for the caller to say.
     #[serde(skip)]
-    pub waited_for_window: std::collections::BTreeSet<(String, String)>,
+    pub waited_for_window: BTreeMap<(String, String), chrono_tz::Tz>,
 }
 
 impl DeliverReport {

@@ -142,7 +142,7 @@ struct Clock<'d> {
     ticks: Vec<DateTime<Utc>>,
     plugin_errors: usize,
     /// (customer, channel) of messages that waited for a sending window.
-    waited: std::collections::BTreeSet<(String, String)>,
+    waited: BTreeMap<(String, String), chrono_tz::Tz>,
 }
 
 impl Clock<'_> {
