@@ -19,6 +19,9 @@ struct Entry {
     channel: String,
     detail: String,
     outcome: String,
+    /// A message the debtor was sent (its outbox state), not read back from `outcome`'s words.
+    #[serde(skip)]
+    sent: bool,
 }
 
 fn when(ts: i64) -> String {
@@ -42,8 +45,7 @@ impl Delivery {
     ) -> anyhow::Result<ActionOutcome> {
         let log = correspondence(store, &invoice.id).await?;
         // What reached the debtor, when and how: an agency (and a court) asks first.
-        let delivered: Vec<&Entry> =
-            log.iter().filter(|e| !e.channel.is_empty() && e.outcome.starts_with("sent")).collect();
+        let delivered: Vec<&Entry> = log.iter().filter(|e| e.sent).collect();
         let reason = match delivered.last() {
             Some(last) => format!("{reason}; last message delivered: {} by {} on {}", last.step, last.channel, last.at),
             None => format!("{reason}; no message was delivered"),
@@ -138,6 +140,7 @@ async fn correspondence(store: &Store, invoice_id: &str) -> anyhow::Result<Vec<E
             channel: String::new(),
             detail: e.kind.to_string(),
             outcome: e.detail,
+            sent: false,
         };
         log.push((e.at, entry));
     }
@@ -149,7 +152,9 @@ async fn correspondence(store: &Store, invoice_id: &str) -> anyhow::Result<Vec<E
             .collect::<Vec<_>>()
             .join(" / ");
         let outcome = [Some(o.state.to_string()), o.reason.clone(), o.receipt.clone()].into_iter().flatten();
+        let sent = o.state == crate::store::OutboxState::Sent && o.channel.is_some();
         let entry = Entry {
+            sent,
             at: when(at),
             what: o.kind.to_string(),
             step: o.step,
