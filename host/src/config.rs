@@ -10,7 +10,9 @@ use serde::Deserialize;
 use crate::invoice::Customer;
 use crate::render::Business;
 
+mod inbound;
 mod sending;
+pub use inbound::Inbound;
 pub use sending::{Sending, Uncertain, Window};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -45,6 +47,9 @@ pub struct Config {
     pub alerts: Alerts,
     #[serde(default)]
     pub serve: Serve,
+    /// What replies, bounces and complaints that come back do.
+    #[serde(default)]
+    pub inbound: Inbound,
     /// Secrets by name: the value, or `env:NAME` to read it from the environment.
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,

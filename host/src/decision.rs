@@ -224,6 +224,8 @@ pub enum RefusedWhy {
     StepDone,
     /// Another reminder of the same decision goes in this tick: one per invoice per tick.
     OnePerTick,
+    /// The customer replied and a person has yet to read it: asked again after the hold.
+    AwaitingReply,
 }
 
 impl RefusedWhy {
@@ -232,6 +234,7 @@ impl RefusedWhy {
         match self {
             RefusedWhy::StepDone => "step-done",
             RefusedWhy::OnePerTick => "one-per-tick",
+            RefusedWhy::AwaitingReply => "awaiting-reply",
         }
     }
 }
@@ -245,6 +248,11 @@ impl std::fmt::Display for Refused {
             RefusedWhy::OnePerTick => write!(
                 f,
                 "{} {}: refused, another reminder of this invoice goes in this tick (one per tick)",
+                self.action, self.step
+            ),
+            RefusedWhy::AwaitingReply => write!(
+                f,
+                "{} {}: held, the customer replied and a person reads it first; asked again after the hold",
                 self.action, self.step
             ),
         }

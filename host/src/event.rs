@@ -54,6 +54,19 @@ pub enum Event {
     FeeAdded {
         fee: Fee,
     },
+    /// The customer wrote back: what touches them waits until `until`, for a
+    /// person to read the reply (the inbound door).
+    Answered {
+        until: NaiveDate,
+    },
+    /// A message to `address` came back: for good (5.x.x) or for now (4.x.x).
+    Bounced {
+        address: String,
+        permanent: bool,
+        status: String,
+    },
+    /// An automatic answer (an out-of-office): recorded, nothing held.
+    AutoReplied,
 }
 
 /// The kind of a line in an invoice's record: every `Event`, and what the
@@ -75,6 +88,12 @@ pub enum EventKind {
     Reopened,
     PlanAccepted,
     FeeAdded,
+    Answered,
+    /// A message came back for good: the address takes no more email.
+    Bounced,
+    /// A message came back for now; the third in a row is for good.
+    SoftBounced,
+    AutoReplied,
     /// An invoice seen for the first time.
     Imported,
     /// An import changed what no other kind says (an amount, a due date, a link).
@@ -94,15 +113,18 @@ pub enum OutcomeKind {
     Promised,
     Disputed,
     OptedOut,
+    /// The customer wrote back.
+    Replied,
 }
 
 impl OutcomeKind {
-    pub const ALL: [OutcomeKind; 5] = [
+    pub const ALL: [OutcomeKind; 6] = [
         OutcomeKind::Paid,
         OutcomeKind::PaidInPart,
         OutcomeKind::Promised,
         OutcomeKind::Disputed,
         OutcomeKind::OptedOut,
+        OutcomeKind::Replied,
     ];
 
     pub fn name(self) -> &'static str {
@@ -112,6 +134,7 @@ impl OutcomeKind {
             OutcomeKind::Promised => "promised",
             OutcomeKind::Disputed => "disputed",
             OutcomeKind::OptedOut => "opted-out",
+            OutcomeKind::Replied => "replied",
         }
     }
 
@@ -127,7 +150,7 @@ impl std::fmt::Display for OutcomeKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 19] = [
+    pub const ALL: [EventKind; 23] = [
         EventKind::Paid,
         EventKind::PaymentReceived,
         EventKind::PaymentReversed,
@@ -143,6 +166,10 @@ impl EventKind {
         EventKind::Reopened,
         EventKind::PlanAccepted,
         EventKind::FeeAdded,
+        EventKind::Answered,
+        EventKind::Bounced,
+        EventKind::SoftBounced,
+        EventKind::AutoReplied,
         EventKind::Imported,
         EventKind::Updated,
         EventKind::Uncertain,
@@ -167,6 +194,10 @@ impl EventKind {
             EventKind::Reopened => "reopened",
             EventKind::PlanAccepted => "plan-accepted",
             EventKind::FeeAdded => "fee-added",
+            EventKind::Answered => "reply-received",
+            EventKind::Bounced => "bounced",
+            EventKind::SoftBounced => "soft-bounced",
+            EventKind::AutoReplied => "auto-reply",
             EventKind::Imported => "imported",
             EventKind::Updated => "updated",
             EventKind::Uncertain => "uncertain",
@@ -196,6 +227,8 @@ impl EventKind {
             | EventKind::Void
             | EventKind::WrittenOff
             | EventKind::Reopened => &[],
+            // Only the inbound door brings these, read from a message.
+            EventKind::Answered | EventKind::Bounced | EventKind::SoftBounced | EventKind::AutoReplied => return None,
             EventKind::Imported | EventKind::Updated | EventKind::Uncertain | EventKind::TaskDone => return None,
         })
     }
@@ -216,6 +249,7 @@ impl EventKind {
             EventKind::PromiseToPay => OutcomeKind::Promised,
             EventKind::DisputeOpened => OutcomeKind::Disputed,
             EventKind::OptOut => OutcomeKind::OptedOut,
+            EventKind::Answered => OutcomeKind::Replied,
             _ => return None,
         })
     }
@@ -256,6 +290,10 @@ impl Event {
             Event::Reopened => EventKind::Reopened,
             Event::PlanAccepted { .. } => EventKind::PlanAccepted,
             Event::FeeAdded { .. } => EventKind::FeeAdded,
+            Event::Answered { .. } => EventKind::Answered,
+            Event::Bounced { permanent: true, .. } => EventKind::Bounced,
+            Event::Bounced { permanent: false, .. } => EventKind::SoftBounced,
+            Event::AutoReplied => EventKind::AutoReplied,
         }
     }
 
@@ -277,6 +315,7 @@ impl Event {
                 }
                 format!("opted out of {channel}")
             }
+            Event::Bounced { address, permanent, status } => bounced(customer, address, *permanent, status),
             _ => self.apply_to_invoice(invoice, at),
         }
     }
@@ -322,7 +361,12 @@ impl Event {
                 invoice.promise_to_pay = Some(PromiseToPay { until: *until, amount: None });
                 format!("promise to pay by {until}")
             }
-            Event::Stop | Event::Unstop | Event::OptOut { .. } => String::new(),
+            Event::Stop | Event::Unstop | Event::OptOut { .. } | Event::Bounced { .. } => String::new(),
+            Event::Answered { until } => {
+                invoice.answered = Some(crate::invoice::Answered { at, until: *until });
+                format!("the customer replied: reminders wait until {until} for the reply to be read")
+            }
+            Event::AutoReplied => "an automatic reply (out of office): nothing held".into(),
             Event::Void | Event::WrittenOff | Event::Reopened => {
                 let (status, line) = match self {
                     Event::Void => (InvoiceStatus::Void, "voided"),
@@ -349,6 +393,27 @@ impl Event {
             }
         }
     }
+}
+
+/// Transient bounces in a row after which an address is taken as dead.
+pub(crate) const SOFT_BOUNCES_FOR_GOOD: u32 = 3;
+
+/// A bounce of the customer's address: for good, or counted until it is.
+fn bounced(customer: &mut Customer, address: &str, permanent: bool, status: &str) -> String {
+    let address = address.to_lowercase();
+    let state = customer
+        .mailbox
+        .get_or_insert_with(|| crate::invoice::Mailbox { address: address.clone(), ..Default::default() });
+    if state.address != address {
+        *state = crate::invoice::Mailbox { address: address.clone(), ..Default::default() };
+    }
+    state.soft_bounces = if permanent { state.soft_bounces } else { state.soft_bounces + 1 };
+    let code = if status.is_empty() { String::new() } else { format!(" ({status})") };
+    if permanent || state.soft_bounces >= SOFT_BOUNCES_FOR_GOOD {
+        state.dead = true;
+        return format!("a message to {address} bounced{code}: no more email to that address until it changes");
+    }
+    format!("a message to {address} bounced for now{code}: {} of {SOFT_BOUNCES_FOR_GOOD} in a row", state.soft_bounces)
 }
 
 /// A payment received: bounded by what is owed; an excess is an overpayment,

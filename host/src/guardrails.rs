@@ -17,6 +17,10 @@ pub(crate) enum Block {
     Disputed,
     /// Under a promise to pay that has not lapsed.
     Promised(chrono::NaiveDate),
+    /// The customer replied; a person reads it before anything more goes out.
+    Answered(chrono::NaiveDate),
+    /// The email address bounced for good.
+    Undeliverable(String),
     /// On a payment plan that is kept: the next instalment is due then.
     OnPlan(chrono::NaiveDate),
     Stopped,
@@ -35,6 +39,8 @@ impl std::fmt::Display for Block {
             }
             Block::Disputed => f.write_str("invoice is disputed"),
             Block::Promised(until) => write!(f, "promise to pay until {until}"),
+            Block::Answered(until) => write!(f, "the customer replied: held until {until} for the reply to be read"),
+            Block::Undeliverable(address) => write!(f, "{address} bounced for good: no email to it"),
             Block::OnPlan(next) => write!(f, "on a payment plan, next instalment due {next}"),
             Block::Stopped => f.write_str("dunning stopped for the customer"),
             Block::OptedOut(ch) => write!(f, "customer opted out of {ch}"),
@@ -93,6 +99,11 @@ pub(crate) fn check<'s>(
     {
         return Err(Block::Promised(p.until));
     }
+    if let Some(a) = &invoice.answered
+        && a.until >= today
+    {
+        return Err(Block::Answered(a.until));
+    }
     if let Some(plan) = &invoice.plan
         && let Standing::OnTrack(next) = plan.standing(invoice.amount_paid, today)
         && !request.of_plan
@@ -107,6 +118,11 @@ pub(crate) fn check<'s>(
     };
     if customer.opted_out.iter().any(|c| c == channel) {
         return Err(Block::OptedOut(channel.to_string()));
+    }
+    if channel == "email"
+        && let (Some(address), None) = (&customer.email, customer.deliverable_email())
+    {
+        return Err(Block::Undeliverable(address.clone()));
     }
     if reminded_this_tick {
         return Err(Block::OnePerTick);
@@ -183,6 +199,7 @@ mod tests {
             paid_on_time: 0,
             opted_out: vec![],
             dunning_stop: false,
+            mailbox: None,
             pec: None,
         };
         let invoice = Invoice {
@@ -204,6 +221,7 @@ mod tests {
             refs: vec![],
             plan: None,
             fees: vec![],
+            answered: None,
         };
         (invoice, customer)
     }

@@ -27,6 +27,30 @@ pub struct Customer {
     pub opted_out: Vec<String>,
     /// An operator stopped all dunning for this customer.
     pub dunning_stop: bool,
+    /// What bounces said of the email address (the host's, kept across re-imports
+    /// while the address stays the same).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mailbox: Option<Mailbox>,
+}
+
+/// Bounces of one email address of a customer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mailbox {
+    /// Lower case.
+    pub address: String,
+    /// Transient bounces in a row.
+    pub soft_bounces: u32,
+    /// It bounced for good: no email goes to it.
+    pub dead: bool,
+}
+
+impl Customer {
+    /// The email address, unless it bounced for good.
+    pub fn deliverable_email(&self) -> Option<&str> {
+        let email = self.email.as_deref()?;
+        let dead = self.mailbox.as_ref().is_some_and(|m| m.dead && m.address.eq_ignore_ascii_case(email));
+        (!dead).then_some(email)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +124,16 @@ pub struct Invoice {
     /// Fees a policy added after the invoice was issued (the host's, kept across re-imports).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fees: Vec<Fee>,
+    /// The customer's last reply, and until when it holds reminders (the host's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered: Option<Answered>,
+}
+
+/// A reply from the customer, waiting for a person to read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answered {
+    pub at: DateTime<Utc>,
+    pub until: NaiveDate,
 }
 
 /// An amount added to an invoice after it was issued, and why: an adjustment, never an edit.

@@ -45,6 +45,8 @@ mod catalog;
 mod deliver;
 mod experiment;
 mod guardrails;
+/// What comes back by email: replies, bounces, out-of-office answers, complaints.
+mod inbound;
 mod money;
 mod names;
 mod plan;

@@ -347,6 +347,7 @@ fn channels(
             folder: c.folder.as_ref().map(|f| config.resolve(f)),
             tasks: c.tasks.then(Default::default),
             setup_fault: None,
+            sent_mail: None,
             http: match &capture {
                 Some(c) => c.clone(),
                 None => Arc::new(crate::sandbox::Network),

@@ -90,6 +90,15 @@ pub(crate) fn carry_out(d: &mut NewDecision, due: &DueInvoice, decision: &Decisi
                 report.refused += 1;
                 continue;
             }
+            // Held, not cancelled: the policy is asked again the day after the hold.
+            Err(Block::Answered(until)) => {
+                let after = until.succ_opt().unwrap_or(until).and_time(chrono::NaiveTime::MIN).and_utc().timestamp();
+                next = Some(next.map_or(after, |n| n.min(after)));
+                let why = RefusedWhy::AwaitingReply;
+                d.refused.push(Refused { action: action.kind().to_string(), step: step.to_string(), why });
+                report.blocked += 1;
+                continue;
+            }
             Err(block) => {
                 report.blocked += 1;
                 (OutboxState::Cancelled, Some(block.to_string()))

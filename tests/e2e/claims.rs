@@ -118,7 +118,12 @@ async fn claims(db: &Path) {
 
     // Only the holder settles; the other's word changes nothing.
     store
-        .settle_message(ids[0], "worker-b", Settle::Sent { receipt: "forged", rendered: None }, now.timestamp())
+        .settle_message(
+            ids[0],
+            "worker-b",
+            Settle::Sent { receipt: "forged", rendered: None, message_id: None },
+            now.timestamp(),
+        )
         .await
         .unwrap();
     let row = |id: i64| {
@@ -128,7 +133,12 @@ async fn claims(db: &Path) {
     let first = row(ids[0]).await;
     assert_eq!((first.state.as_str(), first.attempts), ("in-flight", 1));
     store
-        .settle_message(ids[0], "worker-a", Settle::Sent { receipt: "250 ok", rendered: None }, now.timestamp())
+        .settle_message(
+            ids[0],
+            "worker-a",
+            Settle::Sent { receipt: "250 ok", rendered: None, message_id: None },
+            now.timestamp(),
+        )
         .await
         .unwrap();
     assert_eq!(row(ids[0]).await.state.as_str(), "sent");
@@ -154,7 +164,12 @@ async fn claims(db: &Path) {
     assert_eq!(again.key(), orphans[0].key(), "the same key");
     assert_eq!(again.attempts, 2);
     store
-        .settle_message(again.id, "worker-b", Settle::Sent { receipt: "250 ok", rendered: None }, now.timestamp())
+        .settle_message(
+            again.id,
+            "worker-b",
+            Settle::Sent { receipt: "250 ok", rendered: None, message_id: None },
+            now.timestamp(),
+        )
         .await
         .unwrap();
     let done = row(again.id).await;

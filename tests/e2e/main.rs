@@ -21,6 +21,7 @@ mod fidelity;
 mod fields;
 mod figures;
 mod hostile;
+mod inbound;
 mod ladders;
 mod migrate;
 mod namespaces;

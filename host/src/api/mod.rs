@@ -4,6 +4,7 @@
 //! a JSON error naming the field, and changes nothing.
 
 pub(crate) mod admin;
+mod inbound;
 mod metrics;
 pub(crate) mod reports;
 mod stripe;
@@ -237,6 +238,10 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/v1/invoices/{id}/plan/accept", post(accept_plan))
         .route("/v1/simulate", post(admin::simulate))
         .route("/v1/stripe/webhook", post(stripe::webhook))
+        .route(
+            "/v1/inbound/email",
+            post(inbound::email).layer(axum::extract::DefaultBodyLimit::max(inbound::BODY_LIMIT)),
+        )
         // The upload streams its body and counts it against `upload_limit` itself; other routes keep axum's 2 MB.
         .route("/v1/plugins", get(admin::list_plugins).post(admin::upload_plugin))
         .route("/v1/segments/{segment}/policy", post(admin::activate))

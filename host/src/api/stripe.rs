@@ -139,6 +139,7 @@ fn customer_from(app: &App, known: Option<Customer>, id: &str, fields: &Value) -
         paid_on_time: 0,
         opted_out: vec![],
         dunning_stop: false,
+        mailbox: None,
     });
     if let Some(name) = text(fields, "name").or_else(|| text(fields, "customer_name")) {
         c.name = name;
@@ -267,6 +268,7 @@ async fn invoice_event(
         refs: [text(object, "charge"), text(object, "payment_intent")].into_iter().flatten().collect(),
         plan: known.as_ref().and_then(|k| k.plan.clone()),
         fees: known.as_ref().map(|k| k.fees.clone()).unwrap_or_default(),
+        answered: known.as_ref().and_then(|k| k.answered.clone()),
     };
     if kind == "invoice.payment_failed" {
         let attempts = object.get("attempt_count").and_then(Value::as_u64).unwrap_or(1).max(1) as u32;

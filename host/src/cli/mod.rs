@@ -16,6 +16,7 @@ mod billing_standin;
 mod demo;
 mod exit;
 mod experiment;
+mod inbound;
 mod pipeline;
 mod progress;
 mod report;
@@ -110,6 +111,20 @@ pub enum Command {
         /// Evaluate and check, but write and send nothing.
         #[arg(long)]
         dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take in what came back by email (replies, bounces, out-of-office answers,
+    /// complaints): .eml files, an mbox, a Maildir or a folder of .eml files.
+    /// Without paths, list what waits for a person (quarantined, or a task).
+    Inbound {
+        paths: Vec<PathBuf>,
+        /// The time they are taken in at (default: now).
+        #[arg(long, value_name = "RFC3339")]
+        at: Option<DateTime<Utc>>,
+        /// Without paths: every message kept, not only those waiting for a person.
+        #[arg(long)]
+        all: bool,
         #[arg(long)]
         json: bool,
     },
@@ -344,6 +359,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             printed(pipeline::print_tick(&report, json))?;
             tick_outcome(&report, empty.then_some(&cli.db))?;
         }
+        Command::Inbound { paths, at, all, json } => {
+            let now = at.unwrap_or_else(Utc::now);
+            printed(block_on(inbound::run(&cli.db, &config()?, &paths, (now, all), json)))?;
+        }
         Command::History { invoice, json } => {
             block_on(pipeline::history(&cli.db, &invoice, json))?;
         }
@@ -400,20 +419,31 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             simulate_file::run(config()?, &mut catalog, asked)?
         }
         Command::Completions { .. } => {} // before loading plugins, above
-        Command::Plugin { what: PluginCommand::New { kind, name, dir, sdk } } => {
+        Command::Plugin { what } => plugin(what, config, &mut catalog)?,
+        Command::Plugins { files, json } => list_plugins(&mut catalog, &files, json)?,
+    }
+    Ok(())
+}
+
+/// `sollecito plugin new|test`: what a plugin's author runs.
+fn plugin(
+    what: PluginCommand,
+    config: impl Fn() -> Result<Config, crate::config::BadConfig>,
+    catalog: &mut Catalog,
+) -> anyhow::Result<()> {
+    match what {
+        PluginCommand::New { kind, name, dir, sdk } => {
             let kind = match kind {
                 ScaffoldKind::Policy => crate::sandbox::PluginKind::Policy,
                 ScaffoldKind::Channel => crate::sandbox::PluginKind::Channel,
                 ScaffoldKind::Payment => crate::sandbox::PluginKind::Payment,
             };
-            author::new_plugin(kind, &name, dir, sdk)?
+            author::new_plugin(kind, &name, dir, sdk)
         }
-        Command::Plugin { what: PluginCommand::Test { plugin, scenarios, json } } => {
-            printed(author::test(config()?, &mut catalog, &plugin, &scenarios, json))?
+        PluginCommand::Test { plugin, scenarios, json } => {
+            printed(author::test(config()?, catalog, &plugin, &scenarios, json))
         }
-        Command::Plugins { files, json } => list_plugins(&mut catalog, &files, json)?,
     }
-    Ok(())
 }
 
 /// `sollecito plugins`: the bundled plugins and the files named, as a table or JSON.

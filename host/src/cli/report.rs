@@ -106,9 +106,10 @@ fn print(r: &Report) -> anyhow::Result<()> {
     )?;
     out!("  days to pay after the last touch (median / p75 / p90): {}", days(t))?;
     out!(
-        "  promised {}, disputed {}, opted out {} ({}), bounced {} ({})",
+        "  promised {}, disputed {}, replied {}, opted out {} ({}), bounced {} ({})",
         t.promised,
         t.disputed,
+        t.replied,
         t.opted_out,
         percent(t.opt_out_rate),
         t.bounced,

@@ -85,7 +85,11 @@ impl Delivery {
             recipient: Recipient {
                 name: customer.name.clone(),
                 // A PEC goes to the customer's PEC address, never to its ordinary mailbox.
-                email: if send.channel == "pec" { customer.pec.clone() } else { customer.email.clone() },
+                email: if send.channel == "pec" {
+                    customer.pec.clone()
+                } else {
+                    customer.deliverable_email().map(str::to_string)
+                },
                 phone: customer.phone.clone(),
                 postal_address: customer.postal_address.clone(),
                 locale: customer.locale.clone(),

@@ -273,7 +273,7 @@ impl Delivery {
             Err(e) => {
                 let reason = format!("cannot render: {e}");
                 for row in std::iter::once(&send.row).chain(send.companions.iter().map(|(r, _)| r)) {
-                    self.settle(store, row, (Outcome::Fail(reason.clone()), None), now, report).await?;
+                    self.settle(store, row, (Outcome::Fail(reason.clone()), None, None), now, report).await?;
                 }
                 return Ok(());
             }
@@ -292,6 +292,8 @@ impl Delivery {
         grants.tasks = inbox.clone();
         let setup = Arc::new(Mutex::new(None));
         grants.setup_fault = Some(setup.clone());
+        let sent_mail = Arc::new(Mutex::new(None));
+        grants.sent_mail = Some(sent_mail.clone());
         let ts = now.timestamp();
         let result =
             tokio::task::spawn_blocking(move || adapter.deliver_message(&settings, &message, ts, grants)).await?;
@@ -308,7 +310,8 @@ impl Delivery {
             Outcome::Sent(receipt) if rerouted => Outcome::Sent(format!("{REROUTED}{receipt}")),
             other => other,
         };
-        self.settled_as_sent(store, &send, (outcome, &rendered), now, report).await
+        let message_id = sent_mail.lock().expect("sent mail").take();
+        self.settled_as_sent(store, &send, (outcome, &rendered, message_id.as_deref()), now, report).await
     }
 
     /// Writes a message's outcome, and its companions' (who went in it).
@@ -316,7 +319,7 @@ impl Delivery {
         &self,
         store: &Store,
         send: &ReadyMessage,
-        (outcome, rendered): (Outcome, &str),
+        (outcome, rendered, message_id): (Outcome, &str, Option<&str>),
         now: DateTime<Utc>,
         report: &mut DeliverReport,
     ) -> anyhow::Result<()> {
@@ -329,9 +332,9 @@ impl Delivery {
                 Outcome::Sent(receipt) => Outcome::Sent(format!("{IN_THE_MESSAGE_OF}{key}: {receipt}")),
                 other => other.clone(),
             };
-            self.settle(store, row, (theirs, None), now, report).await?;
+            self.settle(store, row, (theirs, None, message_id), now, report).await?;
         }
-        self.settle(store, &send.row, (outcome, Some(rendered)), now, report).await
+        self.settle(store, &send.row, (outcome, Some(rendered), message_id), now, report).await
     }
 
     /// The last look before the hand-over, at the invoices as they are now: one
@@ -368,7 +371,7 @@ impl Delivery {
             };
             match verdict {
                 Ok((invoice, customer)) => kept.push((row, invoice, customer)),
-                Err(reason) => self.settle(store, &row, (Outcome::Cancel(reason), None), now, report).await?,
+                Err(reason) => self.settle(store, &row, (Outcome::Cancel(reason), None, None), now, report).await?,
             }
         }
         let mut members = kept.into_iter();
@@ -390,13 +393,13 @@ impl Delivery {
         &self,
         store: &Store,
         row: &OutboxRow,
-        (outcome, rendered): (Outcome, Option<&str>),
+        (outcome, rendered, message_id): (Outcome, Option<&str>, Option<&str>),
         now: DateTime<Utc>,
         report: &mut DeliverReport,
     ) -> anyhow::Result<()> {
         tally(report, row, &outcome);
         let settle = match &outcome {
-            Outcome::Sent(receipt) => Settle::Sent { receipt, rendered },
+            Outcome::Sent(receipt) => Settle::Sent { receipt, rendered, message_id },
             Outcome::Wait(until, reason, Wait::Setup) => Settle::SetupFault { not_before: until.timestamp(), reason },
             Outcome::Wait(until, reason, _) => Settle::Retry { not_before: until.timestamp(), reason },
             Outcome::Cancel(reason) => Settle::Cancelled(reason),
@@ -494,6 +497,11 @@ impl Delivery {
             Err(Block::OnePerTick) => {
                 let next_tick = now + chrono::Duration::seconds(1);
                 return done(Outcome::Wait(next_tick, Block::OnePerTick.to_string(), Wait::Tick));
+            }
+            // The customer replied after it was decided: it waits for the reply to be read.
+            Err(block @ Block::Answered(until)) => {
+                let after = until.succ_opt().unwrap_or(until).and_time(chrono::NaiveTime::MIN).and_utc();
+                return done(Outcome::Wait(after.max(now), block.to_string(), Wait::Tick));
             }
             Err(block) => return done(Outcome::Cancel(block.to_string())),
         }

@@ -146,6 +146,8 @@ pub struct Line {
     pub promised: usize,
     pub disputed: usize,
     pub opted_out: usize,
+    /// Replies from customers (an automatic answer is not one).
+    pub replied: usize,
     pub time_to_pay: Option<TimeToPay>,
 }
 
@@ -308,6 +310,7 @@ fn summarise(key: BTreeMap<Dimension, String>, sent: &[&SentRow], outcomes: &[&O
         promised: count(OutcomeKind::Promised),
         disputed: count(OutcomeKind::Disputed),
         opted_out: count(OutcomeKind::OptedOut),
+        replied: count(OutcomeKind::Replied),
         time_to_pay: time_to_pay(seconds),
     }
 }
@@ -323,6 +326,7 @@ fn add_untouched(line: &mut Line, sent: &[&SentRow], untouched: &Untouched) {
             OutcomeKind::Promised => line.promised += n,
             OutcomeKind::Disputed => line.disputed += n,
             OutcomeKind::OptedOut => line.opted_out += n,
+            OutcomeKind::Replied => line.replied += n,
         }
     }
     let dunned: BTreeSet<&str> = sent.iter().filter(|s| !s.bounced).map(|s| s.invoice_id.as_str()).collect();

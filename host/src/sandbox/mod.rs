@@ -174,6 +174,9 @@ pub struct Grants {
     /// Where a fault of the operator's setup met during the call is noted, so
     /// the host can tell it from the recipient's failure whatever the adapter answers.
     pub setup_fault: Option<std::sync::Arc<std::sync::Mutex<Option<String>>>>,
+    /// Where the Message-ID of an email the relay took is noted, so that what
+    /// answers it can be matched to the message.
+    pub sent_mail: Option<std::sync::Arc<std::sync::Mutex<Option<String>>>>,
 }
 
 impl Default for Grants {
@@ -186,6 +189,7 @@ impl Default for Grants {
             folder: None,
             tasks: None,
             setup_fault: None,
+            sent_mail: None,
         }
     }
 }

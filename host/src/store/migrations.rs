@@ -70,6 +70,45 @@ pub(super) fn migrations(postgres: bool) -> Vec<(i64, Vec<String>)> {
         ),
         // What of a policy's answer the host refused outright, kept with the decision.
         (20, split("ALTER TABLE decisions ADD COLUMN refused TEXT")),
+        (21, inbound(postgres)),
+    ]
+}
+
+/// What comes back: each message kept once (by digest and Message-ID) with
+/// what it was and what it did; the Message-ID each sent email left with, to
+/// match what answers it; each customer's address, to match a sender.
+fn inbound(postgres: bool) -> Vec<String> {
+    let (serial, blob) =
+        if postgres { ("BIGSERIAL PRIMARY KEY", "BYTEA") } else { ("INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB") };
+    let email = if postgres { "lower(data::json->>'email')" } else { "lower(json_extract(data, '$.email'))" };
+    vec![
+        format!(
+            "CREATE TABLE inbound (
+                id {serial},
+                received_at BIGINT NOT NULL,
+                door TEXT NOT NULL,
+                digest TEXT NOT NULL UNIQUE,
+                message_id TEXT,
+                size BIGINT NOT NULL,
+                raw {blob} NOT NULL,
+                sender TEXT,
+                subject TEXT,
+                kind TEXT NOT NULL,
+                state TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                customer_id TEXT,
+                invoice_id TEXT,
+                outbox_id BIGINT,
+                text TEXT
+            )"
+        ),
+        "CREATE INDEX inbound_message_id ON inbound (message_id)".into(),
+        "CREATE INDEX inbound_state ON inbound (state, id)".into(),
+        "ALTER TABLE outbox ADD COLUMN message_id TEXT".into(),
+        "CREATE INDEX outbox_message_id ON outbox (message_id)".into(),
+        "ALTER TABLE customers ADD COLUMN email TEXT".into(),
+        format!("UPDATE customers SET email = {email}"),
+        "CREATE INDEX customers_email ON customers (email)".into(),
     ]
 }
 

@@ -10,6 +10,8 @@ mod decisions;
 mod events;
 use events::{apply_event_in, insert_event};
 mod experiments;
+mod inbound;
+pub use inbound::{Effects, InboundRow, InboundState, NewInbound};
 mod ledger;
 mod migrations;
 mod schema;
@@ -292,27 +294,39 @@ impl Store {
         for c in &data.customers {
             let old =
                 sqlx::query("SELECT data FROM customers WHERE id = $1").bind(&c.id).fetch_optional(&mut *tx).await?;
+            let before: Option<Customer> = match &old {
+                Some(row) => Some(serde_json::from_str(&row.try_get::<String, _>("data")?)?),
+                None => None,
+            };
+            let c = &kept_by_the_host(before.as_ref(), c);
             let text = json(c);
-            match old {
-                Some(row) if row.try_get::<String, _>("data")? == text => report.unchanged += 1,
+            let email = c.email.as_deref().map(str::to_lowercase);
+            match before {
+                Some(before) if json(&before) == text => report.unchanged += 1,
                 Some(_) => {
-                    sqlx::query("UPDATE customers SET data = $1, updated_at = $2, segment = $3 WHERE id = $4")
-                        .bind(&text)
-                        .bind(at)
-                        .bind(&c.segment)
-                        .bind(&c.id)
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(
+                        "UPDATE customers SET data = $1, updated_at = $2, segment = $3, email = $4 WHERE id = $5",
+                    )
+                    .bind(&text)
+                    .bind(at)
+                    .bind(&c.segment)
+                    .bind(email)
+                    .bind(&c.id)
+                    .execute(&mut *tx)
+                    .await?;
                     report.customers_updated += 1;
                 }
                 None => {
-                    sqlx::query("INSERT INTO customers (id, data, updated_at, segment) VALUES ($1, $2, $3, $4)")
-                        .bind(&c.id)
-                        .bind(&text)
-                        .bind(at)
-                        .bind(&c.segment)
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(
+                        "INSERT INTO customers (id, data, updated_at, segment, email) VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(&c.id)
+                    .bind(&text)
+                    .bind(at)
+                    .bind(&c.segment)
+                    .bind(email)
+                    .execute(&mut *tx)
+                    .await?;
                     report.customers_added += 1;
                 }
             }
@@ -331,6 +345,7 @@ impl Store {
             let mut after = Invoice {
                 plan: before.as_ref().and_then(|b| b.plan.clone()),
                 fees: before.as_ref().map(|b| b.fees.clone()).unwrap_or_default(),
+                answered: before.as_ref().and_then(|b| b.answered.clone()),
                 ..inv.clone()
             };
             // "Paid" in an export means paid in full, as a payment event records it, even
@@ -357,6 +372,7 @@ impl Store {
     }
 
     /// Applies an event to an invoice (and its customer), records it and wakes the invoice.
+    /// (An import's customer keeps what the host learnt of it: see `kept_by_the_host`.)
     pub async fn apply_event(&self, invoice_id: &str, event: &Event, now: DateTime<Utc>) -> anyhow::Result<String> {
         let mut tx = self.begin_write().await?;
         let what = apply_event_in(&mut tx, invoice_id, event, now, (self.attribution_days, self.alerts)).await?;
@@ -520,4 +536,24 @@ fn outbox_row(r: &sqlx::any::AnyRow) -> anyhow::Result<OutboxRow> {
         setup_faults: r.try_get("setup_faults")?,
         legacy_key: r.try_get::<i64, _>("legacy_key")? != 0,
     })
+}
+
+/// A customer as a file or a request gives it, with what the host learnt and
+/// the file cannot know: the channels they opted out of (an export that
+/// leaves them out must not opt them back in) and what bounces said of the
+/// address, while the address is the same.
+fn kept_by_the_host(before: Option<&Customer>, given: &Customer) -> Customer {
+    let mut c = given.clone();
+    let Some(before) = before else { return c };
+    for channel in &before.opted_out {
+        if !c.opted_out.contains(channel) {
+            c.opted_out.push(channel.clone());
+        }
+    }
+    let same_address =
+        |m: &crate::invoice::Mailbox| c.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(&m.address));
+    if c.mailbox.is_none() {
+        c.mailbox = before.mailbox.clone().filter(same_address);
+    }
+    c
 }

@@ -132,6 +132,8 @@ pub enum Settle<'a> {
         receipt: &'a str,
         /// The subject and text that went, as the customer read them (for the one message, not its companions).
         rendered: Option<&'a str>,
+        /// The Message-ID an email left with (without angle brackets), to match what answers it.
+        message_id: Option<&'a str>,
     },
     Cancelled(&'a str),
     Failed(&'a str),
@@ -275,9 +277,9 @@ impl Store {
         let held = "WHERE id = $1 AND state = 'in-flight' AND claimed_by = $2";
         let release = "claimed_by = NULL, claim_until = NULL";
         match settle {
-            Settle::Sent { receipt, rendered } => {
+            Settle::Sent { receipt, rendered, message_id } => {
                 let sql = format!(
-                    "UPDATE outbox SET state = 'sent', receipt = $3, done_at = $4, rendered = $5, {release}, \
+                    "UPDATE outbox SET state = 'sent', receipt = $3, done_at = $4, rendered = $5, message_id = $6, {release}, \
                      reason = CASE WHEN reason LIKE '{UNCERTAIN}%' THEN '{UNCERTAIN}, resent' ELSE NULL END {held}"
                 );
                 sqlx::query(&sql)
@@ -286,6 +288,7 @@ impl Store {
                     .bind(receipt)
                     .bind(now)
                     .bind(rendered)
+                    .bind(message_id)
                     .execute(&self.pool)
                     .await?
             }

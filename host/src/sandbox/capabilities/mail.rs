@@ -10,7 +10,13 @@ pub(super) fn send(state: &CallState, email: &Email) -> Result<String, DeliveryE
         tracing::warn!(plugin = %state.plugin, "denied: email was not granted to this plugin");
         return Err(DeliveryError::Permanent("email is not granted to this plugin".into()));
     };
-    relay.send(email, state.now).map_err(|e| match e {
+    let sent = relay.send(email, state.now);
+    if sent.is_ok()
+        && let Some(slot) = &state.grants.sent_mail
+    {
+        *slot.lock().expect("sent mail slot") = Some(email.message_id.trim().trim_matches(['<', '>']).to_string());
+    }
+    sent.map_err(|e| match e {
         RelayError::Recipient(reason) => DeliveryError::Permanent(reason),
         RelayError::Transient(reason) => DeliveryError::Transient(reason),
         // The operator's to fix, never the customer's failure: noted for the host.

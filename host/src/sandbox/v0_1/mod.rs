@@ -64,7 +64,7 @@ pub fn customer_view(c: &Customer) -> CustomerView {
     CustomerView {
         id: c.id.clone(),
         name: c.name.clone(),
-        email: c.email.clone(),
+        email: c.deliverable_email().map(str::to_string),
         phone: c.phone.clone(),
         locale: c.locale.clone(),
         timezone: c.timezone.name().to_string(),

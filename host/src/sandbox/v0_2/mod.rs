@@ -71,7 +71,7 @@ pub fn naive_date(d: &Date) -> Option<NaiveDate> {
 pub fn customer_view(c: &Customer) -> CustomerView {
     let mut reachable = ContactPoints::empty();
     for (known, point) in [
-        (c.email.is_some(), ContactPoints::EMAIL),
+        (c.deliverable_email().is_some(), ContactPoints::EMAIL),
         (c.phone.is_some(), ContactPoints::PHONE),
         (c.postal_address.is_some(), ContactPoints::POSTAL_ADDRESS),
     ] {

@@ -1,0 +1,32 @@
+//! `POST /v1/inbound/email`: a raw message (RFC 5322) from a provider's
+//! inbound webhook or a mail server's pipe, taken in through the one inbound
+//! pipeline. The token is required; the answer says what the message did.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use chrono::Utc;
+
+use super::{Answer, ApiError, App, Refusal, ok};
+
+/// Raw messages up to the pipeline's own cap, which quarantines what is larger.
+pub(super) const BODY_LIMIT: usize = crate::inbound::read::MAX_BYTES + 1024 * 1024;
+
+pub(super) async fn email(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Answer {
+    app.require_write(&headers)?;
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let media = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    if !["", "message/rfc822", "application/octet-stream", "text/plain"].contains(&media.as_str()) {
+        let why = format!("{media} is not a raw message: send it as message/rfc822");
+        return Err(ApiError::new(Refusal::UnsupportedMediaType, why).field("Content-Type"));
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::new(Refusal::Malformed, "the body is empty: a raw message was expected").field("body"));
+    }
+    let runtime = &app.runtime;
+    let handled = crate::inbound::receive(runtime.store(), &runtime.config().inbound, &body, "api", Utc::now()).await?;
+    app.wake.notify_one();
+    ok(handled)
+}
