@@ -37,6 +37,11 @@ pub(crate) async fn run(db: &Path, config: Config, mut catalog: Catalog, listen:
         config.serve.default_timezone.parse().map_err(|_| {
             bad(format!("serve.default_timezone: unknown timezone {:?}", config.serve.default_timezone))
         })?;
+    // A mailbox to read is checked now, not at the first poll.
+    if crate::inbound::imap::Mailbox::of(&config.inbound).map_err(bad)?.is_some() {
+        let name = config.inbound.imap_password.as_deref().unwrap_or_default();
+        config.secret(name).map_err(|e| bad(format!("inbound.imap_password: {}", e.reason)))?;
+    }
     let tick = Duration::from_secs(config.serve.tick_seconds.max(1));
     let watch = config.serve.watch.as_ref().map(|w| config.resolve(w));
     let plugins_dir = config.data_dir_for(db).join("plugins");
@@ -229,6 +234,7 @@ async fn schedule(app: Arc<App>, every: Duration, folder: Option<PathBuf>, mut s
         if let Some(dir) = &folder {
             watch_folder(&app, dir, &mut seen).await;
         }
+        read_mailbox(&app).await;
         // Experiments started or stopped from the command line or the API apply from this tick.
         match app.runtime.refresh_experiments(&mut *app.catalog.lock().await).await {
             Ok(true) => tracing::info!("experiments changed; this tick uses them"),
@@ -249,6 +255,22 @@ async fn schedule(app: Arc<App>, every: Duration, folder: Option<PathBuf>, mut s
         }
         if *stop.borrow() {
             return;
+        }
+    }
+}
+
+/// What came back to the mailbox, before each tick, so the tick sees it.
+async fn read_mailbox(app: &Arc<App>) {
+    let config = app.runtime.config();
+    if config.inbound.imap_url.is_none() {
+        return;
+    }
+    match crate::inbound::imap::poll(app.runtime.store(), config, Utc::now()).await {
+        Ok(handled) if !handled.is_empty() => tracing::info!(messages = handled.len(), "read the mailbox"),
+        Ok(_) => {}
+        // The mailbox's messages stay where they are, for the next poll.
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "could not read the mailbox; trying again at the next tick")
         }
     }
 }

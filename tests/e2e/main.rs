@@ -23,6 +23,7 @@ mod figures;
 mod hostile;
 mod inbound;
 mod ladders;
+mod mailbox;
 mod migrate;
 mod namespaces;
 mod outcomes;

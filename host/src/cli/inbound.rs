@@ -9,27 +9,39 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use crate::config::Config;
 use crate::inbound::{self, Handled};
 
+/// Where the messages come from.
+pub(super) enum From {
+    Files(Vec<PathBuf>),
+    Mailbox,
+}
+
 pub(super) async fn run(
     db: &Path,
     config: &Config,
-    paths: &[PathBuf],
+    from: From,
     (now, all): (DateTime<Utc>, bool),
     json: bool,
 ) -> anyhow::Result<()> {
     let store = crate::runtime::open_store(db, config).await?;
-    if paths.is_empty() {
-        return list(&store, all, json).await;
-    }
-    // Every file is read before anything is taken in: a path that is not there changes nothing.
-    let mut messages = vec![];
-    for path in paths {
-        messages.extend(inbound::mailbox::messages(path)?);
-    }
-    let mut handled: Vec<(String, Handled)> = vec![];
-    for (name, raw) in messages {
-        let h = inbound::receive(&store, &config.inbound, &raw, "file", now).await?;
-        handled.push((name, h));
-    }
+    let handled: Vec<(String, Handled)> = match from {
+        From::Files(paths) if paths.is_empty() => return list(&store, all, json).await,
+        From::Files(paths) => {
+            // Every file is read before anything is taken in: a path that is not there changes nothing.
+            let mut messages = vec![];
+            for path in &paths {
+                messages.extend(inbound::mailbox::messages(path)?);
+            }
+            let mut handled = vec![];
+            for (name, raw) in messages {
+                handled.push((name, inbound::receive(&store, &config.inbound, &raw, "file", now).await?));
+            }
+            handled
+        }
+        From::Mailbox => {
+            let read = inbound::imap::poll(&store, config, now).await?;
+            read.into_iter().enumerate().map(|(i, h)| (format!("mailbox #{}", i + 1), h)).collect()
+        }
+    };
     store.close().await;
     if json {
         let rows: Vec<serde_json::Value> = handled
@@ -41,6 +53,10 @@ pub(super) async fn run(
             })
             .collect();
         out!("{}", serde_json::to_string_pretty(&rows)?)?;
+        return Ok(());
+    }
+    if handled.is_empty() {
+        out!("nothing new")?;
         return Ok(());
     }
     let mut table = Table::new();

@@ -125,6 +125,9 @@ pub enum Command {
         /// Without paths: every message kept, not only those waiting for a person.
         #[arg(long)]
         all: bool,
+        /// Read the mailbox of `[inbound] imap_url` once (what `serve` does before each tick).
+        #[arg(long, conflicts_with_all = ["paths", "all"])]
+        imap: bool,
         #[arg(long)]
         json: bool,
     },
@@ -359,9 +362,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             printed(pipeline::print_tick(&report, json))?;
             tick_outcome(&report, empty.then_some(&cli.db))?;
         }
-        Command::Inbound { paths, at, all, json } => {
+        Command::Inbound { paths, at, all, imap, json } => {
             let now = at.unwrap_or_else(Utc::now);
-            printed(block_on(inbound::run(&cli.db, &config()?, &paths, (now, all), json)))?;
+            let from = if imap { inbound::From::Mailbox } else { inbound::From::Files(paths) };
+            printed(block_on(inbound::run(&cli.db, &config()?, from, (now, all), json)))?;
         }
         Command::History { invoice, json } => {
             block_on(pipeline::history(&cli.db, &invoice, json))?;

@@ -8,12 +8,31 @@ pub struct Inbound {
     /// Working days a customer's reply holds what touches them, for a person to read it.
     #[serde(default = "pause_days")]
     pub pause_days: u32,
+    /// A mailbox to read what comes back from: `imaps://USER@HOST[:PORT]/FOLDER`.
+    pub imap_url: Option<String>,
+    /// The secret (from `[secrets]`) holding the mailbox's password.
+    pub imap_password: Option<String>,
+    /// Where each message goes once it is kept.
+    #[serde(default = "imap_done")]
+    pub imap_done: String,
+    /// Certificate authorities (PEM) to trust for the mailbox instead of the public ones.
+    pub imap_ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Inbound {
     fn default() -> Self {
-        Inbound { pause_days: pause_days() }
+        Inbound {
+            pause_days: pause_days(),
+            imap_url: None,
+            imap_password: None,
+            imap_done: imap_done(),
+            imap_ca_file: None,
+        }
     }
+}
+
+fn imap_done() -> String {
+    "sollecito-handled".into()
 }
 
 fn pause_days() -> u32 {

@@ -15,6 +15,7 @@ use crate::outgoing::Task;
 use crate::store::{Effects, InboundState, NewInbound, OutboxRow, Store};
 
 pub(crate) mod classify;
+pub(crate) mod imap;
 pub(crate) mod mailbox;
 mod quoted;
 pub(crate) mod read;
