@@ -236,3 +236,29 @@ fn the_api_takes_a_raw_message_with_the_token_once() {
     let kept = Db::new(&site.db()).strings("SELECT door || ' ' || state FROM inbound");
     assert_eq!(kept, ["api quarantined"]);
 }
+
+#[test]
+fn the_invoice_page_shows_the_reply_escaped_and_the_hold_in_the_readers_language() {
+    let site = Site::new();
+    let examples = root().join("examples/invoices.json").display().to_string();
+    site.ok(&["import", &examples, "--at", "2026-09-20T00:00:00Z"]);
+    site.ok(&["run", "--at", FIRST_RUN]);
+    let id = Db::new(&site.db()).strings("SELECT message_id FROM outbox WHERE invoice_id = 'inv-1001'");
+    let text = "<script>alert(1)</script> Pagheremo il 20, grazie.";
+    let file = site.write("reply.eml", &reply(ROSSI, &id[0], "Promemoria", text));
+    // Taken in now: the hold runs from today.
+    let handled = site.json(&["inbound", file.to_str().unwrap()]);
+    assert_eq!(handled[0]["state"], "applied", "{handled}");
+
+    let svc = Service::start_with(&site, "public_reads = true\n", "");
+    let page = ureq::get(&format!("{}/ui/invoices/inv-1001", svc.base))
+        .set("Accept-Language", "it-IT,it;q=0.9")
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(page.contains("Risposte ricevute") && page.contains("Risposta"), "{page}");
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt; Pagheremo il 20, grazie."), "escaped: {page}");
+    assert!(!page.contains("<script>alert(1)"), "never as markup");
+    assert!(page.contains("il cliente ha risposto: i solleciti attendono fino al"), "{page}");
+}

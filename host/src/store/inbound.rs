@@ -195,14 +195,23 @@ impl Store {
         Ok(true)
     }
 
+    /// What came back about an invoice, oldest first.
+    pub async fn inbound_of(&self, invoice_id: &str) -> anyhow::Result<Vec<InboundRow>> {
+        self.inbound_where("WHERE invoice_id = $1 ORDER BY id", invoice_id, 500).await
+    }
+
     /// Messages kept, newest first: only those a person must look at unless `all`.
     pub async fn inbound(&self, all: bool, limit: i64) -> anyhow::Result<Vec<InboundRow>> {
-        let filter = if all { "" } else { "WHERE state IN ('quarantined', 'task') " };
+        let filter = if all { "WHERE $1 = $1" } else { "WHERE state IN ('quarantined', 'task') AND $1 = $1" };
+        self.inbound_where(&format!("{filter} ORDER BY id DESC"), "", limit).await
+    }
+
+    async fn inbound_where(&self, condition: &str, arg: &str, limit: i64) -> anyhow::Result<Vec<InboundRow>> {
         let sql = format!(
             "SELECT id, received_at, door, message_id, sender, subject, kind, state, reason, customer_id, invoice_id, text \
-             FROM inbound {filter}ORDER BY id DESC LIMIT $1"
+             FROM inbound {condition} LIMIT $2"
         );
-        let rows = sqlx::query(&sql).bind(limit).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(&sql).bind(arg).bind(limit).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 Ok(InboundRow {

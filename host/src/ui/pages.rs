@@ -335,6 +335,19 @@ pub(super) async fn invoice(state: AppState, headers: HeaderMap, Path(id): Path<
     let decisions = store.decisions_of(&id).await.map_err(failed)?;
     let outbox = store.outbox_of(&id).await.map_err(failed)?;
     let texts = store.rendered_of(&id).await.map_err(failed)?;
+    let received: Vec<_> = store
+        .inbound_of(&id)
+        .await
+        .map_err(failed)?
+        .into_iter()
+        .map(|r| {
+            context! {
+                at => v.moment(r.received_at), from => r.sender, subject => r.subject,
+                kind => v.word(&format!("inbound_{}", r.kind)), state => v.word(&format!("inbound_state_{}", r.state)),
+                text => r.text.filter(|t| !t.is_empty()),
+            }
+        })
+        .collect();
     let events: Vec<_> = events
         .iter()
         .map(|e| context! { at => v.moment(e.at), kind => v.word(&e.kind.label_key()), detail => e.detail })
@@ -370,7 +383,7 @@ pub(super) async fn invoice(state: AppState, headers: HeaderMap, Path(id): Path<
             total => v.money(inv.total(), &inv.currency),
             outstanding => standing.owed().then(|| v.money(inv.outstanding(), &inv.currency)),
             due => v.date(inv.due), state => standing.words(v),
-            events => events, decisions => decisions, messages => messages,
+            events => events, decisions => decisions, messages => messages, received => received,
         },
     ))
 }

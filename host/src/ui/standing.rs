@@ -12,6 +12,8 @@ use crate::plan::Standing as PlanStanding;
 pub(crate) enum Standing {
     Open,
     PromisedUntil(NaiveDate),
+    /// The customer replied; reminders wait for a person to read it.
+    RepliedHeldUntil(NaiveDate),
     Disputed,
     OnPlan,
     Collections,
@@ -38,6 +40,9 @@ impl Standing {
         if let Some(p) = invoice.promise_to_pay.as_ref().filter(|p| p.until >= today) {
             return Standing::PromisedUntil(p.until);
         }
+        if let Some(a) = invoice.answered.as_ref().filter(|a| a.until >= today) {
+            return Standing::RepliedHeldUntil(a.until);
+        }
         if let Some(plan) = &invoice.plan
             && matches!(plan.standing(invoice.amount_paid, today), PlanStanding::OnTrack(_))
         {
@@ -56,6 +61,7 @@ impl Standing {
         let key = match self {
             Standing::Open => "state_open",
             Standing::PromisedUntil(_) => "state_promised",
+            Standing::RepliedHeldUntil(_) => "state_replied",
             Standing::Disputed => "state_disputed",
             Standing::OnPlan => "state_on_plan",
             Standing::Collections => "state_collections",
@@ -64,7 +70,9 @@ impl Standing {
             Standing::WrittenOff => "state_written-off",
         };
         match self {
-            Standing::PromisedUntil(until) => v.word(key).replace("{until}", &v.date(until)),
+            Standing::PromisedUntil(until) | Standing::RepliedHeldUntil(until) => {
+                v.word(key).replace("{until}", &v.date(until))
+            }
             _ => v.word(key),
         }
     }
