@@ -142,6 +142,9 @@ pub struct Email {
     pub from: Option<String>,
     /// Folder of `.eml` files (default: `outbox/` beside the database).
     pub outbox_dir: Option<PathBuf>,
+    /// The envelope sender of each message, with the message's key in it (VERP):
+    /// `bounces+{key}@acme.example`. A bounce to it names the very message.
+    pub return_path: Option<String>,
 }
 
 /// STARTTLS on a plain `smtp://` relay.
@@ -384,6 +387,21 @@ impl Config {
         for (table, name) in named {
             crate::names::check(table, name).map_err(bad)?;
         }
+        if let Some(rp) = &config.email.return_path {
+            let (local, domain) = rp.rsplit_once('@').unwrap_or_default();
+            if rp.matches("{key}").count() != 1
+                || !local.contains("{key}")
+                || domain.is_empty()
+                || domain.contains("{key}")
+            {
+                return Err(bad(format!(
+                    "email.return_path: {rp:?} must be an address with {{key}} once before the @ (bounces+{{key}}@acme.example)"
+                )));
+            }
+        }
+        if config.inbound.pause_days > 60 {
+            return Err(bad("inbound.pause_days: at most 60 working days".into()));
+        }
         if config.sending.cap_per_week == 0 {
             return Err(bad("sending.cap_per_week: must be at least 1".into()));
         }
@@ -503,6 +521,17 @@ mod tests {
         assert!(err.contains("bad time \"25:00\""), "{err}");
         let err = parse("[sending.windows.email]\nfrom = \"18:00\"\nto = \"09:00\"\n").unwrap_err().to_string();
         assert!(err.contains("sending.windows.email"), "{err}");
+    }
+
+    #[test]
+    fn the_return_path_holds_the_key_once_before_the_at() {
+        assert!(parse("[email]\nreturn_path = \"bounces+{key}@acme.example\"\n").is_ok());
+        for bad in ["bounces@acme.example", "bounces+{key}{key}@acme.example", "bounces@{key}.example", "{key}"] {
+            let err = parse(&format!("[email]\nreturn_path = {bad:?}\n")).unwrap_err().to_string();
+            assert!(err.contains("email.return_path"), "{bad}: {err}");
+        }
+        let err = parse("[inbound]\npause_days = 90\n").unwrap_err().to_string();
+        assert!(err.contains("inbound.pause_days"), "{err}");
     }
 
     #[test]

@@ -58,6 +58,8 @@ pub struct Email {
     pub text: String,
     pub html: Option<String>,
     pub headers: Vec<(String, String)>,
+    /// The envelope sender, set by the host (never by the adapter): the return path a bounce goes to.
+    pub envelope_from: Option<String>,
 }
 
 /// A task for a person (a call to make, an invoice to review).

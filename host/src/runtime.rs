@@ -348,6 +348,7 @@ fn channels(
             tasks: c.tasks.then(Default::default),
             setup_fault: None,
             sent_mail: None,
+            return_path: None,
             http: match &capture {
                 Some(c) => c.clone(),
                 None => Arc::new(crate::sandbox::Network),

@@ -262,3 +262,45 @@ fn the_invoice_page_shows_the_reply_escaped_and_the_hold_in_the_readers_language
     assert!(!page.contains("<script>alert(1)"), "never as markup");
     assert!(page.contains("il cliente ha risposto: i solleciti attendono fino al"), "{page}");
 }
+
+/// With `[email] return_path`, each message leaves with its own envelope
+/// sender, and a bounce that quotes nothing of the message (qmail without the
+/// copy) is matched by the address it came back to.
+#[test]
+fn a_bounce_to_the_return_path_of_one_message_names_that_message() {
+    let smtp = SmtpServer::start();
+    let site = Site::new();
+    site.write(
+        "sollecito.toml",
+        &format!(
+            "[email]\nsmtp_url = \"smtp://127.0.0.1:{}\"\nreturn_path = \"bounces+{{key}}@sollecito.example\"\n",
+            smtp.port
+        ),
+    );
+    let examples = root().join("examples/invoices.json").display().to_string();
+    site.ok(&["import", &examples, "--at", "2026-09-20T00:00:00Z"]);
+    site.ok(&["run", "--at", FIRST_RUN]);
+    // The envelope sender the SMTP server was given (aiosmtpd writes it as X-MailFrom).
+    let senders: Vec<String> = smtp
+        .messages()
+        .iter()
+        .filter(|raw| raw.contains(NORDWIND))
+        .filter_map(|raw| raw.lines().find_map(|l| l.strip_prefix("X-MailFrom: ").map(str::to_string)))
+        .collect();
+    assert_eq!(senders, ["bounces+inv-1003.overdue-7@sollecito.example"]);
+
+    let qmail = std::fs::read_to_string(root().join("tests/fixtures/inbound/qmail.eml")).unwrap();
+    let without_copy = qmail.split("--- Below this line").next().unwrap();
+    let bounce = without_copy
+        .replace("To: crediti@sollecito.example", "To: bounces+inv-1003.overdue-7@sollecito.example")
+        .replace("fatture@neri.example", NORDWIND);
+    let handled = inbound(&site, &site.write("bounce.eml", &bounce), "2026-10-08T13:00:00Z");
+    assert_eq!((handled["kind"].as_str(), handled["state"].as_str()), (Some("bounce"), Some("applied")), "{handled}");
+    assert!(handled["reason"].as_str().unwrap().contains("the return path"), "{handled}");
+    assert_eq!(handled["invoices"], serde_json::json!(["inv-1003"]));
+    let actions = site.actions("inv-1003");
+    assert!(
+        actions.iter().any(|(s, state, r)| s == "overdue-7" && state == "failed" && r.starts_with("bounced (5.1.1)")),
+        "{actions:?}"
+    );
+}

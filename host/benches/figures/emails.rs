@@ -87,6 +87,7 @@ fn email(i: usize) -> sollecito::outgoing::Email {
         text: m.text,
         html: m.html,
         headers: vec![],
+        envelope_from: None,
     }
 }
 

@@ -33,7 +33,7 @@ pub(super) async fn run(
             }
             let mut handled = vec![];
             for (name, raw) in messages {
-                handled.push((name, inbound::receive(&store, &config.inbound, &raw, "file", now).await?));
+                handled.push((name, inbound::receive(&store, config, &raw, "file", now).await?));
             }
             handled
         }

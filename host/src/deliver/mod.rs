@@ -294,6 +294,7 @@ impl Delivery {
         grants.setup_fault = Some(setup.clone());
         let sent_mail = Arc::new(Mutex::new(None));
         grants.sent_mail = Some(sent_mail.clone());
+        grants.return_path = self.config.email.return_path.as_deref().map(|t| crate::inbound::verp(t, &send.row.key()));
         let ts = now.timestamp();
         let result =
             tokio::task::spawn_blocking(move || adapter.deliver_message(&settings, &message, ts, grants)).await?;

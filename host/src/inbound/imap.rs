@@ -88,7 +88,7 @@ pub(crate) async fn poll(store: &Store, config: &Config, now: DateTime<Utc>) -> 
     for uid in uids {
         let fetched: Vec<_> = session.uid_fetch(uid.to_string(), "BODY.PEEK[]").await?.try_collect().await?;
         let Some(raw) = fetched.iter().find_map(|f| f.body().map(<[u8]>::to_vec)) else { continue };
-        handled.push(super::receive(store, inbound, &raw, "imap", now).await?);
+        handled.push(super::receive(store, config, &raw, "imap", now).await?);
         session
             .uid_mv(uid.to_string(), &inbound.imap_done)
             .await

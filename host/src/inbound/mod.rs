@@ -8,7 +8,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use serde::Serialize;
 use sha2::Digest;
 
-use crate::config::Inbound;
+use crate::config::{Config, Inbound};
 use crate::event::Event;
 use crate::invoice::Customer;
 use crate::outgoing::Task;
@@ -42,7 +42,7 @@ pub(crate) struct Handled {
 /// Takes one raw message in through `door` (`file`, `api`, `imap`).
 pub(crate) async fn receive(
     store: &Store,
-    rules: &Inbound,
+    config: &Config,
     raw: &[u8],
     door: &str,
     now: DateTime<Utc>,
@@ -54,7 +54,7 @@ pub(crate) async fn receive(
         return Ok(duplicate(message_id));
     }
     let (plan, mail) = match mail {
-        Ok(mail) => (plan(store, rules, &mail, now).await?, mail),
+        Ok(mail) => (plan(store, config, &mail, now).await?, mail),
         Err(why) => (Plan::quarantine(&why), Mail::default()),
     };
     let kept = &raw[..raw.len().min(KEPT_BYTES)];
@@ -138,7 +138,8 @@ struct Matched {
     how: &'static str,
 }
 
-async fn plan(store: &Store, rules: &Inbound, mail: &Mail, now: DateTime<Utc>) -> anyhow::Result<Plan> {
+async fn plan(store: &Store, config: &Config, mail: &Mail, now: DateTime<Utc>) -> anyhow::Result<Plan> {
+    let rules: &Inbound = &config.inbound;
     let kind = classify::classify(mail);
     let name = kind.name();
     // The address the message is about: a report's recipient, else the sender.
@@ -149,7 +150,8 @@ async fn plan(store: &Store, rules: &Inbound, mail: &Mail, now: DateTime<Utc>) -
     if kind == Kind::DeliveryReport {
         return Ok(Plan::kept(name, InboundState::Recorded, "a delivery report: nothing to do".into()));
     }
-    let Some(matched) = match_message(store, mail, &kind, about.as_deref()).await? else {
+    let return_path = config.email.return_path.as_deref();
+    let Some(matched) = match_message(store, mail, &kind, (about.as_deref(), return_path)).await? else {
         let reason = match &about {
             Some(a) => format!("matches no message we sent and no customer's address ({a})"),
             None => "matches no message we sent, and names no address".into(),
@@ -215,8 +217,20 @@ async fn match_message(
     store: &Store,
     mail: &Mail,
     kind: &Kind,
-    about: Option<&str>,
+    (about, return_path): (Option<&str>, Option<&str>),
 ) -> anyhow::Result<Option<Matched>> {
+    // A bounce to the return path of one message names that message.
+    if let Some(template) = return_path
+        && matches!(kind, Kind::Bounce(_) | Kind::Complaint { .. })
+        && let Some((invoice, step)) = mail.to.iter().find_map(|to| step_of_verp(template, to))
+    {
+        let rows = store.sent_step(&invoice, &step).await?;
+        if let Some(first) = rows.first()
+            && let Some(customer) = store.customer(&first.customer_id).await?
+        {
+            return Ok(Some(Matched { rows, customer, how: "the return path it came back to" }));
+        }
+    }
     let mut ids = mail.answers.clone();
     if matches!(kind, Kind::Bounce(_) | Kind::Complaint { .. })
         && let Some(id) = mail.original.as_ref().and_then(|o| o.message_id.clone())
@@ -268,6 +282,30 @@ fn task(matched: &Matched, mail: &Mail, own: &str, why: &str) -> (String, Task) 
     (invoice, task)
 }
 
+/// The return path of one message: `[email] return_path` with the message's
+/// key as a local part (`/` as `.`, `%` as `=`: neither is in a key otherwise,
+/// so the key reads back).
+pub(crate) fn verp(template: &str, key: &str) -> String {
+    template.replace("{key}", &key.replace('/', ".").replace('%', "="))
+}
+
+/// The (invoice, step) of a return path made by [`verp`], if `address` is one.
+fn step_of_verp(template: &str, address: &str) -> Option<(String, String)> {
+    let (before, after) = template.split_once("{key}")?;
+    let address = address.trim();
+    let lower = address.to_ascii_lowercase();
+    if address.len() < before.len() + after.len()
+        || !lower.starts_with(&before.to_ascii_lowercase())
+        || !lower.ends_with(&after.to_ascii_lowercase())
+    {
+        return None;
+    }
+    let local = address.get(before.len()..address.len() - after.len())?.replace('=', "%");
+    let (invoice, step) = local.split_once('.')?;
+    let decode = |part: &str| percent_encoding::percent_decode_str(part).decode_utf8().ok().map(|c| c.into_owned());
+    Some((decode(invoice)?, decode(step)?))
+}
+
 /// `days` working days (Monday to Friday) after `from`.
 fn working_days_after(from: NaiveDate, days: u32) -> NaiveDate {
     let mut d = from;
@@ -284,6 +322,17 @@ fn working_days_after(from: NaiveDate, days: u32) -> NaiveDate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_return_path_reads_back_to_its_step() {
+        let template = "bounces+{key}@acme.example";
+        let key = crate::store::outbox_key("FT 2026/1.a", "overdue-7");
+        let address = verp(template, &key);
+        assert_eq!(address, "bounces+FT=202026=2F1=2Ea.overdue-7@acme.example");
+        assert_eq!(step_of_verp(template, &address), Some(("FT 2026/1.a".into(), "overdue-7".into())));
+        assert_eq!(step_of_verp(template, "crediti@acme.example"), None);
+        assert_eq!(step_of_verp(template, "bounces+@acme.example"), None);
+    }
 
     #[test]
     fn a_pause_counts_working_days() {

@@ -177,6 +177,8 @@ pub struct Grants {
     /// Where the Message-ID of an email the relay took is noted, so that what
     /// answers it can be matched to the message.
     pub sent_mail: Option<std::sync::Arc<std::sync::Mutex<Option<String>>>>,
+    /// The envelope sender of this call's email (`[email] return_path` with the message's key).
+    pub return_path: Option<String>,
 }
 
 impl Default for Grants {
@@ -190,6 +192,7 @@ impl Default for Grants {
             tasks: None,
             setup_fault: None,
             sent_mail: None,
+            return_path: None,
         }
     }
 }

@@ -98,6 +98,7 @@ macro_rules! adapter_conversions {
                 subject: e.subject,
                 text: e.text,
                 html: e.html,
+                envelope_from: None,
                 headers: e.headers,
             }
         }

@@ -116,6 +116,12 @@ impl Store {
         Ok(out)
     }
 
+    /// The message of one step of one invoice, if it left by email.
+    pub async fn sent_step(&self, invoice_id: &str, step: &str) -> anyhow::Result<Vec<OutboxRow>> {
+        let condition = "invoice_id = $1 AND step = $2 AND message_id IS NOT NULL";
+        self.outbox_where(condition, &[invoice_id, step]).await
+    }
+
     /// Customers whose email address is `address` (lower case).
     pub async fn customers_with_email(&self, address: &str) -> anyhow::Result<Vec<Customer>> {
         let rows = sqlx::query("SELECT data FROM customers WHERE email = $1 ORDER BY id LIMIT 20")

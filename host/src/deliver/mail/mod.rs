@@ -82,7 +82,17 @@ impl MailRelay for LettreRelay {
                     .map_err(|e| RelayError::Setup(format!("writing {}: {e}", path.display())))?;
                 Ok(path.display().to_string())
             }
-            LettreRelay::Smtp(relay) => relay.send_smtp(&message),
+            LettreRelay::Smtp(relay) => {
+                let envelope = match &email.envelope_from {
+                    Some(from) => {
+                        let from = from.parse().map_err(|e| setup("bad return path", e))?;
+                        lettre::address::Envelope::new(Some(from), message.envelope().to().to_vec())
+                            .map_err(|e| setup("bad return path", e))?
+                    }
+                    None => message.envelope().clone(),
+                };
+                relay.send_smtp(&message, &envelope)
+            }
         }
     }
 }

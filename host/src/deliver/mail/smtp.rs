@@ -312,8 +312,7 @@ impl SmtpRelay {
         Ok(conn)
     }
 
-    pub(super) fn send_smtp(&self, message: &Message) -> Result<String, RelayError> {
-        let envelope = message.envelope();
+    pub(super) fn send_smtp(&self, message: &Message, envelope: &Envelope) -> Result<String, RelayError> {
         let body = message.formatted();
         let mut slot = self.slot();
         loop {

@@ -146,6 +146,7 @@ fn sample() -> Email {
         text: "Testo".into(),
         html: None,
         headers: vec![],
+        envelope_from: None,
     }
 }
 
@@ -249,6 +250,7 @@ fn a_message_has_both_parts_and_the_headers() {
         text: "Testo".into(),
         html: Some("<p>Testo</p>".into()),
         headers: vec![("X-Sollecito-Key".into(), "inv/1".into())],
+        envelope_from: None,
     };
     let raw = String::from_utf8(mime(&email, 0).unwrap().formatted()).unwrap();
     assert!(raw.contains("Message-ID: <k1@example.com>"), "{raw}");

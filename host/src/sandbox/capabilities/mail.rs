@@ -10,6 +10,7 @@ pub(super) fn send(state: &CallState, email: &Email) -> Result<String, DeliveryE
         tracing::warn!(plugin = %state.plugin, "denied: email was not granted to this plugin");
         return Err(DeliveryError::Permanent("email is not granted to this plugin".into()));
     };
+    let email = &crate::outgoing::Email { envelope_from: state.grants.return_path.clone(), ..email.clone() };
     let sent = relay.send(email, state.now);
     if sent.is_ok()
         && let Some(slot) = &state.grants.sent_mail
