@@ -266,8 +266,14 @@ async fn read_mailbox(app: &Arc<App>) {
         return;
     }
     match crate::inbound::imap::poll(app.runtime.store(), config, Utc::now()).await {
-        Ok(handled) if !handled.is_empty() => tracing::info!(messages = handled.len(), "read the mailbox"),
-        Ok(_) => {}
+        Ok(handled) => {
+            for h in &handled {
+                app.metrics.inbound(h);
+            }
+            if !handled.is_empty() {
+                tracing::info!(messages = handled.len(), "read the mailbox");
+            }
+        }
         // The mailbox's messages stay where they are, for the next poll.
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "could not read the mailbox; trying again at the next tick")

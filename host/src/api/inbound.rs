@@ -27,6 +27,7 @@ pub(super) async fn email(State(app): State<Arc<App>>, headers: HeaderMap, body:
     }
     let runtime = &app.runtime;
     let handled = crate::inbound::receive(runtime.store(), runtime.config(), &body, "api", Utc::now()).await?;
+    app.metrics.inbound(&handled);
     app.wake.notify_one();
     ok(handled)
 }

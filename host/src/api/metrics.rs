@@ -13,6 +13,8 @@ pub(crate) struct Metrics {
     /// Messages the channels took, as the relay sees them: a consolidated message once.
     messages_sent: IntCounterVec,
     actions: IntCounterVec,
+    /// What came back (the mailbox, the API), by kind and what became of it.
+    inbound: IntCounterVec,
     plugin_errors: IntCounter,
     ticks: IntCounter,
     fuel: IntCounter,
@@ -56,6 +58,16 @@ impl Default for Metrics {
                 &["kind", "result"],
             )
             .expect("valid metric"),
+            inbound: IntCounterVec::new(
+                Opts::new(
+                    "sollecito_inbound_messages_total",
+                    "Messages that came back through the mailbox or the API, by kind (reply, bounce, soft-bounce, \
+                     auto-reply, complaint, delivery-report, unreadable, duplicate) and state (applied, task, recorded, \
+                     quarantined, duplicate).",
+                ),
+                &["kind", "state"],
+            )
+            .expect("valid metric"),
             fuel: counter("sollecito_plugin_fuel_used_total", "Fuel (about one per wasm instruction) plugins used."),
             plugin_errors: counter("sollecito_plugin_errors_total", "Invoices a policy failed on."),
             ticks: counter("sollecito_ticks_total", "Scheduler ticks."),
@@ -73,6 +85,7 @@ impl Default for Metrics {
         m.registry.register(Box::new(m.reminders.clone())).expect("unique metric");
         m.registry.register(Box::new(m.messages_sent.clone())).expect("unique metric");
         m.registry.register(Box::new(m.actions.clone())).expect("unique metric");
+        m.registry.register(Box::new(m.inbound.clone())).expect("unique metric");
         m.registry.register(Box::new(m.tick_seconds.clone())).expect("unique metric");
         m.registry.register(Box::new(m.outbox_depth.clone())).expect("unique metric");
         m
@@ -110,6 +123,12 @@ impl Metrics {
         self.fuel.inc_by(used.saturating_sub(self.fuel.get()));
     }
 
+    /// A message that came back, counted by what it was and what became of it.
+    pub(crate) fn inbound(&self, handled: &crate::inbound::Handled) {
+        let state = handled.state.map_or("duplicate", |s| s.as_str());
+        self.inbound.with_label_values(&[handled.kind.as_str(), state]).inc();
+    }
+
     pub(crate) fn text(&self) -> String {
         let mut out = vec![];
         TextEncoder::new().encode(&self.registry.gather(), &mut out).expect("text encoding");
@@ -120,6 +139,25 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_came_back_is_counted_by_kind_and_state() {
+        let metrics = Metrics::default();
+        let handled = |kind: &str, state| crate::inbound::Handled {
+            message_id: None,
+            kind: kind.into(),
+            state,
+            reason: String::new(),
+            customer: None,
+            invoices: vec![],
+        };
+        metrics.inbound(&handled("bounce", Some(crate::store::InboundState::Applied)));
+        metrics.inbound(&handled("bounce", Some(crate::store::InboundState::Applied)));
+        metrics.inbound(&handled("duplicate", None));
+        let text = metrics.text();
+        assert!(text.contains(r#"sollecito_inbound_messages_total{kind="bounce",state="applied"} 2"#), "{text}");
+        assert!(text.contains(r#"sollecito_inbound_messages_total{kind="duplicate",state="duplicate"} 1"#), "{text}");
+    }
 
     #[test]
     fn actions_are_counted_by_kind_and_result() {
