@@ -83,6 +83,13 @@ fn a_reply_holds_the_invoices_reminders_for_a_person_and_opens_a_task_once() {
     assert!(script.contains("pagheremo il 20 ottobre con bonifico."), "{script}");
     assert!(!script.contains("risulta scaduta"), "the quoted reminder is cut: {script}");
 
+    // The history keeps the reply with its own words, beside the event it made.
+    let h = site.json(&["history", "inv-1001"]);
+    assert_eq!(h["received"][0]["kind"], "reply", "{h}");
+    assert_eq!(h["received"][0]["text"], "Buongiorno,\npagheremo il 20 ottobre con bonifico.");
+    let table = site.ok(&["history", "inv-1001"]);
+    assert!(table.contains("received") && table.contains("pagheremo il 20 ottobre con bonifico."), "{table}");
+
     // The same message again: nothing more.
     let again = inbound(&site, &file, "2026-10-08T15:00:00Z");
     assert!(again["state"].is_null(), "{again}");

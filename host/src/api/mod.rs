@@ -401,6 +401,7 @@ async fn get_history(State(app): State<Arc<App>>, Path(id): Path<String>, header
         "events": store.events_of(&id).await?,
         "decisions": store.decisions_of(&id).await?,
         "actions": store.outbox_of(&id).await?,
+        "received": store.inbound_of(&id).await?,
     }))
 }
 

@@ -157,14 +157,16 @@ pub(super) async fn history(db: &Path, invoice: &str, json: bool) -> anyhow::Res
     let events = store.events_of(invoice).await?;
     let decisions = store.decisions_of(invoice).await?;
     let outbox = store.outbox_of(invoice).await?;
+    let received = store.inbound_of(invoice).await?;
     if json {
-        let doc =
-            serde_json::json!({ "invoice": invoice, "events": events, "decisions": decisions, "actions": outbox });
+        let doc = serde_json::json!({
+            "invoice": invoice, "events": events, "decisions": decisions, "actions": outbox, "received": received,
+        });
         out!("{}", serde_json::to_string_pretty(&doc)?)?;
         return Ok(());
     }
-    // One table, in time order: events, decisions (with the plugin that made them), actions.
-    let mut rows: Vec<(i64, u8, Vec<String>)> = vec![];
+    // One table, in time order: events, decisions (with the plugin that made them), actions, what came back.
+    let mut rows: Vec<(i64, u8, Vec<String>)> = received.iter().map(received_row).collect();
     for e in &events {
         rows.push((
             e.at,
@@ -233,6 +235,16 @@ pub(super) async fn history(db: &Path, invoice: &str, json: bool) -> anyhow::Res
     }
     out!("history of {invoice}\n{table}")?;
     Ok(())
+}
+
+/// A message that came back, as a line of the history: who, what it was, its own words.
+fn received_row(r: &crate::store::InboundRow) -> (i64, u8, Vec<String>) {
+    let words: String = r.text.as_deref().unwrap_or_default().split_whitespace().collect::<Vec<_>>().join(" ");
+    let words =
+        if words.chars().count() > 160 { format!("{}...", words.chars().take(160).collect::<String>()) } else { words };
+    let from = r.sender.clone().unwrap_or_default();
+    let row = vec![when(r.received_at), "received".into(), r.kind.clone(), String::new(), String::new(), from, words];
+    (r.received_at, 3, row)
 }
 
 pub(super) async fn accept_plan(
