@@ -60,13 +60,25 @@ pub(crate) enum Unreadable {
     NoHeaders,
     #[error("{0} MIME parts (at most {MAX_PARTS})")]
     TooManyParts(usize),
+    #[error("the MIME parser failed on it")]
+    ParserFailed,
 }
 
+/// Reads a message. The MIME parser is third-party code fed hostile bytes:
+/// should it panic, the message is quarantined rather than the door dropped.
 pub(crate) fn read(raw: &[u8]) -> Result<Mail, Unreadable> {
+    std::panic::catch_unwind(|| read_unguarded(raw)).unwrap_or(Err(Unreadable::ParserFailed))
+}
+
+fn read_unguarded(raw: &[u8]) -> Result<Mail, Unreadable> {
     if raw.len() > MAX_BYTES {
         return Err(Unreadable::TooLarge);
     }
     let message = MessageParser::default().parse(raw).ok_or(Unreadable::NoHeaders)?;
+    // A message of no part at all (mail-parser's accessors index the first).
+    if message.parts.is_empty() {
+        return Err(Unreadable::NoHeaders);
+    }
     let any = ["From", "Sender", "Message-ID", "Date", "Subject", "To"];
     if !any.iter().any(|name| message.header_raw(*name).is_some()) {
         return Err(Unreadable::NoHeaders);
@@ -183,6 +195,10 @@ fn quoted_original(text: &str) -> Option<Original> {
 }
 
 fn original_of(message: &Message<'_>) -> Original {
+    // A returned message cut off before its first header has no part at all.
+    if message.parts.is_empty() {
+        return Original::default();
+    }
     Original { message_id: message.message_id().map(str::to_string), to: addresses(message.to()) }
 }
 

@@ -628,3 +628,4 @@ fn import_outcome(
 mod api;
 mod config;
 mod files;
+mod mail;
