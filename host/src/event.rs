@@ -316,6 +316,13 @@ impl Event {
                 format!("opted out of {channel}")
             }
             Event::Bounced { address, permanent, status } => bounced(customer, address, *permanent, status),
+            // An answer from the customer shows the address works: bounces "in a row" start again.
+            Event::Answered { .. } | Event::AutoReplied => {
+                if let Some(m) = customer.mailbox.as_mut().filter(|m| !m.dead) {
+                    m.soft_bounces = 0;
+                }
+                self.apply_to_invoice(invoice, at)
+            }
             _ => self.apply_to_invoice(invoice, at),
         }
     }

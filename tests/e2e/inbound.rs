@@ -50,11 +50,14 @@ fn event_kinds(site: &Site, invoice: &str) -> Vec<String> {
 }
 
 fn reply(from: &str, answers: &str, subject: &str, body: &str) -> String {
+    // A Message-ID of its own for each different message.
+    let id = format!("{from}{answers}{subject}{body}")
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
     format!(
         "From: {from}\r\nTo: crediti@sollecito.example\r\nSubject: Re: {subject}\r\nDate: Thu, 08 Oct 2026 16:30:00 +0200\r\n\
-         Message-ID: <reply-{}@customer.example>\r\nIn-Reply-To: <{answers}>\r\nReferences: <{answers}>\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
-        from.len() + body.len()
+         Message-ID: <reply-{id:x}@customer.example>\r\nIn-Reply-To: <{answers}>\r\nReferences: <{answers}>\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
     )
 }
 
@@ -310,4 +313,33 @@ fn a_bounce_to_the_return_path_of_one_message_names_that_message() {
         actions.iter().any(|(s, state, r)| s == "overdue-7" && state == "failed" && r.starts_with("bounced (5.1.1)")),
         "{actions:?}"
     );
+}
+
+/// An auto-responder in a loop, or a flood from one sender: past
+/// `[inbound] max_per_sender_hour`, the rest are kept unread.
+#[test]
+fn a_flood_from_one_sender_is_kept_unread_past_the_hours_share() {
+    let (smtp, site) = reminded("[inbound]\nmax_per_sender_hour = 5\n");
+    let rossi = received_by(&smtp, ROSSI);
+    let dir = site.path("flood");
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..7 {
+        let ooo = reply(ROSSI, &rossi[0].0, "x", &format!("Fuori ufficio ({i})"))
+            .replace("Subject: Re: x", "Subject: Risposta automatica");
+        std::fs::write(dir.join(format!("{i}.eml")), ooo).unwrap();
+    }
+    let handled = site.json(&["inbound", dir.to_str().unwrap(), "--at", "2026-10-08T13:00:00Z"]);
+    let states: Vec<&str> =
+        handled.as_array().unwrap().iter().map(|h| h["state"].as_str().unwrap_or("duplicate")).collect();
+    assert_eq!(
+        states,
+        ["applied", "applied", "applied", "applied", "applied", "quarantined", "quarantined"],
+        "{handled}"
+    );
+    assert_eq!(handled[6]["kind"], "flood");
+    // An hour later the sender is heard again.
+    let late = reply(ROSSI, &rossi[0].0, "x", "Fuori ufficio (tardi)")
+        .replace("Subject: Re: x", "Subject: Risposta automatica");
+    let h = inbound(&site, &site.write("late.eml", &late), "2026-10-08T14:30:00Z");
+    assert_eq!(h["state"], "applied", "{h}");
 }

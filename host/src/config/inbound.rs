@@ -17,6 +17,10 @@ pub struct Inbound {
     pub imap_done: String,
     /// Certificate authorities (PEM) to trust for the mailbox instead of the public ones.
     pub imap_ca_file: Option<std::path::PathBuf>,
+    /// Messages from one sender in an hour beyond which the rest are quarantined
+    /// unread (an auto-responder in a loop, a flood).
+    #[serde(default = "max_per_sender_hour")]
+    pub max_per_sender_hour: u32,
 }
 
 impl Default for Inbound {
@@ -27,8 +31,13 @@ impl Default for Inbound {
             imap_password: None,
             imap_done: imap_done(),
             imap_ca_file: None,
+            max_per_sender_hour: max_per_sender_hour(),
         }
     }
+}
+
+fn max_per_sender_hour() -> u32 {
+    30
 }
 
 fn imap_done() -> String {

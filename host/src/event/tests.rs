@@ -145,3 +145,25 @@ fn what_an_import_changed_replays_to_what_it_holds() {
     assert_eq!(changes_between(&invoice(), &disputed), [Event::DisputeOpened { reason: "wrong amount".into() }]);
     assert_eq!(changes_between(&disputed, &invoice()), [Event::DisputeClosed]);
 }
+
+#[test]
+fn three_bounces_for_now_in_a_row_are_for_good_and_an_answer_starts_the_count_again() {
+    let (mut inv, mut c) = (invoice(), customer());
+    c.email = Some("A@Example.com".into());
+    let at: DateTime<Utc> = "2026-10-01T09:00:00Z".parse().unwrap();
+    let soft = Event::Bounced { address: "a@example.com".into(), permanent: false, status: "4.2.2".into() };
+    soft.apply(&mut inv, &mut c, at);
+    soft.apply(&mut inv, &mut c, at);
+    assert_eq!(c.deliverable_email(), Some("A@Example.com"), "two are not yet for good");
+    // The customer answers: the address works, the count starts again.
+    Event::AutoReplied.apply(&mut inv, &mut c, at);
+    let line = soft.apply(&mut inv, &mut c, at);
+    assert!(line.contains("1 of 3"), "{line}");
+    soft.apply(&mut inv, &mut c, at);
+    let line = soft.apply(&mut inv, &mut c, at);
+    assert!(line.contains("no more email to that address"), "{line}");
+    assert_eq!(c.deliverable_email(), None);
+    // Another address is another mailbox.
+    c.email = Some("b@example.com".into());
+    assert_eq!(c.deliverable_email(), Some("b@example.com"));
+}

@@ -54,6 +54,11 @@ pub(crate) async fn receive(
         return Ok(duplicate(message_id));
     }
     let (plan, mail) = match mail {
+        Ok(mail) if flooding(store, &config.inbound, &mail, now).await? => {
+            let limit = config.inbound.max_per_sender_hour;
+            let why = format!("more than {limit} messages from this sender in an hour: kept unread");
+            (Plan::kept("flood", InboundState::Quarantined, why), mail)
+        }
         Ok(mail) => (plan(store, config, &mail, now).await?, mail),
         Err(why) => (Plan::quarantine(&why), Mail::default()),
     };
@@ -86,6 +91,14 @@ pub(crate) async fn receive(
         customer: plan.customer,
         invoices: plan.invoices,
     })
+}
+
+/// Whether the sender already sent the hour's share: an auto-responder in a
+/// loop or a flood is kept, unread, rather than acted on message by message.
+async fn flooding(store: &Store, rules: &Inbound, mail: &Mail, now: DateTime<Utc>) -> anyhow::Result<bool> {
+    let Some(sender) = &mail.from else { return Ok(false) };
+    let seen = store.inbound_from(sender, now.timestamp() - 3600).await?;
+    Ok(seen >= i64::from(rules.max_per_sender_hour))
 }
 
 fn duplicate(message_id: Option<String>) -> Handled {

@@ -98,6 +98,16 @@ impl Store {
         Ok(row.is_some())
     }
 
+    /// Messages kept from `sender` since `since`.
+    pub async fn inbound_from(&self, sender: &str, since: i64) -> anyhow::Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM inbound WHERE sender = $1 AND received_at >= $2")
+            .bind(sender)
+            .bind(since)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
     /// Messages that left with one of these Message-IDs (a consolidated one is several rows).
     pub async fn sent_with_message_ids(&self, ids: &[String]) -> anyhow::Result<Vec<OutboxRow>> {
         let mut out: Vec<OutboxRow> = vec![];

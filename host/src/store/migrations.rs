@@ -104,6 +104,7 @@ fn inbound(postgres: bool) -> Vec<String> {
         ),
         "CREATE INDEX inbound_message_id ON inbound (message_id)".into(),
         "CREATE INDEX inbound_state ON inbound (state, id)".into(),
+        "CREATE INDEX inbound_sender ON inbound (sender, received_at)".into(),
         "ALTER TABLE outbox ADD COLUMN message_id TEXT".into(),
         "CREATE INDEX outbox_message_id ON outbox (message_id)".into(),
         "ALTER TABLE customers ADD COLUMN email TEXT".into(),
