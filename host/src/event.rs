@@ -318,7 +318,7 @@ impl Event {
             Event::Bounced { address, permanent, status } => bounced(customer, address, *permanent, status),
             // An answer from the customer shows the address works: bounces "in a row" start again.
             Event::Answered { .. } | Event::AutoReplied => {
-                if let Some(m) = customer.mailbox.as_mut().filter(|m| !m.dead) {
+                if let Some(m) = customer.email_bounces.as_mut().filter(|m| !m.dead) {
                     m.soft_bounces = 0;
                 }
                 self.apply_to_invoice(invoice, at)
@@ -409,10 +409,10 @@ pub(crate) const SOFT_BOUNCES_FOR_GOOD: u32 = 3;
 fn bounced(customer: &mut Customer, address: &str, permanent: bool, status: &str) -> String {
     let address = address.to_lowercase();
     let state = customer
-        .mailbox
-        .get_or_insert_with(|| crate::invoice::Mailbox { address: address.clone(), ..Default::default() });
+        .email_bounces
+        .get_or_insert_with(|| crate::invoice::EmailBounces { address: address.clone(), ..Default::default() });
     if state.address != address {
-        *state = crate::invoice::Mailbox { address: address.clone(), ..Default::default() };
+        *state = crate::invoice::EmailBounces { address: address.clone(), ..Default::default() };
     }
     state.soft_bounces = if permanent { state.soft_bounces } else { state.soft_bounces + 1 };
     let code = if status.is_empty() { String::new() } else { format!(" ({status})") };

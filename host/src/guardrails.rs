@@ -130,6 +130,12 @@ pub(crate) fn check<'s>(
     Ok(())
 }
 
+/// The first moment of the day after `date` in the customer's own timezone:
+/// when a hold that lasts until `date` has ended there.
+pub(crate) fn day_after(date: chrono::NaiveDate, tz: Tz) -> DateTime<Utc> {
+    local_instant(tz, date.succ_opt().unwrap_or(date).and_time(chrono::NaiveTime::MIN))
+}
+
 /// The first moment at or after `now` inside the sending window, in the
 /// customer's own timezone. Across a daylight-saving change the local hours hold.
 pub(crate) fn next_in_window(window: &Window, tz: Tz, now: DateTime<Utc>) -> DateTime<Utc> {
@@ -199,7 +205,7 @@ mod tests {
             paid_on_time: 0,
             opted_out: vec![],
             dunning_stop: false,
-            mailbox: None,
+            email_bounces: None,
             pec: None,
         };
         let invoice = Invoice {

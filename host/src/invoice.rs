@@ -30,12 +30,12 @@ pub struct Customer {
     /// What bounces said of the email address (the host's, kept across re-imports
     /// while the address stays the same).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mailbox: Option<Mailbox>,
+    pub email_bounces: Option<EmailBounces>,
 }
 
 /// Bounces of one email address of a customer.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Mailbox {
+pub struct EmailBounces {
     /// Lower case.
     pub address: String,
     /// Transient bounces in a row.
@@ -48,7 +48,7 @@ impl Customer {
     /// The email address, unless it bounced for good.
     pub fn deliverable_email(&self) -> Option<&str> {
         let email = self.email.as_deref()?;
-        let dead = self.mailbox.as_ref().is_some_and(|m| m.dead && m.address.eq_ignore_ascii_case(email));
+        let dead = self.email_bounces.as_ref().is_some_and(|m| m.dead && m.address.eq_ignore_ascii_case(email));
         (!dead).then_some(email)
     }
 }

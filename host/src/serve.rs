@@ -40,7 +40,11 @@ pub(crate) async fn run(db: &Path, config: Config, mut catalog: Catalog, listen:
     // A mailbox to read is checked now, not at the first poll.
     if crate::inbound::imap::Mailbox::of(&config.inbound).map_err(bad)?.is_some() {
         let name = config.inbound.imap_password.as_deref().unwrap_or_default();
-        config.secret(name).map_err(|e| bad(format!("inbound.imap_password: {}", e.reason)))?;
+        // Never repeated: an operator may have written the password itself there.
+        config.secret(name).map_err(|_| {
+            bad("inbound.imap_password: names no secret of [secrets] (it holds a secret's name, not the password)"
+                .into())
+        })?;
     }
     let tick = Duration::from_secs(config.serve.tick_seconds.max(1));
     let watch = config.serve.watch.as_ref().map(|w| config.resolve(w));

@@ -92,7 +92,7 @@ pub(crate) fn carry_out(d: &mut NewDecision, due: &DueInvoice, decision: &Decisi
             }
             // Held, not cancelled: the policy is asked again the day after the hold.
             Err(Block::Answered(until)) => {
-                let after = until.succ_opt().unwrap_or(until).and_time(chrono::NaiveTime::MIN).and_utc().timestamp();
+                let after = crate::guardrails::day_after(until, due.customer.timezone).timestamp();
                 next = Some(next.map_or(after, |n| n.min(after)));
                 let why = RefusedWhy::AwaitingReply;
                 d.refused.push(Refused { action: action.kind().to_string(), step: step.to_string(), why });

@@ -175,6 +175,12 @@ fn out_of_office_forged_replies_and_hostile_files_change_no_reminder() {
     let handled = inbound(&site, &site.write("forged.eml", &forged), "2026-10-08T13:00:00Z");
     assert_eq!((handled["kind"].as_str(), handled["state"].as_str()), (Some("reply"), Some("task")), "{handled}");
     assert!(!event_kinds(&site, "inv-1003").contains(&"reply-received".to_string()));
+    // A bounce that names Rossi's address but no message of ours (anyone can write one): a task, the address lives.
+    let qmail = std::fs::read_to_string(root().join("tests/fixtures/inbound/qmail.eml")).unwrap();
+    let forged = qmail.split("--- Below this line").next().unwrap().replace("fatture@neri.example", ROSSI);
+    let handled = inbound(&site, &site.write("forged-bounce.eml", &forged), "2026-10-08T13:00:00Z");
+    assert_eq!((handled["kind"].as_str(), handled["state"].as_str()), (Some("bounce"), Some("task")), "{handled}");
+    assert!(!event_kinds(&site, "inv-1001").contains(&"bounced".to_string()));
     // Hostile files: quarantined with the reason, and nothing else.
     let before = Db::new(&site.db()).strings("SELECT CAST(COUNT(*) AS TEXT) FROM events");
     let many_parts: String = (0..300).map(|i| format!("--b\r\nContent-Type: text/plain\r\n\r\npart {i}\r\n")).collect();
@@ -206,7 +212,7 @@ fn out_of_office_forged_replies_and_hostile_files_change_no_reminder() {
         "no event from a hostile file"
     );
     let waiting = site.json(&["inbound"]);
-    assert_eq!(waiting.as_array().unwrap().len(), 5, "four quarantined and one task wait for a person: {waiting}");
+    assert_eq!(waiting.as_array().unwrap().len(), 6, "four quarantined and two tasks wait for a person: {waiting}");
 
     site.ok(&["run", "--at", SECOND_RUN]);
     assert_eq!(received_by(&smtp, ROSSI).len(), 2, "an out-of-office holds nothing");

@@ -139,7 +139,7 @@ fn customer_from(app: &App, known: Option<Customer>, id: &str, fields: &Value) -
         paid_on_time: 0,
         opted_out: vec![],
         dunning_stop: false,
-        mailbox: None,
+        email_bounces: None,
     });
     if let Some(name) = text(fields, "name").or_else(|| text(fields, "customer_name")) {
         c.name = name;

@@ -294,7 +294,11 @@ impl Delivery {
         grants.setup_fault = Some(setup.clone());
         let sent_mail = Arc::new(Mutex::new(None));
         grants.sent_mail = Some(sent_mail.clone());
-        grants.return_path = self.config.email.return_path.as_deref().map(|t| crate::inbound::verp(t, &send.row.key()));
+        // A PEC provider wants its own mailbox as the envelope sender: the return path is email's.
+        grants.return_path = (channel == "email")
+            .then_some(self.config.email.return_path.as_deref())
+            .flatten()
+            .map(|t| crate::inbound::verp(t, &send.row.key()));
         let ts = now.timestamp();
         let result =
             tokio::task::spawn_blocking(move || adapter.deliver_message(&settings, &message, ts, grants)).await?;
@@ -501,7 +505,7 @@ impl Delivery {
             }
             // The customer replied after it was decided: it waits for the reply to be read.
             Err(block @ Block::Answered(until)) => {
-                let after = until.succ_opt().unwrap_or(until).and_time(chrono::NaiveTime::MIN).and_utc();
+                let after = guardrails::day_after(until, customer.timezone);
                 return done(Outcome::Wait(after.max(now), block.to_string(), Wait::Tick));
             }
             Err(block) => return done(Outcome::Cancel(block.to_string())),

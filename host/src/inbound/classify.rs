@@ -241,7 +241,7 @@ const AUTO_SUBJECTS: [&str; 18] = [
     "risposta automatica",
     "fuori ufficio",
     "fuori sede",
-    "assenza",
+    "assente dall'ufficio",
     "abwesenheit",
     "automatische antwort",
     "réponse automatique",
@@ -249,7 +249,7 @@ const AUTO_SUBJECTS: [&str; 18] = [
     "absence du bureau",
     "respuesta automática",
     "fuera de la oficina",
-    "ausencia",
+    "ausente de la oficina",
 ];
 
 #[cfg(test)]

@@ -63,14 +63,32 @@ impl Mailbox {
     }
 }
 
+/// How long one poll may take: a mailbox that stops answering must not hold `serve`'s ticks.
+const POLL_LIMIT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// One poll: every message in the folder, through the pipeline, then moved.
 pub(crate) async fn poll(store: &Store, config: &Config, now: DateTime<Utc>) -> anyhow::Result<Vec<Handled>> {
+    match tokio::time::timeout(POLL_LIMIT, poll_unbounded(store, config, now)).await {
+        Ok(read) => read,
+        Err(_) => anyhow::bail!(
+            "the mailbox did not answer within {} s: what was not moved is read again",
+            POLL_LIMIT.as_secs()
+        ),
+    }
+}
+
+async fn poll_unbounded(store: &Store, config: &Config, now: DateTime<Utc>) -> anyhow::Result<Vec<Handled>> {
     let inbound = &config.inbound;
     let Some(mailbox) = Mailbox::of(inbound).map_err(anyhow::Error::msg)? else {
         anyhow::bail!("inbound.imap_url is not set: no mailbox to read");
     };
     let secret = inbound.imap_password.as_deref().context("inbound.imap_password: name the secret of the mailbox")?;
-    let password = config.secret(secret)?;
+    // The field names a secret; its value is never repeated, in case it is the password itself.
+    let password = config.secret(secret).map_err(|_| {
+        anyhow::anyhow!(
+            "inbound.imap_password: names no secret of [secrets] (it holds a secret's name, not the password)"
+        )
+    })?;
     let stream = connect(&mailbox, inbound, config).await?;
     let mut client = async_imap::Client::new(stream);
     client.read_response().await?.context("the IMAP server closed the connection before its greeting")?;
@@ -88,14 +106,29 @@ pub(crate) async fn poll(store: &Store, config: &Config, now: DateTime<Utc>) -> 
     for uid in uids {
         let fetched: Vec<_> = session.uid_fetch(uid.to_string(), "BODY.PEEK[]").await?.try_collect().await?;
         let Some(raw) = fetched.iter().find_map(|f| f.body().map(<[u8]>::to_vec)) else { continue };
-        handled.push(super::receive(store, config, &raw, "imap", now).await?);
-        session
-            .uid_mv(uid.to_string(), &inbound.imap_done)
-            .await
-            .with_context(|| format!("moving to {}", inbound.imap_done))?;
+        // One message the store cannot keep stays for the next poll; the others go on.
+        match super::receive(store, config, &raw, "imap", now).await {
+            Ok(h) => handled.push(h),
+            Err(e) => {
+                tracing::error!(uid, error = %format!("{e:#}"), "a message of the mailbox could not be kept; it stays there");
+                continue;
+            }
+        }
+        move_out(&mut session, uid, &inbound.imap_done).await?;
     }
     session.logout().await.ok();
     Ok(handled)
+}
+
+/// Moves a kept message out of the folder: MOVE, or where a server lacks it, COPY and expunge.
+async fn move_out(session: &mut async_imap::Session<Box<dyn Stream>>, uid: u32, to: &str) -> anyhow::Result<()> {
+    if session.uid_mv(uid.to_string(), to).await.is_ok() {
+        return Ok(());
+    }
+    session.uid_copy(uid.to_string(), to).await.with_context(|| format!("copying to {to}"))?;
+    let _: Vec<_> = session.uid_store(uid.to_string(), "+FLAGS.SILENT (\\Deleted)").await?.try_collect().await?;
+    let _: Vec<_> = session.uid_expunge(uid.to_string()).await?.try_collect().await?;
+    Ok(())
 }
 
 async fn connect(mailbox: &Mailbox, inbound: &Inbound, config: &Config) -> anyhow::Result<Box<dyn Stream>> {

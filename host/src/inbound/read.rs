@@ -18,7 +18,7 @@ pub(crate) struct Mail {
     pub message_id: Option<String>,
     /// The sender's address, lower case.
     pub from: Option<String>,
-    /// Every address it was sent to (To, Cc, Delivered-To, X-Original-To), lower case.
+    /// Every address it was sent to (To, Cc, Delivered-To, X-Original-To), as written.
     pub to: Vec<String>,
     pub subject: String,
     /// Unix seconds, from its Date header.
@@ -86,11 +86,12 @@ fn read_unguarded(raw: &[u8]) -> Result<Mail, Unreadable> {
     if message.parts.len() > MAX_PARTS {
         return Err(Unreadable::TooManyParts(message.parts.len()));
     }
-    let mut to = addresses(message.to());
-    to.extend(addresses(message.cc()));
+    // As written: a return path carries a key whose case matters.
+    let mut to = as_written(message.to());
+    to.extend(as_written(message.cc()));
     for name in ["Delivered-To", "X-Original-To", "Envelope-To"] {
         if let Some(v) = message.header_raw(name) {
-            to.push(v.trim().trim_matches(['<', '>']).to_lowercase());
+            to.push(v.trim().trim_matches(['<', '>']).to_string());
         }
     }
     let mut answers = ids(message.in_reply_to());
@@ -200,6 +201,10 @@ fn original_of(message: &Message<'_>) -> Original {
         return Original::default();
     }
     Original { message_id: message.message_id().map(str::to_string), to: addresses(message.to()) }
+}
+
+fn as_written(address: Option<&Address<'_>>) -> Vec<String> {
+    address.map(|a| a.iter().filter_map(|a| a.address()).map(|a| a.trim().to_string()).collect()).unwrap_or_default()
 }
 
 fn addresses(address: Option<&Address<'_>>) -> Vec<String> {

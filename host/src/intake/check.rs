@@ -112,7 +112,7 @@ impl Checker {
             paid_on_time: c.paid_on_time,
             opted_out: c.opted_out,
             dunning_stop: c.dunning_stop,
-            mailbox: None,
+            email_bounces: None,
         };
         // The same rules as the API's and the Stripe webhook's (`fields`).
         for (field, reason) in fields::customer(&customer) {

@@ -12,7 +12,7 @@ use crate::invoice::Customer;
 use crate::outgoing::Task;
 
 /// What a message kept is and what it did; the raw bytes beside it.
-pub struct NewInbound<'a> {
+pub(crate) struct NewInbound<'a> {
     pub door: &'a str,
     pub digest: &'a str,
     pub message_id: Option<&'a str>,
@@ -34,7 +34,7 @@ pub struct NewInbound<'a> {
 /// What became of a message that came back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum InboundState {
+pub(crate) enum InboundState {
     /// Matched and acted on.
     Applied,
     /// Matched but not trusted, or not read by the host: a person decides.
@@ -47,11 +47,11 @@ pub enum InboundState {
 
 impl InboundState {
     /// Quarantined, or matched but left to a person.
-    pub fn waits_for_a_person(self) -> bool {
+    pub(crate) fn waits_for_a_person(self) -> bool {
         matches!(self, InboundState::Task | InboundState::Quarantined)
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             InboundState::Applied => "applied",
             InboundState::Task => "task",
@@ -63,7 +63,7 @@ impl InboundState {
 
 /// What a message does, written with it.
 #[derive(Debug, Default)]
-pub struct Effects {
+pub(crate) struct Effects {
     pub events: Vec<(String, Event)>,
     pub task: Option<(String, Task)>,
     /// Sent messages that came back: they read `failed` with this reason.
@@ -72,7 +72,7 @@ pub struct Effects {
 
 /// A message kept, as listed.
 #[derive(Debug, Clone, Serialize)]
-pub struct InboundRow {
+pub(crate) struct InboundRow {
     pub id: i64,
     pub received_at: i64,
     pub door: String,
@@ -89,7 +89,7 @@ pub struct InboundRow {
 
 impl Store {
     /// Whether a message was kept already, by its digest or its Message-ID.
-    pub async fn inbound_known(&self, digest: &str, message_id: Option<&str>) -> anyhow::Result<bool> {
+    pub(crate) async fn inbound_known(&self, digest: &str, message_id: Option<&str>) -> anyhow::Result<bool> {
         let row = sqlx::query("SELECT 1 FROM inbound WHERE digest = $1 OR message_id = $2 LIMIT 1")
             .bind(digest)
             .bind(message_id)
@@ -98,8 +98,19 @@ impl Store {
         Ok(row.is_some())
     }
 
+    /// Whether a delay report of sent row `outbox_id` was counted already.
+    pub(crate) async fn soft_bounce_counted(&self, outbox_id: i64) -> anyhow::Result<bool> {
+        let row = sqlx::query(
+            "SELECT 1 FROM inbound WHERE outbox_id = $1 AND kind = 'soft-bounce' AND state = 'applied' LIMIT 1",
+        )
+        .bind(outbox_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
     /// Messages kept from `sender` since `since`.
-    pub async fn inbound_from(&self, sender: &str, since: i64) -> anyhow::Result<i64> {
+    pub(crate) async fn inbound_from(&self, sender: &str, since: i64) -> anyhow::Result<i64> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM inbound WHERE sender = $1 AND received_at >= $2")
             .bind(sender)
             .bind(since)
@@ -109,7 +120,7 @@ impl Store {
     }
 
     /// Messages that left with one of these Message-IDs (a consolidated one is several rows).
-    pub async fn sent_with_message_ids(&self, ids: &[String]) -> anyhow::Result<Vec<OutboxRow>> {
+    pub(crate) async fn sent_with_message_ids(&self, ids: &[String]) -> anyhow::Result<Vec<OutboxRow>> {
         let mut out: Vec<OutboxRow> = vec![];
         for id in ids.iter().take(50) {
             let rows = sqlx::query("SELECT * FROM outbox WHERE message_id = $1 ORDER BY id")
@@ -127,13 +138,24 @@ impl Store {
     }
 
     /// The message of one step of one invoice, if it left by email.
-    pub async fn sent_step(&self, invoice_id: &str, step: &str) -> anyhow::Result<Vec<OutboxRow>> {
+    pub(crate) async fn sent_step(&self, invoice_id: &str, step: &str) -> anyhow::Result<Option<OutboxRow>> {
         let condition = "invoice_id = $1 AND step = $2 AND message_id IS NOT NULL";
-        self.outbox_where(condition, &[invoice_id, step]).await
+        Ok(self.outbox_where(condition, &[invoice_id, step]).await?.into_iter().next())
+    }
+
+    /// Every row that left in the same message as row `id` (a consolidated message carries several).
+    pub(crate) async fn same_message_as(&self, id: i64) -> anyhow::Result<Vec<OutboxRow>> {
+        let rows = sqlx::query(
+            "SELECT * FROM outbox WHERE message_id = (SELECT message_id FROM outbox WHERE id = $1) ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(outbox_row).collect()
     }
 
     /// Customers whose email address is `address` (lower case).
-    pub async fn customers_with_email(&self, address: &str) -> anyhow::Result<Vec<Customer>> {
+    pub(crate) async fn customers_with_email(&self, address: &str) -> anyhow::Result<Vec<Customer>> {
         let rows = sqlx::query("SELECT data FROM customers WHERE email = $1 ORDER BY id LIMIT 20")
             .bind(address.to_lowercase())
             .fetch_all(&self.pool)
@@ -142,7 +164,7 @@ impl Store {
     }
 
     /// The latest message that left for a customer by email, with its Message-ID.
-    pub async fn last_email_to(&self, customer_id: &str) -> anyhow::Result<Option<OutboxRow>> {
+    pub(crate) async fn last_email_to(&self, customer_id: &str) -> anyhow::Result<Option<OutboxRow>> {
         let row = sqlx::query(
             "SELECT * FROM outbox WHERE customer_id = $1 AND message_id IS NOT NULL ORDER BY done_at DESC, id DESC LIMIT 1",
         )
@@ -154,7 +176,7 @@ impl Store {
 
     /// Keeps a message and writes what it does, at once. `false`: it was kept
     /// already (the same bytes or Message-ID from another door, or at once), and nothing was written.
-    pub async fn keep_inbound(
+    pub(crate) async fn keep_inbound(
         &self,
         m: NewInbound<'_>,
         effects: Effects,
@@ -172,7 +194,7 @@ impl Store {
         let inserted = sqlx::query(
             "INSERT INTO inbound (received_at, door, digest, message_id, size, raw, sender, subject, kind, state, reason, \
              customer_id, invoice_id, outbox_id, text) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
-             ON CONFLICT (digest) DO NOTHING",
+             ON CONFLICT DO NOTHING",
         )
         .bind(at)
         .bind(m.door)
@@ -212,12 +234,12 @@ impl Store {
     }
 
     /// What came back about an invoice, oldest first.
-    pub async fn inbound_of(&self, invoice_id: &str) -> anyhow::Result<Vec<InboundRow>> {
+    pub(crate) async fn inbound_of(&self, invoice_id: &str) -> anyhow::Result<Vec<InboundRow>> {
         self.inbound_where("WHERE invoice_id = $1 ORDER BY id", invoice_id, 500).await
     }
 
     /// Messages kept, newest first: only those a person must look at unless `all`.
-    pub async fn inbound(&self, all: bool, limit: i64) -> anyhow::Result<Vec<InboundRow>> {
+    pub(crate) async fn inbound(&self, all: bool, limit: i64) -> anyhow::Result<Vec<InboundRow>> {
         let filter = if all { "WHERE $1 = $1" } else { "WHERE state IN ('quarantined', 'task') AND $1 = $1" };
         self.inbound_where(&format!("{filter} ORDER BY id DESC"), "", limit).await
     }

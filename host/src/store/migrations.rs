@@ -102,7 +102,9 @@ fn inbound(postgres: bool) -> Vec<String> {
                 text TEXT
             )"
         ),
-        "CREATE INDEX inbound_message_id ON inbound (message_id)".into(),
+        // Once by Message-ID too, also for two doors at the same moment (PostgreSQL's
+        // transactions do not see each other's inserts).
+        "CREATE UNIQUE INDEX inbound_message_id ON inbound (message_id) WHERE message_id IS NOT NULL".into(),
         "CREATE INDEX inbound_state ON inbound (state, id)".into(),
         "CREATE INDEX inbound_sender ON inbound (sender, received_at)".into(),
         "ALTER TABLE outbox ADD COLUMN message_id TEXT".into(),

@@ -11,7 +11,7 @@ mod events;
 use events::{apply_event_in, insert_event};
 mod experiments;
 mod inbound;
-pub use inbound::{Effects, InboundRow, InboundState, NewInbound};
+pub(crate) use inbound::{Effects, InboundRow, InboundState, NewInbound};
 mod ledger;
 mod migrations;
 mod schema;
@@ -551,9 +551,9 @@ fn kept_by_the_host(before: Option<&Customer>, given: &Customer) -> Customer {
         }
     }
     let same_address =
-        |m: &crate::invoice::Mailbox| c.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(&m.address));
-    if c.mailbox.is_none() {
-        c.mailbox = before.mailbox.clone().filter(same_address);
+        |m: &crate::invoice::EmailBounces| c.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(&m.address));
+    if c.email_bounces.is_none() {
+        c.email_bounces = before.email_bounces.clone().filter(same_address);
     }
     c
 }
