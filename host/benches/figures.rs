@@ -4,7 +4,8 @@
 //!
 //! `cargo bench --bench figures` (SOLLECITO_BENCH_INVOICES=N for the tick sizes;
 //! `SOLLECITO_BENCH_FIGURES=report` for the report over a million invoices,
-//! `list` for the dashboard's invoices list at 100,000).
+//! `list` for the dashboard's invoices list at 100,000, `inbound` for 5,000
+//! replies taken in by `sollecito inbound`).
 
 use std::path::Path;
 use std::process::Command;
@@ -22,6 +23,8 @@ use sollecito_sdk as sdk;
 
 #[path = "figures/emails.rs"]
 mod emails;
+#[path = "figures/inbound.rs"]
+mod inbound;
 #[path = "figures/invoices_list.rs"]
 mod invoices_list;
 #[path = "figures/python.rs"]
@@ -313,7 +316,7 @@ fn main() {
     let policy = catalog.policy("b2b-standard").unwrap();
     let now: DateTime<Utc> = "2026-10-31T09:00:00Z".parse().unwrap();
     let mut rows = vec![];
-    // SOLLECITO_BENCH_FIGURES=eval,tick,emails,start,swap,report,list,python,workers picks figures (default: all but the last four).
+    // SOLLECITO_BENCH_FIGURES=eval,tick,emails,start,swap,report,list,python,workers,inbound picks figures (default: all but the last five).
     let only = std::env::var("SOLLECITO_BENCH_FIGURES").ok();
     let named = |figure: &str| only.as_deref().is_some_and(|o| o.split(',').any(|f| f.trim() == figure));
     let wanted = |figure: &str| only.is_none() || named(figure);
@@ -510,6 +513,11 @@ fn main() {
     // 8. The dashboard's invoices list at 100,000 invoices (issue 16), only when named.
     if named("list") {
         rows.extend(invoices_list::rows(cache.path(), now));
+    }
+
+    // 10. 5,000 replies taken in by `sollecito inbound`, only when named (issue 30).
+    if named("inbound") {
+        rows.extend(inbound::rows(&mut catalog, cache.path()));
     }
 
     println!("\n| figure | sollecito | reference | ratio | target |\n|---|---|---|---|---|");
