@@ -117,6 +117,18 @@ fn a_reply_holds_the_invoices_reminders_for_a_person_and_opens_a_task_once() {
     // The reply counts as an outcome of the reminder it answered.
     let report = site.json(&["report", "--from", "2026-10-01", "--to", "2026-10-31"]);
     assert_eq!(report["total"]["replied"], 1, "{report}");
+    // Per step: the reply answered the first reminder, and no other.
+    let by_step = site.json(&["report", "--from", "2026-10-01", "--to", "2026-10-31", "--by", "step"]);
+    let replied: Vec<(String, u64)> = by_step["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["key"]["step"].as_str().unwrap_or_default().to_string(), l["replied"].as_u64().unwrap()))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert_eq!(replied, [("overdue-7".to_string(), 1)], "{by_step}");
+    let table = site.ok(&["report", "--from", "2026-10-01", "--to", "2026-10-31", "--by", "step"]);
+    assert!(table.contains("replied"), "{table}");
 }
 
 #[test]

@@ -119,8 +119,18 @@ fn print(r: &Report) -> anyhow::Result<()> {
         let mut table = Table::new();
         let mut header: Vec<String> = r.by.iter().map(|d| d.name().to_string()).collect();
         header.extend(
-            ["dunned", "recovered", "rate", "recovered amount", "messages", "days to pay", "bounced", "opted out"]
-                .map(String::from),
+            [
+                "dunned",
+                "recovered",
+                "rate",
+                "recovered amount",
+                "messages",
+                "days to pay",
+                "bounced",
+                "replied",
+                "opted out",
+            ]
+            .map(String::from),
         );
         table.load_preset(UTF8_FULL_CONDENSED).set_header(header);
         for l in &r.lines {
@@ -133,6 +143,7 @@ fn print(r: &Report) -> anyhow::Result<()> {
                 l.messages.to_string(),
                 days(l),
                 format!("{} ({})", l.bounced, percent(l.bounce_rate)),
+                format!("{} ({})", l.replied, percent(rate(l.replied, l.dunned))),
                 format!("{} ({})", l.opted_out, percent(l.opt_out_rate)),
             ]);
             table.add_row(row);
@@ -191,6 +202,7 @@ fn print_csv(r: &Report) -> anyhow::Result<()> {
             "messages",
             "median_days_to_pay",
             "opted_out",
+            "replied",
         ]
         .map(String::from),
     );
@@ -211,10 +223,16 @@ fn print_csv(r: &Report) -> anyhow::Result<()> {
                 l.messages.to_string(),
                 l.time_to_pay.as_ref().map_or(String::new(), |t| t.median_days.to_string()),
                 l.opted_out.to_string(),
+                l.replied.to_string(),
             ]);
             w.write_record(&row)?;
         }
     }
     out!("{}", String::from_utf8(w.into_inner()?)?.trim_end())?;
     Ok(())
+}
+
+/// A share of the invoices dunned (replies per invoice reminded).
+fn rate(n: usize, of: usize) -> f64 {
+    if of == 0 { 0.0 } else { n as f64 / of as f64 }
 }
