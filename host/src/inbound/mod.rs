@@ -57,12 +57,16 @@ pub(crate) async fn receive(
         return Ok(duplicate(message_id));
     }
     let (plan, mail) = match mail {
-        Ok(mail) if flooding(store, &config.inbound, &mail, now).await? => {
-            let limit = config.inbound.max_per_sender_hour;
-            let why = format!("more than {limit} messages from this sender in an hour: kept unread");
-            (Plan::kept("flood", InboundState::Quarantined, why), mail)
+        Ok(mail) => {
+            let kind = classify::classify(&mail);
+            if flooding(store, &config.inbound, (&mail, &kind), now).await? {
+                let limit = config.inbound.max_per_sender_hour;
+                let why = format!("more than {limit} messages from this sender in an hour: kept unread");
+                (Plan::kept("flood", InboundState::Quarantined, why), mail)
+            } else {
+                (plan(store, config, (&mail, kind), now).await?, mail)
+            }
         }
-        Ok(mail) => (plan(store, config, &mail, now).await?, mail),
         Err(why) => (Plan::quarantine(&why), Mail::default()),
     };
     let kept = &raw[..raw.len().min(KEPT_BYTES)];
@@ -101,9 +105,14 @@ pub(crate) async fn receive(
 
 /// Whether the sender already sent the hour's share: an auto-responder in a
 /// loop or a flood is kept, unread, rather than acted on message by message.
-async fn flooding(store: &Store, rules: &Inbound, mail: &Mail, now: DateTime<Utc>) -> anyhow::Result<bool> {
+async fn flooding(
+    store: &Store,
+    rules: &Inbound,
+    (mail, kind): (&Mail, &Kind),
+    now: DateTime<Utc>,
+) -> anyhow::Result<bool> {
     // Bounces all come from a mailer daemon: a batch of them is no flood.
-    if !matches!(classify::classify(mail), Kind::Reply | Kind::AutoReply) {
+    if !matches!(kind, Kind::Reply | Kind::AutoReply) {
         return Ok(false);
     }
     let Some(sender) = &mail.from else { return Ok(false) };
@@ -161,8 +170,7 @@ struct Matched {
     evidence: Evidence,
 }
 
-async fn plan(store: &Store, config: &Config, mail: &Mail, now: DateTime<Utc>) -> anyhow::Result<Plan> {
-    let kind = classify::classify(mail);
+async fn plan(store: &Store, config: &Config, (mail, kind): (&Mail, Kind), now: DateTime<Utc>) -> anyhow::Result<Plan> {
     let name = kind.name();
     // The address the message is about: a report's recipient, else the sender.
     let about = match &kind {

@@ -184,13 +184,7 @@ impl Store {
     ) -> anyhow::Result<bool> {
         let at = now.timestamp();
         let mut tx = self.begin_write().await?;
-        if let Some(id) = m.message_id {
-            let known =
-                sqlx::query("SELECT 1 FROM inbound WHERE message_id = $1").bind(id).fetch_optional(&mut *tx).await?;
-            if known.is_some() {
-                return Ok(false);
-            }
-        }
+        // The digest and the Message-ID are both unique: a second copy by either inserts nothing.
         let inserted = sqlx::query(
             "INSERT INTO inbound (received_at, door, digest, message_id, size, raw, sender, subject, kind, state, reason, \
              customer_id, invoice_id, outbox_id, text) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
