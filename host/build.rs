@@ -19,6 +19,7 @@ const BUNDLED: &[(&str, &str)] = &[
     ("letter", "letter"),
     ("stripe", "stripe"),
     ("billing-webhook", "billing_webhook"),
+    ("reader", "reader"),
 ];
 
 fn main() {

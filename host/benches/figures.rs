@@ -17,7 +17,7 @@ use sollecito::Runtime;
 use sollecito::config::Config;
 use sollecito::intake::{self, Dataset};
 use sollecito::invoice::{Customer, Invoice};
-use sollecito::sandbox::v0_2::{self, InvoiceView};
+use sollecito::sandbox::v0_3::{self, InvoiceView};
 use sollecito::sandbox::{Limits, Sandbox};
 use sollecito_sdk as sdk;
 
@@ -74,12 +74,12 @@ fn views(data: &Dataset) -> Vec<InvoiceView> {
         .iter()
         .map(|i| {
             let c: &Customer = data.customers.iter().find(|c| c.id == i.customer_id).unwrap();
-            v0_2::invoice_view(i, v0_2::customer_view(c), vec![])
+            v0_3::invoice_view(i, v0_3::customer_view(c), vec![])
         })
         .collect()
 }
 
-fn date(d: &v0_2::Date) -> sdk::Date {
+fn date(d: &v0_3::Date) -> sdk::Date {
     sdk::Date { year: d.year, month: d.month, day: d.day }
 }
 
@@ -90,14 +90,14 @@ fn native(v: &InvoiceView) -> sdk::InvoiceView {
     sdk::InvoiceView {
         id: v.id.clone(),
         status: match v.status {
-            v0_2::InvoiceStatus::Open => t::InvoiceStatus::Open,
-            v0_2::InvoiceStatus::Paid => t::InvoiceStatus::Paid,
-            v0_2::InvoiceStatus::Void => t::InvoiceStatus::Void,
-            v0_2::InvoiceStatus::WrittenOff => t::InvoiceStatus::WrittenOff,
+            v0_3::InvoiceStatus::Open => t::InvoiceStatus::Open,
+            v0_3::InvoiceStatus::Paid => t::InvoiceStatus::Paid,
+            v0_3::InvoiceStatus::Void => t::InvoiceStatus::Void,
+            v0_3::InvoiceStatus::WrittenOff => t::InvoiceStatus::WrittenOff,
         },
         kind: match v.kind {
-            v0_2::InvoiceKind::OneOff => t::InvoiceKind::OneOff,
-            v0_2::InvoiceKind::SubscriptionRenewal => t::InvoiceKind::SubscriptionRenewal,
+            v0_3::InvoiceKind::OneOff => t::InvoiceKind::OneOff,
+            v0_3::InvoiceKind::SubscriptionRenewal => t::InvoiceKind::SubscriptionRenewal,
         },
         currency: v.currency.clone(),
         amount_due: v.amount_due,
@@ -119,9 +119,9 @@ fn native(v: &InvoiceView) -> sdk::InvoiceView {
             reachable: {
                 let mut r = t::ContactPoints::empty();
                 for (h, g) in [
-                    (v0_2::ContactPoints::EMAIL, t::ContactPoints::EMAIL),
-                    (v0_2::ContactPoints::PHONE, t::ContactPoints::PHONE),
-                    (v0_2::ContactPoints::POSTAL_ADDRESS, t::ContactPoints::POSTAL_ADDRESS),
+                    (v0_3::ContactPoints::EMAIL, t::ContactPoints::EMAIL),
+                    (v0_3::ContactPoints::PHONE, t::ContactPoints::PHONE),
+                    (v0_3::ContactPoints::POSTAL_ADDRESS, t::ContactPoints::POSTAL_ADDRESS),
                 ] {
                     if c.reachable.contains(h) {
                         r |= g;
@@ -138,39 +138,40 @@ fn native(v: &InvoiceView) -> sdk::InvoiceView {
             opted_out: c.opted_out.clone(),
         },
         history: vec![],
+        reply: None,
     }
 }
 
-fn date_back(d: &sdk::Date) -> v0_2::Date {
-    v0_2::Date { year: d.year, month: d.month, day: d.day }
+fn date_back(d: &sdk::Date) -> v0_3::Date {
+    v0_3::Date { year: d.year, month: d.month, day: d.day }
 }
 
-fn tone_back(t: sdk::Tone) -> v0_2::Tone {
+fn tone_back(t: sdk::Tone) -> v0_3::Tone {
     match t {
-        sdk::Tone::Courteous => v0_2::Tone::Courteous,
-        sdk::Tone::Soft => v0_2::Tone::Soft,
-        sdk::Tone::Firm => v0_2::Tone::Firm,
-        sdk::Tone::Final => v0_2::Tone::Final,
-        sdk::Tone::Formal => v0_2::Tone::Formal,
+        sdk::Tone::Courteous => v0_3::Tone::Courteous,
+        sdk::Tone::Soft => v0_3::Tone::Soft,
+        sdk::Tone::Firm => v0_3::Tone::Firm,
+        sdk::Tone::Final => v0_3::Tone::Final,
+        sdk::Tone::Formal => v0_3::Tone::Formal,
     }
 }
 
 /// The natively computed decision in the host's types, as the sandbox would lift it.
-fn decision_back(d: sdk::Decision) -> v0_2::Decision {
-    use sollecito::sandbox::v0_2::policy::sollecito::plugin::types as h;
+fn decision_back(d: sdk::Decision) -> v0_3::Decision {
+    use sollecito::sandbox::v0_3::policy::sollecito::plugin::types as h;
     let actions = d
         .actions
         .into_iter()
         .map(|a| match a {
-            sdk::Action::Remind(r) => v0_2::Action::Remind(h::Reminder {
+            sdk::Action::Remind(r) => v0_3::Action::Remind(h::Reminder {
                 step: r.step,
                 channel: r.channel,
                 template: r.template,
                 tone: tone_back(r.tone),
                 deadline: r.deadline.as_ref().map(date_back),
             }),
-            sdk::Action::RetryPayment(r) => v0_2::Action::RetryPayment(h::PaymentRetry { step: r.step, at: r.at }),
-            sdk::Action::Escalate(e) => v0_2::Action::Escalate(h::Escalation {
+            sdk::Action::RetryPayment(r) => v0_3::Action::RetryPayment(h::PaymentRetry { step: r.step, at: r.at }),
+            sdk::Action::Escalate(e) => v0_3::Action::Escalate(h::Escalation {
                 step: e.step,
                 kind: match e.kind {
                     sdk::EscalationKind::SuspendService => h::EscalationKind::SuspendService,
@@ -182,22 +183,22 @@ fn decision_back(d: sdk::Decision) -> v0_2::Decision {
                 reason: e.reason,
             }),
             sdk::Action::ApplyFee(f) => {
-                v0_2::Action::ApplyFee(h::Fee { step: f.step, minor: f.minor, reason: f.reason })
+                v0_3::Action::ApplyFee(h::Fee { step: f.step, minor: f.minor, reason: f.reason })
             }
-            sdk::Action::OfferPlan(p) => v0_2::Action::OfferPlan(h::PlanOffer {
+            sdk::Action::OfferPlan(p) => v0_3::Action::OfferPlan(h::PlanOffer {
                 step: p.step,
                 instalments: p.instalments,
                 first_due: date_back(&p.first_due),
                 every_days: p.every_days,
             }),
-            sdk::Action::Close(c) => v0_2::Action::Close(match c {
+            sdk::Action::Close(c) => v0_3::Action::Close(match c {
                 sdk::CloseReason::Paid => h::CloseReason::Paid,
                 sdk::CloseReason::WrittenOff => h::CloseReason::WrittenOff,
                 sdk::CloseReason::Collections => h::CloseReason::Collections,
             }),
         })
         .collect();
-    v0_2::Decision { actions, next_review: d.next_review }
+    v0_3::Decision { actions, next_review: d.next_review }
 }
 
 /// `b2b-standard` compiled into the bench: views converted in, decisions out,

@@ -58,6 +58,12 @@ pub enum Event {
     /// person to read the reply (the inbound door).
     Answered {
         until: NaiveDate,
+        /// The step whose message it answered.
+        #[serde(default)]
+        step: Option<String>,
+        /// What the reader plugin read it to say.
+        #[serde(default)]
+        intent: crate::invoice::ReplyIntent,
     },
     /// A message to `address` came back: for good (5.x.x) or for now (4.x.x).
     Bounced {
@@ -369,9 +375,19 @@ impl Event {
                 format!("promise to pay by {until}")
             }
             Event::Stop | Event::Unstop | Event::OptOut { .. } | Event::Bounced { .. } => String::new(),
-            Event::Answered { until } => {
-                invoice.answered = Some(crate::invoice::Answered { at, until: *until });
-                format!("the customer replied: reminders wait until {until} for the reply to be read")
+            Event::Answered { until, step, intent } => {
+                invoice.answered =
+                    Some(crate::invoice::Answered { at, until: *until, step: step.clone(), intent: *intent });
+                match intent {
+                    crate::invoice::ReplyIntent::Promise => "the customer replied with a promise to pay".into(),
+                    crate::invoice::ReplyIntent::Other => {
+                        format!("the customer replied: reminders wait until {until} for the reply to be read")
+                    }
+                    read => format!(
+                        "the customer replied ({}): reminders wait until {until} for the reply to be read",
+                        read.name()
+                    ),
+                }
             }
             Event::AutoReplied => "an automatic reply (out of office): nothing held".into(),
             Event::Void | Event::WrittenOff | Event::Reopened => {

@@ -129,11 +129,41 @@ pub struct Invoice {
     pub answered: Option<Answered>,
 }
 
-/// A reply from the customer, waiting for a person to read it.
+/// The customer's latest reply: what touches them waits until `until`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Answered {
     pub at: DateTime<Utc>,
     pub until: NaiveDate,
+    /// The step whose message it answered, when it named one.
+    #[serde(default)]
+    pub step: Option<String>,
+    #[serde(default)]
+    pub intent: ReplyIntent,
+}
+
+/// What a customer's reply was read to say (by the reader plugin); a reply
+/// no reader read is `Other`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReplyIntent {
+    SaysPaid,
+    Promise,
+    Dispute,
+    Question,
+    #[default]
+    Other,
+}
+
+impl ReplyIntent {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReplyIntent::SaysPaid => "says-paid",
+            ReplyIntent::Promise => "promise",
+            ReplyIntent::Dispute => "dispute",
+            ReplyIntent::Question => "question",
+            ReplyIntent::Other => "other",
+        }
+    }
 }
 
 /// An amount added to an invoice after it was issued, and why: an adjustment, never an edit.

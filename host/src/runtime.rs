@@ -28,6 +28,8 @@ pub struct Runtime {
     /// Where `.eml` files go when no SMTP relay is configured.
     outbox_dir: Option<PathBuf>,
     batch: usize,
+    /// What reads a customer's reply (`[inbound] reader`).
+    reader: Arc<Plugin>,
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -128,6 +130,7 @@ impl Runtime {
             tracing::info!("{warning}");
         }
         let payments = payments(&config, catalog)?;
+        let reader = reader(&config, catalog)?;
         let handover_dir = match &config.escalations.handover_dir {
             Some(d) => config.resolve(d),
             None => beside.join("handovers"),
@@ -162,7 +165,13 @@ impl Runtime {
             },
             outbox_dir,
             batch,
+            reader,
         })
+    }
+
+    /// The inbound door's view of this runtime: its store, config and reader.
+    pub(crate) fn intake(&self) -> crate::inbound::Intake<'_> {
+        crate::inbound::Intake { store: &self.store, config: &self.config, reader: &self.reader }
     }
 
     pub fn store(&self) -> &Store {
@@ -325,7 +334,8 @@ fn channels(
     let mut out = HashMap::new();
     for (name, c) in wanted {
         let adapter_name = c.adapter.clone().unwrap_or_else(|| name.clone());
-        let adapter = adapter(config, catalog, &adapter_name, PluginKind::Channel, &format!("channels.{name}"))?;
+        let adapter =
+            adapter(config, catalog, &adapter_name, PluginKind::Channel, &format!("channels.{name}.adapter"))?;
         let relay: Option<Arc<dyn MailRelay>> = match (&c.smtp_url, c.mail) {
             (Some(url), _) => {
                 let options = SmtpOptions {
@@ -379,7 +389,7 @@ fn granted_secrets(
 /// The payment adapter of `[payments]`, with the hosts and secrets granted to it.
 fn payments(config: &Config, catalog: &mut Catalog) -> anyhow::Result<Option<Channel>> {
     let Some(p) = &config.payments else { return Ok(None) };
-    let adapter = adapter(config, catalog, &p.adapter, PluginKind::Payment, "payments")?;
+    let adapter = adapter(config, catalog, &p.adapter, PluginKind::Payment, "payments.adapter")?;
     let grants = Grants {
         http_hosts: p.http_hosts.clone(),
         secrets: granted_secrets(config, &p.secrets, "payments")?,
@@ -388,34 +398,33 @@ fn payments(config: &Config, catalog: &mut Catalog) -> anyhow::Result<Option<Cha
     Ok(Some(Channel { adapter, grants, settings: crate::config::settings(&p.settings) }))
 }
 
-/// An adapter by bundled name or `.wasm` path, checked to be of `kind`;
-/// `table` names the config table it was asked for in.
+/// The plugin that reads customers' replies, `[inbound] reader`.
+pub(crate) fn reader(config: &Config, catalog: &mut Catalog) -> anyhow::Result<Arc<Plugin>> {
+    adapter(config, catalog, &config.inbound.reader, PluginKind::Reader, "inbound.reader")
+}
+
+/// An adapter (or reader) by bundled name or `.wasm` path, checked to be of
+/// `kind`; `key` names the config key it was asked for in.
 fn adapter(
     config: &Config,
     catalog: &mut Catalog,
     name: &str,
     kind: PluginKind,
-    table: &str,
+    key: &str,
 ) -> anyhow::Result<Arc<crate::sandbox::Plugin>> {
     let bad = |reason: String| BadConfig { file: "config".into(), reason };
-    let what = |k: PluginKind| match k {
-        PluginKind::Policy => "policy",
-        PluginKind::Channel => "channel adapter",
-        PluginKind::Payment => "payment adapter",
-    };
+    let what = PluginKind::words;
     let adapter = if name.ends_with(".wasm") {
         catalog.load_file(&config.resolve(Path::new(name)))?
     } else {
-        catalog
-            .plugins()
-            .iter()
-            .find(|p| p.id.name == name && p.id.kind == kind)
-            .cloned()
-            .ok_or_else(|| bad(format!("{table}.adapter: no {} named {name:?}", what(kind))))?
+        // One of that kind first (a policy and an adapter may share a name), else the one of that name.
+        let named = |same_kind: bool| {
+            catalog.plugins().iter().find(|p| p.id.name == name && (!same_kind || p.id.kind == kind)).cloned()
+        };
+        named(true).or_else(|| named(false)).ok_or_else(|| bad(format!("{key}: no {} named {name:?}", what(kind))))?
     };
     if adapter.id.kind != kind {
-        let reason =
-            format!("{table}.adapter: {} is a {}, not a {}", adapter.id.name, what(adapter.id.kind), what(kind));
+        let reason = format!("{key}: {} is a {}, not a {}", adapter.id.name, what(adapter.id.kind), what(kind));
         return Err(bad(reason).into());
     }
     Ok(adapter)

@@ -269,7 +269,7 @@ async fn read_mailbox(app: &Arc<App>) {
     if config.inbound.imap_url.is_none() {
         return;
     }
-    match crate::inbound::imap::poll(app.runtime.store(), config, Utc::now()).await {
+    match crate::inbound::imap::poll(&app.runtime.intake(), Utc::now()).await {
         Ok(handled) => {
             for h in &handled {
                 app.metrics.inbound(h);

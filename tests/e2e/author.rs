@@ -7,7 +7,7 @@ use std::process::Command;
 use crate::common::{root, sollecito, stderr, stdout};
 use crate::pipeline::Site;
 
-fn scenarios(plugin_dir: &str) -> Vec<String> {
+pub(crate) fn scenarios(plugin_dir: &str) -> Vec<String> {
     let dir = root().join(plugin_dir).join("scenarios");
     let mut files: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
@@ -248,8 +248,8 @@ fn replaced(mut bytes: Vec<u8>, from: &[u8], to: &[u8]) -> Vec<u8> {
 fn a_component_of_a_newer_contract_is_refused_naming_the_versions() {
     // The example policy with its contract imports renamed to 0.9.0.
     let newer =
-        renamed(sollecito_test_artifacts::ACME_GENTLE, b"sollecito:plugin/log@0.2.0", b"sollecito:plugin/log@0.9.0");
-    let newer = replaced(newer, b"sollecito:plugin/types@0.2.0", b"sollecito:plugin/types@0.9.0");
+        renamed(sollecito_test_artifacts::ACME_GENTLE, b"sollecito:plugin/log@0.3.0", b"sollecito:plugin/log@0.9.0");
+    let newer = replaced(newer, b"sollecito:plugin/types@0.3.0", b"sollecito:plugin/types@0.9.0");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("newer.wasm");
     std::fs::write(&file, newer).unwrap();
@@ -257,7 +257,9 @@ fn a_component_of_a_newer_contract_is_refused_naming_the_versions() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let said = stderr(&out);
     assert!(
-        said.contains("built for contract sollecito:plugin@0.9.0; this host supports sollecito:plugin@0.1.0, @0.2.0"),
+        said.contains(
+            "built for contract sollecito:plugin@0.9.0; this host supports sollecito:plugin@0.1.0, @0.2.0, @0.3.0"
+        ),
         "{said}"
     );
 }
@@ -297,16 +299,17 @@ fn an_uploaded_policy_naming_a_template_that_does_not_exist_is_refused_naming_it
     assert_eq!(upload(&service, &built).0, 201);
 }
 
-#[test]
-fn the_contract_0_1_fixture_loads_and_passes_the_bundled_scenarios() {
-    let fixture = root().join("tests/fixtures/contract-0.1/b2b_standard.wasm");
+/// A b2b-standard built for an older contract (kept in `tests/fixtures/`)
+/// loads as that version and passes today's bundled scenarios.
+fn old_fixture_loads_and_passes_the_bundled_scenarios(version: &str, sha256: &str) {
+    let fixture = root().join(format!("tests/fixtures/contract-{version}/b2b_standard.wasm"));
     let fixture = fixture.to_str().unwrap();
     let out = sollecito(&["plugins", "--plugin", fixture, "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let plugins: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let loaded = plugins.as_array().unwrap().iter().find(|p| p["source"]["path"] == fixture).expect("listed");
-    assert_eq!(loaded["world"], "sollecito:plugin/policy@0.1.0");
-    assert_eq!(loaded["sha256"], "4ee3fe7b8e57a95bd512c658f6abfb87d88696ca284ac4b718e38bf0c469a864");
+    assert_eq!(loaded["world"], format!("sollecito:plugin/policy@{version}.0"));
+    assert_eq!(loaded["sha256"], sha256);
     let files = scenarios("plugins/b2b-standard");
     let mut args = vec!["plugin", "test", fixture];
     args.extend(files.iter().map(String::as_str));
@@ -315,12 +318,28 @@ fn the_contract_0_1_fixture_loads_and_passes_the_bundled_scenarios() {
     assert_eq!(stdout(&out).matches("PASS ").count(), files.len(), "{}", stdout(&out));
 }
 
+#[test]
+fn the_contract_0_1_fixture_loads_and_passes_the_bundled_scenarios() {
+    old_fixture_loads_and_passes_the_bundled_scenarios(
+        "0.1",
+        "4ee3fe7b8e57a95bd512c658f6abfb87d88696ca284ac4b718e38bf0c469a864",
+    );
+}
+
+#[test]
+fn the_contract_0_2_fixture_loads_and_passes_the_bundled_scenarios() {
+    old_fixture_loads_and_passes_the_bundled_scenarios(
+        "0.2",
+        "ce6d4ba6e4d5329d8a4f2712058ea89396420bef2ab3c7bebd0cc252999d73ab",
+    );
+}
+
 /// Contract 0.1 kept working: the b2b-standard built for 0.1 (the checked-in
-/// fixture) decides as the one built for 0.2 on every example invoice, weekly
+/// fixture) decides as the one built now on every example invoice, weekly
 /// for half a year, untouched and after a first reminder. The one difference
 /// allowed is 0.1's `pause`, which 0.2 dropped: both ask for the same review.
 #[test]
-fn the_contract_0_1_fixture_decides_as_the_0_2_build() {
+fn the_contract_0_1_fixture_decides_as_the_current_build() {
     use sollecito::decision::{Action, Contact, ContactOutcome, Review, Tone};
     use sollecito::sandbox::PluginSource;
 
@@ -331,7 +350,7 @@ fn the_contract_0_1_fixture_decides_as_the_0_2_build() {
     assert!(old.declared().is_none(), "0.1 declares nothing");
     let catalog = crate::common::catalog();
     let new = catalog.plugins().iter().find(|p| p.id.name == "b2b-standard").unwrap();
-    assert_eq!(new.id.world, "sollecito:plugin/policy@0.2.0");
+    assert_eq!(new.id.world, "sollecito:plugin/policy@0.3.0");
     assert!(new.declared().unwrap().templates.contains("formal-notice"));
 
     let examples: Vec<_> = sollecito::intake::EXAMPLES

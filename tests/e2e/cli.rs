@@ -23,21 +23,22 @@ fn plugins_lists_the_bundled_policies_with_their_hashes() {
             "phone-task",
             "letter",
             "stripe",
-            "billing-webhook"
+            "billing-webhook",
+            "reader"
         ]
     );
     for p in list.as_array().unwrap() {
         let kind = match p["name"].as_str().unwrap() {
             "b2b-standard" | "subscription-recovery" => "policy",
             "stripe" | "billing-webhook" => "payment",
+            "reader" => "reader",
             _ => "channel",
         };
         assert_eq!(p["kind"], kind);
-        // Every bundled plugin was rebuilt for contract 0.2; the email adapter
-        // had already moved to 0.2.0 when its Message-IDs became injective.
-        let version = if p["name"] == "email" { "0.3.0" } else { "0.2.0" };
-        assert_eq!(p["version"], version);
-        assert_eq!(p["world"], format!("sollecito:plugin/{kind}@0.2.0"));
+        // Every bundled plugin was rebuilt for contract 0.3 (the email adapter
+        // had already moved to 0.3.0 when its Message-IDs became injective).
+        assert_eq!(p["version"], "0.3.0");
+        assert_eq!(p["world"], format!("sollecito:plugin/{kind}@0.3.0"));
         assert_eq!(p["source"]["type"], "bundled");
         let artifact = p["name"].as_str().unwrap().replace('-', "_");
         let built = root().join(format!("target/wasm/wasm32-wasip2/release/{artifact}.wasm"));

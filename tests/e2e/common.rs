@@ -4,7 +4,7 @@ use std::process::{Command, Output};
 use chrono::{DateTime, Utc};
 use sollecito::Catalog;
 use sollecito::intake::{self, Dataset};
-use sollecito::sandbox::v0_2::{self, InvoiceView, Setting};
+use sollecito::sandbox::latest::{self, InvoiceView, Setting};
 use sollecito::sandbox::{Limits, Plugin, PluginSource, Sandbox};
 
 pub fn root() -> PathBuf {
@@ -39,7 +39,7 @@ pub fn at(rfc3339: &str) -> DateTime<Utc> {
 
 /// The invoice views of a dataset, with an empty history.
 pub fn views(data: &Dataset) -> Vec<InvoiceView> {
-    let views = v0_2::views_of(data);
+    let views = latest::views_of(data);
     assert_eq!(views.len(), data.invoices.len(), "an invoice without its customer");
     views
 }

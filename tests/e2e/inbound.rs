@@ -10,12 +10,12 @@ use crate::pipeline::Site;
 use crate::serve::{Service, TOKEN};
 use crate::smtp::SmtpServer;
 
-const FIRST_RUN: &str = "2026-10-08T12:00:00Z";
+pub(crate) const FIRST_RUN: &str = "2026-10-08T12:00:00Z";
 /// The day the examples' second reminder (15 days overdue) is due.
-const SECOND_RUN: &str = "2026-10-16T12:00:00Z";
+pub(crate) const SECOND_RUN: &str = "2026-10-16T12:00:00Z";
 
 /// The examples imported and reminded once through a real SMTP server.
-fn reminded(extra_config: &str) -> (SmtpServer, Site) {
+pub(crate) fn reminded(extra_config: &str) -> (SmtpServer, Site) {
     let smtp = SmtpServer::start();
     let site = Site::new();
     site.write("sollecito.toml", &format!("[email]\nsmtp_url = \"smtp://127.0.0.1:{}\"\n{extra_config}", smtp.port));
@@ -26,7 +26,7 @@ fn reminded(extra_config: &str) -> (SmtpServer, Site) {
 }
 
 /// The messages the SMTP server received for an address, parsed: (Message-ID, subject).
-fn received_by(smtp: &SmtpServer, address: &str) -> Vec<(String, String)> {
+pub(crate) fn received_by(smtp: &SmtpServer, address: &str) -> Vec<(String, String)> {
     smtp.messages()
         .iter()
         .filter_map(|raw| {
@@ -38,18 +38,18 @@ fn received_by(smtp: &SmtpServer, address: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn inbound(site: &Site, file: &std::path::Path, at: &str) -> Value {
+pub(crate) fn inbound(site: &Site, file: &std::path::Path, at: &str) -> Value {
     let out = site.json(&["inbound", file.to_str().unwrap(), "--at", at]);
     assert_eq!(out.as_array().map(Vec::len), Some(1), "{out}");
     out[0].clone()
 }
 
-fn event_kinds(site: &Site, invoice: &str) -> Vec<String> {
+pub(crate) fn event_kinds(site: &Site, invoice: &str) -> Vec<String> {
     let h = site.json(&["history", invoice]);
     h["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect()
 }
 
-fn reply(from: &str, answers: &str, subject: &str, body: &str) -> String {
+pub(crate) fn reply(from: &str, answers: &str, subject: &str, body: &str) -> String {
     // A Message-ID of its own for each different message.
     let id = format!("{from}{answers}{subject}{body}")
         .bytes()
@@ -61,8 +61,8 @@ fn reply(from: &str, answers: &str, subject: &str, body: &str) -> String {
     )
 }
 
-const ROSSI: &str = "amministrazione@rossi-impianti.example";
-const NORDWIND: &str = "buchhaltung@nordwind.example";
+pub(crate) const ROSSI: &str = "amministrazione@rossi-impianti.example";
+pub(crate) const NORDWIND: &str = "buchhaltung@nordwind.example";
 
 #[test]
 fn a_reply_holds_the_invoices_reminders_for_a_person_and_opens_a_task_once() {
@@ -70,7 +70,8 @@ fn a_reply_holds_the_invoices_reminders_for_a_person_and_opens_a_task_once() {
     let sent = received_by(&smtp, ROSSI);
     assert_eq!(sent.len(), 1, "one reminder to Rossi: {sent:?}");
     let (id, subject) = &sent[0];
-    let text = "Buongiorno,\r\npagheremo il 20 ottobre con bonifico.\r\n\r\nIl giorno gio 8 ott 2026 Sollecito ha scritto:\r\n> la fattura risulta scaduta";
+    // Neither a payment, a promise nor a dispute: for a person to read.
+    let text = "Buongiorno,\r\nverifichiamo con l'ufficio acquisti e vi faremo sapere.\r\n\r\nIl giorno gio 8 ott 2026 Sollecito ha scritto:\r\n> la fattura risulta scaduta";
     let file = site.write("reply.eml", &reply(&format!("Marco Rossi <{ROSSI}>"), id, subject, text));
 
     let handled = inbound(&site, &file, "2026-10-08T14:30:00Z");
@@ -83,15 +84,15 @@ fn a_reply_holds_the_invoices_reminders_for_a_person_and_opens_a_task_once() {
     let tasks = site.json(&["tasks"]);
     let task = tasks.as_array().unwrap().iter().find(|t| t["invoice_id"] == "inv-1001").expect("a task for the reply");
     let script = task["script"].as_str().unwrap();
-    assert!(script.contains("pagheremo il 20 ottobre con bonifico."), "{script}");
+    assert!(script.contains("vi faremo sapere."), "{script}");
     assert!(!script.contains("risulta scaduta"), "the quoted reminder is cut: {script}");
 
     // The history keeps the reply with its own words, beside the event it made.
     let h = site.json(&["history", "inv-1001"]);
     assert_eq!(h["received"][0]["kind"], "reply", "{h}");
-    assert_eq!(h["received"][0]["text"], "Buongiorno,\npagheremo il 20 ottobre con bonifico.");
+    assert_eq!(h["received"][0]["text"], "Buongiorno,\nverifichiamo con l'ufficio acquisti e vi faremo sapere.");
     let table = site.ok(&["history", "inv-1001"]);
-    assert!(table.contains("received") && table.contains("pagheremo il 20 ottobre con bonifico."), "{table}");
+    assert!(table.contains("received") && table.contains("vi faremo sapere."), "{table}");
 
     // The same message again: nothing more.
     let again = inbound(&site, &file, "2026-10-08T15:00:00Z");

@@ -32,6 +32,7 @@ mod payments;
 mod pipeline;
 mod plans;
 mod refused;
+mod replies;
 mod responses;
 mod sandbox_limits;
 mod schedule;

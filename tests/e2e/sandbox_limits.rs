@@ -127,7 +127,7 @@ fn unusable_files_are_refused_naming_the_file_and_reason() {
     let foreign = std::fs::read(FOREIGN_WORLD).unwrap();
     let err = sandbox.load(&foreign, file("gadget.wasm")).unwrap_err();
     assert!(
-        err.to_string().contains("implements none of the worlds sollecito:plugin/policy@0.2.0")
+        err.to_string().contains("implements none of the worlds sollecito:plugin/policy@0.3.0")
             && err.to_string().contains("it exports [spin]"),
         "{err}"
     );

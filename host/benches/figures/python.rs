@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use sollecito::sandbox::v0_2::InvoiceView;
+use sollecito::sandbox::v0_3::InvoiceView;
 use sollecito::sandbox::{Limits, PluginSource, Sandbox};
 
 use super::{Row, median, ns};

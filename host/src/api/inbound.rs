@@ -26,7 +26,7 @@ pub(super) async fn email(State(app): State<Arc<App>>, headers: HeaderMap, body:
         return Err(ApiError::new(Refusal::Malformed, "the body is empty: a raw message was expected").field("body"));
     }
     let runtime = &app.runtime;
-    let handled = crate::inbound::receive(runtime.store(), runtime.config(), &body, "api", Utc::now()).await?;
+    let handled = crate::inbound::receive(&runtime.intake(), &body, "api", Utc::now()).await?;
     app.metrics.inbound(&handled);
     app.wake.notify_one();
     ok(handled)

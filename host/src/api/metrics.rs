@@ -150,6 +150,7 @@ mod tests {
             reason: String::new(),
             customer: None,
             invoices: vec![],
+            reading: None,
         };
         metrics.inbound(&handled("bounce", Some(crate::store::InboundState::Applied)));
         metrics.inbound(&handled("bounce", Some(crate::store::InboundState::Applied)));

@@ -2,9 +2,11 @@
 //! the real engine plays against expected actions.
 
 pub mod adapter;
+pub mod reader;
 pub mod scaffold;
 pub mod scenario;
 
 pub use adapter::AdapterScenario;
+pub use reader::ReaderScenario;
 pub use scaffold::CannotScaffold;
 pub use scenario::{BadScenario, Scenario, Verdict};

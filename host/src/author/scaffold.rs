@@ -8,7 +8,7 @@ use minijinja::{Environment, context};
 use crate::sandbox::PluginKind;
 
 /// The SDK's version, which the scaffold pins (the plugins' workspace version).
-pub const SDK_VERSION: &str = "0.2.0";
+pub const SDK_VERSION: &str = "0.3.0";
 
 /// The SDK this binary was built beside; a scaffold made elsewhere names one with `--sdk`.
 pub fn bundled_sdk() -> Option<PathBuf> {
@@ -79,6 +79,10 @@ fn check_name(name: &str) -> Result<(), CannotScaffold> {
 /// not exist yet) and returns the files written.
 pub fn new(kind: PluginKind, name: &str, dir: &Path, sdk: &Path) -> Result<Vec<PathBuf>, CannotScaffold> {
     check_name(name)?;
+    if kind == PluginKind::Reader {
+        // A reader is small enough to start from the bundled one (plugins/reader).
+        return Err(CannotScaffold("no scaffold for a reader yet: copy plugins/reader and rename it".into()));
+    }
     if dir.exists() {
         return Err(CannotScaffold(format!("{} exists already; pick another --dir or remove it", dir.display())));
     }
@@ -111,7 +115,7 @@ pub fn new(kind: PluginKind, name: &str, dir: &Path, sdk: &Path) -> Result<Vec<P
     let values = context! {
         name => name, type_name => type_name(name), file => file,
         sdk => sdk_text, sdk_version => SDK_VERSION, adapter => quoted(&adapter)?, wit => quoted(&wit)?,
-        kind => match kind { PluginKind::Policy => "policy", PluginKind::Channel => "channel", PluginKind::Payment => "payment" },
+        kind => match kind { PluginKind::Channel => "channel", PluginKind::Payment => "payment", _ => "policy" },
         input => if kind == PluginKind::Channel { "message" } else { "charge" },
         env => format!("SOLLECITO_{}_SECRET", file.to_ascii_uppercase()),
     };
@@ -120,7 +124,7 @@ pub fn new(kind: PluginKind, name: &str, dir: &Path, sdk: &Path) -> Result<Vec<P
             (&POLICY[..], POLICY_LOCK.replacen("name = \"acme-gentle\"", &format!("name = \"{name}\""), 1))
         }
         PluginKind::Channel => (&CHANNEL[..], ADAPTER_LOCK.to_string()),
-        PluginKind::Payment => (&PAYMENT[..], ADAPTER_LOCK.to_string()),
+        PluginKind::Payment | PluginKind::Reader => (&PAYMENT[..], ADAPTER_LOCK.to_string()),
     };
     let mut written = vec![];
     for &(path, template) in files {
@@ -169,7 +173,7 @@ mod tests {
         let lock = std::fs::read_to_string(dir.path().join("acme/Cargo.lock")).unwrap();
         assert!(lock.contains("name = \"acme-gentle\"") && lock.contains("name = \"wit-bindgen\""));
         let manifest = std::fs::read_to_string(dir.path().join("acme/Cargo.toml")).unwrap();
-        assert!(manifest.contains("name = \"acme-gentle\"") && manifest.contains("version = \"=0.2.0\""));
+        assert!(manifest.contains("name = \"acme-gentle\"") && manifest.contains("version = \"=0.3.0\""));
         let lib = std::fs::read_to_string(dir.path().join("acme/src/lib.rs")).unwrap();
         assert!(lib.contains("pub struct AcmeGentle;") && lib.contains("sollecito_sdk::policy!(AcmeGentle);"));
         let err = new(PluginKind::Policy, "acme-gentle", &dir.path().join("acme"), &sdk).unwrap_err();
@@ -196,7 +200,7 @@ mod tests {
             let wit = sdk.parent().unwrap().parent().unwrap().join("wit");
             assert!(lib.contains(&format!("path: {:?}", wit.to_str().unwrap())), "{lib}");
             let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
-            assert!(manifest.contains("sollecito-adapter = { path = ") && manifest.contains("version = \"=0.2.0\""));
+            assert!(manifest.contains("sollecito-adapter = { path = ") && manifest.contains("version = \"=0.3.0\""));
             let readme = std::fs::read_to_string(crate_dir.join("README.md")).unwrap();
             let section = if kind == PluginKind::Channel { "[channels.acme-hook]" } else { "[payments]" };
             assert!(readme.contains(section), "{readme}");

@@ -108,7 +108,7 @@ fn bad(file: &str, field: &str, reason: impl std::fmt::Display) -> anyhow::Error
 }
 
 /// TOML to JSON, dates and times as strings (the intake's and chrono's forms).
-fn json_of(value: toml::Value) -> Value {
+pub(super) fn json_of(value: toml::Value) -> Value {
     match value {
         toml::Value::String(s) => Value::String(s),
         toml::Value::Integer(i) => Value::from(i),

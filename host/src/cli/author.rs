@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{BadUsage, block_on};
-use crate::author::{AdapterScenario, Scenario, Verdict, scaffold};
+use crate::author::{AdapterScenario, ReaderScenario, Scenario, Verdict, scaffold};
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::sandbox::PluginKind;
@@ -61,6 +61,10 @@ pub(super) fn test(
         for scenario in scenarios {
             verdicts.push(block_on(scenario.play(config.clone(), catalog, policy.clone()))?);
         }
+    } else if policy.id.kind == PluginKind::Reader {
+        let scenarios: Vec<ReaderScenario> =
+            files.iter().map(|f| ReaderScenario::read(f)).collect::<anyhow::Result<_>>()?;
+        verdicts.extend(scenarios.into_iter().map(|s| s.play(&policy)));
     } else {
         let kind = policy.id.kind;
         let scenarios: Vec<AdapterScenario> =
@@ -81,6 +85,7 @@ pub(super) fn test(
             };
             let (one, many) = match policy.id.kind {
                 PluginKind::Policy => ("action", "actions"),
+                PluginKind::Reader => ("reply read", "replies read"),
                 _ => ("sent", "sent"),
             };
             let file = Path::new(&v.file).display();

@@ -17,12 +17,16 @@ pub(super) enum From {
 
 pub(super) async fn run(
     db: &Path,
-    config: &Config,
+    (config, catalog): (&Config, &mut crate::catalog::Catalog),
     from: From,
     (now, all): (DateTime<Utc>, bool),
     json: bool,
 ) -> anyhow::Result<()> {
     let store = crate::runtime::open_store(db, config).await?;
+    let reader = match &from {
+        From::Files(paths) if paths.is_empty() => None,
+        _ => Some(crate::runtime::reader(config, catalog)?),
+    };
     let handled: Vec<(String, Handled)> = match from {
         From::Files(paths) if paths.is_empty() => return list(&store, all, json).await,
         From::Files(paths) => {
@@ -31,14 +35,16 @@ pub(super) async fn run(
             for path in &paths {
                 messages.extend(inbound::mailbox::messages(path)?);
             }
+            let intake = inbound::Intake { store: &store, config, reader: reader.as_deref().expect("loaded") };
             let mut handled = vec![];
             for (name, raw) in messages {
-                handled.push((name, inbound::receive(&store, config, &raw, "file", now).await?));
+                handled.push((name, inbound::receive(&intake, &raw, "file", now).await?));
             }
             handled
         }
         From::Mailbox => {
-            let read = inbound::imap::poll(&store, config, now).await?;
+            let intake = inbound::Intake { store: &store, config, reader: reader.as_deref().expect("loaded") };
+            let read = inbound::imap::poll(&intake, now).await?;
             read.into_iter().enumerate().map(|(i, h)| (format!("mailbox #{}", i + 1), h)).collect()
         }
     };

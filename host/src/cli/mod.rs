@@ -365,7 +365,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Inbound { paths, at, all, imap, json } => {
             let now = at.unwrap_or_else(Utc::now);
             let from = if imap { inbound::From::Mailbox } else { inbound::From::Files(paths) };
-            printed(block_on(inbound::run(&cli.db, &config()?, from, (now, all), json)))?;
+            printed(block_on(inbound::run(&cli.db, (&config()?, &mut catalog), from, (now, all), json)))?;
         }
         Command::History { invoice, json } => {
             block_on(pipeline::history(&cli.db, &invoice, json))?;

@@ -21,6 +21,13 @@ pub struct Inbound {
     /// unread (an auto-responder in a loop, a flood).
     #[serde(default = "max_per_sender_hour")]
     pub max_per_sender_hour: u32,
+    /// The plugin that reads what a reply says: a bundled one's name or a `.wasm` path.
+    #[serde(default = "reader")]
+    pub reader: String,
+    /// The furthest day, in days from the reply, a promise read from a reply
+    /// is taken for; one further is for a person.
+    #[serde(default = "max_promise_days")]
+    pub max_promise_days: u32,
 }
 
 impl Default for Inbound {
@@ -32,8 +39,18 @@ impl Default for Inbound {
             imap_done: imap_done(),
             imap_ca_file: None,
             max_per_sender_hour: max_per_sender_hour(),
+            reader: reader(),
+            max_promise_days: max_promise_days(),
         }
     }
+}
+
+fn reader() -> String {
+    "reader".into()
+}
+
+fn max_promise_days() -> u32 {
+    60
 }
 
 fn max_per_sender_hour() -> u32 {

@@ -15,7 +15,6 @@ use tokio_rustls::rustls;
 
 use super::Handled;
 use crate::config::{Config, Inbound};
-use crate::store::Store;
 
 /// Messages read at most per poll: the rest wait for the next one.
 const PER_POLL: usize = 500;
@@ -67,8 +66,8 @@ impl Mailbox {
 const POLL_LIMIT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// One poll: every message in the folder, through the pipeline, then moved.
-pub(crate) async fn poll(store: &Store, config: &Config, now: DateTime<Utc>) -> anyhow::Result<Vec<Handled>> {
-    match tokio::time::timeout(POLL_LIMIT, poll_unbounded(store, config, now)).await {
+pub(crate) async fn poll(intake: &super::Intake<'_>, now: DateTime<Utc>) -> anyhow::Result<Vec<Handled>> {
+    match tokio::time::timeout(POLL_LIMIT, poll_unbounded(intake, now)).await {
         Ok(read) => read,
         Err(_) => anyhow::bail!(
             "the mailbox did not answer within {} s: what was not moved is read again",
@@ -77,8 +76,8 @@ pub(crate) async fn poll(store: &Store, config: &Config, now: DateTime<Utc>) -> 
     }
 }
 
-async fn poll_unbounded(store: &Store, config: &Config, now: DateTime<Utc>) -> anyhow::Result<Vec<Handled>> {
-    let inbound = &config.inbound;
+async fn poll_unbounded(intake: &super::Intake<'_>, now: DateTime<Utc>) -> anyhow::Result<Vec<Handled>> {
+    let (config, inbound) = (intake.config, &intake.config.inbound);
     let Some(mailbox) = Mailbox::of(inbound).map_err(anyhow::Error::msg)? else {
         anyhow::bail!("inbound.imap_url is not set: no mailbox to read");
     };
@@ -107,7 +106,7 @@ async fn poll_unbounded(store: &Store, config: &Config, now: DateTime<Utc>) -> a
         let fetched: Vec<_> = session.uid_fetch(uid.to_string(), "BODY.PEEK[]").await?.try_collect().await?;
         let Some(raw) = fetched.iter().find_map(|f| f.body().map(<[u8]>::to_vec)) else { continue };
         // One message the store cannot keep stays for the next poll; the others go on.
-        match super::receive(store, config, &raw, "imap", now).await {
+        match super::receive(intake, &raw, "imap", now).await {
             Ok(h) => handled.push(h),
             Err(e) => {
                 tracing::error!(uid, error = %format!("{e:#}"), "a message of the mailbox could not be kept; it stays there");

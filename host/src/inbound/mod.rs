@@ -20,6 +20,7 @@ pub(crate) mod mailbox;
 mod matching;
 mod quoted;
 pub(crate) mod read;
+mod reply;
 
 use classify::{Bounce, Kind};
 use matching::Evidence;
@@ -40,16 +41,27 @@ pub(crate) struct Handled {
     pub reason: String,
     pub customer: Option<String>,
     pub invoices: Vec<String>,
+    /// What the reader read a reply to say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reading: Option<crate::reading::Reading>,
+}
+
+/// What the inbound door works with: the store, the config and the plugin
+/// that reads replies.
+pub(crate) struct Intake<'a> {
+    pub store: &'a Store,
+    pub config: &'a Config,
+    pub reader: &'a crate::sandbox::Plugin,
 }
 
 /// Takes one raw message in through `door` (`file`, `api`, `imap`).
 pub(crate) async fn receive(
-    store: &Store,
-    config: &Config,
+    intake: &Intake<'_>,
     raw: &[u8],
     door: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Handled> {
+    let (store, config) = (intake.store, intake.config);
     let digest = hex::encode(sha2::Sha256::digest(raw));
     let mail = read::read(raw);
     let message_id = mail.as_ref().ok().and_then(|m| m.message_id.clone());
@@ -64,7 +76,7 @@ pub(crate) async fn receive(
                 let why = format!("more than {limit} messages from this sender in an hour: kept unread");
                 (Plan::kept("flood", InboundState::Quarantined, why), mail)
             } else {
-                (plan(store, config, (&mail, kind), now).await?, mail)
+                (plan(intake, (&mail, kind), now).await?, mail)
             }
         }
         Err(why) => (Plan::quarantine(&why), Mail::default()),
@@ -89,6 +101,7 @@ pub(crate) async fn receive(
         invoice_id: plan.invoices.first().map(String::as_str),
         outbox_id: plan.outbox_id,
         text: &text,
+        intent: plan.reading.as_ref().map(crate::reading::Reading::intent),
     };
     if !store.keep_inbound(new, plan.effects, now).await? {
         return Ok(duplicate(message_id));
@@ -100,6 +113,7 @@ pub(crate) async fn receive(
         reason: plan.reason,
         customer: plan.customer,
         invoices: plan.invoices,
+        reading: plan.reading,
     })
 }
 
@@ -128,6 +142,7 @@ fn duplicate(message_id: Option<String>) -> Handled {
         reason: "handled before: nothing done again".into(),
         customer: None,
         invoices: vec![],
+        reading: None,
     }
 }
 
@@ -141,6 +156,7 @@ struct Plan {
     outbox_id: Option<i64>,
     text: Option<String>,
     effects: Effects,
+    reading: Option<crate::reading::Reading>,
 }
 
 impl Plan {
@@ -158,6 +174,7 @@ impl Plan {
             outbox_id: None,
             text: None,
             effects: Effects::default(),
+            reading: None,
         }
     }
 }
@@ -170,7 +187,8 @@ struct Matched {
     evidence: Evidence,
 }
 
-async fn plan(store: &Store, config: &Config, (mail, kind): (&Mail, Kind), now: DateTime<Utc>) -> anyhow::Result<Plan> {
+async fn plan(intake: &Intake<'_>, (mail, kind): (&Mail, Kind), now: DateTime<Utc>) -> anyhow::Result<Plan> {
+    let (store, config) = (intake.store, intake.config);
     let name = kind.name();
     // The address the message is about: a report's recipient, else the sender.
     let about = match &kind {
@@ -219,18 +237,17 @@ async fn plan(store: &Store, config: &Config, (mail, kind): (&Mail, Kind), now: 
         plan.reason = "another delay report of a message already counted".into();
         return Ok(plan);
     }
-    effects(&mut plan, kind, &matched, (mail, &own), (&config.inbound, now));
+    if kind == Kind::Reply {
+        let reading = reply::read(intake.reader, &matched.customer, (mail, &own), now);
+        reply::effects(&mut plan, &matched, (mail, &own), reading, (&config.inbound, now));
+    } else {
+        effects(&mut plan, kind, &matched);
+    }
     Ok(plan)
 }
 
-/// What a trusted, matched message does, as events and rows.
-fn effects(
-    plan: &mut Plan,
-    kind: Kind,
-    matched: &Matched,
-    (mail, own): (&Mail, &str),
-    (rules, now): (&Inbound, DateTime<Utc>),
-) {
+/// What a trusted, matched report or automatic reply does, as events and rows.
+fn effects(plan: &mut Plan, kind: Kind, matched: &Matched) {
     let invoices = plan.invoices.clone();
     let how = matched.evidence.words();
     // What happens to the customer (an address, an opt-out) is written once, whatever the message carried.
@@ -259,15 +276,7 @@ fn effects(
             plan.effects.events = invoices.iter().map(|i| (i.clone(), Event::AutoReplied)).collect();
             plan.reason = format!("matched by {how}: an automatic reply, nothing held");
         }
-        Kind::Reply => {
-            let today = now.with_timezone(&matched.customer.timezone).date_naive();
-            let until = working_days_after(today, rules.pause_days);
-            plan.effects.events = invoices.iter().map(|i| (i.clone(), Event::Answered { until })).collect();
-            plan.reason =
-                format!("matched by {how}: reminders of the invoices it answers wait until {until}, a task opened");
-            plan.effects.task = Some(task(matched, mail, own, &plan.reason));
-        }
-        Kind::DeliveryReport => {}
+        Kind::Reply | Kind::DeliveryReport => {}
     }
 }
 

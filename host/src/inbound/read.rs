@@ -23,6 +23,8 @@ pub(crate) struct Mail {
     pub subject: String,
     /// Unix seconds, from its Date header.
     pub date: Option<i64>,
+    /// The calendar day of its Date header, where it was written (its own UTC offset).
+    pub written_on: Option<chrono::NaiveDate>,
     /// In-Reply-To then References, without angle brackets.
     pub answers: Vec<String>,
     /// Header names (lower case) and values that say how it was made.
@@ -112,6 +114,9 @@ fn read_unguarded(raw: &[u8]) -> Result<Mail, Unreadable> {
         to,
         subject: message.subject().unwrap_or_default().chars().take(500).collect(),
         date: message.date().map(|d| d.to_timestamp()),
+        written_on: message
+            .date()
+            .and_then(|d| chrono::NaiveDate::from_ymd_opt(i32::from(d.year), d.month.into(), d.day.into())),
         answers,
         headers,
         text: text_of(&message),

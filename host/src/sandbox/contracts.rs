@@ -2,7 +2,7 @@
 //! component names its version in its imports (`sollecito:plugin/types@0.2.0`);
 //! one of another version is refused with the versions this host speaks.
 //!
-//! Each version is one module (`v0_1`, `v0_2`) implementing `ContractVersion`:
+//! Each version is one module (`v0_1`, `v0_2`, `v0_3`) implementing `ContractVersion`:
 //! how a component of it is linked and prepared, and each world's calls in
 //! the host's own terms. The rest of the sandbox calls only the trait, so a
 //! new version is its module, its variant here (with `contract_of`), its
@@ -14,14 +14,17 @@ use wasmtime::component::{InstancePre, Linker};
 use super::{CallState, Declared, PluginKind};
 use crate::decision::{Decision, Review, Setting};
 use crate::outgoing::{Charge, ChargeError, ChargeOutcome, DeliveryError, Message};
+use crate::reading::{Reading, WrittenReply};
 
-/// Each has its own module converting to the host's types (`v0_1`, `v0_2`).
-pub const CONTRACTS: [&str; 2] = ["0.1.0", "0.2.0"];
+/// Each has its own module converting to the host's types (`v0_1`, `v0_2`, `v0_3`).
+pub const CONTRACTS: [&str; 3] = ["0.1.0", "0.2.0", "0.3.0"];
 
 /// One contract version's side of the sandbox.
 pub(super) trait ContractVersion: Sync {
     /// The world a plugin of `kind` of this version implements.
     fn world(&self, kind: PluginKind) -> &'static str;
+    /// Whether this version has `kind`'s world at all (readers came with 0.3).
+    fn speaks(&self, kind: PluginKind) -> bool;
     /// Adds the imports of `kind`'s world to the linker.
     fn link(&self, kind: PluginKind, linker: &mut Linker<CallState>) -> wasmtime::Result<()>;
     /// Checks a component against `kind`'s world and prepares it for calls.
@@ -70,6 +73,16 @@ pub(super) trait Prepared: Send + Sync {
         None
     }
 
+    /// A reader's readings of replies, one each, in order.
+    fn read(
+        &self,
+        _store: &mut Store<CallState>,
+        _settings: &[Setting],
+        _replies: &[WrittenReply],
+    ) -> Option<wasmtime::Result<Vec<Result<Reading, String>>>> {
+        None
+    }
+
     /// A policy of the newest version, called with its own types (benchmarks
     /// and tests of the contract itself).
     fn as_latest_policy(&self) -> Option<&super::latest::policy::PolicyPre<CallState>> {
@@ -82,15 +95,17 @@ pub(super) trait Prepared: Send + Sync {
 pub enum Contract {
     V0_1,
     V0_2,
+    V0_3,
 }
 
 impl Contract {
-    pub const ALL: [Contract; 2] = [Contract::V0_1, Contract::V0_2];
+    pub const ALL: [Contract; 3] = [Contract::V0_1, Contract::V0_2, Contract::V0_3];
 
     pub fn version(self) -> &'static str {
         match self {
             Contract::V0_1 => CONTRACTS[0],
             Contract::V0_2 => CONTRACTS[1],
+            Contract::V0_3 => CONTRACTS[2],
         }
     }
 }
@@ -106,7 +121,8 @@ pub(super) fn contract_of<'a>(imports: impl IntoIterator<Item = &'a str>) -> Res
     named.sort_unstable();
     named.dedup();
     match named.as_slice() {
-        [] | ["0.2.0"] => Ok(Contract::V0_2),
+        [] | ["0.3.0"] => Ok(Contract::V0_3),
+        ["0.2.0"] => Ok(Contract::V0_2),
         ["0.1.0"] => Ok(Contract::V0_1),
         [version] => Err(format!(
             "built for contract sollecito:plugin@{version}; this host supports sollecito:plugin@{}",
@@ -124,14 +140,16 @@ mod tests {
     fn the_version_comes_from_the_imports() {
         assert_eq!(contract_of(["sollecito:plugin/log@0.1.0", "wasi:cli/environment@0.2.6"]), Ok(Contract::V0_1));
         assert_eq!(contract_of(["sollecito:plugin/types@0.2.0", "sollecito:plugin/log@0.2.0"]), Ok(Contract::V0_2));
-        assert_eq!(contract_of(["wasi:cli/environment@0.2.6"]), Ok(Contract::V0_2));
+        assert_eq!(contract_of(["sollecito:plugin/types@0.3.0"]), Ok(Contract::V0_3));
+        assert_eq!(contract_of(["wasi:cli/environment@0.2.6"]), Ok(Contract::V0_3));
     }
 
     #[test]
     fn another_contract_version_is_named_with_the_ones_supported() {
         assert_eq!(
             contract_of(["sollecito:plugin/types@0.9.0"]),
-            Err("built for contract sollecito:plugin@0.9.0; this host supports sollecito:plugin@0.1.0, @0.2.0".into())
+            Err("built for contract sollecito:plugin@0.9.0; this host supports sollecito:plugin@0.1.0, @0.2.0, @0.3.0"
+                .into())
         );
         assert_eq!(
             contract_of(["sollecito:plugin/types@0.1.0", "sollecito:plugin/log@0.2.0"]),

@@ -5,6 +5,8 @@
 
 #[macro_use]
 mod versions;
+#[macro_use]
+mod lean;
 mod answers;
 pub mod cache;
 mod calls;
@@ -14,8 +16,10 @@ mod contracts;
 mod evaluate;
 pub mod limits;
 mod printed;
+mod read;
 pub mod v0_1;
 pub mod v0_2;
+pub mod v0_3;
 
 use std::fmt;
 
@@ -39,7 +43,7 @@ pub use contracts::{CONTRACTS, Contract};
 use contracts::{ContractVersion, Described, Prepared};
 pub use limits::{CallState, FuelMeter, FuelUsed, Limits};
 /// The newest contract version, named in one place.
-pub use v0_2 as latest;
+pub use v0_3 as latest;
 
 /// Fuel used by every plugin call of this process, for the metrics.
 static FUEL_USED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -54,9 +58,10 @@ fn count_fuel(store: &Store<CallState>, budget: u64) -> u64 {
     used
 }
 
-pub const POLICY_WORLD: &str = "sollecito:plugin/policy@0.2.0";
-pub const CHANNEL_WORLD: &str = "sollecito:plugin/channel@0.2.0";
-pub const PAYMENT_WORLD: &str = "sollecito:plugin/payment@0.2.0";
+pub const POLICY_WORLD: &str = "sollecito:plugin/policy@0.3.0";
+pub const CHANNEL_WORLD: &str = "sollecito:plugin/channel@0.3.0";
+pub const PAYMENT_WORLD: &str = "sollecito:plugin/payment@0.3.0";
+pub const READER_WORLD: &str = "sollecito:plugin/reader@0.3.0";
 
 /// The world a plugin of this kind and contract version implements.
 pub fn world(kind: PluginKind, contract: Contract) -> &'static str {
@@ -68,6 +73,7 @@ fn module_of(contract: Contract) -> &'static dyn ContractVersion {
     match contract {
         Contract::V0_1 => &v0_1::Version,
         Contract::V0_2 => &v0_2::Version,
+        Contract::V0_3 => &v0_3::Version,
     }
 }
 
@@ -85,6 +91,22 @@ pub enum PluginKind {
     Policy,
     Channel,
     Payment,
+    /// Reads what a customer's reply says (contract 0.3 on).
+    Reader,
+}
+
+impl PluginKind {
+    pub const ALL: [PluginKind; 4] = [PluginKind::Policy, PluginKind::Channel, PluginKind::Payment, PluginKind::Reader];
+
+    /// What it is, in words.
+    pub fn words(self) -> &'static str {
+        match self {
+            PluginKind::Policy => "policy",
+            PluginKind::Channel => "channel adapter",
+            PluginKind::Payment => "payment adapter",
+            PluginKind::Reader => "reply reader",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -230,8 +252,8 @@ impl Sandbox {
         let engine = Engine::new(&config)?;
 
         let mut linkers = HashMap::new();
-        for kind in [PluginKind::Policy, PluginKind::Channel, PluginKind::Payment] {
-            for contract in Contract::ALL {
+        for kind in PluginKind::ALL {
+            for contract in Contract::ALL.into_iter().filter(|c| module_of(*c).speaks(kind)) {
                 linkers.insert((kind, contract), Self::linker(&engine, kind, contract)?);
             }
         }
@@ -310,15 +332,24 @@ impl Sandbox {
             PluginKind::Channel
         } else if exports.iter().any(|e| e == "charge") {
             PluginKind::Payment
+        } else if exports.iter().any(|e| e == "read-replies") {
+            PluginKind::Reader
         } else {
             return Err(bad(format!(
-                "implements none of the worlds {POLICY_WORLD} (export `evaluate`), {CHANNEL_WORLD} (export `deliver`) \
-                 or {PAYMENT_WORLD} (export `charge`); it exports [{}]",
+                "implements none of the worlds {POLICY_WORLD} (export `evaluate`), {CHANNEL_WORLD} (export `deliver`), \
+                 {PAYMENT_WORLD} (export `charge`) or {READER_WORLD} (export `read-replies`); it exports [{}]",
                 exports.join(", ")
             )));
         };
         let world = world(kind, contract);
-        let pre = self.linkers[&(kind, contract)]
+        let Some(linker) = self.linkers.get(&(kind, contract)) else {
+            return Err(bad(format!(
+                "a {} needs contract 0.3 or later; this one is built for {}",
+                kind.words(),
+                contract.version()
+            )));
+        };
+        let pre = linker
             .instantiate_pre(&component)
             .map_err(|e| bad(format!("needs something the host does not grant: {e:#}")))?;
         let mismatch = |e: wasmtime::Error| bad(format!("does not match world {world}: {e:#}"));

@@ -218,7 +218,12 @@ macro_rules! contract_version {
                     crate::sandbox::PluginKind::Policy => concat!("sollecito:plugin/policy@", $version),
                     crate::sandbox::PluginKind::Channel => concat!("sollecito:plugin/channel@", $version),
                     crate::sandbox::PluginKind::Payment => concat!("sollecito:plugin/payment@", $version),
+                    crate::sandbox::PluginKind::Reader => concat!("sollecito:plugin/reader@", $version),
                 }
+            }
+
+            fn speaks(&self, kind: crate::sandbox::PluginKind) -> bool {
+                kind != crate::sandbox::PluginKind::Reader || reader_world::SPOKEN
             }
 
             fn link(
@@ -235,6 +240,7 @@ macro_rules! contract_version {
                     crate::sandbox::PluginKind::Payment => {
                         payment::Payment::add_to_linker::<_, HasSelf<_>>(linker, |s| s)
                     }
+                    crate::sandbox::PluginKind::Reader => reader_world::link(linker),
                 }
             }
 
@@ -247,6 +253,7 @@ macro_rules! contract_version {
                     crate::sandbox::PluginKind::Policy => Box::new(policy::PolicyPre::new(pre)?),
                     crate::sandbox::PluginKind::Channel => Box::new(channel::ChannelPre::new(pre)?),
                     crate::sandbox::PluginKind::Payment => Box::new(payment::PaymentPre::new(pre)?),
+                    crate::sandbox::PluginKind::Reader => reader_world::prepare(pre)?,
                 })
             }
         }
@@ -297,6 +304,27 @@ macro_rules! contract_version {
                 let (settings, charge) = (convert::settings(settings), convert::charge(charge));
                 let answer = self.instantiate(&mut *store).and_then(|p| p.call_charge(store, &settings, &charge));
                 Some(answer.map(convert::charged))
+            }
+        }
+    };
+}
+
+/// For a version before the `reader` world (0.3): it has none.
+macro_rules! no_reader_world {
+    () => {
+        mod reader_world {
+            pub(in crate::sandbox) const SPOKEN: bool = false;
+
+            pub(in crate::sandbox) fn link(
+                _: &mut wasmtime::component::Linker<crate::sandbox::CallState>,
+            ) -> wasmtime::Result<()> {
+                Err(wasmtime::format_err!("this contract version has no reader world"))
+            }
+
+            pub(in crate::sandbox) fn prepare(
+                _: wasmtime::component::InstancePre<crate::sandbox::CallState>,
+            ) -> wasmtime::Result<Box<dyn crate::sandbox::contracts::Prepared>> {
+                Err(wasmtime::format_err!("this contract version has no reader world"))
             }
         }
     };

@@ -29,6 +29,8 @@ pub(crate) struct NewInbound<'a> {
     pub outbox_id: Option<i64>,
     /// The sender's own words, for a person and the timeline.
     pub text: &'a str,
+    /// What the reader read a reply to say.
+    pub intent: Option<crate::invoice::ReplyIntent>,
 }
 
 /// What became of a message that came back.
@@ -85,6 +87,8 @@ pub(crate) struct InboundRow {
     pub customer_id: Option<String>,
     pub invoice_id: Option<String>,
     pub text: Option<String>,
+    /// What the reader read a reply to say (`says-paid`, `promise`...).
+    pub intent: Option<String>,
 }
 
 impl Store {
@@ -187,8 +191,8 @@ impl Store {
         // The digest and the Message-ID are both unique: a second copy by either inserts nothing.
         let inserted = sqlx::query(
             "INSERT INTO inbound (received_at, door, digest, message_id, size, raw, sender, subject, kind, state, reason, \
-             customer_id, invoice_id, outbox_id, text) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
-             ON CONFLICT DO NOTHING",
+             customer_id, invoice_id, outbox_id, text, intent) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT DO NOTHING",
         )
         .bind(at)
         .bind(m.door)
@@ -205,6 +209,7 @@ impl Store {
         .bind(m.invoice_id)
         .bind(m.outbox_id)
         .bind(m.text)
+        .bind(m.intent.map(crate::invoice::ReplyIntent::name))
         .execute(&mut *tx)
         .await?;
         if inserted.rows_affected() == 0 {
@@ -240,8 +245,8 @@ impl Store {
 
     async fn inbound_where(&self, condition: &str, arg: &str, limit: i64) -> anyhow::Result<Vec<InboundRow>> {
         let sql = format!(
-            "SELECT id, received_at, door, message_id, sender, subject, kind, state, reason, customer_id, invoice_id, text \
-             FROM inbound {condition} LIMIT $2"
+            "SELECT id, received_at, door, message_id, sender, subject, kind, state, reason, customer_id, invoice_id, text, \
+             intent FROM inbound {condition} LIMIT $2"
         );
         let rows = sqlx::query(&sql).bind(arg).bind(limit).fetch_all(&self.pool).await?;
         rows.iter()
@@ -259,6 +264,7 @@ impl Store {
                     customer_id: r.try_get("customer_id")?,
                     invoice_id: r.try_get("invoice_id")?,
                     text: r.try_get("text")?,
+                    intent: r.try_get("intent")?,
                 })
             })
             .collect()

@@ -71,6 +71,8 @@ pub(super) fn migrations(postgres: bool) -> Vec<(i64, Vec<String>)> {
         // What of a policy's answer the host refused outright, kept with the decision.
         (20, split("ALTER TABLE decisions ADD COLUMN refused TEXT")),
         (21, inbound(postgres)),
+        // What the reader plugin read a reply to say.
+        (22, split("ALTER TABLE inbound ADD COLUMN intent TEXT")),
     ]
 }
 

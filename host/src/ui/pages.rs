@@ -345,6 +345,7 @@ pub(super) async fn invoice(state: AppState, headers: HeaderMap, Path(id): Path<
                 at => v.moment(r.received_at), from => r.sender, subject => r.subject,
                 kind => v.word(&format!("inbound_{}", r.kind)), state => v.word(&format!("inbound_state_{}", r.state)),
                 text => r.text.filter(|t| !t.is_empty()),
+                intent => r.intent.map(|i| v.word(&format!("inbound_intent_{}", i.replace('-', "_")))),
             }
         })
         .collect();

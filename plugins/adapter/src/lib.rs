@@ -15,7 +15,7 @@
 //! wit_bindgen::generate!({
 //!     world: "channel",
 //!     path: "../../wit",
-//!     with: { "sollecito:plugin/types@0.2.0": sollecito_adapter::types },
+//!     with: { "sollecito:plugin/types@0.3.0": sollecito_adapter::types },
 //! });
 //!
 //! pub struct Hook;
@@ -53,9 +53,9 @@ mod bindings {
         inline: "
             package sollecito:adapter-kit;
             world kit {
-                import sollecito:plugin/types@0.2.0;
-                import sollecito:plugin/http@0.2.0;
-                import sollecito:plugin/secrets@0.2.0;
+                import sollecito:plugin/types@0.3.0;
+                import sollecito:plugin/http@0.3.0;
+                import sollecito:plugin/secrets@0.3.0;
             }
         ",
         world: "sollecito:adapter-kit/kit",
@@ -67,7 +67,7 @@ mod bindings {
 }
 
 pub use bindings::sollecito::plugin::http::{Request, Response};
-/// The shared `types` interface: map `sollecito:plugin/types@0.2.0` here
+/// The shared `types` interface: map `sollecito:plugin/types@0.3.0` here
 /// (`with`) so an adapter's `Setting` and `PluginInfo` are the kit's.
 pub use bindings::sollecito::plugin::types;
 pub use types::{Money, PluginInfo, Setting, Tone};

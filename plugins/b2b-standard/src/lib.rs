@@ -3,7 +3,7 @@
 //! A courteous note before due, soft, firm and final reminders after it, a
 //! formal notice (PEC or letter) past 45 days and a hand-over to collections
 //! at 60. Loyal customers get more time and a softer tone; large amounts
-//! get a phone call.
+//! get a phone call, unless the customer has answered the last message.
 
 // Test amounts are written in cents as 100_00 (euros_cents) on purpose.
 #![cfg_attr(test, allow(clippy::inconsistent_digit_grouping))]
@@ -81,7 +81,7 @@ impl Policy for B2bStandard {
     fn info() -> PolicyInfo {
         PolicyInfo::new(
             "b2b-standard",
-            "0.2.0",
+            "0.3.0",
             "B2B ladder: pre-due, soft, firm, final, formal notice, collections; \
              gentler with loyal customers, a phone call for large amounts.",
         )
@@ -116,8 +116,11 @@ impl Policy for B2bStandard {
             .remind("pre-due", due.add_days(-s.pre_due_days), "email", "pre-due", Tone::Courteous)
             .until(due.add_days(-1));
         ladder.remind("overdue-7", after_due(s.soft_days), "email", "overdue-soft", tone(Tone::Soft));
+        // A person calls about a large amount, unless the customer already wrote back.
         if large {
-            ladder.remind("phone-call", due.add_days(s.large_amount_phone_days), "phone", "phone-call", Tone::Soft);
+            ladder
+                .remind("phone-call", due.add_days(s.large_amount_phone_days), "phone", "phone-call", Tone::Soft)
+                .unless_answered();
         }
         ladder.remind("overdue-15", after_due(s.firm_days), "email", "overdue-firm", tone(Tone::Firm));
         if s.plan_instalments > 0 {

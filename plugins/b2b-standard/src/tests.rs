@@ -49,7 +49,7 @@ fn reminder(taken: &[Taken], step: &str) -> Reminder {
 #[test]
 fn describes_itself() {
     let info = B2bStandard::describe();
-    assert_eq!((info.name.as_str(), info.version.as_str()), ("b2b-standard", "0.2.0"));
+    assert_eq!((info.name.as_str(), info.version.as_str()), ("b2b-standard", "0.3.0"));
     assert!(info.channels.iter().any(|c| c == "pec") && info.templates.iter().any(|t| t == "formal-notice"));
 }
 
@@ -143,6 +143,24 @@ fn large_amounts_get_a_phone_call_within_the_gap() {
     // Below the threshold there is no call: day 12 is still the day-7 email.
     let small = invoice(DUE, 9_999_99, "EUR");
     assert_eq!(eval(&small, 12, &[]).unwrap().steps(), ["overdue-7"]);
+}
+
+#[test]
+fn no_phone_call_once_the_customer_answered_the_email() {
+    let mut inv = invoice(DUE, 10_000_00, "EUR");
+    inv.history.push(contact("overdue-7", Some("email"), day(7)));
+    // They wrote back on day 9 (the host held the invoice while a person read it).
+    inv.reply = Some(sollecito_sdk::Reply {
+        at: day(9).at_hour(15),
+        step: Some("overdue-7".into()),
+        intent: sollecito_sdk::ReplyIntent::Question,
+    });
+    assert_eq!(eval(&inv, 12, &[]).unwrap().steps(), Vec::<String>::new(), "no call on day 12");
+    // The ladder goes on by email: the firm reminder on day 15.
+    assert_eq!(eval(&inv, 15, &[]).unwrap().steps(), ["overdue-15"]);
+    // A reply before the email answers nothing of it: the call goes.
+    inv.reply.as_mut().unwrap().at = day(5).at_hour(15);
+    assert_eq!(eval(&inv, 12, &[]).unwrap().steps(), ["phone-call"]);
 }
 
 #[test]

@@ -57,7 +57,8 @@ pub mod testing;
 pub use bindings::sollecito::plugin::types::{
     Action, CloseReason, Contact, ContactPoints, Customer, Date, Decision, Dispute, Escalation, EscalationKind, Fee,
     FeeAdded, Instalment, InvoiceKind, InvoiceStatus, InvoiceView, Money, Outcome, PaymentFailure, PaymentMethod,
-    PaymentRecord, PaymentRetry, Plan, PlanOffer, PolicyInfo, PromiseToPay, Reminder, Setting, Timestamp, Tone,
+    PaymentRecord, PaymentRetry, Plan, PlanOffer, PolicyInfo, PromiseToPay, Reminder, Reply, ReplyIntent, Setting,
+    Timestamp, Tone,
 };
 pub use ctx::Ctx;
 pub use date::{DAY, HOUR};

@@ -41,6 +41,7 @@ pub fn invoice(due: Date, minor: i64, currency: &str) -> InvoiceView {
             opted_out: Vec::new(),
         },
         history: Vec::new(),
+        reply: None,
     }
 }
 

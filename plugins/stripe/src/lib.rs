@@ -6,7 +6,7 @@
 #[allow(clippy::too_many_arguments)]
 mod bindings {
     wit_bindgen::generate!({ world: "payment", path: "../../wit", additional_derives: [PartialEq], pub_export_macro: true,
-        with: { "sollecito:plugin/types@0.2.0": sollecito_adapter::types } });
+        with: { "sollecito:plugin/types@0.3.0": sollecito_adapter::types } });
 }
 use bindings::{Charge, ChargeError, ChargeOutcome, sollecito::plugin::charges::Payment};
 

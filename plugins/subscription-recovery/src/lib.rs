@@ -44,7 +44,7 @@ impl Policy for SubscriptionRecovery {
     fn info() -> PolicyInfo {
         PolicyInfo::new(
             "subscription-recovery",
-            "0.2.0",
+            "0.3.0",
             "Failed renewals: notify, retry (not after a hard decline), remind, warn, \
              suspend; card-expiry and unfinished-setup notices.",
         )

@@ -54,7 +54,7 @@ fn e(n: i64, step: &str, template: &str) -> (i64, String, String) {
 #[test]
 fn describes_itself() {
     let info = SubscriptionRecovery::describe();
-    assert_eq!((info.name.as_str(), info.version.as_str()), ("subscription-recovery", "0.2.0"));
+    assert_eq!((info.name.as_str(), info.version.as_str()), ("subscription-recovery", "0.3.0"));
 }
 
 #[test]

@@ -5,7 +5,7 @@
 wit_bindgen::generate!({
     world: "channel",
     path: "../../wit",
-    with: { "sollecito:plugin/types@0.2.0": sollecito_adapter::types },
+    with: { "sollecito:plugin/types@0.3.0": sollecito_adapter::types },
 });
 
 use sollecito_adapter::{Settings, check, post_signed_json};

@@ -80,3 +80,7 @@ macro_rules! link {
 
 link!(v0_1);
 link!(v0_2);
+link!(v0_3);
+
+// The reader world's one interface of its own holds only types.
+impl super::v0_3::reader::sollecito::plugin::reading::Host for CallState {}

@@ -10,6 +10,7 @@ pub mod convert;
 
 contract_bindings!("../wit/0.1");
 contract_version!("0.1.0");
+no_reader_world!();
 
 /// A policy of 0.1: the whole view converted down, its answers up.
 impl crate::sandbox::contracts::Prepared for policy::PolicyPre<crate::sandbox::CallState> {

@@ -9,47 +9,7 @@ use super::{
 use crate::decision::{self, Review};
 use crate::outgoing;
 
-// The records both versions share, converted alike.
+// The records every version shares, converted alike.
 policy_conversions!();
-
-/// A decision in the host's terms; a fee is in the currency of the invoice decided on.
-pub fn decision(d: Decision, currency: &str) -> decision::Decision {
-    decision::Decision {
-        actions: d.actions.into_iter().map(|a| action(a, currency)).collect(),
-        next_review: d.next_review,
-    }
-}
-
-fn action(a: Action, currency: &str) -> decision::Action {
-    match a {
-        Action::Remind(r) => decision::Action::Remind(decision::Reminder {
-            step: r.step,
-            channel: r.channel,
-            template: r.template,
-            tone: host_tone(r.tone),
-            deadline: r.deadline.as_ref().and_then(naive_date),
-        }),
-        Action::RetryPayment(r) => decision::Action::RetryPayment { step: r.step, at: r.at },
-        Action::Escalate(e) => decision::Action::Escalate(decision::Escalation {
-            step: e.step,
-            kind: escalation_kind(e.kind),
-            reason: e.reason,
-        }),
-        Action::ApplyFee(f) => decision::Action::ApplyFee(decision::FeeAsked {
-            step: f.step,
-            minor: f.minor,
-            currency: currency.to_string(),
-            reason: f.reason,
-        }),
-        Action::OfferPlan(p) => decision::Action::OfferPlan(decision::PlanAsked {
-            step: p.step,
-            instalments: p.instalments,
-            first_due: naive_date(&p.first_due),
-            every_days: p.every_days,
-        }),
-        Action::Close(reason) => decision::Action::Close(close_reason(reason)),
-    }
-}
-
-// Channels and payment adapters see the same records in every version.
+lean_decisions!();
 adapter_conversions!();

@@ -2,7 +2,7 @@
 //! send email on its own: the host must refuse to load it.
 
 wit_bindgen::generate!({
-    inline: "package test:greedy; world greedy { include sollecito:plugin/policy@0.2.0; import sollecito:plugin/mail@0.2.0; }",
+    inline: "package test:greedy; world greedy { include sollecito:plugin/policy@0.3.0; import sollecito:plugin/mail@0.3.0; }",
     path: "../../../wit",
     world: "test:greedy/greedy",
     generate_all,
