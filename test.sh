@@ -12,8 +12,10 @@ python3 -c "import aiosmtpd" 2>/dev/null || python3 -m pip install --quiet --dis
 # pdftotext reads the PDF letters back; openssl makes the TLS tests' certificate authority;
 # Debian's Chromium and its driver run the dashboard's browser tests.
 # promtool (Debian's prometheus package) checks the shipped alerting rules.
-# Dovecot (dovecot-imapd) is the real IMAP server the mailbox tests read replies and bounces from.
-for need in pdftotext:poppler-utils openssl:openssl chromium:chromium chromedriver:chromium-driver promtool:prometheus dovecot:dovecot-imapd; do
+# Dovecot (dovecot-imapd) is the real IMAP server the mailbox tests read replies and bounces from;
+# Postfix is the real relay that bounces a reminder into it.
+export DEBIAN_FRONTEND=noninteractive
+for need in pdftotext:poppler-utils openssl:openssl chromium:chromium chromedriver:chromium-driver promtool:prometheus dovecot:dovecot-imapd postfix:postfix; do
   command -v "${need%%:*}" >/dev/null || { apt-get install -y -q "${need#*:}" >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q "${need#*:}" >/dev/null; }; }
 done
 cargo test --manifest-path plugins/Cargo.toml --target-dir target/plugins-native

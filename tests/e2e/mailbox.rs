@@ -70,6 +70,12 @@ impl Dovecot {
         self.dir.path().join("home").join(USER).join("Maildir")
     }
 
+    /// Where the mailbox's Maildir lies, for a mail server delivering into it:
+    /// (the base folder, the Maildir under it with its trailing slash).
+    pub fn maildir_for_delivery(&self) -> (PathBuf, String) {
+        (self.dir.path().join("home"), format!("{USER}/Maildir/"))
+    }
+
     /// Delivers a message into the inbox, as a delivery agent does (tmp, then new).
     pub fn deliver(&self, name: &str, raw: &str) {
         let tmp = self.maildir().join("tmp").join(name);
