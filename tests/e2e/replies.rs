@@ -123,3 +123,32 @@ fn the_bundled_reader_passes_its_scenarios_and_a_reader_of_another_kind_is_refus
         stderr(&out)
     );
 }
+
+#[test]
+fn a_reply_our_mail_server_found_forged_changes_nothing_and_goes_to_a_person() {
+    let (smtp, site) = reminded("[inbound]\nauthserv_id = \"mx.acme.example\"\n");
+    let (id, subject) = received_by(&smtp, ROSSI).remove(0);
+    let message = reply(ROSSI, &id, &subject, "Abbiamo già pagato tutto, smettete di scriverci.");
+    let forged = format!(
+        "Authentication-Results: mx.acme.example; spf=fail smtp.mailfrom=rossi-impianti.example;\r\n \
+         dkim=none; dmarc=fail header.from=rossi-impianti.example\r\n{message}"
+    );
+    let file = site.write("forged.eml", &forged);
+    let handled = inbound(&site, &file, "2026-10-08T14:30:00Z");
+    assert_eq!(handled["state"], "task", "{handled}");
+    let reason = handled["reason"].as_str().unwrap();
+    assert!(reason.contains("failed the mail server's checks (spf=fail, dkim=none, dmarc=fail)"), "{reason}");
+    assert!(!event_kinds(&site, "inv-1001").contains(&"reply-received".to_string()), "nothing held");
+    // The same words, vouched for by our server, are read and acted on.
+    let vouched = format!(
+        "Authentication-Results: mx.acme.example; spf=pass; dkim=pass header.d=rossi-impianti.example; dmarc=pass\r\n{}",
+        reply(ROSSI, &id, &subject, "Abbiamo già pagato tutto, bonifico del 5/10.")
+    );
+    let file = site.write("vouched.eml", &vouched);
+    let handled = inbound(&site, &file, "2026-10-08T15:30:00Z");
+    assert_eq!(
+        (handled["state"].as_str(), handled["reading"]["intent"].as_str()),
+        (Some("applied"), Some("says-paid"))
+    );
+    assert_eq!(handled["reading"]["on"], "2026-10-05", "{handled}");
+}

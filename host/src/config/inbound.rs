@@ -28,6 +28,10 @@ pub struct Inbound {
     /// is taken for; one further is for a person.
     #[serde(default = "max_promise_days")]
     pub max_promise_days: u32,
+    /// The name the operator's own mail server signs its `Authentication-Results`
+    /// with: a reply it found forged (DMARC fail, or SPF fail without a DKIM
+    /// pass) changes nothing. Unset, the header is not read: anyone can write one.
+    pub authserv_id: Option<String>,
 }
 
 impl Default for Inbound {
@@ -41,6 +45,7 @@ impl Default for Inbound {
             max_per_sender_hour: max_per_sender_hour(),
             reader: reader(),
             max_promise_days: max_promise_days(),
+            authserv_id: None,
         }
     }
 }

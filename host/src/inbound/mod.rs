@@ -14,6 +14,7 @@ use crate::invoice::Customer;
 use crate::outgoing::Task;
 use crate::store::{Effects, InboundState, NewInbound, OutboxRow, Store};
 
+mod authenticity;
 pub(crate) mod classify;
 pub(crate) mod imap;
 pub(crate) mod mailbox;
@@ -217,12 +218,20 @@ async fn plan(intake: &Intake<'_>, (mail, kind): (&Mail, Kind), now: DateTime<Ut
     let trusted = about.as_deref().is_some_and(|a| matching::belongs_to(&matched.customer, a, &kind));
     // Anyone can write a bounce naming an address: one that names no message of ours is for a person.
     let weak = matched.evidence == Evidence::Address && matches!(kind, Kind::Bounce(_) | Kind::Complaint { .. });
-    if !trusted || weak {
+    // A From the operator's own mail server found forged (DMARC, SPF without DKIM) acts on nothing.
+    let forged = match kind {
+        Kind::Reply | Kind::AutoReply => authenticity::failed(mail, config.inbound.authserv_id.as_deref()),
+        _ => None,
+    };
+    if !trusted || weak || forged.is_some() {
         let from = about.unwrap_or_else(|| "an unknown sender".into());
         plan.state = InboundState::Task;
-        plan.reason = match weak {
-            true => format!("names {from} but no message we sent: nothing changed, a task opened"),
-            false => format!("{from} is not {}'s address: nothing changed, a task opened", matched.customer.name),
+        plan.reason = match (weak, forged) {
+            (true, _) => format!("names {from} but no message we sent: nothing changed, a task opened"),
+            (_, Some(checks)) => {
+                format!("{from} failed the mail server's checks ({checks}): nothing changed, a task opened")
+            }
+            _ => format!("{from} is not {}'s address: nothing changed, a task opened", matched.customer.name),
         };
         plan.effects.task = Some(task(&matched, mail, &own, &plan.reason));
         return Ok(plan);

@@ -133,8 +133,9 @@ fn read_unguarded(raw: &[u8]) -> Result<Mail, Unreadable> {
 }
 
 /// Headers that say how a message was made (auto-replies, lists, mailers).
-const KEPT_HEADERS: [&str; 12] = [
+const KEPT_HEADERS: [&str; 13] = [
     "auto-submitted",
+    "authentication-results",
     "x-autoreply",
     "x-autorespond",
     "x-auto-response-suppress",
