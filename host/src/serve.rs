@@ -79,6 +79,9 @@ pub(crate) async fn run(db: &Path, config: Config, mut catalog: Catalog, listen:
     let stopping = app.clone();
     let scheduler = tokio::spawn(schedule(app.clone(), tick, watch, stop_rx.clone()));
     tokio::spawn(follow(app.clone(), stop_rx.clone()));
+    if app.runtime.config().inbound.imap_url.is_some() {
+        tokio::spawn(watch_mailbox(app.clone(), stop_rx.clone()));
+    }
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     // Listened for before "serving on" is said: a SIGTERM right after it must
     // find the handler in place, not the default action that kills mid-write.
@@ -259,6 +262,38 @@ async fn schedule(app: Arc<App>, every: Duration, folder: Option<PathBuf>, mut s
         }
         if *stop.borrow() {
             return;
+        }
+    }
+}
+
+/// Waits on the mailbox (IMAP IDLE) and wakes the scheduler when something
+/// arrives: a reply is read within seconds, not at the next tick. A server
+/// without IDLE leaves the reading to the ticks.
+async fn watch_mailbox(app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    use crate::inbound::imap::{Waited, wait_for_mail};
+    loop {
+        let waited = tokio::select! {
+            waited = wait_for_mail(app.runtime.config(), Duration::from_secs(25 * 60)) => waited,
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        let pause = match waited {
+            Ok(Waited::NewMail) => {
+                app.wake.notify_one();
+                Duration::ZERO
+            }
+            Ok(Waited::Quiet) => Duration::ZERO,
+            Ok(Waited::NotOffered) => {
+                tracing::info!("the mailbox offers no IDLE: it is read before each tick");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "waiting on the mailbox failed; trying again in a minute");
+                Duration::from_secs(60)
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = stop.wait_for(|s| *s) => return,
         }
     }
 }

@@ -202,3 +202,25 @@ fn serve_reads_the_mailbox_before_its_ticks() {
     let line = r#"sollecito_inbound_messages_total{kind="auto-reply",state="quarantined"} 1"#;
     assert!(metrics.as_str().unwrap_or_default().contains(line), "{metrics}");
 }
+
+/// IMAP IDLE: `serve` ticking once an hour reads a reply within seconds of
+/// its arrival, because the mailbox tells it (Dovecot offers IDLE).
+#[test]
+fn serve_is_woken_by_the_mailbox_when_a_message_arrives() {
+    let dovecot = Dovecot::start();
+    let site = Site::new();
+    let imap = dovecot.config();
+    let (inbound, secret) = imap.split_once("[secrets]\n").unwrap();
+    crate::serve::Service::write_config(&site, "", inbound);
+    let text = std::fs::read_to_string(site.path("sollecito.toml")).unwrap();
+    let text = text.replacen("[secrets]\n", &format!("[secrets]\n{secret}"), 1);
+    site.write("sollecito.toml", &text.replacen("tick_seconds = 1\n", "tick_seconds = 3600\n", 1));
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let _svc = crate::serve::Service::launch(&site, port);
+    // The first tick has read the empty mailbox; the next is an hour away.
+    std::thread::sleep(Duration::from_secs(2));
+    let delivered = Instant::now();
+    dovecot.deliver("1.eml", &std::fs::read_to_string(root().join("tests/fixtures/inbound/ooo-de.eml")).unwrap());
+    crate::serve::wait_for("the mailbox read on IDLE", || dovecot.count(Some("sollecito-handled")) == 1);
+    assert!(delivered.elapsed() < Duration::from_secs(30), "read {:?} after it arrived", delivered.elapsed());
+}

@@ -78,24 +78,7 @@ pub(crate) async fn poll(intake: &super::Intake<'_>, now: DateTime<Utc>) -> anyh
 
 async fn poll_unbounded(intake: &super::Intake<'_>, now: DateTime<Utc>) -> anyhow::Result<Vec<Handled>> {
     let (config, inbound) = (intake.config, &intake.config.inbound);
-    let Some(mailbox) = Mailbox::of(inbound).map_err(anyhow::Error::msg)? else {
-        anyhow::bail!("inbound.imap_url is not set: no mailbox to read");
-    };
-    let secret = inbound.imap_password.as_deref().context("inbound.imap_password: name the secret of the mailbox")?;
-    // The field names a secret; its value is never repeated, in case it is the password itself.
-    let password = config.secret(secret).map_err(|_| {
-        anyhow::anyhow!(
-            "inbound.imap_password: names no secret of [secrets] (it holds a secret's name, not the password)"
-        )
-    })?;
-    let stream = connect(&mailbox, inbound, config).await?;
-    let mut client = async_imap::Client::new(stream);
-    client.read_response().await?.context("the IMAP server closed the connection before its greeting")?;
-    let mut session = client
-        .login(&mailbox.user, &password)
-        .await
-        .map_err(|(e, _)| anyhow::anyhow!("IMAP login as {} refused: {e}", mailbox.user))?;
-    session.select(&mailbox.folder).await.with_context(|| format!("selecting {}", mailbox.folder))?;
+    let (mut session, _) = open(config).await?;
     // The folder for what was handled; "already exists" is fine.
     let _ = session.create(&inbound.imap_done).await;
     let mut uids: Vec<u32> = session.uid_search("ALL").await?.into_iter().collect();
@@ -119,8 +102,66 @@ async fn poll_unbounded(intake: &super::Intake<'_>, now: DateTime<Utc>) -> anyho
     Ok(handled)
 }
 
+type Session = async_imap::Session<Box<dyn Stream>>;
+
+/// Logged in to the mailbox of `[inbound] imap_url`, its folder selected.
+async fn open(config: &Config) -> anyhow::Result<(Session, Mailbox)> {
+    let inbound = &config.inbound;
+    let Some(mailbox) = Mailbox::of(inbound).map_err(anyhow::Error::msg)? else {
+        anyhow::bail!("inbound.imap_url is not set: no mailbox to read");
+    };
+    let secret = inbound.imap_password.as_deref().context("inbound.imap_password: name the secret of the mailbox")?;
+    // The field names a secret; its value is never repeated, in case it is the password itself.
+    let password = config.secret(secret).map_err(|_| {
+        anyhow::anyhow!(
+            "inbound.imap_password: names no secret of [secrets] (it holds a secret's name, not the password)"
+        )
+    })?;
+    let stream = connect(&mailbox, inbound, config).await?;
+    let mut client = async_imap::Client::new(stream);
+    client.read_response().await?.context("the IMAP server closed the connection before its greeting")?;
+    let mut session = client
+        .login(&mailbox.user, &password)
+        .await
+        .map_err(|(e, _)| anyhow::anyhow!("IMAP login as {} refused: {e}", mailbox.user))?;
+    session.select(&mailbox.folder).await.with_context(|| format!("selecting {}", mailbox.folder))?;
+    Ok((session, mailbox))
+}
+
+/// What waiting on the mailbox came to.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Waited {
+    /// Something changed in the folder: read it now.
+    NewMail,
+    /// Nothing for a while: wait again (servers drop an IDLE after 30 minutes).
+    Quiet,
+    /// The server has no IDLE: the ticks' polls are all there is.
+    NotOffered,
+}
+
+/// Waits on the mailbox with IMAP IDLE (RFC 2177) until something arrives,
+/// so `serve` reads a reply within seconds rather than at its next tick.
+pub(crate) async fn wait_for_mail(config: &Config, quiet_after: std::time::Duration) -> anyhow::Result<Waited> {
+    let (mut session, _) = open(config).await?;
+    if !session.capabilities().await?.has_str("IDLE") {
+        session.logout().await.ok();
+        return Ok(Waited::NotOffered);
+    }
+    let mut idle = session.idle();
+    idle.init().await.context("starting IDLE")?;
+    let (wait, _stop) = idle.wait_with_timeout(quiet_after);
+    let waited = match wait.await? {
+        async_imap::extensions::idle::IdleResponse::NewData(_) => Waited::NewMail,
+        _ => Waited::Quiet,
+    };
+    if let Ok(mut session) = idle.done().await {
+        session.logout().await.ok();
+    }
+    Ok(waited)
+}
+
 /// Moves a kept message out of the folder: MOVE, or where a server lacks it, COPY and expunge.
-async fn move_out(session: &mut async_imap::Session<Box<dyn Stream>>, uid: u32, to: &str) -> anyhow::Result<()> {
+async fn move_out(session: &mut Session, uid: u32, to: &str) -> anyhow::Result<()> {
     if session.uid_mv(uid.to_string(), to).await.is_ok() {
         return Ok(());
     }
