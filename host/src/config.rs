@@ -11,8 +11,10 @@ use crate::invoice::Customer;
 use crate::render::Business;
 
 mod inbound;
+mod portal;
 mod sending;
 pub use inbound::Inbound;
+pub use portal::Portal;
 pub use sending::{Sending, Uncertain, Window};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -50,6 +52,9 @@ pub struct Config {
     /// What replies, bounces and complaints that come back do.
     #[serde(default)]
     pub inbound: Inbound,
+    /// The customer's page and the links to it.
+    #[serde(default)]
+    pub portal: Portal,
     /// Secrets by name: the value, or `env:NAME` to read it from the environment.
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,

@@ -52,6 +52,7 @@ mod inbound;
 mod money;
 mod names;
 mod plan;
+mod portal;
 mod preflight;
 mod render;
 mod runtime;

@@ -41,6 +41,12 @@ pub struct Business {
     pub payment_methods: Vec<String>,
 }
 
+/// An amount as the customer's locale writes it ("1.250,00 €" in Italian).
+pub(crate) fn amount_for(minor: i64, currency: &str, locale: &str) -> String {
+    let exp = crate::money::currency_exponent(currency).unwrap_or(2) as u32;
+    format_amount(minor, exp, currency, locale)
+}
+
 /// Facts of one message. Amounts in minor units of `currency` (ISO 4217).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Facts<'a> {
@@ -61,6 +67,8 @@ pub(crate) struct Facts<'a> {
     /// In the customer's timezone.
     pub today: NaiveDate,
     pub payment_link: Option<&'a str>,
+    /// The customer's own page (`[portal]`), signed for this message.
+    pub portal_url: Option<&'a str>,
     pub deadline: Option<NaiveDate>,
     /// The customer is a business: only then may a message claim statutory late-payment
     /// interest and the fixed compensation for recovery costs (Directive 2011/7/EU).
@@ -317,6 +325,8 @@ impl Renderer {
             ("the outstanding amount", Some(ctx.outstanding.as_str())),
             ("the due date", Some(ctx.due.as_str())),
             ("the payment link", facts.payment_link),
+            // A script is read out by a person: a link is for the written messages.
+            ("the link to the customer's page", facts.portal_url.filter(|_| facts.template != "phone-call")),
             ("the deadline", ctx.deadline.as_deref()),
         ];
         for (what, value) in required.iter().filter_map(|(w, v)| Some((w, (*v)?))) {
@@ -424,6 +434,7 @@ struct Ctx<'a> {
     days_overdue: i64,
     days_until_due: i64,
     payment_link: Option<&'a str>,
+    portal_url: Option<&'a str>,
     business_customer: bool,
     eu_compensation: String,
     instalments: Vec<InstalmentCtx>,
@@ -497,6 +508,7 @@ impl<'a> Ctx<'a> {
             days_overdue: late.max(0),
             days_until_due: (-late).max(0),
             payment_link: f.payment_link.map(str::trim).filter(|l| !l.is_empty()),
+            portal_url: f.portal_url,
             business_customer: f.business_customer,
             eu_compensation: format_amount(40, 0, "EUR", fmt_locale),
         })

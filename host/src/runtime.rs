@@ -131,6 +131,8 @@ impl Runtime {
         }
         let payments = payments(&config, catalog)?;
         let reader = reader(&config, catalog)?;
+        // A simulation's messages carry no link: nobody could open it.
+        let links = if capture.is_some() { None } else { crate::portal::Links::of(&config)?.map(Arc::new) };
         let handover_dir = match &config.escalations.handover_dir {
             Some(d) => config.resolve(d),
             None => beside.join("handovers"),
@@ -162,11 +164,17 @@ impl Runtime {
                 sender,
                 stopping: Default::default(),
                 capture,
+                links,
             },
             outbox_dir,
             batch,
             reader,
         })
+    }
+
+    /// The customer's page, when `[portal]` is set.
+    pub(crate) fn links(&self) -> Option<&crate::portal::Links> {
+        self.delivery.links.as_deref()
     }
 
     /// The inbound door's view of this runtime: its store, config and reader.

@@ -91,11 +91,13 @@ pub(crate) async fn run(db: &Path, config: Config, mut catalog: Catalog, listen:
     tracing::info!(%listen, "serving");
     eprintln!("sollecito: serving on http://{}", listener.local_addr()?);
     let mut http_stop = stop_rx.clone();
-    let server = axum::serve(listener, crate::ui::router(app.clone()).merge(api::router(app))).with_graceful_shutdown(
-        async move {
-            let _ = http_stop.wait_for(|stop| *stop).await;
-        },
-    );
+    let server = axum::serve(
+        listener,
+        crate::ui::router(app.clone()).merge(crate::portal::page::router(app.clone())).merge(api::router(app)),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = http_stop.wait_for(|stop| *stop).await;
+    });
     let signals = async move {
         shutdown_signal(term, interrupt).await;
         tracing::info!("shutting down: waiting for the messages in flight");

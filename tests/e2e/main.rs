@@ -31,6 +31,7 @@ mod pages;
 mod payments;
 mod pipeline;
 mod plans;
+mod portal;
 mod postfix;
 mod refused;
 mod replies;

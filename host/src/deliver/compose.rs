@@ -49,6 +49,8 @@ impl Delivery {
         let fees: Vec<(i64, &str)> = invoice.fees.iter().map(|f| (f.amount, f.reason.as_str())).collect();
         let others: Vec<(&str, i64, NaiveDate)> =
             send.companions.iter().map(|(_, i)| (i.number.as_str(), i.outstanding(), i.due)).collect();
+        let key = row.key();
+        let portal_url = self.links.as_ref().and_then(|l| l.url(&customer.id, Some(&key), now.timestamp()));
         let facts = Facts {
             template: row.template.as_deref().unwrap_or_default(),
             tone: row.tone.unwrap_or(Tone::Courteous).name(),
@@ -63,6 +65,7 @@ impl Delivery {
             due: invoice.due,
             today: now.with_timezone(&customer.timezone).date_naive(),
             payment_link: invoice.payment_link.as_deref(),
+            portal_url: portal_url.as_deref(),
             deadline: row.deadline,
             business_customer: customer.business,
             extras: Extras {
@@ -77,7 +80,7 @@ impl Delivery {
         };
         let rendered = self.renderer.render(&facts)?;
         Ok(Message {
-            key: row.key(),
+            key,
             channel: send.channel.clone(),
             invoice_number: invoice.number.clone(),
             tone: row.tone.unwrap_or(Tone::Courteous),

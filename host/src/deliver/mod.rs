@@ -55,6 +55,8 @@ pub(crate) struct Delivery {
     pub stopping: std::sync::atomic::AtomicBool,
     /// In a simulation: where what would have left is kept instead.
     pub capture: Option<Arc<Capture>>,
+    /// The customer's page (`[portal]`): each message carries a signed link to it.
+    pub links: Option<Arc<crate::portal::Links>>,
 }
 
 /// A channel (or the payment adapter) as configured: its adapter and the capabilities it may use.

@@ -43,6 +43,7 @@ pub(super) fn sample_facts<'a>(
         due: d(9, 15),
         today: if overdue { d(10, 15) } else { d(9, 10) },
         payment_link: rich.then_some("https://pay.business.example/SAMPLE-0042"),
+        portal_url: rich.then_some("https://pay.business.example/p/SAMPLE-TOKEN"),
         deadline: rich.then(|| d(10, 22)),
         business_customer: true,
         extras: if rich { sample_extras() } else { Extras::default() },

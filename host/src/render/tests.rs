@@ -43,6 +43,7 @@ fn facts<'a>(template: &'a str, tone: &'a str, locale: &'a str, b: &'a Business)
         due: d(2026, 9, 16),
         today: d(2026, 10, 1),
         payment_link: Some("https://pay.rossi.example/i/FT-2026-0187?x=1&y=2"),
+        portal_url: Some("https://pay.rossi.example/p/abc.def.ghi"),
         deadline: Some(d(2026, 10, 8)),
         business_customer: true,
         extras: Extras::default(),
@@ -151,6 +152,7 @@ fn days_to_go_before_due_and_plain_amounts_when_unpaid() {
         today: d(2026, 9, 11),
         amount_paid: 0,
         payment_link: None,
+        portal_url: None,
         deadline: None,
         ..facts("pre-due", "courteous", "it-IT", &b)
     };

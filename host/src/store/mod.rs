@@ -413,6 +413,20 @@ impl Store {
         Ok((row.try_get("next_review")?, row.try_get("closed")?))
     }
 
+    /// A customer's open invoices, by due date (the customer's page).
+    pub(crate) async fn open_invoices_of(&self, customer_id: &str) -> anyhow::Result<Vec<Invoice>> {
+        let rows = sqlx::query("SELECT data FROM invoices WHERE customer_id = $1 AND status = 'open'")
+            .bind(customer_id)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut invoices: Vec<Invoice> = rows
+            .iter()
+            .map(|r| Ok(serde_json::from_str(&r.try_get::<String, _>("data")?)?))
+            .collect::<anyhow::Result<_>>()?;
+        invoices.sort_by(|a, b| (a.due, &a.id).cmp(&(b.due, &b.id)));
+        Ok(invoices)
+    }
+
     pub async fn customer(&self, id: &str) -> anyhow::Result<Option<Customer>> {
         let row = sqlx::query("SELECT data FROM customers WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
         row.map(|r| Ok(serde_json::from_str(&r.try_get::<String, _>("data")?)?)).transpose()
