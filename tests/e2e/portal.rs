@@ -82,7 +82,22 @@ fn the_link_in_a_real_email_opens_the_customers_page_and_a_promise_is_kept_once(
     let reference = format!("RF{reference}");
     assert!(rf_checks(&reference), "{reference}");
     assert!(reference.replace(' ', "").ends_with("FT20261001"), "{reference}");
-    assert!(page.contains("src=\"data:image/svg+xml;base64,"), "a QR code for the transfer");
+    // The QR code a banking app scans: the EPC fields, each written here by hand.
+    let epc: Vec<String> = qr_of(&page).split('\n').map(str::to_string).collect();
+    let compact = reference.replace(' ', "");
+    let expected = [
+        "BCD",
+        "002",
+        "1",
+        "SCT",
+        "",
+        "Sollecito Demo S.r.l.",
+        "IT60X0542811101000000123456",
+        "EUR1250.00",
+        "",
+        &compact,
+    ];
+    assert_eq!(epc, expected);
 
     // "I will pay on...", ten days from now, sent twice: one promise.
     let promised = (chrono::Utc::now() + chrono::Duration::days(10)).date_naive().to_string();
@@ -115,4 +130,30 @@ fn the_link_in_a_real_email_opens_the_customers_page_and_a_promise_is_kept_once(
         db.strings("SELECT kind FROM events WHERE invoice_id = 'inv-1003' AND kind = 'dispute-opened'").is_empty()
     });
     assert_eq!(db.strings("SELECT door FROM inbound").len(), 1);
+}
+
+/// The first QR code on a page, drawn from its SVG (dark squares of a
+/// `<path>`) and read by a QR decoder that is not ours (rqrr).
+pub(crate) fn qr_of(page: &str) -> String {
+    use base64::Engine;
+    let data = page.split("data:image/svg+xml;base64,").nth(1).unwrap().split('"').next().unwrap();
+    let svg = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(data).unwrap()).unwrap();
+    let size: usize = svg.split("width=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
+    let path = svg.split(" d=\"").nth(1).unwrap().split('"').next().unwrap();
+    let mut dark = vec![false; size * size];
+    for square in path.split('M').filter(|s| !s.is_empty()) {
+        let numbers: Vec<usize> =
+            square.split(|c: char| !c.is_ascii_digit()).filter(|n| !n.is_empty()).map(|n| n.parse().unwrap()).collect();
+        let (x, y, side) = (numbers[0], numbers[1], numbers[2]);
+        for dy in 0..side {
+            for dx in 0..side {
+                dark[(y + dy) * size + x + dx] = true;
+            }
+        }
+    }
+    let mut image =
+        rqrr::PreparedImage::prepare_from_greyscale(size, size, |x, y| if dark[y * size + x] { 0 } else { 255 });
+    let grids = image.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code");
+    grids[0].decode().unwrap().1
 }
