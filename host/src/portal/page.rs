@@ -31,14 +31,27 @@ const STYLE: &str = include_str!("../../ui/static/portal.css");
 
 type Words = HashMap<String, String>;
 
+/// The page's languages, English the fallback: (language, words).
+const LANGUAGES: [(&str, &str); 5] = [
+    ("en", include_str!("../../ui/i18n/portal-en.toml")),
+    ("it", include_str!("../../ui/i18n/portal-it.toml")),
+    ("fr", include_str!("../../ui/i18n/portal-fr.toml")),
+    ("de", include_str!("../../ui/i18n/portal-de.toml")),
+    ("es", include_str!("../../ui/i18n/portal-es.toml")),
+];
+
+/// The language of a locale the page speaks (`it-IT` -> `it`), else English.
+fn language(locale: &str) -> &'static str {
+    let lang = locale.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
+    LANGUAGES.iter().map(|(l, _)| *l).find(|l| *l == lang).unwrap_or("en")
+}
+
 fn words(locale: &str) -> &'static Words {
-    static EN: OnceLock<Words> = OnceLock::new();
-    static IT: OnceLock<Words> = OnceLock::new();
-    let parse = |text: &str| toml::from_str::<Words>(text).expect("the page's words parse");
-    match locale.get(..2).map(str::to_ascii_lowercase).as_deref() {
-        Some("it") => IT.get_or_init(|| parse(include_str!("../../ui/i18n/portal-it.toml"))),
-        _ => EN.get_or_init(|| parse(include_str!("../../ui/i18n/portal-en.toml"))),
-    }
+    static WORDS: OnceLock<HashMap<&'static str, Words>> = OnceLock::new();
+    let all = WORDS.get_or_init(|| {
+        LANGUAGES.iter().map(|(l, text)| (*l, toml::from_str::<Words>(text).expect("the page's words parse"))).collect()
+    });
+    &all[language(locale)]
 }
 
 fn templates() -> &'static Environment<'static> {
@@ -73,8 +86,7 @@ async fn headers(request: axum::extract::Request, next: axum::middleware::Next) 
 
 /// A page with only a sentence: a refusal, or what was noted.
 fn said(locale: &str, status: StatusCode, key: &str) -> Response {
-    let t = words(locale);
-    let lang = if locale.to_ascii_lowercase().starts_with("it") { "it" } else { "en" };
+    let (t, lang) = (words(locale), language(locale));
     let html = templates()
         .get_template("portal.html")
         .and_then(|p| p.render(context! { t => t, lang => lang, said => t.get(key).cloned().unwrap_or_default() }));
@@ -114,8 +126,7 @@ async fn show(State(app): State<Arc<App>>, Path(token): Path<String>) -> Respons
 
 /// The customer's invoices, how to pay them and the forms; `note` on top.
 fn page(app: &App, customer: &Customer, invoices: &[Invoice], note: Option<&str>) -> Response {
-    let t = words(&customer.locale);
-    let lang = if customer.locale.to_ascii_lowercase().starts_with("it") { "it" } else { "en" };
+    let (t, lang) = (words(&customer.locale), language(&customer.locale));
     let today = Utc::now().with_timezone(&customer.timezone).date_naive();
     let account = app.runtime.links().and_then(|l| l.account.as_ref());
     let rows: Vec<minijinja::Value> = invoices
@@ -204,4 +215,21 @@ fn same_origin(app: &App, origin: &HeaderValue) -> bool {
     let base = app.runtime.config().portal.base_url.as_deref().unwrap_or_default();
     let origin = origin.to_str().unwrap_or_default().trim_end_matches('/');
     url::Url::parse(base).is_ok_and(|u| u.origin().ascii_serialization() == origin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_language_has_every_word_of_the_english_page() {
+        let english = words("en");
+        for (lang, _) in LANGUAGES {
+            let t = words(lang);
+            let missing: Vec<&String> = english.keys().filter(|k| !t.contains_key(*k)).collect();
+            assert!(missing.is_empty(), "{lang} lacks {missing:?}");
+            assert_eq!(t.len(), english.len(), "{lang} has words English has not");
+        }
+        assert_eq!((language("de-AT"), language("pt-BR"), language("")), ("de", "en", "en"));
+    }
 }
