@@ -300,20 +300,15 @@ fn named_at(tokens: &[Token], i: usize, month_first: bool) -> Option<(Named, usi
     if let Some((_, d)) = WEEKDAYS.iter().find(|(name, _)| *name == w) {
         return Some((Named::Weekday(*d), 1));
     }
-    for (phrase, days) in RELATIVE {
-        if crate::text::find(&tokens[i..], phrase) == Some(0) {
-            return Some((Named::Relative(*days), phrase.split(' ').count()));
-        }
+    let words = |phrase: &str| phrase.split(' ').count();
+    if let Some((phrase, days)) = RELATIVE.iter().find(|(p, _)| crate::text::at(tokens, i, p)) {
+        return Some((Named::Relative(*days), words(phrase)));
     }
-    for phrase in END_OF_MONTH {
-        if crate::text::find(&tokens[i..], phrase) == Some(0) {
-            return Some((Named::EndOfMonth, phrase.split(' ').count()));
-        }
+    if let Some(phrase) = END_OF_MONTH.iter().find(|p| crate::text::at(tokens, i, p)) {
+        return Some((Named::EndOfMonth, words(phrase)));
     }
-    for phrase in NEXT_WEEK {
-        if crate::text::find(&tokens[i..], phrase) == Some(0) {
-            return Some((Named::NextWeek, phrase.split(' ').count()));
-        }
+    if let Some(phrase) = NEXT_WEEK.iter().find(|p| crate::text::at(tokens, i, p)) {
+        return Some((Named::NextWeek, words(phrase)));
     }
     // "il 20", "am 15.", "by the 20th": a bare day of the month.
     if BEFORE_A_DAY.contains(&w) {

@@ -63,26 +63,42 @@ pub fn tokens(folded: &str) -> Vec<Token> {
     out
 }
 
-/// Where a phrase (already folded, words separated by single spaces)
-/// begins in `tokens`, matched word by word; a phrase ending in `*` matches
-/// any word that starts with it ("pagat*").
-pub fn find(tokens: &[Token], phrase: &str) -> Option<usize> {
-    let words: Vec<&str> = phrase.split(' ').collect();
-    (0..tokens.len()).find(|&i| {
-        words.iter().enumerate().all(|(k, w)| match tokens.get(i + k) {
-            Some(Token::Word(t)) => match w.strip_suffix('*') {
-                Some(stem) => t.starts_with(stem),
-                None => t == w,
-            },
-            Some(Token::Sign(c)) => w.len() == 1 && w.starts_with(*c),
-            _ => false,
-        })
+/// Whether a phrase (already folded, words separated by single spaces)
+/// begins at token `i`, matched word by word; a phrase word ending in `*`
+/// matches any word that starts with it ("pagat*"), a one-sign word that sign.
+pub fn at(tokens: &[Token], i: usize, phrase: &str) -> bool {
+    phrase.split(' ').enumerate().all(|(k, w)| match tokens.get(i + k) {
+        Some(Token::Word(t)) => match w.strip_suffix('*') {
+            Some(stem) => t.starts_with(stem),
+            None => t == w,
+        },
+        Some(Token::Sign(c)) => w.len() == 1 && w.starts_with(*c),
+        _ => false,
     })
 }
 
+/// Where a phrase first begins in `tokens`.
+pub fn find(tokens: &[Token], phrase: &str) -> Option<usize> {
+    (0..tokens.len()).find(|&i| at(tokens, i, phrase))
+}
+
 /// The first of `phrases` found, where it begins, not right after a negation.
+/// Only the places where a phrase's first word stands are tried.
 pub fn first_of(tokens: &[Token], phrases: &[&str]) -> Option<usize> {
-    phrases.iter().filter_map(|p| find(tokens, p).filter(|&i| !negated(tokens, i))).min()
+    phrases
+        .iter()
+        .filter_map(|p| {
+            let first = p.split(' ').next().unwrap_or_default();
+            (0..tokens.len())
+                .filter(|&i| match (&tokens[i], first.strip_suffix('*')) {
+                    (Token::Word(w), Some(stem)) => w.starts_with(stem),
+                    (Token::Word(w), None) => w == first,
+                    (Token::Sign(c), _) => first.len() == 1 && first.starts_with(*c),
+                    _ => false,
+                })
+                .find(|&i| at(tokens, i, p) && !negated(tokens, i))
+        })
+        .min()
 }
 
 /// "non ho pagato", "no hemos pagado", "not paid": a negation right before.
