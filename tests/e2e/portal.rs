@@ -130,6 +130,10 @@ fn the_link_in_a_real_email_opens_the_customers_page_and_a_promise_is_kept_once(
         db.strings("SELECT kind FROM events WHERE invoice_id = 'inv-1003' AND kind = 'dispute-opened'").is_empty()
     });
     assert_eq!(db.strings("SELECT door FROM inbound").len(), 1);
+
+    // A script trying links or dates is slowed down: 30 requests a minute per link.
+    let statuses: Vec<u16> = (0..40).map(|_| fetch(&tampered, None, None).0).collect();
+    assert!(statuses.contains(&429), "{statuses:?}");
 }
 
 /// The first QR code on a page, drawn from its SVG (dark squares of a

@@ -96,9 +96,36 @@ fn said(locale: &str, status: StatusCode, key: &str) -> Response {
     }
 }
 
+/// Requests one link may make in a minute: a person clicks a few times; a
+/// script trying dates or invoice ids is stopped.
+const PER_MINUTE: u32 = 30;
+
+/// Whether the link (or what claims to be one) still has requests this minute.
+fn within_rate(token: &str, now: i64) -> bool {
+    use std::sync::Mutex;
+    static SEEN: OnceLock<Mutex<HashMap<String, (i64, u32)>>> = OnceLock::new();
+    let mut seen = SEEN.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    let minute = now / 60;
+    // Old minutes are forgotten, so the map holds at most a minute of links.
+    if seen.len() > 10_000 {
+        seen.retain(|_, (m, _)| *m == minute);
+    }
+    let key: String = token.chars().take(256).collect();
+    let (m, count) = seen.entry(key).or_insert((minute, 0));
+    if *m != minute {
+        *m = minute;
+        *count = 0;
+    }
+    *count += 1;
+    *count <= PER_MINUTE
+}
+
 /// The customer of a token, with their open invoices; or the page that says why not.
 async fn opened(app: &App, token: &str) -> Result<(Link, Customer, Vec<Invoice>), Response> {
     let locale = app.default_locale.clone();
+    if !within_rate(token, Utc::now().timestamp()) {
+        return Err(said(&locale, StatusCode::TOO_MANY_REQUESTS, "refused_rate"));
+    }
     let Some(links) = app.runtime.links() else { return Err(said(&locale, StatusCode::NOT_FOUND, "unknown")) };
     let link = match links.open(token, Utc::now().timestamp()) {
         Ok(link) => link,

@@ -76,4 +76,3 @@ fn us_english_writes_the_month_first() {
     assert_eq!(read_us, promise(2027, 1, 8));
     assert_eq!(said("Pagheremo il 1/8"), promise(2027, 8, 1));
 }
-
