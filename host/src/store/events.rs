@@ -186,6 +186,19 @@ pub(super) async fn apply_event_in(
     now: DateTime<Utc>,
     facts: (i64, bool),
 ) -> anyhow::Result<String> {
+    let mut what = apply_events_in(tx, invoice_id, std::slice::from_ref(event), now, facts).await?;
+    Ok(what.pop().unwrap_or_default())
+}
+
+/// Several events on one invoice, in order, read once and written once (a
+/// reply that promises a date is a promise and a reply).
+pub(super) async fn apply_events_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    invoice_id: &str,
+    events: &[Event],
+    now: DateTime<Utc>,
+    facts: (i64, bool),
+) -> anyhow::Result<Vec<String>> {
     let at = now.timestamp();
     // The review row's lock first, in the order every writer takes them.
     schedule_review(tx, invoice_id, Some(at)).await?;
@@ -197,8 +210,9 @@ pub(super) async fn apply_event_in(
     let before: Invoice = serde_json::from_str(&row.try_get::<String, _>("invoice")?)?;
     let mut customer: Customer = serde_json::from_str(&row.try_get::<String, _>("customer")?)?;
     let mut invoice = before.clone();
-    let what = event.apply(&mut invoice, &mut customer, now);
-    let lines = vec![(event.kind(), what.clone())];
+    let lines: Vec<(EventKind, String)> =
+        events.iter().map(|event| (event.kind(), event.apply(&mut invoice, &mut customer, now))).collect();
+    let what = lines.iter().map(|(_, line)| line.clone()).collect();
     let change = Change { before: Some(&before), after: &invoice, customer: Some(&customer), lines };
     write(tx, change, at, facts).await?;
     Ok(what)

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::events::apply_event_in;
+use super::events::apply_events_in;
 use super::{OutboxRow, Store, outbox_row};
 use crate::event::Event;
 use crate::invoice::Customer;
@@ -222,8 +222,17 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        for (invoice_id, event) in &effects.events {
-            apply_event_in(&mut tx, invoice_id, event, now, (self.attribution_days, self.alerts)).await?;
+        // One read and one write per invoice, its events in their order.
+        let mut invoices: Vec<&str> = vec![];
+        for (invoice_id, _) in &effects.events {
+            if !invoices.contains(&invoice_id.as_str()) {
+                invoices.push(invoice_id);
+            }
+        }
+        for invoice_id in invoices {
+            let events: Vec<Event> =
+                effects.events.iter().filter(|(i, _)| i == invoice_id).map(|(_, e)| e.clone()).collect();
+            apply_events_in(&mut tx, invoice_id, &events, now, (self.attribution_days, self.alerts)).await?;
         }
         if let Some((invoice_id, task)) = &effects.task {
             self.open_task(&mut tx, invoice_id, task, at).await?;
