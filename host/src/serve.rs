@@ -93,7 +93,7 @@ pub(crate) async fn run(db: &Path, config: Config, mut catalog: Catalog, listen:
     let mut http_stop = stop_rx.clone();
     let server = axum::serve(
         listener,
-        crate::ui::router(app.clone()).merge(crate::portal::page::router(app.clone())).merge(api::router(app)),
+        crate::ui::router(app.clone()).merge(crate::ui::customer::router(app.clone())).merge(api::router(app)),
     )
     .with_graceful_shutdown(async move {
         let _ = http_stop.wait_for(|stop| *stop).await;

@@ -1,11 +1,10 @@
-//! The customer's page: a signed link in every message opens what the
-//! customer owes, how to pay it (the IBAN, a creditor reference per invoice
-//! and the EPC QR code a banking app scans), in their language.
+//! The customer's page, what it is made of: the signed link every message
+//! carries, the creditor references and the EPC QR code of a transfer, and
+//! what the page's forms do. The page itself is served by `ui::customer`.
 
-mod act;
+pub(crate) mod act;
 pub(crate) mod epc;
 mod links;
-pub(crate) mod page;
 pub(crate) mod rf;
 pub(crate) mod token;
 

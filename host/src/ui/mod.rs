@@ -7,6 +7,8 @@
 #![allow(clippy::result_large_err)]
 
 mod actions;
+/// The customer's page under `/p/` (no session: the signed link is the key).
+pub(crate) mod customer;
 mod i18n;
 mod operate;
 mod pages;

@@ -18,11 +18,11 @@ use base64::Engine;
 use chrono::Utc;
 use minijinja::{AutoEscape, Environment, context};
 
-use super::act::{self, Act, PROBLEMS, Posted};
-use super::token::{Link, Refused};
-use super::{epc, rf};
 use crate::api::App;
 use crate::invoice::{Customer, Invoice};
+use crate::portal::act::{self, Act, PROBLEMS, Posted};
+use crate::portal::token::{Link, Refused};
+use crate::portal::{epc, rf};
 
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src data:; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
