@@ -183,7 +183,7 @@ fn page(app: &App, customer: &Customer, invoices: &[Invoice], note: Option<&str>
         .collect();
     let values = context! {
         t => t, lang => lang, customer => customer.name, invoices => rows, note => note,
-        account => account.map(|a| context! { iban => a.iban, bic => a.bic, beneficiary => a.beneficiary }),
+        account => account.map(|a| context! { iban => rf::grouped(&a.iban), bic => a.bic, beneficiary => a.beneficiary }),
         today => today.to_string(), problems => PROBLEMS,
     };
     match templates().get_template("portal.html").and_then(|p| p.render(values)) {
