@@ -181,16 +181,21 @@ fn a_wrong_password_or_a_mailbox_that_does_not_answer_moves_nothing_and_says_why
     assert!(stderr(&out).contains("inbound.imap_url: imap:// sends the password in clear"), "{}", stderr(&out));
 }
 
-#[test]
-fn serve_reads_the_mailbox_before_its_ticks() {
-    let dovecot = Dovecot::start();
+/// A site for `serve` reading `dovecot`: the service's own `[secrets]` (its
+/// token), with the mailbox's password among them.
+fn served_site(dovecot: &Dovecot) -> Site {
     let site = Site::new();
-    // The service's own [secrets] (its token), with the mailbox's password among them.
     let imap = dovecot.config();
     let (inbound, secret) = imap.split_once("[secrets]\n").unwrap();
     crate::serve::Service::write_config(&site, "", inbound);
-    let text = std::fs::read_to_string(site.path("sollecito.toml")).unwrap();
-    site.write("sollecito.toml", &text.replacen("[secrets]\n", &format!("[secrets]\n{secret}"), 1));
+    crate::serve::Service::add_secrets(&site, secret);
+    site
+}
+
+#[test]
+fn serve_reads_the_mailbox_before_its_ticks() {
+    let dovecot = Dovecot::start();
+    let site = served_site(&dovecot);
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let svc = crate::serve::Service::launch(&site, port);
     dovecot.deliver("1.eml", &std::fs::read_to_string(root().join("tests/fixtures/inbound/ooo-de.eml")).unwrap());
@@ -208,12 +213,8 @@ fn serve_reads_the_mailbox_before_its_ticks() {
 #[test]
 fn serve_is_woken_by_the_mailbox_when_a_message_arrives() {
     let dovecot = Dovecot::start();
-    let site = Site::new();
-    let imap = dovecot.config();
-    let (inbound, secret) = imap.split_once("[secrets]\n").unwrap();
-    crate::serve::Service::write_config(&site, "", inbound);
+    let site = served_site(&dovecot);
     let text = std::fs::read_to_string(site.path("sollecito.toml")).unwrap();
-    let text = text.replacen("[secrets]\n", &format!("[secrets]\n{secret}"), 1);
     site.write("sollecito.toml", &text.replacen("tick_seconds = 1\n", "tick_seconds = 3600\n", 1));
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let _svc = crate::serve::Service::launch(&site, port);

@@ -53,8 +53,7 @@ fn the_link_in_a_real_email_opens_the_customers_page_and_a_promise_is_kept_once(
         smtp.port
     );
     Service::write_config(&site, "", &config);
-    let text = std::fs::read_to_string(site.path("sollecito.toml")).unwrap();
-    site.write("sollecito.toml", &text.replacen("[secrets]\n", &format!("[secrets]\nportal1 = \"{KEY}\"\n"), 1));
+    Service::add_secrets(&site, &format!("portal1 = \"{KEY}\"\n"));
     let examples = root().join("examples/invoices.json").display().to_string();
     site.ok(&["import", &examples, "--at", "2026-09-20T00:00:00Z"]);
     let now = chrono::Utc::now().to_rfc3339();

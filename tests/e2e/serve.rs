@@ -48,6 +48,12 @@ impl Service {
         );
     }
 
+    /// Adds `lines` (`name = "value"`) to the service's own `[secrets]` of a config `write_config` wrote.
+    pub fn add_secrets(site: &Site, lines: &str) {
+        let text = std::fs::read_to_string(site.path("sollecito.toml")).unwrap();
+        site.write("sollecito.toml", &text.replacen("[secrets]\n", &format!("[secrets]\n{lines}"), 1));
+    }
+
     /// `serve` with the config already written in the site, on `port`, once it says it serves.
     pub fn launch(site: &Site, port: u16) -> Self {
         Self::spawn(site.command(&["serve", "--listen", &format!("127.0.0.1:{port}")]), port)

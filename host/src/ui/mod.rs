@@ -96,11 +96,16 @@ pub(crate) fn router(app: Arc<App>) -> Router {
 }
 
 async fn security_headers(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let mut response = next.run(request).await;
+    secured(next.run(request).await, CSP, "same-origin")
+}
+
+/// What every page of this service sends: its CSP and Referrer-Policy, no
+/// sniffing, no framing, and not kept in a cache unless the route says so.
+pub(crate) fn secured(mut response: Response, csp: &'static str, referrer: &'static str) -> Response {
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static(referrer));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
     response
