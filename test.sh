@@ -18,6 +18,9 @@ export DEBIAN_FRONTEND=noninteractive
 for need in pdftotext:poppler-utils openssl:openssl chromium:chromium chromedriver:chromium-driver promtool:prometheus dovecot:dovecot-imapd postfix:postfix; do
   command -v "${need%%:*}" >/dev/null || { apt-get install -y -q "${need#*:}" >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q "${need#*:}" >/dev/null; }; }
 done
+# axe-core (npm, pinned) checks the customer's page for accessibility in that browser.
+[ -f target/axe/node_modules/axe-core/axe.min.js ] \
+  || { command -v npm >/dev/null || apt-get install -y -q npm >/dev/null; npm install --silent --no-audit --no-fund --prefix target/axe axe-core@4.14.1 >/dev/null; }
 cargo test --manifest-path plugins/Cargo.toml --target-dir target/plugins-native
 cargo test --manifest-path examples/custom-policy/Cargo.toml --target-dir target/plugins-native
 cargo test --workspace

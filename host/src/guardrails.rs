@@ -60,11 +60,14 @@ pub(crate) struct Request<'a> {
     pub touches_customer: bool,
     /// A reminder of a payment plan's own instalment, which the plan does not hold back.
     pub of_plan: bool,
+    /// A message the customer (or a person for them) asked for, like their
+    /// statement: no dunning hold keeps it back; an opt-out still does.
+    pub asked: bool,
 }
 
 impl<'a> Request<'a> {
     pub(crate) fn message(step: &'a str, channel: &'a str) -> Self {
-        Request { step, channel: Some(channel), touches_customer: true, of_plan: false }
+        Request { step, channel: Some(channel), touches_customer: true, of_plan: false, asked: false }
     }
 }
 
@@ -90,6 +93,28 @@ pub(crate) fn check<'s>(
     if !request.touches_customer {
         return Ok(());
     }
+    if !request.asked {
+        holds(request, invoice, customer, now)?;
+    }
+    let Some(channel) = request.channel else {
+        return Ok(());
+    };
+    if customer.opted_out.iter().any(|c| c == channel) {
+        return Err(Block::OptedOut(channel.to_string()));
+    }
+    if channel == "email"
+        && let (Some(address), None) = (&customer.email, customer.deliverable_email())
+    {
+        return Err(Block::Undeliverable(address.clone()));
+    }
+    if reminded_this_tick {
+        return Err(Block::OnePerTick);
+    }
+    Ok(())
+}
+
+/// What holds back dunning: a dispute, a promise, a reply being read, a plan kept, a stop.
+fn holds(request: &Request<'_>, invoice: &Invoice, customer: &Customer, now: DateTime<Utc>) -> Result<(), Block> {
     if invoice.dispute.is_some() {
         return Err(Block::Disputed);
     }
@@ -112,20 +137,6 @@ pub(crate) fn check<'s>(
     }
     if customer.dunning_stop {
         return Err(Block::Stopped);
-    }
-    let Some(channel) = request.channel else {
-        return Ok(());
-    };
-    if customer.opted_out.iter().any(|c| c == channel) {
-        return Err(Block::OptedOut(channel.to_string()));
-    }
-    if channel == "email"
-        && let (Some(address), None) = (&customer.email, customer.deliverable_email())
-    {
-        return Err(Block::Undeliverable(address.clone()));
-    }
-    if reminded_this_tick {
-        return Err(Block::OnePerTick);
     }
     Ok(())
 }
@@ -270,10 +281,11 @@ mod tests {
         let (mut inv, cust) = fixtures();
         inv.dispute = Some(Dispute { opened: "2026-02-01T00:00:00Z".parse().unwrap(), reason: String::new() });
         let now = "2026-02-10T09:00:00Z".parse().unwrap();
-        let review = Request { step: "dispute-review", channel: None, touches_customer: false, of_plan: false };
+        let review =
+            Request { step: "dispute-review", channel: None, touches_customer: false, of_plan: false, asked: false };
         assert_eq!(check(&review, &inv, &cust, [], false, now), Ok(()));
         // A charge is felt by the customer: not while they dispute.
-        let retry = Request { step: "retry-1", channel: None, touches_customer: true, of_plan: false };
+        let retry = Request { step: "retry-1", channel: None, touches_customer: true, of_plan: false, asked: false };
         assert_eq!(check(&retry, &inv, &cust, [], false, now), Err(Block::Disputed));
         inv.status = InvoiceStatus::Void;
         assert_eq!(check(&review, &inv, &cust, [], false, now), Err(Block::Closed(InvoiceStatus::Void)));

@@ -168,7 +168,7 @@ const BUILTIN: &[&[(&str, &str)]] = builtin!(
     ["_common", "pre-due", "overdue-soft", "overdue-firm", "final-notice", "formal-notice",
      "phone-call", "payment-failed", "payment-failed-hard", "payment-reminder",
      "suspension-warning", "service-suspended", "card-expiring", "setup-incomplete",
-     "plan-offer", "instalment-due"]
+     "plan-offer", "instalment-due", "statement"]
 );
 
 const PAGE: &str = "page.html.j2";

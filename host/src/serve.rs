@@ -93,7 +93,11 @@ pub(crate) async fn run(db: &Path, config: Config, mut catalog: Catalog, listen:
     let mut http_stop = stop_rx.clone();
     let server = axum::serve(
         listener,
-        crate::ui::router(app.clone()).merge(crate::ui::customer::router(app.clone())).merge(api::router(app)),
+        crate::ui::router(app.clone())
+            .merge(crate::ui::customer::router(app.clone()))
+            .merge(api::router(app))
+            // The peer's address, for the customer's page's limit per address.
+            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
         let _ = http_stop.wait_for(|stop| *stop).await;

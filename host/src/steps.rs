@@ -78,7 +78,8 @@ pub(crate) fn carry_out(d: &mut NewDecision, due: &DueInvoice, decision: &Decisi
             Action::Remind(r) => Some(r.channel.as_str()),
             _ => None,
         };
-        let request = Request { step, channel, touches_customer: action.touches_customer(), of_plan: false };
+        let request =
+            Request { step, channel, touches_customer: action.touches_customer(), of_plan: false, asked: false };
         let check =
             guardrails::check(&request, &due.invoice, &due.customer, steps.iter().map(String::as_str), reminded, now);
         let (state, reason) = match check {

@@ -20,7 +20,7 @@ use crate::serve::{Service, TOKEN};
 const HOSTILE: &str = "<script>alert(1)</script>";
 
 /// chromedriver on a free port, killed when dropped.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     port: u16,
     _profile: tempfile::TempDir,
@@ -34,7 +34,7 @@ impl Drop for Driver {
 }
 
 impl Driver {
-    fn start() -> Driver {
+    pub(crate) fn start() -> Driver {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -52,22 +52,32 @@ impl Driver {
 
     /// A headless Chromium that reaches for nothing outside this machine.
     async fn browser(&self, language: &str) -> Client {
+        self.browser_sized(language, (1280, 1100)).await
+    }
+
+    /// The same with a window of `(width, height)` pixels: a phone's is 390x844.
+    pub(crate) async fn browser_sized(&self, language: &str, (width, height): (u32, u32)) -> Client {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let profile = tempfile::tempdir().unwrap().keep();
-        let caps = json!({
+        let mut caps = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": "/usr/bin/chromium",
                 "args": [
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--disable-dev-shm-usage", "--window-size=1280,1100",
+                    "--disable-dev-shm-usage", format!("--window-size={width},{height}"),
                     format!("--user-data-dir={}", profile.display()), format!("--lang={language}"),
                 ],
                 "prefs": { "intl.accept_languages": language },
             },
             "goog:loggingPrefs": { "browser": "ALL" },
         });
+        // Headless Chromium keeps a window at least 500 px wide: a phone's width is emulated.
+        if width < 500 {
+            caps["goog:chromeOptions"]["mobileEmulation"] =
+                json!({ "deviceMetrics": { "width": width, "height": height, "pixelRatio": 2.0, "touch": true } });
+        }
         let caps = caps.as_object().unwrap().clone().into_iter().collect();
         ClientBuilder::rustls()
             .unwrap()
@@ -93,7 +103,7 @@ impl WebDriverCompatibleCommand for BrowserLog {
 }
 
 /// The errors the browser logged since the last call: none is allowed.
-async fn errors(browser: &Client) -> Vec<String> {
+pub(crate) async fn errors(browser: &Client) -> Vec<String> {
     let log = browser.issue_cmd(BrowserLog).await.expect("the browser's log");
     log.as_array()
         .into_iter()
@@ -122,7 +132,7 @@ async fn appeared(browser: &Client, locator: Locator<'_>) -> fantoccini::element
     browser.wait().at_most(std::time::Duration::from_secs(30)).for_element(locator).await.unwrap()
 }
 
-fn screenshots() -> std::path::PathBuf {
+pub(crate) fn screenshots() -> std::path::PathBuf {
     let dir = root().join("target").join("ui-screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     dir

@@ -32,6 +32,7 @@ mod payments;
 mod pipeline;
 mod plans;
 mod portal;
+mod portal_browser;
 mod postfix;
 mod refused;
 mod replies;

@@ -189,6 +189,14 @@ pub enum Command {
         #[arg(long)]
         csv: bool,
     },
+    /// Send a customer their statement of account by email (every open invoice,
+    /// with the link to their page): queued now, it leaves with the next run.
+    Statement {
+        customer: String,
+        /// The time to record it at (default: now).
+        #[arg(long)]
+        at: Option<DateTime<Utc>>,
+    },
     /// Tasks for people: phone calls channel adapters opened, invoices a policy sent to manual review.
     Tasks {
         /// Also the ones already done.
@@ -409,6 +417,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Tasks { all, json } => {
             block_on(pipeline::tasks(&cli.db, all, json))?;
+        }
+        Command::Statement { customer, at } => {
+            block_on(pipeline::statement(&cli.db, &config()?, &customer, at.unwrap_or_else(Utc::now)))?;
         }
         Command::Demo { dir, days } => {
             let config = match &cli.config {

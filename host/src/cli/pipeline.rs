@@ -183,7 +183,8 @@ pub(super) async fn history(db: &Path, invoice: &str, json: bool) -> anyhow::Res
         ));
     }
     for d in &decisions {
-        let plugin = format!("{} {} {}", d.plugin_name, d.plugin_version, &d.plugin_sha256[..12]);
+        let plugin =
+            format!("{} {} {}", d.plugin_name, d.plugin_version, d.plugin_sha256.get(..12).unwrap_or(&d.plugin_sha256));
         let what = d.error.clone().map_or_else(
             || format!("{} action(s)", d.actions.as_array().map_or(0, Vec::len)),
             |e| format!("error: {e}"),
@@ -258,6 +259,23 @@ pub(super) async fn accept_plan(
     let store = crate::runtime::open_store(db, config).await?;
     store.accept_plan(invoice, at).await?;
     show(&store, invoice, json).await
+}
+
+/// `sollecito statement CUSTOMER`: a statement of account asked for by a person.
+pub(super) async fn statement(db: &Path, config: &Config, customer: &str, at: DateTime<Utc>) -> anyhow::Result<()> {
+    super::require_database(db)?;
+    let store = crate::runtime::open_store(db, config).await?;
+    let Some(found) = store.customer(customer).await? else {
+        return Err(BadUsage(format!("unknown customer {customer:?}")).into());
+    };
+    match store.ask_statement(&found.id, "a person (sollecito statement)", at).await? {
+        None => println!("{} has no open invoice: there is no statement to send.", found.name),
+        Some((lead, true)) => {
+            println!("A statement to {} is queued (with {lead}); it leaves with the next run.", found.name)
+        }
+        Some((lead, false)) => println!("A statement to {} was already asked for today (with {lead}).", found.name),
+    }
+    Ok(())
 }
 
 pub(super) async fn show_plan(db: &Path, invoice: &str, json: bool) -> anyhow::Result<()> {

@@ -106,9 +106,11 @@ fn print(r: &Report) -> anyhow::Result<()> {
     )?;
     out!("  days to pay after the last touch (median / p75 / p90): {}", days(t))?;
     out!(
-        "  promised {}, disputed {}, replied {}, opted out {} ({}), bounced {} ({})",
+        "  promised {} (kept {}), disputed {}, page visits {}, replied {}, opted out {} ({}), bounced {} ({})",
         t.promised,
+        t.promises_kept,
         t.disputed,
+        t.visits,
         t.replied,
         t.opted_out,
         percent(t.opt_out_rate),
@@ -128,6 +130,9 @@ fn print(r: &Report) -> anyhow::Result<()> {
                 "days to pay",
                 "bounced",
                 "replied",
+                "page visits",
+                "promised (kept)",
+                "disputed",
                 "opted out",
             ]
             .map(String::from),
@@ -144,6 +149,9 @@ fn print(r: &Report) -> anyhow::Result<()> {
                 days(l),
                 format!("{} ({})", l.bounced, percent(l.bounce_rate)),
                 format!("{} ({})", l.replied, percent(rate(l.replied, l.dunned))),
+                l.visits.to_string(),
+                format!("{} ({})", l.promised, l.promises_kept),
+                l.disputed.to_string(),
                 format!("{} ({})", l.opted_out, percent(l.opt_out_rate)),
             ]);
             table.add_row(row);
@@ -203,6 +211,10 @@ fn print_csv(r: &Report) -> anyhow::Result<()> {
             "median_days_to_pay",
             "opted_out",
             "replied",
+            "promised",
+            "promises_kept",
+            "disputed",
+            "page_visits",
         ]
         .map(String::from),
     );
@@ -224,6 +236,10 @@ fn print_csv(r: &Report) -> anyhow::Result<()> {
                 l.time_to_pay.as_ref().map_or(String::new(), |t| t.median_days.to_string()),
                 l.opted_out.to_string(),
                 l.replied.to_string(),
+                l.promised.to_string(),
+                l.promises_kept.to_string(),
+                l.disputed.to_string(),
+                l.visits.to_string(),
             ]);
             w.write_record(&row)?;
         }

@@ -27,6 +27,14 @@ pub struct Portal {
     /// Days "I have paid" holds reminders while a person verifies the payment.
     #[serde(default = "verify_days")]
     pub verify_days: u32,
+    /// Requests a minute to the page from one address (default 120; 0, no
+    /// limit). Behind a proxy every customer comes from its address: raise it.
+    #[serde(default = "per_address_minute")]
+    pub per_address_minute: u32,
+}
+
+fn per_address_minute() -> u32 {
+    120
 }
 
 fn max_promise_days() -> u32 {
@@ -52,6 +60,7 @@ impl Default for Portal {
             beneficiary: None,
             max_promise_days: max_promise_days(),
             verify_days: verify_days(),
+            per_address_minute: per_address_minute(),
         }
     }
 }

@@ -102,7 +102,7 @@ impl Delivery {
         // already sent once goes on until acknowledged, so that its
         // reinstatement never overtakes it.
         let checked = !(what == REINSTATE || (what == "suspend-service" && row.attempts > 0));
-        let request = Request { step: &row.step, channel: None, touches_customer: true, of_plan: false };
+        let request = Request { step: &row.step, channel: None, touches_customer: true, of_plan: false, asked: false };
         if checked && let Err(block) = guardrails::check(&request, &invoice, &customer, [], false, now) {
             return Ok(ActionOutcome::Cancel(block.to_string()));
         }

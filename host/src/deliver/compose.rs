@@ -47,8 +47,16 @@ impl Delivery {
         let (row, invoice, customer) = (&send.row, &send.invoice, &send.customer);
         let business = &self.config.business;
         let fees: Vec<(i64, &str)> = invoice.fees.iter().map(|f| (f.amount, f.reason.as_str())).collect();
-        let others: Vec<(&str, i64, NaiveDate)> =
-            send.companions.iter().map(|(_, i)| (i.number.as_str(), i.outstanding(), i.due)).collect();
+        // A statement lists the whole account; a reminder, the invoices riding along with it.
+        let listed: Vec<&crate::invoice::Invoice> = match send.account.is_empty() {
+            true => send.companions.iter().map(|(_, i)| i).collect(),
+            false => send.account.iter().collect(),
+        };
+        let others: Vec<(&str, i64, NaiveDate)> = listed
+            .into_iter()
+            .filter(|i| i.currency == invoice.currency)
+            .map(|i| (i.number.as_str(), i.outstanding(), i.due))
+            .collect();
         let key = row.key();
         let portal_url = self.links.as_ref().and_then(|l| l.url(&customer.id, Some(&key), now.timestamp()));
         let facts = Facts {

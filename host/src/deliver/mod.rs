@@ -102,6 +102,8 @@ pub(super) struct ReadyMessage {
     offered: Vec<Instalment>,
     /// The customer's other reminders on this channel in this tick, sent in the same message.
     companions: Vec<(OutboxRow, Invoice)>,
+    /// For a statement of account: the customer's other open invoices.
+    account: Vec<Invoice>,
 }
 
 enum Prepared {
@@ -368,6 +370,7 @@ impl Delivery {
                 Some((invoice, customer)) => {
                     let request = Request {
                         of_plan: row.kind == OutboxKind::Instalment,
+                        asked: row.kind == OutboxKind::Statement,
                         ..Request::message(&row.step, &channel)
                     };
                     match guardrails::check(&request, &invoice, &customer, [], false, now) {
@@ -384,7 +387,15 @@ impl Delivery {
         let mut members = kept.into_iter();
         let Some((row, invoice, customer)) = members.next() else { return Ok(None) };
         let led = row.id == lead;
+        // A statement (asked for, or a policy's reminder with that template) lists the whole account.
+        let account = match row.template.as_deref() {
+            Some("statement") => {
+                store.open_invoices_of(&customer.id).await?.into_iter().filter(|i| i.id != invoice.id).collect()
+            }
+            _ => vec![],
+        };
         Ok(Some(ReadyMessage {
+            account,
             row,
             channel,
             invoice,
@@ -498,7 +509,8 @@ impl Delivery {
             _ => vec![],
         };
         // The status is checked again right before the message leaves.
-        let request = Request { of_plan: instalment.is_some(), ..Request::message(&row.step, &channel) };
+        let asked = row.kind == OutboxKind::Statement;
+        let request = Request { of_plan: instalment.is_some(), asked, ..Request::message(&row.step, &channel) };
         match guardrails::check(&request, &invoice, &customer, [], reminded.contains(&invoice.id), now) {
             Ok(()) => {}
             Err(Block::OnePerTick) => {
@@ -514,7 +526,8 @@ impl Delivery {
         }
         let window = self.config.sending.window(&channel);
         let opens = guardrails::next_in_window(&window, customer.timezone, now);
-        if opens > now {
+        // What the customer asked for goes now, whatever the hour or the week's count.
+        if opens > now && !asked {
             let local = opens.with_timezone(&customer.timezone);
             let reason = format!(
                 "outside the sending window; waits until {} ({})",
@@ -532,7 +545,10 @@ impl Delivery {
         // Messages already planned in this tick count too.
         recent.extend(planned.get(&customer.id).into_iter().flatten());
         recent.sort_unstable();
-        if !joins && let Some(until) = guardrails::cap_wait(&recent, self.config.sending.cap_per_week, now) {
+        if !joins
+            && !asked
+            && let Some(until) = guardrails::cap_wait(&recent, self.config.sending.cap_per_week, now)
+        {
             let reason =
                 format!("{} contacts in 7 days already; waits until {until}", self.config.sending.cap_per_week);
             return done(Outcome::Wait(until, reason, Wait::Cap));
@@ -547,8 +563,16 @@ impl Delivery {
         if !together || reminded.insert(group) {
             planned.entry(customer.id.clone()).or_default().push(now.timestamp());
         }
-        let send =
-            ReadyMessage { row: row.clone(), channel, invoice, customer, instalment, offered, companions: vec![] };
+        let send = ReadyMessage {
+            row: row.clone(),
+            channel,
+            invoice,
+            customer,
+            instalment,
+            offered,
+            companions: vec![],
+            account: vec![],
+        };
         Ok(Prepared::Ready(Box::new(send)))
     }
 }

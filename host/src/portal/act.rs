@@ -3,7 +3,8 @@
 //! matched to the invoice (which must be theirs and open) and to the
 //! message whose link brought them, and applied as events through the one
 //! write path: a promise to pay, "I have paid" (held, and a task to verify
-//! it), a problem (a dispute, and a task).
+//! it), a problem (a dispute, and a task), the plan offered accepted, a
+//! channel stopped.
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use sha2::Digest;
@@ -17,6 +18,11 @@ use crate::store::{Effects, InboundState, NewInbound, Store};
 /// The reasons a customer picks from for a problem.
 pub(crate) const PROBLEMS: [&str; 5] = ["amount", "not-received", "already-paid", "not-ordered", "other"];
 
+/// The channels a customer may stop from the page. A formal notice by
+/// registered post or PEC is the business's legal step, not a reminder one
+/// can unsubscribe from.
+pub(crate) const STOPPABLE: [&str; 3] = ["email", "sms", "phone"];
+
 /// A form as posted: every field optional and checked here.
 #[derive(Debug, Default, serde::Deserialize)]
 pub(crate) struct Posted {
@@ -26,14 +32,25 @@ pub(crate) struct Posted {
     pub reference: Option<String>,
     pub reason: Option<String>,
     pub text: Option<String>,
+    pub channel: Option<String>,
 }
 
 /// What the customer asked, checked.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Act {
     Promise(NaiveDate),
-    Paid { on: Option<NaiveDate>, reference: String },
-    Problem { reason: &'static str, text: String },
+    Paid {
+        on: Option<NaiveDate>,
+        reference: String,
+    },
+    Problem {
+        reason: &'static str,
+        text: String,
+    },
+    /// The plan last offered on the invoice, accepted.
+    Plan,
+    /// No more messages on this channel, for any invoice of the customer.
+    OptOut(&'static str),
 }
 
 /// A form refused, with the field at fault (a key of the page's words).
@@ -72,7 +89,25 @@ pub(crate) fn read(form: &Posted, today: NaiveDate, max_days: u32) -> Result<Act
             let reason = PROBLEMS.iter().find(|p| **p == picked).ok_or(Refused("refused_reason"))?;
             Ok(Act::Problem { reason, text: clean(&form.text, 2_000).trim().to_string() })
         }
+        Some("plan") => Ok(Act::Plan),
+        Some("opt-out") => {
+            let picked = form.channel.as_deref().unwrap_or_default();
+            STOPPABLE.iter().find(|c| **c == picked).map(|c| Act::OptOut(c)).ok_or(Refused("refused_channel"))
+        }
         _ => Err(Refused("refused_action")),
+    }
+}
+
+impl Act {
+    /// The page's word for what was noted.
+    pub(crate) fn noted(&self) -> &'static str {
+        match self {
+            Act::Promise(_) => "noted_promise",
+            Act::Paid { .. } => "noted_paid",
+            Act::Problem { .. } => "noted_problem",
+            Act::Plan => "noted_plan",
+            Act::OptOut(_) => "noted_opt_out",
+        }
     }
 }
 
@@ -84,11 +119,9 @@ pub(crate) async fn apply(
     (verify_days, now): (u32, DateTime<Utc>),
 ) -> anyhow::Result<bool> {
     let today = now.with_timezone(&customer.timezone).date_naive();
-    let step = link.message.as_deref().and_then(|k| k.strip_prefix(&format!("{}/", invoice.id))).map(str::to_string);
-    let outbox_id = match &link.message {
-        Some(key) => store.outbox_of(&invoice.id).await?.into_iter().find(|r| r.key() == *key).map(|r| r.id),
-        None => None,
-    };
+    let message = message_of(store, link).await?.filter(|m| m.invoice_id == invoice.id);
+    let step = message.as_ref().map(|m| m.step.clone());
+    let outbox_id = message.map(|m| m.id);
     let hold = today.checked_add_days(Days::new(verify_days.into())).unwrap_or(today);
     let task = |title: String, script: String| Task {
         key: format!("portal/{}/{}", invoice.id, now.timestamp()),
@@ -116,11 +149,19 @@ pub(crate) async fn apply(
             let events = vec![Event::DisputeOpened { reason: reason.clone() }];
             ("problem", events, Some(task(title, text.clone())), format!("a problem reported on the page ({reason})"))
         }
+        Act::Plan => {
+            // The plan's own path (the one the API takes): it checks the offer was sent and records plan-accepted.
+            store.accept_plan(&invoice.id, now).await?;
+            ("plan", vec![], None, format!("accepted on the page the plan offered on {}", invoice.number))
+        }
+        Act::OptOut(channel) => {
+            let reason = format!("asked on the page for no more messages by {channel}");
+            ("opt-out", vec![Event::OptOut { channel: channel.to_string() }], None, reason)
+        }
     };
     let digest = hex::encode(sha2::Sha256::digest(
         [link.customer.as_bytes(), b"\n", invoice.id.as_bytes(), b"\n", raw].concat(),
     ));
-    let text: String = String::from_utf8_lossy(raw).replace('\0', "");
     let new = NewInbound {
         door: "portal",
         digest: &digest,
@@ -135,7 +176,8 @@ pub(crate) async fn apply(
         customer_id: Some(&customer.id),
         invoice_id: Some(&invoice.id),
         outbox_id,
-        text: &text,
+        // What a person reads in the history; the form itself is kept as it came (`raw`).
+        text: &reason,
         intent: None,
     };
     let effects = Effects {
@@ -144,6 +186,42 @@ pub(crate) async fn apply(
         bounced: vec![],
     };
     store.keep_inbound(new, effects, now).await
+}
+
+/// The message whose link was used, if it is still in the outbox.
+async fn message_of(store: &Store, link: &Link) -> anyhow::Result<Option<crate::store::OutboxRow>> {
+    let Some((invoice, _)) = link.message.as_deref().and_then(|k| k.split_once('/')) else { return Ok(None) };
+    let invoice = percent_encoding::percent_decode_str(invoice).decode_utf8_lossy();
+    let key = link.message.as_deref().unwrap_or_default();
+    Ok(store.outbox_of(&invoice).await?.into_iter().find(|r| r.key() == key))
+}
+
+/// The customer opened their page: kept once per link and day, tied to the
+/// message whose link it was, so the report counts visits per step and arm.
+pub(crate) async fn visited(store: &Store, link: &Link, customer: &Customer, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let day = now.with_timezone(&customer.timezone).date_naive();
+    let message = message_of(store, link).await?;
+    let seen = format!("visit\n{}\n{}\n{day}", link.customer, link.message.as_deref().unwrap_or_default());
+    let digest = hex::encode(sha2::Sha256::digest(seen.as_bytes()));
+    let new = NewInbound {
+        door: "portal",
+        digest: &digest,
+        message_id: None,
+        size: 0,
+        raw: b"",
+        sender: None,
+        subject: "visit",
+        kind: "visit",
+        state: InboundState::Applied,
+        reason: "opened their page",
+        customer_id: Some(&customer.id),
+        invoice_id: message.as_ref().map(|m| m.invoice_id.as_str()),
+        outbox_id: message.as_ref().map(|m| m.id),
+        text: "opened their page",
+        intent: None,
+    };
+    store.keep_inbound(new, Effects::default(), now).await?;
+    Ok(())
 }
 
 #[cfg(test)]

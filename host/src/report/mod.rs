@@ -148,6 +148,10 @@ pub struct Line {
     pub opted_out: usize,
     /// Replies from customers (an automatic answer is not one).
     pub replied: usize,
+    /// Promises to pay followed by the payment in full within the period.
+    pub promises_kept: usize,
+    /// Visits to the customer's page through this line's messages (one per link a day).
+    pub visits: usize,
     pub time_to_pay: Option<TimeToPay>,
 }
 
@@ -188,9 +192,19 @@ pub async fn from_store(
         Labels::new()
     };
     let mut r = report(&sent, (&outcomes, &untouched), &labels, by, costs, (from, to));
+    add_visits(&mut r, &store.visits_between(start, end).await?, &labels);
     r.receivables = receivables(&store.aging(to).await?, (from, to));
     (r.retries_by_decline_code, r.retries_by_attempt) = retries(&store.retries_between(start, end).await?);
     Ok(r)
+}
+
+/// Visits to the customer's page, each counted on the line of the message whose link was used.
+fn add_visits(report: &mut Report, visits: &[SentRow], labels: &Labels) {
+    report.total.visits = visits.len();
+    for line in &mut report.lines {
+        line.visits =
+            visits.iter().filter(|v| line.key.iter().all(|(d, value)| d.of_sent(v, labels) == *value)).count();
+    }
 }
 
 /// (tried, paid) per key.
@@ -235,6 +249,13 @@ pub fn report(
             .filter(|o| key.is_none() || (o.touch_step.is_some() && in_line(key_of_outcome(o))))
             .collect();
         let mut line = summarise(key.cloned().unwrap_or_default(), &mine, &theirs);
+        line.promises_kept = theirs
+            .iter()
+            .filter(|p| p.kind == OutcomeKind::Promised)
+            .filter(|p| {
+                outcomes.iter().any(|o| o.kind == OutcomeKind::Paid && o.invoice_id == p.invoice_id && o.at >= p.at)
+            })
+            .count();
         if key.is_none() {
             add_untouched(&mut line, &mine, untouched);
         }
@@ -311,6 +332,8 @@ fn summarise(key: BTreeMap<Dimension, String>, sent: &[&SentRow], outcomes: &[&O
         disputed: count(OutcomeKind::Disputed),
         opted_out: count(OutcomeKind::OptedOut),
         replied: count(OutcomeKind::Replied),
+        promises_kept: 0,
+        visits: 0,
         time_to_pay: time_to_pay(seconds),
     }
 }

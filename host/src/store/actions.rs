@@ -25,7 +25,7 @@ impl Store {
     /// Actions other than messages whose time has come, oldest first.
     pub async fn pending_actions(&self, now: i64) -> anyhow::Result<Vec<OutboxRow>> {
         let rows = sqlx::query(
-            "SELECT * FROM outbox WHERE state = 'pending' AND kind NOT IN ('remind', 'offer-plan', 'instalment') \
+            "SELECT * FROM outbox WHERE state = 'pending' AND kind NOT IN ('remind', 'offer-plan', 'instalment', 'statement') \
              AND not_before <= $1 ORDER BY id",
         )
         .bind(now)

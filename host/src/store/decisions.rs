@@ -247,6 +247,70 @@ impl Store {
         Ok(left_out)
     }
 
+    /// A statement of account `by` someone asked for (the customer on their
+    /// page, a person with `sollecito statement`): a message by email led by
+    /// the customer's oldest open invoice, recorded as a decision of `by` so
+    /// the history says who asked. At most one a day per customer (the step
+    /// is the day): a link asked for again and again sends one email.
+    /// Returns the invoice it leads with, and whether it was added now.
+    pub async fn ask_statement(
+        &self,
+        customer_id: &str,
+        by: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<Option<(String, bool)>> {
+        use super::payload::{Payload, Remind, Reminder};
+        let Some(lead) = self.open_invoices_of(customer_id).await?.into_iter().next() else { return Ok(None) };
+        let step = format!("statement-{}", now.format("%Y-%m-%d"));
+        if self.outbox_of(&lead.id).await?.iter().any(|o| o.step == step) {
+            return Ok(Some((lead.id, false)));
+        }
+        let reminder = Reminder {
+            step: step.clone(),
+            channel: "email".into(),
+            template: "statement".into(),
+            tone: Tone::Courteous,
+            deadline: None,
+        };
+        let payload = Payload::Remind(Remind { remind: reminder });
+        let decision = NewDecision {
+            invoice_id: lead.id.clone(),
+            customer_id: customer_id.to_string(),
+            at: now.timestamp(),
+            plugin_name: by.to_string(),
+            plugin_version: "-".into(),
+            plugin_sha256: "-".into(),
+            input_digest: [0; 32],
+            actions: format!("[{}]", payload.text()),
+            error: None,
+            outbox: vec![super::NewOutbox {
+                step,
+                kind: super::OutboxKind::Statement,
+                channel: Some("email".into()),
+                template: Some("statement".into()),
+                tone: Some(Tone::Courteous),
+                deadline: None,
+                payload,
+                not_before: now.timestamp(),
+                state: super::OutboxState::Pending,
+                reason: None,
+                task: None,
+                fee: None,
+            }],
+            refused: vec![],
+            next_review: None,
+            closed: None,
+            arm: None,
+            review_at: now.timestamp(),
+        };
+        let mut tx = self.begin_write().await?;
+        let ids = self.insert_decisions(&mut tx, &[&decision]).await?;
+        let steps: Vec<(&NewDecision, &super::NewOutbox)> = decision.outbox.iter().map(|o| (&decision, o)).collect();
+        self.insert_steps(&mut tx, &steps, &ids).await?;
+        tx.commit().await?;
+        Ok(Some((lead.id, true)))
+    }
+
     /// The review moves first, conditionally; a failed evaluation keeps its
     /// review time (it is tried again) and only lets go of its claim. An
     /// invoice paid or voided meanwhile has no next review any more, so it

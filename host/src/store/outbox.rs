@@ -9,7 +9,7 @@ use super::{IN_THE_MESSAGE_OF, OutboxRow, Store, insert_event, outbox_row};
 use crate::config::Uncertain;
 
 /// The outbox kinds that are messages to the customer.
-const MESSAGE_KINDS: &str = "kind IN ('remind', 'offer-plan', 'instalment')";
+const MESSAGE_KINDS: &str = "kind IN ('remind', 'offer-plan', 'instalment', 'statement')";
 
 /// The start of the reason of a message a crash left uncertain.
 pub const UNCERTAIN: &str = "uncertain after an interruption";
@@ -78,10 +78,12 @@ pub enum OutboxKind {
     ApplyFee,
     /// The host's own step undoing a suspension once the invoice is paid.
     ReinstateService,
+    /// A statement of account the customer (from their page) or a person asked for.
+    Statement,
 }
 
 impl OutboxKind {
-    const ALL: [OutboxKind; 7] = [
+    const ALL: [OutboxKind; 8] = [
         OutboxKind::Remind,
         OutboxKind::OfferPlan,
         OutboxKind::Instalment,
@@ -89,6 +91,7 @@ impl OutboxKind {
         OutboxKind::Escalate,
         OutboxKind::ApplyFee,
         OutboxKind::ReinstateService,
+        OutboxKind::Statement,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -100,6 +103,7 @@ impl OutboxKind {
             OutboxKind::Escalate => "escalate",
             OutboxKind::ApplyFee => "apply-fee",
             OutboxKind::ReinstateService => "reinstate-service",
+            OutboxKind::Statement => "statement",
         }
     }
 
@@ -110,7 +114,7 @@ impl OutboxKind {
 
     /// Whether the step is a message to the customer (delivery's, not an action's).
     pub fn is_message(self) -> bool {
-        matches!(self, OutboxKind::Remind | OutboxKind::OfferPlan | OutboxKind::Instalment)
+        matches!(self, OutboxKind::Remind | OutboxKind::OfferPlan | OutboxKind::Instalment | OutboxKind::Statement)
     }
 }
 

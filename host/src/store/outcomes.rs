@@ -194,18 +194,36 @@ impl Store {
 
     /// Messages that left, or failed for good, between two times (inclusive), with their decision's policy.
     pub async fn sent_between(&self, from: i64, to: i64) -> anyhow::Result<Vec<SentRow>> {
-        let rows = sqlx::query(
-            "SELECT o.invoice_id, o.customer_id, o.done_at, o.state, o.step, o.channel, o.tone, o.template, p.name AS plugin_name, \
-             p.version AS plugin_version, d.experiment || '/' || d.arm AS arm, COALESCE(l.total, 0) AS total, \
-             COALESCE(l.currency, '-') AS currency \
-             FROM outbox o LEFT JOIN decisions d ON d.id = o.decision_id LEFT JOIN plugin_ids p ON p.id = d.plugin LEFT JOIN ledger l ON l.invoice_id = o.invoice_id \
-             WHERE o.done_at >= $1 AND o.done_at <= $2 AND o.channel IS NOT NULL \
+        self.sent_rows(
+            "o.done_at AS done_at FROM outbox o",
+            "o.done_at >= $1 AND o.done_at <= $2 AND o.channel IS NOT NULL \
              AND (o.state = 'sent' OR (o.state = 'failed' AND o.attempts > 0)) ORDER BY o.done_at, o.id",
+            (from, to),
         )
-        .bind(from)
-        .bind(to)
-        .fetch_all(&self.pool)
-        .await?;
+        .await
+    }
+
+    /// Visits to the customer's page between two times, each as the message
+    /// whose link brought the customer (its step, channel, tone, arm).
+    pub async fn visits_between(&self, from: i64, to: i64) -> anyhow::Result<Vec<SentRow>> {
+        self.sent_rows(
+            "v.received_at AS done_at FROM inbound v JOIN outbox o ON o.id = v.outbox_id",
+            "v.door = 'portal' AND v.kind = 'visit' AND v.received_at >= $1 AND v.received_at <= $2 \
+             ORDER BY v.received_at, v.id",
+            (from, to),
+        )
+        .await
+    }
+
+    async fn sent_rows(&self, source: &str, filter: &str, (from, to): (i64, i64)) -> anyhow::Result<Vec<SentRow>> {
+        let sql = format!(
+            "SELECT o.invoice_id, o.customer_id, o.state, o.step, o.channel, o.tone, o.template, p.name AS plugin_name, \
+             p.version AS plugin_version, d.experiment || '/' || d.arm AS arm, COALESCE(l.total, 0) AS total, \
+             COALESCE(l.currency, '-') AS currency, {source} \
+             LEFT JOIN decisions d ON d.id = o.decision_id LEFT JOIN plugin_ids p ON p.id = d.plugin \
+             LEFT JOIN ledger l ON l.invoice_id = o.invoice_id WHERE {filter}"
+        );
+        let rows = sqlx::query(&sql).bind(from).bind(to).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 Ok(SentRow {

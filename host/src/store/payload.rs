@@ -178,7 +178,7 @@ impl Payload {
     pub(crate) fn parse(kind: OutboxKind, text: &str) -> anyhow::Result<Payload> {
         let read = || -> serde_json::Result<Payload> {
             Ok(match kind {
-                OutboxKind::Remind => Payload::Remind(serde_json::from_str(text)?),
+                OutboxKind::Remind | OutboxKind::Statement => Payload::Remind(serde_json::from_str(text)?),
                 OutboxKind::OfferPlan => Payload::OfferPlan(serde_json::from_str(text)?),
                 OutboxKind::Instalment => Payload::Instalment(serde_json::from_str(text)?),
                 OutboxKind::RetryPayment => Payload::RetryPayment(serde_json::from_str(text)?),

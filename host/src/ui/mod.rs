@@ -14,6 +14,7 @@ mod operate;
 mod pages;
 mod session;
 mod standing;
+mod statement;
 
 use std::sync::{Arc, OnceLock};
 
