@@ -88,6 +88,50 @@ fn days(line: &Line) -> String {
     line.time_to_pay.as_ref().map_or("-".into(), |t| format!("{} / {} / {}", t.median_days, t.p75_days, t.p90_days))
 }
 
+/// The breakdown, one row per line of the report.
+fn print_lines(r: &Report) -> anyhow::Result<()> {
+    let mut table = Table::new();
+    let mut header: Vec<String> = r.by.iter().map(|d| d.name().to_string()).collect();
+    header.extend(
+        [
+            "dunned",
+            "recovered",
+            "rate",
+            "recovered amount",
+            "messages",
+            "days to pay",
+            "bounced",
+            "replied",
+            "page visits",
+            "promised (kept)",
+            "disputed",
+            "opted out",
+        ]
+        .map(String::from),
+    );
+    table.load_preset(UTF8_FULL_CONDENSED).set_header(header);
+    for l in &r.lines {
+        let mut row: Vec<String> = l.key.values().cloned().collect();
+        row.extend([
+            l.dunned.to_string(),
+            l.recovered.to_string(),
+            percent(l.recovery_rate),
+            amounts(&l.amount_recovered),
+            l.messages.to_string(),
+            days(l),
+            format!("{} ({})", l.bounced, percent(l.bounce_rate)),
+            format!("{} ({})", l.replied, percent(rate(l.replied, l.dunned))),
+            l.visits.to_string(),
+            format!("{} ({})", l.promised, l.promises_kept),
+            l.disputed.to_string(),
+            format!("{} ({})", l.opted_out, percent(l.opt_out_rate)),
+        ]);
+        table.add_row(row);
+    }
+    out!("{table}")?;
+    Ok(())
+}
+
 fn print(r: &Report) -> anyhow::Result<()> {
     let t = &r.total;
     out!("report {} to {}", r.from, r.to)?;
@@ -118,45 +162,7 @@ fn print(r: &Report) -> anyhow::Result<()> {
         percent(t.bounce_rate)
     )?;
     if !r.lines.is_empty() {
-        let mut table = Table::new();
-        let mut header: Vec<String> = r.by.iter().map(|d| d.name().to_string()).collect();
-        header.extend(
-            [
-                "dunned",
-                "recovered",
-                "rate",
-                "recovered amount",
-                "messages",
-                "days to pay",
-                "bounced",
-                "replied",
-                "page visits",
-                "promised (kept)",
-                "disputed",
-                "opted out",
-            ]
-            .map(String::from),
-        );
-        table.load_preset(UTF8_FULL_CONDENSED).set_header(header);
-        for l in &r.lines {
-            let mut row: Vec<String> = l.key.values().cloned().collect();
-            row.extend([
-                l.dunned.to_string(),
-                l.recovered.to_string(),
-                percent(l.recovery_rate),
-                amounts(&l.amount_recovered),
-                l.messages.to_string(),
-                days(l),
-                format!("{} ({})", l.bounced, percent(l.bounce_rate)),
-                format!("{} ({})", l.replied, percent(rate(l.replied, l.dunned))),
-                l.visits.to_string(),
-                format!("{} ({})", l.promised, l.promises_kept),
-                l.disputed.to_string(),
-                format!("{} ({})", l.opted_out, percent(l.opt_out_rate)),
-            ]);
-            table.add_row(row);
-        }
-        out!("{table}")?;
+        print_lines(r)?;
     }
     if !r.retries_by_attempt.is_empty() {
         let mut table = Table::new();

@@ -29,7 +29,7 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src data:; form-act
 
 const STYLE: &str = include_str!("../../ui/static/portal.css");
 
-pub(super) type Words = HashMap<String, String>;
+type Words = HashMap<String, String>;
 
 /// The page's languages, English the fallback: (language, words).
 const LANGUAGES: [(&str, &str); 5] = [

@@ -7,9 +7,11 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
-use super::customer::Words;
 use crate::invoice::{Customer, Invoice};
 use crate::portal::rf;
+
+/// The page's words in the customer's language.
+type Words = std::collections::HashMap<String, String>;
 
 /// What a statement is made of.
 pub(super) struct Statement<'a> {
