@@ -249,13 +249,12 @@ pub fn report(
             .filter(|o| key.is_none() || (o.touch_step.is_some() && in_line(key_of_outcome(o))))
             .collect();
         let mut line = summarise(key.cloned().unwrap_or_default(), &mine, &theirs);
-        line.promises_kept = theirs
-            .iter()
-            .filter(|p| p.kind == OutcomeKind::Promised)
-            .filter(|p| {
-                outcomes.iter().any(|o| o.kind == OutcomeKind::Paid && o.invoice_id == p.invoice_id && o.at >= p.at)
-            })
-            .count();
+        // Kept: paid in full after the promise, whether a message came before the payment or not.
+        let paid_after = |p: &OutcomeRow| {
+            outcomes.iter().any(|o| o.kind == OutcomeKind::Paid && o.invoice_id == p.invoice_id && o.at >= p.at)
+                || untouched.paid_at.iter().any(|(invoice, at)| *invoice == p.invoice_id && *at >= p.at)
+        };
+        line.promises_kept = theirs.iter().filter(|p| p.kind == OutcomeKind::Promised && paid_after(p)).count();
         if key.is_none() {
             add_untouched(&mut line, &mine, untouched);
         }
@@ -352,6 +351,7 @@ fn add_untouched(line: &mut Line, sent: &[&SentRow], untouched: &Untouched) {
             OutcomeKind::Replied => line.replied += n,
         }
     }
+    line.promises_kept += untouched.promises_kept as usize;
     let dunned: BTreeSet<&str> = sent.iter().filter(|s| !s.bounced).map(|s| s.invoice_id.as_str()).collect();
     line.recovered += untouched.paid_and_dunned.iter().filter(|id| dunned.contains(id.as_str())).count();
     if line.dunned > 0 {

@@ -154,6 +154,10 @@ pub struct Untouched {
     pub paid_invoices: i64,
     /// Of those, the ones a message of the period went to (counted as recovered by dunning).
     pub paid_and_dunned: Vec<String>,
+    /// (invoice, when) of each payment in full, for the promises it kept.
+    pub paid_at: Vec<(String, i64)>,
+    /// Promises with no message before them followed by the payment in full in the period.
+    pub promises_kept: i64,
 }
 
 /// A payment retry carried out: the decline it answered, its place among the
@@ -295,7 +299,26 @@ impl Store {
         .bind(to)
         .fetch_all(&self.pool)
         .await?;
+        let paid_at = sqlx::query(&format!("SELECT o.invoice_id, o.at {untouched} AND o.kind = 'paid'"))
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await?;
+        let promises_kept: i64 = sqlx::query(&format!(
+            "SELECT COUNT(*) AS n {untouched} AND o.kind = 'promised' AND EXISTS (SELECT 1 FROM outcomes p \
+             WHERE p.invoice_id = o.invoice_id AND p.kind = 'paid' AND p.at >= o.at AND p.at <= $2)"
+        ))
+        .bind(from)
+        .bind(to)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("n")?;
         Ok(Untouched {
+            paid_at: paid_at
+                .iter()
+                .map(|r| Ok((r.try_get("invoice_id")?, r.try_get("at")?)))
+                .collect::<anyhow::Result<_>>()?,
+            promises_kept,
             by_kind: by_kind
                 .iter()
                 .map(|r| Ok((kind_of(r)?, r.try_get("currency")?, r.try_get("n")?, r.try_get("recovered")?)))

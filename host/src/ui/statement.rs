@@ -49,11 +49,11 @@ impl Statement<'_> {
             word("invoice"),
             word("statement_issued"),
             word("due"),
-            word("days_late"),
+            word("statement_late"),
             word("total"),
             word("paid"),
             word("outstanding"),
-            "currency".into(),
+            word("statement_currency"),
             word("reference"),
         ];
         let mut rows = vec![header.to_vec()];
