@@ -43,6 +43,7 @@ pub mod store;
 pub use deliver::mail;
 
 mod api;
+mod bank;
 mod catalog;
 mod deliver;
 mod experiment;

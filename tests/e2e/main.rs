@@ -3,8 +3,10 @@
 
 mod actions;
 mod alerts;
+
 mod api_limits;
 mod author;
+mod bank;
 mod channels;
 mod claims;
 mod cli;

@@ -1,6 +1,7 @@
 //! `POST /v1/inbound/email`: a raw message (RFC 5322) from a provider's
 //! inbound webhook or a mail server's pipe, taken in through the one inbound
-//! pipeline. The token is required; the answer says what the message did.
+//! pipeline; `POST /v1/bank/statements`: a camt.053 or camt.054 from the bank
+//! or its connector. The token is required; the answer says what it did.
 
 use std::sync::Arc;
 
@@ -30,4 +31,24 @@ pub(super) async fn email(State(app): State<Arc<App>>, headers: HeaderMap, body:
     app.metrics.inbound(&handled);
     app.wake.notify_one();
     ok(handled)
+}
+
+/// Statements up to 64 MB in one request.
+pub(super) const STATEMENT_LIMIT: usize = 64 * 1024 * 1024;
+
+pub(super) async fn statement(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Answer {
+    app.require_write(&headers)?;
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let media = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    if !["", "application/xml", "text/xml", "application/octet-stream"].contains(&media.as_str()) {
+        let why = format!("{media} is not a statement: send the camt.053 or camt.054 as application/xml");
+        return Err(ApiError::new(Refusal::UnsupportedMediaType, why).field("Content-Type"));
+    }
+    match crate::bank::import(app.runtime.store(), std::io::Cursor::new(body.to_vec()), Utc::now()).await? {
+        Ok(done) => {
+            app.wake.notify_one();
+            ok(done)
+        }
+        Err(refused) => Err(ApiError::new(Refusal::Invalid, refused.reason).field(refused.path)),
+    }
 }

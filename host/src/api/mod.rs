@@ -242,6 +242,10 @@ pub(crate) fn router(app: Arc<App>) -> Router {
             "/v1/inbound/email",
             post(inbound::email).layer(axum::extract::DefaultBodyLimit::max(inbound::BODY_LIMIT)),
         )
+        .route(
+            "/v1/bank/statements",
+            post(inbound::statement).layer(axum::extract::DefaultBodyLimit::max(inbound::STATEMENT_LIMIT)),
+        )
         // The upload streams its body and counts it against `upload_limit` itself; other routes keep axum's 2 MB.
         .route("/v1/plugins", get(admin::list_plugins).post(admin::upload_plugin))
         .route("/v1/segments/{segment}/policy", post(admin::activate))

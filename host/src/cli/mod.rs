@@ -12,6 +12,7 @@ macro_rules! out {
 }
 
 mod author;
+mod bank;
 mod billing_standin;
 mod demo;
 mod exit;
@@ -156,6 +157,11 @@ pub enum Command {
     Shadow {
         #[command(subcommand)]
         what: ShadowCommand,
+    },
+    /// Bank statements in (camt.053, camt.054): what they pay, matched to invoices.
+    Bank {
+        #[command(subcommand)]
+        what: bank::BankCommand,
     },
     /// Payment plans: accept the plan offered on an invoice, or show where one stands.
     Plan {
@@ -418,6 +424,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tasks { all, json } => {
             block_on(pipeline::tasks(&cli.db, all, json))?;
         }
+        Command::Bank { what } => block_on(bank::run(&cli.db, &config()?, what))?,
         Command::Statement { customer, at } => {
             block_on(pipeline::statement(&cli.db, &config()?, &customer, at.unwrap_or_else(Utc::now)))?;
         }

@@ -83,6 +83,34 @@ pub(super) fn migrations(postgres: bool) -> Vec<(i64, Vec<String>)> {
                  WHERE state = 'pending' AND kind IN ('remind', 'offer-plan', 'instalment', 'statement')",
             ),
         ),
+        (24, bank(postgres)),
+    ]
+}
+
+/// Bank entries, each once by the bank's own reference, with what it paid.
+fn bank(postgres: bool) -> Vec<String> {
+    let serial = if postgres { "BIGSERIAL PRIMARY KEY" } else { "INTEGER PRIMARY KEY AUTOINCREMENT" };
+    vec![
+        "CREATE TABLE bank_entries (
+            key TEXT PRIMARY KEY,
+            received_at BIGINT NOT NULL,
+            booked TEXT,
+            credit BIGINT NOT NULL,
+            amount BIGINT NOT NULL,
+            currency TEXT NOT NULL,
+            debtor TEXT,
+            remittance TEXT NOT NULL,
+            end_to_end TEXT,
+            state TEXT NOT NULL,
+            evidence TEXT NOT NULL,
+            inbound_id BIGINT
+        )"
+        .to_string(),
+        "CREATE INDEX bank_entries_state ON bank_entries (state, received_at)".to_string(),
+        format!(
+            "CREATE TABLE bank_payments (id {serial}, entry_key TEXT NOT NULL, invoice_id TEXT NOT NULL, amount BIGINT NOT NULL)"
+        ),
+        "CREATE INDEX bank_payments_entry ON bank_payments (entry_key)".to_string(),
     ]
 }
 

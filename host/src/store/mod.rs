@@ -5,6 +5,7 @@
 mod actions;
 mod admin;
 mod alerts;
+mod bank;
 mod dashboard;
 mod decisions;
 mod events;
@@ -24,6 +25,7 @@ mod stripe;
 
 pub use actions::{CannotAccept, REINSTATE, Settled};
 pub use alerts::AlertRow;
+pub(crate) use bank::Written;
 pub use dashboard::{InvoiceFilter, InvoiceLine};
 pub use experiments::{CannotPromote, CannotStart, ExperimentRow};
 pub use ledger::{AGE_BUCKETS, Aging};

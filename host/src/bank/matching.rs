@@ -1,0 +1,262 @@
+//! A credit matched to the invoices it pays, in order of evidence: the
+//! creditor reference the page and the messages print (ISO 11649), the
+//! invoice numbers in the remittance, then the amount against what the
+//! debtor (by name or IBAN) owes. Sure, it is paid at once; unsure, a person
+//! picks among the candidates; nothing, it is listed. Pure: the store reads
+//! the open invoices once into a `Book`, and writes what `decide` says.
+
+use std::collections::HashMap;
+
+use super::camt::Entry;
+use crate::portal::rf;
+
+/// An open invoice as matching sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Open {
+    pub id: String,
+    pub number: String,
+    pub customer_id: String,
+    pub customer_name: String,
+    pub currency: String,
+    pub outstanding: i64,
+}
+
+/// The open invoices, indexed by what a payment may name.
+#[derive(Default)]
+pub(crate) struct Book {
+    invoices: Vec<Open>,
+    by_reference: HashMap<String, usize>,
+    by_number: HashMap<String, Vec<usize>>,
+    by_tail: HashMap<String, Vec<usize>>,
+    by_customer: HashMap<String, Vec<usize>>,
+    by_name: HashMap<String, String>,
+}
+
+/// What a credit pays.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Verdict {
+    /// Paid: (invoice, minor units) each, and what the credit left over (an overpayment).
+    Sure {
+        evidence: String,
+        pay: Vec<(Open, i64)>,
+        left: i64,
+    },
+    /// A person decides among these.
+    Unsure {
+        evidence: String,
+        candidates: Vec<Open>,
+    },
+    Unmatched {
+        evidence: String,
+    },
+}
+
+/// Letters and digits only, upper case: `FT-2026/1001` is `FT20261001`.
+fn compact(text: &str) -> String {
+    text.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_uppercase()
+}
+
+/// A company's name as people write it on a transfer: words in lower case,
+/// the legal form left out (`Rossi Impianti S.r.l.` is `rossi impianti`).
+fn name_key(name: &str) -> String {
+    const FORMS: [&str; 16] = [
+        "srl", "spa", "snc", "sas", "srls", "gmbh", "ag", "kg", "ltd", "limited", "plc", "inc", "llc", "sa", "sarl",
+        "kk",
+    ];
+    let lower = name.to_lowercase().replace(['.', ',', '&', '-'], " ");
+    let words: Vec<&str> = lower.split_whitespace().collect();
+    let joined: String = words.concat();
+    let kept: Vec<&str> = words.into_iter().filter(|w| !FORMS.contains(w)).collect();
+    // "S.r.l." splits into s, r, l: drop the letters a legal form is made of at the end.
+    let mut kept = kept;
+    while kept.last().is_some_and(|w| w.len() == 1) && joined.len() > 3 {
+        kept.pop();
+    }
+    kept.join(" ")
+}
+
+impl Book {
+    pub(crate) fn new(invoices: Vec<Open>) -> Book {
+        let mut book = Book::default();
+        for (i, inv) in invoices.iter().enumerate() {
+            book.by_reference.insert(rf::of_invoice(&inv.number), i);
+            let number = compact(&inv.number);
+            book.by_number.entry(number.clone()).or_default().push(i);
+            // "2026/1001" for "FT-2026/1001": the number without its letters in front.
+            let bare = number.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+            if bare.len() >= 4 && bare != number {
+                book.by_number.entry(bare.to_string()).or_default().push(i);
+            }
+            // "1001" for "FT-2026/1001": the last group of digits, as people quote it.
+            let last =
+                inv.number.rsplit(|c: char| !c.is_ascii_alphanumeric()).find(|g| !g.is_empty()).unwrap_or_default();
+            let tail = if last.bytes().all(|b| b.is_ascii_digit()) { last.trim_start_matches('0') } else { "" };
+            if tail.len() >= 3 {
+                book.by_tail.entry(tail.to_string()).or_default().push(i);
+            }
+            book.by_customer.entry(inv.customer_id.clone()).or_default().push(i);
+            book.by_name.insert(name_key(&inv.customer_name), inv.customer_id.clone());
+        }
+        book.invoices = invoices;
+        book
+    }
+
+    /// `amount` of an invoice was paid meanwhile (an earlier credit of the same file).
+    pub(crate) fn take(&mut self, id: &str, amount: i64) {
+        if let Some(inv) = self.invoices.iter_mut().find(|i| i.id == id) {
+            inv.outstanding -= amount;
+        }
+    }
+
+    /// The customer a debtor's name stands for, if one does.
+    fn customer_of(&self, debtor: Option<&str>) -> Option<&str> {
+        let key = name_key(debtor?);
+        self.by_name.get(&key).map(String::as_str).filter(|_| !key.is_empty())
+    }
+
+    /// The invoices an RF reference in the credit names (structured, or typed in the words).
+    fn by_references(&self, e: &Entry) -> Vec<usize> {
+        let mut found = vec![];
+        let typed = compact(&e.remittance);
+        let mut texts: Vec<String> = e.references.iter().map(|r| compact(r)).collect();
+        // An RF reference typed among other words: each "RF" followed by up to 23 characters.
+        for (at, _) in typed.match_indices("RF") {
+            texts.push(typed[at..].chars().take(25).collect());
+        }
+        for text in texts {
+            // The longest prefix that is a reference of ours.
+            let hit = (5..=text.len().min(25)).rev().find_map(|n| {
+                let candidate = rf::parse(text.get(..n)?)?;
+                self.by_reference.get(&candidate).copied()
+            });
+            if let Some(i) = hit.filter(|i| !found.contains(i)) {
+                found.push(i);
+            }
+        }
+        found
+    }
+
+    /// Invoices whose number the words name: (in full, by the digits at their end only).
+    fn by_numbers(&self, words: &str) -> (Vec<usize>, Vec<usize>) {
+        let tokens: Vec<String> =
+            words.split(|c: char| !c.is_ascii_alphanumeric()).filter(|t| !t.is_empty()).map(compact).collect();
+        let (mut full, mut tail) = (vec![], vec![]);
+        for start in 0..tokens.len() {
+            let mut window = String::new();
+            for token in tokens.iter().skip(start).take(4) {
+                window.push_str(token);
+                for i in self.by_number.get(&window).into_iter().flatten() {
+                    if !full.contains(i) {
+                        full.push(*i);
+                    }
+                }
+            }
+            let digits = tokens[start].trim_start_matches('0');
+            for i in self.by_tail.get(digits).into_iter().flatten() {
+                if !tail.contains(i) {
+                    tail.push(*i);
+                }
+            }
+        }
+        tail.retain(|i| !full.contains(i));
+        (full, tail)
+    }
+
+    fn open(&self, indexes: &[usize]) -> Vec<Open> {
+        indexes.iter().map(|i| self.invoices[*i].clone()).collect()
+    }
+
+    /// What a credit pays, and on what evidence.
+    pub(crate) fn decide(&self, e: &Entry) -> Verdict {
+        let debtor = self.customer_of(e.debtor.as_deref());
+        let same_currency = |i: &usize| self.invoices[*i].currency == e.currency;
+        let references: Vec<usize> = self.by_references(e).into_iter().filter(same_currency).collect();
+        if !references.is_empty() {
+            return self.settle(e, &references, debtor, "the creditor reference");
+        }
+        let (full, tail) = self.by_numbers(&e.remittance);
+        let full: Vec<usize> = full.into_iter().filter(same_currency).collect();
+        let tail: Vec<usize> = tail.into_iter().filter(same_currency).collect();
+        if !full.is_empty() {
+            // A number alone is weaker than a reference: a bare "1002" beside it counts only for the same customer.
+            let customer = &self.invoices[full[0]].customer_id;
+            let mut named = full.clone();
+            named.extend(tail.iter().filter(|i| self.invoices[**i].customer_id == *customer));
+            return self.settle(e, &named, debtor, "the invoice number in the remittance");
+        }
+        if let Some(customer) = debtor {
+            let theirs: Vec<usize> =
+                tail.iter().copied().filter(|i| self.invoices[*i].customer_id == customer).collect();
+            if !theirs.is_empty() {
+                return self.settle(e, &theirs, debtor, "the debtor's name and the end of the invoice number");
+            }
+            return self.by_amount(e, customer);
+        }
+        if !tail.is_empty() {
+            let evidence = "only the end of an invoice number, from a debtor we do not know".to_string();
+            return Verdict::Unsure { evidence, candidates: self.open(&tail) };
+        }
+        Verdict::Unmatched { evidence: "no reference, invoice number or known debtor".into() }
+    }
+
+    /// The named invoices paid, when the credit and the debtor agree with them.
+    fn settle(&self, e: &Entry, named: &[usize], debtor: Option<&str>, how: &str) -> Verdict {
+        let candidates = self.open(named);
+        // A debtor we know paying another customer's invoice: a person looks.
+        if let Some(customer) = debtor
+            && candidates.iter().any(|c| c.customer_id != customer)
+        {
+            let evidence = format!("{how} names another customer's invoice than the debtor's");
+            return Verdict::Unsure { evidence, candidates };
+        }
+        let owed: i64 = candidates.iter().map(|c| c.outstanding).sum();
+        match candidates.len() {
+            // One invoice: paid in part, in full, or over.
+            1 => {
+                let paid = e.amount.min(owed);
+                let evidence = format!("{how} ({})", candidates[0].number);
+                Verdict::Sure { evidence, pay: vec![(candidates[0].clone(), paid)], left: e.amount - paid }
+            }
+            // Several: exactly what they owe together, else a person splits it.
+            _ if owed == e.amount => {
+                let numbers: Vec<&str> = candidates.iter().map(|c| c.number.as_str()).collect();
+                let evidence = format!("{how} ({}), their sum", numbers.join(", "));
+                Verdict::Sure {
+                    evidence,
+                    pay: candidates.iter().map(|c| (c.clone(), c.outstanding)).collect(),
+                    left: 0,
+                }
+            }
+            _ => Verdict::Unsure { evidence: format!("{how}: several invoices, not their sum"), candidates },
+        }
+    }
+
+    /// A known debtor, no number: the amount against what they owe.
+    fn by_amount(&self, e: &Entry, customer: &str) -> Verdict {
+        let theirs: Vec<usize> = self
+            .by_customer
+            .get(customer)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|i| self.invoices[*i].currency == e.currency)
+            .collect();
+        let exact: Vec<usize> = theirs.iter().copied().filter(|i| self.invoices[*i].outstanding == e.amount).collect();
+        if exact.len() == 1 {
+            return self.settle(e, &exact, Some(customer), "the debtor's name and the amount");
+        }
+        let all: i64 = theirs.iter().map(|i| self.invoices[*i].outstanding).sum();
+        if theirs.len() > 1 && all == e.amount && exact.is_empty() {
+            return self.settle(e, &theirs, Some(customer), "the debtor's name and the sum of what they owe");
+        }
+        let evidence = match (theirs.is_empty(), exact.len()) {
+            (true, _) => "a known debtor with nothing open in this currency".to_string(),
+            (false, 0) => "a known debtor; the amount is no invoice's and not their sum".to_string(),
+            (false, _) => "a known debtor; several invoices owe this amount".to_string(),
+        };
+        Verdict::Unsure { evidence, candidates: self.open(&theirs) }
+    }
+}
+
+#[cfg(test)]
+mod tests;

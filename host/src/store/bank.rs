@@ -1,0 +1,280 @@
+//! The store's side of bank statements: the open invoices read once for
+//! matching, and each entry written once (by the bank's reference) with
+//! what it paid, in the same transaction as the payments it records through
+//! the one write path.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::Store;
+use crate::bank::camt::Entry;
+use crate::bank::matching::{Open, Verdict};
+use crate::event::Event;
+use crate::invoice::{Customer, Invoice};
+use crate::outgoing::Task;
+
+/// An entry as listed for a person.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct BankRow {
+    pub key: String,
+    pub received_at: i64,
+    pub booked: Option<String>,
+    pub amount: i64,
+    pub currency: String,
+    pub debtor: Option<String>,
+    pub remittance: String,
+    pub state: String,
+    pub evidence: String,
+}
+
+/// What became of an entry written now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Written {
+    /// Already recorded (an overlapping statement, a notification then the statement).
+    Known,
+    Paid,
+    Unsure,
+    Unmatched,
+    Debit,
+    Reversed,
+}
+
+impl Store {
+    /// Every open invoice with its customer's name, for a statement's matching.
+    pub(crate) async fn open_book(&self) -> anyhow::Result<Vec<Open>> {
+        let rows = sqlx::query(
+            "SELECT i.data AS invoice, c.data AS customer FROM invoices i JOIN customers c ON c.id = i.customer_id \
+             WHERE i.status = 'open'",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let invoice: Invoice = serde_json::from_str(&r.try_get::<String, _>("invoice")?)?;
+                let customer: Customer = serde_json::from_str(&r.try_get::<String, _>("customer")?)?;
+                Ok(Open {
+                    outstanding: invoice.outstanding(),
+                    id: invoice.id,
+                    number: invoice.number,
+                    customer_id: customer.id,
+                    customer_name: customer.name,
+                    currency: invoice.currency,
+                })
+            })
+            .collect()
+    }
+
+    /// Writes a page of entries with their verdicts, each once, in one transaction.
+    pub(crate) async fn record_bank_entries(
+        &self,
+        page: &[(Entry, Verdict)],
+        inbound_id: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<Written>> {
+        let mut tx = self.begin_write().await?;
+        let mut written = Vec::with_capacity(page.len());
+        for (entry, verdict) in page {
+            written.push(self.record_entry(&mut tx, entry, verdict, inbound_id, now).await?);
+        }
+        tx.commit().await?;
+        Ok(written)
+    }
+
+    async fn record_entry(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        e: &Entry,
+        verdict: &Verdict,
+        inbound_id: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Written> {
+        let (state, evidence) = match (e.credit, e.reversal, verdict) {
+            (false, true, _) => ("reversal", "a reversal of an earlier credit".to_string()),
+            (false, false, _) => ("debit", "money out: not a payment of ours".to_string()),
+            (true, _, Verdict::Sure { evidence, .. }) => ("matched", evidence.clone()),
+            (true, _, Verdict::Unsure { evidence, .. }) => ("unsure", evidence.clone()),
+            (true, _, Verdict::Unmatched { evidence }) => ("unmatched", evidence.clone()),
+        };
+        let inserted = sqlx::query(
+            "INSERT INTO bank_entries (key, received_at, booked, credit, amount, currency, debtor, remittance, end_to_end, \
+             state, evidence, inbound_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(&e.key)
+        .bind(now.timestamp())
+        .bind(e.booked.map(|d| d.to_string()))
+        .bind(i64::from(e.credit))
+        .bind(e.amount)
+        .bind(&e.currency)
+        .bind(e.debtor.as_deref())
+        .bind(&e.remittance)
+        .bind(e.end_to_end.as_deref())
+        .bind(state)
+        .bind(&evidence)
+        .bind(inbound_id)
+        .execute(&mut **tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Ok(Written::Known);
+        }
+        let facts = (self.attribution_days, self.alerts);
+        match (state, verdict) {
+            ("reversal", _) => self.reverse(tx, e, now).await,
+            ("debit", _) => Ok(Written::Debit),
+            (_, Verdict::Sure { pay, left, .. }) => {
+                for (invoice, amount) in pay {
+                    let event = Event::PaymentReceived { amount: *amount };
+                    super::apply_event_in(tx, &invoice.id, &event, now, facts).await?;
+                    self.paid_by_entry(tx, &e.key, &invoice.id, *amount).await?;
+                }
+                if *left > 0
+                    && let Some((invoice, _)) = pay.first()
+                {
+                    let title =
+                        format!("Overpayment: {} more than owed on {}", money(*left, &e.currency), invoice.number);
+                    self.open_task(tx, &invoice.id, &bank_task(e, &invoice.customer_name, title), now.timestamp())
+                        .await?;
+                }
+                Ok(Written::Paid)
+            }
+            (_, Verdict::Unsure { candidates, evidence }) => {
+                let Some(first) = candidates.first() else { return Ok(Written::Unmatched) };
+                let numbers: Vec<&str> = candidates.iter().map(|c| c.number.as_str()).collect();
+                let title = format!(
+                    "Match a transfer of {} from {}: {evidence}; candidates {}",
+                    money(e.amount, &e.currency),
+                    e.debtor.as_deref().unwrap_or("an unknown debtor"),
+                    numbers.join(", ")
+                );
+                self.open_task(tx, &first.id, &bank_task(e, &first.customer_name, title), now.timestamp()).await?;
+                Ok(Written::Unsure)
+            }
+            _ => Ok(Written::Unmatched),
+        }
+    }
+
+    async fn paid_by_entry(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        key: &str,
+        invoice_id: &str,
+        amount: i64,
+    ) -> anyhow::Result<()> {
+        sqlx::query("INSERT INTO bank_payments (entry_key, invoice_id, amount) VALUES ($1, $2, $3)")
+            .bind(key)
+            .bind(invoice_id)
+            .bind(amount)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// A reversal undoes what the credit it reverses paid: found by its
+    /// end-to-end id and amount among the credits matched.
+    async fn reverse(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        e: &Entry,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Written> {
+        let Some(e2e) = &e.end_to_end else { return Ok(Written::Unmatched) };
+        let original = sqlx::query(
+            "SELECT key FROM bank_entries WHERE end_to_end = $1 AND amount = $2 AND credit = 1 AND state IN ('matched', 'confirmed') \
+             ORDER BY received_at LIMIT 1",
+        )
+        .bind(e2e)
+        .bind(e.amount)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some(original) = original else { return Ok(Written::Unmatched) };
+        let key: String = original.try_get("key")?;
+        let paid = sqlx::query("SELECT invoice_id, amount FROM bank_payments WHERE entry_key = $1 ORDER BY id")
+            .bind(&key)
+            .fetch_all(&mut **tx)
+            .await?;
+        for row in &paid {
+            let invoice: String = row.try_get("invoice_id")?;
+            let event = Event::PaymentReversed { amount: row.try_get("amount")? };
+            super::apply_event_in(tx, &invoice, &event, now, (self.attribution_days, self.alerts)).await?;
+        }
+        sqlx::query("UPDATE bank_entries SET state = 'reversed', evidence = evidence || $1 WHERE key = $2")
+            .bind(format!("; reversed by {}", e.key))
+            .bind(&key)
+            .execute(&mut **tx)
+            .await?;
+        Ok(Written::Reversed)
+    }
+
+    /// A person says which invoice an entry pays (`sollecito bank confirm`).
+    pub(crate) async fn confirm_bank_entry(
+        &self,
+        key: &str,
+        invoice_id: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<(i64, String)> {
+        let mut tx = self.begin_write().await?;
+        let claimed = sqlx::query(
+            "UPDATE bank_entries SET state = 'confirmed', evidence = evidence || $1 WHERE key = $2 \
+             AND state IN ('unsure', 'unmatched') RETURNING amount, currency",
+        )
+        .bind(format!("; confirmed for {invoice_id} by a person"))
+        .bind(key)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = claimed else {
+            anyhow::bail!("no entry {key:?} waits for a person (unknown, or already matched)");
+        };
+        let amount: i64 = row.try_get("amount")?;
+        let event = Event::PaymentReceived { amount };
+        super::apply_event_in(&mut tx, invoice_id, &event, now, (self.attribution_days, self.alerts)).await?;
+        self.paid_by_entry(&mut tx, key, invoice_id, amount).await?;
+        tx.commit().await?;
+        Ok((amount, row.try_get("currency")?))
+    }
+
+    /// Entries waiting for a person (unsure, unmatched), or all of them, newest first.
+    pub(crate) async fn bank_entries(&self, all: bool, limit: i64) -> anyhow::Result<Vec<BankRow>> {
+        let filter = if all { "" } else { "WHERE state IN ('unsure', 'unmatched') " };
+        let rows = sqlx::query(&format!("SELECT * FROM bank_entries {filter}ORDER BY received_at DESC, key LIMIT $1"))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(BankRow {
+                    key: r.try_get("key")?,
+                    received_at: r.try_get("received_at")?,
+                    booked: r.try_get("booked")?,
+                    amount: r.try_get("amount")?,
+                    currency: r.try_get("currency")?,
+                    debtor: r.try_get("debtor")?,
+                    remittance: r.try_get("remittance")?,
+                    state: r.try_get("state")?,
+                    evidence: r.try_get("evidence")?,
+                })
+            })
+            .collect()
+    }
+}
+
+fn money(minor: i64, currency: &str) -> String {
+    crate::money::format_money(minor, currency)
+}
+
+/// A person's task about an entry, keyed by it (opened once).
+fn bank_task(e: &Entry, customer: &str, title: String) -> Task {
+    Task {
+        key: format!("bank/{}", e.key),
+        title,
+        customer: customer.to_string(),
+        phone: None,
+        script: format!(
+            "{} {} booked {}; from {}; words: {}. Confirm with: sollecito bank confirm {:?} INVOICE",
+            money(e.amount, &e.currency),
+            if e.credit { "in" } else { "out" },
+            e.booked.map(|d| d.to_string()).unwrap_or_else(|| "-".into()),
+            e.debtor.as_deref().unwrap_or("-"),
+            e.remittance,
+            e.key
+        ),
+    }
+}

@@ -1,0 +1,141 @@
+//! Bank statements, end to end: a transfer Rossi made on Monday with the RF
+//! reference of their invoice is matched from Tuesday's camt.053 before
+//! Tuesday's tick, which sends Rossi nothing; the Monday evening camt.054 of
+//! the same transfer and the statement imported twice record it once; an
+//! invoice number in the words pays Bianchi; a stranger's "rif. 1003" waits
+//! for a person, who confirms it; a reversal undoes a payment; a DTD or an
+//! unknown version is refused whole, nothing recorded.
+
+use crate::common::*;
+use crate::pipeline::Site;
+
+/// An entry of a statement: (bank reference, amount, debit?, reversal?, debtor, remittance, structured ref, end-to-end).
+type Line<'a> = (&'a str, &'a str, bool, bool, &'a str, &'a str, &'a str, &'a str);
+
+/// A camt message written by hand in the standard's shape, version 08.
+fn camt(kind: &str, id: &str, booked: &str, lines: &[Line<'_>]) -> String {
+    let entries: String = lines
+        .iter()
+        .map(|(bank_ref, amount, debit, reversal, debtor, words, rf, e2e)| {
+            let side = if *debit { "DBIT" } else { "CRDT" };
+            let rvsl = if *reversal { "<RvslInd>true</RvslInd>" } else { "" };
+            let strd = if rf.is_empty() { String::new() } else { format!("<Strd><CdtrRefInf><Ref>{rf}</Ref></CdtrRefInf></Strd>") };
+            let ustrd = if words.is_empty() { String::new() } else { format!("<Ustrd>{words}</Ustrd>") };
+            let dbtr = if debtor.is_empty() { String::new() } else { format!("<RltdPties><Dbtr><Pty><Nm>{debtor}</Nm></Pty></Dbtr></RltdPties>") };
+            format!(
+                "<Ntry><Amt Ccy=\"EUR\">{amount}</Amt><CdtDbtInd>{side}</CdtDbtInd>{rvsl}<Sts><Cd>BOOK</Cd></Sts>\
+                 <BookgDt><Dt>{booked}</Dt></BookgDt><AcctSvcrRef>{bank_ref}</AcctSvcrRef><NtryDtls><TxDtls>\
+                 <Refs><EndToEndId>{e2e}</EndToEndId></Refs>{dbtr}<RmtInf>{ustrd}{strd}</RmtInf></TxDtls></NtryDtls></Ntry>"
+            )
+        })
+        .collect();
+    let (root, body) = if kind == "053" { ("BkToCstmrStmt", "Stmt") } else { ("BkToCstmrDbtCdtNtfctn", "Ntfctn") };
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.{kind}.001.08\">\
+         <{root}><GrpHdr><MsgId>{id}</MsgId><CreDtTm>{booked}T06:00:00</CreDtTm></GrpHdr><{body}><Id>{id}</Id>\
+         <Acct><Id><IBAN>IT60X0542811101000000123456</IBAN></Id></Acct>{entries}</{body}></{root}></Document>"
+    )
+}
+
+const ROSSI: Line<'static> =
+    ("BANK-1", "1250.00", false, false, "Rossi Impianti S.r.l.", "", "RF52 FT20 2610 01", "E2E-R1");
+const BIANCHI: Line<'static> =
+    ("BANK-2", "2400.00", false, false, "BIANCHI &amp; FIGLI SNC", "saldo fatt. FT-2026/1002", "", "E2E-B1");
+const STRANGER: Line<'static> = ("BANK-3", "500.00", false, false, "Mario Verdi", "rif. 1003", "", "E2E-V1");
+const FEES: Line<'static> = ("BANK-4", "80.00", true, false, "", "canone conto", "", "NOTPROVIDED");
+const NOBODY: Line<'static> = ("BANK-5", "42.00", false, false, "", "grazie", "", "NOTPROVIDED");
+
+fn import(site: &Site, name: &str, xml: &str, at: &str) -> serde_json::Value {
+    let file = site.write(name, xml);
+    let out = site.json(&["bank", "import", file.to_str().unwrap(), "--at", at]);
+    out[0]["imported"].clone()
+}
+
+#[test]
+fn a_transfer_in_the_morning_statement_stops_the_days_reminder_and_is_recorded_once() {
+    let site = Site::new();
+    let examples = root().join("examples/invoices.json").display().to_string();
+    site.ok(&["import", &examples, "--at", "2026-09-20T00:00:00Z"]);
+    site.ok(&["run", "--at", "2026-10-26T09:00:00Z"]);
+    let db = Db::new(&site.db());
+    let before = |id: &str| db.strings(&format!("SELECT step FROM outbox WHERE invoice_id = '{id}' ORDER BY id")).len();
+    let (rossi_before, bianchi_before, nordwind_before) = (before("inv-1001"), before("inv-1002"), before("inv-1003"));
+
+    // Monday evening's notification of Rossi's transfer, then Tuesday morning's statement with it again.
+    let monday = import(&site, "ntf.xml", &camt("054", "NTF-1102", "2026-11-02", &[ROSSI]), "2026-11-02T18:00:00Z");
+    assert_eq!((monday["entries"].as_u64(), monday["paid"].as_u64()), (Some(1), Some(1)), "{monday}");
+    let statement = camt("053", "STMT-1103", "2026-11-02", &[ROSSI, BIANCHI, STRANGER, FEES, NOBODY]);
+    let tuesday = import(&site, "stmt.xml", &statement, "2026-11-03T06:00:00Z");
+    let counts: Vec<u64> = ["entries", "known", "paid", "unsure", "unmatched", "debits"]
+        .iter()
+        .map(|k| tuesday[k].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, [5, 1, 1, 1, 1, 1], "{tuesday}");
+    assert_eq!(tuesday["amount_paid"]["EUR"], 240_000, "Bianchi's 2,400.00");
+    let again = import(&site, "stmt-again.xml", &statement, "2026-11-03T06:30:00Z");
+    assert_eq!(again["known"], 5, "{again}");
+
+    // Each payment once, for what the bank said, and the invoices paid.
+    let payments = db
+        .strings("SELECT invoice_id || ' ' || detail FROM events WHERE kind = 'payment-received' ORDER BY invoice_id");
+    assert_eq!(payments.len(), 2, "{payments:?}");
+    assert!(payments[0].starts_with("inv-1001 ") && payments[1].starts_with("inv-1002 "), "{payments:?}");
+    let status = db.strings(
+        "SELECT id || ' ' || status FROM invoices WHERE id IN ('inv-1001', 'inv-1002', 'inv-1003') ORDER BY id",
+    );
+    assert_eq!(status, ["inv-1001 paid", "inv-1002 paid", "inv-1003 open"]);
+
+    // Tuesday's tick: nothing more to Rossi or Bianchi; Nordwind, unpaid, gets the day's step.
+    site.ok(&["run", "--at", "2026-11-03T09:00:00Z"]);
+    assert_eq!((before("inv-1001"), before("inv-1002")), (rossi_before, bianchi_before));
+    assert!(before("inv-1003") > nordwind_before, "the control: an unpaid invoice of the same age is reminded");
+
+    // The stranger's transfer waits for a person, with the candidate named; the words "grazie" are listed.
+    let tasks = site.ok(&["tasks"]);
+    assert!(
+        tasks.contains("Match a transfer of 500.00 EUR from Mario Verdi") && tasks.contains("RE-2026-1003"),
+        "{tasks}"
+    );
+    let waiting = site.json(&["bank", "list"]);
+    let states: Vec<String> = waiting
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| format!("{} {}", r["key"].as_str().unwrap(), r["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(states, ["AcctSvcrRef:BANK-3 unsure", "AcctSvcrRef:BANK-5 unmatched"]);
+    let confirmed = site.ok(&["bank", "confirm", "AcctSvcrRef:BANK-3", "inv-1003", "--at", "2026-11-03T10:00:00Z"]);
+    assert!(confirmed.contains("500.00 EUR recorded as paid on inv-1003"), "{confirmed}");
+    assert_eq!(site.run(&["bank", "confirm", "AcctSvcrRef:BANK-3", "inv-1003"]).status.code(), Some(2), "once");
+    let paid_1003 = db.strings("SELECT detail FROM events WHERE invoice_id = 'inv-1003' AND kind = 'payment-received'");
+    assert_eq!(paid_1003.len(), 1);
+
+    // Wednesday: the bank reverses Bianchi's transfer; the invoice is owed again.
+    let reversal = ("BANK-9", "2400.00", true, true, "", "storno", "", "E2E-B1");
+    let wednesday =
+        import(&site, "rev.xml", &camt("053", "STMT-1104", "2026-11-04", &[reversal]), "2026-11-04T06:00:00Z");
+    assert_eq!(wednesday["reversed"], 1, "{wednesday}");
+    assert_eq!(db.strings("SELECT status FROM invoices WHERE id = 'inv-1002'"), ["open"]);
+
+    // Refused whole, nothing recorded: a DTD, a version not read, an amount with three decimals.
+    let entries = || db.strings("SELECT key FROM bank_entries").len();
+    let recorded = entries();
+    let bad = [
+        statement.replacen("<Document", "<!DOCTYPE Document [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><Document", 1),
+        statement.replace("camt.053.001.08", "camt.053.001.99"),
+        camt(
+            "053",
+            "STMT-X",
+            "2026-11-05",
+            &[("BANK-7", "10.00", false, false, "", "", "", "E"), ("BANK-8", "10.001", false, false, "", "", "", "F")],
+        ),
+    ];
+    for (i, xml) in bad.iter().enumerate() {
+        let file = site.write(&format!("bad{i}.xml"), xml);
+        let out = site.run(&["bank", "import", file.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains("refused at"), "{}", stderr(&out));
+    }
+    assert!(stderr(&site.run(&["bank", "import", site.path("bad2.xml").to_str().unwrap()])).contains("Ntry[2]"));
+    assert_eq!(entries(), recorded, "nothing of a refused statement is recorded");
+}
