@@ -139,3 +139,32 @@ fn a_transfer_in_the_morning_statement_stops_the_days_reminder_and_is_recorded_o
     assert!(stderr(&site.run(&["bank", "import", site.path("bad2.xml").to_str().unwrap()])).contains("Ntry[2]"));
     assert_eq!(entries(), recorded, "nothing of a refused statement is recorded");
 }
+
+#[test]
+fn the_api_takes_a_statement_with_the_token_and_refuses_what_does_not_read_without_a_5xx() {
+    use crate::serve::{Service, TOKEN};
+    let site = Site::new();
+    let examples = root().join("examples/invoices.json").display().to_string();
+    site.ok(&["import", &examples, "--at", "2026-09-20T00:00:00Z"]);
+    let svc = Service::start_with(&site, "", "");
+    let statement = camt("053", "STMT-API", "2026-11-02", &[ROSSI, NOBODY]);
+    assert_eq!(svc.call("POST", "/v1/bank/statements", None, &statement).0, 401);
+    let (status, body) = svc.call("POST", "/v1/bank/statements", Some(TOKEN), &statement);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((body["paid"].as_u64(), body["unmatched"].as_u64()), (Some(1), Some(1)), "{body}");
+    let (status, body) = svc.call("POST", "/v1/bank/statements", Some(TOKEN), &statement);
+    assert_eq!((status, body["known"].as_u64()), (200, Some(2)), "{body}");
+    let hostile = [
+        format!("<!DOCTYPE d [<!ENTITY a \"{}\">]>{statement}", "x".repeat(1000)),
+        statement.replace("camt.053.001.08", "camt.052.001.08"),
+        "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.08\"><BkToCstmrStmt>".to_string(),
+        String::from_utf8_lossy(&[0xff, 0xfe, 0x00, 0x3c]).into_owned(),
+        String::new(),
+    ];
+    for xml in hostile {
+        let (status, body) = svc.call("POST", "/v1/bank/statements", Some(TOKEN), &xml);
+        assert_eq!(status, 422, "{body}");
+        assert!(body["field"].as_str().is_some_and(|f| f.starts_with("Document")), "{body}");
+    }
+    assert_eq!(Db::new(&site.db()).strings("SELECT key FROM bank_entries").len(), 2);
+}

@@ -21,8 +21,6 @@ pub(crate) fn of_invoice(number: &str) -> String {
     format!("RF{:02}{body}", 98 - remainder(&format!("{body}RF00")))
 }
 
-// Read back by the bank statements' matching (issue 32); tested here with the published examples.
-#[allow(dead_code)]
 /// A reference as typed, in its canonical form, if it is one: letters and
 /// digits, 5 to 25 of them after spaces are removed, and its check digits right.
 pub(crate) fn parse(typed: &str) -> Option<String> {
