@@ -221,7 +221,10 @@ fn the_page_takes_the_plan_offered_sends_a_fresh_link_gives_the_statement_and_st
     use crate::pipeline::{customer, invoice};
     let smtp = SmtpServer::start();
     let plans = "[settings.b2b-standard]\nplan_instalments = 3\nplan_every_days = 30\n";
-    let (site, port) = portal_site(&smtp, (plans, ""), false);
+    let (site, port) = portal_site(&smtp, (plans, "words_dir = \"words\"\n"), false);
+    // The business's own greeting, in place of the page's.
+    std::fs::create_dir_all(site.path("words")).unwrap();
+    site.write("words/portal-it.toml", "hello = \"Gentile\"\n");
     let data = format!(
         r#"{{"customers": [{}], "invoices": [{}]}}"#,
         customer("rome", "Europe/Rome", r#", "business": true"#),
@@ -242,6 +245,7 @@ fn the_page_takes_the_plan_offered_sends_a_fresh_link_gives_the_statement_and_st
     let (status, _, _, page) = fetch(&url, None, None);
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Il piano a rate che Le abbiamo proposto"), "{page}");
+    assert!(page.contains("<h1>Gentile Cliente rome</h1>") && !page.contains("Buongiorno"), "{page}");
     for (amount, due) in [("33,34", "27 novembre 2026"), ("33,33", "27 dicembre 2026"), ("33,33", "26 gennaio 2027")] {
         assert!(page.contains(&format!("{amount}\u{a0}€ entro il {due}")), "{amount} {due}: {page}");
     }
@@ -318,4 +322,14 @@ fn the_page_takes_the_plan_offered_sends_a_fresh_link_gives_the_statement_and_st
     assert_eq!((offer["visits"].as_u64(), report["total"]["visits"].as_u64()), (Some(1), Some(2)), "{report}");
     let history = site.ok(&["history", "eur"]);
     assert!(history.contains("plan-accepted") && history.contains("opted out of email"), "{history}");
+
+    // The business revokes the customer's links (a forwarded email): none opens anything any more.
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
+    site.ok(&["revoke-links", "rome"]);
+    for link in [&url, &renewed] {
+        let (status, _, _, page) = fetch(link, None, None);
+        assert_eq!(status, 404);
+        assert!(!page.contains("N-eur"), "{page}");
+    }
+    assert_eq!(site.run(&["revoke-links", "nobody"]).status.code(), Some(2));
 }

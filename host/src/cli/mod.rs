@@ -203,6 +203,9 @@ pub enum Command {
         #[arg(long)]
         at: Option<DateTime<Utc>>,
     },
+    /// Revoke every link to a customer's page sent so far (a leaked email, a
+    /// changed contact): they open nothing; the next message carries a new one.
+    RevokeLinks { customer: String },
     /// Tasks for people: phone calls channel adapters opened, invoices a policy sent to manual review.
     Tasks {
         /// Also the ones already done.
@@ -425,6 +428,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             block_on(pipeline::tasks(&cli.db, all, json))?;
         }
         Command::Bank { what } => block_on(bank::run(&cli.db, &config()?, what))?,
+        Command::RevokeLinks { customer } => block_on(pipeline::revoke_links(&cli.db, &config()?, &customer))?,
         Command::Statement { customer, at } => {
             block_on(pipeline::statement(&cli.db, &config()?, &customer, at.unwrap_or_else(Utc::now)))?;
         }

@@ -278,6 +278,18 @@ pub(super) async fn statement(db: &Path, config: &Config, customer: &str, at: Da
     Ok(())
 }
 
+/// `sollecito revoke-links CUSTOMER`.
+pub(super) async fn revoke_links(db: &Path, config: &Config, customer: &str) -> anyhow::Result<()> {
+    super::require_database(db)?;
+    let store = crate::runtime::open_store(db, config).await?;
+    if store.customer(customer).await?.is_none() {
+        return Err(BadUsage(format!("unknown customer {customer:?}")).into());
+    }
+    store.revoke_links(customer, Utc::now().timestamp()).await?;
+    println!("Every link to {customer}'s page sent until now opens nothing; the next message carries a new one.");
+    Ok(())
+}
+
 pub(super) async fn show_plan(db: &Path, invoice: &str, json: bool) -> anyhow::Result<()> {
     super::require_database(db)?;
     show(&Store::open(&db.display().to_string()).await?, invoice, json).await

@@ -31,6 +31,8 @@ pub struct Portal {
     /// limit). Behind a proxy every customer comes from its address: raise it.
     #[serde(default = "per_address_minute")]
     pub per_address_minute: u32,
+    /// A folder of `portal-{lang}.toml` files whose words replace the page's own.
+    pub words_dir: Option<std::path::PathBuf>,
 }
 
 fn per_address_minute() -> u32 {
@@ -61,6 +63,7 @@ impl Default for Portal {
             max_promise_days: max_promise_days(),
             verify_days: verify_days(),
             per_address_minute: per_address_minute(),
+            words_dir: None,
         }
     }
 }

@@ -10,6 +10,8 @@ pub(crate) struct Links {
     keys: Keys,
     days: u32,
     pub(crate) account: Option<Account>,
+    /// The business's words for the page.
+    pub(crate) words: super::words::Overrides,
 }
 
 /// The business's bank account, for a transfer.
@@ -55,7 +57,13 @@ impl Links {
                 beneficiary: portal.beneficiary.clone().unwrap_or_else(|| config.business.name.clone()),
             }),
         };
+        let words = match &portal.words_dir {
+            None => Default::default(),
+            Some(dir) => super::words::Overrides::read(&config.resolve(dir))
+                .map_err(|e| bad(format!("portal.words_dir: {e}")))?,
+        };
         Ok(Some(Links {
+            words,
             base: base.trim_end_matches('/').to_string(),
             keys: Keys(keys),
             days: portal.link_days,
@@ -72,5 +80,10 @@ impl Links {
 
     pub(crate) fn open(&self, token: &str, now: i64) -> Result<Link, super::token::Refused> {
         self.keys.verify(token, now)
+    }
+
+    /// When a link was signed: its expiry less the days a link lasts (as configured now).
+    pub(crate) fn signed_at(&self, link: &Link) -> i64 {
+        link.expires - i64::from(self.days) * 86_400
     }
 }

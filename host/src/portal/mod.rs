@@ -7,5 +7,6 @@ pub(crate) mod epc;
 mod links;
 pub(crate) mod rf;
 pub(crate) mod token;
+pub(crate) mod words;
 
 pub(crate) use links::Links;

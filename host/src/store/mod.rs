@@ -20,6 +20,7 @@ pub use schema::{MigrationsPending, versions};
 mod outbox;
 mod outcomes;
 mod payload;
+mod portal;
 pub use payload::Payload;
 mod stripe;
 

@@ -29,29 +29,14 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src data:; form-act
 
 const STYLE: &str = include_str!("../../ui/static/portal.css");
 
-type Words = HashMap<String, String>;
+use crate::portal::words::{Words, built_in as words, language};
 
-/// The page's languages, English the fallback: (language, words).
-const LANGUAGES: [(&str, &str); 5] = [
-    ("en", include_str!("../../ui/i18n/portal-en.toml")),
-    ("it", include_str!("../../ui/i18n/portal-it.toml")),
-    ("fr", include_str!("../../ui/i18n/portal-fr.toml")),
-    ("de", include_str!("../../ui/i18n/portal-de.toml")),
-    ("es", include_str!("../../ui/i18n/portal-es.toml")),
-];
-
-/// The language of a locale the page speaks (`it-IT` -> `it`), else English.
-fn language(locale: &str) -> &'static str {
-    let lang = locale.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
-    LANGUAGES.iter().map(|(l, _)| *l).find(|l| *l == lang).unwrap_or("en")
-}
-
-fn words(locale: &str) -> &'static Words {
-    static WORDS: OnceLock<HashMap<&'static str, Words>> = OnceLock::new();
-    let all = WORDS.get_or_init(|| {
-        LANGUAGES.iter().map(|(l, text)| (*l, toml::from_str::<Words>(text).expect("the page's words parse"))).collect()
-    });
-    &all[language(locale)]
+/// The page's words for a customer, the business's own where it has some.
+fn words_of(app: &App, locale: &str) -> std::borrow::Cow<'static, Words> {
+    match app.runtime.links() {
+        Some(links) => links.words.words(locale),
+        None => std::borrow::Cow::Borrowed(words(locale)),
+    }
 }
 
 fn templates() -> &'static Environment<'static> {
@@ -169,6 +154,11 @@ async fn opened(app: &App, token: &str) -> Result<(Link, Customer, Vec<Invoice>)
     };
     let store = app.runtime.store();
     let failed = |_| said(&locale, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    // Revoked by the business: as if it never existed.
+    if store.links_revoked(&link.customer).await.map_err(failed)?.is_some_and(|before| links.signed_at(&link) <= before)
+    {
+        return Err(said(&locale, StatusCode::NOT_FOUND, "unknown"));
+    }
     let Some(customer) = store.customer(&link.customer).await.map_err(failed)? else {
         return Err(said(&locale, StatusCode::NOT_FOUND, "unknown"));
     };
@@ -209,10 +199,10 @@ async fn statement(State(app): State<Arc<App>>, Path(token): Path<String>, forma
         today: Utc::now().with_timezone(&customer.timezone).date_naive(),
         account: account.map(|a| (a.iban.as_str(), a.beneficiary.as_str())),
     };
-    let t = words(&customer.locale);
+    let t = words_of(&app, &customer.locale);
     let (body, kind, name) = match format {
-        Format::Pdf => (statement.pdf(t), "application/pdf", "statement.pdf"),
-        Format::Csv => (statement.csv(t), "text/csv; charset=utf-8", "statement.csv"),
+        Format::Pdf => (statement.pdf(&t), "application/pdf", "statement.pdf"),
+        Format::Csv => (statement.csv(&t), "text/csv; charset=utf-8", "statement.csv"),
     };
     let disposition = format!("attachment; filename=\"{name}\"");
     ([(header::CONTENT_TYPE, kind.to_string()), (header::CONTENT_DISPOSITION, disposition)], body).into_response()
@@ -241,7 +231,7 @@ async fn offered(app: &App, invoice: &Invoice) -> anyhow::Result<Offered> {
 
 /// The customer's invoices, how to pay them and the forms; `note` on top.
 async fn page(app: &App, token: &str, customer: &Customer, invoices: &[Invoice], note: Option<&str>) -> Response {
-    let (t, lang) = (words(&customer.locale), language(&customer.locale));
+    let (t, lang) = (words_of(app, &customer.locale), language(&customer.locale));
     let today = Utc::now().with_timezone(&customer.timezone).date_naive();
     let account = app.runtime.links().and_then(|l| l.account.as_ref());
     let mut rows: Vec<minijinja::Value> = vec![];
@@ -338,7 +328,8 @@ async fn post(State(app): State<Arc<App>>, Path(token): Path<String>, headers: H
     let store = app.runtime.store();
     let invoices = store.open_invoices_of(&customer.id).await.unwrap_or(invoices);
     let customer = store.customer(&customer.id).await.ok().flatten().unwrap_or(customer);
-    page(&app, &token, &customer, &invoices, words(&locale).get(act.noted()).map(String::as_str)).await
+    let noted = words_of(&app, &locale).get(act.noted()).cloned();
+    page(&app, &token, &customer, &invoices, noted.as_deref()).await
 }
 
 /// "Send me a new link" from an expired one: the statement of account, with
@@ -374,21 +365,4 @@ fn same_origin(app: &App, origin: &HeaderValue) -> bool {
     let base = app.runtime.config().portal.base_url.as_deref().unwrap_or_default();
     let origin = origin.to_str().unwrap_or_default().trim_end_matches('/');
     url::Url::parse(base).is_ok_and(|u| u.origin().ascii_serialization() == origin)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_language_has_every_word_of_the_english_page() {
-        let english = words("en");
-        for (lang, _) in LANGUAGES {
-            let t = words(lang);
-            let missing: Vec<&String> = english.keys().filter(|k| !t.contains_key(*k)).collect();
-            assert!(missing.is_empty(), "{lang} lacks {missing:?}");
-            assert_eq!(t.len(), english.len(), "{lang} has words English has not");
-        }
-        assert_eq!((language("de-AT"), language("pt-BR"), language("")), ("de", "en", "en"));
-    }
 }

@@ -10,8 +10,7 @@ use chrono::NaiveDate;
 use crate::invoice::{Customer, Invoice};
 use crate::portal::rf;
 
-/// The page's words in the customer's language.
-type Words = std::collections::HashMap<String, String>;
+use crate::portal::words::Words;
 
 /// What a statement is made of.
 pub(super) struct Statement<'a> {
