@@ -193,7 +193,7 @@ fn link_in(smtp: &SmtpServer, to: &str, subject: &str, base: &str) -> String {
 }
 
 /// A link signed with the test's key as the service signs them, expired an hour ago.
-fn expired_link(base: &str, customer: &str) -> String {
+pub(crate) fn expired_link(base: &str, customer: &str) -> String {
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
     use hmac::Mac;

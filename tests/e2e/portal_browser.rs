@@ -45,8 +45,16 @@ async fn serious_violations(browser: &Client, axe: &str) -> Vec<String> {
 /// The page checked as its reader gets it: loaded, no error logged, nothing
 /// wider than the window, no serious accessibility fault; and a screenshot.
 async fn looked_at(browser: &Client, axe: &str, shot: &str) {
+    looked_at_answer(browser, axe, shot, None).await;
+}
+
+/// The same for a page answered with an error status, which the browser logs as such.
+async fn looked_at_answer(browser: &Client, axe: &str, shot: &str, status: Option<u16>) {
     browser.wait().at_most(std::time::Duration::from_secs(30)).for_element(Locator::Css("main h1")).await.unwrap();
-    let logged = errors(browser).await;
+    let mut logged = errors(browser).await;
+    if let Some(status) = status {
+        logged.retain(|l| !l.contains(&format!("status of {status}")));
+    }
     assert!(logged.is_empty(), "{shot}: the browser logged {logged:#?}");
     let widths =
         browser.execute("return [document.documentElement.scrollWidth, window.innerWidth];", vec![]).await.unwrap();
@@ -89,6 +97,10 @@ async fn send_form(browser: &Client, summary: &str, fields: &[(&str, &str)]) {
         }
     }
     details.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+}
+
+async fn page_of(browser: &Client) -> String {
+    browser.source().await.unwrap()
 }
 
 /// Waits (up to 30 s) for the page a form led to, saying `words`.
@@ -162,6 +174,20 @@ async fn the_customers_page_works_on_a_phone_and_a_desktop_in_italian_and_englis
     shows(&browser, "una persona esaminerà la segnalazione").await;
     looked_at(&browser, &axe, "portal-it-phone-problem").await;
     browser.close().await.unwrap();
+
+    // An expired link, in English on a phone: it says so, and sends a new one to the address on file.
+    let browser = driver.browser_sized("en", PHONE).await;
+    browser.goto(&crate::portal::expired_link(&base, "cus-harbour")).await.unwrap();
+    shows(&browser, "This link has expired").await;
+    assert!(!page_of(&browser).await.contains("HS-1004"));
+    looked_at_answer(&browser, &axe, "portal-en-phone-expired", Some(410)).await;
+    browser.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
+    shows(&browser, "a new link is on its way").await;
+    looked_at(&browser, &axe, "portal-en-phone-fresh").await;
+    browser.close().await.unwrap();
+    let queued = Db::new(&site.db())
+        .strings("SELECT template FROM outbox WHERE customer_id = 'cus-harbour' AND kind = 'statement'");
+    assert_eq!(queued, ["statement"], "the statement with a fresh link, for the address on file");
 
     // What the page did, where a finance person looks: the invoice's history and the report.
     let history = site.ok(&["history", "inv-1001"]);
