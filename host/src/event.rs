@@ -73,6 +73,11 @@ pub enum Event {
     },
     /// An automatic answer (an out-of-office): recorded, nothing held.
     AutoReplied,
+    /// A bank credit may pay it but is not sure to: reminders wait until
+    /// `until` for a person to match it (the bank door).
+    TransferToConfirm {
+        until: NaiveDate,
+    },
 }
 
 /// The kind of a line in an invoice's record: every `Event`, and what the
@@ -100,6 +105,8 @@ pub enum EventKind {
     /// A message came back for now; the third in a row is for good.
     SoftBounced,
     AutoReplied,
+    /// A bank credit that may pay it waits for a person.
+    TransferToConfirm,
     /// An invoice seen for the first time.
     Imported,
     /// An import changed what no other kind says (an amount, a due date, a link).
@@ -156,7 +163,7 @@ impl std::fmt::Display for OutcomeKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 23] = [
+    pub const ALL: [EventKind; 24] = [
         EventKind::Paid,
         EventKind::PaymentReceived,
         EventKind::PaymentReversed,
@@ -176,6 +183,7 @@ impl EventKind {
         EventKind::Bounced,
         EventKind::SoftBounced,
         EventKind::AutoReplied,
+        EventKind::TransferToConfirm,
         EventKind::Imported,
         EventKind::Updated,
         EventKind::Uncertain,
@@ -204,6 +212,7 @@ impl EventKind {
             EventKind::Bounced => "bounced",
             EventKind::SoftBounced => "soft-bounced",
             EventKind::AutoReplied => "auto-reply",
+            EventKind::TransferToConfirm => "transfer-to-confirm",
             EventKind::Imported => "imported",
             EventKind::Updated => "updated",
             EventKind::Uncertain => "uncertain",
@@ -235,6 +244,8 @@ impl EventKind {
             | EventKind::Reopened => &[],
             // Only the inbound door brings these, read from a message.
             EventKind::Answered | EventKind::Bounced | EventKind::SoftBounced | EventKind::AutoReplied => return None,
+            // Only a bank statement brings it.
+            EventKind::TransferToConfirm => return None,
             EventKind::Imported | EventKind::Updated | EventKind::Uncertain | EventKind::TaskDone => return None,
         })
     }
@@ -300,6 +311,7 @@ impl Event {
             Event::Bounced { permanent: true, .. } => EventKind::Bounced,
             Event::Bounced { permanent: false, .. } => EventKind::SoftBounced,
             Event::AutoReplied => EventKind::AutoReplied,
+            Event::TransferToConfirm { .. } => EventKind::TransferToConfirm,
         }
     }
 
@@ -390,6 +402,10 @@ impl Event {
                 }
             }
             Event::AutoReplied => "an automatic reply (out of office): nothing held".into(),
+            Event::TransferToConfirm { until } => {
+                invoice.transfer_to_confirm = Some(*until);
+                format!("a bank transfer may pay it: reminders wait until {until} for a person to match it")
+            }
             Event::Void | Event::WrittenOff | Event::Reopened => {
                 let (status, line) = match self {
                     Event::Void => (InvoiceStatus::Void, "voided"),

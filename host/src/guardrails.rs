@@ -19,6 +19,8 @@ pub(crate) enum Block {
     Promised(chrono::NaiveDate),
     /// The customer replied; a person reads it before anything more goes out.
     Answered(chrono::NaiveDate),
+    /// A bank transfer may have paid it; a person matches it before anything more goes out.
+    TransferToConfirm(chrono::NaiveDate),
     /// The email address bounced for good.
     Undeliverable(String),
     /// On a payment plan that is kept: the next instalment is due then.
@@ -40,6 +42,9 @@ impl std::fmt::Display for Block {
             Block::Disputed => f.write_str("invoice is disputed"),
             Block::Promised(until) => write!(f, "promise to pay until {until}"),
             Block::Answered(until) => write!(f, "the customer replied: held until {until} for the reply to be read"),
+            Block::TransferToConfirm(until) => {
+                write!(f, "a bank transfer may have paid it: held until {until} for a person to match it")
+            }
             Block::Undeliverable(address) => write!(f, "{address} bounced for good: no email to it"),
             Block::OnPlan(next) => write!(f, "on a payment plan, next instalment due {next}"),
             Block::Stopped => f.write_str("dunning stopped for the customer"),
@@ -128,6 +133,9 @@ fn holds(request: &Request<'_>, invoice: &Invoice, customer: &Customer, now: Dat
         && a.until >= today
     {
         return Err(Block::Answered(a.until));
+    }
+    if let Some(until) = invoice.transfer_to_confirm.filter(|u| *u >= today) {
+        return Err(Block::TransferToConfirm(until));
     }
     if let Some(plan) = &invoice.plan
         && let Standing::OnTrack(next) = plan.standing(invoice.amount_paid, today)
@@ -239,6 +247,7 @@ mod tests {
             plan: None,
             fees: vec![],
             answered: None,
+            transfer_to_confirm: None,
         };
         (invoice, customer)
     }

@@ -127,6 +127,10 @@ pub struct Invoice {
     /// The customer's last reply, and until when it holds reminders (the host's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answered: Option<Answered>,
+    /// A bank transfer that may pay it waits for a person to match it:
+    /// reminders wait until this day (the host's, from a bank statement).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer_to_confirm: Option<NaiveDate>,
 }
 
 /// The customer's latest reply: what touches them waits until `until`.

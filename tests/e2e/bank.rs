@@ -58,8 +58,12 @@ fn a_transfer_in_the_morning_statement_stops_the_days_reminder_and_is_recorded_o
     site.ok(&["import", &examples, "--at", "2026-09-20T00:00:00Z"]);
     site.ok(&["run", "--at", "2026-10-26T09:00:00Z"]);
     let db = Db::new(&site.db());
-    let before = |id: &str| db.strings(&format!("SELECT step FROM outbox WHERE invoice_id = '{id}' ORDER BY id")).len();
+    // Messages sent or waiting to go (a step a guardrail held back is recorded, cancelled, with why).
+    let before = |id: &str| {
+        db.strings(&format!("SELECT step FROM outbox WHERE invoice_id = '{id}' AND state IN ('sent', 'pending')")).len()
+    };
     let (rossi_before, bianchi_before, nordwind_before) = (before("inv-1001"), before("inv-1002"), before("inv-1003"));
+    let harbour_before = before("inv-1004");
 
     // Monday evening's notification of Rossi's transfer, then Tuesday morning's statement with it again.
     let monday = import(&site, "ntf.xml", &camt("054", "NTF-1102", "2026-11-02", &[ROSSI]), "2026-11-02T18:00:00Z");
@@ -85,10 +89,14 @@ fn a_transfer_in_the_morning_statement_stops_the_days_reminder_and_is_recorded_o
     );
     assert_eq!(status, ["inv-1001 paid", "inv-1002 paid", "inv-1003 open"]);
 
-    // Tuesday's tick: nothing more to Rossi or Bianchi; Nordwind, unpaid, gets the day's step.
+    // Tuesday's tick: nothing more to Rossi or Bianchi (paid), nor to Nordwind, whose invoice the
+    // stranger's transfer may pay; Harbour, unpaid and the same age, gets the day's step.
     site.ok(&["run", "--at", "2026-11-03T09:00:00Z"]);
     assert_eq!((before("inv-1001"), before("inv-1002")), (rossi_before, bianchi_before));
-    assert!(before("inv-1003") > nordwind_before, "the control: an unpaid invoice of the same age is reminded");
+    assert_eq!(before("inv-1003"), nordwind_before, "held while a person matches the transfer");
+    assert!(before("inv-1004") > harbour_before, "the control: an unpaid invoice of the same age is reminded");
+    let held = db.strings("SELECT detail FROM events WHERE invoice_id = 'inv-1003' AND kind = 'transfer-to-confirm'");
+    assert_eq!(held, ["a bank transfer may pay it: reminders wait until 2026-11-06 for a person to match it"]);
 
     // The stranger's transfer waits for a person, with the candidate named; the words "grazie" are listed.
     let tasks = site.ok(&["tasks"]);

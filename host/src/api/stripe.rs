@@ -269,6 +269,7 @@ async fn invoice_event(
         plan: known.as_ref().and_then(|k| k.plan.clone()),
         fees: known.as_ref().map(|k| k.fees.clone()).unwrap_or_default(),
         answered: known.as_ref().and_then(|k| k.answered.clone()),
+        transfer_to_confirm: known.as_ref().and_then(|k| k.transfer_to_confirm),
     };
     if kind == "invoice.payment_failed" {
         let attempts = object.get("attempt_count").and_then(Value::as_u64).unwrap_or(1).max(1) as u32;

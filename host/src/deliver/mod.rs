@@ -518,7 +518,7 @@ impl Delivery {
                 return done(Outcome::Wait(next_tick, Block::OnePerTick.to_string(), Wait::Tick));
             }
             // The customer replied after it was decided: it waits for the reply to be read.
-            Err(block @ Block::Answered(until)) => {
+            Err(block @ (Block::Answered(until) | Block::TransferToConfirm(until))) => {
                 let after = guardrails::day_after(until, customer.timezone);
                 return done(Outcome::Wait(after.max(now), block.to_string(), Wait::Tick));
             }

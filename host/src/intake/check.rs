@@ -190,6 +190,7 @@ impl Checker {
             plan: None,
             fees: vec![],
             answered: None,
+            transfer_to_confirm: None,
         };
         for (field, reason) in fields::invoice(&invoice) {
             check.bad(at, &field, reason);

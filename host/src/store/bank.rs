@@ -13,6 +13,9 @@ use crate::event::Event;
 use crate::invoice::{Customer, Invoice};
 use crate::outgoing::Task;
 
+/// Days an unsure credit holds its candidates' reminders for a person to match it.
+const HOLD_DAYS: i64 = 3;
+
 /// An entry as listed for a person.
 #[derive(Debug, Clone, serde::Serialize)]
 pub(crate) struct BankRow {
@@ -138,6 +141,12 @@ impl Store {
             }
             (_, Verdict::Unsure { candidates, evidence }) => {
                 let Some(first) = candidates.first() else { return Ok(Written::Unmatched) };
+                // Nothing more to the candidates while a person looks: a few days, then reminders resume.
+                let until = (now + chrono::Duration::days(HOLD_DAYS)).date_naive();
+                for candidate in candidates {
+                    let event = Event::TransferToConfirm { until };
+                    super::apply_event_in(tx, &candidate.id, &event, now, facts).await?;
+                }
                 let numbers: Vec<&str> = candidates.iter().map(|c| c.number.as_str()).collect();
                 let title = format!(
                     "Match a transfer of {} from {}: {evidence}; candidates {}",

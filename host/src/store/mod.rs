@@ -349,6 +349,7 @@ impl Store {
                 plan: before.as_ref().and_then(|b| b.plan.clone()),
                 fees: before.as_ref().map(|b| b.fees.clone()).unwrap_or_default(),
                 answered: before.as_ref().and_then(|b| b.answered.clone()),
+                transfer_to_confirm: before.as_ref().and_then(|b| b.transfer_to_confirm),
                 ..inv.clone()
             };
             // "Paid" in an export means paid in full, as a payment event records it, even

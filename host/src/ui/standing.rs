@@ -14,6 +14,8 @@ pub(crate) enum Standing {
     PromisedUntil(NaiveDate),
     /// The customer replied; reminders wait for a person to read it.
     RepliedHeldUntil(NaiveDate),
+    /// A bank transfer may pay it; reminders wait for a person to match it.
+    TransferHeldUntil(NaiveDate),
     Disputed,
     OnPlan,
     Collections,
@@ -43,6 +45,9 @@ impl Standing {
         if let Some(a) = invoice.answered.as_ref().filter(|a| a.until >= today) {
             return Standing::RepliedHeldUntil(a.until);
         }
+        if let Some(until) = invoice.transfer_to_confirm.filter(|u| *u >= today) {
+            return Standing::TransferHeldUntil(until);
+        }
         if let Some(plan) = &invoice.plan
             && matches!(plan.standing(invoice.amount_paid, today), PlanStanding::OnTrack(_))
         {
@@ -62,6 +67,7 @@ impl Standing {
             Standing::Open => "state_open",
             Standing::PromisedUntil(_) => "state_promised",
             Standing::RepliedHeldUntil(_) => "state_replied",
+            Standing::TransferHeldUntil(_) => "state_transfer",
             Standing::Disputed => "state_disputed",
             Standing::OnPlan => "state_on_plan",
             Standing::Collections => "state_collections",
@@ -70,7 +76,7 @@ impl Standing {
             Standing::WrittenOff => "state_written-off",
         };
         match self {
-            Standing::PromisedUntil(until) | Standing::RepliedHeldUntil(until) => {
+            Standing::PromisedUntil(until) | Standing::RepliedHeldUntil(until) | Standing::TransferHeldUntil(until) => {
                 v.word(key).replace("{until}", &v.date(until))
             }
             _ => v.word(key),
