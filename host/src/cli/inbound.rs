@@ -36,11 +36,9 @@ pub(super) async fn run(
                 messages.extend(inbound::mailbox::messages(path)?);
             }
             let intake = inbound::Intake { store: &store, config, reader: reader.as_deref().expect("loaded") };
-            let mut handled = vec![];
-            for (name, raw) in messages {
-                handled.push((name, inbound::receive(&intake, &raw, "file", now).await?));
-            }
-            handled
+            let raws: Vec<&[u8]> = messages.iter().map(|(_, raw)| raw.as_slice()).collect();
+            let handled = inbound::receive_all(&intake, &raws, "file", now).await?;
+            messages.into_iter().map(|(name, _)| name).zip(handled).collect()
         }
         From::Mailbox => {
             let intake = inbound::Intake { store: &store, config, reader: reader.as_deref().expect("loaded") };

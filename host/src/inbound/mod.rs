@@ -62,17 +62,128 @@ pub(crate) async fn receive(
     door: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Handled> {
+    Ok(receive_all(intake, &[raw], door, now).await?.pop().unwrap_or_else(|| duplicate(None)))
+}
+
+/// Messages a transaction keeps at most, taken in together.
+const TOGETHER: usize = 100;
+
+/// Takes messages in through `door`, in order, with what many of them do
+/// written in one transaction (the rows of a hundred messages in one commit,
+/// not a hundred commits); each is still kept once, with its effects.
+pub(crate) async fn receive_all(
+    intake: &Intake<'_>,
+    messages: &[&[u8]],
+    door: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<Handled>> {
+    let mut handled = Vec::with_capacity(messages.len());
+    for group in messages.chunks(TOGETHER) {
+        let mut ready: Vec<Ready> = vec![];
+        let mut order: Vec<Result<usize, Handled>> = vec![];
+        let mut senders = std::collections::HashMap::new();
+        for raw in group {
+            match prepare(intake, raw, (door, now), &mut senders).await? {
+                Prepared::Duplicate(h) => order.push(Err(h)),
+                Prepared::Ready(r) => {
+                    order.push(Ok(ready.len()));
+                    ready.push(*r);
+                }
+            }
+        }
+        let rows: Vec<(NewInbound<'_>, Effects)> = ready.iter_mut().map(Ready::row).collect();
+        let kept = intake.store.keep_inbound_all(rows, now).await?;
+        let mut outcomes: Vec<Option<Handled>> = ready
+            .into_iter()
+            .zip(kept)
+            .map(|(r, kept)| Some(if kept { r.handled() } else { duplicate(r.message_id) }))
+            .collect();
+        for place in order {
+            handled.push(match place {
+                Err(h) => h,
+                Ok(i) => outcomes[i].take().unwrap_or_else(|| duplicate(None)),
+            });
+        }
+    }
+    Ok(handled)
+}
+
+/// A message read and planned, not yet kept.
+enum Prepared {
+    Duplicate(Handled),
+    Ready(Box<Ready>),
+}
+
+/// What keeping a message writes, owned until the transaction that writes it.
+struct Ready {
+    door: String,
+    digest: String,
+    message_id: Option<String>,
+    size: usize,
+    raw: Vec<u8>,
+    sender: Option<String>,
+    subject: String,
+    reason: String,
+    text: String,
+    plan: Plan,
+}
+
+impl Ready {
+    /// The row and the effects (taken: they are written once).
+    fn row(&mut self) -> (NewInbound<'_>, Effects) {
+        let effects = std::mem::take(&mut self.plan.effects);
+        let new = NewInbound {
+            door: &self.door,
+            digest: &self.digest,
+            message_id: self.message_id.as_deref(),
+            size: self.size,
+            raw: &self.raw,
+            sender: self.sender.as_deref(),
+            subject: &self.subject,
+            kind: &self.plan.kind,
+            state: self.plan.state,
+            reason: &self.reason,
+            customer_id: self.plan.customer.as_deref(),
+            invoice_id: self.plan.invoices.first().map(String::as_str),
+            outbox_id: self.plan.outbox_id,
+            text: &self.text,
+            intent: self.plan.reading.as_ref().map(crate::reading::Reading::intent),
+        };
+        (new, effects)
+    }
+
+    fn handled(self) -> Handled {
+        let plan = self.plan;
+        Handled {
+            message_id: self.message_id,
+            kind: plan.kind,
+            state: Some(plan.state),
+            reason: plan.reason,
+            customer: plan.customer,
+            invoices: plan.invoices,
+            reading: plan.reading,
+        }
+    }
+}
+
+/// Reads, classifies and matches a message, deciding what it does; writes nothing.
+async fn prepare(
+    intake: &Intake<'_>,
+    raw: &[u8],
+    (door, now): (&str, DateTime<Utc>),
+    senders: &mut std::collections::HashMap<String, i64>,
+) -> anyhow::Result<Prepared> {
     let (store, config) = (intake.store, intake.config);
     let digest = hex::encode(sha2::Sha256::digest(raw));
     let mail = read::read(raw);
     let message_id = mail.as_ref().ok().and_then(|m| m.message_id.clone());
     if store.inbound_known(&digest, message_id.as_deref()).await? {
-        return Ok(duplicate(message_id));
+        return Ok(Prepared::Duplicate(duplicate(message_id)));
     }
     let (plan, mail) = match mail {
         Ok(mail) => {
             let kind = classify::classify(&mail);
-            if flooding(store, &config.inbound, (&mail, &kind), now).await? {
+            if flooding(store, &config.inbound, (&mail, &kind), now, senders).await? {
                 let limit = config.inbound.max_per_sender_hour;
                 let why = format!("more than {limit} messages from this sender in an hour: kept unread");
                 (Plan::kept("flood", InboundState::Quarantined, why), mail)
@@ -82,49 +193,31 @@ pub(crate) async fn receive(
         }
         Err(why) => (Plan::quarantine(&why), Mail::default()),
     };
-    let kept = &raw[..raw.len().min(KEPT_BYTES)];
     // PostgreSQL's text takes no NUL: what a message says is kept without them.
     let clean = |t: &str| t.replace('\0', "");
-    let text = clean(plan.text.as_deref().unwrap_or_default());
-    let (sender, subject, reason) = (mail.from.as_deref().map(clean), clean(&mail.subject), clean(&plan.reason));
-    let new = NewInbound {
-        door,
-        digest: &digest,
-        message_id: message_id.as_deref(),
-        size: raw.len(),
-        raw: kept,
-        sender: sender.as_deref(),
-        subject: &subject,
-        kind: &plan.kind,
-        state: plan.state,
-        reason: &reason,
-        customer_id: plan.customer.as_deref(),
-        invoice_id: plan.invoices.first().map(String::as_str),
-        outbox_id: plan.outbox_id,
-        text: &text,
-        intent: plan.reading.as_ref().map(crate::reading::Reading::intent),
-    };
-    if !store.keep_inbound(new, plan.effects, now).await? {
-        return Ok(duplicate(message_id));
-    }
-    Ok(Handled {
+    Ok(Prepared::Ready(Box::new(Ready {
+        door: door.to_string(),
+        digest,
         message_id,
-        kind: plan.kind,
-        state: Some(plan.state),
-        reason: plan.reason,
-        customer: plan.customer,
-        invoices: plan.invoices,
-        reading: plan.reading,
-    })
+        size: raw.len(),
+        raw: raw[..raw.len().min(KEPT_BYTES)].to_vec(),
+        sender: mail.from.as_deref().map(clean),
+        subject: clean(&mail.subject),
+        reason: clean(&plan.reason),
+        text: clean(plan.text.as_deref().unwrap_or_default()),
+        plan,
+    })))
 }
 
 /// Whether the sender already sent the hour's share: an auto-responder in a
 /// loop or a flood is kept, unread, rather than acted on message by message.
+/// `unwritten` counts the sender's messages taken in with this one, not yet in the store.
 async fn flooding(
     store: &Store,
     rules: &Inbound,
     (mail, kind): (&Mail, &Kind),
     now: DateTime<Utc>,
+    unwritten: &mut std::collections::HashMap<String, i64>,
 ) -> anyhow::Result<bool> {
     // Bounces all come from a mailer daemon: a batch of them is no flood.
     if !matches!(kind, Kind::Reply | Kind::AutoReply) {
@@ -132,7 +225,9 @@ async fn flooding(
     }
     let Some(sender) = &mail.from else { return Ok(false) };
     let seen = store.inbound_from(sender, now.timestamp() - 3600).await?;
-    Ok(seen >= i64::from(rules.max_per_sender_hour))
+    let together = unwritten.entry(sender.clone()).or_default();
+    *together += 1;
+    Ok(seen + *together > i64::from(rules.max_per_sender_hour))
 }
 
 fn duplicate(message_id: Option<String>) -> Handled {

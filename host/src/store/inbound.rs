@@ -186,8 +186,33 @@ impl Store {
         effects: Effects,
         now: chrono::DateTime<chrono::Utc>,
     ) -> anyhow::Result<bool> {
-        let at = now.timestamp();
+        Ok(self.keep_inbound_all(vec![(m, effects)], now).await?.pop().unwrap_or(false))
+    }
+
+    /// Keeps messages and writes what each does, all in one transaction (one
+    /// commit for many); each `false` was kept already, and wrote nothing.
+    pub(crate) async fn keep_inbound_all(
+        &self,
+        messages: Vec<(NewInbound<'_>, Effects)>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<Vec<bool>> {
         let mut tx = self.begin_write().await?;
+        let mut kept = Vec::with_capacity(messages.len());
+        for (m, effects) in messages {
+            kept.push(self.keep_in(&mut tx, m, effects, now).await?);
+        }
+        tx.commit().await?;
+        Ok(kept)
+    }
+
+    async fn keep_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        m: NewInbound<'_>,
+        effects: Effects,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<bool> {
+        let at = now.timestamp();
         // The digest and the Message-ID are both unique: a second copy by either inserts nothing.
         let inserted = sqlx::query(
             "INSERT INTO inbound (received_at, door, digest, message_id, size, raw, sender, subject, kind, state, reason, \
@@ -210,7 +235,7 @@ impl Store {
         .bind(m.outbox_id)
         .bind(m.text)
         .bind(m.intent.map(crate::invoice::ReplyIntent::name))
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         if inserted.rows_affected() == 0 {
             return Ok(false);
@@ -219,7 +244,7 @@ impl Store {
             sqlx::query("UPDATE outbox SET state = 'failed', reason = $1 WHERE id = $2 AND state = 'sent'")
                 .bind(reason)
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
         }
         // One read and one write per invoice, its events in their order.
@@ -232,12 +257,11 @@ impl Store {
         for invoice_id in invoices {
             let events: Vec<Event> =
                 effects.events.iter().filter(|(i, _)| i == invoice_id).map(|(_, e)| e.clone()).collect();
-            apply_events_in(&mut tx, invoice_id, &events, now, (self.attribution_days, self.alerts)).await?;
+            apply_events_in(tx, invoice_id, &events, now, (self.attribution_days, self.alerts)).await?;
         }
         if let Some((invoice_id, task)) = &effects.task {
-            self.open_task(&mut tx, invoice_id, task, at).await?;
+            self.open_task(tx, invoice_id, task, at).await?;
         }
-        tx.commit().await?;
         Ok(true)
     }
 
