@@ -246,6 +246,13 @@ fn the_page_takes_the_plan_offered_sends_a_fresh_link_gives_the_statement_and_st
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Il piano a rate che Le abbiamo proposto"), "{page}");
     assert!(page.contains("<h1>Gentile Cliente rome</h1>") && !page.contains("Buongiorno"), "{page}");
+    // The invoice's own payment link, and the business's other ways to pay.
+    assert!(
+        page.replace("&#x2f;", "/")
+            .contains("href=\"https://pay.example/eur\" rel=\"noopener noreferrer\">Paga online"),
+        "{page}"
+    );
+    assert!(page.contains("Altri modi di pagare"), "{page}");
     for (amount, due) in [("33,34", "27 novembre 2026"), ("33,33", "27 dicembre 2026"), ("33,33", "26 gennaio 2027")] {
         assert!(page.contains(&format!("{amount}\u{a0}€ entro il {due}")), "{amount} {due}: {page}");
     }

@@ -263,6 +263,8 @@ async fn page(app: &App, token: &str, customer: &Customer, invoices: &[Invoice],
             late => (today - i.due).num_days().max(0), reference => rf::grouped(&reference), qr => qr,
             promised => i.promise_to_pay.as_ref().map(|p| date(p.until)),
             disputed => i.dispute.is_some(), plan => plan,
+            // Only a web address the customer can open: never a script or a data URL.
+            link => i.payment_link.as_deref().filter(|l| l.starts_with("https://") || l.starts_with("http://")),
         });
     }
     // The channels the customer can stop: those we wrote to them on, not yet stopped.
@@ -275,6 +277,7 @@ async fn page(app: &App, token: &str, customer: &Customer, invoices: &[Invoice],
         account => account.map(|a| context! { iban => rf::grouped(&a.iban), bic => a.bic, beneficiary => a.beneficiary }),
         today => today.to_string(), problems => PROBLEMS, stoppable => stoppable,
         first => invoices.first().map(|i| i.id.clone()), here => format!("/p/{token}"),
+        methods => app.runtime.config().business.payment_methods.clone(),
     };
     match templates().get_template("portal.html").and_then(|p| p.render(values)) {
         Ok(html) => Html(html).into_response(),
