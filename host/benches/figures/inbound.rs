@@ -96,13 +96,15 @@ fn read_and_parse(files: &[std::path::PathBuf]) {
 pub fn rows(catalog: &mut Catalog, cache: &Path) -> Vec<Row> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("inbound.db");
-    let config_file = dir.path().join("sollecito.toml");
-    std::fs::write(
-        &config_file,
-        format!("[email]\noutbox_dir = {:?}\n", dir.path().join("outbox").display().to_string()),
-    )
-    .unwrap();
+    // SOLLECITO_BENCH_KEEP=1 keeps the store and the replies, to profile a run by hand.
+    let dir = match std::env::var_os("SOLLECITO_BENCH_KEEP") {
+        Some(_) => tempfile::TempDir::with_prefix("inbound-kept").unwrap().keep(),
+        None => dir.path().to_path_buf(),
+    };
+    let db = dir.join("inbound.db");
+    let config_file = dir.join("sollecito.toml");
+    std::fs::write(&config_file, format!("[email]\noutbox_dir = {:?}\n", dir.join("outbox").display().to_string()))
+        .unwrap();
     let data = customers();
     let tick: DateTime<Utc> = TICK.parse().unwrap();
 
@@ -132,7 +134,7 @@ pub fn rows(catalog: &mut Catalog, cache: &Path) -> Vec<Row> {
 
     let emails: HashMap<&str, &str> =
         data.customers.iter().map(|c| (c.id.as_str(), c.email.as_deref().unwrap())).collect();
-    let folder = dir.path().join("replies");
+    let folder = dir.join("replies");
     std::fs::create_dir(&folder).unwrap();
     let mut files = vec![];
     for (i, (message_id, customer_id)) in sent.iter().take(REPLIES).enumerate() {
@@ -142,6 +144,9 @@ pub fn rows(catalog: &mut Catalog, cache: &Path) -> Vec<Row> {
         files.push(file);
     }
 
+    if std::env::var_os("SOLLECITO_BENCH_KEEP").is_some() {
+        std::fs::copy(&db, dir.join("before-inbound.db")).unwrap();
+    }
     // The reference: the same files read and parsed, in process.
     read_and_parse(&files);
     let reference = median(5, || read_and_parse(&files));
