@@ -78,6 +78,10 @@ fn a_transfer_in_the_morning_statement_stops_the_days_reminder_and_is_recorded_o
     assert_eq!(tuesday["amount_paid"]["EUR"], 240_000, "Bianchi's 2,400.00");
     let again = import(&site, "stmt-again.xml", &statement, "2026-11-03T06:30:00Z");
     assert_eq!(again["known"], 5, "{again}");
+    // The statement replayed with Bianchi's entry altered: nothing more paid, a person told.
+    let altered = statement.replace(">2400.00<", ">24000.00<");
+    let replayed = import(&site, "stmt-altered.xml", &altered, "2026-11-03T06:40:00Z");
+    assert_eq!((replayed["known"].as_u64(), replayed["changed"].as_u64()), (Some(4), Some(1)), "{replayed}");
 
     // Each payment once, for what the bank said, and the invoices paid.
     let payments = db
@@ -100,6 +104,10 @@ fn a_transfer_in_the_morning_statement_stops_the_days_reminder_and_is_recorded_o
 
     // The stranger's transfer waits for a person, with the candidate named; the words "grazie" are listed.
     let tasks = site.ok(&["tasks"]);
+    assert!(
+        tasks.contains("A bank entry came again changed: AcctSvcrRef:BANK-2 was 2400.00 EUR, now 24000.00 EUR"),
+        "{tasks}"
+    );
     assert!(
         tasks.contains("Match a transfer of 500.00 EUR from Mario Verdi") && tasks.contains("RE-2026-1003"),
         "{tasks}"

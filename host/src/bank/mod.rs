@@ -29,6 +29,8 @@ pub(crate) struct Imported {
     pub entries: usize,
     /// Recorded before (an overlapping statement, the day's notification).
     pub known: usize,
+    /// Recorded before with another amount: nothing recorded, a person told (a task).
+    pub changed: usize,
     pub paid: usize,
     pub unsure: usize,
     pub unmatched: usize,
@@ -100,6 +102,7 @@ pub(crate) async fn import(
             done.entries += 1;
             match w {
                 Written::Known => done.known += 1,
+                Written::Changed => done.changed += 1,
                 Written::Paid => {
                     done.paid += 1;
                     if let matching::Verdict::Sure { pay, .. } = verdict {

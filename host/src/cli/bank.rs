@@ -60,7 +60,7 @@ pub(super) async fn run(db: &Path, config: &Config, what: BankCommand) -> anyhow
             } else {
                 for (file, d) in &all {
                     out!(
-                        "{file}: {} {}, {} entries: {} paid, {} for a person, {} unmatched, {} out, {} reversed, {} already recorded",
+                        "{file}: {} {}, {} entries: {} paid, {} for a person, {} unmatched, {} out, {} reversed, {} already recorded, {} changed since (see the tasks)",
                         d.kind,
                         d.message_id,
                         d.entries,
@@ -69,7 +69,8 @@ pub(super) async fn run(db: &Path, config: &Config, what: BankCommand) -> anyhow
                         d.unmatched,
                         d.debits,
                         d.reversed,
-                        d.known
+                        d.known,
+                        d.changed
                     )?;
                 }
             }

@@ -35,6 +35,8 @@ pub(crate) struct BankRow {
 pub(crate) enum Written {
     /// Already recorded (an overlapping statement, a notification then the statement).
     Known,
+    /// Recorded before with another amount or side: nothing recorded, a person told.
+    Changed,
     Paid,
     Unsure,
     Unmatched,
@@ -117,7 +119,7 @@ impl Store {
         .execute(&mut **tx)
         .await?;
         if inserted.rows_affected() == 0 {
-            return Ok(Written::Known);
+            return self.known_again(tx, e, now).await;
         }
         let facts = (self.attribution_days, self.alerts);
         match (state, verdict) {
@@ -159,6 +161,42 @@ impl Store {
             }
             _ => Ok(Written::Unmatched),
         }
+    }
+
+    /// An entry seen before: the same, or changed since (a statement replayed
+    /// with an entry altered), which nothing records and a person hears of.
+    async fn known_again(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        e: &Entry,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Written> {
+        let first = sqlx::query("SELECT amount, currency, credit FROM bank_entries WHERE key = $1")
+            .bind(&e.key)
+            .fetch_one(&mut **tx)
+            .await?;
+        let (amount, currency, credit): (i64, String, i64) =
+            (first.try_get("amount")?, first.try_get("currency")?, first.try_get("credit")?);
+        if (amount, currency.as_str(), credit) == (e.amount, e.currency.as_str(), i64::from(e.credit)) {
+            return Ok(Written::Known);
+        }
+        let paid = sqlx::query("SELECT invoice_id FROM bank_payments WHERE entry_key = $1 ORDER BY id LIMIT 1")
+            .bind(&e.key)
+            .fetch_optional(&mut **tx)
+            .await?;
+        if let Some(row) = paid {
+            let invoice: String = row.try_get("invoice_id")?;
+            let title = format!(
+                "A bank entry came again changed: {} was {}, now {}; nothing recorded again, check with the bank",
+                e.key,
+                money(amount, &currency),
+                money(e.amount, &e.currency)
+            );
+            let mut task = bank_task(e, "-", title);
+            task.key = format!("bank/{}/changed/{}", e.key, e.amount);
+            self.open_task(tx, &invoice, &task, now.timestamp()).await?;
+        }
+        Ok(Written::Changed)
     }
 
     async fn paid_by_entry(
