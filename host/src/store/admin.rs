@@ -221,12 +221,13 @@ impl Store {
             "INSERT INTO tasks (key, invoice_id, title, customer, phone, script, opened_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (key) DO NOTHING",
         )
-        .bind(&t.key)
+        // PostgreSQL's text takes no NUL: a task quoting a message keeps its words without them.
+        .bind(t.key.replace('\0', ""))
         .bind(invoice_id)
-        .bind(&t.title)
-        .bind(&t.customer)
-        .bind(t.phone.as_deref())
-        .bind(&t.script)
+        .bind(t.title.replace('\0', ""))
+        .bind(t.customer.replace('\0', ""))
+        .bind(t.phone.as_deref().map(|p| p.replace('\0', "")))
+        .bind(t.script.replace('\0', ""))
         .bind(now)
         .execute(&mut **tx)
         .await?;
