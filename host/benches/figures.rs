@@ -21,6 +21,8 @@ use sollecito::sandbox::v0_3::{self, InvoiceView};
 use sollecito::sandbox::{Limits, Sandbox};
 use sollecito_sdk as sdk;
 
+#[path = "figures/bank.rs"]
+mod bank;
 #[path = "figures/emails.rs"]
 mod emails;
 #[path = "figures/inbound.rs"]
@@ -317,7 +319,7 @@ fn main() {
     let policy = catalog.policy("b2b-standard").unwrap();
     let now: DateTime<Utc> = "2026-10-31T09:00:00Z".parse().unwrap();
     let mut rows = vec![];
-    // SOLLECITO_BENCH_FIGURES=eval,tick,emails,start,swap,report,list,python,workers,inbound picks figures (default: all but the last five).
+    // SOLLECITO_BENCH_FIGURES=eval,tick,emails,start,swap,report,list,python,workers,inbound,bank picks figures (default: all but the last five).
     let only = std::env::var("SOLLECITO_BENCH_FIGURES").ok();
     let named = |figure: &str| only.as_deref().is_some_and(|o| o.split(',').any(|f| f.trim() == figure));
     let wanted = |figure: &str| only.is_none() || named(figure);
@@ -519,6 +521,11 @@ fn main() {
     // 10. 5,000 replies taken in by `sollecito inbound`, only when named (issue 30).
     if named("inbound") {
         rows.extend(inbound::rows(&mut catalog, cache.path()));
+    }
+
+    // 11. A statement of 100,000 credits matched and recorded, only when named (issue 32).
+    if named("bank") {
+        rows.extend(bank::rows(&mut catalog, cache.path()));
     }
 
     println!("\n| figure | sollecito | reference | ratio | target |\n|---|---|---|---|---|");

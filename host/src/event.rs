@@ -78,6 +78,13 @@ pub enum Event {
     TransferToConfirm {
         until: NaiveDate,
     },
+    /// A credit note (an e-invoice of its own) reduces what the invoice asks:
+    /// fully credited and unpaid, nothing is owed any more (the e-invoice door).
+    CreditNoted {
+        number: String,
+        /// Minor units of the invoice currency.
+        amount: i64,
+    },
 }
 
 /// The kind of a line in an invoice's record: every `Event`, and what the
@@ -107,6 +114,8 @@ pub enum EventKind {
     AutoReplied,
     /// A bank credit that may pay it waits for a person.
     TransferToConfirm,
+    /// A credit note reduced what it asks.
+    CreditNoted,
     /// An invoice seen for the first time.
     Imported,
     /// An import changed what no other kind says (an amount, a due date, a link).
@@ -163,7 +172,7 @@ impl std::fmt::Display for OutcomeKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 24] = [
+    pub const ALL: [EventKind; 25] = [
         EventKind::Paid,
         EventKind::PaymentReceived,
         EventKind::PaymentReversed,
@@ -184,6 +193,7 @@ impl EventKind {
         EventKind::SoftBounced,
         EventKind::AutoReplied,
         EventKind::TransferToConfirm,
+        EventKind::CreditNoted,
         EventKind::Imported,
         EventKind::Updated,
         EventKind::Uncertain,
@@ -213,6 +223,7 @@ impl EventKind {
             EventKind::SoftBounced => "soft-bounced",
             EventKind::AutoReplied => "auto-reply",
             EventKind::TransferToConfirm => "transfer-to-confirm",
+            EventKind::CreditNoted => "credit-note",
             EventKind::Imported => "imported",
             EventKind::Updated => "updated",
             EventKind::Uncertain => "uncertain",
@@ -244,8 +255,8 @@ impl EventKind {
             | EventKind::Reopened => &[],
             // Only the inbound door brings these, read from a message.
             EventKind::Answered | EventKind::Bounced | EventKind::SoftBounced | EventKind::AutoReplied => return None,
-            // Only a bank statement brings it.
-            EventKind::TransferToConfirm => return None,
+            // Only a bank statement brings the one, an e-invoice the other.
+            EventKind::TransferToConfirm | EventKind::CreditNoted => return None,
             EventKind::Imported | EventKind::Updated | EventKind::Uncertain | EventKind::TaskDone => return None,
         })
     }
@@ -312,6 +323,7 @@ impl Event {
             Event::Bounced { permanent: false, .. } => EventKind::SoftBounced,
             Event::AutoReplied => EventKind::AutoReplied,
             Event::TransferToConfirm { .. } => EventKind::TransferToConfirm,
+            Event::CreditNoted { .. } => EventKind::CreditNoted,
         }
     }
 
@@ -402,6 +414,7 @@ impl Event {
                 }
             }
             Event::AutoReplied => "an automatic reply (out of office): nothing held".into(),
+            Event::CreditNoted { number, amount } => credited(invoice, number, *amount),
             Event::TransferToConfirm { until } => {
                 invoice.transfer_to_confirm = Some(*until);
                 format!("a bank transfer may pay it: reminders wait until {until} for a person to match it")
@@ -521,3 +534,34 @@ pub(crate) fn changes_between(before: &Invoice, after: &Invoice) -> Vec<Event> {
 
 #[cfg(test)]
 mod tests;
+
+/// A credit note on an invoice: less asked, and credited in full and unpaid, nothing owed.
+fn credited(invoice: &mut Invoice, number: &str, amount: i64) -> String {
+    let credited = amount.clamp(0, invoice.amount_due.max(0));
+    invoice.amount_due -= credited;
+    invoice.refs.push(credit_note_ref(number));
+    // Instalments (an e-invoice's payment terms) shrink from the last, so they still sum to what is asked.
+    if let Some(plan) = invoice.plan.as_mut() {
+        let mut left = credited;
+        for instalment in plan.instalments.iter_mut().rev() {
+            let cut = left.min(instalment.amount);
+            instalment.amount -= cut;
+            left -= cut;
+        }
+        plan.instalments.retain(|i| i.amount > 0);
+    }
+    if invoice.status == InvoiceStatus::Open && invoice.outstanding() <= 0 {
+        // Credited in full: paid if what was paid covers the rest, else cancelled.
+        invoice.status = if invoice.amount_paid > 0 { InvoiceStatus::Paid } else { InvoiceStatus::Void };
+    }
+    format!(
+        "credit note {number}: {} less, {} outstanding",
+        invoice.money(credited),
+        invoice.money(invoice.outstanding())
+    )
+}
+
+/// The mark a credit note leaves among an invoice's refs: it is applied once.
+pub(crate) fn credit_note_ref(number: &str) -> String {
+    format!("credit-note:{number}")
+}

@@ -184,3 +184,52 @@ fn the_api_takes_a_statement_with_the_token_and_refuses_what_does_not_read_witho
     }
     assert_eq!(Db::new(&site.db()).strings("SELECT key FROM bank_entries").len(), 2);
 }
+
+/// `xml` with the account `iban` after the debtor named `debtor`.
+fn from_account(xml: &str, debtor: &str, iban: &str) -> String {
+    let named = format!("<Nm>{debtor}</Nm></Pty></Dbtr>");
+    assert!(xml.contains(&named), "{debtor} is in the statement");
+    xml.replace(&named, &format!("{named}<DbtrAcct><Id><IBAN>{iban}</IBAN></Id></DbtrAcct>"))
+}
+
+#[test]
+fn money_for_an_invoice_paid_already_goes_to_a_person_and_an_account_that_paid_before_names_its_customer() {
+    let site = Site::new();
+    let examples = root().join("examples/invoices.json");
+    site.ok(&["import", examples.to_str().unwrap(), "--at", "2026-09-20T00:00:00Z"]);
+    let db = Db::new(&site.db());
+    // The accounting export says Rossi's invoice is paid (another door than the bank).
+    let mut export: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&examples).unwrap()).unwrap();
+    export["invoices"][0]["status"] = "paid".into();
+    let export = site.write("export.json", &export.to_string());
+    site.ok(&["import", export.to_str().unwrap(), "--at", "2026-11-01T10:00:00Z"]);
+    let paid_events =
+        || db.strings("SELECT invoice_id FROM events WHERE kind IN ('payment-received', 'paid') ORDER BY id");
+    assert_eq!(paid_events(), ["inv-1001"]);
+
+    // Then Rossi's bank transfer of the same invoice arrives: a second payment, not the invoice's.
+    let day = import(&site, "a.xml", &camt("053", "STMT-A", "2026-11-02", &[ROSSI]), "2026-11-03T06:00:00Z");
+    assert_eq!((day["paid"].as_u64(), day["already_paid"].as_u64()), (Some(0), Some(1)), "{day}");
+    assert_eq!(paid_events(), ["inv-1001"], "recorded once");
+    assert_eq!(db.strings("SELECT state FROM bank_entries"), ["already-paid"]);
+    let tasks = site.ok(&["tasks"]);
+    assert!(tasks.contains("A second payment? 1250.00 EUR from Rossi Impianti S.r.l."), "{tasks}");
+
+    // Bianchi pays part of their invoice, naming it, from their account: matched, and the account learnt.
+    let iban = "IT02A0301503200000003517230";
+    let part = ("BANK-21", "1000.00", false, false, "BIANCHI E FIGLI", "acconto FT-2026/1002", "", "E2E-B2");
+    let first = from_account(&camt("053", "STMT-B", "2026-11-03", &[part]), "BIANCHI E FIGLI", iban);
+    assert_eq!(import(&site, "b.xml", &first, "2026-11-04T06:00:00Z")["paid"], 1);
+    // The rest comes with no words, under a name their bank shortened: the account says who.
+    let rest = ("BANK-22", "1400.00", false, false, "B. e F. snc", "", "", "E2E-B3");
+    let second = from_account(&camt("053", "STMT-C", "2026-11-05", &[rest]), "B. e F. snc", iban);
+    assert_eq!(import(&site, "c.xml", &second, "2026-11-06T06:00:00Z")["paid"], 1);
+    assert_eq!(db.strings("SELECT status FROM invoices WHERE id = 'inv-1002'"), ["paid"]);
+    let evidence = db.strings("SELECT evidence FROM bank_entries WHERE key = 'AcctSvcrRef:BANK-22'");
+    assert_eq!(evidence, ["the debtor's account and the amount (FT-2026/1002)"]);
+    // The same words from an account nobody paid from before: listed for a person.
+    let stranger = ("BANK-23", "1400.00", false, false, "B. e F. snc", "", "", "E2E-X");
+    let other =
+        from_account(&camt("053", "STMT-D", "2026-11-06", &[stranger]), "B. e F. snc", "DE89370400440532013000");
+    assert_eq!(import(&site, "d.xml", &other, "2026-11-07T06:00:00Z")["unmatched"], 1);
+}

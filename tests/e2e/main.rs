@@ -16,6 +16,7 @@ mod dashboard;
 mod delivery;
 mod determinism;
 mod doors;
+mod einvoice;
 mod every_action;
 mod experiments;
 mod fees;

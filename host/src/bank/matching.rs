@@ -19,6 +19,8 @@ pub(crate) struct Open {
     pub customer_name: String,
     pub currency: String,
     pub outstanding: i64,
+    /// Paid already (lately): a credit naming it is a second payment, not a payment.
+    pub closed: bool,
 }
 
 /// The open invoices, indexed by what a payment may name.
@@ -30,6 +32,8 @@ pub(crate) struct Book {
     by_tail: HashMap<String, Vec<usize>>,
     by_customer: HashMap<String, Vec<usize>>,
     by_name: HashMap<String, String>,
+    /// Accounts customers paid from before, to the customer.
+    by_iban: HashMap<String, String>,
 }
 
 /// What a credit pays.
@@ -48,6 +52,11 @@ pub(crate) enum Verdict {
     },
     Unmatched {
         evidence: String,
+    },
+    /// It names invoices paid already: a second payment, for a person to refund or keep.
+    AlreadyPaid {
+        evidence: String,
+        invoices: Vec<Open>,
     },
 }
 
@@ -101,17 +110,28 @@ impl Book {
         book
     }
 
+    /// The accounts (IBAN, customer) customers paid from before: an account is
+    /// better evidence of who pays than a name typed by their bank.
+    pub(crate) fn with_accounts(mut self, accounts: Vec<(String, String)>) -> Book {
+        self.by_iban = accounts.into_iter().map(|(iban, customer)| (compact(&iban), customer)).collect();
+        self
+    }
+
     /// `amount` of an invoice was paid meanwhile (an earlier credit of the same file).
     pub(crate) fn take(&mut self, id: &str, amount: i64) {
         if let Some(inv) = self.invoices.iter_mut().find(|i| i.id == id) {
             inv.outstanding -= amount;
+            inv.closed = inv.outstanding <= 0;
         }
     }
 
-    /// The customer a debtor's name stands for, if one does.
-    fn customer_of(&self, debtor: Option<&str>) -> Option<&str> {
-        let key = name_key(debtor?);
-        self.by_name.get(&key).map(String::as_str).filter(|_| !key.is_empty())
+    /// The customer the debtor is, by the account paid from or else the name, and how it was known.
+    fn customer_of(&self, e: &Entry) -> Option<(&str, &'static str)> {
+        if let Some(customer) = e.debtor_iban.as_deref().and_then(|iban| self.by_iban.get(&compact(iban))) {
+            return Some((customer.as_str(), "the debtor's account"));
+        }
+        let key = name_key(e.debtor.as_deref()?);
+        self.by_name.get(&key).map(|c| (c.as_str(), "the debtor's name")).filter(|_| !key.is_empty())
     }
 
     /// The invoices an RF reference in the credit names (structured, or typed in the words).
@@ -162,13 +182,15 @@ impl Book {
         (full, tail)
     }
 
+    /// The invoices still open among these.
     fn open(&self, indexes: &[usize]) -> Vec<Open> {
-        indexes.iter().map(|i| self.invoices[*i].clone()).collect()
+        indexes.iter().map(|i| self.invoices[*i].clone()).filter(|o| !o.closed).collect()
     }
 
     /// What a credit pays, and on what evidence.
     pub(crate) fn decide(&self, e: &Entry) -> Verdict {
-        let debtor = self.customer_of(e.debtor.as_deref());
+        let known = self.customer_of(e);
+        let debtor = known.map(|(customer, _)| customer);
         let same_currency = |i: &usize| self.invoices[*i].currency == e.currency;
         let references: Vec<usize> = self.by_references(e).into_iter().filter(same_currency).collect();
         if !references.is_empty() {
@@ -184,13 +206,13 @@ impl Book {
             named.extend(tail.iter().filter(|i| self.invoices[**i].customer_id == *customer));
             return self.settle(e, &named, debtor, "the invoice number in the remittance");
         }
-        if let Some(customer) = debtor {
+        if let Some((customer, who)) = known {
             let theirs: Vec<usize> =
                 tail.iter().copied().filter(|i| self.invoices[*i].customer_id == customer).collect();
             if !theirs.is_empty() {
-                return self.settle(e, &theirs, debtor, "the debtor's name and the end of the invoice number");
+                return self.settle(e, &theirs, debtor, &format!("{who} and the end of the invoice number"));
             }
-            return self.by_amount(e, customer);
+            return self.by_amount(e, (customer, who));
         }
         if !tail.is_empty() {
             let evidence = "only the end of an invoice number, from a debtor we do not know".to_string();
@@ -202,6 +224,12 @@ impl Book {
     /// The named invoices paid, when the credit and the debtor agree with them.
     fn settle(&self, e: &Entry, named: &[usize], debtor: Option<&str>, how: &str) -> Verdict {
         let candidates = self.open(named);
+        if candidates.is_empty() {
+            let invoices: Vec<Open> = named.iter().map(|i| self.invoices[*i].clone()).collect();
+            let numbers: Vec<&str> = invoices.iter().map(|c| c.number.as_str()).collect();
+            let evidence = format!("{how} ({}), paid already: a second payment", numbers.join(", "));
+            return Verdict::AlreadyPaid { evidence, invoices };
+        }
         // A debtor we know paying another customer's invoice: a person looks.
         if let Some(customer) = debtor
             && candidates.iter().any(|c| c.customer_id != customer)
@@ -232,22 +260,22 @@ impl Book {
     }
 
     /// A known debtor, no number: the amount against what they owe.
-    fn by_amount(&self, e: &Entry, customer: &str) -> Verdict {
+    fn by_amount(&self, e: &Entry, (customer, who): (&str, &str)) -> Verdict {
         let theirs: Vec<usize> = self
             .by_customer
             .get(customer)
             .into_iter()
             .flatten()
             .copied()
-            .filter(|i| self.invoices[*i].currency == e.currency)
+            .filter(|i| self.invoices[*i].currency == e.currency && !self.invoices[*i].closed)
             .collect();
         let exact: Vec<usize> = theirs.iter().copied().filter(|i| self.invoices[*i].outstanding == e.amount).collect();
         if exact.len() == 1 {
-            return self.settle(e, &exact, Some(customer), "the debtor's name and the amount");
+            return self.settle(e, &exact, Some(customer), &format!("{who} and the amount"));
         }
         let all: i64 = theirs.iter().map(|i| self.invoices[*i].outstanding).sum();
         if theirs.len() > 1 && all == e.amount && exact.is_empty() {
-            return self.settle(e, &theirs, Some(customer), "the debtor's name and the sum of what they owe");
+            return self.settle(e, &theirs, Some(customer), &format!("{who} and the sum of what they owe"));
         }
         let evidence = match (theirs.is_empty(), exact.len()) {
             (true, _) => "a known debtor with nothing open in this currency".to_string(),

@@ -34,6 +34,8 @@ pub(crate) struct Imported {
     pub paid: usize,
     pub unsure: usize,
     pub unmatched: usize,
+    /// Naming invoices paid already: a person looks (a second payment).
+    pub already_paid: usize,
     pub debits: usize,
     pub reversed: usize,
     /// Minor units recorded as paid, per currency.
@@ -80,7 +82,7 @@ pub(crate) async fn import(
     store.keep_inbound(new, Default::default(), now).await?;
     drop(bytes);
 
-    let mut book = matching::Book::new(store.open_book().await?);
+    let mut book = matching::Book::new(store.open_book(now).await?).with_accounts(store.paying_accounts().await?);
     let mut done = Imported { kind: header.kind, message_id: header.message_id, ..Imported::default() };
     for page in entries.chunks(PAGE) {
         let decided: Vec<(camt::Entry, matching::Verdict)> = page
@@ -112,6 +114,7 @@ pub(crate) async fn import(
                 }
                 Written::Unsure => done.unsure += 1,
                 Written::Unmatched => done.unmatched += 1,
+                Written::AlreadyPaid => done.already_paid += 1,
                 Written::Debit => done.debits += 1,
                 Written::Reversed => done.reversed += 1,
             }

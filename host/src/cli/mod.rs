@@ -1,6 +1,6 @@
 //! The `sollecito` command line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// `println!` that returns the error instead of panicking: a reader that went
 /// away (`sollecito history X | head -1`) ends the command quietly.
@@ -35,6 +35,7 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::intake;
 use crate::sandbox::{CompiledCache, Limits, PluginId, Sandbox};
+use crate::store::ImportReport;
 
 #[derive(Parser)]
 #[command(
@@ -367,10 +368,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let config = || Config::load(config_path.as_deref());
     match cli.command {
         Command::Import { file, at, verbose, json } => {
-            let reading = progress::spinner(format!("reading {}", file.display()));
-            let data = intake::read_file(&file)?;
-            reading.finish_and_clear();
-            let report = block_on(pipeline::import(&cli.db, &config()?, &data, at.unwrap_or_else(Utc::now)))?;
+            let report = import_file(&cli.db, &config()?, &file, at.unwrap_or_else(Utc::now))?;
             pipeline::print_import(&report, verbose, json)?;
         }
         Command::Run { at, dry_run, json } => {
@@ -451,6 +449,19 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A file into the store: a dataset (JSON, CSV) or e-invoices (FatturaPA,
+/// signed or not, a zip of them; Peppol UBL).
+fn import_file(db: &Path, config: &Config, file: &Path, now: DateTime<Utc>) -> anyhow::Result<ImportReport> {
+    let reading = progress::spinner(format!("reading {}", file.display()));
+    if intake::is_e_invoice(file) {
+        let docs = intake::read_e_invoices(file)?;
+        reading.finish_and_clear();
+        return block_on(pipeline::import_documents(db, config, &docs, now));
+    }
+    let data = intake::read_file(file)?;
+    reading.finish_and_clear();
+    block_on(pipeline::import(db, config, &data, now))
+}
 /// `sollecito plugin new|test`: what a plugin's author runs.
 fn plugin(
     what: PluginCommand,

@@ -35,6 +35,17 @@ pub(super) async fn import(
     report
 }
 
+/// E-invoices into the store (`Store::import_documents`).
+pub(super) async fn import_documents(
+    db: &Path,
+    config: &Config,
+    docs: &crate::intake::einvoice::EDocuments,
+    now: DateTime<Utc>,
+) -> anyhow::Result<ImportReport> {
+    let store = crate::runtime::open_store(db, config).await?;
+    store.import_documents(docs, now).await
+}
+
 /// A summary whatever the number of invoices: the counts, then the events by
 /// kind; `verbose` adds one line per event.
 pub(super) fn print_import(r: &ImportReport, verbose: bool, json: bool) -> anyhow::Result<()> {
@@ -58,6 +69,9 @@ pub(super) fn print_import(r: &ImportReport, verbose: bool, json: bool) -> anyho
     if !by_kind.is_empty() {
         let kinds: Vec<String> = by_kind.iter().map(|(kind, n)| format!("{n} {kind}")).collect();
         out!("events:   {} ({})", r.events.len(), kinds.join(", "))?;
+    }
+    for line in &r.credit_notes {
+        out!("credit note: {line}")?;
     }
     if verbose {
         for e in &r.events {

@@ -7,7 +7,7 @@ use super::Matched;
 use super::classify::Kind;
 use super::read::Mail;
 use crate::invoice::Customer;
-use crate::store::{OutboxRow, Store};
+use crate::store::{OutboxRow, Seen, Store};
 
 /// How a message was matched: by what we control, or only by an address anyone may write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +32,7 @@ impl Evidence {
 /// latest email to the one customer whose address it is about. A match is
 /// every row of that message: a consolidated one carried several invoices.
 pub(super) async fn match_message(
-    store: &Store,
+    (store, seen): (&Store, &Seen),
     mail: &Mail,
     kind: &Kind,
     (about, return_path): (Option<&str>, Option<&str>),
@@ -43,31 +43,39 @@ pub(super) async fn match_message(
         && let Some((invoice, step)) = mail.to.iter().find_map(|to| step_of_verp(template, to))
         && let Some(row) = store.sent_step(&invoice, &step).await?
     {
-        return matched(store, store.same_message_as(row.id).await?, Evidence::ReturnPath).await;
+        return matched((store, seen), store.same_message_as(row.id).await?, Evidence::ReturnPath).await;
     }
     let mut ids = mail.answers.clone();
     if report && let Some(id) = mail.original.as_ref().and_then(|o| o.message_id.clone()) {
         ids.insert(0, id);
     }
-    let rows = store.sent_with_message_ids(&ids).await?;
+    let rows = seen.sent_with(&ids);
     if !rows.is_empty() {
-        return matched(store, rows, Evidence::MessageId).await;
+        return matched((store, seen), rows, Evidence::MessageId).await;
     }
     let Some(address) = about else { return Ok(None) };
     // One customer with that address; several share it, and the message cannot say which.
     let customers = store.customers_with_email(address).await?;
     let [customer] = customers.as_slice() else { return Ok(None) };
     let Some(row) = store.last_email_to(&customer.id).await? else { return Ok(None) };
-    matched(store, store.same_message_as(row.id).await?, Evidence::Address).await
+    matched((store, seen), store.same_message_as(row.id).await?, Evidence::Address).await
 }
 
 /// The rows of the first customer among them (every row of one message has
 /// the same customer; another customer's row is not this message's).
-async fn matched(store: &Store, rows: Vec<OutboxRow>, evidence: Evidence) -> anyhow::Result<Option<Matched>> {
+async fn matched(
+    (store, seen): (&Store, &Seen),
+    rows: Vec<OutboxRow>,
+    evidence: Evidence,
+) -> anyhow::Result<Option<Matched>> {
     let Some(first) = rows.first() else { return Ok(None) };
     let customer_id = first.customer_id.clone();
     let rows: Vec<OutboxRow> = rows.into_iter().filter(|r| r.customer_id == customer_id).collect();
-    Ok(store.customer(&customer_id).await?.map(|customer| Matched { rows, customer, evidence }))
+    let customer = match seen.customer(&customer_id) {
+        Some(customer) => Some(customer.clone()),
+        None => store.customer(&customer_id).await?,
+    };
+    Ok(customer.map(|customer| Matched { rows, customer, evidence }))
 }
 
 /// Domains many unrelated people write from: a colleague is never inferred from them.

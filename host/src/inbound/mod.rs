@@ -12,7 +12,7 @@ use crate::config::{Config, Inbound};
 use crate::event::Event;
 use crate::invoice::Customer;
 use crate::outgoing::Task;
-use crate::store::{Effects, InboundState, NewInbound, OutboxRow, Store};
+use crate::store::{Effects, InboundState, Lookup, NewInbound, OutboxRow, Seen, Store};
 
 mod authenticity;
 pub(crate) mod classify;
@@ -79,11 +79,13 @@ pub(crate) async fn receive_all(
 ) -> anyhow::Result<Vec<Handled>> {
     let mut handled = Vec::with_capacity(messages.len());
     for group in messages.chunks(TOGETHER) {
+        let arrived: Vec<Arrived> = group.iter().map(|raw| Arrived::read(raw)).collect();
+        let seen = intake.store.seen(&Arrived::lookup(&arrived, now)).await?;
         let mut ready: Vec<Ready> = vec![];
         let mut order: Vec<Result<usize, Handled>> = vec![];
         let mut senders = std::collections::HashMap::new();
-        for raw in group {
-            match prepare(intake, raw, (door, now), &mut senders).await? {
+        for message in arrived {
+            match prepare(intake, message, (&seen, &mut senders), (door, now)).await? {
                 Prepared::Duplicate(h) => order.push(Err(h)),
                 Prepared::Ready(r) => {
                     order.push(Ok(ready.len()));
@@ -166,29 +168,55 @@ impl Ready {
     }
 }
 
+/// A message as it arrived, read (nothing looked up yet).
+struct Arrived<'r> {
+    raw: &'r [u8],
+    digest: String,
+    mail: Result<Mail, Unreadable>,
+}
+
+impl<'r> Arrived<'r> {
+    fn read(raw: &'r [u8]) -> Arrived<'r> {
+        Arrived { raw, digest: hex::encode(sha2::Sha256::digest(raw)), mail: read::read(raw) }
+    }
+
+    /// What a batch of messages is looked up by in the store.
+    fn lookup<'a>(batch: &'a [Arrived<'_>], now: DateTime<Utc>) -> Lookup<'a> {
+        let mails = || batch.iter().filter_map(|a| a.mail.as_ref().ok());
+        let mut keys = Lookup { since: now.timestamp() - 3600, ..Lookup::default() };
+        keys.digests = batch.iter().map(|a| a.digest.as_str()).collect();
+        keys.message_ids = mails().filter_map(|m| m.message_id.as_deref()).collect();
+        keys.senders = mails().filter_map(|m| m.from.as_deref()).collect();
+        for mail in mails() {
+            let returned = mail.original.as_ref().and_then(|o| o.message_id.as_deref());
+            keys.answers.extend(mail.answers.iter().take(50).map(String::as_str).chain(returned));
+        }
+        keys
+    }
+}
+
 /// Reads, classifies and matches a message, deciding what it does; writes nothing.
+/// `unwritten` counts each sender's messages in this batch.
 async fn prepare(
     intake: &Intake<'_>,
-    raw: &[u8],
+    Arrived { raw, digest, mail }: Arrived<'_>,
+    (seen, unwritten): (&Seen, &mut std::collections::HashMap<String, i64>),
     (door, now): (&str, DateTime<Utc>),
-    senders: &mut std::collections::HashMap<String, i64>,
 ) -> anyhow::Result<Prepared> {
-    let (store, config) = (intake.store, intake.config);
-    let digest = hex::encode(sha2::Sha256::digest(raw));
-    let mail = read::read(raw);
+    let config = intake.config;
     let message_id = mail.as_ref().ok().and_then(|m| m.message_id.clone());
-    if store.inbound_known(&digest, message_id.as_deref()).await? {
+    if seen.kept(&digest, message_id.as_deref()) {
         return Ok(Prepared::Duplicate(duplicate(message_id)));
     }
     let (plan, mail) = match mail {
         Ok(mail) => {
             let kind = classify::classify(&mail);
-            if flooding(store, &config.inbound, (&mail, &kind), now, senders).await? {
+            if flooding(&config.inbound, (&mail, &kind), seen, unwritten) {
                 let limit = config.inbound.max_per_sender_hour;
                 let why = format!("more than {limit} messages from this sender in an hour: kept unread");
                 (Plan::kept("flood", InboundState::Quarantined, why), mail)
             } else {
-                (plan(intake, (&mail, kind), now).await?, mail)
+                (plan(intake, seen, (&mail, kind), now).await?, mail)
             }
         }
         Err(why) => (Plan::quarantine(&why), Mail::default()),
@@ -212,22 +240,20 @@ async fn prepare(
 /// Whether the sender already sent the hour's share: an auto-responder in a
 /// loop or a flood is kept, unread, rather than acted on message by message.
 /// `unwritten` counts the sender's messages taken in with this one, not yet in the store.
-async fn flooding(
-    store: &Store,
+fn flooding(
     rules: &Inbound,
     (mail, kind): (&Mail, &Kind),
-    now: DateTime<Utc>,
+    seen: &Seen,
     unwritten: &mut std::collections::HashMap<String, i64>,
-) -> anyhow::Result<bool> {
+) -> bool {
     // Bounces all come from a mailer daemon: a batch of them is no flood.
     if !matches!(kind, Kind::Reply | Kind::AutoReply) {
-        return Ok(false);
+        return false;
     }
-    let Some(sender) = &mail.from else { return Ok(false) };
-    let seen = store.inbound_from(sender, now.timestamp() - 3600).await?;
+    let Some(sender) = &mail.from else { return false };
     let together = unwritten.entry(sender.clone()).or_default();
     *together += 1;
-    Ok(seen + *together > i64::from(rules.max_per_sender_hour))
+    seen.from_sender(sender) + *together > i64::from(rules.max_per_sender_hour)
 }
 
 fn duplicate(message_id: Option<String>) -> Handled {
@@ -283,7 +309,12 @@ struct Matched {
     evidence: Evidence,
 }
 
-async fn plan(intake: &Intake<'_>, (mail, kind): (&Mail, Kind), now: DateTime<Utc>) -> anyhow::Result<Plan> {
+async fn plan(
+    intake: &Intake<'_>,
+    seen: &Seen,
+    (mail, kind): (&Mail, Kind),
+    now: DateTime<Utc>,
+) -> anyhow::Result<Plan> {
     let (store, config) = (intake.store, intake.config);
     let name = kind.name();
     // The address the message is about: a report's recipient, else the sender.
@@ -295,7 +326,8 @@ async fn plan(intake: &Intake<'_>, (mail, kind): (&Mail, Kind), now: DateTime<Ut
         return Ok(Plan::kept(name, InboundState::Recorded, "a delivery report: nothing to do".into()));
     }
     let return_path = config.email.return_path.as_deref();
-    let Some(matched) = matching::match_message(store, mail, &kind, (about.as_deref(), return_path)).await? else {
+    let Some(matched) = matching::match_message((store, seen), mail, &kind, (about.as_deref(), return_path)).await?
+    else {
         let reason = match &about {
             Some(a) => format!("matches no message we sent and no customer's address ({a})"),
             None => "matches no message we sent, and names no address".into(),

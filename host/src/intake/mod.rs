@@ -10,6 +10,7 @@ use serde_json::Value;
 
 mod check;
 mod csv;
+pub(crate) mod einvoice;
 pub mod fields;
 
 use check::check_dataset;
@@ -255,6 +256,23 @@ pub fn read_file(path: &Path) -> anyhow::Result<Dataset> {
         return csv::parse(&path.display().to_string(), &text).map_err(anyhow::Error::new);
     }
     read_dataset(path)
+}
+
+/// Whether a file is e-invoices (FatturaPA XML, a signed `.p7m`, a zip of
+/// them, Peppol UBL) rather than a dataset, by its extension.
+pub(crate) fn is_e_invoice(path: &Path) -> bool {
+    let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+    matches!(extension.as_deref(), Some("xml" | "p7m" | "zip"))
+}
+
+/// Reads e-invoices from a file (`is_e_invoice`), refused whole with every problem named.
+pub(crate) fn read_e_invoices(path: &Path) -> anyhow::Result<einvoice::EDocuments> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| BadInput {
+        file: name.clone(),
+        problems: vec![Problem::new("file", "-", format!("cannot read: {e}"))],
+    })?;
+    Ok(einvoice::read(&name, &bytes)?)
 }
 
 /// Reads a JSON dataset (customers, invoices, optional scripted events).

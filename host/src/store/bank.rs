@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::Store;
+use super::rows::Cell;
 use crate::bank::camt::Entry;
 use crate::bank::matching::{Open, Verdict};
 use crate::event::Event;
@@ -40,17 +41,21 @@ pub(crate) enum Written {
     Paid,
     Unsure,
     Unmatched,
+    /// It names invoices paid already (by another door, or the same money twice): a person looks.
+    AlreadyPaid,
     Debit,
     Reversed,
 }
 
 impl Store {
-    /// Every open invoice with its customer's name, for a statement's matching.
-    pub(crate) async fn open_book(&self) -> anyhow::Result<Vec<Open>> {
+    /// Every open invoice with its customer's name, and those paid in the
+    /// last half year (a credit naming one is a second payment), for a statement's matching.
+    pub(crate) async fn open_book(&self, now: DateTime<Utc>) -> anyhow::Result<Vec<Open>> {
         let rows = sqlx::query(
             "SELECT i.data AS invoice, c.data AS customer FROM invoices i JOIN customers c ON c.id = i.customer_id \
-             WHERE i.status = 'open'",
+             WHERE i.status = 'open' OR (i.status = 'paid' AND i.updated_at >= $1)",
         )
+        .bind(now.timestamp() - 183 * 86_400)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -58,6 +63,7 @@ impl Store {
                 let invoice: Invoice = serde_json::from_str(&r.try_get::<String, _>("invoice")?)?;
                 let customer: Customer = serde_json::from_str(&r.try_get::<String, _>("customer")?)?;
                 Ok(Open {
+                    closed: invoice.status != crate::invoice::InvoiceStatus::Open,
                     outstanding: invoice.outstanding(),
                     id: invoice.id,
                     number: invoice.number,
@@ -69,7 +75,27 @@ impl Store {
             .collect()
     }
 
-    /// Writes a page of entries with their verdicts, each once, in one transaction.
+    /// The accounts customers paid from before (an entry matched or confirmed, with its IBAN).
+    pub(crate) async fn paying_accounts(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT e.debtor_iban, i.customer_id FROM bank_entries e JOIN bank_payments p ON p.entry_key = e.key \
+             JOIN invoices i ON i.id = p.invoice_id WHERE e.debtor_iban IS NOT NULL AND e.state IN ('matched', 'confirmed')",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let pairs: Vec<(String, String)> =
+            rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect::<anyhow::Result<_>>()?;
+        // An account that paid for two customers (a group's treasury) names neither.
+        let mut count = std::collections::HashMap::new();
+        for (iban, _) in &pairs {
+            *count.entry(iban.clone()).or_insert(0) += 1;
+        }
+        Ok(pairs.into_iter().filter(|(iban, _)| count[iban] == 1).collect())
+    }
+
+    /// Writes a page of entries with their verdicts, each once, in one
+    /// transaction: the entries in one statement, what they pay through the
+    /// one write path in a few, whatever the page's length.
     pub(crate) async fn record_bank_entries(
         &self,
         page: &[(Entry, Verdict)],
@@ -77,78 +103,68 @@ impl Store {
         now: DateTime<Utc>,
     ) -> anyhow::Result<Vec<Written>> {
         let mut tx = self.begin_write().await?;
+        let states: Vec<(&str, String)> = page.iter().map(|(e, v)| state_of(e, v)).collect();
+        let inserted = insert_entries(&mut tx, page, &states, (inbound_id, now.timestamp())).await?;
         let mut written = Vec::with_capacity(page.len());
-        for (entry, verdict) in page {
-            written.push(self.record_entry(&mut tx, entry, verdict, inbound_id, now).await?);
+        let (mut events, mut payments) = (vec![], vec![]);
+        for ((e, verdict), inserted) in page.iter().zip(&inserted) {
+            written.push(match inserted {
+                false => self.known_again(&mut tx, e, now).await?,
+                true => self.plan_entry(&mut tx, (e, verdict), (&mut events, &mut payments), now).await?,
+            });
+        }
+        super::changes::apply_events_all(&mut tx, &events, now, (self.attribution_days, self.alerts)).await?;
+        let amounts: Vec<i64> = payments.iter().map(|(_, _, amount)| *amount).collect();
+        let cells: Vec<Cell> = payments
+            .iter()
+            .zip(&amounts)
+            .flat_map(|((key, invoice, _), amount)| [Cell::Text(key), Cell::Text(invoice), Cell::Int(*amount)])
+            .collect();
+        super::rows::values(&mut tx, ("INSERT INTO bank_payments (entry_key, invoice_id, amount)", ""), 3, &cells)
+            .await?;
+        // Reversals last: what they undo may have been paid a moment ago, in this page.
+        for (((e, _), inserted), w) in page.iter().zip(&inserted).zip(written.iter_mut()) {
+            if *inserted && e.reversal && !e.credit {
+                *w = self.reverse(&mut tx, e, now).await?;
+            }
         }
         tx.commit().await?;
         Ok(written)
     }
 
-    async fn record_entry(
+    /// What a new entry does: the events it records (gathered into `events`),
+    /// the payments it makes (`payments`), and a person's task where one must look.
+    async fn plan_entry(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        e: &Entry,
-        verdict: &Verdict,
-        inbound_id: Option<i64>,
+        (e, verdict): (&Entry, &Verdict),
+        (events, payments): (&mut Vec<(String, Event)>, &mut Vec<(String, String, i64)>),
         now: DateTime<Utc>,
     ) -> anyhow::Result<Written> {
-        let (state, evidence) = match (e.credit, e.reversal, verdict) {
-            (false, true, _) => ("reversal", "a reversal of an earlier credit".to_string()),
-            (false, false, _) => ("debit", "money out: not a payment of ours".to_string()),
-            (true, _, Verdict::Sure { evidence, .. }) => ("matched", evidence.clone()),
-            (true, _, Verdict::Unsure { evidence, .. }) => ("unsure", evidence.clone()),
-            (true, _, Verdict::Unmatched { evidence }) => ("unmatched", evidence.clone()),
-        };
-        let inserted = sqlx::query(
-            "INSERT INTO bank_entries (key, received_at, booked, credit, amount, currency, debtor, remittance, end_to_end, \
-             state, evidence, inbound_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (key) DO NOTHING",
-        )
-        .bind(&e.key)
-        .bind(now.timestamp())
-        .bind(e.booked.map(|d| d.to_string()))
-        .bind(i64::from(e.credit))
-        .bind(e.amount)
-        .bind(&e.currency)
-        .bind(e.debtor.as_deref())
-        .bind(&e.remittance)
-        .bind(e.end_to_end.as_deref())
-        .bind(state)
-        .bind(&evidence)
-        .bind(inbound_id)
-        .execute(&mut **tx)
-        .await?;
-        if inserted.rows_affected() == 0 {
-            return self.known_again(tx, e, now).await;
+        if !e.credit {
+            return Ok(if e.reversal { Written::Unmatched } else { Written::Debit });
         }
-        let facts = (self.attribution_days, self.alerts);
-        match (state, verdict) {
-            ("reversal", _) => self.reverse(tx, e, now).await,
-            ("debit", _) => Ok(Written::Debit),
-            (_, Verdict::Sure { pay, left, .. }) => {
+        let at = now.timestamp();
+        match verdict {
+            Verdict::Sure { pay, left, .. } => {
                 for (invoice, amount) in pay {
-                    let event = Event::PaymentReceived { amount: *amount };
-                    super::apply_event_in(tx, &invoice.id, &event, now, facts).await?;
-                    self.paid_by_entry(tx, &e.key, &invoice.id, *amount).await?;
+                    events.push((invoice.id.clone(), Event::PaymentReceived { amount: *amount }));
+                    payments.push((e.key.clone(), invoice.id.clone(), *amount));
                 }
                 if *left > 0
                     && let Some((invoice, _)) = pay.first()
                 {
                     let title =
                         format!("Overpayment: {} more than owed on {}", money(*left, &e.currency), invoice.number);
-                    self.open_task(tx, &invoice.id, &bank_task(e, &invoice.customer_name, title), now.timestamp())
-                        .await?;
+                    self.open_task(tx, &invoice.id, &bank_task(e, &invoice.customer_name, title), at).await?;
                 }
                 Ok(Written::Paid)
             }
-            (_, Verdict::Unsure { candidates, evidence }) => {
+            Verdict::Unsure { candidates, evidence } => {
                 let Some(first) = candidates.first() else { return Ok(Written::Unmatched) };
                 // Nothing more to the candidates while a person looks: a few days, then reminders resume.
                 let until = (now + chrono::Duration::days(HOLD_DAYS)).date_naive();
-                for candidate in candidates {
-                    let event = Event::TransferToConfirm { until };
-                    super::apply_event_in(tx, &candidate.id, &event, now, facts).await?;
-                }
+                events.extend(candidates.iter().map(|c| (c.id.clone(), Event::TransferToConfirm { until })));
                 let numbers: Vec<&str> = candidates.iter().map(|c| c.number.as_str()).collect();
                 let title = format!(
                     "Match a transfer of {} from {}: {evidence}; candidates {}",
@@ -156,10 +172,20 @@ impl Store {
                     e.debtor.as_deref().unwrap_or("an unknown debtor"),
                     numbers.join(", ")
                 );
-                self.open_task(tx, &first.id, &bank_task(e, &first.customer_name, title), now.timestamp()).await?;
+                self.open_task(tx, &first.id, &bank_task(e, &first.customer_name, title), at).await?;
                 Ok(Written::Unsure)
             }
-            _ => Ok(Written::Unmatched),
+            Verdict::AlreadyPaid { invoices, evidence } => {
+                let Some(first) = invoices.first() else { return Ok(Written::Unmatched) };
+                let title = format!(
+                    "A second payment? {} from {}: {evidence}; refund it or keep it as credit",
+                    money(e.amount, &e.currency),
+                    e.debtor.as_deref().unwrap_or("an unknown debtor"),
+                );
+                self.open_task(tx, &first.id, &bank_task(e, &first.customer_name, title), at).await?;
+                Ok(Written::AlreadyPaid)
+            }
+            Verdict::Unmatched { .. } => Ok(Written::Unmatched),
         }
     }
 
@@ -301,6 +327,56 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// The state an entry is written with, and the evidence for it.
+fn state_of(e: &Entry, verdict: &Verdict) -> (&'static str, String) {
+    match (e.credit, e.reversal, verdict) {
+        (false, true, _) => ("reversal", "a reversal of an earlier credit".to_string()),
+        (false, false, _) => ("debit", "money out: not a payment of ours".to_string()),
+        (true, _, Verdict::Sure { evidence, .. }) => ("matched", evidence.clone()),
+        (true, _, Verdict::Unsure { evidence, .. }) => ("unsure", evidence.clone()),
+        (true, _, Verdict::Unmatched { evidence }) => ("unmatched", evidence.clone()),
+        (true, _, Verdict::AlreadyPaid { evidence, .. }) => ("already-paid", evidence.clone()),
+    }
+}
+
+/// Writes the entries, each once by the bank's key; which of them are new
+/// (an entry twice in one page is new once).
+async fn insert_entries(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    page: &[(Entry, Verdict)],
+    states: &[(&str, String)],
+    (inbound_id, at): (Option<i64>, i64),
+) -> anyhow::Result<Vec<bool>> {
+    let booked: Vec<Option<String>> = page.iter().map(|(e, _)| e.booked.map(|d| d.to_string())).collect();
+    let cells: Vec<Cell> = page
+        .iter()
+        .zip(states)
+        .zip(&booked)
+        .flat_map(|(((e, _), (state, evidence)), booked)| {
+            [
+                Cell::Text(&e.key),
+                Cell::Int(at),
+                Cell::OptText(booked.as_deref()),
+                Cell::Int(i64::from(e.credit)),
+                Cell::Int(e.amount),
+                Cell::Text(&e.currency),
+                Cell::OptText(e.debtor.as_deref()),
+                Cell::Text(&e.remittance),
+                Cell::OptText(e.end_to_end.as_deref()),
+                Cell::Text(state),
+                Cell::Text(evidence),
+                Cell::OptInt(inbound_id),
+                Cell::OptText(e.debtor_iban.as_deref()),
+            ]
+        })
+        .collect();
+    let head = "INSERT INTO bank_entries (key, received_at, booked, credit, amount, currency, debtor, remittance, \
+                end_to_end, state, evidence, inbound_id, debtor_iban)";
+    let rows = super::rows::values(tx, (head, "ON CONFLICT (key) DO NOTHING RETURNING key"), 13, &cells).await?;
+    let mut new: std::collections::HashSet<String> = rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
+    Ok(page.iter().map(|(e, _)| new.remove(&e.key)).collect())
 }
 
 fn money(minor: i64, currency: &str) -> String {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use sqlx::Row;
 
+use super::rows::placeholders;
 use super::{DueInvoice, NewDecision, Store};
 use crate::decision::Tone;
 use crate::invoice::Customer;
@@ -20,29 +21,6 @@ const RECORD: char = '\u{1e}';
 /// Rows in one multi-row statement: well under SQLite's 32,766 and
 /// PostgreSQL's 65,535 bound parameters for the widest table (14 columns).
 const ROWS_PER_STATEMENT: usize = 500;
-
-/// `($1, $2), ($3, $4)` for `rows` rows of `columns` parameters; `(?, ?), (?, ?)`
-/// for SQLite, which looks a numbered parameter up by name in a linear list,
-/// so that binding n of them costs n squared (40% of a tick before this).
-fn placeholders(postgres: bool, rows: usize, columns: usize) -> String {
-    let mut sql = String::with_capacity(rows * columns * 5);
-    for r in 0..rows {
-        sql.push_str(if r == 0 { "(" } else { ", (" });
-        for c in 0..columns {
-            if c > 0 {
-                sql.push_str(", ");
-            }
-            if postgres {
-                sql.push('$');
-                sql.push_str(&(r * columns + c + 1).to_string());
-            } else {
-                sql.push('?');
-            }
-        }
-        sql.push(')');
-    }
-    sql
-}
 
 /// The due invoices `filter` picks, with their customers, as one text value
 /// (fields separated by the value of parameter `field`, records by `record`).
@@ -501,7 +479,7 @@ fn deadlocked(e: &anyhow::Error) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::placeholders;
+    use super::super::rows::placeholders;
 
     #[test]
     fn placeholders_number_rows_then_columns() {

@@ -2,10 +2,14 @@
 //! did, written in one transaction with its events: a message is either
 //! handled and kept, or not kept at all and handled again the next time.
 
+use std::collections::{HashMap, HashSet};
+
 use serde::Serialize;
 use sqlx::Row;
 
-use super::events::apply_events_in;
+use super::changes::apply_events_all;
+use super::rows::placeholders;
+use super::rows::{Cell, values};
 use super::{OutboxRow, Store, outbox_row};
 use crate::event::Event;
 use crate::invoice::Customer;
@@ -91,15 +95,124 @@ pub(crate) struct InboundRow {
     pub intent: Option<String>,
 }
 
-impl Store {
+/// What the store holds about a batch of messages coming in, read in a few
+/// statements for the whole batch (a statement each per message was most of
+/// the time a message took).
+#[derive(Debug, Default)]
+pub(crate) struct Seen {
+    /// Digests and Message-IDs of the messages kept already.
+    kept: HashSet<String>,
+    /// The messages that left, by their Message-ID (a consolidated one is several rows).
+    sent: HashMap<String, Vec<OutboxRow>>,
+    /// The customers of those messages.
+    customers: HashMap<String, Customer>,
+    /// Messages kept from each sender since the hour began.
+    senders: HashMap<String, i64>,
+}
+
+/// What a batch of messages is looked up by.
+#[derive(Debug, Default)]
+pub(crate) struct Lookup<'a> {
+    pub digests: Vec<&'a str>,
+    pub message_ids: Vec<&'a str>,
+    /// The Message-IDs the messages answer or return.
+    pub answers: Vec<&'a str>,
+    pub senders: Vec<&'a str>,
+    /// The hour's beginning, for the senders' counts.
+    pub since: i64,
+}
+
+/// Keys in one `IN (...)` list.
+const KEYS_PER_STATEMENT: usize = 500;
+
+impl Seen {
     /// Whether a message was kept already, by its digest or its Message-ID.
-    pub(crate) async fn inbound_known(&self, digest: &str, message_id: Option<&str>) -> anyhow::Result<bool> {
-        let row = sqlx::query("SELECT 1 FROM inbound WHERE digest = $1 OR message_id = $2 LIMIT 1")
-            .bind(digest)
-            .bind(message_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.is_some())
+    pub(crate) fn kept(&self, digest: &str, message_id: Option<&str>) -> bool {
+        self.kept.contains(digest) || message_id.is_some_and(|id| self.kept.contains(id))
+    }
+
+    /// The messages that left with one of these Message-IDs, in the order of the ids.
+    pub(crate) fn sent_with(&self, ids: &[String]) -> Vec<OutboxRow> {
+        let mut out: Vec<OutboxRow> = vec![];
+        for row in ids.iter().take(50).filter_map(|id| self.sent.get(id)).flatten() {
+            if !out.iter().any(|r| r.id == row.id) {
+                out.push(row.clone());
+            }
+        }
+        out
+    }
+
+    /// A customer of a message that left, if the batch read it.
+    pub(crate) fn customer(&self, id: &str) -> Option<&Customer> {
+        self.customers.get(id)
+    }
+
+    /// Messages kept from `sender` in the hour.
+    pub(crate) fn from_sender(&self, sender: &str) -> i64 {
+        self.senders.get(sender).copied().unwrap_or(0)
+    }
+}
+
+impl Store {
+    /// What the store holds about a batch of messages: four statements for
+    /// up to 500 of each key, not several per message.
+    pub(crate) async fn seen(&self, keys: &Lookup<'_>) -> anyhow::Result<Seen> {
+        let mut seen = Seen::default();
+        for chunk in keys.digests.chunks(KEYS_PER_STATEMENT) {
+            let sql =
+                format!("SELECT digest FROM inbound WHERE digest IN {}", placeholders(self.postgres, 1, chunk.len()));
+            seen.kept.extend(self.strings(&sql, chunk).await?);
+        }
+        for chunk in keys.message_ids.chunks(KEYS_PER_STATEMENT) {
+            let marks = placeholders(self.postgres, 1, chunk.len());
+            let sql = format!("SELECT message_id FROM inbound WHERE message_id IN {marks}");
+            seen.kept.extend(self.strings(&sql, chunk).await?);
+        }
+        for chunk in keys.answers.chunks(KEYS_PER_STATEMENT) {
+            let marks = placeholders(self.postgres, 1, chunk.len());
+            let sql = format!("SELECT * FROM outbox WHERE message_id IN {marks} ORDER BY id");
+            let mut query = sqlx::query(&sql);
+            for key in chunk {
+                query = query.bind(*key);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                seen.sent.entry(row.try_get("message_id")?).or_default().push(outbox_row(&row)?);
+            }
+        }
+        let customers: Vec<&str> =
+            seen.sent.values().flatten().map(|r| r.customer_id.as_str()).collect::<HashSet<_>>().into_iter().collect();
+        for chunk in customers.chunks(KEYS_PER_STATEMENT) {
+            let sql = format!("SELECT data FROM customers WHERE id IN {}", placeholders(self.postgres, 1, chunk.len()));
+            for data in self.strings(&sql, chunk).await? {
+                let customer: Customer = serde_json::from_str(&data)?;
+                seen.customers.insert(customer.id.clone(), customer);
+            }
+        }
+        for chunk in keys.senders.chunks(KEYS_PER_STATEMENT) {
+            let marks = placeholders(self.postgres, 1, chunk.len());
+            let sql = format!(
+                "SELECT sender, COUNT(*) AS n FROM inbound WHERE sender IN {marks} AND received_at >= {} GROUP BY sender",
+                keys.since
+            );
+            let mut query = sqlx::query(&sql);
+            for key in chunk {
+                query = query.bind(*key);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                seen.senders.insert(row.try_get("sender")?, row.try_get("n")?);
+            }
+        }
+        Ok(seen)
+    }
+
+    /// The first column of a query's rows, as text.
+    async fn strings(&self, sql: &str, keys: &[&str]) -> anyhow::Result<Vec<String>> {
+        let mut query = sqlx::query(sql);
+        for key in keys {
+            query = query.bind(*key);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok(r.try_get::<String, _>(0)?)).collect()
     }
 
     /// Whether a delay report of sent row `outbox_id` was counted already.
@@ -111,34 +224,6 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.is_some())
-    }
-
-    /// Messages kept from `sender` since `since`.
-    pub(crate) async fn inbound_from(&self, sender: &str, since: i64) -> anyhow::Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM inbound WHERE sender = $1 AND received_at >= $2")
-            .bind(sender)
-            .bind(since)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get("n")?)
-    }
-
-    /// Messages that left with one of these Message-IDs (a consolidated one is several rows).
-    pub(crate) async fn sent_with_message_ids(&self, ids: &[String]) -> anyhow::Result<Vec<OutboxRow>> {
-        let mut out: Vec<OutboxRow> = vec![];
-        for id in ids.iter().take(50) {
-            let rows = sqlx::query("SELECT * FROM outbox WHERE message_id = $1 ORDER BY id")
-                .bind(id)
-                .fetch_all(&self.pool)
-                .await?;
-            for row in rows.iter().map(outbox_row) {
-                let row = row?;
-                if !out.iter().any(|r| r.id == row.id) {
-                    out.push(row);
-                }
-            }
-        }
-        Ok(out)
     }
 
     /// The message of one step of one invoice, if it left by email.
@@ -190,79 +275,67 @@ impl Store {
     }
 
     /// Keeps messages and writes what each does, all in one transaction (one
-    /// commit for many); each `false` was kept already, and wrote nothing.
+    /// commit and a few statements for many); each `false` was kept already, and wrote nothing.
     pub(crate) async fn keep_inbound_all(
         &self,
         messages: Vec<(NewInbound<'_>, Effects)>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> anyhow::Result<Vec<bool>> {
+        let at = now.timestamp();
         let mut tx = self.begin_write().await?;
-        let mut kept = Vec::with_capacity(messages.len());
-        for (m, effects) in messages {
-            kept.push(self.keep_in(&mut tx, m, effects, now).await?);
+        let sizes: Vec<i64> = messages.iter().map(|(m, _)| m.size as i64).collect();
+        let cells: Vec<Cell> = messages
+            .iter()
+            .zip(&sizes)
+            .flat_map(|((m, _), size)| {
+                [
+                    Cell::Int(at),
+                    Cell::Text(m.door),
+                    Cell::Text(m.digest),
+                    Cell::OptText(m.message_id),
+                    Cell::Int(*size),
+                    Cell::Bytes(m.raw),
+                    Cell::OptText(m.sender),
+                    Cell::Text(m.subject),
+                    Cell::Text(m.kind),
+                    Cell::Text(m.state.as_str()),
+                    Cell::Text(m.reason),
+                    Cell::OptText(m.customer_id),
+                    Cell::OptText(m.invoice_id),
+                    Cell::OptInt(m.outbox_id),
+                    Cell::Text(m.text),
+                    Cell::OptText(m.intent.map(crate::invoice::ReplyIntent::name)),
+                ]
+            })
+            .collect();
+        let head = "INSERT INTO inbound (received_at, door, digest, message_id, size, raw, sender, subject, kind, state, \
+                    reason, customer_id, invoice_id, outbox_id, text, intent)";
+        // The digest and the Message-ID are both unique: a second copy by either inserts nothing.
+        let rows = values(&mut tx, (head, "ON CONFLICT DO NOTHING RETURNING digest"), 16, &cells).await?;
+        let mut inserted: HashSet<String> = rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
+        // The same bytes twice in one batch: the first is kept.
+        let kept: Vec<bool> = messages.iter().map(|(m, _)| inserted.remove(m.digest)).collect();
+        let mut events = vec![];
+        for ((_, effects), _) in messages.iter().zip(&kept).filter(|(_, kept)| **kept) {
+            for (id, reason) in &effects.bounced {
+                sqlx::query("UPDATE outbox SET state = 'failed', reason = $1 WHERE id = $2 AND state = 'sent'")
+                    .bind(reason)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            events.extend(effects.events.iter().cloned());
+        }
+        if !events.is_empty() {
+            apply_events_all(&mut tx, &events, now, (self.attribution_days, self.alerts)).await?;
+        }
+        for ((_, effects), _) in messages.iter().zip(&kept).filter(|(_, kept)| **kept) {
+            if let Some((invoice_id, task)) = &effects.task {
+                self.open_task(&mut tx, invoice_id, task, at).await?;
+            }
         }
         tx.commit().await?;
         Ok(kept)
-    }
-
-    async fn keep_in(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        m: NewInbound<'_>,
-        effects: Effects,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> anyhow::Result<bool> {
-        let at = now.timestamp();
-        // The digest and the Message-ID are both unique: a second copy by either inserts nothing.
-        let inserted = sqlx::query(
-            "INSERT INTO inbound (received_at, door, digest, message_id, size, raw, sender, subject, kind, state, reason, \
-             customer_id, invoice_id, outbox_id, text, intent) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT DO NOTHING",
-        )
-        .bind(at)
-        .bind(m.door)
-        .bind(m.digest)
-        .bind(m.message_id)
-        .bind(m.size as i64)
-        .bind(m.raw)
-        .bind(m.sender)
-        .bind(m.subject)
-        .bind(m.kind)
-        .bind(m.state.as_str())
-        .bind(m.reason)
-        .bind(m.customer_id)
-        .bind(m.invoice_id)
-        .bind(m.outbox_id)
-        .bind(m.text)
-        .bind(m.intent.map(crate::invoice::ReplyIntent::name))
-        .execute(&mut **tx)
-        .await?;
-        if inserted.rows_affected() == 0 {
-            return Ok(false);
-        }
-        for (id, reason) in &effects.bounced {
-            sqlx::query("UPDATE outbox SET state = 'failed', reason = $1 WHERE id = $2 AND state = 'sent'")
-                .bind(reason)
-                .bind(id)
-                .execute(&mut **tx)
-                .await?;
-        }
-        // One read and one write per invoice, its events in their order.
-        let mut invoices: Vec<&str> = vec![];
-        for (invoice_id, _) in &effects.events {
-            if !invoices.contains(&invoice_id.as_str()) {
-                invoices.push(invoice_id);
-            }
-        }
-        for invoice_id in invoices {
-            let events: Vec<Event> =
-                effects.events.iter().filter(|(i, _)| i == invoice_id).map(|(_, e)| e.clone()).collect();
-            apply_events_in(tx, invoice_id, &events, now, (self.attribution_days, self.alerts)).await?;
-        }
-        if let Some((invoice_id, task)) = &effects.task {
-            self.open_task(tx, invoice_id, task, at).await?;
-        }
-        Ok(true)
     }
 
     /// What came back about an invoice, oldest first.

@@ -35,24 +35,39 @@ pub(super) fn day_of(number: i64) -> NaiveDate {
     epoch() + chrono::Duration::days(number)
 }
 
-/// Writes an invoice's ledger row, in the transaction that writes its document.
-pub(super) async fn put(tx: &mut sqlx::Transaction<'_, sqlx::Any>, inv: &Invoice) -> anyhow::Result<()> {
-    sqlx::query(
-        "INSERT INTO ledger (invoice_id, customer_id, status, currency, total, paid, issued, due) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (invoice_id) DO UPDATE SET \
-         customer_id = excluded.customer_id, status = excluded.status, currency = excluded.currency, \
-         total = excluded.total, paid = excluded.paid, issued = excluded.issued, due = excluded.due",
-    )
-    .bind(&inv.id)
-    .bind(&inv.customer_id)
-    .bind(status_name(inv.status))
-    .bind(&inv.currency)
-    .bind(inv.total())
-    .bind(inv.amount_paid)
-    .bind(day_number(inv.issued))
-    .bind(day_number(inv.due))
-    .execute(&mut **tx)
-    .await?;
+/// Whether two versions of an invoice have the same ledger row (a reply or
+/// a promise changes none of it: the row is not written again).
+pub(super) fn same_row(a: &Invoice, b: &Invoice) -> bool {
+    (&a.customer_id, a.status, &a.currency, a.total(), a.amount_paid, a.issued, a.due)
+        == (&b.customer_id, b.status, &b.currency, b.total(), b.amount_paid, b.issued, b.due)
+}
+
+/// Writes invoices' ledger rows, in the transaction that writes their documents.
+pub(super) async fn put_all(tx: &mut sqlx::Transaction<'_, sqlx::Any>, invoices: &[&Invoice]) -> anyhow::Result<()> {
+    use super::rows::Cell;
+    let numbers: Vec<[i64; 4]> =
+        invoices.iter().map(|i| [i.total(), i.amount_paid, day_number(i.issued), day_number(i.due)]).collect();
+    let cells: Vec<Cell> = invoices
+        .iter()
+        .zip(&numbers)
+        .flat_map(|(inv, [total, paid, issued, due])| {
+            [
+                Cell::Text(&inv.id),
+                Cell::Text(&inv.customer_id),
+                Cell::Text(status_name(inv.status)),
+                Cell::Text(&inv.currency),
+                Cell::Int(*total),
+                Cell::Int(*paid),
+                Cell::Int(*issued),
+                Cell::Int(*due),
+            ]
+        })
+        .collect();
+    let head = "INSERT INTO ledger (invoice_id, customer_id, status, currency, total, paid, issued, due)";
+    let tail = "ON CONFLICT (invoice_id) DO UPDATE SET customer_id = excluded.customer_id, status = excluded.status, \
+                currency = excluded.currency, total = excluded.total, paid = excluded.paid, issued = excluded.issued, \
+                due = excluded.due";
+    super::rows::values(tx, (head, tail), 8, &cells).await?;
     Ok(())
 }
 
@@ -62,7 +77,7 @@ pub(super) async fn backfill(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> anyho
     let rows = sqlx::query("SELECT data FROM invoices").fetch_all(&mut **tx).await?;
     for r in rows {
         let inv: Invoice = serde_json::from_str(&r.try_get::<String, _>("data")?)?;
-        put(tx, &inv).await?;
+        put_all(tx, &[&inv]).await?;
     }
     let rows = sqlx::query("SELECT data FROM customers").fetch_all(&mut **tx).await?;
     for r in rows {

@@ -86,6 +86,8 @@ pub(super) fn migrations(postgres: bool) -> Vec<(i64, Vec<String>)> {
         (24, bank(postgres)),
         // A customer's page links revoked: those signed before this time open nothing.
         (25, split("CREATE TABLE portal_revocations (customer_id TEXT PRIMARY KEY, before BIGINT NOT NULL)")),
+        // The account a credit came from: once it paid a customer's invoice, it names them.
+        (26, split("ALTER TABLE bank_entries ADD COLUMN debtor_iban TEXT")),
     ]
 }
 

@@ -6,13 +6,17 @@ mod actions;
 mod admin;
 mod alerts;
 mod bank;
+mod changes;
 mod dashboard;
 mod decisions;
 mod events;
-use events::{apply_event_in, insert_event};
+mod import;
+mod rows;
+use changes::apply_event_in;
+use events::insert_event;
 mod experiments;
 mod inbound;
-pub(crate) use inbound::{Effects, InboundRow, InboundState, NewInbound};
+pub(crate) use inbound::{Effects, InboundRow, InboundState, Lookup, NewInbound, Seen};
 mod ledger;
 mod migrations;
 mod schema;
@@ -50,7 +54,6 @@ use sqlx::{AnyPool, Row};
 
 use crate::decision::Tone;
 use crate::event::{Event, EventKind};
-use crate::intake::Dataset;
 use crate::invoice::{Customer, Invoice, InvoiceStatus};
 
 #[derive(Clone)]
@@ -163,6 +166,9 @@ pub struct ImportReport {
     pub unchanged: usize,
     /// Events recorded from changes, like "inv-1: paid".
     pub events: Vec<String>,
+    /// What each credit note of e-invoices did, in words.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub credit_notes: Vec<String>,
 }
 
 /// One line of an invoice's record, for `history`.
@@ -281,98 +287,6 @@ impl Store {
     pub fn with_attribution_days(mut self, days: i64) -> Self {
         self.attribution_days = days;
         self
-    }
-
-    /// Imports a checked dataset in one transaction. A known invoice is updated
-    /// and the change recorded as events; it is never duplicated.
-    pub async fn import(&self, data: &Dataset, now: DateTime<Utc>) -> anyhow::Result<ImportReport> {
-        let at = now.timestamp();
-        // Every way in (files, the API, Stripe) ends here: no id the store cannot page.
-        let ids = data.customers.iter().map(|c| &c.id).chain(data.invoices.iter().map(|i| &i.id));
-        if let Some(bad) = ids.into_iter().find(|id| !crate::intake::is_id(id)) {
-            anyhow::bail!("{bad:?} is not an id: 1 to 128 printable characters");
-        }
-        let mut report = ImportReport::default();
-        let mut tx = self.begin_write().await?;
-        for c in &data.customers {
-            let old =
-                sqlx::query("SELECT data FROM customers WHERE id = $1").bind(&c.id).fetch_optional(&mut *tx).await?;
-            let before: Option<Customer> = match &old {
-                Some(row) => Some(serde_json::from_str(&row.try_get::<String, _>("data")?)?),
-                None => None,
-            };
-            let c = &kept_by_the_host(before.as_ref(), c);
-            let text = json(c);
-            let email = c.email.as_deref().map(str::to_lowercase);
-            match before {
-                Some(before) if json(&before) == text => report.unchanged += 1,
-                Some(_) => {
-                    sqlx::query(
-                        "UPDATE customers SET data = $1, updated_at = $2, segment = $3, email = $4 WHERE id = $5",
-                    )
-                    .bind(&text)
-                    .bind(at)
-                    .bind(&c.segment)
-                    .bind(email)
-                    .bind(&c.id)
-                    .execute(&mut *tx)
-                    .await?;
-                    report.customers_updated += 1;
-                }
-                None => {
-                    sqlx::query(
-                        "INSERT INTO customers (id, data, updated_at, segment, email) VALUES ($1, $2, $3, $4, $5)",
-                    )
-                    .bind(&c.id)
-                    .bind(&text)
-                    .bind(at)
-                    .bind(&c.segment)
-                    .bind(email)
-                    .execute(&mut *tx)
-                    .await?;
-                    report.customers_added += 1;
-                }
-            }
-        }
-        for inv in &data.invoices {
-            // Two imports of one invoice at once: the second reads it after the
-            // first commits, or both would record the same payment from a stale copy.
-            events::lock_review(&mut tx, &inv.id, self.postgres).await?;
-            let old =
-                sqlx::query("SELECT data FROM invoices WHERE id = $1").bind(&inv.id).fetch_optional(&mut *tx).await?;
-            let before: Option<Invoice> = match &old {
-                Some(row) => Some(serde_json::from_str(&row.try_get::<String, _>("data")?)?),
-                None => None,
-            };
-            // What the host keeps on an invoice (an accepted plan, fees) survives a re-import.
-            let mut after = Invoice {
-                plan: before.as_ref().and_then(|b| b.plan.clone()),
-                fees: before.as_ref().map(|b| b.fees.clone()).unwrap_or_default(),
-                answered: before.as_ref().and_then(|b| b.answered.clone()),
-                transfer_to_confirm: before.as_ref().and_then(|b| b.transfer_to_confirm),
-                ..inv.clone()
-            };
-            // "Paid" in an export means paid in full, as a payment event records it, even
-            // when the export leaves `amount_paid` out: what it brought in is a recovery,
-            // and nothing of it is owed in the receivables.
-            if after.status == InvoiceStatus::Paid && after.amount_paid < after.total() {
-                after.amount_paid = after.total();
-            }
-            match &before {
-                Some(before) if *before == after => {
-                    report.unchanged += 1;
-                    continue;
-                }
-                Some(_) => report.invoices_updated += 1,
-                None => report.invoices_added += 1,
-            }
-            let lines = events::import_lines(before.as_ref(), &after, now);
-            report.events.extend(lines.iter().map(|(kind, _)| format!("{}: {kind}", after.id)));
-            let change = events::Change { before: before.as_ref(), after: &after, customer: None, lines };
-            events::write(&mut tx, change, at, (self.attribution_days, self.alerts)).await?;
-        }
-        tx.commit().await?;
-        Ok(report)
     }
 
     /// Applies an event to an invoice (and its customer), records it and wakes the invoice.
@@ -554,24 +468,4 @@ fn outbox_row(r: &sqlx::any::AnyRow) -> anyhow::Result<OutboxRow> {
         setup_faults: r.try_get("setup_faults")?,
         legacy_key: r.try_get::<i64, _>("legacy_key")? != 0,
     })
-}
-
-/// A customer as a file or a request gives it, with what the host learnt and
-/// the file cannot know: the channels they opted out of (an export that
-/// leaves them out must not opt them back in) and what bounces said of the
-/// address, while the address is the same.
-fn kept_by_the_host(before: Option<&Customer>, given: &Customer) -> Customer {
-    let mut c = given.clone();
-    let Some(before) = before else { return c };
-    for channel in &before.opted_out {
-        if !c.opted_out.contains(channel) {
-            c.opted_out.push(channel.clone());
-        }
-    }
-    let same_address =
-        |m: &crate::invoice::EmailBounces| c.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(&m.address));
-    if c.email_bounces.is_none() {
-        c.email_bounces = before.email_bounces.clone().filter(same_address);
-    }
-    c
 }

@@ -4,10 +4,13 @@
 //! The last touch is the latest message that left within the attribution
 //! window before the outcome; the whole path in that window is kept too.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use sqlx::Row;
 
 use super::Store;
+use super::rows::Cell;
 use crate::event::{EventKind, OutcomeKind};
 
 /// One outcome as stored.
@@ -50,76 +53,126 @@ pub(super) struct NewOutcome<'a> {
     pub already_paid: bool,
 }
 
-/// Records the outcome an event stands for (nothing for other events), and
-/// with `alerts`, the alert a failed payment or a recovery makes.
-pub(super) async fn record(
+/// The contacts an outcome is tied to: the messages about its invoice that
+/// left in the window, the latest last.
+#[derive(Default)]
+struct Touch {
+    step: Option<String>,
+    channel: Option<String>,
+    tone: Option<String>,
+    template: Option<String>,
+    plugin_name: Option<String>,
+    plugin_version: Option<String>,
+    arm: Option<String>,
+    at: Option<i64>,
+    path: Vec<String>,
+}
+
+impl Touch {
+    /// The touches of these invoices at `at`, read in one statement a page. A
+    /// reminder that rode in another invoice's message counts for its own invoice.
+    async fn read_all(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        invoice_ids: &[&str],
+        at: i64,
+        window_days: i64,
+    ) -> anyhow::Result<HashMap<String, Touch>> {
+        let since = at - window_days * 86_400;
+        let sql = |list: &str| {
+            format!(
+                "SELECT o.invoice_id, o.step, o.channel, o.tone, o.template, o.done_at, p.name AS plugin_name, \
+                 p.version AS plugin_version, d.experiment || '/' || d.arm AS arm FROM outbox o \
+                 LEFT JOIN decisions d ON d.id = o.decision_id LEFT JOIN plugin_ids p ON p.id = d.plugin \
+                 WHERE o.invoice_id IN {list} AND o.state = 'sent' AND o.done_at IS NOT NULL \
+                 AND o.done_at <= {at} AND o.done_at >= {since} ORDER BY o.invoice_id, o.done_at, o.id"
+            )
+        };
+        let mut touches: HashMap<String, Touch> = HashMap::new();
+        for r in super::rows::keyed(tx, sql, invoice_ids).await? {
+            let touch = touches.entry(r.try_get("invoice_id")?).or_default();
+            // Rows come oldest first: each later one is the last touch so far.
+            touch.path.push(r.try_get("step")?);
+            touch.step = r.try_get("step")?;
+            touch.channel = r.try_get("channel")?;
+            touch.tone = r.try_get("tone")?;
+            touch.template = r.try_get("template")?;
+            touch.plugin_name = r.try_get("plugin_name")?;
+            touch.plugin_version = r.try_get("plugin_version")?;
+            touch.arm = r.try_get("arm")?;
+            touch.at = r.try_get("done_at")?;
+        }
+        Ok(touches)
+    }
+}
+
+/// Records the outcome each event stands for (nothing for other events), all
+/// at `at`, and with `alerts`, the alert a failed payment or a recovery makes.
+pub(super) async fn record_all(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    outcome: NewOutcome<'_>,
+    outcomes: &[NewOutcome<'_>],
+    at: i64,
     (window_days, alerts): (i64, bool),
 ) -> anyhow::Result<()> {
-    let alert = |kind: &str| {
-        serde_json::json!({
-            "type": kind, "invoice_id": outcome.invoice_id, "customer_id": outcome.customer_id,
-            "detail": outcome.detail, "recovered": outcome.recovered, "currency": outcome.currency,
-            "at": chrono::DateTime::from_timestamp(outcome.at, 0).map(|t| t.to_rfc3339()),
+    let mut kept: Vec<(&NewOutcome, OutcomeKind)> = vec![];
+    for outcome in outcomes {
+        let alert = |kind: &str| {
+            serde_json::json!({
+                "type": kind, "invoice_id": outcome.invoice_id, "customer_id": outcome.customer_id,
+                "detail": outcome.detail, "recovered": outcome.recovered, "currency": outcome.currency,
+                "at": chrono::DateTime::from_timestamp(outcome.at, 0).map(|t| t.to_rfc3339()),
+            })
+        };
+        if alerts && outcome.event == EventKind::PaymentFailed {
+            super::alerts::raise_in(tx, "payment-failed", outcome.invoice_id, outcome.at, &alert("payment-failed"))
+                .await?;
+        }
+        let Some(kind) = outcome.outcome else { continue };
+        // A payment event on an invoice already paid (`paid` posted twice, an
+        // answer repeated) is no outcome: a recovery is counted and alerted once.
+        if matches!(kind, OutcomeKind::Paid | OutcomeKind::PaidInPart) && outcome.already_paid {
+            continue;
+        }
+        if alerts && kind == OutcomeKind::Paid {
+            super::alerts::raise_in(tx, "recovered", outcome.invoice_id, outcome.at, &alert("recovered")).await?;
+        }
+        kept.push((outcome, kind));
+    }
+    let mut ids: Vec<&str> = kept.iter().map(|(o, _)| o.invoice_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let touches = Touch::read_all(tx, &ids, at, window_days).await?;
+    let none = Touch::default();
+    let paths: Vec<String> = kept
+        .iter()
+        .map(|(o, _)| serde_json::to_string(&touches.get(o.invoice_id).unwrap_or(&none).path))
+        .collect::<Result<_, _>>()?;
+    let cells: Vec<Cell> = kept
+        .iter()
+        .zip(&paths)
+        .flat_map(|((o, kind), path)| {
+            let t = touches.get(o.invoice_id).unwrap_or(&none);
+            [
+                Cell::Text(o.invoice_id),
+                Cell::Text(o.customer_id),
+                Cell::Text(kind.name()),
+                Cell::Int(o.at),
+                Cell::Int(o.recovered),
+                Cell::Text(o.currency),
+                Cell::OptText(t.step.as_deref()),
+                Cell::OptText(t.channel.as_deref()),
+                Cell::OptText(t.tone.as_deref()),
+                Cell::OptText(t.template.as_deref()),
+                Cell::OptText(t.plugin_name.as_deref()),
+                Cell::OptText(t.plugin_version.as_deref()),
+                Cell::OptText(t.arm.as_deref()),
+                Cell::OptInt(t.at.map(|touched| o.at - touched)),
+                Cell::Text(path),
+            ]
         })
-    };
-    if alerts && outcome.event == EventKind::PaymentFailed {
-        super::alerts::raise_in(tx, "payment-failed", outcome.invoice_id, outcome.at, &alert("payment-failed")).await?;
-    }
-    let Some(kind) = outcome.outcome else { return Ok(()) };
-    // A payment event on an invoice already paid (`paid` posted twice, an
-    // answer repeated) is no outcome: a recovery is counted and alerted once.
-    if matches!(kind, OutcomeKind::Paid | OutcomeKind::PaidInPart) && outcome.already_paid {
-        return Ok(());
-    }
-    if alerts && kind == OutcomeKind::Paid {
-        super::alerts::raise_in(tx, "recovered", outcome.invoice_id, outcome.at, &alert("recovered")).await?;
-    }
-    // Messages about this invoice that left in the window, the latest last;
-    // a reminder that rode in another invoice's message counts for its own invoice.
-    let contacts = sqlx::query(
-        "SELECT o.step, o.channel, o.tone, o.template, o.done_at, p.name AS plugin_name, p.version AS plugin_version, \
-         d.experiment || '/' || d.arm AS arm FROM outbox o LEFT JOIN decisions d ON d.id = o.decision_id LEFT JOIN plugin_ids p ON p.id = d.plugin \
-         WHERE o.invoice_id = $1 AND o.state = 'sent' AND o.done_at IS NOT NULL AND o.done_at <= $2 AND o.done_at >= $3 \
-         ORDER BY o.done_at, o.id",
-    )
-    .bind(outcome.invoice_id)
-    .bind(outcome.at)
-    .bind(outcome.at - window_days * 86_400)
-    .fetch_all(&mut **tx)
-    .await?;
-    let path: Vec<String> = contacts.iter().map(|r| r.try_get::<String, _>("step")).collect::<Result<_, _>>()?;
-    let last = contacts.last();
-    let text = |column: &str| -> anyhow::Result<Option<String>> {
-        Ok(match last {
-            Some(r) => r.try_get::<Option<String>, _>(column)?,
-            None => None,
-        })
-    };
-    let touched_at: Option<i64> = last.map(|r| r.try_get("done_at")).transpose()?;
-    sqlx::query(
-        "INSERT INTO outcomes (invoice_id, customer_id, kind, at, recovered, currency, touch_step, touch_channel, \
-         touch_tone, touch_template, touch_policy, touch_version, touch_arm, after_touch, path) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-    )
-    .bind(outcome.invoice_id)
-    .bind(outcome.customer_id)
-    .bind(kind.name())
-    .bind(outcome.at)
-    .bind(outcome.recovered)
-    .bind(outcome.currency)
-    .bind(text("step")?)
-    .bind(text("channel")?)
-    .bind(text("tone")?)
-    .bind(text("template")?)
-    .bind(text("plugin_name")?)
-    .bind(text("plugin_version")?)
-    .bind(text("arm")?)
-    .bind(touched_at.map(|t| outcome.at - t))
-    .bind(serde_json::to_string(&path)?)
-    .execute(&mut **tx)
-    .await?;
+        .collect();
+    let head = "INSERT INTO outcomes (invoice_id, customer_id, kind, at, recovered, currency, touch_step, touch_channel, \
+                touch_tone, touch_template, touch_policy, touch_version, touch_arm, after_touch, path)";
+    super::rows::values(tx, (head, ""), 15, &cells).await?;
     Ok(())
 }
 

@@ -13,6 +13,7 @@ fn open(id: &str, number: &str, customer: &str, outstanding: i64) -> Open {
         customer_name: name.into(),
         currency: "EUR".into(),
         outstanding,
+        closed: false,
     }
 }
 
@@ -121,4 +122,48 @@ fn legal_forms_are_left_out_of_names() {
     assert_eq!(name_key("ROSSI IMPIANTI SRL"), "rossi impianti");
     assert_eq!(name_key("Nordwind Logistik GmbH"), "nordwind logistik");
     assert_eq!(name_key("Bianchi & Figli S.n.c."), "bianchi figli");
+}
+
+#[test]
+fn a_credit_naming_an_invoice_paid_already_is_a_second_payment() {
+    let mut paid_before = open("r9", "FT-2026/0999", "rossi", 0);
+    paid_before.closed = true;
+    let b = Book::new(vec![paid_before, open("r2", "FT-2026/1005", "rossi", 30_000)]);
+    // By number or by reference: nothing paid, a person told.
+    let v = b.decide(&credit(40_000, "saldo FT-2026/0999", Some("Rossi Impianti"), &[]));
+    let Verdict::AlreadyPaid { invoices, evidence } = v else { panic!("{v:?}") };
+    assert_eq!(invoices.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), ["r9"]);
+    assert!(evidence.contains("FT-2026/0999") && evidence.contains("second payment"), "{evidence}");
+    // Rossi's amount alone never lands on the paid invoice: the open one it equals.
+    assert_eq!(paid(&b.decide(&credit(30_000, "", Some("Rossi Impianti"), &[]))), [("r2".into(), 30_000)]);
+    assert_eq!(candidates(&b.decide(&credit(40_000, "", Some("Rossi Impianti"), &[]))), ["r2"]);
+}
+
+#[test]
+fn a_credit_paying_an_invoice_in_full_closes_it_to_the_next_in_the_file() {
+    let mut b = book();
+    let first = b.decide(&credit(30_000, "FT-2026/1005", None, &[]));
+    for (invoice, amount) in match &first {
+        Verdict::Sure { pay, .. } => pay.clone(),
+        other => panic!("{other:?}"),
+    } {
+        b.take(&invoice.id, amount);
+    }
+    // The same transfer twice in one file: the second pays nothing and is a second payment.
+    assert!(matches!(b.decide(&credit(30_000, "FT-2026/1005", None, &[])), Verdict::AlreadyPaid { .. }));
+}
+
+#[test]
+fn an_account_that_paid_a_customer_before_names_them() {
+    let b = book().with_accounts(vec![("IT60 X054 2811 1010 0000 0123 456".into(), "bianchi".into())]);
+    // A name the bank wrote its own way, from Bianchi's account: their invoice by amount.
+    let mut e = credit(48_000, "bonifico", Some("B. & F. SNC"), &[]);
+    e.debtor_iban = Some("IT60X0542811101000000123456".into());
+    let v = b.decide(&e);
+    assert_eq!(paid(&v), [("b1".into(), 48_000)]);
+    let Verdict::Sure { evidence, .. } = v else { unreachable!() };
+    assert!(evidence.starts_with("the debtor's account"), "{evidence}");
+    // Another account, the same words: nobody we know.
+    e.debtor_iban = Some("DE89370400440532013000".into());
+    assert!(matches!(b.decide(&e), Verdict::Unmatched { .. }));
 }
