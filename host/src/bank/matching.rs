@@ -31,7 +31,8 @@ pub(crate) struct Book {
     by_number: HashMap<String, Vec<usize>>,
     by_tail: HashMap<String, Vec<usize>>,
     by_customer: HashMap<String, Vec<usize>>,
-    by_name: HashMap<String, String>,
+    /// A name's customer; `None` where two customers share the name (it names neither).
+    by_name: HashMap<String, Option<String>>,
     /// Accounts customers paid from before, to the customer.
     by_iban: HashMap<String, String>,
 }
@@ -78,7 +79,7 @@ fn name_key(name: &str) -> String {
     let kept: Vec<&str> = words.into_iter().filter(|w| !FORMS.contains(w)).collect();
     // "S.r.l." splits into s, r, l: drop the letters a legal form is made of at the end.
     let mut kept = kept;
-    while kept.last().is_some_and(|w| w.len() == 1) && joined.len() > 3 {
+    while kept.last().is_some_and(|w| w.len() == 1 && w.chars().all(char::is_alphabetic)) && joined.len() > 3 {
         kept.pop();
     }
     kept.join(" ")
@@ -104,7 +105,11 @@ impl Book {
                 book.by_tail.entry(tail.to_string()).or_default().push(i);
             }
             book.by_customer.entry(inv.customer_id.clone()).or_default().push(i);
-            book.by_name.insert(name_key(&inv.customer_name), inv.customer_id.clone());
+            let named =
+                book.by_name.entry(name_key(&inv.customer_name)).or_insert_with(|| Some(inv.customer_id.clone()));
+            if named.as_deref().is_some_and(|c| c != inv.customer_id) {
+                *named = None;
+            }
         }
         book.invoices = invoices;
         book
@@ -131,7 +136,8 @@ impl Book {
             return Some((customer.as_str(), "the debtor's account"));
         }
         let key = name_key(e.debtor.as_deref()?);
-        self.by_name.get(&key).map(|c| (c.as_str(), "the debtor's name")).filter(|_| !key.is_empty())
+        let customer = self.by_name.get(&key)?.as_deref()?;
+        Some((customer, "the debtor's name")).filter(|_| !key.is_empty())
     }
 
     /// The invoices an RF reference in the credit names (structured, or typed in the words).

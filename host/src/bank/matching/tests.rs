@@ -122,6 +122,20 @@ fn legal_forms_are_left_out_of_names() {
     assert_eq!(name_key("ROSSI IMPIANTI SRL"), "rossi impianti");
     assert_eq!(name_key("Nordwind Logistik GmbH"), "nordwind logistik");
     assert_eq!(name_key("Bianchi & Figli S.n.c."), "bianchi figli");
+    // A digit at the end is part of the name, not of a legal form.
+    assert_eq!(name_key("Cliente Numero 1 S.r.l."), "cliente numero 1");
+}
+
+#[test]
+fn a_name_two_customers_share_names_neither() {
+    let mut twin = open("t1", "FT-2026/2001", "nordwind", 10_000);
+    twin.customer_id = "twin".into();
+    twin.customer_name = "Rossi Impianti S.p.A.".into();
+    let b = Book::new(vec![open("r2", "FT-2026/1005", "rossi", 30_000), twin]);
+    // "Rossi Impianti" is both customers' name: the amount alone pays nothing.
+    assert!(matches!(b.decide(&credit(30_000, "bonifico", Some("Rossi Impianti"), &[])), Verdict::Unmatched { .. }));
+    // The number still does.
+    assert_eq!(paid(&b.decide(&credit(30_000, "FT-2026/1005", Some("Rossi Impianti"), &[]))), [("r2".into(), 30_000)]);
 }
 
 #[test]
