@@ -108,3 +108,29 @@ fn signed_and_zipped_official_examples_come_in_and_a_dtd_is_refused_whole() {
     assert!(stderr(&out).to_lowercase().contains("dtd") || stderr(&out).contains("DOCTYPE"), "{}", stderr(&out));
     assert_eq!(count(), 3);
 }
+
+#[test]
+fn the_api_takes_e_invoices_with_the_token_and_refuses_what_does_not_read_without_a_5xx() {
+    use crate::serve::{Service, TOKEN};
+    let site = Site::new();
+    let svc = Service::start_with(&site, "", "");
+    let xml = std::fs::read_to_string(sample("IT02345678901_00017.xml")).unwrap();
+    assert_eq!(svc.call("POST", "/v1/einvoices", None, &xml).0, 401);
+    let (status, body) = svc.call("POST", "/v1/einvoices", Some(TOKEN), &xml);
+    assert_eq!((status, body["invoices_added"].as_u64()), (200, Some(1)), "{body}");
+    let (status, body) = svc.call("POST", "/v1/einvoices", Some(TOKEN), &xml);
+    assert_eq!((status, body["unchanged"].as_u64()), (200, Some(2)), "{body}");
+    // Three decimals on an instalment, a DTD, a wrong namespace, nothing at all: 4xx, the field named.
+    let hostile = [
+        xml.replacen("<ImportoPagamento>610.00</ImportoPagamento>", "<ImportoPagamento>610.001</ImportoPagamento>", 1),
+        xml.replacen("?>", "?><!DOCTYPE x [<!ENTITY a \"b\">]>", 1),
+        xml.replace("http://ivaservizi.agenziaentrate.gov.it/docs/xsd/fatture/v1.2", "urn:example:other"),
+        String::new(),
+    ];
+    for bad in hostile {
+        let (status, body) = svc.call("POST", "/v1/einvoices", Some(TOKEN), &bad);
+        assert!((400..500).contains(&status), "{status} {body}");
+        assert!(body["field"].as_str().is_some_and(|f| !f.is_empty()), "{body}");
+    }
+    assert_eq!(Db::new(&site.db()).strings("SELECT id FROM invoices").len(), 1, "nothing of a refused body recorded");
+}

@@ -243,6 +243,10 @@ pub(crate) fn router(app: Arc<App>) -> Router {
             post(inbound::email).layer(axum::extract::DefaultBodyLimit::max(inbound::BODY_LIMIT)),
         )
         .route(
+            "/v1/einvoices",
+            post(inbound::einvoices).layer(axum::extract::DefaultBodyLimit::max(inbound::EINVOICE_LIMIT)),
+        )
+        .route(
             "/v1/bank/statements",
             post(inbound::statement).layer(axum::extract::DefaultBodyLimit::max(inbound::STATEMENT_LIMIT)),
         )

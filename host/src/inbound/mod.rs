@@ -253,7 +253,7 @@ fn flooding(
     let Some(sender) = &mail.from else { return false };
     let together = unwritten.entry(sender.clone()).or_default();
     *together += 1;
-    seen.from_sender(sender) + *together > i64::from(rules.max_per_sender_hour)
+    seen.sent_by(sender) + *together > i64::from(rules.max_per_sender_hour)
 }
 
 fn duplicate(message_id: Option<String>) -> Handled {

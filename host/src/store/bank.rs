@@ -31,6 +31,9 @@ pub(crate) struct BankRow {
     pub evidence: String,
 }
 
+/// A payment an entry makes: (its key, the invoice, minor units).
+type Payment = (String, String, i64);
+
 /// What became of an entry written now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Written {
@@ -138,7 +141,7 @@ impl Store {
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         (e, verdict): (&Entry, &Verdict),
-        (events, payments): (&mut Vec<(String, Event)>, &mut Vec<(String, String, i64)>),
+        (events, payments): (&mut Vec<(String, Event)>, &mut Vec<Payment>),
         now: DateTime<Utc>,
     ) -> anyhow::Result<Written> {
         if !e.credit {

@@ -188,7 +188,7 @@ pub(super) async fn write_all(
 
 /// Invoices seen for the first time: their rows and their reviews.
 async fn insert_new(tx: &mut sqlx::Transaction<'_, sqlx::Any>, new: &[&Invoice], at: i64) -> anyhow::Result<()> {
-    let documents: Vec<String> = new.iter().map(|i| json(i)).collect();
+    let documents: Vec<String> = new.iter().map(json).collect();
     let cells: Vec<Cell> = new
         .iter()
         .zip(&documents)

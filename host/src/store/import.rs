@@ -223,7 +223,7 @@ impl Store {
 }
 
 /// Each id once, as its last row gives it (a later row of a file updates an earlier one).
-fn last_of_each<'a, T>(rows: &'a [T], id: impl Fn(&T) -> &String) -> Vec<&'a T> {
+fn last_of_each<T>(rows: &[T], id: impl Fn(&T) -> &String) -> Vec<&T> {
     let last: HashMap<&String, usize> = rows.iter().enumerate().map(|(i, r)| (id(r), i)).collect();
     rows.iter().enumerate().filter(|(i, r)| last[id(r)] == *i).map(|(_, r)| r).collect()
 }

@@ -148,7 +148,7 @@ impl Seen {
     }
 
     /// Messages kept from `sender` in the hour.
-    pub(crate) fn from_sender(&self, sender: &str) -> i64 {
+    pub(crate) fn sent_by(&self, sender: &str) -> i64 {
         self.senders.get(sender).copied().unwrap_or(0)
     }
 }
