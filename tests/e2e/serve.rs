@@ -103,6 +103,11 @@ impl Service {
         Service { child, base: format!("http://127.0.0.1:{port}"), said }
     }
 
+    /// The last lines the service wrote to stderr (its log), for a failure's message.
+    pub fn said(&self) -> String {
+        self.said.lock().unwrap().iter().cloned().collect::<Vec<_>>().join("\n")
+    }
+
     pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
         let mut req = ureq::request(method, &format!("{}{path}", self.base)).timeout(Duration::from_secs(30));
         if let Some(t) = token {

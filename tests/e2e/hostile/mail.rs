@@ -35,7 +35,7 @@ fn hostile_emails_are_each_handled_or_quarantined_and_touch_only_their_customer(
         &format!("[serve]\ntick_seconds = 3600\n[secrets]\nadmin_token = \"{TOKEN}\"\n[inbound]\npause_days = 1\n"),
     );
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let _service = Service::launch(&site, port);
+    let service = Service::launch(&site, port);
     let base = format!("http://127.0.0.1:{port}");
     let db = crate::common::Db::new(&site.db());
     let texts: Vec<String> = FIXTURES
@@ -65,7 +65,9 @@ fn hostile_emails_are_each_handled_or_quarantined_and_touch_only_their_customer(
         let status = response.status();
         let answer: Value = serde_json::from_str(&response.into_string().unwrap_or_default()).unwrap_or(Value::Null);
         if status >= 500 {
-            return Err(format!("{status}: {answer}"));
+            // What the server logged says why (the error chain of "request failed").
+            std::thread::sleep(Duration::from_millis(200));
+            return Err(format!("{status}: {answer}; the server said:\n{}", service.said()));
         }
         if status == 400 && answer["field"] == "body" {
             return Ok(Verdict::Refused);
