@@ -191,6 +191,10 @@ impl<'r> Arrived<'r> {
             let returned = mail.original.as_ref().and_then(|o| o.message_id.as_deref());
             keys.answers.extend(mail.answers.iter().take(50).map(String::as_str).chain(returned));
         }
+        // A key with a NUL byte matches nothing we keep or send, and PostgreSQL refuses it as text.
+        for list in [&mut keys.message_ids, &mut keys.senders, &mut keys.answers] {
+            list.retain(|key| !key.contains('\0'));
+        }
         keys
     }
 }
@@ -204,7 +208,8 @@ async fn prepare(
     (door, now): (&str, DateTime<Utc>),
 ) -> anyhow::Result<Prepared> {
     let config = intake.config;
-    let message_id = mail.as_ref().ok().and_then(|m| m.message_id.clone());
+    // A Message-ID with a NUL byte is no id (PostgreSQL's text takes none): the digest keeps it once.
+    let message_id = mail.as_ref().ok().and_then(|m| m.message_id.clone()).filter(|id| !id.contains('\0'));
     if seen.kept(&digest, message_id.as_deref()) {
         return Ok(Prepared::Duplicate(duplicate(message_id)));
     }
