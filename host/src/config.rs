@@ -10,9 +10,11 @@ use serde::Deserialize;
 use crate::invoice::Customer;
 use crate::render::Business;
 
+mod bank;
 mod inbound;
 mod portal;
 mod sending;
+pub use bank::Bank;
 pub use inbound::Inbound;
 pub use portal::Portal;
 pub use sending::{Sending, Uncertain, Window};
@@ -55,6 +57,9 @@ pub struct Config {
     /// The customer's page and the links to it.
     #[serde(default)]
     pub portal: Portal,
+    /// Bank statements that arrive in a folder.
+    #[serde(default)]
+    pub bank: Bank,
     /// Secrets by name: the value, or `env:NAME` to read it from the environment.
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,

@@ -226,6 +226,8 @@ pub enum RefusedWhy {
     OnePerTick,
     /// The customer replied and a person has yet to read it: asked again after the hold.
     AwaitingReply,
+    /// A bank credit may have paid it and a person has yet to match it: asked again after the hold.
+    AwaitingBankMatch,
 }
 
 impl RefusedWhy {
@@ -235,6 +237,7 @@ impl RefusedWhy {
             RefusedWhy::StepDone => "step-done",
             RefusedWhy::OnePerTick => "one-per-tick",
             RefusedWhy::AwaitingReply => "awaiting-reply",
+            RefusedWhy::AwaitingBankMatch => "awaiting-bank-match",
         }
     }
 }
@@ -253,6 +256,11 @@ impl std::fmt::Display for Refused {
             RefusedWhy::AwaitingReply => write!(
                 f,
                 "{} {}: held, the customer replied and a person reads it first; asked again after the hold",
+                self.action, self.step
+            ),
+            RefusedWhy::AwaitingBankMatch => write!(
+                f,
+                "{} {}: held, a bank credit may have paid it and a person matches it first; asked again after the hold",
                 self.action, self.step
             ),
         }

@@ -7,6 +7,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+mod door;
+pub use door::Door;
+
 use crate::invoice::{Customer, Dispute, Fee, Invoice, InvoiceStatus, PaymentFailure, PromiseToPay};
 
 /// Something that happened to an invoice or its customer, from outside.

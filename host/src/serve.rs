@@ -46,6 +46,7 @@ pub(crate) async fn run(db: &Path, config: Config, mut catalog: Catalog, listen:
                 .into())
         })?;
     }
+    check_folders(&config).map_err(bad)?;
     let tick = Duration::from_secs(config.serve.tick_seconds.max(1));
     let watch = config.serve.watch.as_ref().map(|w| config.resolve(w));
     let plugins_dir = config.data_dir_for(db).join("plugins");
@@ -239,6 +240,16 @@ async fn follow(app: Arc<App>, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// The folders `serve` reads from, checked before it starts.
+fn check_folders(config: &Config) -> Result<(), String> {
+    if let Some(dir) = config.bank.watch.as_ref().map(|d| config.resolve(d))
+        && !dir.is_dir()
+    {
+        return Err(format!("bank.watch: {} is not a folder", dir.display()));
+    }
+    Ok(())
+}
+
 /// Ticks every `every`, or at once when woken; never two ticks at a time.
 /// Before each tick, a watched folder is looked at for new policies.
 async fn schedule(app: Arc<App>, every: Duration, folder: Option<PathBuf>, mut stop: watch::Receiver<bool>) {
@@ -248,6 +259,7 @@ async fn schedule(app: Arc<App>, every: Duration, folder: Option<PathBuf>, mut s
             watch_folder(&app, dir, &mut seen).await;
         }
         read_mailbox(&app).await;
+        read_statements(&app).await;
         // Experiments started or stopped from the command line or the API apply from this tick.
         match app.runtime.refresh_experiments(&mut *app.catalog.lock().await).await {
             Ok(true) => tracing::info!("experiments changed; this tick uses them"),
@@ -323,6 +335,32 @@ async fn read_mailbox(app: &Arc<App>) {
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "could not read the mailbox; trying again at the next tick")
         }
+    }
+}
+
+/// Statements dropped into `[bank] watch`, before each tick, so the tick
+/// sends nothing to a customer whose transfer they carry.
+async fn read_statements(app: &Arc<App>) {
+    let config = app.runtime.config();
+    let Some(dir) = config.bank.watch.as_ref().map(|d| config.resolve(d)) else { return };
+    match crate::bank::folder::take(app.runtime.store(), &dir, Utc::now()).await {
+        Ok(taken) => {
+            for t in taken {
+                match t {
+                    crate::bank::folder::Taken::Imported(file, done) => tracing::info!(
+                        file = %file.display(), entries = done.entries, paid = done.paid, unsure = done.unsure,
+                        unmatched = done.unmatched, "statement imported from the watched folder"
+                    ),
+                    crate::bank::folder::Taken::Refused(file, why) => {
+                        tracing::error!(file = %file.display(), "statement refused: {why}")
+                    }
+                }
+            }
+        }
+        Err(e) => tracing::error!(
+            folder = %dir.display(), error = %format!("{e:#}"),
+            "could not read the statements' folder; trying again at the next tick"
+        ),
     }
 }
 

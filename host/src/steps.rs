@@ -92,10 +92,13 @@ pub(crate) fn carry_out(d: &mut NewDecision, due: &DueInvoice, decision: &Decisi
                 continue;
             }
             // Held, not cancelled: the policy is asked again the day after the hold.
-            Err(Block::Answered(until)) => {
+            Err(block @ (Block::Answered(until) | Block::TransferToConfirm(until))) => {
                 let after = crate::guardrails::day_after(until, due.customer.timezone).timestamp();
                 next = Some(next.map_or(after, |n| n.min(after)));
-                let why = RefusedWhy::AwaitingReply;
+                let why = match block {
+                    Block::Answered(_) => RefusedWhy::AwaitingReply,
+                    _ => RefusedWhy::AwaitingBankMatch,
+                };
                 d.refused.push(Refused { action: action.kind().to_string(), step: step.to_string(), why });
                 report.blocked += 1;
                 continue;

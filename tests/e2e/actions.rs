@@ -17,7 +17,11 @@ async fn a_manual_review_opens_one_task() {
     runtime.store().import(&dataset("invoices.json"), now - chrono::Duration::days(30)).await.unwrap();
     let disputed = "inv-1002";
     let event = Event::DisputeOpened { reason: "goods never arrived".into() };
-    runtime.store().apply_event(disputed, &event, now - chrono::Duration::hours(1)).await.unwrap();
+    runtime
+        .store()
+        .apply_event(disputed, &event, sollecito::event::Door::Api, now - chrono::Duration::hours(1))
+        .await
+        .unwrap();
 
     for day in 0..3 {
         runtime.decide(now + chrono::Duration::days(day), false).await.unwrap();

@@ -42,8 +42,16 @@ async fn alerts_arrive_signed_once_each_even_when_the_hook_fails_first() {
     runtime.store().import(&Dataset { events: vec![], ..data }, at("2026-09-24T00:00:00Z")).await.unwrap();
 
     let declined = Event::PaymentFailed { decline_code: "insufficient_funds".into() };
-    runtime.store().apply_event("inv-1002", &declined, at("2026-09-27T08:00:00Z")).await.unwrap();
-    runtime.store().apply_event("inv-1004", &Event::Paid, at("2026-09-27T08:30:00Z")).await.unwrap();
+    runtime
+        .store()
+        .apply_event("inv-1002", &declined, sollecito::event::Door::Api, at("2026-09-27T08:00:00Z"))
+        .await
+        .unwrap();
+    runtime
+        .store()
+        .apply_event("inv-1004", &Event::Paid, sollecito::event::Door::Api, at("2026-09-27T08:30:00Z"))
+        .await
+        .unwrap();
     // Monday, inside Rome's window: reminders are due, the relay is down.
     for tick in ["2026-09-28T09:00:00Z", "2026-09-28T10:00:00Z", "2026-09-28T11:00:00Z", "2026-09-28T12:00:00Z"] {
         runtime.tick(at(tick), false).await.unwrap();

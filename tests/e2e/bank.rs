@@ -10,10 +10,10 @@ use crate::common::*;
 use crate::pipeline::Site;
 
 /// An entry of a statement: (bank reference, amount, debit?, reversal?, debtor, remittance, structured ref, end-to-end).
-type Line<'a> = (&'a str, &'a str, bool, bool, &'a str, &'a str, &'a str, &'a str);
+pub(crate) type Line<'a> = (&'a str, &'a str, bool, bool, &'a str, &'a str, &'a str, &'a str);
 
 /// A camt message written by hand in the standard's shape, version 08.
-fn camt(kind: &str, id: &str, booked: &str, lines: &[Line<'_>]) -> String {
+pub(crate) fn camt(kind: &str, id: &str, booked: &str, lines: &[Line<'_>]) -> String {
     let entries: String = lines
         .iter()
         .map(|(bank_ref, amount, debit, reversal, debtor, words, rf, e2e)| {
@@ -37,15 +37,15 @@ fn camt(kind: &str, id: &str, booked: &str, lines: &[Line<'_>]) -> String {
     )
 }
 
-const ROSSI: Line<'static> =
+pub(crate) const ROSSI: Line<'static> =
     ("BANK-1", "1250.00", false, false, "Rossi Impianti S.r.l.", "", "RF52 FT20 2610 01", "E2E-R1");
 const BIANCHI: Line<'static> =
     ("BANK-2", "2400.00", false, false, "BIANCHI &amp; FIGLI SNC", "saldo fatt. FT-2026/1002", "", "E2E-B1");
-const STRANGER: Line<'static> = ("BANK-3", "500.00", false, false, "Mario Verdi", "rif. 1003", "", "E2E-V1");
+pub(crate) const STRANGER: Line<'static> = ("BANK-3", "500.00", false, false, "Mario Verdi", "rif. 1003", "", "E2E-V1");
 const FEES: Line<'static> = ("BANK-4", "80.00", true, false, "", "canone conto", "", "NOTPROVIDED");
-const NOBODY: Line<'static> = ("BANK-5", "42.00", false, false, "", "grazie", "", "NOTPROVIDED");
+pub(crate) const NOBODY: Line<'static> = ("BANK-5", "42.00", false, false, "", "grazie", "", "NOTPROVIDED");
 
-fn import(site: &Site, name: &str, xml: &str, at: &str) -> serde_json::Value {
+pub(crate) fn import(site: &Site, name: &str, xml: &str, at: &str) -> serde_json::Value {
     let file = site.write(name, xml);
     let out = site.json(&["bank", "import", file.to_str().unwrap(), "--at", at]);
     out[0]["imported"].clone()

@@ -50,9 +50,11 @@ async fn three_months(db: &str, port: u16, files: &std::path::Path) -> Vec<Step>
         let now = start + chrono::Duration::days(day);
         match now.format("%m-%d").to_string().as_str() {
             // The plan offered on 17 November is accepted the next day.
-            "11-18" => drop(runtime.store().accept_plan("b2b-plan", now).await.unwrap()),
+            "11-18" => drop(runtime.store().accept_plan("b2b-plan", sollecito::event::Door::Api, now).await.unwrap()),
             // The suspended subscription is paid by transfer.
-            "11-02" => drop(runtime.store().apply_event("in_soft", &Event::Paid, now).await.unwrap()),
+            "11-02" => drop(
+                runtime.store().apply_event("in_soft", &Event::Paid, sollecito::event::Door::Api, now).await.unwrap(),
+            ),
             _ => {}
         }
         runtime.tick(now, false).await.unwrap();

@@ -86,7 +86,13 @@ fn an_experiment_keeps_each_customer_in_one_arm_and_its_arm_can_be_promoted() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let store = rt.block_on(Store::open(&db)).unwrap();
     for i in 0..8 {
-        rt.block_on(store.apply_event(&format!("x{i:02}"), &Event::Paid, at("2026-10-18T10:00:00Z"))).unwrap();
+        rt.block_on(store.apply_event(
+            &format!("x{i:02}"),
+            &Event::Paid,
+            sollecito::event::Door::Api,
+            at("2026-10-18T10:00:00Z"),
+        ))
+        .unwrap();
     }
     drop(store);
     let status = run(&["experiment", "status", "ladder", "--json"]);
@@ -332,7 +338,11 @@ async fn a_known_five_point_effect_on_20000_invoices_is_reported_with_its_interv
     for (id, arm) in rows {
         let p = if arm == "a" { 0.30 } else { 0.35 };
         if rng.random::<f64>() < p {
-            runtime.store().apply_event(&id, &sollecito::event::Event::Paid, paid_at).await.unwrap();
+            runtime
+                .store()
+                .apply_event(&id, &sollecito::event::Event::Paid, sollecito::event::Door::Api, paid_at)
+                .await
+                .unwrap();
         }
     }
     drop(runtime);

@@ -142,7 +142,7 @@ fn compare(file: &Path, from: &str, to: &str) -> usize {
         if tick.format("%H:%M:%S").to_string() == "09:00:00" {
             let store = rt.block_on(Store::open(db_arg)).unwrap();
             for e in events.iter().filter(|e| e.on == tick.date_naive()) {
-                rt.block_on(store.apply_event(&e.invoice_id, &e.event, *tick)).unwrap();
+                rt.block_on(store.apply_event(&e.invoice_id, &e.event, sollecito::event::Door::Api, *tick)).unwrap();
             }
         }
         let run = site.run(&["run", "--at", &tick.to_rfc3339()]);

@@ -7,6 +7,8 @@ mod alerts;
 mod api_limits;
 mod author;
 mod bank;
+mod bank_doors;
+mod bank_samples;
 mod channels;
 mod claims;
 mod cli;

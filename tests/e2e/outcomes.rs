@@ -31,11 +31,15 @@ async fn a_payment_is_tied_to_the_last_message_in_the_window_and_the_report_coun
     }
     // inv-1004 got its pre-due reminder on 28 September and overdue-7 on 8 October; paid on the 12th.
     let paid_on = noon("2026-10-12".parse().unwrap());
-    runtime.store().apply_event("inv-1004", &Event::Paid, paid_on).await.unwrap();
+    runtime.store().apply_event("inv-1004", &Event::Paid, sollecito::event::Door::Api, paid_on).await.unwrap();
     // Told twice (a webhook retried, an operator's second click): one recovery.
-    runtime.store().apply_event("inv-1004", &Event::Paid, paid_on).await.unwrap();
+    runtime.store().apply_event("inv-1004", &Event::Paid, sollecito::event::Door::Api, paid_on).await.unwrap();
     // inv-1001 paid in part on the same day: an outcome of its own, not a recovery in full.
-    runtime.store().apply_event("inv-1001", &Event::PaymentReceived { amount: 50_000 }, paid_on).await.unwrap();
+    runtime
+        .store()
+        .apply_event("inv-1001", &Event::PaymentReceived { amount: 50_000 }, sollecito::event::Door::Api, paid_on)
+        .await
+        .unwrap();
 
     let outcomes = runtime.store().outcomes(0, i64::MAX).await.unwrap();
     let harbour = outcomes.iter().find(|o| o.invoice_id == "inv-1004").unwrap();
@@ -148,8 +152,14 @@ fn aging_fixture() -> Dataset {
 pub(crate) async fn aged_store(location: &str) -> sollecito::Store {
     let store = sollecito::Store::open(location).await.unwrap();
     store.import(&aging_fixture(), noon("2026-10-01".parse().unwrap())).await.unwrap();
-    store.apply_event("a", &Event::Paid, noon("2026-10-20".parse().unwrap())).await.unwrap();
-    store.apply_event("e", &Event::Paid, noon("2026-11-05".parse().unwrap())).await.unwrap();
+    store
+        .apply_event("a", &Event::Paid, sollecito::event::Door::Api, noon("2026-10-20".parse().unwrap()))
+        .await
+        .unwrap();
+    store
+        .apply_event("e", &Event::Paid, sollecito::event::Door::Api, noon("2026-11-05".parse().unwrap()))
+        .await
+        .unwrap();
     store
 }
 
@@ -258,11 +268,15 @@ async fn summing_untouched_outcomes_in_the_store_gives_the_report_of_every_row()
     let store = runtime.store();
     // One paid just after a reminder (touched), one promise, then every other
     // invoice three weeks after the last message (untouched), one in part.
-    store.apply_event("inv-1004", &Event::Paid, noon("2026-10-12".parse().unwrap())).await.unwrap();
+    store
+        .apply_event("inv-1004", &Event::Paid, sollecito::event::Door::Api, noon("2026-10-12".parse().unwrap()))
+        .await
+        .unwrap();
     store
         .apply_event(
             "inv-1003",
             &Event::PromiseToPay { until: "2026-11-20".parse().unwrap() },
+            sollecito::event::Door::Api,
             noon("2026-10-12".parse().unwrap()),
         )
         .await
@@ -271,7 +285,7 @@ async fn summing_untouched_outcomes_in_the_store_gives_the_report_of_every_row()
     let ids = store.invoice_ids().await.unwrap();
     for id in ids.iter().filter(|id| *id != "inv-1004") {
         let event = if id == "inv-1002" { Event::PaymentReceived { amount: 1_000 } } else { Event::Paid };
-        store.apply_event(id, &event, late).await.unwrap();
+        store.apply_event(id, &event, sollecito::event::Door::Api, late).await.unwrap();
     }
     let period: (NaiveDate, NaiveDate) = ("2026-09-24".parse().unwrap(), "2026-11-05".parse().unwrap());
     let (from, to) = (noon(period.0).timestamp() - 43_200, noon(period.1).timestamp() + 43_199);

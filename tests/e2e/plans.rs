@@ -117,3 +117,24 @@ fn a_plan_is_offered_accepted_reminded_and_a_missed_instalment_resumes_dunning()
     let after = site.email_text(&format!("eur.{}.eml", resumed.0));
     assert!(after.contains("66,66"), "the rest is what is asked:\n{after}");
 }
+
+#[test]
+fn a_plan_accepted_after_its_first_date_starts_on_the_day_it_is_accepted() {
+    let site = site();
+    days(&site, 10, 28, 31);
+    days(&site, 11, 1, 17);
+    // Offered with a first instalment due 27 November; the customer says yes on 1 December.
+    assert_eq!(offered(&site, "eur")[0].1, "2026-11-27");
+    site.ok(&["plan", "accept", "eur", "--at", "2026-12-01T09:00:00Z"]);
+    let plan = site.json(&["plan", "show", "eur"]);
+    let instalments: Vec<(String, i64)> = plan["plan"]["instalments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["due"].as_str().unwrap().to_string(), i["amount"].as_i64().unwrap()))
+        .collect();
+    // The same three, thirty days apart, from the day of the yes: none late the moment it is agreed.
+    let expected = [("2026-12-01", 33_34), ("2026-12-31", 33_33), ("2027-01-30", 33_33)];
+    let expected: Vec<(String, i64)> = expected.iter().map(|(d, a)| (d.to_string(), *a)).collect();
+    assert_eq!(instalments, expected, "{plan}");
+}

@@ -130,7 +130,16 @@ async fn a_model_fitted_from_history_finds_the_share_that_paid() {
         if rng.random::<f64>() < 0.4 {
             paid += 1;
             let id = format!("p{i:04}");
-            runtime.store().apply_event(&id, &sollecito::event::Event::Paid, at("2026-10-10T12:00:00Z")).await.unwrap();
+            runtime
+                .store()
+                .apply_event(
+                    &id,
+                    &sollecito::event::Event::Paid,
+                    sollecito::event::Door::Api,
+                    at("2026-10-10T12:00:00Z"),
+                )
+                .await
+                .unwrap();
         }
     }
     drop(runtime);

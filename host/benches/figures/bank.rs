@@ -82,13 +82,13 @@ fn creditor_reference(number: &str) -> String {
     format!("RF{:02}{body}", 98 - remainder)
 }
 
-fn statement(data: &Dataset) -> String {
+fn statement(data: &Dataset, entries: usize) -> String {
     let mut xml = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.08\">\
          <BkToCstmrStmt><GrpHdr><MsgId>BENCH-1</MsgId><CreDtTm>2026-11-03T06:00:00</CreDtTm></GrpHdr><Stmt><Id>BENCH-1</Id>\
          <Acct><Id><IBAN>IT60X0542811101000000123456</IBAN></Id></Acct>",
     );
-    for (i, (inv, c)) in data.invoices.iter().zip(&data.customers).enumerate() {
+    for (i, (inv, c)) in data.invoices.iter().zip(&data.customers).enumerate().take(entries) {
         let amount = format!("{}.{:02}", inv.amount_due / 100, inv.amount_due % 100);
         let words = if i % 2 == 0 {
             format!("<Strd><CdtrRefInf><Ref>{}</Ref></CdtrRefInf></Strd>", creditor_reference(&inv.number))
@@ -135,7 +135,12 @@ pub fn rows(catalog: &mut Catalog, cache: &Path) -> Vec<Row> {
         runtime.store().close().await;
     });
     let file = dir.path().join("statement.xml");
-    std::fs::write(&file, statement(&data)).unwrap();
+    std::fs::write(&file, statement(&data, ENTRIES)).unwrap();
+    // Memory flat: a tenth of the statement against the same book, on a copy of the store.
+    let small = dir.path().join("small.xml");
+    std::fs::write(&small, statement(&data, ENTRIES / 10)).unwrap();
+    let small_db = dir.path().join("small.db");
+    std::fs::copy(&db, &small_db).unwrap();
     println!(
         "bank: {ENTRIES} invoices imported and a statement of {:.0} MB written in {:.1} s",
         std::fs::metadata(&file).unwrap().len() as f64 / 1e6,
@@ -144,9 +149,19 @@ pub fn rows(catalog: &mut Catalog, cache: &Path) -> Vec<Row> {
     assert_eq!(parse_alone(&file), ENTRIES);
     let reference = median(3, || assert_eq!(parse_alone(&file), ENTRIES));
 
-    let import = || {
+    // Under GNU time where there is one, for the process's peak resident memory.
+    let peak = dir.path().join("peak");
+    let timed = std::path::Path::new("/usr/bin/time").exists();
+    let import = |db: &Path, file: &Path| {
         let t = Instant::now();
-        let out = Command::new(env!("CARGO_BIN_EXE_sollecito"))
+        let mut command = if timed {
+            let mut c = Command::new("/usr/bin/time");
+            c.args(["-f", "%M", "-o", peak.to_str().unwrap(), env!("CARGO_BIN_EXE_sollecito")]);
+            c
+        } else {
+            Command::new(env!("CARGO_BIN_EXE_sollecito"))
+        };
+        let out = command
             .args(["--db", db.to_str().unwrap(), "bank", "import", file.to_str().unwrap()])
             .args(["--at", "2026-11-03T06:00:00Z", "--json"])
             .env("SOLLECITO_CACHE_DIR", cache)
@@ -155,12 +170,21 @@ pub fn rows(catalog: &mut Catalog, cache: &Path) -> Vec<Row> {
             .unwrap();
         assert!(out.status.success());
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        (t.elapsed(), json[0]["imported"].clone())
+        let kib: Option<f64> = std::fs::read_to_string(&peak).ok().and_then(|s| s.trim().parse().ok());
+        (t.elapsed(), json[0]["imported"].clone(), kib.map(|k| k / 1024.0))
     };
-    let (measured, first) = import();
+    let (_, tenth, small_peak) = import(&small_db, &small);
+    assert_eq!(tenth["paid"], ENTRIES / 10, "{tenth}");
+    let (measured, first, big_peak) = import(&db, &file);
     assert_eq!(first["paid"], ENTRIES, "every credit pays its invoice: {first}");
-    let (again, second) = import();
+    let (again, second, _) = import(&db, &file);
     assert_eq!(second["known"], ENTRIES, "the same file again records nothing: {second}");
+    if let (Some(small_peak), Some(big_peak)) = (small_peak, big_peak) {
+        println!(
+            "bank: peak memory {big_peak:.0} MB for the whole statement, {small_peak:.0} MB for a tenth of it ({:.2}x for 10x the entries)",
+            big_peak / small_peak
+        );
+    }
 
     let rate = |d: Duration| ENTRIES as f64 / d.as_secs_f64();
     println!(

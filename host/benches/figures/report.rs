@@ -69,7 +69,15 @@ pub(super) fn build(rt: &tokio::runtime::Runtime, db: &Path, n: usize, now: Date
         let t = Instant::now();
         let mut m = 0;
         for i in (0..n).filter(|&i| paid(i)) {
-            store.apply_event(&format!("b-{i:08}"), &Event::Paid, now - chrono::Duration::days(10)).await.unwrap();
+            store
+                .apply_event(
+                    &format!("b-{i:08}"),
+                    &Event::Paid,
+                    sollecito::event::Door::Api,
+                    now - chrono::Duration::days(10),
+                )
+                .await
+                .unwrap();
             m += 1;
         }
         println!("report: {m} paid events applied in {:.1} s", t.elapsed().as_secs_f64());

@@ -46,7 +46,8 @@ pub(super) async fn statement(State(app): State<Arc<App>>, headers: HeaderMap, b
         let why = format!("{media} is not a statement: send the camt.053 or camt.054 as application/xml");
         return Err(ApiError::new(Refusal::UnsupportedMediaType, why).field("Content-Type"));
     }
-    match crate::bank::import(app.runtime.store(), std::io::Cursor::new(body.to_vec()), Utc::now()).await? {
+    match crate::bank::import(app.runtime.store(), crate::bank::Source::Bytes(body.as_ref().into()), Utc::now()).await?
+    {
         Ok(done) => {
             app.wake.notify_one();
             ok(done)

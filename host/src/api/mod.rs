@@ -376,7 +376,7 @@ async fn post_event(State(app): State<Arc<App>>, Path(id): Path<String>, headers
     if app.runtime.store().invoice(&id).await?.is_none() {
         return Err(ApiError::new(Refusal::NotFound, format!("unknown invoice {id:?}")));
     }
-    let applied = app.runtime.store().apply_event(&id, &event, Utc::now()).await?;
+    let applied = app.runtime.store().apply_event(&id, &event, crate::event::Door::Api, Utc::now()).await?;
     app.wake.notify_one();
     ok(json!({ "invoice": id, "applied": applied }))
 }
@@ -386,7 +386,7 @@ async fn accept_plan(State(app): State<Arc<App>>, Path(id): Path<String>, header
     if app.runtime.store().invoice(&id).await?.is_none() {
         return Err(ApiError::new(Refusal::NotFound, format!("unknown invoice {id:?}")));
     }
-    let plan = match app.runtime.store().accept_plan(&id, Utc::now()).await {
+    let plan = match app.runtime.store().accept_plan(&id, crate::event::Door::Api, Utc::now()).await {
         Ok(plan) => plan,
         Err(e) if e.is::<crate::store::CannotAccept>() => {
             return Err(ApiError::new(Refusal::Invalid, e.to_string()));

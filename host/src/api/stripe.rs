@@ -315,7 +315,7 @@ async fn dispute_event(app: &App, kind: &str, object: &Value) -> Result<Value, A
     } else {
         Event::DisputeClosed
     };
-    let applied = app.runtime.store().apply_event(&invoice_id, &event, Utc::now()).await?;
+    let applied = app.runtime.store().apply_event(&invoice_id, &event, crate::event::Door::Stripe, Utc::now()).await?;
     Ok(json!({ "invoice": invoice_id, "applied": applied }))
 }
 

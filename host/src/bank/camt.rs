@@ -1,16 +1,23 @@
 //! ISO 20022 bank-to-customer messages read as a stream: camt.053 (the
 //! day's statement) and camt.054 (a notification of credits and debits),
-//! versions 001.02 to 001.08. Each booked entry (or each transaction of a
-//! batch entry) comes out as an `Entry` while the file is read, so a
-//! statement of 100 MB is never held whole. A DTD (where entity bombs and
-//! external entities live) is refused outright, and every refusal names the
-//! element path.
+//! versions 001.02 to 001.08, whatever prefix their namespace is bound to;
+//! the same messages in the Austrian banks' namespace (Stuzza); and the
+//! Italian banks' CBI statements (`CBIDlyStmtReqLogMsg`, `CBIPrdcStmtReqLogMsg`,
+//! alone or in their `CBIBdyBkToCstmrStmtReq` envelope), which carry a
+//! camt.053.001.02 statement under roots and namespaces of their own. Each
+//! booked entry (or each transaction of a batch entry) comes out as an `Entry`
+//! while the file is read, so a statement of 100 MB is never held whole; a
+//! pending one (`Sts` other than `BOOK`) is not booked and is left out. A DTD
+//! (where entity bombs and external entities live) is refused outright, and
+//! every refusal names the element path.
 
+use std::collections::HashMap;
 use std::io::BufRead;
 
 use chrono::NaiveDate;
 use quick_xml::Reader;
-use quick_xml::events::Event;
+use quick_xml::events::{BytesStart, Event};
+use sha2::Digest;
 
 /// A credit or debit as the bank booked it.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -28,7 +35,9 @@ pub(crate) struct Entry {
     pub debtor_iban: Option<String>,
     /// Structured creditor references (`Strd/CdtrRefInf/Ref`).
     pub references: Vec<String>,
-    /// The unstructured remittance (`Ustrd`), lines joined by spaces.
+    /// The unstructured remittance (`Ustrd`), lines joined by spaces; without
+    /// one, the bank's words on the transaction (`AddtlTxInf`, where CBI
+    /// statements put the transfer's reason).
     pub remittance: String,
     pub end_to_end: Option<String>,
 }
@@ -41,7 +50,7 @@ pub(crate) struct Refused {
     pub reason: String,
 }
 
-/// What a message is: its kind (`camt.053.001.08`) and id.
+/// What a message is: its kind (`camt.053.001.08`, `CBIDlyStmtReqLogMsg.00.01.02`) and id.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct Header {
     pub kind: String,
@@ -50,18 +59,52 @@ pub(crate) struct Header {
 
 const DEEPEST: usize = 32;
 
+/// The namespace of an ISO 20022 message: `urn:iso:std:iso:20022:tech:xsd:camt.053.001.08`.
+const ISO: &str = "urn:iso:std:iso:20022:tech:xsd:";
+/// The roots of the CBI statements read here, each in its namespace
+/// `urn:CBI:xsd:<root>.<version>`: the envelope, the message it wraps, and
+/// the daily and periodic statements (camt.053.001.02 inside).
+const CBI_ROOTS: [&str; 4] =
+    ["CBIBdyBkToCstmrStmtReq", "CBIBkToCstmrStmtReqLogMsg", "CBIDlyStmtReqLogMsg", "CBIPrdcStmtReqLogMsg"];
+
 /// An amount as written, with its currency: (`1250.00`, `EUR`).
 type Written = Option<(String, String)>;
 
-/// The entry being read: its own fields, and those of the transaction under way.
+/// A transaction being read: its fields, its references, its amount, the bank's words on it.
+#[derive(Default)]
+struct Tx {
+    entry: Entry,
+    refs: Vec<String>,
+    amount: Written,
+    info: String,
+}
+
+/// The entry being read: its own fields, and those of the transactions in it.
 #[derive(Default)]
 struct Reading {
     entry: Entry,
     entry_refs: Vec<String>,
     entry_amount: Written,
+    /// `Sts` as written (`BOOK`, `PDNG`, `INFO`); none said is taken as booked.
+    status: Option<String>,
     transactions: Vec<Entry>,
-    /// The transaction under way: its fields, its references, its amount.
-    tx: Option<(Entry, Vec<String>, Written)>,
+    tx: Option<Tx>,
+}
+
+/// Where the reading is: the element path, the message, the entry under way,
+/// and what keys an entry the bank gave no reference.
+#[derive(Default)]
+struct Stream {
+    path: Vec<String>,
+    header: Header,
+    reading: Option<Reading>,
+    /// The `Ccy` of the element just opened.
+    currency: Option<String>,
+    entries: usize,
+    /// The account of the statement under way (its IBAN or other id).
+    account: String,
+    /// How many entries without a reference had the same facts so far.
+    alike: HashMap<String, usize>,
 }
 
 /// Reads a camt.053 or camt.054, handing each entry to `each` as it is read.
@@ -69,118 +112,264 @@ pub(crate) fn read(input: impl BufRead, mut each: impl FnMut(Entry) -> anyhow::R
     let mut reader = Reader::from_reader(input);
     reader.config_mut().trim_text(true);
     let mut buf = Vec::new();
-    let mut path: Vec<String> = vec![];
-    let mut header = Header::default();
-    let mut reading: Option<Reading> = None;
-    let mut attr_ccy: Option<String> = None;
-    let mut entries = 0usize;
+    let mut s = Stream::default();
     loop {
-        let at = |path: &[String]| if path.is_empty() { "Document".to_string() } else { path.join("/") };
-        let event = reader.read_event_into(&mut buf).map_err(|e| Refused { path: at(&path), reason: e.to_string() })?;
+        let event = reader.read_event_into(&mut buf).map_err(|e| s.refuse(e.to_string()))?;
         match event {
-            Event::DocType(_) => {
-                return Err(Refused {
-                    path: at(&path),
-                    reason: "a DTD (and the entities it declares) is refused".into(),
-                });
-            }
-            Event::Start(start) => {
-                let name = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
-                if path.is_empty() {
-                    header.kind =
-                        kind_of(&start).map_err(|reason| Refused { path: "Document@xmlns".into(), reason })?;
-                }
-                path.push(name.clone());
-                if path.len() > DEEPEST {
-                    return Err(Refused { path: at(&path), reason: format!("nested deeper than {DEEPEST}") });
-                }
-                attr_ccy = currency_attribute(&start);
-                match name.as_str() {
-                    "Ntry" => reading = Some(Reading::default()),
-                    "TxDtls" => {
-                        if let Some(r) = reading.as_mut() {
-                            r.tx = Some((Entry::default(), vec![], None));
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            Event::Empty(_) => {}
+            Event::DocType(_) => return Err(s.refuse("a DTD (and the entities it declares) is refused".into())),
+            Event::Start(start) => s.open(&start)?,
             Event::Text(text) => {
-                let value = text.unescape().map_err(|e| Refused { path: at(&path), reason: e.to_string() })?;
-                let value = value.trim();
-                if path.len() >= 3 && path[path.len() - 1] == "MsgId" && path[path.len() - 2] == "GrpHdr" {
-                    header.message_id = value.to_string();
-                }
-                if let Some(r) = reading.as_mut() {
-                    take(r, &path, value, attr_ccy.take());
-                }
+                let value = text.unescape().map_err(|e| s.refuse(e.to_string()))?;
+                s.text(value.trim());
             }
+            Event::CData(data) => s.text(String::from_utf8_lossy(&data).trim()),
             Event::End(_) => {
-                let closing = path.pop().unwrap_or_default();
-                match closing.as_str() {
-                    "TxDtls" => {
-                        if let Some(r) = reading.as_mut()
-                            && let Some((tx, refs, amount)) = r.tx.take()
-                        {
-                            let mut tx = tx;
-                            tx.key = identity(&refs).unwrap_or_default();
-                            if let Some((value, currency)) = amount {
-                                tx.amount = minor(&value, &currency)
-                                    .map_err(|reason| Refused { path: format!("{}/TxDtls/Amt", at(&path)), reason })?;
-                                tx.currency = currency;
-                            }
-                            r.transactions.push(tx);
-                        }
+                if let Some((place, booked)) = s.close()? {
+                    for entry in booked {
+                        each(entry).map_err(|e| Refused { path: place.clone(), reason: format!("{e:#}") })?;
                     }
-                    "Ntry" => {
-                        entries += 1;
-                        let r = reading.take().unwrap_or_default();
-                        let place = format!("{}/Ntry[{entries}]", at(&path));
-                        for entry in finish(r, &place)? {
-                            each(entry).map_err(|e| Refused { path: place.clone(), reason: format!("{e:#}") })?;
-                        }
-                    }
-                    _ => {}
                 }
             }
-            Event::Eof if !path.is_empty() => {
-                return Err(Refused { path: at(&path), reason: "the document ends inside this element".into() });
-            }
+            Event::Eof if !s.path.is_empty() => return Err(s.refuse("the document ends inside this element".into())),
             Event::Eof => break,
             _ => {}
         }
         buf.clear();
     }
-    if header.kind.is_empty() {
+    if s.header.kind.is_empty() {
         return Err(Refused { path: "Document".into(), reason: "not a camt.053 or camt.054 document".into() });
     }
-    Ok(header)
+    Ok(s.header)
 }
 
-/// The message's kind from the root's namespace; only the versions read here.
-fn kind_of(start: &quick_xml::events::BytesStart<'_>) -> Result<String, String> {
-    if start.local_name().as_ref() != b"Document" {
-        return Err("the root element is not Document".into());
+impl Stream {
+    fn at(&self) -> String {
+        if self.path.is_empty() { "Document".to_string() } else { self.path.join("/") }
     }
+
+    fn refuse(&self, reason: String) -> Refused {
+        Refused { path: self.at(), reason }
+    }
+
+    fn open(&mut self, start: &BytesStart<'_>) -> Result<(), Refused> {
+        let name = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
+        if self.path.is_empty() {
+            self.header.kind = kind_of(start).map_err(|(path, reason)| Refused { path, reason })?;
+        }
+        self.path.push(name);
+        if self.path.len() > DEEPEST {
+            return Err(self.refuse(format!("nested deeper than {DEEPEST}")));
+        }
+        self.currency = currency_attribute(start);
+        match self.path.last().map(String::as_str) {
+            Some("Ntry") => self.reading = Some(Reading::default()),
+            Some("TxDtls") => {
+                if let Some(r) = self.reading.as_mut() {
+                    r.tx = Some(Tx::default());
+                }
+            }
+            // A statement or notification begins: its account comes next.
+            Some("Stmt" | "Ntfctn") if self.reading.is_none() => self.account.clear(),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn text(&mut self, value: &str) {
+        let path = &self.path;
+        let ends = |tail: &[&str]| path.len() >= tail.len() && path[path.len() - tail.len()..].iter().eq(tail.iter());
+        // A message's id: the first group header's (a CBI envelope carries one per statement).
+        if ends(&["GrpHdr", "MsgId"]) && self.header.message_id.is_empty() {
+            self.header.message_id = value.to_string();
+        }
+        match self.reading.as_mut() {
+            Some(r) => take(r, path, value, self.currency.take()),
+            None if ends(&["Acct", "Id", "IBAN"]) || ends(&["Acct", "Id", "Othr", "Id"]) => {
+                self.account = value.to_ascii_uppercase();
+            }
+            None => {}
+        }
+    }
+
+    /// An element closes; an entry closing gives what it booked, with its place.
+    fn close(&mut self) -> Result<Option<(String, Vec<Entry>)>, Refused> {
+        let closing = self.path.pop().unwrap_or_default();
+        match closing.as_str() {
+            "TxDtls" => {
+                let place = format!("{}/TxDtls/Amt", self.at());
+                if let Some(r) = self.reading.as_mut()
+                    && let Some(tx) = r.tx.take()
+                {
+                    r.transactions.push(transaction(tx).map_err(|reason| Refused { path: place, reason })?);
+                }
+                Ok(None)
+            }
+            "Ntry" => {
+                self.entries += 1;
+                let r = self.reading.take().unwrap_or_default();
+                let place = format!("{}/Ntry[{}]", self.at(), self.entries);
+                let booked = self.finish(r).map_err(|reason| Refused { path: place.clone(), reason })?;
+                Ok(Some((place, booked)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The entries an `Ntry` books: one per transaction, or itself when it has
+    /// none; none when it is not booked (pending, or for information).
+    fn finish(&mut self, r: Reading) -> Result<Vec<Entry>, String> {
+        let Reading { mut entry, entry_refs, entry_amount, status, transactions, .. } = r;
+        let (value, currency) = entry_amount.ok_or("Amt: missing")?;
+        entry.amount = minor(&value, &currency).map_err(|r| format!("Amt: {r}"))?;
+        entry.currency = currency;
+        if entry.amount <= 0 {
+            return Err(format!("Amt: {value} is not a positive amount"));
+        }
+        if status.is_some_and(|s| !s.eq_ignore_ascii_case("BOOK")) {
+            return Ok(vec![]);
+        }
+        let base = identity(&entry_refs).unwrap_or_default();
+        if transactions.is_empty() {
+            entry.key = if base.is_empty() { self.of_facts(&entry) } else { base };
+            return Ok(vec![entry]);
+        }
+        let single = transactions.len() == 1;
+        let mut out = vec![];
+        for (i, mut tx) in transactions.into_iter().enumerate() {
+            // A transaction takes the entry's facts it does not carry itself.
+            tx.credit = entry.credit;
+            tx.reversal |= entry.reversal;
+            tx.booked = tx.booked.or(entry.booked);
+            // Alone in its entry, it moved the entry's amount: what a transaction says of
+            // itself may be the amount instructed, in another currency, or even 0.
+            if single {
+                (tx.amount, tx.currency) = (entry.amount, entry.currency.clone());
+            } else if tx.currency.is_empty() {
+                return Err(format!("TxDtls[{}]/Amt: missing in a batch of transactions", i + 1));
+            } else if tx.currency != entry.currency {
+                let said = format!("in {}, the entry in {}", tx.currency, entry.currency);
+                return Err(format!("TxDtls[{}]/Amt: {said}: what the account got is not said", i + 1));
+            }
+            if tx.amount <= 0 {
+                return Err(format!("TxDtls[{}]/Amt: not a positive amount", i + 1));
+            }
+            tx.key = self.key_of(&tx, &base, (i, single));
+            out.push(tx);
+        }
+        Ok(out)
+    }
+
+    /// A transaction's key: the bank's reference of the transaction; else,
+    /// alone in its entry, the bank's reference of the entry; else the
+    /// debtor's own; else the entry's with its place in the batch; else its facts.
+    fn key_of(&mut self, tx: &Entry, base: &str, (i, single): (usize, bool)) -> String {
+        let banks = |key: &str| key.starts_with("AcctSvcrRef:");
+        if banks(&tx.key) {
+            tx.key.clone()
+        } else if !(tx.key.is_empty() || single && banks(base)) {
+            // The payer's own id is theirs to reuse (an invoice number as the
+            // end-to-end id of two instalments): with the day and amount it names one booking.
+            let booked = tx.booked.map(|d| d.to_string()).unwrap_or_else(|| "-".into());
+            format!("{}@{booked}/{}{}", tx.key, tx.amount, tx.currency)
+        } else if !base.is_empty() {
+            if single { base.to_string() } else { format!("{base}#{}", i + 1) }
+        } else {
+            self.of_facts(tx)
+        }
+    }
+
+    /// The key of an entry the bank gave no reference (nor the debtor an id):
+    /// its facts (account, day, side, amount, who, words), the same in the
+    /// day's notification and in its statement; the second entry alike in a
+    /// file is told apart by `#2`. `NtryRef` is no identity: a CBI statement
+    /// numbers its entries 1, 2, 3 each day, a Swiss notification repeats the
+    /// account's QR-IBAN in every entry.
+    fn of_facts(&mut self, e: &Entry) -> String {
+        let booked = e.booked.map(|d| d.to_string()).unwrap_or_else(|| "-".into());
+        let side = match (e.credit, e.reversal) {
+            (true, false) => "CRDT",
+            (true, true) => "CRDT-RV",
+            (false, false) => "DBIT",
+            (false, true) => "DBIT-RV",
+        };
+        let (amount, references) = (e.amount.to_string(), e.references.join(" "));
+        let facts: [&str; 9] = [
+            &self.account,
+            &booked,
+            side,
+            &amount,
+            &e.currency,
+            e.debtor.as_deref().unwrap_or_default(),
+            e.debtor_iban.as_deref().unwrap_or_default(),
+            &e.remittance,
+            &references,
+        ];
+        let facts = facts.join("\u{1f}");
+        let digest = hex::encode(&sha2::Sha256::digest(facts.as_bytes())[..8]);
+        let seen = self.alike.entry(digest.clone()).or_insert(0);
+        *seen += 1;
+        if *seen == 1 { format!("Ntry:{booked}/{digest}") } else { format!("Ntry:{booked}/{digest}#{seen}") }
+    }
+}
+
+/// A transaction's entry once its `TxDtls` closed: its key, its amount, its words.
+fn transaction(tx: Tx) -> Result<Entry, String> {
+    let Tx { mut entry, refs, amount, info } = tx;
+    entry.key = identity(&refs).unwrap_or_default();
+    if let Some((value, currency)) = amount {
+        entry.amount = minor(&value, &currency)?;
+        entry.currency = currency;
+    }
+    if entry.remittance.is_empty() {
+        entry.remittance = info;
+    }
+    Ok(entry)
+}
+
+/// The message's kind from its root and the root's namespace (whatever
+/// prefix binds it); only the messages and versions read here. A refusal
+/// says where: the root's namespace, or the root itself.
+fn kind_of(start: &BytesStart<'_>) -> Result<String, (String, String)> {
+    let root = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
+    let declares = match start.name().prefix() {
+        Some(prefix) => [b"xmlns:".as_slice(), prefix.as_ref()].concat(),
+        None => b"xmlns".to_vec(),
+    };
     let namespace = start
         .attributes()
         .flatten()
-        .find(|a| a.key.as_ref() == b"xmlns")
-        .map(|a| String::from_utf8_lossy(&a.value).into_owned())
+        .find(|a| a.key.as_ref() == declares.as_slice())
+        .map(|a| String::from_utf8_lossy(&a.value).trim().to_string())
         .unwrap_or_default();
-    let kind = namespace.strip_prefix("urn:iso:std:iso:20022:tech:xsd:").unwrap_or_default();
+    if CBI_ROOTS.contains(&root.as_str()) {
+        let version = namespace.strip_prefix("urn:CBI:xsd:").and_then(|n| n.strip_prefix(root.as_str()));
+        let known = version.and_then(|v| v.strip_prefix('.')).is_some_and(|v| {
+            v.len() == 8 && v.split('.').all(|group| group.len() == 2 && group.bytes().all(|b| b.is_ascii_digit()))
+        });
+        if !known {
+            return Err((format!("{root}@xmlns"), format!("{namespace:?} is not the namespace of a CBI {root}")));
+        }
+        return Ok(namespace["urn:CBI:xsd:".len()..].to_string());
+    }
+    let refuse = |reason: String| Err(("Document@xmlns".to_string(), reason));
+    if root != "Document" {
+        return refuse(format!("the root element is {root}, not Document (nor a CBI statement)"));
+    }
+    // Austria's banks write the same messages under a namespace of their own:
+    // `ISO:camt.053.001.02:APC:STUZZA:payments:003`.
+    let stuzza = namespace.strip_prefix("ISO:").and_then(|n| n.split_once(":APC:STUZZA:")).map(|(kind, _)| kind);
+    let kind = namespace.strip_prefix(ISO).or(stuzza).unwrap_or_default();
     let known = ["camt.053.001.", "camt.054.001."].iter().any(|p| {
         kind.strip_prefix(p).and_then(|v| v.parse::<u32>().ok()).is_some_and(|v| (2..=8).contains(&v))
             && kind.len() == p.len() + 2
     });
     if !known {
-        return Err(format!("{namespace:?} is not camt.053 or camt.054 001.02 to 001.08"));
+        return refuse(format!("{namespace:?} is not camt.053 or camt.054 001.02 to 001.08"));
     }
     Ok(kind.to_string())
 }
 
-fn currency_attribute(start: &quick_xml::events::BytesStart<'_>) -> Option<String> {
+fn currency_attribute(start: &BytesStart<'_>) -> Option<String> {
     start
         .attributes()
         .flatten()
@@ -192,15 +381,26 @@ fn currency_attribute(start: &quick_xml::events::BytesStart<'_>) -> Option<Strin
 fn take(r: &mut Reading, path: &[String], value: &str, currency: Option<String>) {
     let ends = |tail: &[&str]| path.len() >= tail.len() && path[path.len() - tail.len()..].iter().eq(tail.iter());
     let in_tx = path.iter().any(|p| p == "TxDtls");
+    let last = path.last().map(String::as_str).unwrap_or_default();
+    if !in_tx && (ends(&["Ntry", "Sts"]) || ends(&["Ntry", "Sts", "Cd"]) || ends(&["Ntry", "Sts", "Prtry"])) {
+        r.status = Some(value.to_string());
+        return;
+    }
     let (entry, refs, amount) = match (in_tx, r.tx.as_mut()) {
-        (true, Some((tx, refs, amount))) => (tx, refs, amount),
+        (true, Some(tx)) => {
+            if last == "AddtlTxInf" {
+                tx.info = join(&tx.info, value);
+            }
+            (&mut tx.entry, &mut tx.refs, &mut tx.amount)
+        }
         _ => (&mut r.entry, &mut r.entry_refs, &mut r.entry_amount),
     };
-    let last = path.last().map(String::as_str).unwrap_or_default();
     match last {
         "Amt" if !in_tx && ends(&["Ntry", "Amt"]) => *amount = Some((value.to_string(), currency.unwrap_or_default())),
-        // Version 02 has the transaction's amount under AmtDtls/TxAmt; later ones also as TxDtls/Amt.
-        "Amt" if in_tx && (ends(&["TxDtls", "Amt"]) || ends(&["AmtDtls", "TxAmt", "Amt"])) => {
+        "Amt" if in_tx && ends(&["TxDtls", "Amt"]) => *amount = Some((value.to_string(), currency.unwrap_or_default())),
+        // Version 02 has the transaction's amount under AmtDtls/TxAmt; later ones in TxDtls/Amt
+        // first, which says it better when both are there.
+        "Amt" if in_tx && ends(&["AmtDtls", "TxAmt", "Amt"]) && amount.is_none() => {
             *amount = Some((value.to_string(), currency.unwrap_or_default()));
         }
         "CdtDbtInd" if ends(&["Ntry", "CdtDbtInd"]) => entry.credit = value == "CRDT",
@@ -208,7 +408,7 @@ fn take(r: &mut Reading, path: &[String], value: &str, currency: Option<String>)
         "Dt" | "DtTm" if ends(&["BookgDt", last]) => {
             entry.booked = NaiveDate::parse_from_str(value.get(..10).unwrap_or(value), "%Y-%m-%d").ok();
         }
-        "AcctSvcrRef" | "NtryRef" => refs.push(format!("{last}:{value}")),
+        "AcctSvcrRef" => refs.push(format!("{last}:{value}")),
         "EndToEndId" if value != "NOTPROVIDED" => {
             entry.end_to_end = Some(value.to_string());
             refs.push(format!("E2E:{value}"));
@@ -218,68 +418,20 @@ fn take(r: &mut Reading, path: &[String], value: &str, currency: Option<String>)
         "Nm" if ends(&["Dbtr", "Nm"]) || ends(&["Dbtr", "Pty", "Nm"]) => entry.debtor = Some(value.to_string()),
         "IBAN" if ends(&["DbtrAcct", "Id", "IBAN"]) => entry.debtor_iban = Some(value.to_ascii_uppercase()),
         "Ref" if ends(&["CdtrRefInf", "Ref"]) => entry.references.push(value.to_string()),
-        "Ustrd" => {
-            if !entry.remittance.is_empty() {
-                entry.remittance.push(' ');
-            }
-            entry.remittance.push_str(value);
-        }
+        "Ustrd" => entry.remittance = join(&entry.remittance, value),
         _ => {}
     }
 }
 
-/// The entries an `Ntry` books: one per transaction, or itself when it has none.
-fn finish(r: Reading, place: &str) -> Result<Vec<Entry>, Refused> {
-    let Reading { mut entry, entry_refs, entry_amount, transactions, .. } = r;
-    let refuse = |reason: String| Refused { path: place.to_string(), reason };
-    let (value, currency) = entry_amount.ok_or_else(|| refuse("Amt: missing".into()))?;
-    entry.amount = minor(&value, &currency).map_err(|r| refuse(format!("Amt: {r}")))?;
-    entry.currency = currency;
-    if entry.amount <= 0 {
-        return Err(refuse(format!("Amt: {value} is not a positive amount")));
-    }
-    let base = identity(&entry_refs).unwrap_or_default();
-    if transactions.is_empty() {
-        if base.is_empty() {
-            return Err(refuse("no AcctSvcrRef, NtryRef or EndToEndId: the entry cannot be told apart".into()));
-        }
-        entry.key = base;
-        return Ok(vec![entry]);
-    }
-    let single = transactions.len() == 1;
-    let mut out = vec![];
-    for (i, mut tx) in transactions.into_iter().enumerate() {
-        // A transaction takes the entry's facts it does not carry itself.
-        tx.credit = entry.credit;
-        tx.reversal |= entry.reversal;
-        tx.booked = tx.booked.or(entry.booked);
-        if tx.currency.is_empty() {
-            if !single {
-                return Err(refuse(format!("TxDtls[{}]/Amt: missing in a batch of transactions", i + 1)));
-            }
-            (tx.amount, tx.currency) = (entry.amount, entry.currency.clone());
-        }
-        if tx.amount <= 0 {
-            return Err(refuse(format!("TxDtls[{}]/Amt: not a positive amount", i + 1)));
-        }
-        // The bank's reference of the transaction; else, alone in its entry, the entry's;
-        // else the debtor's own; else the entry's with its place in the batch.
-        tx.key = if tx.key.starts_with("AcctSvcrRef:") || (!tx.key.is_empty() && (base.is_empty() || !single)) {
-            tx.key
-        } else if !base.is_empty() {
-            if single { base.clone() } else { format!("{base}#{}", i + 1) }
-        } else {
-            return Err(refuse(format!("TxDtls[{}]: no reference tells it apart", i + 1)));
-        };
-        out.push(tx);
-    }
-    Ok(out)
+/// Lines of words, joined by a space.
+fn join(words: &str, more: &str) -> String {
+    if words.is_empty() { more.to_string() } else { format!("{words} {more}") }
 }
 
 /// The one reference that names a booking for good, the bank's own first:
 /// the same payment in a camt.054 and in the day's camt.053 has the same one.
 fn identity(refs: &[String]) -> Option<String> {
-    ["AcctSvcrRef:", "TxId:", "E2E:", "InstrId:", "NtryRef:"]
+    ["AcctSvcrRef:", "TxId:", "E2E:", "InstrId:"]
         .iter()
         .find_map(|tag| refs.iter().find(|r| r.starts_with(tag)))
         .cloned()

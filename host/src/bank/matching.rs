@@ -23,6 +23,9 @@ pub(crate) struct Open {
     pub closed: bool,
 }
 
+/// How a debtor known by the account paid from is named in the evidence.
+const ACCOUNT: &str = "the debtor's account";
+
 /// The open invoices, indexed by what a payment may name.
 #[derive(Default)]
 pub(crate) struct Book {
@@ -60,6 +63,26 @@ pub(crate) enum Verdict {
         evidence: String,
         invoices: Vec<Open>,
     },
+    /// A card processor's payout: the sum of payments recorded from the
+    /// processor's own events (Stripe's webhooks), not a customer's transfer.
+    Payout {
+        evidence: String,
+    },
+}
+
+/// Processors whose payouts arrive as one credit for many customers' payments.
+const PROCESSORS: [&str; 10] =
+    ["stripe", "paypal", "adyen", "sumup", "satispay", "mollie", "gocardless", "klarna", "braintree", "square"];
+
+/// The processor a credit is a payout of: its debtor's first word, or the
+/// remittance's ("STRIPE PAYOUT po_1Q...", "PAYPAL EUROPE S.A.R.L.").
+fn processor_of(e: &Entry) -> Option<&'static str> {
+    let first = |text: &str| {
+        let lower = text.to_lowercase();
+        let word = lower.split(|c: char| !c.is_alphanumeric()).find(|w| !w.is_empty()).unwrap_or_default().to_string();
+        PROCESSORS.iter().find(|p| **p == word).copied()
+    };
+    e.debtor.as_deref().and_then(first).or_else(|| first(&e.remittance))
 }
 
 /// Letters and digits only, upper case: `FT-2026/1001` is `FT20261001`.
@@ -136,7 +159,7 @@ impl Book {
     /// The customer the debtor is, by the account paid from or else the name, and how it was known.
     fn customer_of(&self, e: &Entry) -> Option<(&str, &'static str)> {
         if let Some(customer) = e.debtor_iban.as_deref().and_then(|iban| self.by_iban.get(&compact(iban))) {
-            return Some((customer.as_str(), "the debtor's account"));
+            return Some((customer.as_str(), ACCOUNT));
         }
         let key = name_key(e.debtor.as_deref()?);
         let customer = self.by_name.get(&key)?.as_deref()?;
@@ -214,6 +237,13 @@ impl Book {
             let mut named = full.clone();
             named.extend(tail.iter().filter(|i| self.invoices[**i].customer_id == *customer));
             return self.settle(e, &named, debtor, "the invoice number in the remittance");
+        }
+        // No reference or number of ours: a processor's payout pays nothing here.
+        if let Some(processor) = processor_of(e)
+            && known.is_none_or(|(_, who)| who != ACCOUNT)
+        {
+            let evidence = format!("a payout of {processor}: its payments come from {processor}'s own events");
+            return Verdict::Payout { evidence };
         }
         if let Some((customer, who)) = known {
             let theirs: Vec<usize> =

@@ -48,8 +48,8 @@ pub(super) async fn run(db: &Path, config: &Config, what: BankCommand) -> anyhow
             let now = at.unwrap_or_else(Utc::now);
             let mut all = vec![];
             for file in files {
-                let opened = std::fs::File::open(&file).map_err(|e| BadUsage(format!("{}: {e}", file.display())))?;
-                match crate::bank::import(&store, opened, now).await? {
+                std::fs::File::open(&file).map_err(|e| BadUsage(format!("{}: {e}", file.display())))?;
+                match crate::bank::import(&store, crate::bank::Source::File(file.clone()), now).await? {
                     Ok(done) => all.push((file.display().to_string(), done)),
                     Err(refused) => return Err(BadUsage(format!("{}: refused at {refused}", file.display())).into()),
                 }
@@ -60,7 +60,7 @@ pub(super) async fn run(db: &Path, config: &Config, what: BankCommand) -> anyhow
             } else {
                 for (file, d) in &all {
                     out!(
-                        "{file}: {} {}, {} entries: {} paid, {} for a person, {} unmatched, {} out, {} reversed, {} already recorded, {} changed since (see the tasks)",
+                        "{file}: {} {}, {} entries: {} paid, {} for a person, {} unmatched, {} out, {} sent back to us, {} reversed, {} processors' payouts, {} already recorded, {} changed since (see the tasks)",
                         d.kind,
                         d.message_id,
                         d.entries,
@@ -68,7 +68,9 @@ pub(super) async fn run(db: &Path, config: &Config, what: BankCommand) -> anyhow
                         d.unsure,
                         d.unmatched,
                         d.debits,
+                        d.returned,
                         d.reversed,
+                        d.payouts,
                         d.known,
                         d.changed
                     )?;

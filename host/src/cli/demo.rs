@@ -47,7 +47,7 @@ pub(super) async fn run(dir: &Path, days: u32, mut config: Config, mut catalog: 
         let day = start + Days::new(offset);
         progress.set_message(day.to_string());
         for e in events.iter().filter(|e| e.on == day) {
-            runtime.store().apply_event(&e.invoice_id, &e.event, at(day, 0)).await?;
+            runtime.store().apply_event(&e.invoice_id, &e.event, crate::event::Door::Script, at(day, 0)).await?;
         }
         for hour in [0, 6, 12, 18] {
             let r = runtime.tick(at(day, hour), false).await?;

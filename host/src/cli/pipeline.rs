@@ -271,7 +271,7 @@ pub(super) async fn accept_plan(
 ) -> anyhow::Result<()> {
     super::require_database(db)?;
     let store = crate::runtime::open_store(db, config).await?;
-    store.accept_plan(invoice, at).await?;
+    store.accept_plan(invoice, crate::event::Door::Api, at).await?;
     show(&store, invoice, json).await
 }
 

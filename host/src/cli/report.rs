@@ -199,6 +199,39 @@ fn print(r: &Report) -> anyhow::Result<()> {
             d.delinquent_days
         )?;
     }
+    print_payments(&r.payments)
+}
+
+/// How the money came in, and how the bank's credits matched.
+fn print_payments(p: &crate::report::Payments) -> anyhow::Result<()> {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header(["payments by source", "payments", "amount"]);
+    for line in &p.by_source {
+        let source = line.source.map_or("before sources were kept", |d| d.name());
+        table.add_row([source.to_string(), line.payments.to_string(), format_money(line.amount, &line.currency)]);
+    }
+    out!("{table}")?;
+    let b = &p.bank;
+    if b.credits > 0 {
+        out!(
+            "bank credits {}: matched automatically {} ({}), by a person {}, waiting for a person {}, processors' payouts {}, reversed {}",
+            b.credits,
+            b.matched_automatically,
+            b.share_automatic.map_or("-".into(), percent),
+            b.matched_by_a_person,
+            b.waiting_for_a_person,
+            b.payouts,
+            b.reversed
+        )?;
+        if let Some(d) = &b.days_to_match {
+            out!(
+                "  days from the bank's booking to the match (median / p75 / p90): {:.1} / {:.1} / {:.1}",
+                d.median_days,
+                d.p75_days,
+                d.p90_days
+            )?;
+        }
+    }
     Ok(())
 }
 

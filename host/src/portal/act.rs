@@ -151,7 +151,7 @@ pub(crate) async fn apply(
         }
         Act::Plan => {
             // The plan's own path (the one the API takes): it checks the offer was sent and records plan-accepted.
-            store.accept_plan(&invoice.id, now).await?;
+            store.accept_plan(&invoice.id, crate::event::Door::Portal, now).await?;
             ("plan", vec![], None, format!("accepted on the page the plan offered on {}", invoice.number))
         }
         Act::OptOut(channel) => {

@@ -12,7 +12,9 @@ use serde::Serialize;
 use crate::event::OutcomeKind;
 use crate::store::{Aging, OutcomeRow, RetryRow, SentRow, Untouched};
 
+mod payments;
 mod receivables;
+pub use payments::{BankMatching, Payments, bank_matching};
 pub use receivables::{Bucket, Dso, Receivables, receivables};
 
 /// What a report can be broken down by.
@@ -170,6 +172,8 @@ pub struct Report {
     /// Messages per channel and what they cost (`[outcomes] costs`, minor units).
     pub cost_per_channel: BTreeMap<String, (usize, i64)>,
     pub receivables: Receivables,
+    /// How the period's money came in, and how the bank's credits matched.
+    pub payments: Payments,
 }
 
 /// The report of a period, read from the store (for `sollecito report` and `GET /v1/reports`).
@@ -195,6 +199,10 @@ pub async fn from_store(
     add_visits(&mut r, &store.visits_between(start, end).await?, &labels);
     r.receivables = receivables(&store.aging(to).await?, (from, to));
     (r.retries_by_decline_code, r.retries_by_attempt) = retries(&store.retries_between(start, end).await?);
+    r.payments = Payments {
+        by_source: store.payments_by_door(start, end).await?,
+        bank: bank_matching(&store.credits_between(start, end).await?),
+    };
     Ok(r)
 }
 
@@ -291,6 +299,7 @@ pub fn report(
         retries_by_attempt: BTreeMap::new(),
         cost_per_channel,
         receivables: receivables(&Aging::default(), (from, to)),
+        payments: Payments::default(),
     }
 }
 

@@ -154,7 +154,7 @@ impl Clock<'_> {
             {
                 continue;
             }
-            store.apply_event(&e.invoice_id, &e.event, now).await?;
+            store.apply_event(&e.invoice_id, &e.event, crate::event::Door::Script, now).await?;
         }
         Ok(())
     }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::payload::{InstalmentDue, InstalmentOf, Payload};
 use super::{OutboxKind, OutboxRow, OutboxState, Store, apply_event_in, outbox_row};
-use crate::event::Event;
+use crate::event::{Door, Event};
 use crate::plan::{Instalment, Plan};
 
 /// The kind of the step the host adds to undo a suspension.
@@ -54,7 +54,7 @@ impl Store {
             return Ok(());
         }
         if let Some(event) = &settled.event {
-            apply_event_in(&mut tx, &row.invoice_id, event, now, (self.attribution_days, self.alerts)).await?;
+            apply_event_in(&mut tx, &row.invoice_id, event, now, self.facts(Door::Step)).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -79,7 +79,7 @@ impl Store {
     /// The customer accepts the plan last offered on an invoice: the plan is
     /// recorded as an event on the invoice and each instalment gets its
     /// reminder, a few days before it is due, in one transaction.
-    pub async fn accept_plan(&self, invoice_id: &str, now: DateTime<Utc>) -> anyhow::Result<Plan> {
+    pub async fn accept_plan(&self, invoice_id: &str, door: Door, now: DateTime<Utc>) -> anyhow::Result<Plan> {
         let refuse = |why: String| anyhow::Error::new(CannotAccept(why));
         let Some((invoice, _)) = self.invoice(invoice_id).await? else {
             return Err(refuse(format!("unknown invoice {invoice_id:?}")));
@@ -107,13 +107,17 @@ impl Store {
         let (Some(first), Some(count)) = (offered.first(), u32::try_from(offered.len()).ok()) else {
             return Err(refuse(format!("the plan offer {} lists no instalments", offer.step)));
         };
-        // Paid something since the offer: the same dates, split over what is left.
+        // Paid something since the offer: the same dates, split over what is
+        // left. Accepted after its first date: the same plan, from today (an
+        // instalment due in the past would be late the moment it is agreed).
         let every = offered.get(1).map_or(0, |second| (second.due - first.due).num_days()) as u32;
-        let instalments = if offered.iter().map(|i| i.amount).sum::<i64>() == invoice.outstanding() {
-            offered.to_vec()
-        } else {
-            crate::plan::split(invoice.outstanding(), count, first.due, every).map_err(refuse)?
-        };
+        let today = now.date_naive();
+        let instalments =
+            if offered.iter().map(|i| i.amount).sum::<i64>() == invoice.outstanding() && first.due >= today {
+                offered.to_vec()
+            } else {
+                crate::plan::split(invoice.outstanding(), count, first.due.max(today), every).map_err(refuse)?
+            };
         let plan = Plan { step: offer.step.clone(), accepted: now, paid_before: invoice.amount_paid, instalments };
 
         let mut tx = self.begin_write().await?;
@@ -132,14 +136,7 @@ impl Store {
         if claimed.rows_affected() != 1 {
             return Err(refuse(format!("invoice {invoice_id} is already on a payment plan, or no longer open")));
         }
-        apply_event_in(
-            &mut tx,
-            invoice_id,
-            &Event::PlanAccepted { plan: plan.clone() },
-            now,
-            (self.attribution_days, self.alerts),
-        )
-        .await?;
+        apply_event_in(&mut tx, invoice_id, &Event::PlanAccepted { plan: plan.clone() }, now, self.facts(door)).await?;
         for i in &plan.instalments {
             let remind_from = (i.due - chrono::Days::new(INSTALMENT_NOTICE_DAYS)).and_time(chrono::NaiveTime::MIN);
             let payload = Payload::Instalment(InstalmentDue {

@@ -29,10 +29,29 @@ pub(crate) struct BankRow {
     pub remittance: String,
     pub state: String,
     pub evidence: String,
+    /// The invoices it may pay, for a person to pick (an unsure credit's).
+    pub candidates: Vec<Candidate>,
 }
 
-/// A payment an entry makes: (its key, the invoice, minor units).
-type Payment = (String, String, i64);
+/// An invoice an entry may pay, with what it still owes.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct Candidate {
+    pub invoice_id: String,
+    pub customer_id: String,
+    pub owed: i64,
+    pub currency: String,
+}
+
+/// What the new entries of a page write besides themselves.
+#[derive(Default)]
+struct Planned {
+    /// The payments, through the one write path.
+    events: Vec<(String, Event)>,
+    /// (entry key, invoice, minor units) paid.
+    payments: Vec<(String, String, i64)>,
+    /// (entry key, invoice) a person may pick.
+    candidates: Vec<(String, String)>,
+}
 
 /// What became of an entry written now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +67,10 @@ pub(crate) enum Written {
     AlreadyPaid,
     Debit,
     Reversed,
+    /// A processor's payout (Stripe's): its payments were recorded from the processor.
+    Payout,
+    /// A credit that reverses a debit of ours (a payment we made, sent back): no customer's money.
+    Returned,
 }
 
 impl Store {
@@ -109,22 +132,27 @@ impl Store {
         let states: Vec<(&str, String)> = page.iter().map(|(e, v)| state_of(e, v)).collect();
         let inserted = insert_entries(&mut tx, page, &states, (inbound_id, now.timestamp())).await?;
         let mut written = Vec::with_capacity(page.len());
-        let (mut events, mut payments) = (vec![], vec![]);
+        let mut planned = Planned::default();
+        let first = as_first_written(&mut tx, page, &inserted).await?;
         for ((e, verdict), inserted) in page.iter().zip(&inserted) {
             written.push(match inserted {
-                false => self.known_again(&mut tx, e, now).await?,
-                true => self.plan_entry(&mut tx, (e, verdict), (&mut events, &mut payments), now).await?,
+                false => self.known_again(&mut tx, e, &first, now).await?,
+                true => self.plan_entry(&mut tx, (e, verdict), &mut planned, now).await?,
             });
         }
-        super::changes::apply_events_all(&mut tx, &events, now, (self.attribution_days, self.alerts)).await?;
-        let amounts: Vec<i64> = payments.iter().map(|(_, _, amount)| *amount).collect();
-        let cells: Vec<Cell> = payments
+        let facts = self.facts(crate::event::Door::Bank);
+        super::changes::apply_events_all(&mut tx, &planned.events, now, facts).await?;
+        let cells: Vec<Cell> = planned
+            .payments
             .iter()
-            .zip(&amounts)
-            .flat_map(|((key, invoice, _), amount)| [Cell::Text(key), Cell::Text(invoice), Cell::Int(*amount)])
+            .flat_map(|(key, invoice, amount)| [Cell::Text(key), Cell::Text(invoice), Cell::Int(*amount)])
             .collect();
         super::rows::values(&mut tx, ("INSERT INTO bank_payments (entry_key, invoice_id, amount)", ""), 3, &cells)
             .await?;
+        let cells: Vec<Cell> =
+            planned.candidates.iter().flat_map(|(key, invoice)| [Cell::Text(key), Cell::Text(invoice)]).collect();
+        let head = ("INSERT INTO bank_candidates (entry_key, invoice_id)", "ON CONFLICT DO NOTHING");
+        super::rows::values(&mut tx, head, 2, &cells).await?;
         // Reversals last: what they undo may have been paid a moment ago, in this page.
         for (((e, _), inserted), w) in page.iter().zip(&inserted).zip(written.iter_mut()) {
             if *inserted && e.reversal && !e.credit {
@@ -141,11 +169,15 @@ impl Store {
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         (e, verdict): (&Entry, &Verdict),
-        (events, payments): (&mut Vec<(String, Event)>, &mut Vec<Payment>),
+        planned: &mut Planned,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Written> {
+        let Planned { events, payments, candidates: listed } = planned;
         if !e.credit {
             return Ok(if e.reversal { Written::Unmatched } else { Written::Debit });
+        }
+        if e.reversal {
+            return Ok(Written::Returned);
         }
         let at = now.timestamp();
         match verdict {
@@ -165,6 +197,7 @@ impl Store {
             }
             Verdict::Unsure { candidates, evidence } => {
                 let Some(first) = candidates.first() else { return Ok(Written::Unmatched) };
+                listed.extend(candidates.iter().map(|c| (e.key.clone(), c.id.clone())));
                 // Nothing more to the candidates while a person looks: a few days, then reminders resume.
                 let until = (now + chrono::Duration::days(HOLD_DAYS)).date_naive();
                 events.extend(candidates.iter().map(|c| (c.id.clone(), Event::TransferToConfirm { until })));
@@ -180,6 +213,7 @@ impl Store {
             }
             Verdict::AlreadyPaid { invoices, evidence } => {
                 let Some(first) = invoices.first() else { return Ok(Written::Unmatched) };
+                listed.extend(invoices.iter().map(|c| (e.key.clone(), c.id.clone())));
                 let title = format!(
                     "A second payment? {} from {}: {evidence}; refund it or keep it as credit",
                     money(e.amount, &e.currency),
@@ -189,6 +223,7 @@ impl Store {
                 Ok(Written::AlreadyPaid)
             }
             Verdict::Unmatched { .. } => Ok(Written::Unmatched),
+            Verdict::Payout { .. } => Ok(Written::Payout),
         }
     }
 
@@ -198,17 +233,16 @@ impl Store {
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         e: &Entry,
+        first: &FirstWritten,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Written> {
-        let first = sqlx::query("SELECT amount, currency, credit FROM bank_entries WHERE key = $1")
-            .bind(&e.key)
-            .fetch_one(&mut **tx)
-            .await?;
-        let (amount, currency, credit): (i64, String, i64) =
-            (first.try_get("amount")?, first.try_get("currency")?, first.try_get("credit")?);
-        if (amount, currency.as_str(), credit) == (e.amount, e.currency.as_str(), i64::from(e.credit)) {
+        let Some((amount, currency, credit)) = first.get(&e.key) else {
+            anyhow::bail!("bank entry {:?} was neither written now nor before", e.key);
+        };
+        if (*amount, currency.as_str(), *credit) == (e.amount, e.currency.as_str(), e.credit) {
             return Ok(Written::Known);
         }
+        let (amount, currency) = (*amount, currency.clone());
         let paid = sqlx::query("SELECT invoice_id FROM bank_payments WHERE entry_key = $1 ORDER BY id LIMIT 1")
             .bind(&e.key)
             .fetch_optional(&mut **tx)
@@ -270,7 +304,7 @@ impl Store {
         for row in &paid {
             let invoice: String = row.try_get("invoice_id")?;
             let event = Event::PaymentReversed { amount: row.try_get("amount")? };
-            super::apply_event_in(tx, &invoice, &event, now, (self.attribution_days, self.alerts)).await?;
+            super::apply_event_in(tx, &invoice, &event, now, self.facts(crate::event::Door::Bank)).await?;
         }
         sqlx::query("UPDATE bank_entries SET state = 'reversed', evidence = evidence || $1 WHERE key = $2")
             .bind(format!("; reversed by {}", e.key))
@@ -289,10 +323,11 @@ impl Store {
     ) -> anyhow::Result<(i64, String)> {
         let mut tx = self.begin_write().await?;
         let claimed = sqlx::query(
-            "UPDATE bank_entries SET state = 'confirmed', evidence = evidence || $1 WHERE key = $2 \
-             AND state IN ('unsure', 'unmatched') RETURNING amount, currency",
+            "UPDATE bank_entries SET state = 'confirmed', evidence = evidence || $1, settled_at = $2 WHERE key = $3 \
+             AND state IN ('unsure', 'unmatched', 'payout') RETURNING amount, currency",
         )
         .bind(format!("; confirmed for {invoice_id} by a person"))
+        .bind(now.timestamp())
         .bind(key)
         .fetch_optional(&mut *tx)
         .await?;
@@ -301,20 +336,40 @@ impl Store {
         };
         let amount: i64 = row.try_get("amount")?;
         let event = Event::PaymentReceived { amount };
-        super::apply_event_in(&mut tx, invoice_id, &event, now, (self.attribution_days, self.alerts)).await?;
+        super::apply_event_in(&mut tx, invoice_id, &event, now, self.facts(crate::event::Door::Bank)).await?;
         self.paid_by_entry(&mut tx, key, invoice_id, amount).await?;
+        // The person's task about the entry is done with it.
+        sqlx::query("UPDATE tasks SET done_at = $1 WHERE key = $2 AND done_at IS NULL")
+            .bind(now.timestamp())
+            .bind(format!("bank/{key}"))
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok((amount, row.try_get("currency")?))
     }
 
-    /// Entries waiting for a person (unsure, unmatched), or all of them, newest first.
+    /// Which of `keys` are recorded already: a credit seen before (an
+    /// overlapping statement) is not matched again against what is owed.
+    pub(crate) async fn bank_keys_known(&self, keys: &[&str]) -> anyhow::Result<std::collections::HashSet<String>> {
+        // A read: a plain transaction, which takes no write lock on SQLite.
+        let mut tx = self.pool.begin().await?;
+        let rows =
+            super::rows::keyed(&mut tx, |list| format!("SELECT key FROM bank_entries WHERE key IN {list}"), keys)
+                .await?;
+        tx.rollback().await?;
+        rows.iter().map(|r| Ok(r.try_get::<String, _>("key")?)).collect()
+    }
+
+    /// Entries waiting for a person (unsure, unmatched, a second payment), or
+    /// all of them, newest first, with the invoices each may pay.
     pub(crate) async fn bank_entries(&self, all: bool, limit: i64) -> anyhow::Result<Vec<BankRow>> {
-        let filter = if all { "" } else { "WHERE state IN ('unsure', 'unmatched') " };
+        let filter = if all { "" } else { "WHERE state IN ('unsure', 'unmatched', 'already-paid') " };
         let rows = sqlx::query(&format!("SELECT * FROM bank_entries {filter}ORDER BY received_at DESC, key LIMIT $1"))
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
+        let mut entries = rows
+            .iter()
             .map(|r| {
                 Ok(BankRow {
                     key: r.try_get("key")?,
@@ -326,9 +381,35 @@ impl Store {
                     remittance: r.try_get("remittance")?,
                     state: r.try_get("state")?,
                     evidence: r.try_get("evidence")?,
+                    candidates: vec![],
                 })
             })
-            .collect()
+            .collect::<anyhow::Result<Vec<BankRow>>>()?;
+        let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
+        // A read: a plain transaction, which takes no write lock on SQLite.
+        let mut tx = self.pool.begin().await?;
+        let sql = |list: &str| {
+            format!(
+                "SELECT c.entry_key, c.invoice_id, l.customer_id, l.total - l.paid AS owed, l.currency \
+                 FROM bank_candidates c JOIN ledger l ON l.invoice_id = c.invoice_id WHERE c.entry_key IN {list} \
+                 ORDER BY c.entry_key, c.invoice_id"
+            )
+        };
+        let candidates = super::rows::keyed(&mut tx, sql, &keys).await?;
+        tx.rollback().await?;
+        let mut by_key: std::collections::HashMap<String, Vec<Candidate>> = Default::default();
+        for r in &candidates {
+            by_key.entry(r.try_get("entry_key")?).or_default().push(Candidate {
+                invoice_id: r.try_get("invoice_id")?,
+                customer_id: r.try_get("customer_id")?,
+                owed: r.try_get("owed")?,
+                currency: r.try_get("currency")?,
+            });
+        }
+        for e in &mut entries {
+            e.candidates = by_key.remove(&e.key).unwrap_or_default();
+        }
+        Ok(entries)
     }
 }
 
@@ -337,11 +418,40 @@ fn state_of(e: &Entry, verdict: &Verdict) -> (&'static str, String) {
     match (e.credit, e.reversal, verdict) {
         (false, true, _) => ("reversal", "a reversal of an earlier credit".to_string()),
         (false, false, _) => ("debit", "money out: not a payment of ours".to_string()),
+        (true, true, _) => {
+            ("returned", "money of ours sent back (a reversed debit): no customer's payment".to_string())
+        }
         (true, _, Verdict::Sure { evidence, .. }) => ("matched", evidence.clone()),
         (true, _, Verdict::Unsure { evidence, .. }) => ("unsure", evidence.clone()),
         (true, _, Verdict::Unmatched { evidence }) => ("unmatched", evidence.clone()),
         (true, _, Verdict::AlreadyPaid { evidence, .. }) => ("already-paid", evidence.clone()),
+        (true, _, Verdict::Payout { evidence }) => ("payout", evidence.clone()),
     }
+}
+
+/// How entries were first written, by key: amount, currency, credit.
+type FirstWritten = std::collections::HashMap<String, (i64, String, bool)>;
+
+/// The entries of a page written before (by an earlier statement, or earlier
+/// in the page), as first written: one statement for the page.
+async fn as_first_written(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    page: &[(Entry, Verdict)],
+    inserted: &[bool],
+) -> anyhow::Result<FirstWritten> {
+    let known: Vec<&str> =
+        page.iter().zip(inserted).filter(|(_, new)| !**new).map(|((e, _), _)| e.key.as_str()).collect();
+    if known.is_empty() {
+        return Ok(FirstWritten::new());
+    }
+    let sql = |list: &str| format!("SELECT key, amount, currency, credit FROM bank_entries WHERE key IN {list}");
+    let rows = super::rows::keyed(tx, sql, &known).await?;
+    rows.iter()
+        .map(|r| {
+            let credit: i64 = r.try_get("credit")?;
+            Ok((r.try_get("key")?, (r.try_get("amount")?, r.try_get("currency")?, credit != 0)))
+        })
+        .collect()
 }
 
 /// Writes the entries, each once by the bank's key; which of them are new
@@ -372,12 +482,13 @@ async fn insert_entries(
                 Cell::Text(evidence),
                 Cell::OptInt(inbound_id),
                 Cell::OptText(e.debtor_iban.as_deref()),
+                Cell::OptInt((*state == "matched").then_some(at)),
             ]
         })
         .collect();
     let head = "INSERT INTO bank_entries (key, received_at, booked, credit, amount, currency, debtor, remittance, \
-                end_to_end, state, evidence, inbound_id, debtor_iban)";
-    let rows = super::rows::values(tx, (head, "ON CONFLICT (key) DO NOTHING RETURNING key"), 13, &cells).await?;
+                end_to_end, state, evidence, inbound_id, debtor_iban, settled_at)";
+    let rows = super::rows::values(tx, (head, "ON CONFLICT (key) DO NOTHING RETURNING key"), 14, &cells).await?;
     let mut new: std::collections::HashSet<String> = rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
     Ok(page.iter().map(|(e, _)| new.remove(&e.key)).collect())
 }

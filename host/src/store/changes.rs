@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::outcomes::{self, NewOutcome};
+use super::outcomes::{self, Facts, NewOutcome};
 use super::payload::{Payload, Reinstate, ReinstateAsked};
 use super::rows::{Cell, keyed, postgres, values};
 use super::{OutboxKind, json, ledger, outbox_row, status_name};
@@ -35,7 +35,7 @@ pub(super) async fn apply_event_in(
     invoice_id: &str,
     event: &Event,
     now: DateTime<Utc>,
-    facts: (i64, bool),
+    facts: Facts,
 ) -> anyhow::Result<String> {
     let mut what = apply_events_in(tx, invoice_id, std::slice::from_ref(event), now, facts).await?;
     Ok(what.pop().unwrap_or_default())
@@ -48,7 +48,7 @@ pub(super) async fn apply_events_in(
     invoice_id: &str,
     events: &[Event],
     now: DateTime<Utc>,
-    facts: (i64, bool),
+    facts: Facts,
 ) -> anyhow::Result<Vec<String>> {
     let events: Vec<(String, Event)> = events.iter().map(|e| (invoice_id.to_string(), e.clone())).collect();
     apply_events_all(tx, &events, now, facts).await
@@ -61,7 +61,7 @@ pub(super) async fn apply_events_all(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     events: &[(String, Event)],
     now: DateTime<Utc>,
-    facts: (i64, bool),
+    facts: Facts,
 ) -> anyhow::Result<Vec<String>> {
     let mut ids: Vec<&str> = events.iter().map(|(id, _)| id.as_str()).collect();
     ids.sort_unstable();
@@ -130,7 +130,7 @@ pub(super) async fn write_all(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     changes: &[Change<'_>],
     at: i64,
-    facts: (i64, bool),
+    facts: Facts,
 ) -> anyhow::Result<()> {
     let new: Vec<&Invoice> = changes.iter().filter(|c| c.before.is_none()).map(|c| c.after).collect();
     insert_new(tx, &new, at).await?;
@@ -216,7 +216,7 @@ async fn record_lines(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     changes: &[Change<'_>],
     at: i64,
-    facts: (i64, bool),
+    facts: Facts,
 ) -> anyhow::Result<()> {
     let mut cells = vec![];
     let mut outcomes = vec![];
@@ -224,7 +224,13 @@ async fn record_lines(
         let (before, after) = (change.before, change.after);
         let paid_before = before.map_or(after.amount_paid, |b| b.amount_paid);
         for (kind, detail) in &change.lines {
-            cells.extend([Cell::Text(&after.id), Cell::Int(at), Cell::Text(kind.name()), Cell::Text(detail)]);
+            cells.extend([
+                Cell::Text(&after.id),
+                Cell::Int(at),
+                Cell::Text(kind.name()),
+                Cell::Text(detail),
+                Cell::Text(facts.door.name()),
+            ]);
             let outcome = kind.outcome(after.status);
             let payment = matches!(outcome, Some(OutcomeKind::Paid | OutcomeKind::PaidInPart));
             outcomes.push(NewOutcome {
@@ -241,7 +247,7 @@ async fn record_lines(
             });
         }
     }
-    values(tx, ("INSERT INTO events (invoice_id, at, kind, detail)", ""), 4, &cells).await?;
+    values(tx, ("INSERT INTO events (invoice_id, at, kind, detail, door)", ""), 5, &cells).await?;
     outcomes::record_all(tx, &outcomes, at, facts).await
 }
 

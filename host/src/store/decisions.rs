@@ -217,7 +217,7 @@ impl Store {
             if let Some(fee) = &o.fee {
                 let at = chrono::DateTime::from_timestamp(d.at, 0).unwrap_or_default();
                 let event = crate::event::Event::FeeAdded { fee: fee.clone() };
-                super::apply_event_in(&mut tx, &d.invoice_id, &event, at, (self.attribution_days, self.alerts)).await?;
+                super::apply_event_in(&mut tx, &d.invoice_id, &event, at, self.facts(crate::event::Door::Step)).await?;
             }
         }
 

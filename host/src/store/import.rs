@@ -134,7 +134,7 @@ impl Store {
                 Change { before: *before, after, customer: None, lines }
             })
             .collect();
-        write_all(tx, &changes, now.timestamp(), (self.attribution_days, self.alerts)).await
+        write_all(tx, &changes, now.timestamp(), self.facts(crate::event::Door::Import)).await
     }
 }
 
@@ -170,9 +170,10 @@ impl Store {
 
     /// Which of `ids` are rows of `table`.
     async fn ids_known(&self, table: &str, ids: &[&str]) -> anyhow::Result<HashSet<String>> {
-        let mut tx = self.begin_write().await?;
+        // A read: a plain transaction, which takes no write lock on SQLite.
+        let mut tx = self.pool.begin().await?;
         let rows = keyed(&mut tx, |list| format!("SELECT id FROM {table} WHERE id IN {list}"), ids).await?;
-        tx.commit().await?;
+        tx.rollback().await?;
         rows.iter().map(|r| Ok(r.try_get::<String, _>("id")?)).collect()
     }
 
@@ -215,7 +216,7 @@ impl Store {
             left -= amount;
             events.push((invoice.id.clone(), crate::event::Event::CreditNoted { number: note.number.clone(), amount }));
         }
-        let lines = apply_events_all(&mut tx, &events, now, (self.attribution_days, self.alerts)).await?;
+        let lines = apply_events_all(&mut tx, &events, now, self.facts(crate::event::Door::Import)).await?;
         tx.commit().await?;
         let on: Vec<String> = credited.iter().zip(&lines).map(|(i, line)| format!("{}: {line}", i.id)).collect();
         Ok(on.join("; "))

@@ -11,7 +11,7 @@ use super::changes::apply_events_all;
 use super::rows::placeholders;
 use super::rows::{Cell, values};
 use super::{OutboxRow, Store, outbox_row};
-use crate::event::Event;
+use crate::event::{Door, Event};
 use crate::invoice::Customer;
 use crate::outgoing::Task;
 
@@ -315,8 +315,8 @@ impl Store {
         let mut inserted: HashSet<String> = rows.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
         // The same bytes twice in one batch: the first is kept.
         let kept: Vec<bool> = messages.iter().map(|(m, _)| inserted.remove(m.digest)).collect();
-        let mut events = vec![];
-        for ((_, effects), _) in messages.iter().zip(&kept).filter(|(_, kept)| **kept) {
+        let (mut events, mut on_page) = (vec![], vec![]);
+        for ((m, effects), _) in messages.iter().zip(&kept).filter(|(_, kept)| **kept) {
             for (id, reason) in &effects.bounced {
                 sqlx::query("UPDATE outbox SET state = 'failed', reason = $1 WHERE id = $2 AND state = 'sent'")
                     .bind(reason)
@@ -324,10 +324,13 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            events.extend(effects.events.iter().cloned());
+            let door = if m.door == "portal" { &mut on_page } else { &mut events };
+            door.extend(effects.events.iter().cloned());
         }
-        if !events.is_empty() {
-            apply_events_all(&mut tx, &events, now, (self.attribution_days, self.alerts)).await?;
+        for (door, events) in [(Door::Mail, events), (Door::Portal, on_page)] {
+            if !events.is_empty() {
+                apply_events_all(&mut tx, &events, now, self.facts(door)).await?;
+            }
         }
         for ((_, effects), _) in messages.iter().zip(&kept).filter(|(_, kept)| **kept) {
             if let Some((invoice_id, task)) = &effects.task {

@@ -88,6 +88,19 @@ pub(super) fn migrations(postgres: bool) -> Vec<(i64, Vec<String>)> {
         (25, split("CREATE TABLE portal_revocations (customer_id TEXT PRIMARY KEY, before BIGINT NOT NULL)")),
         // The account a credit came from: once it paid a customer's invoice, it names them.
         (26, split("ALTER TABLE bank_entries ADD COLUMN debtor_iban TEXT")),
+        // The door each change came through, on its record's line and its
+        // outcome: payments by source (bank, Stripe, import, the page), unknown
+        // before; when a credit was matched (time from payment to match); and
+        // the invoices an unsure credit may pay, for a person to pick from.
+        (
+            27,
+            split(
+                "ALTER TABLE events ADD COLUMN door TEXT;
+                 ALTER TABLE outcomes ADD COLUMN door TEXT;
+                 ALTER TABLE bank_entries ADD COLUMN settled_at BIGINT;
+                 CREATE TABLE bank_candidates (entry_key TEXT NOT NULL, invoice_id TEXT NOT NULL, PRIMARY KEY (entry_key, invoice_id))",
+            ),
+        ),
     ]
 }
 

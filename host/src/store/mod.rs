@@ -24,6 +24,7 @@ pub use schema::{MigrationsPending, versions};
 mod outbox;
 mod outcomes;
 mod payload;
+mod payments;
 mod portal;
 pub use payload::Payload;
 mod stripe;
@@ -36,6 +37,7 @@ pub use experiments::{CannotPromote, CannotStart, ExperimentRow};
 pub use ledger::{AGE_BUCKETS, Aging};
 pub use outbox::{OutboxKind, OutboxState, Settle, Tried, UNCERTAIN, minute, outbox_key};
 pub use outcomes::{OutcomeRow, RetryRow, SentRow, Untouched};
+pub use payments::{CreditRow, DoorPayments};
 pub use stripe::StripeGate;
 
 /// What a reminder sent inside another invoice's message has as its receipt,
@@ -53,7 +55,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Row};
 
 use crate::decision::Tone;
-use crate::event::{Event, EventKind};
+use crate::event::{Door, Event, EventKind};
 use crate::invoice::{Customer, Invoice, InvoiceStatus};
 
 #[derive(Clone)]
@@ -283,6 +285,11 @@ impl Store {
         self
     }
 
+    /// What the one write path needs of this store, for a change through `door`.
+    fn facts(&self, door: Door) -> outcomes::Facts {
+        outcomes::Facts { attribution_days: self.attribution_days, alerts: self.alerts, door }
+    }
+
     /// The attribution window of the outcomes recorded from now on (`[outcomes] attribution_days`).
     pub fn with_attribution_days(mut self, days: i64) -> Self {
         self.attribution_days = days;
@@ -291,9 +298,15 @@ impl Store {
 
     /// Applies an event to an invoice (and its customer), records it and wakes the invoice.
     /// (An import's customer keeps what the host learnt of it: see `kept_by_the_host`.)
-    pub async fn apply_event(&self, invoice_id: &str, event: &Event, now: DateTime<Utc>) -> anyhow::Result<String> {
+    pub async fn apply_event(
+        &self,
+        invoice_id: &str,
+        event: &Event,
+        door: Door,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<String> {
         let mut tx = self.begin_write().await?;
-        let what = apply_event_in(&mut tx, invoice_id, event, now, (self.attribution_days, self.alerts)).await?;
+        let what = apply_event_in(&mut tx, invoice_id, event, now, self.facts(door)).await?;
         tx.commit().await?;
         Ok(what)
     }

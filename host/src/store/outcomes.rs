@@ -53,6 +53,16 @@ pub(super) struct NewOutcome<'a> {
     pub already_paid: bool,
 }
 
+/// What a write needs besides its changes: the outcomes' attribution window,
+/// whether alerts are raised, and the door the change came through (kept
+/// on the record's lines and the outcomes: how the money arrived).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Facts {
+    pub attribution_days: i64,
+    pub alerts: bool,
+    pub door: crate::event::Door,
+}
+
 /// The contacts an outcome is tied to: the messages about its invoice that
 /// left in the window, the latest last.
 #[derive(Default)]
@@ -111,8 +121,9 @@ pub(super) async fn record_all(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     outcomes: &[NewOutcome<'_>],
     at: i64,
-    (window_days, alerts): (i64, bool),
+    facts: Facts,
 ) -> anyhow::Result<()> {
+    let (window_days, alerts) = (facts.attribution_days, facts.alerts);
     let mut kept: Vec<(&NewOutcome, OutcomeKind)> = vec![];
     for outcome in outcomes {
         let alert = |kind: &str| {
@@ -167,12 +178,13 @@ pub(super) async fn record_all(
                 Cell::OptText(t.arm.as_deref()),
                 Cell::OptInt(t.at.map(|touched| o.at - touched)),
                 Cell::Text(path),
+                Cell::Text(facts.door.name()),
             ]
         })
         .collect();
     let head = "INSERT INTO outcomes (invoice_id, customer_id, kind, at, recovered, currency, touch_step, touch_channel, \
-                touch_tone, touch_template, touch_policy, touch_version, touch_arm, after_touch, path)";
-    super::rows::values(tx, (head, ""), 15, &cells).await?;
+                touch_tone, touch_template, touch_policy, touch_version, touch_arm, after_touch, path, door)";
+    super::rows::values(tx, (head, ""), 16, &cells).await?;
     Ok(())
 }
 

@@ -7,6 +7,7 @@
 #![allow(clippy::result_large_err)]
 
 mod actions;
+mod bank;
 /// The customer's page under `/p/` (no session: the signed link is the key).
 pub(crate) mod customer;
 mod i18n;
@@ -54,6 +55,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("confirm.html", include_str!("../../ui/templates/confirm.html")),
     ("experiments.html", include_str!("../../ui/templates/experiments.html")),
     ("tasks.html", include_str!("../../ui/templates/tasks.html")),
+    ("bank.html", include_str!("../../ui/templates/bank.html")),
     ("refused.html", include_str!("../../ui/templates/refused.html")),
 ];
 
@@ -91,6 +93,8 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/ui/experiments/{name}/stop", post(operate::stop))
         .route("/ui/tasks", get(operate::tasks))
         .route("/ui/tasks/{key}/done", post(operate::task_done))
+        .route("/ui/bank", get(bank::credits))
+        .route("/ui/bank/{key}/confirm", post(bank::confirm))
         .route("/ui/static/{file}", get(static_file))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(app)

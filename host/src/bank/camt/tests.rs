@@ -132,3 +132,226 @@ fn amounts_are_read_in_minor_units_of_their_currency() {
     assert!(minor("10", "XYZ").is_err());
     assert!(minor("99999999999999999999", "EUR").is_err());
 }
+
+/// A statement of the Italian banks' CBI standard (daily, `CBIDlyStmtReqLogMsg`
+/// 00.01.02, a camt.053.001.02 inside), written here by hand after its
+/// structure: `NtryRef` numbers the day's entries from 1, the bank's reference
+/// is the transaction's, the transfer's reason may come only in `AddtlTxInf`.
+fn cbi_statement(day: &str, entries: &str) -> String {
+    format!(
+        "<DLY:GrpHdr><DLY:MsgId>RH-{day}</DLY:MsgId><DLY:CreDtTm>{day}T23:40:00</DLY:CreDtTm></DLY:GrpHdr>\
+         <DLY:Stmt><DLY:Id>0000012345-{day}</DLY:Id><DLY:ElctrncSeqNb>1</DLY:ElctrncSeqNb>\
+         <DLY:Acct><DLY:Id><DLY:IBAN>IT60X0542811101000000123456</DLY:IBAN></DLY:Id><DLY:Ccy>EUR</DLY:Ccy></DLY:Acct>\
+         <DLY:Bal><DLY:Tp><DLY:CdOrPrtry><DLY:Cd>OPBD</DLY:Cd></DLY:CdOrPrtry></DLY:Tp><DLY:Amt Ccy=\"EUR\">100.00</DLY:Amt>\
+         <DLY:CdtDbtInd>CRDT</DLY:CdtDbtInd><DLY:Dt><DLY:Dt>{day}</DLY:Dt></DLY:Dt></DLY:Bal>{entries}</DLY:Stmt>"
+    )
+}
+
+/// An entry of a CBI statement: (NtryRef, amount, side, bank reference, debtor, Ustrd, AddtlTxInf).
+fn cbi_entry(
+    day: &str,
+    (n, amount, side, bank, debtor, words, info): (u32, &str, &str, &str, &str, &str, &str),
+) -> String {
+    let refs = if bank.is_empty() {
+        String::new()
+    } else {
+        format!("<DLY:Refs><DLY:AcctSvcrRef>{bank}</DLY:AcctSvcrRef></DLY:Refs>")
+    };
+    let words = if words.is_empty() {
+        String::new()
+    } else {
+        format!("<DLY:RmtInf><DLY:Ustrd>{words}</DLY:Ustrd></DLY:RmtInf>")
+    };
+    format!(
+        "<DLY:Ntry><DLY:NtryRef>{n}</DLY:NtryRef><DLY:Amt Ccy=\"EUR\">{amount}</DLY:Amt><DLY:CdtDbtInd>{side}</DLY:CdtDbtInd>\
+         <DLY:Sts>BOOK</DLY:Sts><DLY:BookgDt><DLY:Dt>{day}+01:00</DLY:Dt></DLY:BookgDt><DLY:ValDt><DLY:Dt>{day}</DLY:Dt></DLY:ValDt>\
+         <DLY:BkTxCd><DLY:Prtry><DLY:Cd>48</DLY:Cd><DLY:Issr>CBI</DLY:Issr></DLY:Prtry></DLY:BkTxCd>\
+         <DLY:NtryDtls><DLY:TxDtls>{refs}<DLY:AmtDtls><DLY:InstdAmt><DLY:Amt Ccy=\"EUR\">{amount}</DLY:Amt></DLY:InstdAmt></DLY:AmtDtls>\
+         <DLY:RltdPties><DLY:Dbtr><DLY:Nm>{debtor}</DLY:Nm></DLY:Dbtr></DLY:RltdPties>{words}\
+         <DLY:AddtlTxInf>{info}</DLY:AddtlTxInf></DLY:TxDtls></DLY:NtryDtls></DLY:Ntry>"
+    )
+}
+
+/// Two days' statements in one CBI envelope (`CBIBdyBkToCstmrStmtReq`), each entry numbered from 1.
+fn cbi_envelope(version: &str) -> String {
+    let monday = [
+        (1, "1250.00", "CRDT", "0023000597", "ROSSI IMPIANTI SRL", "SALDO FT-2026/1001", "BONIFICO SEPA DA ROSSI"),
+        (2, "300.00", "CRDT", "", "BIANCHI E FIGLI", "", "BONIFICO A VS FAVORE CAUSALE FATT. 1002"),
+    ];
+    let tuesday = [
+        (1, "80.00", "DBIT", "", "", "", "COMMISSIONI"),
+        (2, "300.00", "CRDT", "", "VERDI MARIO", "", "BONIFICO A VS FAVORE RIF. 1003"),
+    ];
+    let statement = |day: &str, entries: &[(u32, &str, &str, &str, &str, &str, &str)]| {
+        let entries: String = entries.iter().map(|e| cbi_entry(day, *e)).collect();
+        format!(
+            "<BDY:CBIEnvelBkToCstmrStmtReqLogMsg><BDY:CBIBkToCstmrStmtReqLogMsg><LMSG:CBIDlyStmtReqLogMsg>{}\
+             </LMSG:CBIDlyStmtReqLogMsg></BDY:CBIBkToCstmrStmtReqLogMsg></BDY:CBIEnvelBkToCstmrStmtReqLogMsg>",
+            cbi_statement(day, &entries)
+        )
+    };
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<BDY:CBIBdyBkToCstmrStmtReq \
+         xmlns:BDY=\"urn:CBI:xsd:CBIBdyBkToCstmrStmtReq.{version}\" \
+         xmlns:LMSG=\"urn:CBI:xsd:CBIBkToCstmrStmtReqLogMsg.00.01.02\" xmlns:DLY=\"urn:CBI:xsd:CBIDlyStmtReqLogMsg.00.01.02\">\
+         <BDY:PhyMsgInf><BDY:PhyMsgTpCd>INF-STMT-01</BDY:PhyMsgTpCd><BDY:NbOfLogMsg>2</BDY:NbOfLogMsg></BDY:PhyMsgInf>{}{}\
+         </BDY:CBIBdyBkToCstmrStmtReq>",
+        statement("2026-11-02", &monday),
+        statement("2026-11-03", &tuesday)
+    )
+}
+
+#[test]
+fn a_cbi_statement_in_its_envelope_reads_as_the_camt_053_inside() {
+    let (header, got) = entries(&cbi_envelope("00.01.02")).unwrap();
+    assert_eq!(
+        (header.kind.as_str(), header.message_id.as_str()),
+        ("CBIBdyBkToCstmrStmtReq.00.01.02", "RH-2026-11-02")
+    );
+    assert_eq!(got.len(), 4);
+    let rossi = &got[0];
+    assert_eq!((rossi.key.as_str(), rossi.amount, rossi.credit), ("AcctSvcrRef:0023000597", 125_000, true));
+    assert_eq!(
+        (rossi.debtor.as_deref(), rossi.booked),
+        (Some("ROSSI IMPIANTI SRL"), NaiveDate::from_ymd_opt(2026, 11, 2))
+    );
+    assert_eq!(rossi.remittance, "SALDO FT-2026/1001", "the Ustrd, not the bank's words");
+    // No Ustrd: the reason the bank wrote is the remittance.
+    assert_eq!(got[1].remittance, "BONIFICO A VS FAVORE CAUSALE FATT. 1002");
+    // NtryRef 2 on Monday and NtryRef 2 on Tuesday are two credits, not one.
+    assert!(got[1].key.starts_with("Ntry:2026-11-02/") && got[3].key.starts_with("Ntry:2026-11-03/"), "{got:?}");
+    let keys: std::collections::HashSet<&str> = got.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys.len(), 4, "{keys:?}");
+    assert_eq!((got[2].credit, got[2].amount), (false, 8_000));
+
+    // The daily statement alone, its namespace the default one.
+    let alone = format!(
+        "<CBIDlyStmtReqLogMsg xmlns=\"urn:CBI:xsd:CBIDlyStmtReqLogMsg.00.01.02\">{}</CBIDlyStmtReqLogMsg>",
+        cbi_statement("2026-11-02", &cbi_entry("2026-11-02", (1, "10.00", "CRDT", "R1", "X", "", "Y")))
+    )
+    .replace("DLY:", "");
+    let (header, got) = entries(&alone).unwrap();
+    assert_eq!(
+        (header.kind.as_str(), got.len(), got[0].key.as_str()),
+        ("CBIDlyStmtReqLogMsg.00.01.02", 1, "AcctSvcrRef:R1")
+    );
+}
+
+#[test]
+fn a_cbi_message_of_another_kind_or_version_is_refused_at_its_root() {
+    let refused = |xml: &str| entries(xml).unwrap_err();
+    let r = refused(&cbi_envelope("00.01"));
+    assert_eq!(r.path, "CBIBdyBkToCstmrStmtReq@xmlns", "{r:?}");
+    let other = cbi_envelope("00.01.02").replace("CBIBdyBkToCstmrStmtReq", "CBIBdySDDReq");
+    let r = refused(&other);
+    assert!(r.path == "Document@xmlns" && r.reason.contains("CBIBdySDDReq"), "{r:?}");
+    // The namespace of another root: the envelope's elements named by the statement's.
+    let swapped = cbi_envelope("00.01.02").replacen(
+        "urn:CBI:xsd:CBIBdyBkToCstmrStmtReq.00.01.02",
+        "urn:CBI:xsd:CBIDlyStmtReqLogMsg.00.01.02",
+        1,
+    );
+    assert_eq!(refused(&swapped).path, "CBIBdyBkToCstmrStmtReq@xmlns");
+}
+
+#[test]
+fn a_namespace_bound_to_a_prefix_and_the_austrian_one_read_alike() {
+    let plain = entries(STATEMENT_08).unwrap().1;
+    // As Java's JAXB writes it: every element prefixed.
+    let prefixed = STATEMENT_08
+        .replace("</", "\u{0}")
+        .replace('<', "<ns2:")
+        .replace('\u{0}', "</ns2:")
+        .replace("<ns2:?xml", "<?xml")
+        .replace("xmlns=", "xmlns:ns2=");
+    let (header, got) = entries(&prefixed).unwrap();
+    assert_eq!((header.kind.as_str(), &got), ("camt.053.001.08", &plain));
+    // A prefix bound to nothing, the default namespace declared beside it: not this message's.
+    let unbound = STATEMENT_08.replacen("<Document ", "<x:Document ", 1).replacen("</Document>", "</x:Document>", 1);
+    assert_eq!(entries(&unbound).unwrap_err().path, "Document@xmlns");
+    let austrian = STATEMENT_08
+        .replace("urn:iso:std:iso:20022:tech:xsd:camt.053.001.08", "ISO:camt.053.001.08:APC:STUZZA:payments:003");
+    assert_eq!(entries(&austrian).unwrap().0.kind, "camt.053.001.08");
+    let not_stuzza = STATEMENT_08.replace("urn:iso:std:iso:20022:tech:xsd:", "ISO:");
+    assert_eq!(entries(&not_stuzza).unwrap_err().path, "Document@xmlns");
+}
+
+#[test]
+fn a_pending_entry_is_not_booked() {
+    let pending = STATEMENT_08.replacen("<Sts><Cd>BOOK</Cd></Sts>", "<Sts><Cd>PDNG</Cd></Sts>", 1);
+    let got = entries(&pending).unwrap().1;
+    assert_eq!(got.len(), 3);
+    assert!(got.iter().all(|e| e.key != "AcctSvcrRef:BANK-0001"));
+    // Version 02 writes the status as the element's text.
+    let info = STATEMENT_08.replace("camt.053.001.08", "camt.053.001.02").replacen(
+        "<Sts><Cd>BOOK</Cd></Sts>",
+        "<Sts>INFO</Sts>",
+        1,
+    );
+    assert_eq!(entries(&info).unwrap().1.len(), 3);
+    let booked = STATEMENT_08.replacen("<Sts><Cd>BOOK</Cd></Sts>", "<Sts>BOOK</Sts>", 1);
+    assert_eq!(entries(&booked).unwrap().1.len(), 4);
+    // A pending entry is still read: a broken one refuses the file.
+    let broken = pending.replace("1250.00", "12x0.00");
+    assert!(entries(&broken).unwrap_err().path.ends_with("Ntry[1]"));
+}
+
+#[test]
+fn a_transaction_alone_in_its_entry_moved_the_entrys_amount() {
+    // What the transaction says of itself: 0 (the ISO business example), the
+    // amount instructed in another currency, a charge under TxAmt.
+    let detail = "<TxDtls>\n     <Refs><EndToEndId>E2E-ROSSI-1</EndToEndId></Refs>";
+    for said in [
+        "<Amt Ccy=\"SEK\">0</Amt>",
+        "<Amt Ccy=\"USD\">1400.00</Amt>",
+        "<AmtDtls><InstdAmt><Amt Ccy=\"EUR\">1250.00</Amt></InstdAmt><TxAmt><Amt Ccy=\"EUR\">0.04</Amt></TxAmt></AmtDtls>",
+    ] {
+        let xml = STATEMENT_08.replacen(detail, &format!("{detail}{said}"), 1);
+        let first = entries(&xml).unwrap().1.remove(0);
+        assert_eq!((first.amount, first.currency.as_str()), (125_000, "EUR"), "{said}");
+    }
+    // In a batch each transaction's own amount counts: in the entry's currency, and TxDtls/Amt before TxAmt.
+    let other = STATEMENT_08.replace("<Amt Ccy=\"EUR\">100.5</Amt>", "<Amt Ccy=\"CHF\">100.5</Amt>");
+    let r = entries(&other).unwrap_err();
+    assert!(r.path.ends_with("Ntry[2]") && r.reason.contains("TxDtls[2]/Amt: in CHF"), "{r:?}");
+    let both = STATEMENT_08.replace(
+        "<Amt Ccy=\"EUR\">200.00</Amt>",
+        "<Amt Ccy=\"EUR\">200.00</Amt><AmtDtls><TxAmt><Amt Ccy=\"EUR\">199.00</Amt></TxAmt></AmtDtls>",
+    );
+    assert_eq!(entries(&both).unwrap().1[1].amount, 20_000);
+}
+
+/// An entry with no reference but its `NtryRef`, booked on `day`.
+fn unreferenced(kind: &str, day: &str, ntry_ref: &str, amount: &str, words: &str) -> String {
+    format!(
+        "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:{kind}\"><BkToCstmrStmt><GrpHdr><MsgId>M</MsgId></GrpHdr><Stmt><Id>S</Id>\
+         <Acct><Id><IBAN>IT60X0542811101000000123456</IBAN></Id></Acct>\
+         <Ntry><NtryRef>{ntry_ref}</NtryRef><Amt Ccy=\"EUR\">{amount}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>\
+         <BookgDt><Dt>{day}</Dt></BookgDt><NtryDtls><TxDtls><Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs>\
+         <RltdPties><Dbtr><Nm>Mario Verdi</Nm></Dbtr></RltdPties><RmtInf><Ustrd>{words}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>\
+         </Stmt></BkToCstmrStmt></Document>"
+    )
+}
+
+#[test]
+fn an_entry_without_a_reference_is_known_by_its_facts_not_by_its_number() {
+    let key = |xml: String| entries(&xml).unwrap().1.remove(0).key;
+    // The day's notification numbers it 7, the statement 1: the same credit.
+    let monday = key(unreferenced("camt.054.001.02", "2026-11-02", "7", "500.00", "rif. 1003"));
+    assert!(monday.starts_with("Ntry:2026-11-02/"), "{monday}");
+    assert_eq!(key(unreferenced("camt.053.001.02", "2026-11-02", "1", "500.00", "rif. 1003")), monday);
+    // Tuesday's entry 7 is another credit; so is Monday's of other words or another amount.
+    assert_ne!(key(unreferenced("camt.053.001.02", "2026-11-03", "7", "500.00", "rif. 1003")), monday);
+    assert_ne!(key(unreferenced("camt.053.001.02", "2026-11-02", "7", "500.00", "rif. 1004")), monday);
+    assert_ne!(key(unreferenced("camt.053.001.02", "2026-11-02", "7", "500.01", "rif. 1003")), monday);
+    // Two alike in one file: the second is told apart, the same way each time it is read.
+    let one = unreferenced("camt.053.001.02", "2026-11-02", "1", "500.00", "rif. 1003");
+    let entry = &one[one.find("<Ntry>").unwrap()..one.find("</Stmt>").unwrap()];
+    let twice = one.replacen("</Stmt>", &format!("{entry}</Stmt>"), 1);
+    let got = entries(&twice).unwrap().1;
+    assert_eq!((got[0].key.clone(), got[1].key.clone()), (monday.clone(), format!("{monday}#2")));
+    assert_eq!(entries(&twice).unwrap().1, got);
+    // An entry of no details at all, no reference: read, not refused.
+    let bare = STATEMENT_08.replace("<AcctSvcrRef>BANK-0003</AcctSvcrRef>", "");
+    assert!(entries(&bare).unwrap().1[3].key.starts_with("Ntry:-/"));
+}

@@ -181,3 +181,18 @@ fn an_account_that_paid_a_customer_before_names_them() {
     e.debtor_iban = Some("DE89370400440532013000".into());
     assert!(matches!(b.decide(&e), Verdict::Unmatched { .. }));
 }
+
+#[test]
+fn a_processors_payout_pays_nothing_here_unless_it_names_an_invoice_of_ours() {
+    let b = book();
+    // Stripe's payout: many card payments recorded from Stripe's own events.
+    let payout = b.decide(&credit(125_000, "STRIPE PAYOUT po_1QxYz", Some("STRIPE PAYMENTS EUROPE LTD"), &[]));
+    assert!(matches!(&payout, Verdict::Payout { evidence } if evidence.contains("stripe")), "{payout:?}");
+    // Named by its remittance alone, the debtor unnamed.
+    assert!(matches!(b.decide(&credit(30_000, "PAYPAL *TRANSFER", None, &[])), Verdict::Payout { .. }));
+    // A transfer made through such a service that carries our reference is a payment of that invoice.
+    let referenced = b.decide(&credit(125_000, "", Some("PayPal Europe"), &["RF52FT20261001"]));
+    assert!(matches!(referenced, Verdict::Sure { .. }), "{referenced:?}");
+    // A word inside a name is not a processor: "Stripes Srl" is nobody's payout.
+    assert!(matches!(b.decide(&credit(30_000, "", Some("Stripes Srl"), &[])), Verdict::Unmatched { .. }));
+}

@@ -92,23 +92,14 @@ fn customer(header: &Element, at: &str, segment: &str, since: NaiveDate, found: 
     }
     let italian = sede.text_at("Nazione") == Some("IT");
     let customer = Customer {
-        id,
-        name: name(data).unwrap_or_default(),
-        email: None,
         pec: transmission.and_then(|t| t.text_at("PECDestinatario")).map(str::to_string),
-        phone: None,
         postal_address: address(sede),
         locale: (if italian { "it-IT" } else { "en" }).into(),
         timezone: if italian { chrono_tz::Europe::Rome } else { chrono_tz::UTC },
         segment: segment.into(),
         business,
         tags,
-        customer_since: since,
-        invoices_paid: 0,
-        paid_on_time: 0,
-        opted_out: vec![],
-        dunning_stop: false,
-        email_bounces: None,
+        ..super::buyer(id, name(data).as_deref(), since)
     };
     let transmission_at = format!("{at}/DatiTrasmissione");
     found.check_customer(

@@ -285,6 +285,30 @@ pub(super) struct Element {
     pub children: Vec<Element>,
 }
 
+/// A buyer as an e-invoice names one: a business, with nothing known yet of
+/// how to reach it or how it pays; each format fills in what it says.
+fn buyer(id: String, name: Option<&str>, customer_since: NaiveDate) -> Customer {
+    Customer {
+        id,
+        name: name.unwrap_or_default().into(),
+        email: None,
+        pec: None,
+        phone: None,
+        postal_address: None,
+        locale: "en".into(),
+        timezone: chrono_tz::UTC,
+        segment: "b2b".into(),
+        business: true,
+        tags: vec![],
+        customer_since,
+        invoices_paid: 0,
+        paid_on_time: 0,
+        opted_out: vec![],
+        dunning_stop: false,
+        email_bounces: None,
+    }
+}
+
 /// `cac:Party` is looked up as `Party`: the prefix is the writer's choice.
 fn local(name: &str) -> &str {
     name.rsplit(':').next().unwrap_or(name)

@@ -142,23 +142,13 @@ fn customer(root: &Element, doc: &str, since: NaiveDate, found: &mut Found) -> O
     let country = party.text_at("PostalAddress/Country/IdentificationCode").map(str::to_ascii_uppercase);
     let (locale, timezone) = place(country.as_deref());
     let customer = Customer {
-        id,
-        name: name.unwrap_or_default().into(),
         email: party.text_at("Contact/ElectronicMail").map(str::to_string),
-        pec: None,
         phone: party.text_at("Contact/Telephone").map(str::to_string),
         postal_address: party.child("PostalAddress").and_then(address),
         locale: locale.into(),
         timezone,
-        segment: "b2b".into(),
-        business: true,
         tags: vec!["peppol".into()],
-        customer_since: since,
-        invoices_paid: 0,
-        paid_on_time: 0,
-        opted_out: vec![],
-        dunning_stop: false,
-        email_bounces: None,
+        ..super::buyer(id, name, since)
     };
     found.check_customer(
         &customer,
