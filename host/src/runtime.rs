@@ -139,7 +139,11 @@ impl Runtime {
         };
         let batch = catalog.sandbox().limits().batch_size;
         let sender = config.sender().map_err(bad)?;
-        let store = open_store(db, &config).await?;
+        // A simulation's store is thrown away at its end: nothing of it is synced.
+        let store = match &capture {
+            Some(_) => with_config(Store::scratch(&db.display().to_string()).await?, &config),
+            None => open_store(db, &config).await?,
+        };
         // Experiments running on the store serve their segments, each customer in their arm.
         policies.experiments = load_experiments(store.running_experiments().await?, catalog)?;
         // Workers sharing the folder beside the database (one machine) see each
@@ -302,10 +306,11 @@ fn load_experiments(
 /// The store with what the config says of outcomes and alerts: every way an
 /// event comes in (a tick, the API, `import`, `plan accept`) ties and alerts alike.
 pub(crate) async fn open_store(db: &Path, config: &Config) -> anyhow::Result<Store> {
-    Ok(Store::open(&db.display().to_string())
-        .await?
-        .with_attribution_days(config.outcomes.attribution_days)
-        .with_alerts(config.alerts.url.is_some()))
+    Ok(with_config(Store::open(&db.display().to_string()).await?, config))
+}
+
+fn with_config(store: Store, config: &Config) -> Store {
+    store.with_attribution_days(config.outcomes.attribution_days).with_alerts(config.alerts.url.is_some())
 }
 
 /// Channels by name: adapter, grants, settings. By default `email` has the mail

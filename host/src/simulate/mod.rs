@@ -24,7 +24,7 @@ use crate::money::format_money;
 use crate::runtime::Runtime;
 use crate::sandbox::{Capture, Plugin};
 use crate::schedule::Schedule;
-use crate::store::{DecisionRow, EventRow, OutboxRow, OutboxState, Store, minute};
+use crate::store::{DecisionRow, EventRow, History, OutboxRow, OutboxState, Store, minute};
 
 pub struct Options {
     pub from: NaiveDate,
@@ -250,8 +250,11 @@ pub async fn run(
     let mut timelines = Vec::with_capacity(data.invoices.len());
     // Files written in the scratch folder (a hand-over) are gone with it: say so, not where.
     let scratch_path = scratch.path().display().to_string();
+    // The scratch store holds this run alone: every history read at once.
+    let mut histories = store.histories().await?;
     for invoice in &data.invoices {
-        let mut t = timeline(store, &invoice.id, &subjects).await?;
+        let history = histories.remove(&invoice.id).ok_or_else(|| anyhow::anyhow!("{} was imported", invoice.id))?;
+        let mut t = timeline(history, &subjects)?;
         for result in t.entries.iter_mut().filter_map(|e| e.result.as_mut()) {
             *result = result.replace(&scratch_path, "scratch");
         }
@@ -265,11 +268,8 @@ pub async fn run(
 }
 
 /// An invoice's timeline, read from the scratch run's history.
-async fn timeline(store: &Store, id: &str, subjects: &HashMap<String, String>) -> anyhow::Result<Timeline> {
-    let (invoice, customer) = store.invoice(id).await?.ok_or_else(|| anyhow::anyhow!("{id} was imported"))?;
-    let (next_review, closed) = store.review_of(id).await?;
-    let (events, decisions, outbox) =
-        (store.events_of(id).await?, store.decisions_of(id).await?, store.outbox_of(id).await?);
+fn timeline(history: History, subjects: &HashMap<String, String>) -> anyhow::Result<Timeline> {
+    let History { invoice, customer, next_review, closed, events, decisions, outbox } = history;
     let outcome = match (&closed, invoice.status) {
         (Some(reason), _) => format!("closed ({reason})"),
         (None, InvoiceStatus::Open) if next_review.is_some() => "open".into(),

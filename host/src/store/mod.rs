@@ -10,6 +10,7 @@ mod changes;
 mod dashboard;
 mod decisions;
 mod events;
+mod history;
 mod import;
 mod rows;
 use changes::apply_event_in;
@@ -34,6 +35,7 @@ pub use alerts::AlertRow;
 pub(crate) use bank::Written;
 pub use dashboard::{InvoiceFilter, InvoiceLine};
 pub use experiments::{CannotPromote, CannotStart, ExperimentRow};
+pub use history::History;
 pub use ledger::{AGE_BUCKETS, Aging};
 pub use outbox::{OutboxKind, OutboxState, Settle, Tried, UNCERTAIN, minute, outbox_key};
 pub use outcomes::{OutcomeRow, RetryRow, SentRow, Untouched};
@@ -219,6 +221,19 @@ impl Store {
     /// Opens (creating if needed) a SQLite file, or a `postgres://` URL, as it
     /// is, migrating nothing (`sollecito migrate --check`, `serve --no-migrate`).
     pub async fn connect(location: &str) -> anyhow::Result<Self> {
+        Self::connect_kept(location, true).await
+    }
+
+    /// A scratch SQLite store (a simulation's): migrated, but never synced to
+    /// the disk, its journal in memory. A crash loses it, which is all right:
+    /// it is thrown away at the end anyway.
+    pub(crate) async fn scratch(location: &str) -> anyhow::Result<Self> {
+        let store = Store::connect_kept(location, false).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn connect_kept(location: &str, durable: bool) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let postgres = location.starts_with("postgres://") || location.starts_with("postgresql://");
         let url = if postgres || location.starts_with("sqlite:") {
@@ -237,12 +252,19 @@ impl Store {
                     if !postgres {
                         // WAL with synchronous=NORMAL survives a killed process; busy_timeout
                         // lets a second process wait for the writer instead of failing.
-                        for pragma in [
-                            "PRAGMA journal_mode=WAL",
-                            "PRAGMA synchronous=NORMAL",
-                            "PRAGMA busy_timeout=10000",
-                            "PRAGMA foreign_keys=ON",
-                        ] {
+                        // A scratch store is one process's alone: its lock is taken once,
+                        // not per transaction (with a look for a hot journal each time).
+                        let (journal, sync, lock) = match durable {
+                            true => {
+                                ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA locking_mode=NORMAL")
+                            }
+                            false => (
+                                "PRAGMA journal_mode=MEMORY",
+                                "PRAGMA synchronous=OFF",
+                                "PRAGMA locking_mode=EXCLUSIVE",
+                            ),
+                        };
+                        for pragma in [journal, sync, lock, "PRAGMA busy_timeout=10000", "PRAGMA foreign_keys=ON"] {
                             sqlx::query(pragma).execute(&mut *conn).await?;
                         }
                     }
@@ -381,53 +403,6 @@ impl Store {
 
     pub async fn outbox_of(&self, invoice_id: &str) -> anyhow::Result<Vec<OutboxRow>> {
         self.outbox_where("invoice_id = $1", &[invoice_id]).await
-    }
-
-    pub async fn events_of(&self, invoice_id: &str) -> anyhow::Result<Vec<EventRow>> {
-        let rows = sqlx::query("SELECT at, kind, detail FROM events WHERE invoice_id = $1 ORDER BY id")
-            .bind(invoice_id)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                let name: String = r.try_get("kind")?;
-                let kind =
-                    EventKind::parse(&name).ok_or_else(|| anyhow::anyhow!("an event of an unknown kind {name:?}"))?;
-                Ok(EventRow { at: r.try_get("at")?, kind, detail: r.try_get("detail")? })
-            })
-            .collect()
-    }
-
-    pub async fn decisions_of(&self, invoice_id: &str) -> anyhow::Result<Vec<DecisionRow>> {
-        let rows = sqlx::query(
-            "SELECT d.*, p.name AS plugin_name, p.version AS plugin_version, p.sha256 AS plugin_sha256 \
-             FROM decisions d JOIN plugin_ids p ON p.id = d.plugin WHERE d.invoice_id = $1 ORDER BY d.id",
-        )
-        .bind(invoice_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(DecisionRow {
-                    id: r.try_get("id")?,
-                    at: r.try_get("at")?,
-                    plugin_name: r.try_get("plugin_name")?,
-                    plugin_version: r.try_get("plugin_version")?,
-                    plugin_sha256: r.try_get("plugin_sha256")?,
-                    input_digest: hex::encode(r.try_get::<Option<Vec<u8>>, _>("input_sha256")?.unwrap_or_default()),
-                    actions: serde_json::from_str(&r.try_get::<String, _>("actions")?)?,
-                    refused: match r.try_get::<Option<String>, _>("refused")? {
-                        Some(text) => serde_json::from_str(&text)?,
-                        None => vec![],
-                    },
-                    next_review: r.try_get("next_review")?,
-                    error: r.try_get("error")?,
-                    experiment: r.try_get("experiment")?,
-                    arm: r.try_get("arm")?,
-                    worker: r.try_get("worker")?,
-                })
-            })
-            .collect()
     }
 
     /// Messages waiting in the outbox (for the metrics).
