@@ -72,6 +72,9 @@ pub struct Store {
     attribution_days: i64,
     /// Whether alerts are written (an alerts URL is configured).
     alerts: bool,
+    /// No other process can open it (a simulation's scratch store, locked
+    /// exclusively): no customer needs leasing from another worker.
+    alone: bool,
 }
 
 /// An outbox row: one step of one invoice, from decision to delivery.
@@ -228,7 +231,7 @@ impl Store {
     /// the disk, its journal in memory. A crash loses it, which is all right:
     /// it is thrown away at the end anyway.
     pub(crate) async fn scratch(location: &str) -> anyhow::Result<Self> {
-        let store = Store::connect_kept(location, false).await?;
+        let store = Store { alone: true, ..Store::connect_kept(location, false).await? };
         store.migrate().await?;
         Ok(store)
     }
@@ -274,7 +277,14 @@ impl Store {
             .connect_with(options)
             .await
             .with_context(|| format!("opening the database {location}"))?;
-        Ok(Store { pool, postgres, worker: None, attribution_days: crate::config::ATTRIBUTION_DAYS, alerts: false })
+        Ok(Store {
+            pool,
+            postgres,
+            worker: None,
+            attribution_days: crate::config::ATTRIBUTION_DAYS,
+            alerts: false,
+            alone: false,
+        })
     }
 
     /// A write transaction. On SQLite it takes the write lock at once

@@ -376,6 +376,9 @@ impl Store {
         until: i64,
         gone: impl Fn(&str) -> bool,
     ) -> anyhow::Result<bool> {
+        if self.alone {
+            return Ok(true);
+        }
         let wall = chrono::Utc::now().timestamp();
         let take = "INSERT INTO customer_leases (customer_id, worker, until) VALUES ($1, $2, $3) \
                     ON CONFLICT (customer_id) DO UPDATE SET worker = excluded.worker, until = excluded.until \
@@ -407,6 +410,9 @@ impl Store {
 
     /// Lets go of a customer leased for delivery.
     pub async fn release_customer(&self, customer_id: &str, worker: &str) -> anyhow::Result<()> {
+        if self.alone {
+            return Ok(());
+        }
         sqlx::query("DELETE FROM customer_leases WHERE customer_id = $1 AND worker = $2")
             .bind(customer_id)
             .bind(worker)
