@@ -78,9 +78,20 @@ fn a_transfer_in_the_morning_statement_stops_the_days_reminder_and_is_recorded_o
     assert_eq!(tuesday["amount_paid"]["EUR"], 240_000, "Bianchi's 2,400.00");
     let again = import(&site, "stmt-again.xml", &statement, "2026-11-03T06:30:00Z");
     assert_eq!(again["known"], 5, "{again}");
-    // The statement replayed with Bianchi's entry altered: nothing more paid, a person told.
+    // The statement replayed with Bianchi's entry altered: the same message with
+    // other contents is refused whole, naming its id; nothing recorded.
     let altered = statement.replace(">2400.00<", ">24000.00<");
-    let replayed = import(&site, "stmt-altered.xml", &altered, "2026-11-03T06:40:00Z");
+    let file = site.write("stmt-altered.xml", &altered);
+    let refused = site.run(&["bank", "import", file.to_str().unwrap(), "--at", "2026-11-03T06:40:00Z"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("GrpHdr/MsgId") && stderr(&refused).contains("other contents"),
+        "{}",
+        stderr(&refused)
+    );
+    // The altered entry under another message id: nothing more paid, a person told.
+    let other = altered.replace("STMT-1103", "STMT-1103-B");
+    let replayed = import(&site, "stmt-other.xml", &other, "2026-11-03T06:45:00Z");
     assert_eq!((replayed["known"].as_u64(), replayed["changed"].as_u64()), (Some(4), Some(1)), "{replayed}");
 
     // Each payment once, for what the bank said, and the invoices paid.

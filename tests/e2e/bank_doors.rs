@@ -92,33 +92,50 @@ fn page(service: &Service, cookie: &str, path: &str) -> String {
 #[test]
 fn a_person_matches_an_unsure_credit_from_the_dashboard_and_the_invoice_is_paid_at_once() {
     let site = seeded();
-    import(&site, "r.xml", &camt("053", "STMT-R", "2026-11-02", &[STRANGER, NOBODY]), "2026-11-03T06:00:00Z");
+    // The stranger's credit without the bank's own reference: its key is made of the
+    // payer's id, the day and the amount, and holds a `/`.
+    let statement =
+        camt("053", "STMT-R", "2026-11-02", &[STRANGER, NOBODY]).replace("<AcctSvcrRef>BANK-3</AcctSvcrRef>", "");
+    import(&site, "r.xml", &statement, "2026-11-03T06:00:00Z");
+    let db = Db::new(&site.db());
+    let key = db.strings("SELECT key FROM bank_entries WHERE amount = 50000").remove(0);
+    assert!(key.contains('/'), "{key}");
     let service = Service::start(&site, "");
     let cookie = signed_in(&service);
     let html = page(&service, &cookie, "/ui/bank");
-    // The unsure credit lists its candidate with what it owes; the nameless one none.
-    assert!(html.contains("500,00") || html.contains("500.00"), "{html}");
+    // The unsure credit lists its candidate with what it still owes; the nameless one none.
+    assert!(
+        html.contains("inv-1003</a> · cus-nordwind · still owes 18,500.00")
+            || html.contains("inv-1003</a> · cus-nordwind · still owes €18,500.00"),
+        "{html}"
+    );
     assert!(html.contains("value=\"inv-1003\""), "the candidate offered: {html}");
     assert!(html.contains("grazie"), "the words on the transfer: {html}");
-    let csrf = html.split("name=\"csrf\" value=\"").nth(1).and_then(|s| s.split('"').next()).unwrap().to_string();
+    let csrf = html.split("name=\"csrf\" value=\"").nth(2).and_then(|s| s.split('"').next()).unwrap().to_string();
+    // As HTML escapes it (the browser sends it back as it was).
+    let escaped = key.replace('/', "&#x2f;");
+    assert!(html.contains(&format!("name=\"key\" value=\"{escaped}\"")), "the form carries the entry's key: {html}");
+    let action = html.split("<form method=\"post\" action=\"").nth(2).and_then(|s| s.split('"').next()).unwrap();
+    assert_eq!(action, "/ui/bank/confirm");
 
     let agent = ureq::AgentBuilder::new().redirects(0).build();
     let confirm = |csrf: &str, invoice: &str| {
-        let url = format!("{}/ui/bank/{}/confirm", service.base, "AcctSvcrRef%3ABANK-3");
-        match agent.post(&url).set("Cookie", &cookie).send_form(&[("csrf", csrf), ("invoice", invoice)]) {
+        let url = format!("{}{action}", service.base);
+        let form = [("csrf", csrf), ("key", key.as_str()), ("invoice", invoice)];
+        match agent.post(&url).set("Cookie", &cookie).send_form(&form) {
             Ok(r) | Err(ureq::Error::Status(_, r)) => r.status(),
             Err(e) => panic!("{e}"),
         }
     };
     // Without the form's token: refused, nothing paid.
     assert_eq!(confirm("forged", "inv-1003"), 403);
-    // An invoice that does not exist: refused.
+    // An invoice that does not exist: refused; one in pounds, for a credit in euros: refused.
     assert_eq!(confirm(&csrf, "inv-nope"), 404);
-    let db = Db::new(&site.db());
+    assert_eq!(confirm(&csrf, "inv-1004"), 409);
     assert!(db.strings("SELECT invoice_id FROM bank_payments").is_empty());
     assert_eq!(confirm(&csrf, "inv-1003"), 303);
     assert_eq!(db.strings("SELECT invoice_id || ':' || amount FROM bank_payments"), ["inv-1003:50000"]);
-    assert_eq!(db.strings("SELECT state FROM bank_entries WHERE key = 'AcctSvcrRef:BANK-3'"), ["confirmed"]);
+    assert_eq!(db.strings(&format!("SELECT state FROM bank_entries WHERE key = '{key}'")), ["confirmed"]);
     // A second click (a stale page): nothing paid twice.
     assert_eq!(confirm(&csrf, "inv-1003"), 409);
     assert_eq!(db.strings("SELECT invoice_id FROM bank_payments").len(), 1);
@@ -199,4 +216,49 @@ fn money_of_ours_sent_back_pays_no_invoice_even_with_a_customers_reference() {
     let db = Db::new(&site.db());
     assert_eq!(db.strings("SELECT status FROM invoices WHERE id = 'inv-1001'"), ["open"]);
     assert_eq!(db.strings("SELECT state FROM bank_entries"), ["returned"]);
+}
+
+#[test]
+fn the_same_invoice_paid_in_four_statements_imported_at_once_is_paid_once_and_the_rest_go_to_a_person() {
+    let site = seeded();
+    // Four transfers for Rossi's 1250.00, each in a statement of its own, imported by four processes at once:
+    // each may read the open invoices before any has written.
+    let files: Vec<std::path::PathBuf> = (1..=4)
+        .map(|n| {
+            let line = (format!("BANK-P{n}"), format!("E2E-P{n}"));
+            let rossi = (
+                line.0.as_str(),
+                "1250.00",
+                false,
+                false,
+                "Rossi Impianti S.r.l.",
+                "",
+                "RF52 FT20 2610 01",
+                line.1.as_str(),
+            );
+            site.write(&format!("p{n}.xml"), &camt("053", &format!("STMT-P{n}"), "2026-11-02", &[rossi]))
+        })
+        .collect();
+    let children: Vec<_> = files
+        .iter()
+        .map(|f| {
+            site.command(&["bank", "import", f.to_str().unwrap(), "--json"])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let (mut paid, mut second) = (0, 0);
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let done: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        paid += done[0]["imported"]["paid"].as_u64().unwrap();
+        second += done[0]["imported"]["already_paid"].as_u64().unwrap();
+    }
+    assert_eq!((paid, second), (1, 3));
+    let db = Db::new(&site.db());
+    assert_eq!(db.strings("SELECT invoice_id || ' ' || amount FROM bank_payments"), ["inv-1001 125000"]);
+    let events = db.strings("SELECT kind FROM events WHERE invoice_id = 'inv-1001' AND kind = 'payment-received'");
+    assert_eq!(events.len(), 1);
 }

@@ -92,7 +92,7 @@ fn paid_as_worked_out(site: &Site) {
             "AcctSvcrRef:BK26-1103-0001 inv-2002 120000",
             "AcctSvcrRef:BK26-1103-0002-1 inv-2003 80000",
             "AcctSvcrRef:BK26-1103-0002-2 inv-2004 125000",
-            "E2E:BETA-PAY-77@2026-11-02/100000EUR inv-2002 100000",
+            "E2E:BETA-PAY-77@2026-11-02/CRDT/100000EUR inv-2002 100000",
         ]
     );
     let all = recorded(site);

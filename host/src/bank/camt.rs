@@ -55,6 +55,9 @@ pub(crate) struct Refused {
 pub(crate) struct Header {
     pub kind: String,
     pub message_id: String,
+    /// The first statement's account (IBAN or other id): with the kind and
+    /// the message id, what names the message for good.
+    pub account: String,
 }
 
 const DEEPEST: usize = 32;
@@ -120,8 +123,13 @@ pub(crate) fn read(input: impl BufRead, mut each: impl FnMut(Entry) -> anyhow::R
             Event::Start(start) => s.open(&start)?,
             Event::Text(text) => {
                 let value = text.unescape().map_err(|e| s.refuse(e.to_string()))?;
+                // No database keeps a NUL byte as text (PostgreSQL refuses it mid-statement).
+                if value.contains('\0') {
+                    return Err(s.refuse("a NUL byte in the text".into()));
+                }
                 s.text(value.trim());
             }
+            Event::CData(data) if data.contains(&0) => return Err(s.refuse("a NUL byte in the text".into())),
             Event::CData(data) => s.text(String::from_utf8_lossy(&data).trim()),
             Event::End(_) => {
                 if let Some((place, booked)) = s.close()? {
@@ -186,6 +194,9 @@ impl Stream {
             Some(r) => take(r, path, value, self.currency.take()),
             None if ends(&["Acct", "Id", "IBAN"]) || ends(&["Acct", "Id", "Othr", "Id"]) => {
                 self.account = value.to_ascii_uppercase();
+                if self.header.account.is_empty() {
+                    self.header.account = self.account.clone();
+                }
             }
             None => {}
         }
@@ -268,9 +279,11 @@ impl Stream {
             tx.key.clone()
         } else if !(tx.key.is_empty() || single && banks(base)) {
             // The payer's own id is theirs to reuse (an invoice number as the
-            // end-to-end id of two instalments): with the day and amount it names one booking.
+            // end-to-end id of two instalments; a same-day return of a credit):
+            // with the day, the side and the amount it names one booking.
             let booked = tx.booked.map(|d| d.to_string()).unwrap_or_else(|| "-".into());
-            format!("{}@{booked}/{}{}", tx.key, tx.amount, tx.currency)
+            let side = if tx.credit { "CRDT" } else { "DBIT" };
+            format!("{}@{booked}/{side}/{}{}", tx.key, tx.amount, tx.currency)
         } else if !base.is_empty() {
             if single { base.to_string() } else { format!("{base}#{}", i + 1) }
         } else {

@@ -21,9 +21,11 @@ pub(crate) enum Taken {
     Refused(PathBuf, String),
 }
 
-/// Imports every settled `.xml` of `dir`; `done/` or `refused/` (with a
-/// `.why`) takes it after. A store that fails leaves the file where it is,
-/// for the next look.
+/// Imports every settled `.xml` of `dir` (a regular file: a link is not
+/// followed); `done/` or `refused/` (with a `.why`) takes it after. Each is
+/// first moved into `processing/`, so a file the bank delivers again under
+/// the same name, or a second worker, never meets it half read. A store that
+/// fails puts the file back for the next look, and the others are still read.
 pub(crate) async fn take(store: &Store, dir: &Path, now: DateTime<Utc>) -> anyhow::Result<Vec<Taken>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .flatten()
@@ -37,16 +39,21 @@ pub(crate) async fn take(store: &Store, dir: &Path, now: DateTime<Utc>) -> anyho
     files.sort();
     let mut taken = vec![];
     for file in files {
-        match super::import(store, Source::File(file.clone()), now).await? {
-            Ok(done) => {
-                let moved = move_into(&file, "done")?;
-                taken.push(Taken::Imported(moved, done));
-            }
-            Err(refused) => {
-                let moved = move_into(&file, "refused")?;
+        // Another worker took it first: it is theirs.
+        let Ok(claimed) = move_into(&file, "processing") else { continue };
+        match super::import(store, Source::File(claimed.clone()), now).await {
+            Ok(Ok(done)) => taken.push(Taken::Imported(move_out(&claimed, "done")?, done)),
+            Ok(Err(refused)) => {
+                let moved = move_out(&claimed, "refused")?;
                 let why = format!("refused at {refused}\n");
                 std::fs::write(moved.with_extension("why"), &why)?;
                 taken.push(Taken::Refused(moved, why.trim_end().to_string()));
+            }
+            Err(e) => {
+                tracing::error!(file = %file.display(), error = %format!("{e:#}"), "statement not recorded; tried again at the next look");
+                if !file.exists() {
+                    std::fs::rename(&claimed, &file)?;
+                }
             }
         }
     }
@@ -58,10 +65,20 @@ fn settled(entry: &std::fs::DirEntry) -> bool {
     SystemTime::now().duration_since(modified).is_ok_and(|age| age >= SETTLED)
 }
 
+/// Moves a file out of `processing/` into the folder `into` beside it.
+fn move_out(claimed: &Path, into: &str) -> anyhow::Result<PathBuf> {
+    let processing = claimed.parent().unwrap_or(Path::new("."));
+    let dir = processing.parent().unwrap_or(Path::new("."));
+    move_into_dir(claimed, &dir.join(into))
+}
+
 /// Moves `file` into the folder `into` beside it; a name taken already gets a number.
 fn move_into(file: &Path, into: &str) -> anyhow::Result<PathBuf> {
-    let dir = file.parent().unwrap_or(Path::new(".")).join(into);
-    std::fs::create_dir_all(&dir)?;
+    move_into_dir(file, &file.parent().unwrap_or(Path::new(".")).join(into))
+}
+
+fn move_into_dir(file: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
     let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("statement.xml");
     let mut target = dir.join(name);
     let mut n = 1;

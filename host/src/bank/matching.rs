@@ -238,9 +238,10 @@ impl Book {
             named.extend(tail.iter().filter(|i| self.invoices[**i].customer_id == *customer));
             return self.settle(e, &named, debtor, "the invoice number in the remittance");
         }
-        // No reference or number of ours: a processor's payout pays nothing here.
+        // No reference or number of ours, from no customer we know: a
+        // processor's payout pays nothing here ("Square Srl" as a customer is theirs).
         if let Some(processor) = processor_of(e)
-            && known.is_none_or(|(_, who)| who != ACCOUNT)
+            && known.is_none()
         {
             let evidence = format!("a payout of {processor}: its payments come from {processor}'s own events");
             return Verdict::Payout { evidence };

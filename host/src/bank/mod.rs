@@ -154,11 +154,24 @@ pub(crate) async fn import(
         Ok(checked) => checked,
         Err(refused) => return Ok(Err(refused)),
     };
-    let reason = format!("{} {} with {} entries", checked.header.kind, checked.header.message_id, checked.entries);
+    // The same message (kind, account, id) with other contents: a replay with
+    // something changed, refused whole; the bank says which is right.
+    let h = &checked.header;
+    let identity = format!("{} {} {}", h.kind, h.account, h.message_id);
+    if let Some(before) = store.inbound_digest_of(&identity).await?
+        && before != checked.digest
+    {
+        let reason = format!(
+            "message {} of account {} was imported before with other contents: nothing recorded (ask the bank which is right)",
+            h.message_id, h.account
+        );
+        return Ok(Err(camt::Refused { path: "Document/GrpHdr/MsgId".into(), reason }));
+    }
+    let reason = format!("{} {} with {} entries", h.kind, h.message_id, checked.entries);
     let new = NewInbound {
         door: "bank",
         digest: &checked.digest,
-        message_id: None,
+        message_id: Some(&identity),
         size: checked.size,
         raw: &checked.kept,
         sender: None,
@@ -246,17 +259,14 @@ async fn record_page(
         })
         .collect();
     let written = store.record_bank_entries(&decided, None, now).await?;
-    for ((entry, verdict), w) in decided.iter().zip(written) {
+    for ((entry, _), w) in decided.iter().zip(written) {
         done.entries += 1;
         match w {
             Written::Known => done.known += 1,
             Written::Changed => done.changed += 1,
-            Written::Paid => {
+            Written::Paid(amount) => {
                 done.paid += 1;
-                if let matching::Verdict::Sure { pay, .. } = verdict {
-                    *done.amount_paid.entry(entry.currency.clone()).or_default() +=
-                        pay.iter().map(|(_, m)| m).sum::<i64>();
-                }
+                *done.amount_paid.entry(entry.currency.clone()).or_default() += amount;
             }
             Written::Unsure => done.unsure += 1,
             Written::Unmatched => done.unmatched += 1,

@@ -107,7 +107,10 @@ pub(super) async fn run(db: &Path, config: &Config, what: BankCommand) -> anyhow
             let (amount, currency) = store
                 .confirm_bank_entry(&key, &invoice, at.unwrap_or_else(Utc::now))
                 .await
-                .map_err(|e| BadUsage(e.to_string()))?;
+                .map_err(|e| match e.downcast::<crate::store::CannotConfirm>() {
+                    Ok(refused) => BadUsage(refused.0).into(),
+                    Err(e) => e,
+                })?;
             out!("{key}: {} recorded as paid on {invoice}", crate::money::format_money(amount, &currency))?;
         }
     }

@@ -14,6 +14,14 @@ use crate::event::Event;
 use crate::invoice::{Customer, Invoice};
 use crate::outgoing::Task;
 
+/// The states of an entry a person may still say which invoice it pays.
+const CONFIRMABLE: &str = "'unsure', 'unmatched', 'already-paid', 'payout'";
+
+/// Why a person's match is refused (exit code 2, a 409 on the dashboard: nothing changed).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct CannotConfirm(pub String);
+
 /// Days an unsure credit holds its candidates' reminders for a person to match it.
 const HOLD_DAYS: i64 = 3;
 
@@ -60,7 +68,8 @@ pub(crate) enum Written {
     Known,
     /// Recorded before with another amount or side: nothing recorded, a person told.
     Changed,
-    Paid,
+    /// Paid, this many minor units in all.
+    Paid(i64),
     Unsure,
     Unmatched,
     /// It names invoices paid already (by another door, or the same money twice): a person looks.
@@ -129,6 +138,9 @@ impl Store {
         now: DateTime<Utc>,
     ) -> anyhow::Result<Vec<Written>> {
         let mut tx = self.begin_write().await?;
+        // What each invoice owes now, read under the write lock: another
+        // statement (or door) may have paid it since the book was read.
+        let page = &owed_now(&mut tx, page).await?;
         let states: Vec<(&str, String)> = page.iter().map(|(e, v)| state_of(e, v)).collect();
         let inserted = insert_entries(&mut tx, page, &states, (inbound_id, now.timestamp())).await?;
         let mut written = Vec::with_capacity(page.len());
@@ -193,7 +205,7 @@ impl Store {
                         format!("Overpayment: {} more than owed on {}", money(*left, &e.currency), invoice.number);
                     self.open_task(tx, &invoice.id, &bank_task(e, &invoice.customer_name, title), at).await?;
                 }
-                Ok(Written::Paid)
+                Ok(Written::Paid(pay.iter().map(|(_, amount)| amount).sum()))
             }
             Verdict::Unsure { candidates, evidence } => {
                 let Some(first) = candidates.first() else { return Ok(Written::Unmatched) };
@@ -314,38 +326,77 @@ impl Store {
         Ok(Written::Reversed)
     }
 
-    /// A person says which invoice an entry pays (`sollecito bank confirm`).
+    /// A person says which invoice an entry pays (`sollecito bank confirm`, the
+    /// dashboard): paid up to what it owes, in its currency, an overpayment a task.
     pub(crate) async fn confirm_bank_entry(
         &self,
         key: &str,
         invoice_id: &str,
         now: DateTime<Utc>,
     ) -> anyhow::Result<(i64, String)> {
+        let refuse = |why: String| anyhow::Error::new(CannotConfirm(why));
         let mut tx = self.begin_write().await?;
-        let claimed = sqlx::query(
+        let claimed = sqlx::query(&format!(
             "UPDATE bank_entries SET state = 'confirmed', evidence = evidence || $1, settled_at = $2 WHERE key = $3 \
-             AND state IN ('unsure', 'unmatched', 'payout') RETURNING amount, currency",
-        )
+             AND state IN ({CONFIRMABLE}) RETURNING amount, currency, booked, debtor, remittance"
+        ))
         .bind(format!("; confirmed for {invoice_id} by a person"))
         .bind(now.timestamp())
         .bind(key)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = claimed else {
-            anyhow::bail!("no entry {key:?} waits for a person (unknown, or already matched)");
+            return Err(refuse(format!("no entry {key:?} waits for a person (unknown, or already matched)")));
         };
-        let amount: i64 = row.try_get("amount")?;
-        let event = Event::PaymentReceived { amount };
+        let (amount, currency): (i64, String) = (row.try_get("amount")?, row.try_get("currency")?);
+        let owed = sqlx::query("SELECT currency, total - paid AS owed, status FROM ledger WHERE invoice_id = $1")
+            .bind(invoice_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(owed) = owed else { return Err(refuse(format!("unknown invoice {invoice_id:?}"))) };
+        let (in_currency, left, status): (String, i64, String) =
+            (owed.try_get("currency")?, owed.try_get("owed")?, owed.try_get("status")?);
+        if in_currency != currency {
+            return Err(refuse(format!("the credit is in {currency}, invoice {invoice_id} in {in_currency}")));
+        }
+        if status != "open" || left <= 0 {
+            return Err(refuse(format!("invoice {invoice_id} owes nothing ({status})")));
+        }
+        let paid = amount.min(left);
+        let event = Event::PaymentReceived { amount: paid };
         super::apply_event_in(&mut tx, invoice_id, &event, now, self.facts(crate::event::Door::Bank)).await?;
-        self.paid_by_entry(&mut tx, key, invoice_id, amount).await?;
+        self.paid_by_entry(&mut tx, key, invoice_id, paid).await?;
         // The person's task about the entry is done with it.
         sqlx::query("UPDATE tasks SET done_at = $1 WHERE key = $2 AND done_at IS NULL")
             .bind(now.timestamp())
             .bind(format!("bank/{key}"))
             .execute(&mut *tx)
             .await?;
+        if amount > paid {
+            let title = format!("Overpayment: {} more than owed on {invoice_id}", money(amount - paid, &currency));
+            let entry = Entry {
+                key: format!("{key}/over"),
+                credit: true,
+                amount,
+                currency: currency.clone(),
+                booked: row.try_get::<Option<String>, _>("booked")?.and_then(|d| d.parse().ok()),
+                debtor: row.try_get("debtor")?,
+                remittance: row.try_get("remittance")?,
+                ..Entry::default()
+            };
+            self.open_task(&mut tx, invoice_id, &bank_task(&entry, "-", title), now.timestamp()).await?;
+        }
         tx.commit().await?;
-        Ok((amount, row.try_get("currency")?))
+        Ok((paid, currency))
+    }
+
+    /// The digest of the statement kept under `identity` (kind, account, message id), if one was.
+    pub(crate) async fn inbound_digest_of(&self, identity: &str) -> anyhow::Result<Option<String>> {
+        let row = sqlx::query("SELECT digest FROM inbound WHERE door = 'bank' AND message_id = $1")
+            .bind(identity)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("digest")).transpose()?)
     }
 
     /// Which of `keys` are recorded already: a credit seen before (an
@@ -427,6 +478,55 @@ fn state_of(e: &Entry, verdict: &Verdict) -> (&'static str, String) {
         (true, _, Verdict::AlreadyPaid { evidence, .. }) => ("already-paid", evidence.clone()),
         (true, _, Verdict::Payout { evidence }) => ("payout", evidence.clone()),
     }
+}
+
+/// The page with each sure payment held to what its invoices owe now (read
+/// in the write transaction; on PostgreSQL their ledger rows locked): what
+/// was paid meanwhile is a second payment for a person, not paid twice.
+async fn owed_now(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    page: &[(Entry, Verdict)],
+) -> anyhow::Result<Vec<(Entry, Verdict)>> {
+    let mut ids: Vec<&str> = page
+        .iter()
+        .filter_map(|(_, v)| match v {
+            Verdict::Sure { pay, .. } => Some(pay.iter().map(|(o, _)| o.id.as_str())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let lock = if super::rows::postgres(tx) { " ORDER BY invoice_id FOR UPDATE" } else { "" };
+    let sql = |list: &str| {
+        format!("SELECT invoice_id, total - paid AS owed, status FROM ledger WHERE invoice_id IN {list}{lock}")
+    };
+    let mut owed = std::collections::HashMap::new();
+    for r in super::rows::keyed(tx, sql, &ids).await? {
+        let (id, left, status): (String, i64, String) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+        owed.insert(id, if status == "open" { left.max(0) } else { 0 });
+    }
+    Ok(page.iter().map(|(e, v)| (e.clone(), held_to(v, &mut owed))).collect())
+}
+
+/// A verdict with its payments held to what is owed (and lowered by them).
+fn held_to(verdict: &Verdict, owed: &mut std::collections::HashMap<String, i64>) -> Verdict {
+    let Verdict::Sure { evidence, pay, left } = verdict else { return verdict.clone() };
+    let (mut paid, mut over) = (vec![], *left);
+    for (invoice, amount) in pay {
+        let now = owed.entry(invoice.id.clone()).or_insert(0);
+        let part = (*amount).min(*now);
+        *now -= part;
+        over += amount - part;
+        if part > 0 {
+            paid.push((invoice.clone(), part));
+        }
+    }
+    if paid.is_empty() {
+        let evidence = format!("{evidence}, paid meanwhile: a second payment");
+        return Verdict::AlreadyPaid { evidence, invoices: pay.iter().map(|(o, _)| o.clone()).collect() };
+    }
+    Verdict::Sure { evidence: evidence.clone(), pay: paid, left: over }
 }
 
 /// How entries were first written, by key: amount, currency, credit.

@@ -98,6 +98,7 @@ pub(super) fn migrations(postgres: bool) -> Vec<(i64, Vec<String>)> {
                 "ALTER TABLE events ADD COLUMN door TEXT;
                  ALTER TABLE outcomes ADD COLUMN door TEXT;
                  ALTER TABLE bank_entries ADD COLUMN settled_at BIGINT;
+                 UPDATE bank_entries SET settled_at = received_at WHERE state = 'matched';
                  CREATE TABLE bank_candidates (entry_key TEXT NOT NULL, invoice_id TEXT NOT NULL, PRIMARY KEY (entry_key, invoice_id))",
             ),
         ),

@@ -32,6 +32,7 @@ mod stripe;
 
 pub use actions::{CannotAccept, REINSTATE, Settled};
 pub use alerts::AlertRow;
+pub(crate) use bank::CannotConfirm;
 pub(crate) use bank::Written;
 pub use dashboard::{InvoiceFilter, InvoiceLine};
 pub use experiments::{CannotPromote, CannotStart, ExperimentRow};

@@ -33,7 +33,7 @@ impl Store {
     pub async fn payments_by_door(&self, from: i64, to: i64) -> anyhow::Result<Vec<DoorPayments>> {
         let rows = sqlx::query(
             "SELECT door, currency, COUNT(*) AS n, CAST(SUM(recovered) AS BIGINT) AS amount FROM outcomes \
-             WHERE kind IN ('paid', 'paid-in-part') AND at >= $1 AND at <= $2 GROUP BY door, currency ORDER BY door, currency",
+             WHERE kind IN ('paid', 'paid-in-part') AND at >= $1 AND at <= $2 GROUP BY door, currency ORDER BY door IS NULL, door, currency",
         )
         .bind(from)
         .bind(to)

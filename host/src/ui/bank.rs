@@ -3,13 +3,13 @@
 //! the form that says which invoice a credit pays (as `sollecito bank confirm`).
 
 use axum::Form;
-use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
 use minijinja::context;
 use serde::Deserialize;
 
 use super::{AppState, Page, back_to, failed, reader, refuse, render, writer};
+use crate::store::CannotConfirm;
 
 pub(super) async fn credits(state: AppState, headers: HeaderMap) -> Page {
     let app = state.0;
@@ -38,6 +38,9 @@ pub(super) async fn credits(state: AppState, headers: HeaderMap) -> Page {
 pub(super) struct ConfirmForm {
     #[serde(default)]
     csrf: String,
+    /// The entry's key, in the body: a key may hold a `/` (one made of an entry's facts).
+    #[serde(default)]
+    key: String,
     /// A candidate picked, or another invoice typed.
     #[serde(default)]
     invoice: String,
@@ -45,26 +48,31 @@ pub(super) struct ConfirmForm {
     other: String,
 }
 
-pub(super) async fn confirm(
-    state: AppState,
-    headers: HeaderMap,
-    Path(key): Path<String>,
-    Form(form): Form<ConfirmForm>,
-) -> Page {
+pub(super) async fn confirm(state: AppState, headers: HeaderMap, Form(form): Form<ConfirmForm>) -> Page {
     let app = state.0;
     let access = writer(&app, &headers, &form.csrf)?;
+    let key = form.key.trim();
     let typed = form.other.trim();
     let invoice = if typed.is_empty() { form.invoice.trim() } else { typed };
-    if invoice.is_empty() || invoice.len() > 200 || invoice.chars().any(char::is_control) {
+    let bad = |text: &str| text.is_empty() || text.len() > 300 || text.chars().any(char::is_control);
+    if bad(invoice) || bad(key) {
         return Err(refuse(&app, &access, StatusCode::BAD_REQUEST, "refused_bad_input"));
     }
     let store = app.runtime.store();
     if store.invoice(invoice).await.map_err(failed)?.is_none() {
         return Err(refuse(&app, &access, StatusCode::NOT_FOUND, "refused_not_found"));
     }
-    // Matched meanwhile (another person, the command line): nothing is paid twice.
-    if store.confirm_bank_entry(&key, invoice, Utc::now()).await.is_err() {
-        return Err(refuse(&app, &access, StatusCode::CONFLICT, "refused_bank_settled"));
+    match store.confirm_bank_entry(key, invoice, Utc::now()).await {
+        Ok(_) => {}
+        // Matched meanwhile (another person, the command line): nothing is paid twice.
+        Err(e) if e.downcast_ref::<CannotConfirm>().is_some_and(|c| c.0.starts_with("no entry")) => {
+            return Err(refuse(&app, &access, StatusCode::CONFLICT, "refused_bank_settled"));
+        }
+        // Another currency, or an invoice that owes nothing: nothing recorded.
+        Err(e) if e.downcast_ref::<CannotConfirm>().is_some() => {
+            return Err(refuse(&app, &access, StatusCode::CONFLICT, "refused_bank_invoice"));
+        }
+        Err(e) => return Err(failed(e)),
     }
     app.wake.notify_one();
     Ok(back_to("/ui/bank"))

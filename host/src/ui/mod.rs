@@ -94,7 +94,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/ui/tasks", get(operate::tasks))
         .route("/ui/tasks/{key}/done", post(operate::task_done))
         .route("/ui/bank", get(bank::credits))
-        .route("/ui/bank/{key}/confirm", post(bank::confirm))
+        .route("/ui/bank/confirm", post(bank::confirm))
         .route("/ui/static/{file}", get(static_file))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(app)

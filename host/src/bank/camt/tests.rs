@@ -119,6 +119,10 @@ fn what_is_not_a_sound_statement_is_refused_with_where() {
         "Document/Stmt"
     );
     assert!(refused("not xml at all").reason.contains("camt"));
+    // A raw NUL byte (quick-xml passes it; PostgreSQL would refuse it mid-import): refused where it is.
+    let nul = STATEMENT_08.replacen("<Ustrd>", "<Ustrd>\0", 1);
+    let r = refused(&nul);
+    assert!(r.reason.contains("NUL") && r.path.contains("Ustrd"), "{r:?}");
 }
 
 #[test]
