@@ -43,7 +43,7 @@ pub mod store;
 pub use deliver::mail;
 
 mod api;
-mod bank;
+pub mod bank;
 mod catalog;
 mod deliver;
 mod experiment;

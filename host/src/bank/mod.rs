@@ -5,6 +5,8 @@
 //! credit paid this morning stops this afternoon's reminder.
 
 pub(crate) mod camt;
+pub mod state;
+pub use state::EntryState;
 pub(crate) mod folder;
 pub(crate) mod matching;
 
@@ -75,18 +77,20 @@ struct Tee<R> {
     size: usize,
     kept: Vec<u8>,
     copy: Option<std::io::BufWriter<std::fs::File>>,
+    /// A read or the copy failed (a full disk): the file is not at fault.
+    failed: Option<std::io::ErrorKind>,
 }
 
 impl<R: Read> Read for Tee<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
+        let n = self.inner.read(buf).inspect_err(|e| self.failed = Some(e.kind()))?;
         let read = &buf[..n];
         self.hash.update(read);
         self.size += n;
         let room = KEPT.saturating_sub(self.kept.len()).min(n);
         self.kept.extend_from_slice(&read[..room]);
         if let Some(copy) = self.copy.as_mut() {
-            copy.write_all(read)?;
+            copy.write_all(read).inspect_err(|e| self.failed = Some(e.kind()))?;
         }
         Ok(n)
     }
@@ -111,7 +115,7 @@ impl Source {
             Some(path) => Some(std::io::BufWriter::new(std::fs::File::create(path)?)),
             None => None,
         };
-        let tee = Tee { inner: self.open()?, hash: sha2::Sha256::new(), size: 0, kept: vec![], copy };
+        let tee = Tee { inner: self.open()?, hash: sha2::Sha256::new(), size: 0, kept: vec![], copy, failed: None };
         let mut reader = BufReader::with_capacity(1 << 16, tee);
         let mut entries = 0;
         let header = match camt::read(&mut reader, |_| {
@@ -119,6 +123,8 @@ impl Source {
             Ok(())
         }) {
             Ok(header) => header,
+            // Not the statement's fault: tried again, never set aside as refused.
+            Err(refused) if reader.get_ref().failed.is_some() => anyhow::bail!("reading the statement: {refused}"),
             Err(refused) => return Ok(Err(refused)),
         };
         let mut tee = reader.into_inner();

@@ -94,7 +94,7 @@ pub(super) async fn run(db: &Path, config: &Config, what: BankCommand) -> anyhow
                     crate::money::format_money(r.amount, &r.currency),
                     r.debtor.unwrap_or_default(),
                     r.remittance,
-                    r.state,
+                    r.state.name().to_string(),
                     r.evidence,
                 ]);
             }

@@ -5,6 +5,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::{TimeToPay, time_to_pay};
+use crate::bank::state::EntryState;
 use crate::store::{CreditRow, DoorPayments};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -35,15 +36,15 @@ pub struct BankMatching {
 
 /// The figures of the credits received in a period.
 pub fn bank_matching(credits: &[CreditRow]) -> BankMatching {
-    let count = |states: &[&str]| credits.iter().filter(|c| states.contains(&c.state.as_str())).count();
-    let matched_automatically = count(&["matched"]);
-    let matched_by_a_person = count(&["confirmed"]);
-    let waiting_for_a_person = count(&["unsure", "unmatched", "already-paid"]);
+    let count = |states: &[EntryState]| credits.iter().filter(|c| states.contains(&c.state)).count();
+    let matched_automatically = count(&[EntryState::Matched]);
+    let matched_by_a_person = count(&[EntryState::Confirmed]);
+    let waiting_for_a_person = count(&EntryState::WAITING);
     let customers = matched_automatically + matched_by_a_person + waiting_for_a_person;
     let day_start = |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp();
     let waits: Vec<i64> = credits
         .iter()
-        .filter(|c| matches!(c.state.as_str(), "matched" | "confirmed"))
+        .filter(|c| EntryState::PAID.contains(&c.state))
         .filter_map(|c| Some((c.settled_at? - day_start(c.booked?)).max(0)))
         .collect();
     BankMatching {
@@ -51,8 +52,8 @@ pub fn bank_matching(credits: &[CreditRow]) -> BankMatching {
         matched_automatically,
         matched_by_a_person,
         waiting_for_a_person,
-        payouts: count(&["payout"]),
-        reversed: count(&["reversed"]),
+        payouts: count(&[EntryState::Payout]),
+        reversed: count(&[EntryState::Reversed]),
         share_automatic: (customers > 0).then(|| matched_automatically as f64 / customers as f64),
         days_to_match: time_to_pay(waits),
     }
@@ -64,7 +65,7 @@ mod tests {
 
     fn credit(state: &str, booked: &str, settled: Option<&str>) -> CreditRow {
         CreditRow {
-            state: state.into(),
+            state: EntryState::parse(state).unwrap(),
             booked: Some(booked.parse().unwrap()),
             settled_at: settled.map(|s| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap().timestamp()),
         }

@@ -10,12 +10,10 @@ use super::Store;
 use super::rows::Cell;
 use crate::bank::camt::Entry;
 use crate::bank::matching::{Open, Verdict};
+use crate::bank::state::EntryState;
 use crate::event::Event;
 use crate::invoice::{Customer, Invoice};
 use crate::outgoing::Task;
-
-/// The states of an entry a person may still say which invoice it pays.
-const CONFIRMABLE: &str = "'unsure', 'unmatched', 'already-paid', 'payout'";
 
 /// Why a person's match is refused (exit code 2, a 409 on the dashboard: nothing changed).
 #[derive(Debug, thiserror::Error)]
@@ -24,31 +22,6 @@ pub(crate) struct CannotConfirm(pub String);
 
 /// Days an unsure credit holds its candidates' reminders for a person to match it.
 const HOLD_DAYS: i64 = 3;
-
-/// An entry as listed for a person.
-#[derive(Debug, Clone, serde::Serialize)]
-pub(crate) struct BankRow {
-    pub key: String,
-    pub received_at: i64,
-    pub booked: Option<String>,
-    pub amount: i64,
-    pub currency: String,
-    pub debtor: Option<String>,
-    pub remittance: String,
-    pub state: String,
-    pub evidence: String,
-    /// The invoices it may pay, for a person to pick (an unsure credit's).
-    pub candidates: Vec<Candidate>,
-}
-
-/// An invoice an entry may pay, with what it still owes.
-#[derive(Debug, Clone, serde::Serialize)]
-pub(crate) struct Candidate {
-    pub invoice_id: String,
-    pub customer_id: String,
-    pub owed: i64,
-    pub currency: String,
-}
 
 /// What the new entries of a page write besides themselves.
 #[derive(Default)]
@@ -112,10 +85,11 @@ impl Store {
 
     /// The accounts customers paid from before (an entry matched or confirmed, with its IBAN).
     pub(crate) async fn paying_accounts(&self) -> anyhow::Result<Vec<(String, String)>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(&format!(
             "SELECT DISTINCT e.debtor_iban, i.customer_id FROM bank_entries e JOIN bank_payments p ON p.entry_key = e.key \
-             JOIN invoices i ON i.id = p.invoice_id WHERE e.debtor_iban IS NOT NULL AND e.state IN ('matched', 'confirmed')",
-        )
+             JOIN invoices i ON i.id = p.invoice_id WHERE e.debtor_iban IS NOT NULL AND e.state IN ({})",
+            EntryState::sql(&EntryState::PAID)
+        ))
         .fetch_all(&self.pool)
         .await?;
         let pairs: Vec<(String, String)> =
@@ -141,7 +115,7 @@ impl Store {
         // What each invoice owes now, read under the write lock: another
         // statement (or door) may have paid it since the book was read.
         let page = &owed_now(&mut tx, page).await?;
-        let states: Vec<(&str, String)> = page.iter().map(|(e, v)| state_of(e, v)).collect();
+        let states: Vec<(EntryState, String)> = page.iter().map(|(e, v)| state_of(e, v)).collect();
         let inserted = insert_entries(&mut tx, page, &states, (inbound_id, now.timestamp())).await?;
         let mut written = Vec::with_capacity(page.len());
         let mut planned = Planned::default();
@@ -299,10 +273,11 @@ impl Store {
         now: DateTime<Utc>,
     ) -> anyhow::Result<Written> {
         let Some(e2e) = &e.end_to_end else { return Ok(Written::Unmatched) };
-        let original = sqlx::query(
-            "SELECT key FROM bank_entries WHERE end_to_end = $1 AND amount = $2 AND credit = 1 AND state IN ('matched', 'confirmed') \
+        let original = sqlx::query(&format!(
+            "SELECT key FROM bank_entries WHERE end_to_end = $1 AND amount = $2 AND credit = 1 AND state IN ({}) \
              ORDER BY received_at LIMIT 1",
-        )
+            EntryState::sql(&EntryState::PAID)
+        ))
         .bind(e2e)
         .bind(e.amount)
         .fetch_optional(&mut **tx)
@@ -318,7 +293,8 @@ impl Store {
             let event = Event::PaymentReversed { amount: row.try_get("amount")? };
             super::apply_event_in(tx, &invoice, &event, now, self.facts(crate::event::Door::Bank)).await?;
         }
-        sqlx::query("UPDATE bank_entries SET state = 'reversed', evidence = evidence || $1 WHERE key = $2")
+        sqlx::query("UPDATE bank_entries SET state = $1, evidence = evidence || $2 WHERE key = $3")
+            .bind(EntryState::Reversed.name())
             .bind(format!("; reversed by {}", e.key))
             .bind(&key)
             .execute(&mut **tx)
@@ -337,8 +313,10 @@ impl Store {
         let refuse = |why: String| anyhow::Error::new(CannotConfirm(why));
         let mut tx = self.begin_write().await?;
         let claimed = sqlx::query(&format!(
-            "UPDATE bank_entries SET state = 'confirmed', evidence = evidence || $1, settled_at = $2 WHERE key = $3 \
-             AND state IN ({CONFIRMABLE}) RETURNING amount, currency, booked, debtor, remittance"
+            "UPDATE bank_entries SET state = '{}', evidence = evidence || $1, settled_at = $2 WHERE key = $3 \
+             AND state IN ({}) RETURNING amount, currency, booked, debtor, remittance",
+            EntryState::Confirmed.name(),
+            EntryState::sql(&EntryState::CONFIRMABLE)
         ))
         .bind(format!("; confirmed for {invoice_id} by a person"))
         .bind(now.timestamp())
@@ -410,73 +388,21 @@ impl Store {
         tx.rollback().await?;
         rows.iter().map(|r| Ok(r.try_get::<String, _>("key")?)).collect()
     }
-
-    /// Entries waiting for a person (unsure, unmatched, a second payment), or
-    /// all of them, newest first, with the invoices each may pay.
-    pub(crate) async fn bank_entries(&self, all: bool, limit: i64) -> anyhow::Result<Vec<BankRow>> {
-        let filter = if all { "" } else { "WHERE state IN ('unsure', 'unmatched', 'already-paid') " };
-        let rows = sqlx::query(&format!("SELECT * FROM bank_entries {filter}ORDER BY received_at DESC, key LIMIT $1"))
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        let mut entries = rows
-            .iter()
-            .map(|r| {
-                Ok(BankRow {
-                    key: r.try_get("key")?,
-                    received_at: r.try_get("received_at")?,
-                    booked: r.try_get("booked")?,
-                    amount: r.try_get("amount")?,
-                    currency: r.try_get("currency")?,
-                    debtor: r.try_get("debtor")?,
-                    remittance: r.try_get("remittance")?,
-                    state: r.try_get("state")?,
-                    evidence: r.try_get("evidence")?,
-                    candidates: vec![],
-                })
-            })
-            .collect::<anyhow::Result<Vec<BankRow>>>()?;
-        let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
-        // A read: a plain transaction, which takes no write lock on SQLite.
-        let mut tx = self.pool.begin().await?;
-        let sql = |list: &str| {
-            format!(
-                "SELECT c.entry_key, c.invoice_id, l.customer_id, l.total - l.paid AS owed, l.currency \
-                 FROM bank_candidates c JOIN ledger l ON l.invoice_id = c.invoice_id WHERE c.entry_key IN {list} \
-                 ORDER BY c.entry_key, c.invoice_id"
-            )
-        };
-        let candidates = super::rows::keyed(&mut tx, sql, &keys).await?;
-        tx.rollback().await?;
-        let mut by_key: std::collections::HashMap<String, Vec<Candidate>> = Default::default();
-        for r in &candidates {
-            by_key.entry(r.try_get("entry_key")?).or_default().push(Candidate {
-                invoice_id: r.try_get("invoice_id")?,
-                customer_id: r.try_get("customer_id")?,
-                owed: r.try_get("owed")?,
-                currency: r.try_get("currency")?,
-            });
-        }
-        for e in &mut entries {
-            e.candidates = by_key.remove(&e.key).unwrap_or_default();
-        }
-        Ok(entries)
-    }
 }
 
 /// The state an entry is written with, and the evidence for it.
-fn state_of(e: &Entry, verdict: &Verdict) -> (&'static str, String) {
+fn state_of(e: &Entry, verdict: &Verdict) -> (EntryState, String) {
     match (e.credit, e.reversal, verdict) {
-        (false, true, _) => ("reversal", "a reversal of an earlier credit".to_string()),
-        (false, false, _) => ("debit", "money out: not a payment of ours".to_string()),
+        (false, true, _) => (EntryState::Reversal, "a reversal of an earlier credit".to_string()),
+        (false, false, _) => (EntryState::Debit, "money out: not a payment of ours".to_string()),
         (true, true, _) => {
-            ("returned", "money of ours sent back (a reversed debit): no customer's payment".to_string())
+            (EntryState::Returned, "money of ours sent back (a reversed debit): no customer's payment".to_string())
         }
-        (true, _, Verdict::Sure { evidence, .. }) => ("matched", evidence.clone()),
-        (true, _, Verdict::Unsure { evidence, .. }) => ("unsure", evidence.clone()),
-        (true, _, Verdict::Unmatched { evidence }) => ("unmatched", evidence.clone()),
-        (true, _, Verdict::AlreadyPaid { evidence, .. }) => ("already-paid", evidence.clone()),
-        (true, _, Verdict::Payout { evidence }) => ("payout", evidence.clone()),
+        (true, _, Verdict::Sure { evidence, .. }) => (EntryState::Matched, evidence.clone()),
+        (true, _, Verdict::Unsure { evidence, .. }) => (EntryState::Unsure, evidence.clone()),
+        (true, _, Verdict::Unmatched { evidence }) => (EntryState::Unmatched, evidence.clone()),
+        (true, _, Verdict::AlreadyPaid { evidence, .. }) => (EntryState::AlreadyPaid, evidence.clone()),
+        (true, _, Verdict::Payout { evidence }) => (EntryState::Payout, evidence.clone()),
     }
 }
 
@@ -559,7 +485,7 @@ async fn as_first_written(
 async fn insert_entries(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     page: &[(Entry, Verdict)],
-    states: &[(&str, String)],
+    states: &[(EntryState, String)],
     (inbound_id, at): (Option<i64>, i64),
 ) -> anyhow::Result<Vec<bool>> {
     let booked: Vec<Option<String>> = page.iter().map(|(e, _)| e.booked.map(|d| d.to_string())).collect();
@@ -578,11 +504,11 @@ async fn insert_entries(
                 Cell::OptText(e.debtor.as_deref()),
                 Cell::Text(&e.remittance),
                 Cell::OptText(e.end_to_end.as_deref()),
-                Cell::Text(state),
+                Cell::Text(state.name()),
                 Cell::Text(evidence),
                 Cell::OptInt(inbound_id),
                 Cell::OptText(e.debtor_iban.as_deref()),
-                Cell::OptInt((*state == "matched").then_some(at)),
+                Cell::OptInt((*state == EntryState::Matched).then_some(at)),
             ]
         })
         .collect();

@@ -6,6 +6,7 @@ mod actions;
 mod admin;
 mod alerts;
 mod bank;
+mod bank_list;
 mod changes;
 mod dashboard;
 mod decisions;

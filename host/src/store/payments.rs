@@ -22,7 +22,7 @@ pub struct DoorPayments {
 /// A bank credit as a report counts it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreditRow {
-    pub state: String,
+    pub state: crate::bank::state::EntryState,
     pub booked: Option<NaiveDate>,
     /// When it was matched, by the host or a person.
     pub settled_at: Option<i64>,
@@ -71,7 +71,7 @@ impl Store {
             .map(|r| {
                 let booked: Option<String> = r.try_get("booked")?;
                 Ok(CreditRow {
-                    state: r.try_get("state")?,
+                    state: super::bank_list::state_of_row(r)?,
                     booked: booked.and_then(|b| b.parse().ok()),
                     settled_at: r.try_get("settled_at")?,
                 })

@@ -26,7 +26,7 @@ pub(super) async fn credits(state: AppState, headers: HeaderMap) -> Page {
                 .collect();
             context! {
                 key => e.key, booked => e.booked, amount => v.money(e.amount, &e.currency), debtor => e.debtor,
-                words => e.remittance, state => v.word(&format!("bank_{}", e.state.replace('-', "_"))),
+                words => e.remittance, state => v.word(&format!("bank_{}", e.state.name().replace('-', "_"))),
                 why => e.evidence, received => v.moment(e.received_at), candidates => candidates,
             }
         })
