@@ -267,6 +267,13 @@ impl Stream {
             tx.key = self.key_of(&tx, &base, (i, single));
             out.push(tx);
         }
+        // A batch must add up to what the account moved: transactions that claim
+        // more (or less) than the entry would record money that never came.
+        let sum: i64 = out.iter().map(|tx| tx.amount).sum();
+        if !single && sum != entry.amount {
+            let (said, moved) = (crate::money::format_money(sum, &entry.currency), value);
+            return Err(format!("TxDtls: the transactions add up to {said}, the entry to {moved} {}", entry.currency));
+        }
         Ok(out)
     }
 

@@ -119,6 +119,10 @@ fn what_is_not_a_sound_statement_is_refused_with_where() {
         "Document/Stmt"
     );
     assert!(refused("not xml at all").reason.contains("camt"));
+    // A batch whose transactions claim more than the account moved (300.50): refused, naming the entry.
+    let inflated = STATEMENT_08.replacen("<Amt Ccy=\"EUR\">200.00</Amt>", "<Amt Ccy=\"EUR\">2000.00</Amt>", 1);
+    let r = refused(&inflated);
+    assert!(r.path.ends_with("Ntry[2]") && r.reason.contains("add up to 2100.50 EUR, the entry to 300.50"), "{r:?}");
     // A raw NUL byte (quick-xml passes it; PostgreSQL would refuse it mid-import): refused where it is.
     let nul = STATEMENT_08.replacen("<Ustrd>", "<Ustrd>\0", 1);
     let r = refused(&nul);
