@@ -202,12 +202,27 @@ fn print(r: &Report) -> anyhow::Result<()> {
     print_payments(&r.payments)
 }
 
+/// A door as the finance team says it (the JSON keeps the door's name).
+fn source_label(door: crate::event::Door) -> &'static str {
+    use crate::event::Door;
+    match door {
+        Door::Bank => "bank transfer",
+        Door::Stripe => "Stripe",
+        Door::Import => "accounting import",
+        Door::Api => "API",
+        Door::Portal => "customer's page",
+        Door::Mail => "email",
+        Door::Step => "card charged by a step",
+        Door::Script => "scripted (demo, simulation)",
+    }
+}
+
 /// How the money came in, and how the bank's credits matched.
 fn print_payments(p: &crate::report::Payments) -> anyhow::Result<()> {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_header(["payments by source", "payments", "amount"]);
     for line in &p.by_source {
-        let source = line.source.map_or("before sources were kept", |d| d.name());
+        let source = line.source.map_or("before sources were kept", source_label);
         table.add_row([source.to_string(), line.payments.to_string(), format_money(line.amount, &line.currency)]);
     }
     out!("{table}")?;
