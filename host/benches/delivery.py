@@ -20,7 +20,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BINARY = os.path.join(ROOT, "target", "release", "sollecito")
+# SOLLECITO_BIN names another build (an older one, to compare in the same run).
+BINARY = os.environ.get("SOLLECITO_BIN") or os.path.join(ROOT, "target", "release", "sollecito")
 ALWAYS = (
     '[sending]\ncap_per_week = 1000\n[sending.windows.default]\n'
     'days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]\nfrom = "00:00"\nto = "23:59"\n'

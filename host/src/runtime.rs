@@ -275,9 +275,17 @@ impl Runtime {
     }
 
     pub async fn tick(&self, now: DateTime<Utc>, dry_run: bool) -> anyhow::Result<TickReport> {
+        let started = std::time::Instant::now();
         let decided = self.decide(now, dry_run).await?;
+        let deciding = started.elapsed();
         let mut delivered = self.delivery.run(&self.store, now, dry_run).await?;
         self.delivery.carry_out(&self.store, now, dry_run, &mut delivered).await?;
+        // Where a tick's time went, for whoever is tuning it (SOLLECITO_LOG=sollecito=debug).
+        tracing::debug!(
+            deciding_ms = deciding.as_millis(),
+            delivering_ms = (started.elapsed() - deciding).as_millis(),
+            "tick"
+        );
         if !dry_run {
             self.delivery.raise_tick_alerts(&self.store, &decided.errors, &delivered, now).await?;
             self.delivery.send_alerts(&self.store, now).await?;

@@ -121,7 +121,7 @@ async fn claims(db: &Path) {
         .settle_message(
             ids[0],
             "worker-b",
-            Settle::Sent { receipt: "forged", rendered: None, message_id: None },
+            Settle::Sent { receipt: "forged".into(), rendered: None, message_id: None },
             now.timestamp(),
         )
         .await
@@ -136,7 +136,7 @@ async fn claims(db: &Path) {
         .settle_message(
             ids[0],
             "worker-a",
-            Settle::Sent { receipt: "250 ok", rendered: None, message_id: None },
+            Settle::Sent { receipt: "250 ok".into(), rendered: None, message_id: None },
             now.timestamp(),
         )
         .await
@@ -167,7 +167,7 @@ async fn claims(db: &Path) {
         .settle_message(
             again.id,
             "worker-b",
-            Settle::Sent { receipt: "250 ok", rendered: None, message_id: None },
+            Settle::Sent { receipt: "250 ok".into(), rendered: None, message_id: None },
             now.timestamp(),
         )
         .await
@@ -183,7 +183,7 @@ async fn claims(db: &Path) {
     assert!(store.release_uncertain(&third, Uncertain::Resend, now.timestamp()).await.unwrap());
     store.claim(&[third.id], "worker-b", lease).await.unwrap();
     let later = now.timestamp() + 60;
-    let setup = Settle::SetupFault { not_before: later, reason: "the relay's setup: connection refused" };
+    let setup = Settle::SetupFault { not_before: later, reason: "the relay's setup: connection refused".into() };
     store.settle_message(third.id, "worker-b", setup, now.timestamp()).await.unwrap();
     let waiting = row(third.id).await;
     assert_eq!((waiting.state.as_str(), waiting.attempts, waiting.setup_faults), ("pending", 1, 1));

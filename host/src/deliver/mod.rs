@@ -8,18 +8,22 @@
 
 mod actions;
 mod alerts;
+mod commit;
 mod compose;
 mod handover;
 pub mod mail;
 mod outcome;
+mod prepare;
 mod report;
 mod worker;
 
-use outcome::{Outcome, Wait, outcome_of, record_unclaimed, tally};
+use commit::{Committer, Current};
+use outcome::{Outcome, Wait, outcome_of, settled, tally, unclaimed};
+use prepare::{Known, REROUTED};
 pub(crate) use report::DeliverReport;
 pub(crate) use worker::Worker;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -28,12 +32,12 @@ use futures_util::stream::FuturesUnordered;
 use tokio::sync::Semaphore;
 
 use crate::config::Config;
-use crate::guardrails::{self, Block, Request};
+use crate::guardrails::{self, Request};
 use crate::invoice::{Customer, Invoice};
-use crate::plan::{Instalment, Standing};
+use crate::plan::Instalment;
 use crate::render::Renderer;
 use crate::sandbox::{Capture, Captured, Grants, Plugin};
-use crate::store::{IN_THE_MESSAGE_OF, OutboxKind, OutboxRow, Payload, Settle, Store};
+use crate::store::{IN_THE_MESSAGE_OF, OutboxKind, OutboxRow, Store};
 
 /// Everything delivery needs, built once per run.
 pub(crate) struct Delivery {
@@ -119,6 +123,14 @@ struct Lanes {
     /// A channel whose relay failed on the operator's setup in this run: the
     /// rest of its messages wait without knocking again.
     setup_fault: Mutex<HashMap<String, String>>,
+    /// The writer of the run's claims and outcomes; none in a dry run, which writes nothing.
+    commit: Option<Committer>,
+}
+
+impl Lanes {
+    fn commit(&self) -> &Committer {
+        self.commit.as_ref().expect("a dry run claims and writes nothing")
+    }
 }
 
 impl Delivery {
@@ -149,37 +161,49 @@ impl Delivery {
         let channels = self.channels();
         let concurrency = self.config.sending.concurrency;
         let limits = channels.keys().map(|c| (c.clone(), Arc::new(Semaphore::new(concurrency)))).collect();
-        let lanes = Lanes { channels, limits, setup_fault: Mutex::default() };
+        let commit = (!dry_run).then(|| {
+            let claim_seconds = self.config.sending.claim_seconds as i64;
+            Committer::start(store.clone(), self.worker.id.clone(), claim_seconds, now.timestamp())
+        });
+        let mut lanes = Lanes { channels, limits, setup_fault: Mutex::default(), commit };
         let mut working = FuturesUnordered::new();
+        let mut progress = Progress { report, finished: vec![] };
         let mut after = String::new();
         while !self.stopping.load(std::sync::atomic::Ordering::Relaxed) {
-            // The customers in progress are driven while the page is read: they
-            // may hold the connection the read is waiting for.
-            let page = {
-                let read = store.due_messages(now.timestamp(), &after, PAGE);
-                tokio::pin!(read);
-                loop {
-                    tokio::select! {
-                        page = &mut read => break page?,
-                        Some(done) = working.next(), if !working.is_empty() => report.merge(done?),
-                    }
-                }
-            };
+            let read = store.due_messages(now.timestamp(), &after, PAGE);
+            let page = while_working(read, &mut working, &mut progress).await?;
             let Some(last) = page.last() else { break };
             after = last.customer_id.clone();
-            for rows in page.chunk_by(|a, b| a.customer_id == b.customer_id) {
-                while working.len() >= CUSTOMERS_AT_ONCE
+            let mut customers: VecDeque<Vec<OutboxRow>> =
+                page.chunk_by(|a, b| a.customer_id == b.customer_id).map(<[OutboxRow]>::to_vec).collect();
+            while !customers.is_empty() {
+                // Leased and read a chunk at a time, the next once half of those in progress are done.
+                while working.len() > CUSTOMERS_AT_ONCE / 2
                     && let Some(done) = working.next().await
                 {
-                    report.merge(done?);
+                    progress.absorb(done?);
                 }
-                working.push(self.deliver_to_customer(store, &lanes, rows.to_vec(), now, dry_run));
+                let chunk = customers.drain(..(CUSTOMERS_AT_ONCE - working.len()).min(customers.len())).collect();
+                let released = std::mem::take(&mut progress.finished);
+                let take = self.take_customers(store, chunk, released, now, dry_run);
+                let (chunk, known) = while_working(take, &mut working, &mut progress).await?;
+                let known = Arc::new(known);
+                for rows in chunk {
+                    working.push(self.deliver_to_customer(store, &lanes, known.clone(), rows, now, dry_run));
+                }
             }
         }
         while let Some(done) = working.next().await {
-            report.merge(done?);
+            progress.absorb(done?);
         }
         drop(working);
+        if let Some(commit) = lanes.commit.take() {
+            commit.finish().await?;
+        }
+        let Progress { report, finished } = progress;
+        if !dry_run {
+            store.release_customers(&finished, &self.worker.id).await?;
+        }
         let faults = std::mem::take(&mut *lanes.setup_fault.lock().expect("setup faults"));
         for (channel, reason) in faults {
             tracing::error!(%channel, "the {channel} relay failed on the operator's setup, its messages wait: {reason}");
@@ -187,34 +211,59 @@ impl Delivery {
         Ok(report)
     }
 
-    /// A customer's due messages, in order: checked, grouped, handed over one by one.
+    /// Leases a chunk of customers for delivery (letting go of those
+    /// `released`, done with) and reads what their checks need, a few
+    /// statements for the chunk. A customer another worker holds is left out.
+    async fn take_customers(
+        &self,
+        store: &Store,
+        chunk: Vec<Vec<OutboxRow>>,
+        released: Vec<String>,
+        now: DateTime<Utc>,
+        dry_run: bool,
+    ) -> anyhow::Result<(Vec<Vec<OutboxRow>>, Known)> {
+        let chunk = if dry_run {
+            chunk
+        } else {
+            store.release_customers(&released, &self.worker.id).await?;
+            let customers: Vec<&str> = chunk.iter().map(|rows| rows[0].customer_id.as_str()).collect();
+            let until = Utc::now().timestamp() + self.config.sending.claim_seconds as i64;
+            let taken = store.lease_customers(&customers, &self.worker.id, until, |w| self.worker.is_gone(w)).await?;
+            chunk.into_iter().filter(|rows| taken.contains(&rows[0].customer_id)).collect()
+        };
+        let invoices: HashSet<&str> = chunk.iter().flatten().map(|r| r.invoice_id.as_str()).collect();
+        let customers: Vec<&str> = chunk.iter().map(|rows| rows[0].customer_id.as_str()).collect();
+        let week_ago = now.timestamp() - 7 * 86_400;
+        let known = Known {
+            invoices: store.invoices_by_id(&invoices.into_iter().collect::<Vec<_>>()).await?,
+            recent: store.sent_to_customers_since(&customers, week_ago).await?,
+        };
+        Ok((chunk, known))
+    }
+
+    /// A customer's due messages, in order: checked, grouped, handed over one
+    /// by one. Returns the customer, whose lease can go, with what happened.
     async fn deliver_to_customer(
         &self,
         store: &Store,
         lanes: &Lanes,
+        known: Arc<Known>,
         rows: Vec<OutboxRow>,
         now: DateTime<Utc>,
         dry_run: bool,
-    ) -> anyhow::Result<DeliverReport> {
+    ) -> anyhow::Result<(String, DeliverReport)> {
         let mut report = DeliverReport::default();
         let customer = rows[0].customer_id.clone();
-        if !dry_run {
-            let until = Utc::now().timestamp() + self.config.sending.claim_seconds as i64;
-            if !store.lease_customer(&customer, &self.worker.id, until, |w| self.worker.is_gone(w)).await? {
-                return Ok(report); // another worker is delivering to them
-            }
-        }
-        let delivered = self.deliver_leased(store, lanes, rows, now, dry_run, &mut report).await;
-        if !dry_run {
-            store.release_customer(&customer, &self.worker.id).await?;
-        }
-        delivered.map(|()| report)
+        self.deliver_leased(store, lanes, &known, rows, now, dry_run, &mut report).await?;
+        Ok((customer, report))
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn deliver_leased(
         &self,
         store: &Store,
         lanes: &Lanes,
+        known: &Known,
         rows: Vec<OutboxRow>,
         now: DateTime<Utc>,
         dry_run: bool,
@@ -223,12 +272,16 @@ impl Delivery {
         let mut reminded: HashSet<String> = HashSet::new();
         let mut planned: HashMap<String, Vec<i64>> = HashMap::new();
         let mut sends = vec![];
+        let mut decided = vec![];
         for row in rows {
-            match self.prepare(store, &lanes.channels, &row, now, &mut reminded, &mut planned).await? {
-                Prepared::Done(outcome) => record_unclaimed(store, &row, outcome, now, dry_run, report).await?,
+            match self.prepare(known, &lanes.channels, &row, now, &mut reminded, &mut planned) {
+                Prepared::Done(outcome) => decided.push(unclaimed(&row, outcome, report)),
                 Prepared::Ready(_) if dry_run => tally(report, &row, &Outcome::Sent("dry run".into())),
                 Prepared::Ready(send) => sends.push(*send),
             }
+        }
+        if !dry_run {
+            lanes.commit().unclaimed(decided).await?;
         }
         for send in compose::consolidate(sends, &self.config.sending.consolidate) {
             self.send_one(store, lanes, send, now, report).await?;
@@ -254,17 +307,19 @@ impl Delivery {
         }
         let fault = lanes.setup_fault.lock().expect("setup faults").get(&channel).cloned();
         if let Some(reason) = fault {
+            let mut decided = vec![];
             for row in std::iter::once(&send.row).chain(send.companions.iter().map(|(r, _)| r)) {
                 let until = now + chrono::Duration::seconds(setup_backoff(row.setup_faults));
                 let outcome = Outcome::Wait(until, format!("the relay's setup: {reason}"), Wait::Setup);
-                record_unclaimed(store, row, outcome, now, false, report).await?;
+                decided.push(unclaimed(row, outcome, report));
             }
-            return Ok(());
+            return lanes.commit().unclaimed(decided).await;
         }
         let ids: Vec<i64> = std::iter::once(send.row.id).chain(send.companions.iter().map(|(r, _)| r.id)).collect();
-        let lease = Utc::now().timestamp() + self.config.sending.claim_seconds as i64;
-        let claimed = store.claim(&ids, &self.worker.id, lease).await?;
-        let Some(send) = self.recheck(store, send, &claimed, now, report).await? else { return Ok(()) };
+        let (claimed, current) = lanes.commit().claim(ids).await?;
+        let Some(send) = self.recheck(store, lanes, send, (&claimed, current), now, report).await? else {
+            return Ok(());
+        };
         // Sent on another channel than the decision named: the history says which.
         let rerouted = send.row.channel.as_deref() != Some(channel.as_str());
         if rerouted {
@@ -276,10 +331,9 @@ impl Delivery {
             Ok(message) => message,
             Err(e) => {
                 let reason = format!("cannot render: {e}");
-                for row in std::iter::once(&send.row).chain(send.companions.iter().map(|(r, _)| r)) {
-                    self.settle(store, row, (Outcome::Fail(reason.clone()), None, None), now, report).await?;
-                }
-                return Ok(());
+                let rows = std::iter::once(&send.row).chain(send.companions.iter().map(|(r, _)| r));
+                let failed = rows.map(|row| (row, Outcome::Fail(reason.clone()), None)).collect();
+                return self.settle(lanes, failed, None, report).await;
             }
         };
         if let Some(capture) = &self.capture {
@@ -320,30 +374,31 @@ impl Delivery {
             other => other,
         };
         let message_id = sent_mail.lock().expect("sent mail").take();
-        self.settled_as_sent(store, &send, (outcome, &rendered, message_id.as_deref()), now, report).await
+        self.settled_as_sent(lanes, &send, (outcome, &rendered, message_id.as_deref()), report).await
     }
 
     /// Writes a message's outcome, and its companions' (who went in it).
     async fn settled_as_sent(
         &self,
-        store: &Store,
+        lanes: &Lanes,
         send: &ReadyMessage,
         (outcome, rendered, message_id): (Outcome, &str, Option<&str>),
-        now: DateTime<Utc>,
         report: &mut DeliverReport,
     ) -> anyhow::Result<()> {
         if matches!(outcome, Outcome::Sent(_)) {
             *report.messages.entry(send.channel.clone()).or_default() += 1;
         }
         let key = send.row.key();
+        let mut outcomes = vec![];
         for (row, _) in &send.companions {
             let theirs = match &outcome {
                 Outcome::Sent(receipt) => Outcome::Sent(format!("{IN_THE_MESSAGE_OF}{key}: {receipt}")),
                 other => other.clone(),
             };
-            self.settle(store, row, (theirs, None, message_id), now, report).await?;
+            outcomes.push((row, theirs, None));
         }
-        self.settle(store, &send.row, (outcome, Some(rendered), message_id), now, report).await
+        outcomes.push((&send.row, outcome, Some(rendered)));
+        self.settle(lanes, outcomes, message_id, report).await
     }
 
     /// The last look before the hand-over, at the invoices as they are now: one
@@ -353,19 +408,22 @@ impl Delivery {
     async fn recheck(
         &self,
         store: &Store,
+        lanes: &Lanes,
         send: ReadyMessage,
-        claimed: &[i64],
+        (claimed, mut current): (&HashSet<i64>, Current),
         now: DateTime<Utc>,
         report: &mut DeliverReport,
     ) -> anyhow::Result<Option<ReadyMessage>> {
         let ReadyMessage { row, channel, instalment, offered, companions, .. } = send;
         let lead = row.id;
         let mut kept: Vec<(OutboxRow, Invoice, Customer)> = vec![];
-        for row in std::iter::once(row).chain(companions.into_iter().map(|(r, _)| r)) {
-            if !claimed.contains(&row.id) {
-                continue;
-            }
-            let verdict = match store.invoice(&row.invoice_id).await? {
+        let rows: Vec<OutboxRow> = std::iter::once(row)
+            .chain(companions.into_iter().map(|(r, _)| r))
+            .filter(|row| claimed.contains(&row.id))
+            .collect();
+        let mut cancelled = vec![];
+        for row in rows {
+            let verdict = match current.remove(&row.invoice_id) {
                 None => Err("the invoice no longer exists".to_string()),
                 Some((invoice, customer)) => {
                     let request = Request {
@@ -381,8 +439,12 @@ impl Delivery {
             };
             match verdict {
                 Ok((invoice, customer)) => kept.push((row, invoice, customer)),
-                Err(reason) => self.settle(store, &row, (Outcome::Cancel(reason), None, None), now, report).await?,
+                Err(reason) => cancelled.push((row, Outcome::Cancel(reason))),
             }
+        }
+        if !cancelled.is_empty() {
+            let cancelled = cancelled.iter().map(|(row, outcome)| (row, outcome.clone(), None)).collect();
+            self.settle(lanes, cancelled, None, report).await?;
         }
         let mut members = kept.into_iter();
         let Some((row, invoice, customer)) = members.next() else { return Ok(None) };
@@ -406,24 +468,23 @@ impl Delivery {
         }))
     }
 
-    /// Writes the outcome of a message this worker holds in flight.
+    /// Writes the outcomes of messages this worker holds in flight, each with
+    /// what the customer read (if it went), counted.
     async fn settle(
         &self,
-        store: &Store,
-        row: &OutboxRow,
-        (outcome, rendered, message_id): (Outcome, Option<&str>, Option<&str>),
-        now: DateTime<Utc>,
+        lanes: &Lanes,
+        outcomes: Vec<(&OutboxRow, Outcome, Option<&str>)>,
+        message_id: Option<&str>,
         report: &mut DeliverReport,
     ) -> anyhow::Result<()> {
-        tally(report, row, &outcome);
-        let settle = match &outcome {
-            Outcome::Sent(receipt) => Settle::Sent { receipt, rendered, message_id },
-            Outcome::Wait(until, reason, Wait::Setup) => Settle::SetupFault { not_before: until.timestamp(), reason },
-            Outcome::Wait(until, reason, _) => Settle::Retry { not_before: until.timestamp(), reason },
-            Outcome::Cancel(reason) => Settle::Cancelled(reason),
-            Outcome::Fail(reason) => Settle::Failed(reason),
-        };
-        store.settle_message(row.id, &self.worker.id, settle, now.timestamp()).await
+        let rows = outcomes
+            .into_iter()
+            .map(|(row, outcome, rendered)| {
+                tally(report, row, &outcome);
+                (row.id, settled(outcome, rendered, message_id))
+            })
+            .collect();
+        lanes.commit().settle(rows).await
     }
 
     /// Messages left in flight by workers that stopped (known gone on this
@@ -480,139 +541,34 @@ impl Delivery {
         self.worker.forget(&stopped);
         Ok(())
     }
+}
 
-    /// The checks right before a message leaves, then the rendering.
-    async fn prepare(
-        &self,
-        store: &Store,
-        channels: &HashMap<String, Channel>,
-        row: &OutboxRow,
-        now: DateTime<Utc>,
-        reminded: &mut HashSet<String>,
-        planned: &mut HashMap<String, Vec<i64>>,
-    ) -> anyhow::Result<Prepared> {
-        let done = |o: Outcome| Ok(Prepared::Done(o));
-        let Some((invoice, customer)) = store.invoice(&row.invoice_id).await? else {
-            return done(Outcome::Cancel("the invoice no longer exists".into()));
-        };
-        let channel = formal_route(row.channel.clone().unwrap_or_default(), &customer, channels);
-        // A plan's own instalments: only while the plan is kept and the instalment unpaid.
-        let instalment = match row.kind {
-            OutboxKind::Instalment => match plan_instalment(row, &invoice, &customer, now) {
-                Ok(i) => Some(i),
-                Err(why) => return done(Outcome::Cancel(why)),
-            },
-            _ => None,
-        };
-        let offered: Vec<Instalment> = match &row.payload {
-            Payload::OfferPlan(offer) => offer.instalments.clone(),
-            _ => vec![],
-        };
-        // The status is checked again right before the message leaves.
-        let asked = row.kind == OutboxKind::Statement;
-        let request = Request { of_plan: instalment.is_some(), asked, ..Request::message(&row.step, &channel) };
-        match guardrails::check(&request, &invoice, &customer, [], reminded.contains(&invoice.id), now) {
-            Ok(()) => {}
-            Err(Block::OnePerTick) => {
-                let next_tick = now + chrono::Duration::seconds(1);
-                return done(Outcome::Wait(next_tick, Block::OnePerTick.to_string(), Wait::Tick));
-            }
-            // The customer replied after it was decided: it waits for the reply to be read.
-            Err(block @ (Block::Answered(until) | Block::TransferToConfirm(until))) => {
-                let after = guardrails::day_after(until, customer.timezone);
-                return done(Outcome::Wait(after.max(now), block.to_string(), Wait::Tick));
-            }
-            Err(block) => return done(Outcome::Cancel(block.to_string())),
-        }
-        let window = self.config.sending.window(&channel);
-        let opens = guardrails::next_in_window(&window, customer.timezone, now);
-        // What the customer asked for goes now, whatever the hour or the week's count.
-        if opens > now && !asked {
-            let local = opens.with_timezone(&customer.timezone);
-            let reason = format!(
-                "outside the sending window; waits until {} ({})",
-                local.format("%Y-%m-%d %H:%M"),
-                customer.timezone
-            );
-            return done(Outcome::Wait(opens, reason, Wait::Window(customer.timezone)));
-        }
-        // A reminder joining a message already leaving in this tick adds no contact.
-        let together = row.kind == OutboxKind::Remind && self.config.sending.consolidate.contains(&channel);
-        let group = format!("{}{COMPANIONS}{channel}{COMPANIONS}{}", customer.id, invoice.currency);
-        let joins = together && reminded.contains(&group);
-        let week_ago = now.timestamp() - 7 * 86_400;
-        let mut recent = store.sent_to_customer_since(&customer.id, week_ago).await?;
-        // Messages already planned in this tick count too.
-        recent.extend(planned.get(&customer.id).into_iter().flatten());
-        recent.sort_unstable();
-        if !joins
-            && !asked
-            && let Some(until) = guardrails::cap_wait(&recent, self.config.sending.cap_per_week, now)
-        {
-            let reason =
-                format!("{} contacts in 7 days already; waits until {until}", self.config.sending.cap_per_week);
-            return done(Outcome::Wait(until, reason, Wait::Cap));
-        }
-        if !channels.contains_key(&channel) {
-            return done(Outcome::Fail(format!(
-                "no channel {channel:?} is configured (add [channels.{channel}] to the config)"
-            )));
-        }
-        reminded.insert(invoice.id.clone());
-        // Reminders that go out together in one message are one contact for the weekly cap.
-        if !together || reminded.insert(group) {
-            planned.entry(customer.id.clone()).or_default().push(now.timestamp());
-        }
-        let send = ReadyMessage {
-            row: row.clone(),
-            channel,
-            invoice,
-            customer,
-            instalment,
-            offered,
-            companions: vec![],
-            account: vec![],
-        };
-        Ok(Prepared::Ready(Box::new(send)))
+/// What the customers worked on so far came to, and those done with, whose
+/// leases go with the next chunk's.
+struct Progress {
+    report: DeliverReport,
+    finished: Vec<String>,
+}
+
+impl Progress {
+    fn absorb(&mut self, (customer, report): (String, DeliverReport)) {
+        self.report.merge(report);
+        self.finished.push(customer);
     }
 }
 
-/// How a formal notice sent by PEC that had to go as a registered letter says so.
-const REROUTED: &str = "as a registered letter (no PEC address for the customer, or no PEC relay set up): ";
-
-/// A message asked by PEC goes as a registered letter when the customer has
-/// no PEC address or no PEC relay is set up (`[channels.pec]`): a formal
-/// notice that cannot leave is no notice, and the letter is as traceable.
-fn formal_route(asked: String, customer: &crate::invoice::Customer, channels: &HashMap<String, Channel>) -> String {
-    match asked.as_str() {
-        "pec" if customer.pec.is_none() || !channels.contains_key("pec") => "letter".into(),
-        _ => asked,
-    }
-}
-
-/// The instalment an instalment reminder is about and what is left on it,
-/// or why it no longer goes out.
-fn plan_instalment(
-    row: &OutboxRow,
-    invoice: &crate::invoice::Invoice,
-    customer: &crate::invoice::Customer,
-    now: DateTime<Utc>,
-) -> Result<(Instalment, i64), String> {
-    let Some(plan) = &invoice.plan else { return Err("the invoice is not on a payment plan".into()) };
-    let Payload::Instalment(due) = &row.payload else { return Err("not an instalment's reminder".into()) };
-    let number = due.instalment.number;
-    let Some(instalment) = plan.instalments.iter().find(|i| i.number == number) else {
-        return Err(format!("the plan has no instalment {number}"));
-    };
-    let today = now.with_timezone(&customer.timezone).date_naive();
-    if let Standing::Missed(missed) = plan.standing(invoice.amount_paid, today) {
-        return Err(format!(
-            "the plan was not kept: instalment {} was due {} and is unpaid",
-            missed.number, missed.due
-        ));
-    }
-    match plan.left_on(number, invoice.amount_paid) {
-        0 => Err(format!("instalment {number} is paid")),
-        left => Ok((instalment.clone(), left)),
+/// Awaits `read` while driving the customers in progress: they may hold the
+/// connection it waits for.
+async fn while_working<T>(
+    read: impl std::future::Future<Output = anyhow::Result<T>>,
+    working: &mut FuturesUnordered<impl std::future::Future<Output = anyhow::Result<(String, DeliverReport)>>>,
+    progress: &mut Progress,
+) -> anyhow::Result<T> {
+    tokio::pin!(read);
+    loop {
+        tokio::select! {
+            answer = &mut read => return answer,
+            Some(done) = working.next(), if !working.is_empty() => progress.absorb(done?),
+        }
     }
 }

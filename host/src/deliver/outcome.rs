@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::{DeliverReport, MAX_ATTEMPTS, backoff, setup_backoff};
 use crate::outgoing::DeliveryError;
-use crate::store::{OutboxRow, Store, Tried};
+use crate::store::{OutboxRow, Settle, Tried, Unclaimed};
 
 /// What an adapter's answer means for the outbox row. A fault of the
 /// operator's setup, noted by the host whatever the adapter made of it, is
@@ -32,21 +32,11 @@ pub(super) fn outcome_of(
     }
 }
 
-/// Writes what the checks before a claim decided about a pending message.
-pub(super) async fn record_unclaimed(
-    store: &Store,
-    row: &OutboxRow,
-    outcome: Outcome,
-    now: DateTime<Utc>,
-    dry_run: bool,
-    report: &mut DeliverReport,
-) -> anyhow::Result<()> {
+/// What the checks before a claim decided about a pending message, counted,
+/// as it is written.
+pub(super) fn unclaimed(row: &OutboxRow, outcome: Outcome, report: &mut DeliverReport) -> (i64, Unclaimed) {
     tally(report, row, &outcome);
-    if dry_run {
-        return Ok(());
-    }
-    let ts = now.timestamp();
-    match outcome {
+    let decided = match outcome {
         Outcome::Sent(_) => unreachable!("a message is sent only under a claim"),
         Outcome::Wait(until, reason, wait) => {
             let tried = match wait {
@@ -54,10 +44,24 @@ pub(super) async fn record_unclaimed(
                 Wait::Setup => Tried::SetupFault,
                 Wait::Window(_) | Wait::Cap | Wait::Tick => Tried::Nothing,
             };
-            store.defer(row.id, until.timestamp(), &reason, tried).await
+            Unclaimed::Wait { not_before: until.timestamp(), reason, tried }
         }
-        Outcome::Cancel(reason) => store.finish(row.id, "cancelled", Some(&reason), None, ts).await,
-        Outcome::Fail(reason) => store.finish(row.id, "failed", Some(&reason), None, ts).await,
+        Outcome::Cancel(reason) => Unclaimed::Cancelled(reason),
+        Outcome::Fail(reason) => Unclaimed::Failed(reason),
+    };
+    (row.id, decided)
+}
+
+/// How a message's outcome is written once it was claimed.
+pub(super) fn settled(outcome: Outcome, rendered: Option<&str>, message_id: Option<&str>) -> Settle {
+    match outcome {
+        Outcome::Sent(receipt) => {
+            Settle::Sent { receipt, rendered: rendered.map(str::to_string), message_id: message_id.map(str::to_string) }
+        }
+        Outcome::Wait(until, reason, Wait::Setup) => Settle::SetupFault { not_before: until.timestamp(), reason },
+        Outcome::Wait(until, reason, _) => Settle::Retry { not_before: until.timestamp(), reason },
+        Outcome::Cancel(reason) => Settle::Cancelled(reason),
+        Outcome::Fail(reason) => Settle::Failed(reason),
     }
 }
 

@@ -10,6 +10,8 @@ mod bank_list;
 mod changes;
 mod dashboard;
 mod decisions;
+mod delivery;
+pub(crate) use delivery::Unclaimed;
 mod events;
 mod history;
 mod import;
@@ -269,7 +271,13 @@ impl Store {
                                 "PRAGMA locking_mode=EXCLUSIVE",
                             ),
                         };
-                        for pragma in [journal, sync, lock, "PRAGMA busy_timeout=10000", "PRAGMA foreign_keys=ON"] {
+                        // Pages read through a map, not a pread and a copy each time a
+                        // statement needs one that the 2 MB page cache let go of (a book
+                        // of some thousands of invoices does not fit in it). A larger
+                        // cache did less well: SQLite walks it at every commit.
+                        let map = "PRAGMA mmap_size=268435456";
+                        for pragma in [journal, sync, lock, map, "PRAGMA busy_timeout=10000", "PRAGMA foreign_keys=ON"]
+                        {
                             sqlx::query(pragma).execute(&mut *conn).await?;
                         }
                     }

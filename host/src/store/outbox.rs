@@ -131,26 +131,27 @@ impl std::fmt::Display for OutboxState {
 }
 
 /// How a claimed message ended, or why it waits.
-pub enum Settle<'a> {
+#[derive(Debug, Clone)]
+pub enum Settle {
     Sent {
-        receipt: &'a str,
+        receipt: String,
         /// The subject and text that went, as the customer read them (for the one message, not its companions).
-        rendered: Option<&'a str>,
+        rendered: Option<String>,
         /// The Message-ID an email left with (without angle brackets), to match what answers it.
-        message_id: Option<&'a str>,
+        message_id: Option<String>,
     },
-    Cancelled(&'a str),
-    Failed(&'a str),
+    Cancelled(String),
+    Failed(String),
     /// Back to pending until `not_before`.
     Retry {
         not_before: i64,
-        reason: &'a str,
+        reason: String,
     },
     /// Back to pending: the operator's setup failed, not the message. The
     /// attempt is given back and counted as a setup fault instead.
     SetupFault {
         not_before: i64,
-        reason: &'a str,
+        reason: String,
     },
 }
 
@@ -252,80 +253,6 @@ impl Store {
             }
         }
         Ok(rows)
-    }
-
-    /// Claims messages right before they are handed over: pending -> in
-    /// flight, the attempt counted, held by `worker` until `until` (Unix
-    /// seconds, wall clock). Returns the ids claimed; another worker's are left.
-    pub async fn claim(&self, ids: &[i64], worker: &str, until: i64) -> anyhow::Result<Vec<i64>> {
-        if ids.is_empty() {
-            return Ok(vec![]);
-        }
-        let list: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
-        let sql = format!(
-            "UPDATE outbox SET state = 'in-flight', attempts = attempts + 1, claimed_by = $1, claim_until = $2 \
-             WHERE state = 'pending' AND id IN ({}) RETURNING id",
-            list.join(", ")
-        );
-        let mut query = sqlx::query(&sql).bind(worker).bind(until);
-        for id in ids {
-            query = query.bind(*id);
-        }
-        let rows = query.fetch_all(&self.pool).await?;
-        rows.iter().map(|r| Ok(r.try_get::<i64, _>("id")?)).collect()
-    }
-
-    /// Writes the outcome of a message `worker` holds in flight. A claim that
-    /// was taken back meanwhile (its lease ran out) is left to its new holder.
-    pub async fn settle_message(&self, id: i64, worker: &str, settle: Settle<'_>, now: i64) -> anyhow::Result<()> {
-        let held = "WHERE id = $1 AND state = 'in-flight' AND claimed_by = $2";
-        let release = "claimed_by = NULL, claim_until = NULL";
-        match settle {
-            Settle::Sent { receipt, rendered, message_id } => {
-                let sql = format!(
-                    "UPDATE outbox SET state = 'sent', receipt = $3, done_at = $4, rendered = $5, message_id = $6, {release}, \
-                     reason = CASE WHEN reason LIKE '{UNCERTAIN}%' THEN '{UNCERTAIN}, resent' ELSE NULL END {held}"
-                );
-                sqlx::query(&sql)
-                    .bind(id)
-                    .bind(worker)
-                    .bind(receipt)
-                    .bind(now)
-                    .bind(rendered)
-                    .bind(message_id)
-                    .execute(&self.pool)
-                    .await?
-            }
-            Settle::Cancelled(reason) | Settle::Failed(reason) => {
-                let state =
-                    if matches!(settle, Settle::Cancelled(_)) { OutboxState::Cancelled } else { OutboxState::Failed };
-                let sql = format!("UPDATE outbox SET state = $3, reason = $4, done_at = $5, {release} {held}");
-                sqlx::query(&sql)
-                    .bind(id)
-                    .bind(worker)
-                    .bind(state.as_str())
-                    .bind(reason)
-                    .bind(now)
-                    .execute(&self.pool)
-                    .await?
-            }
-            Settle::Retry { not_before, reason } | Settle::SetupFault { not_before, reason } => {
-                let setup = i64::from(matches!(settle, Settle::SetupFault { .. }));
-                let sql = format!(
-                    "UPDATE outbox SET state = 'pending', not_before = $3, reason = $4, attempts = attempts - $5, \
-                     setup_faults = setup_faults + $5, {release} {held}"
-                );
-                sqlx::query(&sql)
-                    .bind(id)
-                    .bind(worker)
-                    .bind(not_before)
-                    .bind(reason)
-                    .bind(setup)
-                    .execute(&self.pool)
-                    .await?
-            }
-        };
-        Ok(())
     }
 
     /// Moves an outbox row to a final state (`sent`, `cancelled`, `failed`).
