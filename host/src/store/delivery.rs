@@ -181,13 +181,16 @@ impl Store {
         Ok((claimed, invoices))
     }
 
-    /// The claim itself: each message claimed, with its invoice.
+    /// The claim itself: each message claimed, with its invoice. The state is
+    /// compared as an expression so that SQLite finds the rows by their ids:
+    /// `state = 'pending'` made it walk the index of every pending message
+    /// for each claim of more than one (a claim took longer the more were due).
     async fn claim_rows(&self, ids: &[i64], worker: &str, until: i64) -> anyhow::Result<HashMap<i64, String>> {
         let mut claimed = HashMap::new();
         for chunk in ids.chunks(KEYS_PER_STATEMENT) {
             let sql = format!(
                 "UPDATE outbox SET state = 'in-flight', attempts = attempts + 1, claimed_by = {}, claim_until = {} \
-                 WHERE state = 'pending' AND id IN {} RETURNING id, invoice_id",
+                 WHERE COALESCE(state, '') = 'pending' AND id IN {} RETURNING id, invoice_id",
                 mark(self.postgres, 1),
                 mark(self.postgres, 2),
                 if self.postgres {
