@@ -5,7 +5,7 @@
 
 use sqlx::Row;
 
-use super::{IN_THE_MESSAGE_OF, OutboxRow, Store, insert_event, outbox_row};
+use super::{OutboxRow, Store, insert_event, outbox_row};
 use crate::config::Uncertain;
 
 /// The outbox kinds that are messages to the customer.
@@ -335,19 +335,6 @@ impl Store {
         Ok(())
     }
 
-    /// Lets go of a customer leased for delivery.
-    pub async fn release_customer(&self, customer_id: &str, worker: &str) -> anyhow::Result<()> {
-        if self.alone {
-            return Ok(());
-        }
-        sqlx::query("DELETE FROM customer_leases WHERE customer_id = $1 AND worker = $2")
-            .bind(customer_id)
-            .bind(worker)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     /// The other workers holding customers leased for delivery.
     pub async fn customer_lease_holders(&self, worker: &str) -> anyhow::Result<Vec<String>> {
         Ok(sqlx::query_scalar("SELECT DISTINCT worker FROM customer_leases WHERE worker <> $1")
@@ -415,21 +402,6 @@ impl Store {
         insert_event(&mut tx, &row.invoice_id, now, crate::event::EventKind::Uncertain, &detail).await?;
         tx.commit().await?;
         Ok(true)
-    }
-
-    /// Messages sent to a customer since `since` (for the rolling cap), newest last;
-    /// reminders that went inside another invoice's message are not counted again.
-    pub async fn sent_to_customer_since(&self, customer_id: &str, since: i64) -> anyhow::Result<Vec<i64>> {
-        let rows = sqlx::query(
-            "SELECT done_at FROM outbox WHERE customer_id = $1 AND channel IS NOT NULL AND state = 'sent' AND done_at >= $2 \
-             AND (receipt IS NULL OR receipt NOT LIKE $3) ORDER BY done_at",
-        )
-        .bind(customer_id)
-        .bind(since)
-        .bind(format!("{IN_THE_MESSAGE_OF}%"))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(|r| Ok(r.try_get::<i64, _>("done_at")?)).collect()
     }
 
     /// The earliest moment after `after` that a pending step waits for (a
