@@ -21,6 +21,12 @@ fn mark(postgres: bool, n: usize) -> String {
     if postgres { format!("${n}") } else { "?".into() }
 }
 
+/// An `IN` list of `n` parameters, numbered from `first`.
+fn in_list(postgres: bool, first: usize, n: usize) -> String {
+    let marks: Vec<String> = (first..first + n).map(|i| mark(postgres, i)).collect();
+    format!("({})", marks.join(", "))
+}
+
 impl Store {
     /// Leases `customers` to `worker` until `until` (wall clock) for delivery,
     /// those whose lease ran out or that `gone` says a stopped worker holds;
@@ -73,11 +79,7 @@ impl Store {
             let sql = format!(
                 "DELETE FROM customer_leases WHERE worker = {} AND customer_id IN {}",
                 mark(self.postgres, 1),
-                if self.postgres {
-                    format!("({})", (2..chunk.len() + 2).map(|n| format!("${n}")).collect::<Vec<_>>().join(", "))
-                } else {
-                    placeholders(false, 1, chunk.len())
-                },
+                in_list(self.postgres, 2, chunk.len()),
             );
             let mut query = sqlx::query(&sql).bind(worker);
             for customer in chunk {
@@ -93,11 +95,7 @@ impl Store {
     pub(crate) async fn invoices_by_id(&self, ids: &[&str]) -> anyhow::Result<HashMap<String, (Invoice, Customer)>> {
         let mut found = HashMap::new();
         for chunk in ids.chunks(KEYS_PER_STATEMENT) {
-            let sql = format!(
-                "SELECT i.id AS id, i.data AS invoice, c.data AS customer FROM invoices i \
-                 JOIN customers c ON c.id = i.customer_id WHERE i.id IN {}",
-                placeholders(self.postgres, 1, chunk.len())
-            );
+            let sql = invoices_sql(self.postgres, chunk.len());
             let mut query = sqlx::query(&sql);
             for id in chunk {
                 query = query.bind(*id);
@@ -124,15 +122,7 @@ impl Store {
         // Ordered by customer too: SQLite then reads the sent messages' index
         // by customer, where with the day alone it scanned every message sent.
         for chunk in customers.chunks(KEYS_PER_STATEMENT) {
-            let n = chunk.len();
-            let sql = format!(
-                "SELECT customer_id, done_at FROM outbox WHERE customer_id IN {} AND channel IS NOT NULL \
-                 AND state = 'sent' AND done_at >= {} AND (receipt IS NULL OR receipt NOT LIKE {}) \
-                 ORDER BY customer_id, done_at",
-                placeholders(self.postgres, 1, n),
-                mark(self.postgres, n + 1),
-                mark(self.postgres, n + 2),
-            );
+            let sql = contacts_sql(self.postgres, chunk.len());
             let mut query = sqlx::query(&sql);
             for customer in chunk {
                 query = query.bind(*customer);
@@ -188,17 +178,7 @@ impl Store {
     async fn claim_rows(&self, ids: &[i64], worker: &str, until: i64) -> anyhow::Result<HashMap<i64, String>> {
         let mut claimed = HashMap::new();
         for chunk in ids.chunks(KEYS_PER_STATEMENT) {
-            let sql = format!(
-                "UPDATE outbox SET state = 'in-flight', attempts = attempts + 1, claimed_by = {}, claim_until = {} \
-                 WHERE COALESCE(state, '') = 'pending' AND id IN {} RETURNING id, invoice_id",
-                mark(self.postgres, 1),
-                mark(self.postgres, 2),
-                if self.postgres {
-                    format!("({})", (3..chunk.len() + 3).map(|n| format!("${n}")).collect::<Vec<_>>().join(", "))
-                } else {
-                    placeholders(false, 1, chunk.len())
-                },
-            );
+            let sql = claim_sql(self.postgres, chunk.len());
             let mut query = sqlx::query(&sql).bind(worker).bind(until);
             for id in chunk {
                 query = query.bind(*id);
@@ -224,26 +204,8 @@ impl Store {
         worker: &str,
         now: i64,
     ) -> anyhow::Result<()> {
-        // A message sent again after an interruption keeps that said; any other sent one, no reason.
-        let sql = |rows: usize| {
-            format!(
-                "UPDATE outbox SET state = v.column2, \
-                 receipt = CASE WHEN v.column2 = 'sent' THEN v.column3 ELSE outbox.receipt END, \
-                 done_at = CASE WHEN v.column2 = 'pending' THEN outbox.done_at ELSE v.column4 END, \
-                 rendered = CASE WHEN v.column2 = 'sent' THEN v.column5 ELSE outbox.rendered END, \
-                 message_id = CASE WHEN v.column2 = 'sent' THEN v.column6 ELSE outbox.message_id END, \
-                 reason = CASE WHEN v.column2 <> 'sent' THEN v.column7 \
-                 WHEN outbox.reason LIKE '{UNCERTAIN}%' THEN '{UNCERTAIN}, resent' ELSE NULL END, \
-                 not_before = CASE WHEN v.column2 = 'pending' THEN v.column8 ELSE outbox.not_before END, \
-                 attempts = outbox.attempts - v.column9, setup_faults = outbox.setup_faults + v.column9, \
-                 claimed_by = NULL, claim_until = NULL \
-                 FROM (VALUES {}) AS v \
-                 WHERE outbox.id = v.column1 AND outbox.state = 'in-flight' AND outbox.claimed_by = v.column10",
-                placeholders(self.postgres, rows, 10)
-            )
-        };
         for chunk in settled.chunks(KEYS_PER_STATEMENT) {
-            let sql = sql(chunk.len());
+            let sql = settle_sql(self.postgres, chunk.len());
             let mut query = sqlx::query(&sql);
             for (id, settle) in chunk {
                 let (state, receipt, rendered, message_id, reason, not_before, setup) = match settle {
@@ -280,19 +242,8 @@ impl Store {
     /// Writes what the checks before a claim decided about pending messages,
     /// in one statement for up to 500; a message no longer pending is left.
     pub(crate) async fn record_unclaimed(&self, decided: &[(i64, Unclaimed)], now: i64) -> anyhow::Result<()> {
-        let sql = |rows: usize| {
-            format!(
-                "UPDATE outbox SET state = v.column2, reason = v.column3, \
-                 not_before = CASE WHEN v.column2 = 'pending' THEN v.column4 ELSE outbox.not_before END, \
-                 done_at = CASE WHEN v.column2 = 'pending' THEN outbox.done_at ELSE v.column5 END, \
-                 receipt = CASE WHEN v.column2 = 'pending' THEN outbox.receipt ELSE NULL END, \
-                 attempts = outbox.attempts + v.column6, setup_faults = outbox.setup_faults + v.column7 \
-                 FROM (VALUES {}) AS v WHERE outbox.id = v.column1 AND outbox.state = 'pending'",
-                placeholders(self.postgres, rows, 7)
-            )
-        };
         for chunk in decided.chunks(KEYS_PER_STATEMENT) {
-            let sql = sql(chunk.len());
+            let sql = unclaimed_sql(self.postgres, chunk.len());
             let mut query = sqlx::query(&sql);
             for (id, decided) in chunk {
                 // A step cancelled or failed before its claim counts as one attempt, as it always has.
@@ -320,5 +271,129 @@ impl Store {
             query.execute(&self.pool).await?;
         }
         Ok(())
+    }
+}
+
+// The statements, apart so that their plans can be checked (`plans` below):
+// each finds its rows by key, whatever the number of messages in the store.
+
+/// Claims `n` messages by id, if still pending.
+fn claim_sql(postgres: bool, n: usize) -> String {
+    format!(
+        "UPDATE outbox SET state = 'in-flight', attempts = attempts + 1, claimed_by = {}, claim_until = {} \
+         WHERE COALESCE(state, '') = 'pending' AND id IN {} RETURNING id, invoice_id",
+        mark(postgres, 1),
+        mark(postgres, 2),
+        in_list(postgres, 3, n),
+    )
+}
+
+/// `n` invoices with their customers, by invoice id.
+fn invoices_sql(postgres: bool, n: usize) -> String {
+    format!(
+        "SELECT i.id AS id, i.data AS invoice, c.data AS customer FROM invoices i \
+         JOIN customers c ON c.id = i.customer_id WHERE i.id IN {}",
+        in_list(postgres, 1, n)
+    )
+}
+
+/// When `n` customers were sent a message since a time.
+fn contacts_sql(postgres: bool, n: usize) -> String {
+    format!(
+        "SELECT customer_id, done_at FROM outbox WHERE customer_id IN {} AND channel IS NOT NULL \
+         AND state = 'sent' AND done_at >= {} AND (receipt IS NULL OR receipt NOT LIKE {}) \
+         ORDER BY customer_id, done_at",
+        in_list(postgres, 1, n),
+        mark(postgres, n + 1),
+        mark(postgres, n + 2),
+    )
+}
+
+/// The outcomes of `rows` messages in flight. A message sent again after
+/// an interruption keeps that said; any other sent one, no reason.
+fn settle_sql(postgres: bool, rows: usize) -> String {
+    format!(
+        "UPDATE outbox SET state = v.column2, \
+         receipt = CASE WHEN v.column2 = 'sent' THEN v.column3 ELSE outbox.receipt END, \
+         done_at = CASE WHEN v.column2 = 'pending' THEN outbox.done_at ELSE v.column4 END, \
+         rendered = CASE WHEN v.column2 = 'sent' THEN v.column5 ELSE outbox.rendered END, \
+         message_id = CASE WHEN v.column2 = 'sent' THEN v.column6 ELSE outbox.message_id END, \
+         reason = CASE WHEN v.column2 <> 'sent' THEN v.column7 \
+         WHEN outbox.reason LIKE '{UNCERTAIN}%' THEN '{UNCERTAIN}, resent' ELSE NULL END, \
+         not_before = CASE WHEN v.column2 = 'pending' THEN v.column8 ELSE outbox.not_before END, \
+         attempts = outbox.attempts - v.column9, setup_faults = outbox.setup_faults + v.column9, \
+         claimed_by = NULL, claim_until = NULL \
+         FROM (VALUES {}) AS v \
+         WHERE outbox.id = v.column1 AND outbox.state = 'in-flight' AND outbox.claimed_by = v.column10",
+        placeholders(postgres, rows, 10)
+    )
+}
+
+/// What the checks before a claim decided about `rows` pending messages.
+fn unclaimed_sql(postgres: bool, rows: usize) -> String {
+    format!(
+        "UPDATE outbox SET state = v.column2, reason = v.column3, \
+         not_before = CASE WHEN v.column2 = 'pending' THEN v.column4 ELSE outbox.not_before END, \
+         done_at = CASE WHEN v.column2 = 'pending' THEN outbox.done_at ELSE v.column5 END, \
+         receipt = CASE WHEN v.column2 = 'pending' THEN outbox.receipt ELSE NULL END, \
+         attempts = outbox.attempts + v.column6, setup_faults = outbox.setup_faults + v.column7 \
+         FROM (VALUES {}) AS v WHERE outbox.id = v.column1 AND outbox.state = 'pending'",
+        placeholders(postgres, rows, 7)
+    )
+}
+
+#[cfg(test)]
+mod plans {
+    use super::super::outbox::due_page_sql;
+    use super::*;
+
+    /// SQLite's plan for `sql`, a line a step, its `params` bound to 0.
+    async fn plan(store: &Store, sql: &str, params: usize) -> Vec<String> {
+        let sql = format!("EXPLAIN QUERY PLAN {sql}");
+        let mut query = sqlx::query(&sql);
+        for _ in 0..params {
+            query = query.bind(0_i64);
+        }
+        let rows = query.fetch_all(&store.pool).await.expect(&sql);
+        rows.iter().map(|r| r.try_get::<String, _>("detail").unwrap()).collect()
+    }
+
+    /// Each statement delivery runs a page or a batch at a time reaches the
+    /// outbox by key (an id, or the due messages' index from the cursor),
+    /// never walking or sorting what is pending or sent: the work of a run
+    /// grows with what it delivers, not with the square of it.
+    #[tokio::test]
+    async fn delivery_reaches_its_rows_by_key_whatever_the_number_of_messages() {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let n = 3;
+        let statements = [
+            ("due page", due_page_sql(false, false), 3, "USING INDEX outbox_due_messages (customer_id>?)"),
+            ("one customer's", due_page_sql(false, true), 2, "USING INDEX outbox_due_messages (customer_id=?)"),
+            ("claim", claim_sql(false, n), n + 2, "USING INTEGER PRIMARY KEY (rowid=?)"),
+            ("invoices", invoices_sql(false, n), n, "SEARCH i USING INDEX sqlite_autoindex_invoices_1 (id=?)"),
+            (
+                "contacts",
+                contacts_sql(false, n),
+                n + 2,
+                "USING INDEX outbox_customer_sent (customer_id=? AND done_at>?)",
+            ),
+            ("outcomes", settle_sql(false, n), n * 10, "outbox USING INTEGER PRIMARY KEY (rowid=?)"),
+            ("waits", unclaimed_sql(false, n), n * 7, "outbox USING INTEGER PRIMARY KEY (rowid=?)"),
+        ];
+        for (what, sql, params, expected) in statements {
+            let steps = plan(&store, &sql, params).await;
+            assert!(steps.iter().any(|s| s.contains(expected)), "{what}: {steps:?}");
+            for step in &steps {
+                // Only the batch's own rows (`VALUES ... AS v`) are walked.
+                let walks = step.starts_with("SCAN ")
+                    && step != "SCAN v"
+                    && !step.ends_with("CONSTANT ROWS")
+                    && !step.ends_with("VALUES CLAUSE");
+                assert!(
+                    !walks && !step.contains("TEMP B-TREE") && !step.contains("outbox_pending"),
+                    "{what}: {steps:?}"
+                );
+            }
+        }
     }
 }

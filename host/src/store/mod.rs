@@ -276,7 +276,9 @@ impl Store {
                         // go of (a simulated book of thousands of invoices does not fit).
                         // Not a kept store: delivering 100,000 reminders was slower with it.
                         let map = if durable { "PRAGMA mmap_size=0" } else { "PRAGMA mmap_size=268435456" };
-                        for pragma in [journal, sync, lock, map, "PRAGMA busy_timeout=10000", "PRAGMA foreign_keys=ON"]
+                        let cache = if durable { "PRAGMA cache_size=-65536" } else { "PRAGMA cache_size=-2000" };
+                        for pragma in
+                            [journal, sync, lock, map, cache, "PRAGMA busy_timeout=10000", "PRAGMA foreign_keys=ON"]
                         {
                             sqlx::query(pragma).execute(&mut *conn).await?;
                         }
