@@ -37,9 +37,20 @@ impl SmtpServer {
         let new = self.maildir.join("new");
         let mut files: Vec<PathBuf> =
             std::fs::read_dir(&new).map(|d| d.map(|e| e.unwrap().path()).collect()).unwrap_or_default();
-        files.sort();
+        files.sort_by_key(|f| arrival(f));
         files.iter().map(|f: &PathBuf| std::fs::read_to_string(Path::new(f)).unwrap()).collect()
     }
+}
+
+/// Where a message came in the server's order. Python's Maildir names a file
+/// `seconds.M<microseconds>P<pid>Q<count>.host` with the microseconds not
+/// padded, so two messages in one second could sort the wrong way round as
+/// text (a test saw its second reminder first under load); the count, kept
+/// by the one server process, goes up with each message.
+fn arrival(file: &Path) -> (u64, String) {
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let count = name.split_once('Q').and_then(|(_, rest)| rest.split('.').next()).and_then(|n| n.parse().ok());
+    (count.unwrap_or(u64::MAX), name.to_string())
 }
 
 /// A certificate authority of the test's own and a certificate for 127.0.0.1

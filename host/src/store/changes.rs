@@ -251,6 +251,17 @@ async fn record_lines(
     outcomes::record_all(tx, &outcomes, at, facts).await
 }
 
+/// The escalations of the invoices of `list` done, or tried. SQLite, given
+/// more than a few invoices, walked every message done and pending (by the
+/// index on the state); the outbox's key starts with the invoice.
+pub(super) fn escalations_sql(postgres: bool, list: &str) -> String {
+    let index = if postgres { "" } else { " INDEXED BY sqlite_autoindex_outbox_1" };
+    format!(
+        "SELECT * FROM outbox{index} WHERE invoice_id IN {list} AND kind = 'escalate' \
+         AND (state = 'done' OR (state = 'pending' AND attempts > 0)) ORDER BY id"
+    )
+}
+
 /// Paid (or voided) invoices whose customer's service was suspended, or may
 /// have been (a request went out, answered or not), get a step to reinstate it, once.
 pub(super) async fn reinstate_all(
@@ -258,17 +269,8 @@ pub(super) async fn reinstate_all(
     invoice_ids: &[&str],
     at: i64,
 ) -> anyhow::Result<()> {
-    let escalations = keyed(
-        tx,
-        |list| {
-            format!(
-                "SELECT * FROM outbox WHERE invoice_id IN {list} AND kind = 'escalate' \
-                 AND (state = 'done' OR (state = 'pending' AND attempts > 0)) ORDER BY id"
-            )
-        },
-        invoice_ids,
-    )
-    .await?;
+    let pg = postgres(tx);
+    let escalations = keyed(tx, |list| escalations_sql(pg, list), invoice_ids).await?;
     for s in escalations.iter().map(outbox_row) {
         let s = s?;
         if s.payload.escalation().is_none_or(|e| e.kind != EscalationKind::SuspendService) {

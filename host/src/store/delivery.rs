@@ -274,11 +274,11 @@ impl Store {
     }
 }
 
-// The statements, apart so that their plans can be checked (`plans` below):
+// The statements, apart so that their plans can be checked (`store/plans.rs`):
 // each finds its rows by key, whatever the number of messages in the store.
 
 /// Claims `n` messages by id, if still pending.
-fn claim_sql(postgres: bool, n: usize) -> String {
+pub(super) fn claim_sql(postgres: bool, n: usize) -> String {
     format!(
         "UPDATE outbox SET state = 'in-flight', attempts = attempts + 1, claimed_by = {}, claim_until = {} \
          WHERE COALESCE(state, '') = 'pending' AND id IN {} RETURNING id, invoice_id",
@@ -289,7 +289,7 @@ fn claim_sql(postgres: bool, n: usize) -> String {
 }
 
 /// `n` invoices with their customers, by invoice id.
-fn invoices_sql(postgres: bool, n: usize) -> String {
+pub(super) fn invoices_sql(postgres: bool, n: usize) -> String {
     format!(
         "SELECT i.id AS id, i.data AS invoice, c.data AS customer FROM invoices i \
          JOIN customers c ON c.id = i.customer_id WHERE i.id IN {}",
@@ -300,7 +300,7 @@ fn invoices_sql(postgres: bool, n: usize) -> String {
 /// When `n` customers were sent a message since a time. SQLite, given more
 /// than a few customers, walked every message sent (by `outbox_pending`):
 /// 55 ms a chunk once 50,000 were sent, where the index by customer takes 0.1.
-fn contacts_sql(postgres: bool, n: usize) -> String {
+pub(super) fn contacts_sql(postgres: bool, n: usize) -> String {
     let index = if postgres { "" } else { " INDEXED BY outbox_customer_sent" };
     format!(
         "SELECT customer_id, done_at FROM outbox{index} WHERE customer_id IN {} AND channel IS NOT NULL \
@@ -314,7 +314,7 @@ fn contacts_sql(postgres: bool, n: usize) -> String {
 
 /// The outcomes of `rows` messages in flight. A message sent again after
 /// an interruption keeps that said; any other sent one, no reason.
-fn settle_sql(postgres: bool, rows: usize) -> String {
+pub(super) fn settle_sql(postgres: bool, rows: usize) -> String {
     format!(
         "UPDATE outbox SET state = v.column2, \
          receipt = CASE WHEN v.column2 = 'sent' THEN v.column3 ELSE outbox.receipt END, \
@@ -333,7 +333,7 @@ fn settle_sql(postgres: bool, rows: usize) -> String {
 }
 
 /// What the checks before a claim decided about `rows` pending messages.
-fn unclaimed_sql(postgres: bool, rows: usize) -> String {
+pub(super) fn unclaimed_sql(postgres: bool, rows: usize) -> String {
     format!(
         "UPDATE outbox SET state = v.column2, reason = v.column3, \
          not_before = CASE WHEN v.column2 = 'pending' THEN v.column4 ELSE outbox.not_before END, \
@@ -343,67 +343,4 @@ fn unclaimed_sql(postgres: bool, rows: usize) -> String {
          FROM (VALUES {}) AS v WHERE outbox.id = v.column1 AND outbox.state = 'pending'",
         placeholders(postgres, rows, 7)
     )
-}
-
-#[cfg(test)]
-mod plans {
-    use super::super::outbox::due_page_sql;
-    use super::*;
-
-    /// SQLite's plan for `sql`, a line a step, its `params` bound to 0.
-    async fn plan(store: &Store, sql: &str, params: usize) -> Vec<String> {
-        let sql = format!("EXPLAIN QUERY PLAN {sql}");
-        let mut query = sqlx::query(&sql);
-        for _ in 0..params {
-            query = query.bind(0_i64);
-        }
-        let rows = query.fetch_all(&store.pool).await.expect(&sql);
-        rows.iter().map(|r| r.try_get::<String, _>("detail").unwrap()).collect()
-    }
-
-    /// Each statement delivery runs a page or a batch at a time reaches the
-    /// outbox by key (an id, or the due messages' index from the cursor),
-    /// never walking or sorting what is pending or sent: the work of a run
-    /// grows with what it delivers, not with the square of it.
-    #[tokio::test]
-    async fn delivery_reaches_its_rows_by_key_whatever_the_number_of_messages() {
-        let store = Store::open("sqlite::memory:").await.unwrap();
-        // A few keys, a chunk of customers, a statement's worth: SQLite's
-        // choice of index changes with the number of keys.
-        for n in [3, 64, KEYS_PER_STATEMENT] {
-            each_reaches_its_rows_by_key(&store, n).await;
-        }
-    }
-
-    async fn each_reaches_its_rows_by_key(store: &Store, n: usize) {
-        let statements = [
-            ("due page", due_page_sql(false, false), 3, "USING INDEX outbox_due_messages (customer_id>?)"),
-            ("one customer's", due_page_sql(false, true), 2, "USING INDEX outbox_due_messages (customer_id=?)"),
-            ("claim", claim_sql(false, n), n + 2, "USING INTEGER PRIMARY KEY (rowid=?)"),
-            ("invoices", invoices_sql(false, n), n, "SEARCH i USING INDEX sqlite_autoindex_invoices_1 (id=?)"),
-            (
-                "contacts",
-                contacts_sql(false, n),
-                n + 2,
-                "USING INDEX outbox_customer_sent (customer_id=? AND done_at>?)",
-            ),
-            ("outcomes", settle_sql(false, n), n * 10, "outbox USING INTEGER PRIMARY KEY (rowid=?)"),
-            ("waits", unclaimed_sql(false, n), n * 7, "outbox USING INTEGER PRIMARY KEY (rowid=?)"),
-        ];
-        for (what, sql, params, expected) in statements {
-            let steps = plan(store, &sql, params).await;
-            assert!(steps.iter().any(|s| s.contains(expected)), "{what} of {n}: {steps:?}");
-            for step in &steps {
-                // Only the batch's own rows (`VALUES ... AS v`) are walked.
-                let walks = step.starts_with("SCAN ")
-                    && step != "SCAN v"
-                    && !step.ends_with("CONSTANT ROWS")
-                    && !step.ends_with("VALUES CLAUSE");
-                assert!(
-                    !walks && !step.contains("TEMP B-TREE") && !step.contains("outbox_pending"),
-                    "{what} of {n}: {steps:?}"
-                );
-            }
-        }
-    }
 }

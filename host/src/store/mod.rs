@@ -29,6 +29,8 @@ mod outbox;
 mod outcomes;
 mod payload;
 mod payments;
+#[cfg(test)]
+mod plans;
 mod portal;
 pub use payload::Payload;
 mod stripe;

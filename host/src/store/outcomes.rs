@@ -78,6 +78,21 @@ struct Touch {
     path: Vec<String>,
 }
 
+/// The messages sent about the invoices of `list` between `since` and `at`,
+/// oldest first. SQLite, given more than a few invoices, walked every message
+/// sent (by the index on the state): a statement of many credits read the
+/// whole outbox for each page of them.
+pub(super) fn touches_sql(postgres: bool, list: &str, at: i64, since: i64) -> String {
+    let index = if postgres { "" } else { " INDEXED BY outbox_invoice_sent" };
+    format!(
+        "SELECT o.invoice_id, o.step, o.channel, o.tone, o.template, o.done_at, p.name AS plugin_name, \
+         p.version AS plugin_version, d.experiment || '/' || d.arm AS arm FROM outbox o{index} \
+         LEFT JOIN decisions d ON d.id = o.decision_id LEFT JOIN plugin_ids p ON p.id = d.plugin \
+         WHERE o.invoice_id IN {list} AND o.state = 'sent' AND o.done_at IS NOT NULL \
+         AND o.done_at <= {at} AND o.done_at >= {since} ORDER BY o.invoice_id, o.done_at, o.id"
+    )
+}
+
 impl Touch {
     /// The touches of these invoices at `at`, read in one statement a page. A
     /// reminder that rode in another invoice's message counts for its own invoice.
@@ -88,15 +103,8 @@ impl Touch {
         window_days: i64,
     ) -> anyhow::Result<HashMap<String, Touch>> {
         let since = at - window_days * 86_400;
-        let sql = |list: &str| {
-            format!(
-                "SELECT o.invoice_id, o.step, o.channel, o.tone, o.template, o.done_at, p.name AS plugin_name, \
-                 p.version AS plugin_version, d.experiment || '/' || d.arm AS arm FROM outbox o \
-                 LEFT JOIN decisions d ON d.id = o.decision_id LEFT JOIN plugin_ids p ON p.id = d.plugin \
-                 WHERE o.invoice_id IN {list} AND o.state = 'sent' AND o.done_at IS NOT NULL \
-                 AND o.done_at <= {at} AND o.done_at >= {since} ORDER BY o.invoice_id, o.done_at, o.id"
-            )
-        };
+        let pg = super::rows::postgres(tx);
+        let sql = |list: &str| touches_sql(pg, list, at, since);
         let mut touches: HashMap<String, Touch> = HashMap::new();
         for r in super::rows::keyed(tx, sql, invoice_ids).await? {
             let touch = touches.entry(r.try_get("invoice_id")?).or_default();

@@ -1,0 +1,77 @@
+//! The plans SQLite makes for the statements that run a page or a batch at a
+//! time. Without statistics, given more than a few keys, it has preferred the
+//! index on the state, walking every message pending or sent for each batch:
+//! work that grew with the square of what was delivered. Each statement here
+//! must reach its rows by key, for a few keys, a chunk and a statement's worth.
+
+use sqlx::Row;
+
+use super::Store;
+use super::changes::escalations_sql;
+use super::delivery::{claim_sql, contacts_sql, invoices_sql, settle_sql, unclaimed_sql};
+use super::outbox::due_page_sql;
+use super::outcomes::touches_sql;
+use super::rows::placeholders;
+
+/// SQLite's plan for `sql`, a line a step, its `params` bound to 0.
+async fn plan(store: &Store, sql: &str, params: usize) -> Vec<String> {
+    let sql = format!("EXPLAIN QUERY PLAN {sql}");
+    let mut query = sqlx::query(&sql);
+    for _ in 0..params {
+        query = query.bind(0_i64);
+    }
+    let rows = query.fetch_all(&store.pool).await.expect(&sql);
+    rows.iter().map(|r| r.try_get::<String, _>("detail").unwrap()).collect()
+}
+
+#[tokio::test]
+async fn batch_statements_reach_their_rows_by_key_whatever_the_number_of_messages() {
+    let store = Store::open("sqlite::memory:").await.unwrap();
+    for n in [3, 64, 500] {
+        let list = placeholders(false, 1, n);
+        let statements = [
+            (
+                "due page",
+                due_page_sql(false, false),
+                3,
+                "SEARCH outbox USING INDEX outbox_due_messages (customer_id>?)",
+            ),
+            (
+                "one customer's",
+                due_page_sql(false, true),
+                2,
+                "SEARCH outbox USING INDEX outbox_due_messages (customer_id=?)",
+            ),
+            ("claim", claim_sql(false, n), n + 2, "SEARCH outbox USING INTEGER PRIMARY KEY (rowid=?)"),
+            ("invoices", invoices_sql(false, n), n, "SEARCH i USING INDEX sqlite_autoindex_invoices_1 (id=?)"),
+            (
+                "contacts",
+                contacts_sql(false, n),
+                n + 2,
+                "SEARCH outbox USING INDEX outbox_customer_sent (customer_id=?",
+            ),
+            ("outcomes", settle_sql(false, n), n * 10, "SEARCH outbox USING INTEGER PRIMARY KEY (rowid=?)"),
+            ("waits", unclaimed_sql(false, n), n * 7, "SEARCH outbox USING INTEGER PRIMARY KEY (rowid=?)"),
+            ("touches", touches_sql(false, &list, 0, 0), n, "SEARCH o USING INDEX outbox_invoice_sent (invoice_id=?"),
+            (
+                "escalations",
+                escalations_sql(false, &list),
+                n,
+                "SEARCH outbox USING INDEX sqlite_autoindex_outbox_1 (invoice_id=?)",
+            ),
+        ];
+        for (what, sql, params, expected) in statements {
+            let steps = plan(&store, &sql, params).await;
+            assert!(steps.iter().any(|s| s.contains(expected)), "{what} of {n}: {steps:?}");
+            for step in &steps {
+                // Only the batch's own rows (`VALUES ... AS v`) are walked.
+                let walks = step.starts_with("SCAN ")
+                    && step != "SCAN v"
+                    && !step.ends_with("CONSTANT ROWS")
+                    && !step.ends_with("VALUES CLAUSE");
+                let by_state = step.contains("outbox_pending");
+                assert!(!walks && !by_state, "{what} of {n}: {steps:?}");
+            }
+        }
+    }
+}
