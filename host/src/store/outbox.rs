@@ -267,41 +267,13 @@ impl Store {
         Ok(rows)
     }
 
-    /// Moves an outbox row to a final state (`sent`, `cancelled`, `failed`).
-    pub async fn finish(
-        &self,
-        id: i64,
-        state: &str,
-        reason: Option<&str>,
-        receipt: Option<&str>,
-        now: i64,
-    ) -> anyhow::Result<()> {
-        sqlx::query("UPDATE outbox SET state = $1, reason = $2, receipt = $3, done_at = $4, attempts = attempts + 1 WHERE id = $5 AND state = 'pending'")
-            .bind(state)
-            .bind(reason)
-            .bind(receipt)
-            .bind(now)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     /// Puts a waiting step off until `not_before`, saying why, counting what
-    /// was tried (each try and each fault of the setup has its own backoff).
+    /// was tried (each try and each fault of the setup has its own backoff):
+    /// `record_unclaimed` for one step.
     pub async fn defer(&self, id: i64, not_before: i64, reason: &str, tried: Tried) -> anyhow::Result<()> {
-        sqlx::query(
-            "UPDATE outbox SET not_before = $1, reason = $2, attempts = attempts + $3, setup_faults = setup_faults + $4 \
-             WHERE id = $5 AND state = 'pending'",
-        )
-        .bind(not_before)
-        .bind(reason)
-        .bind(i64::from(tried == Tried::Attempt))
-        .bind(i64::from(tried == Tried::SetupFault))
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let wait = super::Unclaimed::Wait { not_before, reason: reason.to_string(), tried };
+        // A step that waits keeps its time done (none), so no time is needed.
+        self.record_unclaimed(&[(id, wait)], 0).await
     }
 
     /// Leases a customer to `worker` until `until` (wall clock) for delivery,
