@@ -346,6 +346,9 @@ impl Default for Alerts {
     }
 }
 
+/// Adapter calls in flight at once per channel, at most (`[sending] concurrency`).
+pub(crate) const MAX_CONCURRENCY: usize = 64;
+
 /// Days before an outcome in which a contact counts as its cause, by default.
 pub const ATTRIBUTION_DAYS: i64 = 7;
 
@@ -415,8 +418,8 @@ impl Config {
         if config.sending.cap_per_week == 0 {
             return Err(bad("sending.cap_per_week: must be at least 1".into()));
         }
-        if config.sending.concurrency == 0 || config.sending.concurrency > 64 {
-            return Err(bad("sending.concurrency: must be between 1 and 64".into()));
+        if config.sending.concurrency == 0 || config.sending.concurrency > MAX_CONCURRENCY {
+            return Err(bad(format!("sending.concurrency: must be between 1 and {MAX_CONCURRENCY}")));
         }
         if !(1..=90).contains(&config.outcomes.attribution_days) {
             return Err(bad("outcomes.attribution_days: must be between 1 and 90".into()));

@@ -264,7 +264,9 @@ impl Renderer {
     fn render_ctx(&self, name: &str, ctx: &Ctx) -> Result<Rendered, RenderError> {
         let err = |e: minijinja::Error| self.error(name, &e);
         let tmpl = self.env.get_template(name).map_err(err)?;
-        let mut captured = tmpl.render_captured(ctx).map_err(err)?;
+        // The facts made a template value once, for the message and the page around it.
+        let facts = Value::from_serialize(ctx);
+        let mut captured = tmpl.render_captured(&facts).map_err(err)?;
         let subject = captured.with_state_mut(|st| st.render_block("subject")).map_err(err)?;
         let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
         let text = normalize(captured.output());
@@ -273,7 +275,7 @@ impl Renderer {
             .render(minijinja::context! {
                 subject => &subject,
                 body => Value::from_safe_string(text_to_html(&text)),
-                ..Value::from_serialize(ctx)
+                ..facts
             })
             .map_err(|e| self.error(PAGE, &e))?;
         Ok(Rendered { subject, text, html, language: ctx.lang.clone() })
@@ -535,40 +537,82 @@ fn normalize(raw: &str) -> String {
 }
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#x27;")
+    let mut out = String::with_capacity(s.len());
+    push_escaped(&mut out, s);
+    out
 }
 
-/// One line of text as HTML: escaped, with web and mail addresses made links.
-fn line_to_html(line: &str) -> String {
-    let words = line.split(' ').map(|word| {
+/// `s` escaped for HTML text and attributes, onto `out` (one pass: this runs for every word sent).
+fn push_escaped(out: &mut String, s: &str) {
+    let mut plain = 0;
+    for (i, c) in s.char_indices() {
+        let escaped = match c {
+            '&' => "&amp;",
+            '<' => "&lt;",
+            '>' => "&gt;",
+            '"' => "&quot;",
+            '\'' => "&#x27;",
+            _ => continue,
+        };
+        out.push_str(&s[plain..i]);
+        out.push_str(escaped);
+        plain = i + 1;
+    }
+    out.push_str(&s[plain..]);
+}
+
+/// One line of text as HTML onto `out`: escaped, with web and mail addresses made links.
+fn push_line_html(out: &mut String, line: &str) {
+    for (n, word) in line.split(' ').enumerate() {
+        if n > 0 {
+            out.push(' ');
+        }
         let core = word.trim_end_matches(['.', ',', ';', ':', ')', '!', '?', '»', '"']);
         let (start, rest) = word.split_at(core.len());
         let url = start.trim_start_matches(['(', '«', '"']);
         let lead = &start[..start.len() - url.len()];
+        let web = url.starts_with("https://") || url.starts_with("http://");
         let mail = url.split_once('@').is_some_and(|(_, d)| d.contains('.') && !url.contains('/'));
-        let href = match () {
-            _ if url.starts_with("https://") || url.starts_with("http://") => url.to_string(),
-            _ if mail => format!("mailto:{url}"),
-            _ => return html_escape(word),
-        };
-        let (lead, href, url, rest) = (html_escape(lead), html_escape(&href), html_escape(url), html_escape(rest));
-        format!("{lead}<a href=\"{href}\">{url}</a>{rest}")
-    });
-    words.collect::<Vec<_>>().join(" ")
+        if !web && !mail {
+            push_escaped(out, word);
+            continue;
+        }
+        push_escaped(out, lead);
+        out.push_str("<a href=\"");
+        if !web {
+            out.push_str("mailto:");
+        }
+        push_escaped(out, url);
+        out.push_str("\">");
+        push_escaped(out, url);
+        out.push_str("</a>");
+        push_escaped(out, rest);
+    }
 }
 
 /// The body of the HTML part, from the normalized text: paragraphs, line breaks and lists.
 fn text_to_html(text: &str) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(text.len() * 2);
     for block in text.split("\n\n") {
         let lines: Vec<&str> = block.lines().collect();
         for group in lines.chunk_by(|a, b| a.starts_with("- ") == b.starts_with("- ")) {
             if group[0].starts_with("- ") {
-                let items: String = group.iter().map(|l| format!("<li>{}</li>", line_to_html(&l[2..]))).collect();
-                out.push_str(&format!("<ul style=\"margin:0 0 16px;padding-left:24px\">{items}</ul>\n"));
+                out.push_str("<ul style=\"margin:0 0 16px;padding-left:24px\">");
+                for line in group {
+                    out.push_str("<li>");
+                    push_line_html(&mut out, &line[2..]);
+                    out.push_str("</li>");
+                }
+                out.push_str("</ul>\n");
             } else {
-                let lines: Vec<String> = group.iter().map(|l| line_to_html(l)).collect();
-                out.push_str(&format!("<p style=\"margin:0 0 16px\">{}</p>\n", lines.join("<br>\n")));
+                out.push_str("<p style=\"margin:0 0 16px\">");
+                for (n, line) in group.iter().enumerate() {
+                    if n > 0 {
+                        out.push_str("<br>\n");
+                    }
+                    push_line_html(&mut out, line);
+                }
+                out.push_str("</p>\n");
             }
         }
     }

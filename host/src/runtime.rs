@@ -86,6 +86,9 @@ impl Runtime {
             channel.smtp_url = None;
             channel.folder = channel.folder.as_ref().map(|_| dir.join("letters"));
         }
+        // The limit of adapter calls at once bounds what a crash leaves in flight at a
+        // relay; a simulation has neither, and its writes group by as many as are in flight.
+        config.sending.concurrency = crate::config::MAX_CONCURRENCY;
         let policies = Policies { by_name: HashMap::from([(name, policy)]), ..Policies::default() };
         Self::open_with(&dir.join("simulation.db"), config, catalog, policies, false, Some(capture)).await
     }

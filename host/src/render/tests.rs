@@ -318,3 +318,16 @@ fn every_message_is_written_in_all_five_languages() {
         }
     }
 }
+
+#[test]
+fn the_html_part_escapes_every_word_and_links_addresses() {
+    let text = "Scriveteci (a conti@rossi.example), o aprite «https://pay.example/p?a=1&b=2».\nL'importo: <1.000 €> \"netto\".\n\n- una\n- due & tre";
+    let expected = concat!(
+        "<p style=\"margin:0 0 16px\">Scriveteci (a <a href=\"mailto:conti@rossi.example\">conti@rossi.example</a>),",
+        " o aprite «<a href=\"https://pay.example/p?a=1&amp;b=2\">https://pay.example/p?a=1&amp;b=2</a>».<br>\n",
+        "L&#x27;importo: &lt;1.000 €&gt; &quot;netto&quot;.</p>\n",
+        "<ul style=\"margin:0 0 16px;padding-left:24px\"><li>una</li><li>due &amp; tre</li></ul>\n",
+    );
+    assert_eq!(text_to_html(text), expected);
+    assert_eq!(html_escape("a<b>&'\""), "a&lt;b&gt;&amp;&#x27;&quot;");
+}

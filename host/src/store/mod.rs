@@ -256,6 +256,9 @@ impl Store {
         let options = AnyConnectOptions::from_str(&url).with_context(|| format!("bad database location {location}"))?;
         let pool = AnyPoolOptions::new()
             .max_connections(if postgres { 8 } else { 1 })
+            // SQLite's connection is a thread of this process: a ping before each
+            // use is one more hand-over to it for every statement, and finds nothing.
+            .test_before_acquire(postgres)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if !postgres {
