@@ -162,16 +162,14 @@ impl Runtime {
             config: config.clone(),
             policies: std::sync::RwLock::new(Arc::new(policies)),
             delivery: Delivery {
-                config,
-                renderer,
+                config: config.clone(),
+                composer: Arc::new(crate::deliver::Composer { config, renderer, sender, links }),
                 channels: std::sync::RwLock::new(Arc::new(channels)),
                 payments,
                 handover_dir,
                 worker,
-                sender,
                 stopping: Default::default(),
                 capture,
-                links,
             },
             outbox_dir,
             batch,
@@ -181,7 +179,7 @@ impl Runtime {
 
     /// The customer's page, when `[portal]` is set.
     pub(crate) fn links(&self) -> Option<&crate::portal::Links> {
-        self.delivery.links.as_deref()
+        self.delivery.composer.links.as_deref()
     }
 
     /// The inbound door's view of this runtime: its store, config and reader.
@@ -195,7 +193,7 @@ impl Runtime {
 
     /// The messages the renderer knows, by name.
     pub fn templates(&self) -> Vec<String> {
-        self.delivery.renderer.templates()
+        self.delivery.composer.renderer.templates()
     }
 
     pub fn config(&self) -> &Config {

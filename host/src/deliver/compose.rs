@@ -7,10 +7,13 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::{Delivery, ReadyMessage};
+use std::sync::Arc;
+
+use super::ReadyMessage;
+use crate::config::Config;
 use crate::decision::Tone;
 use crate::outgoing::{Message, Recipient, Sender};
-use crate::render::{Extras, Facts, RenderError};
+use crate::render::{Extras, Facts, RenderError, Renderer};
 use crate::store::OutboxKind;
 
 /// Groups reminders (kind `remind`) per customer, consolidating channel and currency;
@@ -41,7 +44,18 @@ pub(super) fn consolidate(sends: Vec<ReadyMessage>, channels: &[String]) -> Vec<
     out
 }
 
-impl Delivery {
+/// What rendering a message needs, shared with the blocking task that renders
+/// it and hands it to its adapter (off the task that drives every customer).
+pub(crate) struct Composer {
+    pub config: Arc<Config>,
+    pub renderer: Renderer,
+    /// The sender of emails (name, address), checked when the config was read.
+    pub sender: (String, String),
+    /// The customer's page (`[portal]`): each message carries a signed link to it.
+    pub links: Option<Arc<crate::portal::Links>>,
+}
+
+impl Composer {
     /// Renders a message (with its companions' invoices listed) for its adapter.
     pub(super) fn compose(&self, send: &ReadyMessage, now: DateTime<Utc>) -> Result<Message, RenderError> {
         let (row, invoice, customer) = (&send.row, &send.invoice, &send.customer);

@@ -18,6 +18,7 @@ mod report;
 mod worker;
 
 use commit::{Committer, Current};
+pub(crate) use compose::Composer;
 use outcome::{Outcome, Wait, outcome_of, settled, tally, unclaimed};
 use prepare::{Known, REROUTED};
 pub(crate) use report::DeliverReport;
@@ -35,7 +36,6 @@ use crate::config::Config;
 use crate::guardrails::{self, Request};
 use crate::invoice::{Customer, Invoice};
 use crate::plan::Instalment;
-use crate::render::Renderer;
 use crate::sandbox::{Capture, Captured, Grants, Plugin};
 use crate::store::{IN_THE_MESSAGE_OF, OutboxKind, OutboxRow, Store};
 
@@ -43,7 +43,8 @@ use crate::store::{IN_THE_MESSAGE_OF, OutboxKind, OutboxRow, Store};
 pub(crate) struct Delivery {
     /// The runtime's config, read here for the sending rules, the sender and escalations.
     pub config: Arc<Config>,
-    pub renderer: Renderer,
+    /// Renders each message, in the blocking task that hands it over.
+    pub composer: Arc<Composer>,
     /// Channels by name: the adapter, what it was granted, its settings.
     /// Swapped whole when an operator activates a new adapter version.
     pub channels: std::sync::RwLock<Arc<HashMap<String, Channel>>>,
@@ -53,14 +54,10 @@ pub(crate) struct Delivery {
     pub handover_dir: std::path::PathBuf,
     /// This process as the holder of claims on messages in flight.
     pub worker: Worker,
-    /// The sender of emails (name, address), checked when the config was read.
-    pub sender: (String, String),
     /// Set on SIGTERM: nothing more is handed over, what is in flight finishes.
     pub stopping: std::sync::atomic::AtomicBool,
     /// In a simulation: where what would have left is kept instead.
     pub capture: Option<Arc<Capture>>,
-    /// The customer's page (`[portal]`): each message carries a signed link to it.
-    pub links: Option<Arc<crate::portal::Links>>,
 }
 
 /// A channel (or the payment adapter) as configured: its adapter and the capabilities it may use.
@@ -327,21 +324,6 @@ impl Delivery {
                 store.reroute(id, &channel).await?;
             }
         }
-        let message = match self.compose(&send, now) {
-            Ok(message) => message,
-            Err(e) => {
-                let reason = format!("cannot render: {e}");
-                let rows = std::iter::once(&send.row).chain(send.companions.iter().map(|(r, _)| r));
-                let failed = rows.map(|row| (row, Outcome::Fail(reason.clone()), None)).collect();
-                return self.settle(lanes, failed, None, report).await;
-            }
-        };
-        if let Some(capture) = &self.capture {
-            let key = send.row.key();
-            let (at, subject, text) = (now.timestamp(), message.subject.clone(), message.text.clone());
-            capture.keep(Captured { key, channel: channel.clone(), at, subject, text });
-        }
-        let rendered = format!("{}\n\n{}", message.subject, message.text);
         let route = &lanes.channels[&channel];
         let (adapter, settings) = (route.adapter.clone(), route.settings.clone());
         let mut grants = route.grants.clone();
@@ -358,8 +340,29 @@ impl Delivery {
             .flatten()
             .map(|t| crate::inbound::verp(t, &send.row.key()));
         let ts = now.timestamp();
-        let result =
-            tokio::task::spawn_blocking(move || adapter.deliver_message(&settings, &message, ts, grants)).await?;
+        let (composer, capture) = (self.composer.clone(), self.capture.clone());
+        // Rendered and handed over in one blocking task: one hand-over a message, not two.
+        let (send, handed) = tokio::task::spawn_blocking(move || {
+            let handed = composer.compose(&send, now).map(|message| {
+                if let Some(capture) = &capture {
+                    let (key, subject, text) = (send.row.key(), message.subject.clone(), message.text.clone());
+                    capture.keep(Captured { key, channel: send.channel.clone(), at: ts, subject, text });
+                }
+                let rendered = format!("{}\n\n{}", message.subject, message.text);
+                (rendered, adapter.deliver_message(&settings, &message, ts, grants))
+            });
+            (send, handed)
+        })
+        .await?;
+        let (rendered, result) = match handed {
+            Ok(handed) => handed,
+            Err(e) => {
+                let reason = format!("cannot render: {e}");
+                let rows = std::iter::once(&send.row).chain(send.companions.iter().map(|(r, _)| r));
+                let failed = rows.map(|row| (row, Outcome::Fail(reason.clone()), None)).collect();
+                return self.settle(lanes, failed, None, report).await;
+            }
+        };
         let opened = inbox.map(|i| std::mem::take(&mut *i.lock().expect("task inbox"))).unwrap_or_default();
         // Tasks the adapter opened count only if the delivery went through.
         if matches!(result, Ok(Ok(_))) && !opened.is_empty() {
