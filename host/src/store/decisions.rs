@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use sqlx::Row;
 
-use super::rows::placeholders;
+use super::rows::{in_list, placeholders};
 use super::{DueInvoice, NewDecision, Store};
 use crate::decision::Tone;
 use crate::invoice::Customer;
@@ -24,6 +24,37 @@ const ROWS_PER_STATEMENT: usize = 500;
 
 /// The due invoices `filter` picks, with their customers, as one text value
 /// (fields separated by the value of parameter `field`, records by `record`).
+/// Only an open invoice no decision closed has a next review: the due
+/// index alone answers, without reading the reviews' rows.
+const DUE: &str = "r.next_review <= $1 AND (r.next_review, r.invoice_id) > ($2, $3)";
+
+/// A worker's claim of a page of due reviews (PostgreSQL). The ids are taken
+/// as one array, then each row found by key: PostgreSQL joined an
+/// `IN (subquery)` by reading every review (24 ms a page of 500 at 100,000
+/// invoices, against 5).
+pub(super) fn claim_reviews_sql() -> String {
+    format!(
+        "UPDATE reviews SET review_by = $5, review_until = $6 WHERE invoice_id = ANY(ARRAY( \
+         SELECT r.invoice_id FROM reviews r WHERE {DUE} AND (r.review_until IS NULL OR r.review_until < $7) \
+         ORDER BY r.next_review, r.invoice_id LIMIT $4 FOR UPDATE SKIP LOCKED)) RETURNING invoice_id"
+    )
+}
+
+/// `n` decisions' reviews moved to their next time, each only if still due
+/// when it was decided. VALUES names its columns column1, column2... in
+/// SQLite and PostgreSQL alike. The ids come again as a list: PostgreSQL
+/// otherwise joined the values by reading every review (32 ms a page of 500
+/// at 100,000 invoices, against 8).
+pub(super) fn move_reviews_sql(postgres: bool, n: usize) -> String {
+    format!(
+        "UPDATE reviews SET next_review = v.column2, closed = v.column3, review_by = NULL, review_until = NULL \
+         FROM (VALUES {}) AS v WHERE reviews.invoice_id = v.column1 AND reviews.next_review = v.column4 \
+         AND reviews.closed IS NULL AND reviews.invoice_id IN {} RETURNING reviews.invoice_id AS id",
+        placeholders(postgres, n, 4),
+        in_list(postgres, 4 * n + 1, n),
+    )
+}
+
 fn page_sql(field: &str, record: &str, filter: &str, limit: &str) -> String {
     format!(
         "SELECT string_agg(p.id || {field} || p.next_review || {field} || p.customer_id || {field} || p.invoice \
@@ -59,29 +90,22 @@ impl Store {
         limit: i64,
         lease_until: Option<i64>,
     ) -> anyhow::Result<Vec<DueInvoice>> {
-        // Only an open invoice no decision closed has a next review: the due
-        // index alone answers, without reading the reviews' rows.
-        let due = "r.next_review <= $1 AND (r.next_review, r.invoice_id) > ($2, $3)";
         let claimer = self.worker.as_deref().filter(|_| self.postgres).zip(lease_until);
         let row = match claimer {
             Some((worker, lease_until)) => {
-                let claimed: Vec<String> = sqlx::query(&format!(
-                    "UPDATE reviews SET review_by = $5, review_until = $6 WHERE invoice_id IN \
-                     (SELECT r.invoice_id FROM reviews r WHERE {due} AND (r.review_until IS NULL OR r.review_until < $7) \
-                     ORDER BY r.next_review, r.invoice_id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING invoice_id"
-                ))
-                .bind(now)
-                .bind(after.0)
-                .bind(after.1)
-                .bind(limit)
-                .bind(worker)
-                .bind(lease_until)
-                .bind(chrono::Utc::now().timestamp())
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(|r| r.try_get("invoice_id"))
-                .collect::<Result<_, _>>()?;
+                let claimed: Vec<String> = sqlx::query(&claim_reviews_sql())
+                    .bind(now)
+                    .bind(after.0)
+                    .bind(after.1)
+                    .bind(limit)
+                    .bind(worker)
+                    .bind(lease_until)
+                    .bind(chrono::Utc::now().timestamp())
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|r| r.try_get("invoice_id"))
+                    .collect::<Result<_, _>>()?;
                 if claimed.is_empty() {
                     return Ok(vec![]);
                 }
@@ -95,7 +119,7 @@ impl Store {
                 query.fetch_one(&self.pool).await?
             }
             None => {
-                sqlx::query(&page_sql("$5", "$6", due, " LIMIT $4"))
+                sqlx::query(&page_sql("$5", "$6", DUE, " LIMIT $4"))
                     .bind(now)
                     .bind(after.0)
                     .bind(after.1)
@@ -300,13 +324,7 @@ impl Store {
     ) -> anyhow::Result<std::collections::HashSet<String>> {
         let mut kept: std::collections::HashSet<String> = std::collections::HashSet::with_capacity(decisions.len());
         for chunk in decisions.chunks(ROWS_PER_STATEMENT) {
-            // VALUES names its columns column1, column2... in SQLite and PostgreSQL alike.
-            let sql = format!(
-                "UPDATE reviews SET next_review = v.column2, closed = v.column3, review_by = NULL, review_until = NULL \
-                 FROM (VALUES {}) AS v WHERE reviews.invoice_id = v.column1 AND reviews.next_review = v.column4 \
-                 AND reviews.closed IS NULL RETURNING reviews.invoice_id AS id",
-                placeholders(self.postgres, chunk.len(), 4)
-            );
+            let sql = move_reviews_sql(self.postgres, chunk.len());
             let mut query = sqlx::query(&sql);
             for d in chunk {
                 query = match d.error {
@@ -314,6 +332,9 @@ impl Store {
                     Some(_) => query.bind(&d.invoice_id).bind(Some(d.review_at)).bind(None::<&str>),
                 }
                 .bind(d.review_at);
+            }
+            for d in chunk {
+                query = query.bind(&d.invoice_id);
             }
             for row in query.fetch_all(&mut **tx).await? {
                 kept.insert(row.try_get("id")?);

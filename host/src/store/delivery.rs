@@ -9,23 +9,12 @@ use std::collections::{HashMap, HashSet};
 use sqlx::Row;
 
 use super::outbox::{Settle, Tried, UNCERTAIN};
-use super::rows::placeholders;
+use super::rows::{in_list, mark, placeholders};
 use super::{IN_THE_MESSAGE_OF, Store};
 use crate::invoice::{Customer, Invoice};
 
 /// Keys bound in one statement.
 const KEYS_PER_STATEMENT: usize = 500;
-
-/// The numbered parameter `n` (from 1) as each store writes it.
-fn mark(postgres: bool, n: usize) -> String {
-    if postgres { format!("${n}") } else { "?".into() }
-}
-
-/// An `IN` list of `n` parameters, numbered from `first`.
-fn in_list(postgres: bool, first: usize, n: usize) -> String {
-    let marks: Vec<String> = (first..first + n).map(|i| mark(postgres, i)).collect();
-    format!("({})", marks.join(", "))
-}
 
 impl Store {
     /// Leases `customers` to `worker` until `until` (wall clock) for delivery,

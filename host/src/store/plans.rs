@@ -75,3 +75,59 @@ async fn batch_statements_reach_their_rows_by_key_whatever_the_number_of_message
         }
     }
 }
+
+/// PostgreSQL's plan for `query` (its parameters bound), a line a step.
+async fn postgres_plan(
+    conn: &mut sqlx::PgConnection,
+    query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+) -> String {
+    let rows = query.fetch_all(&mut *conn).await.expect("EXPLAIN");
+    rows.iter().map(|r| r.get::<String, _>(0)).collect::<Vec<_>>().join("\n")
+}
+
+/// PostgreSQL plans with statistics, but it joined a page of reviews to the
+/// whole table (a hash join over every review) until each statement named
+/// its keys: a claim and a move of 500 at 100,000 reviews must find them by key.
+#[tokio::test]
+async fn postgres_claims_and_moves_a_page_of_reviews_by_key() {
+    use sqlx::Connection;
+    let server =
+        std::env::var("SOLLECITO_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let name = format!("sollecito_plans_{}", std::process::id());
+    let mut admin = sqlx::PgConnection::connect(&format!("{server}/test")).await.expect("PostgreSQL for this test");
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+    let url = format!("{server}/{name}");
+    let store = Store::open(&url).await.unwrap();
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    // The reviews alone: their invoices are not what is planned here.
+    for sql in [
+        "SET session_replication_role = replica",
+        "INSERT INTO reviews (invoice_id, next_review) SELECT 'inv-' || lpad(g::text, 6, '0'), 1000 FROM generate_series(1, 100000) g",
+        "ANALYZE reviews",
+    ] {
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    }
+    let claim = format!("EXPLAIN {}", super::decisions::claim_reviews_sql());
+    let query = sqlx::query(&claim).bind(2000_i64).bind(0_i64).bind("").bind(500_i64).bind("w").bind(9_i64).bind(5_i64);
+    let plan = postgres_plan(&mut conn, query).await;
+    assert!(!plan.contains("Seq Scan"), "claim: {plan}");
+    assert!(plan.contains("Index Scan using reviews_pkey on reviews"), "claim: {plan}");
+
+    let n = 500;
+    let moved = format!("EXPLAIN {}", super::decisions::move_reviews_sql(true, n));
+    let ids: Vec<String> = (1..=n).map(|i| format!("inv-{i:06}")).collect();
+    let mut query = sqlx::query(&moved);
+    for id in &ids {
+        query = query.bind(id.as_str()).bind(2000_i64).bind(None::<String>).bind(1000_i64);
+    }
+    for id in &ids {
+        query = query.bind(id.as_str());
+    }
+    let plan = postgres_plan(&mut conn, query).await;
+    assert!(!plan.contains("Seq Scan on reviews"), "move: {plan}");
+    assert!(plan.contains("reviews_pkey"), "move: {plan}");
+    store.close().await;
+    conn.close().await.unwrap();
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
+}

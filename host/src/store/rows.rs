@@ -65,6 +65,17 @@ pub(super) async fn keyed(
     Ok(out)
 }
 
+/// The numbered parameter `n` (from 1) as each store writes it.
+pub(super) fn mark(postgres: bool, n: usize) -> String {
+    if postgres { format!("${n}") } else { "?".into() }
+}
+
+/// An `IN` list of `n` parameters, numbered from `first`.
+pub(super) fn in_list(postgres: bool, first: usize, n: usize) -> String {
+    let marks: Vec<String> = (first..first + n).map(|i| mark(postgres, i)).collect();
+    format!("({})", marks.join(", "))
+}
+
 /// `($1, $2), ($3, $4)` for `rows` rows of `columns` parameters; `(?, ?), (?, ?)`
 /// for SQLite, which looks a numbered parameter up by name in a linear list,
 /// so that binding n of them costs n squared (40% of a tick before this).
