@@ -41,7 +41,7 @@ use crate::store::{IN_THE_MESSAGE_OF, OutboxKind, OutboxRow, Store};
 
 /// Everything delivery needs, built once per run.
 pub(crate) struct Delivery {
-    /// The runtime's config, read here for the sending rules, the sender and escalations.
+    /// The runtime's config, read here for the sending rules and escalations.
     pub config: Arc<Config>,
     /// Renders each message, in the blocking task that hands it over.
     pub composer: Arc<Composer>,
