@@ -22,6 +22,8 @@ pub fn build_guests(root: &Path, manifest: &Path) -> PathBuf {
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("CARGO_BUILD_TARGET")
         .env_remove("CARGO_TARGET_DIR")
+        // `cargo clippy` lints the host; a guest built under its driver is left without its libraries.
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
         .env_remove("CARGO_MAKEFLAGS")
         .env_remove("MAKEFLAGS")
         .status()

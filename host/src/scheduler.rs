@@ -140,7 +140,9 @@ pub(crate) async fn decide(
     let mut writing: Option<tokio::task::JoinHandle<anyhow::Result<usize>>> = None;
     // Where the time of a tick goes, for the debug log.
     let (mut reading, mut evaluating, mut waiting) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let mut pages: usize = 0;
     while let Some(last) = page.last() {
+        pages += 1;
         let after = (last.next_review, last.invoice.id.clone());
         report.evaluated += page.len();
         let started = Instant::now();
@@ -156,6 +158,10 @@ pub(crate) async fn decide(
         }
         waiting += started.elapsed();
         let started = Instant::now();
+        // What the pages before wrote may be the first rows of a table (pages 2, 4, 8...: a few lookups a tick).
+        if pages.is_power_of_two() && pages > 1 {
+            store.know_tables().await;
+        }
         page = store.due_page(now.timestamp(), (after.0, &after.1), batch as i64, lease()).await?;
         reading += started.elapsed();
         if !dry_run {

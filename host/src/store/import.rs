@@ -37,6 +37,7 @@ impl Store {
             self.import_invoices(&mut tx, page, now, &mut report).await?;
         }
         tx.commit().await?;
+        self.know_tables().await;
         Ok(report)
     }
 

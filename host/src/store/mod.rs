@@ -24,6 +24,7 @@ pub(crate) use inbound::{Effects, InboundRow, InboundState, Lookup, NewInbound, 
 mod ledger;
 mod migrations;
 mod schema;
+mod statistics;
 pub use schema::{MigrationsPending, versions};
 mod outbox;
 mod outcomes;
@@ -65,6 +66,11 @@ use sqlx::{AnyPool, Row};
 use crate::decision::Tone;
 use crate::event::{Door, Event, EventKind};
 use crate::invoice::{Customer, Invoice, InvoiceStatus};
+
+/// The outbox rows `condition` picks, in the order they were added.
+pub(super) fn outbox_where_sql(condition: &str) -> String {
+    format!("SELECT * FROM outbox WHERE {condition} ORDER BY id")
+}
 
 #[derive(Clone)]
 pub struct Store {
@@ -364,7 +370,7 @@ impl Store {
     }
 
     pub(super) async fn outbox_where(&self, condition: &str, args: &[&str]) -> anyhow::Result<Vec<OutboxRow>> {
-        let sql = format!("SELECT * FROM outbox WHERE {condition} ORDER BY id");
+        let sql = outbox_where_sql(condition);
         let mut query = sqlx::query(&sql);
         for a in args {
             query = query.bind(*a);

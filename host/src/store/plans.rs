@@ -85,29 +85,46 @@ async fn postgres_plan(
     rows.iter().map(|r| r.get::<String, _>(0)).collect::<Vec<_>>().join("\n")
 }
 
-/// PostgreSQL plans with statistics, but it joined a page of reviews to the
-/// whole table (a hash join over every review) until each statement named
-/// its keys: a claim and a move of 500 at 100,000 reviews must find them by key.
-#[tokio::test]
-async fn postgres_claims_and_moves_a_page_of_reviews_by_key() {
+/// A database of its own on the test server, with a store's tables.
+async fn postgres_store(suffix: &str) -> (Store, sqlx::PgConnection, impl AsyncFnOnce()) {
     use sqlx::Connection;
     let server =
         std::env::var("SOLLECITO_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let name = format!("sollecito_plans_{}", std::process::id());
+    let name = format!("sollecito_plans_{suffix}_{}", std::process::id());
     let mut admin = sqlx::PgConnection::connect(&format!("{server}/test")).await.expect("PostgreSQL for this test");
     sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
     let url = format!("{server}/{name}");
     let store = Store::open(&url).await.unwrap();
-    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-    // The reviews alone: their invoices are not what is planned here.
-    for sql in [
-        "SET session_replication_role = replica",
-        "INSERT INTO reviews (invoice_id, next_review) SELECT 'inv-' || lpad(g::text, 6, '0'), 1000 FROM generate_series(1, 100000) g",
-        "ANALYZE reviews",
-    ] {
-        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    let conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    let drop = async move || {
+        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
+    };
+    (store, conn, drop)
+}
+
+async fn run_all(conn: &mut sqlx::PgConnection, statements: &[&str]) {
+    for sql in statements {
+        sqlx::query(sql).execute(&mut *conn).await.unwrap();
     }
+}
+
+/// PostgreSQL plans with statistics, but it joined a page of reviews to the
+/// whole table (a hash join over every review) until each statement named
+/// its keys: a claim and a move of 500 at 100,000 reviews must find them by key.
+#[tokio::test]
+async fn postgres_claims_and_moves_a_page_of_reviews_by_key() {
+    let (store, mut conn, drop) = postgres_store("reviews").await;
+    // The reviews alone: their invoices are not what is planned here.
+    run_all(
+        &mut conn,
+        &[
+            "SET session_replication_role = replica",
+            "INSERT INTO reviews (invoice_id, next_review) SELECT 'inv-' || lpad(g::text, 6, '0'), 1000 FROM generate_series(1, 100000) g",
+            "ANALYZE reviews",
+        ],
+    )
+    .await;
     let claim = format!("EXPLAIN {}", super::decisions::claim_reviews_sql());
     let query = sqlx::query(&claim).bind(2000_i64).bind(0_i64).bind("").bind(500_i64).bind("w").bind(9_i64).bind(5_i64);
     let plan = postgres_plan(&mut conn, query).await;
@@ -128,6 +145,38 @@ async fn postgres_claims_and_moves_a_page_of_reviews_by_key() {
     assert!(!plan.contains("Seq Scan on reviews"), "move: {plan}");
     assert!(plan.contains("reviews_pkey"), "move: {plan}");
     store.close().await;
-    conn.close().await.unwrap();
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
+    drop().await;
+}
+
+/// An outbox filled since PostgreSQL last looked (a first tick over a new
+/// book) has no statistics: a page's history, 500 invoices, read every row
+/// (100,000 messages of about the width of a reminder's).
+/// The store analyzes a table with rows and none, and the history is read by key.
+#[tokio::test]
+async fn postgres_reads_a_new_outbox_by_key_once_the_store_has_analyzed_it() {
+    let (store, mut conn, drop) = postgres_store("outbox").await;
+    run_all(
+        &mut conn,
+        &[
+            "SET session_replication_role = replica",
+            "INSERT INTO outbox (invoice_id, customer_id, step, kind, payload, decision_id, created_at, not_before, state) \
+             SELECT 'inv-' || lpad(g::text, 6, '0'), 'c-' || (g % 700), 'overdue-7', 'remind', repeat('x', 200), g, 0, 0, 'pending' \
+             FROM generate_series(1, 100000) g",
+        ],
+    )
+    .await;
+    let n = 500;
+    let history =
+        format!("EXPLAIN {}", super::outbox_where_sql(&format!("invoice_id IN {}", placeholders(true, 1, n))));
+    let ids: Vec<String> = (1..=n).map(|i| format!("inv-{:06}", i * 97)).collect();
+    let bound = || ids.iter().fold(sqlx::query(&history), |q, id| q.bind(id.as_str()));
+    // By key: the invoices are the index's condition, not a filter on every row.
+    let by_key = |plan: &str| plan.contains("Index Cond: (invoice_id = ANY") && !plan.contains("Seq Scan");
+    let before = postgres_plan(&mut conn, bound()).await;
+    assert!(!by_key(&before), "without statistics PostgreSQL reads every row: {before}");
+    store.know_tables().await;
+    let after = postgres_plan(&mut conn, bound()).await;
+    assert!(by_key(&after), "history: {after}");
+    store.close().await;
+    drop().await;
 }
