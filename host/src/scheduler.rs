@@ -150,27 +150,37 @@ pub(crate) async fn decide(
             tokio::task::block_in_place(|| decide_page(policies, config, &page, now, &mut report));
         evaluating += started.elapsed();
         report.shadowed += shadows.len();
-        // The invoices of this page are behind the cursor whether or not its
-        // decisions are written yet, so the next page can be read first.
         let started = Instant::now();
         if let Some(write) = writing.take() {
             report.superseded += write.await??;
         }
         waiting += started.elapsed();
-        let started = Instant::now();
         // What the pages before wrote may be the first rows of a table (pages 2, 4, 8...: a few lookups a tick).
         if pages.is_power_of_two() && pages > 1 {
             store.know_tables().await;
         }
-        page = store.due_page(now.timestamp(), (after.0, &after.1), batch as i64, lease()).await?;
-        reading += started.elapsed();
-        if !dry_run {
+        // The invoices of this page are behind the cursor whether or not its
+        // decisions are written yet. With connections to spare (PostgreSQL)
+        // they are written while the next page is read; on SQLite's one
+        // connection the page is read first, and they are written while it is evaluated.
+        let mut unwritten = (!dry_run).then_some((decisions, shadows));
+        let mut write = || {
+            let (decisions, shadows) = unwritten.take()?;
             let store = store.clone();
-            writing = Some(tokio::spawn(async move {
+            Some(tokio::spawn(async move {
                 let superseded = store.record_decisions(&decisions).await?;
                 store.record_shadow(&shadows).await?;
                 Ok(superseded)
-            }));
+            }))
+        };
+        if store.writes_beside_reads() {
+            writing = write();
+        }
+        let started = Instant::now();
+        page = store.due_page(now.timestamp(), (after.0, &after.1), batch as i64, lease()).await?;
+        reading += started.elapsed();
+        if writing.is_none() {
+            writing = write();
         }
     }
     if let Some(write) = writing {

@@ -22,6 +22,12 @@ fn unknown_sql() -> String {
 }
 
 impl Store {
+    /// Whether a write can go on while another connection reads (PostgreSQL's
+    /// pool); SQLite's one connection takes them in turn.
+    pub(crate) fn writes_beside_reads(&self) -> bool {
+        self.postgres
+    }
+
     /// Analyzes each table read by key that has rows and no statistics
     /// (PostgreSQL; SQLite's plans are named in its statements). A few
     /// milliseconds once per table, then one lookup of the catalog. A
