@@ -228,11 +228,12 @@ fn tick(
     native: Option<std::sync::Arc<sollecito::sandbox::Plugin>>,
     n: usize,
     now: DateTime<Utc>,
+    raw: bool,
 ) -> (Duration, u64, Option<RawWrites>) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("bench.db");
     let before = dir.path().join("before.db");
-    let raw = native.is_none();
+    let raw = raw && native.is_none();
     rt.block_on(async {
         let runtime = Runtime::open(&db, Config::default(), catalog).await.unwrap();
         if let Some(native) = native {
@@ -382,10 +383,10 @@ fn main() {
         for &n in &sizes {
             // A small tick is timed three times (the median) so that one noisy
             // run on a shared machine does not make the growth figure.
-            let mut runs = vec![tick(&rt, &mut catalog, None, n, now)];
+            let mut runs = vec![tick(&rt, &mut catalog, None, n, now, true)];
             if n <= 100_000 && sizes.len() >= 2 {
-                runs.push(tick(&rt, &mut catalog, None, n, now));
-                runs.push(tick(&rt, &mut catalog, None, n, now));
+                runs.push(tick(&rt, &mut catalog, None, n, now, true));
+                runs.push(tick(&rt, &mut catalog, None, n, now, true));
             }
             let median = {
                 let mut times: Vec<Duration> = runs.iter().map(|r| r.0).collect();
@@ -395,7 +396,7 @@ fn main() {
             let timed = if runs.len() > 1 { format!(", median of {}", runs.len()) } else { String::new() };
             let (_, peak, raw) = runs.swap_remove(0);
             let elapsed = median;
-            let (native, _, _) = tick(&rt, &mut catalog, Some(reference.clone()), n, now);
+            let (native, _, _) = tick(&rt, &mut catalog, Some(reference.clone()), n, now, false);
             ticks.push((n, elapsed, peak));
             let rate = |d: Duration| n as f64 / d.as_secs_f64();
             rows.push(Row {

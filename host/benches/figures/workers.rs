@@ -63,7 +63,7 @@ pub fn rows(catalog: &mut Catalog, n: usize, now: DateTime<Utc>) -> Vec<Row> {
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
     let rate = |d: Duration| n as f64 / d.as_secs_f64();
     let one = tick(catalog, &server, 1, n, now);
-    let mut rows = vec![];
+    let mut rows = vec![against_sqlite(catalog, &server, n, now)];
     for workers in [1, 2, 4] {
         let elapsed = if workers == 1 { one } else { tick(catalog, &server, workers, n, now) };
         rows.push(
@@ -80,4 +80,30 @@ pub fn rows(catalog: &mut Catalog, n: usize, now: DateTime<Utc>) -> Vec<Row> {
         );
     }
     rows
+}
+
+/// One worker on PostgreSQL against the same tick on SQLite, taken in turns
+/// three times each (the medians): the machine is shared, and one run of
+/// each, a minute apart, differed by a third either way.
+fn against_sqlite(catalog: &mut Catalog, server: &str, n: usize, now: DateTime<Utc>) -> Row {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let (mut sqlite, mut postgres) = (vec![], vec![]);
+    for _ in 0..3 {
+        sqlite.push(super::tick(&rt, catalog, None, n, now, false).0);
+        postgres.push(tick(catalog, server, 1, n, now));
+    }
+    let median = |mut times: Vec<Duration>| {
+        times.sort();
+        times[times.len() / 2]
+    };
+    let (sqlite, postgres) = (median(sqlite), median(postgres));
+    let rate = |d: Duration| n as f64 / d.as_secs_f64();
+    Row {
+        figure: format!("one tick over {n} invoices on PostgreSQL, 1 worker, against SQLite (in turns, medians of 3)"),
+        wasm: format!("{:.0} invoices/s", rate(postgres)),
+        reference: format!("{:.0} invoices/s, SQLite", rate(sqlite)),
+        ratio: format!("{:.2}x", rate(postgres) / rate(sqlite)),
+        target: ">= 0.6x SQLite".into(),
+    }
+    .shown()
 }
