@@ -170,7 +170,7 @@ impl Store {
         }
         for chunk in keys.answers.chunks(KEYS_PER_STATEMENT) {
             let marks = placeholders(self.postgres, 1, chunk.len());
-            let sql = format!("SELECT * FROM outbox WHERE message_id IN {marks} ORDER BY id");
+            let sql = super::outbox_where_sql(&format!("message_id IN {marks}"));
             let mut query = sqlx::query(&sql);
             for key in chunk {
                 query = query.bind(*key);

@@ -54,6 +54,12 @@ async fn batch_statements_reach_their_rows_by_key_whatever_the_number_of_message
             ("waits", unclaimed_sql(false, n), n * 7, "SEARCH outbox USING INTEGER PRIMARY KEY (rowid=?)"),
             ("touches", touches_sql(false, &list, 0, 0), n, "SEARCH o USING INDEX outbox_invoice_sent (invoice_id=?"),
             (
+                "answered messages",
+                super::outbox_where_sql(&format!("message_id IN {list}")),
+                n,
+                "SEARCH outbox USING INDEX outbox_message_id (message_id=?)",
+            ),
+            (
                 "escalations",
                 escalations_sql(false, &list),
                 n,
