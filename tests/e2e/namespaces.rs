@@ -89,3 +89,34 @@ fn a_config_with_a_hostile_segment_or_channel_name_is_refused_naming_it() {
         assert!(stderr.contains(named) && stderr.contains("is not a name"), "{config}: {stderr}");
     }
 }
+
+/// An adapter keeps, in its own memory, every message it is handed and names
+/// the last one in its next receipt (tests/guests/echo-channel). Each call must
+/// find that memory empty: one customer's message is never visible to the
+/// call that delivers another's.
+#[test]
+fn an_adapter_never_sees_the_message_of_the_call_before() {
+    let site = Site::new();
+    let svc = Service::start(&site, "");
+    let echo = svc.upload(sollecito_test_artifacts::ECHO_CHANNEL);
+    svc.admin("POST", "/v1/channels/email/adapter", &json!({ "plugin": echo["sha256"] }).to_string());
+    let today = chrono::Utc::now().date_naive();
+    let (issued, due) = (today - chrono::Days::new(38), today - chrono::Days::new(8));
+    let ids = ["c1", "c2", "c3", "c4"];
+    for (n, customer) in ids.iter().enumerate() {
+        svc.put_customer(customer);
+        let invoice = format!(
+            r#"{{"number": "N-{n}", "customer": "{customer}", "currency": "GBP", "amount_due": "10.00", "issued": "{issued}", "due": "{due}"}}"#
+        );
+        svc.admin("PUT", &format!("/v1/invoices/inv-{n}"), &invoice);
+    }
+    let history = |n: usize| svc.admin("GET", &format!("/v1/invoices/inv-{n}/history"), "");
+    wait_for("every reminder", || (0..ids.len()).all(|n| history(n)["actions"][0]["state"] == "sent"));
+    let receipts: Vec<String> =
+        (0..ids.len()).map(|n| history(n)["actions"][0]["receipt"].as_str().unwrap_or_default().to_string()).collect();
+    svc.terminate();
+    for (n, receipt) in receipts.iter().enumerate() {
+        assert!(receipt.starts_with(&format!("echo:inv-{n}/")), "the echo adapter's receipt for inv-{n}: {receipt}");
+        assert!(!receipt.contains("after"), "a call saw an earlier call's message: {receipts:?}");
+    }
+}

@@ -148,9 +148,8 @@ impl Delivery {
         // A simulation's stand-in processor takes no money: whether the
         // invoice is paid is for the scripted events to say.
         if let Some(capture) = &self.capture {
-            let text = format!("{} {}", invoice.outstanding(), invoice.currency);
             let (key, at) = (row.key(), now.timestamp());
-            capture.keep(Captured { key, channel: "charge".into(), at, subject: invoice.number.clone(), text });
+            capture.keep(Captured { key, channel: "charge".into(), at, subject: invoice.number.clone() });
             return Ok(ActionOutcome::Done(KEPT.into()));
         }
         let Some(route) = &self.payments else {
@@ -251,7 +250,6 @@ impl Delivery {
                 channel: "post".into(),
                 at: now.timestamp(),
                 subject: url.to_string(),
-                text: body.to_string(),
             };
             capture.keep(item);
             return Posted::Acknowledged(format!("{url}: {}", KEPT));

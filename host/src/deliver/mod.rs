@@ -345,8 +345,8 @@ impl Delivery {
         let (send, handed) = tokio::task::spawn_blocking(move || {
             let handed = composer.compose(&send, now).map(|message| {
                 if let Some(capture) = &capture {
-                    let (key, subject, text) = (send.row.key(), message.subject.clone(), message.text.clone());
-                    capture.keep(Captured { key, channel: send.channel.clone(), at: ts, subject, text });
+                    let (key, subject) = (send.row.key(), message.subject.clone());
+                    capture.keep(Captured { key, channel: send.channel.clone(), at: ts, subject });
                 }
                 let rendered = format!("{}\n\n{}", message.subject, message.text);
                 (rendered, adapter.deliver_message(&settings, &message, ts, grants))

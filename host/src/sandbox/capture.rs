@@ -17,9 +17,10 @@ pub struct Captured {
     /// `email`, `sms`... for a message; `charge` or `post` otherwise.
     pub channel: String,
     pub at: i64,
-    /// A message's subject, or the URL a signed request went to.
+    /// A message's subject, or the URL a signed request went to. The body
+    /// is not kept: the message stays in the scratch store's outbox, and a
+    /// copy of every text here held a book's worth of them in memory.
     pub subject: String,
-    pub text: String,
 }
 
 #[derive(Debug, Default)]
@@ -38,9 +39,9 @@ impl Capture {
         (202, b"{}".to_vec())
     }
 
-    /// Everything kept so far, in the order it would have left.
-    pub fn taken(&self) -> Vec<Captured> {
-        self.0.lock().expect("capture").clone()
+    /// Everything kept so far, in the order it would have left, taken out.
+    pub fn take(&self) -> Vec<Captured> {
+        std::mem::take(&mut *self.0.lock().expect("capture"))
     }
 }
 

@@ -246,7 +246,7 @@ pub async fn run(
         Schedule::Service => vec![],
         _ => crate::schedule::unreachable(store, &runtime.config().sending, &clock.waited, &times, opts.from).await?,
     };
-    let subjects: HashMap<String, String> = capture.taken().into_iter().map(|c| (c.key, c.subject)).collect();
+    let subjects: HashMap<String, String> = capture.take().into_iter().map(|c| (c.key, c.subject)).collect();
     let mut timelines = Vec::with_capacity(data.invoices.len());
     // Files written in the scratch folder (a hand-over) are gone with it: say so, not where.
     let scratch_path = scratch.path().display().to_string();

@@ -60,6 +60,7 @@ use std::str::FromStr;
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
+use sqlx::ConnectOptions;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Row};
 
@@ -259,7 +260,13 @@ impl Store {
             }
             format!("sqlite://{location}?mode=rwc")
         };
-        let options = AnyConnectOptions::from_str(&url).with_context(|| format!("bad database location {location}"))?;
+        let mut options =
+            AnyConnectOptions::from_str(&url).with_context(|| format!("bad database location {location}"))?;
+        if !durable {
+            // A simulation reads its whole scratch history at the end, which takes a
+            // second or more for a large book: expected, not a warning for its reader.
+            options = options.log_slow_statements(log::LevelFilter::Debug, std::time::Duration::from_secs(1));
+        }
         let pool = AnyPoolOptions::new()
             .max_connections(if postgres { 8 } else { 1 })
             // SQLite's connection is a thread of this process: a ping before each
