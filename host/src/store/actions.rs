@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::payload::{InstalmentDue, InstalmentOf, Payload};
-use super::{OutboxKind, OutboxRow, OutboxState, Store, apply_event_in, outbox_row};
+use super::{OUTBOX_COLUMNS, OutboxKind, OutboxRow, OutboxState, Store, apply_event_in, outbox_row};
 use crate::event::{Door, Event};
 use crate::plan::{Instalment, Plan};
 
@@ -24,10 +24,10 @@ pub struct Settled<'a> {
 impl Store {
     /// Actions other than messages whose time has come, oldest first.
     pub async fn pending_actions(&self, now: i64) -> anyhow::Result<Vec<OutboxRow>> {
-        let rows = sqlx::query(
-            "SELECT * FROM outbox WHERE state = 'pending' AND kind NOT IN ('remind', 'offer-plan', 'instalment', 'statement') \
-             AND not_before <= $1 ORDER BY id",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE state = 'pending' \
+             AND kind NOT IN ('remind', 'offer-plan', 'instalment', 'statement') AND not_before <= $1 ORDER BY id",
+        ))
         .bind(now)
         .fetch_all(&self.pool)
         .await?;

@@ -12,7 +12,7 @@ use sqlx::Row;
 use super::outcomes::{self, Facts, NewOutcome};
 use super::payload::{Payload, Reinstate, ReinstateAsked};
 use super::rows::{Cell, keyed, postgres, values};
-use super::{OutboxKind, json, ledger, outbox_row, status_name};
+use super::{OUTBOX_COLUMNS, OutboxKind, json, ledger, outbox_row, status_name};
 use crate::decision::EscalationKind;
 use crate::event::{Event, EventKind, OutcomeKind};
 use crate::invoice::{Customer, Invoice, InvoiceStatus};
@@ -257,7 +257,7 @@ async fn record_lines(
 pub(super) fn escalations_sql(postgres: bool, list: &str) -> String {
     let index = if postgres { "" } else { " INDEXED BY sqlite_autoindex_outbox_1" };
     format!(
-        "SELECT * FROM outbox{index} WHERE invoice_id IN {list} AND kind = 'escalate' \
+        "SELECT {OUTBOX_COLUMNS} FROM outbox{index} WHERE invoice_id IN {list} AND kind = 'escalate' \
          AND (state = 'done' OR (state = 'pending' AND attempts > 0)) ORDER BY id"
     )
 }

@@ -10,7 +10,7 @@ use sqlx::Row;
 use super::changes::apply_events_all;
 use super::rows::placeholders;
 use super::rows::{Cell, values};
-use super::{OutboxRow, Store, outbox_row};
+use super::{OUTBOX_COLUMNS, OutboxRow, Store, outbox_row};
 use crate::event::{Door, Event};
 use crate::invoice::Customer;
 use crate::outgoing::Task;
@@ -234,9 +234,10 @@ impl Store {
 
     /// Every row that left in the same message as row `id` (a consolidated message carries several).
     pub(crate) async fn same_message_as(&self, id: i64) -> anyhow::Result<Vec<OutboxRow>> {
-        let rows = sqlx::query(
-            "SELECT * FROM outbox WHERE message_id = (SELECT message_id FROM outbox WHERE id = $1) ORDER BY id",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE message_id = (SELECT message_id FROM outbox WHERE id = $1) \
+             ORDER BY id",
+        ))
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
@@ -254,9 +255,10 @@ impl Store {
 
     /// The latest message that left for a customer by email, with its Message-ID.
     pub(crate) async fn last_email_to(&self, customer_id: &str) -> anyhow::Result<Option<OutboxRow>> {
-        let row = sqlx::query(
-            "SELECT * FROM outbox WHERE customer_id = $1 AND message_id IS NOT NULL ORDER BY done_at DESC, id DESC LIMIT 1",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE customer_id = $1 AND message_id IS NOT NULL \
+             ORDER BY done_at DESC, id DESC LIMIT 1",
+        ))
         .bind(customer_id)
         .fetch_optional(&self.pool)
         .await?;

@@ -69,8 +69,15 @@ use crate::event::{Door, Event, EventKind};
 use crate::invoice::{Customer, Invoice, InvoiceStatus};
 
 /// The outbox rows `condition` picks, in the order they were added.
+/// The columns `outbox_row` reads. Not `*`: a sent row keeps the message as it
+/// left (`rendered`, kilobytes), and a page's history or a simulation's whole
+/// outbox read it for nothing.
+pub(super) const OUTBOX_COLUMNS: &str = "id, invoice_id, customer_id, step, kind, channel, template, tone, \
+    deadline, payload, decision_id, created_at, not_before, state, reason, attempts, done_at, receipt, claimed_by, \
+    claim_until, setup_faults, legacy_key";
+
 pub(super) fn outbox_where_sql(condition: &str) -> String {
-    format!("SELECT * FROM outbox WHERE {condition} ORDER BY id")
+    format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE {condition} ORDER BY id")
 }
 
 #[derive(Clone)]

@@ -5,7 +5,7 @@
 
 use sqlx::Row;
 
-use super::{OutboxRow, Store, insert_event, outbox_row};
+use super::{OUTBOX_COLUMNS, OutboxRow, Store, insert_event, outbox_row};
 use crate::config::Uncertain;
 
 /// The outbox kinds that are messages to the customer.
@@ -225,7 +225,10 @@ pub(super) fn due_page_sql(postgres: bool, one_customer: bool) -> String {
     } else {
         "customer_id > $2 ORDER BY customer_id, id LIMIT $3"
     };
-    format!("SELECT * FROM outbox{index} WHERE state = 'pending' AND {MESSAGE_KINDS} AND not_before <= $1 AND {tail}")
+    format!(
+        "SELECT {OUTBOX_COLUMNS} FROM outbox{index} WHERE state = 'pending' AND {MESSAGE_KINDS} \
+         AND not_before <= $1 AND {tail}"
+    )
 }
 
 /// A time to the minute, UTC, as the history shows it.
