@@ -68,14 +68,14 @@ use crate::decision::Tone;
 use crate::event::{Door, Event, EventKind};
 use crate::invoice::{Customer, Invoice, InvoiceStatus};
 
-/// The outbox rows `condition` picks, in the order they were added.
-/// The columns `outbox_row` reads. Not `*`: a sent row keeps the message as it
-/// left (`rendered`, kilobytes), and a page's history or a simulation's whole
-/// outbox read it for nothing.
+/// The columns `outbox_row` reads, and the Message-ID that answers are matched
+/// by. Not `*`: a sent row keeps the message as it left (`rendered`,
+/// kilobytes), and a page's history or a simulation's whole outbox read it for nothing.
 pub(super) const OUTBOX_COLUMNS: &str = "id, invoice_id, customer_id, step, kind, channel, template, tone, \
     deadline, payload, decision_id, created_at, not_before, state, reason, attempts, done_at, receipt, claimed_by, \
-    claim_until, setup_faults, legacy_key";
+    claim_until, setup_faults, legacy_key, message_id";
 
+/// The outbox rows `condition` picks, in the order they were added.
 pub(super) fn outbox_where_sql(condition: &str) -> String {
     format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE {condition} ORDER BY id")
 }
