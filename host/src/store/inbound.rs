@@ -8,6 +8,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::changes::apply_events_all;
+use super::outbox_page::StoredOutbox;
 use super::rows::placeholders;
 use super::rows::{Cell, values};
 use super::{OUTBOX_COLUMNS, OutboxRow, Store, outbox_row};
@@ -176,7 +177,9 @@ impl Store {
                 query = query.bind(*key);
             }
             for row in query.fetch_all(&self.pool).await? {
-                seen.sent.entry(row.try_get("message_id")?).or_default().push(outbox_row(&row)?);
+                let stored = StoredOutbox::read(&row)?;
+                let message_id = stored.message_id().unwrap_or_default().to_string();
+                seen.sent.entry(message_id).or_default().push(stored.into_row()?);
             }
         }
         let customers: Vec<&str> =

@@ -27,6 +27,7 @@ mod schema;
 mod statistics;
 pub use schema::{MigrationsPending, versions};
 mod outbox;
+mod outbox_page;
 mod outcomes;
 mod payload;
 mod payments;
@@ -67,6 +68,7 @@ use sqlx::{AnyPool, Row};
 use crate::decision::Tone;
 use crate::event::{Door, Event, EventKind};
 use crate::invoice::{Customer, Invoice, InvoiceStatus};
+use outbox_page::{StoredOutbox, outbox_page, outbox_page_sql};
 
 /// The columns `outbox_row` reads, and the Message-ID that answers are matched
 /// by. Not `*`: a sent row keeps the message as it left (`rendered`,
@@ -384,12 +386,10 @@ impl Store {
     }
 
     pub(super) async fn outbox_where(&self, condition: &str, args: &[&str]) -> anyhow::Result<Vec<OutboxRow>> {
-        let sql = outbox_where_sql(condition);
-        let mut query = sqlx::query(&sql);
-        for a in args {
-            query = query.bind(*a);
-        }
-        query.fetch_all(&self.pool).await?.iter().map(outbox_row).collect()
+        let sql = outbox_page_sql(self.postgres, condition);
+        let query = args.iter().fold(sqlx::query(&sql), |q, a| q.bind(*a));
+        let page: Option<String> = query.fetch_one(&self.pool).await?.try_get("page")?;
+        outbox_page(page.as_deref())
     }
 
     /// The invoice and customer as they are now (for the check right before sending).
@@ -469,41 +469,5 @@ impl Store {
 }
 
 fn outbox_row(r: &sqlx::any::AnyRow) -> anyhow::Result<OutboxRow> {
-    let kind = {
-        let name: String = r.try_get("kind")?;
-        OutboxKind::parse(&name).ok_or_else(|| anyhow::anyhow!("outbox row with an unknown kind {name:?}"))?
-    };
-    let tone = match r.try_get::<Option<String>, _>("tone")? {
-        Some(name) => {
-            Some(Tone::parse(&name).ok_or_else(|| anyhow::anyhow!("outbox row with an unknown tone {name:?}"))?)
-        }
-        None => None,
-    };
-    Ok(OutboxRow {
-        id: r.try_get("id")?,
-        invoice_id: r.try_get("invoice_id")?,
-        customer_id: r.try_get("customer_id")?,
-        step: r.try_get("step")?,
-        kind,
-        channel: r.try_get("channel")?,
-        template: r.try_get("template")?,
-        tone,
-        deadline: r.try_get::<Option<String>, _>("deadline")?.and_then(|d| d.parse().ok()),
-        payload: Payload::parse(kind, &r.try_get::<String, _>("payload")?)?,
-        decision_id: r.try_get("decision_id")?,
-        created_at: r.try_get("created_at")?,
-        not_before: r.try_get("not_before")?,
-        state: {
-            let name: String = r.try_get("state")?;
-            OutboxState::parse(&name).ok_or_else(|| anyhow::anyhow!("outbox row with an unknown state {name:?}"))?
-        },
-        reason: r.try_get("reason")?,
-        attempts: r.try_get("attempts")?,
-        done_at: r.try_get("done_at")?,
-        receipt: r.try_get("receipt")?,
-        claimed_by: r.try_get("claimed_by")?,
-        claim_until: r.try_get("claim_until")?,
-        setup_faults: r.try_get("setup_faults")?,
-        legacy_key: r.try_get::<i64, _>("legacy_key")? != 0,
-    })
+    StoredOutbox::read(r)?.into_row()
 }

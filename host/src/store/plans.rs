@@ -10,6 +10,7 @@ use super::Store;
 use super::changes::escalations_sql;
 use super::delivery::{claim_sql, contacts_sql, invoices_sql, settle_sql, unclaimed_sql};
 use super::outbox::due_page_sql;
+use super::outbox_page::outbox_page_sql;
 use super::outcomes::touches_sql;
 use super::rows::placeholders;
 
@@ -58,6 +59,12 @@ async fn batch_statements_reach_their_rows_by_key_whatever_the_number_of_message
                 super::outbox_where_sql(&format!("message_id IN {list}")),
                 n,
                 "SEARCH outbox USING INDEX outbox_message_id (message_id=?)",
+            ),
+            (
+                "a page's history",
+                outbox_page_sql(false, &format!("invoice_id IN {list}")),
+                n,
+                "SEARCH outbox USING INDEX sqlite_autoindex_outbox_1 (invoice_id=?)",
             ),
             (
                 "escalations",
@@ -178,8 +185,7 @@ async fn postgres_reads_a_new_outbox_by_key_once_the_store_has_analyzed_it() {
     )
     .await;
     let n = 500;
-    let history =
-        format!("EXPLAIN {}", super::outbox_where_sql(&format!("invoice_id IN {}", placeholders(true, 1, n))));
+    let history = format!("EXPLAIN {}", outbox_page_sql(true, &format!("invoice_id IN {}", placeholders(true, 1, n))));
     let ids: Vec<String> = (1..=n).map(|i| format!("inv-{:06}", i * 97)).collect();
     let bound = || ids.iter().fold(sqlx::query(&history), |q, id| q.bind(id.as_str()));
     // By key: the invoices are the index's condition, not a filter on every row.
