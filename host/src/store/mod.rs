@@ -388,8 +388,7 @@ impl Store {
     pub(super) async fn outbox_where(&self, condition: &str, args: &[&str]) -> anyhow::Result<Vec<OutboxRow>> {
         let sql = outbox_page_sql(self.postgres, condition);
         let query = args.iter().fold(sqlx::query(&sql), |q, a| q.bind(*a));
-        let page: Option<String> = query.fetch_one(&self.pool).await?.try_get("page")?;
-        outbox_page(page.as_deref())
+        outbox_page(query.fetch_one(&self.pool).await?.try_get("page")?)
     }
 
     /// The invoice and customer as they are now (for the check right before sending).

@@ -5,7 +5,8 @@
 
 use sqlx::Row;
 
-use super::{OUTBOX_COLUMNS, OutboxRow, Store, insert_event, outbox_row};
+use super::outbox_page::{json_rows_sql, outbox_page};
+use super::{OUTBOX_COLUMNS, OutboxRow, Store, insert_event};
 use crate::config::Uncertain;
 
 /// The outbox kinds that are messages to the customer.
@@ -225,10 +226,12 @@ pub(super) fn due_page_sql(postgres: bool, one_customer: bool) -> String {
     } else {
         "customer_id > $2 ORDER BY customer_id, id LIMIT $3"
     };
-    format!(
+    let page = format!(
         "SELECT {OUTBOX_COLUMNS} FROM outbox{index} WHERE state = 'pending' AND {MESSAGE_KINDS} \
          AND not_before <= $1 AND {tail}"
-    )
+    );
+    // One text for the page, not a row at a time through sqlx's thread.
+    json_rows_sql(postgres, "customer_id, id", &format!("({page}) AS p"))
 }
 
 /// A time to the minute, UTC, as the history shows it.
@@ -241,27 +244,15 @@ impl Store {
     /// after `after` (a customer's messages always come in one page, so they
     /// can go together). An empty page means none is left.
     pub async fn due_messages(&self, now: i64, after: &str, limit: i64) -> anyhow::Result<Vec<OutboxRow>> {
-        let mut rows: Vec<OutboxRow> = sqlx::query(&due_page_sql(self.postgres, false))
-            .bind(now)
-            .bind(after)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(outbox_row)
-            .collect::<anyhow::Result<_>>()?;
+        let (page, all) = (due_page_sql(self.postgres, false), due_page_sql(self.postgres, true));
+        let first = sqlx::query(&page).bind(now).bind(after).bind(limit);
+        let mut rows = outbox_page(first.fetch_one(&self.pool).await?.try_get("page")?)?;
         if rows.len() as i64 == limit {
             let last = rows[rows.len() - 1].customer_id.clone();
             if rows[0].customer_id == last {
                 // One customer fills the page: all of theirs, whatever the number.
-                rows = sqlx::query(&due_page_sql(self.postgres, true))
-                    .bind(now)
-                    .bind(&last)
-                    .fetch_all(&self.pool)
-                    .await?
-                    .iter()
-                    .map(outbox_row)
-                    .collect::<anyhow::Result<_>>()?;
+                let theirs = sqlx::query(&all).bind(now).bind(&last);
+                rows = outbox_page(theirs.fetch_one(&self.pool).await?.try_get("page")?)?;
             } else {
                 // The last customer may go on in the next page: all of theirs come then.
                 rows.retain(|r| r.customer_id != last);

@@ -43,19 +43,23 @@ pub(super) struct StoredOutbox {
 
 /// The rows `condition` picks as one JSON text, in the order they were added.
 pub(super) fn outbox_page_sql(postgres: bool, condition: &str) -> String {
+    json_rows_sql(postgres, "id", &format!("outbox WHERE {condition}"))
+}
+
+/// The outbox rows of `from` (a table or a subquery with the outbox's
+/// columns) as one JSON text, in `order`.
+pub(super) fn json_rows_sql(postgres: bool, order: &str, from: &str) -> String {
     match postgres {
-        true => format!(
-            "SELECT json_agg(json_build_array({OUTBOX_COLUMNS}) ORDER BY id)::text AS page FROM outbox WHERE {condition}"
-        ),
-        false => format!(
-            "SELECT json_group_array(json_array({OUTBOX_COLUMNS}) ORDER BY id) AS page FROM outbox WHERE {condition}"
-        ),
+        true => {
+            format!("SELECT json_agg(json_build_array({OUTBOX_COLUMNS}) ORDER BY {order})::text AS page FROM {from}")
+        }
+        false => format!("SELECT json_group_array(json_array({OUTBOX_COLUMNS}) ORDER BY {order}) AS page FROM {from}"),
     }
 }
 
 /// The rows of a page read by `outbox_page_sql` (none for an empty page).
-pub(super) fn outbox_page(page: Option<&str>) -> anyhow::Result<Vec<OutboxRow>> {
-    let rows: Vec<StoredOutbox> = serde_json::from_str(page.unwrap_or("[]"))?;
+pub(super) fn outbox_page(page: Option<String>) -> anyhow::Result<Vec<OutboxRow>> {
+    let rows: Vec<StoredOutbox> = serde_json::from_str(page.as_deref().unwrap_or("[]"))?;
     rows.into_iter().map(StoredOutbox::into_row).collect()
 }
 
