@@ -320,9 +320,8 @@ impl Delivery {
         // Sent on another channel than the decision named: the history says which.
         let rerouted = send.row.channel.as_deref() != Some(channel.as_str());
         if rerouted {
-            for id in std::iter::once(send.row.id).chain(send.companions.iter().map(|(r, _)| r.id)) {
-                store.reroute(id, &channel).await?;
-            }
+            let ids: Vec<i64> = std::iter::once(send.row.id).chain(send.companions.iter().map(|(r, _)| r.id)).collect();
+            store.reroute(&ids, &channel).await?;
         }
         let route = &lanes.channels[&channel];
         let (adapter, settings) = (route.adapter.clone(), route.settings.clone());

@@ -6,6 +6,7 @@
 use sqlx::Row;
 
 use super::outbox_page::{json_rows_sql, outbox_page};
+use super::rows::{in_list, mark};
 use super::{OUTBOX_COLUMNS, OutboxRow, Store, insert_event};
 use crate::config::Uncertain;
 
@@ -308,8 +309,12 @@ impl Store {
 
     /// Sends a message on another channel than its decision named (a PEC as a
     /// registered letter), so its history says how it went.
-    pub async fn reroute(&self, id: i64, channel: &str) -> anyhow::Result<()> {
-        sqlx::query("UPDATE outbox SET channel = $1 WHERE id = $2").bind(channel).bind(id).execute(&self.pool).await?;
+    pub async fn reroute(&self, ids: &[i64], channel: &str) -> anyhow::Result<()> {
+        // One statement for a message and the invoices riding along with it.
+        let (channel_mark, list) = (mark(self.postgres, 1), in_list(self.postgres, 2, ids.len()));
+        let sql = format!("UPDATE outbox SET channel = {channel_mark} WHERE id IN {list}");
+        let query = ids.iter().fold(sqlx::query(&sql).bind(channel), |q, id| q.bind(*id));
+        query.execute(&self.pool).await?;
         Ok(())
     }
 
