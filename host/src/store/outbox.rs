@@ -245,13 +245,14 @@ impl Store {
     /// after `after` (a customer's messages always come in one page, so they
     /// can go together). An empty page means none is left.
     pub async fn due_messages(&self, now: i64, after: &str, limit: i64) -> anyhow::Result<Vec<OutboxRow>> {
-        let (page, all) = (due_page_sql(self.postgres, false), due_page_sql(self.postgres, true));
+        let page = due_page_sql(self.postgres, false);
         let first = sqlx::query(&page).bind(now).bind(after).bind(limit);
         let mut rows = outbox_page(first.fetch_one(&self.pool).await?.try_get("page")?)?;
         if rows.len() as i64 == limit {
             let last = rows[rows.len() - 1].customer_id.clone();
             if rows[0].customer_id == last {
                 // One customer fills the page: all of theirs, whatever the number.
+                let all = due_page_sql(self.postgres, true);
                 let theirs = sqlx::query(&all).bind(now).bind(&last);
                 rows = outbox_page(theirs.fetch_one(&self.pool).await?.try_get("page")?)?;
             } else {

@@ -13,7 +13,9 @@ use super::payload::Payload;
 use super::{OUTBOX_COLUMNS, OutboxKind, OutboxRow, OutboxState};
 use crate::decision::Tone;
 
-/// One outbox row's columns, before their names are checked.
+/// One outbox row's columns, before their names are checked. A page is read
+/// as arrays, so the fields stay in the order of `OUTBOX_COLUMNS`: a column
+/// added to one and not the other fails every page's read.
 #[derive(Deserialize)]
 pub(super) struct StoredOutbox {
     id: i64,
