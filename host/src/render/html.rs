@@ -10,13 +10,14 @@ pub(super) fn html_escape(s: &str) -> String {
 /// `s` escaped for HTML text and attributes, onto `out` (one pass: this runs for every word sent).
 fn push_escaped(out: &mut String, s: &str) {
     let mut plain = 0;
-    for (i, c) in s.char_indices() {
-        let escaped = match c {
-            '&' => "&amp;",
-            '<' => "&lt;",
-            '>' => "&gt;",
-            '"' => "&quot;",
-            '\'' => "&#x27;",
+    // By byte: an ASCII byte is always a whole character in UTF-8.
+    for (i, b) in s.bytes().enumerate() {
+        let escaped = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#x27;",
             _ => continue,
         };
         out.push_str(&s[plain..i]);
@@ -28,6 +29,11 @@ fn push_escaped(out: &mut String, s: &str) {
 
 /// One line of text as HTML onto `out`: escaped, with web and mail addresses made links.
 fn push_line_html(out: &mut String, line: &str) {
+    // Most lines hold no address: escaped whole, not word by word.
+    if !line.contains("http") && !line.contains('@') {
+        push_escaped(out, line);
+        return;
+    }
     for (n, word) in line.split(' ').enumerate() {
         if n > 0 {
             out.push(' ');
