@@ -12,10 +12,12 @@ use crate::render::Business;
 
 mod bank;
 mod inbound;
+mod plugins;
 mod portal;
 mod sending;
 pub use bank::Bank;
 pub use inbound::Inbound;
+pub use plugins::{Installed, Plugins};
 pub use portal::Portal;
 pub use sending::{Sending, Uncertain, Window};
 
@@ -60,6 +62,9 @@ pub struct Config {
     /// Bank statements that arrive in a folder.
     #[serde(default)]
     pub bank: Bank,
+    /// Trusted publishers of plugin packages, and the packages installed.
+    #[serde(default)]
+    pub plugins: Plugins,
     /// Secrets by name: the value, or `env:NAME` to read it from the environment.
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
@@ -412,6 +417,7 @@ impl Config {
                 )));
             }
         }
+        config.plugins.check().map_err(bad)?;
         if config.inbound.pause_days > 60 {
             return Err(bad("inbound.pause_days: at most 60 working days".into()));
         }

@@ -29,6 +29,8 @@ pub mod intake;
 pub mod invoice;
 /// What channel and payment adapters are handed, and answer.
 pub mod outgoing;
+/// Plugin packages: signed OCI artifacts with what they ask for.
+pub mod package;
 /// A customer's reply handed to the reader plugin, and what it was read to say.
 pub mod reading;
 /// What dunning brought in: recovery, time to pay, receivables by age.

@@ -32,6 +32,7 @@ mod mailbox;
 mod migrate;
 mod namespaces;
 mod outcomes;
+mod packages;
 mod pages;
 mod payments;
 mod pipeline;

@@ -65,9 +65,17 @@ pub struct ReaderScenario {
 impl ReaderScenario {
     pub fn read(path: &Path) -> anyhow::Result<ReaderScenario> {
         let file = path.display().to_string();
-        let bad = |field: &str, reason: String| BadScenario { file: file.clone(), field: field.into(), reason };
-        let text = std::fs::read_to_string(path).map_err(|e| bad("file", format!("cannot read: {e}")))?;
-        let toml: toml::Value = toml::from_str(&text).map_err(|e| bad("scenario", e.message().trim().into()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| BadScenario {
+            file: file.clone(),
+            field: "file".into(),
+            reason: format!("cannot read: {e}"),
+        })?;
+        ReaderScenario::parse(&file, &text)
+    }
+
+    pub fn parse(file: &str, text: &str) -> anyhow::Result<ReaderScenario> {
+        let bad = |field: &str, reason: String| BadScenario { file: file.to_string(), field: field.into(), reason };
+        let toml: toml::Value = toml::from_str(text).map_err(|e| bad("scenario", e.message().trim().into()))?;
         let raw: ReaderFile =
             serde_json::from_value(super::scenario::json_of(toml)).map_err(|e| bad("scenario", e.to_string()))?;
         if raw.reply.is_empty() {
@@ -82,7 +90,7 @@ impl ReaderScenario {
                 return Err(bad(&format!("reply[{}].on", n + 1), "a promise's day is expected".into()).into());
             }
         }
-        Ok(ReaderScenario { file, raw })
+        Ok(ReaderScenario { file: file.to_string(), raw })
     }
 
     /// Hands every reply to `reader`; a reading other than expected is a difference.

@@ -1,12 +1,13 @@
 //! `sollecito plugin new` and `sollecito plugin test`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::{BadUsage, block_on};
-use crate::author::{AdapterScenario, ReaderScenario, Scenario, Verdict, scaffold};
+use crate::author::{AdapterScenario, BadScenario, ReaderScenario, Scenario, Verdict, scaffold};
 use crate::catalog::Catalog;
 use crate::config::Config;
-use crate::sandbox::PluginKind;
+use crate::sandbox::{Plugin, PluginKind};
 
 /// Scenarios that failed: exit code 1, after every scenario has run.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +45,37 @@ pub(super) fn new_plugin(
     Ok(())
 }
 
+/// Plays scenarios, (file, text), with the plugin: every one is read and
+/// checked before anything is played.
+pub(super) fn play(
+    config: Config,
+    catalog: &mut Catalog,
+    plugin: Arc<Plugin>,
+    scenarios: &[(String, String)],
+) -> anyhow::Result<Vec<Verdict>> {
+    let mut verdicts: Vec<Verdict> = vec![];
+    match plugin.id.kind {
+        PluginKind::Policy => {
+            let parsed: Vec<Scenario> =
+                scenarios.iter().map(|(f, t)| Scenario::parse(f, t)).collect::<anyhow::Result<_>>()?;
+            for scenario in parsed {
+                verdicts.push(block_on(scenario.play(config.clone(), catalog, plugin.clone()))?);
+            }
+        }
+        PluginKind::Reader => {
+            let parsed: Vec<ReaderScenario> =
+                scenarios.iter().map(|(f, t)| ReaderScenario::parse(f, t)).collect::<anyhow::Result<_>>()?;
+            verdicts.extend(parsed.into_iter().map(|s| s.play(&plugin)));
+        }
+        kind => {
+            let parsed: Vec<AdapterScenario> =
+                scenarios.iter().map(|(f, t)| AdapterScenario::parse(f, t, kind)).collect::<anyhow::Result<_>>()?;
+            verdicts.extend(parsed.into_iter().map(|s| s.play(&plugin)));
+        }
+    }
+    Ok(verdicts)
+}
+
 /// Plays every scenario with the plugin (a policy's on the engine, an
 /// adapter's through its capabilities); prints pass or fail with the differences.
 pub(super) fn test(
@@ -54,23 +86,17 @@ pub(super) fn test(
     json: bool,
 ) -> anyhow::Result<()> {
     let policy = catalog.plugin(plugin)?;
-    let mut verdicts: Vec<Verdict> = vec![];
-    // Every file is read and checked before anything is played.
-    if policy.id.kind == PluginKind::Policy {
-        let scenarios: Vec<Scenario> = files.iter().map(|f| Scenario::read(f)).collect::<anyhow::Result<_>>()?;
-        for scenario in scenarios {
-            verdicts.push(block_on(scenario.play(config.clone(), catalog, policy.clone()))?);
-        }
-    } else if policy.id.kind == PluginKind::Reader {
-        let scenarios: Vec<ReaderScenario> =
-            files.iter().map(|f| ReaderScenario::read(f)).collect::<anyhow::Result<_>>()?;
-        verdicts.extend(scenarios.into_iter().map(|s| s.play(&policy)));
-    } else {
-        let kind = policy.id.kind;
-        let scenarios: Vec<AdapterScenario> =
-            files.iter().map(|f| AdapterScenario::read(f, kind)).collect::<anyhow::Result<_>>()?;
-        verdicts.extend(scenarios.into_iter().map(|s| s.play(&policy)));
+    let mut texts = vec![];
+    for file in files {
+        let shown = file.display().to_string();
+        let text = std::fs::read_to_string(file).map_err(|e| BadScenario {
+            file: shown.clone(),
+            field: "file".into(),
+            reason: format!("cannot read: {e}"),
+        })?;
+        texts.push((shown, text));
     }
+    let verdicts = play(config, catalog, policy.clone(), &texts)?;
     if json {
         let doc = serde_json::json!({ "plugin": policy.id, "scenarios": verdicts });
         out!("{}", serde_json::to_string_pretty(&doc)?)?;

@@ -18,6 +18,7 @@ mod demo;
 mod exit;
 mod experiment;
 mod inbound;
+mod package;
 mod pipeline;
 mod progress;
 mod report;
@@ -255,6 +256,38 @@ pub enum PluginCommand {
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
+    /// Make a package of the plugin in DIR (its `plugin.toml`, component and scenarios).
+    Pack {
+        dir: PathBuf,
+        /// The package file to write (default: NAME-VERSION.tar here).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Make a signing key pair: KEY (secret) and KEY.pub (minisign format).
+    Keygen {
+        #[arg(long, value_name = "KEY")]
+        out: PathBuf,
+    },
+    /// Sign a package file with a secret key; the signature goes inside it.
+    Sign {
+        package: PathBuf,
+        #[arg(long, value_name = "KEY")]
+        key: PathBuf,
+    },
+    /// Verify a package, play its scenarios, show what it asks for against
+    /// what the config grants today; with --yes, install it and grant that.
+    Install {
+        package: PathBuf,
+        /// The channel a channel adapter delivers (default: the plugin's name).
+        #[arg(long)]
+        channel: Option<String>,
+        /// Install and grant without asking again.
+        #[arg(long)]
+        yes: bool,
+        /// Install a package no trusted publisher signed (one you built yourself).
+        #[arg(long)]
+        allow_unsigned: bool,
+    },
     /// Play scenarios (TOML) with a policy on the real engine; fail on any difference.
     Test {
         /// A bundled policy by name, or a path to a policy component (.wasm).
@@ -443,7 +476,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             simulate_file::run(config()?, &mut catalog, asked)?
         }
         Command::Completions { .. } => {} // before loading plugins, above
-        Command::Plugin { what } => plugin(what, config, &mut catalog)?,
+        Command::Plugin { what } => {
+            // `plugin install` writes grants into this file (made if missing).
+            let file = config_path.clone().unwrap_or_else(|| PathBuf::from("sollecito.toml"));
+            plugin(what, (config, &file), &mut catalog)?
+        }
         Command::Plugins { files, json } => list_plugins(&mut catalog, &files, json)?,
     }
     Ok(())
@@ -462,10 +499,10 @@ fn import_file(db: &Path, config: &Config, file: &Path, now: DateTime<Utc>) -> a
     reading.finish_and_clear();
     block_on(pipeline::import(db, config, &data, now))
 }
-/// `sollecito plugin new|test`: what a plugin's author runs.
+/// `sollecito plugin ...`: what a plugin's author runs, and what installs a package.
 fn plugin(
     what: PluginCommand,
-    config: impl Fn() -> Result<Config, crate::config::BadConfig>,
+    (config, config_file): (impl Fn() -> Result<Config, crate::config::BadConfig>, &Path),
     catalog: &mut Catalog,
 ) -> anyhow::Result<()> {
     match what {
@@ -479,6 +516,12 @@ fn plugin(
         }
         PluginCommand::Test { plugin, scenarios, json } => {
             printed(author::test(config()?, catalog, &plugin, &scenarios, json))
+        }
+        PluginCommand::Pack { dir, out } => package::pack(catalog, &dir, out),
+        PluginCommand::Keygen { out } => package::keygen(&out),
+        PluginCommand::Sign { package: file, key } => package::sign(&file, &key),
+        PluginCommand::Install { package: file, channel, yes, allow_unsigned } => {
+            package::install(config_file, catalog, package::Install { file, channel, yes, allow_unsigned })
         }
     }
 }

@@ -37,6 +37,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtxBuilder};
 
 pub use cache::CompiledCache;
+pub use capabilities::Capability;
 pub use capabilities::http::{HttpRequest, HttpResponse, HttpTransport, Network};
 pub use capture::{Capture, Captured, HttpScript, KEPT};
 pub use contracts::{CONTRACTS, Contract};
@@ -85,7 +86,7 @@ pub struct Declared {
     pub channels: BTreeSet<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PluginKind {
     Policy,
@@ -309,6 +310,8 @@ impl Sandbox {
             limits: self.limits,
             fuel: Default::default(),
             declared: None,
+            imports: BTreeSet::new(),
+            interfaces: Default::default(),
         }
     }
 
@@ -378,6 +381,8 @@ impl Sandbox {
             limits: self.limits,
             fuel: Default::default(),
             declared: None,
+            imports: imports.iter().filter_map(|i| Capability::of_import(i)).collect(),
+            interfaces: (imports, exports),
         };
         let info = plugin.describe().map_err(|reason| bad(format!("describe failed: {reason}")))?;
         if let Err(why) = crate::names::check("describe().name", &info.name) {
@@ -424,6 +429,10 @@ pub struct Plugin {
     fuel: FuelMeter,
     /// A policy's templates and channels, when its contract declares them.
     declared: Option<Declared>,
+    /// The capabilities its component imports (none for a native policy).
+    pub imports: BTreeSet<Capability>,
+    /// The component's import and export names, as its package's config lists them.
+    pub interfaces: (Vec<String>, Vec<String>),
 }
 
 struct FrozenClock(i64);

@@ -16,6 +16,51 @@ mod tasks;
 
 use super::CallState;
 
+/// A capability a component imports, by its interface: what a package must
+/// ask for, with a reason, and what an operator grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capability {
+    /// The operator's mail relay.
+    Mail,
+    /// HTTP(S) to hosts the operator names.
+    Http,
+    /// Secrets the operator names.
+    Secrets,
+    /// One folder to write files into.
+    Folder,
+    /// Tasks for people.
+    Tasks,
+}
+
+impl Capability {
+    pub const ALL: [Capability; 5] =
+        [Capability::Mail, Capability::Http, Capability::Secrets, Capability::Folder, Capability::Tasks];
+
+    /// The capability an import names (`sollecito:plugin/http@0.3.0`), if it is one.
+    pub(crate) fn of_import(import: &str) -> Option<Capability> {
+        let interface = import.strip_prefix("sollecito:plugin/")?.split('@').next()?;
+        match interface {
+            "mail" => Some(Capability::Mail),
+            "http" => Some(Capability::Http),
+            "secrets" => Some(Capability::Secrets),
+            "files" => Some(Capability::Folder),
+            "tasks" => Some(Capability::Tasks),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::Mail => "mail",
+            Capability::Http => "http",
+            Capability::Secrets => "secrets",
+            Capability::Folder => "folder",
+            Capability::Tasks => "tasks",
+        }
+    }
+}
+
 /// The host's side of one contract version's imports.
 macro_rules! link {
     ($v:ident) => {

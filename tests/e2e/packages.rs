@@ -1,0 +1,313 @@
+//! Plugin packages as a vendor and an operator use them: `plugin pack`,
+//! `keygen`, `sign` and `install` on the real binary, with the bundled SMS
+//! adapter built from source; then every kind of tampering, each refused
+//! with what was wrong and nothing installed or granted.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use sha2::{Digest, Sha256};
+
+use crate::common::{cache_dir, root, stderr, stdout};
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_sollecito"))
+        .args(args)
+        .env("SOLLECITO_CACHE_DIR", cache_dir())
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+fn said(out: &Output) -> String {
+    format!("{}{}", stdout(out), stderr(out))
+}
+
+fn sms_component() -> PathBuf {
+    root().join("target/wasm/wasm32-wasip2/release/sms.wasm")
+}
+
+/// An author's folder for the SMS adapter, asking for `hosts` and, if `secret`, its token.
+fn author_dir(dir: &Path, hosts: &[&str], secret: bool) -> PathBuf {
+    let author = dir.join(format!("author-{}-{secret}", hosts.len()));
+    std::fs::create_dir_all(&author).unwrap();
+    let scenarios: Vec<String> =
+        crate::author::scenarios("plugins/sms").iter().map(|s| format!("{:?}", root().join(s))).collect();
+    let mut spec = format!(
+        "component = {:?}\nauthors = [\"Acme SMS <dev@acme.example>\"]\nlicence = \"MIT\"\nscenarios = [{}]\n\n\
+         [asks.http]\nhosts = {:?}\nreason = \"sends each SMS through the provider's API\"\n",
+        sms_component(),
+        scenarios.join(", "),
+        hosts
+    );
+    if secret {
+        spec.push_str("\n[asks.secrets]\nnames = [\"sms_auth\"]\nreason = \"the provider's account and token\"\n");
+    }
+    std::fs::write(author.join("plugin.toml"), spec).unwrap();
+    author
+}
+
+/// A package of the SMS adapter, signed with `key` if given.
+fn packed(dir: &Path, name: &str, hosts: &[&str], key: Option<&Path>) -> PathBuf {
+    let author = author_dir(dir, hosts, true);
+    let out = dir.join(name);
+    let packed = run(dir, &["plugin", "pack", author.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(packed.status.success(), "{}", said(&packed));
+    if let Some(key) = key {
+        let signed = run(dir, &["plugin", "sign", out.to_str().unwrap(), "--key", key.to_str().unwrap()]);
+        assert!(signed.status.success(), "{}", said(&signed));
+    }
+    out
+}
+
+/// A key pair in `dir`; returns the secret key's path and the public key's line.
+fn keygen(dir: &Path, name: &str) -> (PathBuf, String) {
+    let key = dir.join(name);
+    let made = run(dir, &["plugin", "keygen", "--out", key.to_str().unwrap()]);
+    assert!(made.status.success(), "{}", said(&made));
+    let public = std::fs::read_to_string(dir.join(format!("{name}.pub"))).unwrap();
+    (key, public.lines().nth(1).unwrap().trim().to_string())
+}
+
+fn install(dir: &Path, config: &Path, package: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["--config", config.to_str().unwrap(), "plugin", "install", package.to_str().unwrap()];
+    args.extend(extra);
+    run(dir, &args)
+}
+
+fn toml_of(path: &Path) -> toml::Value {
+    toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn a_signed_package_installs_with_its_grants_and_an_upgrade_asking_more_waits_for_a_yes() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let (key, public) = keygen(dir, "acme.key");
+    let package = packed(dir, "sms.tar", &["api.twilio.com"], Some(&key));
+    // The same folder packs to the same bytes (before signing, which adds a signature of its own).
+    let author = author_dir(dir, &["api.twilio.com"], true);
+    let (a, b) = (dir.join("a.tar"), dir.join("b.tar"));
+    for out in [&a, &b] {
+        assert!(
+            run(dir, &["plugin", "pack", author.to_str().unwrap(), "--out", out.to_str().unwrap()]).status.success()
+        );
+    }
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap(), "packing is not reproducible");
+
+    let config = dir.join("sollecito.toml");
+    let before = format!("# the operator's own comment\n[plugins.trusted]\nacme = \"{public}\"\n");
+    std::fs::write(&config, &before).unwrap();
+
+    // Without --yes: shown, refused, nothing written.
+    let shown = install(dir, &config, &package, &["--channel", "sms"]);
+    let text = said(&shown);
+    assert_eq!(shown.status.code(), Some(2), "{text}");
+    assert!(text.contains("signed by acme (key "), "{text}");
+    assert!(text.contains("scenarios: 2 of 2 pass"), "{text}");
+    assert!(text.contains("http api.twilio.com: sends each SMS through the provider's API (NEW)"), "{text}");
+    assert!(text.contains("secret sms_auth: the provider's account and token (NEW)"), "{text}");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), before);
+    assert!(!dir.join("plugins").exists());
+
+    let done = install(dir, &config, &package, &["--channel", "sms", "--yes"]);
+    assert!(done.status.success(), "{}", said(&done));
+    assert!(said(&done).contains("still to do: give secrets.sms_auth its value"), "{}", said(&done));
+    let written = std::fs::read_to_string(&config).unwrap();
+    assert!(written.starts_with("# the operator's own comment"), "{written}");
+    let written = toml_of(&config);
+    let sms = &written["channels"]["sms"];
+    assert_eq!(sms["http_hosts"].as_array().unwrap(), &vec![toml::Value::from("api.twilio.com")]);
+    assert_eq!(sms["secrets"].as_array().unwrap(), &vec![toml::Value::from("sms_auth")]);
+    let component = dir.join(sms["adapter"].as_str().unwrap());
+    let sha = |p: &Path| hex::encode(Sha256::digest(std::fs::read(p).unwrap()));
+    assert_eq!(sha(&component), sha(&sms_component()), "the installed component is not the one packed");
+    let pinned = written["plugins"]["installed"]["sms"]["digest"].as_str().unwrap().to_string();
+    assert!(said(&done).contains(&pinned));
+    assert_eq!(written["plugins"]["installed"]["sms"]["publisher"].as_str(), Some("acme"));
+
+    // The next version asks for one more host: shown as more than before, and not granted without a yes.
+    let upgrade = packed(dir, "sms-2.tar", &["api.twilio.com", "backup.twilio.com"], Some(&key));
+    let granted = std::fs::read_to_string(&config).unwrap();
+    let asked = install(dir, &config, &upgrade, &["--channel", "sms"]);
+    let text = said(&asked);
+    assert_eq!(asked.status.code(), Some(2), "{text}");
+    assert!(text.contains("it ALSO asks for hosts backup.twilio.com"), "{text}");
+    assert!(text.contains("http api.twilio.com: sends each SMS through the provider's API (granted today)"), "{text}");
+    assert!(text.contains("http backup.twilio.com: sends each SMS through the provider's API (NEW)"), "{text}");
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), granted);
+}
+
+/// A layout tar's files, by path.
+type Files = BTreeMap<String, Vec<u8>>;
+
+fn files_of(tar: &[u8]) -> Files {
+    let mut archive = tar::Archive::new(tar);
+    let mut files = BTreeMap::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().display().to_string();
+        let mut bytes = vec![];
+        std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+        files.insert(path, bytes);
+    }
+    files
+}
+
+fn tar_of(files: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (path, bytes) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        // The name written raw: the tar crate refuses `..`, a hostile tar does not.
+        header.as_gnu_mut().unwrap().name[..path.len()].copy_from_slice(path.as_bytes());
+        header.set_cksum();
+        tar.append(&header, bytes.as_slice()).unwrap();
+    }
+    tar.into_inner().unwrap()
+}
+
+/// Replaces a blob as a forger would: every digest and size that names it
+/// is rewritten too, up to the index, so only a signature can tell.
+fn forge(files: &mut BTreeMap<String, Vec<u8>>, old: &str, new: Vec<u8>) {
+    files.remove(&format!("blobs/sha256/{old}")).unwrap();
+    let (old_digest, new_digest) = (format!("sha256:{old}"), format!("sha256:{}", hex::encode(Sha256::digest(&new))));
+    let size = new.len();
+    files.insert(format!("blobs/sha256/{}", &new_digest[7..]), new);
+    let referring: Vec<String> = files
+        .iter()
+        .filter(|(_, bytes)| String::from_utf8_lossy(bytes).contains(&old_digest))
+        .map(|(path, _)| path.clone())
+        .collect();
+    for path in referring {
+        // A signature names the digest in its comment: a forger cannot sign again, so it stays.
+        let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(&files[&path]) else { continue };
+        renamed(&mut json, &old_digest, &new_digest, size);
+        let rewritten = serde_json::to_vec(&json).unwrap();
+        match path.strip_prefix("blobs/sha256/") {
+            Some(blob) => forge(files, blob, rewritten),
+            None => {
+                files.insert(path, rewritten);
+            }
+        }
+    }
+}
+
+/// Every mention of `old` in a JSON document made `new`, with the size beside it.
+fn renamed(json: &mut serde_json::Value, old: &str, new: &str, size: usize) {
+    match json {
+        serde_json::Value::Object(map) => {
+            if map.get("digest").and_then(|d| d.as_str()) == Some(old) {
+                map.insert("size".into(), size.into());
+            }
+            map.values_mut().for_each(|v| renamed(v, old, new, size));
+        }
+        serde_json::Value::Array(list) => list.iter_mut().for_each(|v| renamed(v, old, new, size)),
+        serde_json::Value::String(s) if s == old => *s = new.to_string(),
+        _ => {}
+    }
+}
+
+/// The blob of the given media type in a layout (by the descriptors naming it).
+fn blob_of(files: &BTreeMap<String, Vec<u8>>, media_type: &str) -> String {
+    for bytes in files.values() {
+        let Ok(json) = serde_json::from_slice::<serde_json::Value>(bytes) else { continue };
+        let layers = json["layers"].as_array().cloned().unwrap_or_default();
+        if let Some(layer) = layers.iter().find(|l| l["mediaType"] == media_type) {
+            return layer["digest"].as_str().unwrap().trim_start_matches("sha256:").to_string();
+        }
+    }
+    panic!("no {media_type} layer")
+}
+
+#[test]
+fn a_package_altered_anywhere_or_signed_by_a_stranger_is_refused_and_nothing_installed() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let (key, public) = keygen(dir, "acme.key");
+    let (stranger, _) = keygen(dir, "stranger.key");
+    let package = packed(dir, "sms.tar", &["api.twilio.com"], Some(&key));
+    let config = dir.join("sollecito.toml");
+    let before = format!("[plugins.trusted]\nacme = \"{public}\"\n");
+    std::fs::write(&config, &before).unwrap();
+    let original = files_of(&std::fs::read(&package).unwrap());
+
+    let mut cases: Vec<(&str, Files, &str)> = vec![];
+    // One byte of the component, its blob left under its old name.
+    let wasm = blob_of(&original, "application/wasm");
+    let mut flipped = original.clone();
+    let blob = flipped.get_mut(&format!("blobs/sha256/{wasm}")).unwrap();
+    let middle = blob.len() / 2;
+    blob[middle] ^= 1;
+    cases.push(("a byte of the layer", flipped, "do not hash to its name: altered"));
+    // The same byte, with every digest after it forged.
+    let mut forged = original.clone();
+    let mut component = original[&format!("blobs/sha256/{wasm}")].clone();
+    component[middle] ^= 1;
+    forge(&mut forged, &wasm, component);
+    cases.push(("a forged layer", forged, "does not match this package: it was altered"));
+    // What it asks for, edited in the package's own layer: one host more.
+    let about = blob_of(&original, "application/vnd.sollecito.plugin.about.v1+json");
+    let mut forged = original.clone();
+    let text = String::from_utf8(original[&format!("blobs/sha256/{about}")].clone()).unwrap();
+    forge(&mut forged, &about, text.replace("\"api.twilio.com\"", "\"api.twilio.com\",\"evil.example\"").into_bytes());
+    cases.push(("a forged asks", forged, "does not match this package: it was altered"));
+    // The signature itself: one character of it.
+    let signature = blob_of(&original, "application/vnd.sollecito.plugin.signature.v1+minisign");
+    let mut forged = original.clone();
+    let text = String::from_utf8(original[&format!("blobs/sha256/{signature}")].clone()).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let sig = &mut lines[1];
+    let at = sig.len() / 2;
+    let c = if &sig[at..at + 1] == "A" { "B" } else { "A" };
+    sig.replace_range(at..at + 1, c);
+    forge(&mut forged, &signature, (lines.join("\n") + "\n").into_bytes());
+    cases.push(("a signature", forged, "the signature by acme (key "));
+    // A link in place of a blob, and a path out of the folder.
+    let mut linked = original.clone();
+    linked.insert("../../etc/cron.d/evil".into(), b"* * * * * root true".to_vec());
+    cases.push(("a path out of the folder", linked, "not a path of an OCI image layout"));
+
+    for (what, files, why) in cases {
+        let file = dir.join("tampered.tar");
+        std::fs::write(&file, tar_of(&files)).unwrap();
+        let out = install(dir, &config, &file, &["--channel", "sms", "--yes"]);
+        let text = said(&out);
+        assert_eq!(out.status.code(), Some(2), "{what}: {text}");
+        assert!(text.contains("refused") && text.contains(why), "{what}: {text}");
+        assert_eq!(std::fs::read_to_string(&config).unwrap(), before, "{what}: the config changed");
+        assert!(!dir.join("plugins").exists(), "{what}: something was installed");
+    }
+
+    // Signed by a key the config does not trust; not signed at all.
+    let foreign = packed(dir, "foreign.tar", &["api.twilio.com"], Some(&stranger));
+    let out = install(dir, &config, &foreign, &["--channel", "sms", "--yes"]);
+    assert!(said(&out).contains("which [plugins.trusted] does not list"), "{}", said(&out));
+    let unsigned = packed(dir, "unsigned.tar", &["api.twilio.com"], None);
+    let out = install(dir, &config, &unsigned, &["--channel", "sms", "--yes"]);
+    assert!(said(&out).contains("the package is not signed"), "{}", said(&out));
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), before);
+    // Unsigned is the operator's own call, named on the command line.
+    let out = install(dir, &config, &unsigned, &["--channel", "sms", "--yes", "--allow-unsigned"]);
+    assert!(out.status.success(), "{}", said(&out));
+    assert!(toml_of(&config)["plugins"]["installed"]["sms"].get("publisher").is_none());
+}
+
+#[test]
+fn a_package_asking_less_than_its_component_imports_is_not_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let author = author_dir(dir, &["api.twilio.com"], false);
+    let out = run(dir, &["plugin", "pack", author.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", said(&out));
+    assert!(said(&out).contains("asks.secrets: the component imports this capability"), "{}", said(&out));
+
+    // A trusted key that is not one is named before anything is read.
+    let config = dir.join("sollecito.toml");
+    std::fs::write(&config, "[plugins.trusted]\nacme = \"RWQnot-a-key\"\n").unwrap();
+    let out = install(dir, &config, &dir.join("none.tar"), &["--yes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", said(&out));
+    assert!(said(&out).contains("plugins.trusted.acme: not a minisign public key"), "{}", said(&out));
+}
