@@ -14,8 +14,10 @@ python3 -c "import aiosmtpd" 2>/dev/null || python3 -m pip install --quiet --dis
 # promtool (Debian's prometheus package) checks the shipped alerting rules.
 # Dovecot (dovecot-imapd) is the real IMAP server the mailbox tests read replies and bounces from;
 # Postfix is the real relay that bounces a reminder into it.
+# The CNCF distribution registry (docker-registry) is the OCI registry plugin packages
+# are pushed to and pulled from; skopeo is a second, independent OCI client reading them.
 export DEBIAN_FRONTEND=noninteractive
-for need in pdftotext:poppler-utils openssl:openssl chromium:chromium chromedriver:chromium-driver promtool:prometheus dovecot:dovecot-imapd postfix:postfix; do
+for need in pdftotext:poppler-utils openssl:openssl chromium:chromium chromedriver:chromium-driver promtool:prometheus dovecot:dovecot-imapd postfix:postfix docker-registry:docker-registry skopeo:skopeo; do
   command -v "${need%%:*}" >/dev/null || { apt-get install -y -q "${need#*:}" >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q "${need#*:}" >/dev/null; }; }
 done
 # axe-core (npm, pinned) checks the customer's page for accessibility in that browser.

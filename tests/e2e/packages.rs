@@ -311,3 +311,104 @@ fn a_package_asking_less_than_its_component_imports_is_not_made() {
     assert_eq!(out.status.code(), Some(2), "{}", said(&out));
     assert!(said(&out).contains("plugins.trusted.acme: not a minisign public key"), "{}", said(&out));
 }
+
+/// The CNCF distribution registry (Debian's `docker-registry`) on a loopback
+/// port of its own, storing into a temporary folder; stopped when dropped.
+struct Registry {
+    child: std::process::Child,
+    address: String,
+    storage: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start() -> Registry {
+        let storage = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let address = format!("127.0.0.1:{port}");
+        let config = storage.path().join("config.yml");
+        let yaml = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {address}\n",
+            storage.path().join("data").display()
+        );
+        std::fs::write(&config, yaml).unwrap();
+        let mut child = std::process::Command::new("docker-registry")
+            .args(["serve", config.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("docker-registry (Debian's docker-registry package; ./test.sh installs it)");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&address).is_ok() {
+                return Registry { child, address, storage };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the registry did not start on {address}");
+    }
+
+    /// Where the registry keeps a blob's bytes.
+    fn blob_file(&self, digest: &str) -> PathBuf {
+        let hex = digest.trim_start_matches("sha256:");
+        self.storage.path().join(format!("data/docker/registry/v2/blobs/sha256/{}/{hex}/data", &hex[..2]))
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_package_pushed_to_a_registry_installs_by_tag_and_digest_and_another_client_reads_the_same_bytes() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let (key, public) = keygen(dir, "acme.key");
+    let package = packed(dir, "sms.tar", &["api.twilio.com"], Some(&key));
+    let tagged = format!("oci://{}/acme/sms:0.3.0", registry.address);
+    let pushed = run(dir, &["plugin", "push", package.to_str().unwrap(), &tagged]);
+    let text = said(&pushed);
+    assert!(pushed.status.success(), "{text}");
+    assert!(text.contains("(1 signature(s))"), "{text}");
+    let digest = text.lines().find_map(|l| l.strip_prefix("digest ")).unwrap().trim().to_string();
+
+    let config = dir.join("sollecito.toml");
+    std::fs::write(&config, format!("[plugins.trusted]\nacme = \"{public}\"\n")).unwrap();
+    let by_digest = format!("oci://{}/acme/sms@{digest}", registry.address);
+    let shown = install(dir, &config, Path::new(&by_digest), &["--channel", "sms"]);
+    assert!(said(&shown).contains("signed by acme (key "), "{}", said(&shown));
+    assert!(said(&shown).contains(&format!("digest {digest}")), "{}", said(&shown));
+    let done = install(dir, &config, Path::new(&tagged), &["--channel", "sms", "--yes"]);
+    assert!(done.status.success(), "{}", said(&done));
+    assert_eq!(toml_of(&config)["plugins"]["installed"]["sms"]["digest"].as_str(), Some(digest.as_str()));
+
+    // skopeo, a second OCI client, copies the same tag: its component layer is the built component.
+    let copy = dir.join("copy");
+    let skopeo = std::process::Command::new("skopeo")
+        .args(["copy", "--src-tls-verify=false", &format!("docker://{}/acme/sms:0.3.0", registry.address)])
+        .arg(format!("oci:{}:sms", copy.display()))
+        .output()
+        .expect("skopeo (Debian's skopeo package; ./test.sh installs it)");
+    assert!(skopeo.status.success(), "{}", said(&skopeo));
+    let wasm = blob_of(&files_of(&std::fs::read(&package).unwrap()), "application/wasm");
+    let copied = std::fs::read(copy.join(format!("blobs/sha256/{wasm}"))).unwrap();
+    assert_eq!(copied, std::fs::read(sms_component()).unwrap(), "skopeo read other bytes than were pushed");
+    let manifest = std::fs::read(copy.join(format!("blobs/sha256/{}", digest.trim_start_matches("sha256:")))).unwrap();
+    assert_eq!(hex::encode(Sha256::digest(&manifest)), digest.trim_start_matches("sha256:"));
+
+    // The registry's copy of the component altered on its disk: the pull is refused, nothing changes.
+    let before = std::fs::read_to_string(&config).unwrap();
+    let stored = registry.blob_file(&format!("sha256:{wasm}"));
+    let mut bytes = std::fs::read(&stored).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    std::fs::write(&stored, bytes).unwrap();
+    let out = install(dir, &config, Path::new(&tagged), &["--channel", "sms", "--yes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", said(&out));
+    assert!(said(&out).contains("refused") && said(&out).contains("Invalid digest"), "{}", said(&out));
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), before);
+}

@@ -20,6 +20,7 @@ mod experiment;
 mod inbound;
 mod package;
 mod pipeline;
+mod plugin;
 mod progress;
 mod report;
 mod simulate_file;
@@ -31,6 +32,7 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use exit::printed;
 use exit::tick_outcome;
 pub use exit::{BadUsage, EmptyStore, Exit, PluginErrors, SetupWaiting, StdoutError};
+pub use plugin::{PluginCommand, ScaffoldKind};
 
 use crate::catalog::Catalog;
 use crate::config::Config;
@@ -242,73 +244,6 @@ pub enum Command {
 }
 
 #[derive(Subcommand)]
-pub enum PluginCommand {
-    /// Write a new plugin crate that builds with one command and passes its own scenario.
-    New {
-        #[arg(value_enum)]
-        kind: ScaffoldKind,
-        /// The plugin's name: lowercase letters, digits and hyphens.
-        name: String,
-        /// Where to write it (default: a folder named NAME here).
-        #[arg(long)]
-        dir: Option<PathBuf>,
-        /// The SDK crate to build against (default: the one this sollecito was built with).
-        #[arg(long)]
-        sdk: Option<PathBuf>,
-    },
-    /// Make a package of the plugin in DIR (its `plugin.toml`, component and scenarios).
-    Pack {
-        dir: PathBuf,
-        /// The package file to write (default: NAME-VERSION.tar here).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
-    /// Make a signing key pair: KEY (secret) and KEY.pub (minisign format).
-    Keygen {
-        #[arg(long, value_name = "KEY")]
-        out: PathBuf,
-    },
-    /// Sign a package file with a secret key; the signature goes inside it.
-    Sign {
-        package: PathBuf,
-        #[arg(long, value_name = "KEY")]
-        key: PathBuf,
-    },
-    /// Verify a package, play its scenarios, show what it asks for against
-    /// what the config grants today; with --yes, install it and grant that.
-    Install {
-        package: PathBuf,
-        /// The channel a channel adapter delivers (default: the plugin's name).
-        #[arg(long)]
-        channel: Option<String>,
-        /// Install and grant without asking again.
-        #[arg(long)]
-        yes: bool,
-        /// Install a package no trusted publisher signed (one you built yourself).
-        #[arg(long)]
-        allow_unsigned: bool,
-    },
-    /// Play scenarios (TOML) with a policy on the real engine; fail on any difference.
-    Test {
-        /// A bundled policy by name, or a path to a policy component (.wasm).
-        #[arg(value_name = "NAME|PATH")]
-        plugin: String,
-        #[arg(required = true, value_name = "SCENARIO")]
-        scenarios: Vec<PathBuf>,
-        /// Print one JSON document instead of lines.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-pub enum ScaffoldKind {
-    Policy,
-    Channel,
-    Payment,
-}
-
-#[derive(Subcommand)]
 pub enum PlanCommand {
     /// The customer accepted the plan last offered on the invoice: dunning pauses while it is kept.
     Accept {
@@ -479,7 +414,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plugin { what } => {
             // `plugin install` writes grants into this file (made if missing).
             let file = config_path.clone().unwrap_or_else(|| PathBuf::from("sollecito.toml"));
-            plugin(what, (config, &file), &mut catalog)?
+            plugin::run(what, (config, &file), &mut catalog)?
         }
         Command::Plugins { files, json } => list_plugins(&mut catalog, &files, json)?,
     }
@@ -499,33 +434,6 @@ fn import_file(db: &Path, config: &Config, file: &Path, now: DateTime<Utc>) -> a
     reading.finish_and_clear();
     block_on(pipeline::import(db, config, &data, now))
 }
-/// `sollecito plugin ...`: what a plugin's author runs, and what installs a package.
-fn plugin(
-    what: PluginCommand,
-    (config, config_file): (impl Fn() -> Result<Config, crate::config::BadConfig>, &Path),
-    catalog: &mut Catalog,
-) -> anyhow::Result<()> {
-    match what {
-        PluginCommand::New { kind, name, dir, sdk } => {
-            let kind = match kind {
-                ScaffoldKind::Policy => crate::sandbox::PluginKind::Policy,
-                ScaffoldKind::Channel => crate::sandbox::PluginKind::Channel,
-                ScaffoldKind::Payment => crate::sandbox::PluginKind::Payment,
-            };
-            author::new_plugin(kind, &name, dir, sdk)
-        }
-        PluginCommand::Test { plugin, scenarios, json } => {
-            printed(author::test(config()?, catalog, &plugin, &scenarios, json))
-        }
-        PluginCommand::Pack { dir, out } => package::pack(catalog, &dir, out),
-        PluginCommand::Keygen { out } => package::keygen(&out),
-        PluginCommand::Sign { package: file, key } => package::sign(&file, &key),
-        PluginCommand::Install { package: file, channel, yes, allow_unsigned } => {
-            package::install(config_file, catalog, package::Install { file, channel, yes, allow_unsigned })
-        }
-    }
-}
-
 /// `sollecito plugins`: the bundled plugins and the files named, as a table or JSON.
 fn list_plugins(catalog: &mut Catalog, files: &[PathBuf], json: bool) -> anyhow::Result<()> {
     for f in files {

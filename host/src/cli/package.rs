@@ -14,6 +14,11 @@ fn refused(file: &Path, e: Refused) -> anyhow::Error {
 }
 
 fn read(file: &Path) -> anyhow::Result<Package> {
+    if let Some(url) = file.to_str().filter(|f| f.starts_with("oci://")) {
+        let reference = package::reference(url).map_err(|e| refused(file, e))?;
+        let pulled = async { Ok(package::pull(&reference).await) };
+        return super::block_on(pulled)?.map_err(|e| refused(file, e));
+    }
     let bytes = std::fs::read(file).map_err(|e| BadUsage(format!("{}: cannot read: {e}", file.display())))?;
     Package::read(&bytes).map_err(|e| refused(file, e))
 }
@@ -26,6 +31,18 @@ pub(super) fn pack(catalog: &Catalog, dir: &Path, out: Option<PathBuf>) -> anyho
     std::fs::write(&out, package.to_tar())?;
     out!("packed {} {} ({}) into {}", about.name, about.version, about.kind.words(), out.display())?;
     out!("digest {}", package.digest)?;
+    Ok(())
+}
+
+/// `plugin push PACKAGE oci://REGISTRY/NAME:TAG`: the package and its signatures.
+pub(super) fn push(file: &Path, to: &str) -> anyhow::Result<()> {
+    let package = read(file)?;
+    let reference = package::reference(to).map_err(|e| refused(Path::new(to), e))?;
+    let pushed = async { Ok(package::push(&package, &reference).await) };
+    let digest = super::block_on(pushed)?.map_err(|e| refused(Path::new(to), e))?;
+    let signed = package.signatures.len();
+    out!("pushed {} {} to {to} ({signed} signature(s))", package.about.name, package.about.version)?;
+    out!("digest {digest}")?;
     Ok(())
 }
 

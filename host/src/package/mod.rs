@@ -11,11 +11,13 @@ mod asks;
 mod install;
 mod layout;
 mod pack;
+mod registry;
 mod signing;
 
 pub use asks::{Asks, Difference, HostsAsk, Reason, SecretsAsk};
 pub use install::{Target, apply, beyond_today, granted, previous};
 pub use pack::pack;
+pub use registry::{pull, push, reference};
 pub use signing::{Keys, Publisher, Trusted, keygen, sign};
 
 use std::collections::BTreeMap;
