@@ -134,6 +134,21 @@ fn build(crate_dir: &Path) {
     assert!(status.success(), "the scaffold did not build");
 }
 
+/// The scaffold's `plugin.toml` asks for what its component uses: `plugin
+/// pack` makes a package of it, its scenarios inside, as its README says.
+fn packs_as_scaffolded(crate_dir: &Path, built: &Path) {
+    // The tests build into a shared target folder; the README's build puts it here.
+    let component = crate_dir.join("target/wasm32-wasip2/release").join(built.file_name().unwrap());
+    std::fs::create_dir_all(component.parent().unwrap()).unwrap();
+    std::fs::copy(built, &component).unwrap();
+    let out_file = crate_dir.join("package.tar");
+    let out = sollecito(&["plugin", "pack", crate_dir.to_str().unwrap(), "--out", out_file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("digest sha256:"), "{}", stdout(&out));
+    let readme = std::fs::read_to_string(crate_dir.join("README.md")).unwrap();
+    assert!(readme.contains("sollecito plugin pack ."), "{readme}");
+}
+
 #[test]
 fn a_new_policy_builds_with_one_command_and_passes_its_own_scenario() {
     let dir = tempfile::tempdir().unwrap();
@@ -152,6 +167,7 @@ fn a_new_policy_builds_with_one_command_and_passes_its_own_scenario() {
     assert!(out.status.success(), "{text}{}", stderr(&out));
     assert!(text.starts_with("acme-first 0.1.0"), "{text}");
     assert!(text.contains("PASS ") && text.contains("(4 actions as expected;"), "{text}");
+    packs_as_scaffolded(&crate_dir, &target);
 
     // A second scaffold never writes over the first.
     let out = sollecito(&["plugin", "new", "policy", "acme-first", "--dir", crate_dir.to_str().unwrap()]);
@@ -437,6 +453,7 @@ fn new_adapters_build_with_one_command_and_pass_their_own_scenarios() {
         assert!(text.starts_with(&format!("{name} 0.1.0")), "{text}");
         assert_eq!(text.matches("PASS ").count(), 2, "{text}");
         assert_eq!(text.matches("(1 sent as expected)").count(), 2, "{text}");
+        packs_as_scaffolded(&crate_dir, &wasm);
     }
 
     // The channel's scenario with the server refusing: another result, and the request it did send.

@@ -126,6 +126,15 @@ fn a_signed_package_installs_with_its_grants_and_an_upgrade_asking_more_waits_fo
     let pinned = written["plugins"]["installed"]["sms"]["digest"].as_str().unwrap().to_string();
     assert!(said(&done).contains(&pinned));
     assert_eq!(written["plugins"]["installed"]["sms"]["publisher"].as_str(), Some("acme"));
+    // `plugins` names the installed component's publisher and the digest it is pinned by.
+    let listed = run(dir, &["--config", config.to_str().unwrap(), "plugins", "--json"]);
+    assert!(listed.status.success(), "{}", said(&listed));
+    let listed: Vec<serde_json::Value> = serde_json::from_slice(&listed.stdout).unwrap();
+    let installed: Vec<&serde_json::Value> = listed.iter().filter(|p| p.get("package").is_some()).collect();
+    assert_eq!(installed.len(), 1, "{listed:?}");
+    assert_eq!(installed[0]["package"]["digest"].as_str(), Some(pinned.as_str()));
+    assert_eq!(installed[0]["package"]["publisher"].as_str(), Some("acme"));
+    assert_eq!(installed[0]["sha256"].as_str(), Some(sha(&sms_component()).as_str()));
 
     // The next version asks for one more host: shown as more than before, and not granted without a yes.
     let upgrade = packed(dir, "sms-2.tar", &["api.twilio.com", "backup.twilio.com"], Some(&key));

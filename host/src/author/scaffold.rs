@@ -21,14 +21,16 @@ pub fn bundled_sdk() -> Option<PathBuf> {
 pub struct CannotScaffold(pub String);
 
 /// The files of a policy crate, by path inside it.
-const POLICY: [(&str, &str); 4] = [
+const POLICY: [(&str, &str); 5] = [
+    ("plugin.toml", include_str!("../../author/plugin.toml.j2")),
     ("Cargo.toml", include_str!("../../author/policy/Cargo.toml.j2")),
     ("src/lib.rs", include_str!("../../author/policy/lib.rs.j2")),
     ("scenarios/ladder.toml", include_str!("../../author/policy/scenario.toml.j2")),
     ("README.md", include_str!("../../author/policy/README.md.j2")),
 ];
 
-const CHANNEL: [(&str, &str); 5] = [
+const CHANNEL: [(&str, &str); 6] = [
+    ("plugin.toml", include_str!("../../author/plugin.toml.j2")),
     ("Cargo.toml", include_str!("../../author/channel/Cargo.toml.j2")),
     ("src/lib.rs", include_str!("../../author/channel/lib.rs.j2")),
     ("scenarios/delivered.toml", include_str!("../../author/channel/delivered.toml.j2")),
@@ -36,7 +38,8 @@ const CHANNEL: [(&str, &str); 5] = [
     ("README.md", include_str!("../../author/adapter-README.md.j2")),
 ];
 
-const PAYMENT: [(&str, &str); 5] = [
+const PAYMENT: [(&str, &str); 6] = [
+    ("plugin.toml", include_str!("../../author/plugin.toml.j2")),
     ("Cargo.toml", include_str!("../../author/payment/Cargo.toml.j2")),
     ("src/lib.rs", include_str!("../../author/payment/lib.rs.j2")),
     ("scenarios/succeeded.toml", include_str!("../../author/payment/succeeded.toml.j2")),
@@ -118,6 +121,18 @@ pub fn new(kind: PluginKind, name: &str, dir: &Path, sdk: &Path) -> Result<Vec<P
         kind => match kind { PluginKind::Channel => "channel", PluginKind::Payment => "payment", _ => "policy" },
         input => if kind == PluginKind::Channel { "message" } else { "charge" },
         env => format!("SOLLECITO_{}_SECRET", file.to_ascii_uppercase()),
+        // What `plugin.toml` asks for: the host its scenarios grant, and why.
+        host => if kind == PluginKind::Channel { "hooks.example.com" } else { "billing.example.com" },
+        why_http => if kind == PluginKind::Channel {
+            "posts each reminder to your system, which delivers it"
+        } else {
+            "asks your billing system to charge the customer's saved payment method"
+        },
+        scenarios => match kind {
+            PluginKind::Channel => vec!["delivered.toml", "unavailable.toml"],
+            PluginKind::Policy => vec!["ladder.toml"],
+            _ => vec!["declined.toml", "succeeded.toml"],
+        },
     };
     let (files, lock) = match kind {
         PluginKind::Policy => {
@@ -169,7 +184,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sdk = bundled_sdk().unwrap();
         let files = new(PluginKind::Policy, "acme-gentle", &dir.path().join("acme"), &sdk).unwrap();
-        assert_eq!(files.len(), 5);
+        assert_eq!(files.len(), 6);
         let lock = std::fs::read_to_string(dir.path().join("acme/Cargo.lock")).unwrap();
         assert!(lock.contains("name = \"acme-gentle\"") && lock.contains("name = \"wit-bindgen\""));
         let manifest = std::fs::read_to_string(dir.path().join("acme/Cargo.toml")).unwrap();
@@ -192,7 +207,7 @@ mod tests {
         ] {
             let crate_dir = dir.path().join(name);
             let files = new(kind, name, &crate_dir, &sdk).unwrap();
-            assert_eq!(files.len(), 6, "{files:?}");
+            assert_eq!(files.len(), 7, "{files:?}");
             for s in scenarios {
                 assert!(crate_dir.join(format!("scenarios/{s}.toml")).is_file(), "{s}");
             }

@@ -416,7 +416,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let file = config_path.clone().unwrap_or_else(|| PathBuf::from("sollecito.toml"));
             plugin::run(what, (config, &file), &mut catalog)?
         }
-        Command::Plugins { files, json } => list_plugins(&mut catalog, &files, json)?,
+        Command::Plugins { files, json } => list_plugins(&mut catalog, &config()?, &files, json)?,
     }
     Ok(())
 }
@@ -435,19 +435,37 @@ fn import_file(db: &Path, config: &Config, file: &Path, now: DateTime<Utc>) -> a
     block_on(pipeline::import(db, config, &data, now))
 }
 /// `sollecito plugins`: the bundled plugins and the files named, as a table or JSON.
-fn list_plugins(catalog: &mut Catalog, files: &[PathBuf], json: bool) -> anyhow::Result<()> {
+fn list_plugins(catalog: &mut Catalog, config: &Config, files: &[PathBuf], json: bool) -> anyhow::Result<()> {
     for f in files {
         catalog.load_file(f)?;
     }
+    // Installed packages: their components, with the digest and publisher they were installed by.
+    let mut packages = std::collections::HashMap::new();
+    for (name, installed) in &config.plugins.installed {
+        let plugin = catalog.load_file(&config.resolve(&installed.component))?;
+        let publisher = installed.publisher.clone().unwrap_or_else(|| "unsigned".into());
+        packages.insert(plugin.id.source.to_string(), (name.clone(), installed.digest.clone(), publisher));
+    }
     let ids: Vec<&PluginId> = catalog.plugins().iter().map(|p| &p.id).collect();
     if json {
-        out!("{}", serde_json::to_string_pretty(&ids)?)?;
+        let mut listed = vec![];
+        for id in ids {
+            let mut entry = serde_json::to_value(id)?;
+            if let Some((_, digest, publisher)) = packages.get(&id.source.to_string()) {
+                entry["package"] = serde_json::json!({ "digest": digest, "publisher": publisher });
+            }
+            listed.push(entry);
+        }
+        out!("{}", serde_json::to_string_pretty(&listed)?)?;
     } else {
         let mut table = Table::new();
-        table.load_preset(UTF8_FULL_CONDENSED).set_header(["name", "version", "kind", "world", "sha256", "source"]);
+        let header = ["name", "version", "kind", "world", "sha256", "source", "package (publisher, digest)"];
+        table.load_preset(UTF8_FULL_CONDENSED).set_header(header);
         for id in ids {
             let kind = serde_json::to_value(id.kind)?.as_str().unwrap_or_default().to_string();
-            table.add_row([&id.name, &id.version, &kind, id.world, &id.sha256, &id.source.to_string()]);
+            let package =
+                packages.get(&id.source.to_string()).map_or_else(|| "-".to_string(), |(_, d, p)| format!("{p}, {d}"));
+            table.add_row([&id.name, &id.version, &kind, id.world, &id.sha256, &id.source.to_string(), &package]);
         }
         out!("{table}")?;
     }

@@ -58,6 +58,7 @@ pub async fn push(package: &Package, reference: &Reference) -> Result<String, Re
     let auth = RegistryAuth::Anonymous;
     client.store_auth_if_needed(reference.resolve_registry(), &auth).await;
     let index: ImageIndex = serde_json::from_slice(&package.layout.index).expect("a package's index was read");
+    let mut signatures = 0;
     for entry in index.manifests() {
         let digest = entry.digest().to_string();
         let bytes = package.layout.blob(&digest)?;
@@ -68,9 +69,11 @@ pub async fn push(package: &Package, reference: &Reference) -> Result<String, Re
             let data = package.layout.blob(&name)?.to_vec();
             client.push_blob(reference, data, &name).await.map_err(failed("push"))?;
         }
-        let at = match digest == package.digest {
-            true => reference.clone(),
-            false => signature_tag(reference, &package.digest, 0),
+        let at = if digest == package.digest {
+            reference.clone()
+        } else {
+            signatures += 1;
+            signature_tag(reference, &package.digest, signatures - 1)
         };
         let kind = MANIFEST_TYPE.parse().expect("a media type");
         client.push_manifest_raw(&at, bytes.to_vec(), kind).await.map_err(failed("push"))?;
