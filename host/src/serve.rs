@@ -364,13 +364,14 @@ async fn read_statements(app: &Arc<App>) {
     }
 }
 
-/// `SEGMENT.wasm` dropped into the folder is installed (checked, smoke-run) and
-/// activated for SEGMENT; a file that does not pass is logged and left alone.
+/// `SEGMENT.wasm` (or a package, `SEGMENT.tar`) dropped into the folder is
+/// installed (verified as an upload is, checked, smoke-run) and activated for
+/// SEGMENT; a file that does not pass is logged and left alone.
 async fn watch_folder(app: &Arc<App>, dir: &Path, seen: &mut HashMap<PathBuf, String>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let path = entry.path();
-        let (Some(segment), Some("wasm")) =
+        let (Some(segment), Some("wasm" | "tar")) =
             (path.file_stem().and_then(|s| s.to_str()), path.extension().and_then(|e| e.to_str()))
         else {
             continue;

@@ -421,3 +421,50 @@ fn a_package_pushed_to_a_registry_installs_by_tag_and_digest_and_another_client_
     assert!(said(&out).contains("refused") && said(&out).contains("Invalid digest"), "{}", said(&out));
     assert_eq!(std::fs::read_to_string(&config).unwrap(), before);
 }
+
+/// `POST /v1/plugins` with `body` as `content_type`: the status and the answer.
+fn upload(service: &crate::serve::Service, body: &[u8], content_type: &str) -> (u16, String) {
+    let response = ureq::post(&format!("{}/v1/plugins", service.base))
+        .set("Authorization", &format!("Bearer {}", crate::serve::TOKEN))
+        .set("Content-Type", content_type)
+        .send_bytes(body);
+    let response = match response {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("upload: {e}"),
+    };
+    (response.status(), response.into_string().unwrap())
+}
+
+#[test]
+fn once_a_publisher_is_trusted_the_api_takes_only_their_signed_packages() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let (key, public) = keygen(dir, "acme.key");
+    let (stranger, _) = keygen(dir, "stranger.key");
+    let signed = packed(dir, "sms.tar", &["api.twilio.com"], Some(&key));
+    let unsigned = packed(dir, "unsigned.tar", &["api.twilio.com"], None);
+    let foreign = packed(dir, "foreign.tar", &["api.twilio.com"], Some(&stranger));
+    let site = crate::pipeline::Site::new();
+    let service = crate::serve::Service::start(&site, &format!("[plugins.trusted]\nacme = \"{public}\"\n"));
+    const LAYOUT: &str = "application/vnd.oci.image.layout.v1+tar";
+
+    let (status, body) = upload(&service, &std::fs::read(&signed).unwrap(), LAYOUT);
+    assert_eq!(status, 201, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["name"], "sms");
+    assert_eq!(answer["package"]["publisher"], "acme");
+    let digest = files_of(&std::fs::read(&signed).unwrap())["index.json"].clone();
+    let index: serde_json::Value = serde_json::from_slice(&digest).unwrap();
+    assert_eq!(answer["package"]["digest"], index["manifests"][0]["digest"], "{body}");
+
+    let refusals = [
+        (std::fs::read(sms_component()).unwrap(), "application/wasm", "a bare component carries no signature"),
+        (std::fs::read(&unsigned).unwrap(), LAYOUT, "the package is not signed"),
+        (std::fs::read(&foreign).unwrap(), LAYOUT, "which [plugins.trusted] does not list"),
+    ];
+    for (body, content_type, why) in refusals {
+        let (status, answer) = upload(&service, &body, content_type);
+        assert_eq!(status, 422, "{why}: {answer}");
+        assert!(answer.contains(why), "{why}: {answer}");
+    }
+}

@@ -83,8 +83,19 @@ pub(crate) async fn upload_plugin(State(app): State<Arc<App>>, request: axum::ex
     let received = receive(&app.plugins_dir, request.into_body(), limit).await?;
     // The one copy in memory: the component is compiled from it.
     let bytes = tokio::fs::read(&received.path).await.map_err(anyhow::Error::from)?;
-    let plugin = install_received(&app, bytes, Some(received)).await?;
-    Ok((StatusCode::CREATED, axum::Json(plugin.id.clone())).into_response())
+    let admitted = super::uploads::admit(app.runtime.config(), bytes)?;
+    // A bare component's file is the component, kept by moving it; a package's is not.
+    let received = admitted.package.is_none().then_some(received);
+    let package = admitted
+        .package
+        .as_ref()
+        .map(|(digest, _, publisher)| json!({ "digest": digest, "publisher": publisher.as_ref().map(|p| &p.name) }));
+    let plugin = install_received(&app, admitted, received).await?;
+    let mut answer = serde_json::to_value(&plugin.id).map_err(anyhow::Error::from)?;
+    if let Some(package) = package {
+        answer["package"] = package;
+    }
+    Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
 }
 
 /// The body is the component itself: `application/wasm`, `application/octet-stream`,
@@ -94,13 +105,23 @@ fn component_type(headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else { return Ok(()) };
     let given = value.to_str().unwrap_or_default();
     let essence = given.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    if matches!(essence.as_str(), "application/wasm" | "application/octet-stream" | "application/x-www-form-urlencoded")
-    {
+    let accepted = [
+        "application/wasm",
+        "application/octet-stream",
+        "application/x-www-form-urlencoded",
+        // A package: an OCI image layout as a tar.
+        "application/x-tar",
+        "application/vnd.oci.image.layout.v1+tar",
+    ];
+    if accepted.contains(&essence.as_str()) {
         return Ok(());
     }
     Err(ApiError::new(
         Refusal::UnsupportedMediaType,
-        format!("Content-Type {given:?}: send the component's bytes as the body, as application/wasm"),
+        format!(
+            "Content-Type {given:?}: send the component's bytes as the body, as application/wasm, \
+             or a package as application/vnd.oci.image.layout.v1+tar"
+        ),
     )
     .field("Content-Type"))
 }
@@ -164,11 +185,17 @@ async fn drain(body: axum::body::Body, limit: usize) {
 
 /// Loads, checks and smoke-runs a plugin, keeps its file by sha256 and adds it to the catalog.
 pub(crate) async fn install(app: &Arc<App>, bytes: Vec<u8>) -> Result<Arc<Plugin>, ApiError> {
-    install_received(app, bytes, None).await
+    let admitted = super::uploads::admit(app.runtime.config(), bytes)?;
+    install_received(app, admitted, None).await
 }
 
 /// `install`; bytes already `received` into a file are kept by moving that file, not by writing them again.
-async fn install_received(app: &Arc<App>, bytes: Vec<u8>, received: Option<Received>) -> Result<Arc<Plugin>, ApiError> {
+async fn install_received(
+    app: &Arc<App>,
+    admitted: super::uploads::Admitted,
+    received: Option<Received>,
+) -> Result<Arc<Plugin>, ApiError> {
+    let (bytes, about) = (admitted.component, admitted.package.map(|(_, about, _)| about));
     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
     if let Some(known) = app.catalog.lock().await.find(&sha) {
         return Ok(known);
@@ -180,6 +207,10 @@ async fn install_received(app: &Arc<App>, bytes: Vec<u8>, received: Option<Recei
         let catalog = worker.catalog.blocking_lock();
         let plugin = catalog.sandbox().load(&bytes, source).map_err(|e| e.reason)?;
         drop(catalog);
+        // A package says what it is and asks for: the component must agree.
+        if let Some(about) = &about {
+            about.check_against(&plugin).map_err(|e| format!("the package: {e}"))?;
+        }
         smoke_run(&plugin)?;
         // A template it names must exist: found now, not at delivery, step by step.
         if plugin.id.kind == PluginKind::Policy

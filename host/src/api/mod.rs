@@ -8,6 +8,7 @@ mod inbound;
 mod metrics;
 pub(crate) mod reports;
 mod stripe;
+mod uploads;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -12,6 +12,10 @@ pub struct Plugins {
     /// (the base64 line of their `.pub` file).
     #[serde(default)]
     pub trusted: BTreeMap<String, String>,
+    /// Uploads (the API's, the watched folder's) no trusted key signed are
+    /// refused once `trusted` names anyone; this lets them in all the same.
+    #[serde(default)]
+    pub allow_unsigned: bool,
     /// Packages installed, by plugin name (written by `plugin install`).
     #[serde(default)]
     pub installed: BTreeMap<String, Installed>,
