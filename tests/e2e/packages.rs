@@ -468,3 +468,63 @@ fn once_a_publisher_is_trusted_the_api_takes_only_their_signed_packages() {
         assert!(answer.contains(why), "{why}: {answer}");
     }
 }
+
+/// A registry that answers every manifest with `manifest` (and `/v2/` with
+/// 200), counting the blob requests it gets.
+fn hostile_registry(manifest: Vec<u8>) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let address = server.server_addr().to_ip().unwrap().to_string();
+    let blobs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = blobs.clone();
+    std::thread::spawn(move || {
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&manifest)));
+        for request in server.incoming_requests() {
+            let url = request.url().to_string();
+            let header = |k: &str, v: &str| tiny_http::Header::from_bytes(k, v).unwrap();
+            let response = if url.contains("/manifests/") {
+                tiny_http::Response::from_data(manifest.clone())
+                    .with_header(header("Content-Type", "application/vnd.oci.image.manifest.v1+json"))
+                    .with_header(header("Docker-Content-Digest", &digest))
+            } else if url.contains("/blobs/") {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tiny_http::Response::from_data(vec![0u8; 16]).with_status_code(200)
+            } else {
+                tiny_http::Response::from_data(b"{}".to_vec())
+            };
+            let _ = request.respond(response);
+        }
+    });
+    (address, blobs)
+}
+
+#[test]
+fn a_registry_sending_a_huge_manifest_or_naming_a_huge_layer_is_refused_before_any_blob() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let config = dir.join("sollecito.toml");
+    std::fs::write(&config, "").unwrap();
+    let layer = |size: u64| serde_json::json!({ "mediaType": "application/wasm", "digest": format!("sha256:{}", "a".repeat(64)), "size": size });
+    let manifest = |layers: Vec<serde_json::Value>, padding: usize| {
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": { "mediaType": "application/vnd.wasm.config.v0+json", "digest": format!("sha256:{}", "b".repeat(64)), "size": 2 },
+            "layers": layers,
+            "annotations": { "padding": "x".repeat(padding) },
+        }))
+        .unwrap()
+    };
+    let cases = [
+        ("a manifest of 10 MB", manifest(vec![layer(16)], 10 << 20), "larger than 256 KB"),
+        ("a layer of 100 MB", manifest(vec![layer(100 << 20)], 0), "more than 64 MB"),
+    ];
+    for (what, body, why) in cases {
+        let (address, blobs) = hostile_registry(body);
+        let out = install(dir, &config, Path::new(&format!("oci://{address}/acme/sms:1.0")), &["--yes"]);
+        let text = said(&out);
+        assert_eq!(out.status.code(), Some(2), "{what}: {text}");
+        assert!(text.contains(why), "{what}: {text}");
+        assert_eq!(blobs.load(std::sync::atomic::Ordering::SeqCst), 0, "{what}: a blob was pulled");
+        assert_eq!(std::fs::read_to_string(&config).unwrap(), "", "{what}: the config changed");
+    }
+}

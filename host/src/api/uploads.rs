@@ -30,8 +30,14 @@ pub(crate) fn admit(config: &Config, bytes: Vec<u8>) -> Result<Admitted, ApiErro
         }
         return Ok(Admitted { component: bytes, package: None });
     }
-    let package = Package::read(&bytes).map_err(|e| refused(&e.at, format!("the package: {e}")))?;
-    let publisher = package.verify(&plugins.trusted, unsigned_ok).map_err(|e| refused(&e.at, e.to_string()))?;
+    // Whatever is wrong inside a package, the field at fault is the body; the reason names the place.
+    let package = Package::read(&bytes).map_err(|e| match e.at.as_str() {
+        "package" => {
+            refused("body", format!("neither a WebAssembly component (no \\0asm header) nor a package: {}", e.reason))
+        }
+        _ => refused("body", format!("the package: {e}")),
+    })?;
+    let publisher = package.verify(&plugins.trusted, unsigned_ok).map_err(|e| refused("body", e.to_string()))?;
     let Package { digest, component, about, .. } = package;
     Ok(Admitted { component, package: Some((digest, about, publisher)) })
 }
