@@ -93,7 +93,9 @@ pub fn apply(
     target: &Target,
 ) -> anyhow::Result<Vec<String>> {
     let about = &package.about;
-    let stem = format!("{}-{}@{}", about.name, about.version, &package.digest["sha256:".len()..][..12]);
+    // The name is a slug (checked on load); the version is the component's own
+    // text, so it stays out of the file name.
+    let stem = format!("{}@{}", about.name, &package.digest["sha256:".len()..][..12]);
     let folder = PathBuf::from("plugins");
     std::fs::create_dir_all(config.dir.join(&folder))?;
     let (component, kept) = (folder.join(format!("{stem}.wasm")), folder.join(format!("{stem}.tar")));
