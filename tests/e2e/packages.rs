@@ -313,6 +313,12 @@ fn a_package_asking_less_than_its_component_imports_is_not_made() {
     assert_eq!(out.status.code(), Some(2), "{}", said(&out));
     assert!(said(&out).contains("asks.secrets: the component imports this capability"), "{}", said(&out));
 
+    // Refused where there is no config yet: none is made.
+    let unsigned = packed(dir, "unsigned.tar", &["api.twilio.com"], None);
+    let out = install(dir, &dir.join("none.toml"), &unsigned, &["--yes"]);
+    assert!(said(&out).contains("the package is not signed"), "{}", said(&out));
+    assert!(!dir.join("none.toml").exists() && !dir.join("plugins").exists());
+
     // A trusted key that is not one is named before anything is read.
     let config = dir.join("sollecito.toml");
     std::fs::write(&config, "[plugins.trusted]\nacme = \"RWQnot-a-key\"\n").unwrap();

@@ -98,10 +98,11 @@ pub(super) struct Install {
 /// scenarios played, what it asks shown against what is granted today; then,
 /// only with `--yes`, installed and granted.
 pub(super) fn install(config_file: &Path, catalog: &mut Catalog, asked: Install) -> anyhow::Result<()> {
-    if !config_file.exists() {
-        std::fs::write(config_file, "")?;
-    }
-    let config = Config::load(Some(config_file))?;
+    // No config yet: the defaults, and the file is written only if it installs.
+    let config = match config_file.exists() {
+        true => Config::load(Some(config_file))?,
+        false => Config { dir: config_file.parent().map(Path::to_path_buf).unwrap_or_default(), ..Config::default() },
+    };
     let file = asked.file.as_path();
     let package = read(file)?;
     let publisher = package.verify(&config.plugins.trusted, asked.allow_unsigned).map_err(|e| refused(file, e))?;

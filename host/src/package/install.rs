@@ -102,7 +102,8 @@ pub fn apply(
     write_atomically(&config.dir.join(&component), &package.component)?;
     write_atomically(&config.dir.join(&kept), &package.to_tar())?;
 
-    let text = std::fs::read_to_string(config_file)?;
+    // A config that is not there yet starts empty.
+    let text = if config_file.exists() { std::fs::read_to_string(config_file)? } else { String::new() };
     let mut doc: DocumentMut = text.parse()?;
     let mut todo = vec![];
     if let Some(path) = target.table() {
