@@ -282,15 +282,7 @@ fn a_component_of_a_newer_contract_is_refused_naming_the_versions() {
 
 /// `POST /v1/plugins` with a component: the status and the answer's text.
 fn upload(service: &crate::serve::Service, component: &[u8]) -> (u16, String) {
-    let response = ureq::post(&format!("{}/v1/plugins", service.base))
-        .set("Authorization", &format!("Bearer {}", crate::serve::TOKEN))
-        .set("Content-Type", "application/wasm")
-        .send_bytes(component);
-    let response = match response {
-        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("upload: {e}"),
-    };
-    (response.status(), response.into_string().unwrap())
+    crate::packages::upload(service, component, "application/wasm")
 }
 
 #[test]

@@ -429,7 +429,7 @@ fn a_package_pushed_to_a_registry_installs_by_tag_and_digest_and_another_client_
 }
 
 /// `POST /v1/plugins` with `body` as `content_type`: the status and the answer.
-fn upload(service: &crate::serve::Service, body: &[u8], content_type: &str) -> (u16, String) {
+pub(crate) fn upload(service: &crate::serve::Service, body: &[u8], content_type: &str) -> (u16, String) {
     let response = ureq::post(&format!("{}/v1/plugins", service.base))
         .set("Authorization", &format!("Bearer {}", crate::serve::TOKEN))
         .set("Content-Type", content_type)
